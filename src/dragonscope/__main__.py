@@ -1,0 +1,5 @@
+import sys
+
+from dragonscope.cli import main
+
+sys.exit(main())

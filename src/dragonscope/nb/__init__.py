@@ -1,0 +1,1 @@
+"""Dragonflow's northbound DB: schema, parsing and read-only backends."""

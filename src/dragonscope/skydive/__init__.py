@@ -1,0 +1,1 @@
+"""Skydive's wire protocol: message envelope, publisher client."""

@@ -1,0 +1,112 @@
+// Group-by: which box (compound) each visible node is drawn in.
+//   logical  – nesting on ownership edges (ports in their network), then by tenant
+//   physical – ports inside the chassis they are bound to
+//   router   – networks (with their ports) around the router they attach to
+// Returns {parentOf: Map(nodeId -> groupId), groups: Map(groupId -> {id, label, type, parent, owner})}.
+
+const md = (n) => n.Metadata || {};
+
+function label(n) {
+  return md(n).Name || n.ID;
+}
+
+export function computeGroups(model, visible, mode) {
+  const groups = new Map();
+  const parentOf = new Map();
+  const ensure = (id, props) => {
+    if (!groups.has(id)) groups.set(id, { id, parent: null, owner: null, ...props });
+    return groups.get(id);
+  };
+  const ownerOf = (id) => {
+    const o = model.owner(id);
+    return o && visible.has(o) ? o : null;
+  };
+  const owns = new Map(); // owner id -> count of visible owned children
+  for (const id of visible) {
+    const o = ownerOf(id);
+    if (o) owns.set(o, (owns.get(o) || 0) + 1);
+  }
+  const tenantGroup = (n) => {
+    const t = md(n).Tenant;
+    if (!t) return null;
+    return ensure(`tenant:${t}`, { label: `tenant ${t}`, type: "tenant" }).id;
+  };
+  // The box a node (or the box it owns) sits in, following ownership upwards.
+  const containerOf = (id) => {
+    const o = ownerOf(id);
+    if (o) return boxOf(o);
+    if (mode === "logical") return tenantGroup(model.nodes.get(id));
+    return null;
+  };
+  const boxOf = (id) => {
+    const n = model.nodes.get(id);
+    const g = ensure(`grp:${id}`, { label: label(n), type: md(n).Type, owner: id });
+    return g.id;
+  };
+
+  if (mode === "physical") {
+    const chassisNodes = new Map();
+    for (const id of visible) {
+      const n = model.nodes.get(id);
+      if (md(n).Type === "chassis") chassisNodes.set(md(n).Name, id);
+    }
+    for (const id of visible) {
+      const n = model.nodes.get(id);
+      const m = md(n);
+      let c = null;
+      if (m.Type === "chassis") c = m.Name;
+      else if ((m.Type === "lport" || m.Type === "switch_port") && m.Chassis) c = m.Chassis;
+      if (c == null) continue;
+      const g = ensure(`chassis:${c}`, { label: `chassis ${c}`, type: "chassis", owner: chassisNodes.get(c) || null });
+      parentOf.set(id, g.id);
+    }
+    return { parentOf, groups };
+  }
+
+  // logical and router: nesting on ownership.
+  for (const id of visible) {
+    if (owns.has(id)) {
+      const g = groups.get(boxOf(id));
+      parentOf.set(id, g.id);
+      const up = containerOf(id);
+      if (up && up !== g.id) g.parent = up;
+    } else {
+      const c = containerOf(id);
+      if (c) parentOf.set(id, c);
+    }
+  }
+
+  if (mode === "router") {
+    // Attach each top-level network box to the first router (by name) that has an interface on it.
+    const routerOf = new Map();
+    const routers = [...visible].map((id) => model.nodes.get(id)).filter((n) => md(n).Type === "lrouter")
+      .sort((a, b) => label(a).localeCompare(label(b)));
+    for (const r of routers) {
+      const rg = ensure(`router:${r.ID}`, { label: `router ${label(r)}`, type: "lrouter", owner: r.ID });
+      parentOf.set(r.ID, rg.id);
+      for (const { node: rp } of model.neighbours(r.ID)) {
+        if (!rp || md(rp).Type !== "lrouter_port" || !visible.has(rp.ID)) continue;
+        parentOf.set(rp.ID, rg.id);
+        for (const { node: net } of model.neighbours(rp.ID)) {
+          if (net && md(net).Type === "lswitch" && visible.has(net.ID) && !routerOf.has(net.ID)) routerOf.set(net.ID, rg.id);
+        }
+      }
+    }
+    for (const [net, rg] of routerOf) {
+      const box = owns.has(net) ? groups.get(`grp:${net}`) : null;
+      if (box) box.parent = rg; else parentOf.set(net, rg);
+    }
+    // Tenant boxes are not used in the router view; lift their members to the top level.
+    for (const [id, g] of groups) if (g.type === "tenant") groups.delete(id);
+    for (const [id, p] of parentOf) if (p.startsWith("tenant:")) parentOf.delete(id);
+    for (const g of groups.values()) if (g.parent && g.parent.startsWith("tenant:")) g.parent = null;
+  }
+  return { parentOf, groups };
+}
+
+// Depth of a group (0 = top level), used to collapse the innermost boxes first.
+export function groupDepth(groups, id) {
+  let d = 0;
+  for (let g = groups.get(id); g && g.parent; g = groups.get(g.parent)) d++;
+  return d;
+}

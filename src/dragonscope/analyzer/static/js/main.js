@@ -1,0 +1,345 @@
+// The page's composition: model ← subscriber (or history), scene ← model + state, canvas ← scene.
+// Every control changes the state, the state is written to the URL, and the scene is rebuilt.
+
+import { GraphModel } from "./model.js";
+import { Subscriber } from "./subscriber.js";
+import { GraphCanvas } from "./render.js";
+import { buildScene } from "./scene.js";
+import { legendEntries, EDGE_STYLES } from "./icons.js";
+import { tenantsOf, chassisOf, VIEWS } from "./views.js";
+import { search } from "./search.js";
+import { DetailsPanel } from "./details.js";
+import { NodeTable } from "./table.js";
+import { TracePanel } from "./trace.js";
+import { HistoryControl } from "./history.js";
+import { toSvg, toJson, download } from "./export.js";
+import { readHash, writeHash } from "./state.js";
+import * as api from "./api.js";
+
+const $ = (id) => document.getElementById(id);
+const state = readHash();
+const model = new GraphModel();
+let scene = null;
+let selection = state.sel ? { kind: "node", id: state.sel } : null;
+let needsLayout = true;
+let renderQueued = false;
+const flashes = [];
+const errors = [];
+
+const debug = { model, state, ready: false, renders: 0, lastRender: 0 };
+window.dragonscope = debug;
+
+// ---- canvas, panels ----------------------------------------------------------------------
+const canvas = new GraphCanvas($("cy"), {
+  onSelect: (sel) => select(sel),
+  onExpand: (gid) => { state.collapsed.delete(gid); state.expanded.add(gid); needsLayout = true; queueRender(); },
+});
+debug.canvas = canvas;
+const details = new DetailsPanel({
+  onNavigate: (id) => { select({ kind: "node", id }); canvas.focus([id]); },
+  onTraceFrom: (node) => { $("trace-from").value = node.Metadata.Name || node.ID; openTab("trace"); $("trace-to").focus(); },
+});
+const table = new NodeTable({ onPick: (id) => { select({ kind: "node", id }); canvas.focus([id]); } });
+const trace = new TracePanel({ canvas, getModel: () => model, onError: reportError });
+trace.onParams = (p) => { state.trace = p; writeHash(state); };
+const historyCtl = new HistoryControl({
+  model, canvas, state, onModeChange: (mode) => setMode(mode), onError: reportError,
+  onShown: () => { needsLayout = true; queueRender(); },
+});
+
+function reportError(message) {
+  errors.unshift(`${new Date().toLocaleTimeString()}  ${message}`);
+  errors.length = Math.min(errors.length, 200);
+  const list = $("errors-list");
+  list.replaceChildren(...errors.map((e) => { const li = document.createElement("li"); li.textContent = e; return li; }));
+  $("errors-count").textContent = errors.length ? `(${errors.length})` : "";
+}
+
+// ---- live subscription -----------------------------------------------------------------------
+const subscriber = new Subscriber({
+  onSync: (graph) => {
+    model.reset(graph);
+    $("gremlin-error").textContent = "";
+    state.goodGremlin = subscriber.filter;
+  },
+  onEvent: (msg) => { if (state.time === "live") model.apply(msg); },
+  onStatus: (status) => setConnection(status),
+  onFilterError: (message) => {
+    $("gremlin-error").textContent = message;
+    reportError(`Gremlin filter: ${message}`);
+    subscriber.filter = state.goodGremlin || "";
+  },
+  onAuthRequired: () => showLogin(),
+});
+
+function setConnection(status) {
+  const label = { live: "live", connecting: "connecting", offline: "offline, retrying", history: "history (paused)" }[status] || status;
+  $("conn").className = `conn conn-${status}`;
+  $("conn-text").textContent = label;
+}
+
+model.onChange((ev) => {
+  if (ev.kind === "reset") { needsLayout = true; refreshPickers(); }
+  else {
+    flashes.push(ev);
+    if (ev.kind === "node" && ev.op !== "updated") refreshPickersSoon();
+  }
+  queueRender();
+});
+
+// ---- rendering ----------------------------------------------------------------------------------
+function queueRender() {
+  if (renderQueued) return;
+  renderQueued = true;
+  requestAnimationFrame(() => { renderQueued = false; render(); });
+}
+
+function render() {
+  const deleted = flashes.filter((f) => f.op === "deleted");
+  // Show removals briefly in red before they disappear.
+  for (const f of deleted) canvas.flash(f.id, "deleted");
+  if (deleted.length && !needsLayout) {
+    const pending = flashes.splice(0).filter((f) => f.op !== "deleted");
+    setTimeout(() => { flashes.push(...pending); doRender(); }, 450);
+    return;
+  }
+  doRender();
+}
+
+function doRender() {
+  scene = buildScene(model, state);
+  const relayout = needsLayout;
+  needsLayout = false;
+  const added = canvas.render(scene, { relayout });
+  if (!relayout) {
+    const addedSet = new Set(added);
+    for (const f of flashes) if (f.op === "added" || f.op === "updated") canvas.flash(f.id, addedSet.has(f.id) || f.op === "added" ? "added" : "updated");
+  }
+  flashes.length = 0;
+  applySearch(false);
+  if (selection) canvas.select(selection.id);
+  details.show(model, selection);
+  updateCounts();
+  updateTable();
+  debug.scene = scene;
+  debug.renders += 1;
+  debug.lastRender = performance.now();
+  debug.ready = true;
+}
+
+function updateCounts() {
+  const drawn = [...scene.nodes.values()].filter((n) => n.kind !== "group").length;
+  $("counts").textContent = `${model.nodes.size} nodes · ${model.edges.size} edges · view ${scene.visibleCount} · drawn ${drawn}`;
+  const banner = $("banner"), note = $("limit-note");
+  if (scene.overLimit) {
+    banner.textContent = `This view has ${scene.visibleCount} nodes, more than the drawing limit of ${state.limit} even with every group collapsed. The Table tab lists them all; narrow the view or raise the limit.`;
+    banner.hidden = false;
+  } else if (scene.collapsed.size && !state.expandAll) {
+    banner.textContent = `${scene.visibleCount} nodes exceed the drawing limit of ${state.limit}: ${scene.collapsed.size} groups are collapsed (click one to expand). The Table tab lists everything.`;
+    banner.hidden = false;
+  } else banner.hidden = true;
+  note.hidden = banner.hidden;
+  note.textContent = banner.textContent;
+}
+
+function updateTable() {
+  // The whole view (drawn or inside collapsed groups), or the search matches while searching.
+  const searching = state.q && debug.matches?.length;
+  const ids = searching ? debug.matches : [...scene.visible];
+  const label = searching ? `matches of "${state.q}"` : `view ${VIEWS[state.view]?.label || state.view}`;
+  table.setRows(ids.map((id) => model.nodes.get(id)).filter(Boolean), label);
+}
+
+// ---- selection, search ------------------------------------------------------------------------
+function select(sel) {
+  if (sel && sel.kind === "group") {
+    const owner = scene.groups.get(sel.id)?.owner;
+    sel = owner ? { kind: "node", id: owner } : null;
+  }
+  if (sel && sel.kind === "edge" && !sel.real) sel = null;
+  selection = sel;
+  state.sel = sel && sel.kind === "node" ? sel.id : "";
+  writeHash(state);
+  canvas.select(sel ? sel.id : null);
+  details.show(model, selection);
+}
+
+function applySearch(focus) {
+  const { ids, note } = search(model, state.q);
+  debug.matches = ids;
+  canvas.setClass("match", ids);
+  const shown = ids.filter((id) => scene.nodes.has(id));
+  $("search-result").textContent = state.q ? `${note ? note + " · " : ""}${ids.length} match${ids.length === 1 ? "" : "es"}${shown.length < ids.length ? ` (${ids.length - shown.length} outside this view)` : ""}` : "";
+  if (focus && ids.length) {
+    canvas.focus(shown.length ? shown : ids);
+    select({ kind: "node", id: ids[0] });
+  }
+}
+
+$("search-form").addEventListener("submit", (ev) => {
+  ev.preventDefault();
+  state.q = $("search").value.trim();
+  writeHash(state);
+  applySearch(true);
+  updateTable();
+});
+$("search").addEventListener("search", () => { if (!$("search").value) { state.q = ""; writeHash(state); applySearch(false); updateTable(); } });
+
+// ---- views, grouping, limit ---------------------------------------------------------------------
+function setView(view) {
+  state.view = view;
+  state.expanded.clear(); state.collapsed.clear();
+  writeHash(state);
+  syncControls();
+  needsLayout = true;
+  queueRender();
+}
+
+for (const b of document.querySelectorAll("[data-view]")) b.addEventListener("click", () => setView(b.dataset.view));
+$("tenant-select").addEventListener("change", () => { state.tenant = $("tenant-select").value; setView("tenant"); });
+$("chassis-select").addEventListener("change", () => { state.chassis = $("chassis-select").value; setView("chassis"); });
+for (const b of document.querySelectorAll("[data-group]")) {
+  b.addEventListener("click", () => {
+    state.group = b.dataset.group; state.expanded.clear(); state.collapsed.clear();
+    writeHash(state); syncControls(); needsLayout = true; queueRender();
+  });
+}
+$("expand-all").addEventListener("change", () => { state.expandAll = $("expand-all").checked; writeHash(state); needsLayout = true; queueRender(); });
+$("draw-limit").addEventListener("change", () => {
+  const n = Number($("draw-limit").value);
+  if (Number.isFinite(n) && n >= 50) { state.limit = n; writeHash(state); needsLayout = true; queueRender(); }
+});
+
+function fillSelect(sel, values, current) {
+  const keep = current || sel.value;
+  sel.replaceChildren(...values.map((v) => { const o = document.createElement("option"); o.value = v; o.textContent = v; return o; }));
+  if (values.includes(keep)) sel.value = keep;
+}
+
+let pickerTimer = null;
+function refreshPickersSoon() { clearTimeout(pickerTimer); pickerTimer = setTimeout(refreshPickers, 500); }
+function refreshPickers() {
+  fillSelect($("tenant-select"), tenantsOf(model), state.tenant);
+  fillSelect($("chassis-select"), chassisOf(model), state.chassis);
+  if (!state.tenant && $("tenant-select").value) state.tenant = $("tenant-select").value;
+  if (!state.chassis && $("chassis-select").value) state.chassis = $("chassis-select").value;
+  const names = [...model.nodes.values()].filter((n) => n.Metadata.Type === "lport").map((n) => n.Metadata.Name || n.ID).sort();
+  $("port-names").replaceChildren(...names.slice(0, 2000).map((v) => { const o = document.createElement("option"); o.value = v; return o; }));
+}
+
+function syncControls() {
+  for (const b of document.querySelectorAll("[data-view]")) b.classList.toggle("active", b.dataset.view === state.view);
+  for (const b of document.querySelectorAll("[data-group]")) b.classList.toggle("active", b.dataset.group === state.group);
+  $("expand-all").checked = state.expandAll;
+  $("draw-limit").value = state.limit;
+  $("search").value = state.q;
+  $("gremlin").value = state.gremlin;
+}
+
+// ---- Gremlin filter -------------------------------------------------------------------------------
+$("gremlin-form").addEventListener("submit", (ev) => {
+  ev.preventDefault();
+  state.gremlin = $("gremlin").value.trim();
+  writeHash(state);
+  $("gremlin-error").textContent = "";
+  subscriber.setFilter(state.gremlin);
+});
+$("gremlin-clear").addEventListener("click", () => {
+  $("gremlin").value = ""; state.gremlin = ""; writeHash(state);
+  $("gremlin-error").textContent = "";
+  subscriber.setFilter("");
+});
+
+// ---- drawer, export, legend --------------------------------------------------------------------------
+function openTab(name) {
+  $("drawer").classList.remove("collapsed");
+  for (const b of document.querySelectorAll("[data-tab]")) b.classList.toggle("active", b.dataset.tab === name);
+  for (const body of document.querySelectorAll("[data-body]")) body.hidden = body.dataset.body !== name;
+}
+for (const b of document.querySelectorAll("[data-tab]")) b.addEventListener("click", () => openTab(b.dataset.tab));
+$("drawer-toggle").addEventListener("click", () => $("drawer").classList.toggle("collapsed"));
+
+$("export-btn").addEventListener("click", () => { $("export-menu").hidden = !$("export-menu").hidden; });
+for (const b of document.querySelectorAll("[data-export]")) {
+  b.addEventListener("click", () => {
+    $("export-menu").hidden = true;
+    const stamp = new Date().toISOString().replace(/[:.]/g, "-");
+    if (b.dataset.export === "png") download(`dragonscope-${stamp}.png`, canvas.cy.png({ full: true, bg: "#ffffff", scale: 2, output: "blob" }));
+    else if (b.dataset.export === "svg") download(`dragonscope-${stamp}.svg`, toSvg(canvas.cy), "image/svg+xml");
+    else download(`dragonscope-${stamp}.json`, toJson(model, scene), "application/json");
+  });
+}
+
+function fillLegend() {
+  const items = legendEntries().map(({ label, icon }) => {
+    const li = document.createElement("li");
+    const img = document.createElement("img"); img.src = icon; img.alt = "";
+    li.append(img, document.createTextNode(label));
+    return li;
+  });
+  for (const s of Object.values(EDGE_STYLES)) {
+    const li = document.createElement("li");
+    const sw = document.createElement("span"); sw.className = "edge-swatch";
+    sw.style.borderTopColor = s.colour; sw.style.borderTopStyle = s.style;
+    li.append(sw, document.createTextNode(s.label));
+    items.push(li);
+  }
+  $("legend").replaceChildren(...items);
+}
+
+// ---- time: live or history -------------------------------------------------------------------------------
+function setMode(mode) {
+  state.time = mode;
+  writeHash(state);
+  if (mode === "live") { setConnection("connecting"); subscriber.start(); }
+  else { subscriber.stop(); setConnection("history"); }
+}
+
+// ---- login ---------------------------------------------------------------------------------------------------
+function showLogin() {
+  subscriber.stop();
+  setConnection("offline");
+  $("login").hidden = false;
+  $("login-user").focus();
+}
+api.setAuthHandler(showLogin);
+$("login-form").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  $("login-error").textContent = "";
+  try {
+    await api.login($("login-user").value, $("login-password").value);
+  } catch (err) {
+    $("login-error").textContent = err.status === 401 ? "Wrong user name or password." : err.message;
+    return;
+  }
+  $("login-password").value = "";
+  $("login").hidden = true;
+  $("user").textContent = $("login-user").value;
+  $("logout-btn").hidden = false;
+  start();
+});
+$("logout-btn").addEventListener("click", async () => { await api.logout(); $("user").textContent = ""; $("logout-btn").hidden = true; showLogin(); });
+
+// ---- start -----------------------------------------------------------------------------------------------------
+async function start() {
+  let status;
+  try { status = await fetch("/api/status", { credentials: "same-origin" }); } catch { status = null; }
+  if (status && status.status === 401) { showLogin(); return; }
+  subscriber.filter = state.gremlin;
+  if (state.time === "live") subscriber.start();
+  else historyCtl.restore();
+  if (state.trace) { trace.setParams(state.trace); openTab("trace"); }
+}
+
+syncControls();
+fillLegend();
+openTab(state.trace ? "trace" : "table");
+if (state.trace) trace.setParams(state.trace);
+debug.showTrace = (result) => trace.show(result);
+// A restored trace runs once the graph is drawn, so its path can be highlighted.
+start().then(() => {
+  if (state.trace && state.trace.from && state.trace.to) {
+    const wait = () => (debug.ready ? trace.run() : setTimeout(wait, 200));
+    wait();
+  }
+});

@@ -1,0 +1,155 @@
+// The browser's copy of the graph, kept equal to the analyzer's through subscriber events.
+// Listeners receive {kind: "reset"|"node"|"edge", op: "added"|"updated"|"deleted", id}.
+
+export function getPath(obj, path) {
+  let cur = obj;
+  for (const part of path.split(".")) {
+    if (cur == null || typeof cur !== "object") return undefined;
+    cur = cur[part];
+  }
+  return cur;
+}
+
+function setPath(obj, path, value) {
+  const parts = path.split(".");
+  let cur = obj;
+  for (const part of parts.slice(0, -1)) {
+    if (cur[part] === undefined) cur[part] = {};
+    if (cur[part] === null || typeof cur[part] !== "object") return;
+    cur = cur[part];
+  }
+  cur[parts[parts.length - 1]] = value;
+}
+
+function deletePath(obj, path) {
+  const parts = path.split(".");
+  const chain = [obj];
+  for (const part of parts.slice(0, -1)) {
+    const next = chain[chain.length - 1][part];
+    if (next === null || typeof next !== "object") return;
+    chain.push(next);
+  }
+  delete chain[chain.length - 1][parts[parts.length - 1]];
+  for (let i = chain.length - 1; i > 0; i--) {
+    if (Object.keys(chain[i]).length) break;
+    delete chain[i - 1][parts[i - 1]];
+  }
+}
+
+export class GraphModel {
+  constructor() {
+    this.nodes = new Map();
+    this.edges = new Map();
+    this.out = new Map();   // node id -> Set(edge id)
+    this.in = new Map();
+    this.listeners = [];
+  }
+
+  onChange(fn) { this.listeners.push(fn); }
+
+  emit(event) { for (const fn of this.listeners) fn(event); }
+
+  reset(graph) {
+    this.nodes.clear(); this.edges.clear(); this.out.clear(); this.in.clear();
+    for (const n of graph.Nodes || []) this._addNode(n);
+    for (const e of graph.Edges || []) this._addEdge(e);
+    this.emit({ kind: "reset" });
+  }
+
+  _addNode(n) {
+    if (this.nodes.has(n.ID)) return false;
+    n.Metadata = n.Metadata || {};
+    this.nodes.set(n.ID, n);
+    this.out.set(n.ID, new Set());
+    this.in.set(n.ID, new Set());
+    return true;
+  }
+
+  _addEdge(e) {
+    if (this.edges.has(e.ID) || !this.nodes.has(e.Parent) || !this.nodes.has(e.Child)) return false;
+    e.Metadata = e.Metadata || {};
+    this.edges.set(e.ID, e);
+    this.out.get(e.Parent).add(e.ID);
+    this.in.get(e.Child).add(e.ID);
+    return true;
+  }
+
+  _deleteEdge(id) {
+    const e = this.edges.get(id);
+    if (!e) return false;
+    this.edges.delete(id);
+    this.out.get(e.Parent)?.delete(id);
+    this.in.get(e.Child)?.delete(id);
+    return true;
+  }
+
+  // Apply one Graph-namespace message; unknown types are ignored, as Skydive's UI does.
+  apply(msg) {
+    const o = msg.Obj;
+    switch (msg.Type) {
+      case "NodeAdded":
+        if (this._addNode(o)) this.emit({ kind: "node", op: "added", id: o.ID });
+        break;
+      case "NodeUpdated": {
+        const n = this.nodes.get(o.ID);
+        if (!n) { if (this._addNode(o)) this.emit({ kind: "node", op: "added", id: o.ID }); break; }
+        Object.assign(n, o, { Metadata: o.Metadata || {} });
+        this.emit({ kind: "node", op: "updated", id: o.ID });
+        break;
+      }
+      case "NodePartiallyUpdated":
+      case "EdgePartiallyUpdated": {
+        const el = (msg.Type === "NodePartiallyUpdated" ? this.nodes : this.edges).get(o.ID);
+        if (!el) break;
+        for (const op of o.Ops || []) {
+          if (op.Type === 1) setPath(el.Metadata, op.Key, op.Value);
+          else if (op.Type === 2) deletePath(el.Metadata, op.Key);
+        }
+        el.Revision = o.Revision; el.UpdatedAt = o.UpdatedAt;
+        this.emit({ kind: msg.Type === "NodePartiallyUpdated" ? "node" : "edge", op: "updated", id: o.ID });
+        break;
+      }
+      case "NodeDeleted": {
+        if (!this.nodes.has(o.ID)) break;
+        for (const eid of [...this.out.get(o.ID), ...this.in.get(o.ID)]) {
+          if (this._deleteEdge(eid)) this.emit({ kind: "edge", op: "deleted", id: eid });
+        }
+        this.nodes.delete(o.ID); this.out.delete(o.ID); this.in.delete(o.ID);
+        this.emit({ kind: "node", op: "deleted", id: o.ID });
+        break;
+      }
+      case "EdgeAdded":
+        if (this._addEdge(o)) this.emit({ kind: "edge", op: "added", id: o.ID });
+        break;
+      case "EdgeUpdated": {
+        const e = this.edges.get(o.ID);
+        if (!e) { if (this._addEdge(o)) this.emit({ kind: "edge", op: "added", id: o.ID }); break; }
+        e.Metadata = o.Metadata || {}; e.UpdatedAt = o.UpdatedAt;
+        this.emit({ kind: "edge", op: "updated", id: o.ID });
+        break;
+      }
+      case "EdgeDeleted":
+        if (this._deleteEdge(o.ID)) this.emit({ kind: "edge", op: "deleted", id: o.ID });
+        break;
+      default:
+        break;
+    }
+  }
+
+  edgesOf(id) {
+    return [...(this.out.get(id) || []), ...(this.in.get(id) || [])].map((eid) => this.edges.get(eid));
+  }
+
+  neighbours(id) {
+    return this.edgesOf(id).map((e) => ({ edge: e, node: this.nodes.get(e.Parent === id ? e.Child : e.Parent), outgoing: e.Parent === id }));
+  }
+
+  // The ownership parent of a node (a node has at most one, as in Skydive).
+  owner(id) {
+    for (const eid of this.in.get(id) || []) {
+      const e = this.edges.get(eid);
+      if (e.Metadata.RelationType === "ownership") return e.Parent;
+    }
+    return null;
+  }
+}

@@ -1,0 +1,167 @@
+// The canvas: a Cytoscape.js instance kept equal to the scene by reconciliation (add, remove,
+// update in place), so live changes never redraw or re-layout the whole picture.
+
+import cytoscape from "../vendor/cytoscape.esm.min.js";
+import { iconFor, colourFor, EDGE_STYLES, DEFAULT_EDGE } from "./icons.js";
+import { layoutScene, placeNew } from "./layout.js";
+
+function edgeStyles() {
+  const rules = [];
+  for (const [rel, s] of Object.entries(EDGE_STYLES)) {
+    rules.push({
+      selector: `edge[relation = "${rel}"]`,
+      style: { "line-color": s.colour, "line-style": s.style, width: s.width, "target-arrow-color": s.colour, "target-arrow-shape": s.arrow ? "triangle" : "none" },
+    });
+  }
+  return rules;
+}
+
+const STYLE = [
+  { selector: "node", style: {
+    "background-color": "#ffffff", "background-image": "data(icon)", "background-fit": "contain", "background-opacity": 0,
+    "border-width": 0, width: 34, height: 34, label: "data(label)", "font-size": 10, "text-valign": "bottom", "text-margin-y": 3,
+    "text-wrap": "ellipsis", "text-max-width": 90, color: "#1f2933", "min-zoomed-font-size": 7, "text-background-color": "#f7f8fa",
+    "text-background-opacity": 0.7, "text-background-padding": 1,
+  } },
+  { selector: "node.down", style: { "border-width": 3, "border-color": "#dc2626", "background-opacity": 1, "background-color": "#fee2e2", color: "#b91c1c" } },
+  { selector: "node.stale", style: { "border-width": 2, "border-style": "dashed", "border-color": "#94a3b8", opacity: 0.6 } },
+  { selector: "node.missing", style: { color: "#b91c1c", "font-style": "italic" } },
+  { selector: "node.group", style: {
+    "background-image": "none", "background-color": "data(fill)", "background-opacity": 0.08, "border-width": 1, "border-color": "data(fill)",
+    "border-opacity": 0.5, shape: "round-rectangle", "text-valign": "top", "text-halign": "center", "font-size": 11, "font-weight": 600,
+    "text-margin-y": -2, padding: 18, color: "#334155",
+  } },
+  { selector: "node.collapsed", style: { width: 48, height: 48, "border-width": 2, "border-color": "data(fill)", "background-opacity": 1, "background-color": "#f1f5f9", shape: "round-rectangle", "font-weight": 600 } },
+  { selector: "edge", style: { width: 1.2, "line-color": DEFAULT_EDGE.colour, "curve-style": "bezier", "target-arrow-shape": "none", opacity: 0.85 } },
+  ...edgeStyles(),
+  { selector: "edge.aggregate", style: { width: "mapData(count, 1, 50, 2, 8)", label: "data(countLabel)", "font-size": 9, color: "#475569" } },
+  { selector: ".match", style: { "overlay-color": "#f59e0b", "overlay-opacity": 0.35, "overlay-padding": 8 } },
+  { selector: "node:selected", style: { "overlay-color": "#155e75", "overlay-opacity": 0.25, "overlay-padding": 8 } },
+  { selector: "edge:selected", style: { "line-color": "#155e75", width: 4 } },
+  { selector: ".flash-added", style: { "overlay-color": "#16a34a", "overlay-opacity": 0.45, "overlay-padding": 10 } },
+  { selector: ".flash-updated", style: { "overlay-color": "#2563eb", "overlay-opacity": 0.35, "overlay-padding": 10 } },
+  { selector: ".flash-deleted", style: { "overlay-color": "#dc2626", "overlay-opacity": 0.55, "overlay-padding": 10, opacity: 0.5 } },
+  { selector: ".dim", style: { opacity: 0.18 } },
+  { selector: "node.on-path", style: { "overlay-color": "#f59e0b", "overlay-opacity": 0.4, "overlay-padding": 9 } },
+  { selector: "edge.on-path", style: { "line-color": "#f59e0b", width: 5, opacity: 1, "z-index": 9 } },
+  { selector: "node.hop-current", style: { "overlay-color": "#7c3aed", "overlay-opacity": 0.5, "overlay-padding": 12 } },
+  { selector: "node.drop-point", style: { "overlay-color": "#dc2626", "overlay-opacity": 0.6, "overlay-padding": 12, "border-width": 3, "border-color": "#dc2626" } },
+  { selector: ".diff-added", style: { "overlay-color": "#16a34a", "overlay-opacity": 0.4, "overlay-padding": 8 } },
+  { selector: ".diff-removed", style: { "overlay-color": "#dc2626", "overlay-opacity": 0.4, "overlay-padding": 8, opacity: 0.55 } },
+  { selector: ".diff-changed", style: { "overlay-color": "#d97706", "overlay-opacity": 0.4, "overlay-padding": 8 } },
+];
+
+function nodeData(n) {
+  const data = { id: n.id, label: n.label, type: n.type, kind: n.kind, fill: colourFor(n.type) };
+  if (n.kind !== "group") data.icon = iconFor(n.kind === "collapsed" ? n.type || "group" : n.type);
+  if (n.parent) data.parent = n.parent;
+  if (n.group) data.group = n.group;
+  return data;
+}
+
+function nodeClasses(n) {
+  return [n.kind === "group" ? "group" : "", n.kind === "collapsed" ? "collapsed" : "", ...(n.classes || [])].filter(Boolean).join(" ");
+}
+
+function edgeData(e) {
+  return { id: e.id, source: e.source, target: e.target, relation: e.relation, count: e.count, countLabel: e.count > 1 ? String(e.count) : "" };
+}
+
+export class GraphCanvas {
+  constructor(container, { onSelect, onExpand }) {
+    this.cy = cytoscape({
+      container, style: STYLE, wheelSensitivity: 0.3, minZoom: 0.02, maxZoom: 4,
+      textureOnViewport: true, hideEdgesOnViewport: true, pixelRatio: 1,
+      boxSelectionEnabled: false,
+    });
+    this.cy.on("tap", "node", (ev) => {
+      const d = ev.target.data();
+      if (d.kind === "collapsed") onExpand(d.group);
+      else if (d.kind === "group") onSelect({ kind: "group", id: d.group, owner: d.id });
+      else onSelect({ kind: "node", id: d.id });
+    });
+    this.cy.on("tap", "edge", (ev) => onSelect({ kind: "edge", id: ev.target.id(), real: !ev.target.hasClass("aggregate") }));
+    this.cy.on("tap", (ev) => { if (ev.target === this.cy) onSelect(null); });
+  }
+
+  // Make the canvas show exactly `scene`. With relayout, every leaf gets a fresh position;
+  // otherwise only new leaves are placed. Returns the ids of nodes added.
+  render(scene, { relayout = false } = {}) {
+    const cy = this.cy;
+    const added = [];
+    cy.batch(() => {
+      cy.edges().forEach((e) => { if (!scene.edges.has(e.id())) e.remove(); });
+      cy.nodes().forEach((n) => {
+        const s = scene.nodes.get(n.id());
+        if (!s || (s.parent || undefined) !== (n.data("parent") || undefined) || (n.isParent() && s.kind !== "group" && n.data("kind") !== s.kind)) n.remove();
+      });
+      // Add parents before children.
+      const ordered = [...scene.nodes.values()].sort((a, b) => depthOf(scene, a) - depthOf(scene, b));
+      for (const n of ordered) {
+        const el = cy.getElementById(n.id);
+        if (el.nonempty()) {
+          el.data(nodeData(n));
+          el.classes(nodeClasses(n));
+        } else {
+          cy.add({ group: "nodes", data: nodeData(n), classes: nodeClasses(n) });
+          added.push(n.id);
+        }
+      }
+      for (const e of scene.edges.values()) {
+        const el = cy.getElementById(e.id);
+        if (el.nonempty()) el.data(edgeData(e));
+        else cy.add({ group: "edges", data: edgeData(e), classes: e.real ? "" : "aggregate" });
+      }
+    });
+    if (relayout) {
+      const positions = layoutScene(scene);
+      cy.batch(() => {
+        cy.nodes().forEach((n) => { if (!n.isParent()) { const p = positions.get(n.id()); if (p) n.position(p); } });
+      });
+      cy.fit(undefined, 30);
+    } else {
+      cy.batch(() => {
+        for (const id of added) {
+          const el = cy.getElementById(id);
+          if (el.isParent()) continue;
+          const neighbours = el.connectedEdges().map((e) => (e.source().id() === id ? e.target().id() : e.source().id()));
+          el.position(placeNew(cy, scene.nodes.get(id), neighbours));
+        }
+      });
+    }
+    return added;
+  }
+
+  flash(id, kind) {
+    const el = this.cy.getElementById(id);
+    if (el.empty()) return;
+    el.addClass(`flash-${kind}`);
+    setTimeout(() => el.removeClass(`flash-${kind}`), 1600);
+  }
+
+  setClass(cls, ids) {
+    this.cy.elements(`.${cls}`).removeClass(cls);
+    for (const id of ids) this.cy.getElementById(id).addClass(cls);
+  }
+
+  focus(ids) {
+    const els = this.cy.collection(ids.map((id) => this.cy.getElementById(id)).filter((e) => e.nonempty()));
+    if (els.nonempty()) this.cy.animate({ fit: { eles: els, padding: 80 }, duration: 300 });
+    return els.length;
+  }
+
+  select(id) {
+    this.cy.elements(":selected").unselect();
+    if (id) this.cy.getElementById(id).select();
+  }
+
+  drawnNodeCount() { return this.cy.nodes().filter((n) => !n.isParent()).length; }
+
+  png() { return this.cy.png({ full: true, bg: "#ffffff", scale: 2 }); }
+}
+
+function depthOf(scene, n) {
+  let d = 0;
+  for (let p = n.parent; p && scene.nodes.has(p); p = scene.nodes.get(p).parent) d++;
+  return d;
+}

@@ -1,0 +1,121 @@
+// The scene: exactly what is drawn, derived from the model, the view, the grouping and which
+// groups are collapsed. Collapsed groups become one node "name (count)" and their edges are
+// re-routed to it, so large topologies stay drawable.
+
+import { computeView } from "./views.js";
+import { computeGroups, groupDepth } from "./grouping.js";
+
+const md = (n) => n.Metadata || {};
+
+function shortLabel(text, max = 28) {
+  const s = String(text);
+  return s.length > max ? s.slice(0, max - 1) + "…" : s;
+}
+
+export function buildScene(model, state) {
+  const { nodes: visible, edgeOk } = computeView(model, state.view, state);
+  const { parentOf, groups } = computeGroups(model, visible, state.group);
+
+  // Members of each group, transitively, to count and to collapse.
+  const members = new Map();
+  for (const id of groups.keys()) members.set(id, new Set());
+  const chainOf = (gid) => {
+    const chain = [];
+    for (let g = gid; g; g = groups.get(g)?.parent) chain.push(g);
+    return chain;
+  };
+  for (const [nid, gid] of parentOf) for (const g of chainOf(gid)) members.get(g)?.add(nid);
+
+  // Decide which groups are collapsed: explicit choices win; otherwise collapse the innermost
+  // boxes first until the drawing fits under the limit.
+  const collapsed = new Set();
+  const explicitOpen = state.expanded;
+  const explicitClosed = state.collapsed;
+  for (const g of explicitClosed) if (groups.has(g)) collapsed.add(g);
+  let drawn = visible.size;
+  let overLimit = false;
+  if (!state.expandAll && drawn > state.limit) {
+    const byDepth = [...groups.keys()].sort((a, b) => groupDepth(groups, b) - groupDepth(groups, a));
+    const depths = [...new Set(byDepth.map((g) => groupDepth(groups, g)))];
+    for (const depth of depths) {
+      for (const g of byDepth) {
+        if (groupDepth(groups, g) !== depth || explicitOpen.has(g) || collapsed.has(g)) continue;
+        collapsed.add(g);
+      }
+      drawn = countDrawn(visible, parentOf, groups, collapsed);
+      if (drawn <= state.limit) break;
+    }
+  }
+  drawn = countDrawn(visible, parentOf, groups, collapsed);
+  overLimit = drawn > state.limit;
+
+  // The representative of a node: itself, or the outermost collapsed group that hides it.
+  const rep = new Map();
+  for (const id of visible) {
+    let r = id;
+    const gid = parentOf.get(id);
+    if (gid) for (const g of chainOf(gid)) if (collapsed.has(g)) r = `collapsed:${g}`;
+    rep.set(id, r);
+  }
+
+  const sceneNodes = new Map();
+  const hiddenGroup = (gid) => chainOf(gid).some((g) => collapsed.has(g) && g !== gid) || collapsed.has(gid);
+  for (const [gid, g] of groups) {
+    if (!members.get(gid).size) continue;
+    if (collapsed.has(gid)) {
+      if (chainOf(g.parent).some((p) => p && collapsed.has(p))) continue;
+      const parent = g.parent && !hiddenGroup(g.parent) ? g.parent : null;
+      sceneNodes.set(`collapsed:${gid}`, {
+        id: `collapsed:${gid}`, kind: "collapsed", group: gid, parent,
+        type: g.type || "group", label: `${shortLabel(g.label)} (${members.get(gid).size})`,
+        count: members.get(gid).size,
+      });
+    } else if (!hiddenGroup(gid)) {
+      sceneNodes.set(gid, {
+        id: gid, kind: "group", group: gid, parent: g.parent && !hiddenGroup(g.parent) ? g.parent : null,
+        type: g.type, label: shortLabel(g.label, 40), count: members.get(gid).size,
+      });
+    }
+  }
+  for (const id of visible) {
+    if (rep.get(id) !== id) continue;
+    const n = model.nodes.get(id);
+    const m = md(n);
+    const gid = parentOf.get(id) || null;
+    const classes = [];
+    if (m.State === "DOWN") classes.push("down");
+    if (m.Dragonflow && m.Dragonflow.Stale) classes.push("stale");
+    if (m.Type === "missing") classes.push("missing");
+    sceneNodes.set(id, { id, kind: "node", parent: gid, type: m.Type || "unknown", label: shortLabel(m.Name || id), classes });
+  }
+
+  const sceneEdges = new Map();
+  for (const e of model.edges.values()) {
+    if (!visible.has(e.Parent) || !visible.has(e.Child) || !edgeOk(e)) continue;
+    const rel = md(e).RelationType || "";
+    const a = rep.get(e.Parent), b = rep.get(e.Child);
+    if (rel === "ownership" && (parentOf.has(e.Child) || a === b)) continue; // nesting already shows it
+    if (a === b) continue;
+    if (a === e.Parent && b === e.Child) {
+      sceneEdges.set(e.ID, { id: e.ID, source: a, target: b, relation: rel, count: 1, real: true });
+    } else {
+      const key = `agg:${a}|${b}|${rel}`;
+      const prev = sceneEdges.get(key);
+      if (prev) prev.count += 1;
+      else sceneEdges.set(key, { id: key, source: a, target: b, relation: rel, count: 1, real: false });
+    }
+  }
+  return { nodes: sceneNodes, edges: sceneEdges, visible, visibleCount: visible.size, drawn, overLimit, collapsed, groups };
+}
+
+function countDrawn(visible, parentOf, groups, collapsed) {
+  let n = 0;
+  const counted = new Set();
+  for (const id of visible) {
+    let top = null;
+    for (let g = parentOf.get(id); g; g = groups.get(g)?.parent) if (collapsed.has(g)) top = g;
+    if (top === null) n++;
+    else if (!counted.has(top)) { counted.add(top); n++; }
+  }
+  return n;
+}

@@ -1,0 +1,149 @@
+"""What a collector needs to know, and how flags, environment and
+``dragonflow.ini`` combine into it (flags win over environment, environment
+over the ini file, the ini file over Dragonflow's defaults)."""
+
+from __future__ import annotations
+
+import argparse
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from dragonscope import config
+from dragonscope.config import ConfigError, Secret
+from dragonscope.skydive.messages import DELETE_ON_DISCONNECT, PERSISTENT
+
+GLOBAL_HOST = "dragonflow"
+_HOST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@-]{0,253}")
+
+
+@dataclass
+class CollectorSettings:
+    """Settings of one collector.
+
+    ``nb`` is an NB URL (``etcd://h:p[,h:p]``, ``redis://h:p[/db]``,
+    ``file:///dump.json``, ``memory://sample``) or an already open reader,
+    which the collector then uses without closing it (the embedded demo shares
+    one memory backend with its churn generator).
+    ``persistence`` None picks ``Persistent`` for the global collector (the
+    last known graph survives a collector restart) and ``DeleteOnDisconnect``
+    for a chassis collector (a chassis's view goes when its collector goes).
+    """
+
+    nb: Any = "memory://sample"
+    analyzer: str = config.DF_ANALYZER_ENDPOINT
+    chassis: str | None = None
+    update_interval: float = config.DF_UPDATE_INTERVAL
+    user: str | None = None
+    password: Secret | None = field(default=None)
+    host_id: str | None = None
+    persistence: str | None = None
+    metrics_listen: str | None = None
+    tls: bool = False
+    ca_file: str | None = None
+    tls_insecure: bool = False
+    backoff_initial: float = 0.5
+    backoff_max: float = 30.0
+    coalesce_window: float = 0.005
+    progress: bool | None = None
+    extensions: Any = None
+    client_type: str = "dragonscope-collector"
+
+    def __post_init__(self) -> None:
+        if isinstance(self.password, str):
+            self.password = Secret(self.password)
+        if self.update_interval <= 0:
+            raise ConfigError("update interval must be positive")
+        if not 0 < self.backoff_initial <= self.backoff_max:
+            raise ConfigError("backoff needs 0 < initial <= cap")
+        if self.persistence not in (None, PERSISTENT, DELETE_ON_DISCONNECT):
+            raise ConfigError(
+                f"persistence must be {PERSISTENT} or {DELETE_ON_DISCONNECT}, "
+                f"got {self.persistence!r}"
+            )
+        if self.chassis is not None and not _HOST_ID.fullmatch(self.chassis):
+            raise ConfigError(f"chassis name {self.chassis!r} is not a valid host name")
+        if self.host_id is not None and not _HOST_ID.fullmatch(self.host_id):
+            raise ConfigError(f"host id {self.host_id!r} is not valid")
+
+    @property
+    def host(self) -> str:
+        """``Host`` of every published element."""
+        return self.chassis or GLOBAL_HOST
+
+    @property
+    def publisher_host_id(self) -> str:
+        return self.host_id or self.host
+
+    @property
+    def persistence_policy(self) -> str:
+        if self.persistence is not None:
+            return self.persistence
+        return DELETE_ON_DISCONNECT if self.chassis else PERSISTENT
+
+
+def settings_from_args(
+    args: argparse.Namespace, environ: Mapping[str, str] | None = None
+) -> CollectorSettings:
+    """Combine flags, ``DRAGONSCOPE_*`` variables and ``--config`` into settings."""
+
+    def pick(flag: Any, env_name: str) -> Any:
+        return flag if flag is not None else config.env_value(env_name, environ)
+
+    ini_path = pick(args.config, "CONFIG")
+    ini = config.read_dragonflow_ini(ini_path) if ini_path else None
+
+    nb = pick(args.nb, "NB") or (ini.nb_url if ini else None)
+    if not nb:
+        raise ConfigError("no NB DB given: use --nb URL or --config dragonflow.ini")
+    analyzer = pick(args.analyzer, "ANALYZER") or (
+        ini.analyzer if ini else config.DF_ANALYZER_ENDPOINT
+    )
+
+    user = pick(args.user, "USER") or (ini.user if ini else None)
+    password: Secret | None = None
+    password_file = pick(args.password_file, "PASSWORD_FILE")
+    if password_file:
+        password = config.read_secret_file(password_file)
+    elif config.env_value("PASSWORD", environ):
+        password = Secret(config.env_value("PASSWORD", environ) or "")
+    elif ini and ini.password:
+        password = ini.password
+    if password is None:
+        # Without a password there is nothing to log in with (Dragonflow's
+        # default user "admin" only matters together with its password).
+        user = pick(args.user, "USER")
+
+    interval_raw = pick(args.update_interval, "UPDATE_INTERVAL")
+    if interval_raw is not None:
+        interval = config.parse_float(str(interval_raw), "update interval", "flags/environment")
+    else:
+        interval = ini.update_interval if ini else config.DF_UPDATE_INTERVAL
+
+    metrics = pick(args.metrics_listen, "METRICS_LISTEN")
+    if metrics:
+        config.parse_host_port(metrics, "--metrics-listen")
+    backoff_raw = pick(args.backoff_max, "BACKOFF_MAX")
+    backoff_max = (
+        config.parse_float(str(backoff_raw), "backoff cap", "flags/environment")
+        if backoff_raw is not None
+        else 30.0
+    )
+    return CollectorSettings(
+        nb=nb,
+        analyzer=analyzer,
+        chassis=pick(args.chassis, "CHASSIS"),
+        update_interval=interval,
+        user=user,
+        password=password,
+        host_id=pick(args.host_id, "HOST_ID"),
+        persistence=pick(args.persistence, "PERSISTENCE"),
+        metrics_listen=metrics,
+        tls=bool(args.tls) or (config.env_value("TLS", environ) or "").lower() in ("1", "true"),
+        ca_file=pick(args.ca, "CA"),
+        tls_insecure=bool(args.tls_insecure),
+        backoff_initial=min(0.5, backoff_max),
+        backoff_max=backoff_max,
+        progress=args.progress,
+    )

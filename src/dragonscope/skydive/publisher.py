@@ -1,0 +1,229 @@
+"""A WebSocket publisher client for Skydive's ``/ws/publisher`` endpoint.
+
+It owns the connection and nothing else: handshake headers (host id, client
+type, persistence policy, JSON protocol), login and the ``authtoken`` cookie,
+logging in again when the analyzer rejects the token, and reconnecting with
+jittered exponential backoff. What to send, and what to resend after a
+reconnect, is the caller's business (the collector keeps desired state, not a
+log of messages), so a send on a dead connection fails fast instead of queueing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import Callable
+
+import aiohttp
+
+from dragonscope.skydive.messages import (
+    DELETE_ON_DISCONNECT,
+    HDR_CLIENT_TYPE,
+    HDR_HOST_ID,
+    HDR_PERSISTENCE,
+    HDR_PROTOCOL,
+    PERSISTENT,
+    Message,
+    MessageError,
+    decode,
+)
+from dragonscope.skydive.rest import AnalyzerError, AnalyzerHttp, AuthenticationError
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CLIENT_TYPE = "dragonscope-collector"
+
+
+class PublisherDisconnected(ConnectionError):
+    """The WebSocket is gone; reconnect and resync."""
+
+
+class Backoff:
+    """Exponential backoff with jitter: each delay is drawn from [d/2, d] where d
+    doubles from ``initial`` up to ``cap``, so many collectors restarting with
+    one analyzer do not reconnect in lockstep."""
+
+    def __init__(self, initial: float = 0.5, cap: float = 30.0, rng: random.Random | None = None):
+        if initial <= 0 or cap < initial:
+            raise ValueError("backoff needs 0 < initial <= cap")
+        self.initial, self.cap = initial, cap
+        self.attempt = 0
+        self._rng = rng or random.Random()
+
+    def next_delay(self) -> float:
+        ceiling = min(self.cap, self.initial * (2 ** min(self.attempt, 30)))
+        self.attempt += 1
+        return self._rng.uniform(ceiling / 2, ceiling)
+
+    def reset(self) -> None:
+        self.attempt = 0
+
+
+class Publisher:
+    """One publisher identity (``<client_type>.<host_id>`` is its Skydive Origin)."""
+
+    def __init__(
+        self,
+        http: AnalyzerHttp,
+        host_id: str,
+        client_type: str = DEFAULT_CLIENT_TYPE,
+        persistence: str = PERSISTENT,
+        backoff: Backoff | None = None,
+        on_reply: Callable[[Message], None] | None = None,
+    ) -> None:
+        if persistence not in (PERSISTENT, DELETE_ON_DISCONNECT):
+            raise ValueError(f"persistence must be {PERSISTENT} or {DELETE_ON_DISCONNECT}")
+        self.http = http
+        self.host_id = host_id
+        self.client_type = client_type
+        self.persistence = persistence
+        self.backoff = backoff or Backoff()
+        self._on_reply = on_reply
+        self._ws: aiohttp.ClientWebSocketResponse | None = None
+        self._reader: asyncio.Task[None] | None = None
+        self._closed = asyncio.Event()
+        self._closed.set()
+        # Counters for /metrics.
+        self.messages_out = 0
+        self.connects = 0
+        self.connect_failures = 0
+        self.rejections = 0
+        self.last_error = ""
+
+    @property
+    def origin(self) -> str:
+        return f"{self.client_type}.{self.host_id}"
+
+    @property
+    def connected(self) -> bool:
+        return self._ws is not None and not self._ws.closed and not self._closed.is_set()
+
+    def _headers(self) -> dict[str, str]:
+        return {
+            HDR_HOST_ID: self.host_id,
+            HDR_CLIENT_TYPE: self.client_type,
+            HDR_PROTOCOL: "json",
+            HDR_PERSISTENCE: self.persistence,
+            **self.http.auth_headers(),
+        }
+
+    async def _attempt(self) -> None:
+        """One connection attempt; raises AnalyzerError with the reason."""
+        await self.http.ensure_login()
+        try:
+            ws = await self.http.session().ws_connect(
+                f"{self.http.ws_base}/ws/publisher",
+                headers=self._headers(),
+                ssl=self.http.ssl_context,
+                autoping=True,
+                heartbeat=None,
+                max_msg_size=0,
+            )
+        except aiohttp.WSServerHandshakeError as exc:
+            if exc.status == 401:
+                raise AuthenticationError("analyzer rejected the token", 401) from None
+            if exc.status == 403:
+                raise AnalyzerError(
+                    "analyzer refused publishing: the user lacks the publisher role", 403
+                ) from None
+            if exc.status == 409:
+                raise AnalyzerError(
+                    f"host id {self.host_id!r} is still connected (an earlier connection "
+                    "not yet timed out, or another collector with the same identity)",
+                    409,
+                ) from None
+            raise AnalyzerError(
+                f"WebSocket handshake failed: HTTP {exc.status}", exc.status
+            ) from None
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            reason = str(exc) or type(exc).__name__
+            raise AnalyzerError(f"cannot reach {self.http.base_url}: {reason}") from None
+        self._ws = ws
+        self._closed.clear()
+        self._reader = asyncio.create_task(self._read(ws), name="publisher-reader")
+
+    async def connect(self) -> None:
+        """Connect, retrying forever with backoff. A rejected token triggers one
+        immediate re-login; wrong credentials are retried at backoff pace so that
+        fixing the users file on the analyzer is enough to recover."""
+        relogged = False
+        while True:
+            try:
+                await self._attempt()
+            except AuthenticationError as exc:
+                self.connect_failures += 1
+                if self.http.credentials is None:
+                    self._note_error("analyzer requires authentication; configure a user/password")
+                elif not relogged and exc.status == 401 and self.http.token is not None:
+                    self.http.forget_token()
+                    relogged = True
+                    continue
+                else:
+                    self.http.forget_token()
+                    self._note_error(str(exc))
+            except AnalyzerError as exc:
+                self.connect_failures += 1
+                self._note_error(str(exc))
+            else:
+                self.connects += 1
+                self.backoff.reset()
+                self.last_error = ""
+                log.info("connected to %s/ws/publisher as %s", self.http.base_url, self.origin)
+                return
+            relogged = False
+            await asyncio.sleep(self.backoff.next_delay())
+
+    def _note_error(self, message: str) -> None:
+        if message != self.last_error:
+            log.warning("analyzer %s: %s (retrying)", self.http.base_url, message)
+        self.last_error = message
+
+    async def _read(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        """Drain what the analyzer sends: error replies count as rejections."""
+        try:
+            async for frame in ws:
+                if frame.type != aiohttp.WSMsgType.TEXT:
+                    continue
+                try:
+                    message = decode(frame.data)
+                except MessageError:
+                    continue
+                if message.status >= 400:
+                    self.rejections += 1
+                    log.warning("analyzer rejected a %s message: %s", message.type, message.obj)
+                if self._on_reply is not None:
+                    self._on_reply(message)
+        except (TimeoutError, aiohttp.ClientError, OSError):
+            pass
+        finally:
+            self._closed.set()
+            if self._ws is ws:  # not a disconnect we asked for
+                log.warning("analyzer connection lost (close code %s)", ws.close_code)
+
+    async def send(self, message: Message) -> None:
+        ws = self._ws
+        if ws is None or ws.closed or self._closed.is_set():
+            raise PublisherDisconnected("not connected")
+        try:
+            await ws.send_str(message.encode())
+        except (ConnectionError, aiohttp.ClientError, RuntimeError) as exc:
+            self._closed.set()
+            raise PublisherDisconnected(str(exc)) from None
+        self.messages_out += 1
+
+    async def wait_closed(self) -> None:
+        await self._closed.wait()
+
+    async def disconnect(self) -> None:
+        ws, self._ws = self._ws, None
+        if ws is not None and not ws.closed:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(ws.close(), 2.0)
+        if self._reader is not None:
+            self._reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._reader
+            self._reader = None
+        self._closed.set()

@@ -1,0 +1,185 @@
+"""HTTP side of a Skydive analyzer: endpoint URLs, ``/login`` and Gremlin queries.
+
+One :class:`AnalyzerHttp` holds the aiohttp session and the auth token for one
+analyzer, so the WebSocket publisher and REST queries share a login. Only what
+a real Skydive analyzer offers is used: ``POST /login`` (form), the
+``authtoken`` cookie, and ``POST /api/topology``.
+"""
+
+from __future__ import annotations
+
+import logging
+import ssl
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import aiohttp
+
+from dragonscope.config import ConfigError, Secret
+
+log = logging.getLogger(__name__)
+
+
+class AnalyzerError(Exception):
+    """The analyzer refused or failed a request; ``status`` is the HTTP status (0 if none)."""
+
+    def __init__(self, message: str, status: int = 0) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class AuthenticationError(AnalyzerError):
+    """Credentials are missing or wrong (HTTP 401)."""
+
+
+def analyzer_base_url(endpoint: str, tls: bool = False) -> str:
+    """Normalise ``HOST:PORT`` (Dragonflow's ``analyzer_endpoint`` form) or a URL to
+    ``http(s)://host:port``. A ``ws``/``wss`` URL is accepted too."""
+    text = endpoint.strip()
+    if "://" not in text:
+        text = ("https://" if tls else "http://") + text
+    parts = urlsplit(text)
+    scheme = {"http": "http", "ws": "http", "https": "https", "wss": "https"}.get(parts.scheme)
+    if scheme is None:
+        raise ConfigError(f"analyzer endpoint {endpoint!r}: scheme must be http(s) or ws(s)")
+    if tls:
+        scheme = "https"
+    try:
+        port = parts.port
+    except ValueError:
+        raise ConfigError(f"analyzer endpoint {endpoint!r}: invalid port") from None
+    if not parts.hostname:
+        raise ConfigError(f"analyzer endpoint {endpoint!r} has no host")
+    if parts.username or parts.password:
+        raise ConfigError("analyzer endpoint must not contain credentials; use --user/--password")
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    port = port or (443 if scheme == "https" else 8082)
+    return f"{scheme}://{host}:{port}"
+
+
+def make_ssl_context(ca_file: str | None, insecure: bool = False) -> ssl.SSLContext:
+    try:
+        context = ssl.create_default_context(cafile=ca_file)
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError(f"cannot load CA file {ca_file}: {exc}") from None
+    if insecure:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+@dataclass(slots=True)
+class Credentials:
+    user: str
+    password: Secret
+
+
+class AnalyzerHttp:
+    """An HTTP session to one analyzer with its login state.
+
+    ``token`` is None before login, ``""`` when the analyzer runs without auth
+    (Skydive's ``noauth`` answers /login with an empty token).
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        credentials: Credentials | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+        timeout: float = 30.0,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.credentials = credentials
+        self.ssl_context = ssl_context
+        self.token: str | None = None
+        self.logins = 0
+        self._timeout = aiohttp.ClientTimeout(total=timeout, sock_connect=min(timeout, 5.0))
+        self._session: aiohttp.ClientSession | None = None
+
+    @property
+    def ws_base(self) -> str:
+        return "ws" + self.base_url.removeprefix("http")
+
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            # The token travels in an explicit header: aiohttp's default cookie
+            # jar refuses cookies from IP-address hosts, which analyzers often are.
+            self._session = aiohttp.ClientSession(
+                timeout=self._timeout, cookie_jar=aiohttp.DummyCookieJar()
+            )
+        return self._session
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    def auth_headers(self) -> dict[str, str]:
+        return {"Cookie": f"authtoken={self.token}"} if self.token else {}
+
+    def forget_token(self) -> None:
+        self.token = None
+
+    async def login(self) -> None:
+        """POST /login; keeps the token. No credentials → nothing to do."""
+        if self.credentials is None:
+            self.token = ""
+            return
+        form = {"username": self.credentials.user, "password": self.credentials.password.reveal()}
+        url = f"{self.base_url}/login"
+        try:
+            async with self.session().post(
+                url, data=form, ssl=self.ssl_context, allow_redirects=False
+            ) as resp:
+                body = await resp.text()
+                if resp.status == 401:
+                    raise AuthenticationError(
+                        f"login as {self.credentials.user!r} refused: {body.strip() or 401}", 401
+                    )
+                if resp.status != 200:
+                    raise AnalyzerError(f"login failed with HTTP {resp.status}", resp.status)
+                token = ""
+                cookie = resp.cookies.get("authtoken")
+                if cookie is not None:
+                    token = cookie.value
+                else:
+                    try:
+                        token = str((await resp.json(content_type=None)).get("Token") or "")
+                    except (ValueError, AttributeError):
+                        token = ""
+        except aiohttp.ClientError as exc:
+            raise AnalyzerError(f"cannot reach {self.base_url}: {exc}") from None
+        self.token = token
+        self.logins += 1
+        log.info("logged in to analyzer %s as %s", self.base_url, self.credentials.user)
+
+    async def ensure_login(self) -> None:
+        if self.token is None:
+            await self.login()
+
+    async def gremlin(self, query: str) -> Any:
+        """Run a Gremlin query through ``POST /api/topology``; logs in again once on 401."""
+        for attempt in (1, 2):
+            await self.ensure_login()
+            try:
+                async with self.session().post(
+                    f"{self.base_url}/api/topology",
+                    json={"GremlinQuery": query},
+                    headers={"Accept": "application/json", **self.auth_headers()},
+                    ssl=self.ssl_context,
+                ) as resp:
+                    if resp.status == 401 and attempt == 1 and self.credentials is not None:
+                        self.forget_token()
+                        continue
+                    if resp.status == 401:
+                        raise AuthenticationError("analyzer requires authentication", 401)
+                    if resp.status != 200:
+                        text = (await resp.text()).strip()
+                        raise AnalyzerError(
+                            f"query {query!r} failed with HTTP {resp.status}: {text}", resp.status
+                        )
+                    return await resp.json(content_type=None)
+            except aiohttp.ClientError as exc:
+                raise AnalyzerError(f"cannot reach {self.base_url}: {exc}") from None
+        raise AssertionError("unreachable")

@@ -1,0 +1,127 @@
+"""A ``df-db dump`` JSON file as an NB: offline analysis of a bug report.
+
+The file is ``{table: [object, ...]}`` exactly as Dragonflow's ``df-db dump -f json``
+writes it. It is polled (inode, size, mtime) and re-read when it changes; the
+difference is streamed as changes, numbered by a local revision counter.
+A half-written or broken file is reported once and the last good content kept.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from dragonscope.nb.backends.base import BackendError, RawChange, RawEntry
+from dragonscope.nb.backends.store import LocalStore, pick
+
+log = logging.getLogger(__name__)
+
+# Rendered by df-db dump as a table, but they are allocation counters, not objects.
+CONTROL_TABLES = frozenset({"unique_key"})
+
+DEFAULT_INTERVAL = 1.0
+
+
+class DumpFileBackend:
+    """Reads one dump file; follows it while anyone listens to ``changes``."""
+
+    def __init__(self, url: str, path: Path, *, interval: float = DEFAULT_INTERVAL) -> None:
+        self.url = url
+        self.path = path
+        self.interval = interval
+        # (table, id) stored more than once -> where, e.g. ("lport[3]", "lport[9]").
+        self.duplicates: dict[tuple[str, str], tuple[str, ...]] = {}
+        self._store = LocalStore()
+        self._signature: tuple[int, int, int] | None = None
+        self._failed_message: str | None = None
+        self._poller: asyncio.Task[None] | None = None
+
+    async def snapshot(self) -> tuple[list[RawEntry], int]:
+        self._load(strict=True)
+        return self._store.snapshot()
+
+    async def changes(self, since: int) -> AsyncIterator[RawChange]:
+        if self._signature is None:
+            self._load(strict=True)
+        if self._poller is None or self._poller.done():
+            self._poller = asyncio.create_task(self._poll(), name=f"poll {self.path}")
+        async for change in self._store.follow(since):
+            yield change
+
+    async def close(self) -> None:
+        if self._poller is not None:
+            self._poller.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._poller
+        self._store.close()
+
+    async def _poll(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval)
+            self._load(strict=False)
+
+    def _load(self, *, strict: bool) -> None:
+        """Re-read the file if it changed. ``strict``: raise instead of keeping old content."""
+        try:
+            st = os.stat(self.path)
+            signature = (st.st_ino, st.st_size, st.st_mtime_ns)
+            if signature == self._signature:
+                return
+            content = self._read()
+        except (OSError, BackendError) as exc:
+            error = exc if isinstance(exc, BackendError) else _os_error(self.path, exc)
+            if strict:
+                raise error from exc
+            if self._failed_message != str(error):
+                log.warning("%s; keeping the last good content", error)
+                self._failed_message = str(error)
+            return
+        self._failed_message = None
+        self._signature = signature
+        changed = self._store.replace(content)
+        if changed:
+            log.info("%s changed: %d objects differ", self.path, changed)
+
+    def _read(self) -> dict[tuple[str, str], bytes]:
+        text = self.path.read_bytes()
+        try:
+            dump = json.loads(text)
+        except ValueError as exc:
+            raise BackendError(f"{self.path} is not valid JSON: {exc}") from exc
+        if not isinstance(dump, dict):
+            raise BackendError(
+                f"{self.path} is not a df-db dump: expected a JSON object of "
+                f"table -> list of objects, got {type(dump).__name__}"
+            )
+        found: dict[tuple[str, str], list[tuple[str, bytes]]] = {}
+        for table, objects in dump.items():
+            if table in CONTROL_TABLES:
+                continue
+            if not isinstance(objects, list):
+                log.warning(
+                    "%s: table %r is a %s, not a list of objects; skipped",
+                    self.path, table, type(objects).__name__,
+                )  # fmt: skip
+                continue
+            for index, obj in enumerate(objects):
+                id_ = obj.get("id") if isinstance(obj, dict) else None
+                # Objects without a usable id keep their position, so the parser can
+                # report them (missing id) instead of their vanishing silently.
+                key = (table, str(id_) if isinstance(id_, str | int) else f"#{index}")
+                found.setdefault(key, []).append((f"{table}[{index}]", json.dumps(obj).encode()))
+        self.duplicates = {
+            key: tuple(where for where, _ in stored)
+            for key, stored in found.items()
+            if len(stored) > 1
+        }
+        return {key: pick([value for _, value in stored]) for key, stored in found.items()}
+
+
+def _os_error(path: Path, exc: OSError) -> BackendError:
+    reason = exc.strerror or str(exc)
+    return BackendError(f"cannot read {path}: {reason}")

@@ -1,0 +1,346 @@
+"""Dragonflow's etcd NB (etcd v3 API, through aetcd's gRPC stubs).
+
+Layout: ``/<table>/<id>`` -> JSON text. ``/unique_key/<table>`` (counters) and
+``/pubsub/<topic>`` (msgpack events) share the keyspace and are skipped.
+
+- ``snapshot()`` reads the whole ``/`` range page by page, every page at the
+  revision of the first one, so the result is one consistent cut.
+- ``changes(since)`` watches ``/`` from ``since + 1``. After a disconnect it
+  resumes from the last revision it saw, trying the next endpoint. If etcd
+  answers that the revision was compacted, it reads the store again and yields
+  the difference with what it had, at the new revision. To compute that
+  difference it keeps, per key, the revision of the last change it saw.
+
+The gRPC stubs are used directly (rather than aetcd's high-level client) because
+paginated reads at a fixed revision and a watch that reports compaction and
+disconnects as distinct events are not exposed there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+import grpc
+from aetcd import rpc
+
+from dragonscope.nb.backends.base import BackendError, RawChange, RawEntry
+
+log = logging.getLogger(__name__)
+
+PREFIX = b"/"
+PREFIX_END = b"0"  # the first key after every key starting with "/"
+IGNORED_TABLES = frozenset({"unique_key", "pubsub"})
+PAGE_SIZE = 2000
+
+# Fail fast and reconnect fast: an operator watching an outage wants the picture
+# back within seconds of etcd's return, not after gRPC's two-minute backoff.
+CHANNEL_OPTIONS = (
+    ("grpc.max_receive_message_length", 256 * 2**20),
+    ("grpc.keepalive_time_ms", 10_000),
+    ("grpc.keepalive_timeout_ms", 5_000),
+    ("grpc.initial_reconnect_backoff_ms", 100),
+    ("grpc.max_reconnect_backoff_ms", 1_000),
+)
+# Ask etcd to cancel a watch when its member loses the cluster leader, so that a
+# partitioned member cannot keep us on stale data (etcd clientv3's WithRequireLeader).
+WATCH_METADATA = (("hasleader", "true"),)
+
+RETRYABLE = frozenset(
+    {
+        grpc.StatusCode.UNAVAILABLE,
+        grpc.StatusCode.DEADLINE_EXCEEDED,
+        grpc.StatusCode.CANCELLED,
+        grpc.StatusCode.UNKNOWN,
+        grpc.StatusCode.INTERNAL,
+        grpc.StatusCode.RESOURCE_EXHAUSTED,
+    }
+)
+
+
+class Compacted(Exception):
+    """The revision asked for is no longer in etcd's history."""
+
+
+class Unreachable(Exception):
+    """The current endpoint failed; another one (or a later try) may work."""
+
+
+def split_key(key: bytes) -> tuple[str, str] | None:
+    """``/lport/<id>`` -> ("lport", id); None for keys that are not NB objects."""
+    if not key.startswith(PREFIX):
+        return None
+    table, slash, id_ = key[1:].decode("utf-8", "replace").partition("/")
+    if not slash or not table or not id_ or table in IGNORED_TABLES:
+        return None
+    return table, id_
+
+
+@dataclass
+class _Read:
+    """One consistent read of the NB keys."""
+
+    revision: int
+    entries: list[RawEntry] = field(default_factory=list)
+    mod_revisions: dict[tuple[str, str], int] = field(default_factory=dict)
+
+
+class _Connection:
+    """A gRPC channel to one endpoint at a time; ``rotate`` moves to the next one."""
+
+    def __init__(self, endpoints: list[tuple[str, int]]) -> None:
+        self.endpoints = endpoints
+        self.index = 0
+        self.channel: grpc.aio.Channel | None = None
+
+    @property
+    def target(self) -> str:
+        host, port = self.endpoints[self.index]
+        return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+    def _open(self) -> grpc.aio.Channel:
+        if self.channel is None:
+            self.channel = grpc.aio.insecure_channel(self.target, options=CHANNEL_OPTIONS)
+        return self.channel
+
+    def kv(self) -> rpc.KVStub:
+        return rpc.KVStub(self._open())
+
+    def watch(self) -> rpc.WatchStub:
+        return rpc.WatchStub(self._open())
+
+    async def rotate(self) -> None:
+        await self.close()
+        self.index = (self.index + 1) % len(self.endpoints)
+
+    async def close(self) -> None:
+        if self.channel is not None:
+            channel, self.channel = self.channel, None
+            await channel.close()
+
+
+class EtcdBackend:
+    """Read-only view of Dragonflow's NB in etcd; endpoints are tried in turn."""
+
+    def __init__(
+        self,
+        url: str,
+        endpoints: list[tuple[str, int]],
+        *,
+        timeout: float = 10.0,
+        page_size: int = PAGE_SIZE,
+        retry_delay: float = 0.1,
+        max_retry_delay: float = 2.0,
+    ) -> None:
+        self.url = url
+        self.timeout = timeout
+        self.page_size = page_size
+        self.retry_delay = retry_delay
+        self.max_retry_delay = max_retry_delay
+        self._endpoints = endpoints
+        self._conn = _Connection(endpoints)
+        self._watch_conns: set[_Connection] = set()
+        # The per-key revisions of the last snapshot: lets changes(since) start without
+        # re-reading the store when ``since`` is that snapshot's revision.
+        self._last_read: _Read | None = None
+
+    @property
+    def endpoints(self) -> str:
+        return ",".join(f"{h}:{p}" for h, p in self._endpoints)
+
+    async def snapshot(self) -> tuple[list[RawEntry], int]:
+        read = await self._read_any_endpoint(self._conn, revision=0, keys_only=False)
+        self._last_read = read
+        return read.entries, read.revision
+
+    async def changes(self, since: int) -> AsyncIterator[RawChange]:
+        conn = _Connection(self._endpoints)
+        self._watch_conns.add(conn)
+        try:
+            known = await self._revisions_at(conn, since)
+            async for change in self._follow(conn, since, known):
+                yield change
+        finally:
+            self._watch_conns.discard(conn)
+            await conn.close()
+
+    async def close(self) -> None:
+        await self._conn.close()
+        for conn in list(self._watch_conns):
+            await conn.close()
+
+    # -- reading ---------------------------------------------------------------------------
+
+    async def _read_any_endpoint(self, conn: _Connection, revision: int, keys_only: bool) -> _Read:
+        """Read from the first endpoint that answers; BackendError if none does."""
+        errors = []
+        attempts = 0
+        while attempts < len(self._endpoints):
+            try:
+                return await self._read(conn, revision, keys_only)
+            except Compacted:
+                if revision:
+                    raise
+                # Compacted between two pages of a read of the present: read again.
+            except Unreachable as exc:
+                errors.append(f"{conn.target}: {exc}")
+                attempts += 1
+                await conn.rotate()
+        raise BackendError(
+            f"etcd unreachable ({'; '.join(errors)}); check that etcd runs and that the "
+            f"URL matches [df] remote_db_hosts"
+        )
+
+    async def _read(self, conn: _Connection, revision: int, keys_only: bool) -> _Read:
+        """All NB keys at ``revision`` (0 = now), one page at a time."""
+        read = _Read(revision)
+        key = PREFIX
+        while True:
+            request = rpc.RangeRequest(
+                key=key,
+                range_end=PREFIX_END,
+                limit=self.page_size,
+                revision=read.revision,
+                keys_only=keys_only,
+            )
+            try:
+                response = await conn.kv().Range(request, timeout=self.timeout)
+            except grpc.aio.AioRpcError as exc:
+                raise _classify(exc) from exc
+            if read.revision == 0:
+                read.revision = response.header.revision
+            for kv in response.kvs:
+                where = split_key(kv.key)
+                if where is None:
+                    continue
+                read.mod_revisions[where] = kv.mod_revision
+                if not keys_only:
+                    read.entries.append(RawEntry(where[0], where[1], kv.value))
+            if not response.more or not response.kvs:
+                return read
+            key = response.kvs[-1].key + b"\0"
+
+    async def _revisions_at(self, conn: _Connection, since: int) -> dict[tuple[str, str], int]:
+        """Per-key revisions at ``since``: the base for a diff after compaction."""
+        if since <= 0:
+            return {}
+        if self._last_read is not None and self._last_read.revision == since:
+            return dict(self._last_read.mod_revisions)
+        delay = self.retry_delay
+        while True:
+            try:
+                return (await self._read(conn, since, keys_only=True)).mod_revisions
+            except Compacted:
+                raise BackendError(
+                    f"etcd revision {since} is compacted; take a new snapshot"
+                ) from None
+            except Unreachable as exc:
+                log.warning("etcd %s: %s; retrying", conn.target, exc)
+                await conn.rotate()
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.max_retry_delay)
+
+    # -- watching --------------------------------------------------------------------------
+
+    async def _follow(
+        self, conn: _Connection, since: int, known: dict[tuple[str, str], int]
+    ) -> AsyncIterator[RawChange]:
+        last = since
+        delay = self.retry_delay
+        outage_logged = False
+        while True:
+            try:
+                async for response in self._watch(conn, last + 1):
+                    if outage_logged:
+                        log.warning("etcd %s: watching again from revision %d", conn.target, last)
+                        outage_logged = False
+                    delay = self.retry_delay
+                    for event in response.events:
+                        revision = event.kv.mod_revision
+                        where = split_key(event.kv.key)
+                        last = revision
+                        if where is None:
+                            continue
+                        if event.type == rpc.Event.DELETE:
+                            known.pop(where, None)
+                            yield RawChange(where[0], where[1], None, revision)
+                        else:
+                            known[where] = revision
+                            yield RawChange(where[0], where[1], event.kv.value, revision)
+            except Compacted:
+                log.warning(
+                    "etcd %s: revision %d was compacted; re-reading the NB", conn.target, last + 1
+                )
+                read = await self._reread(conn)
+                for change in _difference(known, read):
+                    yield change
+                known = read.mod_revisions
+                last = max(last, read.revision)
+            except Unreachable as exc:
+                if not outage_logged:
+                    log.warning("etcd %s: %s; reconnecting", conn.target, exc)
+                    outage_logged = True
+                await conn.rotate()
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.max_retry_delay)
+
+    async def _reread(self, conn: _Connection) -> _Read:
+        delay = self.retry_delay
+        while True:
+            try:
+                return await self._read(conn, 0, keys_only=False)
+            except (Unreachable, Compacted) as exc:
+                log.warning("etcd %s: %s; retrying the read", conn.target, exc)
+                await conn.rotate()
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.max_retry_delay)
+
+    async def _watch(self, conn: _Connection, start: int) -> AsyncIterator[rpc.WatchResponse]:
+        """Responses of one watch stream from ``start``; raises Compacted or Unreachable."""
+        call = conn.watch().Watch(metadata=WATCH_METADATA)
+        try:
+            create = rpc.WatchCreateRequest(key=PREFIX, range_end=PREFIX_END, start_revision=start)
+            await call.write(rpc.WatchRequest(create_request=create))
+            while True:
+                response = await call.read()
+                if response is grpc.aio.EOF:
+                    raise Unreachable("watch stream closed by the server")
+                if response.compact_revision:
+                    raise Compacted(response.compact_revision)
+                if response.canceled:
+                    raise Unreachable(f"watch cancelled: {response.cancel_reason or 'no reason'}")
+                yield response
+        except grpc.aio.AioRpcError as exc:
+            raise _classify(exc) from exc
+        finally:
+            call.cancel()
+
+
+def _difference(known: dict[tuple[str, str], int], read: _Read) -> list[RawChange]:
+    """Changes turning the state described by ``known`` into ``read``, all at its revision."""
+    changes = [
+        RawChange(entry.table, entry.id, entry.value, read.revision)
+        for entry in read.entries
+        if known.get((entry.table, entry.id)) != read.mod_revisions[(entry.table, entry.id)]
+    ]
+    changes.extend(
+        RawChange(table, id_, None, read.revision)
+        for (table, id_) in sorted(known.keys() - read.mod_revisions.keys())
+    )
+    return changes
+
+
+def _classify(exc: grpc.aio.AioRpcError) -> Exception:
+    code, details = exc.code(), exc.details() or ""
+    if code == grpc.StatusCode.OUT_OF_RANGE and "compacted" in details:
+        return Compacted(details)
+    if code in RETRYABLE:
+        return Unreachable(f"{code.name.lower()}: {details}".rstrip(": "))
+    if code == grpc.StatusCode.OUT_OF_RANGE and "future" in details:
+        return BackendError(
+            "etcd is behind the requested revision (was the store restored from a backup?); "
+            "take a new snapshot"
+        )
+    return BackendError(f"etcd refused the request ({code.name.lower()}: {details})")

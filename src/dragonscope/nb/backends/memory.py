@@ -1,0 +1,73 @@
+"""The built-in in-process NB: the demo's default store and the fast one for tests.
+
+It behaves like the real backends (snapshot at a revision, gap-free change
+stream for any number of followers) and, unlike them, can be written to: the
+demo's churn and the tests change it through ``put``, ``delete`` and
+``load_dump``. Writers must run on the event loop's thread.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+from dragonscope.nb.backends.base import RawChange, RawEntry
+from dragonscope.nb.backends.store import LocalStore, to_bytes
+
+# The df-db dump renders unique-key counters as a table; they are not objects.
+CONTROL_TABLES = frozenset({"unique_key"})
+
+
+class MemoryBackend:
+    """An in-process NB store. ``memory://sample`` starts with the demo's small cloud."""
+
+    def __init__(self, url: str = "memory://") -> None:
+        self.url = url
+        self._store = LocalStore()
+
+    @property
+    def revision(self) -> int:
+        return self._store.revision
+
+    def put(self, table: str, id: str, value: dict[str, Any] | str | bytes) -> int:
+        """Create or overwrite one object; returns the store revision afterwards."""
+        self._store.set(table, id, to_bytes(value))
+        return self._store.revision
+
+    def delete(self, table: str, id: str) -> int:
+        """Remove one object (no-op if absent); returns the store revision afterwards."""
+        self._store.set(table, id, None)
+        return self._store.revision
+
+    def load_dump(self, dump: dict[str, list[dict[str, Any]]]) -> int:
+        """Replace the whole content with a ``df-db dump`` shaped dict; returns the revision.
+
+        Objects that disappear are deleted and changed ones updated, so followers
+        see exactly the difference.
+        """
+        content = {}
+        for table, objects in dump.items():
+            if table in CONTROL_TABLES:
+                continue
+            for obj in objects:
+                content[(table, str(obj["id"]))] = to_bytes(obj)
+        self._store.replace(content)
+        return self._store.revision
+
+    async def snapshot(self) -> tuple[list[RawEntry], int]:
+        return self._store.snapshot()
+
+    def changes(self, since: int) -> AsyncIterator[RawChange]:
+        return self._store.follow(since)
+
+    async def close(self) -> None:
+        self._store.close()
+
+
+def sample_backend(url: str) -> MemoryBackend:
+    """A memory backend seeded with the demo's small sample cloud (seed 0)."""
+    from dragonscope.demo.generate import generate
+
+    backend = MemoryBackend(url)
+    backend.load_dump(generate("small", seed=0))
+    return backend

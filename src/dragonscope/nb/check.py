@@ -1,0 +1,223 @@
+"""Problems that only show across objects: what one object alone cannot tell.
+
+Dragonflow writes related objects one after the other with no transaction, so
+a reader sees transient dangling references; these are reported, never fatal.
+The checks take the table declarations as an argument so that this module does
+not depend on ``nb/schema.py`` (which re-exports ``check`` built on it).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any
+
+from dragonscope.nb.fields import (
+    DANGLING_REFERENCE,
+    DUPLICATE_ID,
+    DUPLICATE_KEY,
+    INCONSISTENT,
+    Table,
+    describe,
+)
+from dragonscope.nb.model import NbObject, Problem
+
+Index = dict[tuple[str, str], NbObject]
+
+
+def find_problems(
+    objects: Mapping[tuple[str, str], NbObject] | Iterable[NbObject],
+    tables: Mapping[str, Table],
+) -> list[Problem]:
+    """Every cross-object problem, sorted by table, id and field."""
+    problems: list[Problem] = []
+    if isinstance(objects, Mapping):
+        index: Index = dict(objects)
+    else:
+        index = _index_reporting_duplicates(objects, problems)
+    for obj in index.values():
+        table = tables.get(obj.table)
+        if table is None:
+            continue
+        problems.extend(_dangling(obj, table, index, tables))
+    problems.extend(_duplicate_unique_keys(index, tables))
+    for consistency in _CONSISTENCY:
+        problems.extend(consistency(index))
+    problems.sort(key=lambda p: (p.table, p.id, p.field or "", p.kind, p.message))
+    return problems
+
+
+def _index_reporting_duplicates(objects: Iterable[NbObject], problems: list[Problem]) -> Index:
+    index: Index = {}
+    for obj in objects:
+        first = index.get(obj.key)
+        if first is None:
+            index[obj.key] = obj
+            continue
+        problems.append(
+            Problem(
+                obj.table,
+                obj.id,
+                "id",
+                f"expected one {obj.table} with this id, found it stored twice "
+                f"(topics {describe(first.topic)} and {describe(obj.topic)})",
+                DUPLICATE_ID,
+            )
+        )
+    return index
+
+
+def _dangling(
+    obj: NbObject, table: Table, index: Index, tables: Mapping[str, Table]
+) -> Iterator[Problem]:
+    for reference in table.references:
+        target = tables.get(reference.target)
+        if target is not None and not target.stored:
+            continue
+        for path, target_id in reference.locate(obj.data):
+            if (reference.target, target_id) not in index:
+                yield Problem(
+                    obj.table,
+                    obj.id,
+                    path,
+                    f"expected an existing {reference.target}, found id {_quote(target_id)}, "
+                    f"which no {reference.target} in the NB DB has",
+                    DANGLING_REFERENCE,
+                )
+
+
+def _duplicate_unique_keys(index: Index, tables: Mapping[str, Table]) -> Iterator[Problem]:
+    """Two objects of one table with the same unique_key collide in the datapath registers."""
+    owners: dict[tuple[str, int], str] = {}
+    for key in sorted(index):
+        obj = index[key]
+        table = tables.get(obj.table)
+        if table is None or "unique_key" not in table.fields:
+            continue
+        value = obj.data.get("unique_key")
+        if not isinstance(value, int) or isinstance(value, bool):
+            continue
+        owner = owners.setdefault((obj.table, value), obj.id)
+        if owner != obj.id:
+            yield Problem(
+                obj.table,
+                obj.id,
+                "unique_key",
+                f"expected a unique_key no other {obj.table} uses, found {value}, "
+                f"also used by {describe(owner)}",
+                DUPLICATE_KEY,
+            )
+
+
+# --- consistency between related objects --------------------------------------------------------
+
+
+def _quote(text: str) -> str:
+    return '"' + text + '"'
+
+
+def _by_table(index: Index, table: str) -> Iterator[NbObject]:
+    return (obj for (name, _), obj in index.items() if name == table)
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _router_ports(index: Index) -> Iterator[Problem]:
+    """A router port copies its interface lport: same id, unique_key, network and MAC."""
+    for router in _by_table(index, "lrouter"):
+        for position, port in enumerate(_list(router.data.get("ports"))):
+            if not isinstance(port, dict) or not isinstance(port.get("id"), str):
+                continue
+            lport = index.get(("lport", port["id"]))
+            if lport is None:
+                yield Problem(
+                    "lrouter",
+                    router.id,
+                    f"ports[{position}].id",
+                    f"expected the id of its interface lport, found id {_quote(port['id'])}, "
+                    "which no lport in the NB DB has",
+                    DANGLING_REFERENCE,
+                )
+                continue
+            macs = _list(lport.data.get("macs"))
+            copies = (
+                ("unique_key", port.get("unique_key"), lport.data.get("unique_key")),
+                ("lswitch", port.get("lswitch"), lport.data.get("lswitch")),
+                ("mac", port.get("mac"), macs[0] if macs else None),
+            )
+            for name, here, there in copies:
+                if here is not None and there is not None and here != there:
+                    yield Problem(
+                        "lrouter",
+                        router.id,
+                        f"ports[{position}].{name}",
+                        f"expected the interface lport's {name} {describe(there)}, "
+                        f"found {describe(here)}",
+                        INCONSISTENT,
+                    )
+
+
+def _port_subnets(index: Index) -> Iterator[Problem]:
+    """The i-th IP of a port lies in its i-th subnet, on the port's own network."""
+    for port in _by_table(index, "lport"):
+        ips = _list(port.data.get("ips"))
+        for position, subnet_id in enumerate(_list(port.data.get("subnets"))):
+            subnet = index.get(("lsubnet", subnet_id)) if isinstance(subnet_id, str) else None
+            if subnet is None:
+                continue
+            network = port.data.get("lswitch")
+            if network is not None and subnet.data.get("lswitch") not in (None, network):
+                yield Problem(
+                    "lport",
+                    port.id,
+                    f"subnets[{position}]",
+                    f"expected a subnet of the port's lswitch {describe(network)}, found "
+                    f"{describe(subnet_id)} on {describe(subnet.data.get('lswitch'))}",
+                    INCONSISTENT,
+                )
+            if position < len(ips) and not _inside(ips[position], subnet.data.get("cidr")):
+                yield Problem(
+                    "lport",
+                    port.id,
+                    f"ips[{position}]",
+                    f"expected an address in subnet {subnet_id}'s cidr "
+                    f"{describe(subnet.data.get('cidr'))}, found {describe(ips[position])}",
+                    INCONSISTENT,
+                )
+
+
+def _inside(address: Any, cidr: Any) -> bool:
+    """True unless both values are valid and the address is outside the network."""
+    try:
+        return ipaddress.ip_address(address) in ipaddress.ip_interface(cidr).network
+    except (ValueError, TypeError):
+        return True
+
+
+def _floating_ips(index: Index) -> Iterator[Problem]:
+    """A floating IP's addresses belong to the ports it names."""
+    pairs = (("floating_lport", "floating_ip_address"), ("lport", "fixed_ip_address"))
+    for fip in _by_table(index, "floatingip"):
+        for port_field, address_field in pairs:
+            port_id, address = fip.data.get(port_field), fip.data.get(address_field)
+            port = index.get(("lport", port_id)) if isinstance(port_id, str) else None
+            if port is None or address is None:
+                continue
+            if address not in _list(port.data.get("ips")):
+                yield Problem(
+                    "floatingip",
+                    fip.id,
+                    address_field,
+                    f"expected one of {port_field} {port_id}'s ips "
+                    f"{_list(port.data.get('ips'))}, found {describe(address)}",
+                    INCONSISTENT,
+                )
+
+
+_CONSISTENCY: tuple[Callable[[Index], Iterator[Problem]], ...] = (
+    _router_ports,
+    _port_subnets,
+    _floating_ips,
+)

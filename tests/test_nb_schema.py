@@ -1,0 +1,640 @@
+"""Parsing stored NB objects: every table round-trips, every kind of bad data is named precisely."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+from typing import Any
+
+import pytest
+
+from dragonscope.nb.model import NbObject
+from dragonscope.nb.schema import (
+    NON_OBJECT_TABLES,
+    PROBLEM_KINDS,
+    TABLES,
+    Field,
+    Reference,
+    Table,
+    field_value,
+    parse,
+    redact,
+    serialize,
+)
+from nb_samples import SAMPLES, stored_objects
+
+EVERY_TABLE = [
+    *("chassis", "lswitch", "lsubnet", "lport", "lrouter", "floatingip", "secgroup"),
+    *("qospolicy", "switch_port", "child_port_segmentation", "sfc_portpair"),
+    *("sfc_portpairgroup", "sfc_flowclassifier", "sfc_portchain", "bgp_peer", "bgp_speaker"),
+    *("activeport", "migration", "service", "publisher", "listener"),
+]
+
+
+def sample(table: str) -> dict[str, Any]:
+    return json.loads(SAMPLES[table][1])
+
+
+def problems_of(table: str, data: dict[str, Any]) -> list[tuple[str, str | None, str]]:
+    obj = parse(table, data["id"], json.dumps(data))
+    return [(p.kind, p.field, p.message) for p in obj.problems]
+
+
+def only_problem(table: str, data: dict[str, Any]) -> tuple[str, str | None, str]:
+    found = problems_of(table, data)
+    assert len(found) == 1, found
+    return found[0]
+
+
+# --- the declarations ---------------------------------------------------------------------------
+
+
+def test_every_dragonflow_table_is_declared_once() -> None:
+    assert sorted(TABLES) == sorted(EVERY_TABLE)
+    assert all(isinstance(t, Table) and t.name == name for name, t in TABLES.items())
+    assert "unique_key" in NON_OBJECT_TABLES and "unique_key" not in TABLES
+    assert not TABLES["switch_port"].stored
+
+
+def test_every_table_has_a_required_id_and_topic_where_dragonflow_requires_one() -> None:
+    for table in TABLES.values():
+        assert table.fields["id"].required, table.name
+    with_topic = {name for name, t in TABLES.items() if "topic" in t.fields}
+    assert with_topic.isdisjoint({"chassis", "service", "migration", "publisher", "listener"})
+    assert all(TABLES[name].fields["topic"].required for name in with_topic)
+
+
+def test_fields_carry_type_requiredness_enum_target_and_substructure() -> None:
+    lport = TABLES["lport"]
+    assert lport.fields["unique_key"] == lport.fields["unique_key"]
+    assert lport.fields["unique_key"].type == "int" and lport.fields["unique_key"].required
+    assert lport.fields["ips"].type == "ip" and lport.fields["ips"].many
+    assert lport.fields["security_groups"].target == "secgroup"
+    assert "smart-nic" in lport.fields["binding_vnic_type"].enum
+    binding = lport.fields["binding"]
+    assert binding.type == "struct" and binding.struct is not None
+    assert binding.struct.fields["type"].enum == ("chassis", "vtep")
+    rule = TABLES["secgroup"].field_at("rules[].protocol")
+    assert isinstance(rule, Field) and rule.type == "ip-proto"
+    assert TABLES["lrouter"].field_at("ports[].network").type == "network"  # type: ignore[union-attr]
+    assert TABLES["lrouter"].field_at("ports[].nope") is None
+
+
+def test_references_are_derived_from_the_fields() -> None:
+    assert set(TABLES["lport"].references) == {
+        Reference("lswitch", "lswitch"),
+        Reference("subnets", "lsubnet", many=True),
+        Reference("binding.chassis", "chassis"),
+        Reference("security_groups", "secgroup", many=True),
+        Reference("qos_policy", "qospolicy"),
+    }
+    assert Reference("ports[].lswitch", "lswitch") in TABLES["lrouter"].references
+    assert Reference("rules[].remote_group_id", "secgroup") in TABLES["secgroup"].references
+    assert Reference("port_pair_groups", "sfc_portpairgroup", True) in (
+        TABLES["sfc_portchain"].references
+    )
+    for table in TABLES.values():
+        for reference in table.references:
+            assert reference.target in TABLES, (table.name, reference)
+
+
+def test_reference_locate_gives_concrete_paths() -> None:
+    router = sample("lrouter")
+    (ports,) = [r for r in TABLES["lrouter"].references if r.field == "ports[].lswitch"]
+    assert list(ports.locate(router)) == [
+        ("ports[0].lswitch", "72463273-de1f-4666-b0b4-0362d0eb738c"),
+        ("ports[1].lswitch", "96dc148c-b43d-4ce1-9000-c26f752c1e68"),
+    ]
+    port = sample("lport")
+    (groups,) = [r for r in TABLES["lport"].references if r.field == "security_groups"]
+    assert list(groups.locate(port)) == [
+        ("security_groups[0]", "50db5e1b-b82e-4da5-8ae3-fbbde5cb72a0")
+    ]
+
+
+def test_secret_fields() -> None:
+    assert TABLES["bgp_peer"].secret_fields == {"password"}
+    assert all(not t.secret_fields for name, t in TABLES.items() if name != "bgp_peer")
+
+
+# --- round trip ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("table", EVERY_TABLE)
+def test_every_table_round_trips_byte_for_byte(table: str) -> None:
+    id_, stored = SAMPLES[table]
+    for raw in (stored.encode(), stored, json.loads(stored)):
+        obj = parse(table, id_, raw)
+        assert obj.problems == ()
+        assert obj.valid and obj.key == (table, id_)
+        assert obj.data == json.loads(stored)
+        assert serialize(obj) == stored
+
+
+@pytest.mark.parametrize(("table", "id_", "stored"), stored_objects())
+def test_every_stored_example_parses_clean_and_round_trips(
+    table: str, id_: str, stored: str
+) -> None:
+    obj = parse(table, id_, stored.encode())
+    assert obj.problems == ()
+    assert serialize(obj) == stored
+
+
+def test_dhcp_options_keep_their_stored_order() -> None:
+    obj = parse("lport", *SAMPLES["lport"])
+    assert list(obj.data["dhcp_params"]["opts"]) == ["3", "121"]
+    assert '"opts": {"3": "10.10.1.254", "121": ' in serialize(obj)
+
+
+def test_unknown_fields_are_kept_and_serialized_in_order() -> None:
+    data = sample("chassis") | {"zone": "az-2", "labels": {"b": 1, "a": None}}
+    obj = parse("chassis", data["id"], json.dumps(data))
+    assert obj.valid and obj.data["zone"] == "az-2"
+    assert serialize(obj) == (
+        '{"id": "compute-1", "ip": "192.168.100.11", "labels": {"b": 1}, '
+        '"tunnel_types": ["vxlan", "geneve", "gre"], "zone": "az-2"}'
+    )
+
+
+def test_null_optional_field_counts_as_unset_and_is_omitted() -> None:
+    data = sample("floatingip") | {"lport": None}
+    obj = parse("floatingip", data["id"], json.dumps(data))
+    assert obj.valid
+    assert '"lport"' not in serialize(obj)
+
+
+def test_non_ascii_names_are_escaped_as_dragonflow_writes_them() -> None:
+    data = sample("lswitch") | {"name": "réseau"}
+    obj = parse("lswitch", data["id"], json.dumps(data).encode())
+    assert obj.valid and obj.data["name"] == "réseau"
+    assert '"name": "r\\u00e9seau"' in serialize(obj)
+
+
+# --- bad data: one precise problem each --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "needle"),
+    [
+        (b'{"id": "a", ', "Expecting property name"),
+        (b"", "empty value"),
+        (b'{"id": NaN}', "NaN is not valid JSON"),
+        (b'{"id": "\xff"}', "found byte 0xff at offset 8 that is not UTF-8 (invalid start byte)"),
+        ("[" * 100_000, "nested too deeply"),
+    ],
+)
+def test_invalid_json(raw: bytes | str, needle: str) -> None:
+    obj = parse("lport", "a", raw)
+    assert obj.data == {} and not obj.valid
+    (problem,) = obj.problems
+    assert (problem.table, problem.id, problem.kind) == ("lport", "a", "invalid-json")
+    assert needle in problem.message
+
+
+def test_invalid_json_names_line_and_column() -> None:
+    (problem,) = parse("lport", "a", b'{"id": "a",\n "ips": [1,}').problems
+    assert "line 2 column" in problem.message and "invalid JSON" in problem.message
+
+
+@pytest.mark.parametrize(
+    ("raw", "found"),
+    [
+        (b"14", "number 14"),
+        (b'["a"]', "a list of 1 item"),
+        (b'"x"', 'string "x"'),
+        (b"null", "null"),
+    ],
+)
+def test_not_an_object(raw: bytes, found: str) -> None:
+    (problem,) = parse("lswitch", "a", raw).problems
+    assert problem.kind == "not-an-object"
+    assert problem.message == f"expected a JSON object, found {found}"
+
+
+def test_unknown_table_keeps_the_object_and_never_raises() -> None:
+    obj = parse("lbaas_pool", "p1", b'{"id": "p1", "members": []}')
+    assert obj.data == {"id": "p1", "members": []}
+    (problem,) = obj.problems
+    assert problem.kind == "unknown-table" and "lbaas_pool" in problem.message
+    assert serialize(obj) == '{"id": "p1", "members": []}'
+
+
+def test_id_mismatch() -> None:
+    data = sample("chassis")
+    (problem,) = parse("chassis", "compute-9", json.dumps(data)).problems
+    assert (problem.kind, problem.field) == ("id-mismatch", "id")
+    assert problem.message == (
+        'expected the id it is stored under, string "compute-9", found string "compute-1"'
+    )
+
+
+def test_missing_required_fields() -> None:
+    data = sample("lport")
+    del data["unique_key"]
+    assert only_problem("lport", data) == (
+        "missing-field",
+        "unique_key",
+        "required integer, but absent",
+    )
+    data = sample("lsubnet") | {"lswitch": None}
+    assert only_problem("lsubnet", data) == (
+        "missing-field",
+        "lswitch",
+        "required reference to a lswitch, but null",
+    )
+    data = sample("lport")
+    del data["id"]
+    problems = parse("lport", "b0183b84", json.dumps(data)).problems
+    assert [(p.kind, p.field) for p in problems] == [("missing-field", "id")]
+
+
+def test_missing_field_inside_an_embedded_list() -> None:
+    data = sample("secgroup")
+    del data["rules"][2]["direction"]
+    assert only_problem("secgroup", data) == (
+        "missing-field",
+        "rules[2].direction",
+        "required enum, but absent",
+    )
+
+
+@pytest.mark.parametrize(
+    ("table", "path", "value", "expected"),
+    [
+        (
+            "lswitch",
+            "mtu",
+            "1450",
+            ("wrong-type", "mtu", 'expected an integer, found string "1450"'),
+        ),
+        ("lswitch", "mtu", True, ("wrong-type", "mtu", "expected an integer, found true")),
+        (
+            "lswitch",
+            "is_external",
+            1,
+            ("wrong-type", "is_external", "expected true or false, found number 1"),
+        ),
+        (
+            "lport",
+            "ips",
+            "10.0.0.1",
+            ("wrong-type", "ips", 'expected a list, found string "10.0.0.1"'),
+        ),
+        (
+            "lport",
+            "binding",
+            "compute-1",
+            ("wrong-type", "binding", 'expected an object, found string "compute-1"'),
+        ),
+        (
+            "lport",
+            "security_groups",
+            [7],
+            (
+                "wrong-type",
+                "security_groups[0]",
+                "expected the id string of a secgroup, found number 7",
+            ),
+        ),
+        (
+            "lport",
+            "lswitch",
+            "",
+            ("invalid-value", "lswitch", "expected the id of a lswitch, found an empty string"),
+        ),
+        (
+            "service",
+            "last_seen_up",
+            "now",
+            ("wrong-type", "last_seen_up", 'expected a number, found string "now"'),
+        ),
+        (
+            "lport",
+            "name",
+            ["x"],
+            ("wrong-type", "name", "expected a string, found a list of 1 item"),
+        ),
+        ("secgroup", "rules", [{}, 3], None),
+    ],
+)
+def test_wrong_types(
+    table: str, path: str, value: Any, expected: tuple[str, str, str] | None
+) -> None:
+    data = sample(table) | {path: value}
+    if expected is None:
+        found = problems_of(table, data)
+        assert ("wrong-type", "rules[1]", "expected an object, found number 3") in found
+        assert ("missing-field", "rules[0].id", "required string, but absent") in found
+    else:
+        assert only_problem(table, data) == expected
+
+
+@pytest.mark.parametrize(
+    ("table", "path", "value", "field", "message"),
+    [
+        (
+            "chassis",
+            "ip",
+            "192.168.100.300",
+            "ip",
+            'expected an IPv4 or IPv6 address, found string "192.168.100.300"',
+        ),
+        (
+            "chassis",
+            "ip",
+            "2001:DB8::1",
+            "ip",
+            'expected an IP address in canonical form ("2001:db8::1"), found string "2001:DB8::1"',
+        ),
+        (
+            "chassis",
+            "ip",
+            "2001:db8:0:0::1",
+            "ip",
+            'expected an IP address in canonical form ("2001:db8::1"), '
+            'found string "2001:db8:0:0::1"',
+        ),
+        (
+            "lport",
+            "ips",
+            ["10.10.1.50", "10.10.1"],
+            "ips[1]",
+            'expected an IPv4 or IPv6 address, found string "10.10.1"',
+        ),
+        (
+            "lsubnet",
+            "cidr",
+            "10.10.1.0/33",
+            "cidr",
+            'expected an IPv4 or IPv6 network as address/prefixlen, found string "10.10.1.0/33"',
+        ),
+        (
+            "lsubnet",
+            "cidr",
+            "10.10.1.0",
+            "cidr",
+            'expected an IPv4 or IPv6 network as address/prefixlen, found string "10.10.1.0"',
+        ),
+        (
+            "lsubnet",
+            "cidr",
+            "10.10.1.0/255.255.255.0",
+            "cidr",
+            "expected an IPv4 or IPv6 network as address/prefixlen, "
+            'found string "10.10.1.0/255.255.255.0"',
+        ),
+        (
+            "lport",
+            "macs",
+            ["FA:16:3E:77:00:01"],
+            "macs[0]",
+            'expected a MAC address in canonical form ("fa:16:3e:77:00:01"), '
+            'found string "FA:16:3E:77:00:01"',
+        ),
+        (
+            "lport",
+            "macs",
+            ["fa:16:3e:77:00"],
+            "macs[0]",
+            'expected a MAC address like "fa:16:3e:00:00:01", found string "fa:16:3e:77:00"',
+        ),
+        (
+            "lport",
+            "binding_vnic_type",
+            "fancy",
+            "binding_vnic_type",
+            'expected one of "normal", "direct", "macvtap", "baremetal", "direct-physical", '
+            '"virtio-forwarder", "smart-nic", found "fancy"',
+        ),
+        (
+            "chassis",
+            "tunnel_types",
+            ["vxlan", "stt"],
+            "tunnel_types[1]",
+            'expected one of "geneve", "vxlan", "gre", found "stt"',
+        ),
+        (
+            "sfc_flowclassifier",
+            "dest_transport_ports",
+            [8080, 80],
+            "dest_transport_ports",
+            "expected min <= max in the port range, found [8080, 80]",
+        ),
+        (
+            "sfc_flowclassifier",
+            "dest_transport_ports",
+            [80, 70000],
+            "dest_transport_ports",
+            "expected ports between 0 and 65535, found [80, 70000]",
+        ),
+        (
+            "sfc_flowclassifier",
+            "dest_transport_ports",
+            [80],
+            "dest_transport_ports",
+            "expected a port range [min, max] of two integers, found [number 80]",
+        ),
+        ("bgp_speaker", "ip_version", 5, "ip_version", "expected one of 4, 6, found 5"),
+        (
+            "bgp_peer",
+            "remote_as",
+            0,
+            "remote_as",
+            "expected an integer between 1 and 4294967295, found 0",
+        ),
+        ("lswitch", "unique_key", 0, "unique_key", "expected an integer at least 1, found 0"),
+        (
+            "lport",
+            "dhcp_params",
+            {"opts": {"255": "x"}},
+            "dhcp_params.opts",
+            'expected DHCP option tags "1" to "254", found key "255"',
+        ),
+        (
+            "lport",
+            "dhcp_params",
+            {"opts": {"3": 3}},
+            "dhcp_params.opts",
+            "expected a string value for DHCP option 3, found number 3",
+        ),
+    ],
+)
+def test_invalid_values(table: str, path: str, value: Any, field: str, message: str) -> None:
+    data = sample(table) | {path: value}
+    kind, found_field, found_message = only_problem(table, data)
+    assert kind in ("invalid-value", "wrong-type")
+    assert (found_field, found_message) == (field, message)
+
+
+def test_bad_secgroup_rule_is_located_precisely() -> None:
+    data = sample("secgroup")
+    data["rules"][2]["port_range_min"] = 90000
+    data["rules"][3]["protocol"] = 256
+    found = problems_of("secgroup", data)
+    assert found == [
+        (
+            "invalid-value",
+            "rules[2].port_range_min",
+            "expected an integer between 0 and 65535, found 90000",
+        ),
+        (
+            "invalid-value",
+            "rules[3].protocol",
+            "expected an IP protocol number between 0 and 255, found 256",
+        ),
+    ]
+    (problem,) = parse("secgroup", data["id"], json.dumps(data)).problems[:1]
+    assert str(problem) == (
+        "secgroup/50db5e1b-b82e-4da5-8ae3-fbbde5cb72a0.rules[2].port_range_min: "
+        "expected an integer between 0 and 65535, found 90000"
+    )
+
+
+def test_router_port_network_keeps_host_bits_but_must_be_canonical() -> None:
+    data = sample("lrouter")
+    assert data["ports"][0]["network"] == "10.10.1.1/24"
+    data["ports"][1]["network"] = "10.10.2.01/24"
+    kind, field, _ = only_problem("lrouter", data)
+    assert (kind, field) == ("invalid-value", "ports[1].network")
+
+
+# --- rules across the fields of one structure ----------------------------------------------------
+
+
+def test_required_when() -> None:
+    data = sample("child_port_segmentation") | {"segmentation_type": "vlan"}
+    data.pop("segmentation_id", None)
+    assert only_problem("child_port_segmentation", data) == (
+        "missing-field",
+        "segmentation_id",
+        'required when segmentation_type is "vlan", but absent',
+    )
+    port = sample("lport") | {"binding": {"type": "chassis"}}
+    assert only_problem("lport", port)[:2] == ("missing-field", "binding.chassis")
+    qos = sample("qospolicy")
+    del qos["rules"][1]["dscp_mark"]
+    assert only_problem("qospolicy", qos) == (
+        "missing-field",
+        "rules[1].dscp_mark",
+        'required when type is "dscp_marking", but absent',
+    )
+
+
+def test_exactly_one() -> None:
+    data = sample("sfc_flowclassifier")
+    both = data | {"dest_port": data["source_port"]}
+    assert only_problem("sfc_flowclassifier", both) == (
+        "invalid-value",
+        "dest_port",
+        "expected only one of source_port or dest_port, found both",
+    )
+    del data["source_port"]
+    assert only_problem("sfc_flowclassifier", data)[:2] == ("missing-field", "source_port")
+
+
+def test_port_range_order_except_for_icmp_type_and_code() -> None:
+    data = sample("secgroup")
+    data["rules"][2].update(port_range_min=443, port_range_max=80)
+    assert only_problem("secgroup", data) == (
+        "invalid-value",
+        "rules[2].port_range_min",
+        "expected port_range_min <= port_range_max, found 443 > 80",
+    )
+    data["rules"][2].update(protocol=1, port_range_min=8, port_range_max=0)
+    assert problems_of("secgroup", data) == []
+
+
+def test_address_family_must_match() -> None:
+    data = sample("secgroup")
+    data["rules"][2]["remote_ip_prefix"] = "::/0"
+    assert only_problem("secgroup", data) == (
+        "invalid-value",
+        "rules[2].remote_ip_prefix",
+        'expected an IPv4 value as ethertype is "IPv4", found string "::/0"',
+    )
+    subnet = sample("lsubnet") | {"gateway_ip": "2001:db8::1"}
+    assert only_problem("lsubnet", subnet)[:2] == ("invalid-value", "gateway_ip")
+
+
+def test_embedded_ids_are_distinct_and_rules_belong_to_their_group() -> None:
+    data = sample("secgroup")
+    data["rules"][4]["id"] = data["rules"][1]["id"]
+    data["rules"][0]["security_group_id"] = "db73ccf5-dbb3-422c-88c4-c9661e8f3a0e"
+    assert problems_of("secgroup", data) == [
+        (
+            "duplicate-id",
+            "rules[4].id",
+            'expected distinct ids in rules, found "fcb1c254-8abc-4d71-ab58-da0c7f98217e" '
+            "also at rules[1]",
+        ),
+        (
+            "inconsistent",
+            "rules[0].security_group_id",
+            'expected the id of the object holding it, "50db5e1b-b82e-4da5-8ae3-fbbde5cb72a0", '
+            'found string "db73ccf5-dbb3-422c-88c4-c9661e8f3a0e"',
+        ),
+    ]
+
+
+def test_ips_and_subnets_are_parallel() -> None:
+    data = sample("lport")
+    data["subnets"].pop()
+    assert only_problem("lport", data) == (
+        "inconsistent",
+        "subnets",
+        "expected one entry per entry of ips (2), found 1",
+    )
+
+
+def test_every_problem_kind_is_documented_in_the_constants() -> None:
+    assert {
+        "invalid-json",
+        "not-an-object",
+        "unknown-table",
+        "missing-field",
+        "wrong-type",
+        "invalid-value",
+        "id-mismatch",
+        "dangling-reference",
+        "duplicate-id",
+    } <= set(PROBLEM_KINDS)
+
+
+def test_parse_never_raises_on_odd_inputs() -> None:
+    for raw in (None, 5, b"\x00", bytearray(b'{"id": "x"}'), memoryview(b"{}")):
+        obj = parse("lport", "x", raw)  # type: ignore[arg-type]
+        assert isinstance(obj, NbObject) and not obj.valid
+
+
+# --- helpers for consumers ----------------------------------------------------------------------
+
+
+def test_field_value_gives_typed_values() -> None:
+    port = parse("lport", *SAMPLES["lport"])
+    assert field_value(port, "ips") == [
+        ipaddress.ip_address("10.10.1.50"),
+        ipaddress.ip_address("2001:db8:10:1::50"),
+    ]
+    assert field_value(port, "binding.vtep_address") == ipaddress.ip_address("192.168.100.50")
+    assert field_value(port, "macs") == ["fa:16:3e:77:00:01"]
+    assert field_value(port, "qos_policy") == "abfb6e69-60a4-453b-93cc-aa2303221f71"
+    assert field_value(port, "nothing") is None
+    assert field_value(port, "binding.nothing") is None
+    router = parse("lrouter", *SAMPLES["lrouter"])
+    (first, _) = field_value(router, "ports")
+    assert first["network"] == "10.10.1.1/24"
+    fc = parse("sfc_flowclassifier", *SAMPLES["sfc_flowclassifier"])
+    assert field_value(fc, "dest_transport_ports") == (80, 8080)
+    network = field_value(fc, "dest_cidr")
+    assert network.network == ipaddress.ip_network("10.10.2.0/24")
+    broken = parse("chassis", "c", b'{"id": "c", "ip": "nope"}')
+    assert field_value(broken, "ip") is None
+
+
+def test_redact_drops_secrets_and_leaves_the_object_alone() -> None:
+    peer = parse("bgp_peer", *SAMPLES["bgp_peer"])
+    clean = redact(peer)
+    assert "password" not in clean and clean["peer_ip"] == "172.24.4.1"
+    assert peer.data["password"] == "REDACTED-SECRET"
+    chassis = parse("chassis", *SAMPLES["chassis"])
+    assert redact(chassis) == chassis.data

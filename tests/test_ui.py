@@ -1,0 +1,231 @@
+"""The web UI in a real headless Chromium, against real dragonscope processes.
+
+The analyzer, collector and NB run as a separate ``dragonscope demo`` process (on a real etcd,
+which the tests change), and Playwright drives Debian's Chromium.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
+
+from dragonscope.demo.generate import generate
+from servers import EtcdServer
+from ui_support import CHROMIUM, CHROMIUM_ARGS, dragonscope_process, wait_until
+
+pytestmark = pytest.mark.browser
+
+READY = "window.dragonscope?.ready && window.dragonscope.model.nodes.size > 0"
+BY_DF_ID = """(id) => {
+  const n = [...window.dragonscope.model.nodes.values()].find(
+    (n) => n.Metadata.Dragonflow?.ID === id && n.Metadata.Type !== 'lrouter_port');
+  return n ? {id: n.ID, drawn: window.dragonscope.canvas.cy.getElementById(n.ID).nonempty()} : null;
+}"""
+DRAWN_TYPES = """() => [...new Set(window.dragonscope.canvas.cy.nodes('[kind = "node"]')
+  .map((n) => n.data('type')))].sort()"""
+
+
+class UI:
+    """A page of the dragonscope UI, with the few questions the tests ask of it."""
+
+    def __init__(self, page: Page, url: str) -> None:
+        self.page, self.url = page, url
+
+    def open(self, hash_: str = "") -> UI:
+        self.page.goto(f"{self.url}/{hash_}")
+        self.page.wait_for_function(READY, timeout=30000)
+        return self
+
+    def js(self, expression: str, arg: Any = None) -> Any:
+        return self.page.evaluate(expression, arg)
+
+    def drawn(self) -> int:
+        return self.js("window.dragonscope.canvas.drawnNodeCount()")
+
+    def node_for(self, df_id: str) -> dict | None:
+        return self.js(BY_DF_ID, df_id)
+
+    def has_class(self, node_id: str, cls: str) -> bool:
+        return self.js(
+            "([id, c]) => window.dragonscope.canvas.cy.getElementById(id).hasClass(c)",
+            [node_id, cls],
+        )
+
+    def tap(self, node_id: str) -> None:
+        """Click a node the way Cytoscape reports a click (it draws on a canvas, not in the DOM)."""
+        self.js("(id) => window.dragonscope.canvas.cy.getElementById(id).emit('tap')", node_id)
+
+    def in_model(self, node_id: str) -> bool:
+        return self.js("(id) => window.dragonscope.model.nodes.has(id)", node_id)
+
+    def on_canvas(self, node_id: str) -> bool:
+        return self.js(
+            "(id) => window.dragonscope.canvas.cy.getElementById(id).nonempty()", node_id
+        )
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1500, "height": 950})
+    pg = context.new_page()
+    errors: list[str] = []
+    pg.on("pageerror", lambda exc: errors.append(str(exc)))
+    pg.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    yield pg
+    context.close()
+    assert not [e for e in errors if "401" not in e], f"errors in the page: {errors}"
+
+
+@pytest.fixture(scope="module")
+def etcd_demo() -> Iterator[tuple[str, EtcdServer]]:
+    """dragonscope demo on a real etcd, without churn, so that the test owns every change."""
+    server = EtcdServer()
+    server.start()
+    try:
+        with dragonscope_process("demo", "--nb", server.url, "--churn-interval", "0") as (url, _):
+            yield url, server
+    finally:
+        server.cleanup()
+
+
+@pytest.fixture
+def ui(page: Page, etcd_demo: tuple[str, EtcdServer]) -> UI:
+    return UI(page, etcd_demo[0])
+
+
+@pytest.fixture
+def nb(etcd_demo: tuple[str, EtcdServer]) -> EtcdServer:
+    return etcd_demo[1]
+
+
+def sample() -> dict[str, list[dict]]:
+    return generate("small", seed=0)
+
+
+def vm_ports() -> list[dict]:
+    return [p for p in sample()["lport"] if p.get("device_owner", "").startswith("compute:")]
+
+
+def put(server: EtcdServer, table: str, obj: dict) -> None:
+    server.etcdctl("put", f"/{table}/{obj['id']}", json.dumps(obj, sort_keys=True))
+
+
+def test_page_loads_the_demo_topology(ui: UI) -> None:
+    ui.open()
+    total = ui.js("window.dragonscope.model.nodes.size")
+    assert total >= sum(len(rows) for rows in sample().values()) * 0.8
+    assert ui.drawn() > 20
+    assert ui.page.locator("#legend li").count() > 20
+    assert "live" in ui.page.inner_text("#conn-text")
+    assert ui.page.inner_text("#counts").startswith(f"{total} nodes")
+
+
+def test_a_port_created_in_the_nb_appears_live_and_goes_away(ui: UI, nb: EtcdServer) -> None:
+    ui.open()
+    renders = ui.js("window.dragonscope.renders")
+    port = copy.deepcopy(vm_ports()[0])
+    port.update(id="9d0c8a7e-0000-4000-8000-00000000a001", name="ui-live-port", unique_key=9001)
+    port.update(macs=["fa:16:3e:99:99:99"], ips=["10.99.99.99"][: len(port["ips"])])
+    put(nb, "lport", port)
+    found = wait_until(lambda: ui.node_for(port["id"]))
+    wait_until(lambda: ui.on_canvas(found["id"]), timeout=10)
+    assert ui.js("window.dragonscope.renders") > renders  # the same page, re-rendered: no reload
+    nb.etcdctl("del", f"/lport/{port['id']}")
+    wait_until(lambda: not ui.in_model(found["id"]))
+    wait_until(lambda: not ui.on_canvas(found["id"]), timeout=10)
+
+
+def test_search_by_ip_focuses_the_right_port(ui: UI) -> None:
+    ui.open()
+    target = next(p for p in vm_ports() if p["ips"])
+    ui.page.fill("#search", target["ips"][0])
+    ui.page.press("#search", "Enter")
+    wait_until(lambda: ui.page.inner_text("#details-name") == target.get("name", target["id"]))
+    node = ui.node_for(target["id"])
+    assert ui.js("window.dragonscope.state.sel") == node["id"]
+    assert ui.has_class(node["id"], "match")
+    assert "q=" in ui.page.url
+
+
+def test_views_and_group_by_change_what_is_drawn(ui: UI) -> None:
+    ui.open("#expand=all")
+    global_count = ui.drawn()
+    ui.page.click("[data-view=security]")
+    ui.page.wait_for_function(f"window.dragonscope.canvas.drawnNodeCount() < {global_count}")
+    assert set(ui.js(DRAWN_TYPES)) <= {"secgroup", "lport", "tenant"}
+    ui.page.click("[data-view=l2]")
+    ui.page.wait_for_timeout(300)
+    assert "lrouter" not in ui.js(DRAWN_TYPES)
+    assert "view=l2" in ui.page.url
+    ui.page.click("[data-view=global]")
+    ui.page.click("[data-group=physical]")
+    ui.page.wait_for_timeout(300)
+    boxes = ui.js("window.dragonscope.canvas.cy.nodes('.group').map((n) => n.id())")
+    assert 1 <= len([b for b in boxes if b.startswith("chassis:")]) <= len(sample()["chassis"])
+    assert ui.drawn() == global_count
+    ui.page.click("[data-view=chassis]")
+    ui.page.wait_for_timeout(300)
+    assert 0 < ui.drawn() < global_count
+
+
+def test_groups_collapse_and_the_table_lists_all_over_the_limit(ui: UI) -> None:
+    ui.open("#limit=50")
+    assert ui.drawn() <= 50
+    assert ui.page.is_visible("#banner")
+    assert "50" in ui.page.inner_text("#banner")
+    ui.page.click("[data-tab=table]")
+    view_count = ui.js("window.dragonscope.scene.visibleCount")
+    assert ui.page.locator("#table tbody tr").count() == view_count
+    collapsed = ui.js("window.dragonscope.canvas.cy.nodes('.collapsed').map((n) => n.id())")
+    assert collapsed
+    before = ui.drawn()
+    ui.tap(collapsed[0])
+    ui.page.wait_for_function(f"window.dragonscope.canvas.drawnNodeCount() > {before}")
+
+
+def test_a_bad_gremlin_filter_shows_the_analyzer_error(ui: UI) -> None:
+    ui.open()
+    nodes = ui.js("window.dragonscope.model.nodes.size")
+    ui.page.fill("#gremlin", "G.V().Has('Type', 'lport'")
+    ui.page.click("#gremlin-form button[type=submit]")
+    ui.page.wait_for_function("document.getElementById('gremlin-error').textContent.length > 0")
+    assert "xpected" in ui.page.inner_text("#gremlin-error")
+    assert ui.js("window.dragonscope.model.nodes.size") == nodes
+    ui.page.fill("#gremlin", "G.V().Has('Type', 'lswitch')")
+    ui.page.click("#gremlin-form button[type=submit]")
+    ui.page.wait_for_function(
+        "[...window.dragonscope.model.nodes.values()].every((n) => n.Metadata.Type === 'lswitch')"
+    )
+    assert ui.page.inner_text("#gremlin-error") == ""
+    ui.page.click("#gremlin-clear")
+    ui.page.wait_for_function(f"window.dragonscope.model.nodes.size === {nodes}")
+
+
+def test_a_hostile_name_renders_as_text(ui: UI, nb: EtcdServer) -> None:
+    dialogs: list[str] = []
+    ui.page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    ui.open()
+    hostile = "<img src=x onerror=alert(1)>"
+    network = copy.deepcopy(sample()["lswitch"][0])
+    network.update(id="5f4b0c1e-0000-4000-8000-00000000b001", name=hostile, unique_key=9101)
+    put(nb, "lswitch", network)
+    node = wait_until(lambda: ui.node_for(network["id"]))
+    ui.tap(node["id"])
+    wait_until(lambda: ui.page.inner_text("#details-name") == hostile)
+    assert ui.page.locator("img[src=x]").count() == 0
+    ui.page.wait_for_timeout(300)
+    assert dialogs == []
+    nb.etcdctl("del", f"/lswitch/{network['id']}")

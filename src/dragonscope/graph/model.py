@@ -9,7 +9,7 @@ happen; a listener must not mutate the graph.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -147,6 +147,16 @@ class GraphView(Protocol):
     def edge_count(self) -> int: ...
 
 
+class GraphIndex(Protocol):
+    """Hash lookups a graph may offer to Gremlin (see ``graph/index.py``).
+
+    ``None`` means "this key is not indexed": the caller scans instead."""
+
+    def lookup(self, key: str, value: str | int | bool) -> Collection[str] | None: ...
+
+    def lookup_edges(self, key: str, value: str | int | bool) -> Collection[str] | None: ...
+
+
 class GraphListener:
     """Receives every mutation after it is applied. Override what you need."""
 
@@ -174,6 +184,7 @@ class Graph:
         self._out: dict[str, dict[str, Edge]] = {}
         self._in: dict[str, dict[str, Edge]] = {}
         self._listeners: list[GraphListener] = []
+        self._index: GraphIndex | None = None
 
     # -- listeners -------------------------------------------------------
     def add_listener(self, listener: GraphListener) -> None:
@@ -181,6 +192,19 @@ class Graph:
 
     def remove_listener(self, listener: GraphListener) -> None:
         self._listeners.remove(listener)
+
+    def set_index(self, index: GraphIndex | None) -> None:
+        """Answer ``lookup``/``lookup_edges`` from ``index`` (which must keep itself
+        current, normally by being a listener of this graph)."""
+        self._index = index
+
+    def lookup(self, key: str, value: str | int | bool) -> Collection[str] | None:
+        """IDs of nodes whose ``key`` equals ``value``; None when ``key`` is not indexed."""
+        return None if self._index is None else self._index.lookup(key, value)
+
+    def lookup_edges(self, key: str, value: str | int | bool) -> Collection[str] | None:
+        """IDs of edges whose ``key`` equals ``value``; None when ``key`` is not indexed."""
+        return None if self._index is None else self._index.lookup_edges(key, value)
 
     # -- read (GraphView) --------------------------------------------------
     def node(self, node_id: str) -> Node | None:

@@ -1,0 +1,161 @@
+"""Hash indexes on the metadata keys people filter by, kept current by listening
+to graph events, so ``G.V().Has('Name', 'x')`` is a lookup, not a scan.
+
+An entry matches exactly what a Gremlin equality would: a string value is found
+by that string (and, when it is a number in text, by that number), a number by
+its truncated integer, a bool by itself, and every element of a node's list
+value is indexed too. Attach with ``Indexer.attach(graph)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable
+from typing import Any
+
+from dragonscope.graph.model import Edge, Graph, GraphListener, Node
+from dragonscope.gremlin.fields import MISSING, getter, normalize_key, to_int
+
+NODE_KEYS = (
+    "Type",
+    "Name",
+    "Manager",
+    "MAC",
+    "IPV4",
+    "Neutron.PortID",
+    "Dragonflow.ID",
+    "Tenant",
+    "Chassis",
+)
+EDGE_KEYS = ("RelationType",)
+
+Term = tuple[str, Any]
+Entries = list[tuple[str, Term]]
+
+
+def terms(value: Any, *, lists: bool) -> set[Term]:
+    """The lookup terms under which a metadata value can be found."""
+    if value is MISSING or type(value) is dict:
+        return set()
+    if type(value) is list:
+        if not lists:
+            return set()
+        scalars: list[Any] = []
+        for item in value:
+            if type(item) is list:
+                scalars.extend(x for x in item if type(x) not in (list, dict))
+            elif type(item) is not dict:
+                scalars.append(item)
+    else:
+        scalars = [value]
+    out: set[Term] = set()
+    for x in scalars:
+        if type(x) is bool:
+            out.add(("b", x))
+            continue
+        if type(x) is str:
+            out.add(("s", x))
+        number = to_int(x)
+        if number is not None:
+            out.add(("i", number))
+    return out
+
+
+def term_of(value: str | int | float | bool) -> Term:
+    if isinstance(value, bool):
+        return ("b", value)
+    if isinstance(value, str):
+        return ("s", value)
+    return ("i", int(value))
+
+
+class _Table:
+    """One family of indexes (nodes or edges): key → term → ordered set of IDs."""
+
+    def __init__(self, keys: Iterable[str], *, lists: bool) -> None:
+        self.getters = {key: getter(key) for key in keys}
+        self.lists = lists
+        self.buckets: dict[str, dict[Term, dict[str, None]]] = {k: {} for k in self.getters}
+        self.entries: dict[str, Entries] = {}
+
+    def add(self, element: Node) -> None:
+        entries: Entries = []
+        for key, get in self.getters.items():
+            buckets = self.buckets[key]
+            for term in terms(get(element), lists=self.lists):
+                buckets.setdefault(term, {})[element.id] = None
+                entries.append((key, term))
+        if entries:
+            self.entries[element.id] = entries
+
+    def remove(self, element_id: str) -> None:
+        for key, term in self.entries.pop(element_id, ()):
+            bucket = self.buckets[key].get(term)
+            if bucket is not None:
+                bucket.pop(element_id, None)
+                if not bucket:
+                    del self.buckets[key][term]
+
+    def lookup(self, key: str, value: str | int | float | bool) -> Collection[str] | None:
+        buckets = self.buckets.get(normalize_key(key))
+        if buckets is None:
+            return None
+        return buckets.get(term_of(value), {}).keys()
+
+
+class Indexer(GraphListener):
+    """Indexes nodes on ``node_keys`` and edges on ``edge_keys``."""
+
+    def __init__(
+        self, node_keys: Iterable[str] = NODE_KEYS, edge_keys: Iterable[str] = EDGE_KEYS
+    ) -> None:
+        self._nodes = _Table(node_keys, lists=True)
+        self._edges = _Table(edge_keys, lists=False)
+
+    @classmethod
+    def attach(
+        cls,
+        graph: Graph,
+        node_keys: Iterable[str] = NODE_KEYS,
+        edge_keys: Iterable[str] = EDGE_KEYS,
+    ) -> Indexer:
+        """Index what ``graph`` holds, follow its changes, and answer its lookups."""
+        indexer = cls(node_keys, edge_keys)
+        for node in graph.nodes():
+            indexer._nodes.add(node)
+        for edge in graph.edges():
+            indexer._edges.add(edge)
+        graph.add_listener(indexer)
+        graph.set_index(indexer)
+        return indexer
+
+    def detach(self, graph: Graph) -> None:
+        graph.remove_listener(self)
+        graph.set_index(None)
+
+    # -- GraphIndex --------------------------------------------------------------
+    def lookup(self, key: str, value: str | int | bool) -> Collection[str] | None:
+        return self._nodes.lookup(key, value)
+
+    def lookup_edges(self, key: str, value: str | int | bool) -> Collection[str] | None:
+        return self._edges.lookup(key, value)
+
+    # -- GraphListener -------------------------------------------------------------
+    def on_node_added(self, node: Node) -> None:
+        self._nodes.add(node)
+
+    def on_node_updated(self, node: Node, old: Node) -> None:
+        self._nodes.remove(node.id)
+        self._nodes.add(node)
+
+    def on_node_deleted(self, node: Node) -> None:
+        self._nodes.remove(node.id)
+
+    def on_edge_added(self, edge: Edge) -> None:
+        self._edges.add(edge)
+
+    def on_edge_updated(self, edge: Edge, old: Edge) -> None:
+        self._edges.remove(edge.id)
+        self._edges.add(edge)
+
+    def on_edge_deleted(self, edge: Edge) -> None:
+        self._edges.remove(edge.id)

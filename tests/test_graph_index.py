@@ -1,0 +1,109 @@
+"""The metadata indexes: kept current by graph events, equal to a scan, used by Gremlin."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from dragonscope.graph.index import Indexer
+from dragonscope.graph.model import Edge, Graph, Node
+from dragonscope.gremlin import run
+from dragonscope.gremlin.subgraph import SubGraphView
+
+
+def make_graph() -> Graph:
+    g = Graph()
+    g.add_node(Node("p1", {"Type": "lport", "Name": "web-1", "IPV4": ["10.0.0.5/24"], "MTU": 1500}))
+    g.add_node(Node("p2", {"Type": "lport", "Name": "web-2", "Neutron": {"PortID": "u-2"}}))
+    g.add_node(Node("s1", {"Type": "lswitch", "Name": "net", "Tenant": "t1", "Chassis": "7"}))
+    g.add_node(Node("d1", {"Type": "lport", "Dragonflow": {"ID": ["a", "b"]}}))
+    g.add_edge(Edge("e1", {"RelationType": "layer2"}, parent="s1", child="p1"))
+    g.add_edge(Edge("e2", {"RelationType": "ownership"}, parent="s1", child="p2"))
+    return g
+
+
+def test_lookup_follows_mutations() -> None:
+    g = make_graph()
+    Indexer.attach(g)
+    assert sorted(g.lookup("Type", "lport") or ()) == ["d1", "p1", "p2"]
+    assert list(g.lookup("Neutron.PortID", "u-2") or ()) == ["p2"]
+    assert list(g.lookup("Metadata.Name", "net") or ()) == ["s1"]
+    assert list(g.lookup("IPV4", "10.0.0.5/24") or ()) == ["p1"]
+    assert list(g.lookup("Dragonflow.ID", "b") or ()) == ["d1"]
+    assert list(g.lookup("Chassis", 7) or ()) == ["s1"]  # numeric text is found by its number
+    assert g.lookup("MTU", 1500) is None  # not an indexed key
+    assert list(g.lookup_edges("RelationType", "layer2") or ()) == ["e1"]
+
+    g.replace_node(Node("p1", {"Type": "lrouter_port", "Name": "web-1"}))
+    assert sorted(g.lookup("Type", "lport") or ()) == ["d1", "p2"]
+    assert list(g.lookup("Type", "lrouter_port") or ()) == ["p1"]
+    assert list(g.lookup("IPV4", "10.0.0.5/24") or ()) == []
+
+    g.delete_node("s1")
+    assert list(g.lookup("Name", "net") or ()) == []
+    assert list(g.lookup_edges("RelationType", "layer2") or ()) == []
+
+
+def test_in_place_metadata_change_is_reindexed_on_replace() -> None:
+    g = make_graph()
+    Indexer.attach(g)
+    node = g.node("p2")
+    assert node is not None
+    node.metadata["Name"] = "renamed"
+    g.replace_node(node)
+    assert list(g.lookup("Name", "web-2") or ()) == []
+    assert list(g.lookup("Name", "renamed") or ()) == ["p2"]
+
+
+def test_detach_stops_lookups() -> None:
+    g = make_graph()
+    indexer = Indexer.attach(g)
+    indexer.detach(g)
+    assert g.lookup("Type", "lport") is None
+
+
+QUERIES = [
+    "G.V().Has('Type', 'lport')",
+    "G.V().Has('Type', 'lport', 'Name', 'web-2')",
+    "G.V().Has('Type', Within('lport', 'lswitch'))",
+    "G.V().HasEither('Name', 'web-1', 'Tenant', 't1')",
+    "G.V().HasEither('Name', 'web-1', 'MTU', 1500)",
+    "G.V().Has('Chassis', 7)",
+    "G.V().Has('Chassis', '7')",
+    "G.V().Has('@ID', 'p1')",
+    "G.V().Has('@ID', Within('p1', 'nope', 's1'))",
+    "G.V().Has('Dragonflow.ID', 'a')",
+    "G.V().Has('Type', 'lswitch').Out().Has('Type', 'lport')",
+    "G.E().Has('RelationType', 'layer2')",
+    "G.V('s1').ShortestPathTo(Metadata('Name', 'web-2'))",
+]
+
+
+@pytest.mark.parametrize("query", QUERIES)
+def test_indexed_equals_scan(query: str) -> None:
+    g = make_graph()
+    plain = SubGraphView(g.nodes(), g.edges())  # same graph, no lookups
+    Indexer.attach(g)
+    assert canon(run(query, g)) == canon(run(query, plain))
+
+
+def canon(result: Any) -> Any:
+    if isinstance(result, list):
+        return sorted(repr(x) for x in result)
+    return result
+
+
+def test_indexed_has_does_not_scan() -> None:
+    g = make_graph()
+    Indexer.attach(g)
+
+    class NoScan:
+        def __getattr__(self, name: str) -> Any:
+            if name in ("nodes", "edges"):
+                raise AssertionError("the query scanned the whole graph")
+            return getattr(g, name)
+
+    result = run("G.V().Has('Type', 'lswitch').Out().Has('Name', 'web-1')", NoScan())  # type: ignore[arg-type]
+    assert [n["ID"] for n in result] == ["p1"]
+    assert run("G.E().Has('RelationType', 'ownership').InV()", NoScan())[0]["ID"] == "s1"  # type: ignore[arg-type]

@@ -7,6 +7,8 @@ import json
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from dragonscope.nb.model import NbObject
 from dragonscope.nb.schema import (
@@ -16,6 +18,7 @@ from dragonscope.nb.schema import (
     Field,
     Reference,
     Table,
+    check,
     field_value,
     parse,
     redact,
@@ -638,3 +641,217 @@ def test_redact_drops_secrets_and_leaves_the_object_alone() -> None:
     assert peer.data["password"] == "REDACTED-SECRET"
     chassis = parse("chassis", *SAMPLES["chassis"])
     assert redact(chassis) == chassis.data
+
+
+# --- properties ---------------------------------------------------------------------------------
+
+IDS = st.uuids().map(str)
+TEXT = st.text(max_size=12)
+
+
+def _ip(version: int | None = None) -> st.SearchStrategy[str]:
+    v4 = st.ip_addresses(v=4).map(str)
+    v6 = st.ip_addresses(v=6).map(str)
+    return {4: v4, 6: v6}.get(version or 0, v4 | v6)  # type: ignore[arg-type]
+
+
+def _network() -> st.SearchStrategy[str]:
+    v4 = st.tuples(_ip(4), st.integers(0, 32))
+    v6 = st.tuples(_ip(6), st.integers(0, 128))
+    return (v4 | v6).map(lambda pair: f"{pair[0]}/{pair[1]}")
+
+
+def _scalar(spec: Field) -> st.SearchStrategy[Any]:
+    if spec.struct is not None:
+        return struct_values(spec.struct)
+    kind = spec.type
+    if kind == "int":
+        if spec.enum:
+            return st.sampled_from(spec.enum)
+        return st.integers(
+            spec.minimum if spec.minimum is not None else -(2**40),
+            spec.maximum if spec.maximum is not None else 2**40,
+        )
+    simple: dict[str, st.SearchStrategy[Any]] = {
+        "string": TEXT,
+        "float": st.floats(allow_nan=False, allow_infinity=False),
+        "bool": st.booleans(),
+        "enum": st.sampled_from(spec.enum or ("x",)),
+        "reference": IDS,
+        "ip": _ip(),
+        "network": _network(),
+        "mac": st.binary(min_size=6, max_size=6).map(lambda b: ":".join(f"{x:02x}" for x in b)),
+        "ip-proto": st.integers(0, 255),
+        "port-range": st.lists(st.integers(0, 65535), min_size=2, max_size=2).map(sorted),
+        "dhcp-opts": st.dictionaries(st.integers(1, 254).map(str), TEXT, max_size=3),
+    }
+    return simple[kind]
+
+
+def field_values(spec: Field) -> st.SearchStrategy[Any]:
+    if spec.many:
+        return st.lists(_scalar(spec), max_size=3)
+    return _scalar(spec)
+
+
+@st.composite
+def struct_values(draw: st.DrawFn, struct: Any) -> dict[str, Any]:
+    data: dict[str, Any] = {}
+    for name, spec in struct.fields.items():
+        if spec.required or spec.many or draw(st.booleans()):
+            data[name] = draw(field_values(spec))
+    return repair(draw, struct, data)
+
+
+def repair(draw: st.DrawFn, struct: Any, data: dict[str, Any]) -> dict[str, Any]:
+    """Make a random object obey its structure's cross-field rules, as Dragonflow's writers do."""
+    for rule in struct.rules:
+        name = type(rule).__name__
+        if name == "RequiredWhen" and data.get(rule.when) in rule.values:
+            data.setdefault(rule.field, draw(field_values(struct.fields[rule.field])))
+        elif name == "ExactlyOne":
+            keep = draw(st.sampled_from(rule.fields))
+            for other in rule.fields:
+                data.pop(other, None)
+            data[keep] = draw(IDS)
+        elif name == "Ordered" and rule.low in data and rule.high in data:
+            data[rule.low], data[rule.high] = sorted((data[rule.low], data[rule.high]))
+        elif name == "SameFamily" and rule.field in data and rule.family in data:
+            family = data[rule.family]
+            version = {"IPv4": 4, "IPv6": 6, 4: 4, 6: 6}.get(family)
+            if version is None:
+                version = ipaddress.ip_interface(family).version
+            spec = struct.fields[rule.field]
+            data[rule.field] = draw(
+                _ip(version)
+                if spec.type == "ip"
+                else _network().filter(
+                    lambda net, v=version: ipaddress.ip_interface(net).version == v
+                )
+            )
+        elif name == "Distinct":
+            for index, item in enumerate(data.get(rule.items, [])):
+                item[rule.key] = f"{index}-{item[rule.key]}"
+        elif name == "SameLength":
+            size = min(len(data[rule.first]), len(data[rule.second]))
+            data[rule.first], data[rule.second] = data[rule.first][:size], data[rule.second][:size]
+        elif name == "OwnedBy":
+            for item in data.get(rule.items, []):
+                if rule.field in item:
+                    item[rule.field] = data.get("id")
+    return data
+
+
+@st.composite
+def valid_objects(draw: st.DrawFn) -> tuple[str, dict[str, Any]]:
+    table = draw(st.sampled_from(sorted(TABLES)))
+    data = draw(struct_values(TABLES[table]))
+    data = repair(draw, TABLES[table], data)  # the id is known now: re-own embedded rules
+    return table, data
+
+
+def dragonflow_dumps(data: dict[str, Any]) -> str:
+    return json.dumps(data, sort_keys=True, separators=(", ", ": "))
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(valid_objects())
+def test_random_valid_objects_round_trip(case: tuple[str, dict[str, Any]]) -> None:
+    table, data = case
+    stored = dragonflow_dumps(data)
+    obj = parse(table, data["id"], stored.encode())
+    assert obj.problems == (), obj.problems
+    assert serialize(obj) == stored
+    assert parse(table, data["id"], serialize(obj)).data == obj.data
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+
+
+def _paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    found = [prefix] if prefix else []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found += _paths(item, (*prefix, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found += _paths(item, (*prefix, index))
+    return found
+
+
+@st.composite
+def mutated(draw: st.DrawFn) -> tuple[str, str, Any]:
+    table, data = draw(valid_objects())
+    table = draw(st.sampled_from([table, table, "no_such_table"]))
+    for _ in range(draw(st.integers(1, 3))):
+        paths = _paths(data)
+        if not paths:
+            break
+        path = draw(st.sampled_from(paths))
+        parent: Any = data
+        for step in path[:-1]:
+            parent = parent[step]
+        action = draw(st.sampled_from(["replace", "delete", "add"]))
+        if action == "replace":
+            parent[path[-1]] = draw(JSON)
+        elif action == "delete" and isinstance(parent, dict):
+            del parent[path[-1]]
+        elif isinstance(parent, dict):
+            parent[draw(st.text(max_size=6))] = draw(JSON)
+    raw: Any = dragonflow_dumps(data)
+    form = draw(st.sampled_from(["bytes", "str", "dict", "cut", "junk"]))
+    if form == "bytes":
+        raw = raw.encode()
+    elif form == "dict":
+        raw = data
+    elif form == "cut":
+        raw = raw.encode()[: draw(st.integers(0, len(raw)))]
+    elif form == "junk":
+        raw = draw(st.binary(max_size=40))
+    return table, data.get("id") if isinstance(data.get("id"), str) else "x", raw
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(mutated())
+def test_random_mutations_never_raise(case: tuple[str, str, Any]) -> None:
+    table, id_, raw = case
+    obj = parse(table, id_, raw)
+    assert isinstance(obj, NbObject) and isinstance(obj.data, dict)
+    assert all(p.kind in PROBLEM_KINDS and p.table == table and p.id == id_ for p in obj.problems)
+    assert all(isinstance(p.message, str) and p.message for p in obj.problems)
+    serialize(obj)
+    redact(obj)
+    check({obj.key: obj})
+    spec = TABLES.get(table)
+    for name in spec.fields if spec else ():
+        field_value(obj, name)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="0123456789abcdefABCDEF.:/", max_size=45) | _ip() | _network())
+def test_fast_address_checks_agree_with_the_ipaddress_module(text: str) -> None:
+    def canonical_ip() -> bool:
+        try:
+            return str(ipaddress.ip_address(text)) == text
+        except ValueError:
+            return False
+
+    def canonical_net() -> bool:
+        try:
+            iface = ipaddress.ip_interface(text)
+        except ValueError:
+            return False
+        return "/" in text and f"{iface.ip}/{iface.network.prefixlen}" == text
+
+    ip_ok = not parse("chassis", "c", {"id": "c", "ip": text}).problems
+    net_ok = not parse(
+        "lsubnet", "s", {"id": "s", "topic": "", "lswitch": "n", "cidr": text}
+    ).problems
+    assert ip_ok == canonical_ip()
+    assert net_ok == canonical_net()

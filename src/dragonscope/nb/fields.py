@@ -47,6 +47,11 @@ PROBLEM_KINDS = (
 
 _MAC = re.compile(r"[0-9a-f]{2}(?::[0-9a-f]{2}){5}")
 _MAC_LOOSE = re.compile(r"[0-9A-Fa-f]{2}(?:[:-][0-9A-Fa-f]{2}){5}")
+# Canonical IPv4 forms, checked by regex first: most NB addresses are IPv4 and the
+# ipaddress module is an order of magnitude slower.
+_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_IPV4 = re.compile(rf"{_OCTET}(?:\.{_OCTET}){{3}}")
+_IPV4_NET = re.compile(rf"{_OCTET}(?:\.{_OCTET}){{3}}/(?:3[0-2]|[12]?[0-9])")
 _SHOWN = 60  # longest stored string quoted back in a message
 
 
@@ -144,6 +149,8 @@ def _check_reference(f: Field, value: Any) -> Verdict:
 def _check_ip(f: Field, value: Any) -> Verdict:
     if not isinstance(value, str):
         return WRONG_TYPE, f"expected an IP address string, found {describe(value)}"
+    if _IPV4.fullmatch(value):
+        return None
     try:
         canonical = str(ipaddress.ip_address(value))
     except ValueError:
@@ -159,6 +166,8 @@ def _check_ip(f: Field, value: Any) -> Verdict:
 def _check_network(f: Field, value: Any) -> Verdict:
     if not isinstance(value, str):
         return WRONG_TYPE, f"expected an address/prefixlen string, found {describe(value)}"
+    if _IPV4_NET.fullmatch(value):
+        return None
     _, slash, prefix = value.partition("/")
     try:
         if not slash or not prefix.isdigit():
@@ -237,7 +246,9 @@ def _show(value: Any) -> str:
     return describe(value)
 
 
-_CHECKERS: dict[str, Callable[[Field, Any], Verdict]] = {
+Checker = Callable[["Field", Any], Verdict]
+
+_CHECKERS: dict[str, Checker] = {
     "string": _check_string,
     "int": _check_int,
     "float": _check_float,
@@ -610,11 +621,19 @@ class Struct:
     fields: dict[str, Field]
     rules: tuple[Rule, ...] = ()
     doc: str = ""
+    _plan: tuple[tuple[str, Field, Checker | None], ...] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        plan = tuple(
+            (name, spec, None if spec.many or spec.struct else _CHECKERS[spec.type])
+            for name, spec in self.fields.items()
+        )
+        object.__setattr__(self, "_plan", plan)
 
     def validate(self, data: Mapping[str, Any], prefix: str, out: list[Complaint]) -> None:
         """Append every complaint about ``data``; fields not declared here are kept silently."""
         bad: set[str] = set()
-        for name, spec in self.fields.items():
+        for name, spec, scalar in self._plan:
             value = data.get(name)
             if value is None:
                 if spec.required:
@@ -622,6 +641,12 @@ class Struct:
                     out.append(
                         (MISSING_FIELD, prefix + name, f"required {_what(spec)}, but {found}")
                     )
+                continue
+            if scalar is not None:  # the common case, without building paths
+                verdict = scalar(spec, value)
+                if verdict is not None:
+                    out.append((verdict[0], prefix + name, verdict[1]))
+                    bad.add(name)
                 continue
             before = len(out)
             spec.validate(value, prefix + name, out)
@@ -685,6 +710,7 @@ class Table(Struct):
     secret_fields: set[str] = field(init=False)
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         object.__setattr__(self, "references", self.collect_references())
         object.__setattr__(self, "secret_fields", self.secret_paths())
 

@@ -3,12 +3,14 @@
 The JSON form (``to_json``/``from_json``) is exactly Skydive's wire form, so the
 same objects travel over WebSocket, REST and into Gremlin results unchanged.
 Mutations notify listeners (indexes, history, subscribers) in the order they
-happen; a listener must not mutate the graph.
+happen; a change a listener makes while handling an event is queued and
+delivered to everyone after that event.
 """
 
 from __future__ import annotations
 
 import time
+from collections import deque
 from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -185,6 +187,8 @@ class Graph:
         self._in: dict[str, dict[str, Edge]] = {}
         self._listeners: list[GraphListener] = []
         self._index: GraphIndex | None = None
+        self._pending: deque[tuple[str, tuple[Any, ...]]] = deque()
+        self._notifying = False
 
     # -- listeners -------------------------------------------------------
     def add_listener(self, listener: GraphListener) -> None:
@@ -192,6 +196,22 @@ class Graph:
 
     def remove_listener(self, listener: GraphListener) -> None:
         self._listeners.remove(listener)
+
+    def _notify(self, event: str, *args: Any) -> None:
+        """Deliver events first in, first out: a change made by a listener while it
+        handles an event reaches every listener after the event that caused it."""
+        self._pending.append((event, args))
+        if self._notifying:
+            return
+        self._notifying = True
+        try:
+            while self._pending:
+                name, event_args = self._pending.popleft()
+                for listener in list(self._listeners):
+                    getattr(listener, name)(*event_args)
+        finally:
+            self._notifying = False
+            self._pending.clear()
 
     def set_index(self, index: GraphIndex | None) -> None:
         """Answer ``lookup``/``lookup_edges`` from ``index`` (which must keep itself
@@ -238,8 +258,7 @@ class Graph:
         self._nodes[node.id] = node
         self._out.setdefault(node.id, {})
         self._in.setdefault(node.id, {})
-        for listener in self._listeners:
-            listener.on_node_added(node)
+        self._notify("on_node_added", node)
 
     def replace_node(self, node: Node) -> Node:
         """Store ``node`` in place of the node with the same ID; returns the old one."""
@@ -247,8 +266,7 @@ class Graph:
         if old is None:
             raise GraphError(f"node {node.id} not found")
         self._nodes[node.id] = node
-        for listener in self._listeners:
-            listener.on_node_updated(node, old)
+        self._notify("on_node_updated", node, old)
         return old
 
     def delete_node(self, node_id: str, deleted_at: int | None = None) -> Node:
@@ -262,8 +280,7 @@ class Graph:
         self._out.pop(node_id, None)
         self._in.pop(node_id, None)
         node.deleted_at = deleted_at if deleted_at is not None else now_ms()
-        for listener in self._listeners:
-            listener.on_node_deleted(node)
+        self._notify("on_node_deleted", node)
         return node
 
     def add_edge(self, edge: Edge) -> None:
@@ -276,8 +293,7 @@ class Graph:
         self._edges[edge.id] = edge
         self._out[edge.parent][edge.id] = edge
         self._in[edge.child][edge.id] = edge
-        for listener in self._listeners:
-            listener.on_edge_added(edge)
+        self._notify("on_edge_added", edge)
 
     def replace_edge(self, edge: Edge) -> Edge:
         """Store ``edge`` in place of the edge with the same ID (same ends); returns the old one."""
@@ -289,8 +305,7 @@ class Graph:
         self._edges[edge.id] = edge
         self._out[edge.parent][edge.id] = edge
         self._in[edge.child][edge.id] = edge
-        for listener in self._listeners:
-            listener.on_edge_updated(edge, old)
+        self._notify("on_edge_updated", edge, old)
         return old
 
     def delete_edge(self, edge_id: str, deleted_at: int | None = None) -> Edge:
@@ -300,8 +315,7 @@ class Graph:
         self._out.get(edge.parent, {}).pop(edge_id, None)
         self._in.get(edge.child, {}).pop(edge_id, None)
         edge.deleted_at = deleted_at if deleted_at is not None else now_ms()
-        for listener in self._listeners:
-            listener.on_edge_deleted(edge)
+        self._notify("on_edge_deleted", edge)
         return edge
 
     def to_json(self) -> dict[str, list[dict[str, Any]]]:

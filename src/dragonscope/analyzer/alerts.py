@@ -1,0 +1,211 @@
+"""``/api/alert``: a Gremlin expression watched on graph changes.
+
+An alert fires when its expression's result becomes non-empty or changes
+while non-empty (not on every graph change, which would flood the receiver).
+Firing posts ``{"UUID", "Timestamp", "ReasonData"}`` to the ``Action`` webhook
+(http/https) and sends the same object to subscribers in namespace ``Alert``.
+``file://`` actions (Skydive runs a local script) are refused: a REST client
+must not be able to execute programs on the analyzer host.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+from aiohttp import web
+
+from dragonscope.analyzer import auth
+from dragonscope.analyzer.query import QueryError, compile_query, run_compiled
+from dragonscope.analyzer.responses import json_response, read_json, text_error
+from dragonscope.graph.model import now_ms
+
+if TYPE_CHECKING:
+    from dragonscope.analyzer.app import Analyzer
+
+log = logging.getLogger(__name__)
+_DURATION = re.compile(r"^duration:\d+(\.\d+)?(ns|us|µs|ms|s|m|h)$")
+WEBHOOK_TIMEOUT_S = 5.0
+
+
+class AlertError(ValueError):
+    """An alert body that cannot be accepted (HTTP 400)."""
+
+
+@dataclass(eq=False)
+class Alert:
+    uuid: str
+    name: str
+    description: str
+    expression: str
+    action: str
+    trigger: str
+    create_time: str
+    compiled: Any = None
+    last: Any = None
+    fired: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "UUID": self.uuid,
+            "Name": self.name,
+            "Description": self.description,
+            "Expression": self.expression,
+            "Action": self.action,
+            "Trigger": self.trigger,
+            "CreateTime": self.create_time,
+        }
+
+    @classmethod
+    def from_body(cls, body: Any) -> Alert:
+        if not isinstance(body, dict):
+            raise AlertError("an alert must be a JSON object")
+        fields = {}
+        for key in ("Name", "Description", "Expression", "Action", "Trigger"):
+            value = body.get(key)
+            if value is not None and not isinstance(value, str):
+                raise AlertError(f"{key} must be a string")
+            fields[key] = value or ""
+        if not fields["Expression"]:
+            raise AlertError("Expression is required")
+        action = fields["Action"]
+        if action.startswith("file://"):
+            raise AlertError("file:// actions are not supported: use an http(s) webhook")
+        if action and not action.startswith(("http://", "https://")):
+            raise AlertError("Action must be empty or an http:// or https:// URL")
+        trigger = fields["Trigger"] or "graph"
+        if trigger != "graph" and not _DURATION.match(trigger):
+            raise AlertError("Trigger must be graph or duration:<Go duration>")
+        try:
+            compiled = compile_query(fields["Expression"])
+        except QueryError as exc:
+            raise AlertError(f"Expression: {exc}") from None
+        return cls(
+            uuid=str(uuid.uuid4()),
+            name=fields["Name"],
+            description=fields["Description"],
+            expression=fields["Expression"],
+            action=action,
+            trigger=trigger,
+            create_time=datetime.now(UTC).isoformat(),
+            compiled=compiled,
+        )
+
+
+def _non_empty(result: Any) -> bool:
+    if isinstance(result, list) and len(result) == 1 and isinstance(result[0], dict):
+        graph = result[0]
+        if "Nodes" in graph and "Edges" in graph:
+            return bool(graph["Nodes"] or graph["Edges"])
+    if isinstance(result, bool):
+        return result
+    if isinstance(result, int | float):
+        return result != 0
+    return bool(result)
+
+
+class AlertManager:
+    def __init__(self, analyzer: Analyzer) -> None:
+        self.analyzer = analyzer
+        self.alerts: dict[str, Alert] = {}
+        self._session: aiohttp.ClientSession | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def evaluate(self) -> None:
+        """Check every alert against the live graph (called after changes)."""
+        for alert in list(self.alerts.values()):
+            try:
+                result = run_compiled(alert.compiled, self.analyzer.graph, self.analyzer.history)
+            except QueryError:
+                result = None
+            if not _non_empty(result):
+                alert.last = None
+                continue
+            if result == alert.last:
+                continue
+            alert.last = result
+            self._fire(alert, result)
+
+    def _fire(self, alert: Alert, reason: Any) -> None:
+        alert.fired += 1
+        self.analyzer.counters["alerts_fired"] += 1
+        payload = {"UUID": alert.uuid, "Timestamp": now_ms(), "ReasonData": reason}
+        self.analyzer.hub.broadcast("Alert", "Alert", payload)
+        if alert.action:
+            task = asyncio.get_running_loop().create_task(self._post(alert.action, payload))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _post(self, url: str, payload: dict[str, Any]) -> None:
+        if self._session is None:
+            self._session = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=WEBHOOK_TIMEOUT_S)
+            )
+        try:
+            async with self._session.post(url, json=payload) as response:
+                if response.status >= 400:
+                    log.warning("alert webhook %s answered %d", url, response.status)
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            log.warning("alert webhook %s failed: %s", url, exc or type(exc).__name__)
+
+    async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._session is not None:
+            await self._session.close()
+
+
+async def list_alerts(request: web.Request) -> web.Response:
+    analyzer: Analyzer = request.app["analyzer"]
+    analyzer.authorize(request, auth.READ)
+    return json_response({k: a.to_json() for k, a in analyzer.alerts.alerts.items()})
+
+
+async def get_alert(request: web.Request) -> web.Response:
+    analyzer: Analyzer = request.app["analyzer"]
+    analyzer.authorize(request, auth.READ)
+    alert = analyzer.alerts.alerts.get(request.match_info["id"])
+    if alert is None:
+        return text_error(404, f"Alert '{request.match_info['id']}' not found")
+    return json_response(alert.to_json())
+
+
+async def create_alert(request: web.Request) -> web.Response:
+    analyzer: Analyzer = request.app["analyzer"]
+    analyzer.authorize(request, auth.WRITE)
+    try:
+        alert = Alert.from_body(await read_json(request))
+    except AlertError as exc:
+        return text_error(400, str(exc))
+    analyzer.alerts.alerts[alert.uuid] = alert
+    analyzer.reactor.poke()
+    return json_response(alert.to_json(), status=201)
+
+
+async def patch_alert(request: web.Request) -> web.Response:
+    analyzer: Analyzer = request.app["analyzer"]
+    analyzer.authorize(request, auth.WRITE)
+    return text_error(400, "resource not updatable")
+
+
+async def delete_alert(request: web.Request) -> web.Response:
+    analyzer: Analyzer = request.app["analyzer"]
+    analyzer.authorize(request, auth.WRITE)
+    if analyzer.alerts.alerts.pop(request.match_info["id"], None) is None:
+        return text_error(404, f"Alert '{request.match_info['id']}' not found")
+    return web.Response(status=200, headers={"Content-Type": "text/plain"})
+
+
+def setup(app: web.Application) -> None:
+    app.router.add_get("/api/alert", list_alerts)
+    app.router.add_post("/api/alert", create_alert)
+    app.router.add_get("/api/alert/{id}", get_alert)
+    app.router.add_patch("/api/alert/{id}", patch_alert)
+    app.router.add_delete("/api/alert/{id}", delete_alert)

@@ -1,0 +1,236 @@
+"""The analyzer's composition root: builds the graph, its listeners and the routes.
+
+Protocol logic lives in the endpoint and resource modules; this module only
+wires them together and owns the server's lifecycle.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import logging
+import ssl
+import time
+from collections import Counter
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from aiohttp import web
+
+from dragonscope.analyzer import (
+    alerts,
+    changes,
+    login,
+    openapi,
+    publisher_endpoint,
+    rest_elements,
+    rest_topology,
+    rules,
+    status,
+    subscriber_endpoint,
+)
+from dragonscope.analyzer.auth import Authenticator, Forbidden, Principal, Unauthenticated
+from dragonscope.analyzer.connections import Pool
+from dragonscope.analyzer.graph_store import GraphStore
+from dragonscope.analyzer.history import History
+from dragonscope.analyzer.reactor import Reactor
+from dragonscope.analyzer.rejections import RejectionLog
+from dragonscope.analyzer.responses import json_error, text_error
+from dragonscope.analyzer.settings import AnalyzerSettings
+from dragonscope.analyzer.subscribers import SubscriberHub
+from dragonscope.analyzer.users import load_users
+from dragonscope.graph.index import Indexer
+from dragonscope.graph.model import Graph
+
+log = logging.getLogger("dragonscope.analyzer")
+
+STATIC_DIR = Path(__file__).parent / "static"
+# Modules that add routes when installed; each has ``setup(app, analyzer)``.
+ROUTE_MODULES = ("dragonscope.trace.api", "dragonscope.analyzer.ui")
+PRUNE_EVERY_S = 30.0
+
+
+class AnalyzerError(RuntimeError):
+    """The analyzer cannot start; the text is one line for the operator."""
+
+
+class Analyzer:
+    """A Skydive-compatible analyzer, embeddable in any asyncio program.
+
+    >>> async with Analyzer(AnalyzerSettings(port=0)) as analyzer:
+    ...     print(analyzer.url)
+    """
+
+    def __init__(self, settings: AnalyzerSettings | None = None) -> None:
+        self.settings = settings or AnalyzerSettings()
+        try:
+            self.settings.check()
+        except ValueError as exc:
+            raise AnalyzerError(str(exc)) from None
+        users = load_users(self.settings.users_file) if self.settings.users_file else None
+        self.auth = Authenticator(users, self.settings.token_ttl)
+        self.graph = Graph()
+        Indexer.attach(self.graph)
+        self.store = GraphStore(self.graph)
+        self.history = History(
+            self.graph, self.settings.history_retention, self.settings.history_max_changes
+        )
+        self.hub = SubscriberHub(self.graph)
+        self.rejections = RejectionLog(self.settings.rejections_kept)
+        self.publishers = Pool()
+        self.subscriber_pool = Pool()
+        self.counters: Counter[str] = Counter()
+        self.rules = rules.RuleBook(self)
+        self.alerts = alerts.AlertManager(self)
+        self.reactor = Reactor(self.graph, self._react, self._has_reactions)
+        self.started_at = time.monotonic()
+        self.port = self.settings.port
+        self._runner: web.AppRunner | None = None
+        self._pruner: asyncio.Task[None] | None = None
+        self.app = create_app(self)
+
+    # -- what plug-in routes use -------------------------------------------------
+    @property
+    def api_origin(self) -> str:
+        return f"api.{self.settings.host_id}"
+
+    @property
+    def url(self) -> str:
+        scheme = "https" if self.settings.tls_cert else "http"
+        host = self.settings.host
+        if ":" in host:
+            host = f"[{host}]"
+        return f"{scheme}://{host}:{self.port}"
+
+    def authorize(self, request: web.Request, action: str) -> Principal:
+        """Apply auth and roles to a request: 401 without valid credentials, 405 for a
+        role that may not (Skydive's REST answer). ``action`` is auth.READ/PUBLISH/WRITE."""
+        try:
+            return self.auth.authorize(request, action)
+        except Unauthenticated as exc:
+            raise web.HTTPUnauthorized(text=f"{exc}\n", content_type="text/plain") from None
+        except Forbidden as exc:
+            raise web.HTTPMethodNotAllowed(
+                request.method, [], text=f"{exc}\n", content_type="text/plain"
+            ) from None
+
+    json_error = staticmethod(json_error)
+    text_error = staticmethod(text_error)
+
+    # -- reactions to graph changes ------------------------------------------------
+    def _has_reactions(self) -> bool:
+        return bool(self.alerts.alerts or self.rules.node_rules or self.rules.edge_rules)
+
+    def _react(self) -> None:
+        self.rules.apply_all()
+        self.alerts.evaluate()
+
+    # -- lifecycle -----------------------------------------------------------------
+    async def start(self) -> None:
+        ssl_context = None
+        if self.settings.tls_cert and self.settings.tls_key:
+            ssl_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            try:
+                ssl_context.load_cert_chain(self.settings.tls_cert, self.settings.tls_key)
+            except (OSError, ssl.SSLError) as exc:
+                raise AnalyzerError(f"cannot load TLS certificate/key: {exc}") from None
+        self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
+        await self._runner.setup()
+        site = web.TCPSite(
+            self._runner, self.settings.host, self.settings.port, ssl_context=ssl_context
+        )
+        try:
+            await site.start()
+        except OSError as exc:
+            await self._runner.cleanup()
+            self._runner = None
+            where = f"{self.settings.host}:{self.settings.port}"
+            raise AnalyzerError(f"cannot listen on {where}: {exc.strerror or exc}") from None
+        sockets = site._server.sockets if site._server else []  # type: ignore[union-attr]
+        if sockets:
+            self.port = sockets[0].getsockname()[1]
+        self.reactor.start()
+        self._pruner = asyncio.get_running_loop().create_task(self._prune_forever())
+        log.info(
+            "analyzer listening on %s (auth %s)",
+            self.url,
+            "users-file" if self.auth.enabled else "none",
+        )
+
+    async def _prune_forever(self) -> None:
+        while True:
+            await asyncio.sleep(PRUNE_EVERY_S)
+            self.history.prune()
+
+    async def stop(self) -> None:
+        if self._pruner is not None:
+            self._pruner.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._pruner
+        await self.reactor.stop()
+        await self.alerts.close()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> Analyzer:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+
+@web.middleware
+async def _errors(request: web.Request, handler: Any) -> web.StreamResponse:
+    """No traceback ever reaches a client: unexpected errors are logged and answered 500."""
+    try:
+        return await handler(request)
+    except web.HTTPException:
+        raise
+    except (asyncio.CancelledError, ConnectionResetError):
+        raise
+    except Exception:
+        log.exception("%s %s failed", request.method, request.path)
+        return text_error(500, "internal error; the analyzer log has the details")
+
+
+async def _index(request: web.Request) -> web.StreamResponse:
+    index = STATIC_DIR / "index.html"
+    if not index.is_file():
+        return text_error(404, "the web UI is not installed")
+    return web.FileResponse(index, headers={"Cache-Control": "no-cache"})
+
+
+def create_app(analyzer: Analyzer) -> web.Application:
+    app = web.Application(middlewares=[_errors], client_max_size=64 * 2**20)
+    app["analyzer"] = analyzer
+    app.router.add_get("/ws/publisher", publisher_endpoint.handle)
+    app.router.add_get("/ws/subscriber", subscriber_endpoint.handle)
+    rest_topology.setup(app)
+    rest_elements.setup(app)
+    rules.setup(app)
+    alerts.setup(app)
+    login.setup(app)
+    status.setup(app)
+    openapi.setup(app)
+    app.router.add_get("/api/changes", changes.get_changes)
+    app.router.add_get("/", _index)
+    if STATIC_DIR.is_dir():
+        app.router.add_static("/static/", STATIC_DIR, follow_symlinks=False)
+    for name in ROUTE_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name is not None and name.startswith(exc.name):
+                continue
+            raise
+        module.setup(app, analyzer)
+    return app

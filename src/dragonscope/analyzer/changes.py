@@ -1,0 +1,86 @@
+"""``GET /api/changes?from=T1&to=T2[&filter=gremlin]``: what changed between two times.
+
+The answer lists, for nodes and edges, what exists at T2 but not at T1
+(``Added``), the reverse (``Removed``), and what exists at both with a
+different ``Metadata``, ``Host`` or ends (``Changed``, with ``Before`` and
+``After``). An element created and deleted inside the window is not listed.
+With ``filter`` (a Gremlin query returning a graph) only elements in its
+result at T1 or at T2 are listed.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from dragonscope.analyzer import auth
+from dragonscope.analyzer.history import HistoryError
+from dragonscope.analyzer.query import QueryError, compile_query, graph_ids
+from dragonscope.analyzer.responses import json_error, json_response
+from dragonscope.analyzer.timeparse import parse_time
+from dragonscope.graph.model import Edge, Node, now_ms
+
+if TYPE_CHECKING:
+    from dragonscope.analyzer.app import Analyzer
+
+
+def _differs(before: Node, after: Node) -> bool:
+    if before.metadata != after.metadata or before.host != after.host:
+        return True
+    return (
+        isinstance(before, Edge)
+        and isinstance(after, Edge)
+        and ((before.parent, before.child) != (after.parent, after.child))
+    )
+
+
+def _section(net: dict[str, Any], keep: set[str] | None) -> dict[str, list[Any]]:
+    added, removed, changed = [], [], []
+    for element_id, (before, after) in net.items():
+        if keep is not None and element_id not in keep:
+            continue
+        if before is None and after is not None:
+            added.append(after.to_json())
+        elif before is not None and after is None:
+            removed.append(before.to_json())
+        elif before is not None and after is not None and _differs(before, after):
+            changed.append({"Before": before.to_json(), "After": after.to_json()})
+    return {"Added": added, "Removed": removed, "Changed": changed}
+
+
+def diff(analyzer: Analyzer, start: int, end: int, gremlin: str | None) -> dict[str, Any]:
+    nodes_net, edges_net = analyzer.history.changes_between(start, end)
+    keep_nodes = keep_edges = None
+    if gremlin:
+        compiled = compile_query(gremlin)
+        keep_nodes, keep_edges = set(), set()
+        for at in (start, end):
+            node_ids, edge_ids = graph_ids(compiled, analyzer.history.view_at(at), analyzer.history)
+            keep_nodes |= node_ids
+            keep_edges |= edge_ids
+    return {
+        "From": start,
+        "To": end,
+        "Nodes": _section(nodes_net, keep_nodes),
+        "Edges": _section(edges_net, keep_edges),
+    }
+
+
+async def get_changes(request: web.Request) -> web.Response:
+    analyzer: Analyzer = request.app["analyzer"]
+    analyzer.authorize(request, auth.READ)
+    now = now_ms()
+    try:
+        start = parse_time(request.query["from"], now) if "from" in request.query else None
+        end = parse_time(request.query.get("to", "now"), now)
+    except ValueError as exc:
+        return json_error(400, str(exc))
+    if start is None:
+        return json_error(400, "the from parameter is required (e.g. from=-5m)")
+    if start > end:
+        return json_error(400, f"from ({start}) is after to ({end})")
+    try:
+        return json_response(diff(analyzer, start, end, request.query.get("filter")))
+    except (HistoryError, QueryError) as exc:
+        return json_error(400, str(exc))

@@ -1,0 +1,166 @@
+"""``dragonscope analyzer``: run the analyzer, or manage its users file (``adduser``)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import getpass
+import os
+import re
+import signal
+import sys
+from pathlib import Path
+
+from dragonscope.analyzer.settings import (
+    DEFAULT_HISTORY_RETENTION,
+    DEFAULT_HOST,
+    DEFAULT_PORT,
+    DEFAULT_TOKEN_TTL,
+    AnalyzerSettings,
+)
+from dragonscope.analyzer.users import ROLES, UsersFileError, add_user
+
+PASSWORD_ENV = "DRAGONSCOPE_PASSWORD"
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhd]?)$")
+_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _cli_error(message: str) -> Exception:
+    from dragonscope.cli import CliError
+
+    return CliError(message)
+
+
+def parse_listen(value: str) -> tuple[str, int]:
+    host, sep, port = value.rpartition(":")
+    if not sep or not port.isdigit():
+        raise argparse.ArgumentTypeError(f"expected HOST:PORT, got {value!r}")
+    host = host.strip("[]") or DEFAULT_HOST
+    number = int(port)
+    if number > 65535:
+        raise argparse.ArgumentTypeError(f"port {number} is out of range")
+    return host, number
+
+
+def parse_duration(value: str) -> float:
+    """``90``, ``90s``, ``15m``, ``24h``, ``7d`` → seconds."""
+    match = _DURATION.match(value.strip())
+    if not match:
+        raise argparse.ArgumentTypeError(
+            f"expected a duration like 90s, 15m, 24h or 7d, got {value!r}"
+        )
+    return float(match.group(1)) * _SECONDS[match.group(2)]
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = subparsers.add_parser(
+        "analyzer",
+        help="run the Skydive-compatible analyzer",
+        description="Run the analyzer: publishers connect to /ws/publisher, the UI and "
+        "skydive-client to the same address.",
+    )
+    parser.add_argument(
+        "--listen",
+        type=parse_listen,
+        default=(DEFAULT_HOST, DEFAULT_PORT),
+        metavar="HOST:PORT",
+        help=f"address to listen on (default {DEFAULT_HOST}:{DEFAULT_PORT})",
+    )
+    parser.add_argument("--users", type=Path, metavar="FILE", help="users file: turns auth on")
+    parser.add_argument(
+        "--token-ttl",
+        type=parse_duration,
+        default=DEFAULT_TOKEN_TTL,
+        metavar="DURATION",
+        help="lifetime of login tokens (default 12h)",
+    )
+    parser.add_argument("--tls-cert", type=Path, metavar="FILE", help="PEM certificate (HTTPS/WSS)")
+    parser.add_argument("--tls-key", type=Path, metavar="FILE", help="PEM private key")
+    parser.add_argument(
+        "--history-retention",
+        type=parse_duration,
+        default=DEFAULT_HISTORY_RETENTION,
+        metavar="DURATION",
+        help="how long graph changes are kept (default 24h)",
+    )
+    parser.add_argument(
+        "--insecure",
+        action="store_true",
+        help="allow listening on a non-loopback address without authentication",
+    )
+    parser.set_defaults(func=run)
+    sub = parser.add_subparsers(dest="analyzer_command", metavar="SUBCOMMAND")
+    adduser = sub.add_parser(
+        "adduser",
+        help="create or update a user in a users file",
+        description=f"The password is read from ${PASSWORD_ENV}, else from stdin when it is "
+        "not a terminal, else prompted for twice.",
+    )
+    adduser.add_argument("file", type=Path, metavar="FILE")
+    adduser.add_argument("name", metavar="NAME")
+    adduser.add_argument("--role", choices=ROLES, default="reader")
+    adduser.set_defaults(func=run_adduser)
+
+
+def _read_password() -> str:
+    if PASSWORD_ENV in os.environ:
+        return os.environ[PASSWORD_ENV]
+    if not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\r\n")
+    first = getpass.getpass("Password: ")
+    if getpass.getpass("Password again: ") != first:
+        raise _cli_error("the passwords differ")
+    return first
+
+
+def run_adduser(args: argparse.Namespace) -> int:
+    try:
+        created = add_user(args.file, args.name, args.role, _read_password())
+    except UsersFileError as exc:
+        raise _cli_error(str(exc)) from None
+    except OSError as exc:
+        raise _cli_error(f"cannot write {args.file}: {exc.strerror or exc}") from None
+    print(f"{'added' if created else 'updated'} {args.name} ({args.role}) in {args.file}")
+    return 0
+
+
+def settings_from_args(args: argparse.Namespace) -> AnalyzerSettings:
+    host, port = args.listen
+    return AnalyzerSettings(
+        host=host,
+        port=port,
+        users_file=args.users,
+        token_ttl=args.token_ttl,
+        tls_cert=args.tls_cert,
+        tls_key=args.tls_key,
+        history_retention=args.history_retention,
+        insecure=args.insecure,
+    )
+
+
+async def serve(settings: AnalyzerSettings) -> None:
+    from dragonscope.analyzer.app import Analyzer
+
+    analyzer = Analyzer(settings)
+    await analyzer.start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    print(f"dragonscope analyzer listening on {analyzer.url}", flush=True)
+    try:
+        await stop.wait()
+    finally:
+        await analyzer.stop()
+
+
+def run(args: argparse.Namespace) -> int:
+    from dragonscope.analyzer.app import AnalyzerError
+
+    try:
+        asyncio.run(serve(settings_from_args(args)))
+    except (AnalyzerError, UsersFileError) as exc:
+        raise _cli_error(str(exc)) from None
+    return 0

@@ -1,0 +1,99 @@
+"""The WebSocket handshake rules both endpoints share: identity, host-id pools, status.
+
+Skydive identifies a peer by ``X-Host-ID`` (or the ``x-host-id`` query
+parameter, or its address), refuses a second live connection with the same
+host id on the same endpoint (409), and names the peer's graph Origin
+``<X-Client-Type>.<X-Host-ID>``.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import web
+
+from dragonscope.skydive import messages as m
+
+
+class HandshakeError(Exception):
+    """An upgrade request that must be refused; ``status`` is the HTTP answer."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def header(request: web.Request, name: str, *, query: bool = True) -> str | None:
+    value = request.headers.get(name)
+    if value is None and query:
+        value = request.query.get(name.lower())
+    return value
+
+
+def peer_address(request: web.Request) -> tuple[str, int]:
+    peer = request.transport.get_extra_info("peername") if request.transport else None
+    if isinstance(peer, tuple) and len(peer) >= 2:
+        return str(peer[0]), int(peer[1])
+    return request.remote or "unknown", 0
+
+
+@dataclass(eq=False)
+class Connection:
+    host_id: str
+    client_type: str
+    protocol: str
+    addr: str
+    port: int
+    persistence: str = ""
+    connected_at: float = field(default_factory=time.time)
+    messages_in: int = 0
+
+    @property
+    def origin(self) -> str:
+        return f"{self.client_type}.{self.host_id}"
+
+    def status(self) -> dict[str, Any]:
+        """Skydive's ConnStatus shape."""
+        return {
+            "ServiceType": self.client_type,
+            "ClientProtocol": self.protocol,
+            "Addr": self.addr,
+            "Port": self.port,
+            "IsConnected": True,
+            "ConnectTime": datetime.fromtimestamp(self.connected_at, UTC).isoformat(),
+        }
+
+
+def identify(request: web.Request) -> Connection:
+    """Read the handshake headers; refuses what the analyzer cannot serve."""
+    addr, port = peer_address(request)
+    host_id = header(request, m.HDR_HOST_ID) or f"{addr}:{port}"
+    client_type = header(request, m.HDR_CLIENT_TYPE)
+    if not client_type:
+        raise HandshakeError(400, "X-Client-Type header (or x-client-type parameter) is required")
+    protocol = (header(request, m.HDR_PROTOCOL) or "json").lower()
+    if protocol != "json":
+        raise HandshakeError(400, f"X-Client-Protocol {protocol!r} is not supported: use json")
+    return Connection(host_id, client_type, protocol, addr, port)
+
+
+class Pool:
+    """Live connections of one endpoint, keyed by host id."""
+
+    def __init__(self) -> None:
+        self.by_host: dict[str, Any] = {}
+
+    def claim(self, host_id: str, value: Any) -> None:
+        if host_id in self.by_host:
+            raise HandshakeError(409, f"host id {host_id!r} is already connected")
+        self.by_host[host_id] = value
+
+    def release(self, host_id: str, value: Any) -> None:
+        if self.by_host.get(host_id) is value:
+            del self.by_host[host_id]
+
+    def __len__(self) -> int:
+        return len(self.by_host)

@@ -1,0 +1,216 @@
+"""Timestamped change log of the live graph, and the graph as it was at any time.
+
+Every mutation is recorded as (time, old element, new element). The past is
+rebuilt by taking the live graph and undoing, newest first, the changes made
+after the requested time, so recent history (what operators ask for) is the
+cheapest. Memory is bounded by a retention period and a maximum number of
+changes; asking for a time before the oldest kept change is an error, not a
+silently wrong graph.
+"""
+
+from __future__ import annotations
+
+import bisect
+import copy
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from dragonscope.graph.model import Edge, Graph, GraphListener, Node, now_ms
+
+NODE = 0
+EDGE = 1
+
+
+class HistoryError(ValueError):
+    """The requested time is outside the kept history."""
+
+
+@dataclass(slots=True, frozen=True)
+class Change:
+    at: int
+    kind: int
+    old: Node | None
+    new: Node | None
+
+    @property
+    def element_id(self) -> str:
+        element = self.new if self.new is not None else self.old
+        assert element is not None
+        return element.id
+
+
+class SnapshotView:
+    """A frozen GraphView over dictionaries of nodes and edges."""
+
+    def __init__(self, nodes: dict[str, Node], edges: dict[str, Edge]) -> None:
+        self._nodes = nodes
+        self._edges = edges
+        self._out: dict[str, list[Edge]] | None = None
+        self._in: dict[str, list[Edge]] = {}
+
+    def _adjacency(self) -> dict[str, list[Edge]]:
+        if self._out is None:
+            out: dict[str, list[Edge]] = {}
+            inc: dict[str, list[Edge]] = {}
+            for edge in self._edges.values():
+                out.setdefault(edge.parent, []).append(edge)
+                inc.setdefault(edge.child, []).append(edge)
+            self._out, self._in = out, inc
+        return self._out
+
+    def node(self, node_id: str) -> Node | None:
+        return self._nodes.get(node_id)
+
+    def edge(self, edge_id: str) -> Edge | None:
+        return self._edges.get(edge_id)
+
+    def nodes(self) -> Iterator[Node]:
+        return iter(self._nodes.values())
+
+    def edges(self) -> Iterator[Edge]:
+        return iter(self._edges.values())
+
+    def out_edges(self, node_id: str) -> Iterable[Edge]:
+        return self._adjacency().get(node_id, [])
+
+    def in_edges(self, node_id: str) -> Iterable[Edge]:
+        self._adjacency()
+        return self._in.get(node_id, [])
+
+    def node_count(self) -> int:
+        return len(self._nodes)
+
+    def edge_count(self) -> int:
+        return len(self._edges)
+
+    def to_json(self) -> dict[str, list[dict[str, Any]]]:
+        return {
+            "Nodes": [n.to_json() for n in self._nodes.values()],
+            "Edges": [e.to_json() for e in self._edges.values()],
+        }
+
+
+class History(GraphListener):
+    def __init__(
+        self,
+        graph: Graph,
+        retention_s: float,
+        max_changes: int,
+        clock: Callable[[], int] = now_ms,
+    ) -> None:
+        self._graph = graph
+        self._retention_ms = int(retention_s * 1000)
+        self._max = max(1, max_changes)
+        self._clock = clock
+        self._times: list[int] = []
+        self._changes: list[Change] = []
+        self._start = 0
+        self.horizon = clock()  # nothing is known before this time
+        graph.add_listener(self)
+
+    # -- recording -------------------------------------------------------------
+    def _record(self, kind: int, old: Node | None, new: Node | None) -> None:
+        at = self._clock()
+        if self._times and at < self._times[-1]:
+            at = self._times[-1]  # the wall clock stepped back: keep the log ordered
+        self._times.append(at)
+        self._changes.append(Change(at, kind, old, new))
+        if len(self._times) - self._start > self._max:
+            self._drop(self._start + 1)
+
+    def on_node_added(self, node: Node) -> None:
+        self._record(NODE, None, node)
+
+    def on_node_updated(self, node: Node, old: Node) -> None:
+        self._record(NODE, old, node)
+
+    def on_node_deleted(self, node: Node) -> None:
+        alive = copy.copy(node)
+        alive.deleted_at = None
+        self._record(NODE, alive, None)
+
+    def on_edge_added(self, edge: Edge) -> None:
+        self._record(EDGE, None, edge)
+
+    def on_edge_updated(self, edge: Edge, old: Edge) -> None:
+        self._record(EDGE, old, edge)
+
+    def on_edge_deleted(self, edge: Edge) -> None:
+        alive = copy.copy(edge)
+        alive.deleted_at = None
+        self._record(EDGE, alive, None)
+
+    # -- retention ---------------------------------------------------------------
+    def prune(self) -> None:
+        """Forget changes older than the retention period (called periodically)."""
+        cutoff = self._clock() - self._retention_ms
+        end = bisect.bisect_right(self._times, cutoff, lo=self._start)
+        if end > self._start:
+            self._drop(end)
+
+    def _drop(self, end: int) -> None:
+        self.horizon = max(self.horizon, self._times[end - 1])
+        self._start = end
+        if self._start > 4096 and self._start * 2 > len(self._times):
+            del self._times[: self._start]
+            del self._changes[: self._start]
+            self._start = 0
+
+    def __len__(self) -> int:
+        return len(self._times) - self._start
+
+    @property
+    def oldest(self) -> int:
+        return self.horizon
+
+    # -- queries -----------------------------------------------------------------
+    def _check(self, at: int) -> None:
+        if at < self.horizon:
+            raise HistoryError(
+                f"history starts at {self.horizon} ms; {at} ms is older than what is kept"
+            )
+
+    def view_at(self, at: int) -> SnapshotView:
+        """The graph as it was at ``at`` (ms since epoch)."""
+        self._check(at)
+        nodes = {n.id: n for n in self._graph.nodes()}
+        edges = {e.id: e for e in self._graph.edges()}
+        first = bisect.bisect_right(self._times, at, lo=self._start)
+        for index in range(len(self._changes) - 1, first - 1, -1):
+            change = self._changes[index]
+            target: dict[str, Any] = nodes if change.kind == NODE else edges
+            if change.new is not None:
+                target.pop(change.new.id, None)
+            if change.old is not None:
+                target[change.old.id] = change.old
+        return SnapshotView(nodes, edges)
+
+    def window_view(self, start: int, end: int) -> SnapshotView:
+        """Everything that existed at some time in [start, end]: the graph at ``end``
+        plus what was removed during the window, in its last state."""
+        view = self.view_at(end)
+        lo = bisect.bisect_left(self._times, start, lo=max(self._start, 0))
+        hi = bisect.bisect_right(self._times, end, lo=lo)
+        for index in range(hi - 1, lo - 1, -1):
+            change = self._changes[index]
+            if change.old is None:
+                continue
+            target: dict[str, Any] = view._nodes if change.kind == NODE else view._edges
+            target.setdefault(change.old.id, change.old)
+        view._out = None
+        return view
+
+    def changes_between(self, start: int, end: int) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Net changes in (start, end]: per kind, {id: (state at start, state at end)}."""
+        self._check(start)
+        lo = bisect.bisect_right(self._times, start, lo=self._start)
+        hi = bisect.bisect_right(self._times, end, lo=lo)
+        net: tuple[dict[str, Any], dict[str, Any]] = ({}, {})
+        for index in range(lo, hi):
+            change = self._changes[index]
+            bucket = net[change.kind]
+            key = change.element_id
+            before = bucket[key][0] if key in bucket else change.old
+            bucket[key] = (before, change.new)
+        return net

@@ -1,0 +1,174 @@
+"""Metadata edits: Skydive's partial-update ops and RFC 6902 JSON Patch.
+
+Both work on copies so that elements already stored (and referenced by history)
+are never mutated.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+OP_SET = 1
+OP_DELETE = 2
+
+
+class OpError(ValueError):
+    """A partial update or patch that cannot be applied; the text says why."""
+
+
+def apply_ops(metadata: dict[str, Any], ops: Any) -> dict[str, Any]:
+    """Return a copy of ``metadata`` with Skydive partial-update ops applied."""
+    if ops is None:
+        return metadata
+    if not isinstance(ops, list):
+        raise OpError("Ops must be a list")
+    result = copy.deepcopy(metadata)
+    for op in ops:
+        if not isinstance(op, dict):
+            raise OpError("each op must be an object")
+        kind, key = op.get("Type"), op.get("Key")
+        if not isinstance(key, str) or not key:
+            raise OpError("op Key must be a non-empty string")
+        if kind == OP_SET:
+            _set_path(result, key.split("."), copy.deepcopy(op.get("Value")))
+        elif kind == OP_DELETE:
+            _delete_path(result, key.split("."))
+        else:
+            raise OpError(f"unknown op Type {kind!r} (1 = set, 2 = delete)")
+    return result
+
+
+def _set_path(obj: dict[str, Any], path: list[str], value: Any) -> None:
+    for part in path[:-1]:
+        nxt = obj.setdefault(part, {})
+        if not isinstance(nxt, dict):
+            return
+        obj = nxt
+    obj[path[-1]] = value
+
+
+def _delete_path(obj: dict[str, Any], path: list[str]) -> None:
+    chain = [obj]
+    for part in path[:-1]:
+        nxt = chain[-1].get(part)
+        if not isinstance(nxt, dict):
+            return
+        chain.append(nxt)
+    chain[-1].pop(path[-1], None)
+    for depth in range(len(chain) - 1, 0, -1):
+        if chain[depth]:
+            break
+        del chain[depth - 1][path[depth - 1]]
+
+
+def diff_ops(old: dict[str, Any], new: dict[str, Any]) -> list[dict[str, Any]]:
+    """Top-level ops turning ``old`` into ``new``, for partial-policy subscribers."""
+    ops: list[dict[str, Any]] = []
+    for key, value in new.items():
+        if key not in old or old[key] != value:
+            ops.append({"Type": OP_SET, "Key": key, "Value": value})
+    for key in old:
+        if key not in new:
+            ops.append({"Type": OP_DELETE, "Key": key, "Value": None})
+    return ops
+
+
+# -- RFC 6902 JSON Patch -----------------------------------------------------
+
+
+def _pointer(path: Any) -> list[str]:
+    if not isinstance(path, str) or (path and not path.startswith("/")):
+        raise OpError(f"invalid JSON pointer {path!r}")
+    if path == "":
+        return []
+    return [p.replace("~1", "/").replace("~0", "~") for p in path[1:].split("/")]
+
+
+def _parent(doc: Any, parts: list[str]) -> tuple[Any, str]:
+    if not parts:
+        raise OpError("the whole document cannot be patched")
+    target = doc
+    for part in parts[:-1]:
+        target = _child(target, part)
+    return target, parts[-1]
+
+
+def _child(target: Any, part: str) -> Any:
+    if isinstance(target, dict):
+        if part not in target:
+            raise OpError(f"path member {part!r} not found")
+        return target[part]
+    if isinstance(target, list):
+        return target[_index(target, part, allow_end=False)]
+    raise OpError(f"cannot descend into a {type(target).__name__} at {part!r}")
+
+
+def _index(target: list[Any], part: str, *, allow_end: bool) -> int:
+    if allow_end and part == "-":
+        return len(target)
+    if not part.isdigit():
+        raise OpError(f"invalid array index {part!r}")
+    index = int(part)
+    if index > len(target) or (index == len(target) and not allow_end):
+        raise OpError(f"array index {index} out of range")
+    return index
+
+
+def _get(doc: Any, parts: list[str]) -> Any:
+    target = doc
+    for part in parts:
+        target = _child(target, part)
+    return target
+
+
+def _remove(doc: Any, parts: list[str]) -> Any:
+    parent, last = _parent(doc, parts)
+    if isinstance(parent, dict):
+        if last not in parent:
+            raise OpError(f"path member {last!r} not found")
+        return parent.pop(last)
+    if isinstance(parent, list):
+        return parent.pop(_index(parent, last, allow_end=False))
+    raise OpError("cannot remove from a scalar")
+
+
+def _add(doc: Any, parts: list[str], value: Any) -> None:
+    parent, last = _parent(doc, parts)
+    if isinstance(parent, dict):
+        parent[last] = value
+    elif isinstance(parent, list):
+        parent.insert(_index(parent, last, allow_end=True), value)
+    else:
+        raise OpError("cannot add into a scalar")
+
+
+def json_patch(document: Any, patch: Any) -> Any:
+    """Apply an RFC 6902 patch to a deep copy of ``document``."""
+    if not isinstance(patch, list):
+        raise OpError("a JSON Patch must be an array of operations")
+    doc = copy.deepcopy(document)
+    for op in patch:
+        if not isinstance(op, dict):
+            raise OpError("each patch operation must be an object")
+        name = op.get("op")
+        parts = _pointer(op.get("path"))
+        if name in ("add", "replace", "test") and "value" not in op:
+            raise OpError(f"{name} needs a value")
+        if name == "add":
+            _add(doc, parts, copy.deepcopy(op["value"]))
+        elif name == "remove":
+            _remove(doc, parts)
+        elif name == "replace":
+            _remove(doc, parts)
+            _add(doc, parts, copy.deepcopy(op["value"]))
+        elif name in ("move", "copy"):
+            source = _pointer(op.get("from"))
+            value = _remove(doc, source) if name == "move" else copy.deepcopy(_get(doc, source))
+            _add(doc, parts, value)
+        elif name == "test":
+            if _get(doc, parts) != op["value"]:
+                raise OpError(f"test failed at {op.get('path')!r}")
+        else:
+            raise OpError(f"unknown patch operation {name!r}")
+    return doc

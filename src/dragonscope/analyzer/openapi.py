@@ -1,0 +1,232 @@
+"""``/api/openapi.json``: the REST API described for tools (OpenAPI 3.0)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from dragonscope import __version__
+from dragonscope.analyzer.responses import json_response
+
+_STR = {"type": "string"}
+_MS = {"type": "integer", "nullable": True, "description": "milliseconds since epoch"}
+_ELEMENT = {
+    "ID": _STR,
+    "Metadata": {"type": "object"},
+    "Host": _STR,
+    "Origin": _STR,
+    "CreatedAt": _MS,
+    "UpdatedAt": _MS,
+    "DeletedAt": _MS,
+    "Revision": {"type": "integer"},
+}
+SCHEMAS: dict[str, Any] = {
+    "Node": {"type": "object", "required": ["ID", "Metadata"], "properties": _ELEMENT},
+    "Edge": {
+        "type": "object",
+        "required": ["ID", "Metadata", "Parent", "Child"],
+        "properties": {**_ELEMENT, "Parent": _STR, "Child": _STR},
+    },
+    "Graph": {
+        "type": "object",
+        "properties": {
+            "Nodes": {
+                "type": "array",
+                "nullable": True,
+                "items": {"$ref": "#/components/schemas/Node"},
+            },
+            "Edges": {
+                "type": "array",
+                "nullable": True,
+                "items": {"$ref": "#/components/schemas/Edge"},
+            },
+        },
+    },
+    "GremlinQuery": {"type": "object", "properties": {"GremlinQuery": _STR}},
+    "NodeRule": {
+        "type": "object",
+        "properties": {
+            "UUID": _STR,
+            "Name": _STR,
+            "Description": _STR,
+            "Metadata": {"type": "object"},
+            "Action": {"type": "string", "enum": ["create", "update"]},
+            "Query": _STR,
+        },
+    },
+    "EdgeRule": {
+        "type": "object",
+        "properties": {
+            "UUID": _STR,
+            "Name": _STR,
+            "Description": _STR,
+            "Src": _STR,
+            "Dst": _STR,
+            "Metadata": {"type": "object"},
+        },
+    },
+    "Alert": {
+        "type": "object",
+        "properties": {
+            "UUID": _STR,
+            "Name": _STR,
+            "Description": _STR,
+            "Expression": _STR,
+            "Action": _STR,
+            "Trigger": _STR,
+            "CreateTime": _STR,
+        },
+    },
+    "JsonPatch": {"type": "array", "items": {"type": "object"}, "description": "RFC 6902"},
+}
+
+
+def _ref(name: str) -> dict[str, Any]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema: dict[str, Any], description: str = "OK") -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+_ERRORS = {
+    "400": {"description": "invalid request; the body says why"},
+    "401": {"description": "missing, invalid or expired credentials"},
+    "405": {"description": "the user's role does not allow this"},
+}
+
+
+def _resource(name: str, schema: str, updatable: bool) -> dict[str, Any]:
+    keyed = {"type": "object", "additionalProperties": _ref(schema)}
+    item: dict[str, Any] = {
+        "get": {
+            "summary": f"one {name}",
+            "responses": {"200": _json(_ref(schema)), "404": {"description": "not found"}},
+        },
+        "delete": {
+            "summary": f"delete a {name}",
+            "responses": {"200": {"description": "deleted"}, **_ERRORS},
+        },
+    }
+    if updatable:
+        item["patch"] = {
+            "summary": f"JSON Patch a {name}'s metadata",
+            "requestBody": {"content": {"application/json": {"schema": _ref("JsonPatch")}}},
+            "responses": {
+                "200": _json(_ref(schema)),
+                "304": {"description": "unchanged"},
+                **_ERRORS,
+            },
+        }
+    return {
+        f"/api/{name}": {
+            "get": {"summary": f"all {name}s, keyed by ID", "responses": {"200": _json(keyed)}},
+            "post": {
+                "summary": f"create a {name}",
+                "requestBody": {"content": {"application/json": {"schema": _ref(schema)}}},
+                "responses": {"201": _json(_ref(schema), "created"), **_ERRORS},
+            },
+        },
+        f"/api/{name}/{{id}}": item,
+    }
+
+
+def document() -> dict[str, Any]:
+    paths: dict[str, Any] = {
+        "/api/topology": {
+            "post": {
+                "summary": "run a Gremlin query (Skydive dialect)",
+                "requestBody": {"content": {"application/json": {"schema": _ref("GremlinQuery")}}},
+                "responses": {"200": _json({}), "204": {"description": "empty query"}, **_ERRORS},
+            },
+            "get": {"summary": "the whole live graph", "responses": {"200": _json(_ref("Graph"))}},
+        },
+        "/api/changes": {
+            "get": {
+                "summary": "what was added, removed and changed between two times",
+                "parameters": [
+                    {"name": "from", "in": "query", "required": True, "schema": _STR},
+                    {"name": "to", "in": "query", "schema": _STR},
+                    {"name": "filter", "in": "query", "schema": _STR},
+                ],
+                "responses": {"200": _json({"type": "object"}), **_ERRORS},
+            }
+        },
+        "/api/rejections": {
+            "get": {
+                "summary": "recent rejected publisher messages",
+                "parameters": [{"name": "origin", "in": "query", "schema": _STR}],
+                "responses": {"200": _json({"type": "array"})},
+            }
+        },
+        "/api/status": {
+            "get": {
+                "summary": "connected peers and graph size",
+                "responses": {"200": _json({"type": "object"})},
+            }
+        },
+        "/api": {
+            "get": {
+                "summary": "host, version, service",
+                "responses": {"200": _json({"type": "object"})},
+            }
+        },
+        "/login": {
+            "post": {
+                "summary": "trade username/password (form) for the authtoken cookie",
+                "requestBody": {
+                    "content": {
+                        "application/x-www-form-urlencoded": {
+                            "schema": {
+                                "type": "object",
+                                "properties": {"username": _STR, "password": _STR},
+                            }
+                        }
+                    }
+                },
+                "responses": {
+                    "200": _json({"type": "object"}),
+                    "401": {"description": "wrong credentials"},
+                },
+            }
+        },
+        "/logout": {
+            "get": {"summary": "forget the token", "responses": {"302": {"description": "to /"}}}
+        },
+        "/metrics": {
+            "get": {"summary": "Prometheus metrics", "responses": {"200": {"description": "text"}}}
+        },
+        "/healthz": {
+            "get": {"summary": "liveness", "responses": {"200": _json({"type": "object"})}}
+        },
+    }
+    paths.update(_resource("node", "Node", True))
+    paths.update(_resource("edge", "Edge", True))
+    paths.update(_resource("noderule", "NodeRule", False))
+    paths.update(_resource("edgerule", "EdgeRule", False))
+    paths.update(_resource("alert", "Alert", False))
+    return {
+        "openapi": "3.0.3",
+        "info": {
+            "title": "dragonscope analyzer",
+            "version": __version__,
+            "description": "Skydive-compatible analyzer API, plus history and rejections.",
+        },
+        "paths": paths,
+        "components": {
+            "schemas": SCHEMAS,
+            "securitySchemes": {
+                "cookie": {"type": "apiKey", "in": "cookie", "name": "authtoken"},
+                "basic": {"type": "http", "scheme": "basic"},
+            },
+        },
+    }
+
+
+async def openapi(request: web.Request) -> web.Response:
+    return json_response(document())
+
+
+def setup(app: web.Application) -> None:
+    app.router.add_get("/api/openapi.json", openapi)

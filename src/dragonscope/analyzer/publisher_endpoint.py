@@ -1,0 +1,187 @@
+"""``/ws/publisher``: turns publishers' Graph messages into graph writes.
+
+Messages of one connection are applied strictly in order. A message that
+breaks a rule changes nothing, is recorded (metrics, log, ``/api/rejections``)
+and answered on the same connection with a reply carrying the request's UUID,
+``Status: 400`` and ``Obj: {"Rule", "Error", "ID"}``; the connection and the
+rest of the graph carry on.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import WSMsgType, web
+
+from dragonscope.analyzer import auth
+from dragonscope.analyzer.connections import Connection, HandshakeError, identify
+from dragonscope.analyzer.graph_store import Rejected, decode_edge, decode_node
+from dragonscope.analyzer.rejections import Rejection
+from dragonscope.analyzer.subscribers import encode
+from dragonscope.analyzer.validation import ValidationError, check_edge, check_node
+from dragonscope.graph.model import GraphError, now_ms
+from dragonscope.skydive import messages as m
+
+if TYPE_CHECKING:
+    from dragonscope.analyzer.app import Analyzer
+
+log = logging.getLogger(__name__)
+
+MAX_FRAME = 512 * 2**20  # a full Sync of a large cloud fits
+
+
+class PublisherSession:
+    """One publisher connection: its origin and the dispatch of its messages."""
+
+    def __init__(self, analyzer: Analyzer, conn: Connection) -> None:
+        self.analyzer = analyzer
+        self.store = analyzer.store
+        self.conn = conn
+        self.origin = conn.origin
+        self.authored = False
+        self._handlers: dict[str, Callable[[m.Message], str | None]] = {
+            m.NODE_ADDED: lambda msg: self._node(msg, self.store.add_node),
+            m.NODE_UPDATED: lambda msg: self._node(msg, self.store.update_node),
+            m.NODE_DELETED: self._node_deleted,
+            m.NODE_PARTIALLY_UPDATED: lambda msg: self._partial(msg, self.store.patch_node),
+            m.EDGE_ADDED: lambda msg: self._edge(msg, self.store.add_edge),
+            m.EDGE_UPDATED: lambda msg: self._edge(msg, self.store.update_edge),
+            m.EDGE_DELETED: self._edge_deleted,
+            m.EDGE_PARTIALLY_UPDATED: lambda msg: self._partial(msg, self.store.patch_edge),
+            m.SYNC: self._sync,
+            m.SYNC_REPLY: self._sync,
+            m.SYNC_REQUEST: self._sync_request,
+        }
+
+    def handle_frame(self, frame: str | bytes) -> list[str]:
+        """Apply one frame; returns the frames to send back (replies, rejections)."""
+        self.conn.messages_in += 1
+        self.analyzer.counters["messages_in"] += 1
+        try:
+            msg = m.decode(frame)
+        except m.MessageError as exc:
+            return [self._reject(None, Rejected("decode", str(exc)))]
+        if msg.namespace != m.GRAPH:
+            return []  # other namespaces are not for this endpoint (Skydive ignores them)
+        self.authored = True
+        handler = self._handlers.get(msg.type)
+        if handler is None:
+            return [
+                self._reject(msg, Rejected("unknown-type", f"unknown message type {msg.type!r}"))
+            ]
+        try:
+            reply = handler(msg)
+        except Rejected as exc:
+            return [self._reject(msg, exc)]
+        except GraphError as exc:  # the graph's own invariant: nothing was changed
+            return [self._reject(msg, Rejected("graph", str(exc)))]
+        return [reply] if reply is not None else []
+
+    # -- handlers ----------------------------------------------------------------
+    def _node(self, msg: m.Message, apply: Callable[..., bool]) -> None:
+        apply(decode_node(msg.obj), self.origin)
+
+    def _edge(self, msg: m.Message, apply: Callable[..., bool]) -> None:
+        apply(decode_edge(msg.obj), self.origin)
+
+    def _node_deleted(self, msg: m.Message) -> None:
+        node = decode_node(msg.obj)
+        _check(check_node, node)
+        self.store.delete_node(node, self.origin)
+
+    def _edge_deleted(self, msg: m.Message) -> None:
+        edge = decode_edge(msg.obj)
+        _check(check_edge, edge)
+        if self.store.graph.edge(edge.id) is not None:  # unknown edge: ignored, as in Skydive
+            self.store.delete_edge(edge, self.origin)
+
+    def _partial(self, msg: m.Message, apply: Callable[[Any, str], bool]) -> None:
+        apply(msg.obj, self.origin)
+
+    def _sync(self, msg: m.Message) -> None:
+        for exc in self.store.sync(msg.obj, self.origin):
+            self.analyzer.rejections.record(self._rejection(msg, exc))
+
+    def _sync_request(self, msg: m.Message) -> str:
+        return encode(m.SYNC_REPLY, self.store.graph.to_json(), uuid=msg.uuid)
+
+    # -- rejections ---------------------------------------------------------------
+    def _rejection(self, msg: m.Message | None, exc: Rejected) -> Rejection:
+        element_id = exc.element_id
+        if element_id is None and msg is not None and isinstance(msg.obj, dict):
+            candidate = msg.obj.get("ID")
+            element_id = candidate if isinstance(candidate, str) else None
+        return Rejection(
+            at=now_ms(),
+            origin=self.origin,
+            type=msg.type if msg else "",
+            uuid=msg.uuid if msg else "",
+            element_id=element_id,
+            rule=exc.rule,
+            error=exc.detail,
+        )
+
+    def _reject(self, msg: m.Message | None, exc: Rejected) -> str:
+        rejection = self._rejection(msg, exc)
+        self.analyzer.rejections.record(rejection)
+        return encode(
+            msg.type if msg else "Error",
+            {"Rule": rejection.rule, "Error": rejection.error, "ID": rejection.element_id},
+            namespace=msg.namespace if msg else m.GRAPH,
+            uuid=rejection.uuid,
+            status=400,
+        )
+
+
+def _check(check: Callable[[Any], None], element: Any) -> None:
+    try:
+        check(element)
+    except ValidationError as exc:
+        raise Rejected(exc.rule, exc.detail, element.id) from None
+
+
+async def handle(request: web.Request) -> web.StreamResponse:
+    analyzer: Analyzer = request.app["analyzer"]
+    try:
+        analyzer.auth.authorize(request, auth.PUBLISH)
+    except auth.Unauthenticated as exc:
+        return web.Response(status=401, text=str(exc))
+    except auth.Forbidden as exc:
+        return web.Response(status=403, text=str(exc), headers={"Connection": "close"})
+    try:
+        conn = identify(request)
+        conn.persistence = request.headers.get(m.HDR_PERSISTENCE, "")
+        analyzer.publishers.claim(conn.host_id, conn)
+    except HandshakeError as exc:
+        return web.Response(status=exc.status, text=str(exc), headers={"Connection": "close"})
+    session = PublisherSession(analyzer, conn)
+    try:
+        ws = web.WebSocketResponse(
+            heartbeat=analyzer.settings.ping_interval, max_msg_size=MAX_FRAME, compress=False
+        )
+        ws.headers["X-Host-ID"] = analyzer.settings.host_id
+        ws.headers["X-Service-Type"] = "analyzer"
+        await ws.prepare(request)
+        analyzer.store.begin_session(session.origin)
+        log.info("publisher %s connected from %s (%s)", session.origin, conn.addr, conn.persistence)
+        async for frame in ws:
+            if frame.type == WSMsgType.TEXT:
+                replies = session.handle_frame(frame.data)
+            elif frame.type == WSMsgType.BINARY:
+                session.conn.messages_in += 1
+                replies = [session._reject(None, Rejected("decode", "binary frames are not JSON"))]
+            else:
+                continue
+            for reply in replies:
+                await ws.send_str(reply)
+                analyzer.counters["messages_out"] += 1
+        return ws
+    finally:
+        analyzer.publishers.release(conn.host_id, conn)
+        if session.authored and conn.persistence == m.DELETE_ON_DISCONNECT:
+            removed = analyzer.store.release_origin(session.origin)
+            log.info("publisher %s left: %d elements removed", session.origin, removed)
+        else:
+            log.info("publisher %s left", session.origin)

@@ -1,0 +1,82 @@
+"""The analyzer's door to the Gremlin engine: run a query, read a graph result.
+
+Queries run on the live graph; ``At``/``Context`` reach the past through the
+history. REST queries run cooperatively (the engine yields to the event loop
+every few milliseconds), so a heavy query never stalls publishers.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from dragonscope.analyzer.history import HistoryError
+from dragonscope.graph.model import GraphView
+
+if TYPE_CHECKING:
+    from dragonscope.analyzer.history import History
+
+
+class QueryError(ValueError):
+    """A query the user got wrong; the text is the engine's message (HTTP 400)."""
+
+
+def _engine() -> Any:
+    import dragonscope.gremlin as gremlin
+
+    return gremlin
+
+
+def compile_query(query: str) -> Any:
+    gremlin = _engine()
+    try:
+        return gremlin.compile_query(query)
+    except gremlin.GremlinError as exc:
+        raise QueryError(str(exc)) from None
+
+
+def _time(history: History | None) -> dict[str, Any]:
+    if history is None:
+        return {}
+    return {"at": history.view_at, "window": history.window_view}
+
+
+def run_compiled(compiled: Any, view: GraphView, history: History | None) -> Any:
+    gremlin = _engine()
+    try:
+        return compiled.run(view, **_time(history))
+    except (gremlin.GremlinError, HistoryError) as exc:
+        raise QueryError(str(exc)) from None
+
+
+def run_query(query: str, view: GraphView, history: History | None) -> Any:
+    return run_compiled(compile_query(query), view, history)
+
+
+async def run_query_async(query: str, view: GraphView, history: History | None) -> Any:
+    compiled = compile_query(query)
+    gremlin = _engine()
+    try:
+        return await compiled.run_async(view, **_time(history))
+    except (gremlin.GremlinError, HistoryError) as exc:
+        raise QueryError(str(exc)) from None
+
+
+def graph_ids(compiled: Any, view: GraphView, history: History | None) -> tuple[set[str], set[str]]:
+    """IDs of the nodes and edges of a query that must return a graph."""
+    if not compiled.returns_graph:
+        raise QueryError("the filter must return a graph: end it with .SubGraph() or use G")
+    gremlin = _engine()
+    try:
+        result = compiled.evaluate(view, **_time(history))
+    except (gremlin.GremlinError, HistoryError) as exc:
+        raise QueryError(str(exc)) from None
+    return {n.id for n in result.nodes()}, {e.id for e in result.edges()}
+
+
+def graph_result(result: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Nodes and edges of a JSON result that must be a graph (``G`` or ``...SubGraph()``)."""
+    if isinstance(result, list) and len(result) == 1:
+        result = result[0]
+    if isinstance(result, dict) and "Nodes" in result and "Edges" in result:
+        return list(result["Nodes"] or []), list(result["Edges"] or [])
+    raise QueryError("the filter must return a graph: end it with .SubGraph() or use G")

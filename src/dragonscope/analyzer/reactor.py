@@ -1,0 +1,76 @@
+"""Re-applies rules and re-evaluates alerts after graph changes, off the write path.
+
+Graph listeners only set a flag; a task waits a short debounce, then runs
+rules and alerts once for the whole burst. Rule writes are idempotent, so the
+change they cause settles after one more pass.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+
+from dragonscope.graph.model import Edge, Graph, GraphListener, Node
+
+log = logging.getLogger(__name__)
+
+DEBOUNCE_S = 0.1
+TICK_S = 5.0  # alerts with a duration trigger are also checked this often
+
+
+class Reactor(GraphListener):
+    def __init__(self, graph: Graph, react: Callable[[], None], active: Callable[[], bool]) -> None:
+        self._react = react
+        self._active = active
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        graph.add_listener(self)
+
+    def poke(self) -> None:
+        self._wake.set()
+
+    def _changed(self, *_: object) -> None:
+        if self._active():
+            self._wake.set()
+
+    def on_node_added(self, node: Node) -> None:
+        self._changed()
+
+    def on_node_updated(self, node: Node, old: Node) -> None:
+        self._changed()
+
+    def on_node_deleted(self, node: Node) -> None:
+        self._changed()
+
+    def on_edge_added(self, edge: Edge) -> None:
+        self._changed()
+
+    def on_edge_updated(self, edge: Edge, old: Edge) -> None:
+        self._changed()
+
+    def on_edge_deleted(self, edge: Edge) -> None:
+        self._changed()
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), TICK_S)
+            await asyncio.sleep(DEBOUNCE_S)
+            self._wake.clear()
+            if not self._active():
+                continue
+            try:
+                self._react()
+            except Exception:  # one bad rule must not stop the others for good
+                log.exception("applying rules and alerts failed")

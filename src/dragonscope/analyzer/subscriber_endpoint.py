@@ -1,0 +1,139 @@
+"""``/ws/subscriber``: live graph events, optionally restricted by a Gremlin filter.
+
+Nothing is sent on connect (Skydive's behaviour): the client asks for the
+initial state with ``SyncRequest``, while live events flow from the handshake
+on. ``GremlinFilter`` null keeps the current view, ``""`` resets to the whole
+graph (at ``Time`` if given, from history), anything else must be a query
+returning a graph and becomes the subscriber's filter.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import WSMsgType, web
+
+from dragonscope.analyzer import auth
+from dragonscope.analyzer.connections import HandshakeError, header, identify
+from dragonscope.analyzer.history import HistoryError
+from dragonscope.analyzer.query import QueryError, compile_query, graph_ids
+from dragonscope.analyzer.subscribers import FULL, PARTIAL, Subscriber, ViewFilter, encode
+from dragonscope.graph.model import Graph
+from dragonscope.skydive import messages as m
+
+if TYPE_CHECKING:
+    from dragonscope.analyzer.app import Analyzer
+
+log = logging.getLogger(__name__)
+
+
+def make_filter(analyzer: Analyzer, text: str) -> ViewFilter:
+    """Compile a subscriber filter; raises QueryError unless it yields a graph."""
+    compiled = compile_query(text)
+
+    def view_filter(graph: Graph) -> tuple[set[str], set[str]]:
+        return graph_ids(compiled, graph, analyzer.history)
+
+    view_filter(analyzer.graph)
+    return view_filter
+
+
+def _sync_reply(analyzer: Analyzer, sub: Subscriber, msg: m.Message) -> str:
+    obj = msg.obj if isinstance(msg.obj, dict) else {}
+    wanted = obj.get("GremlinFilter")
+    at = obj.get("Time")
+    hub = analyzer.hub
+    try:
+        if wanted is None:
+            return encode(m.SYNC_REPLY, hub.view_json(sub), uuid=msg.uuid)
+        if not isinstance(wanted, str):
+            raise QueryError("GremlinFilter must be a string")
+        if wanted == "":
+            sub.view_filter, sub.filter_text = None, ""
+            if isinstance(at, int) and not isinstance(at, bool) and at > 0:
+                return encode(m.SYNC_REPLY, analyzer.history.view_at(at).to_json(), uuid=msg.uuid)
+            return encode(m.SYNC_REPLY, analyzer.graph.to_json(), uuid=msg.uuid)
+        view_filter = make_filter(analyzer, wanted)
+        node_ids, edge_ids = view_filter(analyzer.graph)
+        sub.view_filter, sub.filter_text = view_filter, wanted
+        sub.set_view(analyzer.graph, node_ids, edge_ids)
+        return encode(m.SYNC_REPLY, hub.view_json(sub), uuid=msg.uuid)
+    except (QueryError, HistoryError) as exc:
+        return encode(m.SYNC_REPLY, str(exc), uuid=msg.uuid, status=400)
+
+
+async def handle(request: web.Request) -> web.StreamResponse:
+    analyzer: Analyzer = request.app["analyzer"]
+    try:
+        analyzer.auth.authorize(request, auth.READ)
+    except auth.Unauthenticated as exc:
+        return web.Response(status=401, text=str(exc))
+    except auth.Forbidden as exc:
+        return web.Response(status=403, text=str(exc), headers={"Connection": "close"})
+    try:
+        conn = identify(request)
+        policy = (header(request, "X-Update-Policy") or FULL).lower()
+        if policy not in (FULL, PARTIAL):
+            raise HandshakeError(400, f"X-Update-Policy {policy!r}: use full or partial")
+        namespaces = frozenset(
+            request.headers.getall("X-Websocket-Namespace", [])
+            or request.query.getall("x-websocket-namespace", [])
+            or ["*"]
+        )
+        filter_text = header(request, "X-Gremlin-Filter") or ""
+        view_filter = None
+        if filter_text:
+            try:
+                view_filter = make_filter(analyzer, filter_text)
+            except QueryError as exc:
+                raise HandshakeError(400, f"X-Gremlin-Filter: {exc}") from None
+        sub = Subscriber(
+            ws=web.WebSocketResponse(heartbeat=analyzer.settings.ping_interval, compress=False),
+            host_id=conn.host_id,
+            client_type=conn.client_type,
+            policy=policy,
+            namespaces=namespaces,
+            queue_max=analyzer.settings.subscriber_queue,
+            remote=f"{conn.addr}:{conn.port}",
+            view_filter=view_filter,
+            filter_text=filter_text,
+        )
+        analyzer.subscriber_pool.claim(conn.host_id, (conn, sub))
+    except HandshakeError as exc:
+        return web.Response(status=exc.status, text=str(exc), headers={"Connection": "close"})
+    entry = analyzer.subscriber_pool.by_host[conn.host_id]
+    writer: asyncio.Task[None] | None = None
+    try:
+        sub.ws.headers["X-Host-ID"] = analyzer.settings.host_id
+        sub.ws.headers["X-Service-Type"] = "analyzer"
+        await sub.ws.prepare(request)
+        if view_filter is not None:
+            sub.set_view(analyzer.graph, *view_filter(analyzer.graph))
+        analyzer.hub.add(sub)
+        writer = asyncio.create_task(analyzer.hub.writer(sub))
+        async for frame in sub.ws:
+            if frame.type != WSMsgType.TEXT:
+                continue
+            conn.messages_in += 1
+            try:
+                msg = m.decode(frame.data)
+            except m.MessageError:
+                continue
+            if msg.namespace == m.GRAPH and msg.type == m.SYNC_REQUEST:
+                sub.push(_sync_reply(analyzer, sub, msg))
+        return sub.ws
+    finally:
+        analyzer.hub.remove(sub)
+        analyzer.subscriber_pool.release(conn.host_id, entry)
+        if writer is not None:
+            writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await writer
+
+
+def status_of(entry: Any) -> dict[str, Any]:
+    conn, _sub = entry
+    return conn.status()

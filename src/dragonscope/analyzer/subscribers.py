@@ -1,0 +1,263 @@
+"""Fan-out of graph events to subscribers, each behind its own bounded queue.
+
+Graph listeners run inside the publisher's write, so they only append an
+already-encoded frame (encoded once per event and policy, shared by every
+subscriber) to each queue; a writer task per subscriber drains its queue. A
+subscriber that falls ``queue_max`` frames behind loses its backlog and gets a
+fresh ``Sync`` of its view instead; one that keeps falling behind is
+disconnected. Nobody else ever waits for it.
+
+Filtered subscribers do not take events one by one: a change marks them dirty
+and their writer re-runs the filter and sends the difference (added nodes,
+removed nodes, added edges, removed edges, then updates), as Skydive does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from dragonscope.analyzer.metadata_ops import diff_ops
+from dragonscope.graph.model import Edge, Graph, GraphListener, Node
+from dragonscope.skydive import messages as m
+
+log = logging.getLogger(__name__)
+
+FULL = "full"
+PARTIAL = "partial"
+_OVERFLOWS_BEFORE_DISCONNECT = 3
+_OVERFLOW_WINDOW_S = 60.0
+CLOSE_TOO_SLOW = 1013  # "try again later"
+
+
+def encode(
+    type_: str, obj: Any, namespace: str = m.GRAPH, uuid: str = "", status: int = 200
+) -> str:
+    return json.dumps(
+        {"Namespace": namespace, "Type": type_, "UUID": uuid, "Status": status, "Obj": obj},
+        separators=(",", ":"),
+    )
+
+
+def _partial_obj(element: Node, old: Node) -> dict[str, Any]:
+    return {
+        "ID": element.id,
+        "UpdatedAt": element.updated_at,
+        "Revision": element.revision,
+        "Ops": diff_ops(old.metadata, element.metadata),
+    }
+
+
+# A filter: given the live graph, the IDs of the nodes and edges in view.
+ViewFilter = Callable[[Graph], tuple[set[str], set[str]]]
+
+
+@dataclass(eq=False)
+class Subscriber:
+    ws: web.WebSocketResponse
+    host_id: str
+    client_type: str
+    policy: str
+    namespaces: frozenset[str]
+    queue_max: int
+    remote: str = ""
+    connected_at: float = field(default_factory=time.time)
+    view_filter: ViewFilter | None = None
+    filter_text: str = ""
+    # Filtered view: what the subscriber was last told, by ID (element objects
+    # are never mutated in place, so identity tells whether one changed).
+    view_nodes: dict[str, Node] = field(default_factory=dict)
+    view_edges: dict[str, Edge] = field(default_factory=dict)
+    dirty: bool = False
+    queue: deque[str] = field(default_factory=deque)
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    resync: bool = False
+    overflows: deque[float] = field(default_factory=deque)
+    sent: int = 0
+    dropped: int = 0
+    closed: bool = False
+
+    def accepts(self, namespace: str) -> bool:
+        return "*" in self.namespaces or namespace in self.namespaces
+
+    def push(self, frame: str) -> None:
+        if self.resync or self.closed:
+            return
+        if len(self.queue) >= self.queue_max:
+            self.dropped += len(self.queue)
+            self.queue.clear()
+            self.resync = True
+            now = time.monotonic()
+            self.overflows.append(now)
+            while self.overflows and self.overflows[0] < now - _OVERFLOW_WINDOW_S:
+                self.overflows.popleft()
+        else:
+            self.queue.append(frame)
+        self.wake.set()
+
+    def mark_dirty(self) -> None:
+        self.dirty = True
+        self.wake.set()
+
+    def set_view(self, graph: Graph, node_ids: set[str], edge_ids: set[str]) -> None:
+        self.view_nodes = {i: n for i in node_ids if (n := graph.node(i)) is not None}
+        self.view_edges = {i: e for i in edge_ids if (e := graph.edge(i)) is not None}
+        self.dirty = False
+
+
+class SubscriberHub(GraphListener):
+    def __init__(self, graph: Graph) -> None:
+        self.graph = graph
+        self.subscribers: set[Subscriber] = set()
+        self.frames_out = 0
+        graph.add_listener(self)
+
+    # -- registry --------------------------------------------------------------
+    def add(self, sub: Subscriber) -> None:
+        self.subscribers.add(sub)
+
+    def remove(self, sub: Subscriber) -> None:
+        sub.closed = True
+        sub.wake.set()
+        self.subscribers.discard(sub)
+
+    def queue_depths(self) -> list[int]:
+        return [len(s.queue) for s in self.subscribers]
+
+    # -- events ----------------------------------------------------------------
+    def _fan_out(self, full: str, element: Node, partial: Callable[[], str] | None = None) -> None:
+        partial_frame: str | None = None
+        for sub in self.subscribers:
+            if sub.view_filter is not None:
+                sub.mark_dirty()
+            elif sub.accepts(m.GRAPH):
+                if partial is not None and sub.policy == PARTIAL:
+                    if partial_frame is None:
+                        partial_frame = partial()
+                    sub.push(partial_frame)
+                else:
+                    sub.push(full)
+
+    def _emit(self, type_: str, element: Node) -> None:
+        if self.subscribers:
+            self._fan_out(encode(type_, element.to_json()), element)
+
+    def _emit_update(self, type_: str, partial_type: str, element: Node, old: Node) -> None:
+        if self.subscribers:
+            self._fan_out(
+                encode(type_, element.to_json()),
+                element,
+                lambda: encode(partial_type, _partial_obj(element, old)),
+            )
+
+    def on_node_added(self, node: Node) -> None:
+        self._emit(m.NODE_ADDED, node)
+
+    def on_node_updated(self, node: Node, old: Node) -> None:
+        self._emit_update(m.NODE_UPDATED, m.NODE_PARTIALLY_UPDATED, node, old)
+
+    def on_node_deleted(self, node: Node) -> None:
+        self._emit(m.NODE_DELETED, node)
+
+    def on_edge_added(self, edge: Edge) -> None:
+        self._emit(m.EDGE_ADDED, edge)
+
+    def on_edge_updated(self, edge: Edge, old: Edge) -> None:
+        self._emit_update(m.EDGE_UPDATED, m.EDGE_PARTIALLY_UPDATED, edge, old)
+
+    def on_edge_deleted(self, edge: Edge) -> None:
+        self._emit(m.EDGE_DELETED, edge)
+
+    def broadcast(self, namespace: str, type_: str, obj: Any) -> None:
+        """A non-graph notification (e.g. an Alert) to every subscriber that wants it."""
+        frame = encode(type_, obj, namespace=namespace)
+        for sub in self.subscribers:
+            if sub.accepts(namespace):
+                sub.push(frame)
+
+    # -- per-subscriber views ----------------------------------------------------
+    def view_json(self, sub: Subscriber) -> dict[str, Any]:
+        if sub.view_filter is None:
+            return self.graph.to_json()
+        return {
+            "Nodes": [n.to_json() for n in sub.view_nodes.values()],
+            "Edges": [e.to_json() for e in sub.view_edges.values()],
+        }
+
+    def refresh(self, sub: Subscriber) -> None:
+        """Re-run a filtered subscriber's filter and queue the difference."""
+        assert sub.view_filter is not None
+        sub.dirty = False
+        try:
+            node_ids, edge_ids = sub.view_filter(self.graph)
+        except ValueError as exc:  # the filter stopped working (e.g. a node it names is gone)
+            log.debug("subscriber %s filter failed: %s", sub.host_id, exc)
+            node_ids, edge_ids = set(), set()
+        graph = self.graph
+        old_nodes, old_edges = sub.view_nodes, sub.view_edges
+        new_nodes = {i: n for i in node_ids if (n := graph.node(i)) is not None}
+        new_edges = {i: e for i in edge_ids if (e := graph.edge(i)) is not None}
+        frames: list[str] = []
+        frames += [
+            encode(m.NODE_ADDED, n.to_json()) for i, n in new_nodes.items() if i not in old_nodes
+        ]
+        frames += [
+            encode(m.NODE_DELETED, n.to_json()) for i, n in old_nodes.items() if i not in new_nodes
+        ]
+        frames += [
+            encode(m.EDGE_ADDED, e.to_json()) for i, e in new_edges.items() if i not in old_edges
+        ]
+        frames += [
+            encode(m.EDGE_DELETED, e.to_json()) for i, e in old_edges.items() if i not in new_edges
+        ]
+        for new, old, full_type, partial_type in (
+            (new_nodes, old_nodes, m.NODE_UPDATED, m.NODE_PARTIALLY_UPDATED),
+            (new_edges, old_edges, m.EDGE_UPDATED, m.EDGE_PARTIALLY_UPDATED),
+        ):
+            for element_id, element in new.items():
+                before = old.get(element_id)
+                if before is None or before is element:
+                    continue
+                if sub.policy == PARTIAL:
+                    frames.append(encode(partial_type, _partial_obj(element, before)))
+                else:
+                    frames.append(encode(full_type, element.to_json()))
+        sub.view_nodes, sub.view_edges = new_nodes, new_edges
+        for frame in frames:
+            sub.push(frame)
+
+    async def writer(self, sub: Subscriber) -> None:
+        """Drain one subscriber's queue until it closes; the only task that sends to it."""
+        ws = sub.ws
+        while not sub.closed and not ws.closed:
+            await sub.wake.wait()
+            sub.wake.clear()
+            if sub.resync:
+                if len(sub.overflows) >= _OVERFLOWS_BEFORE_DISCONNECT:
+                    log.warning("subscriber %s is too slow: disconnected", sub.host_id)
+                    await ws.close(code=CLOSE_TOO_SLOW, message=b"subscriber too slow")
+                    return
+                sub.queue.clear()
+                sub.resync = False
+                if sub.view_filter is not None:
+                    self.refresh(sub)
+                    sub.queue.clear()
+                frame = encode(m.SYNC, self.view_json(sub))
+                sub.queue.append(frame)
+            elif sub.dirty and sub.view_filter is not None:
+                self.refresh(sub)
+            while sub.queue and not ws.closed:
+                frame = sub.queue.popleft()
+                with contextlib.suppress(ConnectionResetError):
+                    await ws.send_str(frame)
+                sub.sent += 1
+                self.frames_out += 1

@@ -1,0 +1,113 @@
+"""The users file: one ``name:role:argon2-hash`` line per user, ``#`` comments.
+
+Only hashes are stored; ``add_user`` is how an operator creates or changes an
+entry (the CLI's ``analyzer adduser``).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+ROLES = ("admin", "publisher", "reader")
+_NAME = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
+_hasher = PasswordHasher()
+
+
+class UsersFileError(ValueError):
+    """The users file cannot be used; the text names the file and line."""
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    name: str
+    role: str
+    password_hash: str
+
+    def __repr__(self) -> str:  # never print the hash
+        return f"User(name={self.name!r}, role={self.role!r})"
+
+
+def check_name(name: str) -> None:
+    if not _NAME.match(name):
+        raise UsersFileError(
+            f"invalid user name {name!r}: use 1-64 letters, digits, '_', '.', '@' or '-'"
+        )
+
+
+def check_role(role: str) -> None:
+    if role not in ROLES:
+        raise UsersFileError(f"invalid role {role!r}: one of {', '.join(ROLES)}")
+
+
+def load_users(path: Path) -> dict[str, User]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise UsersFileError(f"cannot read users file {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise UsersFileError(f"users file {path} is not UTF-8 text") from None
+    users: dict[str, User] = {}
+    for number, raw in enumerate(text.splitlines(), 1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        parts = line.split(":", 2)
+        where = f"{path}:{number}"
+        if len(parts) != 3:
+            raise UsersFileError(f"{where}: expected name:role:hash")
+        name, role, password_hash = parts
+        try:
+            check_name(name)
+            check_role(role)
+        except UsersFileError as exc:
+            raise UsersFileError(f"{where}: {exc}") from None
+        if not password_hash.startswith("$argon2"):
+            raise UsersFileError(f"{where}: the password must be an argon2 hash (see adduser)")
+        if name in users:
+            raise UsersFileError(f"{where}: user {name!r} appears twice")
+        users[name] = User(name, role, password_hash)
+    return users
+
+
+def verify_password(user: User, password: str) -> bool:
+    try:
+        return _hasher.verify(user.password_hash, password)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+def add_user(path: Path, name: str, role: str, password: str) -> bool:
+    """Create or replace ``name``'s entry; returns True when the user is new."""
+    check_name(name)
+    check_role(role)
+    if not password:
+        raise UsersFileError("the password cannot be empty")
+    lines: list[str] = []
+    if path.exists():
+        load_users(path)  # refuse to rewrite a file we cannot parse
+        lines = path.read_text(encoding="utf-8").splitlines()
+    entry = f"{name}:{role}:{_hasher.hash(password)}"
+    is_new = True
+    for index, line in enumerate(lines):
+        if line.strip().split(":", 1)[0] == name:
+            lines[index] = entry
+            is_new = False
+    if is_new:
+        lines.append(entry)
+    fd, tmp = tempfile.mkstemp(dir=path.parent or Path("."), prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write("\n".join(lines) + "\n")
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return is_new

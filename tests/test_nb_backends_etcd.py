@@ -4,7 +4,6 @@ that never loses a change, through restarts, compaction and endpoint failover.""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import random
 import time
@@ -14,7 +13,7 @@ import aetcd
 import pytest
 
 from dragonscope.nb.backends import BackendError, open_backend
-from dragonscope.nb.backends.base import Backend
+from nb_follow import Follower, State, eventually
 from servers import EtcdServer, free_port
 
 TABLES = ("lport", "lswitch", "lrouter", "secgroup")
@@ -22,8 +21,6 @@ FAST_RECONNECT = {
     "grpc.initial_reconnect_backoff_ms": 100,
     "grpc.max_reconnect_backoff_ms": 500,
 }
-
-State = dict[tuple[str, str], bytes]
 
 
 def writer(server: EtcdServer) -> aetcd.Client:
@@ -37,49 +34,6 @@ async def store_state(client: aetcd.Client) -> State:
         for kv in await client.get_prefix(f"/{table}/".encode()):
             state[(table, kv.key.decode().split("/", 2)[2])] = kv.value
     return state
-
-
-class Follower:
-    """Rebuilds the NB from a snapshot plus the change stream, as a collector does."""
-
-    def __init__(self, backend: Backend) -> None:
-        self.backend = backend
-        self.state: State = {}
-        self.revision = 0
-        self.count = 0
-        self.task: asyncio.Task[None] | None = None
-
-    async def start(self) -> None:
-        entries, self.revision = await self.backend.snapshot()
-        self.state = {(e.table, e.id): e.value for e in entries}
-        self.task = asyncio.create_task(self._run())
-
-    async def _run(self) -> None:
-        async for change in self.backend.changes(self.revision):
-            assert change.revision >= self.revision, "revisions went backwards"
-            self.revision = change.revision
-            self.count += 1
-            if change.value is None:
-                self.state.pop((change.table, change.id), None)
-            else:
-                self.state[(change.table, change.id)] = change.value
-
-    async def stop(self) -> None:
-        assert self.task is not None
-        if self.task.done():
-            self.task.result()  # surface a failure of the stream itself
-        self.task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self.task
-        await self.backend.close()
-
-
-async def eventually(check: Callable[[], bool], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(0.05)
 
 
 async def retrying(op: Callable[[], Awaitable[object]]) -> None:

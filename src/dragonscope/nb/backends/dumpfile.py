@@ -18,11 +18,10 @@ from pathlib import Path
 
 from dragonscope.nb.backends.base import BackendError, RawChange, RawEntry
 from dragonscope.nb.backends.store import LocalStore, pick
+from dragonscope.nb.schema import NON_OBJECT_TABLES
 
 log = logging.getLogger(__name__)
 
-# Rendered by df-db dump as a table, but they are allocation counters, not objects.
-CONTROL_TABLES = frozenset({"unique_key"})
 
 DEFAULT_INTERVAL = 1.0
 
@@ -100,7 +99,7 @@ class DumpFileBackend:
             )
         found: dict[tuple[str, str], list[tuple[str, bytes]]] = {}
         for table, objects in dump.items():
-            if table in CONTROL_TABLES:
+            if table in NON_OBJECT_TABLES:
                 continue
             if not isinstance(objects, list):
                 log.warning(

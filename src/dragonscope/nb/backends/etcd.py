@@ -27,12 +27,12 @@ import grpc
 from aetcd import rpc
 
 from dragonscope.nb.backends.base import BackendError, RawChange, RawEntry
+from dragonscope.nb.schema import NON_OBJECT_TABLES
 
 log = logging.getLogger(__name__)
 
 PREFIX = b"/"
 PREFIX_END = b"0"  # the first key after every key starting with "/"
-IGNORED_TABLES = frozenset({"unique_key", "pubsub"})
 PAGE_SIZE = 2000
 
 # Fail fast and reconnect fast: an operator watching an outage wants the picture
@@ -73,7 +73,7 @@ def split_key(key: bytes) -> tuple[str, str] | None:
     if not key.startswith(PREFIX):
         return None
     table, slash, id_ = key[1:].decode("utf-8", "replace").partition("/")
-    if not slash or not table or not id_ or table in IGNORED_TABLES:
+    if not slash or not table or not id_ or table in NON_OBJECT_TABLES:
         return None
     return table, id_
 

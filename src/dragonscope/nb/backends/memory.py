@@ -13,9 +13,7 @@ from typing import Any
 
 from dragonscope.nb.backends.base import RawChange, RawEntry
 from dragonscope.nb.backends.store import LocalStore, to_bytes
-
-# The df-db dump renders unique-key counters as a table; they are not objects.
-CONTROL_TABLES = frozenset({"unique_key"})
+from dragonscope.nb.schema import NON_OBJECT_TABLES
 
 
 class MemoryBackend:
@@ -47,7 +45,7 @@ class MemoryBackend:
         """
         content = {}
         for table, objects in dump.items():
-            if table in CONTROL_TABLES:
+            if table in NON_OBJECT_TABLES:
                 continue
             for obj in objects:
                 content[(table, str(obj["id"]))] = to_bytes(obj)

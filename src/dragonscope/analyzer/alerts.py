@@ -22,6 +22,7 @@ import aiohttp
 from aiohttp import web
 
 from dragonscope.analyzer import auth
+from dragonscope.analyzer.keys import ANALYZER
 from dragonscope.analyzer.query import QueryError, compile_query, run_compiled
 from dragonscope.analyzer.responses import json_response, read_json, text_error
 from dragonscope.graph.model import now_ms
@@ -163,13 +164,13 @@ class AlertManager:
 
 
 async def list_alerts(request: web.Request) -> web.Response:
-    analyzer: Analyzer = request.app["analyzer"]
+    analyzer: Analyzer = request.app[ANALYZER]
     analyzer.authorize(request, auth.READ)
     return json_response({k: a.to_json() for k, a in analyzer.alerts.alerts.items()})
 
 
 async def get_alert(request: web.Request) -> web.Response:
-    analyzer: Analyzer = request.app["analyzer"]
+    analyzer: Analyzer = request.app[ANALYZER]
     analyzer.authorize(request, auth.READ)
     alert = analyzer.alerts.alerts.get(request.match_info["id"])
     if alert is None:
@@ -178,7 +179,7 @@ async def get_alert(request: web.Request) -> web.Response:
 
 
 async def create_alert(request: web.Request) -> web.Response:
-    analyzer: Analyzer = request.app["analyzer"]
+    analyzer: Analyzer = request.app[ANALYZER]
     analyzer.authorize(request, auth.WRITE)
     try:
         alert = Alert.from_body(await read_json(request))
@@ -190,13 +191,13 @@ async def create_alert(request: web.Request) -> web.Response:
 
 
 async def patch_alert(request: web.Request) -> web.Response:
-    analyzer: Analyzer = request.app["analyzer"]
+    analyzer: Analyzer = request.app[ANALYZER]
     analyzer.authorize(request, auth.WRITE)
     return text_error(400, "resource not updatable")
 
 
 async def delete_alert(request: web.Request) -> web.Response:
-    analyzer: Analyzer = request.app["analyzer"]
+    analyzer: Analyzer = request.app[ANALYZER]
     analyzer.authorize(request, auth.WRITE)
     if analyzer.alerts.alerts.pop(request.match_info["id"], None) is None:
         return text_error(404, f"Alert '{request.match_info['id']}' not found")

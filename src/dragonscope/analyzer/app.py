@@ -35,6 +35,7 @@ from dragonscope.analyzer.auth import Authenticator, Forbidden, Principal, Unaut
 from dragonscope.analyzer.connections import Pool
 from dragonscope.analyzer.graph_store import GraphStore
 from dragonscope.analyzer.history import History
+from dragonscope.analyzer.keys import ANALYZER
 from dragonscope.analyzer.reactor import Reactor
 from dragonscope.analyzer.rejections import RejectionLog
 from dragonscope.analyzer.responses import json_error, text_error
@@ -211,7 +212,7 @@ async def _index(request: web.Request) -> web.StreamResponse:
 
 def create_app(analyzer: Analyzer) -> web.Application:
     app = web.Application(middlewares=[_errors], client_max_size=64 * 2**20)
-    app["analyzer"] = analyzer
+    app[ANALYZER] = analyzer
     app.router.add_get("/ws/publisher", publisher_endpoint.handle)
     app.router.add_get("/ws/subscriber", subscriber_endpoint.handle)
     rest_topology.setup(app)

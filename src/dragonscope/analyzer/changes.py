@@ -16,6 +16,7 @@ from aiohttp import web
 
 from dragonscope.analyzer import auth
 from dragonscope.analyzer.history import HistoryError
+from dragonscope.analyzer.keys import ANALYZER
 from dragonscope.analyzer.query import QueryError, compile_query, graph_ids
 from dragonscope.analyzer.responses import json_error, json_response
 from dragonscope.analyzer.timeparse import parse_time
@@ -68,7 +69,7 @@ def diff(analyzer: Analyzer, start: int, end: int, gremlin: str | None) -> dict[
 
 
 async def get_changes(request: web.Request) -> web.Response:
-    analyzer: Analyzer = request.app["analyzer"]
+    analyzer: Analyzer = request.app[ANALYZER]
     analyzer.authorize(request, auth.READ)
     now = now_ms()
     try:

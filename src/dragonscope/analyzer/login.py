@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from dragonscope.analyzer.auth import COOKIE, PERMISSIONS, Unauthenticated
+from dragonscope.analyzer.keys import ANALYZER
 from dragonscope.analyzer.responses import json_response
 
 if TYPE_CHECKING:
@@ -28,7 +29,7 @@ def _permissions(role: str) -> list[dict[str, object]]:
 
 
 async def login(request: web.Request) -> web.Response:
-    analyzer: Analyzer = request.app["analyzer"]
+    analyzer: Analyzer = request.app[ANALYZER]
     form = await request.post()
     username, password = form.get("username"), form.get("password")
     if not isinstance(username, str) or not isinstance(password, str) or not username:
@@ -66,7 +67,7 @@ async def login_other(request: web.Request) -> web.Response:
 
 
 async def logout(request: web.Request) -> web.Response:
-    analyzer: Analyzer = request.app["analyzer"]
+    analyzer: Analyzer = request.app[ANALYZER]
     token = request.cookies.get(COOKIE) or request.headers.get("X-Auth-Token")
     if token:
         analyzer.auth.logout(token)

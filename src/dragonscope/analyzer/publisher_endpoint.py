@@ -18,6 +18,7 @@ from aiohttp import WSMsgType, web
 from dragonscope.analyzer import auth
 from dragonscope.analyzer.connections import Connection, HandshakeError, identify
 from dragonscope.analyzer.graph_store import Rejected, decode_edge, decode_node
+from dragonscope.analyzer.keys import ANALYZER
 from dragonscope.analyzer.rejections import Rejection
 from dragonscope.analyzer.subscribers import encode
 from dragonscope.analyzer.validation import ValidationError, check_edge, check_node
@@ -143,7 +144,7 @@ def _check(check: Callable[[Any], None], element: Any) -> None:
 
 
 async def handle(request: web.Request) -> web.StreamResponse:
-    analyzer: Analyzer = request.app["analyzer"]
+    analyzer: Analyzer = request.app[ANALYZER]
     try:
         analyzer.auth.authorize(request, auth.PUBLISH)
     except auth.Unauthenticated as exc:

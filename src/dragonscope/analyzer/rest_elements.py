@@ -8,6 +8,7 @@ from aiohttp import web
 
 from dragonscope.analyzer import auth
 from dragonscope.analyzer.graph_store import Rejected, decode_edge, decode_node
+from dragonscope.analyzer.keys import ANALYZER
 from dragonscope.analyzer.metadata_ops import OpError, json_patch
 from dragonscope.analyzer.responses import json_response, read_json, text_error
 from dragonscope.analyzer.validation import (
@@ -53,13 +54,13 @@ def _not_found(kind: Kind, element_id: str) -> web.Response:
 
 
 async def list_elements(request: web.Request) -> web.Response:
-    analyzer: Analyzer = request.app["analyzer"]
+    analyzer: Analyzer = request.app[ANALYZER]
     analyzer.authorize(request, auth.READ)
     return json_response({e.id: e.to_json() for e in _kind(request).all(analyzer)})
 
 
 async def get_element(request: web.Request) -> web.Response:
-    analyzer: Analyzer = request.app["analyzer"]
+    analyzer: Analyzer = request.app[ANALYZER]
     analyzer.authorize(request, auth.READ)
     kind, element_id = _kind(request), request.match_info["id"]
     element = kind.get(analyzer, element_id)
@@ -69,7 +70,7 @@ async def get_element(request: web.Request) -> web.Response:
 
 
 async def create_element(request: web.Request) -> web.Response:
-    analyzer: Analyzer = request.app["analyzer"]
+    analyzer: Analyzer = request.app[ANALYZER]
     analyzer.authorize(request, auth.WRITE)
     kind = _kind(request)
     body = await read_json(request)
@@ -96,7 +97,7 @@ async def create_element(request: web.Request) -> web.Response:
 
 
 async def patch_element(request: web.Request) -> web.Response:
-    analyzer: Analyzer = request.app["analyzer"]
+    analyzer: Analyzer = request.app[ANALYZER]
     analyzer.authorize(request, auth.WRITE)
     kind, element_id = _kind(request), request.match_info["id"]
     stored = kind.get(analyzer, element_id)
@@ -131,7 +132,7 @@ def _restore_protected(old: dict[str, Any], new: dict[str, Any]) -> None:
 
 
 async def delete_element(request: web.Request) -> web.Response:
-    analyzer: Analyzer = request.app["analyzer"]
+    analyzer: Analyzer = request.app[ANALYZER]
     analyzer.authorize(request, auth.WRITE)
     kind, element_id = _kind(request), request.match_info["id"]
     if kind.get(analyzer, element_id) is None:

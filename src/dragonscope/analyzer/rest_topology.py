@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from dragonscope.analyzer import auth
+from dragonscope.analyzer.keys import ANALYZER
 from dragonscope.analyzer.query import QueryError, run_query_async
 from dragonscope.analyzer.responses import JSON_TYPE, json_response, text_error
 
@@ -24,7 +25,7 @@ def _content_type(request: web.Request) -> str:
 
 
 async def post_topology(request: web.Request) -> web.Response:
-    analyzer: Analyzer = request.app["analyzer"]
+    analyzer: Analyzer = request.app[ANALYZER]
     analyzer.authorize(request, auth.READ)
     raw = await request.read()
     if not raw.strip():
@@ -52,7 +53,7 @@ async def post_topology(request: web.Request) -> web.Response:
 
 
 async def get_topology(request: web.Request) -> web.Response:
-    analyzer: Analyzer = request.app["analyzer"]
+    analyzer: Analyzer = request.app[ANALYZER]
     analyzer.authorize(request, auth.READ)
     graph = analyzer.graph.to_json()
     return json_response({"Nodes": graph["Nodes"] or None, "Edges": graph["Edges"] or None})

@@ -18,6 +18,7 @@ from aiohttp import web
 
 from dragonscope.analyzer import auth
 from dragonscope.analyzer.graph_store import Rejected
+from dragonscope.analyzer.keys import ANALYZER
 from dragonscope.analyzer.metadata_ops import OP_DELETE, OP_SET, apply_ops
 from dragonscope.analyzer.query import QueryError, compile_query, run_compiled
 from dragonscope.analyzer.responses import json_response, read_json, text_error
@@ -262,7 +263,7 @@ class RuleBook:
 
 
 def _book(request: web.Request) -> tuple[Analyzer, RuleBook, bool]:
-    analyzer: Analyzer = request.app["analyzer"]
+    analyzer: Analyzer = request.app[ANALYZER]
     return analyzer, analyzer.rules, request.match_info["kind"] == "edgerule"
 
 

@@ -9,6 +9,7 @@ from aiohttp import web
 
 from dragonscope import __version__
 from dragonscope.analyzer import auth
+from dragonscope.analyzer.keys import ANALYZER
 from dragonscope.analyzer.responses import json_response
 
 if TYPE_CHECKING:
@@ -16,7 +17,7 @@ if TYPE_CHECKING:
 
 
 async def api_status(request: web.Request) -> web.Response:
-    analyzer: Analyzer = request.app["analyzer"]
+    analyzer: Analyzer = request.app[ANALYZER]
     analyzer.authorize(request, auth.READ)
     subscribers = {
         host: conn.status() for host, (conn, _sub) in analyzer.subscriber_pool.by_host.items()
@@ -46,7 +47,7 @@ async def api_status(request: web.Request) -> web.Response:
 
 
 async def api_info(request: web.Request) -> web.Response:
-    analyzer: Analyzer = request.app["analyzer"]
+    analyzer: Analyzer = request.app[ANALYZER]
     analyzer.authorize(request, auth.READ)
     return json_response(
         {"Host": analyzer.settings.host_id, "Version": __version__, "Service": "analyzer"}
@@ -54,14 +55,14 @@ async def api_info(request: web.Request) -> web.Response:
 
 
 async def api_rejections(request: web.Request) -> web.Response:
-    analyzer: Analyzer = request.app["analyzer"]
+    analyzer: Analyzer = request.app[ANALYZER]
     analyzer.authorize(request, auth.READ)
     origin = request.query.get("origin")
     return json_response([r.to_json() for r in analyzer.rejections.recent(origin)])
 
 
 async def healthz(request: web.Request) -> web.Response:
-    analyzer: Analyzer = request.app["analyzer"]
+    analyzer: Analyzer = request.app[ANALYZER]
     return json_response(
         {"Status": "ok", "Uptime": round(time.monotonic() - analyzer.started_at, 3)}
     )
@@ -137,7 +138,7 @@ def render_metrics(analyzer: Analyzer) -> str:
 
 
 async def metrics(request: web.Request) -> web.Response:
-    analyzer: Analyzer = request.app["analyzer"]
+    analyzer: Analyzer = request.app[ANALYZER]
     analyzer.authorize(request, auth.READ)
     return web.Response(
         text=render_metrics(analyzer), headers={"Content-Type": "text/plain; version=0.0.4"}

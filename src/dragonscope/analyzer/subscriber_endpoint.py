@@ -19,6 +19,7 @@ from aiohttp import WSMsgType, web
 from dragonscope.analyzer import auth
 from dragonscope.analyzer.connections import HandshakeError, header, identify
 from dragonscope.analyzer.history import HistoryError
+from dragonscope.analyzer.keys import ANALYZER
 from dragonscope.analyzer.query import QueryError, compile_query, graph_ids
 from dragonscope.analyzer.subscribers import FULL, PARTIAL, Subscriber, ViewFilter, encode
 from dragonscope.graph.model import Graph
@@ -66,7 +67,7 @@ def _sync_reply(analyzer: Analyzer, sub: Subscriber, msg: m.Message) -> str:
 
 
 async def handle(request: web.Request) -> web.StreamResponse:
-    analyzer: Analyzer = request.app["analyzer"]
+    analyzer: Analyzer = request.app[ANALYZER]
     try:
         analyzer.auth.authorize(request, auth.READ)
     except auth.Unauthenticated as exc:

@@ -9,6 +9,7 @@ import logging
 import signal
 
 from dragonscope.config import ConfigError
+from dragonscope.nb.backends import BackendError
 
 log = logging.getLogger("dragonscope.collector")
 
@@ -99,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
     )  # fmt: skip
     try:
         asyncio.run(_serve(collector))
-    except OSError as exc:
+    except (OSError, BackendError, ConfigError) as exc:
         raise CliError(str(exc)) from None
     return 0
 

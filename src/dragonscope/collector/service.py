@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import inspect
 import logging
 import time
 import uuid
@@ -27,6 +26,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from dragonscope.collector.health import HealthServer
+from dragonscope.collector.nb_probe import nb_endpoints, reachable
 from dragonscope.collector.progress import Progress
 from dragonscope.collector.revisions import RevisionClock
 from dragonscope.collector.settings import CollectorSettings
@@ -183,6 +183,11 @@ class Collector:
                 asyncio.create_task(self._publish_forever(), name="collector-publish"),
                 asyncio.create_task(self._reconcile_forever(), name="collector-reconcile"),
             ]
+            endpoints = nb_endpoints(getattr(reader, "url", ""))
+            if endpoints:
+                tasks.append(
+                    asyncio.create_task(self._probe_nb_forever(endpoints), name="collector-probe")
+                )
             try:
                 done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
                 for task in done:
@@ -202,15 +207,16 @@ class Collector:
                     await reader.close()
 
     async def _open_reader(self) -> tuple[Any, bool]:
-        nb = self.settings.nb
-        if not isinstance(nb, str):
-            return nb, False
-        from dragonscope.nb.reader import open_reader
+        """(reader, owned): a URL is opened (and closed by us); a reader or a raw
+        backend passed by an embedder is used as is and left open."""
+        from dragonscope.nb.reader import NbReader, open_reader
 
-        reader = open_reader(nb)
-        if inspect.isawaitable(reader):
-            reader = await reader
-        return reader, True
+        nb = self.settings.nb
+        if isinstance(nb, str):
+            return open_reader(nb), True
+        if isinstance(nb, NbReader):
+            return nb, False
+        return NbReader(nb), False
 
     async def _load(self, reader: Any) -> int:
         """Initial snapshot (retried while the NB is unreachable) and translation."""
@@ -301,6 +307,16 @@ class Collector:
                 continue
             # A finite stream (a dump file) has nothing more to say.
             await asyncio.Event().wait()
+
+    async def _probe_nb_forever(self, endpoints: list[tuple[str, int]]) -> None:
+        interval = self.settings.nb_probe_interval
+        while True:
+            await asyncio.sleep(interval)
+            alive = await reachable(endpoints, timeout=min(2.0, interval))
+            if not alive:
+                self._mark_stale(True, "no NB endpoint accepts connections")
+            elif self.nb_stale:
+                self._mark_stale(False)
 
     def _mark_stale(self, stale: bool, reason: str = "") -> None:
         if stale == self.nb_stale:

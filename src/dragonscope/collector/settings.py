@@ -46,6 +46,7 @@ class CollectorSettings:
     backoff_initial: float = 0.5
     backoff_max: float = 30.0
     coalesce_window: float = 0.005
+    nb_probe_interval: float = 2.0
     progress: bool | None = None
     extensions: Any = None
     client_type: str = "dragonscope-collector"

@@ -4,8 +4,9 @@ The memory, redis and dump-file backends have no store revision of their own, so
 each keeps one ``LocalStore``: the current value of every object plus, for every
 key, the local revision of its last change (deletions are kept as tombstones).
 ``changes(since)`` then replays every key changed after ``since`` in revision
-order, so a consumer that falls behind still converges on the exact state, and
-any number of consumers can follow the same store.
+order, so a consumer that falls behind still converges on the exact state (it
+gets the latest value of each key changed meanwhile, not every intermediate
+one), and any number of consumers can follow the same store.
 
 Tombstones are pruned once there are too many; a consumer asking for a revision
 older than the pruning horizon gets ``BackendError`` (like etcd compaction), and

@@ -9,6 +9,7 @@ not depend on ``nb/schema.py`` (which re-exports ``check`` built on it).
 from __future__ import annotations
 
 import ipaddress
+import socket
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
@@ -23,6 +24,7 @@ from dragonscope.nb.fields import (
 from dragonscope.nb.model import NbObject, Problem
 
 Index = dict[tuple[str, str], NbObject]
+ByTable = dict[str, list[NbObject]]
 
 
 def find_problems(
@@ -41,8 +43,11 @@ def find_problems(
             continue
         problems.extend(_dangling(obj, table, index, tables))
     problems.extend(_duplicate_unique_keys(index, tables))
+    by_table: dict[str, list[NbObject]] = {}
+    for obj in index.values():
+        by_table.setdefault(obj.table, []).append(obj)
     for consistency in _CONSISTENCY:
-        problems.extend(consistency(index))
+        problems.extend(consistency(index, by_table))
     problems.sort(key=lambda p: (p.table, p.id, p.field or "", p.kind, p.message))
     return problems
 
@@ -116,17 +121,13 @@ def _quote(text: str) -> str:
     return '"' + text + '"'
 
 
-def _by_table(index: Index, table: str) -> Iterator[NbObject]:
-    return (obj for (name, _), obj in index.items() if name == table)
-
-
 def _list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
 
 
-def _router_ports(index: Index) -> Iterator[Problem]:
+def _router_ports(index: Index, by_table: ByTable) -> Iterator[Problem]:
     """A router port copies its interface lport: same id, unique_key, network and MAC."""
-    for router in _by_table(index, "lrouter"):
+    for router in by_table.get("lrouter", ()):
         for position, port in enumerate(_list(router.data.get("ports"))):
             if not isinstance(port, dict) or not isinstance(port.get("id"), str):
                 continue
@@ -159,9 +160,10 @@ def _router_ports(index: Index) -> Iterator[Problem]:
                     )
 
 
-def _port_subnets(index: Index) -> Iterator[Problem]:
+def _port_subnets(index: Index, by_table: ByTable) -> Iterator[Problem]:
     """The i-th IP of a port lies in its i-th subnet, on the port's own network."""
-    for port in _by_table(index, "lport"):
+    networks: dict[str, _Network | None] = {}
+    for port in by_table.get("lport", ()):
         ips = _list(port.data.get("ips"))
         for position, subnet_id in enumerate(_list(port.data.get("subnets"))):
             subnet = index.get(("lsubnet", subnet_id)) if isinstance(subnet_id, str) else None
@@ -177,29 +179,64 @@ def _port_subnets(index: Index) -> Iterator[Problem]:
                     f"{describe(subnet_id)} on {describe(subnet.data.get('lswitch'))}",
                     INCONSISTENT,
                 )
-            if position < len(ips) and not _inside(ips[position], subnet.data.get("cidr")):
+            cidr = subnet.data.get("cidr")
+            if position >= len(ips) or not isinstance(cidr, str):
+                continue
+            if cidr not in networks:
+                networks[cidr] = _network(cidr)
+            if not _inside(ips[position], networks[cidr]):
                 yield Problem(
                     "lport",
                     port.id,
                     f"ips[{position}]",
                     f"expected an address in subnet {subnet_id}'s cidr "
-                    f"{describe(subnet.data.get('cidr'))}, found {describe(ips[position])}",
+                    f"{describe(cidr)}, found {describe(ips[position])}",
                     INCONSISTENT,
                 )
 
 
-def _inside(address: Any, cidr: Any) -> bool:
-    """True unless both values are valid and the address is outside the network."""
+_Network = tuple[int, int, int]  # address family, network bits, mask
+
+
+def _network(cidr: str) -> _Network | None:
     try:
-        return ipaddress.ip_address(address) in ipaddress.ip_interface(cidr).network
-    except (ValueError, TypeError):
+        net = ipaddress.ip_interface(cidr).network
+    except ValueError:
+        return None
+    family = socket.AF_INET if net.version == 4 else socket.AF_INET6
+    return family, int(net.network_address), int(net.netmask)
+
+
+def _inside(address: Any, network: _Network | None) -> bool:
+    """True unless both values are valid and the address is outside the network.
+
+    inet_pton is used because ports outnumber subnets by far and the ipaddress
+    module would dominate the whole check.
+    """
+    if network is None or not isinstance(address, str):
         return True
+    family, bits, mask = network
+    try:
+        value = int.from_bytes(socket.inet_pton(family, address), "big")
+    except OSError:
+        return not _is_address(address)  # another family is outside; junk was reported already
+    return value & mask == bits
 
 
-def _floating_ips(index: Index) -> Iterator[Problem]:
+def _is_address(text: str) -> bool:
+    for family in (socket.AF_INET, socket.AF_INET6):
+        try:
+            socket.inet_pton(family, text)
+        except OSError:
+            continue
+        return True
+    return False
+
+
+def _floating_ips(index: Index, by_table: ByTable) -> Iterator[Problem]:
     """A floating IP's addresses belong to the ports it names."""
     pairs = (("floating_lport", "floating_ip_address"), ("lport", "fixed_ip_address"))
-    for fip in _by_table(index, "floatingip"):
+    for fip in by_table.get("floatingip", ()):
         for port_field, address_field in pairs:
             port_id, address = fip.data.get(port_field), fip.data.get(address_field)
             port = index.get(("lport", port_id)) if isinstance(port_id, str) else None
@@ -216,7 +253,7 @@ def _floating_ips(index: Index) -> Iterator[Problem]:
                 )
 
 
-_CONSISTENCY: tuple[Callable[[Index], Iterator[Problem]], ...] = (
+_CONSISTENCY: tuple[Callable[[Index, ByTable], Iterator[Problem]], ...] = (
     _router_ports,
     _port_subnets,
     _floating_ips,

@@ -582,9 +582,12 @@ class Reference:
     target: str
     many: bool = False
 
-    def locate(self, data: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+    def locate(self, data: Mapping[str, Any]) -> list[tuple[str, str]]:
         """Every (concrete path, id) this reference holds in ``data``; ill-typed values skipped."""
-        yield from _walk(data, self.field.split("."), "", self.many)
+        if "." not in self.field and not self.many:  # the common case: one plain id
+            value = data.get(self.field)
+            return [(self.field, value)] if isinstance(value, str) and value else []
+        return list(_walk(data, self.field.split("."), "", self.many))
 
 
 def _walk(

@@ -1,0 +1,59 @@
+"""NB schema: parsing, serializing and cross-checking a large cloud's NB, in one process.
+
+The input is the demo generator's ``large`` cloud (about 100k stored objects),
+encoded byte for byte as Dragonflow stores it; no database is involved, so
+these figures are the parser's own cost (backend figures include it on top of
+the store's).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+
+from bench.report import Figure
+from dragonscope.demo.generate import encode, generate
+from dragonscope.nb.schema import check, parse, serialize
+
+ROUNDS = 3
+
+
+def _best(run: Callable[[], object]) -> float:
+    """Best wall time of a few rounds: the least disturbed by the other processes on the box."""
+    times = []
+    for _ in range(ROUNDS):
+        started = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - started)
+    return min(times)
+
+
+def collect() -> list[Figure]:
+    dump = generate("large", seed=1)
+    entries = [
+        (table, row["id"], encode(row))
+        for table, rows in dump.items()
+        if table != "unique_key"
+        for row in rows
+    ]
+    count = len(entries)
+    size = f"{count:,} objects"
+
+    parsed = [parse(table, id_, raw) for table, id_, raw in entries]
+    snapshot = {obj.key: obj for obj in parsed}
+    invalid = sum(1 for obj in parsed if obj.problems)
+
+    bare = _best(lambda: [json.loads(raw) for _, _, raw in entries])
+    full = _best(lambda: [parse(table, id_, raw) for table, id_, raw in entries])
+    out = _best(lambda: [serialize(obj) for obj in parsed])
+    cross = _best(lambda: check(snapshot))
+    problems = len(check(snapshot))
+
+    return [
+        Figure("parse + validate", count / full, "objects/s", size, f"{invalid} invalid objects"),
+        Figure("bare json.loads", count / bare, "objects/s", size, "baseline, no validation"),
+        Figure("parse cost vs json.loads", full / bare, "x", size, "lower is better"),
+        Figure("serialize", count / out, "objects/s", size, "Dragonflow's byte form"),
+        Figure("check (cross-object)", cross * 1000, "ms", size, f"{problems} problems found"),
+    ]

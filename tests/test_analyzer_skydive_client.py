@@ -7,7 +7,6 @@ import time
 import warnings
 
 import pytest
-from analyzer_support import ThreadedAnalyzer
 from skydive.rest.client import BadRequest, RESTClient
 from skydive.websocket.client import (
     EdgeAddedMsgType,
@@ -18,6 +17,7 @@ from skydive.websocket.client import (
     WSMessage,
 )
 
+from analyzer_support import ThreadedAnalyzer
 from dragonscope.analyzer.users import add_user
 
 pytestmark = pytest.mark.timeout(60)

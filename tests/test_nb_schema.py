@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -855,3 +856,26 @@ def test_fast_address_checks_agree_with_the_ipaddress_module(text: str) -> None:
     ).problems
     assert ip_ok == canonical_ip()
     assert net_ok == canonical_net()
+
+
+# --- documentation ------------------------------------------------------------------------------
+
+
+def _field_paths(struct: Any, prefix: str = "") -> list[str]:
+    paths = []
+    for name, spec in struct.fields.items():
+        paths.append(prefix + name)
+        if spec.struct is not None:
+            paths += _field_paths(spec.struct, f"{prefix}{name}{'[]' if spec.many else ''}.")
+    return paths
+
+
+def test_the_nb_page_documents_every_table_field_and_problem_kind() -> None:
+    page = (Path(__file__).parent.parent / "docs" / "nb.md").read_text()
+    sections = page.split("\n### ")
+    for name, table in TABLES.items():
+        (section,) = [s for s in sections if s.startswith(f"`{name}`\n")]
+        for path in _field_paths(table):
+            assert f"| `{path}` |" in section, (name, path)
+    for kind in PROBLEM_KINDS:
+        assert f"| `{kind}` |" in page, kind

@@ -75,7 +75,7 @@ __all__ = [
 
 # --- mixins (Dragonflow's db/models/mixins.py) ---------------------------------------------------
 
-ID = {"id": string(required=True, doc="object id (Neutron uuid, or host name for chassis)")}
+ID = {"id": string(required=True, doc="the id in the object's key")}
 NAME = {"name": string(doc="display name from Neutron")}
 VERSION = {"version": integer(minimum=0, doc="Neutron revision_number")}
 TOPIC = {"topic": string(required=True, doc="project (tenant) id; may be empty")}

@@ -1,0 +1,558 @@
+"""What the operator asks, and how a partial question becomes a concrete first packet.
+
+Sources: an lport id or name, ``IP`` or ``IP@network``, or ``external`` (a host on the
+physical network, arriving on a chosen chassis). Destinations: an lport, an IP (a port's,
+a floating IP, or any outside address), or ``metadata``. Every field left out is derived
+the way the guest would (its MAC and IP, its DHCP-learned routes, ARP for the next hop)
+and each derivation is written down as an assumption in the result.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, fields
+from typing import Any
+
+from dragonscope.trace import responders
+from dragonscope.trace.index import IpAddr, NbIndex, Network, Port, ip
+from dragonscope.trace.model import Packet, TraceError
+
+PROTOCOLS = ("tcp", "udp", "icmp", "icmp6", "arp", "dhcp")
+EPHEMERAL_PORT = 49152
+EXTERNAL_HOST = "203.0.113.10"  # documentation address (RFC 5737) for an Internet host
+EXTERNAL_MAC = "02:00:00:00:00:01"
+BROADCAST = "ff:ff:ff:ff:ff:ff"
+
+
+@dataclass(slots=True)
+class TraceRequest:
+    """A trace question; only ``source`` is required."""
+
+    source: str
+    destination: str | None = None
+    proto: str | None = None
+    sport: int | None = None
+    dport: int | None = None
+    icmp_type: int | None = None
+    icmp_code: int | None = None
+    ttl: int | None = None
+    vlan: int | None = None
+    chassis: str | None = None
+    eth_src: str | None = None
+    eth_dst: str | None = None
+    ip_src: str | None = None
+    ip_dst: str | None = None
+    ct: bool = False
+    reply: bool = False
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.source, str) or not self.source.strip():
+            raise TraceError("a source is required (lport id or name, IP, IP@network, external)")
+        if self.proto is not None and self.proto not in PROTOCOLS:
+            raise TraceError(f"unknown protocol {self.proto!r}; use one of {', '.join(PROTOCOLS)}")
+        limits = {
+            "sport": 65535,
+            "dport": 65535,
+            "icmp_type": 255,
+            "icmp_code": 255,
+            "ttl": 255,
+            "vlan": 4095,
+        }
+        for name, top in limits.items():
+            value = getattr(self, name)
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= top
+            ):
+                raise TraceError(f"{name} must be an integer from 0 to {top}, got {value!r}")
+        for name in ("ip_src", "ip_dst"):
+            value = getattr(self, name)
+            if value is not None and ip(value) is None:
+                raise TraceError(f"{name} is not an IP address: {value!r}")
+        for name in ("eth_src", "eth_dst"):
+            value = getattr(self, name)
+            if value is not None and not _is_mac(value):
+                raise TraceError(f"{name} is not a MAC address: {value!r}")
+
+    @classmethod
+    def from_json(cls, body: Any) -> TraceRequest:
+        """Build from a JSON object (the API body); unknown keys are an error, not ignored."""
+        if not isinstance(body, dict):
+            raise TraceError("the request must be a JSON object")
+        names = {f.name for f in fields(cls)}
+        aliases = {"from": "source", "to": "destination"}
+        kwargs: dict[str, Any] = {}
+        for key, value in body.items():
+            name = aliases.get(key, key)
+            if name not in names:
+                raise TraceError(f"unknown field {key!r}")
+            kwargs[name] = value
+        for flag in ("ct", "reply"):
+            if flag in kwargs and not isinstance(kwargs[flag], bool):
+                raise TraceError(f"{flag} must be true or false")
+        for text in (
+            "source",
+            "destination",
+            "proto",
+            "chassis",
+            "eth_src",
+            "eth_dst",
+            "ip_src",
+            "ip_dst",
+        ):
+            if kwargs.get(text) is not None and not isinstance(kwargs[text], str):
+                raise TraceError(f"{text} must be a string")
+        if "source" not in kwargs:
+            raise TraceError('a source is required ("from")')
+        return cls(**kwargs)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            f.name: getattr(self, f.name)
+            for f in fields(self)
+            if getattr(self, f.name) not in (None, False)
+        }
+
+
+def _is_mac(value: Any) -> bool:
+    parts = value.split(":") if isinstance(value, str) else []
+    return len(parts) == 6 and all(
+        len(p) == 2 and all(c in "0123456789abcdefABCDEF" for c in p) for p in parts
+    )
+
+
+@dataclass(slots=True)
+class GuestFailure:
+    """The packet never leaves the guest (no route, unanswered ARP)."""
+
+    code: str
+    why: str
+    obj: Any = None
+
+
+@dataclass(slots=True)
+class Start:
+    """The concrete first packet and where it enters the datapath."""
+
+    kind: str  # "port", "vtep", "physnet"
+    packet: Packet | None
+    chassis: str | None
+    port: Port | None = None  # the OVS port it enters by (a trunk parent for a child)
+    sender: Port | None = None  # the logical sender (the child for a trunk child)
+    network: Network | None = None
+    physnet: str | None = None
+    target: Port | None = None
+    target_ip: IpAddr | None = None
+    failure: GuestFailure | None = None
+    assumptions: list[str] | None = None
+
+
+class Resolver:
+    """Turns a TraceRequest into a Start against one index."""
+
+    def __init__(self, index: NbIndex) -> None:
+        self.index = index
+
+    # -- names ------------------------------------------------------------------
+    def port(self, spec: str, role: str, near: Port | None = None) -> Port:
+        idx = self.index
+        if spec in idx.ports:
+            return idx.ports[spec]
+        named = idx.by_name.get(spec, [])
+        if len(named) == 1:
+            return named[0]
+        if len(named) > 1:
+            raise TraceError(
+                f"{role} {spec!r} names {len(named)} ports; use an id: "
+                + ", ".join(p.id for p in named[:5])
+            )
+        addr_text, _, net_spec = spec.partition("@")
+        addr = ip(addr_text)
+        if addr is None:
+            raise TraceError(f"{role} {spec!r} is not a port id, port name or IP address")
+        if net_spec:
+            network = self.network(net_spec)
+            owners = idx.any_by_net_ip.get((network.id, addr), [])
+            if not owners:
+                raise TraceError(f"no port has IP {addr} in network {network.name}")
+            return owners[0]
+        owners = [p for p in idx.by_ip.get(addr, []) if not idx.is_router_port(p)]
+        if near is not None:
+            same = [p for p in owners if p.net_id == near.net_id]
+            owners = same or owners
+        if len(owners) == 1:
+            return owners[0]
+        if not owners:
+            raise TraceError(f"no port has IP {addr}")
+        raise TraceError(f"IP {addr} belongs to {len(owners)} ports; write IP@network")
+
+    def network(self, spec: str) -> Network:
+        if spec in self.index.networks:
+            return self.index.networks[spec]
+        named = self.index.networks_by_name.get(spec, [])
+        if len(named) == 1:
+            return named[0]
+        if named:
+            raise TraceError(f"network name {spec!r} is ambiguous; use its id")
+        raise TraceError(f"no network {spec!r}")
+
+    # -- guest view -------------------------------------------------------------------
+    def next_hop(self, port: Port, dst: IpAddr, notes: list[str]) -> IpAddr | GuestFailure:
+        """The guest's routing table as DHCP taught it: on-link subnets, host routes,
+        option 121, the metadata route via its own IP, then the default gateway."""
+        routes: list[tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, IpAddr | None, str]] = []
+        for sid in port.subnets:
+            sub = self.index.subnets.get(sid)
+            if sub is None or sub.cidr is None:
+                continue
+            routes.append((sub.cidr, None, f"on-link subnet {sub.cidr}"))
+            for dest, hop in sub.host_routes:
+                routes.append((dest, hop, f"host route {dest} via {hop} (DHCP option 121)"))
+            gateway = ip(port.dhcp_opts.get("3")) if sub.cidr.version == 4 else None
+            gateway = gateway or sub.gateway
+            if gateway is not None:
+                any_net = ipaddress.ip_network("0.0.0.0/0" if gateway.version == 4 else "::/0")
+                routes.append((any_net, gateway, f"default route via gateway {gateway}"))
+        opt121 = port.dhcp_opts.get("121", "")
+        for entry in opt121.split(";") if opt121 else []:
+            dest_text, _, hop_text = entry.partition(",")
+            try:
+                dest, hop = (
+                    ipaddress.ip_network(dest_text.strip(), strict=False),
+                    ip(hop_text.strip()),
+                )
+            except ValueError:
+                continue
+            if hop is not None:
+                routes.append((dest, hop, f"route {dest} via {hop} (extra DHCP option 121)"))
+        if dst == responders.METADATA_IP:
+            routes.append(
+                (
+                    ipaddress.ip_network("169.254.169.254/32"),
+                    None,
+                    "metadata route 169.254.169.254/32 via the guest's own IP",
+                )
+            )
+        best = None
+        for dest, hop, why in routes:
+            if (
+                dest.version == dst.version
+                and dst in dest
+                and (best is None or dest.prefixlen > best[0].prefixlen)
+            ):
+                best = (dest, hop, why)
+        if best is None:
+            return GuestFailure(
+                "NO_ROUTE",
+                f"the guest of {port.name} has no route to {dst} "
+                "(no subnet, host route or gateway covers it)",
+                self.index.port_ref(port),
+            )
+        notes.append(f"{port.name} reaches {dst} by its {best[2]}")
+        return best[1] if best[1] is not None else dst
+
+    def resolve_mac(self, port: Port, addr: IpAddr, notes: list[str]) -> str | GuestFailure:
+        """What the guest's ARP (or ND) for ``addr`` on its network would learn."""
+        idx = self.index
+        network = idx.networks.get(port.net_id)
+        if network is None:
+            return GuestFailure(
+                "INCOMPLETE_OBJECT", f"network {port.net_id} does not exist", idx.port_ref(port)
+            )
+        answer = (
+            responders.arp_answer(idx, network, addr)
+            if addr.version == 4
+            else responders.nd_answer(idx, network, addr)
+        )
+        if answer is not None:
+            notes.append(
+                f"{'ARP' if addr.version == 4 else 'ND'} for {addr} answered by the "
+                f"responder: {answer[0]}"
+            )
+            return answer[0]
+        for owner in idx.pair_owners.get((network.id, addr), []):
+            if owner.bound:
+                mac = next((m for a, m in owner.pairs if a == addr), "") or owner.mac
+                notes.append(
+                    f"{addr} is an allowed address pair of {owner.name}; its guest "
+                    f"answers ARP itself with {mac}"
+                )
+                return mac
+        owners = idx.any_by_net_ip.get((network.id, addr), [])
+        if owners:
+            owner = owners[0]
+            if not owner.enabled:
+                return GuestFailure(
+                    "PORT_DISABLED",
+                    f"ARP for {addr} is not answered: port {owner.name} is admin down",
+                    idx.port_ref(owner),
+                )
+            if idx.is_router_port(owner):
+                return GuestFailure(
+                    "DESTINATION_UNBOUND",
+                    f"ARP for {addr} is not answered: router interface is unknown",
+                    idx.port_ref(owner),
+                )
+            return GuestFailure(
+                "DESTINATION_UNBOUND",
+                f"ARP for {addr} is not answered: port {owner.name} is not bound",
+                idx.port_ref(owner),
+            )
+        if network.is_provider:
+            mac = "02:00:" + ":".join(f"{b:02x}" for b in addr.packed[-4:])
+            notes.append(
+                f"{addr} is not a port of provider network {network.name}: assumed "
+                f"to be a physical host answering ARP with {mac}"
+            )
+            return mac
+        return GuestFailure(
+            "ARP_UNRESOLVED",
+            f"ARP for {addr} on {network.name} is flooded and "
+            "never answered: no port, router interface or DHCP port has it",
+            idx.net_ref(network),
+        )
+
+    # -- the request ----------------------------------------------------------------------
+    def resolve(self, req: TraceRequest) -> Start:
+        notes: list[str] = []
+        if req.source == "external":
+            start = self._external(req, notes)
+        else:
+            start = self._from_port(req, notes)
+        start.assumptions = notes
+        return start
+
+    def _destination(
+        self, req: TraceRequest, near: Port | None, notes: list[str]
+    ) -> tuple[Port | None, IpAddr | None]:
+        dest = req.destination
+        if dest is None:
+            addr = ip(req.ip_dst) if req.ip_dst else None
+            return None, addr
+        if dest == "metadata":
+            return None, responders.METADATA_IP
+        addr = ip(dest.partition("@")[0])
+        if addr is not None and "@" not in dest:
+            fip = self.index.fip_by_address.get(addr)
+            if fip is not None:
+                fixed = self.index.ports.get(fip.fixed_port or "")
+                if fixed is not None:
+                    notes.append(f"{addr} is floating IP {fip.id} of {fixed.name}")
+                return fixed, addr
+            owners = [p for p in self.index.by_ip.get(addr, []) if not self.index.is_router_port(p)]
+            if not owners:
+                return None, addr
+        port = self.port(dest, "destination", near)
+        return port, addr
+
+    def _family_ip(self, port: Port, version: int) -> IpAddr | None:
+        return next((a for a in port.ips if a.version == version), None)
+
+    def _from_port(self, req: TraceRequest, notes: list[str]) -> Start:
+        idx = self.index
+        sender = self.port(req.source, "source")
+        in_port, vlan = sender, req.vlan
+        cps = idx.children.get(sender.id)
+        if cps is not None and cps.type == "vlan" and idx.ports.get(cps.parent):
+            in_port, vlan = idx.ports[cps.parent], cps.vlan
+            notes.append(
+                f"{sender.name} is a trunk child: its frames leave parent "
+                f"{in_port.name} tagged VLAN {vlan}"
+            )
+        target, dst_addr = self._destination(req, sender, notes)
+        if req.ip_dst:
+            dst_addr = ip(req.ip_dst)
+        proto = req.proto or ("tcp" if req.dport is not None else None)
+        version = 6 if proto == "icmp6" else 4
+        if dst_addr is not None and dst_addr not in (target.ips if target else []):
+            version = dst_addr.version
+        elif target is not None:
+            common = {a.version for a in target.ips} & {a.version for a in sender.ips}
+            version = 4 if 4 in common or not common else 6
+            dst_addr = dst_addr or self._family_ip(target, version)
+        if proto is None:
+            proto = "icmp" if version == 4 else "icmp6"
+            notes.append(f"protocol not given: ICMP{'v6' if version == 6 else ''} echo request")
+        src_ip = ip(req.ip_src) if req.ip_src else self._family_ip(sender, version)
+        eth_src = req.eth_src or sender.mac
+        ttl = req.ttl if req.ttl is not None else 64
+        start = Start(
+            "port",
+            None,
+            in_port.chassis,
+            port=in_port,
+            sender=sender,
+            target=target,
+            target_ip=dst_addr,
+        )
+        if sender.vtep is not None:
+            start.kind = "vtep"
+            start.network = idx.networks.get(sender.net_id)
+            start.chassis = req.chassis or (target.chassis if target else None)
+            if start.chassis is None:
+                raise TraceError(
+                    f"{sender.name} is behind VTEP {sender.vtep}: give the receiving "
+                    "chassis (--chassis)"
+                )
+            notes.append(
+                f"{sender.name} is behind VTEP {sender.vtep}; its traffic arrives by "
+                f"tunnel at {start.chassis}"
+            )
+        if proto == "arp":
+            if dst_addr is None:
+                raise TraceError("an ARP trace needs the IP to resolve (--to IP or port)")
+            start.packet = Packet(
+                eth_src=eth_src,
+                eth_dst=req.eth_dst or BROADCAST,
+                eth_type="arp",
+                arp_op="request",
+                arp_spa=str(src_ip) if src_ip else "0.0.0.0",
+                arp_tpa=str(dst_addr),
+                arp_sha=eth_src,
+                vlan=vlan,
+            )
+            return start
+        if proto == "dhcp":
+            start.packet = Packet(
+                eth_src=eth_src,
+                eth_dst=BROADCAST,
+                eth_type="ipv4",
+                ip_src=req.ip_src or "0.0.0.0",
+                ip_dst="255.255.255.255",
+                proto="udp",
+                sport=68,
+                dport=67,
+                ttl=ttl,
+                vlan=vlan,
+            )
+            notes.append("DHCPDISCOVER from 0.0.0.0:68 to 255.255.255.255:67")
+            return start
+        if dst_addr is None:
+            raise TraceError("give a destination (--to port, IP or metadata)")
+        if src_ip is None:
+            raise TraceError(f"{sender.name} has no IPv{version} address; give --ip-src")
+        if dst_addr == responders.METADATA_IP and req.dport is None and req.proto is None:
+            proto = "tcp"
+        sport = dport = itype = icode = None
+        if proto in ("tcp", "udp"):
+            sport = req.sport if req.sport is not None else EPHEMERAL_PORT
+            dport = (
+                req.dport
+                if req.dport is not None
+                else (responders.METADATA_PORT if dst_addr == responders.METADATA_IP else 80)
+            )
+            if req.sport is None:
+                notes.append(f"source port not given: {EPHEMERAL_PORT}")
+            if req.dport is None:
+                notes.append(f"destination port not given: {dport}")
+        else:
+            itype = req.icmp_type if req.icmp_type is not None else (8 if proto == "icmp" else 128)
+            icode = req.icmp_code if req.icmp_code is not None else 0
+        eth_dst = req.eth_dst
+        if eth_dst is None:
+            hop = self.next_hop(sender, dst_addr, notes)
+            if isinstance(hop, GuestFailure):
+                start.failure = hop
+            else:
+                mac = self.resolve_mac(sender, hop, notes)
+                if isinstance(mac, GuestFailure):
+                    start.failure = mac
+                else:
+                    eth_dst = mac
+        start.packet = Packet(
+            eth_src=eth_src,
+            eth_dst=eth_dst or BROADCAST,
+            eth_type=f"ipv{version}",
+            ip_src=str(src_ip),
+            ip_dst=str(dst_addr),
+            proto=proto,
+            sport=sport,
+            dport=dport,
+            icmp_type=itype,
+            icmp_code=icode,
+            ttl=ttl,
+            vlan=vlan,
+        )
+        return start
+
+    def _external(self, req: TraceRequest, notes: list[str]) -> Start:
+        idx = self.index
+        target, dst_addr = self._destination(req, None, notes)
+        if dst_addr is None:
+            raise TraceError("an external source needs a destination IP (a floating IP)")
+        fip = idx.fip_by_address.get(dst_addr)
+        fport = idx.ports.get(fip.floating_port) if fip else None
+        network = idx.networks.get(fport.net_id) if fport else None
+        if network is None:
+            for sub in idx.subnets.values():
+                candidate = idx.networks.get(sub.net_id)
+                if candidate and candidate.external and sub.cidr and dst_addr in sub.cidr:
+                    network = candidate
+                    break
+        if network is None or not network.is_provider:
+            raise TraceError(
+                f"{dst_addr} is not on an external provider network; external "
+                "traffic can only enter through a floating IP"
+            )
+        chassis = req.chassis or (fport.chassis if fport else None)
+        if chassis is None:
+            raise TraceError("give the chassis the packet arrives on (--chassis)")
+        if req.chassis is None:
+            notes.append(f"arrives at {chassis}, the only chassis answering ARP for {dst_addr}")
+        proto = req.proto or ("tcp" if req.dport is not None else "icmp")
+        src = req.ip_src or EXTERNAL_HOST
+        if req.ip_src is None:
+            notes.append(f"external source address not given: {EXTERNAL_HOST}")
+        vlan = network.segmentation_id if network.type == "vlan" else None
+        start = Start(
+            "physnet",
+            None,
+            chassis,
+            network=network,
+            physnet=network.physnet,
+            target=target,
+            target_ip=dst_addr,
+        )
+        eth_src = req.eth_src or EXTERNAL_MAC
+        if proto == "arp":
+            start.packet = Packet(
+                eth_src=eth_src,
+                eth_dst=BROADCAST,
+                eth_type="arp",
+                arp_op="request",
+                arp_spa=src,
+                arp_tpa=str(dst_addr),
+                arp_sha=eth_src,
+                vlan=vlan,
+            )
+            return start
+        if proto not in ("tcp", "udp", "icmp"):
+            raise TraceError(f"protocol {proto} is not supported from an external source")
+        eth_dst = req.eth_dst or (fport.mac if fport else None)
+        if eth_dst is None:
+            start.failure = GuestFailure(
+                "ARP_UNRESOLVED",
+                f"nobody on the physical network answers ARP for {dst_addr}",
+                idx.net_ref(network),
+            )
+        sport = dport = itype = icode = None
+        if proto in ("tcp", "udp"):
+            sport = req.sport if req.sport is not None else EPHEMERAL_PORT
+            dport = req.dport if req.dport is not None else 80
+        else:
+            itype = req.icmp_type if req.icmp_type is not None else 8
+            icode = req.icmp_code if req.icmp_code is not None else 0
+        start.packet = Packet(
+            eth_src=eth_src,
+            eth_dst=eth_dst or BROADCAST,
+            eth_type="ipv4",
+            ip_src=src,
+            ip_dst=str(dst_addr),
+            proto=proto,
+            sport=sport,
+            dport=dport,
+            icmp_type=itype,
+            icmp_code=icode,
+            ttl=req.ttl if req.ttl is not None else 64,
+            vlan=vlan,
+        )
+        return start

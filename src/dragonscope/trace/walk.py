@@ -1,0 +1,188 @@
+"""The state of one packet in flight and the bookkeeping of a walk (hops, forks, outcomes).
+
+``Frame`` is what the OpenFlow registers hold (``metadata`` = network, ``reg6`` = source
+port, ``reg7`` = destination port, ``reg5`` = router) plus the chassis executing it.
+``Walk`` runs table functions depth-first so the hops of one fork stay together, and keeps
+the conntrack entries that stateful security groups commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from dragonscope.trace.index import NbIndex, Network, Port, Router, RouterPort
+from dragonscope.trace.model import Hop, ObjRef, Outcome, Packet
+from dragonscope.trace.secgroups import SgEvaluator
+
+MAX_STEPS = 5000
+
+
+@dataclass(slots=True)
+class Frame:
+    pkt: Packet
+    chassis: str | None
+    fork: str = "0"
+    net: Network | None = None
+    src: Port | None = None  # reg6
+    dst: Port | None = None  # reg7
+    router: Router | None = None  # reg5
+    in_router_port: RouterPort | None = None
+    in_port: Port | None = None  # the OVS port the packet entered by
+    from_physnet: bool = False
+    physnet: str | None = None
+    sfc_done: bool = False
+    flood: bool = False
+
+
+Step = Callable[["Walk", Frame], "list[tuple[Frame, Step]] | None"]
+
+
+@dataclass(slots=True)
+class ConntrackEntry:
+    chassis: str
+    zone: int
+    proto: str | None
+    src: str | None
+    sport: int | None
+    dst: str | None
+    dport: int | None
+    committed_by: str  # "egress" or "ingress" security group check, or "snat"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "chassis": self.chassis,
+            "zone": self.zone,
+            "proto": self.proto,
+            "src": self.src,
+            "sport": self.sport,
+            "dst": self.dst,
+            "dport": self.dport,
+            "by": self.committed_by,
+        }
+
+
+@dataclass(slots=True)
+class Walk:
+    """One simulation: shared index and SG cache, its own hops, outcomes and conntrack."""
+
+    index: NbIndex
+    sg: SgEvaluator
+    apps: frozenset[str]
+    assume_established: bool = False
+    conntrack: list[ConntrackEntry] = field(default_factory=list)
+    hops: list[Hop] = field(default_factory=list)
+    outcomes: list[Outcome] = field(default_factory=list)
+    record: bool = True
+    _forks: dict[str, int] = field(default_factory=dict)
+
+    def run(self, frame: Frame, step: Step) -> None:
+        stack: list[tuple[Frame, Step]] = [(frame, step)]
+        steps = 0
+        while stack:
+            current, fn = stack.pop()
+            steps += 1
+            if steps > MAX_STEPS:
+                self.drop(current, None, "LOOP", f"stopped after {MAX_STEPS} steps")
+                return
+            nxt = fn(self, current)
+            if nxt:
+                stack.extend(reversed(nxt))
+
+    # -- recording -------------------------------------------------------------
+    def hop(
+        self,
+        frame: Frame,
+        table: int | None,
+        decision: str,
+        why: str,
+        objects: list[ObjRef] | None = None,
+        before: Packet | None = None,
+    ) -> None:
+        if not self.record:
+            return
+        changes = before.diff(frame.pkt) if before is not None else {}
+        self.hops.append(
+            Hop(
+                len(self.hops) + 1,
+                frame.fork,
+                frame.chassis,
+                table,
+                decision,
+                why,
+                objects or [],
+                changes,
+            )
+        )
+
+    def fork(self, frame: Frame, **changes: Any) -> Frame:
+        """A copy of ``frame`` on a new branch (flood copies)."""
+        n = self._forks.get(frame.fork, 0) + 1
+        self._forks[frame.fork] = n
+        return replace(frame, fork=f"{frame.fork}.{n}", **changes)
+
+    def drop(
+        self, frame: Frame, table: int | None, code: str, why: str, obj: ObjRef | None = None
+    ) -> None:
+        self.hop(frame, table, "drop", why, [obj] if obj else [])
+        self.outcomes.append(
+            Outcome(
+                "dropped",
+                frame.fork,
+                frame.chassis,
+                table,
+                why,
+                code=code,
+                object=obj,
+                seq=len(self.hops),
+                packet=frame.pkt,
+            )
+        )
+
+    def finish(self, frame: Frame, table: int | None, verdict: str, why: str, **kw: Any) -> None:
+        self.hop(
+            frame,
+            table,
+            verdict if verdict != "replied" else "reply",
+            why,
+            [o for o in (kw.get("port"), kw.get("object")) if o is not None],
+        )
+        self.outcomes.append(
+            Outcome(
+                verdict,
+                frame.fork,
+                frame.chassis,
+                table,
+                why,
+                seq=len(self.hops),
+                packet=frame.pkt,
+                **kw,
+            )
+        )
+
+    # -- conntrack ---------------------------------------------------------------
+    def _tuple(self, pkt: Packet) -> tuple[str | None, int | None, str | None, int | None]:
+        if pkt.proto in ("tcp", "udp"):
+            return pkt.ip_src, pkt.sport, pkt.ip_dst, pkt.dport
+        return pkt.ip_src, None, pkt.ip_dst, None
+
+    def established(self, frame: Frame, zone: int) -> bool:
+        if self.assume_established:
+            return True
+        src, sport, dst, dport = self._tuple(frame.pkt)
+        for e in self.conntrack:
+            if e.chassis != frame.chassis or e.zone != zone or e.proto != frame.pkt.proto:
+                continue
+            if (e.src, e.sport, e.dst, e.dport) in (
+                (src, sport, dst, dport),
+                (dst, dport, src, sport),
+            ):
+                return True
+        return False
+
+    def commit(self, frame: Frame, zone: int, by: str) -> None:
+        src, sport, dst, dport = self._tuple(frame.pkt)
+        self.conntrack.append(
+            ConntrackEntry(frame.chassis or "", zone, frame.pkt.proto, src, sport, dst, dport, by)
+        )

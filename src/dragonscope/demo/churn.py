@@ -90,6 +90,7 @@ class Churn:
         self.clock = clock or self._tick
         self.pending: list[Change] = []
         self.events = 0
+        self.last_event = ""
         self._index()
 
     # -- the public stream ---------------------------------------------------
@@ -123,11 +124,14 @@ class Churn:
         ]
         total = sum(weight for weight, _ in events)
         pick = self.rng.uniform(0, total)
+        chosen = events[-1][1]
         for weight, event in events:
             pick -= weight
             if pick <= 0:
-                return event()
-        return events[-1][1]()
+                chosen = event
+                break
+        self.last_event = chosen.__name__
+        return chosen()
 
     def state(self) -> Dump:
         """The NB after the last event, as a dump (``pending`` holds that event's writes
@@ -540,6 +544,14 @@ class Churn:
             self._put("service", {**service, "last_seen_up": now})
             for service in list(self.objects["service"].values())
             if service["chassis"] == chassis
+        ]
+
+    def heartbeat_all(self) -> list[Change]:
+        """Every service of every chassis reports it is alive (Dragonflow does, every 25 s)."""
+        now = self.clock()
+        return [
+            self._put("service", {**service, "last_seen_up": now})
+            for service in list(self.objects["service"].values())
         ]
 
     def chassis_leaves(self) -> list[Change]:

@@ -57,29 +57,44 @@ class NbWriter(Protocol):
 
 
 def open_writer(target: str | MemoryBackend) -> NbWriter:
-    """The writer for a URL (or a memory backend); raises WriterError for a bad URL."""
+    """The writer for a URL (or a memory backend); raises WriterError for a bad URL.
+
+    Nothing is contacted here: the first write connects."""
     if isinstance(target, MemoryBackend):
         return MemoryWriter(target)
     url = target.strip()
+    kind, where = parse_out_url(url)
+    if kind == "etcd":
+        host, port, _, _ = where
+        return EtcdWriter(url, host, port)
+    if kind == "redis":
+        host, port, db, password = where
+        return RedisWriter(url, host, port, db, password)
+    return FileWriter(url, Path(where))
+
+
+def parse_out_url(url: str) -> tuple[str, Any]:
+    """``(kind, where)`` for an output URL: ("etcd", (host, port, 0, None)),
+    ("redis", (host, port, db, password)) or ("file", path); WriterError if malformed."""
     scheme, sep, rest = url.partition("://")
     if not sep:
         if url.endswith(".json"):
-            return FileWriter(url, Path(url))
+            return "file", url
         raise WriterError(f"{url!r} is not an output URL; expected one of {OUT_FORMS}")
     scheme = scheme.lower()
     try:
         if scheme == "etcd":
             ((host, port),) = parse_hosts(url, rest, 2379)[:1]
-            return EtcdWriter(url, host, port)
+            return "etcd", (host, port, 0, None)
         if scheme == "redis":
-            return _redis_writer(url, rest)
+            return "redis", _redis_target(url, rest)
     except BackendError as exc:
         raise WriterError(str(exc)) from None
     if scheme == "file":
         path = unquote(rest[len("localhost") :] if rest.startswith("localhost/") else rest)
         if not path:
             raise WriterError(f"{url!r} names no file; write file:///path/to/dump.json")
-        return FileWriter(url, Path(path))
+        return "file", path
     raise WriterError(f"{url!r}: unknown scheme {scheme!r}; expected one of {OUT_FORMS}")
 
 
@@ -192,7 +207,7 @@ class EtcdWriter:
         await self.client.close()
 
 
-def _redis_writer(url: str, rest: str) -> RedisWriter:
+def _redis_target(url: str, rest: str) -> tuple[str, int, int, str | None]:
     password = None
     if "@" in rest:
         auth, rest = rest.rsplit("@", 1)
@@ -202,7 +217,7 @@ def _redis_writer(url: str, rest: str) -> RedisWriter:
     db = path.strip("/") or "0"
     if not db.isdigit():
         raise WriterError(f"{url!r}: the database after / must be a number, not {db!r}")
-    return RedisWriter(url, host, port, int(db), password)
+    return host, port, int(db), password
 
 
 class RedisWriter:

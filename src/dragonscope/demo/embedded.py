@@ -1,0 +1,276 @@
+"""``dragonscope demo``: the whole product in one process, on a generated cloud.
+
+One event loop runs the analyzer (UI, REST, WebSocket), a collector publishing
+to it, and a gentle churn that keeps changing the NB so the graph is visibly
+live. By default the NB is the built-in memory store; with ``nb`` set it is a
+real etcd or redis (or a dump file), seeded with the sample cloud when it is
+empty (or when ``seed_nb`` asks for it). An NB the demo did not seed is shown
+as it is and never written to.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from dragonscope.demo.churn import Change, Churn
+from dragonscope.demo.generate import Dump, generate, object_count
+from dragonscope.demo.writers import NbWriter, open_writer, parse_out_url
+
+log = logging.getLogger(__name__)
+
+# Dragonflow services report every 25 s (report_interval); the demo's services do the same,
+# so that a health view shows them alive.
+HEARTBEAT_INTERVAL = 25.0
+
+
+@dataclass(slots=True)
+class DemoSettings:
+    nb: str | None = None
+    seed_nb: bool = False
+    host: str = "127.0.0.1"
+    port: int = 8082
+    size: str = "small"
+    seed: int = 0
+    churn_interval: float = 3.0
+
+    def check(self) -> None:
+        if self.churn_interval < 0:
+            raise ValueError("the churn interval cannot be negative (0 turns churn off)")
+        if self.nb is not None:
+            parse_out_url(self.nb.strip())
+
+
+class Demo:
+    """Analyzer + collector + churn over one NB, started and stopped together."""
+
+    def __init__(self, settings: DemoSettings, announce: Callable[[str], None] = print) -> None:
+        settings.check()
+        self.settings = settings
+        self.announce = announce
+        self.dump: Dump | None = None
+        self.churn: Churn | None = None
+        self.changelog: ChangeLog | None = None
+        self.writer: NbWriter | None = None
+        self.backend: Any = None
+        self.analyzer: Any = None
+        self.collector: Any = None
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        from dragonscope.analyzer import Analyzer, AnalyzerSettings
+        from dragonscope.collector import Collector, CollectorSettings
+
+        settings = self.settings
+        # The analyzer first: a busy port is the likeliest failure, found before any NB write.
+        self.analyzer = Analyzer(AnalyzerSettings(host=settings.host, port=settings.port))
+        await self.analyzer.start()
+        try:
+            nb = await self._prepare_nb()
+            host = settings.host if ":" not in settings.host else f"[{settings.host}]"
+            self.collector = Collector(
+                CollectorSettings(nb=nb, analyzer=f"{host}:{self.analyzer.port}", progress=False)
+            )
+            self._spawn(self.collector.run(), "demo-collector")
+            if self.churn is not None and self.settings.churn_interval > 0:
+                self._spawn(self._churn_forever(), "demo-churn")
+            if self.churn is not None:
+                self._spawn(self._heartbeats_forever(), "demo-heartbeats")
+        except BaseException:
+            await self.stop()
+            raise
+        self.announce(self.banner())
+
+    def _spawn(self, coro: Any, name: str) -> None:
+        task = asyncio.get_running_loop().create_task(coro, name=name)
+        task.add_done_callback(self._report_crash)
+        self._tasks.append(task)
+
+    @staticmethod
+    def _report_crash(task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            log.error("%s stopped: %s", task.get_name(), task.exception())
+
+    async def _prepare_nb(self) -> Any:
+        """The NB the collector reads: a memory backend, or the URL of the real store."""
+        settings = self.settings
+        dump = generate(settings.size, settings.seed, now=time.time())
+        if settings.nb is None:
+            from dragonscope.nb.backends.memory import MemoryBackend
+
+            self.backend = MemoryBackend("memory://demo")
+            self.writer = open_writer(self.backend)
+        else:
+            self.writer = open_writer(settings.nb)
+            if not settings.seed_nb and not await self.writer.is_empty():
+                log.info("%s already holds data: showing it as it is, without churn", settings.nb)
+                await self.writer.close()
+                self.writer = None
+                return settings.nb
+        count = await self.writer.write_dump(dump)
+        log.info(
+            "seeded %s with the %s sample cloud (%d objects)", self.writer.url, settings.size, count
+        )
+        self.dump = dump
+        self.churn = Churn(dump, seed=settings.seed, clock=time.time)
+        self.changelog = ChangeLog(dump)
+        return self.backend if self.backend is not None else settings.nb
+
+    async def _apply(self, changes: list[Change]) -> None:
+        if self.writer is not None and changes:
+            await self.writer.apply(changes)
+
+    async def _churn_forever(self) -> None:
+        assert self.churn is not None
+        while True:
+            await asyncio.sleep(self.settings.churn_interval)
+            changes = self.churn.step()
+            await self._apply(changes)
+            if changes and self.changelog is not None:
+                log.info("churn: %s", self.changelog.line(self.churn.last_event, changes))
+
+    async def _heartbeats_forever(self) -> None:
+        assert self.churn is not None
+        while True:
+            await asyncio.sleep(HEARTBEAT_INTERVAL)
+            changes = self.churn.heartbeat_all()
+            await self._apply(changes)
+            if self.changelog is not None:
+                self.changelog.line("heartbeat", changes)
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+        if self.analyzer is not None:
+            await self.analyzer.stop()
+            self.analyzer = None
+        if self.writer is not None:
+            with contextlib.suppress(Exception):
+                await self.writer.close()
+            self.writer = None
+        if self.backend is not None:
+            await self.backend.close()
+            self.backend = None
+
+    async def __aenter__(self) -> Demo:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    # -- what the operator reads --------------------------------------------------
+    @property
+    def analyzer_address(self) -> str:
+        host = self.settings.host if ":" not in self.settings.host else f"[{self.settings.host}]"
+        return f"{host}:{self.analyzer.port if self.analyzer else self.settings.port}"
+
+    def banner(self) -> str:
+        address = self.analyzer_address
+        if self.dump is not None:
+            what = f"the {self.settings.size} sample cloud ({summary(self.dump)})"
+        else:
+            what = "the NB as it is"
+        where = "the built-in memory NB" if self.settings.nb is None else self.settings.nb
+        if self.churn is not None and self.settings.churn_interval > 0:
+            churn = f"one change every {self.settings.churn_interval:g} s"
+        else:
+            churn = "no churn"
+        lines = [
+            f"dragonscope demo: {what}, from {where}, {churn}",
+            "",
+            f"  Open the UI:  http://{address}/",
+            "",
+            "  Try:",
+            f"""    dragonscope query --analyzer {address} "G.V().Has('Type','lport')" """.rstrip(),
+        ]
+        pair = trace_example(self.dump) if self.dump is not None else None
+        if pair is not None:
+            source, target = pair
+            lines.append(
+                f"    dragonscope trace --analyzer {address} --from {source} --to {target} "
+                "--proto tcp --dport 5432"
+            )
+        lines += ["", "  Ctrl-C stops the demo."]
+        return "\n".join(lines)
+
+
+def summary(dump: Dump) -> str:
+    tenants = {s["topic"] for s in dump.get("lswitch", []) if not s.get("is_external")}
+    return (
+        f"{object_count(dump)} objects: {len(tenants)} tenants, "
+        f"{len(dump.get('lswitch', []))} networks, {len(dump.get('lport', []))} ports, "
+        f"{len(dump.get('chassis', []))} chassis"
+    )
+
+
+def trace_example(dump: Dump) -> tuple[str, str] | None:
+    """A web VM and a database VM of the same tenant: the demo's routed, allowed flow."""
+    networks = {s["id"]: s.get("name", "") for s in dump.get("lswitch", [])}
+    vms = [
+        p
+        for p in dump.get("lport", [])
+        if p.get("device_owner") == "compute:nova" and p.get("name") and "binding" in p
+    ]
+    for web in vms:
+        if not networks.get(web["lswitch"], "").endswith("-web"):
+            continue
+        for db in vms:
+            if db["topic"] == web["topic"] and networks.get(db["lswitch"], "").endswith("-db"):
+                return web["name"], db["name"]
+    return None
+
+
+def label(table: str, obj: dict[str, Any]) -> str:
+    """How an operator recognises an object in a log line."""
+    if obj.get("name"):
+        return str(obj["name"])
+    if table == "floatingip" and obj.get("floating_ip_address"):
+        return str(obj["floating_ip_address"])
+    if table == "service" and obj.get("binary"):
+        return f"{obj['binary']}@{obj.get('chassis', '?')}"
+    if table == "activeport" and obj.get("ip"):
+        return f"virtual IP {obj['ip']}"
+    if table == "lport" and obj.get("ips"):
+        return f"{obj.get('device_owner') or 'port'} {obj['ips'][0]}"
+    return str(obj.get("id", "?"))
+
+
+class ChangeLog:
+    """One line per churn event: ``boot vm: lport acme-web-vm46 created, ... updated``."""
+
+    def __init__(self, dump: Dump) -> None:
+        self.labels = {
+            (table, obj["id"]): label(table, obj)
+            for table, rows in dump.items()
+            if table != "unique_key"
+            for obj in rows
+        }
+
+    def line(self, event: str, changes: list[Change]) -> str:
+        parts = []
+        for table, obj_id, obj in changes:
+            if table == "unique_key":
+                continue
+            key = (table, obj_id)
+            if obj is None:
+                parts.append(f"{table} {self.labels.pop(key, obj_id)} deleted")
+                continue
+            verb = "updated" if key in self.labels else "created"
+            self.labels[key] = label(table, obj)
+            parts.append(f"{table} {self.labels[key]} {verb}")
+        shown = ", ".join(parts[:4]) + (f" and {len(parts) - 4} more" if len(parts) > 4 else "")
+        return f"{event.replace('_', ' ')}: {shown}"
+
+
+async def run(settings: DemoSettings, stop: asyncio.Event) -> None:
+    """Run the demo until ``stop`` is set."""
+    async with Demo(settings):
+        await stop.wait()

@@ -51,10 +51,12 @@ def _section(net: dict[str, Any], keep: set[str] | None) -> dict[str, list[Any]]
 
 
 def diff(analyzer: Analyzer, start: int, end: int, gremlin: str | None) -> dict[str, Any]:
+    compiled = compile_query(gremlin) if gremlin else None
+    if compiled is not None and not compiled.returns_graph:
+        raise QueryError("the filter must return a graph: end it with .SubGraph() or use G")
     nodes_net, edges_net = analyzer.history.changes_between(start, end)
     keep_nodes = keep_edges = None
-    if gremlin:
-        compiled = compile_query(gremlin)
+    if compiled is not None:
         keep_nodes, keep_edges = set(), set()
         for at in (start, end):
             node_ids, edge_ids = graph_ids(compiled, analyzer.history.view_at(at), analyzer.history)

@@ -14,6 +14,7 @@ import bisect
 import copy
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from dragonscope.graph.model import Edge, Graph, GraphListener, Node, now_ms
@@ -168,7 +169,8 @@ class History(GraphListener):
     def _check(self, at: int) -> None:
         if at < self.horizon:
             raise HistoryError(
-                f"history starts at {self.horizon} ms; {at} ms is older than what is kept"
+                f"history starts at {self.horizon} ms ({_iso(self.horizon)}): the analyzer "
+                f"started then or older changes passed the retention; {at} ms is before that"
             )
 
     def view_at(self, at: int) -> SnapshotView:
@@ -214,3 +216,7 @@ class History(GraphListener):
             before = bucket[key][0] if key in bucket else change.old
             bucket[key] = (before, change.new)
         return net
+
+
+def _iso(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="seconds")

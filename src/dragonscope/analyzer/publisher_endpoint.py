@@ -9,6 +9,7 @@ rest of the graph carry on.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_FRAME = 512 * 2**20  # a full Sync of a large cloud fits
+YIELD_EVERY = 32  # frames applied before other tasks get a turn
 
 
 class PublisherSession:
@@ -168,6 +170,8 @@ async def handle(request: web.Request) -> web.StreamResponse:
         analyzer.store.begin_session(session.origin)
         log.info("publisher %s connected from %s (%s)", session.origin, conn.addr, conn.persistence)
         async for frame in ws:
+            if session.conn.messages_in % YIELD_EVERY == 0:
+                await asyncio.sleep(0)  # a burst must not starve subscribers' writers
             if frame.type == WSMsgType.TEXT:
                 replies = session.handle_frame(frame.data)
             elif frame.type == WSMsgType.BINARY:

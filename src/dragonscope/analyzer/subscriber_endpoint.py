@@ -113,6 +113,9 @@ async def handle(request: web.Request) -> web.StreamResponse:
         await sub.ws.prepare(request)
         if view_filter is not None:
             sub.set_view(analyzer.graph, *view_filter(analyzer.graph))
+        transport = request.transport
+        if transport is not None:
+            sub.abort = transport.close
         analyzer.hub.add(sub)
         writer = asyncio.create_task(analyzer.hub.writer(sub))
         async for frame in sub.ws:

@@ -36,7 +36,6 @@ FULL = "full"
 PARTIAL = "partial"
 _OVERFLOWS_BEFORE_DISCONNECT = 3
 _OVERFLOW_WINDOW_S = 60.0
-CLOSE_TOO_SLOW = 1013  # "try again later"
 
 
 def encode(
@@ -85,6 +84,7 @@ class Subscriber:
     sent: int = 0
     dropped: int = 0
     closed: bool = False
+    abort: Callable[[], None] = lambda: None
 
     def accepts(self, namespace: str) -> bool:
         return "*" in self.namespaces or namespace in self.namespaces
@@ -100,6 +100,11 @@ class Subscriber:
             self.overflows.append(now)
             while self.overflows and self.overflows[0] < now - _OVERFLOW_WINDOW_S:
                 self.overflows.popleft()
+            if len(self.overflows) >= _OVERFLOWS_BEFORE_DISCONNECT:
+                # It cannot even take resyncs: cut it off without waiting for its socket.
+                log.warning("subscriber %s is too slow: disconnected", self.host_id)
+                self.closed = True
+                self.abort()
         else:
             self.queue.append(frame)
         self.wake.set()
@@ -242,10 +247,6 @@ class SubscriberHub(GraphListener):
             await sub.wake.wait()
             sub.wake.clear()
             if sub.resync:
-                if len(sub.overflows) >= _OVERFLOWS_BEFORE_DISCONNECT:
-                    log.warning("subscriber %s is too slow: disconnected", sub.host_id)
-                    await ws.close(code=CLOSE_TOO_SLOW, message=b"subscriber too slow")
-                    return
                 sub.queue.clear()
                 sub.resync = False
                 if sub.view_filter is not None:

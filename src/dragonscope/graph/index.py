@@ -60,6 +60,11 @@ def terms(value: Any, *, lists: bool) -> set[Term]:
     return out
 
 
+def _numeric_start(text: str) -> bool:
+    """Could ``text`` be an integer (and so be found by number too)?"""
+    return bool(text) and (text[0].isdigit() or text[0] in "+-")
+
+
 def term_of(value: str | int | float | bool) -> Term:
     if isinstance(value, bool):
         return ("b", value)
@@ -80,9 +85,19 @@ class _Table:
     def add(self, element: Node) -> None:
         entries: Entries = []
         for key, get in self.getters.items():
+            value = get(element)
+            if value is MISSING:
+                continue
+            if type(value) is str and not _numeric_start(value):
+                found: Iterable[Term] = (("s", value),)  # the common case, without a set
+            else:
+                found = terms(value, lists=self.lists)
             buckets = self.buckets[key]
-            for term in terms(get(element), lists=self.lists):
-                buckets.setdefault(term, {})[element.id] = None
+            for term in found:
+                bucket = buckets.get(term)
+                if bucket is None:
+                    buckets[term] = bucket = {}
+                bucket[element.id] = None
                 entries.append((key, term))
         if entries:
             self.entries[element.id] = entries

@@ -148,10 +148,13 @@ def _filtered(items: list[Any], match: Matcher) -> Gen:
     return out
 
 
-def _candidates(graph: GraphView, flt: Filter, *, edges: bool) -> list[Any] | None:
-    """Elements that may match ``flt`` according to an index, or None to scan.
+def _index_ids(
+    graph: GraphView, flt: Filter, *, edges: bool
+) -> tuple[Collection[str], bool] | None:
+    """IDs that may match ``flt`` according to the graph's index, or None to scan.
 
-    The caller still applies the whole filter to what comes back."""
+    The flag tells whether the IDs are exactly the matches (every term was
+    answered by the index); otherwise the caller applies the filter to them."""
     if not flt.lookups or (flt.any_of and len(flt.lookups) < flt.terms):
         return None
     lookup = getattr(graph, "lookup_edges" if edges else "lookup", None)
@@ -165,17 +168,23 @@ def _candidates(graph: GraphView, flt: Filter, *, edges: bool) -> list[Any] | No
         hits.append(ids)
     if not hits:
         return None
-    chosen: Collection[str]
+    exact = len(hits) == flt.terms
     if flt.any_of:
         union: dict[str, None] = {}
         for ids in hits:
             union.update(dict.fromkeys(ids))
-        chosen = union
-    else:
-        chosen = min(hits, key=len)
-    fetch = graph.edge if edges else graph.node
-    elements = (fetch(i) for i in chosen)
-    return [e for e in elements if e is not None]
+        return union, exact
+    hits.sort(key=len)
+    if not exact or len(hits) == 1:
+        return hits[0], exact
+    others = [h if not isinstance(h, tuple) else set(h) for h in hits[1:]]
+    return [i for i in hits[0] if all(i in h for h in others)], exact
+
+
+def _fetch(graph: GraphView, ids: Iterable[str], *, edges: bool) -> list[Any]:
+    get = graph.edge if edges else graph.node
+    found = (get(i) for i in ids)
+    return [e for e in found if e is not None]
 
 
 def _lookup_term(
@@ -280,17 +289,32 @@ def _elements(c: Compiler, step: Step, rest: Sequence[Step], *, edges: bool) -> 
     if not args and nxt is not None and nxt.name in ("Has", "HasEither") and nxt.args:
         filters.append(c.filter(nxt, nxt.args, edges=edges, any_of=nxt.name == "HasEither"))
         absorbed = 1
+    counted = filters and _is_count(rest[absorbed:])
+    if counted:
+        absorbed += 1
 
     def scan(run: Run, graph: GraphView) -> Gen:
         if not filters:
             return list(graph.edges() if edges else graph.nodes())
         flt = filters[0]
-        items = _candidates(graph, flt, edges=edges)
-        if items is None:
+        indexed = _index_ids(graph, flt, edges=edges)
+        if indexed is None:
             items = list(graph.edges() if edges else graph.nodes())
-        return (yield from _filtered(items, flt.match))
+        else:
+            ids, exact = indexed
+            if exact and counted and all(key != "@ID" for key, _ in flt.lookups):
+                return len(ids)
+            items = _fetch(graph, ids, edges=edges)
+            if exact:
+                return len(items) if counted else items
+        found = yield from _filtered(items, flt.match)
+        return len(found) if counted else found
 
-    return Compiled(scan, out_kind, absorbed)
+    return Compiled(scan, NUMBER if counted else out_kind, absorbed)
+
+
+def _is_count(rest: Sequence[Step]) -> bool:
+    return bool(rest) and rest[0].name == "Count" and not rest[0].args
 
 
 # -- filters --------------------------------------------------------------------
@@ -635,8 +659,11 @@ def _shortest_path(c: Compiler, step: Step, kind: str, rest: Sequence[Step]) -> 
 
     def op(run: Run, nodes: list[Node]) -> Gen:
         graph = run.graph
-        targets = _candidates(graph, target, edges=False)
-        target_ids = None if targets is None else {n.id for n in targets if target.match(n)}
+        indexed = _index_ids(graph, target, edges=False)
+        target_ids = None
+        if indexed is not None:
+            candidates = _fetch(graph, indexed[0], edges=False)
+            target_ids = {n.id for n in candidates if indexed[1] or target.match(n)}
         paths = []
         for node in nodes:
             path = shortest_path(graph, node, target.match, edge_match, target_ids)

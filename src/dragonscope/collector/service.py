@@ -255,9 +255,13 @@ class Collector:
         return _Overlay(self.topology.nodes, self._status_nodes)
 
     def _mark_dirty(self, element_id: str, is_node: bool) -> None:
-        (self.dirty.nodes if is_node else self.dirty.edges).add(element_id)
         if self._dirty_since is None:
             self._dirty_since = time.monotonic()
+        if self.held is None:
+            # Disconnected: the resync compares everything anyway, so remembering
+            # IDs now would only grow memory with every object created and deleted.
+            return
+        (self.dirty.nodes if is_node else self.dirty.edges).add(element_id)
         if self._wake is not None:
             self._wake.set()
 
@@ -371,6 +375,7 @@ class Collector:
                 log.warning("resync with the analyzer failed: %s", exc)
             finally:
                 self.held = None
+                self.dirty = Dirty()
                 self.synced = False
                 await publisher.disconnect()
                 self.stats_.analyzer_reconnects += 1
@@ -384,12 +389,13 @@ class Collector:
         nodes, edges = await self._analyzer_elements()
         held = HeldState.from_analyzer(nodes, edges)
         self._clock.observe(held.max_revision())
+        self.held = held
+        self.dirty = Dirty()
         desired_nodes = self._desired_nodes()
         for element_id in diff_ids(desired_nodes, held.nodes, self.settings.host):
             self._mark_dirty(element_id, True)
         for element_id in diff_ids(self.topology.edges, held.edges, self.settings.host):
             self._mark_dirty(element_id, False)
-        self.held = held
         log.info(
             "analyzer holds nodes=%d edges=%d for %s; to send: %d",
             len(held.nodes), len(held.edges), self.origin, len(self.dirty),

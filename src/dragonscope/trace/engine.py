@@ -207,16 +207,17 @@ class Tracer:
                 if port is not None and target is not None and owns_ip(port, target):
                     o.reason += f"; its guest owns {target} and answers"
                     return o
-            if not by_verdict.get("dropped"):
-                return self._synthetic(
-                    walk,
-                    start,
-                    25,
-                    "ARP_UNRESOLVED",
-                    f"the ARP request for {pkt.arp_tpa} is flooded and no "
-                    "responder or guest answers it",
-                )
-        if pkt.is_dhcp_request and not by_verdict.get("dropped"):
+            unflooded = [o for o in by_verdict.get("dropped", []) if o.fork == "0"]
+            if unflooded:
+                return unflooded[0]
+            return self._synthetic(
+                walk,
+                start,
+                25,
+                "ARP_UNRESOLVED",
+                f"ARP for {pkt.arp_tpa} is flooded and no responder or guest answers it",
+            )
+        if pkt.is_dhcp_request and not [o for o in by_verdict.get("dropped", []) if o.fork == "0"]:
             return self._synthetic(
                 walk,
                 start,

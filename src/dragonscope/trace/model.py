@@ -26,6 +26,7 @@ TABLES: dict[int | None, tuple[str, str]] = {
     25: ("ARP_TABLE", "l2"),
     30: ("DHCP_TABLE", "dhcp"),
     35: ("METADATA_SERVICE", "metadata_service"),
+    40: ("METADATA_SERVICE_REPLY", "metadata_service"),
     45: ("IPV6_ND_TABLE", "l2"),
     50: ("INGRESS_NAT", "chassis_snat"),
     55: ("L2_LOOKUP", "l2"),

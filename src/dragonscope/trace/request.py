@@ -363,7 +363,7 @@ class Resolver:
             dst_addr = ip(req.ip_dst)
         proto = req.proto or ("tcp" if req.dport is not None else None)
         version = 6 if proto == "icmp6" else 4
-        if dst_addr is not None and dst_addr not in (target.ips if target else []):
+        if dst_addr is not None:
             version = dst_addr.version
         elif target is not None:
             common = {a.version for a in target.ips} & {a.version for a in sender.ips}

@@ -1,0 +1,586 @@
+"""Scenario suite: expected verdicts written from Dragonflow's datapath semantics.
+
+Each case names the rule of the reference walk that decides it. The cloud is
+``tests/trace_cloud.py`` (acme web/db networks behind a router, globex b-net without one).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from dragonscope.trace import DEFAULT_APPS, Tracer, TraceRequest
+from trace_cloud import build
+
+
+@pytest.fixture(scope="module")
+def tracer() -> Tracer:
+    return Tracer(build())
+
+
+# (case id, request, verdict, drop code or delivered/replied port name, deciding table)
+CASES: list[tuple[str, dict[str, Any], str, str | None, int | None]] = [
+    # L2, same network
+    (
+        "same-net-remote",
+        dict(source="web-1", destination="web-2", dport=80),
+        "delivered",
+        "web-2",
+        115,
+    ),
+    (
+        "same-net-local",
+        dict(source="web-1", destination="app-1", dport=80),
+        "delivered",
+        "app-1",
+        115,
+    ),
+    (
+        "by-ip-and-name",
+        dict(source="10.10.1.12", destination="web-3", dport=80),
+        "delivered",
+        "web-3",
+        115,
+    ),
+    # L3, routed at the source chassis
+    (
+        "routed-ssh-cidr-allowed",
+        dict(source="web-1", destination="db-1", dport=22),
+        "delivered",
+        "db-1",
+        115,
+    ),
+    (
+        "routed-http",
+        dict(source="web-1", destination="10.10.2.11", dport=80),
+        "delivered",
+        "db-1",
+        115,
+    ),
+    (
+        "routed-ingress-deny",
+        dict(source="web-1", destination="db-1", dport=3306),
+        "dropped",
+        "SG_INGRESS",
+        110,
+    ),
+    (
+        "ct-assume-established",
+        dict(source="web-1", destination="db-1", dport=3306, ct=True),
+        "delivered",
+        "db-1",
+        115,
+    ),
+    (
+        "extra-route-from-nexthop-net",
+        dict(source="db-1", destination="10.99.1.5", dport=443),
+        "delivered",
+        "vpn-gw",
+        115,
+    ),
+    (
+        "extra-route-other-net",
+        dict(source="web-2", destination="10.99.1.5", dport=443),
+        "dropped",
+        "NO_ROUTE",
+        60,
+    ),
+    (
+        "subnet-host-route",
+        dict(source="b-1", destination="10.50.3.3", dport=22),
+        "delivered",
+        "b-2",
+        115,
+    ),
+    ("ttl-expired", dict(source="web-1", destination="db-1", ttl=1), "dropped", "TTL_EXPIRED", 60),
+    ("router-interface-echo", dict(source="web-1", destination="10.10.1.1"), "replied", None, 60),
+    (
+        "router-far-interface-echo",
+        dict(source="web-1", destination="10.10.2.1"),
+        "replied",
+        None,
+        60,
+    ),
+    (
+        "router-interface-tcp",
+        dict(source="web-1", destination="10.10.1.1", dport=22),
+        "dropped",
+        "DESTINATION_UNBOUND",
+        75,
+    ),
+    ("dhcp-port-echo", dict(source="web-1", destination="10.10.1.2"), "replied", None, 55),
+    # NAT
+    (
+        "fip-inbound-http",
+        dict(source="external", destination="172.24.4.20", dport=80),
+        "delivered",
+        "web-1",
+        115,
+    ),
+    (
+        "fip-inbound-https-denied",
+        dict(source="external", destination="172.24.4.20", dport=443),
+        "dropped",
+        "SG_INGRESS",
+        110,
+    ),
+    (
+        "fip-inbound-ssh-cidr-denied",
+        dict(source="external", destination="172.24.4.20", dport=22),
+        "dropped",
+        "SG_INGRESS",
+        110,
+    ),
+    (
+        "fip-inbound-icmp-remote-group-denied",
+        dict(source="external", destination="172.24.4.20", proto="icmp"),
+        "dropped",
+        "SG_INGRESS",
+        110,
+    ),
+    (
+        "fip-inbound-wrong-chassis",
+        dict(source="external", destination="172.24.4.20", dport=80, chassis="compute-3"),
+        "dropped",
+        "NO_LOCAL_PORT_FOR_TUNNEL",
+        0,
+    ),
+    ("fip-outbound", dict(source="web-1", destination="8.8.8.8", dport=443), "external", None, 80),
+    (
+        "no-fip-no-route",
+        dict(source="web-2", destination="8.8.8.8", dport=443),
+        "dropped",
+        "NO_ROUTE",
+        60,
+    ),
+    # security groups
+    (
+        "remote-group-icmp-allowed",
+        dict(source="web-1", destination="web-2", proto="icmp"),
+        "delivered",
+        "web-2",
+        115,
+    ),
+    (
+        "default-group-remote-members",
+        dict(source="b-1", destination="b-2", dport=5000),
+        "delivered",
+        "b-2",
+        115,
+    ),
+    (
+        "egress-deny",
+        dict(source="locked-1", destination="web-2", dport=80),
+        "dropped",
+        "SG_EGRESS",
+        15,
+    ),
+    (
+        "icmp-echo-type-allowed",
+        dict(source="web-1", destination="ping-1", proto="icmp"),
+        "delivered",
+        "ping-1",
+        115,
+    ),
+    (
+        "icmp-timestamp-type-denied",
+        dict(source="web-1", destination="ping-1", proto="icmp", icmp_type=13),
+        "dropped",
+        "SG_INGRESS",
+        110,
+    ),
+    (
+        "icmp-type-zero-means-any",
+        dict(source="web-1", destination="ping-2", proto="icmp", icmp_type=13),
+        "delivered",
+        "ping-2",
+        115,
+    ),
+    (
+        "icmp6-remote-group",
+        dict(source="web-1", destination="2001:db8:10:1::12", proto="icmp6"),
+        "delivered",
+        "web-2",
+        115,
+    ),
+    # port security
+    (
+        "spoofed-source",
+        dict(source="web-1", destination="web-2", dport=80, ip_src="10.10.1.99"),
+        "dropped",
+        "PORT_SECURITY",
+        201,
+    ),
+    (
+        "spoofed-mac",
+        dict(source="web-1", destination="web-2", dport=80, eth_src="fa:16:3e:00:00:99"),
+        "dropped",
+        "PORT_SECURITY",
+        201,
+    ),
+    (
+        "allowed-address-pair-source",
+        dict(source="web-3", destination="web-2", dport=80, ip_src="10.10.1.100"),
+        "delivered",
+        "web-2",
+        115,
+    ),
+    (
+        "allowed-address-pair-destination",
+        dict(source="web-2", destination="10.10.1.100", dport=80),
+        "delivered",
+        "web-3",
+        115,
+    ),
+    # responders
+    (
+        "arp-responder-port",
+        dict(source="web-1", destination="10.10.1.12", proto="arp"),
+        "replied",
+        None,
+        25,
+    ),
+    (
+        "arp-responder-router",
+        dict(source="web-1", destination="10.10.1.1", proto="arp"),
+        "replied",
+        None,
+        25,
+    ),
+    (
+        "arp-unresolved-no-router",
+        dict(source="b-1", destination="192.168.50.1", proto="arp"),
+        "dropped",
+        "ARP_UNRESOLVED",
+        25,
+    ),
+    (
+        "arp-aap-answered-by-guest",
+        dict(source="web-2", destination="10.10.1.100", proto="arp"),
+        "delivered",
+        "web-3",
+        115,
+    ),
+    (
+        "no-router-gateway-unanswered",
+        dict(source="b-1", destination="web-1", dport=80),
+        "dropped",
+        "ARP_UNRESOLVED",
+        None,
+    ),
+    (
+        "nd-responder",
+        dict(source="web-1", destination="2001:db8:10:1::12", proto="icmp6", icmp_type=135),
+        "replied",
+        None,
+        45,
+    ),
+    ("dhcp-offer", dict(source="web-1", proto="dhcp"), "replied", None, 30),
+    (
+        "dhcp-blocked-by-egress-sg",
+        dict(source="locked-1", proto="dhcp"),
+        "dropped",
+        "DHCP_BLOCKED",
+        15,
+    ),
+    ("dhcp-no-server", dict(source="n-1", proto="dhcp"), "dropped", "NO_DHCP_SERVER", 30),
+    ("metadata", dict(source="web-1", destination="metadata"), "replied", None, 40),
+    # trunks
+    (
+        "trunk-child-sends",
+        dict(source="app-1-child", destination="db-1", dport=22),
+        "delivered",
+        "db-1",
+        115,
+    ),
+    (
+        "trunk-child-receives",
+        dict(source="db-1", destination="app-1-child", dport=80),
+        "delivered",
+        "app-1-child",
+        115,
+    ),
+    # placement and state
+    (
+        "disabled-source",
+        dict(source="down-1", destination="web-2", dport=80),
+        "dropped",
+        "PORT_DISABLED",
+        0,
+    ),
+    (
+        "disabled-destination",
+        dict(source="web-1", destination="down-1", dport=80),
+        "dropped",
+        "PORT_DISABLED",
+        None,
+    ),
+    (
+        "disabled-destination-cached-mac",
+        dict(source="web-1", destination="down-1", dport=80, eth_dst="fa:16:3e:11:00:05"),
+        "dropped",
+        "PORT_DISABLED",
+        55,
+    ),
+    (
+        "unbound-destination",
+        dict(source="web-1", destination="unbound-1", dport=80),
+        "dropped",
+        "DESTINATION_UNBOUND",
+        None,
+    ),
+    (
+        "unbound-destination-routed",
+        dict(source="db-1", destination="unbound-1", dport=80),
+        "dropped",
+        "DESTINATION_UNBOUND",
+        65,
+    ),
+    (
+        "routed-arp-unresolved",
+        dict(source="db-1", destination="10.10.1.77", dport=80),
+        "dropped",
+        "ARP_UNRESOLVED",
+        65,
+    ),
+    (
+        "unknown-unicast",
+        dict(source="web-1", destination="web-2", dport=80, eth_dst="fa:16:3e:99:99:99"),
+        "dropped",
+        "UNKNOWN_UNICAST",
+        55,
+    ),
+    (
+        "no-chassis-record",
+        dict(source="web-1", destination="orphan-1", dport=80),
+        "dropped",
+        "NO_CHASSIS",
+        75,
+    ),
+    (
+        "vtep-source",
+        dict(source="vtep-1", destination="web-1", dport=80),
+        "delivered",
+        "web-1",
+        115,
+    ),
+    (
+        "vtep-source-wrong-chassis",
+        dict(source="vtep-1", destination="web-1", dport=80, chassis="compute-3"),
+        "dropped",
+        "NO_LOCAL_PORT_FOR_TUNNEL",
+        0,
+    ),
+    (
+        "vtep-destination",
+        dict(source="web-1", destination="vtep-1", dport=80),
+        "delivered",
+        "vtep-1",
+        75,
+    ),
+    (
+        "tunnel-type-unsupported",
+        dict(source="n-1", destination="gen-1", dport=80),
+        "dropped",
+        "TUNNEL_TYPE_UNSUPPORTED",
+        0,
+    ),
+    # provider networks
+    ("provider-vlan", dict(source="p-1", destination="p-2", dport=80), "delivered", "p-2", 115),
+    (
+        "provider-unknown-host",
+        dict(source="p-1", destination="198.51.100.7", dport=80),
+        "external",
+        None,
+        80,
+    ),
+    # SFC
+    ("sfc-chain", dict(source="web-2", destination="db-1", dport=80), "delivered", "db-1", 115),
+    (
+        "sfc-not-classified",
+        dict(source="web-2", destination="db-1", dport=22),
+        "delivered",
+        "db-1",
+        115,
+    ),
+    (
+        "sfc-broken",
+        dict(source="db-1", destination="web-2", dport=5432),
+        "dropped",
+        "SFC_BROKEN",
+        120,
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("request_kw", "verdict", "what", "table"), [c[1:] for c in CASES], ids=[c[0] for c in CASES]
+)
+def test_scenario(
+    tracer: Tracer, request_kw: dict[str, Any], verdict: str, what: str | None, table: int | None
+) -> None:
+    result = tracer.trace(TraceRequest(**request_kw)).to_json()
+    assert result["verdict"] == verdict, result["final"]
+    assert result["final"]["table"] == table, result["final"]
+    if verdict == "dropped":
+        assert result["drop"]["code"] == what
+        assert result["drop"]["reason"]
+    elif verdict == "delivered":
+        assert result["final"]["port"]["name"] == what
+
+
+def test_suite_covers_every_issue_drop_code() -> None:
+    codes = {c[3] for c in CASES if c[2] == "dropped"}
+    required = {
+        "PORT_DISABLED",
+        "PORT_SECURITY",
+        "SG_EGRESS",
+        "SG_INGRESS",
+        "UNKNOWN_UNICAST",
+        "ARP_UNRESOLVED",
+        "NO_ROUTE",
+        "TTL_EXPIRED",
+        "DESTINATION_UNBOUND",
+        "NO_LOCAL_PORT_FOR_TUNNEL",
+        "NO_CHASSIS",
+        "SFC_BROKEN",
+        "DHCP_BLOCKED",
+    }
+    assert required <= codes
+    assert len(CASES) >= 40
+
+
+def _hops(tracer: Tracer, **kw: Any) -> list[dict[str, Any]]:
+    return tracer.trace(TraceRequest(**kw)).to_json()["hops"]
+
+
+def test_remote_delivery_shows_tunnel_vni_and_chassis(tracer: Tracer) -> None:
+    hops = _hops(tracer, source="web-1", destination="web-2", dport=80)
+    tunnel = next(h for h in hops if h["decision"] == "tunnel")
+    assert tunnel["chassis"] == "compute-1" and tunnel["table"] == 75
+    assert tunnel["changes"]["tunnel"][1] == {
+        "type": "vxlan",
+        "vni": 1001,
+        "outer_src": "192.168.100.11",
+        "outer_dst": "192.168.100.12",
+    }
+    assert hops[-1]["chassis"] == "compute-2"
+    assert [h["table"] for h in hops] == [0, 201, 15, 20, 55, 75, 0, 100, 110, 115]
+
+
+def test_local_delivery_has_no_tunnel(tracer: Tracer) -> None:
+    hops = _hops(tracer, source="web-1", destination="app-1", dport=80)
+    assert all(h["chassis"] == "compute-1" for h in hops)
+    assert not any(h["decision"] == "tunnel" for h in hops)
+
+
+def test_routing_happens_at_source_chassis_and_uses_destination_vni(tracer: Tracer) -> None:
+    hops = _hops(tracer, source="web-1", destination="db-1", dport=22)
+    route = next(h for h in hops if h["table"] == 60)
+    assert route["chassis"] == "compute-1"
+    assert route["changes"]["ttl"] == [64, 63]
+    assert route["changes"]["eth_src"] == ["fa:16:3e:11:00:01", "fa:16:3e:5a:02:01"]
+    assert any(o["table"] == "lrouter_port" for o in route["objects"])
+    tunnel = next(h for h in hops if h["decision"] == "tunnel")
+    assert tunnel["changes"]["tunnel"][1]["vni"] == 1002
+    assert tunnel["changes"]["tunnel"][1]["outer_dst"] == "192.168.100.13"
+
+
+def test_fip_dnat_rewrites_headers(tracer: Tracer) -> None:
+    inbound = _hops(tracer, source="external", destination="172.24.4.20", dport=80)
+    dnat = next(h for h in inbound if h["table"] == 76)
+    assert dnat["changes"]["ip_dst"] == ["172.24.4.20", "10.10.1.11"]
+    assert dnat["changes"]["eth_src"][1] == "fa:16:3e:5a:01:01"
+    outbound = tracer.trace(TraceRequest(source="web-1", destination="8.8.8.8", dport=443))
+    out = outbound.to_json()
+    snat = next(h for h in out["hops"] if h["table"] == 77)
+    assert snat["changes"]["ip_src"] == ["10.10.1.11", "172.24.4.20"]
+    assert out["final"]["chassis"] == "compute-1" and out["final"]["physnet"] == "public"
+
+
+def test_chassis_snat_when_loaded() -> None:
+    tracer = Tracer(build(), DEFAULT_APPS | {"chassis_snat"})
+    result = tracer.trace(TraceRequest(source="web-2", destination="8.8.8.8", dport=443))
+    out = result.to_json()
+    assert out["verdict"] == "external" and out["final"]["chassis"] == "compute-2"
+    nat_hop = next(h for h in out["hops"] if h["table"] == 70)
+    assert nat_hop["changes"]["ip_src"] == ["10.10.1.12", "172.24.4.102"]
+
+
+def test_broadcast_fans_out_to_every_port_of_the_network(tracer: Tracer) -> None:
+    out = tracer.trace(
+        TraceRequest(source="b-1", destination="192.168.50.1", proto="arp")
+    ).to_json()
+    delivered = {
+        (o["port"]["name"], o["chassis"]) for o in out["outcomes"] if o["verdict"] == "delivered"
+    }
+    assert delivered == {("b-1", "compute-2"), ("b-2", "compute-3")}
+    assert len({o["fork"] for o in out["outcomes"]}) == 2
+
+
+def test_trunk_vlan_is_popped_and_pushed(tracer: Tracer) -> None:
+    sent = _hops(tracer, source="app-1-child", destination="db-1", dport=22)
+    assert sent[0]["changes"]["vlan"] == [101, None]
+    assert sent[0]["chassis"] == "compute-1"
+    received = tracer.trace(TraceRequest(source="db-1", destination="app-1-child", dport=80))
+    final = received.to_json()["final"]
+    assert final["packet"]["vlan"] == 101 and final["object"]["name"] == "app-1"
+
+
+def test_dhcp_offer_contents(tracer: Tracer) -> None:
+    final = tracer.trace(TraceRequest(source="web-1", proto="dhcp")).to_json()["final"]
+    reply = final["reply"]
+    assert reply["yiaddr"] == "10.10.1.11" and reply["server_id"] == "10.10.1.2"
+    assert reply["router"] == "10.10.1.1" and reply["mtu"] == 1450
+    assert "169.254.169.254/32 via 10.10.1.11" in reply["classless_routes"]
+
+
+def test_metadata_rewrites_source_to_port_key(tracer: Tracer) -> None:
+    out = tracer.trace(TraceRequest(source="web-1", destination="metadata")).to_json()
+    rewrite = next(h for h in out["hops"] if h["table"] == 35)
+    assert rewrite["changes"]["ip_src"][1] == "128.0.0.7"  # 0x80000000 | web-1's key 7
+    assert not any(h["table"] in (10, 15) for h in out["hops"])  # metadata skips SGs
+
+
+def test_sfc_chain_visits_the_service_function(tracer: Tracer) -> None:
+    hops = _hops(tracer, source="web-2", destination="db-1", dport=80)
+    tables = [h["table"] for h in hops]
+    assert 120 in tables and 125 in tables
+    service = next(h for h in hops if h["decision"] == "service")
+    assert {o["name"] for o in service["objects"]} == {"fw-in", "fw-out"}
+
+
+def test_round_trip_uses_request_conntrack(tracer: Tracer) -> None:
+    result = tracer.trace(TraceRequest(source="web-1", destination="db-1", dport=22, reply=True))
+    out = result.to_json()
+    assert out["verdict"] == "delivered"
+    reply = out["reply"]
+    assert reply["verdict"] == "delivered" and reply["final"]["port"]["name"] == "web-1"
+    assert reply["packet"]["sport"] == 22 and reply["packet"]["dport"] == 49152
+    established = [h for h in reply["hops"] if "established" in h["why"]]
+    assert {h["table"] for h in established} == {10, 105}
+
+
+def test_round_trip_through_fip(tracer: Tracer) -> None:
+    out = tracer.trace(
+        TraceRequest(source="external", destination="172.24.4.20", dport=80, reply=True)
+    ).to_json()
+    assert out["reply"]["verdict"] == "external"
+    assert out["reply"]["packet"]["ip_dst"] == "203.0.113.10"
+
+
+def test_reply_not_simulated_when_dropped(tracer: Tracer) -> None:
+    out = tracer.trace(
+        TraceRequest(source="web-1", destination="db-1", dport=3306, reply=True)
+    ).to_json()
+    assert "reply" not in out and out["notes"]
+
+
+def test_every_hop_names_table_app_and_node_ids(tracer: Tracer) -> None:
+    out = tracer.trace(TraceRequest(source="web-1", destination="db-1", dport=22)).to_json()
+    for hop in out["hops"]:
+        assert hop["table_name"] and hop["app"]
+        for obj in hop["objects"]:
+            assert len(obj["node_id"]) == 36
+    assert out["drop"] if out["verdict"] == "dropped" else "drop" not in out

@@ -159,11 +159,11 @@ def test_mixed_snapshot_bad_rows_are_reported_and_the_rest_loads() -> None:
         (*split_key(key), value.encode()) for key, value in WORKED_EXAMPLE
     ]
     web_1 = stored("lport", WEB_1)
-    bad_type = web_1 | {"id": "p-type", "unique_key": "15", "ips": ["10.10.1.30"]}
+    bad_type = web_1 | {"id": "p-type", "unique_key": "15", "ips": ["10.10.1.30"], "macs": []}
     missing = {k: v for k, v in web_1.items() if k != "lswitch"} | {"id": "p-missing"}
-    dangling = web_1 | {"id": "p-dangling", "unique_key": 16, "ips": ["10.10.1.31"]}
+    dangling = web_1 | {"id": "p-dangling", "unique_key": 16, "ips": ["10.10.1.31"], "macs": []}
     dangling["security_groups"] = ["ffffffff-0000-4000-8000-000000000000"]
-    bad_ip = web_1 | {"id": "p-ip", "unique_key": 17, "ips": ["10.10.1.300"]}
+    bad_ip = web_1 | {"id": "p-ip", "unique_key": 17, "ips": ["10.10.1.300"], "macs": []}
     entries += [
         ("lport", "p-json", b'{"id": "p-json", "ips": ['),
         ("lbaas_pool", "pool-1", b'{"id": "pool-1"}'),
@@ -196,6 +196,7 @@ def test_mixed_snapshot_bad_rows_are_reported_and_the_rest_loads() -> None:
     assert ("lport", "p-dangling", "security_groups[0]", "dangling-reference") in across
     assert ("lport", "p-missing", "unique_key", "duplicate-key") in across
     assert ("secgroup", "sg-x", "unique_key", "duplicate-key") in across
+    assert ("lport", "p-other-id", "ips[0]", "duplicate-address") in across
     # The good objects are only involved where a bad one collides with them.
     assert {p[1] for p in across} == {"p-dangling", "p-missing", "p-other-id", "sg-x"}
     assert check(snapshot) == check(list(snapshot.values()))
@@ -206,3 +207,29 @@ def test_every_sample_alone_only_reports_references() -> None:
         obj = parse(table, id_, value)
         kinds = {p.kind for p in check({obj.key: obj})}
         assert kinds <= {"dangling-reference"}, table
+
+
+def test_duplicate_addresses_on_one_network() -> None:
+    snapshot = worked_example()
+    web_2 = stored("lport", "ae582a78-e6c3-4318-84cd-a7067260f82f")
+    put(snapshot, "lport", web_2 | {"ips": ["10.10.1.11"], "macs": ["fa:16:3e:11:00:01"]})
+    problems = check(snapshot)
+    assert summary(problems) == [
+        ("lport", web_2["id"], "ips[0]", "duplicate-address"),
+        ("lport", web_2["id"], "macs[0]", "duplicate-address"),
+    ]
+    assert problems[0].message == (
+        "expected an address no other port of lswitch 72463273-de1f-4666-b0b4-0362d0eb738c has, "
+        f'found string "10.10.1.11", also on lport "{WEB_1}"'
+    )
+
+
+def test_an_ipvlan_child_may_share_its_parents_mac() -> None:
+    snapshot = worked_example()
+    parent = stored("lport", "4816cc07-dc1a-44fe-b5ca-ab6c2f4e7ead")
+    child = stored("lport", "6455c194-c89c-4d18-b896-5b40bfc09e43")
+    child |= {"lswitch": parent["lswitch"], "subnets": parent["subnets"], "ips": ["10.10.1.99"]}
+    put(snapshot, "lport", child)
+    assert check(snapshot) == []
+    del snapshot[("child_port_segmentation", "da48650b-4236-5a63-8a33-00dd483e22c1")]
+    assert summary(check(snapshot)) == [("lport", child["id"], "macs[0]", "duplicate-address")]

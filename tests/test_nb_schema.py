@@ -238,13 +238,13 @@ def test_missing_required_fields() -> None:
     assert only_problem("lport", data) == (
         "missing-field",
         "unique_key",
-        "required integer, but absent",
+        "expected an integer (required), found the field absent",
     )
     data = sample("lsubnet") | {"lswitch": None}
     assert only_problem("lsubnet", data) == (
         "missing-field",
         "lswitch",
-        "required reference to a lswitch, but null",
+        "expected the id of a lswitch (required), found null",
     )
     data = sample("lport")
     del data["id"]
@@ -258,7 +258,7 @@ def test_missing_field_inside_an_embedded_list() -> None:
     assert only_problem("secgroup", data) == (
         "missing-field",
         "rules[2].direction",
-        "required enum, but absent",
+        'expected one of "ingress", "egress" (required), found the field absent',
     )
 
 
@@ -328,7 +328,11 @@ def test_wrong_types(
     if expected is None:
         found = problems_of(table, data)
         assert ("wrong-type", "rules[1]", "expected an object, found number 3") in found
-        assert ("missing-field", "rules[0].id", "required string, but absent") in found
+        assert (
+            "missing-field",
+            "rules[0].id",
+            "expected a string (required), found the field absent",
+        ) in found
     else:
         assert only_problem(table, data) == expected
 
@@ -511,7 +515,7 @@ def test_required_when() -> None:
     assert only_problem("child_port_segmentation", data) == (
         "missing-field",
         "segmentation_id",
-        'required when segmentation_type is "vlan", but absent',
+        'expected a value (required when segmentation_type is "vlan"), found the field absent',
     )
     port = sample("lport") | {"binding": {"type": "chassis"}}
     assert only_problem("lport", port)[:2] == ("missing-field", "binding.chassis")
@@ -520,7 +524,7 @@ def test_required_when() -> None:
     assert only_problem("qospolicy", qos) == (
         "missing-field",
         "rules[1].dscp_mark",
-        'required when type is "dscp_marking", but absent',
+        'expected a value (required when type is "dscp_marking"), found the field absent',
     )
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from dragonscope.nb.fields import (
     DANGLING_REFERENCE,
+    DUPLICATE_ADDRESS,
     DUPLICATE_ID,
     DUPLICATE_KEY,
     INCONSISTENT,
@@ -253,7 +254,42 @@ def _floating_ips(index: Index, by_table: ByTable) -> Iterator[Problem]:
                 )
 
 
+def _duplicate_addresses(index: Index, by_table: ByTable) -> Iterator[Problem]:
+    """Two ports of one network with the same IP or MAC: the datapath delivers to only one.
+
+    Neutron refuses both, so a duplicate means stale or hand-written data. A MAC
+    shared with a port's trunk or port-behind-port child (ipvlan) is legitimate.
+    """
+    related: set[tuple[str, str]] = set()
+    for segment in by_table.get("child_port_segmentation", ()):
+        parent, child = segment.data.get("parent"), segment.data.get("port")
+        if isinstance(parent, str) and isinstance(child, str):
+            related |= {(parent, child), (child, parent)}
+    owners: dict[tuple[str, str, str], str] = {}
+    for port in sorted(by_table.get("lport", ()), key=lambda obj: obj.id):
+        network = port.data.get("lswitch")
+        if not isinstance(network, str):
+            continue
+        macs = _list(port.data.get("macs"))[:1]
+        for name, values in (("ips", _list(port.data.get("ips"))), ("macs", macs)):
+            for position, value in enumerate(values):
+                if not isinstance(value, str):
+                    continue
+                owner = owners.setdefault((network, name, value), port.id)
+                if owner == port.id or (name == "macs" and (owner, port.id) in related):
+                    continue
+                yield Problem(
+                    "lport",
+                    port.id,
+                    f"{name}[{position}]",
+                    f"expected an address no other port of lswitch {network} has, found "
+                    f"{describe(value)}, also on lport {_quote(owner)}",
+                    DUPLICATE_ADDRESS,
+                )
+
+
 _CONSISTENCY: tuple[Callable[[Index, ByTable], Iterator[Problem]], ...] = (
+    _duplicate_addresses,
     _router_ports,
     _port_subnets,
     _floating_ips,

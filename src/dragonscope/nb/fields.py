@@ -29,6 +29,7 @@ ID_MISMATCH = "id-mismatch"
 DANGLING_REFERENCE = "dangling-reference"
 DUPLICATE_ID = "duplicate-id"
 DUPLICATE_KEY = "duplicate-key"
+DUPLICATE_ADDRESS = "duplicate-address"
 INCONSISTENT = "inconsistent"
 
 PROBLEM_KINDS = (
@@ -42,6 +43,7 @@ PROBLEM_KINDS = (
     DANGLING_REFERENCE,
     DUPLICATE_ID,
     DUPLICATE_KEY,
+    DUPLICATE_ADDRESS,
     INCONSISTENT,
 )
 
@@ -73,7 +75,8 @@ def describe(value: Any) -> str:
     return type(value).__name__
 
 
-def _quote(text: str) -> str:
+def _quote(text: Any) -> str:
+    text = str(text)
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
@@ -369,7 +372,8 @@ class RequiredWhen:
                 (
                     MISSING_FIELD,
                     prefix + self.field,
-                    f"required when {self.when} is {_show_value(data[self.when])}, but absent",
+                    f"expected a value (required when {self.when} is "
+                    f"{_show_value(data[self.when])}), found the field absent",
                 )
             )
 
@@ -640,10 +644,9 @@ class Struct:
             value = data.get(name)
             if value is None:
                 if spec.required:
-                    found = "null" if name in data else "absent"
-                    out.append(
-                        (MISSING_FIELD, prefix + name, f"required {_what(spec)}, but {found}")
-                    )
+                    found = "null" if name in data else "the field absent"
+                    message = f"expected {_what(spec)} (required), found {found}"
+                    out.append((MISSING_FIELD, prefix + name, message))
                 continue
             if scalar is not None:  # the common case, without building paths
                 verdict = scalar(spec, value)
@@ -682,18 +685,25 @@ class Struct:
 
 
 def _what(spec: Field) -> str:
+    """What a field holds, as the "expected ..." part of a message."""
     if spec.many:
-        return "list"
+        return "a list"
+    if spec.type == "enum" or (spec.type == "int" and spec.enum):
+        return "one of " + ", ".join(_show_value(v) for v in spec.enum)
     return {
-        "reference": f"reference to a {spec.target}",
-        "struct": "object",
-        "ip": "IP address",
-        "network": "network",
-        "mac": "MAC address",
-        "int": "integer",
-        "float": "number",
-        "bool": "boolean",
-    }.get(spec.type, spec.type)
+        "string": "a string",
+        "reference": f"the id of a {spec.target}",
+        "struct": "an object",
+        "ip": "an IP address",
+        "network": "a network (address/prefixlen)",
+        "mac": "a MAC address",
+        "int": "an integer",
+        "float": "a number",
+        "bool": "true or false",
+        "ip-proto": "an IP protocol number",
+        "port-range": "a port range [min, max]",
+        "dhcp-opts": "an object of DHCP options",
+    }[spec.type]
 
 
 @dataclass(frozen=True, eq=False)

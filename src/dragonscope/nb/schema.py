@@ -579,7 +579,7 @@ def _in_stored_order(value: Any, struct: Struct | None) -> Any:
     if not isinstance(value, dict):
         return value
     ordered: dict[str, Any] = {}
-    for key in sorted(value):
+    for key in sorted(value, key=str):
         item = value[key]
         if item is None:
             continue

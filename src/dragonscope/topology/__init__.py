@@ -1,0 +1,33 @@
+"""NB objects to a Skydive graph: translation, incremental diff, chassis slices, extensions.
+
+    >>> topology = Topology(extensions=[])
+    >>> ops = topology.load(snapshot)            # the whole graph, nodes before edges
+    >>> ops = topology.apply(change)             # only what the change touched
+
+``docs/graph-model.md`` describes every node type, metadata key and relation.
+"""
+
+from dragonscope.topology.engine import GraphOp, Topology, translate
+from dragonscope.topology.extensions import (
+    ENTRY_POINT_GROUP,
+    Extension,
+    ExtensionContext,
+    ExtensionFailure,
+    discover,
+)
+from dragonscope.topology.ids import edge_id, node_id
+from dragonscope.topology.snapshot import snapshot_from_graph
+
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "Extension",
+    "ExtensionContext",
+    "ExtensionFailure",
+    "GraphOp",
+    "Topology",
+    "discover",
+    "edge_id",
+    "node_id",
+    "snapshot_from_graph",
+    "translate",
+]

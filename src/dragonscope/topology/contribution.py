@@ -1,0 +1,138 @@
+"""What one NB object contributes to the graph, and the context it is rendered in.
+
+Each NB object is rendered on its own into a ``Contribution``: the nodes it owns,
+the edges it draws, the NB objects its edges point at (placeholders appear for
+those that do not exist), the tenants it belongs to and, in a chassis slice,
+the objects it pulls into the slice. Everything a renderer reads about *other*
+objects goes through ``RenderContext``, which records it as a dependency: when
+one of those objects changes, exactly the objects that read it are rendered
+again. That is what keeps an incremental change proportional to its reach
+rather than to the size of the NB.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from dragonscope.nb.model import NbObject
+from dragonscope.topology import ids
+
+Key = tuple[str, str]
+"""(table, id) of an NB object."""
+
+Dep = tuple[str, str, str]
+"""("obj", table, id) or ("idx", index name, value): something a renderer read."""
+
+
+@dataclass(slots=True)
+class EdgeSpec:
+    parent: str
+    child: str
+    metadata: dict[str, Any]
+
+
+@dataclass(slots=True)
+class Contribution:
+    nodes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    edges: dict[str, EdgeSpec] = field(default_factory=dict)
+    refs: dict[str, Key] = field(default_factory=dict)
+    tenants: dict[str, str] = field(default_factory=dict)
+    claims: dict[Key, str] = field(default_factory=dict)
+    extensions: set[str] = field(default_factory=set)
+
+
+EMPTY = Contribution()
+
+LOCAL = "local"
+"""Slice claim: the object serves a port placed on the chassis (pulls in routers, subnets...)."""
+MEMBER = "member"
+"""Slice claim: the object is shown because a slice member points at it; it pulls in little."""
+
+
+class RenderContext:
+    """Read access to the NB for one renderer, plus the builders of its contribution."""
+
+    __slots__ = ("_get", "_index", "chassis", "contribution", "deps", "kinds", "obj")
+
+    def __init__(
+        self,
+        obj: NbObject,
+        get: Callable[[str, str], NbObject | None],
+        index: Callable[[str, str], frozenset[str]],
+        chassis: str | None,
+        kinds: frozenset[str],
+    ) -> None:
+        self.obj = obj
+        self._get = get
+        self._index = index
+        self.chassis = chassis
+        self.kinds = kinds
+        self.deps: set[Dep] = set()
+        self.contribution = Contribution()
+
+    # -- reading (recorded) ------------------------------------------------
+    def get(self, table: str, object_id: Any) -> NbObject | None:
+        if not isinstance(object_id, str) or not object_id:
+            return None
+        self.deps.add(("obj", table, object_id))
+        return self._get(table, object_id)
+
+    def lookup(self, index: str, value: Any) -> list[str]:
+        """Ids of the objects whose ``index`` holds ``value``, sorted for determinism."""
+        if not isinstance(value, str) or not value:
+            return []
+        self.deps.add(("idx", index, value))
+        return sorted(self._index(index, value))
+
+    # -- building ------------------------------------------------------------
+    @property
+    def own_id(self) -> str:
+        return ids.node_id(self.obj.table, self.obj.id)
+
+    def node(self, node_id: str, metadata: dict[str, Any]) -> str:
+        self.contribution.nodes[node_id] = metadata
+        return node_id
+
+    def ref(self, table: str, object_id: str) -> str:
+        """The node of an NB object this one points at; a placeholder if it does not exist."""
+        nid = ids.node_id(table, object_id)
+        if (table, object_id) != self.obj.key:
+            self.contribution.refs[nid] = (table, object_id)
+        return nid
+
+    def tenant(self, topic: str) -> str:
+        nid = ids.tenant_id(topic)
+        self.contribution.tenants[nid] = topic
+        return nid
+
+    def edge(
+        self,
+        parent: str,
+        relation: str,
+        child: str,
+        extra: dict[str, Any] | None = None,
+        role: str | None = None,
+        discriminator: str = "",
+    ) -> str:
+        """Draw an edge; ``role`` and ``discriminator`` tell apart edges with the same ends."""
+        metadata: dict[str, Any] = {"RelationType": relation}
+        key = relation
+        if role is not None:
+            metadata["Role"] = role
+            key = f"{relation}/{role}"
+        if discriminator:
+            key = f"{key}#{discriminator}"
+        if extra:
+            metadata.update(extra)
+        eid = ids.edge_id(parent, key, child)
+        self.contribution.edges[eid] = EdgeSpec(parent, child, metadata)
+        return eid
+
+    def claim(self, table: str, object_id: Any, kind: str) -> None:
+        """Pull an object into the chassis slice (``kind`` says how far it pulls in turn)."""
+        if isinstance(object_id, str) and object_id and (table, object_id) != self.obj.key:
+            claims = self.contribution.claims
+            if claims.get((table, object_id)) != LOCAL:
+                claims[(table, object_id)] = kind

@@ -1,0 +1,408 @@
+"""The desired graph of an NB, kept current change by change.
+
+``Topology`` renders every NB object into a contribution (see ``contribution``)
+and merges them: nodes claimed by objects, ``missing`` placeholders for
+referenced objects that do not exist, ``tenant`` nodes for the topics in use,
+and the edges whose two ends are present. A change re-renders the changed
+object and the objects that read it (tracked dependencies and reverse
+indexes), and only the graph elements those renders touched are compared, so
+its cost follows the change's reach, not the NB's size.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from dragonscope.graph.model import Edge, Node
+from dragonscope.nb.model import Change, NbObject, Snapshot
+from dragonscope.skydive.messages import (
+    EDGE_ADDED,
+    EDGE_DELETED,
+    EDGE_UPDATED,
+    NODE_ADDED,
+    NODE_DELETED,
+    NODE_UPDATED,
+)
+from dragonscope.topology import ids
+from dragonscope.topology import metadata as md
+from dragonscope.topology.contribution import (
+    EMPTY,
+    Contribution,
+    Dep,
+    EdgeSpec,
+    Key,
+    RenderContext,
+)
+from dragonscope.topology.extensions import Extension, ExtensionFailure, ExtensionRunner
+from dragonscope.topology.rules import INDEXES, render, render_plain
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class GraphOp:
+    """One graph operation, named by its Skydive message type."""
+
+    type: str
+    element: Node | Edge
+
+
+def tenant_metadata(topic: str) -> dict[str, Any]:
+    return {"Name": topic, "Type": "tenant", "Manager": md.MANAGER, "Tenant": topic}
+
+
+def missing_metadata(table: str, object_id: str) -> dict[str, Any]:
+    """A referenced object that does not exist: shown, in red, naming what is missing."""
+    return {
+        "Name": object_id,
+        "Type": "missing",
+        "Manager": md.MANAGER,
+        "Missing": {"Table": table, "ID": object_id},
+        "State": "DOWN",
+    }
+
+
+class Topology:
+    """The graph of one NB (``chassis=None``) or of one chassis' slice of it.
+
+    ``load(snapshot)`` and ``apply(change)`` return the graph operations, in a
+    valid order, that bring a consumer's copy from the previous graph to the new
+    one; ``nodes``/``edges`` are the current graph. Treat returned elements as
+    read-only: they are shared with ``nodes``/``edges``.
+    """
+
+    def __init__(
+        self, extensions: list[Extension] | None = None, chassis: str | None = None
+    ) -> None:
+        self.chassis = chassis
+        self._extensions = ExtensionRunner(extensions)
+        self._objects: dict[Key, NbObject] = {}
+        self._index: dict[str, dict[str, set[str]]] = {name: {} for name in INDEXES}
+        self._index_by_table: dict[str, list[str]] = {}
+        for name, (table, _values) in INDEXES.items():
+            self._index_by_table.setdefault(table, []).append(name)
+        self._contrib: dict[Key, Contribution] = {}
+        self._deps: dict[Key, frozenset[Dep]] = {}
+        self._dependents: dict[Dep, set[Key]] = {}
+        self._node_claims: dict[str, dict[Key, dict[str, Any]]] = {}
+        self._refs: Counter[str] = Counter()
+        self._ref_target: dict[str, Key] = {}
+        self._tenants: Counter[str] = Counter()
+        self._tenant_topic: dict[str, str] = {}
+        self._edge_claims: dict[str, dict[Key, EdgeSpec]] = {}
+        self._edges_at: dict[str, set[str]] = {}
+        self._slice_claims: dict[Key, Counter[str]] = {}
+        self._nodes: dict[str, Node] = {}
+        self._edges: dict[str, Edge] = {}
+        self._existence_moved: dict[str, None] = {}
+
+    # -- public --------------------------------------------------------------------------------
+    @property
+    def nodes(self) -> Mapping[str, Node]:
+        return self._nodes
+
+    @property
+    def edges(self) -> Mapping[str, Edge]:
+        return self._edges
+
+    @property
+    def snapshot(self) -> Mapping[Key, NbObject]:
+        """The NB state the graph was computed from."""
+        return self._objects
+
+    @property
+    def extension_errors(self) -> list[ExtensionFailure]:
+        """Extensions that failed, each disabled at its first failure (most recent last)."""
+        return self._extensions.failures
+
+    def load(self, snapshot: Snapshot | Iterable[NbObject]) -> list[GraphOp]:
+        """Replace the NB state with ``snapshot``: from an empty topology, the operations
+        that build the whole graph; otherwise only those of the difference."""
+        objects = snapshot.values() if isinstance(snapshot, Mapping) else snapshot
+        target = {obj.key: obj for obj in objects}
+        if not self._objects:
+            return self._load_empty(target)
+        changes = [(key, obj) for key, obj in target.items() if self._objects.get(key) != obj]
+        changes += [(key, None) for key in self._objects if key not in target]
+        return self._apply(changes)
+
+    def apply(self, change: Change) -> list[GraphOp]:
+        """The operations for one NB change (an unchanged object yields none)."""
+        return self._apply([(change.key, change.obj)])
+
+    def apply_all(self, changes: Iterable[Change]) -> list[GraphOp]:
+        """The operations for a batch of changes, merged (an element changed twice appears once)."""
+        return self._apply([(change.key, change.obj) for change in changes])
+
+    # -- NB state and indexes ---------------------------------------------------------------------
+    def _get(self, table: str, object_id: str) -> NbObject | None:
+        return self._objects.get((table, object_id))
+
+    def _lookup(self, index: str, value: str) -> frozenset[str]:
+        return frozenset(self._index[index].get(value, ()))
+
+    def _store(self, key: Key, obj: NbObject | None, dirty: dict[Key, None]) -> None:
+        """Record the new state of one object and mark everything that read it."""
+        old = self._objects.get(key)
+        if obj is None:
+            self._objects.pop(key, None)
+        else:
+            self._objects[key] = obj
+        for name in self._index_by_table.get(key[0], ()):
+            _table, values = INDEXES[name]
+            before = set(values(old)) if old is not None else set()
+            after = set(values(obj)) if obj is not None else set()
+            if before == after:
+                continue
+            entries = self._index[name]
+            for value in before - after:
+                entries[value].discard(key[1])
+                if not entries[value]:
+                    del entries[value]
+            for value in after - before:
+                entries.setdefault(value, set()).add(key[1])
+            for value in before ^ after:
+                dirty.update(dict.fromkeys(self._dependents.get(("idx", name, value), ())))
+        dirty[key] = None
+        dirty.update(dict.fromkeys(self._dependents.get(("obj", *key), ())))
+        # A placeholder for this key resolves differently once the object exists (or not).
+        self._existence_moved[ids.node_id(*key)] = None
+
+    # -- rendering ------------------------------------------------------------------------------
+    def _render(self, key: Key) -> Contribution:
+        obj = self._objects.get(key)
+        if obj is None:
+            self._set_deps(key, frozenset())
+            return EMPTY
+        kinds = frozenset(k for k, n in self._slice_claims.get(key, Counter()).items() if n > 0)
+        ctx = RenderContext(obj, self._get, self._lookup, self.chassis, kinds)
+        try:
+            shown = render(ctx)
+        except Exception:  # a rule must never take the whole graph down with one odd row
+            log.exception("cannot translate %s/%s; shown with its stored fields only", *key)
+            ctx = RenderContext(obj, self._get, self._lookup, self.chassis, kinds)
+            shown = render_plain(ctx)
+        if shown:
+            self._extensions.contribute(ctx)
+        self._set_deps(key, frozenset(ctx.deps))
+        return ctx.contribution
+
+    def _set_deps(self, key: Key, deps: frozenset[Dep]) -> None:
+        old = self._deps.get(key, frozenset())
+        if old == deps:
+            return
+        for dep in old - deps:
+            holders = self._dependents.get(dep)
+            if holders is not None:
+                holders.discard(key)
+                if not holders:
+                    del self._dependents[dep]
+        for dep in deps - old:
+            self._dependents.setdefault(dep, set()).add(key)
+        if deps:
+            self._deps[key] = deps
+        else:
+            self._deps.pop(key, None)
+
+    def _rerender(
+        self, key: Key, touched_nodes: dict[str, None], touched_edges: dict[str, None]
+    ) -> list[Key]:
+        """Re-render one object, update the claims; returns objects whose slice status moved."""
+        old = self._contrib.get(key, EMPTY)
+        new = self._render(key)
+        if new is EMPTY or not (new.nodes or new.edges or new.refs or new.tenants or new.claims):
+            self._contrib.pop(key, None)
+        else:
+            self._contrib[key] = new
+        self._extensions.track(key, old, new)
+        for nid in old.nodes.keys() - new.nodes.keys():
+            claims = self._node_claims[nid]
+            del claims[key]
+            if not claims:
+                del self._node_claims[nid]
+            touched_nodes[nid] = None
+        for nid, metadata in new.nodes.items():
+            if old.nodes.get(nid) != metadata or nid not in old.nodes:
+                self._node_claims.setdefault(nid, {})[key] = metadata
+                touched_nodes[nid] = None
+        for nid in old.refs.keys() - new.refs.keys():
+            self._refs[nid] -= 1
+            if not self._refs[nid]:
+                del self._refs[nid]
+                del self._ref_target[nid]
+            touched_nodes[nid] = None
+        for nid in new.refs.keys() - old.refs.keys():
+            self._refs[nid] += 1
+            self._ref_target[nid] = new.refs[nid]
+            touched_nodes[nid] = None
+        for nid in old.tenants.keys() - new.tenants.keys():
+            self._tenants[nid] -= 1
+            if not self._tenants[nid]:
+                del self._tenants[nid]
+                del self._tenant_topic[nid]
+            touched_nodes[nid] = None
+        for nid in new.tenants.keys() - old.tenants.keys():
+            self._tenants[nid] += 1
+            self._tenant_topic[nid] = new.tenants[nid]
+            touched_nodes[nid] = None
+        for eid in old.edges.keys() - new.edges.keys():
+            spec = old.edges[eid]
+            claims = self._edge_claims[eid]
+            del claims[key]
+            if not claims:
+                del self._edge_claims[eid]
+                self._unlink_edge(eid, spec)
+            touched_edges[eid] = None
+        for eid, spec in new.edges.items():
+            previous = old.edges.get(eid)
+            if previous is None or previous.metadata != spec.metadata:
+                claims = self._edge_claims.setdefault(eid, {})
+                if not claims:
+                    self._edges_at.setdefault(spec.parent, set()).add(eid)
+                    self._edges_at.setdefault(spec.child, set()).add(eid)
+                claims[key] = spec
+                touched_edges[eid] = None
+        return self._update_slice_claims(old.claims, new.claims)
+
+    def _unlink_edge(self, eid: str, spec: EdgeSpec) -> None:
+        for end in (spec.parent, spec.child):
+            at = self._edges_at.get(end)
+            if at is not None:
+                at.discard(eid)
+                if not at:
+                    del self._edges_at[end]
+
+    def _update_slice_claims(self, old: dict[Key, str], new: dict[Key, str]) -> list[Key]:
+        moved: list[Key] = []
+        for target in old.keys() | new.keys():
+            before, after = old.get(target), new.get(target)
+            if before == after:
+                continue
+            counts = self._slice_claims.setdefault(target, Counter())
+            kinds_before = {k for k, n in counts.items() if n > 0}
+            if before is not None:
+                counts[before] -= 1
+            if after is not None:
+                counts[after] += 1
+            kinds_after = {k for k, n in counts.items() if n > 0}
+            if not kinds_after:
+                del self._slice_claims[target]
+            if kinds_before != kinds_after:
+                moved.append(target)
+        return moved
+
+    # -- resolution: what the graph holds now -----------------------------------------------------
+    def _resolve_node(self, nid: str) -> dict[str, Any] | None:
+        claims = self._node_claims.get(nid)
+        if claims:
+            return claims[min(claims)]
+        if nid in self._tenants:
+            return tenant_metadata(self._tenant_topic[nid])
+        if nid in self._refs:
+            table, object_id = self._ref_target[nid]
+            if (table, object_id) in self._objects:
+                # Exists but outside this slice: the edge is simply not shown.
+                return None
+            return missing_metadata(table, object_id)
+        return None
+
+    def _resolve_edge(self, eid: str) -> EdgeSpec | None:
+        claims = self._edge_claims.get(eid)
+        if not claims:
+            return None
+        spec = claims[min(claims)]
+        if spec.parent in self._nodes and spec.child in self._nodes:
+            return spec
+        return None
+
+    # -- batches --------------------------------------------------------------------------------
+    def _load_empty(self, target: dict[Key, NbObject]) -> list[GraphOp]:
+        dirty: dict[Key, None] = {}
+        for key, obj in target.items():
+            self._store(key, obj, dirty)
+        return self._settle(dirty)
+
+    def _apply(self, changes: list[tuple[Key, NbObject | None]]) -> list[GraphOp]:
+        dirty: dict[Key, None] = {}
+        for key, obj in changes:
+            if self._objects.get(key) == obj:
+                continue
+            self._store(key, obj, dirty)
+        return self._settle(dirty) if dirty else []
+
+    def _settle(self, dirty: dict[Key, None]) -> list[GraphOp]:
+        touched_nodes, self._existence_moved = self._existence_moved, {}
+        touched_edges: dict[str, None] = {}
+        while dirty:
+            for key in list(dirty):
+                del dirty[key]
+                for moved in self._rerender(key, touched_nodes, touched_edges):
+                    dirty[moved] = None
+                for retry in self._extensions.take_disabled_sources():
+                    dirty[retry] = None
+        return self._emit(touched_nodes, touched_edges)
+
+    def _emit(
+        self, touched_nodes: dict[str, None], touched_edges: dict[str, None]
+    ) -> list[GraphOp]:
+        added: list[Node] = []
+        updated: list[Node] = []
+        deleted: list[Node] = []
+        for nid in touched_nodes:
+            metadata = self._resolve_node(nid)
+            current = self._nodes.get(nid)
+            if metadata is None:
+                if current is not None:
+                    deleted.append(current)
+                    touched_edges.update(dict.fromkeys(self._edges_at.get(nid, ())))
+            elif current is None:
+                added.append(Node(nid, metadata))
+                touched_edges.update(dict.fromkeys(self._edges_at.get(nid, ())))
+            elif current.metadata != metadata:
+                updated.append(Node(nid, metadata))
+        # Edges of deleted nodes are resolved against the graph without those nodes.
+        for node in deleted:
+            del self._nodes[node.id]
+        for node in added + updated:
+            self._nodes[node.id] = node
+        edge_added: list[Edge] = []
+        edge_updated: list[Edge] = []
+        edge_deleted: list[Edge] = []
+        for eid in touched_edges:
+            spec = self._resolve_edge(eid)
+            current = self._edges.get(eid)
+            if spec is None:
+                if current is not None:
+                    edge_deleted.append(current)
+                    del self._edges[eid]
+            elif current is None:
+                edge = Edge(eid, spec.metadata, parent=spec.parent, child=spec.child)
+                edge_added.append(edge)
+                self._edges[eid] = edge
+            elif current.metadata != spec.metadata:
+                edge = Edge(eid, spec.metadata, parent=spec.parent, child=spec.child)
+                edge_updated.append(edge)
+                self._edges[eid] = edge
+        return [
+            *(GraphOp(EDGE_DELETED, e) for e in edge_deleted),
+            *(GraphOp(NODE_DELETED, n) for n in deleted),
+            *(GraphOp(NODE_ADDED, n) for n in added),
+            *(GraphOp(NODE_UPDATED, n) for n in updated),
+            *(GraphOp(EDGE_ADDED, e) for e in edge_added),
+            *(GraphOp(EDGE_UPDATED, e) for e in edge_updated),
+        ]
+
+
+def translate(
+    snapshot: Snapshot | Iterable[NbObject],
+    chassis: str | None = None,
+    extensions: list[Extension] | None = None,
+) -> tuple[dict[str, Node], dict[str, Edge]]:
+    """The graph of a whole snapshot (or of one chassis' slice), in one call."""
+    topology = Topology(extensions=[] if extensions is None else extensions, chassis=chassis)
+    topology.load(snapshot)
+    return dict(topology.nodes), dict(topology.edges)

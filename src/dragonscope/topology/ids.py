@@ -1,0 +1,42 @@
+"""Graph IDs: deterministic, collision-free, safe in URLs.
+
+Dragonflow ids are unique per table only (a router port and its lport share
+one), so a graph ID is a UUIDv5, over one fixed namespace, of a string that
+names the table too. The same NB state therefore yields the same IDs after a
+restart and on every collector, which lets several collectors publish the same
+object under the same ID.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+NAMESPACE = uuid.UUID("5b0f3c8e-4f7a-4d35-9a3e-6d2f0c1b7e94")
+"""Never change it: every published graph ID depends on it."""
+
+
+def _uuid(text: str) -> str:
+    return str(uuid.uuid5(NAMESPACE, text))
+
+
+def node_id(table: str, object_id: str) -> str:
+    """The node of NB object ``table/object_id`` (also its ``missing`` placeholder's ID)."""
+    return _uuid(f"{table}/{object_id}")
+
+
+def router_port_id(router_id: str, port_id: str) -> str:
+    """A router's embedded port: keyed by router too, as two routers may embed the same id."""
+    return _uuid(f"lrouter_port/{router_id}/{port_id}")
+
+
+def tenant_id(topic: str) -> str:
+    return _uuid(f"tenant/{topic}")
+
+
+def extension_node_id(extension: str, key: str) -> str:
+    return _uuid(f"extension/{extension}/{key}")
+
+
+def edge_id(parent: str, relation: str, child: str) -> str:
+    """An edge is identified by its ends and its relation (``relation`` may carry a role)."""
+    return _uuid(f"{parent}|{relation}|{child}")

@@ -1,0 +1,98 @@
+"""Node metadata shared by every table, in Skydive's conventions.
+
+``Name``/``Type`` are what Skydive's validation and UI need; ``Dragonflow`` keeps
+every stored field except secrets so that consumers (the packet simulator
+among them) can rebuild the NB object from the node alone.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Any
+
+from dragonscope.nb import schema
+from dragonscope.nb.model import NbObject
+
+MANAGER = "dragonflow"
+DRAGONFLOW = "Dragonflow"
+
+
+def display_name(value: Any, fallback: str) -> str:
+    return value if isinstance(value, str) and value else fallback
+
+
+def stored_fields(obj: NbObject) -> dict[str, Any]:
+    """The object's fields as stored, secrets removed by schema, plus ``Table`` and ``ID``."""
+    return {**schema.redact(obj), "Table": obj.table, "ID": obj.id}
+
+
+def base(obj: NbObject) -> dict[str, Any]:
+    """Metadata every NB object node carries."""
+    metadata: dict[str, Any] = {
+        "Name": display_name(obj.data.get("name"), obj.id),
+        "Type": obj.table,
+        "Manager": MANAGER,
+        DRAGONFLOW: stored_fields(obj),
+    }
+    topic = obj.data.get("topic")
+    if isinstance(topic, str) and topic:
+        metadata["Tenant"] = topic
+    if obj.problems:
+        metadata["Problems"] = [str(problem) for problem in obj.problems]
+    return metadata
+
+
+def host_prefix(address: Any, prefixlen: int | None = None) -> tuple[int, str] | None:
+    """``(version, "ip/prefix")`` for an address, with the given or the host prefix length."""
+    if not isinstance(address, str):
+        return None
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return None
+    if prefixlen is None:
+        prefixlen = ip.max_prefixlen
+    return ip.version, f"{ip}/{prefixlen}"
+
+
+def prefixlen_of(cidr: Any) -> int | None:
+    if not isinstance(cidr, str):
+        return None
+    try:
+        return ipaddress.ip_network(cidr, strict=False).prefixlen
+    except ValueError:
+        return None
+
+
+def interface_address(network: Any) -> tuple[int, str] | None:
+    """A router port's ``network`` (``"10.10.1.1/24"``, host bits kept) as ``(version, text)``."""
+    if not isinstance(network, str):
+        return None
+    try:
+        iface = ipaddress.ip_interface(network)
+    except ValueError:
+        return None
+    return iface.version, str(iface)
+
+
+def put_addresses(metadata: dict[str, Any], addresses: list[tuple[int, str]]) -> None:
+    """Set ``IPV4``/``IPV6`` lists (only the non-empty ones), as Skydive interfaces do."""
+    v4 = [text for version, text in addresses if version == 4]
+    v6 = [text for version, text in addresses if version == 6]
+    if v4:
+        metadata["IPV4"] = v4
+    if v6:
+        metadata["IPV6"] = v6
+
+
+def first_string(value: Any) -> str | None:
+    if isinstance(value, list) and value and isinstance(value[0], str):
+        return value[0]
+    return None
+
+
+def strings(value: Any) -> list[str]:
+    """The string items of a list field (ill-typed items are the parser's business)."""
+    if not isinstance(value, list):
+        return []
+    return [item for item in value if isinstance(item, str) and item]

@@ -1,0 +1,287 @@
+"""Property: incremental diffs always land exactly on the graph of the final NB state.
+
+Random NB states over a small id space (so references collide, dangle, form
+trunks, gateways, floating IPs...) and random orders of the changes between
+them; every batch of ops is applied to a ``Graph`` that enforces edge ends, and
+is checked for the order rules (no edge before its nodes, edges deleted before
+their nodes).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from dragonscope.graph.model import Graph
+from dragonscope.nb.model import Change, NbObject
+from dragonscope.skydive import messages as m
+from dragonscope.topology import GraphOp, Topology, translate
+from dragonscope.topology.ext_active_port import ActivePortExtension
+
+IDS = {
+    "chassis": ["c1", "c2"],
+    "lswitch": ["n1", "n2"],
+    "lsubnet": ["s1", "s2"],
+    "lport": ["p1", "p2", "p3", "p4"],
+    "lrouter": ["r1", "r2"],
+    "floatingip": ["f1", "f2"],
+    "secgroup": ["g1", "g2"],
+    "qospolicy": ["q1"],
+    "child_port_segmentation": ["t1", "t2"],
+    "activeport": ["n110.0.0.9"],
+    "migration": ["p1", "m2"],
+    "service": ["v1"],
+    "publisher": ["u1"],
+    "listener": ["c1", "h9"],
+    "sfc_portpair": ["pp1"],
+    "sfc_portpairgroup": ["pg1"],
+    "sfc_flowclassifier": ["fc1"],
+    "sfc_portchain": ["pc1"],
+    "bgp_peer": ["b1"],
+    "bgp_speaker": ["bs1"],
+    "switch_port": ["sw1"],
+    "app_table": ["x1"],
+}
+
+
+def ref(table: str) -> st.SearchStrategy[str]:
+    return st.sampled_from([*IDS[table], "zz-" + table])
+
+
+def refs(table: str) -> st.SearchStrategy[list[str]]:
+    return st.lists(ref(table), max_size=2)
+
+
+TOPIC = st.sampled_from(["ta", "tb", ""])
+IP = st.sampled_from(["10.0.0.9", "10.0.1.7", "fd00::3", "nonsense"])
+
+
+def fields(**spec: st.SearchStrategy[Any]) -> st.SearchStrategy[dict[str, Any]]:
+    """A dict whose keys may each be absent (as Dragonflow omits unset fields)."""
+    return st.fixed_dictionaries({}, optional=spec)
+
+
+DATA: dict[str, st.SearchStrategy[dict[str, Any]]] = {
+    "chassis": fields(ip=st.sampled_from(["10.1.0.1", "10.1.0.2"])),
+    "lswitch": fields(
+        topic=TOPIC,
+        name=st.sampled_from(["", "web"]),
+        segmentation_id=st.sampled_from([1001, 1002]),
+        qos_policy=ref("qospolicy"),
+    ),
+    "lsubnet": fields(
+        topic=TOPIC,
+        lswitch=ref("lswitch"),
+        cidr=st.sampled_from(["10.0.0.0/24", "10.0.1.0/16", "fd00::/64", "bad"]),
+    ),
+    "lport": fields(
+        topic=TOPIC,
+        lswitch=ref("lswitch"),
+        subnets=refs("lsubnet"),
+        ips=st.lists(IP, max_size=2),
+        macs=st.just(["fa:16:3e:00:00:01"]),
+        enabled=st.booleans(),
+        binding=st.fixed_dictionaries({"type": st.just("chassis"), "chassis": ref("chassis")}),
+        device_owner=st.sampled_from(
+            ["compute:nova", "network:router_gateway", "network:floatingip", ""]
+        ),
+        device_id=st.sampled_from(["r1", "r2", "f1", ""]),
+        security_groups=refs("secgroup"),
+        qos_policy=ref("qospolicy"),
+        allowed_address_pairs=st.lists(
+            st.fixed_dictionaries({"ip_address": IP, "mac_address": st.just("fa:16:3e:00:00:09")}),
+            max_size=1,
+        ),
+    ),
+    "lrouter": fields(
+        topic=TOPIC,
+        ports=st.lists(
+            st.fixed_dictionaries(
+                {"id": ref("lport"), "lswitch": ref("lswitch")},
+                optional={"network": st.sampled_from(["10.0.0.1/24", "fd00::1/64"])},
+            ),
+            max_size=2,
+        ),
+    ),
+    "floatingip": fields(
+        topic=TOPIC,
+        lport=ref("lport"),
+        floating_lport=ref("lport"),
+        lrouter=ref("lrouter"),
+        floating_ip_address=IP,
+    ),
+    "secgroup": fields(
+        topic=TOPIC,
+        rules=st.lists(fields(remote_group_id=ref("secgroup")), max_size=2),
+    ),
+    "qospolicy": fields(topic=TOPIC),
+    "child_port_segmentation": fields(
+        topic=TOPIC,
+        parent=ref("lport"),
+        port=ref("lport"),
+        segmentation_type=st.just("vlan"),
+        segmentation_id=st.sampled_from([101, 102]),
+    ),
+    "activeport": fields(topic=TOPIC, network=ref("lswitch"), detected_lport=ref("lport"), ip=IP),
+    "migration": fields(dest_chassis=ref("chassis"), lport=ref("lport")),
+    "service": fields(chassis=ref("chassis")),
+    "publisher": fields(uri=st.sampled_from(["tcp://10.1.0.1:8866", "tcp://10.1.0.2:1", "x"])),
+    "listener": fields(),
+    "sfc_portpair": fields(topic=TOPIC, ingress_port=ref("lport"), egress_port=ref("lport")),
+    "sfc_portpairgroup": fields(topic=TOPIC, port_pairs=refs("sfc_portpair")),
+    "sfc_flowclassifier": fields(topic=TOPIC, source_port=ref("lport"), dest_port=ref("lport")),
+    "sfc_portchain": fields(
+        topic=TOPIC,
+        port_pair_groups=refs("sfc_portpairgroup"),
+        flow_classifiers=refs("sfc_flowclassifier"),
+    ),
+    "bgp_peer": fields(topic=TOPIC, password=st.just("pw"), peer_ip=IP),
+    "bgp_speaker": fields(topic=TOPIC, peers=refs("bgp_peer")),
+    "switch_port": fields(lport=ref("lport"), admin_state=st.sampled_from(["up", "down"])),
+    "app_table": fields(topic=TOPIC),
+}
+
+KEYS = [(table, object_id) for table, ids in IDS.items() for object_id in ids]
+
+
+@st.composite
+def nb_states(draw: st.DrawFn) -> dict[tuple[str, str], NbObject]:
+    present = draw(st.lists(st.sampled_from(KEYS), unique=True, min_size=12, max_size=len(KEYS)))
+    state = {}
+    for table, object_id in present:
+        data = {"id": object_id, **draw(DATA[table])}
+        state[(table, object_id)] = NbObject(table, object_id, data)
+    return state
+
+
+@st.composite
+def journeys(draw: st.DrawFn) -> tuple[dict, dict, list[Change]]:
+    """S1, S2 and a random sequence of changes from S1 to S2 (with detours)."""
+    s1, s2 = draw(nb_states()), draw(nb_states())
+    keys = sorted(s1.keys() | s2.keys())
+    steps: list[tuple[tuple[str, str], NbObject | None]] = []
+    detours = draw(st.lists(st.sampled_from(keys), max_size=4)) if keys else []
+    for key in detours:
+        detour = draw(nb_states()).get(key)
+        steps.append((key, detour))
+    steps += [(key, s2.get(key)) for key in keys if s1.get(key) != s2.get(key) or key in detours]
+    order = draw(st.permutations(range(len(steps))))
+    # Detours come first in random positions; each key's final value is applied last.
+    last: dict[tuple[str, str], int] = {}
+    ordered = [steps[i] for i in order]
+    for position, (key, _obj) in enumerate(ordered):
+        last[key] = position
+    changes = [
+        Change(key[0], key[1], obj, revision)
+        for revision, (key, obj) in enumerate(ordered)
+        if last[key] != revision
+    ]
+    changes += [Change(key[0], key[1], s2.get(key), len(ordered) + i) for i, key in enumerate(last)]
+    return s1, s2, changes
+
+
+def apply_ops(graph: Graph, ops: list[GraphOp]) -> None:
+    """Apply ops the way an analyzer would, refusing any order that breaks the rules."""
+    for op in ops:
+        element = op.element
+        if op.type == m.NODE_ADDED:
+            graph.add_node(element)
+        elif op.type == m.NODE_UPDATED:
+            graph.replace_node(element)
+        elif op.type == m.NODE_DELETED:
+            attached = [*graph.out_edges(element.id), *graph.in_edges(element.id)]
+            assert not attached, f"node {element.id} deleted before its edges"
+            graph.delete_node(element.id)
+        elif op.type == m.EDGE_ADDED:
+            graph.add_edge(element)
+        elif op.type == m.EDGE_UPDATED:
+            graph.replace_edge(element)
+        elif op.type == m.EDGE_DELETED:
+            graph.delete_edge(element.id)
+        else:
+            pytest.fail(f"unexpected op {op.type}")
+
+
+def assert_valid(graph: Graph) -> None:
+    for node in graph.nodes():
+        assert isinstance(node.metadata.get("Name"), str) and node.metadata["Name"]
+        assert isinstance(node.metadata.get("Type"), str) and node.metadata["Type"]
+    for edge in graph.edges():
+        assert isinstance(edge.metadata.get("RelationType"), str)
+        assert edge.metadata["RelationType"]
+
+
+def shape(nodes: dict, edges: dict) -> tuple[dict, dict]:
+    return (
+        {nid: n.metadata for nid, n in nodes.items()},
+        {eid: (e.parent, e.child, e.metadata) for eid, e in edges.items()},
+    )
+
+
+def graph_shape(graph: Graph) -> tuple[dict, dict]:
+    return shape({n.id: n for n in graph.nodes()}, {e.id: e for e in graph.edges()})
+
+
+def run_journey(s1: dict, s2: dict, changes: list[Change], chassis: str | None) -> None:
+    def extensions() -> list:
+        return [ActivePortExtension()]
+
+    topology = Topology(extensions=extensions(), chassis=chassis)
+    graph = Graph()
+    apply_ops(graph, topology.load(s1))
+    assert graph_shape(graph) == shape(*translate(s1, chassis, extensions()))
+    for change in changes:
+        apply_ops(graph, topology.apply(change))
+        assert_valid(graph)
+        assert graph_shape(graph) == shape(dict(topology.nodes), dict(topology.edges))
+    assert graph_shape(graph) == shape(*translate(s2, chassis, extensions()))
+    assert topology.extension_errors == []
+
+
+SETTINGS = settings(
+    max_examples=int(os.environ.get("TOPOLOGY_EXAMPLES", "150")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+
+
+@SETTINGS
+@given(journeys())
+def test_incremental_global_graph_equals_translation(journey: tuple) -> None:
+    run_journey(*journey, chassis=None)
+
+
+@SETTINGS
+@given(journeys(), st.sampled_from(["c1", "c2"]))
+def test_incremental_chassis_slice_equals_translation(journey: tuple, chassis: str) -> None:
+    run_journey(*journey, chassis=chassis)
+
+
+@settings(max_examples=60, deadline=None)
+@given(nb_states(), nb_states())
+def test_reload_yields_the_difference(s1: dict, s2: dict) -> None:
+    """``load`` on a loaded topology (a resync) moves the graph to the new state's."""
+    topology = Topology(extensions=[])
+    graph = Graph()
+    apply_ops(graph, topology.load(s1))
+    apply_ops(graph, topology.load(s2))
+    assert graph_shape(graph) == shape(*translate(s2))
+
+
+@settings(max_examples=60, deadline=None)
+@given(nb_states(), st.sampled_from(["c1", "c2"]))
+def test_slice_is_a_subgraph_of_the_global_graph(state: dict, chassis: str) -> None:
+    nodes, edges = translate(state)
+    slice_nodes, slice_edges = translate(state, chassis)
+    for nid, node in slice_nodes.items():
+        assert nodes[nid].metadata == node.metadata
+    for eid, edge in slice_edges.items():
+        assert (edges[eid].parent, edges[eid].child, edges[eid].metadata) == (
+            edge.parent,
+            edge.child,
+            edge.metadata,
+        )

@@ -1,0 +1,187 @@
+"""``dragonscope trace`` and ``dragonscope reach``: thin wrappers around the Tracer.
+
+The snapshot comes from the NB (``--nb URL``) or from an analyzer's graph
+(``--analyzer HOST:PORT``, rebuilt from each node's ``Dragonflow`` metadata). The exit
+code says the verdict: 0 delivered/replied/external, 1 dropped, 2 bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from dragonscope.nb.model import Snapshot
+from dragonscope.trace.engine import Tracer, parse_apps
+from dragonscope.trace.model import TraceError
+from dragonscope.trace.reach import matrix
+from dragonscope.trace.render import FORMATS, render, render_matrix
+from dragonscope.trace.request import PROTOCOLS, TraceRequest
+from dragonscope.trace.whatif import apply_patch
+
+
+def _source_args(parser: argparse.ArgumentParser) -> None:
+    where = parser.add_mutually_exclusive_group(required=True)
+    where.add_argument(
+        "--nb", metavar="URL", help="NB DB URL (etcd://, redis://, file://, memory://sample)"
+    )
+    where.add_argument("--analyzer", metavar="HOST:PORT", help="read the analyzer's graph")
+    parser.add_argument("--user", help="analyzer user (password from DRAGONSCOPE_PASSWORD)")
+    parser.add_argument(
+        "--patch",
+        metavar="FILE",
+        help="what-if: JSON patch of NB objects "
+        "applied to a copy of the snapshot (see docs/trace.md)",
+    )
+    parser.add_argument(
+        "--apps",
+        help="Dragonflow app set: a,b,c exactly, or +app/-app "
+        "relative to the devstack default (e.g. +chassis_snat)",
+    )
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "trace", help="simulate a packet through Dragonflow's pipeline", description=__doc__
+    )
+    _source_args(p)
+    p.add_argument(
+        "--from",
+        dest="source",
+        required=True,
+        metavar="SRC",
+        help="lport id or name, IP, IP@network, or 'external'",
+    )
+    p.add_argument(
+        "--to",
+        dest="destination",
+        metavar="DST",
+        help="lport id or name, IP (a port's, a floating IP, or outside), 'metadata'",
+    )
+    p.add_argument("--proto", choices=PROTOCOLS)
+    for name in ("sport", "dport", "ttl", "vlan"):
+        p.add_argument(f"--{name}", type=int)
+    p.add_argument("--icmp-type", type=int)
+    p.add_argument("--icmp-code", type=int)
+    for name in ("eth-src", "eth-dst", "ip-src", "ip-dst"):
+        p.add_argument(f"--{name}", help="override the derived header field")
+    p.add_argument("--chassis", help="arrival chassis for an external or VTEP source")
+    p.add_argument("--reply", action="store_true", help="also simulate the reply")
+    p.add_argument("--ct", action="store_true", help="assume an established connection")
+    p.add_argument("--format", choices=FORMATS, default="detailed")
+    p.set_defaults(func=run_trace)
+
+    r = subparsers.add_parser("reach", help="port-by-port reachability matrix of a tenant")
+    _source_args(r)
+    r.add_argument("--tenant", help="project id (the objects' topic)")
+    r.add_argument("--network", help="network id or name")
+    r.add_argument("--proto", choices=("tcp", "udp", "icmp"), default="tcp")
+    r.add_argument("--dport", type=int, default=22)
+    r.add_argument("--ct", action="store_true", help="assume established connections")
+    r.add_argument("--format", choices=("table", "json"), default="table")
+    r.set_defaults(func=run_reach)
+
+
+def _fail(message: str) -> Exception:
+    from dragonscope.cli import CliError
+
+    return CliError(message)
+
+
+async def _from_nb(url: str) -> Snapshot:
+    from dragonscope.nb.backends.base import BackendError
+    from dragonscope.nb.reader import open_reader
+
+    try:
+        async with open_reader(url) as reader:
+            snapshot, _ = await reader.snapshot()
+    except BackendError as exc:
+        raise _fail(str(exc)) from None
+    return snapshot
+
+
+async def _from_analyzer(address: str, user: str | None) -> Snapshot:
+    import aiohttp
+
+    from dragonscope.graph.model import Edge, GraphError, Node
+    from dragonscope.topology import snapshot_from_graph
+
+    auth = aiohttp.BasicAuth(user, os.environ.get("DRAGONSCOPE_PASSWORD", "")) if user else None
+    url = address if "://" in address else f"http://{address}"
+    try:
+        async with (
+            aiohttp.ClientSession(auth=auth) as session,
+            session.get(f"{url}/api/topology", timeout=aiohttp.ClientTimeout(total=60)) as response,
+        ):
+            if response.status != 200:
+                text = (await response.text()).strip()
+                raise _fail(f"analyzer {address} answered {response.status}: {text}")
+            graph = await response.json(content_type=None)
+    except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+        raise _fail(f"cannot read the graph from analyzer {address}: {exc}") from None
+    try:
+        nodes = [Node.from_json(n) for n in graph.get("Nodes") or []]
+        edges = [Edge.from_json(e) for e in graph.get("Edges") or []]
+    except (GraphError, AttributeError) as exc:
+        raise _fail(f"analyzer {address} sent a malformed graph: {exc}") from None
+    return snapshot_from_graph(nodes, edges)
+
+
+def load_tracer(args: argparse.Namespace) -> Tracer:
+    snapshot = asyncio.run(
+        _from_nb(args.nb) if args.nb else _from_analyzer(args.analyzer, args.user)
+    )
+    if args.patch:
+        try:
+            patch = json.loads(Path(args.patch).read_text())
+        except (OSError, ValueError) as exc:
+            raise _fail(f"cannot read patch {args.patch}: {exc}") from None
+        try:
+            snapshot = apply_patch(snapshot, patch)
+        except TraceError as exc:
+            raise _fail(str(exc)) from None
+    try:
+        return Tracer(snapshot, parse_apps(args.apps))
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+
+
+def run_trace(args: argparse.Namespace) -> int:
+    tracer = load_tracer(args)
+    try:
+        request = TraceRequest(
+            source=args.source,
+            destination=args.destination,
+            proto=args.proto,
+            sport=args.sport,
+            dport=args.dport,
+            icmp_type=args.icmp_type,
+            icmp_code=args.icmp_code,
+            ttl=args.ttl,
+            vlan=args.vlan,
+            chassis=args.chassis,
+            eth_src=args.eth_src,
+            eth_dst=args.eth_dst,
+            ip_src=args.ip_src,
+            ip_dst=args.ip_dst,
+            ct=args.ct,
+            reply=args.reply,
+        )
+        result = tracer.trace(request).to_json()
+    except TraceError as exc:
+        raise _fail(str(exc)) from None
+    print(render(result, args.format))
+    return 1 if result["verdict"] == "dropped" else 0
+
+
+def run_reach(args: argparse.Namespace) -> int:
+    tracer = load_tracer(args)
+    try:
+        grid = matrix(tracer, args.tenant, args.network, args.proto, args.dport, args.ct)
+    except TraceError as exc:
+        raise _fail(str(exc)) from None
+    print(json.dumps(grid, indent=2) if args.format == "json" else render_matrix(grid))
+    return 0

@@ -1,0 +1,239 @@
+"""What-if patches, the reachability matrix, the text formats, the CLI and the analyzer API."""
+
+from __future__ import annotations
+
+import copy
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from dragonscope.graph.model import Edge, Node
+from dragonscope.nb.model import Snapshot
+from dragonscope.topology import translate
+from dragonscope.trace import TraceError, Tracer, TraceRequest
+from dragonscope.trace.reach import matrix
+from dragonscope.trace.render import render, render_matrix
+from dragonscope.trace.whatif import apply_patch
+from trace_cloud import ACME, NET, SG_APP, build
+
+MYSQL_RULE = {
+    "direction": "ingress",
+    "ethertype": "IPv4",
+    "id": "app-mysql",
+    "protocol": 6,
+    "port_range_min": 3306,
+    "port_range_max": 3306,
+    "remote_ip_prefix": "10.10.1.0/24",
+    "security_group_id": SG_APP,
+    "topic": ACME,
+    "version": 0,
+}
+
+
+def _frozen(snapshot: Snapshot) -> dict[Any, Any]:
+    return {k: copy.deepcopy(v.data) for k, v in snapshot.items()}
+
+
+def test_whatif_patch_changes_verdict_and_leaves_snapshot_untouched() -> None:
+    snapshot = build()
+    before = _frozen(snapshot)
+    request = TraceRequest(source="web-1", destination="db-1", dport=3306)
+    assert Tracer(snapshot).trace(request).to_json()["drop"]["code"] == "SG_INGRESS"
+    patched = apply_patch(
+        snapshot, {"append": {"secgroup": [{"id": SG_APP, "rules": [MYSQL_RULE]}]}}
+    )
+    result = Tracer(patched).trace(request).to_json()
+    assert result["verdict"] == "delivered"
+    allow = next(h for h in result["hops"] if h["table"] == 110)
+    assert allow["objects"][0]["detail"] == "rule app-mysql"
+    assert _frozen(snapshot) == before
+    assert Tracer(snapshot).trace(request).verdict == "dropped"
+
+
+def test_whatif_update_put_delete() -> None:
+    snapshot = build()
+    disabled = apply_patch(snapshot, {"update": {"lport": [{"id": "web-2", "enabled": False}]}})
+    out = Tracer(disabled).trace(TraceRequest(source="web-2", destination="web-1", dport=80))
+    assert out.to_json()["drop"]["code"] == "PORT_DISABLED"
+    gone = apply_patch(snapshot, {"delete": {"floatingip": ["fip-web-1"]}})
+    out = Tracer(gone).trace(TraceRequest(source="web-1", destination="8.8.8.8", dport=443))
+    assert out.to_json()["drop"]["code"] == "NO_ROUTE"
+    route = apply_patch(
+        snapshot,
+        {
+            "put": {
+                "floatingip": [
+                    {
+                        "id": "fip-web-2",
+                        "floating_ip_address": "172.24.4.30",
+                        "floating_lport": "fip-port",
+                        "lport": "web-2",
+                        "fixed_ip_address": "10.10.1.12",
+                        "lrouter": "rtr-acme",
+                        "topic": ACME,
+                    }
+                ]
+            }
+        },
+    )
+    assert (
+        Tracer(route).trace(TraceRequest(source="web-2", destination="8.8.8.8", dport=443)).verdict
+        == "external"
+    )
+    assert ("floatingip", "fip-web-2") not in snapshot
+
+
+@pytest.mark.parametrize(
+    ("patch", "message"),
+    [
+        ([], "must be a JSON object"),
+        ({"remove": {}}, "unknown patch section"),
+        ({"update": {"lport": [{"id": "nope"}]}}, "lport/nope is not in the snapshot"),
+        ({"put": {"lport": [{"name": "x"}]}}, 'needs a string "id"'),
+        ({"append": {"lport": [{"id": "web-1", "enabled": True}]}}, "is not a list"),
+        ({"delete": {"lport": ["nope"]}}, "not in the snapshot"),
+    ],
+)
+def test_whatif_bad_patches(patch: Any, message: str) -> None:
+    with pytest.raises(TraceError, match=message):
+        apply_patch(build(), patch)
+
+
+def test_reach_matrix_for_a_network() -> None:
+    tracer = Tracer(build())
+    grid = matrix(tracer, network="b-net", proto="tcp", dport=22)
+    names = [p["name"] for p in grid["ports"]]
+    assert names == ["b-1", "b-2"]
+    assert grid["rows"][0][0] is None
+    assert grid["rows"][0][1]["verdict"] == "delivered"
+    grid = matrix(tracer, tenant=ACME, proto="tcp", dport=3306)
+    names = [p["name"] for p in grid["ports"]]
+    cell = grid["rows"][names.index("web-1")][names.index("db-1")]
+    assert cell["verdict"] == "dropped" and cell["code"] == "SG_INGRESS"
+    assert cell["object"]["id"] == SG_APP
+    assert "SG_INGRESS" in render_matrix(grid)
+    with pytest.raises(TraceError):
+        matrix(tracer)
+
+
+def test_bad_requests_are_clear() -> None:
+    tracer = Tracer(build())
+    for kw, message in [
+        (dict(source="nobody", destination="web-1"), "not a port id, port name or IP"),
+        (dict(source="web-1", destination="web-2", proto="sctp"), "unknown protocol"),
+        (dict(source="web-1", destination="web-2", dport=70000), "dport must be"),
+        (dict(source="web-1"), "give a destination"),
+        (dict(source="external", destination="10.10.1.12"), "floating IP"),
+        (dict(source="web-1", destination="web-2", ip_src="x"), "not an IP"),
+    ]:
+        with pytest.raises(TraceError, match=message):
+            tracer.trace(TraceRequest(**kw))
+    with pytest.raises(TraceError, match="unknown field"):
+        TraceRequest.from_json({"from": "web-1", "color": "red"})
+
+
+@pytest.mark.parametrize("fmt", ["detailed", "summary", "minimal", "json"])
+def test_text_formats(fmt: str) -> None:
+    result = (
+        Tracer(build())
+        .trace(TraceRequest(source="web-1", destination="db-1", dport=3306, reply=True))
+        .to_json()
+    )
+    text = render(result, fmt)
+    if fmt == "json":
+        assert json.loads(text)["drop"]["code"] == "SG_INGRESS"
+    else:
+        assert "DROPPED SG_INGRESS at table 110" in text
+    if fmt == "detailed":
+        assert "table 60 L3_LOOKUP (l3_proactive)" in text and "ttl: 64 → 63" in text
+
+
+def _write_dump(tmp_path: Path) -> str:
+    dump: dict[str, list[Any]] = {}
+    for (table, _), obj in build().items():
+        dump.setdefault(table, []).append(obj.data)
+    path = tmp_path / "nb.json"
+    path.write_text(json.dumps(dump))
+    return f"file://{path}"
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "dragonscope", *args], capture_output=True, text=True, timeout=120
+    )
+
+
+def test_cli_trace_and_reach_from_a_dump(tmp_path: Path) -> None:
+    nb = _write_dump(tmp_path)
+    ok = _cli(
+        "trace", "--nb", nb, "--from", "web-1", "--to", "web-2", "--dport", "80", "--format", "json"
+    )
+    assert ok.returncode == 0, ok.stderr
+    assert json.loads(ok.stdout)["verdict"] == "delivered"
+    patch = tmp_path / "patch.json"
+    patch.write_text(json.dumps({"update": {"lport": [{"id": "web-2", "enabled": False}]}}))
+    dropped = _cli(
+        "trace",
+        "--nb",
+        nb,
+        "--from",
+        "web-1",
+        "--to",
+        "10.10.1.12",
+        "--dport",
+        "80",
+        "--patch",
+        str(patch),
+        "--format",
+        "summary",
+    )
+    assert dropped.returncode == 1 and "PORT_DISABLED" in dropped.stdout
+    bad = _cli("trace", "--nb", nb, "--from", "ghost", "--to", "web-2")
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr and "ghost" in bad.stderr
+    reach = _cli("reach", "--nb", nb, "--network", "b-net", "--format", "json")
+    assert reach.returncode == 0, reach.stderr
+    assert json.loads(reach.stdout)["rows"][1][0]["verdict"] == "delivered"
+
+
+async def test_analyzer_api_trace_and_reach() -> None:
+    from dragonscope.analyzer import Analyzer, AnalyzerSettings
+
+    nodes, edges = translate(build())
+    async with Analyzer(AnalyzerSettings(host="127.0.0.1", port=0)) as analyzer:
+        for node in nodes.values() if isinstance(nodes, dict) else nodes:
+            analyzer.graph.add_node(Node.from_json(node.to_json()))
+        for edge in edges.values() if isinstance(edges, dict) else edges:
+            analyzer.graph.add_edge(Edge.from_json(edge.to_json()))
+        async with aiohttp.ClientSession() as http:
+            body = {"from": "web-1", "to": "db-1", "dport": 22, "reply": True}
+            async with http.post(f"{analyzer.url}/api/trace", json=body) as resp:
+                assert resp.status == 200
+                result = await resp.json()
+            assert result["verdict"] == "delivered" and result["reply"]["verdict"] == "delivered"
+            route = next(h for h in result["hops"] if h["table"] == 60)
+            assert all(analyzer.graph.node(o["node_id"]) for o in route["objects"])
+            body = {
+                "from": "web-1",
+                "to": "db-1",
+                "dport": 3306,
+                "patch": {"append": {"secgroup": [{"id": SG_APP, "rules": [MYSQL_RULE]}]}},
+            }
+            async with http.post(f"{analyzer.url}/api/trace", json=body) as resp:
+                assert (await resp.json())["verdict"] == "delivered"
+            async with http.post(f"{analyzer.url}/api/trace", data=b"{not json") as resp:
+                assert resp.status == 400
+            async with http.post(f"{analyzer.url}/api/trace", json={"from": "ghost"}) as resp:
+                assert resp.status == 400 and "ghost" in (await resp.json())["Error"]
+            async with http.get(
+                f"{analyzer.url}/api/reach", params={"network": NET["b"], "dport": "22"}
+            ) as resp:
+                assert resp.status == 200
+                grid = await resp.json()
+            assert grid["rows"][0][1]["verdict"] == "delivered"
+            async with http.get(f"{analyzer.url}/api/reach", params={"dport": "x"}) as resp:
+                assert resp.status == 400

@@ -456,7 +456,7 @@ def test_wrong_types(
             "dhcp_params",
             {"opts": {"255": "x"}},
             "dhcp_params.opts",
-            'expected DHCP option tags "1" to "254", found key "255"',
+            'expected DHCP option tags "1" to "254" or "siaddr", found key "255"',
         ),
         (
             "lport",

@@ -10,6 +10,7 @@ of the object. The table declarations themselves live in ``nb/schema.py``.
 from __future__ import annotations
 
 import ipaddress
+import json
 import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -64,10 +65,9 @@ def describe(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int | float):
-        return f"number {value!r}"
+        return f"number {_number(value)}"
     if isinstance(value, str):
-        text = value if len(value) <= _SHOWN else value[:_SHOWN] + "..."
-        return f"string {_quote(text)}"
+        return f"string {_quote(value)}"
     if isinstance(value, list):
         return f"a list of {len(value)} item{'' if len(value) == 1 else 's'}"
     if isinstance(value, dict):
@@ -75,9 +75,17 @@ def describe(value: Any) -> str:
     return type(value).__name__
 
 
+def _number(value: float) -> str:
+    text = repr(value)
+    return text if len(text) <= _SHOWN else text[:_SHOWN] + "..."
+
+
 def _quote(text: Any) -> str:
+    """Stored text quoted for a one-line message: escaped, and cut when long."""
     text = str(text)
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if len(text) > _SHOWN:
+        return json.dumps(text[:_SHOWN], ensure_ascii=False) + "..."
+    return json.dumps(text, ensure_ascii=False)
 
 
 # --- one checker per field type -------------------------------------------------------------
@@ -101,7 +109,7 @@ def _check_int(f: Field, value: Any) -> Verdict:
         return WRONG_TYPE, f"expected an integer, found {describe(value)}"
     if f.enum and value not in f.enum:
         allowed = ", ".join(str(v) for v in f.enum)
-        return INVALID_VALUE, f"expected one of {allowed}, found {value}"
+        return INVALID_VALUE, f"expected one of {allowed}, found {_number(value)}"
     return _check_bounds(f, value)
 
 
@@ -114,7 +122,7 @@ def _check_bounds(f: Field, value: int) -> Verdict:
             span = f"at most {high}"
         else:
             span = f"between {low} and {high}"
-        return INVALID_VALUE, f"expected an integer {span}, found {value}"
+        return INVALID_VALUE, f"expected an integer {span}, found {_number(value)}"
     return None
 
 
@@ -218,14 +226,21 @@ def _check_port_range(f: Field, value: Any) -> Verdict:
         return WRONG_TYPE, f"expected a port range [min, max] of two integers, found {_show(value)}"
     low, high = value
     if not (0 <= low <= 65535 and 0 <= high <= 65535):
-        return INVALID_VALUE, f"expected ports between 0 and 65535, found [{low}, {high}]"
+        return (
+            INVALID_VALUE,
+            f"expected ports between 0 and 65535, found [{_number(low)}, {_number(high)}]",
+        )
     if low > high:
-        return INVALID_VALUE, f"expected min <= max in the port range, found [{low}, {high}]"
+        return (
+            INVALID_VALUE,
+            f"expected min <= max in the port range, found [{_number(low)}, {_number(high)}]",
+        )
     return None
 
 
-# DHCP option tags Dragonflow accepts in ``dhcp_params.opts`` (1..254, as decimal strings).
-DHCP_TAGS = frozenset(str(tag) for tag in range(1, 255))
+# Keys Dragonflow accepts in ``dhcp_params.opts``: option tags 1..254 as decimal strings,
+# and "siaddr", which Dragonflow's own DHCP options field also accepts.
+DHCP_TAGS = frozenset({*(str(tag) for tag in range(1, 255)), "siaddr"})
 
 
 def _check_dhcp_opts(f: Field, value: Any) -> Verdict:
@@ -234,7 +249,7 @@ def _check_dhcp_opts(f: Field, value: Any) -> Verdict:
     for tag, text in value.items():
         if tag not in DHCP_TAGS:
             return INVALID_VALUE, (
-                f'expected DHCP option tags "1" to "254", found key {_quote(tag)}'
+                f'expected DHCP option tags "1" to "254" or "siaddr", found key {_quote(tag)}'
             )
         if not isinstance(text, str):
             return WRONG_TYPE, (
@@ -424,7 +439,7 @@ class Ordered:
             (
                 INVALID_VALUE,
                 prefix + self.low,
-                f"expected {self.low} <= {self.high}, found {low} > {high}",
+                f"expected {self.low} <= {self.high}, found {_number(low)} > {_number(high)}",
             )
         )
 
@@ -567,7 +582,7 @@ Rule = RequiredWhen | ExactlyOne | Ordered | SameFamily | Distinct | SameLength 
 
 
 def _show_value(value: Any) -> str:
-    return _quote(value) if isinstance(value, str) else repr(value)
+    return _quote(value) if isinstance(value, str) else _number(value)
 
 
 # --- structures, tables, references ----------------------------------------------------------

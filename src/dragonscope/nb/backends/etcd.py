@@ -175,9 +175,11 @@ class EtcdBackend:
 
     async def _read_any_endpoint(self, conn: _Connection, revision: int, keys_only: bool) -> _Read:
         """Read from the first endpoint that answers; BackendError if none does."""
-        errors = []
+        errors: list[str] = []
         attempts = 0
-        while attempts < len(self._endpoints):
+        # Three rounds over the endpoints, briefly apart: rides over a member that is
+        # still electing a leader or restarting, yet fails within a second when none runs.
+        while attempts < 3 * len(self._endpoints):
             try:
                 return await self._read(conn, revision, keys_only)
             except Compacted:
@@ -188,9 +190,11 @@ class EtcdBackend:
                 errors.append(f"{conn.target}: {exc}")
                 attempts += 1
                 await conn.rotate()
+                if attempts % len(self._endpoints) == 0:
+                    await asyncio.sleep(0.2 * attempts / len(self._endpoints))
         raise BackendError(
-            f"etcd unreachable ({'; '.join(errors)}); check that etcd runs and that the "
-            f"URL matches [df] remote_db_hosts"
+            f"etcd unreachable ({'; '.join(dict.fromkeys(errors))}); check that etcd runs "
+            f"and that the URL matches [df] remote_db_hosts"
         )
 
     async def _read(self, conn: _Connection, revision: int, keys_only: bool) -> _Read:
@@ -337,6 +341,8 @@ def _classify(exc: grpc.aio.AioRpcError) -> Exception:
     if code == grpc.StatusCode.OUT_OF_RANGE and "compacted" in details:
         return Compacted(details)
     if code in RETRYABLE:
+        if "failed to connect" in details:  # gRPC's long form ends with the socket error
+            return Unreachable(details.rsplit(": ", 1)[-1].lower())
         return Unreachable(f"{code.name.lower()}: {details}".rstrip(": "))
     if code == grpc.StatusCode.OUT_OF_RANGE and "future" in details:
         return BackendError(

@@ -67,7 +67,7 @@ def graph() -> Graph:
         # kinds (§5.4)
         ("G.V().OutV()", "Invalid step 'OutV' on nodes: OutV() applies to edges", 6),
         ("G.E().Out()", "Invalid step 'Out' on edges: Out() applies to nodes", 6),
-        ("G.E().Values('Name')", "Invalid step 'Values' on edges", 6),
+        ("G.E().Sort()", "Invalid step 'Sort' on edges", 6),
         ("G.V().Count().Count()", "Invalid step 'Count' on a number", 14),
         ("G.V().Values('Name').Count()", "Invalid step 'Count' on values", 21),
         ("G.Has('Name')", "Invalid step 'Has' on a graph", 2),

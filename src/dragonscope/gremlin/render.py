@@ -1,0 +1,102 @@
+"""Gremlin results as text tables for a terminal."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import Any
+
+NODE_COLUMNS = ("ID", "Type", "Name", "Tenant", "Chassis", "IPV4", "MAC", "State")
+EDGE_COLUMNS = ("ID", "RelationType", "Parent", "Child")
+MAX_CELL = 40
+
+
+def render(result: Any) -> str:
+    """A readable rendering of any JSON result of ``POST /api/topology``."""
+    if result is None:
+        return "(no values)"
+    if isinstance(result, bool) or not isinstance(result, list):
+        return json.dumps(result)
+    if not result:
+        return "(nothing matched)"
+    if all(_is_graph(x) for x in result):
+        return "\n\n".join(_graph(g) for g in result)
+    if all(_is_edge(x) for x in result):
+        return _table(EDGE_COLUMNS, [_edge_row(e) for e in result], "edge")
+    if all(_is_node(x) for x in result):
+        return _table(_node_columns(result), [_node_row(n) for n in result], "node")
+    if all(isinstance(x, list) and all(_is_node(n) for n in x) for x in result):
+        return "\n".join(_path(p) for p in result) + f"\n({len(result)} paths)"
+    return "\n".join(json.dumps(x, sort_keys=True) for x in result)
+
+
+def _is_node(x: Any) -> bool:
+    return isinstance(x, dict) and "ID" in x and "Metadata" in x and "Parent" not in x
+
+
+def _is_edge(x: Any) -> bool:
+    return isinstance(x, dict) and "ID" in x and "Parent" in x and "Child" in x
+
+
+def _is_graph(x: Any) -> bool:
+    return isinstance(x, dict) and set(x) == {"Nodes", "Edges"}
+
+
+def _graph(graph: dict[str, Any]) -> str:
+    nodes, edges = graph["Nodes"] or [], graph["Edges"] or []
+    names = {n["ID"]: n["Metadata"].get("Name", n["ID"]) for n in nodes}
+    parts = [
+        _table(_node_columns(nodes), [_node_row(n) for n in nodes], "node"),
+        _table(EDGE_COLUMNS, [_edge_row(e, names) for e in edges], "edge"),
+    ]
+    return "\n\n".join(parts)
+
+
+def _node_columns(nodes: Iterable[dict[str, Any]]) -> tuple[str, ...]:
+    present = {"ID", "Type", "Name"}
+    for n in nodes:
+        present.update(k for k in n.get("Metadata", {}) if k in NODE_COLUMNS)
+    return tuple(c for c in NODE_COLUMNS if c in present)
+
+
+def _node_row(node: dict[str, Any]) -> dict[str, str]:
+    row = {k: _cell(v) for k, v in node.get("Metadata", {}).items() if k in NODE_COLUMNS}
+    row["ID"] = node["ID"]
+    return row
+
+
+def _edge_row(edge: dict[str, Any], names: dict[str, str] | None = None) -> dict[str, str]:
+    names = names or {}
+    return {
+        "ID": edge["ID"],
+        "RelationType": _cell(edge.get("Metadata", {}).get("RelationType", "")),
+        "Parent": _cell(names.get(edge["Parent"], edge["Parent"])),
+        "Child": _cell(names.get(edge["Child"], edge["Child"])),
+    }
+
+
+def _path(path: list[dict[str, Any]]) -> str:
+    hops = (
+        f"{n['Metadata'].get('Name', n['ID'])} ({n['Metadata'].get('Type', '?')})" for n in path
+    )
+    return " -> ".join(hops)
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, list):
+        text = ", ".join(_cell(v) for v in value)
+    elif isinstance(value, str):
+        text = value
+    else:
+        text = json.dumps(value)
+    text = " ".join(text.split())  # no newlines or tabs from metadata in a table
+    return text if len(text) <= MAX_CELL else text[: MAX_CELL - 1] + "…"
+
+
+def _table(columns: tuple[str, ...], rows: list[dict[str, str]], what: str) -> str:
+    cells = [list(columns), *[[row.get(c, "") for c in columns] for row in rows]]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(columns))]
+    lines = ["  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip() for r in cells]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    plural = what if len(rows) == 1 else what + "s"
+    return "\n".join(lines) + f"\n({len(rows)} {plural})"

@@ -61,10 +61,9 @@ SAVED_QUERIES: dict[str, SavedQuery] = {
         SavedQuery(
             "chassis",
             "One chassis",
-            "A chassis (by its Dragonflow ID, the host name), the ports bound to it and the"
+            "A chassis (by its Dragonflow ID, the host name), the ports placed on it and the"
             " networks of those ports.",
-            "G.V().Has('Type', 'chassis', 'Dragonflow.ID', {name})"
-            ".Neighbors('RelationType', 'binding', 1)"
+            "G.V().HasEither('Dragonflow.ID', {name}, 'Chassis', {name})"
             ".Neighbors('RelationType', 'layer2', 1).SubGraph()",
             ("name",),
         ),

@@ -195,9 +195,12 @@ def test_invalid_json(raw: bytes | str, needle: str) -> None:
     assert needle in problem.message
 
 
-def test_invalid_json_names_line_and_column() -> None:
+def test_invalid_json_names_line_and_column_and_shows_where() -> None:
     (problem,) = parse("lport", "a", b'{"id": "a",\n "ips": [1,}').problems
-    assert "line 2 column" in problem.message and "invalid JSON" in problem.message
+    assert problem.message == (
+        "expected a JSON object, found invalid JSON (Expecting value at line 2 column 12, "
+        'near ..."d\\": \\"a\\",\\n \\"ips\\": [1,}")'
+    )
 
 
 @pytest.mark.parametrize(
@@ -645,7 +648,17 @@ def test_redact_drops_secrets_and_leaves_the_object_alone() -> None:
     assert "password" not in clean and clean["peer_ip"] == "172.24.4.1"
     assert peer.data["password"] == "REDACTED-SECRET"
     chassis = parse("chassis", *SAMPLES["chassis"])
-    assert redact(chassis) == chassis.data
+    assert redact(chassis) is chassis.data
+
+
+def test_redact_treats_unknown_credential_fields_as_secrets() -> None:
+    newer = sample("bgp_peer") | {"md5_Password": "x", "bfd": {"auth_secret": "y", "on": True}}
+    clean = redact(parse("bgp_peer", newer["id"], newer))
+    assert "md5_Password" not in clean and clean["bfd"] == {"on": True}
+    pool = {"id": "p", "members": [{"ip": "10.0.0.5", "api_token": "z"}], "name": "web"}
+    clean = redact(parse("lbaas_pool", "p", pool))
+    assert clean == {"id": "p", "members": [{"ip": "10.0.0.5"}], "name": "web"}
+    assert pool["members"][0]["api_token"] == "z"
 
 
 # --- properties ---------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from dragonscope.nb.fields import (
     INCONSISTENT,
     Table,
     describe,
+    quote,
 )
 from dragonscope.nb.model import NbObject, Problem
 
@@ -86,7 +87,7 @@ def _dangling(
                     obj.table,
                     obj.id,
                     path,
-                    f"expected an existing {reference.target}, found id {_quote(target_id)}, "
+                    f"expected an existing {reference.target}, found id {quote(target_id)}, "
                     f"which no {reference.target} in the NB DB has",
                     DANGLING_REFERENCE,
                 )
@@ -118,10 +119,6 @@ def _duplicate_unique_keys(index: Index, tables: Mapping[str, Table]) -> Iterato
 # --- consistency between related objects --------------------------------------------------------
 
 
-def _quote(text: str) -> str:
-    return '"' + text + '"'
-
-
 def _list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
 
@@ -138,7 +135,7 @@ def _router_ports(index: Index, by_table: ByTable) -> Iterator[Problem]:
                     "lrouter",
                     router.id,
                     f"ports[{position}].id",
-                    f"expected the id of its interface lport, found id {_quote(port['id'])}, "
+                    f"expected the id of its interface lport, found id {quote(port['id'])}, "
                     "which no lport in the NB DB has",
                     DANGLING_REFERENCE,
                 )
@@ -283,7 +280,7 @@ def _duplicate_addresses(index: Index, by_table: ByTable) -> Iterator[Problem]:
                     port.id,
                     f"{name}[{position}]",
                     f"expected an address no other port of lswitch {network} has, found "
-                    f"{describe(value)}, also on lport {_quote(owner)}",
+                    f"{describe(value)}, also on lport {quote(owner)}",
                     DUPLICATE_ADDRESS,
                 )
 

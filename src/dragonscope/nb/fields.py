@@ -67,7 +67,7 @@ def describe(value: Any) -> str:
     if isinstance(value, int | float):
         return f"number {_number(value)}"
     if isinstance(value, str):
-        return f"string {_quote(value)}"
+        return f"string {quote(value)}"
     if isinstance(value, list):
         return f"a list of {len(value)} item{'' if len(value) == 1 else 's'}"
     if isinstance(value, dict):
@@ -80,7 +80,7 @@ def _number(value: float) -> str:
     return text if len(text) <= _SHOWN else text[:_SHOWN] + "..."
 
 
-def _quote(text: Any) -> str:
+def quote(text: Any) -> str:
     """Stored text quoted for a one-line message: escaped, and cut when long."""
     text = str(text)
     if len(text) > _SHOWN:
@@ -144,8 +144,8 @@ def _check_enum(f: Field, value: Any) -> Verdict:
     if not isinstance(value, str):
         return WRONG_TYPE, f"expected a string, found {describe(value)}"
     if value not in f.enum:
-        allowed = ", ".join(_quote(v) for v in f.enum)
-        return INVALID_VALUE, f"expected one of {allowed}, found {_quote(value)}"
+        allowed = ", ".join(quote(v) for v in f.enum)
+        return INVALID_VALUE, f"expected one of {allowed}, found {quote(value)}"
     return None
 
 
@@ -168,7 +168,7 @@ def _check_ip(f: Field, value: Any) -> Verdict:
         return INVALID_VALUE, f"expected an IPv4 or IPv6 address, found {describe(value)}"
     if canonical != value:
         return INVALID_VALUE, (
-            f"expected an IP address in canonical form ({_quote(canonical)}), "
+            f"expected an IP address in canonical form ({quote(canonical)}), "
             f"found {describe(value)}"
         )
     return None
@@ -192,7 +192,7 @@ def _check_network(f: Field, value: Any) -> Verdict:
     canonical = f"{iface.ip}/{iface.network.prefixlen}"
     if canonical != value:
         return INVALID_VALUE, (
-            f"expected a network in canonical form ({_quote(canonical)}), found {describe(value)}"
+            f"expected a network in canonical form ({quote(canonical)}), found {describe(value)}"
         )
     return None
 
@@ -205,7 +205,7 @@ def _check_mac(f: Field, value: Any) -> Verdict:
     if _MAC_LOOSE.fullmatch(value):
         canonical = value.lower().replace("-", ":")
         return INVALID_VALUE, (
-            f"expected a MAC address in canonical form ({_quote(canonical)}), "
+            f"expected a MAC address in canonical form ({quote(canonical)}), "
             f"found {describe(value)}"
         )
     return INVALID_VALUE, (
@@ -249,7 +249,7 @@ def _check_dhcp_opts(f: Field, value: Any) -> Verdict:
     for tag, text in value.items():
         if tag not in DHCP_TAGS:
             return INVALID_VALUE, (
-                f'expected DHCP option tags "1" to "254" or "siaddr", found key {_quote(tag)}'
+                f'expected DHCP option tags "1" to "254" or "siaddr", found key {quote(tag)}'
             )
         if not isinstance(text, str):
             return WRONG_TYPE, (
@@ -582,7 +582,7 @@ Rule = RequiredWhen | ExactlyOne | Ordered | SameFamily | Distinct | SameLength 
 
 
 def _show_value(value: Any) -> str:
-    return _quote(value) if isinstance(value, str) else _number(value)
+    return quote(value) if isinstance(value, str) else _number(value)
 
 
 # --- structures, tables, references ----------------------------------------------------------

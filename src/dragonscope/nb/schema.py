@@ -14,7 +14,6 @@ fields included, so a newer Dragonflow's additions survive).
 
 from __future__ import annotations
 
-import copy
 import json
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -52,6 +51,7 @@ from dragonscope.nb.fields import (
     mac,
     number,
     port_range,
+    quote,
     ref,
     ref_list,
     string,
@@ -514,11 +514,12 @@ def _load(raw: Any) -> tuple[dict[str, Any] | None, tuple[str, str] | None]:
     try:
         value = json.loads(raw, parse_constant=_reject_constant)
     except json.JSONDecodeError as exc:
-        excerpt = describe(exc.doc if isinstance(exc.doc, str) else str(exc.doc))
+        start = max(0, exc.pos - 20)
+        near = ("..." if start else "") + quote(exc.doc[start : exc.pos + 20])
         return None, (
             INVALID_JSON,
             f"expected a JSON object, found invalid JSON ({exc.msg} at line {exc.lineno} "
-            f"column {exc.colno}): {excerpt}",
+            f"column {exc.colno}, near {near})",
         )
     except RecursionError:
         return None, (INVALID_JSON, "expected a JSON object, found JSON nested too deeply")
@@ -543,7 +544,8 @@ def parse(table: str, id: str, raw: bytes | str | dict[str, Any]) -> NbObject:
     complaints: list[Complaint] = []
     spec = TABLES.get(table)
     if spec is None:
-        complaints.append((UNKNOWN_TABLE, "", f"unknown table {table!r}: object kept, not checked"))
+        message = f"expected a Dragonflow table, found table {quote(table)}: kept unchecked"
+        complaints.append((UNKNOWN_TABLE, "", message))
     else:
         spec.validate(data, "", complaints)
     stored_id = data.get("id")
@@ -599,28 +601,58 @@ def _without_nulls(value: Any) -> Any:
     return value
 
 
+# Undeclared fields with these words in their name are treated as secrets too: a newer
+# Dragonflow may add a credential this schema does not know yet.
+_SECRET_WORDS = ("password", "secret", "token")
+
+
 def redact(obj: NbObject) -> dict[str, Any]:
-    """A copy of the object's data without its secret fields (e.g. ``bgp_peer.password``)."""
+    """The object's data without secret fields (``bgp_peer.password``), for display.
+
+    Returns a copy when something had to go, else the data itself: never mutate it.
+    """
     spec = TABLES.get(obj.table)
-    if spec is None or not spec.secret_fields:
+    if not _has_secret(obj.data, spec):
         return obj.data
-    data = copy.deepcopy(obj.data)
-    for path in spec.secret_fields:
-        _drop(data, path.split("."))
-    return data
+    return _without_secrets(obj.data, spec)
 
 
-def _drop(data: Any, steps: list[str]) -> None:
-    if not isinstance(data, dict):
-        return
-    step, rest = steps[0], steps[1:]
-    if not rest:
-        data.pop(step, None)
-    elif step.endswith("[]"):
-        for item in data.get(step[:-2]) or []:
-            _drop(item, rest)
-    else:
-        _drop(data.get(step), rest)
+def _looks_secret(key: Any) -> bool:
+    name = str(key).lower()
+    return any(word in name for word in _SECRET_WORDS)
+
+
+def _is_secret(key: Any, struct: Struct | None) -> tuple[bool, Struct | None]:
+    """Whether ``key`` of an object of ``struct`` is secret, and the structure below it."""
+    spec = struct.fields.get(key) if struct is not None else None
+    if spec is None:
+        return _looks_secret(key), None
+    return spec.secret, spec.struct
+
+
+def _has_secret(value: Any, struct: Struct | None) -> bool:
+    if isinstance(value, list):
+        return any(_has_secret(item, struct) for item in value)
+    if not isinstance(value, dict):
+        return False
+    for key, item in value.items():
+        secret, inner = _is_secret(key, struct)
+        if secret or (isinstance(item, dict | list) and _has_secret(item, inner)):
+            return True
+    return False
+
+
+def _without_secrets(value: Any, struct: Struct | None) -> Any:
+    if isinstance(value, list):
+        return [_without_secrets(item, struct) for item in value]
+    if not isinstance(value, dict):
+        return value
+    kept: dict[str, Any] = {}
+    for key, item in value.items():
+        secret, inner = _is_secret(key, struct)
+        if not secret:
+            kept[key] = _without_secrets(item, inner)
+    return kept
 
 
 def field_value(obj: NbObject, path: str) -> Any:

@@ -77,7 +77,8 @@ class Churn:
     def __init__(
         self, state: Dump, seed: int = 0, *, clock: Callable[[], float] | None = None
     ) -> None:
-        self.rng = random.Random(seed)
+        # A stream of its own: seeded like the generator, it would repeat the generator's ids.
+        self.rng = random.Random(f"churn:{seed}")
         self.objects: dict[str, dict[str, dict[str, Any]]] = {table: {} for table in TABLES}
         for table, rows in state.items():
             self.objects.setdefault(table, {})
@@ -174,6 +175,10 @@ class Churn:
         for cps in objs["child_port_segmentation"].values():
             self.protected.update((cps["parent"], cps["port"]))
         nexthops = {r["nexthop"] for router in objs["lrouter"].values() for r in router["routes"]}
+        self.macs = {mac for port in ports.values() for mac in port["macs"]}
+        self.ports_on: dict[str, set[str]] = {}
+        for port in ports.values():
+            self._rebind(None, port)
         self.vms = _IdSet()
         self.vms_by_network: dict[str, _IdSet] = {}
         self.used_ips: dict[str, set[str]] = {}
@@ -249,8 +254,22 @@ class Churn:
 
     def _put(self, table: str, obj: dict[str, Any]) -> Change:
         obj = _clean(obj)
+        if table == "lport":
+            self._rebind(self.objects["lport"].get(obj["id"]), obj)
         self.objects[table][obj["id"]] = obj
         return (table, obj["id"], obj)
+
+    def _rebind(self, old: dict[str, Any] | None, new: dict[str, Any] | None) -> None:
+        """Keep the chassis → bound ports index current."""
+        for port, add in ((old, False), (new, True)):
+            chassis = (port or {}).get("binding", {}).get("chassis")
+            if port is None or chassis is None:
+                continue
+            ports = self.ports_on.setdefault(chassis, set())
+            if add:
+                ports.add(port["id"])
+            else:
+                ports.discard(port["id"])
 
     def _update(self, table: str, obj_id: str, **values: Any) -> Change:
         """A whole-object rewrite with some fields changed (None deletes a field)."""
@@ -260,7 +279,9 @@ class Churn:
         return self._put(table, new)
 
     def _delete(self, table: str, obj_id: str) -> Change:
-        del self.objects[table][obj_id]
+        old = self.objects[table].pop(obj_id)
+        if table == "lport":
+            self._rebind(old, None)
         return (table, obj_id, None)
 
     def _allocate_key(self, table: str) -> tuple[int, Change]:
@@ -272,8 +293,13 @@ class Churn:
         return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
 
     def _mac(self) -> str:
-        value = self.rng.getrandbits(24)
-        return "fa:16:3e:" + ":".join(f"{(value >> s) & 0xFF:02x}" for s in (16, 8, 0))
+        """A MAC in OpenStack's fa:16:3e prefix that no port has had (Neutron's retry loop)."""
+        while True:
+            value = self.rng.getrandbits(24)
+            mac = "fa:16:3e:" + ":".join(f"{(value >> s) & 0xFF:02x}" for s in (16, 8, 0))
+            if mac not in self.macs:
+                self.macs.add(mac)
+                return mac
 
     def _free_ips(self, network_id: str) -> tuple[list[str], list[str]] | None:
         """One free address per subnet of the network, the same host number in each."""
@@ -562,9 +588,8 @@ class Churn:
         leaving = live[self.rng.randrange(len(live))]
         others = [c for c in live if c != leaving]
         changes: list[Change] = []
-        for port in list(self.objects["lport"].values()):
-            if port.get("binding", {}).get("chassis") == leaving:
-                changes += self._move(port["id"], others[self.rng.randrange(len(others))])
+        for port_id in sorted(self.ports_on.get(leaving, ())):
+            changes += self._move(port_id, others[self.rng.randrange(len(others))])
         for migration in list(self.objects["migration"].values()):
             if migration.get("dest_chassis") == leaving:
                 changes.append(self._delete("migration", migration["id"]))

@@ -10,16 +10,8 @@ from typing import Any
 from dragonscope.graph.model import GraphView, now_ms
 from dragonscope.gremlin.errors import GremlinError
 from dragonscope.gremlin.parser import parse
-from dragonscope.gremlin.steps import (
-    EDGES,
-    GRAPH,
-    NODES,
-    PATHS,
-    Compiler,
-    Gen,
-    Op,
-    Run,
-)
+from dragonscope.gremlin.plan import EDGES, GRAPH, NODES, PATHS, Gen, Op, Run
+from dragonscope.gremlin.steps import compile_steps
 
 AtFn = Callable[[int], GraphView]
 WindowFn = Callable[[int, int], GraphView]
@@ -40,7 +32,7 @@ class CompiledQuery:
     def __init__(self, text: str) -> None:
         self.text = text
         self._ops: list[Op]
-        self._ops, self.kind = Compiler(text).compile(parse(text))
+        self._ops, self.kind = compile_steps(text, parse(text))
 
     @property
     def returns_graph(self) -> bool:

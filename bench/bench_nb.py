@@ -1,0 +1,219 @@
+"""NB reading from a real etcd: snapshot throughput (parse included) and change latency.
+
+A private etcd is started and seeded with a 100k-object NB shaped like a real
+Dragonflow cloud (mostly VM ports, plus networks, subnets, routers, security
+groups and chassis), each object as Dragonflow writes it. Figures:
+
+- objects/s of ``NbReader.snapshot()`` (paged read at one revision + parse);
+- its time relative to the bare minimum: the same paged range read with
+  ``json.loads`` of each value and nothing else;
+- latency from issuing an etcd put to the reader yielding the parsed change,
+  with puts paced at 500/s.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import statistics
+import sys
+import time
+import uuid
+from pathlib import Path
+
+from aetcd import rpc
+
+from bench.report import Figure
+from dragonscope.nb.backends.etcd import PAGE_SIZE, PREFIX, PREFIX_END, _Connection
+from dragonscope.nb.reader import open_reader
+
+sys.path.insert(0, str(Path(__file__).parent.parent / "tests"))
+from servers import EtcdServer
+
+OBJECTS = 100_000
+RATE = 500  # puts per second in the latency run
+LATENCY_SECONDS = 10
+TXN_OPS = 128  # etcd's default --max-txn-ops
+ROUNDS = 3
+
+
+def realistic_nb(total: int, seed: int = 0) -> list[tuple[str, bytes]]:
+    """(key, value) pairs: a cloud with ``total`` objects, ~93% of them ports."""
+    rng = random.Random(seed)
+
+    def uid() -> str:
+        return str(uuid.UUID(int=rng.getrandbits(128), version=4))
+
+    def dump(obj: dict) -> bytes:
+        return json.dumps(obj, sort_keys=True).encode()
+
+    tenants = [uuid.UUID(int=rng.getrandbits(128)).hex for _ in range(200)]
+    chassis = [f"compute-{n}" for n in range(1, 201)]
+    pairs = [
+        (f"/chassis/{c}", dump({"id": c, "ip": f"192.168.{n // 250}.{n % 250 + 1}",
+                                "tunnel_types": ["vxlan", "geneve", "gre"]}))
+        for n, c in enumerate(chassis)
+    ]  # fmt: skip
+    networks = []
+    for n in range(total // 50):
+        tenant = rng.choice(tenants)
+        net, subnet, sg = uid(), uid(), uid()
+        cidr = f"10.{n // 256}.{n % 256}"
+        networks.append((tenant, net, subnet, sg, cidr))
+        pairs += [
+            (f"/lswitch/{net}", dump({
+                "id": net, "is_external": False, "mtu": 1450, "name": f"net-{n}",
+                "network_type": "vxlan", "segmentation_id": 1000 + n, "topic": tenant,
+                "unique_key": n + 1, "version": 2})),
+            (f"/lsubnet/{subnet}", dump({
+                "cidr": f"{cidr}.0/24", "dns_nameservers": [], "enable_dhcp": True,
+                "gateway_ip": f"{cidr}.1", "host_routes": [], "id": subnet, "lswitch": net,
+                "name": f"subnet-{n}", "topic": tenant, "version": 0})),
+            (f"/secgroup/{sg}", dump({
+                "id": sg, "name": "default", "topic": tenant, "unique_key": n + 1, "version": 4,
+                "rules": [{"direction": "ingress", "ethertype": "IPv4", "id": uid(),
+                           "port_range_max": 22, "port_range_min": 22, "protocol": 6,
+                           "remote_ip_prefix": "0.0.0.0/0", "security_group_id": sg,
+                           "topic": tenant, "version": 0}]})),
+        ]  # fmt: skip
+    for n in range(total // 200):
+        router, tenant = uid(), rng.choice(tenants)
+        pairs.append((f"/lrouter/{router}", dump({
+            "id": router, "name": f"router-{n}", "ports": [], "routes": [], "topic": tenant,
+            "unique_key": n + 1, "version": 3})))  # fmt: skip
+    key = 0
+    while len(pairs) < total:
+        tenant, net, subnet, sg, cidr = rng.choice(networks)
+        port = uid()
+        key += 1
+        pairs.append((f"/lport/{port}", dump({
+            "allowed_address_pairs": [], "binding": {"chassis": rng.choice(chassis),
+            "type": "chassis"}, "binding_vnic_type": "normal", "device_id": uid(),
+            "device_owner": "compute:nova", "dhcp_params": {"opts": {}}, "enabled": True,
+            "id": port, "ips": [f"{cidr}.{key % 250 + 2}"], "lswitch": net,
+            "macs": [f"fa:16:3e:{key >> 16 & 255:02x}:{key >> 8 & 255:02x}:{key & 255:02x}"],
+            "name": "", "port_security_enabled": True, "security_groups": [sg],
+            "subnets": [subnet], "topic": tenant, "unique_key": key, "version": 5})))  # fmt: skip
+    return pairs
+
+
+async def seed(kv: rpc.KVStub, pairs: list[tuple[str, bytes]]) -> None:
+    batches = [pairs[i : i + TXN_OPS] for i in range(0, len(pairs), TXN_OPS)]
+    queue: asyncio.Queue[list[tuple[str, bytes]]] = asyncio.Queue()
+    for batch in batches:
+        queue.put_nowait(batch)
+
+    async def worker() -> None:
+        while not queue.empty():
+            batch = queue.get_nowait()
+            puts = [
+                rpc.RequestOp(request_put=rpc.PutRequest(key=k.encode(), value=v)) for k, v in batch
+            ]
+            await kv.Txn(rpc.TxnRequest(success=puts), timeout=60)
+
+    await asyncio.gather(*(worker() for _ in range(8)))
+
+
+async def bare_read(kv: rpc.KVStub) -> int:
+    """The floor: the same paged range read, json.loads of each value, nothing else."""
+    key, revision, count = PREFIX, 0, 0
+    while True:
+        request = rpc.RangeRequest(
+            key=key, range_end=PREFIX_END, limit=PAGE_SIZE, revision=revision
+        )
+        response = await kv.Range(request, timeout=60)
+        revision = revision or response.header.revision
+        for item in response.kvs:
+            json.loads(item.value)
+            count += 1
+        if not response.more:
+            return count
+        key = response.kvs[-1].key + b"\0"
+
+
+async def timed(coro_factory) -> tuple[float, object]:
+    started = time.perf_counter()
+    result = await coro_factory()
+    return time.perf_counter() - started, result
+
+
+async def change_latency(url: str, kv: rpc.KVStub) -> tuple[list[float], int, float]:
+    """Put at RATE/s for LATENCY_SECONDS; latency per change as the reader yields it."""
+    reader = open_reader(url)
+    _, revision = await reader.snapshot()
+    sent: dict[str, float] = {}
+    latencies: list[float] = []
+    total = RATE * LATENCY_SECONDS
+    done = asyncio.Event()
+
+    async def consume() -> None:
+        async for change in reader.changes(revision):
+            issued = sent.pop(change.id, None)
+            if issued is not None:
+                latencies.append(time.perf_counter() - issued)
+                if len(latencies) == total:
+                    done.set()
+                    return
+
+    consumer = asyncio.create_task(consume())
+    await asyncio.sleep(0.5)  # let the watch be established
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    puts = []
+    for n in range(total):
+        await asyncio.sleep(max(0.0, start + n / RATE - loop.time()))
+        id_ = f"latency-{n}"
+        value = json.dumps({"id": id_, "chassis": "compute-1", "binary": "df-local-controller",
+                            "last_seen_up": time.time()}).encode()  # fmt: skip
+        sent[id_] = time.perf_counter()
+        request = rpc.PutRequest(key=f"/service/{id_}".encode(), value=value)
+        puts.append(asyncio.ensure_future(kv.Put(request, timeout=30)))
+    achieved = total / (loop.time() - start)
+    await asyncio.gather(*puts)
+    await asyncio.wait_for(done.wait(), timeout=60)
+    consumer.cancel()
+    await reader.close()
+    return latencies, total, achieved
+
+
+async def collect() -> list[Figure]:
+    server = EtcdServer()
+    server.start()
+    conn = _Connection([("127.0.0.1", server.port)])
+    try:
+        kv = conn.kv()
+        pairs = realistic_nb(OBJECTS)
+        size = sum(len(v) for _, v in pairs)
+        await seed(kv, pairs)
+        label = f"{OBJECTS // 1000}k objects, {size / 2**20:.0f} MiB JSON"
+
+        bare_times, reader_times = [], []
+        for _ in range(ROUNDS):
+            seconds, count = await timed(lambda: bare_read(kv))
+            assert count == OBJECTS
+            bare_times.append(seconds)
+            reader = open_reader(server.url)
+            seconds, (snapshot, _) = await timed(reader.snapshot)
+            await reader.close()
+            assert len(snapshot) == OBJECTS
+            reader_times.append(seconds)
+        bare, full = statistics.median(bare_times), statistics.median(reader_times)
+
+        latencies, total, achieved = await change_latency(server.url, kv)
+        latencies.sort()
+        p50 = latencies[len(latencies) // 2] * 1000
+        p99 = latencies[int(len(latencies) * 0.99)] * 1000
+        load = f"{total} puts at {achieved:.0f}/s over {OBJECTS // 1000}k objects"
+        return [
+            Figure("nb snapshot from etcd, parse included", OBJECTS / full, "objects/s", label,
+                   f"median of {ROUNDS}; {full:.2f} s"),
+            Figure("nb snapshot vs bare range read + json.loads", full / bare, "x slower",
+                   label, f"bare: {OBJECTS / bare:,.0f} objects/s ({bare:.2f} s)"),
+            Figure("nb change latency etcd put -> reader, p50", p50, "ms", load,
+                   "from issuing the put to the parsed change"),
+            Figure("nb change latency etcd put -> reader, p99", p99, "ms", load),
+        ]  # fmt: skip
+    finally:
+        await conn.close()
+        server.cleanup()

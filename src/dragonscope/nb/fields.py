@@ -585,6 +585,35 @@ def _show_value(value: Any) -> str:
     return quote(value) if isinstance(value, str) else _number(value)
 
 
+# --- secrets ------------------------------------------------------------------------------------
+
+# Undeclared fields with these words in their name are treated as secrets.
+_SECRET_WORDS = ("password", "secret", "token")
+
+
+def looks_secret(key: Any) -> bool:
+    name = str(key).lower()
+    return any(word in name for word in _SECRET_WORDS)
+
+
+def has_secret(value: Any) -> bool:
+    """Whether undeclared JSON holds a key that looks like a credential, at any depth."""
+    if isinstance(value, dict):
+        return any(looks_secret(k) or has_secret(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(has_secret(item) for item in value)
+    return False
+
+
+def without_secrets(value: Any) -> Any:
+    """A copy of undeclared JSON without the keys ``has_secret`` finds."""
+    if isinstance(value, dict):
+        return {k: without_secrets(v) for k, v in value.items() if not looks_secret(k)}
+    if isinstance(value, list):
+        return [without_secrets(item) for item in value]
+    return value
+
+
 # --- structures, tables, references ----------------------------------------------------------
 
 
@@ -644,6 +673,8 @@ class Struct:
     rules: tuple[Rule, ...] = ()
     doc: str = ""
     _plan: tuple[tuple[str, Field, Checker | None], ...] = field(init=False, repr=False)
+    _secrets: frozenset[str] = field(init=False, repr=False)
+    _embedded: tuple[tuple[str, Struct], ...] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         plan = tuple(
@@ -651,6 +682,40 @@ class Struct:
             for name, spec in self.fields.items()
         )
         object.__setattr__(self, "_plan", plan)
+        secrets = frozenset(name for name, spec in self.fields.items() if spec.secret)
+        object.__setattr__(self, "_secrets", secrets)
+        embedded = tuple((n, f.struct) for n, f in self.fields.items() if f.struct is not None)
+        object.__setattr__(self, "_embedded", embedded)
+
+    def has_secret(self, data: Any) -> bool:
+        """Whether ``data`` holds a secret: a declared secret field, or an undeclared field
+        whose name looks like a credential (a newer Dragonflow may add one)."""
+        if isinstance(data, list):
+            return any(self.has_secret(item) for item in data)
+        if not isinstance(data, dict):
+            return False
+        if not self._secrets.isdisjoint(data):
+            return True
+        extra = data.keys() - self.fields.keys()
+        if extra and any(looks_secret(key) or has_secret(data[key]) for key in extra):
+            return True
+        return any(name in data and inner.has_secret(data[name]) for name, inner in self._embedded)
+
+    def without_secrets(self, data: Any) -> Any:
+        """A copy of ``data`` without what ``has_secret`` finds."""
+        if isinstance(data, list):
+            return [self.without_secrets(item) for item in data]
+        if not isinstance(data, dict):
+            return data
+        kept: dict[str, Any] = {}
+        for key, item in data.items():
+            spec = self.fields.get(key)
+            if spec is None:
+                if not looks_secret(key):
+                    kept[key] = without_secrets(item)
+            elif not spec.secret:
+                kept[key] = item if spec.struct is None else spec.struct.without_secrets(item)
+        return kept
 
     def validate(self, data: Mapping[str, Any], prefix: str, out: list[Complaint]) -> None:
         """Append every complaint about ``data``; fields not declared here are kept silently."""

@@ -43,6 +43,7 @@ from dragonscope.nb.fields import (
     embedded,
     enum,
     enum_list,
+    has_secret,
     integer,
     ip_address,
     ip_network,
@@ -55,6 +56,7 @@ from dragonscope.nb.fields import (
     ref,
     ref_list,
     string,
+    without_secrets,
 )
 from dragonscope.nb.model import NbObject, Problem
 
@@ -601,58 +603,16 @@ def _without_nulls(value: Any) -> Any:
     return value
 
 
-# Undeclared fields with these words in their name are treated as secrets too: a newer
-# Dragonflow may add a credential this schema does not know yet.
-_SECRET_WORDS = ("password", "secret", "token")
-
-
 def redact(obj: NbObject) -> dict[str, Any]:
     """The object's data without secret fields (``bgp_peer.password``), for display.
 
+    Undeclared fields whose name holds "password", "secret" or "token" go too.
     Returns a copy when something had to go, else the data itself: never mutate it.
     """
     spec = TABLES.get(obj.table)
-    if not _has_secret(obj.data, spec):
-        return obj.data
-    return _without_secrets(obj.data, spec)
-
-
-def _looks_secret(key: Any) -> bool:
-    name = str(key).lower()
-    return any(word in name for word in _SECRET_WORDS)
-
-
-def _is_secret(key: Any, struct: Struct | None) -> tuple[bool, Struct | None]:
-    """Whether ``key`` of an object of ``struct`` is secret, and the structure below it."""
-    spec = struct.fields.get(key) if struct is not None else None
     if spec is None:
-        return _looks_secret(key), None
-    return spec.secret, spec.struct
-
-
-def _has_secret(value: Any, struct: Struct | None) -> bool:
-    if isinstance(value, list):
-        return any(_has_secret(item, struct) for item in value)
-    if not isinstance(value, dict):
-        return False
-    for key, item in value.items():
-        secret, inner = _is_secret(key, struct)
-        if secret or (isinstance(item, dict | list) and _has_secret(item, inner)):
-            return True
-    return False
-
-
-def _without_secrets(value: Any, struct: Struct | None) -> Any:
-    if isinstance(value, list):
-        return [_without_secrets(item, struct) for item in value]
-    if not isinstance(value, dict):
-        return value
-    kept: dict[str, Any] = {}
-    for key, item in value.items():
-        secret, inner = _is_secret(key, struct)
-        if not secret:
-            kept[key] = _without_secrets(item, inner)
-    return kept
+        return without_secrets(obj.data) if has_secret(obj.data) else obj.data
+    return spec.without_secrets(obj.data) if spec.has_secret(obj.data) else obj.data
 
 
 def field_value(obj: NbObject, path: str) -> Any:

@@ -61,6 +61,7 @@ def graph() -> Graph:
         ("G.V().Select('x')", "Select(): no As('x') before this step", 13),
         ("G.V().ShortestPathTo('x')", "ShortestPathTo() expects Metadata('key', value, ...)", 21),
         ("G.V().Sort(NOW)", "Sort() takes ASC or DESC, got NOW", 6),
+        ("G.V().Values('a').Dedup('b')", "Dedup() on values takes no keys", 18),
         ("G.At('yesterday')", "At() cannot read the time 'yesterday'", 5),
         ("G.At('-1m', 'long')", "At() cannot read the duration 'long'", 12),
         ("G.At(1.5)", "At() cannot read the time 1.5", 5),

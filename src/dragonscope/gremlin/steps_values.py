@@ -33,6 +33,8 @@ def step_dedup(c: Compiler, step: Step, kind: str, rest: Sequence[Step]) -> Comp
     if kind == RAW:
         return raw_passthrough(c, step, kind, rest)
     keys = c.keys(step)
+    if keys and kind == VALUES:
+        raise c.error("Dedup() on values takes no keys: it removes repeated values", step.pos)
     getters = [getter(k) for k in keys]
 
     def op(run: Run, items: Any) -> Gen:

@@ -129,6 +129,9 @@ def test_demo_starts_shows_the_cloud_goes_live_and_stops_cleanly(demo) -> None:
     assert sorted(n["Metadata"]["Name"] for n in routers) == sorted(
         r["name"] for r in sample["lrouter"]
     )
+    everything = json.dumps([gremlin(process.port, "G.V()"), gremlin(process.port, "G.E()")])
+    passwords = [peer["password"] for peer in sample["bgp_peer"] if "password" in peer]
+    assert passwords and not any(password in everything for password in passwords)
     first = lport_state(process.port)
     assert abs(len(first) - len(sample["lport"])) <= 5
     wait_for(lambda: lport_state(process.port) != first, 30, "a churned change over REST")

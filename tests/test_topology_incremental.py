@@ -269,14 +269,15 @@ def test_reload_yields_the_difference(s1: dict, s2: dict) -> None:
     graph = Graph()
     apply_ops(graph, topology.load(s1))
     apply_ops(graph, topology.load(s2))
-    assert graph_shape(graph) == shape(*translate(s2))
+    assert graph_shape(graph) == shape(*translate(s2, extensions=[]))
 
 
 @settings(max_examples=60, deadline=None)
 @given(nb_states(), st.sampled_from(["c1", "c2"]))
 def test_slice_is_a_subgraph_of_the_global_graph(state: dict, chassis: str) -> None:
-    nodes, edges = translate(state)
-    slice_nodes, slice_edges = translate(state, chassis)
+    extensions = [ActivePortExtension()]
+    nodes, edges = translate(state, extensions=extensions)
+    slice_nodes, slice_edges = translate(state, chassis, extensions)
     for nid, node in slice_nodes.items():
         assert nodes[nid].metadata == node.metadata
     for eid, edge in slice_edges.items():

@@ -403,6 +403,6 @@ def translate(
     extensions: list[Extension] | None = None,
 ) -> tuple[dict[str, Node], dict[str, Edge]]:
     """The graph of a whole snapshot (or of one chassis' slice), in one call."""
-    topology = Topology(extensions=[] if extensions is None else extensions, chassis=chassis)
+    topology = Topology(extensions=extensions, chassis=chassis)
     topology.load(snapshot)
     return dict(topology.nodes), dict(topology.edges)

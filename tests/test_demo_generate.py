@@ -66,6 +66,8 @@ def test_explicit_counts_and_their_errors() -> None:
         generate("huge")
     with pytest.raises(ValueError, match="vms_per_network must be at most"):
         Counts(vms_per_network=1000)
+    with pytest.raises(ValueError, match="no address left in its /24"):
+        generate(Counts(tenants=1, vms_per_network=200, trunks=100))
 
 
 def test_serialization_follows_dragonflow(small: dict) -> None:

@@ -179,7 +179,7 @@ def dump_json(dump: Dump) -> bytes:
 
 
 def _external_network(counts: Counts) -> ipaddress.IPv4Network:
-    """The smallest block (at most a /24) holding every gateway, FIP and chassis address."""
+    """The smallest block, a /24 or larger, holding every gateway, FIP and chassis address."""
     needed = counts.tenants * (counts.fips_per_tenant + 2) + counts.chassis + 64
     prefix = 24
     while 2 ** (32 - prefix) < needed:
@@ -213,6 +213,11 @@ class _Network:
 
     def take_host(self) -> int:
         host = self.next_host
+        if host >= VIP_HOST:
+            raise ValueError(
+                f"network {self.obj['name']} has no address left in its /24: "
+                "lower vms_per_network or trunks"
+            )
         self.next_host += 1
         return host
 

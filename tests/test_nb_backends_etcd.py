@@ -276,3 +276,14 @@ async def test_compacted_start_revision_is_reported(etcd_server: EtcdServer) -> 
         await anext(stream)
     await backend.close()
     await client.close()
+
+
+async def test_closing_the_backend_ends_its_change_streams(etcd_server: EtcdServer) -> None:
+    backend = open_backend(etcd_server.url)
+    _, revision = await backend.snapshot()
+    stream = backend.changes(revision)
+    pending = asyncio.ensure_future(anext(stream))
+    await asyncio.sleep(0.3)
+    await backend.close()
+    with pytest.raises(StopAsyncIteration):
+        await asyncio.wait_for(pending, 5)

@@ -142,6 +142,7 @@ class EtcdBackend:
         self._endpoints = endpoints
         self._conn = _Connection(endpoints)
         self._watch_conns: set[_Connection] = set()
+        self._closed = False
         # The per-key revisions of the last snapshot: lets changes(since) start without
         # re-reading the store when ``since`` is that snapshot's revision.
         self._last_read: _Read | None = None
@@ -167,6 +168,8 @@ class EtcdBackend:
             await conn.close()
 
     async def close(self) -> None:
+        """Close every connection; change streams still open end."""
+        self._closed = True
         await self._conn.close()
         for conn in list(self._watch_conns):
             await conn.close()
@@ -254,7 +257,7 @@ class EtcdBackend:
         last = since
         delay = self.retry_delay
         outage_logged = False
-        while True:
+        while not self._closed:
             try:
                 async for response in self._watch(conn, last + 1):
                     if outage_logged:
@@ -283,6 +286,8 @@ class EtcdBackend:
                 known = read.mod_revisions
                 last = max(last, read.revision)
             except Unreachable as exc:
+                if self._closed:
+                    return
                 if not outage_logged:
                     log.warning("etcd %s: %s; reconnecting", conn.target, exc)
                     outage_logged = True
@@ -292,7 +297,7 @@ class EtcdBackend:
 
     async def _reread(self, conn: _Connection) -> _Read:
         delay = self.retry_delay
-        while True:
+        while not self._closed:
             try:
                 return await self._read(conn, 0, keys_only=False)
             except (Unreachable, Compacted) as exc:
@@ -300,6 +305,7 @@ class EtcdBackend:
                 await conn.rotate()
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.max_retry_delay)
+        raise BackendError(f"{self.url}: backend closed")
 
     async def _watch(self, conn: _Connection, start: int) -> AsyncIterator[rpc.WatchResponse]:
         """Responses of one watch stream from ``start``; raises Compacted or Unreachable."""
@@ -318,6 +324,11 @@ class EtcdBackend:
                 yield response
         except grpc.aio.AioRpcError as exc:
             raise _classify(exc) from exc
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if self._closed and task is not None and not task.cancelling():
+                raise Unreachable("backend closed") from None  # our channel was closed
+            raise
         finally:
             call.cancel()
 

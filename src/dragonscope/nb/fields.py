@@ -157,13 +157,27 @@ def _check_reference(f: Field, value: Any) -> Verdict:
     return None
 
 
+def _canonical_address(text: str) -> str:
+    """The address as Dragonflow writes it; ValueError if ``text`` is not an address.
+
+    IPv4-mapped IPv6 addresses are written with a dotted tail (``::ffff:10.0.0.1``),
+    as netaddr does; IPv6 scope ids (``%eth0``) never occur in the NB DB.
+    """
+    if "%" in text:
+        raise ValueError(text)
+    address = ipaddress.ip_address(text)
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return f"::ffff:{address.ipv4_mapped}"
+    return str(address)
+
+
 def _check_ip(f: Field, value: Any) -> Verdict:
     if not isinstance(value, str):
         return WRONG_TYPE, f"expected an IP address string, found {describe(value)}"
     if _IPV4.fullmatch(value):
         return None
     try:
-        canonical = str(ipaddress.ip_address(value))
+        canonical = _canonical_address(value)
     except ValueError:
         return INVALID_VALUE, f"expected an IPv4 or IPv6 address, found {describe(value)}"
     if canonical != value:
@@ -179,17 +193,17 @@ def _check_network(f: Field, value: Any) -> Verdict:
         return WRONG_TYPE, f"expected an address/prefixlen string, found {describe(value)}"
     if _IPV4_NET.fullmatch(value):
         return None
-    _, slash, prefix = value.partition("/")
+    address, slash, prefix = value.partition("/")
     try:
         if not slash or not prefix.isdigit():
             raise ValueError(value)
         # ip_interface keeps host bits, as Dragonflow does ("10.10.1.1/24" on router ports).
         iface = ipaddress.ip_interface(value)
+        canonical = f"{_canonical_address(address)}/{iface.network.prefixlen}"
     except ValueError:
         return INVALID_VALUE, (
             f"expected an IPv4 or IPv6 network as address/prefixlen, found {describe(value)}"
         )
-    canonical = f"{iface.ip}/{iface.network.prefixlen}"
     if canonical != value:
         return INVALID_VALUE, (
             f"expected a network in canonical form ({quote(canonical)}), found {describe(value)}"

@@ -73,22 +73,22 @@ async def test_at_and_changes_between_three_times():
         response = await http.get(analyzer.url + f"/api/changes?from={t1}&to={t2}")
         diff = await response.json()
         assert (diff["From"], diff["To"]) == (t1, t2)
-        assert ids(diff["Nodes"]["Added"]) == ["n3"]
-        assert ids(diff["Nodes"]["Removed"]) == ["n2"]
-        assert ids(diff["Nodes"]["Changed"]) == ["n1"]
-        change = diff["Nodes"]["Changed"][0]
+        assert ids(diff["Added"]["Nodes"]) == ["n3"]
+        assert ids(diff["Removed"]["Nodes"]) == ["n2"]
+        assert ids(diff["Changed"]["Nodes"]) == ["n1"]
+        change = diff["Changed"]["Nodes"][0]
         assert "Color" not in change["Before"]["Metadata"]
         assert change["After"]["Metadata"]["Color"] == "red"
-        assert ids(diff["Edges"]["Removed"]) == ["e12"]
-        assert diff["Edges"]["Added"] == diff["Edges"]["Changed"] == []
+        assert ids(diff["Removed"]["Edges"]) == ["e12"]
+        assert diff["Added"]["Edges"] == diff["Changed"]["Edges"] == []
 
         diff = await (await http.get(analyzer.url + f"/api/changes?from={t1}&to={t3}")).json()
-        assert ids(diff["Nodes"]["Added"]) == ["n4"]  # n3 came and went inside the window
-        assert ids(diff["Nodes"]["Removed"]) == ["n2"]
+        assert ids(diff["Added"]["Nodes"]) == ["n4"]  # n3 came and went inside the window
+        assert ids(diff["Removed"]["Nodes"]) == ["n2"]
 
         diff = await (await http.get(analyzer.url + f"/api/changes?from={t2}&to={t3}")).json()
-        assert ids(diff["Nodes"]["Added"]) == ["n4"] and ids(diff["Nodes"]["Removed"]) == ["n3"]
-        assert diff["Nodes"]["Changed"] == []
+        assert ids(diff["Added"]["Nodes"]) == ["n4"] and ids(diff["Removed"]["Nodes"]) == ["n3"]
+        assert diff["Changed"]["Nodes"] == []
 
         flt = "G.V().Has('Name', Within('n1', 'n2')).SubGraph()"
         diff = await (
@@ -96,8 +96,8 @@ async def test_at_and_changes_between_three_times():
                 analyzer.url + "/api/changes", params={"from": t1, "to": t3, "filter": flt}
             )
         ).json()
-        assert ids(diff["Nodes"]["Removed"]) == ["n2"] and diff["Nodes"]["Added"] == []
-        assert ids(diff["Nodes"]["Changed"]) == ["n1"]
+        assert ids(diff["Removed"]["Nodes"]) == ["n2"] and diff["Added"]["Nodes"] == []
+        assert ids(diff["Changed"]["Nodes"]) == ["n1"]
 
 
 async def test_changes_errors_are_clear():

@@ -1,9 +1,9 @@
 """``GET /api/changes?from=T1&to=T2[&filter=gremlin]``: what changed between two times.
 
-The answer lists, for nodes and edges, what exists at T2 but not at T1
-(``Added``), the reverse (``Removed``), and what exists at both with a
-different ``Metadata``, ``Host`` or ends (``Changed``, with ``Before`` and
-``After``). An element created and deleted inside the window is not listed.
+The answer is ``{"From", "To", "Added": {"Nodes", "Edges"}, "Removed": {...},
+"Changed": {...}}``: what exists at T2 but not at T1 (``Added``), the reverse
+(``Removed``), and what exists at both with a different ``Metadata``, ``Host``
+or ends (``Changed``, each entry ``{"Before", "After"}``). An element created and deleted inside the window is not listed.
 With ``filter`` (a Gremlin query returning a graph) only elements in its
 result at T1 or at T2 are listed.
 """
@@ -62,12 +62,11 @@ def diff(analyzer: Analyzer, start: int, end: int, gremlin: str | None) -> dict[
             node_ids, edge_ids = graph_ids(compiled, analyzer.history.view_at(at), analyzer.history)
             keep_nodes |= node_ids
             keep_edges |= edge_ids
-    return {
-        "From": start,
-        "To": end,
-        "Nodes": _section(nodes_net, keep_nodes),
-        "Edges": _section(edges_net, keep_edges),
-    }
+    nodes, edges = _section(nodes_net, keep_nodes), _section(edges_net, keep_edges)
+    out: dict[str, Any] = {"From": start, "To": end}
+    for what in ("Added", "Removed", "Changed"):
+        out[what] = {"Nodes": nodes[what], "Edges": edges[what]}
+    return out
 
 
 async def get_changes(request: web.Request) -> web.Response:

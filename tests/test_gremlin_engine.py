@@ -286,3 +286,14 @@ async def test_run_async_gives_the_loop_turns(monkeypatch: pytest.MonkeyPatch) -
     assert len(result) == 6000
     assert ticks > 1  # the loop ran other work while the scan was going on
     assert result == run("G.V().Has('Name', Regex('port-.*7')).Values('Name')", g)
+
+
+def test_regex_cannot_freeze_the_analyzer() -> None:
+    g = Graph()
+    g.add_node(Node("long", {"Name": "a" * 5000 + "c"}))
+    g.add_node(Node("short", {"Name": "aab"}))
+    # (a+)+b backtracks exponentially in Python's engine; it must still answer at once
+    assert ids(run("G.V().Has('Name', Regex('(a+)+b'))", g)) == ["short"]
+    assert ids(run("G.V().Has('Name', Regex('(a|aa)*b'))", g)) == ["short"]
+    with pytest.raises(GremlinError, match="repeats a group in a way that needs backtracking"):
+        compile_query(r"G.V().Has('Name', Regex('(a)+\1'))")

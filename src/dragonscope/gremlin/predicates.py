@@ -13,6 +13,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import re2
+
 from dragonscope.gremlin.errors import GremlinError, column
 from dragonscope.gremlin.fields import MISSING, getter, normalize_key, to_int
 from dragonscope.gremlin.syntax import Arg, Call, Word
@@ -247,6 +249,11 @@ def _one_of(values: tuple[Scalar, ...]) -> Test:
     return test
 
 
+# A quantified group, as in (a+)+ or (a|ab)*: Python's backtracking engine can take
+# exponential time on such patterns, so they go to RE2, which never backtracks.
+_QUANTIFIED_GROUP = re.compile(r"\)(?:[*+]|\{[0-9]*,?[0-9]*\})")
+
+
 def _regex(ctx: Context, arg: Arg) -> Test:
     pattern = arg.value
     if not isinstance(pattern, str):
@@ -256,9 +263,20 @@ def _regex(ctx: Context, arg: Arg) -> Test:
             "Regex are anchored by default, no need to use '^' or '$' in the pattern", arg.pos
         )
     try:
-        compiled = re.compile(pattern)
+        compiled: Any = re.compile(pattern)
     except re.error as exc:
         raise ctx.error(f"Invalid regular expression {pattern!r}: {exc.msg}", arg.pos) from None
+    if _QUANTIFIED_GROUP.search(pattern):
+        options = re2.Options()
+        options.log_errors = False
+        try:
+            compiled = re2.compile(pattern, options)
+        except re2.error:
+            raise ctx.error(
+                f"Regular expression {pattern!r} repeats a group in a way that needs"
+                " backtracking (back-references or look-arounds); simplify it",
+                arg.pos,
+            ) from None
     match = compiled.fullmatch
     return lambda x: type(x) is str and match(x) is not None
 

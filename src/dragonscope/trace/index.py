@@ -14,6 +14,7 @@ import ipaddress
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from dragonscope.nb.model import NbObject, Snapshot
@@ -31,8 +32,14 @@ PROVIDER_TYPES = frozenset({"vlan", "flat"})
 
 def ip(value: Any) -> IpAddr | None:
     """A stored IP address, or None when absent or malformed."""
+    return _parse_ip(value) if isinstance(value, str) else None
+
+
+@lru_cache(maxsize=1 << 16)
+def _parse_ip(value: str) -> IpAddr | None:
+    # Packets carry addresses as text; traces parse the same few thousand again and again.
     try:
-        return ipaddress.ip_address(value) if isinstance(value, str) else None
+        return ipaddress.ip_address(value)
     except ValueError:
         return None
 
@@ -144,6 +151,7 @@ class Router:
     ports: list[RouterPort]
     routes: list[tuple[IpNet, IpAddr]]
     topic: str
+    iface_ips: dict[IpAddr, RouterPort] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -179,6 +187,7 @@ class NbIndex:
 
     def __init__(self, snapshot: Snapshot) -> None:
         self.snapshot = snapshot
+        self._refs: dict[tuple[str, str, str, str], ObjRef] = {}
         self.networks: dict[str, Network] = {}
         self.subnets: dict[str, Subnet] = {}
         self.ports: dict[str, Port] = {}
@@ -216,13 +225,23 @@ class NbIndex:
 
     # -- references -----------------------------------------------------------
     def ref(self, table: str, obj_id: str, name: str = "", detail: str = "") -> ObjRef:
-        return ObjRef(table, obj_id, name or obj_id, node_id(table, obj_id), detail)
+        key = (table, obj_id, name, detail)
+        ref = self._refs.get(key)
+        if ref is None:
+            ref = ObjRef(table, obj_id, name or obj_id, node_id(table, obj_id), detail)
+            self._refs[key] = ref
+        return ref
 
     def router_port_ref(self, rp: RouterPort) -> ObjRef:
         """The router's embedded port (its own graph node, distinct from the lport)."""
-        router = self.routers.get(rp.router_id)
-        name = f"{router.name if router else rp.router_id}:{rp.ip}"
-        return ObjRef("lrouter_port", rp.id, name, router_port_id(rp.router_id, rp.id))
+        key = ("lrouter_port", rp.router_id, rp.id, "")
+        ref = self._refs.get(key)
+        if ref is None:
+            router = self.routers.get(rp.router_id)
+            name = f"{router.name if router else rp.router_id}:{rp.ip}"
+            ref = ObjRef("lrouter_port", rp.id, name, router_port_id(rp.router_id, rp.id))
+            self._refs[key] = ref
+        return ref
 
     def port_ref(self, port: Port, detail: str = "") -> ObjRef:
         return self.ref("lport", port.id, port.name, detail)
@@ -400,6 +419,7 @@ class NbIndex:
             routes,
             _str(d.get("topic")),
         )
+        router.iface_ips = {rp.ip: rp for rp in ports if rp.ip is not None}
         self.routers[obj.id] = router
         for rp in ports:
             self.router_ports_by_mac[(rp.net_id, rp.mac)] = rp

@@ -490,7 +490,7 @@ def l3_lookup(w: Walk, f: Frame) -> Next:
     if dst is None:
         w.drop(f, 60, "NO_ROUTE", "not an IP packet: the router forwards only IP", rref)
         return None
-    iface_ips = {rp.ip: rp for rp in router.ports if rp.ip is not None}
+    iface_ips = router.iface_ips
     if dst in iface_ips and (pkt.proto, pkt.icmp_type) in (("icmp", 8), ("icmp6", 128)):
         w.finish(
             f,
@@ -522,7 +522,7 @@ def l3_lookup(w: Walk, f: Frame) -> Next:
                 route_ref = idx.router_ref(router, f"route {dest} via {hop}")
                 if not _decrement_ttl(w, f, 60, f"at router {router.name}"):
                     return None
-                before = replace(pkt)
+                before = f.pkt
                 f.pkt = replace(f.pkt, eth_src=rp_in.mac, eth_dst=nh.mac)
                 f.dst = nh
                 w.hop(

@@ -22,6 +22,11 @@ EPHEMERAL_PORT = 49152
 EXTERNAL_HOST = "203.0.113.10"  # documentation address (RFC 5737) for an Internet host
 EXTERNAL_MAC = "02:00:00:00:00:01"
 BROADCAST = "ff:ff:ff:ff:ff:ff"
+ANY_V4 = ipaddress.ip_network("0.0.0.0/0")
+ANY_V6 = ipaddress.ip_network("::/0")
+METADATA_NET = ipaddress.ip_network("169.254.169.254/32")
+
+Route = tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, IpAddr | None, str]
 
 
 @dataclass(slots=True)
@@ -151,6 +156,8 @@ class Resolver:
 
     def __init__(self, index: NbIndex) -> None:
         self.index = index
+        self._routes: dict[str, list[Route]] = {}
+        self._macs: dict[tuple[str, IpAddr], tuple[str | GuestFailure, str | None]] = {}
 
     # -- names ------------------------------------------------------------------
     def port(self, spec: str, role: str, near: Port | None = None) -> Port:
@@ -196,10 +203,13 @@ class Resolver:
         raise TraceError(f"no network {spec!r}")
 
     # -- guest view -------------------------------------------------------------------
-    def next_hop(self, port: Port, dst: IpAddr, notes: list[str]) -> IpAddr | GuestFailure:
+    def guest_routes(self, port: Port) -> list[Route]:
         """The guest's routing table as DHCP taught it: on-link subnets, host routes,
-        option 121, the metadata route via its own IP, then the default gateway."""
-        routes: list[tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, IpAddr | None, str]] = []
+        option 121 and the default gateway (computed once per port)."""
+        cached = self._routes.get(port.id)
+        if cached is not None:
+            return cached
+        routes: list[Route] = []
         for sid in port.subnets:
             sub = self.index.subnets.get(sid)
             if sub is None or sub.cidr is None:
@@ -210,28 +220,30 @@ class Resolver:
             gateway = ip(port.dhcp_opts.get("3")) if sub.cidr.version == 4 else None
             gateway = gateway or sub.gateway
             if gateway is not None:
-                any_net = ipaddress.ip_network("0.0.0.0/0" if gateway.version == 4 else "::/0")
+                any_net = ANY_V4 if gateway.version == 4 else ANY_V6
                 routes.append((any_net, gateway, f"default route via gateway {gateway}"))
         opt121 = port.dhcp_opts.get("121", "")
         for entry in opt121.split(";") if opt121 else []:
             dest_text, _, hop_text = entry.partition(",")
             try:
-                dest, hop = (
-                    ipaddress.ip_network(dest_text.strip(), strict=False),
-                    ip(hop_text.strip()),
-                )
+                dest = ipaddress.ip_network(dest_text.strip(), strict=False)
             except ValueError:
                 continue
+            hop = ip(hop_text.strip())
             if hop is not None:
                 routes.append((dest, hop, f"route {dest} via {hop} (extra DHCP option 121)"))
+        self._routes[port.id] = routes
+        return routes
+
+    def next_hop(self, port: Port, dst: IpAddr, notes: list[str]) -> IpAddr | GuestFailure:
+        """The guest's choice of next hop for ``dst`` (longest prefix wins); the metadata
+        address is on-link through the route Dragonflow's DHCP adds via the VM's own IP."""
+        routes = self.guest_routes(port)
         if dst == responders.METADATA_IP:
-            routes.append(
-                (
-                    ipaddress.ip_network("169.254.169.254/32"),
-                    None,
-                    "metadata route 169.254.169.254/32 via the guest's own IP",
-                )
-            )
+            routes = [
+                *routes,
+                (METADATA_NET, None, "metadata route 169.254.169.254/32 via the guest's own IP"),
+            ]
         best = None
         for dest, hop, why in routes:
             if (
@@ -251,7 +263,19 @@ class Resolver:
         return best[1] if best[1] is not None else dst
 
     def resolve_mac(self, port: Port, addr: IpAddr, notes: list[str]) -> str | GuestFailure:
-        """What the guest's ARP (or ND) for ``addr`` on its network would learn."""
+        """What the guest's ARP (or ND) for ``addr`` on its network would learn (the answer
+        depends only on the network, so it is cached per network and address)."""
+        key = (port.net_id, addr)
+        if key not in self._macs:
+            found: list[str] = []
+            answer = self._resolve_mac(port, addr, found)
+            self._macs[key] = (answer, found[0] if found else None)
+        answer, note = self._macs[key]
+        if note:
+            notes.append(note)
+        return answer
+
+    def _resolve_mac(self, port: Port, addr: IpAddr, notes: list[str]) -> str | GuestFailure:
         idx = self.index
         network = idx.networks.get(port.net_id)
         if network is None:

@@ -79,7 +79,7 @@ class SgEvaluator:
         self._cache: dict[tuple[Any, ...], Match | None] = {}
 
     def match(self, port: Port, direction: str, pkt: Packet) -> Match | None:
-        remote = ip(pkt.ip_dst if direction == "egress" else pkt.ip_src)
+        remote_text = pkt.ip_dst if direction == "egress" else pkt.ip_src
         key = (
             tuple(port.security_groups),
             direction,
@@ -88,10 +88,11 @@ class SgEvaluator:
             pkt.dport,
             pkt.icmp_type,
             pkt.icmp_code,
-            remote,
+            remote_text,
         )
         if key in self._cache:
             return self._cache[key]
+        remote = ip(remote_text)
         found: Match | None = None
         for sg_id in port.security_groups:
             group = self.index.secgroups.get(sg_id)

@@ -233,3 +233,11 @@ def test_an_ipvlan_child_may_share_its_parents_mac() -> None:
     assert check(snapshot) == []
     del snapshot[("child_port_segmentation", "da48650b-4236-5a63-8a33-00dd483e22c1")]
     assert summary(check(snapshot)) == [("lport", child["id"], "macs[0]", "duplicate-address")]
+
+
+def test_migration_records_outlive_their_ports_without_a_problem() -> None:
+    # Dragonflow never deletes migration records: a stale one is normal, not a fault.
+    snapshot = worked_example()
+    migration = stored("migration", WEB_1) | {"lport": "gone", "dest_chassis": "compute-9"}
+    put(snapshot, "migration", migration)
+    assert check(snapshot) == []

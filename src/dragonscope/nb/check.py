@@ -41,7 +41,7 @@ def find_problems(
         index = _index_reporting_duplicates(objects, problems)
     for obj in index.values():
         table = tables.get(obj.table)
-        if table is None:
+        if table is None or table.lingers:
             continue
         problems.extend(_dangling(obj, table, index, tables))
     problems.extend(_duplicate_unique_keys(index, tables))

@@ -806,13 +806,16 @@ class Table(Struct):
 
     ``category`` says what the table is to an operator (``topology``, ``policy``,
     ``routing``, ``runtime``, ``infrastructure``, ``control``); ``stored`` is False
-    for tables Dragonflow keeps only in a controller's memory (``switch_port``).
+    for tables Dragonflow keeps only in a controller's memory (``switch_port``);
+    ``lingers`` marks records Dragonflow never deletes (``migration``), whose
+    references may outlive their targets without anything being wrong.
     ``references`` and ``secret_fields`` are derived from the fields, so they can
     never disagree with them.
     """
 
     category: str = "topology"
     stored: bool = True
+    lingers: bool = False
     references: list[Reference] = field(init=False)
     secret_fields: set[str] = field(init=False)
 

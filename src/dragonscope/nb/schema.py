@@ -430,6 +430,7 @@ _DECLARED = (
             "status": enum("dest_plug", "src_unplug", "rebound", required=True),
         },
         category="runtime",
+        lingers=True,
         doc="a port moving between chassis (never deleted: a hint, not state)",
     ),
     Table(

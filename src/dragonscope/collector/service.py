@@ -22,7 +22,7 @@ import logging
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from dragonscope.collector.health import HealthServer
@@ -34,7 +34,7 @@ from dragonscope.collector.state import Dirty, HeldState, Planner, diff_ids
 from dragonscope.config import parse_host_port
 from dragonscope.graph.model import Node
 from dragonscope.nb.model import Change
-from dragonscope.skydive.messages import NODE_TYPES
+from dragonscope.skydive.messages import NODE_TYPES, Message
 from dragonscope.skydive.publisher import Backoff, Publisher, PublisherDisconnected
 from dragonscope.skydive.rest import (
     AnalyzerError,
@@ -48,8 +48,8 @@ log = logging.getLogger("dragonscope.collector")
 
 STATUS_NODE_TYPE = "dragonscope-collector"
 _STATUS_NS = uuid.UUID("5d1c9a3e-2f43-4b0e-9a55-6f0f3f2d7c11")
-# Sends between two yields to the event loop during a big flush.
-_YIELD_EVERY = 256
+# Elements planned (and sent) between two yields to the event loop.
+_CHUNK = 500
 # A connection that dies sooner than this is not "stable": keep backing off.
 _STABLE_AFTER = 5.0
 
@@ -235,7 +235,8 @@ class Collector:
                 self._mark_stale(True, f"cannot read the NB: {exc}")
                 await asyncio.sleep(backoff.next_delay())
         self.topology = Topology(extensions=self.settings.extensions, chassis=self.settings.chassis)
-        self.topology.load(snapshot)
+        # A thread keeps the loop answering /healthz while a big NB is translated.
+        await asyncio.to_thread(self.topology.load, snapshot)
         self._nb_keys = set(snapshot)
         for table, _ in self._nb_keys:
             self.stats_.nb_objects[table] += 1
@@ -391,15 +392,30 @@ class Collector:
         self._clock.observe(held.max_revision())
         self.held = held
         self.dirty = Dirty()
-        desired_nodes = self._desired_nodes()
-        for element_id in diff_ids(desired_nodes, held.nodes, self.settings.host):
-            self._mark_dirty(element_id, True)
-        for element_id in diff_ids(self.topology.edges, held.edges, self.settings.host):
-            self._mark_dirty(element_id, False)
+        await self._scan(held)
         log.info(
             "analyzer holds nodes=%d edges=%d for %s; to send: %d",
             len(held.nodes), len(held.edges), self.origin, len(self.dirty),
         )  # fmt: skip
+
+    async def _scan(self, held: HeldState) -> int:
+        """Mark dirty every element whose held state differs from desired."""
+        count = 0
+        scans = (
+            (diff_ids(self._desired_nodes(), held.nodes, self.settings.host), True),
+            (diff_ids(self.topology.edges, held.edges, self.settings.host), False),
+        )
+        for ids, is_node in scans:
+            dirty = self.dirty.nodes if is_node else self.dirty.edges
+            for index, element_id in enumerate(ids):
+                if element_id not in dirty:
+                    self._mark_dirty(element_id, is_node)
+                    count += 1
+                if index % 20000 == 19999:
+                    await asyncio.sleep(0)
+                    if self.held is not held:
+                        return count
+        return count
 
     async def _analyzer_elements(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         assert self._http is not None
@@ -449,31 +465,46 @@ class Collector:
             log.info("analyzer in sync with the NB (revision %s)", self.stats_.nb_revision)
 
     async def flush(self) -> None:
-        """Send what the dirty IDs need. Raises PublisherDisconnected if the link drops."""
-        assert self._publisher is not None and self.held is not None
+        """Send what the dirty IDs need, in the analyzer's order and in chunks, so a
+        big flush never stalls the loop (pings, NB consumption, /healthz).
+        Raises PublisherDisconnected if the link drops."""
+        assert self.held is not None
+        held = self.held
         taken = self.dirty.take()
         since = self._dirty_since
         self._dirty_since = None
         planner = Planner(self.origin, self.settings.host, self._clock)
-        messages = planner.plan(taken, self._desired_nodes(), self.topology.edges, self.held)
+        nodes, edges = list(taken.nodes), list(taken.edges)
+        desired_nodes, desired_edges = self._desired_nodes(), self.topology.edges
         progress = None
-        if not self._initial_done and len(messages) > 1000:
-            progress = Progress("initial sync", len(messages), tty=self.settings.progress)
+        if not self._initial_done and len(taken) > 5000:
+            progress = Progress("initial sync", len(taken), tty=self.settings.progress)
         started = time.monotonic()
+        deferred: set[str] = set()
         try:
-            for index, message in enumerate(messages, 1):
-                await self._publisher.send(message)
-                self.stats_.messages[message.type] += 1
-                if index % _YIELD_EVERY == 0:
-                    if progress is not None:
-                        progress.advance(_YIELD_EVERY)
-                    await asyncio.sleep(0)
+            await self._send_phase(edges, lambda c: planner.edge_removals(c, desired_edges, held))
+            await self._send_phase(
+                nodes, lambda c: planner.node_upserts(c, desired_nodes, held), progress
+            )
+            await self._send_phase(
+                edges,
+                lambda c: planner.edge_upserts(c, desired_edges, held, deferred),
+                progress,
+            )
+            # Edges that stopped being wanted while this flush ran go before any node.
+            await self._send_phase(
+                list(self.dirty.edges), lambda c: planner.edge_removals(c, desired_edges, held)
+            )
+            await self._send_phase(
+                nodes, lambda c: planner.node_removals(c, desired_nodes, held, self.dirty.nodes)
+            )
         except PublisherDisconnected:
             if self._dirty_since is None:
                 self._dirty_since = since
             raise
+        for edge_id in deferred:
+            self._mark_dirty(edge_id, False)
         if progress is not None:
-            progress.done = len(messages)
             progress.finish()
         if not self._initial_done:
             self._initial_done = True
@@ -481,26 +512,35 @@ class Collector:
         if self.dirty and self._dirty_since is None:
             self._dirty_since = time.monotonic()
 
+    async def _send_phase(
+        self,
+        ids: list[str],
+        plan: Callable[[list[str]], list[Message]],
+        progress: Progress | None = None,
+    ) -> None:
+        assert self._publisher is not None
+        for start in range(0, len(ids), _CHUNK):
+            chunk = ids[start : start + _CHUNK]
+            for message in plan(chunk):
+                await self._publisher.send(message)
+                self.stats_.messages[message.type] += 1
+            if progress is not None:
+                progress.advance(len(chunk))
+            await asyncio.sleep(0)
+
     async def _reconcile_forever(self) -> None:
         while True:
             await asyncio.sleep(self.settings.update_interval)
-            self.reconcile()
+            await self.reconcile()
 
-    def reconcile(self) -> int:
+    async def reconcile(self) -> int:
         """Mark dirty whatever the analyzer should hold differently; returns how many."""
         held = self.held
         if held is None or self.topology is None:
             return 0
         self.stats_.reconciliations += 1
-        count = 0
-        for element_id in diff_ids(self._desired_nodes(), held.nodes, self.settings.host):
-            if element_id not in self.dirty.nodes:
-                self._mark_dirty(element_id, True)
-                count += 1
-        for element_id in diff_ids(self.topology.edges, held.edges, self.settings.host):
-            if element_id not in self.dirty.edges:
-                self._mark_dirty(element_id, False)
-                count += 1
+        # Elements already dirty are on their way; only count the real surprises.
+        count = await self._scan(held)
         if count:
             self.stats_.reconcile_fixes += count
             log.warning("reconciliation found %d element(s) out of step; resending them", count)
@@ -527,6 +567,13 @@ class _Overlay(Mapping[str, Node]):
     def __iter__(self) -> Iterator[str]:
         yield from self._base
         yield from self._extra
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._extra or key in self._base
+
+    def items(self) -> Iterator[tuple[str, Node]]:  # type: ignore[override]
+        yield from self._base.items()
+        yield from self._extra.items()
 
     def __len__(self) -> int:
         return len(self._base) + len(self._extra)

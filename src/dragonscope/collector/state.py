@@ -11,7 +11,7 @@ is away, and "resync" is just "mark everything dirty".
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,13 +31,16 @@ from dragonscope.skydive.messages import (
 
 @dataclass(slots=True)
 class Held:
-    """What the analyzer holds for one element we publish."""
+    """What the analyzer holds for one element we publish. ``source`` is the
+    desired element it was sent from (None when learned from the analyzer), so
+    an unchanged element is recognised by identity, without comparing metadata."""
 
     metadata: dict[str, Any]
     revision: int
     host: str
     parent: str = ""
     child: str = ""
+    source: Node | None = None
 
 
 @dataclass(slots=True)
@@ -90,6 +93,8 @@ class HeldState:
 
 
 def _same(held: Held, element: Node, host: str) -> bool:
+    if held.source is element:
+        return True
     if held.host != host:
         return False
     if isinstance(element, Edge) and (held.parent, held.child) != (element.parent, element.child):
@@ -97,11 +102,12 @@ def _same(held: Held, element: Node, host: str) -> bool:
     return held.metadata is element.metadata or held.metadata == element.metadata
 
 
-def diff_ids(desired: Mapping[str, Node], held: Mapping[str, Held], host: str) -> Iterable[str]:
+def diff_ids(desired: Mapping[str, Node], held: Mapping[str, Held], host: str) -> Iterator[str]:
     """IDs whose held state differs from desired (the reconciliation scan)."""
+    get = held.get
     for element_id, element in desired.items():
-        h = held.get(element_id)
-        if h is None or not _same(h, element, host):
+        h = get(element_id)
+        if h is None or (h.source is not element and not _same(h, element, host)):
             yield element_id
     for element_id in held:
         if element_id not in desired:
@@ -109,19 +115,27 @@ def diff_ids(desired: Mapping[str, Node], held: Mapping[str, Held], host: str) -
 
 
 class Planner:
-    """Turns dirty IDs into messages, in an order the analyzer accepts (edges
-    deleted before their nodes, nodes added before their edges), and records
-    what the analyzer will hold once they are applied."""
+    """Turns dirty IDs into messages and records what the analyzer will hold
+    once they are applied.
+
+    A flush runs four phases over its dirty IDs, in chunks, so that a large
+    flush never stalls the event loop: edge removals, node additions and
+    updates, edge additions and updates, node removals. That order is the
+    analyzer's (an edge needs both ends; deleting a node deletes its edges).
+    Since NB changes keep arriving between chunks, an edge whose ends the
+    analyzer does not hold yet is deferred to the next flush, and so is a node
+    removal for a node changed again meanwhile.
+    """
 
     def __init__(self, origin: str, host: str, clock: RevisionClock) -> None:
         self.origin = origin
         self.host = host
         self.clock = clock
 
-    def _wire(self, element: Node, metadata: dict[str, Any], revision: int) -> dict[str, Any]:
+    def _wire(self, element: Node, revision: int) -> dict[str, Any]:
         obj: dict[str, Any] = {
             "ID": element.id,
-            "Metadata": metadata,
+            "Metadata": element.metadata,
             "Host": self.host,
             "Origin": self.origin,
             "Revision": revision,
@@ -142,6 +156,83 @@ class Planner:
             obj["Parent"], obj["Child"] = held.parent, held.child
         return obj
 
+    def edge_removals(
+        self, ids: Iterable[str], desired: Mapping[str, Edge], held: HeldState
+    ) -> list[Message]:
+        """Edges the analyzer holds that are no longer wanted, or must move to new ends."""
+        out = []
+        for edge_id in ids:
+            have = held.edges.get(edge_id)
+            if have is None:
+                continue
+            want = desired.get(edge_id)
+            if want is None or (have.parent, have.child) != (want.parent, want.child):
+                out.append(new_message(EDGE_DELETED, self._held_wire(edge_id, have, True)))
+                del held.edges[edge_id]
+        return out
+
+    def node_upserts(
+        self, ids: Iterable[str], desired: Mapping[str, Node], held: HeldState
+    ) -> list[Message]:
+        out = []
+        for node_id in ids:
+            want = desired.get(node_id)
+            if want is None:
+                continue
+            have = held.nodes.get(node_id)
+            if have is not None and _same(have, want, self.host):
+                have.source = want
+                continue
+            revision = self.clock.next()
+            kind = NODE_ADDED if have is None else NODE_UPDATED
+            out.append(new_message(kind, self._wire(want, revision)))
+            held.nodes[node_id] = Held(want.metadata, revision, self.host, source=want)
+        return out
+
+    def edge_upserts(
+        self,
+        ids: Iterable[str],
+        desired: Mapping[str, Edge],
+        held: HeldState,
+        deferred: set[str] | None = None,
+    ) -> list[Message]:
+        out = []
+        for edge_id in ids:
+            want = desired.get(edge_id)
+            if want is None:
+                continue
+            have = held.edges.get(edge_id)
+            if have is not None and _same(have, want, self.host):
+                have.source = want
+                continue
+            if want.parent not in held.nodes or want.child not in held.nodes:
+                if deferred is not None:
+                    deferred.add(edge_id)
+                continue
+            revision = self.clock.next()
+            kind = EDGE_ADDED if have is None else EDGE_UPDATED
+            out.append(new_message(kind, self._wire(want, revision)))
+            held.edges[edge_id] = Held(
+                want.metadata, revision, self.host, want.parent, want.child, want
+            )
+        return out
+
+    def node_removals(
+        self,
+        ids: Iterable[str],
+        desired: Mapping[str, Node],
+        held: HeldState,
+        changed_since: set[str] | None = None,
+    ) -> list[Message]:
+        out = []
+        for node_id in ids:
+            if node_id in desired or (changed_since is not None and node_id in changed_since):
+                continue
+            have = held.nodes.pop(node_id, None)
+            if have is not None:
+                out.append(new_message(NODE_DELETED, self._held_wire(node_id, have, False)))
+        return out
+
     def plan(
         self,
         dirty: Dirty,
@@ -149,53 +240,10 @@ class Planner:
         desired_edges: Mapping[str, Edge],
         held: HeldState,
     ) -> list[Message]:
-        edge_deletes: list[Message] = []
-        node_deletes: list[Message] = []
-        node_adds: list[Message] = []
-        node_updates: list[Message] = []
-        edge_adds: list[Message] = []
-        edge_updates: list[Message] = []
-
-        for node_id in dirty.nodes:
-            want, have = desired_nodes.get(node_id), held.nodes.get(node_id)
-            if want is None:
-                if have is not None:
-                    node_deletes.append(
-                        new_message(NODE_DELETED, self._held_wire(node_id, have, False))
-                    )
-                    del held.nodes[node_id]
-                continue
-            if have is not None and _same(have, want, self.host):
-                continue
-            revision = self.clock.next()
-            kind = NODE_ADDED if have is None else NODE_UPDATED
-            (node_adds if have is None else node_updates).append(
-                new_message(kind, self._wire(want, want.metadata, revision))
-            )
-            held.nodes[node_id] = Held(want.metadata, revision, self.host)
-
-        for edge_id in dirty.edges:
-            want_e, have = desired_edges.get(edge_id), held.edges.get(edge_id)
-            moved = (
-                want_e is not None
-                and have is not None
-                and (have.parent, have.child) != (want_e.parent, want_e.child)
-            )
-            if have is not None and (want_e is None or moved):
-                edge_deletes.append(new_message(EDGE_DELETED, self._held_wire(edge_id, have, True)))
-                del held.edges[edge_id]
-                have = None
-            if want_e is None:
-                continue
-            if have is not None and _same(have, want_e, self.host):
-                continue
-            revision = self.clock.next()
-            kind = EDGE_ADDED if have is None else EDGE_UPDATED
-            (edge_adds if have is None else edge_updates).append(
-                new_message(kind, self._wire(want_e, want_e.metadata, revision))
-            )
-            held.edges[edge_id] = Held(
-                want_e.metadata, revision, self.host, want_e.parent, want_e.child
-            )
-
-        return edge_deletes + node_deletes + node_adds + node_updates + edge_adds + edge_updates
+        """All four phases at once (for a graph that does not change meanwhile)."""
+        return [
+            *self.edge_removals(dirty.edges, desired_edges, held),
+            *self.node_upserts(dirty.nodes, desired_nodes, held),
+            *self.edge_upserts(dirty.edges, desired_edges, held),
+            *self.node_removals(dirty.nodes, desired_nodes, held),
+        ]

@@ -116,7 +116,7 @@ class Publisher:
             ws = await self.http.session().ws_connect(
                 f"{self.http.ws_base}/ws/publisher",
                 headers=self._headers(),
-                ssl=self.http.ssl_context,
+                ssl=self.http.ssl_option,
                 autoping=True,
                 heartbeat=None,
                 max_msg_size=0,

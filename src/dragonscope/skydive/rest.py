@@ -98,6 +98,11 @@ class AnalyzerHttp:
         self._session: aiohttp.ClientSession | None = None
 
     @property
+    def ssl_option(self) -> ssl.SSLContext | bool:
+        """What aiohttp's ``ssl=`` wants: our context, or default verification."""
+        return self.ssl_context if self.ssl_context is not None else True
+
+    @property
     def ws_base(self) -> str:
         return "ws" + self.base_url.removeprefix("http")
 
@@ -130,7 +135,7 @@ class AnalyzerHttp:
         url = f"{self.base_url}/login"
         try:
             async with self.session().post(
-                url, data=form, ssl=self.ssl_context, allow_redirects=False
+                url, data=form, ssl=self.ssl_option, allow_redirects=False
             ) as resp:
                 body = await resp.text()
                 if resp.status == 401:
@@ -167,7 +172,7 @@ class AnalyzerHttp:
                     f"{self.base_url}/api/topology",
                     json={"GremlinQuery": query},
                     headers={"Accept": "application/json", **self.auth_headers()},
-                    ssl=self.ssl_context,
+                    ssl=self.ssl_option,
                 ) as resp:
                     if resp.status == 401 and attempt == 1 and self.credentials is not None:
                         self.forget_token()

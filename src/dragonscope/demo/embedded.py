@@ -20,13 +20,15 @@ from typing import Any
 
 from dragonscope.demo.churn import Change, Churn
 from dragonscope.demo.generate import Dump, generate, object_count
-from dragonscope.demo.writers import NbWriter, open_writer, parse_out_url
+from dragonscope.demo.writers import NbWriter, WriterError, open_writer, parse_out_url
 
 log = logging.getLogger(__name__)
 
 # Dragonflow services report every 25 s (report_interval); the demo's services do the same,
 # so that a health view shows them alive.
 HEARTBEAT_INTERVAL = 25.0
+# How often writes are retried while the NB store is unreachable.
+RETRY_INTERVAL = 1.0
 
 
 @dataclass(slots=True)
@@ -61,6 +63,7 @@ class Demo:
         self.analyzer: Any = None
         self.collector: Any = None
         self._tasks: list[asyncio.Task[None]] = []
+        self._write_lock = asyncio.Lock()
 
     async def start(self) -> None:
         from dragonscope.analyzer import Analyzer, AnalyzerSettings
@@ -121,25 +124,43 @@ class Demo:
         self.changelog = ChangeLog(dump)
         return self.backend if self.backend is not None else settings.nb
 
-    async def _apply(self, changes: list[Change]) -> None:
-        if self.writer is not None and changes:
-            await self.writer.apply(changes)
+    async def _write(self, make: Callable[[], list[Change]]) -> list[Change]:
+        """Make one event's changes and write them, in order with every other event's.
+
+        While the store is unreachable the same writes are retried (they are idempotent
+        whole-object puts and deletes), so the store never misses an event the churn made."""
+        async with self._write_lock:
+            changes = make()
+            failing = False
+            while self.writer is not None and changes:
+                try:
+                    await self.writer.apply(changes)
+                except WriterError as exc:
+                    if not failing:
+                        log.warning("churn paused: %s; retrying", exc)
+                    failing = True
+                    await asyncio.sleep(RETRY_INTERVAL)
+                    continue
+                if failing:
+                    log.info("churn resumed: %s is writable again", self.writer.url)
+                break
+            return changes
 
     async def _churn_forever(self) -> None:
         assert self.churn is not None
+        churn = self.churn
         while True:
             await asyncio.sleep(self.settings.churn_interval)
-            changes = self.churn.step()
-            await self._apply(changes)
+            changes = await self._write(churn.step)
             if changes and self.changelog is not None:
-                log.info("churn: %s", self.changelog.line(self.churn.last_event, changes))
+                log.info("churn: %s", self.changelog.line(churn.last_event, changes))
 
     async def _heartbeats_forever(self) -> None:
         assert self.churn is not None
+        churn = self.churn
         while True:
             await asyncio.sleep(HEARTBEAT_INTERVAL)
-            changes = self.churn.heartbeat_all()
-            await self._apply(changes)
+            changes = await self._write(churn.heartbeat_all)
             if self.changelog is not None:
                 self.changelog.line("heartbeat", changes)
 

@@ -232,6 +232,11 @@ class NbIndex:
             self._refs[key] = ref
         return ref
 
+    def sg_ref(self, sg_id: str, detail: str = "") -> ObjRef:
+        group = self.secgroups.get(sg_id) or {}
+        name = group.get("name") if isinstance(group.get("name"), str) else ""
+        return self.ref("secgroup", sg_id, name or sg_id, detail)
+
     def router_port_ref(self, rp: RouterPort) -> ObjRef:
         """The router's embedded port (its own graph node, distinct from the lport)."""
         key = ("lrouter_port", rp.router_id, rp.id, "")

@@ -206,10 +206,10 @@ def egress_sg(w: Walk, f: Frame) -> Next:
     if match is None:
         missing = w.sg.missing_groups(port)
         extra = f" (missing groups: {', '.join(missing)})" if missing else ""
-        objs = [w.index.ref("secgroup", s) for s in port.security_groups]
+        objs = [w.index.sg_ref(s) for s in port.security_groups]
         code = "DHCP_BLOCKED" if pkt.is_dhcp_request else "SG_EGRESS"
         why = f"new connection: no egress rule of {port.name}'s security groups admits it" + extra
-        w.drop(f, 15, code, why, objs[0] if objs else None)
+        w.drop(f, 15, code, why, objs[0] if objs else None, [*objs[1:], w.index.port_ref(port)])
         return None
     sg_id, rule = match
     w.commit(f, zone, "egress")
@@ -219,7 +219,7 @@ def egress_sg(w: Walk, f: Frame) -> Next:
         "allow",
         f"new connection admitted by egress rule {rule.get('id')}; "
         f"committed to conntrack zone {zone}",
-        [w.index.ref("secgroup", sg_id, detail=f"rule {rule.get('id')}")],
+        [w.index.sg_ref(sg_id, detail=f"rule {rule.get('id')}")],
     )
     return [(f, services)]
 
@@ -1082,13 +1082,14 @@ def ingress_sg(w: Walk, f: Frame) -> Next:
     if match is None:
         missing = w.sg.missing_groups(port)
         extra = f" (missing groups: {', '.join(missing)})" if missing else ""
-        objs = [w.index.ref("secgroup", s) for s in port.security_groups]
+        objs = [w.index.sg_ref(s) for s in port.security_groups]
         w.drop(
             f,
             110,
             "SG_INGRESS",
             f"new connection: no ingress rule of {port.name}'s security groups admits it{extra}",
             objs[0] if objs else None,
+            [*objs[1:], w.index.port_ref(port)],
         )
         return None
     sg_id, rule = match
@@ -1099,7 +1100,7 @@ def ingress_sg(w: Walk, f: Frame) -> Next:
         "allow",
         f"new connection admitted by ingress rule {rule.get('id')}; "
         f"committed to conntrack zone {zone}",
-        [w.index.ref("secgroup", sg_id, detail=f"rule {rule.get('id')}")],
+        [w.index.sg_ref(sg_id, detail=f"rule {rule.get('id')}")],
     )
     return [(f, deliver)]
 

@@ -123,9 +123,15 @@ class Walk:
         return replace(frame, fork=f"{frame.fork}.{n}", **changes)
 
     def drop(
-        self, frame: Frame, table: int | None, code: str, why: str, obj: ObjRef | None = None
+        self,
+        frame: Frame,
+        table: int | None,
+        code: str,
+        why: str,
+        obj: ObjRef | None = None,
+        extra: list[ObjRef] | None = None,
     ) -> None:
-        self.hop(frame, table, "drop", why, [obj] if obj else [])
+        self.hop(frame, table, "drop", why, ([obj] if obj else []) + (extra or []))
         self.outcomes.append(
             Outcome(
                 "dropped",

@@ -107,7 +107,7 @@ def test_duplicate_unique_keys_collide_in_the_datapath() -> None:
     problems = check(snapshot)
     assert summary(problems) == [("lport", port["id"], "unique_key", "duplicate-key")]
     assert problems[0].message == (
-        f'expected a unique_key no other lport uses, found 7, also used by string "{WEB_1}"'
+        f'expected a unique_key no other lport uses, found 7, also used by lport "{WEB_1}"'
     )
 
 

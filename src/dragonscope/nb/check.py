@@ -111,7 +111,7 @@ def _duplicate_unique_keys(index: Index, tables: Mapping[str, Table]) -> Iterato
                 obj.id,
                 "unique_key",
                 f"expected a unique_key no other {obj.table} uses, found {value}, "
-                f"also used by {describe(owner)}",
+                f"also used by {obj.table} {quote(owner)}",
                 DUPLICATE_KEY,
             )
 

@@ -117,6 +117,22 @@ def test_reference_locate_gives_concrete_paths() -> None:
     ]
 
 
+def _structs(struct: Any) -> list[Any]:
+    found = [struct]
+    for spec in struct.fields.values():
+        if spec.struct is not None:
+            found += _structs(spec.struct)
+    return found
+
+
+def test_every_rule_names_declared_fields() -> None:
+    for table in TABLES.values():
+        for struct in _structs(table):
+            for rule in struct.rules:
+                names = {name for name in rule.involves() if name}
+                assert names <= set(struct.fields), (table.name, struct.name, rule)
+
+
 def test_secret_fields() -> None:
     assert TABLES["bgp_peer"].secret_fields == {"password"}
     assert all(not t.secret_fields for name, t in TABLES.items() if name != "bgp_peer")

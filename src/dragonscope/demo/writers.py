@@ -154,11 +154,15 @@ class EtcdWriter:
 
     async def _call(self, what: str, operation: Any) -> Any:
         import aetcd.exceptions
+        import grpc
 
         try:
             return await operation
         except aetcd.exceptions.ClientError as exc:
             raise WriterError(f"{self.where}: cannot {what} ({type(exc).__name__})") from exc
+        except grpc.RpcError as exc:  # raw stub calls are not translated by aetcd
+            code = exc.code().name.lower() if hasattr(exc, "code") else "error"
+            raise WriterError(f"{self.where}: cannot {what} ({code})") from exc
 
     async def is_empty(self) -> bool:
         from aetcd import rpc
@@ -242,10 +246,15 @@ class RedisWriter:
         return "{" + f"{table}.{topic}" + "}" + obj_id
 
     async def is_empty(self) -> bool:
-        for table in TABLES:
-            pattern = self.key(table, "*", "*")
-            async for _ in self.client.scan_iter(match=pattern, count=1000):
-                return False
+        import redis.exceptions
+
+        try:
+            for table in TABLES:
+                pattern = self.key(table, "*", "*")
+                async for _ in self.client.scan_iter(match=pattern, count=1000):
+                    return False
+        except redis.exceptions.RedisError as exc:
+            raise WriterError(f"{self.where}: cannot read ({exc})") from exc
         return True
 
     async def write_dump(self, dump: Dump) -> int:
@@ -287,10 +296,15 @@ class RedisWriter:
         topic = self.topics.get((table, obj_id))
         if topic is not None:
             return [self.key(table, topic, obj_id)]
+        import redis.exceptions
+
         pattern = self.key(table, "*", obj_id.replace("*", r"\*"))
         found = []
-        async for key in self.client.scan_iter(match=pattern, count=1000):
-            found.append(key.decode() if isinstance(key, bytes) else key)
+        try:
+            async for key in self.client.scan_iter(match=pattern, count=1000):
+                found.append(key.decode() if isinstance(key, bytes) else key)
+        except redis.exceptions.RedisError as exc:
+            raise WriterError(f"{self.where}: cannot read ({exc})") from exc
         return found
 
     async def close(self) -> None:
@@ -308,8 +322,10 @@ class FileWriter:
 
     def _save(self, dump: Dump) -> None:
         """Replace the file in one step, so a reader never sees half a dump."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", dir=self.path.parent)
+        try:
+            fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", dir=self.path.parent)
+        except OSError as exc:
+            raise WriterError(f"cannot write {self.path}: {exc.strerror}") from exc
         try:
             with os.fdopen(fd, "wb") as out:
                 out.write(dump_json(dump))

@@ -237,3 +237,14 @@ async def test_analyzer_api_trace_and_reach() -> None:
             assert grid["rows"][0][1]["verdict"] == "delivered"
             async with http.get(f"{analyzer.url}/api/reach", params={"dport": "x"}) as resp:
                 assert resp.status == 400
+
+
+def test_docs_list_every_drop_code_and_table() -> None:
+    from dragonscope.trace import DROP_CODES, TABLES
+
+    text = (Path(__file__).parent.parent / "docs" / "trace.md").read_text()
+    for code in DROP_CODES:
+        assert f"`{code}`" in text, code
+    for name, _app in TABLES.values():
+        if name not in ("GUEST",):
+            assert name in text or name.replace("_", " ").lower() in text.lower(), name

@@ -68,6 +68,7 @@ DROP_CODES: dict[str, str] = {
     "SOURCE_UNBOUND": "the source port is not bound to a chassis, so it cannot send",
     "TUNNEL_TYPE_UNSUPPORTED": "a chassis on the path does not terminate the network's tunnel type",
     "NO_DHCP_SERVER": "the network has no DHCP port, so the request is only flooded",
+    "INCOMPLETE_OBJECT": "an object on the path refers to one that does not exist",
     "LOOP": "the simulation exceeded its step budget (a forwarding loop)",
 }
 

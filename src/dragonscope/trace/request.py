@@ -312,8 +312,9 @@ class Resolver:
                 )
             if idx.is_router_port(owner):
                 return GuestFailure(
-                    "DESTINATION_UNBOUND",
-                    f"ARP for {addr} is not answered: router interface is unknown",
+                    "ARP_UNRESOLVED",
+                    f"{'ARP' if addr.version == 4 else 'ND'} for {addr} is not answered: "
+                    "Dragonflow has no responder for this router interface address",
                     idx.port_ref(owner),
                 )
             return GuestFailure(

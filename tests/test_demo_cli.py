@@ -206,3 +206,20 @@ def test_generated_etcd_passes_nb_check_but_for_the_deliberate_breaks(etcd_serve
         ("lport", "binding.chassis", "dangling-reference"),
         ("lport", "security_groups", "dangling-reference"),
     ]
+
+
+def test_unreachable_or_unwritable_targets_are_one_line(tmp_path: Path) -> None:
+    port = free_port()
+    cases = [
+        (["demo", "--port", "0", "--nb", f"etcd://127.0.0.1:{port}"], "cannot read"),
+        (["demo", "--port", "0", "--nb", f"redis://127.0.0.1:{port}"], "cannot read"),
+        (["demo", "generate", "--out", f"redis://127.0.0.1:{port}"], "cannot write"),
+        (["demo", "generate", "--out", str(tmp_path / "missing" / "x.json")], "cannot write"),
+    ]
+    for args, message in cases:
+        result = dragonscope(*args)
+        assert result.returncode == 2, args
+        assert "Traceback" not in result.stderr
+        last = result.stderr.strip().splitlines()[-1]
+        assert last.startswith("dragonscope demo: ") and message in last, last
+    assert not (tmp_path / "missing").exists()

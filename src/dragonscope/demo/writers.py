@@ -170,7 +170,7 @@ class EtcdWriter:
         await self._call("connect", self.client.connect())
         request = rpc.RangeRequest(key=b"/", range_end=b"0", count_only=True)
         reply = await self._call(
-            "count keys",
+            "read",
             self.client.kvstub.Range(request, timeout=10, metadata=self.client.metadata),
         )
         return int(reply.count) == 0

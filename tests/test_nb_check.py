@@ -116,12 +116,17 @@ def test_router_port_must_copy_its_interface_lport() -> None:
     router = stored("lrouter", ROUTER)
     router["ports"][0]["unique_key"] = 99
     router["ports"][1]["mac"] = "fa:16:3e:5a:02:99"
+    router["ports"][1]["network"] = "10.10.2.254/24"
     put(snapshot, "lrouter", router)
     problems = check(snapshot)
     assert summary(problems) == [
         ("lrouter", ROUTER, "ports[0].unique_key", "inconsistent"),
         ("lrouter", ROUTER, "ports[1].mac", "inconsistent"),
+        ("lrouter", ROUTER, "ports[1].network", "inconsistent"),
     ]
+    assert problems[2].message == (
+        'expected the interface lport\'s first IP string "10.10.2.1", found string "10.10.2.254"'
+    )
     assert (
         problems[0].message == "expected the interface lport's unique_key number 5, found number 99"
     )
@@ -241,3 +246,19 @@ def test_migration_records_outlive_their_ports_without_a_problem() -> None:
     migration = stored("migration", WEB_1) | {"lport": "gone", "dest_chassis": "compute-9"}
     put(snapshot, "migration", migration)
     assert check(snapshot) == []
+
+
+def test_port_bound_to_a_chassis_without_its_tunnel_type() -> None:
+    snapshot = worked_example()
+    chassis = stored("chassis", "compute-2") | {"tunnel_types": ["geneve"]}
+    put(snapshot, "chassis", chassis)
+    problems = check(snapshot)
+    assert summary(problems) == [
+        ("lport", "ae582a78-e6c3-4318-84cd-a7067260f82f", "binding.chassis", "inconsistent"),
+        ("lport", "aecd5e5b-ecaf-45db-8d79-92512200b178", "binding.chassis", "inconsistent"),
+    ]
+    assert problems[0].message == (
+        "expected a chassis terminating vxlan tunnels (lswitch "
+        '72463273-de1f-4666-b0b4-0362d0eb738c is vxlan), found "compute-2", which terminates '
+        "geneve"
+    )

@@ -141,21 +141,59 @@ def _router_ports(index: Index, by_table: ByTable) -> Iterator[Problem]:
                 )
                 continue
             macs = _list(lport.data.get("macs"))
+            ips = _list(lport.data.get("ips"))
+            network = port.get("network")
             copies = (
-                ("unique_key", port.get("unique_key"), lport.data.get("unique_key")),
-                ("lswitch", port.get("lswitch"), lport.data.get("lswitch")),
-                ("mac", port.get("mac"), macs[0] if macs else None),
+                ("unique_key", "unique_key", port.get("unique_key"), lport.data.get("unique_key")),
+                ("lswitch", "lswitch", port.get("lswitch"), lport.data.get("lswitch")),
+                ("mac", "first MAC", port.get("mac"), macs[0] if macs else None),
+                (
+                    "network",
+                    "first IP",
+                    network.partition("/")[0] if isinstance(network, str) else None,
+                    ips[0] if ips else None,
+                ),
             )
-            for name, here, there in copies:
+            for name, what, here, there in copies:
                 if here is not None and there is not None and here != there:
                     yield Problem(
                         "lrouter",
                         router.id,
                         f"ports[{position}].{name}",
-                        f"expected the interface lport's {name} {describe(there)}, "
+                        f"expected the interface lport's {what} {describe(there)}, "
                         f"found {describe(here)}",
                         INCONSISTENT,
                     )
+
+
+_TUNNEL_TYPES = ("vxlan", "geneve", "gre")
+
+
+def _tunnel_reachability(index: Index, by_table: ByTable) -> Iterator[Problem]:
+    """A port on a tunnel network is reachable only through a chassis terminating that
+    tunnel type: with any other chassis, remote traffic for the port has no way in."""
+    for port in by_table.get("lport", ()):
+        binding = port.data.get("binding")
+        if not isinstance(binding, dict) or binding.get("type") != "chassis":
+            continue
+        chassis_id, network_id = binding.get("chassis"), port.data.get("lswitch")
+        if not isinstance(chassis_id, str) or not isinstance(network_id, str):
+            continue
+        chassis, network = index.get(("chassis", chassis_id)), index.get(("lswitch", network_id))
+        if chassis is None or network is None:
+            continue
+        kind = network.data.get("network_type")
+        tunnels = chassis.data.get("tunnel_types")
+        if kind in _TUNNEL_TYPES and isinstance(tunnels, list) and kind not in tunnels:
+            yield Problem(
+                "lport",
+                port.id,
+                "binding.chassis",
+                f"expected a chassis terminating {kind} tunnels (lswitch {network_id} is "
+                f"{kind}), found {quote(chassis_id)}, which terminates "
+                f"{', '.join(str(t) for t in tunnels) or 'no tunnels'}",
+                INCONSISTENT,
+            )
 
 
 def _port_subnets(index: Index, by_table: ByTable) -> Iterator[Problem]:
@@ -288,6 +326,7 @@ def _duplicate_addresses(index: Index, by_table: ByTable) -> Iterator[Problem]:
 _CONSISTENCY: tuple[Callable[[Index, ByTable], Iterator[Problem]], ...] = (
     _duplicate_addresses,
     _router_ports,
+    _tunnel_reachability,
     _port_subnets,
     _floating_ips,
 )

@@ -179,6 +179,33 @@ async def test_reconciliation_repairs_a_drift(analyzer: Analyzer, running) -> No
     assert held.nodes[node_id].metadata == collector.topology.nodes[node_id].metadata
 
 
+async def test_rejection_leads_to_a_resync(
+    analyzer: Analyzer,
+    running,
+    monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
+) -> None:
+    from dragonscope.collector import service
+
+    monkeypatch.setattr(service, "_STABLE_AFTER", 0.1)
+    backend = sample_backend("memory://sample")
+    collector = await running(settings(analyzer, backend, update_interval=0.1)).synced()
+    await until(lambda: graph_shape(analyzer) == translated(collector))
+    port = await first_port(collector)
+    # Someone deletes the port's node behind the collector's back...
+    node_id = next(n.id for n in analyzer.graph.nodes() if n.metadata.get("Name") == port["name"])
+    async with (
+        aiohttp.ClientSession() as session,
+        session.delete(f"http://127.0.0.1:{analyzer.port}/api/node/{node_id}") as resp,
+    ):
+        assert resp.status == 200
+    # ...so the next update of that port is rejected, and the collector resyncs.
+    backend.put("lport", port["id"], dict(port, name="after-delete"))
+    await until(lambda: collector.stats["analyzer_rejections"] >= 1)
+    await until(lambda: collector.stats["resyncs"] >= 2)
+    await until(lambda: graph_shape(analyzer) == translated(collector))
+    assert analyzer.graph.node(node_id).metadata["Name"] == "after-delete"
+
+
 async def test_leftovers_of_our_origin_are_removed(analyzer: Analyzer, running) -> None:  # type: ignore[no-untyped-def]
     # A previous run published a node that no longer exists in the NB.
     http = AnalyzerHttp(f"http://127.0.0.1:{analyzer.port}")

@@ -93,6 +93,8 @@ class Collector:
         self._clock = RevisionClock()
         self._status_nodes: dict[str, Node] = {}
         self._nb_keys: set[tuple[str, str]] = set()
+        self._resync_requested = False
+        self._last_resync = 0.0
         self._publisher: Publisher | None = None
         self._http: AnalyzerHttp | None = None
         self._ready = False
@@ -169,6 +171,7 @@ class Collector:
             settings.client_type,
             settings.persistence_policy,
             Backoff(settings.backoff_initial, settings.backoff_max),
+            on_reply=self._on_reply,
         )
         health: HealthServer | None = None
         reader, owned = await self._open_reader()
@@ -383,10 +386,20 @@ class Collector:
             if time.monotonic() - connected_at < _STABLE_AFTER:
                 await asyncio.sleep(publisher.backoff.next_delay())
 
+    def _on_reply(self, message: Message) -> None:
+        """A rejected message means the analyzer's state is not what we think it is
+        (someone deleted an element through REST, for instance): resync."""
+        if message.status >= 400 and self.held is not None:
+            self._resync_requested = True
+            if self._wake is not None:
+                self._wake.set()
+
     async def _resync(self) -> None:
         """Learn what the analyzer holds for our origin; everything that differs becomes dirty."""
         assert self._http is not None
         self.stats_.resyncs += 1
+        self._resync_requested = False
+        self._last_resync = time.monotonic()
         nodes, edges = await self._analyzer_elements()
         held = HeldState.from_analyzer(nodes, edges)
         self._clock.observe(held.max_revision())
@@ -454,6 +467,9 @@ class Collector:
                     # Let a burst finish: every change within the window costs one message.
                     await asyncio.sleep(self.settings.coalesce_window)
                 await self.flush()
+                if self._resync_requested and time.monotonic() - self._last_resync > _STABLE_AFTER:
+                    log.warning("the analyzer rejected messages; re-reading what it holds")
+                    await self._resync()
         finally:
             closed.cancel()
 
@@ -538,6 +554,8 @@ class Collector:
         held = self.held
         if held is None or self.topology is None:
             return 0
+        if self._resync_requested and self._wake is not None:
+            self._wake.set()
         self.stats_.reconciliations += 1
         # Elements already dirty are on their way; only count the real surprises.
         count = await self._scan(held)

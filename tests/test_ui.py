@@ -174,7 +174,9 @@ def test_views_and_group_by_change_what_is_drawn(ui: UI) -> None:
     ui.page.click("[data-group=physical]")
     ui.page.wait_for_timeout(300)
     boxes = ui.js("window.dragonscope.canvas.cy.nodes('.group').map((n) => n.id())")
-    assert 1 <= len([b for b in boxes if b.startswith("chassis:")]) <= len(sample()["chassis"])
+    bound = {p["binding"]["chassis"] for p in sample()["lport"] if p.get("binding", {}).get("chassis")}
+    chassis = {c["id"] for c in sample()["chassis"]} | bound
+    assert {b.removeprefix("chassis:") for b in boxes if b.startswith("chassis:")} == chassis
     assert ui.drawn() == global_count
     ui.page.click("[data-view=chassis]")
     ui.page.wait_for_timeout(300)

@@ -26,9 +26,17 @@ export function computeGroups(model, visible, mode) {
     const o = ownerOf(id);
     if (o) owns.set(o, (owns.get(o) || 0) + 1);
   }
+  // Objects with no owner go in their tenant's box: the tenant node's own box when the
+  // topology has one, else a box of our own.
+  const tenantNodes = new Map();
+  for (const id of visible) {
+    const n = model.nodes.get(id);
+    if (md(n).Type === "tenant") tenantNodes.set(md(n).Tenant || md(n).Name, id);
+  }
   const tenantGroup = (n) => {
     const t = md(n).Tenant;
-    if (!t) return null;
+    if (!t || md(n).Type === "tenant") return null;
+    if (tenantNodes.has(t)) return boxOf(tenantNodes.get(t));
     return ensure(`tenant:${t}`, { label: `tenant ${t}`, type: "tenant" }).id;
   };
   // The box a node (or the box it owns) sits in, following ownership upwards.

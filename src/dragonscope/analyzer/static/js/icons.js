@@ -24,7 +24,8 @@ const GLYPHS = {
   publisher: ["publisher", "#64748b", '<path d="M4 18l8-12 8 12z"/>'],
   listener: ["listener", "#64748b", '<path d="M6 6h12v12H6z"/><circle cx="12" cy="12" r="2" fill="#fff"/>'],
   tenant: ["tenant", "#0f172a", '<circle cx="12" cy="8" r="4"/><path d="M4 20c0-4 4-6 8-6s8 2 8 6z"/>'],
-  collector: ["collector", "#475569", '<path d="M5 5h14v4H5zM5 11h14v4H5zM5 17h14v2H5z"/>'],
+  vip: ["virtual IP", "#0d9488", '<circle cx="12" cy="12" r="8" fill="none" stroke="currentColor" stroke-width="2.5"/><circle cx="12" cy="12" r="3.5"/>'],
+  "dragonscope-collector": ["collector", "#475569", '<path d="M5 5h14v4H5zM5 11h14v4H5zM5 17h14v2H5z"/>'],
   missing: ["missing reference", "#b91c1c", '<circle cx="12" cy="12" r="9" fill="none" stroke="currentColor" stroke-width="2" stroke-dasharray="3 2"/><text x="12" y="16" font-size="11" text-anchor="middle" font-family="sans-serif" font-weight="700">?</text>'],
   group: ["collapsed group", "#94a3b8", '<rect x="3" y="5" width="18" height="14" rx="3"/><path d="M7 12h10M12 7v10" stroke="#fff" stroke-width="2"/>'],
 };
@@ -63,6 +64,9 @@ export const EDGE_STYLES = {
   qos: { colour: "#0891b2", style: "dotted", width: 1.5, label: "QoS" },
   "trunk-child": { colour: "#0d9488", style: "solid", width: 2, arrow: true, label: "trunk child" },
   sfc: { colour: "#db2777", style: "solid", width: 2, arrow: true, label: "SFC" },
+  "allowed-address-pair": { colour: "#0d9488", style: "dashed", width: 1.5, label: "allowed address pair" },
+  "active-port": { colour: "#0f766e", style: "solid", width: 1.5, arrow: true, label: "active port" },
+  network: { colour: "#93c5fd", style: "dashed", width: 1.2, label: "network of" },
   "bgp-peer": { colour: "#ca8a04", style: "dashed", width: 1.5, label: "BGP peer" },
   missing: { colour: "#b91c1c", style: "dashed", width: 1.5, label: "broken reference" },
 };

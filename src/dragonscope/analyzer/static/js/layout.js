@@ -2,7 +2,7 @@
 // It is computed from the scene alone (same scene, same picture), and live additions are placed
 // in a free slot of their box without moving anything else.
 
-const CELL = 76;      // grid spacing for leaves
+const CELL = 64;      // grid spacing for leaves
 const PAD = 34;       // inner padding of a box (room for its label)
 const GAP = 40;       // space between packed boxes
 
@@ -14,15 +14,19 @@ const rank = (t) => { const i = TYPE_ORDER.indexOf(t); return i < 0 ? TYPE_ORDER
 const byTypeThenLabel = (a, b) => rank(a.type) - rank(b.type) || String(a.label).localeCompare(String(b.label)) || a.id.localeCompare(b.id);
 
 // Layout of one container: returns {w, h, place(x0, y0, out)}.
-function layoutBox(children, childrenOf) {
-  const leaves = children.filter((c) => c.kind !== "group").sort(byTypeThenLabel);
+function layoutBox(children, childrenOf, owner = null) {
+  const head = children.filter((c) => c.id === owner);
+  const leaves = children.filter((c) => c.kind !== "group" && c.id !== owner).sort(byTypeThenLabel);
   const boxes = children.filter((c) => c.kind === "group").sort(byTypeThenLabel)
-    .map((g) => ({ node: g, ...layoutBox(childrenOf.get(g.id) || [], childrenOf) }));
+    .map((g) => ({ node: g, ...layoutBox(childrenOf.get(g.id) || [], childrenOf, g.owner) }));
   const cols = Math.max(1, Math.ceil(Math.sqrt(leaves.length * 1.6)));
   const rows = Math.ceil(leaves.length / cols);
   const items = [];
-  if (leaves.length) items.push({ w: cols * CELL, h: rows * CELL, leaves, cols });
+  // The box's owner (the network, the tenant) leads; then the boxes it holds, then the rest.
+  if (head.length) items.push({ w: CELL, h: CELL, leaves: head, cols: 1 });
+  // Boxes first (tenants, networks, chassis: what the eye looks for), loose objects after.
   for (const b of boxes) items.push({ w: b.w + 2 * PAD, h: b.h + 2 * PAD, box: b });
+  if (leaves.length) items.push({ w: cols * CELL, h: rows * CELL, leaves, cols });
   // Shelf packing into a roughly square area.
   const area = items.reduce((s, it) => s + (it.w + GAP) * (it.h + GAP), 0);
   const maxW = Math.max(Math.sqrt(area) * 1.3, ...items.map((it) => it.w));

@@ -26,7 +26,7 @@ let renderQueued = false;
 const flashes = [];
 const errors = [];
 
-const debug = { model, state, ready: false, renders: 0, lastRender: 0 };
+const debug = { model, state, ready: false, renders: 0, lastRender: 0, liveEvents: 0 };
 window.dragonscope = debug;
 
 // ---- canvas, panels ----------------------------------------------------------------------
@@ -62,7 +62,11 @@ const subscriber = new Subscriber({
     $("gremlin-error").textContent = "";
     state.goodGremlin = subscriber.filter;
   },
-  onEvent: (msg) => { if (state.time === "live") model.apply(msg); },
+  onEvent: (msg) => {
+    if (state.time !== "live") return;
+    model.apply(msg);
+    debug.liveEvents += 1;
+  },
   onStatus: (status) => setConnection(status),
   onFilterError: (message) => {
     $("gremlin-error").textContent = message;

@@ -20,7 +20,7 @@ const STYLE = [
   { selector: "node", style: {
     "background-color": "#ffffff", "background-image": "data(icon)", "background-fit": "contain", "background-opacity": 0,
     "border-width": 0, width: 34, height: 34, label: "data(label)", "font-size": 10, "text-valign": "bottom", "text-margin-y": 3,
-    "text-wrap": "ellipsis", "text-max-width": 90, color: "#1f2933", "min-zoomed-font-size": 7, "text-background-color": "#f7f8fa",
+    "text-wrap": "ellipsis", "text-max-width": 90, color: "#1f2933", "min-zoomed-font-size": 5, "text-background-color": "#f7f8fa",
     "text-background-opacity": 0.7, "text-background-padding": 1,
   } },
   { selector: "node.down", style: { "border-width": 3, "border-color": "#dc2626", "background-opacity": 1, "background-color": "#fee2e2", color: "#b91c1c" } },

@@ -72,7 +72,7 @@ export function buildScene(model, state) {
       });
     } else if (!hiddenGroup(gid)) {
       sceneNodes.set(gid, {
-        id: gid, kind: "group", group: gid, parent: g.parent && !hiddenGroup(g.parent) ? g.parent : null,
+        id: gid, kind: "group", group: gid, owner: g.owner, parent: g.parent && !hiddenGroup(g.parent) ? g.parent : null,
         type: g.type, label: shortLabel(g.label, 40), count: members.get(gid).size,
       });
     }

@@ -347,3 +347,19 @@ def test_progress_on_a_terminal_and_in_logs(caplog: pytest.LogCaptureFixture) ->
     assert quiet.getvalue() == ""
     assert "initial sync progress done=5 total=10" in caplog.text
     assert "initial sync done count=5" in caplog.text
+
+
+def test_isolated_from_dragonflow_and_eventlet() -> None:
+    """The collector runs beside the controller, never inside it: no Dragonflow,
+    Neutron or eventlet module is ever imported."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, dragonscope.collector.cli, dragonscope.collector.service, "
+        "dragonscope.nb.reader, dragonscope.topology\n"
+        "print(sorted(m for m in sys.modules "
+        "if m.split('.')[0] in ('dragonflow', 'neutron', 'eventlet', 'oslo_config')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -191,3 +191,12 @@ def test_password_not_logged(
     main(["collector", "--nb", "memory://sample", "--password-file", str(pw), "--chassis", "a b"])
     out = capsys.readouterr()
     assert "pa55word-XYZ" not in caplog.text + out.out + out.err
+
+
+def test_bad_nb_url_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    from dragonscope.cli import main
+
+    assert main(["collector", "--nb", "bogus://x", "--analyzer", "127.0.0.1:1"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("dragonscope collector:") and "bogus" in err
+    assert "\n" not in err and "Traceback" not in err

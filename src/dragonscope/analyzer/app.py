@@ -51,6 +51,7 @@ STATIC_DIR = Path(__file__).parent / "static"
 # Modules that add routes when installed; each has ``setup(app, analyzer)``.
 ROUTE_MODULES = ("dragonscope.trace.api", "dragonscope.analyzer.ui")
 PRUNE_EVERY_S = 30.0
+COMPRESS_OVER = 4096  # bytes; large graphs shrink ~10x in gzip
 
 
 class AnalyzerError(RuntimeError):
@@ -191,9 +192,10 @@ class Analyzer:
 
 @web.middleware
 async def _errors(request: web.Request, handler: Any) -> web.StreamResponse:
-    """No traceback ever reaches a client: unexpected errors are logged and answered 500."""
+    """No traceback ever reaches a client: unexpected errors are logged and answered 500.
+    Large responses are gzip-compressed for clients that accept it, as Skydive does."""
     try:
-        return await handler(request)
+        response = await handler(request)
     except web.HTTPException:
         raise
     except (asyncio.CancelledError, ConnectionResetError):
@@ -201,6 +203,14 @@ async def _errors(request: web.Request, handler: Any) -> web.StreamResponse:
     except Exception:
         log.exception("%s %s failed", request.method, request.path)
         return text_error(500, "internal error; the analyzer log has the details")
+    if (
+        isinstance(response, web.Response)
+        and response.body is not None
+        and len(response.body) > COMPRESS_OVER  # type: ignore[arg-type]
+        and "gzip" in request.headers.get("Accept-Encoding", "")
+    ):
+        response.enable_compression()
+    return response
 
 
 async def _index(request: web.Request) -> web.StreamResponse:

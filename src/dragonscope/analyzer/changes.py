@@ -3,9 +3,10 @@
 The answer is ``{"From", "To", "Added": {"Nodes", "Edges"}, "Removed": {...},
 "Changed": {...}}``: what exists at T2 but not at T1 (``Added``), the reverse
 (``Removed``), and what exists at both with a different ``Metadata``, ``Host``
-or ends (``Changed``, each entry ``{"Before", "After"}``). An element created and deleted inside the window is not listed.
-With ``filter`` (a Gremlin query returning a graph) only elements in its
-result at T1 or at T2 are listed.
+or ends (``Changed``, each entry ``{"Before", "After"}``). An element
+created and deleted inside the window is not listed. With ``filter`` (a
+Gremlin query returning a graph) only elements in its result at T1 or at T2
+are listed.
 """
 
 from __future__ import annotations

@@ -214,8 +214,17 @@ class History(GraphListener):
             bucket = net[change.kind]
             key = change.element_id
             before = bucket[key][0] if key in bucket else change.old
-            bucket[key] = (before, change.new)
+            bucket[key] = (before, _alive(change.new))
         return net
+
+
+def _alive(element: Node | None) -> Node | None:
+    """The graph stamps DeletedAt on the object it deletes; history shows it as it was."""
+    if element is None or element.deleted_at is None:
+        return element
+    alive = copy.copy(element)
+    alive.deleted_at = None
+    return alive
 
 
 def _iso(ms: int) -> str:

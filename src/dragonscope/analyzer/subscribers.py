@@ -36,6 +36,7 @@ FULL = "full"
 PARTIAL = "partial"
 _OVERFLOWS_BEFORE_DISCONNECT = 3
 _OVERFLOW_WINDOW_S = 60.0
+REFRESH_INTERVAL_S = 0.05
 
 
 def encode(
@@ -85,6 +86,7 @@ class Subscriber:
     dropped: int = 0
     closed: bool = False
     abort: Callable[[], None] = lambda: None
+    refreshed_at: float = 0.0
 
     def accepts(self, namespace: str) -> bool:
         return "*" in self.namespaces or namespace in self.namespaces
@@ -255,7 +257,15 @@ class SubscriberHub(GraphListener):
                 frame = encode(m.SYNC, self.view_json(sub))
                 sub.queue.append(frame)
             elif sub.dirty and sub.view_filter is not None:
+                # Coalesce bursts: a filter runs over the whole graph, so at most
+                # once per interval per subscriber.
+                wait = sub.refreshed_at + REFRESH_INTERVAL_S - time.monotonic()
+                if wait > 0:
+                    await asyncio.sleep(wait)
+                if sub.closed:
+                    return
                 self.refresh(sub)
+                sub.refreshed_at = time.monotonic()
             while sub.queue and not ws.closed:
                 frame = sub.queue.popleft()
                 with contextlib.suppress(ConnectionResetError):

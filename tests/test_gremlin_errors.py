@@ -40,6 +40,12 @@ def graph() -> Graph:
         ("G.V()\r", "Carriage return at column 6", 5),
         ("G.V().Has('Value', Outside(1, 5))", "Unknown predicate Outside() at column 20", 19),
         ("", "Empty query", 0),
+        ("G.V().Has('a', Ne(Ne(1)))", "NE() takes plain values, got NE(...) at column 19", 18),
+        (
+            "G.V().Has('a', " + "Ne(" * 5000 + "1" + ")" * 5001,
+            "Too many nested parentheses at column 24",
+            23,
+        ),
         ("G.V()\n .Has('a'", "Expected right parenthesis at line 2, column 10", 15),
         # parameters
         ("G.V().Has()", "Has() needs at least a key at column 7", 6),

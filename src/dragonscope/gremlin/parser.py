@@ -31,6 +31,7 @@ def parse(query: str) -> tuple[Step, ...]:
 def _parse(query: str) -> tuple[Step, ...]:
     if not query.strip(" \t\n"):
         raise GremlinError("Empty query: a query starts with G, e.g. G.V()", 0)
+    _check_nesting(query)
     try:
         tree = _LARK.parse(query)
     except UnexpectedInput as exc:
@@ -43,6 +44,31 @@ def _parse(query: str) -> tuple[Step, ...]:
             head.start_pos,
         )
     return tuple(_step(query, s) for s in steps if isinstance(s, Tree))
+
+
+# Step(Metadata(key, Predicate(...))) is the deepest a query can go.
+MAX_NESTING = 3
+
+
+def _check_nesting(query: str) -> None:
+    """Refuse absurd nesting before parsing, so it never costs deep recursion."""
+    depth = 0
+    quoted = False
+    for pos, char in enumerate(query):
+        if char in "'\"":
+            quoted = not quoted
+        elif quoted:
+            continue
+        elif char == "(":
+            depth += 1
+            if depth > MAX_NESTING:
+                raise GremlinError(
+                    f"Too many nested parentheses at {column(query, pos)}: predicates go"
+                    " inside a step, or inside Metadata() in ShortestPathTo()",
+                    pos,
+                )
+        elif char == ")":
+            depth -= 1
 
 
 def _step(query: str, tree: Tree) -> Step:

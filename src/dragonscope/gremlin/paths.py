@@ -8,6 +8,7 @@ from typing import Any
 
 from dragonscope.graph.model import Edge, GraphView, Node
 from dragonscope.gremlin.plan import (
+    CHUNK,
     EDGES,
     GRAPH,
     PATHS,
@@ -150,21 +151,26 @@ def step_subgraph(c: Compiler, step: Step, kind: str, rest: Sequence[Step]) -> C
 
     def op(run: Run, items: list[Any]) -> Gen:
         graph = run.graph
+        sub = SubGraphView()
         if kind == EDGES:
-            edges = [e for e in items if keep(e)]
-            ends = (graph.node(i) for e in edges for i in (e.parent, e.child))
-            nodes = [n for n in ends if n is not None]
+            for start in range(0, len(items), CHUNK):
+                edges = [e for e in items[start : start + CHUNK] if keep(e)]
+                ends = (graph.node(i) for e in edges for i in (e.parent, e.child))
+                sub.add_nodes(n for n in ends if n is not None)
+                sub.add_edges(edges)
+                yield
         else:
             nodes = [n for path in items for n in path] if kind == PATHS else items
-            ids = {n.id for n in nodes}
-            edges = []
-            for i, node in enumerate(nodes):
-                for edge in graph.out_edges(node.id):
-                    if edge.child in ids and keep(edge):
-                        edges.append(edge)
-                if not i % 512:
-                    yield
-        run.graph = SubGraphView(nodes, edges)
-        return run.graph
+            sub.add_nodes(nodes)
+            for start in range(0, len(nodes), CHUNK):
+                for node in nodes[start : start + CHUNK]:
+                    sub.add_edges(
+                        e
+                        for e in graph.out_edges(node.id)
+                        if sub.node(e.child) is not None and keep(e)
+                    )
+                yield
+        run.graph = sub
+        return sub
 
     return Compiled(op, GRAPH)

@@ -11,11 +11,20 @@ class SubGraphView:
     """Implements GraphView over its own node and edge tables, so later steps
     (``.V()``, ``.Out()``) see only what the subgraph holds."""
 
-    def __init__(self, nodes: Iterable[Node], edges: Iterable[Edge]) -> None:
-        self._nodes: dict[str, Node] = {n.id: n for n in nodes}
+    def __init__(self, nodes: Iterable[Node] = (), edges: Iterable[Edge] = ()) -> None:
+        self._nodes: dict[str, Node] = {}
         self._edges: dict[str, Edge] = {}
         self._out: dict[str, list[Edge]] = {}
         self._in: dict[str, list[Edge]] = {}
+        self.add_nodes(nodes)
+        self.add_edges(edges)
+
+    def add_nodes(self, nodes: Iterable[Node]) -> None:
+        for node in nodes:
+            self._nodes.setdefault(node.id, node)
+
+    def add_edges(self, edges: Iterable[Edge]) -> None:
+        """Add edges (their ends should be added as nodes too); repeats are ignored."""
         for edge in edges:
             if edge.id in self._edges:
                 continue

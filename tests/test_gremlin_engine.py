@@ -297,3 +297,26 @@ def test_regex_cannot_freeze_the_analyzer() -> None:
     assert ids(run("G.V().Has('Name', Regex('(a|aa)*b'))", g)) == ["short"]
     with pytest.raises(GremlinError, match="repeats a group in a way that needs backtracking"):
         compile_query(r"G.V().Has('Name', Regex('(a)+\1'))")
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "G",
+        "G.V().Has('Type', 'nope').SubGraph()",
+        "G.V()",
+        "G.E()",
+        "G.V().Has('Type', 'nope')",
+        "G.V().Count()",
+        "G.V().Values('Nope')",
+        "G.V().Keys()",
+        "G.V('t').ShortestPathTo(Metadata('Type', 'chassis'))",
+        "G.V().Has('Type', 'nope').ShortestPathTo(Metadata('Type', 'chassis'))",
+    ],
+)
+async def test_json_text_equals_result(cloud: Graph, query: str) -> None:
+    import json
+
+    q = compile_query(query)
+    assert json.loads(q.run_json(cloud)) == q.run(cloud)
+    assert json.loads(await q.run_json_async(cloud)) == q.run(cloud)

@@ -61,6 +61,15 @@ def test_churn_keeps_the_nb_consistent(size: str, steps: int, seed: int) -> None
     assert as_objects(churn.state()) == objects
     keys = [o["unique_key"] for (t, _), o in objects.items() if t == "lport"]
     assert len(keys) == len(set(keys)) and max(keys) <= counters["lport"]
+    addresses = [
+        (subnet, ip)
+        for (t, _), o in objects.items()
+        if t == "lport"
+        for ip, subnet in zip(o["ips"], o["subnets"], strict=True)
+    ]
+    assert len(addresses) == len(set(addresses)), "two ports share an address"
+    hosts = {o.get("external_host_ip") for (t, _), o in objects.items() if t == "chassis"}
+    assert not hosts & {ip for _, ip in addresses}, "a port took a chassis's external address"
 
 
 def test_churn_is_deterministic_and_does_not_touch_the_given_dump() -> None:

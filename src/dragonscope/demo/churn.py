@@ -219,6 +219,11 @@ class Churn:
             ),
             None,
         )
+        if self.external_subnet is not None:
+            # Chassis external addresses live on the external network without being ports.
+            taken = self.used_ips.setdefault(self.external_subnet["id"], set())
+            taken.update(c["external_host_ip"] for c in chassis.values() if "external_host_ip" in c)
+            taken.update(p["peer_ip"] for p in objs["bgp_peer"].values() if "peer_ip" in p)
         self.router_of_topic: dict[str, str] = {}
         self.routed_networks: dict[str, set[str]] = {}
         for router in objs["lrouter"].values():

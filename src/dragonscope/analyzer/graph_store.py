@@ -82,23 +82,25 @@ class Holds:
             self.by_element[element_id][origin] = _ANY
 
 
-def _decode(kind: type[Node], obj: Any) -> Node:
+def _decode(kind: type[Node], obj: Any, floats: bool) -> Node:
     try:
         element = kind.from_json(obj)
     except GraphError as exc:
         raise Rejected(
             "decode", str(exc), obj.get("ID") if isinstance(obj, dict) else None
         ) from None
-    element.metadata = normalize(element.metadata)
+    if floats:
+        element.metadata = normalize(element.metadata)
     return element
 
 
-def decode_node(obj: Any) -> Node:
-    return _decode(Node, obj)
+def decode_node(obj: Any, *, floats: bool = True) -> Node:
+    """``floats=False`` when the caller knows the JSON had no float (nothing to normalize)."""
+    return _decode(Node, obj, floats)
 
 
-def decode_edge(obj: Any) -> Edge:
-    edge = _decode(Edge, obj)
+def decode_edge(obj: Any, *, floats: bool = True) -> Edge:
+    edge = _decode(Edge, obj, floats)
     assert isinstance(edge, Edge)
     return edge
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +34,9 @@ log = logging.getLogger(__name__)
 
 MAX_FRAME = 512 * 2**20  # a full Sync of a large cloud fits
 YIELD_EVERY = 32  # frames applied before other tasks get a turn
+# A JSON number with a fraction or exponent: it follows ':', '[' or ',' (a false
+# positive inside a string only costs a normalization pass).
+FLOAT_TOKEN = re.compile(r"[:\[,]\s*-?\d+(?:\.\d|[eE][-+]?\d)")
 
 
 class PublisherSession:
@@ -44,6 +48,7 @@ class PublisherSession:
         self.conn = conn
         self.origin = conn.origin
         self.authored = False
+        self._floats = True
         self._handlers: dict[str, Callable[[m.Message], str | None]] = {
             m.NODE_ADDED: lambda msg: self._node(msg, self.store.add_node),
             m.NODE_UPDATED: lambda msg: self._node(msg, self.store.update_node),
@@ -62,6 +67,9 @@ class PublisherSession:
         """Apply one frame; returns the frames to send back (replies, rejections)."""
         self.conn.messages_in += 1
         self.analyzer.counters["messages_in"] += 1
+        # Integral floats in metadata become integers (Skydive does); most frames
+        # carry no float token at all, and then there is nothing to walk.
+        self._floats = FLOAT_TOKEN.search(frame) is not None
         try:
             msg = m.decode(frame)
         except m.MessageError as exc:
@@ -84,10 +92,10 @@ class PublisherSession:
 
     # -- handlers ----------------------------------------------------------------
     def _node(self, msg: m.Message, apply: Callable[..., bool]) -> None:
-        apply(decode_node(msg.obj), self.origin)
+        apply(decode_node(msg.obj, floats=self._floats), self.origin)
 
     def _edge(self, msg: m.Message, apply: Callable[..., bool]) -> None:
-        apply(decode_edge(msg.obj), self.origin)
+        apply(decode_edge(msg.obj, floats=self._floats), self.origin)
 
     def _node_deleted(self, msg: m.Message) -> None:
         node = decode_node(msg.obj)

@@ -122,6 +122,20 @@ async def test_file_output_is_the_dump_and_a_readable_nb(tmp_path) -> None:
     only_deliberate_problems(await read_back(f"file://{path}"))
 
 
+async def test_file_output_follows_the_churn(tmp_path) -> None:
+    dump = generate("small", seed=5)
+    path = tmp_path / "cloud.json"
+    writer = open_writer(str(path))
+    assert await writer.is_empty()
+    await writer.write_dump(dump)
+    churn = Churn(dump, seed=5)
+    for _ in range(200):
+        await writer.apply(churn.step())
+    await writer.close()
+    assert path.read_bytes() == dump_json(churn.state())
+    assert [p.name for p in tmp_path.iterdir()] == ["cloud.json"]  # no temporary file left
+
+
 async def test_memory_backend_follows_the_churn() -> None:
     backend = MemoryBackend()
     dump = generate("small", seed=0)

@@ -315,13 +315,15 @@ class FileWriter:
     def __init__(self, url: str, path: Path) -> None:
         self.url = url
         self.path = path
-        self.dump: Dump | None = None
+        self.tables: dict[str, dict[str, dict[str, Any]]] | None = None
 
     async def is_empty(self) -> bool:
         return not self.path.exists() or self.path.stat().st_size == 0
 
-    def _save(self, dump: Dump) -> None:
+    def _save(self) -> None:
         """Replace the file in one step, so a reader never sees half a dump."""
+        assert self.tables is not None
+        dump = {table: list(rows.values()) for table, rows in self.tables.items()}
         try:
             fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", dir=self.path.parent)
         except OSError as exc:
@@ -335,22 +337,20 @@ class FileWriter:
             raise WriterError(f"cannot write {self.path}: {exc.strerror}") from exc
 
     async def write_dump(self, dump: Dump) -> int:
-        self.dump = {table: list(rows) for table, rows in dump.items()}
-        self._save(self.dump)
+        self.tables = {table: {o["id"]: o for o in rows} for table, rows in dump.items()}
+        self._save()
         return sum(1 for _ in _objects(dump))
 
     async def apply(self, changes: Iterable[Change]) -> None:
-        if self.dump is None:
+        if self.tables is None:
             raise WriterError(f"{self.path}: write a dump before applying changes to it")
-        tables = {t: {o["id"]: o for o in rows} for t, rows in self.dump.items()}
         for table, obj_id, obj in changes:
-            rows = tables.setdefault(table, {})
+            rows = self.tables.setdefault(table, {})
             if obj is None:
                 rows.pop(obj_id, None)
             else:
                 rows[obj_id] = obj
-        self.dump = {table: list(rows.values()) for table, rows in tables.items()}
-        self._save(self.dump)
+        self._save()
 
     async def close(self) -> None:
         """Nothing is held open between writes."""

@@ -11,6 +11,7 @@ its cost follows the change's reach, not the NB's size.
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections import Counter
 from collections.abc import Iterable, Mapping
@@ -321,10 +322,18 @@ class Topology:
 
     # -- batches --------------------------------------------------------------------------------
     def _load_empty(self, target: dict[Key, NbObject]) -> list[GraphOp]:
-        dirty: dict[Key, None] = {}
-        for key, obj in target.items():
-            self._store(key, obj, dirty)
-        return self._settle(dirty)
+        # A bulk build allocates millions of acyclic objects: the cyclic collector would
+        # rescan the growing heap again and again for nothing.
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            dirty: dict[Key, None] = {}
+            for key, obj in target.items():
+                self._store(key, obj, dirty)
+            return self._settle(dirty)
+        finally:
+            if collecting:
+                gc.enable()
 
     def _apply(self, changes: list[tuple[Key, NbObject | None]]) -> list[GraphOp]:
         dirty: dict[Key, None] = {}

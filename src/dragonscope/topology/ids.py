@@ -9,16 +9,25 @@ object under the same ID.
 
 from __future__ import annotations
 
+import hashlib
 import uuid
+from functools import lru_cache
 
 NAMESPACE = uuid.UUID("5b0f3c8e-4f7a-4d35-9a3e-6d2f0c1b7e94")
 """Never change it: every published graph ID depends on it."""
+_NAMESPACE_BYTES = NAMESPACE.bytes
 
 
 def _uuid(text: str) -> str:
-    return str(uuid.uuid5(NAMESPACE, text))
+    """``str(uuid.uuid5(NAMESPACE, text))``, several times faster (it runs per element)."""
+    digest = bytearray(hashlib.sha1(_NAMESPACE_BYTES + text.encode()).digest()[:16])
+    digest[6] = (digest[6] & 0x0F) | 0x50
+    digest[8] = (digest[8] & 0x3F) | 0x80
+    h = digest.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
+@lru_cache(maxsize=1 << 18)
 def node_id(table: str, object_id: str) -> str:
     """The node of NB object ``table/object_id`` (also its ``missing`` placeholder's ID)."""
     return _uuid(f"{table}/{object_id}")

@@ -26,7 +26,7 @@ Dump = dict[str, list[dict[str, Any]]]
 # Epoch of the generated heartbeats when no clock is given: fixed, so output is reproducible.
 DEFAULT_NOW = 1_700_000_000.0
 
-# Table order of the dump (the order Dragonflow's tools list them in, control tables last).
+# Table order of a generated dump: infrastructure first, then what refers to it, counters last.
 TABLES = (
     "chassis",
     "service",

@@ -296,7 +296,7 @@ class NbIndex:
         for port in sorted(self.ports.values(), key=lambda p: p.key):
             self._index_port(port)
         for obj in by_table["sfc_flowclassifier"]:
-            d = obj.data
+            d = {**obj.data, "id": obj.id}
             if isinstance(d.get("source_port"), str):
                 self.classifiers_by_src[d["source_port"]].append(d)
             if isinstance(d.get("dest_port"), str):
@@ -304,7 +304,7 @@ class NbIndex:
         for obj in by_table["sfc_portchain"]:
             for fc in _list(obj.data.get("flow_classifiers")):
                 if isinstance(fc, str):
-                    self.chain_by_classifier[fc] = obj.data
+                    self.chain_by_classifier[fc] = {**obj.data, "id": obj.id}
 
     def _add_network(self, obj: NbObject) -> None:
         d = obj.data

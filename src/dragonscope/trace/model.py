@@ -105,7 +105,10 @@ class Packet:
 
     @property
     def is_multicast(self) -> bool:
-        return int(self.eth_dst.split(":")[0], 16) & 1 == 1
+        try:
+            return int(self.eth_dst.split(":")[0], 16) & 1 == 1
+        except ValueError:  # a malformed stored MAC is never a group address
+            return False
 
     def to_json(self) -> dict[str, Any]:
         return {

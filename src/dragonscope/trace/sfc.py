@@ -70,7 +70,8 @@ def plan(index: NbIndex, fc: dict[str, Any], chain: dict[str, Any]) -> ChainPlan
     """Resolve the chain's groups, pairs and ports, or say which link is broken."""
     chain_ref = index.ref("sfc_portchain", str(chain.get("id")), str(chain.get("name") or ""))
     fc_ref = index.ref("sfc_flowclassifier", str(fc.get("id")), str(fc.get("name") or ""))
-    classifiers = chain.get("flow_classifiers") or []
+    classifiers = chain.get("flow_classifiers")
+    classifiers = classifiers if isinstance(classifiers, list) else []
     fc_index = classifiers.index(fc.get("id")) if fc.get("id") in classifiers else 0
     chain_id = chain.get("chain_id") if isinstance(chain.get("chain_id"), int) else 0
     groups = chain.get("port_pair_groups")

@@ -287,3 +287,28 @@ async def test_closing_the_backend_ends_its_change_streams(etcd_server: EtcdServ
     await backend.close()
     with pytest.raises(StopAsyncIteration):
         await asyncio.wait_for(pending, 5)
+
+
+async def test_a_new_stream_resumes_where_the_last_one_stopped_even_after_compaction(
+    etcd_server: EtcdServer,
+) -> None:
+    client = writer(etcd_server)
+    await client.put(b"/lport/a", b"1")
+    await client.put(b"/lport/b", b"1")
+    backend = open_backend(etcd_server.url)
+    _, revision = await backend.snapshot()
+    await client.put(b"/lport/a", b"2")
+    stream = backend.changes(revision)
+    seen = await anext(stream)
+    await stream.aclose()  # the consumer stops here (e.g. its own restart)
+    await client.delete(b"/lport/b")
+    await client.put(b"/lport/c", b"3")
+    latest = await client.put(b"/unique_key/lport", b"9")
+    await client.compact(latest.header.revision)
+
+    stream = backend.changes(seen.revision)
+    got = {(c.id, c.value) for c in [await anext(stream), await anext(stream)]}
+    assert got == {("b", None), ("c", b"3")}
+    await stream.aclose()
+    await backend.close()
+    await client.close()

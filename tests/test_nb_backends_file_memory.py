@@ -272,6 +272,9 @@ def test_urls_pick_backends_and_options() -> None:
     redis = open_backend("redis://:s3cret@10.0.0.5/2?reconcile=5")
     assert isinstance(redis, RedisBackend)
     assert (redis.reconcile_interval, redis.url) == (5, "redis://:***@10.0.0.5/2")
+    acl = open_backend("redis://reader:s3cret@10.0.0.5:6380")
+    assert acl.url == "redis://reader:***@10.0.0.5:6380/0"
+    assert (acl._username, acl._password) == ("reader", "s3cret")
     assert isinstance(open_backend("memory://"), MemoryBackend)
     assert isinstance(open_backend("file:///var/tmp/dump.json"), DumpFileBackend)
     assert open_backend("file:///var/tmp/dump.json").path == Path("/var/tmp/dump.json")

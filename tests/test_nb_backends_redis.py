@@ -16,6 +16,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from dragonscope.nb.backends import BackendError, open_backend
+from dragonscope.nb.backends import redis as redis_backend
 from dragonscope.nb.backends.redis import NOTIFICATIONS, SCAN_ONLY, split_key
 from nb_follow import Follower, State, eventually
 from servers import RedisServer, free_port
@@ -145,6 +146,23 @@ async def test_notifications_deliver_changes_without_waiting_for_a_scan(
     await client.aclose()
 
 
+async def test_notifications_switched_on_later_are_picked_up(
+    redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(redis_backend, "CONFIG_CHECK", 0.2)
+    backend = open_backend(f"{redis_server.url}?reconcile=600")
+    follower = Follower(backend)
+    await follower.start()
+    await eventually(lambda: backend.mode == SCAN_ONLY, timeout=5)
+    client = writer(redis_server)
+    await enable_notifications(client)  # the operator's decision, at run time
+    await eventually(lambda: backend.mode == NOTIFICATIONS, timeout=5)
+    await client.set("{lport.t}late", '{"id": "late"}')
+    await eventually(lambda: ("lport", "late") in follower.state, timeout=3)
+    await follower.stop()
+    await client.aclose()
+
+
 async def test_topic_change_leaves_two_keys_and_the_newest_version_wins(
     redis_server: RedisServer,
 ) -> None:
@@ -170,8 +188,9 @@ async def test_topic_change_leaves_two_keys_and_the_newest_version_wins(
 
 @pytest.mark.parametrize("notifications", [True, False], ids=["notifications", "scan-only"])
 async def test_ten_thousand_random_changes_through_a_restart(
-    redis_server: RedisServer, notifications: bool
+    redis_server: RedisServer, notifications: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(redis_backend, "CONFIG_CHECK", 0.5)
     client = writer(redis_server)
     if notifications:
         await enable_notifications(client)

@@ -4,7 +4,7 @@
 
 - ``etcd://host:port[,host:port...]``: Dragonflow's etcd (endpoints fail over);
   option ``timeout`` (seconds per request, default 10).
-- ``redis://[:password@]host:port[/db]``: Dragonflow's redis; option
+- ``redis://[[user]:password@]host:port[/db]``: Dragonflow's redis; option
   ``reconcile`` (seconds between full SCANs, default 30).
 - ``file:///path/to/dump.json`` (or a plain path): a ``df-db dump`` JSON file;
   option ``interval`` (seconds between checks for a new version, default 1).
@@ -108,10 +108,12 @@ def parse_hosts(url: str, netloc: str, default_port: int) -> list[tuple[str, int
 def _redis(url: str, rest: str, options: dict[str, str]) -> Backend:
     from dragonscope.nb.backends.redis import RedisBackend
 
-    password = None
+    username = password = None
     if "@" in rest:
         auth, rest = rest.rsplit("@", 1)
-        password = unquote(auth.partition(":")[2] if ":" in auth else auth) or None
+        user, colon, secret = auth.partition(":")
+        username = unquote(user) if colon and user else None
+        password = unquote(secret if colon else user) or None
     netloc, _, path = rest.partition("/")
     if "," in netloc:
         raise BackendError(f"{url!r}: redis takes one host:port (use a proxy or sentinel address)")
@@ -123,8 +125,11 @@ def _redis(url: str, rest: str, options: dict[str, str]) -> Backend:
         db = int(path.strip("/"))
     reconcile = _number(url, options, "reconcile", 30.0)
     _no_more(url, options)
-    shown = f"redis://{':***@' if password else ''}{netloc}/{db}"
-    return RedisBackend(shown, host, port, db=db, password=password, reconcile=reconcile)
+    auth = f"{username or ''}:***@" if password else ""
+    shown = f"redis://{auth}{netloc}/{db}"
+    return RedisBackend(
+        shown, host, port, db=db, username=username, password=password, reconcile=reconcile
+    )
 
 
 def _file(url: str, path: Path, options: dict[str, str]) -> Backend:

@@ -41,7 +41,8 @@ class DumpFileBackend:
         self._poller: asyncio.Task[None] | None = None
 
     async def snapshot(self) -> tuple[list[RawEntry], int]:
-        self._load(strict=True)
+        # Once a good version was read, a broken rewrite keeps it rather than failing.
+        self._load(strict=self._signature is None)
         return self._store.snapshot()
 
     async def changes(self, since: int) -> AsyncIterator[RawChange]:

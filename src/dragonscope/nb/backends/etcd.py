@@ -87,6 +87,19 @@ class _Read:
     mod_revisions: dict[tuple[str, str], int] = field(default_factory=dict)
 
 
+@dataclass
+class _Position:
+    """How far a change stream got, and the per-key revisions of the state it delivered.
+
+    That state is exact for any revision in ``[yielded, last]``: the events in
+    between were not NB objects. A new stream starting there can reuse it.
+    """
+
+    yielded: int
+    last: int
+    known: dict[tuple[str, str], int]
+
+
 class _Connection:
     """A gRPC channel to one endpoint at a time; ``rotate`` moves to the next one."""
 
@@ -143,9 +156,9 @@ class EtcdBackend:
         self._conn = _Connection(endpoints)
         self._watch_conns: set[_Connection] = set()
         self._closed = False
-        # The per-key revisions of the last snapshot: lets changes(since) start without
-        # re-reading the store when ``since`` is that snapshot's revision.
-        self._last_read: _Read | None = None
+        # Where the last snapshot or stream ended: lets changes(since) start from
+        # there without re-reading the store.
+        self._resume: _Position | None = None
 
     @property
     def endpoints(self) -> str:
@@ -153,18 +166,21 @@ class EtcdBackend:
 
     async def snapshot(self) -> tuple[list[RawEntry], int]:
         read = await self._read_any_endpoint(self._conn, revision=0, keys_only=False)
-        self._last_read = read
+        self._resume = _Position(read.revision, read.revision, read.mod_revisions)
         return read.entries, read.revision
 
     async def changes(self, since: int) -> AsyncIterator[RawChange]:
         conn = _Connection(self._endpoints)
         self._watch_conns.add(conn)
+        position = _Position(since, since, {})
         try:
-            known = await self._revisions_at(conn, since)
-            async for change in self._follow(conn, since, known):
+            position.known = await self._revisions_at(conn, since)
+            async for change in self._follow(conn, position):
                 yield change
         finally:
             self._watch_conns.discard(conn)
+            if position.yielded <= position.last:
+                self._resume = position
             await conn.close()
 
     async def close(self) -> None:
@@ -233,8 +249,9 @@ class EtcdBackend:
         """Per-key revisions at ``since``: the base for a diff after compaction."""
         if since <= 0:
             return {}
-        if self._last_read is not None and self._last_read.revision == since:
-            return dict(self._last_read.mod_revisions)
+        resume = self._resume
+        if resume is not None and resume.yielded <= since <= resume.last:
+            return dict(resume.known)
         delay = self.retry_delay
         while True:
             try:
@@ -251,25 +268,26 @@ class EtcdBackend:
 
     # -- watching --------------------------------------------------------------------------
 
-    async def _follow(
-        self, conn: _Connection, since: int, known: dict[tuple[str, str], int]
-    ) -> AsyncIterator[RawChange]:
-        last = since
+    async def _follow(self, conn: _Connection, position: _Position) -> AsyncIterator[RawChange]:
+        known = position.known
         delay = self.retry_delay
         outage_logged = False
         while not self._closed:
             try:
-                async for response in self._watch(conn, last + 1):
+                async for response in self._watch(conn, position.last + 1):
                     if outage_logged:
-                        log.warning("etcd %s: watching again from revision %d", conn.target, last)
+                        log.warning(
+                            "etcd %s: watching again after revision %d", conn.target, position.last
+                        )
                         outage_logged = False
                     delay = self.retry_delay
                     for event in response.events:
                         revision = event.kv.mod_revision
                         where = split_key(event.kv.key)
-                        last = revision
+                        position.last = revision
                         if where is None:
                             continue
+                        position.yielded = revision
                         if event.type == rpc.Event.DELETE:
                             known.pop(where, None)
                             yield RawChange(where[0], where[1], None, revision)
@@ -278,13 +296,15 @@ class EtcdBackend:
                             yield RawChange(where[0], where[1], event.kv.value, revision)
             except Compacted:
                 log.warning(
-                    "etcd %s: revision %d was compacted; re-reading the NB", conn.target, last + 1
-                )
+                    "etcd %s: revision %d was compacted; re-reading the NB",
+                    conn.target, position.last + 1,
+                )  # fmt: skip
                 read = await self._reread(conn)
                 for change in _difference(known, read):
+                    position.yielded = change.revision
                     yield change
-                known = read.mod_revisions
-                last = max(last, read.revision)
+                known = position.known = read.mod_revisions
+                position.last = max(position.last, read.revision)
             except Unreachable as exc:
                 if self._closed:
                     return

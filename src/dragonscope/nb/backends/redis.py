@@ -44,6 +44,9 @@ SCAN_PATTERN = "{*}*"
 BATCH = 1000
 NOTIFICATIONS = "keyspace-notifications"
 SCAN_ONLY = "scan"
+# How often the notification setting is read again, so that an operator switching
+# notifications on (or off) is noticed within seconds, whatever the reconcile interval.
+CONFIG_CHECK = 5.0
 ENABLE_HINT = "enable with: CONFIG SET notify-keyspace-events K$g (and in redis.conf)"
 
 
@@ -81,6 +84,7 @@ class RedisBackend:
         port: int,
         *,
         db: int = 0,
+        username: str | None = None,
         password: str | None = None,
         reconcile: float = 30.0,
         timeout: float = 5.0,
@@ -93,7 +97,7 @@ class RedisBackend:
         # (table, id) stored under several keys -> those keys.
         self.duplicates: dict[tuple[str, str], tuple[str, ...]] = {}
         self._host, self._port, self._db = host, port, db
-        self._password = password
+        self._username, self._password = username, password
         self._timeout = timeout
         self._retry_delay = retry_delay
         self._max_retry_delay = max_retry_delay
@@ -144,6 +148,7 @@ class RedisBackend:
             host=self._host,
             port=self._port,
             db=self._db,
+            username=self._username,
             password=self._password,
             socket_connect_timeout=self._timeout,
             socket_timeout=socket_timeout,
@@ -209,8 +214,10 @@ class RedisBackend:
             return
         in_order = sorted(stored, key=stored.__getitem__)
         if len(in_order) > 1:
-            self.duplicates[(table, id_)] = tuple(k.decode("utf-8", "replace") for k in in_order)
-            log.warning("redis: %s/%s is stored under %d keys", table, id_, len(in_order))
+            names = tuple(k.decode("utf-8", "replace") for k in in_order)
+            if self.duplicates.get((table, id_)) != names:
+                log.warning("redis: %s/%s is stored under %s", table, id_, ", ".join(names))
+            self.duplicates[(table, id_)] = names
         else:
             self.duplicates.pop((table, id_), None)
         self._store.set(table, id_, pick([self._raw[k] for k in in_order]))
@@ -253,17 +260,20 @@ class RedisBackend:
                 await self._reconcile(client)
                 yield
                 due = loop.time() + self.reconcile_interval
+                check_at = loop.time() + CONFIG_CHECK
                 while (left := due - loop.time()) > 0:
+                    wait = max(0.0, min(left, check_at - loop.time()))
                     if pubsub is None:
-                        await asyncio.sleep(left)
-                        continue
-                    # Short waits: pub/sub reads must stay well within the socket timeout.
-                    keys = await self._notified_keys(pubsub, channel or "", min(left, 5.0))
-                    if keys:
-                        await self._refresh(client, keys)
-                current, flags = await self._notification_channel(client)
-                if current != channel:
-                    return  # notifications were switched on or off: resubscribe
+                        await asyncio.sleep(wait)
+                    else:
+                        keys = await self._notified_keys(pubsub, channel or "", wait)
+                        if keys:
+                            await self._refresh(client, keys)
+                    if loop.time() >= check_at:
+                        current, _ = await self._notification_channel(client)
+                        if current != channel:
+                            return  # notifications were switched on or off: start over
+                        check_at = loop.time() + CONFIG_CHECK
         finally:
             if pubsub is not None:
                 await pubsub.aclose()

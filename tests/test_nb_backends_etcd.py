@@ -255,6 +255,26 @@ async def test_fails_over_to_the_next_endpoint(etcd_server: EtcdServer) -> None:
     await client.close()
 
 
+async def test_watch_fails_over_when_its_endpoint_goes_away(etcd_server: EtcdServer) -> None:
+    """Two endpoints to one cluster; the one in use disappears mid-stream."""
+    client = writer(etcd_server)
+    first, second = CuttableProxy(etcd_server.port), CuttableProxy(etcd_server.port)
+    await first.start()
+    await second.start()
+    backend = open_backend(f"etcd://127.0.0.1:{first.port},127.0.0.1:{second.port}")
+    backend.retry_delay = backend.max_retry_delay = 0.2
+    follower = Follower(backend)
+    await follower.start()
+    await random_writes(client, 800, seed=8)
+    await converge(follower, client)
+    await first.cut()  # gone for good
+    await random_writes(client, 800, seed=9)
+    await converge(follower, client)
+    await follower.stop()
+    await second.cut()
+    await client.close()
+
+
 async def test_unreachable_etcd_is_one_clear_error() -> None:
     dead = free_port()
     backend = open_backend(f"etcd://127.0.0.1:{dead}?timeout=2")

@@ -58,7 +58,7 @@ class UI:
 
     def tap(self, node_id: str) -> None:
         """Click a node the way Cytoscape reports a click (it draws on a canvas, not in the DOM)."""
-        self.js("(id) => window.dragonscope.canvas.cy.getElementById(id).emit('tap')", node_id)
+        self.js("(id) => { window.dragonscope.canvas.cy.getElementById(id).emit('tap'); }", node_id)
 
     def in_model(self, node_id: str) -> bool:
         return self.js("(id) => window.dragonscope.model.nodes.has(id)", node_id)

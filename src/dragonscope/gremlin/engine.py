@@ -19,7 +19,7 @@ WindowFn = Callable[[int, int], GraphView]
 
 # How long run_async computes before giving the event loop a turn.
 SLICE_SECONDS = 0.010
-_JSON_CHUNK = 2048
+_JSON_CHUNK = 512
 
 
 class CompiledQuery:

@@ -41,7 +41,7 @@ def step_shortest_path(c: Compiler, step: Step, kind: str, rest: Sequence[Step])
         indexed = index_ids(graph, target, edges=False)
         target_ids = None
         if indexed is not None:
-            candidates = fetch(graph, indexed[0], edges=False)
+            candidates = yield from fetch(graph, indexed[0], edges=False)
             target_ids = {n.id for n in candidates if indexed[1] or target.match(n)}
         paths = []
         for node in nodes:
@@ -161,7 +161,9 @@ def step_subgraph(c: Compiler, step: Step, kind: str, rest: Sequence[Step]) -> C
                 yield
         else:
             nodes = [n for path in items for n in path] if kind == PATHS else items
-            sub.add_nodes(nodes)
+            for start in range(0, len(nodes), CHUNK):
+                sub.add_nodes(nodes[start : start + CHUNK])
+                yield
             for start in range(0, len(nodes), CHUNK):
                 for node in nodes[start : start + CHUNK]:
                     sub.add_edges(

@@ -32,7 +32,7 @@ KIND_NAMES = {
     NUMBER: "a number",
     RAW: "metrics or flows",
 }
-CHUNK = 2048  # elements handled between two chances to yield
+CHUNK = 1024  # elements handled between two chances to yield
 
 Gen = Generator[None, None, Any]
 Op = Callable[["Run", Any], Gen]
@@ -181,10 +181,16 @@ def index_ids(graph: GraphView, flt: Filter, *, edges: bool) -> tuple[Collection
     return [i for i in hits[0] if all(i in h for h in others)], exact
 
 
-def fetch(graph: GraphView, ids: Iterable[str], *, edges: bool) -> list[Any]:
+def fetch(graph: GraphView, ids: Iterable[str], *, edges: bool) -> Gen:
+    """The elements of ``ids`` that exist (a generator: yields between slices)."""
     get = graph.edge if edges else graph.node
-    found = (get(i) for i in ids)
-    return [e for e in found if e is not None]
+    out: list[Any] = []
+    pending = list(ids)
+    for start in range(0, len(pending), CHUNK):
+        found = (get(i) for i in pending[start : start + CHUNK])
+        out.extend(e for e in found if e is not None)
+        yield
+    return out
 
 
 def _lookup_term(

@@ -117,7 +117,7 @@ def _elements(c: Compiler, step: Step, rest: Sequence[Step], *, edges: bool) -> 
             ids, exact = indexed
             if exact and counted and all(key != "@ID" for key, _ in flt.lookups):
                 return len(ids)
-            items = fetch(graph, ids, edges=edges)
+            items = yield from fetch(graph, ids, edges=edges)
             if exact:
                 return len(items) if counted else items
         found = yield from filtered(items, flt.match)

@@ -245,3 +245,17 @@ async def test_unreachable_redis_is_one_clear_error() -> None:
         await backend.snapshot()
     assert time.monotonic() - started < 3
     await backend.close()
+
+
+async def test_wrong_password_is_named_as_such_and_never_shown(redis_server: RedisServer) -> None:
+    client = writer(redis_server)
+    await client.config_set("requirepass", "right-one")
+    backend = open_backend(f"redis://:wrong-one@127.0.0.1:{redis_server.port}")
+    with pytest.raises(BackendError, match="refused our credentials") as raised:
+        await backend.snapshot()
+    assert "wrong-one" not in str(raised.value) and "wrong-one" not in backend.url
+    await backend.close()
+    good = open_backend(f"redis://:right-one@127.0.0.1:{redis_server.port}")
+    await good.snapshot()
+    await good.close()
+    await client.aclose()

@@ -32,7 +32,9 @@ from collections.abc import AsyncIterator, Iterable
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
-from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import AuthenticationError, RedisError, ResponseError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from dragonscope.nb.backends.base import BackendError, RawChange, RawEntry
 from dragonscope.nb.backends.store import LocalStore, pick
@@ -117,11 +119,15 @@ class RedisBackend:
     async def snapshot(self) -> tuple[list[RawEntry], int]:
         try:
             await self._reconcile(self._commands())
-        except (RedisError, OSError) as exc:
+        except AuthenticationError as exc:
+            raise BackendError(f"redis at {self.address} refused our credentials: {exc}") from exc
+        except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
             raise BackendError(
                 f"redis at {self.address} unreachable ({_reason(exc)}); check that redis "
                 f"runs and that the URL matches [df] remote_db_hosts"
             ) from exc
+        except RedisError as exc:  # refused: credentials, ACL, wrong database...
+            raise BackendError(f"redis at {self.address} refused the read: {_reason(exc)}") from exc
         return self._store.snapshot()
 
     async def changes(self, since: int) -> AsyncIterator[RawChange]:
@@ -241,6 +247,9 @@ class RedisBackend:
                     log.warning("redis at %s: %s; reconnecting", self.address, outage)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self._max_retry_delay)
+            except Exception:  # a bug must not silently freeze every follower
+                log.exception("redis at %s: unexpected error; starting over", self.address)
+                await asyncio.sleep(self._max_retry_delay)
             finally:
                 await client.aclose()
 

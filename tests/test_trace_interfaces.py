@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import json
 import subprocess
@@ -12,9 +13,9 @@ from typing import Any
 import aiohttp
 import pytest
 
-from dragonscope.graph.model import Edge, Node
+from dragonscope.graph.model import Edge, Node, now_ms
 from dragonscope.nb.model import Snapshot
-from dragonscope.topology import translate
+from dragonscope.topology import node_id, translate
 from dragonscope.trace import TraceError, Tracer, TraceRequest
 from dragonscope.trace.reach import matrix
 from dragonscope.trace.render import render, render_matrix
@@ -236,6 +237,37 @@ async def test_analyzer_api_trace_and_reach() -> None:
                 grid = await resp.json()
             assert grid["rows"][0][1]["verdict"] == "delivered"
             async with http.get(f"{analyzer.url}/api/reach", params={"dport": "x"}) as resp:
+                assert resp.status == 400
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "dragonscope",
+                "trace",
+                "--analyzer",
+                f"127.0.0.1:{analyzer.port}",
+                "--from",
+                "web-1",
+                "--to",
+                "db-1",
+                "--dport",
+                "22",
+                "--format",
+                "json",
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+            )
+            out, err = await asyncio.wait_for(proc.communicate(), 60)
+            assert proc.returncode == 0, err.decode()
+            assert json.loads(out)["final"]["port"]["name"] == "db-1"
+            before = now_ms()
+            await asyncio.sleep(0.01)
+            analyzer.graph.delete_node(node_id("floatingip", "fip-web-1"))
+            body = {"from": "web-1", "to": "8.8.8.8", "dport": 443}
+            async with http.post(f"{analyzer.url}/api/trace", json=body) as resp:
+                assert (await resp.json())["drop"]["code"] == "NO_ROUTE"
+            async with http.post(f"{analyzer.url}/api/trace", json={**body, "at": before}) as resp:
+                assert (await resp.json())["verdict"] == "external"
+            async with http.post(f"{analyzer.url}/api/trace", json={**body, "at": "x"}) as resp:
                 assert resp.status == 400
 
 

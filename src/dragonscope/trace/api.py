@@ -14,7 +14,8 @@ from typing import Any
 
 from aiohttp import web
 
-from dragonscope.graph.model import Edge, GraphListener, Node
+from dragonscope.graph.model import GraphListener
+from dragonscope.nb.model import Snapshot
 from dragonscope.topology import snapshot_from_graph
 from dragonscope.trace.engine import Tracer, parse_apps
 from dragonscope.trace.model import TraceError
@@ -39,30 +40,67 @@ class _Staleness(GraphListener):
 
 
 class TraceService:
+    """One snapshot and one Tracer per app set, rebuilt lazily after the graph changed;
+    reachability matrices are kept until then too."""
+
     def __init__(self, analyzer: Any) -> None:
         self.analyzer = analyzer
         self.staleness = _Staleness()
         analyzer.graph.add_listener(self.staleness)
         self._tracers: dict[frozenset[str], Tracer] = {}
-        self._snapshot: dict | None = None
+        self._matrices: dict[tuple[Any, ...], dict[str, Any]] = {}
+        self._snapshot: Snapshot | None = None
+        self._lock = asyncio.Lock()
 
-    def snapshot(self) -> dict:
+    async def _current(self) -> Snapshot:
+        # The element lists are taken on the event loop, so no mutation races with them.
         if self.staleness.stale or self._snapshot is None:
             graph = self.analyzer.graph
-            nodes: list[Node] = list(graph.nodes())
-            edges: list[Edge] = list(graph.edges())
-            self._snapshot = snapshot_from_graph(nodes, edges)
-            self._tracers.clear()
             self.staleness.stale = False
+            self._snapshot = snapshot_from_graph(list(graph.nodes()), list(graph.edges()))
+            self._tracers.clear()
+            self._matrices.clear()
         return self._snapshot
 
-    def tracer(self, apps: frozenset[str], patch: Any = None) -> Tracer:
-        snapshot = self.snapshot()
+    async def tracer(
+        self, apps: frozenset[str], patch: Any = None, at: int | None = None
+    ) -> Tracer:
+        """The Tracer for the live graph (or the graph at ``at`` ms), patched if asked.
+        Index building runs in a worker thread: it takes seconds on a 100k-object cloud."""
+        if at is not None:
+            view = self.analyzer.history.view_at(at)
+            snapshot = snapshot_from_graph(list(view.nodes()), list(view.edges()))
+        else:
+            async with self._lock:
+                snapshot = await self._current()
+                if patch is None:
+                    if apps not in self._tracers:
+                        self._tracers[apps] = await asyncio.to_thread(Tracer, snapshot, apps)
+                    return self._tracers[apps]
         if patch is not None:
-            return Tracer(apply_patch(snapshot, patch), apps)
-        if apps not in self._tracers:
-            self._tracers[apps] = Tracer(snapshot, apps)
-        return self._tracers[apps]
+            snapshot = apply_patch(snapshot, patch)
+        return await asyncio.to_thread(Tracer, snapshot, apps)
+
+    async def matrix(self, key: tuple[Any, ...], tracer: Tracer, cacheable: bool) -> dict[str, Any]:
+        if cacheable and key in self._matrices and not self.staleness.stale:
+            return self._matrices[key]
+        grid = await asyncio.to_thread(matrix, tracer, *key[:5])
+        if cacheable:
+            self._matrices[key] = grid
+        return grid
+
+
+def _at(value: Any) -> int | None:
+    """``at``: milliseconds since epoch (seconds accepted, as Skydive does, up to 2^31-1)."""
+    if value is None or value == "":
+        return None
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise TraceError(f"at must be a time in ms (or s) since epoch, got {value!r}") from None
+    if isinstance(value, bool) or number < 0:
+        raise TraceError(f"at must be a time in ms (or s) since epoch, got {value!r}")
+    return number * 1000 if number <= 2147483647 else number
 
 
 def setup(app: web.Application, analyzer: Any) -> None:
@@ -79,12 +117,13 @@ def setup(app: web.Application, analyzer: Any) -> None:
             return _error(400, "the request must be a JSON object")
         body = dict(body)
         patch, apps_spec = body.pop("patch", None), body.pop("apps", None)
+        at_value = body.pop("at", None)
         try:
             if apps_spec is not None and not isinstance(apps_spec, str):
                 raise TraceError('apps must be a string like "+chassis_snat"')
             apps = parse_apps(apps_spec)
             trace_request = TraceRequest.from_json(body)
-            tracer = service.tracer(apps, patch)
+            tracer = await service.tracer(apps, patch, _at(at_value))
             result = await asyncio.to_thread(lambda: tracer.trace(trace_request).to_json())
         except (TraceError, ValueError) as exc:
             return _error(400, str(exc))
@@ -93,7 +132,7 @@ def setup(app: web.Application, analyzer: Any) -> None:
     async def get_reach(request: web.Request) -> web.Response:
         analyzer.authorize(request, READ)
         q = request.query
-        unknown = set(q) - {"tenant", "network", "proto", "dport", "ct", "apps"}
+        unknown = set(q) - {"tenant", "network", "proto", "dport", "ct", "apps", "at"}
         if unknown:
             return _error(400, f"unknown parameter(s): {', '.join(sorted(unknown))}")
         try:
@@ -104,16 +143,12 @@ def setup(app: web.Application, analyzer: Any) -> None:
         if proto not in ("tcp", "udp", "icmp"):
             return _error(400, f"proto must be tcp, udp or icmp, got {proto!r}")
         try:
-            tracer = service.tracer(parse_apps(q.get("apps")))
-            grid = await asyncio.to_thread(
-                matrix,
-                tracer,
-                q.get("tenant"),
-                q.get("network"),
-                proto,
-                dport,
-                q.get("ct") in ("1", "true"),
-            )
+            at = _at(q.get("at"))
+            apps = parse_apps(q.get("apps"))
+            tracer = await service.tracer(apps, at=at)
+            ct = q.get("ct") in ("1", "true")
+            key = (q.get("tenant"), q.get("network"), proto, dport, ct, apps)
+            grid = await service.matrix(key, tracer, cacheable=at is None)
         except (TraceError, ValueError) as exc:
             return _error(400, str(exc))
         return web.json_response(grid)

@@ -657,6 +657,10 @@ def test_field_value_gives_typed_values() -> None:
     assert network.network == ipaddress.ip_network("10.10.2.0/24")
     broken = parse("chassis", "c", b'{"id": "c", "ip": "nope"}')
     assert field_value(broken, "ip") is None
+    # Invalid values are never coerced: 1 is not the address 0.0.0.1.
+    assert field_value(parse("lport", "p", {"id": "p", "ips": [1]}), "ips") is None
+    odd = parse("sfc_flowclassifier", "f", {"id": "f", "dest_transport_ports": {}})
+    assert field_value(odd, "dest_transport_ports") is None
 
 
 def test_redact_drops_secrets_and_leaves_the_object_alone() -> None:

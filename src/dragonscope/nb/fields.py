@@ -301,11 +301,13 @@ FIELD_TYPES = (*_CHECKERS, "struct")
 # --- typed views ------------------------------------------------------------------------------
 
 
-def _port_range(value: list[int]) -> tuple[int, int]:
+def _port_range(value: Any) -> tuple[int, int]:
+    if _check_port_range(PORT_RANGE, value) is not None:
+        raise ValueError(f"expected a port range [min, max], found {describe(value)}")
     return value[0], value[1]
 
 
-_CONVERTERS: dict[str, Callable[[Any], Any]] = {
+_CONVERTERS: dict[str, Callable[[Any], Any]] = {  # each raises ValueError on a bad value
     "ip": ipaddress.ip_address,
     "network": ipaddress.ip_interface,
     "port-range": _port_range,
@@ -898,6 +900,9 @@ def ip_proto(required: bool = False, *, doc: str = "") -> Field:
 
 def port_range(required: bool = False, *, doc: str = "") -> Field:
     return Field("port-range", required, doc=doc)
+
+
+PORT_RANGE = Field("port-range")
 
 
 def dhcp_opts(required: bool = False, *, doc: str = "") -> Field:

@@ -636,10 +636,9 @@ def field_value(obj: NbObject, path: str) -> Any:
         struct = declared.struct if not declared.many else None
     if value is None or declared is None:
         return None
-    try:
-        return declared.typed(value)
-    except (ValueError, TypeError, IndexError):
-        return None
+    complaints: list[Complaint] = []
+    declared.validate(value, path, complaints)
+    return None if complaints else declared.typed(value)
 
 
 def check(snapshot: Mapping[tuple[str, str], NbObject] | Iterable[NbObject]) -> list[Problem]:

@@ -206,3 +206,47 @@ def test_active_port_extension_shows_who_holds_the_vip() -> None:
     assert moved == {(m.EDGE_ADDED, "active-port"), (m.EDGE_DELETED, "active-port")}
     assert not [op for op in ops if op.type in (m.NODE_ADDED, m.NODE_DELETED)]
     assert topology.extension_errors == []
+
+
+class RackExtension:
+    """The worked example of docs/extensions.md, verbatim in behaviour."""
+
+    name = "rack"
+    tables = frozenset({"chassis"})
+
+    def contribute(self, obj: NbObject, ctx: ExtensionContext) -> None:
+        rack = ctx.get("rack_assignment", obj.id)
+        if rack is None:
+            return
+        ctx.add_metadata({"Rack": rack.data["rack"]})
+        tor = ctx.add_node(
+            rack.data["tor"],
+            {"Name": rack.data["tor"], "Type": "switch", "Manager": "inventory"},
+        )
+        ctx.add_edge(tor, ctx.node, "ownership")
+
+
+def test_documented_example_works_and_follows_its_own_table() -> None:
+    rack = NbObject(
+        "rack_assignment", "compute-1", {"id": "compute-1", "rack": "r12", "tor": "tor-r12"}
+    )
+    snapshot = {
+        ("chassis", "compute-1"): NbObject(
+            "chassis", "compute-1", {"id": "compute-1", "ip": "10.0.0.1"}
+        ),
+        ("rack_assignment", "compute-1"): rack,
+    }
+    nodes, edges = translate(snapshot, extensions=[RackExtension()])
+    assert nodes[node_id("chassis", "compute-1")].metadata["Rack"] == "r12"
+    assert nodes[node_id("rack_assignment", "compute-1")].metadata["Type"] == "rack_assignment"
+    (tor,) = [n for n in nodes.values() if n.metadata["Type"] == "switch"]
+    assert [e.child for e in edges.values() if e.parent == tor.id] == [
+        node_id("chassis", "compute-1")
+    ]
+    # Editing the app's own table re-renders the chassis that read it.
+    topology = Topology(extensions=[RackExtension()])
+    topology.load(snapshot)
+    moved = NbObject("rack_assignment", "compute-1", {**rack.data, "rack": "r13"})
+    topology.apply(Change("rack_assignment", "compute-1", moved, 1))
+    assert topology.nodes[node_id("chassis", "compute-1")].metadata["Rack"] == "r13"
+    assert topology.extension_errors == []

@@ -9,6 +9,7 @@ their nodes).
 
 from __future__ import annotations
 
+import json
 import os
 from typing import Any
 
@@ -57,6 +58,8 @@ def refs(table: str) -> st.SearchStrategy[list[str]]:
 
 
 TOPIC = st.sampled_from(["ta", "tb", ""])
+SECRET = "s3cr3t-pw"
+"""Held by declared secret fields and by undeclared credential-looking ones."""
 IP = st.sampled_from(["10.0.0.9", "10.0.1.7", "fd00::3", "nonsense"])
 
 
@@ -102,7 +105,10 @@ DATA: dict[str, st.SearchStrategy[dict[str, Any]]] = {
         ports=st.lists(
             st.fixed_dictionaries(
                 {"id": ref("lport"), "lswitch": ref("lswitch")},
-                optional={"network": st.sampled_from(["10.0.0.1/24", "fd00::1/64"])},
+                optional={
+                    "network": st.sampled_from(["10.0.0.1/24", "fd00::1/64"]),
+                    "auth_token": st.just(SECRET),
+                },
             ),
             max_size=2,
         ),
@@ -121,6 +127,7 @@ DATA: dict[str, st.SearchStrategy[dict[str, Any]]] = {
     "qospolicy": fields(topic=TOPIC),
     "child_port_segmentation": fields(
         topic=TOPIC,
+        vendor_secret=st.just(SECRET),
         parent=ref("lport"),
         port=ref("lport"),
         segmentation_type=st.just("vlan"),
@@ -139,7 +146,7 @@ DATA: dict[str, st.SearchStrategy[dict[str, Any]]] = {
         port_pair_groups=refs("sfc_portpairgroup"),
         flow_classifiers=refs("sfc_flowclassifier"),
     ),
-    "bgp_peer": fields(topic=TOPIC, password=st.just("pw"), peer_ip=IP),
+    "bgp_peer": fields(topic=TOPIC, password=st.just(SECRET), peer_ip=IP),
     "bgp_speaker": fields(topic=TOPIC, peers=refs("bgp_peer")),
     "switch_port": fields(lport=ref("lport"), admin_state=st.sampled_from(["up", "down"])),
     "app_table": fields(topic=TOPIC),
@@ -240,6 +247,7 @@ def run_journey(s1: dict, s2: dict, changes: list[Change], chassis: str | None) 
         assert graph_shape(graph) == shape(dict(topology.nodes), dict(topology.edges))
     assert graph_shape(graph) == shape(*translate(s2, chassis, extensions()))
     assert topology.extension_errors == []
+    assert SECRET not in json.dumps(graph.to_json())
 
 
 SETTINGS = settings(

@@ -321,7 +321,8 @@ def router_port_metadata(router: NbObject, port: dict[str, Any]) -> dict[str, An
 def draw_lrouter(ctx: RenderContext) -> None:
     draw_generic(ctx)
     router = ctx.obj
-    for port in _router_ports(router):
+    shown = NbObject(router.table, router.id, schema.redact(router))
+    for port in _router_ports(shown):
         port_node = ctx.node(
             ids.router_port_id(router.id, port["id"]), router_port_metadata(router, port)
         )

@@ -161,6 +161,20 @@ async def test_watch_json_from_etcd_hides_secrets(etcd_server: EtcdServer) -> No
     assert SECRET not in out
 
 
+async def test_the_nb_can_come_from_dragonflow_ini(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    with redis.Redis(port=redis_server.port) as client:
+        client.set("{chassis.}compute-1", '{"id": "compute-1", "ip": "192.168.100.11"}')
+    ini = tmp_path / "dragonflow.ini"
+    ini.write_text(
+        f"[df]\nnb_db_class = redis_nb_db_driver\nremote_db_hosts = 127.0.0.1:{redis_server.port}\n"
+    )
+    result = nb("dump", "--config", str(ini))
+    assert result.returncode == 0, result.stderr
+    assert [c["id"] for c in json.loads(result.stdout)["chassis"]] == ["compute-1"]
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -170,6 +184,7 @@ async def test_watch_json_from_etcd_hides_secrets(etcd_server: EtcdServer) -> No
         (["dump", "--nb", "gopher://x"], "unknown scheme 'gopher'"),
         (["dump"], "no NB given"),
         (["dump", "--nb", "memory://", "--table", "lportz"], "unknown table(s) lportz"),
+        (["dump", "--config", "/nonexistent/dragonflow.ini"], "cannot read"),
     ],
 )
 def test_errors_are_one_line_and_exit_2(args: list[str], message: str) -> None:

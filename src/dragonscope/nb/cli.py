@@ -17,6 +17,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any, TextIO
 
 from dragonscope.cli import CliError
+from dragonscope.config import ConfigError, read_dragonflow_ini
 from dragonscope.nb import schema
 from dragonscope.nb.backends import BackendError
 from dragonscope.nb.model import Change, NbObject, Problem, Snapshot
@@ -24,13 +25,14 @@ from dragonscope.nb.reader import NbReader, open_reader
 
 NB_HELP = (
     "etcd://H:P[,H:P], redis://H:P[/DB], file:///dump.json or memory://sample "
-    "(default: $DRAGONSCOPE_NB)"
+    "(default: $DRAGONSCOPE_NB, else --config)"
 )
 
 EPILOG = """\
 examples:
   dragonscope nb dump --nb etcd://10.0.0.5:2379 > nb.json
   dragonscope nb check --nb file://nb.json
+  dragonscope nb check --config /etc/dragonflow/dragonflow.ini
   dragonscope nb watch --nb redis://10.0.0.5:6379 --table lport --json
 """
 
@@ -91,6 +93,10 @@ def _common(parser: argparse.ArgumentParser) -> None:
         "--nb", metavar="URL", default=os.environ.get("DRAGONSCOPE_NB"), help=NB_HELP
     )
     parser.add_argument(
+        "--config", metavar="INI",
+        help="take the NB from Dragonflow's dragonflow.ini ([df] nb_db_class, remote_db_hosts)",
+    )  # fmt: skip
+    parser.add_argument(
         "--table", action="append", metavar="TABLE",
         help="only this table (repeatable)",
     )  # fmt: skip
@@ -102,14 +108,15 @@ def _runner(
     """Open the reader, run the command, and turn NB errors into one line."""
 
     def run(args: argparse.Namespace) -> int:
-        if not args.nb:
-            raise CliError("no NB given: use --nb URL or set DRAGONSCOPE_NB")
+        url = args.nb or _url_from_ini(args.config)
+        if not url:
+            raise CliError("no NB given: use --nb URL, --config dragonflow.ini or DRAGONSCOPE_NB")
         unknown = sorted(set(args.table or ()) - set(schema.TABLES))
         if unknown:
             raise CliError(f"unknown table(s) {', '.join(unknown)}; known: {_known_tables()}")
 
         async def main() -> int:
-            reader = open_reader(args.nb)
+            reader = open_reader(url)
             try:
                 return await command(reader, args)
             finally:
@@ -125,6 +132,15 @@ def _runner(
             return 0
 
     return run
+
+
+def _url_from_ini(path: str | None) -> str | None:
+    if path is None:
+        return None
+    try:
+        return read_dragonflow_ini(path).nb_url
+    except ConfigError as exc:
+        raise CliError(str(exc)) from None
 
 
 def _known_tables() -> str:

@@ -96,6 +96,16 @@ async def test_memory_load_dump_replaces_content_and_streams_the_difference() ->
     await stream.aclose()
 
 
+async def test_memory_load_dump_keeps_bad_rows_for_the_parser() -> None:
+    backend = MemoryBackend()
+    backend.load_dump({"lport": [{"name": "no id"}, "not an object"], "chassis": {"x": 1}})
+    reader = NbReader(backend)
+    snapshot, _ = await reader.snapshot()
+    assert set(snapshot) == {("lport", "#0"), ("lport", "#1")}
+    assert snapshot[("lport", "#1")].problems[0].kind == "not-an-object"
+    assert reader.invalid_objects == 2
+
+
 async def test_a_late_follower_gets_the_latest_value_of_each_changed_key() -> None:
     backend = MemoryBackend()
     _, start = await backend.snapshot()

@@ -17,8 +17,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from dragonscope.nb.backends.base import BackendError, RawChange, RawEntry
-from dragonscope.nb.backends.store import LocalStore, pick
-from dragonscope.nb.schema import NON_OBJECT_TABLES
+from dragonscope.nb.backends.store import LocalStore, flatten_dump
 
 log = logging.getLogger(__name__)
 
@@ -98,28 +97,8 @@ class DumpFileBackend:
                 f"{self.path} is not a df-db dump: expected a JSON object of "
                 f"table -> list of objects, got {type(dump).__name__}"
             )
-        found: dict[tuple[str, str], list[tuple[str, bytes]]] = {}
-        for table, objects in dump.items():
-            if table in NON_OBJECT_TABLES:
-                continue
-            if not isinstance(objects, list):
-                log.warning(
-                    "%s: table %r is a %s, not a list of objects; skipped",
-                    self.path, table, type(objects).__name__,
-                )  # fmt: skip
-                continue
-            for index, obj in enumerate(objects):
-                id_ = obj.get("id") if isinstance(obj, dict) else None
-                # Objects without a usable id keep their position, so the parser can
-                # report them (missing id) instead of their vanishing silently.
-                key = (table, str(id_) if isinstance(id_, str | int) else f"#{index}")
-                found.setdefault(key, []).append((f"{table}[{index}]", json.dumps(obj).encode()))
-        self.duplicates = {
-            key: tuple(where for where, _ in stored)
-            for key, stored in found.items()
-            if len(stored) > 1
-        }
-        return {key: pick([value for _, value in stored]) for key, stored in found.items()}
+        content, self.duplicates = flatten_dump(dump, str(self.path))
+        return content
 
 
 def _os_error(path: Path, exc: OSError) -> BackendError:

@@ -12,8 +12,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from dragonscope.nb.backends.base import RawChange, RawEntry
-from dragonscope.nb.backends.store import LocalStore, to_bytes
-from dragonscope.nb.schema import NON_OBJECT_TABLES
+from dragonscope.nb.backends.store import LocalStore, flatten_dump, to_bytes
 
 
 class MemoryBackend:
@@ -43,12 +42,7 @@ class MemoryBackend:
         Objects that disappear are deleted and changed ones updated, so followers
         see exactly the difference.
         """
-        content = {}
-        for table, objects in dump.items():
-            if table in NON_OBJECT_TABLES:
-                continue
-            for obj in objects:
-                content[(table, str(obj["id"]))] = to_bytes(obj)
+        content, _ = flatten_dump(dump, "load_dump")
         self._store.replace(content)
         return self._store.revision
 

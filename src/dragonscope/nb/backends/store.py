@@ -17,10 +17,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Iterable
+from typing import Any
 
 from dragonscope.nb.backends.base import BackendError, RawChange, RawEntry
+from dragonscope.nb.schema import NON_OBJECT_TABLES
+
+log = logging.getLogger(__name__)
 
 Key = tuple[str, str]
 
@@ -162,3 +167,33 @@ def _version(value: bytes) -> int:
     except (ValueError, AttributeError):
         return -1
     return version if isinstance(version, int) else -1
+
+
+def flatten_dump(
+    dump: dict[str, Any], source: str
+) -> tuple[dict[Key, bytes], dict[Key, tuple[str, ...]]]:
+    """A ``df-db dump`` dict -> ({(table, id): value}, {(table, id): where, if stored twice}).
+
+    Bad rows are kept for the parser to report rather than dropped: an object
+    without a usable id is named ``#<position>``, and an id listed twice keeps
+    the value ``pick`` prefers. Counter tables are skipped, and so (with a
+    warning naming ``source``) is a table that is not a list.
+    """
+    found: dict[Key, list[tuple[str, bytes]]] = {}
+    for table, objects in dump.items():
+        if table in NON_OBJECT_TABLES:
+            continue
+        if not isinstance(objects, list):
+            log.warning(
+                "%s: table %r is a %s, not a list of objects; skipped",
+                source, table, type(objects).__name__,
+            )  # fmt: skip
+            continue
+        for index, obj in enumerate(objects):
+            id_ = obj.get("id") if isinstance(obj, dict) else None
+            key = (table, str(id_) if isinstance(id_, str | int) else f"#{index}")
+            found.setdefault(key, []).append((f"{table}[{index}]", json.dumps(obj).encode()))
+    duplicates = {
+        key: tuple(where for where, _ in stored) for key, stored in found.items() if len(stored) > 1
+    }
+    return {key: pick([value for _, value in stored]) for key, stored in found.items()}, duplicates

@@ -43,6 +43,8 @@ from dragonscope.topology.rules import INDEXES, render, render_plain
 
 log = logging.getLogger(__name__)
 
+NO_KINDS: frozenset[str] = frozenset()
+
 
 @dataclass(frozen=True, slots=True)
 class GraphOp:
@@ -179,7 +181,8 @@ class Topology:
         if obj is None:
             self._set_deps(key, frozenset())
             return EMPTY
-        kinds = frozenset(k for k, n in self._slice_claims.get(key, Counter()).items() if n > 0)
+        claims = self._slice_claims.get(key)
+        kinds = frozenset(k for k, n in claims.items() if n > 0) if claims else NO_KINDS
         ctx = RenderContext(obj, self._get, self._lookup, self.chassis, kinds)
         try:
             shown = render(ctx)
@@ -300,6 +303,8 @@ class Topology:
     def _resolve_node(self, nid: str) -> dict[str, Any] | None:
         claims = self._node_claims.get(nid)
         if claims:
+            if len(claims) == 1:
+                return next(iter(claims.values()))
             return claims[min(claims)]
         if nid in self._tenants:
             return tenant_metadata(self._tenant_topic[nid])
@@ -315,7 +320,7 @@ class Topology:
         claims = self._edge_claims.get(eid)
         if not claims:
             return None
-        spec = claims[min(claims)]
+        spec = next(iter(claims.values())) if len(claims) == 1 else claims[min(claims)]
         if spec.parent in self._nodes and spec.child in self._nodes:
             return spec
         return None

@@ -8,6 +8,7 @@ among them) can rebuild the NB object from the node alone.
 from __future__ import annotations
 
 import ipaddress
+from functools import lru_cache
 from typing import Any
 
 from dragonscope.nb import schema
@@ -55,13 +56,16 @@ def host_prefix(address: Any, prefixlen: int | None = None) -> tuple[int, str] |
     return ip.version, f"{ip}/{prefixlen}"
 
 
-def prefixlen_of(cidr: Any) -> int | None:
-    if not isinstance(cidr, str):
-        return None
+@lru_cache(maxsize=1 << 14)
+def _prefixlen(cidr: str) -> int | None:
     try:
         return ipaddress.ip_network(cidr, strict=False).prefixlen
     except ValueError:
         return None
+
+
+def prefixlen_of(cidr: Any) -> int | None:
+    return _prefixlen(cidr) if isinstance(cidr, str) else None
 
 
 def interface_address(network: Any) -> tuple[int, str] | None:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from dragonscope.analyzer.metadata_ops import OpError, apply_ops
@@ -42,44 +41,76 @@ class Rejected(ValueError):
         self.element_id = element_id
 
 
-@dataclass(slots=True)
 class Holds:
-    """Who holds which element, both ways, so that releasing an origin is cheap."""
+    """Who holds which element, both ways, so that releasing an origin is cheap.
 
-    by_element: dict[str, dict[str, int]]
-    by_origin: dict[str, set[str]]
+    Most elements have one holder: it is stored as an (origin, revision) tuple,
+    a dict only when several origins hold the element (a third of the memory).
+    """
 
-    @classmethod
-    def empty(cls) -> Holds:
-        return cls({}, {})
+    def __init__(self) -> None:
+        self.by_element: dict[str, tuple[str, int] | dict[str, int]] = {}
+        self.by_origin: dict[str, set[str]] = {}
+
+    def revision(self, element_id: str, origin: str) -> int | None:
+        """The last revision ``origin`` sent for the element, None if it does not hold it."""
+        entry = self.by_element.get(element_id)
+        if entry is None:
+            return None
+        if isinstance(entry, tuple):
+            return entry[1] if entry[0] == origin else None
+        return entry.get(origin)
+
+    def holders(self, element_id: str) -> list[str]:
+        entry = self.by_element.get(element_id)
+        if entry is None:
+            return []
+        return [entry[0]] if isinstance(entry, tuple) else sorted(entry)
 
     def hold(self, element_id: str, origin: str, revision: int) -> None:
-        self.by_element.setdefault(element_id, {})[origin] = revision
+        entry = self.by_element.get(element_id)
+        if entry is None or (isinstance(entry, tuple) and entry[0] == origin):
+            self.by_element[element_id] = (origin, revision)
+        elif isinstance(entry, tuple):
+            self.by_element[element_id] = {entry[0]: entry[1], origin: revision}
+        else:
+            entry[origin] = revision
         self.by_origin.setdefault(origin, set()).add(element_id)
 
-    def release(self, element_id: str, origin: str) -> dict[str, int]:
-        holders = self.by_element.get(element_id, {})
-        holders.pop(origin, None)
+    def release(self, element_id: str, origin: str) -> list[str]:
+        """Drop ``origin``'s hold; returns the remaining holders."""
+        entry = self.by_element.get(element_id)
         owned = self.by_origin.get(origin)
         if owned is not None:
             owned.discard(element_id)
-        return holders
+        if entry is None:
+            return []
+        if isinstance(entry, tuple):
+            if entry[0] != origin:
+                return [entry[0]]
+            del self.by_element[element_id]
+            return []
+        entry.pop(origin, None)
+        if len(entry) == 1:
+            ((only, revision),) = entry.items()
+            self.by_element[element_id] = (only, revision)
+        elif not entry:
+            del self.by_element[element_id]
+        return sorted(entry)
 
     def forget(self, element_id: str) -> None:
-        for origin in self.by_element.pop(element_id, {}):
+        for origin in self.holders(element_id):
             owned = self.by_origin.get(origin)
             if owned is not None:
                 owned.discard(element_id)
-
-    def holders(self, element_id: str) -> dict[str, int]:
-        return self.by_element.get(element_id, {})
+        self.by_element.pop(element_id, None)
 
     def held_by(self, origin: str) -> set[str]:
         return self.by_origin.get(origin, set())
 
     def reset_revisions(self, origin: str) -> None:
         for element_id in self.by_origin.get(origin, ()):
-            self.by_element[element_id][origin] = _ANY
+            self.hold(element_id, origin, _ANY)
 
 
 def _decode(kind: type[Node], obj: Any, floats: bool) -> Node:
@@ -115,8 +146,8 @@ class GraphStore(GraphListener):
     def __init__(self, graph: Graph, clock: Callable[[], int] = now_ms) -> None:
         self.graph = graph
         self._clock = clock
-        self._nodes = Holds.empty()
-        self._edges = Holds.empty()
+        self._nodes = Holds()
+        self._edges = Holds()
         graph.add_listener(self)
 
     # -- listener: keep holds in step with deletions done by the graph itself ----
@@ -133,10 +164,10 @@ class GraphStore(GraphListener):
         self._edges.reset_revisions(origin)
 
     def holders_of_node(self, node_id: str) -> list[str]:
-        return sorted(self._nodes.holders(node_id))
+        return self._nodes.holders(node_id)
 
     def holders_of_edge(self, edge_id: str) -> list[str]:
-        return sorted(self._edges.holders(edge_id))
+        return self._edges.holders(edge_id)
 
     def origin_counts(self) -> dict[str, tuple[int, int]]:
         """(nodes, edges) held per origin."""
@@ -167,7 +198,7 @@ class GraphStore(GraphListener):
             self.graph.add_node(node)
             self._nodes.hold(node.id, origin, node.revision)
             return True
-        held = self._nodes.holders(node.id).get(origin)
+        held = self._nodes.revision(node.id, origin)
         if held is not None and held != _ANY:
             raise Rejected("duplicate", f"node {node.id} already exists", node.id)
         self._nodes.hold(node.id, origin, node.revision)
@@ -196,8 +227,7 @@ class GraphStore(GraphListener):
         node_id = node if isinstance(node, str) else node.id
         deleted_at = None if isinstance(node, str) else node.deleted_at
         self._existing_node(node_id)
-        holders = self._nodes.holders(node_id)
-        if origin is not None and origin in holders:
+        if origin is not None and self._nodes.revision(node_id, origin) is not None:
             remaining = self._nodes.release(node_id, origin)
             if remaining:
                 self._reassign_origin(self.graph.node(node_id), remaining)
@@ -219,7 +249,7 @@ class GraphStore(GraphListener):
         revision: int,
         origin: str,
     ) -> bool:
-        if origin in self._nodes.holders(stored.id):
+        if self._nodes.revision(stored.id, origin) is not None:
             self._nodes.hold(stored.id, origin, revision)
         if metadata == stored.metadata:
             return False
@@ -249,7 +279,7 @@ class GraphStore(GraphListener):
             raise Rejected(
                 "duplicate", f"edge {edge.id} already exists between other nodes", edge.id
             )
-        held = self._edges.holders(edge.id).get(origin)
+        held = self._edges.revision(edge.id, origin)
         if held is not None and held != _ANY:
             raise Rejected("duplicate", f"edge {edge.id} already exists", edge.id)
         self._edges.hold(edge.id, origin, edge.revision)
@@ -274,8 +304,7 @@ class GraphStore(GraphListener):
         edge_id = edge if isinstance(edge, str) else edge.id
         deleted_at = None if isinstance(edge, str) else edge.deleted_at
         self._existing_edge(edge_id)
-        holders = self._edges.holders(edge_id)
-        if origin is not None and origin in holders:
+        if origin is not None and self._edges.revision(edge_id, origin) is not None:
             remaining = self._edges.release(edge_id, origin)
             if remaining:
                 self._reassign_origin(self.graph.edge(edge_id), remaining)
@@ -297,7 +326,7 @@ class GraphStore(GraphListener):
         revision: int,
         origin: str,
     ) -> bool:
-        if origin in self._edges.holders(stored.id):
+        if self._edges.revision(stored.id, origin) is not None:
             self._edges.hold(stored.id, origin, revision)
         if metadata == stored.metadata:
             return False
@@ -326,7 +355,7 @@ class GraphStore(GraphListener):
 
     # -- shared rules ----------------------------------------------------------
     def _check_revision(self, holds: Holds, stored: Node, revision: int, origin: str) -> None:
-        held = holds.holders(stored.id).get(origin)
+        held = holds.revision(stored.id, origin)
         baseline = stored.revision if held is None else held
         if revision <= baseline:
             raise Rejected(
@@ -335,7 +364,7 @@ class GraphStore(GraphListener):
                 stored.id,
             )
 
-    def _reassign_origin(self, element: Node | None, remaining: dict[str, int]) -> None:
+    def _reassign_origin(self, element: Node | None, remaining: list[str]) -> None:
         """The element's Origin names a holder; when that one leaves, name another."""
         if element is None or element.origin in remaining:
             return
@@ -399,7 +428,6 @@ class GraphStore(GraphListener):
         add: Callable[..., bool],
         merge: Callable[..., bool],
     ) -> None:
-        holds.by_element.get(element.id, {}).pop(origin, None)
         stored = (
             self.graph.edge(element.id) if holds is self._edges else self.graph.node(element.id)
         )

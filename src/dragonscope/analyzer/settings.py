@@ -28,7 +28,7 @@ class AnalyzerSettings:
     insecure: bool = False
     host_id: str = field(default_factory=socket.gethostname)
     subscriber_queue: int = DEFAULT_SUBSCRIBER_QUEUE
-    ping_interval: float = 2.0
+    ping_interval: float = 5.0  # a pong must follow within half of it
     rejections_kept: int = 200
 
     def check(self) -> None:

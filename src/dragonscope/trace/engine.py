@@ -73,7 +73,7 @@ def parse_apps(spec: str | None) -> frozenset[str]:
 
 @dataclass(slots=True)
 class TraceResult:
-    request: dict[str, Any]
+    request: TraceRequest
     packet: Packet | None
     final: Outcome
     outcomes: list[Outcome]
@@ -91,7 +91,7 @@ class TraceResult:
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "version": FORMAT_VERSION,
-            "request": self.request,
+            "request": self.request.to_json(),
             "packet": self.packet.to_json() if self.packet else None,
             "verdict": self.final.verdict,
             "final": self.final.to_json(),
@@ -145,7 +145,7 @@ class Tracer:
         self._run(walk, start)
         final = self._choose(walk, start)
         result = TraceResult(
-            request=request.to_json(),
+            request=request,
             packet=start.packet,
             final=final,
             outcomes=walk.outcomes,

@@ -95,6 +95,13 @@ class Packet:
     arp_sha: str | None = None
     mpls: int | None = None
 
+    def evolve(self, **changes: Any) -> Packet:
+        """A copy with ``changes``: ``dataclasses.replace`` costs too much on the hot path."""
+        new = object.__new__(Packet)
+        for name in PACKET_FIELDS:
+            object.__setattr__(new, name, changes[name] if name in changes else getattr(self, name))
+        return new
+
     @property
     def is_ip(self) -> bool:
         return self.eth_type in ("ipv4", "ipv6")
@@ -123,6 +130,9 @@ class Packet:
             if before != now:
                 out[f.name] = [before, now]
         return out
+
+
+PACKET_FIELDS = tuple(f.name for f in fields(Packet))
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,8 +8,6 @@ security groups, D services, E L2, F L3, G egress dispatch, H the receiving side
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from dragonscope.trace import nat, responders, sfc
 from dragonscope.trace.index import Port, ip
 from dragonscope.trace.walk import Frame, Step, Walk
@@ -47,7 +45,7 @@ def _decrement_ttl(w: Walk, f: Frame, table: int, obj_why: str) -> bool:
             w.index.router_ref(f.router) if f.router else None,
         )
         return False
-    f.pkt = replace(f.pkt, ttl=ttl - 1)
+    f.pkt = f.pkt.evolve(ttl=ttl - 1)
     return True
 
 
@@ -89,29 +87,31 @@ def classify(w: Walk, f: Frame) -> Next:
         child_net = w.index.networks.get(child.net_id) if child else None
         if cps and child and child_net:
             before = f.pkt
-            f.pkt = replace(f.pkt, vlan=None)
+            f.pkt = f.pkt.evolve(vlan=None)
             f.src, f.net = child, child_net
-            w.hop(
-                f,
-                0,
-                "classify",
-                f"VLAN {cps.vlan} from trunk parent {port.name} is child port {child.name}: "
-                f"pop the tag, {_keys(f)}",
-                [
-                    ref,
-                    w.index.ref("child_port_segmentation", cps.id, detail=f"vlan {cps.vlan}"),
-                    w.index.port_ref(child),
-                ],
-                before,
-            )
+            if w.record:
+                w.hop(
+                    f,
+                    0,
+                    "classify",
+                    f"VLAN {cps.vlan} from trunk parent {port.name} is child port {child.name}: "
+                    f"pop the tag, {_keys(f)}",
+                    [
+                        ref,
+                        w.index.ref("child_port_segmentation", cps.id, detail=f"vlan {cps.vlan}"),
+                        w.index.port_ref(child),
+                    ],
+                    before,
+                )
             return [(f, port_security)]
-    w.hop(
-        f,
-        0,
-        "classify",
-        f"from port {port.name} in network {network.name}: {_keys(f)}",
-        [ref, w.index.net_ref(network)],
-    )
+    if w.record:
+        w.hop(
+            f,
+            0,
+            "classify",
+            f"from port {port.name} in network {network.name}: {_keys(f)}",
+            [ref, w.index.net_ref(network)],
+        )
     return [(f, port_security)]
 
 
@@ -129,27 +129,31 @@ def port_security(w: Walk, f: Frame) -> Next:
     assert port is not None
     ref = w.index.port_ref(port)
     if "metadata_service" in w.apps and _is_metadata(f):
-        w.hop(
-            f,
-            201,
-            "services",
-            "TCP to 169.254.169.254:80 goes to the metadata service "
-            "before any spoofing or security group check",
-            [ref],
-        )
+        if w.record:
+            w.hop(
+                f,
+                201,
+                "services",
+                "TCP to 169.254.169.254:80 goes to the metadata service "
+                "before any spoofing or security group check",
+                [ref],
+            )
         return [(f, services)]
     if "portsec" not in w.apps or not port.port_security:
-        w.hop(f, 201, "pass", f"port security is disabled on {port.name}", [ref])
+        if w.record:
+            w.hop(f, 201, "pass", f"port security is disabled on {port.name}", [ref])
         return [(f, egress_sg)]
     src_ip = ip(pkt.ip_src) if pkt.ip_src else None
     pairs = {(port.mac, a) for a in port.ips} | {(m or port.mac, a) for a, m in port.pairs}
     if pkt.eth_type == "arp":
         spa = ip(pkt.arp_spa)
         if pkt.arp_sha == pkt.eth_src and (pkt.eth_src, spa) in pairs:
-            w.hop(f, 201, "services", "ARP with a valid MAC/IP pair", [ref])
+            if w.record:
+                w.hop(f, 201, "services", "ARP with a valid MAC/IP pair", [ref])
             return [(f, services)]
         if pkt.eth_src == port.mac and pkt.arp_spa == "0.0.0.0":
-            w.hop(f, 201, "services", "ARP probe from the port MAC", [ref])
+            if w.record:
+                w.hop(f, 201, "services", "ARP probe from the port MAC", [ref])
             return [(f, services)]
         w.drop(
             f,
@@ -160,22 +164,25 @@ def port_security(w: Walk, f: Frame) -> Next:
         )
         return None
     if pkt.proto == "icmp6" and pkt.eth_src == port.mac:
-        w.hop(f, 201, "services", "ICMPv6 from the port MAC skips security groups", [ref])
+        if w.record:
+            w.hop(f, 201, "services", "ICMPv6 from the port MAC skips security groups", [ref])
         return [(f, services)]
     if pkt.is_ip and (pkt.eth_src, src_ip) in pairs:
         aap = (pkt.eth_src, src_ip) not in {(port.mac, a) for a in port.ips}
-        w.hop(
-            f,
-            201,
-            "pass",
-            f"{pkt.eth_src}/{pkt.ip_src} is "
-            + ("an allowed address pair" if aap else "the port's own MAC/IP")
-            + f" of {port.name}",
-            [ref],
-        )
+        if w.record:
+            w.hop(
+                f,
+                201,
+                "pass",
+                f"{pkt.eth_src}/{pkt.ip_src} is "
+                + ("an allowed address pair" if aap else "the port's own MAC/IP")
+                + f" of {port.name}",
+                [ref],
+            )
         return [(f, egress_sg)]
     if pkt.is_ip and pkt.is_dhcp_request and pkt.eth_src == port.mac:
-        w.hop(f, 201, "pass", "DHCP request from the port MAC (any source IP)", [ref])
+        if w.record:
+            w.hop(f, 201, "pass", "DHCP request from the port MAC (any source IP)", [ref])
         return [(f, egress_sg)]
     w.drop(
         f,
@@ -196,11 +203,13 @@ def egress_sg(w: Walk, f: Frame) -> Next:
         why = (
             "no security group on the port" if pkt.is_ip else "not IP: security groups do not apply"
         )
-        w.hop(f, 10, "pass", why)
+        if w.record:
+            w.hop(f, 10, "pass", why)
         return [(f, services)]
     zone = f.net.key
     if w.established(f, zone):
-        w.hop(f, 10, "pass", f"conntrack zone {zone}: established connection")
+        if w.record:
+            w.hop(f, 10, "pass", f"conntrack zone {zone}: established connection")
         return [(f, services)]
     match = w.sg.match(port, "egress", pkt)
     if match is None:
@@ -213,14 +222,15 @@ def egress_sg(w: Walk, f: Frame) -> Next:
         return None
     sg_id, rule = match
     w.commit(f, zone, "egress")
-    w.hop(
-        f,
-        15,
-        "allow",
-        f"new connection admitted by egress rule {rule.get('id')}; "
-        f"committed to conntrack zone {zone}",
-        [w.index.sg_ref(sg_id, detail=f"rule {rule.get('id')}")],
-    )
+    if w.record:
+        w.hop(
+            f,
+            15,
+            "allow",
+            f"new connection admitted by egress rule {rule.get('id')}; "
+            f"committed to conntrack zone {zone}",
+            [w.index.sg_ref(sg_id, detail=f"rule {rule.get('id')}")],
+        )
     return [(f, services)]
 
 
@@ -228,17 +238,21 @@ def egress_sg(w: Walk, f: Frame) -> Next:
 def services(w: Walk, f: Frame) -> Next:
     pkt = f.pkt
     if pkt.eth_type == "arp":
-        w.hop(f, 20, "goto", "ARP → ARP table")
+        if w.record:
+            w.hop(f, 20, "goto", "ARP → ARP table")
         return [(f, arp_table)]
     if pkt.proto == "icmp6":
-        w.hop(f, 20, "goto", "ICMPv6 → ND table")
+        if w.record:
+            w.hop(f, 20, "goto", "ICMPv6 → ND table")
         return [(f, nd_table)]
     if pkt.is_dhcp_request and "dhcp" in w.apps:
-        w.hop(f, 20, "goto", "UDP 68→67 → DHCP table")
+        if w.record:
+            w.hop(f, 20, "goto", "UDP 68→67 → DHCP table")
         return [(f, dhcp_table)]
     if "metadata_service" in w.apps and _is_metadata(f):
         return metadata(w, f)
-    w.hop(f, 20, "goto", "no service applies → L2 lookup")
+    if w.record:
+        w.hop(f, 20, "goto", "no service applies → L2 lookup")
     return [(f, l2_lookup)]
 
 
@@ -266,7 +280,8 @@ def arp_table(w: Walk, f: Frame) -> Next:
                 detail={"responder": "arp", "reply": reply},
             )
             return None
-    w.hop(f, 25, "goto", f"no ARP responder for {pkt.arp_tpa} → L2 lookup")
+    if w.record:
+        w.hop(f, 25, "goto", f"no ARP responder for {pkt.arp_tpa} → L2 lookup")
     return [(f, l2_lookup)]
 
 
@@ -288,7 +303,8 @@ def nd_table(w: Walk, f: Frame) -> Next:
                 detail={"responder": "nd", "reply": reply},
             )
             return None
-    w.hop(f, 45, "goto", "no ND responder applies → L2 lookup")
+    if w.record:
+        w.hop(f, 45, "goto", "no ND responder applies → L2 lookup")
     return [(f, l2_lookup)]
 
 
@@ -297,7 +313,8 @@ def dhcp_table(w: Walk, f: Frame) -> Next:
     assert network is not None and port is not None
     server = w.index.dhcp_port.get(network.id)
     if server is None:
-        w.hop(f, 30, "goto", f"network {network.name} has no DHCP port: the request is flooded")
+        if w.record:
+            w.hop(f, 30, "goto", f"network {network.name} has no DHCP port: the request is flooded")
         return [(f, l2_lookup)]
     reply = responders.dhcp_reply(w.index, port, server)
     w.finish(
@@ -315,16 +332,17 @@ def metadata(w: Walk, f: Frame) -> Next:
     port = f.src
     assert port is not None
     before = f.pkt
-    f.pkt = replace(
-        f.pkt, ip_src=responders.metadata_source(port), dport=responders.METADATA_PROXY_PORT
+    f.pkt = f.pkt.evolve(
+        ip_src=responders.metadata_source(port), dport=responders.METADATA_PROXY_PORT
     )
-    w.hop(
-        f,
-        35,
-        "rewrite",
-        f"metadata: source IP encodes reg6 {port.key} for the proxy",
-        before=before,
-    )
+    if w.record:
+        w.hop(
+            f,
+            35,
+            "rewrite",
+            f"metadata: source IP encodes reg6 {port.key} for the proxy",
+            before=before,
+        )
     w.finish(
         f,
         40,
@@ -366,14 +384,15 @@ def l2_lookup(w: Walk, f: Frame) -> Next:
     if rport is not None:
         router = idx.routers[rport.router_id]
         f.router, f.in_router_port = router, rport
-        w.hop(
-            f,
-            55,
-            "goto",
-            f"destination MAC is router {router.name}'s interface "
-            f"{rport.ip}: reg5={router.key} → L3",
-            [idx.router_ref(router), idx.router_port_ref(rport)],
-        )
+        if w.record:
+            w.hop(
+                f,
+                55,
+                "goto",
+                f"destination MAC is router {router.name}'s interface "
+                f"{rport.ip}: reg5={router.key} → L3",
+                [idx.router_ref(router), idx.router_port_ref(rport)],
+            )
         if "l3_proactive" not in w.apps and "l3_reactive" not in w.apps:
             w.drop(f, 60, "NO_ROUTE", "no L3 app is loaded", idx.router_ref(router))
             return None
@@ -400,24 +419,26 @@ def l2_lookup(w: Walk, f: Frame) -> Next:
     port = idx.l2_by_mac.get((network.id, pkt.eth_dst))
     if port is not None:
         f.dst = port
-        w.hop(
-            f,
-            55,
-            "goto",
-            f"destination MAC {pkt.eth_dst} is port {port.name}: reg7={port.key} → egress",
-            [idx.port_ref(port)],
-        )
+        if w.record:
+            w.hop(
+                f,
+                55,
+                "goto",
+                f"destination MAC {pkt.eth_dst} is port {port.name}: reg7={port.key} → egress",
+                [idx.port_ref(port)],
+            )
         return [(f, egress)]
     if pkt.is_multicast:
         return flood_local(w, f)
     if network.is_provider:
-        w.hop(
-            f,
-            55,
-            "goto",
-            f"unknown unicast on {network.type} network {network.name} goes "
-            "to the physical network",
-        )
+        if w.record:
+            w.hop(
+                f,
+                55,
+                "goto",
+                f"unknown unicast on {network.type} network {network.name} goes "
+                "to the physical network",
+            )
         return [(f, egress)]
     owners = idx.any_by_mac.get((network.id, pkt.eth_dst), [])
     if owners:
@@ -467,13 +488,14 @@ def flood_local(w: Walk, f: Frame) -> Next:
     network = f.net
     assert network is not None
     local = w.index.local_ports.get((f.chassis or "", network.id), [])
-    w.hop(
-        f,
-        55,
-        "flood",
-        f"multicast/broadcast: {len(local)} local port(s) of {network.name} "
-        "(the sender included) and one copy for remote chassis",
-    )
+    if w.record:
+        w.hop(
+            f,
+            55,
+            "flood",
+            f"multicast/broadcast: {len(local)} local port(s) of {network.name} "
+            "(the sender included) and one copy for remote chassis",
+        )
     out: Next = []
     for port in local:
         out.append((w.fork(f, dst=port, flood=True), egress))
@@ -523,17 +545,18 @@ def l3_lookup(w: Walk, f: Frame) -> Next:
                 if not _decrement_ttl(w, f, 60, f"at router {router.name}"):
                     return None
                 before = f.pkt
-                f.pkt = replace(f.pkt, eth_src=rp_in.mac, eth_dst=nh.mac)
+                f.pkt = f.pkt.evolve(eth_src=rp_in.mac, eth_dst=nh.mac)
                 f.dst = nh
-                w.hop(
-                    f,
-                    60,
-                    "route",
-                    f"extra route {dest} via {hop} (traffic entered from the "
-                    f"nexthop's network): reg7={nh.key}",
-                    [route_ref, idx.port_ref(nh)],
-                    before,
-                )
+                if w.record:
+                    w.hop(
+                        f,
+                        60,
+                        "route",
+                        f"extra route {dest} via {hop} (traffic entered from the "
+                        f"nexthop's network): reg7={nh.key}",
+                        [route_ref, idx.port_ref(nh)],
+                        before,
+                    )
                 return [(f, egress)]
     if dst in iface_ips:
         rp = iface_ips[dst]
@@ -550,13 +573,14 @@ def l3_lookup(w: Walk, f: Frame) -> Next:
             )
             return None
         f.dst = lport
-        w.hop(
-            f,
-            60,
-            "goto",
-            f"destination is router interface {dst}: reg7={lport.key}",
-            [rref, idx.port_ref(lport)],
-        )
+        if w.record:
+            w.hop(
+                f,
+                60,
+                "goto",
+                f"destination is router interface {dst}: reg7={lport.key}",
+                [rref, idx.port_ref(lport)],
+            )
         return [(f, egress)]
     target = None
     for rp in router.ports:
@@ -581,28 +605,30 @@ def l3_lookup(w: Walk, f: Frame) -> Next:
         if not _decrement_ttl(w, f, 60, f"at router {router.name}"):
             return None
         before = pkt
-        f.pkt = replace(f.pkt, eth_src=target.mac)
+        f.pkt = f.pkt.evolve(eth_src=target.mac)
         f.net = out_net
-        w.hop(
-            f,
-            60,
-            "route",
-            f"{dst} is in {target.network} on {out_net.name}: TTL-1, {_keys(f)}",
-            [idx.router_port_ref(target), idx.net_ref(out_net)],
-            before,
-        )
+        if w.record:
+            w.hop(
+                f,
+                60,
+                "route",
+                f"{dst} is in {target.network} on {out_net.name}: TTL-1, {_keys(f)}",
+                [idx.router_port_ref(target), idx.net_ref(out_net)],
+                before,
+            )
         return [(f, l3_proactive)]
     src = f.src
     if "dnat" in w.apps and src is not None and _local(w, f, src):
         fip = nat.egress_fip(idx, src, router, ip(pkt.ip_src))
         if fip is not None:
-            w.hop(
-                f,
-                60,
-                "goto",
-                f"{src.name} has floating IP {fip.address} on {router.name} → egress DNAT",
-                [idx.ref("floatingip", fip.id, str(fip.address))],
-            )
+            if w.record:
+                w.hop(
+                    f,
+                    60,
+                    "goto",
+                    f"{src.name} has floating IP {fip.address} on {router.name} → egress DNAT",
+                    [idx.ref("floatingip", fip.id, str(fip.address))],
+                )
             return [(f, dnat_egress)]
     chassis = idx.chassis.get(f.chassis or "")
     if "chassis_snat" in w.apps and dst.version == 4 and chassis and chassis.external_ip:
@@ -622,17 +648,18 @@ def l3_proactive(w: Walk, f: Frame) -> Next:
     if found is not None:
         port, mac = found
         before = f.pkt
-        f.pkt = replace(f.pkt, eth_dst=mac)
+        f.pkt = f.pkt.evolve(eth_dst=mac)
         f.dst = port
         kind = "" if mac == port.mac and dst in port.ips else " (allowed address pair)"
-        w.hop(
-            f,
-            65,
-            "resolve",
-            f"{dst} is port {port.name}{kind}: reg7={port.key}",
-            [idx.port_ref(port)],
-            before,
-        )
+        if w.record:
+            w.hop(
+                f,
+                65,
+                "resolve",
+                f"{dst} is port {port.name}{kind}: reg7={port.key}",
+                [idx.port_ref(port)],
+                before,
+            )
         return [(f, egress)]
     owners = idx.any_by_net_ip.get((network.id, dst), []) if dst is not None else []
     if owners:
@@ -669,16 +696,17 @@ def dnat_egress(w: Walk, f: Frame) -> Next:
     if not _decrement_ttl(w, f, 77, "at egress DNAT"):
         return None
     before = f.pkt
-    f.pkt = replace(f.pkt, eth_src=fport.mac, eth_dst="00:00:00:00:00:00", ip_src=str(fip.address))
+    f.pkt = f.pkt.evolve(eth_src=fport.mac, eth_dst="00:00:00:00:00:00", ip_src=str(fip.address))
     f.net, f.src, f.dst, f.router = ext, fport, None, None
-    w.hop(
-        f,
-        77,
-        "nat",
-        f"egress DNAT: source becomes floating IP {fip.address} on {ext.name}: {_keys(f)}",
-        [fref, idx.port_ref(fport)],
-        before,
-    )
+    if w.record:
+        w.hop(
+            f,
+            77,
+            "nat",
+            f"egress DNAT: source becomes floating IP {fip.address} on {ext.name}: {_keys(f)}",
+            [fref, idx.port_ref(fport)],
+            before,
+        )
     return [(f, l2_lookup)]
 
 
@@ -695,21 +723,21 @@ def dnat_ingress(w: Walk, f: Frame) -> Next:
     if not _decrement_ttl(w, f, 76, "at ingress DNAT"):
         return None
     before = f.pkt
-    f.pkt = replace(
-        f.pkt,
+    f.pkt = f.pkt.evolve(
         eth_src=nat.inbound_router_mac(idx, fip, fixed, fport),
         eth_dst=fixed.mac,
         ip_dst=str(fixed.ips[0]),
     )
     f.dst, f.net = fixed, fixed_net
-    w.hop(
-        f,
-        76,
-        "nat",
-        f"ingress DNAT: {fip.address} → {fixed.ips[0]} ({fixed.name}): {_keys(f)}",
-        [fref, idx.port_ref(fixed)],
-        before,
-    )
+    if w.record:
+        w.hop(
+            f,
+            76,
+            "nat",
+            f"ingress DNAT: {fip.address} → {fixed.ips[0]} ({fixed.name}): {_keys(f)}",
+            [fref, idx.port_ref(fixed)],
+            before,
+        )
     return [(f, l2_lookup)]
 
 
@@ -718,18 +746,19 @@ def snat_egress(w: Walk, f: Frame) -> Next:
     assert chassis.external_ip is not None
     before = f.pkt
     w.commit(f, 65534, "snat")
-    f.pkt = replace(f.pkt, ip_src=str(chassis.external_ip))
-    w.hop(
-        f,
-        70,
-        "nat",
-        f"chassis SNAT to {chassis.external_ip} (conntrack zone 65534)",
-        [w.index.ref("chassis", chassis.id)],
-        before,
-    )
+    f.pkt = f.pkt.evolve(ip_src=str(chassis.external_ip))
+    if w.record:
+        w.hop(
+            f,
+            70,
+            "nat",
+            f"chassis SNAT to {chassis.external_ip} (conntrack zone 65534)",
+            [w.index.ref("chassis", chassis.id)],
+            before,
+        )
     before = f.pkt
-    f.pkt = replace(
-        f.pkt, eth_src=nat.snat_mac(chassis.external_ip), eth_dst=nat.bridge_mac(nat.SNAT_BRIDGE)
+    f.pkt = f.pkt.evolve(
+        eth_src=nat.snat_mac(chassis.external_ip), eth_dst=nat.bridge_mac(nat.SNAT_BRIDGE)
     )
     w.finish(
         f,
@@ -754,16 +783,18 @@ def egress(w: Walk, f: Frame) -> Next:
     if port is None:
         return _egress_flood_or_provider(w, f)
     if "dnat" in w.apps and port.id in idx.fip_by_port and _local(w, f, port):
-        w.hop(
-            f,
-            75,
-            "goto",
-            f"reg7 is local floating IP port {port.name} → ingress DNAT",
-            [idx.port_ref(port)],
-        )
+        if w.record:
+            w.hop(
+                f,
+                75,
+                "goto",
+                f"reg7 is local floating IP port {port.name} → ingress DNAT",
+                [idx.port_ref(port)],
+            )
         return [(f, dnat_ingress)]
     if _local(w, f, port):
-        w.hop(f, 75, "goto", f"{port.name} is local → ingress security", [idx.port_ref(port)])
+        if w.record:
+            w.hop(f, 75, "goto", f"{port.name} is local → ingress security", [idx.port_ref(port)])
         return [(f, ingress_sg)]
     if not port.bound:
         _unbound_destination(w, f, 75, port)
@@ -835,14 +866,15 @@ def _send_tunnel(w: Walk, f: Frame, remote_id: str) -> Frame:
     idx, network = w.index, f.net
     assert network is not None
     here, remote = idx.chassis[f.chassis or ""], idx.chassis[remote_id]
-    w.hop(
-        f,
-        75,
-        "tunnel",
-        f"encapsulate {network.type} VNI {network.segmentation_id}: outer "
-        f"{here.ip} → {remote.ip} ({remote.id})",
-        [idx.net_ref(network), idx.ref("chassis", remote.id)],
-    )
+    if w.record:
+        w.hop(
+            f,
+            75,
+            "tunnel",
+            f"encapsulate {network.type} VNI {network.segmentation_id}: outer "
+            f"{here.ip} → {remote.ip} ({remote.id})",
+            [idx.net_ref(network), idx.ref("chassis", remote.id)],
+        )
     if w.record:
         w.hops[-1].changes = {
             "tunnel": [
@@ -855,7 +887,7 @@ def _send_tunnel(w: Walk, f: Frame, remote_id: str) -> Frame:
                 },
             ]
         }
-    return replace(f, chassis=remote.id, src=None, dst=None, router=None)
+    return f.copy(chassis=remote.id, src=None, dst=None, router=None)
 
 
 def _egress_flood_or_provider(w: Walk, f: Frame) -> Next:
@@ -874,21 +906,24 @@ def _egress_flood_or_provider(w: Walk, f: Frame) -> Next:
             )
             return None
         usable = [c for c in remotes if c in idx.chassis and idx.chassis[c].ip is not None]
-        w.hop(
-            f,
-            75,
-            "flood",
-            f"one tunnel copy per remote chassis hosting ports of "
-            f"{network.name}: {', '.join(usable) or 'none'}",
-        )
+        if w.record:
+            w.hop(
+                f,
+                75,
+                "flood",
+                f"one tunnel copy per remote chassis hosting ports of "
+                f"{network.name}: {', '.join(usable) or 'none'}",
+            )
         return [(_send_tunnel(w, w.fork(f), c), tunnel_arrival) for c in usable]
     if network.is_provider:
         if f.from_physnet:
-            w.hop(f, 75, "end", "frames from the physical network are not sent back to it")
+            if w.record:
+                w.hop(f, 75, "end", "frames from the physical network are not sent back to it")
             return None
         return _to_physnet(w, f, continue_to=None)
     if f.flood:
-        w.hop(f, 75, "end", f"{network.type!r} network: no remote copy")
+        if w.record:
+            w.hop(f, 75, "end", f"{network.type!r} network: no remote copy")
         return None
     w.drop(f, 75, "NO_L2_DESTINATION", "no destination port", idx.net_ref(network))
     return None
@@ -901,20 +936,20 @@ def _to_physnet(w: Walk, f: Frame, continue_to: str | None) -> Next:
     physnet = network.physnet or "?"
     before = f.pkt
     vlan = network.segmentation_id if network.type == "vlan" else None
-    f.pkt = replace(f.pkt, vlan=vlan)
-    w.hop(
-        f,
-        75,
-        "provider",
-        f"{network.type} network {network.name}: "
-        + (f"push VLAN {vlan}, " if vlan is not None else "")
-        + f"out to physnet {physnet}",
-        [idx.net_ref(network)],
-        before,
-    )
-    if continue_to is not None:
-        arriving = replace(
+    f.pkt = f.pkt.evolve(vlan=vlan)
+    if w.record:
+        w.hop(
             f,
+            75,
+            "provider",
+            f"{network.type} network {network.name}: "
+            + (f"push VLAN {vlan}, " if vlan is not None else "")
+            + f"out to physnet {physnet}",
+            [idx.net_ref(network)],
+            before,
+        )
+    if continue_to is not None:
+        arriving = f.copy(
             chassis=continue_to,
             src=None,
             dst=None,
@@ -925,14 +960,13 @@ def _to_physnet(w: Walk, f: Frame, continue_to: str | None) -> Next:
         return [(arriving, physnet_arrival)]
     before = f.pkt
     if f.pkt.eth_dst == "00:00:00:00:00:00":
-        f.pkt = replace(f.pkt, eth_dst=nat.bridge_mac(physnet))
+        f.pkt = f.pkt.evolve(eth_dst=nat.bridge_mac(physnet))
     outs: Next = []
     if f.flood:
         for chassis in sorted(idx.port_chassis_by_net.get(network.id, set()) - {f.chassis}):
             outs.append(
                 (
-                    replace(
-                        w.fork(f),
+                    w.fork(f).copy(
                         chassis=chassis,
                         src=None,
                         dst=None,
@@ -980,13 +1014,14 @@ def tunnel_arrival(w: Walk, f: Frame) -> Next:
         )
         return None
     f.net = network
-    w.hop(
-        f,
-        0,
-        "classify",
-        f"from tunnel VNI {network.segmentation_id}: metadata={network.key}",
-        [idx.net_ref(network)],
-    )
+    if w.record:
+        w.hop(
+            f,
+            0,
+            "classify",
+            f"from tunnel VNI {network.segmentation_id}: metadata={network.key}",
+            [idx.net_ref(network)],
+        )
     return [(f, tunnel_dispatch)]
 
 
@@ -995,18 +1030,20 @@ def tunnel_dispatch(w: Walk, f: Frame) -> Next:
     assert network is not None
     local = idx.local_ports.get((f.chassis or "", network.id), [])
     if f.pkt.is_multicast:
-        w.hop(f, 100, "flood", f"multicast: every local port of {network.name} ({len(local)})")
+        if w.record:
+            w.hop(f, 100, "flood", f"multicast: every local port of {network.name} ({len(local)})")
         return [(w.fork(f, dst=p), ingress_sg) for p in local]
     for port in local:
         if port.mac == f.pkt.eth_dst:
             f.dst = port
-            w.hop(
-                f,
-                100,
-                "goto",
-                f"destination MAC is local port {port.name}: reg7={port.key}",
-                [idx.port_ref(port)],
-            )
+            if w.record:
+                w.hop(
+                    f,
+                    100,
+                    "goto",
+                    f"destination MAC is local port {port.name}: reg7={port.key}",
+                    [idx.port_ref(port)],
+                )
             return [(f, ingress_sg)]
     w.drop(
         f,
@@ -1034,30 +1071,33 @@ def physnet_arrival(w: Walk, f: Frame) -> Next:
         )
         return None
     before = f.pkt
-    f.pkt = replace(f.pkt, vlan=None)
+    f.pkt = f.pkt.evolve(vlan=None)
     f.net, f.src, f.dst, f.from_physnet = network, None, None, True
-    w.hop(
-        f,
-        0,
-        "classify",
-        f"from physnet {f.physnet}: network {network.name}, metadata={network.key}, reg6=0",
-        [idx.net_ref(network)],
-        before,
-    )
+    if w.record:
+        w.hop(
+            f,
+            0,
+            "classify",
+            f"from physnet {f.physnet}: network {network.name}, metadata={network.key}, reg6=0",
+            [idx.net_ref(network)],
+            before,
+        )
     src_ip = ip(f.pkt.ip_src) if f.pkt.is_ip else None
     fip = idx.fip_by_address.get(src_ip) if src_ip is not None else None  # type: ignore[arg-type]
     fixed = idx.ports.get(fip.fixed_port or "") if fip else None
     if fip and fixed and fixed.chassis == f.chassis:
         f.src = fixed
-        w.hop(
-            f,
-            2,
-            "hairpin",
-            f"source is local floating IP {fip.address}: reg6={fixed.key}",
-            [idx.ref("floatingip", fip.id, str(fip.address))],
-        )
+        if w.record:
+            w.hop(
+                f,
+                2,
+                "hairpin",
+                f"source is local floating IP {fip.address}: reg6={fixed.key}",
+                [idx.ref("floatingip", fip.id, str(fip.address))],
+            )
     else:
-        w.hop(f, 2, "goto", "external source → L2 lookup")
+        if w.record:
+            w.hop(f, 2, "goto", "external source → L2 lookup")
     return [(f, l2_lookup)]
 
 
@@ -1065,18 +1105,20 @@ def ingress_sg(w: Walk, f: Frame) -> Next:
     port, pkt, network = f.dst, f.pkt, f.net
     assert port is not None and network is not None
     if "sg" not in w.apps or not port.security_groups or not pkt.is_ip:
-        w.hop(
-            f,
-            105,
-            "pass",
-            "no security group on the destination port"
-            if pkt.is_ip
-            else "not IP: security groups do not apply",
-        )
+        if w.record:
+            w.hop(
+                f,
+                105,
+                "pass",
+                "no security group on the destination port"
+                if pkt.is_ip
+                else "not IP: security groups do not apply",
+            )
         return [(f, deliver)]
     zone = network.key
     if w.established(f, zone):
-        w.hop(f, 105, "pass", f"conntrack zone {zone}: established connection")
+        if w.record:
+            w.hop(f, 105, "pass", f"conntrack zone {zone}: established connection")
         return [(f, deliver)]
     match = w.sg.match(port, "ingress", pkt)
     if match is None:
@@ -1094,14 +1136,15 @@ def ingress_sg(w: Walk, f: Frame) -> Next:
         return None
     sg_id, rule = match
     w.commit(f, zone, "ingress")
-    w.hop(
-        f,
-        110,
-        "allow",
-        f"new connection admitted by ingress rule {rule.get('id')}; "
-        f"committed to conntrack zone {zone}",
-        [w.index.sg_ref(sg_id, detail=f"rule {rule.get('id')}")],
-    )
+    if w.record:
+        w.hop(
+            f,
+            110,
+            "allow",
+            f"new connection admitted by ingress rule {rule.get('id')}; "
+            f"committed to conntrack zone {zone}",
+            [w.index.sg_ref(sg_id, detail=f"rule {rule.get('id')}")],
+        )
     return [(f, deliver)]
 
 
@@ -1113,9 +1156,9 @@ def deliver(w: Walk, f: Frame) -> Next:
     if cps and parent:
         before = f.pkt
         if cps.type == "vlan":
-            f.pkt = replace(f.pkt, vlan=cps.vlan)
+            f.pkt = f.pkt.evolve(vlan=cps.vlan)
         elif cps.type == "ipvlan":
-            f.pkt = replace(f.pkt, eth_dst=parent.mac)
+            f.pkt = f.pkt.evolve(eth_dst=parent.mac)
         w.finish(
             f,
             115,
@@ -1141,27 +1184,31 @@ def run_chain(w: Walk, f: Frame, fc: dict, by_source: bool) -> Next:
     if isinstance(plan, sfc.ChainBroken):
         w.drop(f, 120, "SFC_BROKEN", plan.why, plan.obj)
         return None
-    w.hop(
-        f,
-        table,
-        "classify",
-        f"flow classifier {plan.classifier.name} selects the packet for chain {plan.chain.name}",
-        [plan.classifier, plan.chain],
-    )
-    resume_dst = f.dst
-    before = f.pkt
-    f.pkt = replace(f.pkt, mpls=plan.hops[0].label)
-    w.hop(f, 120, "encap", f"push MPLS label {plan.hops[0].label}", [plan.chain], before)
-    for hop in plan.hops:
-        f.dst = hop.ingress
+    if w.record:
         w.hop(
             f,
-            121,
-            "dispatch",
-            f"group {hop.group.name}: port pair {hop.pair.name} (the "
-            "select group may pick another pair of the group)",
-            [hop.group, hop.pair],
+            table,
+            "classify",
+            f"flow classifier {plan.classifier.name} selects the packet for chain "
+            f"{plan.chain.name}",
+            [plan.classifier, plan.chain],
         )
+    resume_dst = f.dst
+    before = f.pkt
+    f.pkt = f.pkt.evolve(mpls=plan.hops[0].label)
+    if w.record:
+        w.hop(f, 120, "encap", f"push MPLS label {plan.hops[0].label}", [plan.chain], before)
+    for hop in plan.hops:
+        f.dst = hop.ingress
+        if w.record:
+            w.hop(
+                f,
+                121,
+                "dispatch",
+                f"group {hop.group.name}: port pair {hop.pair.name} (the "
+                "select group may pick another pair of the group)",
+                [hop.group, hop.pair],
+            )
         if hop.ingress.chassis != f.chassis:
             network = idx.networks.get(hop.ingress.net_id)
             if network is not None and network.is_tunnel and hop.ingress.chassis in idx.chassis:
@@ -1170,36 +1217,39 @@ def run_chain(w: Walk, f: Frame, fc: dict, by_source: bool) -> Next:
                 f = _send_tunnel(w, f, hop.ingress.chassis or "")
                 f.net = saved
             else:
-                f = replace(f, chassis=hop.ingress.chassis)
-        w.hop(
-            f,
-            121,
-            "service",
-            f"service function receives on {hop.ingress.name} and returns on {hop.egress.name}",
-            [idx.port_ref(hop.ingress), idx.port_ref(hop.egress)],
-        )
-        f = replace(f, chassis=hop.egress.chassis)
+                f = f.copy(chassis=hop.ingress.chassis)
+        if w.record:
+            w.hop(
+                f,
+                121,
+                "service",
+                f"service function receives on {hop.ingress.name} and returns on {hop.egress.name}",
+                [idx.port_ref(hop.ingress), idx.port_ref(hop.egress)],
+            )
+        f = f.copy(chassis=hop.egress.chassis)
         before = f.pkt
-        f.pkt = replace(f.pkt, mpls=hop.label + 1)
-        w.hop(
-            f,
-            201,
-            "sfc",
-            f"from the pair's egress port: label {hop.label} → {hop.label + 1}",
-            [idx.port_ref(hop.egress)],
-            before,
-        )
+        f.pkt = f.pkt.evolve(mpls=hop.label + 1)
+        if w.record:
+            w.hop(
+                f,
+                201,
+                "sfc",
+                f"from the pair's egress port: label {hop.label} → {hop.label + 1}",
+                [idx.port_ref(hop.egress)],
+                before,
+            )
     before = f.pkt
-    f.pkt = replace(f.pkt, mpls=None)
+    f.pkt = f.pkt.evolve(mpls=None)
     f.sfc_done, f.src = True, None
     f.dst = None if by_source else resume_dst
-    w.hop(
-        f,
-        125,
-        "end",
-        "end of chain: pop MPLS, restore metadata, reg6=0 → "
-        + ("L2 lookup" if by_source else "egress"),
-        [plan.chain],
-        before,
-    )
+    if w.record:
+        w.hop(
+            f,
+            125,
+            "end",
+            "end of chain: pop MPLS, restore metadata, reg6=0 → "
+            + ("L2 lookup" if by_source else "egress"),
+            [plan.chain],
+            before,
+        )
     return [(f, l2_lookup if by_source else egress)]

@@ -76,3 +76,19 @@ def test_the_change_log_names_objects_as_an_operator_knows_them() -> None:
         f"delete vm: floatingip {fip['floating_ip_address']} updated, lport acme-web-1 deleted"
     )
     assert trace_example(dump) == ("acme-web-1", "acme-db-1")
+
+
+async def test_the_banner_example_ports_survive_any_churn() -> None:
+    async with Demo(DemoSettings(port=0, churn_interval=0), announce=lambda _: None) as demo:
+        assert demo.churn is not None and demo.dump is not None
+        source, target = trace_example(demo.dump)
+        before = {p["name"]: p for p in demo.dump["lport"] if p.get("name") in (source, target)}
+        for _ in range(1500):
+            await demo.churn_once()
+        state = demo.churn.state()
+        after = {p.get("name"): p for p in state["lport"]}
+        live = {c["id"] for c in state["chassis"]}
+        for name, port in before.items():
+            # Still there, up, with its addresses; an evacuated chassis may have moved it.
+            assert after[name]["id"] == port["id"] and after[name]["ips"] == port["ips"]
+            assert after[name]["enabled"] and after[name]["binding"]["chassis"] in live

@@ -141,6 +141,15 @@ class Churn:
         dump["unique_key"] = [{"id": t, "unique_key": n} for t, n in sorted(self.keys.items())]
         return dump
 
+    def keep(self, port_ids: list[str]) -> None:
+        """Leave these ports alone (never deleted, moved or set down), e.g. the ports a
+        document's example commands name."""
+        for port_id in port_ids:
+            port = self.objects["lport"].get(port_id)
+            self.protected.add(port_id)
+            if port is not None:
+                self._remove_vm(port)
+
     # -- bookkeeping -----------------------------------------------------------
     def _tick(self) -> float:
         return round(self._virtual_now, 2)

@@ -121,6 +121,11 @@ class Demo:
         )
         self.dump = dump
         self.churn = Churn(dump, seed=settings.seed, clock=time.time)
+        # The banner's example trace must keep working however long the demo runs.
+        example = trace_example(dump)
+        if example is not None:
+            names = set(example)
+            self.churn.keep([p["id"] for p in dump["lport"] if p.get("name") in names])
         self.changelog = ChangeLog(dump)
         return self.backend if self.backend is not None else settings.nb
 
@@ -146,14 +151,20 @@ class Demo:
                 break
             return changes
 
-    async def _churn_forever(self) -> None:
-        assert self.churn is not None
+    async def churn_once(self) -> list[Change]:
+        """Run one churn event now and write it; returns its writes (none without churn)."""
+        if self.churn is None:
+            return []
         churn = self.churn
+        changes = await self._write(churn.step)
+        if changes and self.changelog is not None:
+            log.info("churn: %s", self.changelog.line(churn.last_event, changes))
+        return changes
+
+    async def _churn_forever(self) -> None:
         while True:
             await asyncio.sleep(self.settings.churn_interval)
-            changes = await self._write(churn.step)
-            if changes and self.changelog is not None:
-                log.info("churn: %s", self.changelog.line(churn.last_event, changes))
+            await self.churn_once()
 
     async def _heartbeats_forever(self) -> None:
         assert self.churn is not None

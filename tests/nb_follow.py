@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 
 from dragonscope.nb.backends.base import Backend
+from dragonscope.nb.reader import NbReader
 
 State = dict[tuple[str, str], bytes]
 
@@ -45,6 +46,36 @@ class Follower:
         with contextlib.suppress(asyncio.CancelledError):
             await self.task
         await self.backend.close()
+
+
+class ReaderFollower:
+    """The same through ``NbReader``: the state is the parsed objects' data."""
+
+    def __init__(self, reader: NbReader) -> None:
+        self.reader = reader
+        self.state: dict[tuple[str, str], dict] = {}
+        self.task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        snapshot, revision = await self.reader.snapshot()
+        self.state = {key: obj.data for key, obj in snapshot.items()}
+        self.task = asyncio.create_task(self._run(revision))
+
+    async def _run(self, revision: int) -> None:
+        async for change in self.reader.changes(revision):
+            if change.obj is None:
+                self.state.pop(change.key, None)
+            else:
+                self.state[change.key] = change.obj.data
+
+    async def stop(self) -> None:
+        assert self.task is not None
+        if self.task.done():
+            self.task.result()
+        self.task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self.task
+        await self.reader.close()
 
 
 async def eventually(check: Callable[[], bool], timeout: float = 30.0) -> None:

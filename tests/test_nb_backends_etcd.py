@@ -13,7 +13,8 @@ import aetcd
 import pytest
 
 from dragonscope.nb.backends import BackendError, open_backend
-from nb_follow import Follower, State, eventually
+from dragonscope.nb.reader import open_reader
+from nb_follow import Follower, ReaderFollower, State, eventually
 from servers import EtcdServer, free_port
 
 TABLES = ("lport", "lswitch", "lrouter", "secgroup")
@@ -143,6 +144,19 @@ async def test_ten_thousand_random_changes_reconstruct_the_store(etcd_server: Et
     await random_writes(client, 10_000, seed=1)
     await converge(follower, client)
     assert follower.count >= 9_000
+    await follower.stop()
+    await client.close()
+
+
+async def test_the_parsed_state_of_the_reader_equals_the_store(etcd_server: EtcdServer) -> None:
+    client = writer(etcd_server)
+    await random_writes(client, 2_000, seed=10)
+    follower = ReaderFollower(open_reader(etcd_server.url))
+    await follower.start()
+    await random_writes(client, 10_000, seed=11)
+    final = {key: json.loads(value) for key, value in (await store_state(client)).items()}
+    await eventually(lambda: follower.state == final)
+    assert follower.state == final
     await follower.stop()
     await client.close()
 

@@ -197,6 +197,11 @@ async def test_operational_endpoints(analyzer, http):
     assert index.status in (200, 404)
     login = await http.post(analyzer.url + "/login", data={"username": "x", "password": "y"})
     assert login.status == 200 and (await login.json())["Token"] == ""
+    assert (await http.get(analyzer.url + "/ws/publisher")).status == 426
+    for i in range(300):
+        await http.post(analyzer.url + "/api/node", json=node(f"bulk{i}"))
+    compressed = await http.get(analyzer.url + "/api/node", headers={"Accept-Encoding": "gzip"})
+    assert compressed.headers["Content-Encoding"] == "gzip" and len(await compressed.json()) == 300
 
 
 def _self_signed(tmp_path):

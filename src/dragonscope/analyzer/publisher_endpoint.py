@@ -161,6 +161,8 @@ async def handle(request: web.Request) -> web.StreamResponse:
         return web.Response(status=401, text=str(exc))
     except auth.Forbidden as exc:
         return web.Response(status=403, text=str(exc), headers={"Connection": "close"})
+    if not web.WebSocketResponse().can_prepare(request).ok:
+        return web.Response(status=426, text="this endpoint speaks WebSocket only")
     try:
         conn = identify(request)
         conn.persistence = request.headers.get(m.HDR_PERSISTENCE, "")

@@ -16,7 +16,7 @@ from dragonscope.graph.model import Edge, Graph, GraphListener, Node
 
 log = logging.getLogger(__name__)
 
-DEBOUNCE_S = 0.1
+DEBOUNCE_S = 0.25
 TICK_S = 5.0  # alerts with a duration trigger are also checked this often
 
 

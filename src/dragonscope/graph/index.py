@@ -9,7 +9,7 @@ value is indexed too. Attach with ``Indexer.attach(graph)``.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from typing import Any
 
 from dragonscope.graph.model import Edge, Graph, GraphListener, Node
@@ -60,11 +60,6 @@ def terms(value: Any, *, lists: bool) -> set[Term]:
     return out
 
 
-def _numeric_start(text: str) -> bool:
-    """Could ``text`` be an integer (and so be found by number too)?"""
-    return bool(text) and (text[0].isdigit() or text[0] in "+-")
-
-
 def term_of(value: str | int | float | bool) -> Term:
     if isinstance(value, bool):
         return ("b", value)
@@ -77,30 +72,33 @@ class _Table:
     """One family of indexes (nodes or edges): key → term → ordered set of IDs."""
 
     def __init__(self, keys: Iterable[str], *, lists: bool) -> None:
-        self.getters = {key: getter(key) for key in keys}
         self.lists = lists
-        self.buckets: dict[str, dict[Term, dict[str, None]]] = {k: {} for k in self.getters}
+        self.buckets: dict[str, dict[Term, dict[str, None]]] = {}
+        self.columns: list[tuple[str, Callable[[Node], Any], dict[Term, dict[str, None]]]] = []
+        for key in keys:
+            self.buckets[key] = {}
+            self.columns.append((key, getter(key), self.buckets[key]))
         self.entries: dict[str, Entries] = {}
 
     def add(self, element: Node) -> None:
         entries: Entries = []
-        for key, get in self.getters.items():
+        element_id = element.id
+        for key, get, buckets in self.columns:
             value = get(element)
             if value is MISSING:
                 continue
-            if type(value) is str and not _numeric_start(value):
+            if type(value) is str and value and not (value[0].isdigit() or value[0] in "+-"):
                 found: Iterable[Term] = (("s", value),)  # the common case, without a set
             else:
                 found = terms(value, lists=self.lists)
-            buckets = self.buckets[key]
             for term in found:
                 bucket = buckets.get(term)
                 if bucket is None:
                     buckets[term] = bucket = {}
-                bucket[element.id] = None
+                bucket[element_id] = None
                 entries.append((key, term))
         if entries:
-            self.entries[element.id] = entries
+            self.entries[element_id] = entries
 
     def remove(self, element_id: str) -> None:
         for key, term in self.entries.pop(element_id, ()):

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dragonscope.graph.index import Indexer
 from dragonscope.graph.model import Edge, Graph, Node
@@ -107,3 +109,56 @@ def test_indexed_has_does_not_scan() -> None:
     result = run("G.V().Has('Type', 'lswitch').Out().Has('Name', 'web-1')", NoScan())  # type: ignore[arg-type]
     assert [n["ID"] for n in result] == ["p1"]
     assert run("G.E().Has('RelationType', 'ownership').InV()", NoScan())[0]["ID"] == "s1"  # type: ignore[arg-type]
+
+
+# -- the index stays equal to a scan through any sequence of changes -------------------
+
+VALUES = st.sampled_from(["a", "b", "1", 1, 2, True, 2.5])
+METADATA = st.fixed_dictionaries(
+    {},
+    optional={
+        "Type": st.one_of(VALUES, st.lists(VALUES, max_size=3)),
+        "Name": VALUES,
+        "Neutron": st.fixed_dictionaries({}, optional={"PortID": VALUES}),
+        "Dragonflow": st.fixed_dictionaries(
+            {}, optional={"ID": st.lists(st.fixed_dictionaries({"x": VALUES}), max_size=2)}
+        ),
+    },
+)
+OPS = st.lists(
+    st.tuples(
+        st.sampled_from(["add", "replace", "delete", "link", "unlink"]),
+        st.integers(0, 5),
+        st.integers(0, 5),
+        METADATA,
+    ),
+    max_size=30,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(ops=OPS)
+def test_index_matches_scan_after_changes(ops: list[tuple[str, int, int, dict[str, Any]]]) -> None:
+    g = Graph()
+    Indexer.attach(g, node_keys=("Type", "Name", "Neutron.PortID"), edge_keys=("Type",))
+    for op, a, b, metadata in ops:
+        na, nb, edge_id = f"n{a}", f"n{b}", f"e{a}-{b}"
+        if op == "add" and g.node(na) is None:
+            g.add_node(Node(na, metadata))
+        elif op == "replace" and g.node(na) is not None:
+            g.replace_node(Node(na, metadata))
+        elif op == "delete" and g.node(na) is not None:
+            g.delete_node(na)
+        elif op == "link" and g.node(na) and g.node(nb) and g.edge(edge_id) is None:
+            g.add_edge(Edge(edge_id, metadata, parent=na, child=nb))
+        elif op == "unlink" and g.edge(edge_id) is not None:
+            g.delete_edge(edge_id)
+    plain = SubGraphView(g.nodes(), g.edges())
+    for key in ("Type", "Name", "Neutron.PortID"):
+        for value in ("a", "b", "1", 1, 2, True):
+            query = f"G.V().Has('{key}', {value!r})".replace("True", "true")
+            assert canon(run(query, g)) == canon(run(query, plain)), query
+            assert run(query + ".Count()", g) == run(query + ".Count()", plain), query
+    for value in ("a", 1, True):
+        query = f"G.E().Has('Type', {value!r})".replace("True", "true")
+        assert canon(run(query, g)) == canon(run(query, plain)), query

@@ -75,6 +75,8 @@ QUERIES = [
     "G.V().Has('Chassis', '7')",
     "G.V().Has('@ID', 'p1')",
     "G.V().Has('@ID', Within('p1', 'nope', 's1'))",
+    "G.V().Has('@ID', Within('p1', 'p1'))",
+    "G.E().Has('@ID', Within('e1', 'e1', 'e9'))",
     "G.V().Has('Dragonflow.ID', 'a')",
     "G.V().Has('Type', 'lswitch').Out().Has('Type', 'lport')",
     "G.E().Has('RelationType', 'layer2')",

@@ -199,7 +199,7 @@ def _lookup_term(
     values: tuple[Any, ...],
 ) -> Collection[str] | None:
     if key == "@ID" and all(isinstance(v, str) for v in values):
-        return values
+        return tuple(dict.fromkeys(values))
     if lookup is None:
         return None
     if len(values) == 1:

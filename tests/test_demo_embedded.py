@@ -92,3 +92,13 @@ async def test_the_banner_example_ports_survive_any_churn() -> None:
             # Still there, up, with its addresses; an evacuated chassis may have moved it.
             assert after[name]["id"] == port["id"] and after[name]["ips"] == port["ips"]
             assert after[name]["enabled"] and after[name]["binding"]["chassis"] in live
+
+
+async def test_a_part_that_stops_ends_the_demo_with_the_reason() -> None:
+    async def broken() -> None:
+        raise RuntimeError("NB unreadable")
+
+    async with Demo(DemoSettings(port=0, churn_interval=0), announce=lambda _: None) as demo:
+        demo._spawn(broken(), "demo-collector")
+        await asyncio.wait_for(demo.wait(asyncio.Event()), 5)
+        assert demo.failure == "the collector stopped: NB unreadable"

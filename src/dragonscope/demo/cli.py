@@ -115,10 +115,12 @@ async def _serve(settings: DemoSettings) -> int:
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     try:
-        async with Demo(settings, announce=_announce):
-            await stop.wait()
+        async with Demo(settings, announce=_announce) as demo:
+            await demo.wait(stop)
     except (AnalyzerError, WriterError, BackendError) as exc:
         raise CliError(str(exc)) from None
+    if demo.failure:
+        raise CliError(demo.failure)
     print("dragonscope demo: stopped", flush=True)
     return 0
 

@@ -64,6 +64,8 @@ class Demo:
         self.collector: Any = None
         self._tasks: list[asyncio.Task[None]] = []
         self._write_lock = asyncio.Lock()
+        self.failed = asyncio.Event()
+        self.failure = ""
 
     async def start(self) -> None:
         from dragonscope.analyzer import Analyzer, AnalyzerSettings
@@ -94,10 +96,24 @@ class Demo:
         task.add_done_callback(self._report_crash)
         self._tasks.append(task)
 
-    @staticmethod
-    def _report_crash(task: asyncio.Task[None]) -> None:
-        if not task.cancelled() and task.exception() is not None:
-            log.error("%s stopped: %s", task.get_name(), task.exception())
+    def _report_crash(self, task: asyncio.Task[None]) -> None:
+        """A part that stops by itself leaves a demo that only looks alive: say so, and let
+        whoever runs the demo end it (``wait``)."""
+        if task.cancelled() or task.exception() is None:
+            return
+        part = task.get_name().removeprefix("demo-")
+        self.failure = f"the {part} stopped: {task.exception()}"
+        log.error("%s", self.failure)
+        self.failed.set()
+
+    async def wait(self, stop: asyncio.Event) -> None:
+        """Until ``stop`` is set or a part of the demo fails (then ``failure`` says why)."""
+        waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self.failed.wait())]
+        try:
+            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
 
     async def _prepare_nb(self) -> Any:
         """The NB the collector reads: a memory backend, or the URL of the real store."""
@@ -300,9 +316,3 @@ class ChangeLog:
             parts.append(f"{table} {self.labels[key]} {verb}")
         shown = ", ".join(parts[:4]) + (f" and {len(parts) - 4} more" if len(parts) > 4 else "")
         return f"{event.replace('_', ' ')}: {shown}"
-
-
-async def run(settings: DemoSettings, stop: asyncio.Event) -> None:
-    """Run the demo until ``stop`` is set."""
-    async with Demo(settings):
-        await stop.wait()

@@ -146,6 +146,20 @@ CASES: list[tuple[str, dict[str, Any], str, str | None, int | None]] = [
         "NO_LOCAL_PORT_FOR_TUNNEL",
         0,
     ),
+    (
+        "fip-arp-from-physical-network",
+        dict(source="external", destination="172.24.4.20", proto="arp"),
+        "replied",
+        None,
+        55,
+    ),
+    (
+        "ip-at-network-source",
+        dict(source="10.10.2.13@db-net", destination="db-1", dport=22),
+        "delivered",
+        "db-1",
+        115,
+    ),
     ("fip-outbound", dict(source="web-1", destination="8.8.8.8", dport=443), "external", None, 80),
     (
         "no-fip-no-route",

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import ipaddress
 from collections import defaultdict
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -124,7 +123,6 @@ class Port:
     dhcp_opts: dict[str, str] = field(default_factory=dict)
     siaddr: str | None = None
     topic: str = ""
-    problems: tuple[str, ...] = ()
 
     @property
     def bound(self) -> bool:
@@ -261,9 +259,6 @@ class NbIndex:
         obj = self.snapshot.get((table, obj_id))
         return obj.data if obj is not None and isinstance(obj.data, dict) else None
 
-    def table(self, name: str) -> Iterable[NbObject]:
-        return (o for (t, _), o in self.snapshot.items() if t == name and isinstance(o.data, dict))
-
     # -- building ---------------------------------------------------------------
     def _build(self) -> None:
         by_table: dict[str, list[NbObject]] = defaultdict(list)
@@ -380,7 +375,6 @@ class NbIndex:
             dhcp_opts={str(k): str(v) for k, v in opts.items()},
             siaddr=dhcp.get("siaddr") if isinstance(dhcp.get("siaddr"), str) else None,
             topic=_str(d.get("topic")),
-            problems=tuple(str(p) for p in obj.problems),
         )
         if not isinstance(port.chassis, str):
             port.chassis = None

@@ -371,7 +371,7 @@ class Field:
 
         Networks become ``ipaddress`` interfaces so the host bits stay
         (``.ip`` is the router's address, ``.network`` the attached CIDR).
-        Raises ValueError when the value does not fit the field.
+        Meant for values that passed ``validate``; others may raise ValueError.
         """
         convert = _CONVERTERS.get(self.type)
         if convert is None:

@@ -126,7 +126,7 @@ async def _ingest(url: str) -> Figure:
         total / elapsed,
         "messages/s",
         f"{PUBLISHERS} publishers x {MESSAGES_PER_PUBLISHER:,} msgs",
-        "NodeAdded 40% / NodeUpdated 60%, applied and acknowledged by a final SyncRequest",
+        "NodeAdded 40% / NodeUpdated 60%, until the last is applied",
     )
 
 

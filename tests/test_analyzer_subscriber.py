@@ -140,3 +140,17 @@ async def test_slow_subscriber_never_slows_publishers_or_others():
             assert elapsed < 20
         finally:
             stalled.close()
+
+
+async def test_stop_says_goodbye_to_connected_peers():
+    analyzer = Analyzer(settings())
+    await analyzer.start()
+    async with aiohttp.ClientSession() as http:
+        sub = await subscribe(http, analyzer, "bye")
+        pub = await http.ws_connect(analyzer.url + "/ws/publisher", headers=publisher_headers("p"))
+        started = time.monotonic()
+        await analyzer.stop()
+        assert time.monotonic() - started < 3
+        for ws in (sub, pub):
+            closing = await ws.receive(timeout=3)
+            assert (closing.type, closing.data) == (aiohttp.WSMsgType.CLOSE, 1001)

@@ -17,7 +17,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from aiohttp import web
+from aiohttp import WSCloseCode, web
 
 from dragonscope.analyzer import (
     alerts,
@@ -84,6 +84,7 @@ class Analyzer:
         self.publishers = Pool()
         self.subscriber_pool = Pool()
         self.counters: Counter[str] = Counter()
+        self.sockets: set[web.WebSocketResponse] = set()  # open WebSockets, closed on stop
         self.rules = rules.RuleBook(self)
         self.alerts = alerts.AlertManager(self)
         self.reactor = Reactor(self.graph, self._react, self._has_reactions)
@@ -220,9 +221,19 @@ async def _index(request: web.Request) -> web.StreamResponse:
     return web.FileResponse(index, headers={"Cache-Control": "no-cache"})
 
 
+async def _close_sockets(app: web.Application) -> None:
+    """Say goodbye (1001 going away) instead of leaving peers to time out."""
+    sockets = list(app[ANALYZER].sockets)
+    await asyncio.gather(
+        *(ws.close(code=WSCloseCode.GOING_AWAY, message=b"analyzer stopping") for ws in sockets),
+        return_exceptions=True,
+    )
+
+
 def create_app(analyzer: Analyzer) -> web.Application:
     app = web.Application(middlewares=[_errors], client_max_size=64 * 2**20)
     app[ANALYZER] = analyzer
+    app.on_shutdown.append(_close_sockets)
     app.router.add_get("/ws/publisher", publisher_endpoint.handle)
     app.router.add_get("/ws/subscriber", subscriber_endpoint.handle)
     rest_topology.setup(app)

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_FRAME = 512 * 2**20  # a full Sync of a large cloud fits
+CLOSE_TIMEOUT_S = 2.0  # how long a closing handshake may take
 YIELD_EVERY = 32  # frames applied before other tasks get a turn
 # A JSON number with a fraction or exponent: it follows ':', '[' or ',' (a false
 # positive inside a string only costs a normalization pass).
@@ -170,13 +171,17 @@ async def handle(request: web.Request) -> web.StreamResponse:
     except HandshakeError as exc:
         return web.Response(status=exc.status, text=str(exc), headers={"Connection": "close"})
     session = PublisherSession(analyzer, conn)
+    ws = web.WebSocketResponse(
+        heartbeat=analyzer.settings.ping_interval,
+        max_msg_size=MAX_FRAME,
+        compress=False,
+        timeout=CLOSE_TIMEOUT_S,
+    )
     try:
-        ws = web.WebSocketResponse(
-            heartbeat=analyzer.settings.ping_interval, max_msg_size=MAX_FRAME, compress=False
-        )
         ws.headers["X-Host-ID"] = analyzer.settings.host_id
         ws.headers["X-Service-Type"] = "analyzer"
         await ws.prepare(request)
+        analyzer.sockets.add(ws)
         analyzer.store.begin_session(session.origin)
         log.info("publisher %s connected from %s (%s)", session.origin, conn.addr, conn.persistence)
         async for frame in ws:
@@ -194,6 +199,7 @@ async def handle(request: web.Request) -> web.StreamResponse:
                 analyzer.counters["messages_out"] += 1
         return ws
     finally:
+        analyzer.sockets.discard(ws)
         analyzer.publishers.release(conn.host_id, conn)
         if session.authored and conn.persistence == m.DELETE_ON_DISCONNECT:
             removed = analyzer.store.release_origin(session.origin)

@@ -20,6 +20,7 @@ from dragonscope.analyzer import auth
 from dragonscope.analyzer.connections import HandshakeError, header, identify
 from dragonscope.analyzer.history import HistoryError
 from dragonscope.analyzer.keys import ANALYZER
+from dragonscope.analyzer.publisher_endpoint import CLOSE_TIMEOUT_S
 from dragonscope.analyzer.query import QueryError, compile_query, graph_ids
 from dragonscope.analyzer.subscribers import FULL, PARTIAL, Subscriber, ViewFilter, encode
 from dragonscope.graph.model import Graph
@@ -94,7 +95,9 @@ async def handle(request: web.Request) -> web.StreamResponse:
             except QueryError as exc:
                 raise HandshakeError(400, f"X-Gremlin-Filter: {exc}") from None
         sub = Subscriber(
-            ws=web.WebSocketResponse(heartbeat=analyzer.settings.ping_interval, compress=False),
+            ws=web.WebSocketResponse(
+                heartbeat=analyzer.settings.ping_interval, compress=False, timeout=CLOSE_TIMEOUT_S
+            ),
             host_id=conn.host_id,
             client_type=conn.client_type,
             policy=policy,
@@ -113,6 +116,7 @@ async def handle(request: web.Request) -> web.StreamResponse:
         sub.ws.headers["X-Host-ID"] = analyzer.settings.host_id
         sub.ws.headers["X-Service-Type"] = "analyzer"
         await sub.ws.prepare(request)
+        analyzer.sockets.add(sub.ws)
         if view_filter is not None:
             sub.set_view(analyzer.graph, *view_filter(analyzer.graph))
         transport = request.transport
@@ -132,6 +136,7 @@ async def handle(request: web.Request) -> web.StreamResponse:
                 sub.push(_sync_reply(analyzer, sub, msg))
         return sub.ws
     finally:
+        analyzer.sockets.discard(sub.ws)
         analyzer.hub.remove(sub)
         analyzer.subscriber_pool.release(conn.host_id, entry)
         if writer is not None:

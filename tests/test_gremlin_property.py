@@ -110,11 +110,35 @@ def quote(value: Any) -> str:
     return f"'{value}'" if isinstance(value, str) else str(value)
 
 
+def keep(predicate: Callable[[Node], bool]) -> Callable[[Ref, Any], Any]:
+    return lambda ref, xs: [n for n in xs if predicate(n)]
+
+
 @st.composite
 def node_step(draw: st.DrawFn) -> Step:
     choice = draw(
-        st.sampled_from(["Has", "Out", "In", "Both", "OutE", "Dedup", "Range", "Count", "Path"])
-    )
+        st.sampled_from(
+            ["Has", "Has2", "HasEither", "Within", "Out", "In", "Both", "OutE", "Dedup", "Range",
+             "Count", "Path"]
+        )
+    )  # fmt: skip
+    keys = st.sampled_from(["Type", "Value", "Name"])
+    if choice == "Has2":
+        (k1, v1), (k2, v2) = draw(st.tuples(keys, Value)), draw(st.tuples(keys, Value))
+        both_match = lambda n: naive_has(n, k1, v1, False) and naive_has(n, k2, v2, False)  # noqa: E731
+        return (f".Has('{k1}', {quote(v1)}, '{k2}', {quote(v2)})", "nodes", keep(both_match))
+    if choice == "HasEither":
+        (k1, v1), (k2, v2) = draw(st.tuples(keys, Value)), draw(st.tuples(keys, Value))
+        one_match = lambda n: naive_has(n, k1, v1, False) or naive_has(n, k2, v2, False)  # noqa: E731
+        return (f".HasEither('{k1}', {quote(v1)}, '{k2}', {quote(v2)})", "nodes", keep(one_match))
+    if choice == "Within":
+        key, wants = draw(keys), draw(st.lists(Value, min_size=1, max_size=3))
+        within = lambda n: any(naive_has(n, key, w, False) for w in wants)  # noqa: E731
+        return (
+            f".Has('{key}', Within({', '.join(quote(w) for w in wants)}))",
+            "nodes",
+            keep(within),
+        )
     if choice == "Has":
         key, want = draw(st.sampled_from(["Type", "Value", "Name"])), draw(Value)
         return (f".Has('{key}', {quote(want)})", "nodes",
@@ -217,7 +241,7 @@ def build(ref: Ref, indexed: bool) -> Graph:
     return g
 
 
-@settings(max_examples=800, deadline=None)
+@settings(max_examples=600, deadline=None)
 @given(ref=graphs(), query=queries())
 def test_engine_matches_naive_evaluator(ref: Ref, query: tuple[str, list[Step]]) -> None:
     text, steps = query

@@ -7,16 +7,22 @@ which the tests change), and Playwright drives Debian's Chromium.
 from __future__ import annotations
 
 import copy
+import functools
 import json
+import subprocess
+import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from dragonscope.demo.generate import generate
+from dragonscope.nb.schema import parse
+from dragonscope.topology import translate
 from servers import EtcdServer
-from ui_support import CHROMIUM, CHROMIUM_ARGS, dragonscope_process, wait_until
+from ui_support import CHROMIUM, CHROMIUM_ARGS, DRAGONSCOPE, dragonscope_process, wait_until
 
 pytestmark = pytest.mark.browser
 
@@ -96,6 +102,7 @@ def etcd_demo() -> Iterator[tuple[str, EtcdServer]]:
     server.start()
     try:
         with dragonscope_process("demo", "--nb", server.url, "--churn-interval", "0") as (url, _):
+            wait_until(lambda: gremlin_count(url) >= len(sample_graph()[0]), timeout=60)
             yield url, server
     finally:
         server.cleanup()
@@ -115,6 +122,24 @@ def sample() -> dict[str, list[dict]]:
     return generate("small", seed=0)
 
 
+@functools.cache
+def sample_graph() -> tuple[dict, dict]:
+    """What the demo's sample cloud translates to: the graph the analyzer must end up with."""
+    snapshot = {}
+    for table, rows in sample().items():
+        for row in rows if table != "unique_key" else ():
+            obj = parse(table, row["id"], row)
+            snapshot[obj.key] = obj
+    return translate(snapshot)
+
+
+def gremlin_count(url: str) -> int:
+    body = json.dumps({"GremlinQuery": "G.V().Count()"}).encode()
+    request = urllib.request.Request(f"{url}/api/topology", body, {"Accept": "application/json"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return int(json.loads(response.read()))
+
+
 def vm_ports() -> list[dict]:
     return [p for p in sample()["lport"] if p.get("device_owner", "").startswith("compute:")]
 
@@ -126,7 +151,9 @@ def put(server: EtcdServer, table: str, obj: dict) -> None:
 def test_page_loads_the_demo_topology(ui: UI) -> None:
     ui.open()
     total = ui.js("window.dragonscope.model.nodes.size")
-    assert total >= sum(len(rows) for rows in sample().values()) * 0.8
+    nodes, _ = sample_graph()
+    assert total == len(nodes) + 1  # the collector's own status node
+    assert ui.js("(ids) => ids.every((id) => window.dragonscope.model.nodes.has(id))", list(nodes))
     assert ui.drawn() > 20
     assert ui.page.locator("#legend li").count() > 20
     assert "live" in ui.page.inner_text("#conn-text")
@@ -174,7 +201,9 @@ def test_views_and_group_by_change_what_is_drawn(ui: UI) -> None:
     ui.page.click("[data-group=physical]")
     ui.page.wait_for_timeout(300)
     boxes = ui.js("window.dragonscope.canvas.cy.nodes('.group').map((n) => n.id())")
-    bound = {p["binding"]["chassis"] for p in sample()["lport"] if p.get("binding", {}).get("chassis")}
+    bound = {
+        p["binding"]["chassis"] for p in sample()["lport"] if p.get("binding", {}).get("chassis")
+    }
     chassis = {c["id"] for c in sample()["chassis"]} | bound
     assert {b.removeprefix("chassis:") for b in boxes if b.startswith("chassis:")} == chassis
     assert ui.drawn() == global_count
@@ -231,3 +260,140 @@ def test_a_hostile_name_renders_as_text(ui: UI, nb: EtcdServer) -> None:
     ui.page.wait_for_timeout(300)
     assert dialogs == []
     nb.etcdctl("del", f"/lswitch/{network['id']}")
+
+
+def test_a_trace_draws_its_path_and_steps_through_hops(ui: UI) -> None:
+    ports = [p for p in vm_ports() if p.get("name")]
+    src = ports[0]
+    dst = next(p for p in ports[1:] if p["lswitch"] == src["lswitch"])
+    ui.open()
+    ui.page.click("[data-tab=trace]")
+    ui.page.fill("#trace-from", src["name"])
+    ui.page.fill("#trace-to", dst["name"])
+    ui.page.select_option("#trace-proto", "icmp")
+    ui.page.click("#trace-form button[type=submit]")
+    ui.page.wait_for_function("document.querySelectorAll('#trace-hops li').length > 0")
+    verdict = ui.page.inner_text("#trace-verdict")
+    assert verdict.split()[0] in {"delivered", "dropped", "replied", "external"}
+    on_path = ui.js("window.dragonscope.canvas.cy.elements('.on-path').map((e) => e.id())")
+    src_node = ui.node_for(src["id"])["id"]
+    assert src_node in on_path
+    if verdict.startswith("dropped"):
+        assert ui.js("window.dragonscope.canvas.cy.elements('.drop-point').length") >= 1
+    ui.page.click("#hop-next")
+    assert ui.page.locator("#trace-hops li.current").count() == 1
+    assert "trace=" in ui.page.url
+
+
+def test_a_trace_drop_is_highlighted_with_its_reason(ui: UI) -> None:
+    fip_ports = {f.get("lport") for f in sample()["floatingip"]}
+    src = next(p for p in vm_ports() if p["id"] not in fip_ports and p.get("name"))
+    ui.open()
+    ui.page.click("[data-tab=trace]")
+    ui.page.fill("#trace-from", src["name"])
+    ui.page.fill("#trace-to", "203.0.113.7")
+    ui.page.select_option("#trace-proto", "tcp")
+    ui.page.fill("#trace-dport", "443")
+    ui.page.click("#trace-form button[type=submit]")
+    ui.page.wait_for_function("document.querySelectorAll('#trace-hops li').length > 0")
+    api = ui.js(
+        """async (p) => (await fetch('/api/trace', {method: 'POST', body: JSON.stringify(p),
+             headers: {'Content-Type': 'application/json'}})).json()""",
+        {"from": src["name"], "to": "203.0.113.7", "proto": "tcp", "dport": 443},
+    )
+    verdict = ui.page.inner_text("#trace-verdict")
+    assert verdict.startswith(api["verdict"])
+    if api["verdict"] == "dropped":
+        assert api["drop"]["code"] in verdict
+        assert ui.page.locator("#trace-hops li.drop").count() >= 1
+        assert ui.js("window.dragonscope.canvas.cy.elements('.drop-point').length") >= 1
+
+
+def test_history_shows_the_past_and_the_changes_between_two_times(ui: UI, nb: EtcdServer) -> None:
+    ui.open()
+    before = ui.js("Date.now()")
+    ui.page.wait_for_timeout(1100)  # the time pickers have one-second resolution
+    network = copy.deepcopy(sample()["lswitch"][0])
+    network.update(id="5f4b0c1e-0000-4000-8000-00000000c001", name="history-net", unique_key=9201)
+    put(nb, "lswitch", network)
+    node = wait_until(lambda: ui.node_for(network["id"]))
+    ui.page.wait_for_timeout(1100)
+    after = ui.js("Date.now()")
+    ui.open(f"#time=at&at={before}")
+    ui.page.wait_for_function(
+        "document.getElementById('conn-text').textContent.includes('history')"
+    )
+    ui.page.wait_for_timeout(500)
+    assert not ui.in_model(node["id"])
+    assert ui.js("window.dragonscope.model.nodes.size") > 50
+    ui.open(f"#time=diff&from={before}&to={after}")
+    ui.page.wait_for_function("document.querySelectorAll('#changes-list li').length > 0")
+    assert "Added: lswitch history-net" in ui.page.inner_text("#changes-list")
+    assert ui.has_class(node["id"], "diff-added")
+    nb.etcdctl("del", f"/lswitch/{network['id']}")
+
+
+def test_a_link_reproduces_what_a_colleague_saw(ui: UI) -> None:
+    target = next(p for p in vm_ports() if p["ips"])
+    ui.open(f"#view=security&group=physical&q={target['ips'][0]}&limit=500")
+    assert "active" in (ui.page.get_attribute("[data-view=security]", "class") or "")
+    assert "active" in (ui.page.get_attribute("[data-group=physical]", "class") or "")
+    assert ui.page.input_value("#search") == target["ips"][0]
+    assert ui.page.input_value("#draw-limit") == "500"
+    assert ui.has_class(ui.node_for(target["id"])["id"], "match")
+
+
+def test_export_gives_the_drawn_view_as_json(ui: UI) -> None:
+    ui.open("#view=l3&expand=all")
+    ui.page.click("#export-btn")
+    with ui.page.expect_download() as download:
+        ui.page.click("[data-export=json]")
+    graph = json.loads(Path(download.value.path()).read_text())
+    assert len(graph["Nodes"]) == ui.drawn()
+    assert {n["Metadata"]["Type"] for n in graph["Nodes"]} <= {
+        "lrouter", "lrouter_port", "lswitch", "lsubnet", "floatingip", "lport", "tenant",
+    }  # fmt: skip
+    ui.page.click("#export-btn")
+    with ui.page.expect_download() as download:
+        ui.page.click("[data-export=svg]")
+    assert Path(download.value.path()).read_text().startswith("<svg")
+
+
+def test_the_demo_shows_the_sample_cloud_changing_live(page: Page) -> None:
+    with dragonscope_process("demo", "--churn-interval", "0.3") as (url, _):
+        ui = UI(page, url).open()
+        assert ui.js("window.dragonscope.model.nodes.size") > 80
+        renders = ui.js("window.dragonscope.renders")
+        wait_until(lambda: ui.js("window.dragonscope.liveEvents") > 0, timeout=30)
+        wait_until(lambda: ui.js("window.dragonscope.renders") > renders, timeout=10)
+        page.goto("about:blank")  # leave before the demo stops, or the page reports it gone
+
+
+def test_login_is_required_when_the_analyzer_has_users(page: Page, tmp_path: Path) -> None:
+    users = tmp_path / "users"
+    subprocess.run(
+        [*DRAGONSCOPE, "analyzer", "adduser", str(users), "operator", "--role", "reader"],
+        input=b"s3cret-pass\n",
+        check=True,
+    )
+    args = ("analyzer", "--users", str(users), "--token-ttl", "3s")
+    with dragonscope_process(*args, port_flag="--listen") as (url, _):
+        page.goto(f"{url}/")
+        page.wait_for_selector("#login:not([hidden])")
+        page.fill("#login-user", "operator")
+        page.fill("#login-password", "wrong")
+        page.click("#login-form button[type=submit]")
+        page.wait_for_function("document.getElementById('login-error').textContent.length > 0")
+        assert page.is_visible("#login")
+        page.fill("#login-password", "s3cret-pass")
+        page.click("#login-form button[type=submit]")
+        page.wait_for_selector("#login", state="hidden")
+        page.wait_for_function("document.getElementById('conn-text').textContent === 'live'")
+        assert page.inner_text("#user") == "operator"
+        page.wait_for_timeout(3500)  # the token expires
+        page.click("[data-tab=trace]")
+        page.fill("#trace-from", "a")
+        page.fill("#trace-to", "b")
+        page.click("#trace-form button[type=submit]")
+        page.wait_for_selector("#login:not([hidden])")
+        page.goto("about:blank")

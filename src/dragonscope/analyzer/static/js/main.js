@@ -347,3 +347,6 @@ start().then(() => {
     wait();
   }
 });
+// A link pasted into this tab (only the hash changed) is applied like a fresh visit; our own URL
+// updates use replaceState, which does not fire this event.
+window.addEventListener("hashchange", () => location.reload());

@@ -10,21 +10,25 @@ function text(tag, value, cls) {
   return e;
 }
 
-// Graph node IDs a hop refers to (where it runs, what decided).
+// Graph node IDs a hop refers to (the objects that decided or carried the packet).
 function hopNodes(hop) {
-  const ids = [];
-  for (const key of ["node_id", "port_node_id", "chassis_node_id"]) if (hop[key]) ids.push(hop[key]);
-  if (hop.object && hop.object.node_id) ids.push(hop.object.node_id);
-  for (const o of hop.objects || []) if (o.node_id) ids.push(o.node_id);
-  return ids;
+  return (hop.objects || []).map((o) => o.node_id).filter(Boolean);
 }
 
+const show = (v) => (v === null || v === undefined ? "∅" : typeof v === "object" ? JSON.stringify(v) : String(v));
+
 export function describeVerdict(result) {
-  const v = result.verdict;
-  const kind = typeof v === "string" ? v : v?.kind || v?.verdict || "unknown";
+  const kind = result.verdict || "unknown";
+  const f = result.final || {};
   let detail = "";
-  if (result.drop) detail = ` at ${result.drop.stage || result.drop.table_name || "?"}: ${result.drop.reason || result.drop.code || ""}${result.drop.message ? ` — ${result.drop.message}` : ""}`;
-  else if (v && typeof v === "object" && v.port) detail = ` to ${v.port}${v.chassis ? ` on ${v.chassis}` : ""}`;
+  if (result.drop) {
+    const d = result.drop;
+    detail = ` at table ${d.table ?? "?"} ${d.table_name || ""}${d.chassis ? ` on ${d.chassis}` : ""}: ${d.code}${d.reason ? ` — ${d.reason}` : ""}`;
+  } else if (f.port) {
+    detail = ` to ${f.port.name || f.port.id || f.port}${f.chassis ? ` on ${f.chassis}` : ""}`;
+  } else if (f.reason) {
+    detail = `: ${f.reason}`;
+  }
   return { kind, text: `${kind}${detail}` };
 }
 
@@ -82,28 +86,30 @@ export class TracePanel {
     v.textContent = verdictText + reply; v.className = `verdict ${kind}`;
     const list = this.$("trace-hops");
     list.replaceChildren();
-    const dropIndex = result.drop ? hops.findIndex((h) => h.decision === "drop" || h.dropped) : -1;
+    const dropIndex = result.drop ? hops.findIndex((h) => !h.isReply && h.seq === result.drop.hop) : -1;
     hops.forEach((hop, i) => {
       const li = document.createElement("li");
-      const where = [hop.chassis, hop.table !== undefined ? `table ${hop.table}` : null, hop.table_name, hop.app ? `app ${hop.app}` : null].filter((x) => x !== null && x !== undefined && x !== "").join(" · ");
-      li.append(text("span", `${hop.isReply ? "[reply] " : ""}${hop.fork ? `[${hop.fork}] ` : ""}${hop.decision || hop.action || ""} `));
-      li.append(text("span", hop.reason || hop.why || hop.description || ""));
+      const where = [hop.chassis, hop.table !== null && hop.table !== undefined ? `table ${hop.table}` : null, hop.table_name, hop.app ? `app ${hop.app}` : null]
+        .filter(Boolean).join(" · ");
+      li.append(text("span", `${hop.isReply ? "[reply] " : ""}${hop.fork && hop.fork !== "0" ? `[${hop.fork}] ` : ""}${hop.decision || ""}: `));
+      li.append(text("span", hop.why || ""));
       li.append(document.createElement("br"), text("span", where, "where"));
+      const objects = (hop.objects || []).map((o) => `${o.table} ${o.name || o.id}${o.detail ? ` (${o.detail})` : ""}`).join(", ");
+      if (objects) li.append(document.createElement("br"), text("span", `by ${objects}`, "where"));
       if (hop.changes && Object.keys(hop.changes).length) {
-        const ch = Object.entries(hop.changes).map(([k, c]) => `${k}: ${Array.isArray(c) ? c.join(" → ") : typeof c === "object" ? `${c.before} → ${c.after}` : c}`).join(", ");
+        const ch = Object.entries(hop.changes).map(([k, c]) => `${k}: ${Array.isArray(c) ? `${show(c[0])} → ${show(c[1])}` : show(c)}`).join(", ");
         li.append(document.createElement("br"), text("span", ch, "where"));
       }
-      if (i === dropIndex || hop.decision === "drop") li.classList.add("drop");
+      if (hop.decision === "drop") li.classList.add("drop");
       li.addEventListener("click", () => this.goto(i));
       list.append(li);
     });
     const pathNodes = new Set(hops.flatMap(hopNodes));
-    if (result.path) for (const id of result.path.nodes || []) pathNodes.add(id);
     const model = this.getModel();
     const pathEdges = [];
     for (const e of model.edges.values()) if (pathNodes.has(e.Parent) && pathNodes.has(e.Child) && e.Metadata.RelationType !== "ownership") pathEdges.push(e.ID);
     this.canvas.setClass("on-path", [...pathNodes, ...pathEdges]);
-    const dropNodes = result.drop ? [result.drop.node_id, result.drop.object?.node_id].filter(Boolean) : [];
+    const dropNodes = result.drop?.object?.node_id ? [result.drop.object.node_id] : [];
     this.canvas.setClass("drop-point", dropNodes.length ? dropNodes : dropIndex >= 0 ? hopNodes(hops[dropIndex]) : []);
     this.canvas.focus([...pathNodes]);
     this.current = -1;

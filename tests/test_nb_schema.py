@@ -939,3 +939,19 @@ def test_ipv4_mapped_addresses_in_netaddr_form_and_no_scope_ids() -> None:
     subnet = {"id": "s", "topic": "", "lswitch": "n", "cidr": "fe80::%eth0/64"}
     (problem,) = parse("lsubnet", "s", subnet).problems
     assert problem.field == "cidr" and problem.kind == "invalid-value"
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(mutated(), max_size=6), st.lists(st.sampled_from(stored_objects()), max_size=8))
+def test_check_never_raises_on_a_damaged_snapshot(
+    damaged: list[tuple[str, str, Any]], good: list[tuple[str, str, str]]
+) -> None:
+    objects = [parse(*entry) for entry in good + damaged]
+    problems = check(objects)
+    assert all(p.kind in PROBLEM_KINDS and p.message for p in problems)
+    first: dict[tuple[str, str], NbObject] = {}
+    for obj in objects:
+        first.setdefault(obj.key, obj)
+    twice = [p for p in problems if p.kind == "duplicate-id" and "stored twice" in p.message]
+    assert len(twice) == len(objects) - len(first)
+    assert [p for p in problems if p not in twice] == check(first)

@@ -594,7 +594,7 @@ def test_reply_not_simulated_when_dropped(tracer: Tracer) -> None:
 def test_every_hop_names_table_app_and_node_ids(tracer: Tracer) -> None:
     out = tracer.trace(TraceRequest(source="web-1", destination="db-1", dport=22)).to_json()
     for hop in out["hops"]:
-        assert hop["table_name"] and hop["app"]
+        assert hop["table_name"] and hop["app"] and hop["stage"]
         for obj in hop["objects"]:
             assert len(obj["node_id"]) == 36
     assert out["drop"] if out["verdict"] == "dropped" else "drop" not in out

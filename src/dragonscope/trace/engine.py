@@ -106,6 +106,7 @@ class TraceResult:
                 "code": self.final.code,
                 "table": self.final.table,
                 "table_name": self.final.to_json()["table_name"],
+                "stage": self.final.to_json()["stage"],
                 "chassis": self.final.chassis,
                 "reason": self.final.reason,
                 "object": self.final.object.to_json() if self.final.object else None,

@@ -48,6 +48,39 @@ TABLES: dict[int | None, tuple[str, str]] = {
     201: ("PORTSEC", "portsec"),
 }
 
+# The stage of the reference walk each table belongs to (A-H, NAT, SFC).
+STAGES: dict[int | None, str] = {
+    None: "guest",
+    0: "classification",
+    201: "port security",
+    10: "egress security groups",
+    15: "egress security groups",
+    20: "services",
+    25: "services",
+    30: "services",
+    35: "services",
+    40: "services",
+    45: "services",
+    55: "L2 lookup",
+    60: "L3",
+    65: "L3",
+    50: "NAT",
+    70: "NAT",
+    71: "NAT",
+    76: "NAT",
+    77: "NAT",
+    75: "egress dispatch",
+    80: "egress dispatch",
+    2: "receiving side",
+    100: "receiving side",
+    105: "receiving side",
+    110: "receiving side",
+    115: "receiving side",
+    120: "SFC",
+    121: "SFC",
+    125: "SFC",
+}
+
 # Drop reason codes: code -> one-line meaning (also the documentation's table).
 DROP_CODES: dict[str, str] = {
     "PORT_DISABLED": "a port on the path has admin state down; Dragonflow installs no flows for it",
@@ -172,6 +205,7 @@ class Hop:
             "table": self.table,
             "table_name": name,
             "app": app,
+            "stage": STAGES[self.table],
             "decision": self.decision,
             "why": self.why,
             "objects": [o.to_json() for o in self.objects],
@@ -203,6 +237,7 @@ class Outcome:
             "chassis": self.chassis,
             "table": self.table,
             "table_name": TABLES[self.table][0],
+            "stage": STAGES[self.table],
             "reason": self.reason,
         }
         if self.port is not None:

@@ -159,3 +159,9 @@ def test_query_on_analyzer_errors(
     monkeypatch.setenv("DRAGONSCOPE_PASSWORD", "ropw")
     assert main(["query", *where, "G.V().Out("]) == 2
     assert "Expected right parenthesis" in capsys.readouterr().err
+
+
+def test_long_tables_are_cut(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["query", "--nb", SAMPLE, "--max-rows", "2", "G.V().Has('Type', 'lport')"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert len(out) == 2 + 2 + 1 and "first 2 shown; --json prints all" in out[-1]

@@ -48,6 +48,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="a parameter of the saved query (repeatable)",
     )
     parser.add_argument("--json", action="store_true", help="print the raw JSON result")
+    parser.add_argument(
+        "--max-rows",
+        type=int,
+        default=1000,
+        metavar="N",
+        help="rows per table (default %(default)s; 0 = all)",
+    )
     parser.add_argument("--user", help="analyzer user name")
     parser.add_argument(
         "--password",
@@ -88,7 +95,7 @@ def run_command(args: argparse.Namespace) -> int:
         json.dump(result, sys.stdout, indent=2, sort_keys=True)
         sys.stdout.write("\n")
     else:
-        print(render(result))
+        print(render(result, max(args.max_rows, 0)))
     return 0
 
 

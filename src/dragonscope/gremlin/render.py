@@ -11,8 +11,9 @@ EDGE_COLUMNS = ("ID", "RelationType", "Parent", "Child")
 MAX_CELL = 40
 
 
-def render(result: Any) -> str:
-    """A readable rendering of any JSON result of ``POST /api/topology``."""
+def render(result: Any, max_rows: int = 0) -> str:
+    """A readable rendering of any JSON result of ``POST /api/topology``; tables and
+    path lists stop after ``max_rows`` rows (0: no limit) and say how many they left out."""
     if result is None:
         return "(no values)"
     if isinstance(result, bool) or not isinstance(result, list):
@@ -20,14 +21,29 @@ def render(result: Any) -> str:
     if not result:
         return "(nothing matched)"
     if all(_is_graph(x) for x in result):
-        return "\n\n".join(_graph(g) for g in result)
+        return "\n\n".join(_graph(g, max_rows) for g in result)
     if all(_is_edge(x) for x in result):
-        return _table(EDGE_COLUMNS, [_edge_row(e) for e in result], "edge")
+        return _table(
+            EDGE_COLUMNS, [_edge_row(e) for e in _head(result, max_rows)], "edge", len(result)
+        )
     if all(_is_node(x) for x in result):
-        return _table(_node_columns(result), [_node_row(n) for n in result], "node")
+        rows = [_node_row(n) for n in _head(result, max_rows)]
+        return _table(_node_columns(result), rows, "node", len(result))
     if all(isinstance(x, list) and all(_is_node(n) for n in x) for x in result):
-        return "\n".join(_path(p) for p in result) + f"\n({len(result)} paths)"
+        lines = [_path(p) for p in _head(result, max_rows)]
+        return "\n".join(lines) + "\n" + _count(len(lines), len(result), "path")
     return "\n".join(json.dumps(x, sort_keys=True) for x in result)
+
+
+def _head(items: list[Any], max_rows: int) -> list[Any]:
+    return items[:max_rows] if max_rows else items
+
+
+def _count(shown: int, total: int, what: str) -> str:
+    plural = what if total == 1 else what + "s"
+    if shown < total:
+        return f"({total} {plural}, first {shown} shown; --json prints all)"
+    return f"({total} {plural})"
 
 
 def _is_node(x: Any) -> bool:
@@ -42,12 +58,14 @@ def _is_graph(x: Any) -> bool:
     return isinstance(x, dict) and set(x) == {"Nodes", "Edges"}
 
 
-def _graph(graph: dict[str, Any]) -> str:
+def _graph(graph: dict[str, Any], max_rows: int) -> str:
     nodes, edges = graph["Nodes"] or [], graph["Edges"] or []
     names = {n["ID"]: n["Metadata"].get("Name", n["ID"]) for n in nodes}
+    node_rows = [_node_row(n) for n in _head(nodes, max_rows)]
+    edge_rows = [_edge_row(e, names) for e in _head(edges, max_rows)]
     parts = [
-        _table(_node_columns(nodes), [_node_row(n) for n in nodes], "node"),
-        _table(EDGE_COLUMNS, [_edge_row(e, names) for e in edges], "edge"),
+        _table(_node_columns(nodes), node_rows, "node", len(nodes)),
+        _table(EDGE_COLUMNS, edge_rows, "edge", len(edges)),
     ]
     return "\n\n".join(parts)
 
@@ -93,10 +111,9 @@ def _cell(value: Any) -> str:
     return text if len(text) <= MAX_CELL else text[: MAX_CELL - 1] + "…"
 
 
-def _table(columns: tuple[str, ...], rows: list[dict[str, str]], what: str) -> str:
+def _table(columns: tuple[str, ...], rows: list[dict[str, str]], what: str, total: int) -> str:
     cells = [list(columns), *[[row.get(c, "") for c in columns] for row in rows]]
     widths = [max(len(r[i]) for r in cells) for i in range(len(columns))]
     lines = ["  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip() for r in cells]
     lines.insert(1, "  ".join("-" * w for w in widths))
-    plural = what if len(rows) == 1 else what + "s"
-    return "\n".join(lines) + f"\n({len(rows)} {plural})"
+    return "\n".join(lines) + "\n" + _count(len(rows), total, what)

@@ -214,3 +214,31 @@ def test_ipv4_range_boundaries() -> None:
         g.add_node(Node(address, {"IPV4": address}))
     assert run("G.V().Has('IPV4', Ipv4Range('192.168.0.0/24')).Count()", g) == 254
     assert run("G.V().Has('IPV4', Ipv4Range('192.168.0.0/16')).Count()", g) == 256
+
+
+@pytest.mark.parametrize(
+    ("obj", "message"),
+    [
+        ({"Metadata": {}}, "ID must be a non-empty string"),
+        ({"ID": 5}, "ID must be a non-empty string"),
+        ({"ID": "a", "Host": 5}, "Host must be a string"),
+        ({"ID": "a", "Metadata": []}, "Metadata must be a JSON object"),
+        ({"ID": "a", "CreatedAt": 1.7e12}, "CreatedAt must be an integer"),
+        ({"ID": "a", "Revision": "2"}, "Revision must be an integer"),
+    ],
+)
+def test_node_decoding_rules(obj: dict[str, Any], message: str) -> None:
+    with pytest.raises(GraphError, match=message):
+        Node.from_json(obj)
+
+
+def test_node_and_edge_wire_form_round_trips() -> None:
+    node = Node.from_json({"ID": "a", "Metadata": None, "CreatedAt": 0, "Revision": None})
+    assert (node.metadata, node.created_at, node.revision, node.host) == ({}, 0, 0, "")
+    wire = {"ID": "e", "Metadata": {"RelationType": "layer2"}, "Host": "h", "Parent": "a",
+            "Child": "b", "Origin": "o", "CreatedAt": 1, "UpdatedAt": 2, "DeletedAt": None,
+            "Revision": 3}  # fmt: skip
+    assert Edge.from_json(wire).to_json() == wire
+    for missing in ("Parent", "Child"):
+        with pytest.raises(GraphError, match=f"{missing.lower()} ID wrong format"):
+            Edge.from_json({**wire, missing: ""})

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import random
 import statistics
 import sys
@@ -138,43 +139,55 @@ async def timed(coro_factory) -> tuple[float, object]:
     return time.perf_counter() - started, result
 
 
-async def change_latency(url: str, kv: rpc.KVStub) -> tuple[list[float], int, float]:
-    """Put at RATE/s for LATENCY_SECONDS; latency per change as the reader yields it."""
+async def change_latency(url: str, port: int) -> tuple[list[float], int, float]:
+    """A separate writer process puts at RATE/s; latency per change as the reader yields it.
+
+    The writer stamps each value with its wall-clock send time, as a Neutron
+    server in another process would write; the reader compares on arrival.
+    """
     reader = open_reader(url)
     _, revision = await reader.snapshot()
-    sent: dict[str, float] = {}
-    latencies: list[float] = []
     total = RATE * LATENCY_SECONDS
-    done = asyncio.Event()
+    latencies: list[float] = []
 
     async def consume() -> None:
         async for change in reader.changes(revision):
-            issued = sent.pop(change.id, None)
-            if issued is not None:
-                latencies.append(time.perf_counter() - issued)
+            if change.obj is not None and "sent" in change.obj.data:
+                latencies.append(time.time() - change.obj.data["sent"])
                 if len(latencies) == total:
-                    done.set()
                     return
 
     consumer = asyncio.create_task(consume())
     await asyncio.sleep(0.5)  # let the watch be established
+    writer = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bench.bench_nb", "--writer", str(port), str(total), str(RATE),
+        stdout=asyncio.subprocess.PIPE, cwd=Path(__file__).parent.parent,
+    )  # fmt: skip
+    out, _ = await writer.communicate()
+    achieved = float(out.decode().strip())
+    await asyncio.wait_for(consumer, timeout=120)
+    await reader.close()
+    return latencies, total, achieved
+
+
+async def paced_writes(port: int, total: int, rate: int) -> float:
+    """Put ``total`` service heartbeats at ``rate``/s without waiting for each; returns the rate."""
+    conn = _Connection([("127.0.0.1", port)])
+    kv = conn.kv()
     loop = asyncio.get_running_loop()
     start = loop.time()
     puts = []
     for n in range(total):
-        await asyncio.sleep(max(0.0, start + n / RATE - loop.time()))
+        await asyncio.sleep(max(0.0, start + n / rate - loop.time()))
         id_ = f"latency-{n}"
         value = json.dumps({"id": id_, "chassis": "compute-1", "binary": "df-local-controller",
-                            "last_seen_up": time.time()}).encode()  # fmt: skip
-        sent[id_] = time.perf_counter()
+                            "sent": time.time()}).encode()  # fmt: skip
         request = rpc.PutRequest(key=f"/service/{id_}".encode(), value=value)
         puts.append(asyncio.ensure_future(kv.Put(request, timeout=30)))
     achieved = total / (loop.time() - start)
     await asyncio.gather(*puts)
-    await asyncio.wait_for(done.wait(), timeout=60)
-    consumer.cancel()
-    await reader.close()
-    return latencies, total, achieved
+    await conn.close()
+    return achieved
 
 
 async def collect() -> list[Figure]:
@@ -200,20 +213,26 @@ async def collect() -> list[Figure]:
             reader_times.append(seconds)
         bare, full = statistics.median(bare_times), statistics.median(reader_times)
 
-        latencies, total, achieved = await change_latency(server.url, kv)
+        latencies, total, achieved = await change_latency(server.url, server.port)
         latencies.sort()
         p50 = latencies[len(latencies) // 2] * 1000
         p99 = latencies[int(len(latencies) * 0.99)] * 1000
         load = f"{total} puts at {achieved:.0f}/s over {OBJECTS // 1000}k objects"
+        busy = f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
         return [
             Figure("nb snapshot from etcd, parse included", OBJECTS / full, "objects/s", label,
                    f"median of {ROUNDS}; {full:.2f} s"),
             Figure("nb snapshot vs bare range read + json.loads", full / bare, "x slower",
                    label, f"bare: {OBJECTS / bare:,.0f} objects/s ({bare:.2f} s)"),
             Figure("nb change latency etcd put -> reader, p50", p50, "ms", load,
-                   "from issuing the put to the parsed change"),
-            Figure("nb change latency etcd put -> reader, p99", p99, "ms", load),
+                   f"writer in another process; put issued -> parsed change; {busy}"),
+            Figure("nb change latency etcd put -> reader, p99", p99, "ms", load, busy),
         ]  # fmt: skip
     finally:
         await conn.close()
         server.cleanup()
+
+
+if __name__ == "__main__" and sys.argv[1:2] == ["--writer"]:
+    port, total, rate = (int(arg) for arg in sys.argv[2:5])
+    print(asyncio.run(paced_writes(port, total, rate)))

@@ -175,6 +175,13 @@ def test_generate_prints_or_writes_the_same_bytes(tmp_path: Path) -> None:
     assert written.returncode == 0, written.stderr
     assert "wrote" in written.stdout
     assert path.read_bytes() == dump_json(generate("tenants=2,chassis=2"))
+    again = dragonscope("demo", "generate", "--seed", "1", "--out", str(path))
+    assert again.returncode == 2
+    assert "already holds data; give --force" in again.stderr
+    assert path.read_bytes() == dump_json(generate("tenants=2,chassis=2"))  # untouched
+    forced = dragonscope("demo", "generate", "--seed", "1", "--out", str(path), "--force")
+    assert forced.returncode == 0, forced.stderr
+    assert path.read_bytes() == dump_json(generate("small", seed=1))
 
 
 @pytest.mark.parametrize(
@@ -213,7 +220,7 @@ def test_unreachable_or_unwritable_targets_are_one_line(tmp_path: Path) -> None:
     cases = [
         (["demo", "--port", "0", "--nb", f"etcd://127.0.0.1:{port}"], "cannot read"),
         (["demo", "--port", "0", "--nb", f"redis://127.0.0.1:{port}"], "cannot read"),
-        (["demo", "generate", "--out", f"redis://127.0.0.1:{port}"], "cannot write"),
+        (["demo", "generate", "--out", f"redis://127.0.0.1:{port}"], "cannot read"),
         (["demo", "generate", "--out", str(tmp_path / "missing" / "x.json")], "cannot write"),
     ]
     for args, message in cases:

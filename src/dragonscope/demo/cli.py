@@ -68,6 +68,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="etcd://host:port, redis://host:port[/db], file:///path/dump.json, "
         "a path ending in .json, or - for standard output",
     )
+    gen.add_argument(
+        "--force",
+        action="store_true",
+        help="write even if the target already holds data (objects with the same ids are "
+        "overwritten, others kept)",
+    )
     gen.set_defaults(func=run_generate)
 
 
@@ -81,7 +87,7 @@ def run_generate(args: argparse.Namespace) -> int:
         sys.stdout.flush()
         return 0
     try:
-        count = asyncio.run(write(dump, args.out))
+        count = asyncio.run(write(dump, args.out, force=args.force))
     except WriterError as exc:
         raise CliError(str(exc)) from None
     print(f"wrote {count} objects ({args.size}, seed {args.seed}) to {args.out}")

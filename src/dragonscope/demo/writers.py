@@ -98,10 +98,18 @@ def parse_out_url(url: str) -> tuple[str, Any]:
     raise WriterError(f"{url!r}: unknown scheme {scheme!r}; expected one of {OUT_FORMS}")
 
 
-async def write(dump: Dump, target: str | MemoryBackend) -> int:
-    """Write ``dump`` to ``target`` and close; returns the number of objects written."""
+async def write(dump: Dump, target: str | MemoryBackend, *, force: bool = True) -> int:
+    """Write ``dump`` to ``target`` and close; returns the number of objects written.
+
+    With ``force`` False a target that already holds data is refused (WriterError), so a
+    mistyped address cannot mix a sample cloud into a real NB."""
     writer = open_writer(target)
     try:
+        if not force and not await writer.is_empty():
+            raise WriterError(
+                f"{writer.url} already holds data; give --force to write the sample cloud "
+                "into it anyway"
+            )
         return await writer.write_dump(dump)
     finally:
         await writer.close()

@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench lint system-deps clean
+.PHONY: demo test bench lint screenshots system-deps clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)
@@ -27,11 +27,15 @@ system-deps:
 	fi
 
 test: system-deps $(STAMP)
-	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/ruff check src tests bench scripts
 	$(PY) -m pytest -q -p no:cacheprovider
 
 bench: system-deps $(STAMP)
 	$(PY) -m bench
+
+# The UI screenshots in docs/img, taken from the running demo.
+screenshots: system-deps $(STAMP)
+	$(PY) scripts/screenshots.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests bench

@@ -46,9 +46,12 @@ const STYLE = [
   { selector: "edge.on-path", style: { "line-color": "#f59e0b", width: 5, opacity: 1, "z-index": 9 } },
   { selector: "node.hop-current", style: { "overlay-color": "#7c3aed", "overlay-opacity": 0.5, "overlay-padding": 12 } },
   { selector: "node.drop-point", style: { "overlay-color": "#dc2626", "overlay-opacity": 0.6, "overlay-padding": 12, "border-width": 3, "border-color": "#dc2626" } },
-  { selector: ".diff-added", style: { "overlay-color": "#16a34a", "overlay-opacity": 0.4, "overlay-padding": 8 } },
-  { selector: ".diff-removed", style: { "overlay-color": "#dc2626", "overlay-opacity": 0.4, "overlay-padding": 8, opacity: 0.55 } },
-  { selector: ".diff-changed", style: { "overlay-color": "#d97706", "overlay-opacity": 0.4, "overlay-padding": 8 } },
+  { selector: "node.diff-added", style: { "overlay-color": "#16a34a", "overlay-opacity": 0.4, "overlay-padding": 8 } },
+  { selector: "node.diff-removed", style: { "overlay-color": "#dc2626", "overlay-opacity": 0.4, "overlay-padding": 8, opacity: 0.55 } },
+  { selector: "node.diff-changed", style: { "overlay-color": "#d97706", "overlay-opacity": 0.4, "overlay-padding": 8 } },
+  { selector: "edge.diff-added", style: { "line-color": "#16a34a", width: 3, opacity: 1 } },
+  { selector: "edge.diff-removed", style: { "line-color": "#dc2626", "line-style": "dashed", width: 3, opacity: 0.8 } },
+  { selector: "edge.diff-changed", style: { "line-color": "#d97706", width: 3, opacity: 1 } },
 ];
 
 function nodeData(n) {

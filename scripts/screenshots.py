@@ -14,6 +14,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
 from playwright.sync_api import Page, sync_playwright  # noqa: E402
+
 from ui_support import CHROMIUM, CHROMIUM_ARGS, dragonscope_process  # noqa: E402
 
 OUT = ROOT / "docs" / "img"
@@ -31,32 +32,32 @@ def shot(page: Page, url: str, name: str, hash_: str = "", settle: int = 800) ->
 
 def main() -> int:
     OUT.mkdir(parents=True, exist_ok=True)
-    with dragonscope_process("demo", "--churn-interval", "0.7") as (url, _):
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            page = browser.new_page(viewport={"width": 1600, "height": 1000})
-            started = int(time.time() * 1000)
-            shot(page, url, "logical")
-            shot(page, url, "physical", "#group=physical")
-            shot(page, url, "router", "#group=router")
-            trace = '{"from":"acme-web-1","to":"acme-db-1","proto":"tcp","dport":5432}'
-            page.goto("about:blank")
-            page.goto(f"{url}/#trace={trace}")
-            page.wait_for_function("document.querySelectorAll('#trace-hops li').length > 0")
-            page.wait_for_timeout(800)
-            page.screenshot(path=str(OUT / "trace.png"))
-            print("wrote docs/img/trace.png")
-            time.sleep(max(0.0, started / 1000 + 8 - time.time()))
-            now = int(time.time() * 1000)
-            page.goto("about:blank")
-            page.goto(f"{url}/#time=diff&from={started}&to={now}")
-            page.wait_for_function("document.querySelectorAll('#changes-list li').length > 0")
-            page.click("[data-tab=changes]")
-            page.wait_for_timeout(800)
-            page.screenshot(path=str(OUT / "history-diff.png"))
-            print("wrote docs/img/history-diff.png")
-            page.goto("about:blank")
-            browser.close()
+    demo = dragonscope_process("demo", "--churn-interval", "0.7")
+    with demo as (url, _), sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1600, "height": 1000})
+        started = int(time.time() * 1000)
+        shot(page, url, "logical")
+        shot(page, url, "physical", "#group=physical")
+        shot(page, url, "router", "#group=router")
+        trace = '{"from":"acme-web-1","to":"acme-db-1","proto":"tcp","dport":5432}'
+        page.goto("about:blank")
+        page.goto(f"{url}/#trace={trace}")
+        page.wait_for_function("document.querySelectorAll('#trace-hops li').length > 0")
+        page.wait_for_timeout(800)
+        page.screenshot(path=str(OUT / "trace.png"))
+        print("wrote docs/img/trace.png")
+        time.sleep(max(0.0, started / 1000 + 8 - time.time()))
+        now = int(time.time() * 1000)
+        page.goto("about:blank")
+        page.goto(f"{url}/#time=diff&from={started}&to={now}")
+        page.wait_for_function("document.querySelectorAll('#changes-list li').length > 0")
+        page.click("[data-tab=changes]")
+        page.wait_for_timeout(800)
+        page.screenshot(path=str(OUT / "history-diff.png"))
+        print("wrote docs/img/history-diff.png")
+        page.goto("about:blank")
+        browser.close()
     return 0
 
 

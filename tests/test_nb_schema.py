@@ -582,6 +582,12 @@ def test_address_family_must_match() -> None:
     )
     subnet = sample("lsubnet") | {"gateway_ip": "2001:db8::1"}
     assert only_problem("lsubnet", subnet)[:2] == ("invalid-value", "gateway_ip")
+    router = sample("lrouter") | {"routes": [{"destination": "::/0", "nexthop": "10.10.1.254"}]}
+    assert only_problem("lrouter", router) == (
+        "invalid-value",
+        "routes[0].nexthop",
+        'expected an IPv6 value as destination is "::/0", found string "10.10.1.254"',
+    )
 
 
 def test_embedded_ids_are_distinct_and_rules_belong_to_their_group() -> None:

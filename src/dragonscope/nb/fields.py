@@ -475,14 +475,13 @@ class SameFamily:
         return (self.field, self.family)
 
     def apply(self, data: Mapping[str, Any], prefix: str, out: list[Complaint]) -> None:
+        # Rules only run over fields that passed their own checks, so an address or
+        # network here is valid and its version shows in its text.
         value, family = data.get(self.field), data.get(self.family)
         if not isinstance(value, str) or family is None:
             return
         expected = _version_of(family)
-        try:
-            version = ipaddress.ip_interface(value).version
-        except ValueError:
-            return  # already reported by the field itself
+        version = 6 if ":" in value else 4
         if expected is not None and version != expected:
             out.append(
                 (
@@ -499,11 +498,8 @@ def _version_of(family: Any) -> int | None:
         return 4
     if family in ("IPv6", 6):
         return 6
-    if isinstance(family, str):
-        try:
-            return ipaddress.ip_interface(family).version
-        except ValueError:
-            return None
+    if isinstance(family, str):  # a validated address or network
+        return 6 if ":" in family else 4
     return None
 
 

@@ -131,6 +131,13 @@ async def test_forgotten_deletions_make_old_revisions_an_error() -> None:
     assert store.changes_after(store.revision - 1)[0].value is None
 
 
+async def test_a_revision_from_elsewhere_is_refused() -> None:
+    backend = MemoryBackend()
+    backend.put("lport", "p", "{}")
+    with pytest.raises(BackendError, match="revision 99 is ahead of this store"):
+        await anext(backend.changes(99))
+
+
 async def test_memory_sample_is_the_demo_cloud() -> None:
     backend = open_backend("memory://sample")
     entries, revision = await backend.snapshot()

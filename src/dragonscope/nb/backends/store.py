@@ -96,6 +96,11 @@ class LocalStore:
 
     def changes_after(self, since: int) -> list[RawChange]:
         """Every key changed after ``since`` with its latest value, in revision order."""
+        if since > self.revision:
+            raise BackendError(
+                f"revision {since} is ahead of this store ({self.revision}); revisions of "
+                "this backend are local to the process: take a new snapshot"
+            )
         if since < self._horizon:
             raise BackendError(
                 f"revision {since} is older than the oldest one still known "

@@ -53,11 +53,13 @@ class TraceService:
         self._lock = asyncio.Lock()
 
     async def _current(self) -> Snapshot:
-        # The element lists are taken on the event loop, so no mutation races with them.
+        # Element lists are copied on the event loop; the analyzer replaces metadata rather
+        # than mutating it, so the worker thread reads a consistent set of nodes.
         if self.staleness.stale or self._snapshot is None:
             graph = self.analyzer.graph
             self.staleness.stale = False
-            self._snapshot = snapshot_from_graph(list(graph.nodes()), list(graph.edges()))
+            nodes, edges = list(graph.nodes()), list(graph.edges())
+            self._snapshot = await asyncio.to_thread(snapshot_from_graph, nodes, edges)
             self._tracers.clear()
             self._matrices.clear()
         return self._snapshot
@@ -66,10 +68,11 @@ class TraceService:
         self, apps: frozenset[str], patch: Any = None, at: int | None = None
     ) -> Tracer:
         """The Tracer for the live graph (or the graph at ``at`` ms), patched if asked.
-        Index building runs in a worker thread: it takes seconds on a 100k-object cloud."""
+        Snapshot and index are built in a worker thread: seconds on a 100k-object cloud."""
         if at is not None:
             view = self.analyzer.history.view_at(at)
-            snapshot = snapshot_from_graph(list(view.nodes()), list(view.edges()))
+            nodes, edges = list(view.nodes()), list(view.edges())
+            snapshot = await asyncio.to_thread(snapshot_from_graph, nodes, edges)
         else:
             async with self._lock:
                 snapshot = await self._current()

@@ -120,8 +120,12 @@ def _sort(c: Compiler, step: Step, kind: str, rest: Sequence[Step]) -> Compiled:
         return (1, value if isinstance(value, str) else json.dumps(value, default=str))
 
     def op(run: Run, nodes: list[Node]) -> Gen:
-        return sorted(nodes, key=sort_key, reverse=descending)
-        yield
+        keys: list[tuple[int, Any]] = []
+        for start in range(0, len(nodes), CHUNK):
+            keys.extend(sort_key(n) for n in nodes[start : start + CHUNK])
+            yield
+        order = sorted(range(len(nodes)), key=keys.__getitem__, reverse=descending)
+        return [nodes[i] for i in order]
 
     return Compiled(op, NODES)
 
@@ -134,13 +138,14 @@ def step_values(c: Compiler, step: Step, kind: str, rest: Sequence[Step]) -> Com
 
     def op(run: Run, nodes: list[Node]) -> Gen:
         out = []
-        for node in nodes:
+        for i, node in enumerate(nodes):
+            if not i % CHUNK:
+                yield
             value = get(node)
             if value is MISSING or (isinstance(value, list | dict) and not value):
                 continue
             out.append(value)
         return out or None
-        yield
 
     return Compiled(op, VALUES)
 
@@ -153,7 +158,9 @@ def step_value_map(c: Compiler, step: Step, kind: str, rest: Sequence[Step]) -> 
 
     def op(run: Run, nodes: list[Node]) -> Gen:
         out = []
-        for node in nodes:
+        for i, node in enumerate(nodes):
+            if not i % CHUNK:
+                yield
             row = {}
             for key, get in getters:
                 value = get(node)
@@ -162,7 +169,6 @@ def step_value_map(c: Compiler, step: Step, kind: str, rest: Sequence[Step]) -> 
             if row:
                 out.append(row)
         return out or None
-        yield
 
     return Compiled(op, VALUES)
 
@@ -192,7 +198,9 @@ def step_sum(c: Compiler, step: Step, kind: str, rest: Sequence[Step]) -> Compil
 
     def op(run: Run, nodes: list[Node]) -> Gen:
         total = 0
-        for node in nodes:
+        for i, node in enumerate(nodes):
+            if not i % CHUNK:
+                yield
             value = get(node)
             if value is MISSING:
                 continue
@@ -203,7 +211,6 @@ def step_sum(c: Compiler, step: Step, kind: str, rest: Sequence[Step]) -> Compil
                 )
             total += number
         return total
-        yield
 
     return Compiled(op, NUMBER)
 

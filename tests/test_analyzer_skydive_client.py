@@ -231,3 +231,32 @@ def test_login_with_user_and_password(client_loop, tmp_path):
             ws.connect()
             ws.start()
         assert len(_wait(rest, "G.V().Has('Name', 'ws1')", 1)) == 1
+
+
+def test_client_tolerates_rejection_replies(client_loop):
+    """The error reply to a rejected message reaches skydive-client's default protocol,
+    which ignores it; the same connection then keeps publishing."""
+
+    class Patient(WSClientDefaultProtocol):
+        def onOpen(self):
+            self.sendWSMessage(WSMessage("Graph", NodeAddedMsgType, {"ID": "bad", "Host": ""}))
+            loop = self.factory.client.loop
+            loop.call_later(0.5, self.later)
+
+        def later(self):
+            self.sendWSMessage(
+                WSMessage(
+                    "Graph",
+                    NodeAddedMsgType,
+                    {"ID": "good", "Host": "", "Metadata": {"Name": "good", "Type": "fabric"}},
+                )
+            )
+            self.stop_when_complete()
+
+    with ThreadedAnalyzer() as analyzer:
+        endpoint = f"127.0.0.1:{analyzer.port}"
+        ws = WSClient("patient", f"ws://{endpoint}/ws/publisher", protocol=Patient)
+        ws.connect()
+        ws.start()
+        assert len(_wait(RESTClient(endpoint), "G.V().Has('Name', 'good')", 1)) == 1
+        assert analyzer.counters["messages_out"] == 1  # the rejection reply was sent

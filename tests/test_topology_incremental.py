@@ -10,6 +10,7 @@ their nodes).
 from __future__ import annotations
 
 import json
+import logging
 import os
 from typing import Any
 
@@ -294,3 +295,58 @@ def test_slice_is_a_subgraph_of_the_global_graph(state: dict, chassis: str) -> N
             edge.child,
             edge.metadata,
         )
+
+
+JSON = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-5, 5)
+    | st.floats(allow_nan=False)
+    | st.text(max_size=4)
+    | st.sampled_from(["p1", "n1", "c1", "10.0.0.9", "fa:16:3e:00:00:01"]),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+FIELD_NAMES = sorted(
+    {
+        "topic", "name", "lswitch", "subnets", "ips", "macs", "enabled", "binding",
+        "device_owner", "device_id", "security_groups", "qos_policy", "allowed_address_pairs",
+        "ports", "lport", "floating_lport", "lrouter", "floating_ip_address", "rules", "parent",
+        "port", "segmentation_id", "segmentation_type", "network", "detected_lport", "ip",
+        "dest_chassis", "chassis", "uri", "ingress_port", "egress_port", "port_pairs",
+        "source_port", "dest_port", "port_pair_groups", "flow_classifiers", "peers", "peer_ip",
+        "cidr", "detected_mac", "admin_state", "attached_mac",
+    }
+)  # fmt: skip
+
+
+@st.composite
+def odd_objects(draw: st.DrawFn) -> NbObject:
+    table = draw(st.sampled_from(sorted(IDS)))
+    object_id = draw(st.sampled_from(IDS[table]))
+    data = draw(st.dictionaries(st.sampled_from(FIELD_NAMES), JSON, max_size=6))
+    return NbObject(table, object_id, data)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(odd_objects(), max_size=12))
+def test_ill_typed_values_never_break_the_translation(objects: list[NbObject]) -> None:
+    """Whatever the stored JSON holds, every rule copes: nothing falls back, the graph is valid."""
+    topology = Topology(extensions=[ActivePortExtension()])
+    fallbacks = []
+    handler = logging.Handler()
+    handler.emit = fallbacks.append  # type: ignore[method-assign]
+    engine_log = logging.getLogger("dragonscope.topology.engine")
+    engine_log.addHandler(handler)
+    try:
+        graph = Graph()
+        apply_ops(graph, topology.load({o.key: o for o in objects}))
+        for obj in objects:
+            apply_ops(graph, topology.apply(Change(obj.table, obj.id, None, 1)))
+    finally:
+        engine_log.removeHandler(handler)
+    assert fallbacks == []
+    assert topology.extension_errors == []
+    assert graph.node_count() == 0

@@ -61,7 +61,7 @@ def tenant_metadata(topic: str) -> dict[str, Any]:
 def missing_metadata(table: str, object_id: str) -> dict[str, Any]:
     """A referenced object that does not exist: shown, in red, naming what is missing."""
     return {
-        "Name": object_id,
+        "Name": md.display_name(object_id, ""),
         "Type": "missing",
         "Manager": md.MANAGER,
         "Missing": {"Table": table, "ID": object_id},

@@ -19,7 +19,10 @@ DRAGONFLOW = "Dragonflow"
 
 
 def display_name(value: Any, fallback: str) -> str:
-    return value if isinstance(value, str) and value else fallback
+    """Skydive refuses nodes without a non-empty ``Name``: fall back to the id, then a mark."""
+    if isinstance(value, str) and value:
+        return value
+    return fallback or "(empty id)"
 
 
 def stored_fields(obj: NbObject) -> dict[str, Any]:

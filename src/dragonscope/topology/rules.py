@@ -293,7 +293,7 @@ def _router_ports(obj: NbObject) -> list[dict[str, Any]]:
 def router_port_metadata(router: NbObject, port: dict[str, Any]) -> dict[str, Any]:
     port_id = port["id"]
     metadata: dict[str, Any] = {
-        "Name": port_id,
+        "Name": md.display_name(port_id, ""),
         "Type": "lrouter_port",
         "Manager": md.MANAGER,
         md.DRAGONFLOW: {**port, "lrouter": router.id, "Table": "lrouter_port", "ID": port_id},

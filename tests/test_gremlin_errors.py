@@ -23,6 +23,13 @@ def graph() -> Graph:
         # syntax (§5.1)
         ("X.V()", 'found "X", expected `G` at column 1', 0),
         ("G.Foo()", "Expected step function, got: Foo at column 3", 2),
+        ("G.V().Hass('a')", "Expected step function, got: Hass at column 7 (did you mean Has?)", 6),
+        ("G.V().outv()", "Invalid step 'OutV' on nodes", 6),
+        (
+            "G.V().Has('a', Withn(1))",
+            "Unknown predicate Withn() at column 16 (did you mean Within?)",
+            15,
+        ),
         ("G.V().Has('Name', 'x'", "Expected right parenthesis at column 22", 21),
         ("G.V().Has('Name' . 'x')", "Expected right parenthesis, got: . at column 18", 17),
         ("G.V", "Expected left parenthesis at column 4", 3),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from functools import lru_cache
 from pathlib import Path
 
@@ -77,7 +78,8 @@ def _step(query: str, tree: Tree) -> Step:
     canonical = STEPS.get(name.value.lower())
     if canonical is None:
         raise GremlinError(
-            f"Expected step function, got: {name.value} at {column(query, name.start_pos or 0)}",
+            f"Expected step function, got: {name.value} at {column(query, name.start_pos or 0)}"
+            + _suggest(name.value, STEPS),
             name.start_pos,
         )
     return Step(canonical, _args(query, params), name.start_pos or 0)
@@ -116,16 +118,27 @@ def _arg(query: str, node: Tree | Token) -> Arg:
         )
     # a call: predicate or Metadata(...)
     if upper not in PREDICATES:
+        names = {p.lower(): p.capitalize() for p in PREDICATES} | {"ipv4range": "Ipv4Range"}
+        hint = _suggest(first.value, names)
         raise GremlinError(
-            f"Unknown predicate {first.value}() at {column(query, pos)}; expected one of "
-            "NE, NEE, LT, GT, LTE, GTE, INSIDE, BETWEEN, WITHIN, WITHOUT, REGEX, IPV4RANGE, "
-            "Metadata",
+            f"Unknown predicate {first.value}() at {column(query, pos)}"
+            + (
+                hint
+                or "; expected one of NE, NEE, LT, GT, LTE, GTE, INSIDE, BETWEEN, WITHIN,"
+                " WITHOUT, REGEX, IPV4RANGE, Metadata"
+            ),
             pos,
         )
     params = node.children[2]
     assert isinstance(params, Tree)
     value: Value = Call(upper, _args(query, params))
     return Arg(value, pos)
+
+
+def _suggest(word: str, known: dict[str, str]) -> str:
+    """`` (did you mean Has?)`` for a near miss, else ""."""
+    close = difflib.get_close_matches(word.lower(), known, n=1, cutoff=0.75)
+    return f" (did you mean {known[close[0]]}?)" if close else ""
 
 
 def _number(text: str) -> int | float:

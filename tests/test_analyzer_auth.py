@@ -179,3 +179,25 @@ def test_users_file_errors(tmp_path):
     assert add_user(path, "bob", "admin", "pw2") is False
     assert load_users(path)["bob"].role == "admin"
     assert "pw2" not in path.read_text()
+
+
+async def test_users_file_reload_applies_new_roles_and_removals(tmp_path):
+    users = tmp_path / "users"
+    add_user(users, "amy", "admin", "pw")
+    add_user(users, "bob", "reader", "pw")
+    async with Analyzer(settings(users_file=users)) as running:
+        jar = aiohttp.CookieJar(unsafe=True)
+        async with aiohttp.ClientSession(cookie_jar=jar) as http:
+            await login(http, running, "amy", "pw")
+            assert (await http.post(running.url + "/api/node", json=node("a"))).status == 201
+            users.write_text(
+                "\n".join(
+                    line.replace(":admin:", ":reader:") for line in users.read_text().splitlines()
+                )
+            )
+            assert running.reload_users() == 2
+            assert (await http.post(running.url + "/api/node", json=node("b"))).status == 405
+            users.write_text("garbage\n")
+            with pytest.raises(UsersFileError):
+                running.reload_users()
+            assert (await http.get(running.url + "/api/node")).status == 200

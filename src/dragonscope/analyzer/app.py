@@ -94,6 +94,16 @@ class Analyzer:
         self._pruner: asyncio.Task[None] | None = None
         self.app = create_app(self)
 
+    def reload_users(self) -> int:
+        """Re-read the users file (SIGHUP); a bad file keeps the current users.
+        Returns the number of users."""
+        if self.settings.users_file is None or self.auth.users is None:
+            return 0
+        self.auth.users = load_users(self.settings.users_file)
+        self.auth.forget_basic()
+        log.info("users file reloaded: %d users", len(self.auth.users))
+        return len(self.auth.users)
+
     # -- what plug-in routes use -------------------------------------------------
     @property
     def api_origin(self) -> str:

@@ -93,6 +93,10 @@ class Authenticator:
         self._tokens[_digest(token)] = (principal, self._clock() + self.token_ttl)
         return token, principal
 
+    def forget_basic(self) -> None:
+        """Drop cached basic-auth checks (the users file changed)."""
+        self._basic.clear()
+
     def logout(self, token: str) -> None:
         self._tokens.pop(_digest(token), None)
 
@@ -110,8 +114,12 @@ class Authenticator:
         if expiry <= self._clock():
             self._tokens.pop(_digest(token), None)
             raise Unauthenticated("Token expired")
-        if self.users is not None and principal.name not in self.users:
-            raise Unauthenticated("Invalid token")
+        if self.users is not None:
+            user = self.users.get(principal.name)
+            if user is None:  # removed from the users file since the login
+                raise Unauthenticated("Invalid token")
+            if user.role != principal.role:  # role changed: the new one applies at once
+                principal = Principal(user.name, user.role)
         return principal
 
     def from_basic(self, header_value: str) -> Principal:

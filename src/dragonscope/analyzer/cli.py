@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import getpass
+import logging
 import os
 import re
 import signal
@@ -21,6 +22,7 @@ from dragonscope.analyzer.settings import (
 )
 from dragonscope.analyzer.users import ROLES, UsersFileError, add_user
 
+log = logging.getLogger("dragonscope.analyzer")
 PASSWORD_ENV = "DRAGONSCOPE_PASSWORD"
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhd]?)$")
 _SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -58,7 +60,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "analyzer",
         help="run the Skydive-compatible analyzer",
         description="Run the analyzer: publishers connect to /ws/publisher, the UI and "
-        "skydive-client to the same address.",
+        "skydive-client to the same address. SIGHUP re-reads the users file.",
     )
     parser.add_argument(
         "--listen",
@@ -149,6 +151,15 @@ async def serve(settings: AnalyzerSettings) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
+
+    def reload() -> None:
+        try:
+            analyzer.reload_users()
+        except UsersFileError as exc:
+            log.error("users file not reloaded, keeping the current users: %s", exc)
+
+    with contextlib.suppress(NotImplementedError, AttributeError):
+        loop.add_signal_handler(signal.SIGHUP, reload)
     print(f"dragonscope analyzer listening on {analyzer.url}", flush=True)
     try:
         await stop.wait()

@@ -584,6 +584,16 @@ def test_round_trip_through_fip(tracer: Tracer) -> None:
     assert out["reply"]["packet"]["ip_dst"] == "203.0.113.10"
 
 
+def test_round_trip_out_through_fip_and_back(tracer: Tracer) -> None:
+    out = tracer.trace(
+        TraceRequest(source="web-1", destination="8.8.8.8", dport=443, reply=True)
+    ).to_json()
+    reply = out["reply"]
+    assert reply["packet"]["ip_src"] == "8.8.8.8" and reply["packet"]["ip_dst"] == "172.24.4.20"
+    assert reply["verdict"] == "delivered" and reply["final"]["port"]["name"] == "web-1"
+    assert any("established" in h["why"] for h in reply["hops"] if h["table"] == 105)
+
+
 def test_reply_not_simulated_when_dropped(tracer: Tracer) -> None:
     out = tracer.trace(
         TraceRequest(source="web-1", destination="db-1", dport=3306, reply=True)

@@ -228,8 +228,12 @@ class Tracer:
             )
         if "external" in by_verdict:
             return by_verdict["external"][0]
-        if start.target is None and delivered:
-            return delivered[0]
+        sender = start.sender.id if start.sender else None
+        others = [o for o in delivered if not (o.port and o.port.id == sender)]
+        if start.target is None and others:
+            if len(outcomes) > 1:
+                others[0].reason += f" (one of {len(others)} copies delivered, see outcomes)"
+            return others[0]
         if "dropped" in by_verdict:
             return by_verdict["dropped"][0]
         return self._synthetic(
@@ -255,24 +259,37 @@ class Tracer:
     # -- round trip ---------------------------------------------------------------------
     def _reply(self, request: TraceRequest, result: TraceResult, start: Start) -> None:
         final, pkt = result.final, result.final.packet
-        if final.verdict != "delivered" or final.port is None or pkt is None:
-            result.notes.append("no reply simulated: the request was not delivered to a port")
-            return
-        if pkt.proto not in ("tcp", "udp", "icmp", "icmp6") or pkt.is_dhcp_request:
+        if pkt is None or pkt.proto not in ("tcp", "udp", "icmp", "icmp6") or pkt.is_dhcp_request:
             result.notes.append("no reply simulated for this protocol")
             return
-        sender = start.sender
-        back = TraceRequest(
-            source=final.port.id,
-            destination=sender.id if sender is not None else pkt.ip_src,
+        fip = self.index.fip_by_address.get(ip(pkt.ip_src)) if pkt.ip_src else None
+        reply_type = {8: 0, 128: 129}.get(pkt.icmp_type or -1, pkt.icmp_type)
+        common = dict(
             proto=pkt.proto,
             sport=pkt.dport,
             dport=pkt.sport,
-            icmp_type={8: 0, 128: 129}.get(pkt.icmp_type or -1, pkt.icmp_type),
+            icmp_type=reply_type,
             icmp_code=pkt.icmp_code,
             ip_src=pkt.ip_dst,
-            ip_dst=pkt.ip_src,
         )
+        if final.verdict == "delivered" and final.port is not None:
+            sender = start.sender
+            back = TraceRequest(
+                source=final.port.id,
+                destination=sender.id if sender is not None else pkt.ip_src,
+                ip_dst=pkt.ip_src,
+                **common,
+            )
+        elif final.verdict == "external" and fip is not None and fip.address is not None:
+            # The answer comes back from the physical network to the floating IP, at the
+            # chassis that answers ARP for it.
+            back = TraceRequest(source="external", destination=str(fip.address), **common)
+        else:
+            result.notes.append(
+                "no reply simulated: the request was neither delivered to a port nor sent "
+                "out through a floating IP"
+            )
+            return
         result.reply = self.trace(back, conntrack=result.conntrack)
         result.reply.assumptions.insert(
             0, "the reply reuses the conntrack entries the request committed"

@@ -25,10 +25,12 @@ def verdict_line(result: dict[str, Any]) -> str:
     if result["verdict"] == "dropped":
         obj = final.get("object")
         by = f" [{obj['table']} {obj['name']}]" if obj else ""
-        return (
-            f"{verdict} {final.get('code')} at table {final['table']} "
-            f"({final['table_name']}){where}: {final['reason']}{by}"
+        at = (
+            "in the guest"
+            if final["table"] is None
+            else f"at table {final['table']} {final['table_name']} ({final['stage']})"
         )
+        return f"{verdict} {final.get('code')} {at}{where}: {final['reason']}{by}"
     if result["verdict"] == "delivered" and final.get("port"):
         return f"{verdict} to {final['port']['name']}{where}: {final['reason']}"
     return f"{verdict}{where}: {final['reason']}"

@@ -25,6 +25,7 @@ BROADCAST = "ff:ff:ff:ff:ff:ff"
 ANY_V4 = ipaddress.ip_network("0.0.0.0/0")
 ANY_V6 = ipaddress.ip_network("::/0")
 METADATA_NET = ipaddress.ip_network("169.254.169.254/32")
+LIMITED_BROADCAST = ipaddress.ip_address("255.255.255.255")
 
 Route = tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, IpAddr | None, str]
 
@@ -262,6 +263,13 @@ class Resolver:
         notes.append(f"{port.name} reaches {dst} by its {best[2]}")
         return best[1] if best[1] is not None else dst
 
+    def _is_broadcast(self, port: Port, addr: IpAddr) -> bool:
+        if addr == LIMITED_BROADCAST:
+            return True
+        subnet = self.index.subnet_of(port, addr)
+        cidr = subnet.cidr if subnet else None
+        return cidr is not None and cidr.version == 4 and addr == cidr.broadcast_address
+
     def resolve_mac(self, port: Port, addr: IpAddr, notes: list[str]) -> str | GuestFailure:
         """What the guest's ARP (or ND) for ``addr`` on its network would learn (the answer
         depends only on the network, so it is cached per network and address)."""
@@ -475,7 +483,10 @@ class Resolver:
         eth_dst = req.eth_dst
         if eth_dst is None:
             hop = self.next_hop(sender, dst_addr, notes)
-            if isinstance(hop, GuestFailure):
+            if hop == dst_addr and self._is_broadcast(sender, dst_addr):
+                eth_dst = BROADCAST
+                notes.append(f"{dst_addr} is a broadcast address: sent to {BROADCAST}")
+            elif isinstance(hop, GuestFailure):
                 start.failure = hop
             else:
                 mac = self.resolve_mac(sender, hop, notes)

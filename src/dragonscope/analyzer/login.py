@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 from typing import TYPE_CHECKING
 
 from aiohttp import web
@@ -15,6 +16,7 @@ from dragonscope.analyzer.responses import json_response
 if TYPE_CHECKING:
     from dragonscope.analyzer.app import Analyzer
 
+log = logging.getLogger("dragonscope.analyzer.auth")
 _OBJECTS = ("topology", "node", "edge", "noderule", "edgerule", "alert", "status", "websocket")
 
 
@@ -39,6 +41,7 @@ async def login(request: web.Request) -> web.Response:
     try:
         token, principal = analyzer.auth.login(username, password)
     except Unauthenticated as exc:
+        log.warning("failed login for %r from %s", username[:64], request.remote)
         return web.Response(status=401, text=str(exc))
     permissions = _permissions(principal.role)
     response = json_response({"Token": token, "Permissions": permissions})

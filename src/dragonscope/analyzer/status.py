@@ -84,6 +84,15 @@ def render_metrics(analyzer: Analyzer) -> str:
     depths = analyzer.hub.queue_depths()
     metric("publishers", "gauge", "Connected publishers.", [("", len(analyzer.publishers))])
     metric("subscribers", "gauge", "Connected subscribers.", [("", len(analyzer.subscriber_pool))])
+    metric(
+        "publisher_messages_in_total",
+        "counter",
+        "Messages received per connected publisher.",
+        [
+            (f'{{origin="{_escape(c.origin)}"}}', c.messages_in)
+            for c in analyzer.publishers.by_host.values()
+        ],
+    )
     metric("graph_nodes", "gauge", "Nodes in the live graph.", [("", analyzer.graph.node_count())])
     metric("graph_edges", "gauge", "Edges in the live graph.", [("", analyzer.graph.edge_count())])
     metric(

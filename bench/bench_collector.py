@@ -165,7 +165,7 @@ async def _measure(
         while subscriber.added < expected:
             if service.proc.poll() is not None:
                 raise RuntimeError(f"{mode} exited:\n{(tmp / f'{mode}.log').read_text()[-2000:]}")
-            if time.monotonic() - started > 240:
+            if time.monotonic() - started > 600:
                 raise RuntimeError(f"{mode}: initial sync incomplete ({subscriber.added})")
             await asyncio.sleep(0.05)
         sync_seconds = time.monotonic() - started

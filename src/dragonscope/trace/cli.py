@@ -14,6 +14,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from dragonscope.cli import CliError
 from dragonscope.nb.model import Snapshot
 from dragonscope.trace.engine import Tracer, parse_apps
 from dragonscope.trace.model import TraceError
@@ -85,12 +86,6 @@ def register(subparsers: Any) -> None:
     r.set_defaults(func=run_reach)
 
 
-def _fail(message: str) -> Exception:
-    from dragonscope.cli import CliError
-
-    return CliError(message)
-
-
 async def _from_nb(url: str) -> Snapshot:
     from dragonscope.nb.backends.base import BackendError
     from dragonscope.nb.reader import open_reader
@@ -99,7 +94,7 @@ async def _from_nb(url: str) -> Snapshot:
         async with open_reader(url) as reader:
             snapshot, _ = await reader.snapshot()
     except BackendError as exc:
-        raise _fail(str(exc)) from None
+        raise CliError(str(exc)) from None
     return snapshot
 
 
@@ -118,15 +113,15 @@ async def _from_analyzer(address: str, user: str | None) -> Snapshot:
         ):
             if response.status != 200:
                 text = (await response.text()).strip()
-                raise _fail(f"analyzer {address} answered {response.status}: {text}")
+                raise CliError(f"analyzer {address} answered {response.status}: {text}")
             graph = await response.json(content_type=None)
     except (aiohttp.ClientError, OSError, TimeoutError) as exc:
-        raise _fail(f"cannot read the graph from analyzer {address}: {exc}") from None
+        raise CliError(f"cannot read the graph from analyzer {address}: {exc}") from None
     try:
         nodes = [Node.from_json(n) for n in graph.get("Nodes") or []]
         edges = [Edge.from_json(e) for e in graph.get("Edges") or []]
     except (GraphError, AttributeError) as exc:
-        raise _fail(f"analyzer {address} sent a malformed graph: {exc}") from None
+        raise CliError(f"analyzer {address} sent a malformed graph: {exc}") from None
     return snapshot_from_graph(nodes, edges)
 
 
@@ -138,15 +133,15 @@ def load_tracer(args: argparse.Namespace) -> Tracer:
         try:
             patch = json.loads(Path(args.patch).read_text())
         except (OSError, ValueError) as exc:
-            raise _fail(f"cannot read patch {args.patch}: {exc}") from None
+            raise CliError(f"cannot read patch {args.patch}: {exc}") from None
         try:
             snapshot = apply_patch(snapshot, patch)
         except TraceError as exc:
-            raise _fail(str(exc)) from None
+            raise CliError(str(exc)) from None
     try:
         return Tracer(snapshot, parse_apps(args.apps))
     except ValueError as exc:
-        raise _fail(str(exc)) from None
+        raise CliError(str(exc)) from None
 
 
 def run_trace(args: argparse.Namespace) -> int:
@@ -172,7 +167,7 @@ def run_trace(args: argparse.Namespace) -> int:
         )
         result = tracer.trace(request).to_json()
     except TraceError as exc:
-        raise _fail(str(exc)) from None
+        raise CliError(str(exc)) from None
     print(render(result, args.format))
     return 1 if result["verdict"] == "dropped" else 0
 
@@ -182,6 +177,6 @@ def run_reach(args: argparse.Namespace) -> int:
     try:
         grid = matrix(tracer, args.tenant, args.network, args.proto, args.dport, args.ct)
     except TraceError as exc:
-        raise _fail(str(exc)) from None
+        raise CliError(str(exc)) from None
     print(json.dumps(grid, indent=2) if args.format == "json" else render_matrix(grid))
     return 0

@@ -13,6 +13,7 @@ import asyncio
 import json
 import os
 import sys
+from collections import Counter
 from collections.abc import Callable, Coroutine
 from typing import Any, TextIO
 
@@ -196,7 +197,7 @@ def _change_line(change: Change) -> str:
         line += f"  {name!r}"
     if change.obj.problems:
         count = len(change.obj.problems)
-        first = _problem_text(change.obj.problems[0])
+        first = change.obj.problems[0]
         line += f"  [{count} problem{'s' if count > 1 else ''}: {first}]"
     return line
 
@@ -225,9 +226,11 @@ async def _check(reader: NbReader, args: argparse.Namespace) -> int:
     objects = len(_selected(snapshot, args.table))
     if problems:
         affected = len({(p.table, p.id) for p in problems})
+        kinds = Counter(p.kind for p in problems)
+        by_kind = ", ".join(f"{n} {kind}" for kind, n in kinds.most_common())
         _say(
-            f"{len(problems)} problem{'s' if len(problems) > 1 else ''} in {affected} of "
-            f"{objects} objects ({reader.url}, revision {revision})"
+            f"{len(problems)} problem{'s' if len(problems) > 1 else ''} ({by_kind}) in "
+            f"{affected} of {objects} objects ({reader.url}, revision {revision})"
         )
         return 1
     _say(f"no problems in {objects} objects ({reader.url}, revision {revision})")
@@ -240,11 +243,7 @@ def _print_problems(problems: list[Problem], as_json: bool, out: TextIO) -> None
         out.write("\n")
         return
     for problem in problems:
-        out.write(f"{_problem_text(problem)}  [{problem.kind}]\n")
-
-
-def _problem_text(problem: Problem) -> str:
-    return str(problem)
+        out.write(f"{problem}  [{problem.kind}]\n")
 
 
 def _problem_json(problem: Problem) -> dict[str, Any]:

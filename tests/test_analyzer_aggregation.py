@@ -210,3 +210,21 @@ async def test_handshake_requirements(analyzer, http):
     ws = await connect(http, analyzer, "hdr")
     assert ws._response.headers["X-Service-Type"] == "analyzer"
     assert ws._response.headers["X-Host-ID"] == "analyzer-test"
+
+
+async def test_shared_edge_survives_until_its_last_holder_leaves(analyzer, http):
+    keep = await connect(http, analyzer, "keep")
+    a = await connect(http, analyzer, "a", persistent=False)
+    b = await connect(http, analyzer, "b", persistent=False)
+    await send_all(keep, [msg("NodeAdded", node("x")), msg("NodeAdded", node("y"))])
+    await settle(keep)
+    for ws in (a, b):
+        await ws.send_str(msg("EdgeAdded", edge("xy", "x", "y")))
+        await settle(ws)
+    assert analyzer.store.holders_of_edge("xy") == ["test.a", "test.b"]
+    await a.close()
+    await eventually(lambda: analyzer.store.holders_of_edge("xy") == ["test.b"])
+    assert analyzer.graph.edge("xy") is not None
+    await b.close()
+    await eventually(lambda: analyzer.graph.edge("xy") is None)
+    assert analyzer.graph.node("x") is not None and analyzer.graph.node("y") is not None

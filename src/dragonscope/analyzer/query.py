@@ -48,10 +48,6 @@ def run_compiled(compiled: Any, view: GraphView, history: History | None) -> Any
         raise QueryError(str(exc)) from None
 
 
-def run_query(query: str, view: GraphView, history: History | None) -> Any:
-    return run_compiled(compile_query(query), view, history)
-
-
 async def run_query_async(query: str, view: GraphView, history: History | None) -> Any:
     compiled = compile_query(query)
     gremlin = _engine()
@@ -71,12 +67,3 @@ def graph_ids(compiled: Any, view: GraphView, history: History | None) -> tuple[
     except (gremlin.GremlinError, HistoryError) as exc:
         raise QueryError(str(exc)) from None
     return {n.id for n in result.nodes()}, {e.id for e in result.edges()}
-
-
-def graph_result(result: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Nodes and edges of a JSON result that must be a graph (``G`` or ``...SubGraph()``)."""
-    if isinstance(result, list) and len(result) == 1:
-        result = result[0]
-    if isinstance(result, dict) and "Nodes" in result and "Edges" in result:
-        return list(result["Nodes"] or []), list(result["Edges"] or [])
-    raise QueryError("the filter must return a graph: end it with .SubGraph() or use G")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from aiohttp import WSMsgType, web
 
@@ -118,7 +118,8 @@ async def handle(request: web.Request) -> web.StreamResponse:
         await sub.ws.prepare(request)
         analyzer.sockets.add(sub.ws)
         if view_filter is not None:
-            sub.set_view(analyzer.graph, *view_filter(analyzer.graph))
+            with contextlib.suppress(QueryError):  # checked above; the graph may have moved
+                sub.set_view(analyzer.graph, *view_filter(analyzer.graph))
         transport = request.transport
         if transport is not None:
             sub.abort = transport.close
@@ -143,8 +144,3 @@ async def handle(request: web.Request) -> web.StreamResponse:
             writer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await writer
-
-
-def status_of(entry: Any) -> dict[str, Any]:
-    conn, _sub = entry
-    return conn.status()

@@ -280,3 +280,16 @@ def test_docs_list_every_drop_code_and_table() -> None:
     for name, _app in TABLES.values():
         if name not in ("GUEST",):
             assert name in text or name.replace("_", " ").lower() in text.lower(), name
+
+
+def test_big_matrix_renders_one_line_per_source() -> None:
+    ports = [{"id": f"p{i}", "name": f"vm-{i}"} for i in range(45)]
+    dropped = {"verdict": "dropped", "code": "SG_INGRESS"}
+    rows = [
+        [None if i == j else ({"verdict": "delivered"} if j % 2 else dropped) for j in range(45)]
+        for i in range(45)
+    ]
+    text = render_matrix({"proto": "tcp", "dport": 22, "ports": ports, "rows": rows})
+    lines = text.splitlines()
+    assert lines[0] == "tcp/22, 45 ports"
+    assert lines[1].startswith("vm-0") and "reaches 22/44; SG_INGRESS 22" in lines[1]

@@ -83,19 +83,40 @@ def render(result: dict[str, Any], fmt: str = "detailed") -> str:
     return "\n".join(lines)
 
 
+GRID_LIMIT = 40  # beyond this many ports a grid no longer fits a terminal
+
+
 def render_matrix(matrix: dict[str, Any]) -> str:
-    """Port-by-port grid: ``+`` delivered, ``r`` replied, ``e`` external, else the drop code."""
+    """Port-by-port grid (``+`` delivered, ``r`` replied, ``e`` external, ``x`` dropped), or
+    one summary line per source port when the tenant is too big for a grid; then the
+    drop codes with their counts."""
     names = [p["name"] for p in matrix["ports"]]
     width = max((len(n) for n in names), default=4)
     marks = {"delivered": "+", "replied": "r", "external": "e"}
-    header = "from/to".ljust(width)
-    lines = [f"{header}  " + " ".join(f"{i:>3}" for i in range(len(names)))]
-    for i, (name, row) in enumerate(zip(names, matrix["rows"], strict=True)):
-        cells = []
-        for cell in row:
-            cells.append("  ." if cell is None else f"{marks.get(cell['verdict'], 'x'):>3}")
-        lines.append(f"{name:<{width}}  " + " ".join(cells) + f"   {i}")
-    lines.append("legend: + delivered, r replied, e external, x dropped (see below), . self")
+    lines = [
+        f"{matrix['proto']}"
+        + (f"/{matrix['dport']}" if matrix.get("dport") else "")
+        + f", {len(names)} ports"
+    ]
+    if len(names) <= GRID_LIMIT:
+        lines.append("from/to".ljust(width) + "  " + " ".join(f"{i:>3}" for i in range(len(names))))
+        for i, (name, row) in enumerate(zip(names, matrix["rows"], strict=True)):
+            cells = ["  ." if c is None else f"{marks.get(c['verdict'], 'x'):>3}" for c in row]
+            lines.append(f"{name:<{width}}  " + " ".join(cells) + f"   {i}")
+        lines.append("legend: + delivered, r replied, e external, x dropped, . self")
+    else:
+        for name, row in zip(names, matrix["rows"], strict=True):
+            cells = [c for c in row if c is not None]
+            ok = sum(1 for c in cells if c["verdict"] in marks)
+            why: dict[str, int] = {}
+            for c in cells:
+                if c["verdict"] not in marks:
+                    key = c.get("code") or c["verdict"]
+                    why[key] = why.get(key, 0) + 1
+            detail = ", ".join(f"{k} {v}" for k, v in sorted(why.items(), key=lambda kv: -kv[1]))
+            lines.append(
+                f"{name:<{width}}  reaches {ok}/{len(cells)}" + (f"; {detail}" if detail else "")
+            )
     codes: dict[str, int] = {}
     for row in matrix["rows"]:
         for cell in row:

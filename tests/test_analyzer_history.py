@@ -67,6 +67,8 @@ async def test_at_and_changes_between_three_times():
         assert {n["ID"]: n["Metadata"].get("Color") for n in at_t2}["n1"] == "red"
         assert await query(http, analyzer, f"G.At({t2}).E().Count()") == 0
         assert await query(http, analyzer, f"G.Context({t1}).E().Count()") == 1
+        window = sorted(n["ID"] for n in await query(http, analyzer, f"G.Context({t3}, 60).V()"))
+        assert window == ["n1", "n2", "n3", "n4"]  # all that existed in the last minute
         assert sorted(n["ID"] for n in await query(http, analyzer, f"G.At({t3}).V()")) == [
             "n1", "n4"]  # fmt: skip
 

@@ -190,7 +190,8 @@ class History(GraphListener):
 
     def window_view(self, start: int, end: int) -> SnapshotView:
         """Everything that existed at some time in [start, end]: the graph at ``end``
-        plus what was removed during the window, in its last state."""
+        plus what was removed during the window, in its last state. A window that
+        starts before the kept history covers what is kept (``FOREVER`` works)."""
         view = self.view_at(end)
         lo = bisect.bisect_left(self._times, start, lo=max(self._start, 0))
         hi = bisect.bisect_right(self._times, end, lo=lo)

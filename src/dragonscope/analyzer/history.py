@@ -173,8 +173,15 @@ class History(GraphListener):
                 f"started then or older changes passed the retention; {at} ms is before that"
             )
 
-    def view_at(self, at: int) -> SnapshotView:
-        """The graph as it was at ``at`` (ms since epoch)."""
+    def view_at(self, at: int) -> Graph | SnapshotView:
+        """The graph as it was at ``at`` (ms since epoch); the live graph itself
+        when nothing changed since (no copy)."""
+        self._check(at)
+        if bisect.bisect_right(self._times, at, lo=self._start) == len(self._times):
+            return self._graph
+        return self._snapshot_at(at)
+
+    def _snapshot_at(self, at: int) -> SnapshotView:
         self._check(at)
         nodes = {n.id: n for n in self._graph.nodes()}
         edges = {e.id: e for e in self._graph.edges()}
@@ -192,7 +199,7 @@ class History(GraphListener):
         """Everything that existed at some time in [start, end]: the graph at ``end``
         plus what was removed during the window, in its last state. A window that
         starts before the kept history covers what is kept (``FOREVER`` works)."""
-        view = self.view_at(end)
+        view = self._snapshot_at(end)
         lo = bisect.bisect_left(self._times, start, lo=max(self._start, 0))
         hi = bisect.bisect_right(self._times, end, lo=lo)
         for index in range(hi - 1, lo - 1, -1):

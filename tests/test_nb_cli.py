@@ -108,7 +108,8 @@ async def test_check_is_clean_on_a_consistent_cloud_and_exits_1_on_problems(
     assert any(line.startswith("lport/broken: ") and "[invalid-json]" in line for line in lines)
     assert any(line.startswith("chassis/compute-9.ip: ") for line in lines)
     assert any("floatingip/f1.lport" in line and "[dangling-reference]" in line for line in lines)
-    assert "problems in" in dirty.stderr
+    assert dirty.stderr.startswith(f"{len(lines)} problems (")
+    assert "1 invalid-json" in dirty.stderr and "1 dangling-reference" in dirty.stderr
 
     as_json = nb("check", "--nb", etcd_server.url, "--json", "--table", "chassis")
     assert as_json.returncode == 1

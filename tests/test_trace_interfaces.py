@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import copy
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -293,3 +295,39 @@ def test_big_matrix_renders_one_line_per_source() -> None:
     lines = text.splitlines()
     assert lines[0] == "tcp/22, 45 ports"
     assert lines[1].startswith("vm-0") and "reaches 22/44; SG_INGRESS 22" in lines[1]
+
+
+async def test_api_applies_analyzer_auth(tmp_path: Path) -> None:
+    from dragonscope.analyzer import Analyzer, AnalyzerSettings
+    from dragonscope.analyzer.users import add_user
+
+    users = tmp_path / "users"
+    add_user(users, "ops", "reader", "s3cret-pass")
+    settings = AnalyzerSettings(host="127.0.0.1", port=0, users_file=users)
+    async with Analyzer(settings) as analyzer, aiohttp.ClientSession() as http:
+        body = {"from": "web-1", "to": "db-1"}
+        async with http.post(f"{analyzer.url}/api/trace", json=body) as resp:
+            assert resp.status == 401
+        async with http.get(f"{analyzer.url}/api/reach", params={"network": "x"}) as resp:
+            assert resp.status == 401
+        auth = {"Authorization": "Basic " + base64.b64encode(b"ops:s3cret-pass").decode()}
+        async with http.post(f"{analyzer.url}/api/trace", json=body, headers=auth) as resp:
+            assert resp.status == 400  # authenticated; the empty graph has no port web-1
+            assert "web-1" in (await resp.json())["Error"]
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "dragonscope",
+            "reach",
+            "--analyzer",
+            f"127.0.0.1:{analyzer.port}",
+            "--user",
+            "ops",
+            "--network",
+            "b-net",
+            env={**os.environ, "DRAGONSCOPE_PASSWORD": "wrong"},
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        _, err = await asyncio.wait_for(proc.communicate(), 60)
+        assert proc.returncode == 2 and b"401" in err and b"Traceback" not in err

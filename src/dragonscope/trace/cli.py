@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import json
 import os
 from pathlib import Path
@@ -104,11 +105,14 @@ async def _from_analyzer(address: str, user: str | None) -> Snapshot:
     from dragonscope.graph.model import Edge, GraphError, Node
     from dragonscope.topology import snapshot_from_graph
 
-    auth = aiohttp.BasicAuth(user, os.environ.get("DRAGONSCOPE_PASSWORD", "")) if user else None
+    headers = {}
+    if user:
+        secret = f"{user}:{os.environ.get('DRAGONSCOPE_PASSWORD', '')}".encode()
+        headers["Authorization"] = "Basic " + base64.b64encode(secret).decode()
     url = address if "://" in address else f"http://{address}"
     try:
         async with (
-            aiohttp.ClientSession(auth=auth) as session,
+            aiohttp.ClientSession(headers=headers) as session,
             session.get(f"{url}/api/topology", timeout=aiohttp.ClientTimeout(total=60)) as response,
         ):
             if response.status != 200:

@@ -218,9 +218,13 @@ def assert_valid(graph: Graph) -> None:
     for node in graph.nodes():
         assert isinstance(node.metadata.get("Name"), str) and node.metadata["Name"]
         assert isinstance(node.metadata.get("Type"), str) and node.metadata["Type"]
+    owned: set[str] = set()
     for edge in graph.edges():
         assert isinstance(edge.metadata.get("RelationType"), str)
         assert edge.metadata["RelationType"]
+        if edge.metadata["RelationType"] == "ownership":
+            assert edge.child not in owned, "a node has two ownership parents"
+            owned.add(edge.child)
 
 
 def shape(nodes: dict, edges: dict) -> tuple[dict, dict]:

@@ -343,6 +343,9 @@ class Topology:
     def _apply(self, changes: list[tuple[Key, NbObject | None]]) -> list[GraphOp]:
         dirty: dict[Key, None] = {}
         for key, obj in changes:
+            if obj is not None and obj.key != key:
+                # The change's key is what the store holds; the object must agree with it.
+                obj = NbObject(key[0], key[1], obj.data, obj.problems)
             if self._objects.get(key) == obj:
                 continue
             self._store(key, obj, dirty)

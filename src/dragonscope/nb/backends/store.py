@@ -19,7 +19,7 @@ import asyncio
 import json
 import logging
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator
 from typing import Any
 
 from dragonscope.nb.backends.base import BackendError, RawChange, RawEntry
@@ -45,15 +45,6 @@ class LocalStore:
         self._horizon = 0  # changes at or below this revision may have been forgotten
         self._changed = asyncio.Event()
         self._closed = False
-
-    def __len__(self) -> int:
-        return len(self._values)
-
-    def get(self, key: Key) -> bytes | None:
-        return self._values.get(key)
-
-    def keys(self) -> Iterable[Key]:
-        return self._values.keys()
 
     def snapshot(self) -> tuple[list[RawEntry], int]:
         entries = [RawEntry(table, id_, value) for (table, id_), value in self._values.items()]

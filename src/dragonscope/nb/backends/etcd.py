@@ -276,7 +276,7 @@ class EtcdBackend:
             try:
                 async for response in self._watch(conn, position.last + 1):
                     if outage_logged:
-                        log.warning(
+                        log.info(
                             "etcd %s: watching again after revision %d", conn.target, position.last
                         )
                         outage_logged = False

@@ -238,7 +238,7 @@ class RedisBackend:
             try:
                 async for _ in self._session(client):
                     if outage is not None:
-                        log.warning("redis at %s is back; NB re-read", self.address)
+                        log.info("redis at %s is back; NB re-read", self.address)
                         outage = None
                     delay = self._retry_delay
             except (RedisError, OSError) as exc:

@@ -601,6 +601,14 @@ def test_reply_not_simulated_when_dropped(tracer: Tracer) -> None:
     assert "reply" not in out and out["notes"]
 
 
+def test_extra_route_to_disabled_nexthop_is_not_delivered() -> None:
+    from dragonscope.trace.whatif import apply_patch
+
+    patched = apply_patch(build(), {"update": {"lport": [{"id": "vpn-gw", "enabled": False}]}})
+    out = Tracer(patched).trace(TraceRequest(source="db-1", destination="10.99.1.5", dport=443))
+    assert out.to_json()["drop"]["code"] == "PORT_DISABLED"
+
+
 def test_every_hop_names_table_app_and_node_ids(tracer: Tracer) -> None:
     out = tracer.trace(TraceRequest(source="web-1", destination="db-1", dport=22)).to_json()
     for hop in out["hops"]:

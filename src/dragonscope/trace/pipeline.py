@@ -782,6 +782,9 @@ def egress(w: Walk, f: Frame) -> Next:
             return run_chain(w, f, fc, by_source=False)
     if port is None:
         return _egress_flood_or_provider(w, f)
+    if not port.bound:
+        _unbound_destination(w, f, 75, port)
+        return None
     if "dnat" in w.apps and port.id in idx.fip_by_port and _local(w, f, port):
         if w.record:
             w.hop(
@@ -796,9 +799,6 @@ def egress(w: Walk, f: Frame) -> Next:
         if w.record:
             w.hop(f, 75, "goto", f"{port.name} is local → ingress security", [idx.port_ref(port)])
         return [(f, ingress_sg)]
-    if not port.bound:
-        _unbound_destination(w, f, 75, port)
-        return None
     if network.is_tunnel:
         return _tunnel(w, f, port)
     if network.is_provider:

@@ -1,8 +1,8 @@
 """NB objects to a Skydive graph: translation, incremental diff, chassis slices, extensions.
 
-    >>> topology = Topology(extensions=[])
-    >>> ops = topology.load(snapshot)            # the whole graph, nodes before edges
-    >>> ops = topology.apply(change)             # only what the change touched
+    topology = Topology()                # installed extensions; chassis="..." for a slice
+    ops = topology.load(snapshot)        # the whole graph, nodes before edges
+    ops = topology.apply(change)         # only what the change touched, in a valid order
 
 ``docs/graph-model.md`` describes every node type, metadata key and relation.
 """

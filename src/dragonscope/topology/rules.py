@@ -119,9 +119,11 @@ def _ref_edge(
         ctx.edge(ctx.own_id, relation, ctx.ref(table, target), role=role)
 
 
-def _ref_edges(ctx: RenderContext, table: str, values: Any, relation: str, role: str) -> None:
+def _ref_edges(
+    ctx: RenderContext, table: str, values: Any, relation: str, role: str | None = None
+) -> None:
     for target in dict.fromkeys(md.strings(values)):
-        ctx.edge(ctx.own_id, relation, ctx.ref(table, target), role=role or None)
+        ctx.edge(ctx.own_id, relation, ctx.ref(table, target), role=role)
 
 
 def _generic_references(ctx: RenderContext, handled: frozenset[str]) -> None:
@@ -258,7 +260,7 @@ def draw_lport(ctx: RenderContext) -> None:
     for subnet_id, subnet_ips in on_subnet.items():
         ctx.edge(ctx.own_id, "subnet", ctx.ref("lsubnet", subnet_id), {"IPs": subnet_ips})
     _ref_edge(ctx, "chassis", binding_chassis(obj), "binding")
-    _ref_edges(ctx, "secgroup", data.get("security_groups"), "secgroup", "")
+    _ref_edges(ctx, "secgroup", data.get("security_groups"), "secgroup")
     _ref_edge(ctx, "qospolicy", data.get("qos_policy"), "qos")
     router_id = _gateway_router(obj)
     if router_id and ctx.get("lrouter", router_id[0]) is not None:
@@ -372,7 +374,7 @@ def draw_secgroup(ctx: RenderContext) -> None:
     draw_generic(ctx)
     rules = ctx.obj.data.get("rules")
     remotes = [r.get("remote_group_id") for r in rules or [] if isinstance(r, dict)]
-    _ref_edges(ctx, "secgroup", remotes if isinstance(rules, list) else [], "remote-group", "")
+    _ref_edges(ctx, "secgroup", remotes if isinstance(rules, list) else [], "remote-group")
 
 
 # child_port_segmentation: an edge, not a node ---------------------------------------------------
@@ -444,7 +446,7 @@ def draw_sfc_portchain(ctx: RenderContext) -> None:
 
 def draw_bgp_speaker(ctx: RenderContext) -> None:
     draw_generic(ctx)
-    _ref_edges(ctx, "bgp_peer", ctx.obj.data.get("peers"), "bgp-peer", "")
+    _ref_edges(ctx, "bgp_peer", ctx.obj.data.get("peers"), "bgp-peer")
 
 
 def draw_bgp_peer(ctx: RenderContext) -> None:

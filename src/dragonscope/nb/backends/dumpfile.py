@@ -21,7 +21,6 @@ from dragonscope.nb.backends.store import LocalStore, flatten_dump
 
 log = logging.getLogger(__name__)
 
-
 DEFAULT_INTERVAL = 1.0
 
 

@@ -389,3 +389,28 @@ def test_port_migrating_away_leaves_the_slice_with_what_only_it_needed() -> None
         k: n.metadata for k, n in expected_nodes.items()
     }
     assert topology.edges.keys() == expected_edges.keys()
+
+
+def test_documented_queries_answer_on_the_sample_cloud() -> None:
+    """The queries docs/graph-model.md suggests, run by the Gremlin engine on the graph."""
+    from dragonscope import gremlin
+
+    nodes, edges = translate(cloud())
+    graph = Graph()
+    for node in nodes.values():
+        graph.add_node(node)
+    for edge in edges.values():
+        graph.add_edge(edge)
+    expectations = {
+        "G.V().Has('Type', 'lport', 'Chassis', 'compute-1').Count()": 4,
+        f"G.V().Has('Neutron.PortID', '{WEB_1}').Count()": 1,
+        "G.V().Has('Type', 'missing').Count()": 6,
+        "G.V().Has('Type', 'lrouter').OutE('RelationType', 'gateway').OutV().Count()": 1,
+        "G.V().Has('Type', 'lport', 'State', 'DOWN').Count()": 1,
+        "G.E().Has('RelationType', 'trunk-child').Count()": 2,
+        f"G.V().Has('Type', 'tenant', 'Name', '{ACME}').Out().Count()": 12,
+        "G.V().Has('Type', 'lswitch', 'Name', 'web-net').Descendants().Count()": 9,
+        "G.V().Has('Type', 'vip', 'Name', '10.10.1.100').Values('ActivePort')": [WEB_2],
+    }
+    for query, expected in expectations.items():
+        assert gremlin.run(query, graph) == expected, query

@@ -912,7 +912,13 @@ def _egress_flood_or_provider(w: Walk, f: Frame) -> Next:
                 75,
                 "flood",
                 f"one tunnel copy per remote chassis hosting ports of "
-                f"{network.name}: {', '.join(usable) or 'none'}",
+                f"{network.name}: {', '.join(usable) or 'none'}"
+                + (
+                    f" (no tunnel endpoint for {', '.join(sorted(set(remotes) - set(usable)))}: "
+                    "no chassis record)"
+                    if len(usable) < len(remotes)
+                    else ""
+                ),
             )
         return [(_send_tunnel(w, w.fork(f), c), tunnel_arrival) for c in usable]
     if network.is_provider:

@@ -259,3 +259,21 @@ async def test_wrong_password_is_named_as_such_and_never_shown(redis_server: Red
     await good.snapshot()
     await good.close()
     await client.aclose()
+
+
+class ClusterNode(RedisServer):
+    def command(self) -> list[str]:
+        return [*super().command(), "--cluster-enabled", "yes",
+                "--cluster-config-file", str(self.dir / "nodes.conf")]  # fmt: skip
+
+
+async def test_a_cluster_node_is_refused_clearly() -> None:
+    node = ClusterNode()
+    node.start()
+    try:
+        backend = open_backend(node.url)
+        with pytest.raises(BackendError, match="is a Redis Cluster node"):
+            await backend.snapshot()
+        await backend.close()
+    finally:
+        node.cleanup()

@@ -118,7 +118,13 @@ class RedisBackend:
 
     async def snapshot(self) -> tuple[list[RawEntry], int]:
         try:
-            await self._reconcile(self._commands())
+            client = self._commands()
+            if (await client.info("cluster")).get("cluster_enabled"):
+                raise BackendError(
+                    f"redis at {self.address} is a Redis Cluster node; dragonscope reads "
+                    "Dragonflow's NB from a single redis server (clusters are not supported)"
+                )
+            await self._reconcile(client)
         except AuthenticationError as exc:
             raise BackendError(f"redis at {self.address} refused our credentials: {exc}") from exc
         except (RedisConnectionError, RedisTimeoutError, OSError) as exc:

@@ -148,12 +148,16 @@ def _dumps(value: Any) -> str:
 
 
 def _to_text(kind: str, value: Any) -> Gen:
+    """The result as JSON text, built from pieces joined once at the end (a result
+    of 100k elements is tens of megabytes: copying it again would hold the loop)."""
     if kind == GRAPH:
         nodes = yield from _elements_text(list(value.nodes()))
         edges = yield from _elements_text(list(value.edges()))
-        return f'[{{"Nodes":{nodes or "null"},"Edges":{edges or "null"}}}]'
+        return "".join(
+            ['[{"Nodes":', *(nodes or ["null"]), ',"Edges":', *(edges or ["null"]), "}]"]
+        )
     if kind in (NODES, EDGES):
-        return (yield from _elements_text(value)) or "[]"
+        return "".join((yield from _elements_text(value)) or ["[]"])
     if kind == PATHS:
         parts = []
         for start in range(0, len(value), _JSON_CHUNK // 8):
@@ -165,12 +169,15 @@ def _to_text(kind: str, value: Any) -> Gen:
 
 
 def _elements_text(elements: list[Any]) -> Gen:
-    """``[...]`` of the elements' JSON, or "" when there are none."""
-    parts = []
+    """Pieces of ``[...]`` holding the elements' JSON; no pieces when there are none."""
+    pieces = ["["]
     for start in range(0, len(elements), _JSON_CHUNK):
-        parts.append(_dumps([e.to_json() for e in elements[start : start + _JSON_CHUNK]])[1:-1])
+        if start:
+            pieces.append(",")
+        pieces.append(_dumps([e.to_json() for e in elements[start : start + _JSON_CHUNK]])[1:-1])
         yield
-    return "[" + ",".join(parts) + "]" if parts else ""
+    pieces.append("]")
+    return pieces if elements else []
 
 
 def _to_json(kind: str, value: Any) -> Gen:

@@ -19,14 +19,21 @@ from dragonscope.nb.schema import check, parse, serialize
 ROUNDS = 3
 
 
+def _timed(run: Callable[[], object]) -> float:
+    started = time.perf_counter()
+    run()
+    return time.perf_counter() - started
+
+
 def _best(run: Callable[[], object]) -> float:
     """Best wall time of a few rounds: the least disturbed by the other processes on the box."""
-    times = []
-    for _ in range(ROUNDS):
-        started = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - started)
-    return min(times)
+    return min(_timed(run) for _ in range(ROUNDS))
+
+
+def _best_pair(first: Callable[[], object], second: Callable[[], object]) -> tuple[float, float]:
+    """Best times of two runs measured in alternation, for a ratio that load cannot skew."""
+    pairs = [(_timed(first), _timed(second)) for _ in range(ROUNDS)]
+    return min(p[0] for p in pairs), min(p[1] for p in pairs)
 
 
 def collect() -> list[Figure]:
@@ -44,8 +51,11 @@ def collect() -> list[Figure]:
     snapshot = {obj.key: obj for obj in parsed}
     invalid = sum(1 for obj in parsed if obj.problems)
 
-    bare = _best(lambda: [json.loads(raw) for _, _, raw in entries])
-    full = _best(lambda: [parse(table, id_, raw) for table, id_, raw in entries])
+    # Interleaved rounds, so that a burst of load elsewhere hits both sides of the ratio.
+    bare, full = _best_pair(
+        lambda: [json.loads(raw) for _, _, raw in entries],
+        lambda: [parse(table, id_, raw) for table, id_, raw in entries],
+    )
     out = _best(lambda: [serialize(obj) for obj in parsed])
     cross = _best(lambda: check(snapshot))
     problems = len(check(snapshot))

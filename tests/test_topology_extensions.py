@@ -133,6 +133,20 @@ def test_invalid_output_is_rejected_whole() -> None:
     assert topology.nodes[node_id("lport", WEB_1)].metadata["Name"] == WEB_1
 
 
+def test_an_extension_returning_its_output_instead_of_adding_it_is_told_so() -> None:
+    class Returner:
+        name = "returner"
+        tables = frozenset({"chassis"})
+
+        def contribute(self, obj, ctx):
+            return [{"Name": "x", "Type": "y"}]
+
+    topology = Topology(extensions=[Returner()])
+    topology.load(cloud())
+    (failure,) = topology.extension_errors
+    assert "returned a list" in failure.error and "return None" in failure.error
+
+
 def test_extensions_without_a_name_are_refused() -> None:
     class Nameless:
         def contribute(self, obj, ctx):

@@ -231,7 +231,12 @@ class ExtensionRunner:
                 continue
             ctx = ExtensionContext(name, render)
             try:
-                extension.contribute(obj, ctx)
+                returned = extension.contribute(obj, ctx)
+                if returned is not None:
+                    raise ExtensionOutputError(
+                        f"contribute returned a {type(returned).__name__}; "
+                        "it must add through ctx and return None"
+                    )
                 if ctx.commit():
                     render.contribution.extensions.add(name)
             except Exception as exc:  # isolation is the point: report, disable, go on

@@ -230,3 +230,16 @@ def test_unreachable_or_unwritable_targets_are_one_line(tmp_path: Path) -> None:
         last = result.stderr.strip().splitlines()[-1]
         assert last.startswith("dragonscope demo: ") and message in last, last
     assert not (tmp_path / "missing").exists()
+
+
+def test_a_redis_password_never_reaches_the_terminal(demo, redis_server) -> None:
+    url = f"redis://:pw-do-not-show@127.0.0.1:{redis_server.port}"
+    generated = dragonscope("demo", "generate", "--out", url)
+    assert generated.returncode == 0, generated.stderr
+    assert "redis://:***@127.0.0.1" in generated.stdout
+    process = demo("--nb", url, "--seed-nb", "--churn-interval", "0.2")
+    assert "redis://:***@127.0.0.1" in process.wait_line("dragonscope demo:")
+    process.wait_line("churn: ")
+    assert process.stop() == 0
+    shown = "".join(process.stdout + process.stderr) + generated.stdout + generated.stderr
+    assert "pw-do-not-show" not in shown

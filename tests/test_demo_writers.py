@@ -172,3 +172,15 @@ async def test_unreachable_etcd_is_one_clear_error() -> None:
             await writer.write_dump(generate("small"))
     finally:
         await writer.close()
+
+
+def test_passwords_in_urls_are_never_shown() -> None:
+    from dragonscope.demo.writers import shown_url
+
+    assert shown_url("redis://:s3cret@10.0.0.5:6379/2") == "redis://:***@10.0.0.5:6379/2"
+    assert shown_url("redis://admin:s3cret@10.0.0.5") == "redis://admin:***@10.0.0.5"
+    assert shown_url("etcd://10.0.0.5:2379") == "etcd://10.0.0.5:2379"
+    assert open_writer("redis://:s3cret@10.0.0.5:6379/2").url == "redis://:***@10.0.0.5:6379/2"
+    with pytest.raises(WriterError) as error:
+        open_writer("redis://:s3cret@10.0.0.5:99999")
+    assert "s3cret" not in str(error.value) and "***" in str(error.value)

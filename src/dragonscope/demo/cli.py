@@ -10,7 +10,7 @@ import sys
 from dragonscope.cli import CliError
 from dragonscope.demo.embedded import Demo, DemoSettings
 from dragonscope.demo.generate import SIZES, dump_json, generate, resolve_counts
-from dragonscope.demo.writers import WriterError, write
+from dragonscope.demo.writers import WriterError, shown_url, write
 
 SIZE_HELP = (
     f"{', '.join(SIZES)} (about 100, 5k and 100k objects) or explicit counts such as "
@@ -90,7 +90,7 @@ def run_generate(args: argparse.Namespace) -> int:
         count = asyncio.run(write(dump, args.out, force=args.force))
     except WriterError as exc:
         raise CliError(str(exc)) from None
-    print(f"wrote {count} objects ({args.size}, seed {args.seed}) to {args.out}")
+    print(f"wrote {count} objects ({args.size}, seed {args.seed}) to {shown_url(args.out)}")
     return 0
 
 

@@ -20,7 +20,13 @@ from typing import Any
 
 from dragonscope.demo.churn import Change, Churn
 from dragonscope.demo.generate import Dump, generate, object_count
-from dragonscope.demo.writers import NbWriter, WriterError, open_writer, parse_out_url
+from dragonscope.demo.writers import (
+    NbWriter,
+    WriterError,
+    open_writer,
+    parse_out_url,
+    shown_url,
+)
 
 log = logging.getLogger(__name__)
 
@@ -127,7 +133,9 @@ class Demo:
         else:
             self.writer = open_writer(settings.nb)
             if not settings.seed_nb and not await self.writer.is_empty():
-                log.info("%s already holds data: showing it as it is, without churn", settings.nb)
+                log.info(
+                    "%s already holds data: showing it as it is, without churn", self.writer.url
+                )
                 await self.writer.close()
                 self.writer = None
                 return settings.nb
@@ -226,7 +234,9 @@ class Demo:
             what = f"the {self.settings.size} sample cloud ({summary(self.dump)})"
         else:
             what = "the NB as it is"
-        where = "the built-in memory NB" if self.settings.nb is None else self.settings.nb
+        where = (
+            "the built-in memory NB" if self.settings.nb is None else shown_url(self.settings.nb)
+        )
         if self.churn is not None and self.settings.churn_interval > 0:
             churn = f"one change every {self.settings.churn_interval:g} s"
         else:

@@ -80,7 +80,7 @@ def parse_out_url(url: str) -> tuple[str, Any]:
     if not sep:
         if url.endswith(".json"):
             return "file", url
-        raise WriterError(f"{url!r} is not an output URL; expected one of {OUT_FORMS}")
+        raise WriterError(f"{shown_url(url)!r} is not an output URL; expected one of {OUT_FORMS}")
     scheme = scheme.lower()
     try:
         if scheme == "etcd":
@@ -95,7 +95,7 @@ def parse_out_url(url: str) -> tuple[str, Any]:
         if not path:
             raise WriterError(f"{url!r} names no file; write file:///path/to/dump.json")
         return "file", path
-    raise WriterError(f"{url!r}: unknown scheme {scheme!r}; expected one of {OUT_FORMS}")
+    raise WriterError(f"{shown_url(url)!r}: unknown scheme {scheme!r}; expected one of {OUT_FORMS}")
 
 
 async def write(dump: Dump, target: str | MemoryBackend, *, force: bool = True) -> int:
@@ -219,12 +219,24 @@ class EtcdWriter:
         await self.client.close()
 
 
+def shown_url(url: str) -> str:
+    """The URL as it may appear in logs and messages: a password becomes ``***``."""
+    scheme, sep, rest = url.partition("://")
+    netloc, slash, path = rest.partition("/")
+    if not sep or "@" not in netloc:
+        return url
+    auth, _, hosts = netloc.rpartition("@")
+    user = auth.partition(":")[0] if ":" in auth else ""
+    return f"{scheme}://{user}:***@{hosts}{slash}{path}"
+
+
 def _redis_target(url: str, rest: str) -> tuple[str, int, int, str | None]:
     password = None
     if "@" in rest:
         auth, rest = rest.rsplit("@", 1)
         password = unquote(auth.partition(":")[2] if ":" in auth else auth) or None
     netloc, _, path = rest.partition("/")
+    url = shown_url(url)
     ((host, port),) = parse_hosts(url, netloc, 6379)[:1]
     db = path.strip("/") or "0"
     if not db.isdigit():
@@ -236,7 +248,7 @@ class RedisWriter:
     def __init__(self, url: str, host: str, port: int, db: int, password: str | None) -> None:
         import redis.asyncio
 
-        self.url = url
+        self.url = shown_url(url)
         self.where = f"redis at {host}:{port}/{db}"
         self.client = redis.asyncio.Redis(host=host, port=port, db=db, password=password)
         self.topics: dict[tuple[str, str], str] = {}

@@ -414,3 +414,32 @@ def test_documented_queries_answer_on_the_sample_cloud() -> None:
     }
     for query, expected in expectations.items():
         assert gremlin.run(query, graph) == expected, query
+
+
+def test_every_schema_reference_has_a_deliberate_rule() -> None:
+    """A reference the schema gains is drawn generically at run time; this test asks for a
+    deliberate relation name (docs/graph-model.md) instead."""
+    from dragonscope.nb.schema import TABLES
+    from dragonscope.topology.rules import unhandled_references
+
+    assert {table: unhandled_references(table) for table in TABLES} == dict.fromkeys(TABLES, ())
+
+
+def test_a_reference_without_a_rule_still_gets_an_edge(monkeypatch) -> None:
+    from dragonscope.nb.model import NbObject
+    from dragonscope.topology import rules
+
+    policy = "abfb6e69-60a4-453b-93cc-aa2303221f71"
+    snapshot = cloud()
+    network = snapshot[("lswitch", WEB_NET)]
+    snapshot[network.key] = NbObject("lswitch", WEB_NET, {**network.data, "qos_policy": policy})
+    # As if the schema had gained a reference no rule knows about.
+    monkeypatch.setitem(rules.RULES, "lswitch", rules.Rule(rules.draw_generic))
+    rules.unhandled_references.cache_clear()
+    try:
+        _nodes, edges = translate(snapshot, extensions=[])
+    finally:
+        rules.unhandled_references.cache_clear()
+    assert relations(edges, node_id("lswitch", WEB_NET), node_id("qospolicy", policy)) == {
+        "qos_policy"
+    }

@@ -12,10 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 from urllib.parse import urlsplit
 
 from dragonscope.nb import schema
+from dragonscope.nb.fields import Reference
 from dragonscope.nb.model import NbObject
 from dragonscope.topology import ids
 from dragonscope.topology import metadata as md
@@ -126,18 +128,24 @@ def _ref_edges(
         ctx.edge(ctx.own_id, relation, ctx.ref(table, target), role=role)
 
 
-def _generic_references(ctx: RenderContext, handled: frozenset[str]) -> None:
+def _generic_references(ctx: RenderContext) -> None:
     """An edge for every schema reference the table's rule does not draw itself, so that
     a reference added to the schema is never silently left out of the graph."""
-    spec = schema.TABLES.get(ctx.obj.table)
-    if spec is None:
+    if ctx.own_id not in ctx.contribution.nodes:
         return
-    for reference in spec.references:
-        if reference.field in handled:
-            continue
+    for reference in unhandled_references(ctx.obj.table):
         relation = reference.field.replace("[]", "")
         for _path, target in reference.locate(ctx.obj.data):
             ctx.edge(ctx.own_id, relation, ctx.ref(reference.target, target))
+
+
+@cache
+def unhandled_references(table: str) -> tuple[Reference, ...]:
+    spec = schema.TABLES.get(table)
+    if spec is None:
+        return ()
+    handled = RULES.get(table, GENERIC).handled
+    return tuple(r for r in spec.references if r.field not in handled)
 
 
 # --- rules ---------------------------------------------------------------------------------------
@@ -651,7 +659,7 @@ def render(ctx: RenderContext) -> bool:
             return False
         rule.pull(ctx, anchored)
     rule.draw(ctx)
-    _generic_references(ctx, rule.handled)
+    _generic_references(ctx)
     return True
 
 

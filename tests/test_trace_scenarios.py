@@ -119,6 +119,13 @@ CASES: list[tuple[str, dict[str, Any], str, str | None, int | None]] = [
         115,
     ),
     (
+        "fip-inbound-by-port-name",
+        dict(source="external", destination="web-1", dport=80),
+        "delivered",
+        "web-1",
+        115,
+    ),
+    (
         "fip-inbound-https-denied",
         dict(source="external", destination="172.24.4.20", dport=443),
         "dropped",

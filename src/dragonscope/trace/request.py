@@ -513,6 +513,15 @@ class Resolver:
     def _external(self, req: TraceRequest, notes: list[str]) -> Start:
         idx = self.index
         target, dst_addr = self._destination(req, None, notes)
+        if req.ip_dst:
+            dst_addr = ip(req.ip_dst)
+        if dst_addr is None and target is not None:
+            fip = next((f for f in idx.fips_by_fixed.get(target.id, []) if f.address), None)
+            if fip is not None:
+                dst_addr = fip.address
+                notes.append(
+                    f"{target.name} is reached from outside through floating IP {fip.address}"
+                )
         if dst_addr is None:
             raise TraceError("an external source needs a destination IP (a floating IP)")
         fip = idx.fip_by_address.get(dst_addr)

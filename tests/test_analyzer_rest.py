@@ -198,6 +198,11 @@ async def test_operational_endpoints(analyzer, http):
     login = await http.post(analyzer.url + "/login", data={"username": "x", "password": "y"})
     assert login.status == 200 and (await login.json())["Token"] == ""
     assert (await http.get(analyzer.url + "/ws/publisher")).status == 426
+    cors = {"Origin": "http://elsewhere.example"}
+    preflight = await http.options(analyzer.url + "/api/topology", headers=cors)
+    assert preflight.status == 200 and "POST" in preflight.headers["Access-Control-Allow-Methods"]
+    response = await http.get(analyzer.url + "/api/node", headers=cors)
+    assert response.headers["Access-Control-Allow-Origin"] == "*"
     for i in range(300):
         await http.post(analyzer.url + "/api/node", json=node(f"bulk{i}"))
     compressed = await http.get(analyzer.url + "/api/node", headers={"Accept-Encoding": "gzip"})

@@ -201,6 +201,32 @@ class Analyzer:
         await self.stop()
 
 
+CORS_HEADERS = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Allow-Headers": "X-Requested-With, Content-Type, Authorization, X-Auth-Token",
+    "Access-Control-Allow-Methods": "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS",
+}
+
+
+@web.middleware
+async def _cors(request: web.Request, handler: Any) -> web.StreamResponse:
+    """Skydive's CORS answer for cross-origin API calls. The wildcard never carries
+    cookies (browsers refuse credentials with ``*``), so it exposes nothing that an
+    anonymous caller could not already read."""
+    if "Origin" not in request.headers or not request.path.startswith("/api"):
+        return await handler(request)
+    if request.method == "OPTIONS":
+        return web.Response(status=200, headers=CORS_HEADERS)
+    try:
+        response = await handler(request)
+    except web.HTTPException as exc:
+        exc.headers.update(CORS_HEADERS)
+        raise
+    if not response.prepared:
+        response.headers.update(CORS_HEADERS)
+    return response
+
+
 @web.middleware
 async def _errors(request: web.Request, handler: Any) -> web.StreamResponse:
     """No traceback ever reaches a client: unexpected errors are logged and answered 500.
@@ -241,7 +267,7 @@ async def _close_sockets(app: web.Application) -> None:
 
 
 def create_app(analyzer: Analyzer) -> web.Application:
-    app = web.Application(middlewares=[_errors], client_max_size=64 * 2**20)
+    app = web.Application(middlewares=[_cors, _errors], client_max_size=64 * 2**20)
     app[ANALYZER] = analyzer
     app.on_shutdown.append(_close_sockets)
     app.router.add_get("/ws/publisher", publisher_endpoint.handle)

@@ -15,6 +15,7 @@ log = logging.getLogger("dragonscope.analyzer.rejections")
 
 _LOG_BURST = 20  # log lines per origin per minute, then one summary
 _LOG_WINDOW_S = 60.0
+_ORIGINS_KEPT = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +51,7 @@ class RejectionLog:
         self.by_rule[rejection.rule] += 1
         recent = self._recent.get(rejection.origin)
         if recent is None:
-            if len(self._recent) >= 10_000:  # bound memory against host-id churn
+            if len(self._recent) >= _ORIGINS_KEPT:  # bound memory against host-id churn
                 self._recent.pop(next(iter(self._recent)))
             recent = self._recent[rejection.origin] = deque(maxlen=self._kept)
         recent.append(rejection)
@@ -64,6 +65,8 @@ class RejectionLog:
                 log.warning("%d more rejections from %s not logged", count - _LOG_BURST, r.origin)
             start, count = now, 0
         count += 1
+        if r.origin not in self._log_window and len(self._log_window) >= _ORIGINS_KEPT:
+            self._log_window.pop(next(iter(self._log_window)))
         self._log_window[r.origin] = (start, count)
         if count <= _LOG_BURST:
             log.warning(

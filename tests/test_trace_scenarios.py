@@ -529,6 +529,18 @@ def test_chassis_snat_when_loaded() -> None:
     assert nat_hop["changes"]["ip_src"] == ["10.10.1.12", "172.24.4.102"]
 
 
+def test_chassis_snat_round_trip() -> None:
+    tracer = Tracer(build(), DEFAULT_APPS | {"chassis_snat"})
+    out = tracer.trace(
+        TraceRequest(source="web-2", destination="8.8.8.8", dport=443, reply=True)
+    ).to_json()
+    reply = out["reply"]
+    assert reply["packet"]["ip_dst"] == "172.24.4.102"
+    assert reply["verdict"] == "delivered" and reply["final"]["port"]["name"] == "web-2"
+    unnat = next(h for h in reply["hops"] if h["table"] == 51)
+    assert unnat["changes"]["ip_dst"] == ["172.24.4.102", "10.10.1.12"]
+
+
 def test_broadcast_fans_out_to_every_port_of_the_network(tracer: Tracer) -> None:
     out = tracer.trace(
         TraceRequest(source="b-1", destination="192.168.50.1", proto="arp")

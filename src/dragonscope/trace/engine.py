@@ -15,7 +15,7 @@ from dragonscope.nb.model import Snapshot
 from dragonscope.trace import pipeline
 from dragonscope.trace.index import NbIndex, ip
 from dragonscope.trace.model import Hop, Outcome, Packet
-from dragonscope.trace.request import Resolver, Start, TraceRequest
+from dragonscope.trace.request import EXTERNAL_MAC, Resolver, Start, TraceRequest
 from dragonscope.trace.responders import owns_ip
 from dragonscope.trace.secgroups import SgEvaluator
 from dragonscope.trace.walk import ConntrackEntry, Frame, Walk
@@ -280,6 +280,9 @@ class Tracer:
                 ip_dst=pkt.ip_src,
                 **common,
             )
+        elif final.verdict == "external" and "bridge" in final.detail:
+            self._snat_reply(result, pkt, reply_type)
+            return
         elif final.verdict == "external" and fip is not None and fip.address is not None:
             # The answer comes back from the physical network to the floating IP, at the
             # chassis that answers ARP for it.
@@ -293,6 +296,38 @@ class Tracer:
         result.reply = self.trace(back, conntrack=result.conntrack)
         result.reply.assumptions.insert(
             0, "the reply reuses the conntrack entries the request committed"
+        )
+
+    def _snat_reply(self, result: TraceResult, pkt: Packet, reply_type: int | None) -> None:
+        """The answer to a chassis-SNAT connection enters through the SNAT bridge's patch."""
+        back = pkt.evolve(
+            eth_src=EXTERNAL_MAC,
+            eth_dst=pkt.eth_src,
+            ip_src=pkt.ip_dst,
+            ip_dst=pkt.ip_src,
+            sport=pkt.dport,
+            dport=pkt.sport,
+            icmp_type=reply_type,
+            ttl=64,
+        )
+        chassis = result.final.chassis
+        walk = Walk(self.index, self.sg, self.apps, conntrack=list(result.conntrack))
+        frame = Frame(back, chassis)
+        walk.hop(frame, None, "external", f"the answer arrives at {chassis} from the SNAT bridge")
+        walk.run(frame, pipeline.snat_return)
+        final = walk.outcomes[0]
+        result.reply = TraceResult(
+            request=TraceRequest(source="external", destination=back.ip_dst, chassis=chassis),
+            packet=back,
+            final=final,
+            outcomes=walk.outcomes,
+            hops=walk.hops,
+            assumptions=[
+                "the reply reuses the conntrack entries the request committed",
+                f"the external host answers from {back.ip_src}",
+            ],
+            conntrack=walk.conntrack,
+            apps=self.apps,
         )
 
 

@@ -29,6 +29,7 @@ TABLES: dict[int | None, tuple[str, str]] = {
     40: ("METADATA_SERVICE_REPLY", "metadata_service"),
     45: ("IPV6_ND_TABLE", "l2"),
     50: ("INGRESS_NAT", "chassis_snat"),
+    51: ("INGRESS_SNAT", "chassis_snat"),
     55: ("L2_LOOKUP", "l2"),
     60: ("L3_LOOKUP", "l3_proactive"),
     65: ("L3_PROACTIVE_LOOKUP", "l3_proactive"),
@@ -65,6 +66,7 @@ STAGES: dict[int | None, str] = {
     60: "L3",
     65: "L3",
     50: "NAT",
+    51: "NAT",
     70: "NAT",
     71: "NAT",
     76: "NAT",
@@ -196,6 +198,14 @@ class Hop:
     objects: list[ObjRef] = field(default_factory=list)
     changes: dict[str, list[Any]] = field(default_factory=dict)
 
+    @property
+    def stage(self) -> str:
+        """The walk stage; a packet entering from outside (physical network, VTEP) is an
+        "arrival", not a guest decision."""
+        if self.table is None and self.decision in ("external", "tunnel"):
+            return "arrival"
+        return STAGES[self.table]
+
     def to_json(self) -> dict[str, Any]:
         name, app = TABLES[self.table]
         return {
@@ -205,7 +215,7 @@ class Hop:
             "table": self.table,
             "table_name": name,
             "app": app,
-            "stage": STAGES[self.table],
+            "stage": self.stage,
             "decision": self.decision,
             "why": self.why,
             "objects": [o.to_json() for o in self.objects],

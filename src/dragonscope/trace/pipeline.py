@@ -745,7 +745,7 @@ def snat_egress(w: Walk, f: Frame) -> Next:
     chassis = w.index.chassis[f.chassis or ""]
     assert chassis.external_ip is not None
     before = f.pkt
-    w.commit(f, 65534, "snat")
+    w.commit(f, 65534, "snat", f.src.id if f.src else "")
     f.pkt = f.pkt.evolve(ip_src=str(chassis.external_ip))
     if w.record:
         w.hop(
@@ -770,6 +770,37 @@ def snat_egress(w: Walk, f: Frame) -> Next:
     )
     w.hops[-1].changes = before.diff(f.pkt) if w.record else {}
     return None
+
+
+def snat_return(w: Walk, f: Frame) -> Next:
+    """Tables 0 → 50 → 51: a packet back from the SNAT bridge is un-NATed with the conntrack
+    entry its request created and handed to the port the entry remembers."""
+    entry = w.snat_origin(f)
+    port = w.index.ports.get(entry.port) if entry else None
+    network = w.index.networks.get(port.net_id) if port else None
+    if entry is None or port is None or network is None:
+        w.drop(
+            f,
+            50,
+            "NO_L2_DESTINATION",
+            "no SNAT connection of this chassis matches the packet; Dragonflow drops it",
+            w.index.ref("chassis", f.chassis or ""),
+        )
+        return None
+    before = f.pkt
+    f.pkt = f.pkt.evolve(ip_dst=entry.src, eth_dst=port.mac)
+    f.dst, f.net = port, network
+    if w.record:
+        w.hop(
+            f,
+            51,
+            "nat",
+            f"reverse chassis SNAT (conntrack zone 65534): back to "
+            f"{entry.src} ({port.name}), reg7={port.key}",
+            [w.index.port_ref(port)],
+            before,
+        )
+    return [(f, ingress_sg)]
 
 
 # -- Stage G: egress dispatch (tables 75, 80) ------------------------------------------------

@@ -38,7 +38,7 @@ def verdict_line(result: dict[str, Any]) -> str:
 
 def _table(hop: dict[str, Any]) -> str:
     if hop["table"] is None:
-        return "guest"
+        return hop["stage"]
     return f"table {hop['table']} {hop['table_name']} ({hop['app']})"
 
 

@@ -58,6 +58,7 @@ class ConntrackEntry:
     dst: str | None
     dport: int | None
     committed_by: str  # "egress" or "ingress" security group check, or "snat"
+    port: str = ""  # for SNAT: the source port (Dragonflow keeps its key in ct_mark)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -69,6 +70,7 @@ class ConntrackEntry:
             "dst": self.dst,
             "dport": self.dport,
             "by": self.committed_by,
+            **({"port": self.port} if self.port else {}),
         }
 
 
@@ -196,8 +198,24 @@ class Walk:
                 return True
         return False
 
-    def commit(self, frame: Frame, zone: int, by: str) -> None:
+    def commit(self, frame: Frame, zone: int, by: str, port: str = "") -> None:
         src, sport, dst, dport = self._tuple(frame.pkt)
         self.conntrack.append(
-            ConntrackEntry(frame.chassis or "", zone, frame.pkt.proto, src, sport, dst, dport, by)
+            ConntrackEntry(
+                frame.chassis or "", zone, frame.pkt.proto, src, sport, dst, dport, by, port
+            )
         )
+
+    def snat_origin(self, frame: Frame) -> ConntrackEntry | None:
+        """The SNAT entry a packet returning to the chassis' external IP belongs to."""
+        remote, remote_port, _, local_port = self._tuple(frame.pkt)
+        for e in self.conntrack:
+            if (
+                e.committed_by == "snat"
+                and e.chassis == frame.chassis
+                and e.proto == frame.pkt.proto
+                and (e.dst, e.dport) == (remote, remote_port)
+                and e.sport == local_port
+            ):
+                return e
+        return None

@@ -77,6 +77,8 @@ def test_router_ports_sit_between_router_and_networks(graph) -> None:
     assert meta["MAC"] == "fa:16:3e:5a:01:01"
     assert meta["IPV4"] == ["10.10.1.1/24"]
     assert meta["Dragonflow"]["lrouter"] == ROUTER
+    assert meta["Neutron"]["VNI"] == 1001
+    assert meta["Neutron"]["NetworkName"] == "web-net"
     assert relations(edges, node_id("lrouter", ROUTER), router_port) == {"ownership"}
     assert relations(edges, node_id("lswitch", WEB_NET), router_port) == {"layer2"}
     assert relations(edges, router_port, lport(ROUTER_IF_WEB)) == {"router-interface"}
@@ -100,6 +102,7 @@ def test_floating_ip_edges(graph) -> None:
         "port": lport(FIP_PORT),
         "router": node_id("lrouter", ROUTER),
     }
+    assert nodes[lport(WEB_1)].metadata["FloatingIPs"] == ["172.24.4.20"]
     # The FIP port lives, at run time, where the fixed port lives.
     assert nodes[lport(FIP_PORT)].metadata["Chassis"] == "compute-1"
 

@@ -62,6 +62,7 @@ INDEXES: dict[str, tuple[str, Callable[[NbObject], list[str]]]] = {
     "routers_by_lswitch": ("lrouter", _router_networks),
     "gateways_by_router": ("lport", _gateway_router),
     "chassis_by_ip": ("chassis", _field("ip")),
+    "fips_by_lport": ("floatingip", _field("lport")),
 }
 """Reverse indexes rules may consult: name -> (table indexed, values of one object)."""
 
@@ -249,6 +250,14 @@ def draw_lport(ctx: RenderContext) -> None:
     chassis = placement(ctx, obj)
     if chassis:
         metadata["Chassis"] = chassis
+    floating = []
+    for fip_id in ctx.lookup("fips_by_lport", obj.id):
+        fip = ctx.get("floatingip", fip_id)
+        address = fip.data.get("floating_ip_address") if fip is not None else None
+        if isinstance(address, str) and address:
+            floating.append(address)
+    if floating:
+        metadata["FloatingIPs"] = floating
     metadata["State"] = "UP" if data.get("enabled") is True else "DOWN"
     _own(ctx, metadata)
 
@@ -300,7 +309,9 @@ def _router_ports(obj: NbObject) -> list[dict[str, Any]]:
     return [p for p in ports if isinstance(p, dict) and _str(p.get("id"))]
 
 
-def router_port_metadata(router: NbObject, port: dict[str, Any]) -> dict[str, Any]:
+def router_port_metadata(
+    router: NbObject, port: dict[str, Any], network: NbObject | None
+) -> dict[str, Any]:
     port_id = port["id"]
     metadata: dict[str, Any] = {
         "Name": md.display_name(port_id, ""),
@@ -320,10 +331,14 @@ def router_port_metadata(router: NbObject, port: dict[str, Any]) -> dict[str, An
     neutron: dict[str, Any] = {"PortID": port_id}
     if _str(port.get("lswitch")):
         neutron["NetworkID"] = port["lswitch"]
+    if network is not None and _str(network.data.get("name")):
+        neutron["NetworkName"] = network.data["name"]
     if topic:
         neutron["TenantID"] = topic
     if address:
         md.put_addresses(neutron, [address])
+    if network is not None and isinstance(network.data.get("segmentation_id"), int):
+        neutron["VNI"] = network.data["segmentation_id"]
     metadata["Neutron"] = neutron
     return metadata
 
@@ -333,8 +348,9 @@ def draw_lrouter(ctx: RenderContext) -> None:
     router = ctx.obj
     shown = NbObject(router.table, router.id, schema.redact(router))
     for port in _router_ports(shown):
+        network = ctx.get("lswitch", port.get("lswitch"))
         port_node = ctx.node(
-            ids.router_port_id(router.id, port["id"]), router_port_metadata(router, port)
+            ids.router_port_id(router.id, port["id"]), router_port_metadata(router, port, network)
         )
         ctx.edge(ctx.own_id, OWNERSHIP, port_node)
         if _str(port.get("lswitch")):

@@ -541,6 +541,19 @@ def test_chassis_snat_round_trip() -> None:
     assert unnat["changes"]["ip_dst"] == ["172.24.4.102", "10.10.1.12"]
 
 
+def test_legacy_l3_agent_path() -> None:
+    from dragonscope.trace.whatif import apply_patch
+
+    bound = {"id": "rif-web", "binding": {"chassis": "compute-3", "type": "chassis"}}
+    snapshot = apply_patch(build(), {"update": {"lport": [bound]}})
+    tracer = Tracer(snapshot, DEFAULT_APPS | {"legacy_snat"})
+    out = tracer.trace(TraceRequest(source="web-2", destination="8.8.8.8", dport=443)).to_json()
+    assert out["verdict"] == "external" and out["final"]["chassis"] == "compute-3"
+    assert out["final"]["port"]["name"] == "rif-web" and out["final"]["l3_agent"] == "compute-3"
+    tunnel = next(h for h in out["hops"] if h["decision"] == "tunnel")
+    assert tunnel["changes"]["tunnel"][1]["vni"] == 1001
+
+
 def test_broadcast_fans_out_to_every_port_of_the_network(tracer: Tracer) -> None:
     out = tracer.trace(
         TraceRequest(source="b-1", destination="192.168.50.1", proto="arp")

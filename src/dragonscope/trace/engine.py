@@ -45,6 +45,7 @@ DEFAULT_APPS = frozenset(
 )
 KNOWN_APPS = DEFAULT_APPS | {
     "chassis_snat",
+    "legacy_snat",
     "l3_reactive",
     "active_port_detection",
     "migration",

@@ -633,6 +633,20 @@ def l3_lookup(w: Walk, f: Frame) -> Next:
     chassis = idx.chassis.get(f.chassis or "")
     if "chassis_snat" in w.apps and dst.version == 4 and chassis and chassis.external_ip:
         return snat_egress(w, f)
+    iface = idx.ports.get(rp_in.id)
+    if "legacy_snat" in w.apps and iface is not None and iface.bound:
+        f.dst = iface
+        if w.record:
+            w.hop(
+                f,
+                60,
+                "goto",
+                f"legacy SNAT: hand the packet to router interface port "
+                f"{iface.name}, bound on {iface.chassis or iface.vtep} where the Neutron L3 "
+                f"agent routes it: reg7={iface.key}",
+                [rref, idx.port_ref(iface)],
+            )
+        return [(f, egress)]
     why = f"router {router.name} has no route to {dst}: no attached subnet, extra route"
     why += " (for this ingress network)" if best is not None else ""
     why += ", floating IP or chassis SNAT applies; Dragonflow has no default route"
@@ -1188,6 +1202,19 @@ def ingress_sg(w: Walk, f: Frame) -> Next:
 def deliver(w: Walk, f: Frame) -> Next:
     idx, port = w.index, f.dst
     assert port is not None
+    if idx.is_router_port(port):
+        router = idx.routers.get(port.device_id)
+        w.finish(
+            f,
+            115,
+            "external",
+            f"to router interface {port.name} on {f.chassis}: the "
+            "Neutron L3 agent's router namespace routes (and SNATs) it from here",
+            port=idx.port_ref(port),
+            object=idx.router_ref(router) if router else None,
+            detail={"l3_agent": f.chassis},
+        )
+        return None
     cps = idx.children.get(port.id) if port.runtime_binding == "trunk-child" else None
     parent = idx.ports.get(cps.parent) if cps else None
     if cps and parent:

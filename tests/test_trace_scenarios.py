@@ -554,6 +554,24 @@ def test_legacy_l3_agent_path() -> None:
     assert tunnel["changes"]["tunnel"][1]["vni"] == 1001
 
 
+def test_notes_flag_a_silent_controller_and_a_migration() -> None:
+    from dragonscope.trace.whatif import apply_patch
+
+    services = [
+        {"id": f"svc-{c}", "binary": "df-local-controller", "chassis": c, "last_seen_up": t}
+        for c, t in (("compute-1", 1000.0), ("compute-2", 1010.0), ("compute-3", 700.0))
+    ]
+    migration = {"id": "web-2", "dest_chassis": "compute-3", "status": "dest_plug"}
+    patched = apply_patch(build(), {"put": {"service": services, "migration": [migration]}})
+    out = Tracer(patched).trace(TraceRequest(source="web-1", destination="web-2", dport=80))
+    notes = out.to_json()["notes"]
+    assert not any("compute-3" in n and "looks down" in n for n in notes)  # not on the path
+    assert any("web-2 has a migration record" in n for n in notes)
+    routed = Tracer(patched).trace(TraceRequest(source="web-1", destination="db-1", dport=22))
+    assert any("compute-3 looks down" in n and "310 s" in n for n in routed.to_json()["notes"])
+    assert Tracer(build()).trace(TraceRequest(source="web-1", destination="db-1")).notes == []
+
+
 def test_broadcast_fans_out_to_every_port_of_the_network(tracer: Tracer) -> None:
     out = tracer.trace(
         TraceRequest(source="b-1", destination="192.168.50.1", proto="arp")

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dragonscope.nb.model import Snapshot
-from dragonscope.trace import pipeline
-from dragonscope.trace.index import NbIndex, ip
+from dragonscope.trace import health, pipeline
+from dragonscope.trace.index import NbIndex, Port, ip
 from dragonscope.trace.model import Hop, Outcome, Packet
 from dragonscope.trace.request import EXTERNAL_MAC, Resolver, Start, TraceRequest
 from dragonscope.trace.responders import owns_ip
@@ -156,9 +156,18 @@ class Tracer:
             conntrack=walk.conntrack,
             apps=self.apps,
         )
+        if record:
+            result.notes += health.controller_notes(
+                self.index, (h.chassis for h in walk.hops if h.chassis)
+            )
+            ports = [p for p in (start.sender, self._port(final)) if p is not None]
+            result.notes += health.migration_notes(self.index, ports)
         if request.reply:
             self._reply(request, result, start)
         return result
+
+    def _port(self, outcome: Outcome) -> Port | None:
+        return self.index.ports.get(outcome.port.id) if outcome.port else None
 
     # -- running -----------------------------------------------------------------------
     def _run(self, walk: Walk, start: Start) -> None:

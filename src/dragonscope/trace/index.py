@@ -219,6 +219,8 @@ class NbIndex:
         self.classifiers_by_src: dict[str, list[dict[str, Any]]] = defaultdict(list)
         self.classifiers_by_dst: dict[str, list[dict[str, Any]]] = defaultdict(list)
         self.chain_by_classifier: dict[str, dict[str, Any]] = {}
+        self.controller_seen: dict[str, float] = {}
+        self.newest_heartbeat: float | None = None
         self._build()
 
     # -- references -----------------------------------------------------------
@@ -273,6 +275,8 @@ class NbIndex:
                 ip(d.get("external_host_ip")),
                 [t for t in _list(d.get("tunnel_types")) if isinstance(t, str)],
             )
+        for obj in by_table["service"]:
+            self._add_service(obj.data)
         for obj in by_table["lswitch"]:
             self._add_network(obj)
         for obj in by_table["lsubnet"]:
@@ -300,6 +304,15 @@ class NbIndex:
             for fc in _list(obj.data.get("flow_classifiers")):
                 if isinstance(fc, str):
                     self.chain_by_classifier[fc] = {**obj.data, "id": obj.id}
+
+    def _add_service(self, d: dict[str, Any]) -> None:
+        seen = d.get("last_seen_up")
+        if isinstance(seen, bool) or not isinstance(seen, int | float):
+            return
+        self.newest_heartbeat = max(self.newest_heartbeat or seen, seen)
+        chassis = d.get("chassis")
+        if d.get("binary") == "df-local-controller" and isinstance(chassis, str):
+            self.controller_seen[chassis] = max(self.controller_seen.get(chassis, seen), seen)
 
     def _add_network(self, obj: NbObject) -> None:
         d = obj.data

@@ -404,7 +404,8 @@ def l2_lookup(w: Walk, f: Frame) -> Next:
         and pkt.arp_op == "request"
         and "dnat" in w.apps
     ):
-        fip = idx.fip_by_address.get(ip(pkt.arp_tpa))  # type: ignore[arg-type]
+        target = ip(pkt.arp_tpa)
+        fip = idx.fip_by_address.get(target) if target is not None else None
         fport = idx.ports.get(fip.floating_port) if fip else None
         if fip and fport and fport.chassis == f.chassis:
             w.finish(
@@ -1134,7 +1135,7 @@ def physnet_arrival(w: Walk, f: Frame) -> Next:
             before,
         )
     src_ip = ip(f.pkt.ip_src) if f.pkt.is_ip else None
-    fip = idx.fip_by_address.get(src_ip) if src_ip is not None else None  # type: ignore[arg-type]
+    fip = idx.fip_by_address.get(src_ip) if src_ip is not None else None
     fixed = idx.ports.get(fip.fixed_port or "") if fip else None
     if fip and fixed and fixed.chassis == f.chassis:
         f.src = fixed

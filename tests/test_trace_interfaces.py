@@ -133,6 +133,8 @@ def test_bad_requests_are_clear() -> None:
         (dict(source="web-1"), "give a destination"),
         (dict(source="external", destination="10.10.1.12"), "floating IP"),
         (dict(source="web-1", destination="web-2", ip_src="x"), "not an IP"),
+        (dict(source="web-1", destination="db-1", proto="icmp6"), "db-1 has no IPv6 address"),
+        (dict(source="web-1", destination="10.10.1.12", proto="icmp6"), "icmp6 needs an IPv6"),
     ]:
         with pytest.raises(TraceError, match=message):
             tracer.trace(TraceRequest(**kw))

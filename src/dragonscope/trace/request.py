@@ -399,9 +399,12 @@ class Resolver:
         if dst_addr is not None:
             version = dst_addr.version
         elif target is not None:
-            common = {a.version for a in target.ips} & {a.version for a in sender.ips}
-            version = 4 if 4 in common or not common else 6
-            dst_addr = dst_addr or self._family_ip(target, version)
+            if proto != "icmp6":
+                common = {a.version for a in target.ips} & {a.version for a in sender.ips}
+                version = 4 if 4 in common or not common else 6
+            dst_addr = self._family_ip(target, version)
+        if proto in ("icmp", "icmp6") and version != (4 if proto == "icmp" else 6):
+            raise TraceError(f"{proto} needs an IPv{6 if proto == 'icmp6' else 4} destination")
         if proto is None:
             proto = "icmp" if version == 4 else "icmp6"
             notes.append(f"protocol not given: ICMP{'v6' if version == 6 else ''} echo request")
@@ -459,6 +462,8 @@ class Resolver:
             )
             notes.append("DHCPDISCOVER from 0.0.0.0:68 to 255.255.255.255:67")
             return start
+        if dst_addr is None and target is not None:
+            raise TraceError(f"destination {target.name} has no IPv{version} address")
         if dst_addr is None:
             raise TraceError("give a destination (--to port, IP or metadata)")
         if src_ip is None:

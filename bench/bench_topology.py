@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gc
 import random
+import resource
 import statistics
 import time
 
@@ -328,10 +329,12 @@ def collect() -> list[Figure]:
     figures: list[Figure] = []
     snapshot = synthetic_cloud(100_000)
     gc.collect()
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     wall, cpu = time.perf_counter(), time.process_time()
     topology = Topology(extensions=[])
     ops = topology.load(snapshot)
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     figures.append(
         Figure(
             "topology full translation",
@@ -340,6 +343,16 @@ def collect() -> list[Figure]:
             f"{len(snapshot):,} NB objects",
             f"CPU time; {len(topology.nodes):,} nodes, {len(topology.edges):,} "
             f"edges, {len(ops):,} ops; {cpu:.1f} s CPU, {wall:.1f} s wall",
+        )
+    )
+    figures.append(
+        Figure(
+            "topology memory",
+            (rss_after - rss_before) * 1024 / len(snapshot),
+            "bytes/object",
+            f"{len(snapshot):,} NB objects",
+            "peak RSS growth during the load (graph, indexes, dependencies, "
+            "and the load's op list) over the NB objects themselves",
         )
     )
     chassis = "compute-0"

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dragonscope.nb.model import Snapshot
-from dragonscope.trace import health, pipeline
+from dragonscope.trace import health, nat, receiving, source_side
 from dragonscope.trace.index import NbIndex, Port, ip
 from dragonscope.trace.model import Hop, Outcome, Packet
 from dragonscope.trace.request import EXTERNAL_MAC, Resolver, Start, TraceRequest
@@ -178,7 +178,7 @@ class Tracer:
             return
         if start.kind == "port":
             frame.in_port = start.port
-            walk.run(frame, pipeline.classify)
+            walk.run(frame, source_side.classify)
         elif start.kind == "vtep":
             assert start.sender is not None and start.network is not None
             frame.net = start.network
@@ -190,13 +190,13 @@ class Tracer:
                 f"{sender.name} sends from behind VTEP {sender.vtep}",
                 [self.index.port_ref(sender)],
             )
-            walk.run(frame, pipeline.tunnel_arrival)
+            walk.run(frame, receiving.tunnel_arrival)
         else:
             frame.from_physnet, frame.physnet = True, start.physnet
             walk.hop(
                 frame, None, "external", f"arrives from physnet {start.physnet} on {start.chassis}"
             )
-            walk.run(frame, pipeline.physnet_arrival)
+            walk.run(frame, receiving.physnet_arrival)
 
     def _choose(self, walk: Walk, start: Start) -> Outcome:
         outcomes, pkt = walk.outcomes, start.packet
@@ -324,7 +324,7 @@ class Tracer:
         walk = Walk(self.index, self.sg, self.apps, conntrack=list(result.conntrack))
         frame = Frame(back, chassis)
         walk.hop(frame, None, "external", f"the answer arrives at {chassis} from the SNAT bridge")
-        walk.run(frame, pipeline.snat_return)
+        walk.run(frame, nat.snat_return)
         final = walk.outcomes[0]
         result.reply = TraceResult(
             request=TraceRequest(source="external", destination=back.ip_dst, chassis=chassis),

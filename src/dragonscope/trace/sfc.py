@@ -12,8 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from dragonscope.trace import dispatch, switching
 from dragonscope.trace.index import NbIndex, Port, ip, net
 from dragonscope.trace.model import ObjRef, Packet
+from dragonscope.trace.walk import Frame, Next, Walk
 
 
 @dataclass(slots=True)
@@ -115,3 +117,83 @@ def find(index: NbIndex, port: Port, pkt: Packet, by_source: bool) -> dict[str, 
         if fc.get("id") in index.chain_by_classifier and classifier_matches(fc, pkt):
             return fc
     return None
+
+
+# -- the walk through a chain (tables 120, 121, 125) --------------------------
+def run_chain(w: Walk, f: Frame, fc: dict, by_source: bool) -> Next:
+    idx = w.index
+    chain = idx.chain_by_classifier[fc["id"]]
+    route = plan(idx, fc, chain)
+    table = 55 if by_source else 75
+    if isinstance(route, ChainBroken):
+        w.drop(f, 120, "SFC_BROKEN", route.why, route.obj)
+        return None
+    if w.record:
+        w.hop(
+            f,
+            table,
+            "classify",
+            f"flow classifier {route.classifier.name} selects the packet for chain "
+            f"{route.chain.name}",
+            [route.classifier, route.chain],
+        )
+    resume_dst = f.dst
+    before = f.pkt
+    f.pkt = f.pkt.evolve(mpls=route.hops[0].label)
+    if w.record:
+        w.hop(f, 120, "encap", f"push MPLS label {route.hops[0].label}", [route.chain], before)
+    for hop in route.hops:
+        f.dst = hop.ingress
+        if w.record:
+            w.hop(
+                f,
+                121,
+                "dispatch",
+                f"group {hop.group.name}: port pair {hop.pair.name} (the "
+                "select group may pick another pair of the group)",
+                [hop.group, hop.pair],
+            )
+        if hop.ingress.chassis != f.chassis:
+            network = idx.networks.get(hop.ingress.net_id)
+            if network is not None and network.is_tunnel and hop.ingress.chassis in idx.chassis:
+                saved = f.net
+                f.net = network
+                f = dispatch.send_tunnel(w, f, hop.ingress.chassis or "")
+                f.net = saved
+            else:
+                f = f.copy(chassis=hop.ingress.chassis)
+        if w.record:
+            w.hop(
+                f,
+                121,
+                "service",
+                f"service function receives on {hop.ingress.name} and returns on {hop.egress.name}",
+                [idx.port_ref(hop.ingress), idx.port_ref(hop.egress)],
+            )
+        f = f.copy(chassis=hop.egress.chassis)
+        before = f.pkt
+        f.pkt = f.pkt.evolve(mpls=hop.label + 1)
+        if w.record:
+            w.hop(
+                f,
+                201,
+                "sfc",
+                f"from the pair's egress port: label {hop.label} → {hop.label + 1}",
+                [idx.port_ref(hop.egress)],
+                before,
+            )
+    before = f.pkt
+    f.pkt = f.pkt.evolve(mpls=None)
+    f.sfc_done, f.src = True, None
+    f.dst = None if by_source else resume_dst
+    if w.record:
+        w.hop(
+            f,
+            125,
+            "end",
+            "end of chain: pop MPLS, restore metadata, reg6=0 → "
+            + ("L2 lookup" if by_source else "egress"),
+            [route.chain],
+            before,
+        )
+    return [(f, switching.l2_lookup if by_source else dispatch.egress)]

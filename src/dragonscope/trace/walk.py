@@ -46,6 +46,7 @@ class Frame:
 FRAME_FIELDS = tuple(f.name for f in fields(Frame))
 
 Step = Callable[["Walk", Frame], "list[tuple[Frame, Step]] | None"]
+Next = list[tuple[Frame, Step]] | None
 
 
 @dataclass(slots=True)
@@ -219,3 +220,37 @@ class Walk:
             ):
                 return e
         return None
+
+
+# -- helpers shared by the stage modules ----------------------------------------
+def keys(f: Frame) -> str:
+    parts = []
+    if f.net is not None:
+        parts.append(f"metadata={f.net.key}")
+    if f.src is not None:
+        parts.append(f"reg6={f.src.key}")
+    if f.dst is not None:
+        parts.append(f"reg7={f.dst.key}")
+    if f.router is not None:
+        parts.append(f"reg5={f.router.key}")
+    return " ".join(parts)
+
+
+def is_local(w: Walk, f: Frame, port: Port) -> bool:
+    return port.chassis is not None and port.chassis == f.chassis
+
+
+def decrement_ttl(w: Walk, f: Frame, table: int, obj_why: str) -> bool:
+    """TTL-1, or record TTL_EXPIRED; True when the packet may go on."""
+    ttl = f.pkt.ttl if f.pkt.ttl is not None else 64
+    if ttl <= 1:
+        w.drop(
+            f,
+            table,
+            "TTL_EXPIRED",
+            f"TTL {ttl} would reach 0 {obj_why}; the controller answers ICMP time exceeded",
+            w.index.router_ref(f.router) if f.router else None,
+        )
+        return False
+    f.pkt = f.pkt.evolve(ttl=ttl - 1)
+    return True

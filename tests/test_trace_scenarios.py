@@ -416,6 +416,27 @@ CASES: list[tuple[str, dict[str, Any], str, str | None, int | None]] = [
         None,
         80,
     ),
+    (
+        "provider-broadcast-unanswered",
+        dict(source="p-1", destination="10.20.0.99", proto="arp"),
+        "dropped",
+        "ARP_UNRESOLVED",
+        25,
+    ),
+    (
+        "ipv6-gateway-has-no-nd-responder",
+        dict(source="web-1", destination="2001:db8:99::1", proto="icmp6"),
+        "dropped",
+        "ARP_UNRESOLVED",
+        None,
+    ),
+    (
+        "floating-ip-of-another-vm-needs-a-route",
+        dict(source="web-2", destination="172.24.4.20", dport=80),
+        "dropped",
+        "NO_ROUTE",
+        60,
+    ),
     # SFC
     ("sfc-chain", dict(source="web-2", destination="db-1", dport=80), "delivered", "db-1", 115),
     (
@@ -570,6 +591,15 @@ def test_notes_flag_a_silent_controller_and_a_migration() -> None:
     routed = Tracer(patched).trace(TraceRequest(source="web-1", destination="db-1", dport=22))
     assert any("compute-3 looks down" in n and "310 s" in n for n in routed.to_json()["notes"])
     assert Tracer(build()).trace(TraceRequest(source="web-1", destination="db-1")).notes == []
+
+
+def test_provider_broadcast_reaches_other_chassis_through_the_physnet(tracer: Tracer) -> None:
+    out = tracer.trace(TraceRequest(source="p-1", destination="10.20.0.99", proto="arp"))
+    hops = out.to_json()["hops"]
+    pushed = next(h for h in hops if h["decision"] == "provider")
+    assert pushed["changes"]["vlan"] == [None, 200]
+    delivered = {(o.port.name, o.chassis) for o in out.outcomes if o.verdict == "delivered"}
+    assert ("p-2", "compute-2") in delivered
 
 
 def test_broadcast_fans_out_to_every_port_of_the_network(tracer: Tracer) -> None:

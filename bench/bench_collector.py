@@ -192,7 +192,7 @@ async def _measure(
             await client.put(f"/lport/{port_obj['id']}".encode(), encode(port_obj))
         achieved = total / (time.monotonic() - begin)
         await client.close()
-        await asyncio.sleep(INTERVAL + 5 if mode == "baseline" else 3)
+        await _settle(subscriber, sent, len(ports), mode)
         # Only the last name of each port can still be observed once updates coalesce
         # (by design for us; between rounds for the baseline): measure those that arrived.
         latencies = [
@@ -236,9 +236,23 @@ async def _measure(
     return figures, expected
 
 
+async def _settle(subscriber: Subscriber, sent: dict[str, float], ports: int, mode: str) -> None:
+    """Wait until the final name of every port arrived (or a generous deadline)."""
+    last = list(sent)[-ports:]
+    deadline = time.monotonic() + (240 if mode == "baseline" else 30)
+    while time.monotonic() < deadline and not all(n in subscriber.seen_names for n in last):
+        await asyncio.sleep(0.2)
+    await asyncio.sleep(1)
+
+
 async def _sent(mode: str, metrics_port: int, tmp: Path) -> float:
     if mode == "collector":
-        return (await _metrics(metrics_port))["dragonscope_collector_messages_out_total"]
+        metrics = await _metrics(metrics_port)
+        return sum(
+            v
+            for k, v in metrics.items()
+            if k.startswith("dragonscope_collector_messages_out_total")
+        )
     lines = [
         line for line in (tmp / "baseline.log").read_text().splitlines() if line.startswith("sent ")
     ]
@@ -273,6 +287,11 @@ async def collect() -> list[Figure]:
             )
             for mode in ("collector", "baseline"):
                 result, _ = await _measure(mode, etcd, ports, expected, Path(tmp))
+                for figure in result:
+                    print(
+                        f"  {figure.name}: {figure.value:.4g} {figure.unit} ({figure.note})",
+                        flush=True,
+                    )
                 figures.extend(result)
         finally:
             etcd.cleanup()
@@ -290,31 +309,40 @@ async def baseline(nb_url: str, port: int) -> None:
         NODE_UPDATED,
         new_message,
     )
-    from dragonscope.skydive.publisher import Publisher
+    from dragonscope.skydive.publisher import Publisher, PublisherDisconnected
     from dragonscope.skydive.rest import AnalyzerHttp
     from dragonscope.topology import discover, translate
 
     reader = open_reader(nb_url)
     publisher = Publisher(AnalyzerHttp(f"http://127.0.0.1:{port}"), "baseline", "df-skydive")
-    await publisher.connect()
     known: set[str] = set()
     sent = revision = 0
     extensions = discover()[0]
+    kinds = ((NODE_ADDED, NODE_UPDATED), (EDGE_ADDED, EDGE_UPDATED))
     while True:
         snapshot, _ = await reader.snapshot()
-        nodes, edges = translate(snapshot, extensions=extensions)
+        # (The original blocked its process here; a thread keeps the WebSocket's pings
+        # answered so the analyzer does not drop the connection mid-round.)
+        graph = await asyncio.to_thread(translate, snapshot, None, extensions)
         revision += 1
-        for elements, added, updated in (
-            (nodes, NODE_ADDED, NODE_UPDATED),
-            (edges, EDGE_ADDED, EDGE_UPDATED),
-        ):
-            for element in elements.values():
-                obj = element.to_json()
-                obj.update(Host="dragonflow", Revision=revision, CreatedAt=None, UpdatedAt=None)
-                await publisher.send(new_message(updated if element.id in known else added, obj))
-                known.add(element.id)
-                sent += 1
-        print(f"sent {sent}", flush=True)
+        try:
+            if not publisher.connected:
+                await publisher.connect()
+            for elements, (added, updated) in zip(graph, kinds, strict=True):
+                for index, element in enumerate(elements.values()):
+                    obj = element.to_json()
+                    obj.update(Host="dragonflow", Revision=revision, CreatedAt=None, UpdatedAt=None)
+                    kind = updated if element.id in known else added
+                    await publisher.send(new_message(kind, obj))
+                    known.add(element.id)
+                    sent += 1
+                    if index % 500 == 0:
+                        await asyncio.sleep(0)
+        except PublisherDisconnected:
+            await publisher.disconnect()
+            continue
+        finally:
+            print(f"sent {sent}", flush=True)
         await asyncio.sleep(INTERVAL)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dragonscope.collector.revisions import RevisionClock
-from dragonscope.collector.state import Dirty, Held, HeldState, Planner, diff_ids
+from dragonscope.collector.state import Dirty, Held, HeldState, Planner, same
 from dragonscope.graph.model import Edge, Node
 from dragonscope.skydive.publisher import Backoff
 
@@ -16,6 +16,12 @@ def node(node_id: str, **meta: object) -> Node:
 
 def edge(edge_id: str, parent: str, child: str, **meta: object) -> Edge:
     return Edge(edge_id, {"RelationType": "layer2", **meta}, parent=parent, child=child)
+
+
+def diff_ids(desired: dict[str, Node], held: dict[str, Held], host: str) -> list[str]:
+    """IDs a reconciliation would resend."""
+    changed = [i for i, e in desired.items() if i not in held or not same(held[i], e, host)]
+    return changed + [i for i in held if i not in desired]
 
 
 def planner() -> Planner:

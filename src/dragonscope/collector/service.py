@@ -31,7 +31,7 @@ from dragonscope.collector.nb_probe import nb_endpoints, reachable
 from dragonscope.collector.progress import Progress
 from dragonscope.collector.revisions import RevisionClock
 from dragonscope.collector.settings import CollectorSettings
-from dragonscope.collector.state import Dirty, HeldState, Planner, diff_ids
+from dragonscope.collector.state import Dirty, HeldState, Planner, same
 from dragonscope.config import parse_host_port
 from dragonscope.graph.model import Node
 from dragonscope.nb.model import Change
@@ -51,6 +51,8 @@ STATUS_NODE_TYPE = "dragonscope-collector"
 _STATUS_NS = uuid.UUID("5d1c9a3e-2f43-4b0e-9a55-6f0f3f2d7c11")
 # Elements planned (and sent) between two yields to the event loop.
 _CHUNK = 500
+# Elements compared between two yields during a reconciliation scan.
+_SCAN_SLICE = 10000
 # A connection that dies sooner than this is not "stable": keep backing off.
 _STABLE_AFTER = 5.0
 
@@ -414,19 +416,36 @@ class Collector:
         )  # fmt: skip
 
     async def _scan(self, held: HeldState) -> int:
-        """Mark dirty every element whose held state differs from desired."""
+        """Mark dirty every element whose held state differs from desired.
+
+        Walks a copy of the keys in slices, yielding between them, so that a
+        500k-element scan neither blocks the loop nor trips over the NB task
+        changing the graph meanwhile (a change marks its elements dirty anyway).
+        """
         count = 0
-        scans = (
-            (diff_ids(self._desired_nodes(), held.nodes, self.settings.host), True),
-            (diff_ids(self.topology.edges, held.edges, self.settings.host), False),
+        host = self.settings.host
+        kinds = (
+            (self._desired_nodes(), held.nodes, self.dirty.nodes, True),
+            (self.topology.edges, held.edges, self.dirty.edges, False),
         )
-        for ids, is_node in scans:
-            dirty = self.dirty.nodes if is_node else self.dirty.edges
-            for index, element_id in enumerate(ids):
-                if element_id not in dirty:
-                    self._mark_dirty(element_id, is_node)
-                    count += 1
-                if index % 20000 == 19999:
+        for desired, held_map, dirty, is_node in kinds:
+            for keys, wanted in ((list(desired), True), (list(held_map), False)):
+                for start in range(0, len(keys), _SCAN_SLICE):
+                    for element_id in keys[start : start + _SCAN_SLICE]:
+                        if element_id in dirty:
+                            continue
+                        if wanted:
+                            element = desired.get(element_id)
+                            have = held_map.get(element_id)
+                            if element is None or (
+                                have is not None
+                                and (have.source is element or same(have, element, host))
+                            ):
+                                continue
+                        elif element_id in desired:
+                            continue
+                        self._mark_dirty(element_id, is_node)
+                        count += 1
                     await asyncio.sleep(0)
                     if self.held is not held:
                         return count

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import itertools
 import uuid
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -104,7 +104,8 @@ class HeldState:
         return max(revisions, default=0)
 
 
-def _same(held: Held, element: Node, host: str) -> bool:
+def same(held: Held, element: Node, host: str) -> bool:
+    """Would the analyzer hold ``element`` exactly as ``held`` says?"""
     if held.source is element:
         return True
     if held.host != host:
@@ -112,18 +113,6 @@ def _same(held: Held, element: Node, host: str) -> bool:
     if isinstance(element, Edge) and (held.parent, held.child) != (element.parent, element.child):
         return False
     return held.metadata is element.metadata or held.metadata == element.metadata
-
-
-def diff_ids(desired: Mapping[str, Node], held: Mapping[str, Held], host: str) -> Iterator[str]:
-    """IDs whose held state differs from desired (the reconciliation scan)."""
-    get = held.get
-    for element_id, element in desired.items():
-        h = get(element_id)
-        if h is None or (h.source is not element and not _same(h, element, host)):
-            yield element_id
-    for element_id in held:
-        if element_id not in desired:
-            yield element_id
 
 
 class Planner:
@@ -192,7 +181,7 @@ class Planner:
             if want is None:
                 continue
             have = held.nodes.get(node_id)
-            if have is not None and _same(have, want, self.host):
+            if have is not None and same(have, want, self.host):
                 have.source = want
                 continue
             revision = self.clock.next()
@@ -214,7 +203,7 @@ class Planner:
             if want is None:
                 continue
             have = held.edges.get(edge_id)
-            if have is not None and _same(have, want, self.host):
+            if have is not None and same(have, want, self.host):
                 have.source = want
                 continue
             if want.parent not in held.nodes or want.child not in held.nodes:

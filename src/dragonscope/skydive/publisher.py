@@ -192,7 +192,12 @@ class Publisher:
                     continue
                 if message.status >= 400:
                     self.rejections += 1
-                    log.warning("analyzer rejected a %s message: %s", message.type, message.obj)
+                    # The first ones say what is wrong; after that, a count now and then.
+                    if self.rejections <= 10 or self.rejections % 1000 == 0:
+                        log.warning(
+                            "analyzer rejected a %s message (%d so far): %s",
+                            message.type, self.rejections, message.obj,
+                        )  # fmt: skip
                 if self._on_reply is not None:
                     self._on_reply(message)
         except (TimeoutError, aiohttp.ClientError, OSError):

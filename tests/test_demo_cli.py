@@ -191,6 +191,8 @@ def test_generate_prints_or_writes_the_same_bytes(tmp_path: Path) -> None:
         (["demo", "generate", "--out", "ftp://x/y"], "unknown scheme 'ftp'"),
         (["demo", "--churn-interval", "-1"], "cannot be negative"),
         (["demo", "--nb", "etcd://"], "names no host"),
+        (["demo", "--host", "0.0.0.0"], "the demo has no login: refusing to listen on 0.0.0.0"),
+        (["demo", "--size", "tenants=0"], "tenants, networks_per_tenant and chassis"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_code_2(args: list[str], message: str) -> None:

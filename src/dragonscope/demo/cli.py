@@ -9,7 +9,7 @@ import sys
 
 from dragonscope.cli import CliError
 from dragonscope.demo.embedded import Demo, DemoSettings
-from dragonscope.demo.generate import SIZES, dump_json, generate, resolve_counts
+from dragonscope.demo.generate import SIZES, dump_json, generate
 from dragonscope.demo.writers import WriterError, shown_url, write
 
 SIZE_HELP = (
@@ -39,6 +39,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="write the sample cloud into --nb even when it already holds data",
     )
     demo.add_argument("--host", default="127.0.0.1", help="analyzer address (default %(default)s)")
+    demo.add_argument(
+        "--insecure",
+        action="store_true",
+        help="allow a non-loopback --host: the demo has no login, anyone who reaches it sees it",
+    )
     demo.add_argument(
         "--port", type=int, default=8082, help="analyzer port (default %(default)s; 0 = any)"
     )
@@ -103,10 +108,10 @@ def run_demo(args: argparse.Namespace) -> int:
         size=args.size,
         seed=args.seed,
         churn_interval=args.churn_interval,
+        insecure=args.insecure,
     )
     try:
         settings.check()
-        resolve_counts(settings.size)
     except (ValueError, WriterError) as exc:
         raise CliError(str(exc)) from None
     return asyncio.run(_serve(settings))

@@ -13,13 +13,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from dragonscope.demo.churn import Change, Churn
-from dragonscope.demo.generate import Dump, generate, object_count
+from dragonscope.demo.generate import Dump, generate, object_count, resolve_counts
 from dragonscope.demo.writers import (
     NbWriter,
     WriterError,
@@ -46,12 +47,22 @@ class DemoSettings:
     size: str = "small"
     seed: int = 0
     churn_interval: float = 3.0
+    insecure: bool = False
 
     def check(self) -> None:
+        """Refuse bad settings before anything starts (ValueError or WriterError)."""
+        from dragonscope.analyzer.settings import is_loopback
+
         if self.churn_interval < 0:
             raise ValueError("the churn interval cannot be negative (0 turns churn off)")
+        resolve_counts(self.size)
         if self.nb is not None:
             parse_out_url(self.nb.strip())
+        if not self.insecure and not is_loopback(self.host):
+            raise ValueError(
+                f"the demo has no login: refusing to listen on {self.host}; "
+                "give --insecure to let anyone on the network see it"
+            )
 
 
 class Demo:
@@ -79,13 +90,14 @@ class Demo:
 
         settings = self.settings
         # The analyzer first: a busy port is the likeliest failure, found before any NB write.
-        self.analyzer = Analyzer(AnalyzerSettings(host=settings.host, port=settings.port))
+        self.analyzer = Analyzer(
+            AnalyzerSettings(host=settings.host, port=settings.port, insecure=settings.insecure)
+        )
         await self.analyzer.start()
         try:
             nb = await self._prepare_nb()
-            host = settings.host if ":" not in settings.host else f"[{settings.host}]"
             self.collector = Collector(
-                CollectorSettings(nb=nb, analyzer=f"{host}:{self.analyzer.port}", progress=False)
+                CollectorSettings(nb=nb, analyzer=self.analyzer_address, progress=False)
             )
             self._spawn(self.collector.run(), "demo-collector")
             if self.churn is not None and self.settings.churn_interval > 0:
@@ -225,8 +237,20 @@ class Demo:
     # -- what the operator reads --------------------------------------------------
     @property
     def analyzer_address(self) -> str:
-        host = self.settings.host if ":" not in self.settings.host else f"[{self.settings.host}]"
+        """``host:port`` for commands run on this machine."""
+        host = self.settings.host
+        if host in ("0.0.0.0", "::"):  # listening everywhere: loopback works locally
+            host = "127.0.0.1"
+        host = host if ":" not in host else f"[{host}]"
         return f"{host}:{self.analyzer.port if self.analyzer else self.settings.port}"
+
+    @property
+    def ui_url(self) -> str:
+        """The address to open; on every interface, the one others use: the host name."""
+        if self.settings.host in ("0.0.0.0", "::"):
+            port = self.analyzer.port if self.analyzer else self.settings.port
+            return f"http://{socket.gethostname()}:{port}/"
+        return f"http://{self.analyzer_address}/"
 
     def banner(self) -> str:
         address = self.analyzer_address
@@ -244,7 +268,7 @@ class Demo:
         lines = [
             f"dragonscope demo: {what}, from {where}, {churn}",
             "",
-            f"  Open the UI:  http://{address}/",
+            f"  Open the UI:  {self.ui_url}",
             "",
             "  Try:",
             f"""    dragonscope query --analyzer {address} "G.V().Has('Type','lport')" """.rstrip(),

@@ -538,10 +538,15 @@ class Resolver:
                 if candidate and candidate.external and sub.cidr and dst_addr in sub.cidr:
                     network = candidate
                     break
-        if network is None or not network.is_provider:
+        if network is None:
             raise TraceError(
-                f"{dst_addr} is not on an external provider network; external "
-                "traffic can only enter through a floating IP"
+                f"{dst_addr} is not on an external network; external traffic can only enter "
+                "through a floating IP"
+            )
+        if not network.is_provider:
+            raise TraceError(
+                f"external network {network.name} is {network.type or 'untyped'}: Dragonflow's "
+                "distributed DNAT only receives from a flat or vlan external network"
             )
         chassis = req.chassis or (fport.chassis if fport else None)
         if chassis is None:

@@ -146,3 +146,9 @@ def test_heartbeats_follow_the_given_clock() -> None:
     churn = Churn(generate("small"), seed=0, clock=lambda: 1234.5)
     beats = [churn.heartbeat() for _ in range(3)]
     assert all(obj and obj["last_seen_up"] == 1234.5 for changes in beats for _, _, obj in changes)
+
+
+def test_a_cloud_where_nothing_can_change_ends_the_stream() -> None:
+    assert list(Churn({}, seed=0)) == []
+    empty_tables = {table: [] for table in generate("small")}
+    assert list(Churn(empty_tables, seed=0)) == []

@@ -29,6 +29,8 @@ Change = tuple[str, str, dict[str, Any] | None]
 # Ports that users open and close on a whim; rules on them are the ones the stream removes.
 CHURN_PORTS = (8080, 8443, 3306, 6379, 9090, 11211)
 FIRST_HOST, LAST_HOST = 10, 249
+# Events in a row that change nothing before the stream concludes that nothing can change.
+IDLE_EVENTS = 1000
 
 
 class _IdSet:
@@ -99,10 +101,14 @@ class Churn:
         return self
 
     def __next__(self) -> Change:
-        while not self.pending:
+        for _ in range(IDLE_EVENTS):
+            if self.pending:
+                return self.pending.pop()
             self.pending = self.step()
             self.pending.reverse()
-        return self.pending.pop()
+        if self.pending:
+            return self.pending.pop()
+        raise StopIteration  # nothing in this NB can change (no network, port or chassis)
 
     def step(self) -> list[Change]:
         """Run one event and return its writes (possibly none, when nothing applies)."""

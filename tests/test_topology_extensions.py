@@ -23,8 +23,10 @@ class Tagger:
 
     def contribute(self, obj: NbObject, ctx: ExtensionContext) -> None:
         ctx.add_metadata({"Rack": "r1"})
-        agent = ctx.add_node(f"agent/{obj.id}", {"Name": f"agent@{obj.id}", "Type": "agent"})
-        ctx.add_edge(ctx.node, agent, "ownership")
+        exporter = ctx.add_node(
+            f"exporter/{obj.id}", {"Name": f"exporter@{obj.id}", "Type": "exporter"}
+        )
+        ctx.add_edge(ctx.node, exporter, "ownership")
 
 
 class Exploding:
@@ -68,9 +70,9 @@ def test_extension_adds_nodes_edges_and_metadata() -> None:
     nodes, edges = translate(cloud(), extensions=[Tagger()])
     meta = nodes[chassis_node("compute-1")].metadata
     assert meta["Rack"] == "r1"
-    agents = [n for n in nodes.values() if n.metadata["Type"] == "agent"]
-    assert len(agents) == 3
-    assert all(n.metadata["Extension"] == "tagger" for n in agents)
+    exporters = [n for n in nodes.values() if n.metadata["Type"] == "exporter"]
+    assert len(exporters) == 3
+    assert all(n.metadata["Extension"] == "tagger" for n in exporters)
     owned = [e for e in edges.values() if e.parent == chassis_node("compute-1")]
     assert any(e.metadata["Extension"] == "tagger" for e in owned)
 

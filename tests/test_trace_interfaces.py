@@ -333,3 +333,33 @@ async def test_api_applies_analyzer_auth(tmp_path: Path) -> None:
         )
         _, err = await asyncio.wait_for(proc.communicate(), 60)
         assert proc.returncode == 2 and b"401" in err and b"Traceback" not in err
+
+
+async def test_api_mirror_follows_graph_mutations() -> None:
+    from types import SimpleNamespace
+
+    from dragonscope.graph.model import Graph
+    from dragonscope.topology import snapshot_from_graph
+    from dragonscope.trace.api import TraceService
+
+    graph = Graph()
+    service = TraceService(SimpleNamespace(graph=graph))
+    nodes, edges = translate(build())
+    for node in nodes.values():
+        graph.add_node(Node.from_json(node.to_json()))
+    assert await service.mirror.sync(graph) == snapshot_from_graph(graph.nodes(), graph.edges())
+    for edge in edges.values():  # incremental from here on
+        graph.add_edge(Edge.from_json(edge.to_json()))
+    web2 = graph.node(node_id("lport", "web-2"))
+    assert web2 is not None
+    changed = Node.from_json(web2.to_json())
+    changed.metadata = {
+        **web2.metadata,
+        "Dragonflow": {**web2.metadata["Dragonflow"], "enabled": False},
+    }
+    graph.replace_node(changed)
+    graph.delete_node(node_id("floatingip", "fip-web-1"))
+    mirrored = await service.mirror.sync(graph)
+    assert mirrored == snapshot_from_graph(graph.nodes(), graph.edges())
+    assert mirrored[("lport", "web-2")].data["enabled"] is False
+    assert ("child_port_segmentation", "cps-app-1") in mirrored  # carried by an edge

@@ -1,9 +1,9 @@
 """``POST /api/trace`` and ``GET /api/reach`` on the analyzer, over its aggregated graph.
 
-The NB snapshot is rebuilt from the live graph only when the graph changed since the
-last request (a listener marks it stale), so repeated traces and matrices share one
-index and one security-group cache. Simulation runs in a worker thread to keep the
-event loop free.
+A graph listener mirrors the NB objects behind the live graph; the index is rebuilt
+only when the graph changed since the last request, so repeated traces and matrices
+share one index and one security-group cache. Index building and simulation run in a
+worker thread to keep the event loop free.
 """
 
 from __future__ import annotations
@@ -26,17 +26,71 @@ from dragonscope.trace.whatif import apply_patch
 READ = "read"
 
 
-class _Staleness(GraphListener):
-    """Marks the cached tracer stale on any graph mutation."""
+class _NbMirror(GraphListener):
+    """The NB objects behind the live graph. Mutations only note which elements changed
+    (cheap on the analyzer's hot path); ``sync`` converts just those, so a rebuild after a
+    change costs an index build, not a conversion of the whole graph."""
+
+    MAX_PENDING = 20_000  # beyond this, one full conversion is cheaper than many small ones
 
     def __init__(self) -> None:
+        self.objects: Snapshot = {}
+        self.full = True  # a full conversion is due
         self.stale = True
+        self._pending: dict[str, tuple[Any, bool]] = {}  # element id -> (old version, is edge)
 
-    def _touch(self, *_: Any) -> None:
+    def _note(self, element: Any, old: Any, edge: bool) -> None:
         self.stale = True
+        if self.full:
+            return
+        if len(self._pending) >= self.MAX_PENDING:
+            self.full = True
+            self._pending.clear()
+            return
+        self._pending.setdefault(element.id, (old, edge))
 
-    on_node_added = on_node_updated = on_node_deleted = _touch
-    on_edge_added = on_edge_updated = on_edge_deleted = _touch
+    def on_node_added(self, node: Any) -> None:
+        self._note(node, None, False)
+
+    def on_node_updated(self, node: Any, old: Any) -> None:
+        self._note(node, old, False)
+
+    def on_node_deleted(self, node: Any) -> None:
+        self._note(node, node, False)
+
+    def on_edge_added(self, edge: Any) -> None:
+        self._note(edge, None, True)
+
+    def on_edge_updated(self, edge: Any, old: Any) -> None:
+        self._note(edge, old, True)
+
+    def on_edge_deleted(self, edge: Any) -> None:
+        self._note(edge, edge, True)
+
+    async def sync(self, graph: Any) -> Snapshot:
+        """Bring ``objects`` up to date with ``graph``; returns a copy safe to index in a
+        worker thread while the graph keeps changing."""
+        if self.full:
+            self.full, self.stale = False, False
+            self._pending.clear()
+            nodes, edges = list(graph.nodes()), list(graph.edges())
+            self.objects = await asyncio.to_thread(snapshot_from_graph, nodes, edges)
+        else:
+            pending, self._pending = self._pending, {}
+            self.stale = False
+            for element_id, (old, edge) in pending.items():
+                if old is not None:
+                    gone = snapshot_from_graph([], [old]) if edge else snapshot_from_graph([old])
+                    for key in gone:
+                        self.objects.pop(key, None)
+                current = graph.edge(element_id) if edge else graph.node(element_id)
+                if current is not None:
+                    self.objects.update(
+                        snapshot_from_graph([], [current])
+                        if edge
+                        else snapshot_from_graph([current])
+                    )
+        return dict(self.objects)
 
 
 class TraceService:
@@ -45,21 +99,16 @@ class TraceService:
 
     def __init__(self, analyzer: Any) -> None:
         self.analyzer = analyzer
-        self.staleness = _Staleness()
-        analyzer.graph.add_listener(self.staleness)
+        self.mirror = _NbMirror()
+        analyzer.graph.add_listener(self.mirror)
         self._tracers: dict[frozenset[str], Tracer] = {}
         self._matrices: dict[tuple[Any, ...], dict[str, Any]] = {}
         self._snapshot: Snapshot | None = None
         self._lock = asyncio.Lock()
 
     async def _current(self) -> Snapshot:
-        # Element lists are copied on the event loop; the analyzer replaces metadata rather
-        # than mutating it, so the worker thread reads a consistent set of nodes.
-        if self.staleness.stale or self._snapshot is None:
-            graph = self.analyzer.graph
-            self.staleness.stale = False
-            nodes, edges = list(graph.nodes()), list(graph.edges())
-            self._snapshot = await asyncio.to_thread(snapshot_from_graph, nodes, edges)
+        if self.mirror.stale or self._snapshot is None:
+            self._snapshot = await self.mirror.sync(self.analyzer.graph)
             self._tracers.clear()
             self._matrices.clear()
         return self._snapshot
@@ -85,7 +134,7 @@ class TraceService:
         return await asyncio.to_thread(Tracer, snapshot, apps)
 
     async def matrix(self, key: tuple[Any, ...], tracer: Tracer, cacheable: bool) -> dict[str, Any]:
-        if cacheable and key in self._matrices and not self.staleness.stale:
+        if cacheable and key in self._matrices and not self.mirror.stale:
             return self._matrices[key]
         grid = await asyncio.to_thread(matrix, tracer, *key[:5])
         if cacheable:

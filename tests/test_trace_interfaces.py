@@ -347,7 +347,8 @@ async def test_api_mirror_follows_graph_mutations() -> None:
     nodes, edges = translate(build())
     for node in nodes.values():
         graph.add_node(Node.from_json(node.to_json()))
-    assert await service.mirror.sync(graph) == snapshot_from_graph(graph.nodes(), graph.edges())
+    first, tables = await service.mirror.sync(graph)
+    assert tables is None and first == snapshot_from_graph(graph.nodes(), graph.edges())
     for edge in edges.values():  # incremental from here on
         graph.add_edge(Edge.from_json(edge.to_json()))
     web2 = graph.node(node_id("lport", "web-2"))
@@ -359,7 +360,45 @@ async def test_api_mirror_follows_graph_mutations() -> None:
     }
     graph.replace_node(changed)
     graph.delete_node(node_id("floatingip", "fip-web-1"))
-    mirrored = await service.mirror.sync(graph)
+    mirrored, tables = await service.mirror.sync(graph)
+    assert tables == {"lport", "floatingip", "child_port_segmentation"}
     assert mirrored == snapshot_from_graph(graph.nodes(), graph.edges())
     assert mirrored[("lport", "web-2")].data["enabled"] is False
     assert ("child_port_segmentation", "cps-app-1") in mirrored  # carried by an edge
+
+
+async def test_api_keeps_indexes_across_heartbeats() -> None:
+    from types import SimpleNamespace
+
+    from dragonscope.graph.model import Graph
+    from dragonscope.trace import DEFAULT_APPS
+    from dragonscope.trace.api import TraceService
+
+    beats = [
+        {"id": f"svc-{c}", "binary": "df-local-controller", "chassis": c, "last_seen_up": 1000.0}
+        for c in ("compute-1", "compute-2", "compute-3")
+    ]
+    nodes, edges = translate(apply_patch(build(), {"put": {"service": beats}}))
+    graph = Graph()
+    for node in nodes.values():
+        graph.add_node(Node.from_json(node.to_json()))
+    for edge in edges.values():
+        graph.add_edge(Edge.from_json(edge.to_json()))
+    service = TraceService(SimpleNamespace(graph=graph))
+    tracer = await service.tracer(DEFAULT_APPS)
+    request = TraceRequest(source="web-1", destination="web-2", dport=80)
+    assert tracer.trace(request).notes == []
+    for chassis, when in (("compute-1", 1200.0), ("compute-2", 1000.0)):  # compute-2 stops
+        old = graph.node(node_id("service", f"svc-{chassis}"))
+        assert old is not None
+        new = Node.from_json(old.to_json())
+        new.metadata = {
+            **old.metadata,
+            "Dragonflow": {**old.metadata["Dragonflow"], "last_seen_up": when},
+        }
+        graph.replace_node(new)
+    again = await service.tracer(DEFAULT_APPS)
+    assert again is tracer  # heartbeats do not invalidate the index
+    assert any("compute-2 looks down" in n for n in again.trace(request).notes)
+    graph.delete_node(node_id("lport", "web-2"))
+    assert await service.tracer(DEFAULT_APPS) is not tracer

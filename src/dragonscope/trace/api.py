@@ -18,6 +18,7 @@ from dragonscope.graph.model import GraphListener
 from dragonscope.nb.model import Snapshot
 from dragonscope.topology import snapshot_from_graph
 from dragonscope.trace.engine import Tracer, parse_apps
+from dragonscope.trace.index import IGNORED_TABLES
 from dragonscope.trace.model import TraceError
 from dragonscope.trace.reach import matrix
 from dragonscope.trace.request import TraceRequest
@@ -67,30 +68,35 @@ class _NbMirror(GraphListener):
     def on_edge_deleted(self, edge: Any) -> None:
         self._note(edge, edge, True)
 
-    async def sync(self, graph: Any) -> Snapshot:
-        """Bring ``objects`` up to date with ``graph``; returns a copy safe to index in a
-        worker thread while the graph keeps changing."""
+    async def sync(self, graph: Any) -> tuple[Snapshot, set[str] | None]:
+        """Bring ``objects`` up to date with ``graph``. Returns a copy safe to index in a
+        worker thread while the graph keeps changing, and the tables whose objects changed
+        (None after a full conversion)."""
         if self.full:
             self.full, self.stale = False, False
             self._pending.clear()
             nodes, edges = list(graph.nodes()), list(graph.edges())
             self.objects = await asyncio.to_thread(snapshot_from_graph, nodes, edges)
-        else:
-            pending, self._pending = self._pending, {}
-            self.stale = False
-            for element_id, (old, edge) in pending.items():
-                if old is not None:
-                    gone = snapshot_from_graph([], [old]) if edge else snapshot_from_graph([old])
-                    for key in gone:
-                        self.objects.pop(key, None)
-                current = graph.edge(element_id) if edge else graph.node(element_id)
-                if current is not None:
-                    self.objects.update(
-                        snapshot_from_graph([], [current])
-                        if edge
-                        else snapshot_from_graph([current])
-                    )
-        return dict(self.objects)
+            return dict(self.objects), None
+        pending, self._pending = self._pending, {}
+        self.stale = False
+        tables: set[str] = set()
+        for element_id, (old, edge) in pending.items():
+            before = _objects(old, edge) if old is not None else {}
+            current = graph.edge(element_id) if edge else graph.node(element_id)
+            after = _objects(current, edge) if current is not None else {}
+            for key in before.keys() - after.keys():
+                self.objects.pop(key, None)
+                tables.add(key[0])
+            for key, obj in after.items():
+                if self.objects.get(key) != obj:
+                    self.objects[key] = obj
+                    tables.add(key[0])
+        return dict(self.objects), tables
+
+
+def _objects(element: Any, edge: bool) -> Snapshot:
+    return snapshot_from_graph([], [element]) if edge else snapshot_from_graph([element])
 
 
 class TraceService:
@@ -108,9 +114,14 @@ class TraceService:
 
     async def _current(self) -> Snapshot:
         if self.mirror.stale or self._snapshot is None:
-            self._snapshot = await self.mirror.sync(self.analyzer.graph)
-            self._tracers.clear()
-            self._matrices.clear()
+            self._snapshot, tables = await self.mirror.sync(self.analyzer.graph)
+            if tables is not None and tables <= IGNORED_TABLES:
+                # Heartbeats and the like: the indexes stay valid; only notes read them.
+                for tracer in self._tracers.values():
+                    tracer.index.refresh(self._snapshot)
+            else:
+                self._tracers.clear()
+                self._matrices.clear()
         return self._snapshot
 
     async def tracer(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -23,6 +24,20 @@ from dragonscope.trace.model import ObjRef
 IpAddr = ipaddress.IPv4Address | ipaddress.IPv6Address
 IpNet = ipaddress.IPv4Network | ipaddress.IPv6Network
 
+# Tables no index structure reads: a change there leaves an index valid (``refresh``).
+IGNORED_TABLES = frozenset(
+    {
+        "service",
+        "publisher",
+        "listener",
+        "bgp_peer",
+        "bgp_speaker",
+        "qospolicy",
+        "activeport",
+        "migration",
+        "unique_key",
+    }
+)
 ROUTER_INTERFACE = "network:router_interface"
 DHCP_OWNER = "network:dhcp"
 TUNNEL_TYPES = frozenset({"vxlan", "geneve", "gre"})
@@ -180,6 +195,21 @@ class ChildPort:
     vlan: int | None
 
 
+def _heartbeats(services: Iterable[dict[str, Any]]) -> tuple[dict[str, float], float | None]:
+    """Last heartbeat of each chassis' local controller, and the newest of any service."""
+    seen: dict[str, float] = {}
+    newest: float | None = None
+    for d in services:
+        when = d.get("last_seen_up")
+        if isinstance(when, bool) or not isinstance(when, int | float):
+            continue
+        newest = when if newest is None else max(newest, when)
+        chassis = d.get("chassis")
+        if d.get("binary") == "df-local-controller" and isinstance(chassis, str):
+            seen[chassis] = max(seen.get(chassis, when), when)
+    return seen, newest
+
+
 class NbIndex:
     """Everything the pipeline looks up, keyed the way the flows match."""
 
@@ -261,6 +291,16 @@ class NbIndex:
         obj = self.snapshot.get((table, obj_id))
         return obj.data if obj is not None and isinstance(obj.data, dict) else None
 
+    def refresh(self, snapshot: Snapshot) -> None:
+        """Adopt a newer snapshot that differs only in IGNORED_TABLES (heartbeats, BGP,
+        migration hints): lazily read tables and controller heartbeats follow it."""
+        self.snapshot = snapshot
+        self.controller_seen, self.newest_heartbeat = _heartbeats(
+            obj.data
+            for (table, _), obj in snapshot.items()
+            if table == "service" and isinstance(obj.data, dict)
+        )
+
     # -- building ---------------------------------------------------------------
     def _build(self) -> None:
         by_table: dict[str, list[NbObject]] = defaultdict(list)
@@ -275,8 +315,9 @@ class NbIndex:
                 ip(d.get("external_host_ip")),
                 [t for t in _list(d.get("tunnel_types")) if isinstance(t, str)],
             )
-        for obj in by_table["service"]:
-            self._add_service(obj.data)
+        self.controller_seen, self.newest_heartbeat = _heartbeats(
+            obj.data for obj in by_table["service"]
+        )
         for obj in by_table["lswitch"]:
             self._add_network(obj)
         for obj in by_table["lsubnet"]:
@@ -304,15 +345,6 @@ class NbIndex:
             for fc in _list(obj.data.get("flow_classifiers")):
                 if isinstance(fc, str):
                     self.chain_by_classifier[fc] = {**obj.data, "id": obj.id}
-
-    def _add_service(self, d: dict[str, Any]) -> None:
-        seen = d.get("last_seen_up")
-        if isinstance(seen, bool) or not isinstance(seen, int | float):
-            return
-        self.newest_heartbeat = max(self.newest_heartbeat or seen, seen)
-        chassis = d.get("chassis")
-        if d.get("binary") == "df-local-controller" and isinstance(chassis, str):
-            self.controller_seen[chassis] = max(self.controller_seen.get(chassis, seen), seen)
 
     def _add_network(self, obj: NbObject) -> None:
         d = obj.data

@@ -262,8 +262,13 @@ async def test_wrong_password_is_named_as_such_and_never_shown(redis_server: Red
 
 
 class ClusterNode(RedisServer):
+    def __init__(self) -> None:
+        super().__init__()
+        self.bus_port = free_port()  # else port + 10000, which may not exist
+
     def command(self) -> list[str]:
         return [*super().command(), "--cluster-enabled", "yes",
+                "--cluster-port", str(self.bus_port),
                 "--cluster-config-file", str(self.dir / "nodes.conf")]  # fmt: skip
 
 

@@ -98,6 +98,9 @@ class Collector:
         self._nb_keys: set[tuple[str, str]] = set()
         self._resync_requested = False
         self._last_resync = 0.0
+        # Bumped by everything that can change desired or held state (see reconcile).
+        self._activity = 0
+        self._clean_at = -1
         self._publisher: Publisher | None = None
         self._http: AnalyzerHttp | None = None
         self._ready = False
@@ -263,6 +266,7 @@ class Collector:
         return _Overlay(self.topology.nodes, self._status_nodes)
 
     def _mark_dirty(self, element_id: str, is_node: bool) -> None:
+        self._activity += 1
         if self._dirty_since is None:
             self._dirty_since = time.monotonic()
         if self.held is None:
@@ -276,6 +280,7 @@ class Collector:
     def apply_change(self, change: Change) -> None:
         """Fold one NB change into the desired graph (never waits for the analyzer)."""
         self.stats_.nb_events += 1
+        self._activity += 1
         self.stats_.nb_revision = max(self.stats_.nb_revision, change.revision)
         try:
             ops = self.topology.apply(change)
@@ -404,6 +409,7 @@ class Collector:
         self.stats_.resyncs += 1
         self._resync_requested = False
         self._last_resync = time.monotonic()
+        self._activity += 1
         nodes, edges = await self._analyzer_elements()
         held = HeldState.from_analyzer(nodes, edges)
         self._clock.observe(held.max_revision())
@@ -421,35 +427,47 @@ class Collector:
         Walks a copy of the keys in slices, yielding between them, so that a
         500k-element scan neither blocks the loop nor trips over the NB task
         changing the graph meanwhile (a change marks its elements dirty anyway).
+        An element sent from the very object that is still desired is unchanged:
+        that identity check keeps an idle scan cheap.
         """
         count = 0
         host = self.settings.host
         kinds = (
-            (self._desired_nodes(), held.nodes, self.dirty.nodes, True),
-            (self.topology.edges, held.edges, self.dirty.edges, False),
+            (self.topology.nodes, held.nodes, True),
+            (self._status_nodes, held.nodes, True),
+            (self.topology.edges, held.edges, False),
         )
-        for desired, held_map, dirty, is_node in kinds:
-            for keys, wanted in ((list(desired), True), (list(held_map), False)):
-                for start in range(0, len(keys), _SCAN_SLICE):
-                    for element_id in keys[start : start + _SCAN_SLICE]:
-                        if element_id in dirty:
-                            continue
-                        if wanted:
-                            element = desired.get(element_id)
-                            have = held_map.get(element_id)
-                            if element is None or (
-                                have is not None
-                                and (have.source is element or same(have, element, host))
-                            ):
-                                continue
-                        elif element_id in desired:
-                            continue
-                        self._mark_dirty(element_id, is_node)
-                        count += 1
-                    await asyncio.sleep(0)
-                    if self.held is not held:
-                        return count
+        for desired, held_map, is_node in kinds:
+            get_desired, get_held = desired.get, held_map.get
+            keys = list(desired)
+            for start in range(0, len(keys), _SCAN_SLICE):
+                for element_id in keys[start : start + _SCAN_SLICE]:
+                    element = get_desired(element_id)
+                    have = get_held(element_id)
+                    if element is None or (
+                        have is not None and (have.source is element or same(have, element, host))
+                    ):
+                        continue
+                    count += self._mark_new(element_id, is_node)
+                await asyncio.sleep(0)
+                if self.held is not held:
+                    return count
+        # What the analyzer holds but nothing wants any more (set differences run in C).
+        stale_nodes = held.nodes.keys() - self.topology.nodes.keys() - self._status_nodes.keys()
+        stale_edges = held.edges.keys() - self.topology.edges.keys()
+        for element_id in stale_nodes:
+            count += self._mark_new(element_id, True)
+        for element_id in stale_edges:
+            count += self._mark_new(element_id, False)
         return count
+
+    def _mark_new(self, element_id: str, is_node: bool) -> int:
+        """Mark dirty; 1 if it was not already on its way."""
+        dirty = self.dirty.nodes if is_node else self.dirty.edges
+        if element_id in dirty:
+            return 0
+        self._mark_dirty(element_id, is_node)
+        return 1
 
     async def _analyzer_elements(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         assert self._http is not None
@@ -507,6 +525,7 @@ class Collector:
         Raises PublisherDisconnected if the link drops."""
         assert self.held is not None
         held = self.held
+        self._activity += 1
         taken = self.dirty.take()
         since = self._dirty_since
         self._dirty_since = None
@@ -572,15 +591,25 @@ class Collector:
             await self.reconcile()
 
     async def reconcile(self) -> int:
-        """Mark dirty whatever the analyzer should hold differently; returns how many."""
+        """Mark dirty whatever the analyzer should hold differently; returns how many.
+
+        Desired and held state only change through NB changes, flushes and
+        resyncs, each of which counts as activity; with no activity since the
+        last clean scan, nothing can differ and the scan is skipped (an idle
+        collector costs no CPU)."""
         held = self.held
         if held is None or self.topology is None:
             return 0
         if self._resync_requested and self._wake is not None:
             self._wake.set()
         self.stats_.reconciliations += 1
+        activity = self._activity
+        if activity == self._clean_at:
+            return 0
         # Elements already dirty are on their way; only count the real surprises.
         count = await self._scan(held)
+        if count == 0:
+            self._clean_at = activity
         if count:
             self.stats_.reconcile_fixes += count
             log.warning("reconciliation found %d element(s) out of step; resending them", count)

@@ -1,9 +1,16 @@
-"""Analyzer figures: ingest rate, fan-out latency, and memory with an hour of history.
+"""Analyzer figures: ingest rate, fan-out latency, memory with an hour of history, and
+how long the event loop stalls while big answers are built.
 
 Ingest and fan-out run the analyzer as its own process (``dragonscope
 analyzer``), with the clients in this process, over loopback WebSocket. Memory
 is measured in this process on the analyzer's graph, store, index and history,
 fed directly with a simulated clock so that an hour of churn takes seconds.
+
+Loop stalls: an embedded analyzer holds 100k nodes + 150k edges and 30 minutes
+of churn; a ticker coroutine on its loop records the longest gap between two
+of its 1 ms ticks while a client, on its own thread and loop, asks for the
+whole graph. The client thread competes for the GIL, so figures include up to
+a few ms of its work.
 """
 
 from __future__ import annotations
@@ -14,12 +21,15 @@ import json
 import random
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Awaitable, Callable
 
 import aiohttp
 import psutil
 
 from bench.report import Figure
+from dragonscope.analyzer import Analyzer, AnalyzerSettings
 from dragonscope.analyzer.graph_store import GraphStore
 from dragonscope.analyzer.history import History
 from dragonscope.graph.index import Indexer
@@ -230,6 +240,153 @@ def _memory() -> list[Figure]:
     ]
 
 
+class Ticker:
+    """Ticks every millisecond on the loop and remembers the longest gap beyond that,
+    in wall time and in the loop thread's CPU time (what the loop itself spent: on
+    a busy machine the wall gap also counts time the thread waited for a core)."""
+
+    def __init__(self) -> None:
+        self.worst = 0.0
+        self.worst_cpu = 0.0
+        self._task: asyncio.Task[None] | None = None
+
+    async def _tick(self) -> None:
+        while True:
+            started, cpu = time.perf_counter(), time.thread_time()
+            await asyncio.sleep(0.001)
+            self.worst = max(self.worst, time.perf_counter() - started - 0.001)
+            self.worst_cpu = max(self.worst_cpu, time.thread_time() - cpu)
+
+    def __enter__(self) -> Ticker:
+        self._task = asyncio.get_running_loop().create_task(self._tick())
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._task is not None:
+            self._task.cancel()
+
+
+def _in_thread(make: Callable[[], Awaitable[int]]) -> Awaitable[int]:
+    """Run a client coroutine on its own loop in a thread, awaitable from this loop."""
+    future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+    loop = asyncio.get_running_loop()
+
+    def work() -> None:
+        try:
+            result = asyncio.run(make())
+        except BaseException as exc:
+            loop.call_soon_threadsafe(future.set_exception, exc)
+        else:
+            loop.call_soon_threadsafe(future.set_result, result)
+
+    threading.Thread(target=work, daemon=True).start()
+    return future
+
+
+def _load_big(analyzer: Analyzer, clock: list[int]) -> tuple[int, int]:
+    """100k nodes, 150k edges, then 30 minutes of churn; returns the churn window."""
+    store, graph = analyzer.store, analyzer.graph
+    for i in range(NODES):
+        store.add_node(Node(f"n{i}", _metadata(i)), "bench.collector")
+    rng = random.Random(7)
+    for i in range(EDGES):
+        parent, child = f"n{i % NODES}", f"n{rng.randrange(NODES)}"
+        store.add_edge(
+            Edge(f"e{i}", {"RelationType": "layer2"}, parent=parent, child=child), "bench.collector"
+        )
+    start = clock[0]
+    extra = 0
+    for c in range(CHURN_PER_S * CHURN_SECONDS // 2):
+        clock[0] = start + 1 + c * 1000 // CHURN_PER_S
+        if c % 10 < 8:
+            n = graph.node(f"n{rng.randrange(NODES)}")
+            if n is not None:
+                store.set_metadata(n, dict(n.metadata, State=rng.choice(["UP", "DOWN"]), Seq=c))
+        elif c % 10 == 8:
+            store.add_node(Node(f"x{extra}", _metadata(NODES + extra)), "bench.collector")
+            extra += 1
+        elif extra:
+            victim = f"x{rng.randrange(extra)}"
+            if graph.node(victim) is not None:
+                store.delete_node(victim, "bench.collector")
+    return start, clock[0]
+
+
+async def _stalls() -> list[Figure]:
+    clock = [int(time.time() * 1000) - CHURN_SECONDS * 1000]
+    analyzer = Analyzer(AnalyzerSettings(port=0, host_id="bench", gc_freeze=True))
+    analyzer.history._clock = lambda: clock[0]  # an hour of churn in seconds
+    analyzer.history.horizon = clock[0]
+    start, end = _load_big(analyzer, clock)
+    clock[0] = end
+    rss = psutil.Process().memory_info().rss / 2**20
+    figures: list[Figure] = []
+    size = f"{NODES // 1000}k nodes + {EDGES // 1000}k edges"
+    async with analyzer:
+        url = analyzer.url
+
+        async def topology() -> int:
+            async with (
+                aiohttp.ClientSession() as http,
+                http.post(
+                    url + "/api/topology",
+                    json={"GremlinQuery": "G.V()"},
+                    headers={"Accept-Encoding": "identity"},
+                ) as response,
+            ):
+                return len(await response.read())
+
+        async def sync_request() -> int:
+            async with aiohttp.ClientSession() as http:
+                ws = await http.ws_connect(
+                    url + "/ws/subscriber",
+                    headers={"X-Host-ID": "stall", "X-Client-Type": "bench"},
+                    max_msg_size=0,
+                )
+                await ws.send_str(_frame("SyncRequest", {"GremlinFilter": None}, "sync"))
+                while True:
+                    message = await ws.receive(timeout=60)
+                    if '"SyncReply"' in message.data[:200]:
+                        await ws.close()
+                        return len(message.data)
+
+        async def changes() -> int:
+            async with (
+                aiohttp.ClientSession() as http,
+                http.get(
+                    url + f"/api/changes?from={start}&to={end}",
+                    headers={"Accept-Encoding": "identity"},
+                ) as response,
+            ):
+                return len(await response.read())
+
+        for name, client, what in (
+            ("loop stall: POST /api/topology G.V()", topology, size),
+            ("loop stall: subscriber SyncRequest", sync_request, f"{size}, whole graph"),
+            ("loop stall: /api/changes over 30 min", changes, f"{size}, 54,000 changes"),
+        ):
+            gc.collect()
+            await asyncio.sleep(1.5)  # as in a running analyzer: its GC policy has had a turn
+            with Ticker() as ticker:
+                await asyncio.sleep(0.05)
+                started = time.perf_counter()
+                length = await _in_thread(client)
+                elapsed = time.perf_counter() - started
+            figures.append(
+                Figure(
+                    name,
+                    ticker.worst_cpu * 1000,
+                    "ms CPU",
+                    what,
+                    f"wall {ticker.worst * 1000:.0f} ms; {length >> 20} MiB in {elapsed:.1f} s",
+                )
+            )
+    figures.append(
+        Figure("analyzer RSS, loaded", rss, "MiB", size, "whole process, 30 min history")
+    )
+    return figures
+
+
 async def _network() -> list[Figure]:
     with AnalyzerProcess() as url:
         figures = [await _ingest(url)]
@@ -240,4 +397,6 @@ async def _network() -> list[Figure]:
 
 def collect() -> list[Figure]:
     figures = asyncio.run(_network())
+    figures += asyncio.run(_stalls())
+    gc.collect()
     return figures + _memory()

@@ -33,6 +33,7 @@ from dragonscope.analyzer import (
 )
 from dragonscope.analyzer.auth import Authenticator, Forbidden, Principal, Unauthenticated
 from dragonscope.analyzer.connections import Pool
+from dragonscope.analyzer.gc_policy import GcPolicy
 from dragonscope.analyzer.graph_store import GraphStore
 from dragonscope.analyzer.history import History
 from dragonscope.analyzer.keys import ANALYZER
@@ -92,6 +93,8 @@ class Analyzer:
         self.port = self.settings.port
         self._runner: web.AppRunner | None = None
         self._pruner: asyncio.Task[None] | None = None
+        self._gc_task: asyncio.Task[None] | None = None
+        self.gc_policy = GcPolicy(lambda: self.hub.version) if self.settings.gc_freeze else None
         self.app = create_app(self)
 
     def reload_users(self) -> int:
@@ -165,6 +168,8 @@ class Analyzer:
         if sockets:
             self.port = sockets[0].getsockname()[1]
         self.reactor.start()
+        if self.gc_policy is not None:
+            self._gc_task = asyncio.get_running_loop().create_task(self.gc_policy.run())
         self._pruner = asyncio.get_running_loop().create_task(self._prune_forever())
         log.info(
             "analyzer listening on %s (auth %s)",
@@ -178,10 +183,11 @@ class Analyzer:
             self.history.prune()
 
     async def stop(self) -> None:
-        if self._pruner is not None:
-            self._pruner.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._pruner
+        for task in (self._gc_task, self._pruner):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         await self.reactor.stop()
         await self.alerts.close()
         if self._runner is not None:

@@ -7,6 +7,10 @@ or ends (``Changed``, each entry ``{"Before", "After"}``). An element
 created and deleted inside the window is not listed. With ``filter`` (a
 Gremlin query returning a graph) only elements in its result at T1 or at T2
 are listed.
+
+Over a long window this is tens of thousands of changes and megabytes of JSON:
+the net changes, the filter, the sections and the text are all computed in
+slices that give the event loop turns in between.
 """
 
 from __future__ import annotations
@@ -16,10 +20,11 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from dragonscope.analyzer import auth
+from dragonscope.analyzer.chunked import Slicer, drive, json_bytes
 from dragonscope.analyzer.history import HistoryError
 from dragonscope.analyzer.keys import ANALYZER
-from dragonscope.analyzer.query import QueryError, compile_query, graph_ids
-from dragonscope.analyzer.responses import json_error, json_response
+from dragonscope.analyzer.query import QueryError, compile_query, graph_ids_async
+from dragonscope.analyzer.responses import JSON_TYPE, json_error
 from dragonscope.analyzer.timeparse import parse_time
 from dragonscope.graph.model import Edge, Node, now_ms
 
@@ -37,9 +42,15 @@ def _differs(before: Node, after: Node) -> bool:
     )
 
 
-def _section(net: dict[str, Any], keep: set[str] | None) -> dict[str, list[Any]]:
-    added, removed, changed = [], [], []
-    for element_id, (before, after) in net.items():
+async def _section(
+    net: dict[str, Any], keep: set[str] | None, slicer: Slicer
+) -> dict[str, list[Any]]:
+    added: list[Any] = []
+    removed: list[Any] = []
+    changed: list[Any] = []
+    for count, (element_id, (before, after)) in enumerate(net.items()):
+        if not count % 256:
+            await slicer.maybe_yield()
         if keep is not None and element_id not in keep:
             continue
         if before is None and after is not None:
@@ -51,19 +62,23 @@ def _section(net: dict[str, Any], keep: set[str] | None) -> dict[str, list[Any]]
     return {"Added": added, "Removed": removed, "Changed": changed}
 
 
-def diff(analyzer: Analyzer, start: int, end: int, gremlin: str | None) -> dict[str, Any]:
+async def diff(analyzer: Analyzer, start: int, end: int, gremlin: str | None) -> dict[str, Any]:
     compiled = compile_query(gremlin) if gremlin else None
     if compiled is not None and not compiled.returns_graph:
         raise QueryError("the filter must return a graph: end it with .SubGraph() or use G")
-    nodes_net, edges_net = analyzer.history.changes_between(start, end)
+    history = analyzer.history
+    slicer = Slicer()
+    nodes_net, edges_net = await drive(history.changes_between_steps(start, end), slicer)
     keep_nodes = keep_edges = None
     if compiled is not None:
         keep_nodes, keep_edges = set(), set()
         for at in (start, end):
-            node_ids, edge_ids = graph_ids(compiled, analyzer.history.view_at(at), analyzer.history)
+            view = await drive(history.view_at_steps(at), slicer)
+            node_ids, edge_ids = await graph_ids_async(compiled, view, history)
             keep_nodes |= node_ids
             keep_edges |= edge_ids
-    nodes, edges = _section(nodes_net, keep_nodes), _section(edges_net, keep_edges)
+    nodes = await _section(nodes_net, keep_nodes, slicer)
+    edges = await _section(edges_net, keep_edges, slicer)
     out: dict[str, Any] = {"From": start, "To": end}
     for what in ("Added", "Removed", "Changed"):
         out[what] = {"Nodes": nodes[what], "Edges": edges[what]}
@@ -84,6 +99,8 @@ async def get_changes(request: web.Request) -> web.Response:
     if start > end:
         return json_error(400, f"from ({start}) is after to ({end})")
     try:
-        return json_response(diff(analyzer, start, end, request.query.get("filter")))
+        answer = await diff(analyzer, start, end, request.query.get("filter"))
     except (HistoryError, QueryError) as exc:
         return json_error(400, str(exc))
+    body = await json_bytes(answer)
+    return web.Response(body=body + b"\n", headers={"Content-Type": JSON_TYPE})

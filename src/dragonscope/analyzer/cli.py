@@ -138,6 +138,7 @@ def settings_from_args(args: argparse.Namespace) -> AnalyzerSettings:
         tls_key=args.tls_key,
         history_retention=args.history_retention,
         insecure=args.insecure,
+        gc_freeze=True,
     )
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import bisect
 import copy
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -21,6 +21,9 @@ from dragonscope.graph.model import Edge, Graph, GraphListener, Node, now_ms
 
 NODE = 0
 EDGE = 1
+_STEP = 2048  # changes undone (or summed) between two chances to yield
+
+Steps = Generator[None, None, Any]
 
 
 class HistoryError(ValueError):
@@ -176,54 +179,82 @@ class History(GraphListener):
     def view_at(self, at: int) -> Graph | SnapshotView:
         """The graph as it was at ``at`` (ms since epoch); the live graph itself
         when nothing changed since (no copy)."""
+        return _run(self.view_at_steps(at))
+
+    def view_at_steps(self, at: int) -> Steps:
+        """``view_at`` as a generator that yields between slices of work and returns
+        the view, for callers on an event loop. What it rebuilds is fixed when it
+        starts: later changes to the live graph do not leak into the past."""
         self._check(at)
         if bisect.bisect_right(self._times, at, lo=self._start) == len(self._times):
             return self._graph
-        return self._snapshot_at(at)
+        return (yield from self._snapshot_steps(at))
 
-    def _snapshot_at(self, at: int) -> SnapshotView:
+    def _snapshot_steps(self, at: int) -> Steps:
         self._check(at)
-        nodes = {n.id: n for n in self._graph.nodes()}
-        edges = {e.id: e for e in self._graph.edges()}
+        nodes, edges = self._graph.snapshot()
         first = bisect.bisect_right(self._times, at, lo=self._start)
-        for index in range(len(self._changes) - 1, first - 1, -1):
-            change = self._changes[index]
+        undo = self._changes[first:]  # fixed now: pruning or new changes cannot shift it
+        for index in range(len(undo) - 1, -1, -1):
+            change = undo[index]
             target: dict[str, Any] = nodes if change.kind == NODE else edges
             if change.new is not None:
                 target.pop(change.new.id, None)
             if change.old is not None:
                 target[change.old.id] = change.old
+            if not index % _STEP:
+                yield
         return SnapshotView(nodes, edges)
 
     def window_view(self, start: int, end: int) -> SnapshotView:
         """Everything that existed at some time in [start, end]: the graph at ``end``
         plus what was removed during the window, in its last state. A window that
         starts before the kept history covers what is kept (``FOREVER`` works)."""
-        view = self._snapshot_at(end)
+        return _run(self.window_view_steps(start, end))
+
+    def window_view_steps(self, start: int, end: int) -> Steps:
+        """``window_view`` as a generator, like ``view_at_steps``."""
         lo = bisect.bisect_left(self._times, start, lo=max(self._start, 0))
         hi = bisect.bisect_right(self._times, end, lo=lo)
-        for index in range(hi - 1, lo - 1, -1):
-            change = self._changes[index]
-            if change.old is None:
-                continue
-            target: dict[str, Any] = view._nodes if change.kind == NODE else view._edges
-            target.setdefault(change.old.id, change.old)
+        removed = self._changes[lo:hi]
+        view = yield from self._snapshot_steps(end)
+        for index in range(len(removed) - 1, -1, -1):
+            change = removed[index]
+            if change.old is not None:
+                target: dict[str, Any] = view._nodes if change.kind == NODE else view._edges
+                target.setdefault(change.old.id, change.old)
+            if not index % _STEP:
+                yield
         view._out = None
         return view
 
     def changes_between(self, start: int, end: int) -> tuple[dict[str, Any], dict[str, Any]]:
         """Net changes in (start, end]: per kind, {id: (state at start, state at end)}."""
+        return _run(self.changes_between_steps(start, end))
+
+    def changes_between_steps(self, start: int, end: int) -> Steps:
+        """``changes_between`` as a generator that yields between slices of work."""
         self._check(start)
         lo = bisect.bisect_right(self._times, start, lo=self._start)
         hi = bisect.bisect_right(self._times, end, lo=lo)
+        changes = self._changes[lo:hi]
         net: tuple[dict[str, Any], dict[str, Any]] = ({}, {})
-        for index in range(lo, hi):
-            change = self._changes[index]
+        for index, change in enumerate(changes):
             bucket = net[change.kind]
             key = change.element_id
             before = bucket[key][0] if key in bucket else change.old
             bucket[key] = (before, _alive(change.new))
+            if not index % _STEP:
+                yield
         return net
+
+
+def _run(steps: Steps) -> Any:
+    while True:
+        try:
+            next(steps)
+        except StopIteration as stop:
+            return stop.value
 
 
 def _alive(element: Node | None) -> Node | None:

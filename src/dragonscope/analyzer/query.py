@@ -1,8 +1,9 @@
 """The analyzer's door to the Gremlin engine: run a query, read a graph result.
 
 Queries run on the live graph; ``At``/``Context`` reach the past through the
-history. REST queries run cooperatively (the engine yields to the event loop
-every few milliseconds), so a heavy query never stalls publishers.
+history, rebuilt step by step. REST queries and subscriber filters run
+cooperatively (the engine yields to the event loop every few milliseconds),
+so a heavy query never stalls publishers.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ def compile_query(query: str) -> Any:
 def _time(history: History | None) -> dict[str, Any]:
     if history is None:
         return {}
-    return {"at": history.view_at, "window": history.window_view}
+    return {"at": history.view_at_steps, "window": history.window_view_steps}
 
 
 def run_compiled(compiled: Any, view: GraphView, history: History | None) -> Any:
@@ -48,22 +49,42 @@ def run_compiled(compiled: Any, view: GraphView, history: History | None) -> Any
         raise QueryError(str(exc)) from None
 
 
-async def run_query_async(query: str, view: GraphView, history: History | None) -> Any:
+async def run_query_json_async(query: str, view: GraphView, history: History | None) -> bytes:
+    """The result as compact JSON (UTF-8) and a newline, computed and encoded in slices."""
     compiled = compile_query(query)
     gremlin = _engine()
     try:
-        return await compiled.run_async(view, **_time(history))
+        return await compiled.run_json_bytes_async(view, **_time(history), end=b"\n")
     except (gremlin.GremlinError, HistoryError) as exc:
         raise QueryError(str(exc)) from None
+
+
+def _check_graph(compiled: Any) -> None:
+    if not compiled.returns_graph:
+        raise QueryError("the filter must return a graph: end it with .SubGraph() or use G")
+
+
+def _ids(result: Any) -> tuple[set[str], set[str]]:
+    return {n.id for n in result.nodes()}, {e.id for e in result.edges()}
 
 
 def graph_ids(compiled: Any, view: GraphView, history: History | None) -> tuple[set[str], set[str]]:
     """IDs of the nodes and edges of a query that must return a graph."""
-    if not compiled.returns_graph:
-        raise QueryError("the filter must return a graph: end it with .SubGraph() or use G")
+    _check_graph(compiled)
     gremlin = _engine()
     try:
-        result = compiled.evaluate(view, **_time(history))
+        return _ids(compiled.evaluate(view, **_time(history)))
     except (gremlin.GremlinError, HistoryError) as exc:
         raise QueryError(str(exc)) from None
-    return {n.id for n in result.nodes()}, {e.id for e in result.edges()}
+
+
+async def graph_ids_async(
+    compiled: Any, view: GraphView, history: History | None
+) -> tuple[set[str], set[str]]:
+    """``graph_ids`` for an event loop: the query runs in slices."""
+    _check_graph(compiled)
+    gremlin = _engine()
+    try:
+        return _ids(await compiled.evaluate_async(view, **_time(history)))
+    except (gremlin.GremlinError, HistoryError) as exc:
+        raise QueryError(str(exc)) from None

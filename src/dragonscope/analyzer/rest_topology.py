@@ -9,7 +9,7 @@ from aiohttp import web
 
 from dragonscope.analyzer import auth
 from dragonscope.analyzer.keys import ANALYZER
-from dragonscope.analyzer.query import QueryError, run_query_async
+from dragonscope.analyzer.query import QueryError, run_query_json_async
 from dragonscope.analyzer.responses import JSON_TYPE, json_response, text_error
 
 if TYPE_CHECKING:
@@ -42,14 +42,11 @@ async def post_topology(request: web.Request) -> web.Response:
     if not isinstance(query, str):
         return text_error(400, "GremlinQuery must be a string")
     try:
-        result = await run_query_async(query, analyzer.graph, analyzer.history)
+        body = await run_query_json_async(query, analyzer.graph, analyzer.history)
     except QueryError as exc:
         return text_error(400, str(exc))
     analyzer.counters["queries"] += 1
-    return web.Response(
-        text=json.dumps(result, separators=(",", ":")) + "\n",
-        headers={"Content-Type": _content_type(request)},
-    )
+    return web.Response(body=body, headers={"Content-Type": _content_type(request)})
 
 
 async def get_topology(request: web.Request) -> web.Response:

@@ -30,6 +30,9 @@ class AnalyzerSettings:
     subscriber_queue: int = DEFAULT_SUBSCRIBER_QUEUE
     ping_interval: float = 5.0  # a pong must follow within half of it
     rejections_kept: int = 200
+    # Freeze what survives a slow full GC pass (see gc_policy); on in the analyzer
+    # process, off by default for programs that embed an analyzer.
+    gc_freeze: bool = False
 
     def check(self) -> None:
         """Refuse settings that would expose an unauthenticated graph to the network."""

@@ -5,6 +5,10 @@ initial state with ``SyncRequest``, while live events flow from the handshake
 on. ``GremlinFilter`` null keeps the current view, ``""`` resets to the whole
 graph (at ``Time`` if given, from history), anything else must be a query
 returning a graph and becomes the subscriber's filter.
+
+Filters run and replies are encoded in slices (see ``subscribers``); the reply
+takes its place in the subscriber's queue when its content is fixed, so live
+events are never sent before the reply they follow, nor lost.
 """
 
 from __future__ import annotations
@@ -17,11 +21,12 @@ from typing import TYPE_CHECKING
 from aiohttp import WSMsgType, web
 
 from dragonscope.analyzer import auth
+from dragonscope.analyzer.chunked import drive
 from dragonscope.analyzer.connections import HandshakeError, header, identify
 from dragonscope.analyzer.history import HistoryError
 from dragonscope.analyzer.keys import ANALYZER
 from dragonscope.analyzer.publisher_endpoint import CLOSE_TIMEOUT_S
-from dragonscope.analyzer.query import QueryError, compile_query, graph_ids
+from dragonscope.analyzer.query import QueryError, compile_query, graph_ids_async
 from dragonscope.analyzer.subscribers import FULL, PARTIAL, Subscriber, ViewFilter, encode
 from dragonscope.graph.model import Graph
 from dragonscope.skydive import messages as m
@@ -32,39 +37,44 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def make_filter(analyzer: Analyzer, text: str) -> ViewFilter:
+async def make_filter(analyzer: Analyzer, text: str) -> ViewFilter:
     """Compile a subscriber filter; raises QueryError unless it yields a graph."""
     compiled = compile_query(text)
 
-    def view_filter(graph: Graph) -> tuple[set[str], set[str]]:
-        return graph_ids(compiled, graph, analyzer.history)
+    async def view_filter(graph: Graph) -> tuple[set[str], set[str]]:
+        return await graph_ids_async(compiled, graph, analyzer.history)
 
-    view_filter(analyzer.graph)
+    await view_filter(analyzer.graph)
     return view_filter
 
 
-def _sync_reply(analyzer: Analyzer, sub: Subscriber, msg: m.Message) -> str:
+async def _sync_reply(analyzer: Analyzer, sub: Subscriber, msg: m.Message) -> None:
+    """Answer a SyncRequest: change the view as asked, then queue the SyncReply."""
     obj = msg.obj if isinstance(msg.obj, dict) else {}
     wanted = obj.get("GremlinFilter")
     at = obj.get("Time")
     hub = analyzer.hub
     try:
         if wanted is None:
-            return encode(m.SYNC_REPLY, hub.view_json(sub), uuid=msg.uuid)
-        if not isinstance(wanted, str):
+            nodes, edges = hub.view_lists(sub)
+        elif not isinstance(wanted, str):
             raise QueryError("GremlinFilter must be a string")
-        if wanted == "":
+        elif wanted == "":
             sub.view_filter, sub.filter_text = None, ""
             if isinstance(at, int) and not isinstance(at, bool) and at > 0:
-                return encode(m.SYNC_REPLY, analyzer.history.view_at(at).to_json(), uuid=msg.uuid)
-            return encode(m.SYNC_REPLY, analyzer.graph.to_json(), uuid=msg.uuid)
-        view_filter = make_filter(analyzer, wanted)
-        node_ids, edge_ids = view_filter(analyzer.graph)
-        sub.view_filter, sub.filter_text = view_filter, wanted
-        sub.set_view(analyzer.graph, node_ids, edge_ids)
-        return encode(m.SYNC_REPLY, hub.view_json(sub), uuid=msg.uuid)
+                past = await drive(analyzer.history.view_at_steps(at))
+                nodes, edges = list(past.nodes()), list(past.edges())
+            else:
+                nodes, edges = hub.view_lists(sub)
+        else:
+            sub.view_filter = await make_filter(analyzer, wanted)
+            sub.filter_text = wanted
+            await hub.compute_view(sub)
+            nodes, edges = hub.view_lists(sub)
     except (QueryError, HistoryError) as exc:
-        return encode(m.SYNC_REPLY, str(exc), uuid=msg.uuid, status=400)
+        sub.push(encode(m.SYNC_REPLY, str(exc), uuid=msg.uuid, status=400))
+        return
+    await hub.send_graph(sub, m.SYNC_REPLY, nodes, edges, uuid=msg.uuid)
 
 
 async def handle(request: web.Request) -> web.StreamResponse:
@@ -91,7 +101,7 @@ async def handle(request: web.Request) -> web.StreamResponse:
         view_filter = None
         if filter_text:
             try:
-                view_filter = make_filter(analyzer, filter_text)
+                view_filter = await make_filter(analyzer, filter_text)
             except QueryError as exc:
                 raise HandshakeError(400, f"X-Gremlin-Filter: {exc}") from None
         sub = Subscriber(
@@ -117,13 +127,12 @@ async def handle(request: web.Request) -> web.StreamResponse:
         sub.ws.headers["X-Service-Type"] = "analyzer"
         await sub.ws.prepare(request)
         analyzer.sockets.add(sub.ws)
-        if view_filter is not None:
-            with contextlib.suppress(QueryError):  # checked above; the graph may have moved
-                sub.set_view(analyzer.graph, *view_filter(analyzer.graph))
         transport = request.transport
         if transport is not None:
             sub.abort = transport.close
         analyzer.hub.add(sub)
+        if view_filter is not None:
+            await analyzer.hub.compute_view(sub)
         writer = asyncio.create_task(analyzer.hub.writer(sub))
         async for frame in sub.ws:
             if frame.type != WSMsgType.TEXT:
@@ -134,7 +143,7 @@ async def handle(request: web.Request) -> web.StreamResponse:
             except m.MessageError:
                 continue
             if msg.namespace == m.GRAPH and msg.type == m.SYNC_REQUEST:
-                sub.push(_sync_reply(analyzer, sub, msg))
+                await _sync_reply(analyzer, sub, msg)
         return sub.ws
     finally:
         analyzer.sockets.discard(sub.ws)

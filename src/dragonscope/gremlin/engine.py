@@ -14,8 +14,10 @@ from dragonscope.gremlin.parser import parse
 from dragonscope.gremlin.plan import EDGES, GRAPH, NODES, PATHS, Gen, Op, Run
 from dragonscope.gremlin.steps import compile_steps
 
-AtFn = Callable[[int], GraphView]
-WindowFn = Callable[[int, int], GraphView]
+# ``at``/``window`` return a view, or a generator that yields between steps of
+# building it and returns the view (so rebuilding the past can yield too).
+AtFn = Callable[[int], Any]
+WindowFn = Callable[[int, int], Any]
 
 # How long run_async computes before giving the event loop a turn.
 SLICE_SECONDS = 0.010
@@ -55,6 +57,17 @@ class CompiledQuery:
         values or a number (see ``kind``)."""
         return _drive(self._evaluate(view, at, window, now_ms))
 
+    async def evaluate_async(
+        self,
+        view: GraphView,
+        *,
+        at: AtFn | None = None,
+        window: WindowFn | None = None,
+        now_ms: int | None = None,
+    ) -> Any:
+        """``evaluate`` for an event loop: gives the loop a turn every ~10 ms of work."""
+        return await _drive_async(self._evaluate(view, at, window, now_ms))
+
     def run(
         self,
         view: GraphView,
@@ -90,6 +103,20 @@ class CompiledQuery:
         ``json.dumps`` nor leaves a million objects for the garbage collector."""
         return await _drive_async(self._run_text(view, at, window, now_ms))
 
+    async def run_json_bytes_async(
+        self,
+        view: GraphView,
+        *,
+        at: AtFn | None = None,
+        window: WindowFn | None = None,
+        now_ms: int | None = None,
+        end: bytes = b"",
+    ) -> bytes:
+        """``run_json_async`` as UTF-8 bytes followed by ``end``, ready to send: the
+        text is encoded piece by piece and joined once, so a response of tens of
+        megabytes costs one copy on the loop instead of three."""
+        return await _drive_async(self._run_bytes(view, at, window, now_ms, end))
+
     async def run_async(
         self,
         view: GraphView,
@@ -120,7 +147,24 @@ class CompiledQuery:
         self, view: GraphView, at: AtFn | None, window: WindowFn | None, when: int | None
     ) -> Gen:
         value = yield from self._evaluate(view, at, window, when)
-        return (yield from _to_text(self.kind, value))
+        return "".join((yield from _text_pieces(self.kind, value)))
+
+    def _run_bytes(
+        self,
+        view: GraphView,
+        at: AtFn | None,
+        window: WindowFn | None,
+        when: int | None,
+        end: bytes,
+    ) -> Gen:
+        value = yield from self._evaluate(view, at, window, when)
+        pieces = yield from _text_pieces(self.kind, value)
+        encoded = []
+        for piece in pieces:
+            encoded.append(piece.encode())
+            yield
+        encoded.append(end)
+        return b"".join(encoded)
 
 
 def _drive(gen: Generator[None, None, Any]) -> Any:
@@ -147,25 +191,26 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"))
 
 
-def _to_text(kind: str, value: Any) -> Gen:
-    """The result as JSON text, built from pieces joined once at the end (a result
+def _text_pieces(kind: str, value: Any) -> Gen:
+    """The result as pieces of JSON text, to be joined once at the end (a result
     of 100k elements is tens of megabytes: copying it again would hold the loop)."""
     if kind == GRAPH:
         nodes = yield from _elements_text(list(value.nodes()))
         edges = yield from _elements_text(list(value.edges()))
-        return "".join(
-            ['[{"Nodes":', *(nodes or ["null"]), ',"Edges":', *(edges or ["null"]), "}]"]
-        )
+        return ['[{"Nodes":', *(nodes or ["null"]), ',"Edges":', *(edges or ["null"]), "}]"]
     if kind in (NODES, EDGES):
-        return "".join((yield from _elements_text(value)) or ["[]"])
+        return (yield from _elements_text(value)) or ["[]"]
     if kind == PATHS:
-        parts = []
+        parts = ["["]
         for start in range(0, len(value), _JSON_CHUNK // 8):
             chunk = value[start : start + _JSON_CHUNK // 8]
+            if start:
+                parts.append(",")
             parts.append(_dumps([[n.to_json() for n in path] for path in chunk])[1:-1])
             yield
-        return "[" + ",".join(parts) + "]"
-    return _dumps(value)
+        parts.append("]")
+        return parts
+    return [_dumps(value)]
 
 
 def _elements_text(elements: list[Any]) -> Gen:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Generator, Sequence
 from typing import Any
 
 from dragonscope.graph.model import GraphView
@@ -46,7 +46,7 @@ def step_time(c: Compiler, step: Step, kind: str, rest: Sequence[Step]) -> Compi
                     f"{step.name}() needs the analyzer's history: Backend does not support history",
                     step.pos,
                 )
-            run.graph = run.at(when)
+            run.graph = yield from _view(run.at(when))
         else:
             length = window_ms(c.ctx, win_arg, when, step.name)
             if run.window is None:
@@ -55,11 +55,18 @@ def step_time(c: Compiler, step: Step, kind: str, rest: Sequence[Step]) -> Compi
                     " Backend does not support history",
                     step.pos,
                 )
-            run.graph = run.window(when - length, when)
+            run.graph = yield from _view(run.window(when - length, when))
         return run.graph
-        yield
 
     return Compiled(op, GRAPH)
+
+
+def _view(made: Any) -> Gen:
+    """``at``/``window`` may build the past step by step: a generator that yields
+    between steps and returns the view; run it here so a long rebuild yields too."""
+    if isinstance(made, Generator):
+        return (yield from made)
+    return made
 
 
 def step_v(c: Compiler, step: Step, kind: str, rest: Sequence[Step]) -> Compiled:

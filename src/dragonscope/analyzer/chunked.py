@@ -1,0 +1,120 @@
+"""JSON for big answers, built in slices so that the event loop keeps turning.
+
+A 100k-node graph is tens of megabytes of JSON: one ``json.dumps`` of it holds
+the loop for a second or more. These helpers encode a few hundred elements at
+a time and give the loop a turn whenever a slice has taken ``SLICE_SECONDS``.
+They take *lists* of elements captured beforehand: elements are never changed
+in place (an update stores a new object), so the text describes exactly the
+graph as it was when the lists were taken, whatever happens meanwhile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Generator, Sequence
+from typing import Any, TypeVar
+
+from dragonscope.graph.model import Node
+
+SLICE_SECONDS = 0.005
+_CHUNK = 256
+
+T = TypeVar("T")
+
+
+class Slicer:
+    """Counts time spent since the loop last had a turn, and yields when it is due."""
+
+    def __init__(self, budget: float | None = None) -> None:
+        self.budget = SLICE_SECONDS if budget is None else budget
+        self.deadline = time.monotonic() + self.budget
+
+    async def maybe_yield(self) -> None:
+        if time.monotonic() >= self.deadline:
+            await asyncio.sleep(0)
+            self.deadline = time.monotonic() + self.budget
+
+
+async def drive(steps: Generator[None, None, T], slicer: Slicer | None = None) -> T:
+    """Run a generator that yields between small steps, giving the loop turns."""
+    slicer = slicer or Slicer()
+    while True:
+        try:
+            next(steps)
+        except StopIteration as stop:
+            return stop.value
+        await slicer.maybe_yield()
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))
+
+
+async def elements_bytes(elements: Sequence[Node], slicer: Slicer) -> list[bytes]:
+    """``[...]`` of the elements' JSON, as pieces to be joined once."""
+    pieces = [b"["]
+    for start in range(0, len(elements), _CHUNK):
+        if start:
+            pieces.append(b",")
+        chunk = elements[start : start + _CHUNK]
+        pieces.append(_dumps([e.to_json() for e in chunk])[1:-1].encode())
+        await slicer.maybe_yield()
+    pieces.append(b"]")
+    return pieces
+
+
+async def graph_bytes(
+    nodes: Sequence[Node], edges: Sequence[Node], slicer: Slicer | None = None
+) -> list[bytes]:
+    """``{"Nodes": [...], "Edges": [...]}`` (the SyncReply and Sync shape), as pieces."""
+    slicer = slicer or Slicer()
+    return [
+        b'{"Nodes":',
+        *(await elements_bytes(nodes, slicer)),
+        b',"Edges":',
+        *(await elements_bytes(edges, slicer)),
+        b"}",
+    ]
+
+
+def envelope(
+    type_: str, obj_pieces: list[bytes], namespace: str, uuid: str = "", status: int = 200
+) -> bytes:
+    """A WebSocket message around an already encoded ``Obj``; the same text as
+    ``subscribers.encode`` would give for the decoded object."""
+    head = (
+        f'{{"Namespace":{_dumps(namespace)},"Type":{_dumps(type_)},'
+        f'"UUID":{_dumps(uuid)},"Status":{status},"Obj":'
+    )
+    return b"".join([head.encode(), *obj_pieces, b"}"])
+
+
+async def json_bytes(value: Any, slicer: Slicer | None = None) -> bytes:
+    """Any JSON-able value, with lists of dicts (the big part of our answers)
+    encoded a slice at a time; the same text as compact ``json.dumps``."""
+    slicer = slicer or Slicer()
+    pieces: list[bytes] = []
+    await _encode(value, pieces, slicer)
+    return b"".join(pieces)
+
+
+async def _encode(value: Any, out: list[bytes], slicer: Slicer) -> None:
+    if isinstance(value, dict) and any(isinstance(v, (dict, list)) for v in value.values()):
+        out.append(b"{")
+        for i, (key, item) in enumerate(value.items()):
+            out.append((("," if i else "") + _dumps(str(key)) + ":").encode())
+            await _encode(item, out, slicer)
+        out.append(b"}")
+    elif isinstance(value, list) and len(value) > _CHUNK:
+        out.append(b"[")
+        for start in range(0, len(value), _CHUNK):
+            if start:
+                out.append(b",")
+            out.append(_dumps(value[start : start + _CHUNK])[1:-1].encode())
+            await slicer.maybe_yield()
+        out.append(b"]")
+    else:
+        out.append(_dumps(value).encode())
+        await slicer.maybe_yield()

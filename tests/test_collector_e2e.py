@@ -486,9 +486,14 @@ async def test_chassis_collectors_and_global(etcd_server: EtcdServer, cluster_fa
 
     # Four collectors, one graph: exactly one node per object.
     await converge(cluster, lambda: expected_shape(model), procs=procs)
-    nodes, _ = await cluster.graph()
-    status = [n for n in nodes if n["Metadata"]["Type"] == STATUS_NODE_TYPE]
-    assert len(status) == 4
+    deadline = time.monotonic() + 60
+    while True:  # every collector has published its own status node too
+        nodes, _ = await cluster.graph()
+        status = {n["ID"] for n in nodes if n["Metadata"]["Type"] == STATUS_NODE_TYPE}
+        if len(status) == 4:
+            break
+        assert time.monotonic() < deadline, f"{len(status)} status nodes"
+        await asyncio.sleep(0.5)
 
     # Without the global collector the graph is the union of the chassis slices.
     global_collector.stop()

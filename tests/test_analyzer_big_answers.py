@@ -82,7 +82,7 @@ async def test_json_bytes_is_compact_json_dumps(thin_slices: None) -> None:
         "text",
         7,
     ):
-        assert (await chunked.json_bytes(value)).decode() == json.dumps(
+        assert b"".join(await chunked.json_bytes(value)).decode() == json.dumps(
             value, separators=(",", ":")
         )
 
@@ -104,7 +104,8 @@ async def test_gremlin_bytes_are_the_json_text(thin_slices: None, query: str) ->
     graph = _graph(600)
     compiled = compile_query(query)
     expected = json.dumps(compiled.run(graph), separators=(",", ":")) + "\n"
-    assert (await compiled.run_json_bytes_async(graph, end=b"\n")).decode() == expected
+    pieces = await compiled.run_json_pieces_async(graph)
+    assert b"".join([*pieces, b"\n"]).decode() == expected
 
 
 # -- order: a reply's place in the queue is fixed when its content is --------------
@@ -303,3 +304,20 @@ async def test_analyzer_runs_its_gc_policy_only_when_asked() -> None:
             await eventually(lambda: tuned.gc_policy.freezes, timeout=5)
         finally:
             gc.unfreeze()
+
+
+async def test_rest_listings_are_the_plain_json(thin_slices: None) -> None:
+    async with Analyzer(settings()) as analyzer, aiohttp.ClientSession() as http:
+        async with http.get(analyzer.url + "/api/topology") as response:
+            assert await response.json() == {"Nodes": None, "Edges": None}
+        for i in range(600):
+            analyzer.store.add_node(Node(f"n{i}", {"Name": f"n{i}", "Type": "port"}), "o")
+        analyzer.store.add_edge(Edge("e", {"RelationType": "layer2"}, parent="n0", child="n1"), "o")
+        graph = analyzer.graph.to_json()
+        async with http.get(analyzer.url + "/api/topology") as response:
+            assert response.headers["Content-Type"] == "application/json; charset=UTF-8"
+            assert await response.json() == graph
+        async with http.get(analyzer.url + "/api/node") as response:
+            assert await response.json() == {n["ID"]: n for n in graph["Nodes"]}
+        async with http.get(analyzer.url + "/api/edge") as response:
+            assert await response.json() == {e["ID"]: e for e in graph["Edges"]}

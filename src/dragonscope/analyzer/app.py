@@ -39,7 +39,7 @@ from dragonscope.analyzer.history import History
 from dragonscope.analyzer.keys import ANALYZER
 from dragonscope.analyzer.reactor import Reactor
 from dragonscope.analyzer.rejections import RejectionLog
-from dragonscope.analyzer.responses import json_error, text_error
+from dragonscope.analyzer.responses import body_size, json_error, text_error
 from dragonscope.analyzer.settings import AnalyzerSettings
 from dragonscope.analyzer.subscribers import SubscriberHub
 from dragonscope.analyzer.users import load_users
@@ -248,8 +248,7 @@ async def _errors(request: web.Request, handler: Any) -> web.StreamResponse:
         return text_error(500, "internal error; the analyzer log has the details")
     if (
         isinstance(response, web.Response)
-        and response.body is not None
-        and len(response.body) > COMPRESS_OVER  # type: ignore[arg-type]
+        and body_size(response) > COMPRESS_OVER
         and "gzip" in request.headers.get("Accept-Encoding", "")
     ):
         response.enable_compression()

@@ -24,7 +24,7 @@ from dragonscope.analyzer.chunked import Slicer, drive, json_bytes
 from dragonscope.analyzer.history import HistoryError
 from dragonscope.analyzer.keys import ANALYZER
 from dragonscope.analyzer.query import QueryError, compile_query, graph_ids_async
-from dragonscope.analyzer.responses import JSON_TYPE, json_error
+from dragonscope.analyzer.responses import json_error, pieces_response
 from dragonscope.analyzer.timeparse import parse_time
 from dragonscope.graph.model import Edge, Node, now_ms
 
@@ -102,5 +102,4 @@ async def get_changes(request: web.Request) -> web.Response:
         answer = await diff(analyzer, start, end, request.query.get("filter"))
     except (HistoryError, QueryError) as exc:
         return json_error(400, str(exc))
-    body = await json_bytes(answer)
-    return web.Response(body=body + b"\n", headers={"Content-Type": JSON_TYPE})
+    return pieces_response([*(await json_bytes(answer)), b"\n"])

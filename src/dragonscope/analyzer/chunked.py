@@ -52,8 +52,13 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"))
 
 
-async def elements_bytes(elements: Sequence[Node], slicer: Slicer) -> list[bytes]:
-    """``[...]`` of the elements' JSON, as pieces to be joined once."""
+async def elements_bytes(
+    elements: Sequence[Node], slicer: Slicer, empty: bytes = b"[]"
+) -> list[bytes]:
+    """``[...]`` of the elements' JSON, as pieces to be joined once (``empty`` when
+    there are none: REST says ``null`` where the WebSocket says ``[]``)."""
+    if not elements:
+        return [empty]
     pieces = [b"["]
     for start in range(0, len(elements), _CHUNK):
         if start:
@@ -66,17 +71,31 @@ async def elements_bytes(elements: Sequence[Node], slicer: Slicer) -> list[bytes
 
 
 async def graph_bytes(
-    nodes: Sequence[Node], edges: Sequence[Node], slicer: Slicer | None = None
+    nodes: Sequence[Node], edges: Sequence[Node], empty: bytes = b"[]"
 ) -> list[bytes]:
     """``{"Nodes": [...], "Edges": [...]}`` (the SyncReply and Sync shape), as pieces."""
-    slicer = slicer or Slicer()
+    slicer = Slicer()
     return [
         b'{"Nodes":',
-        *(await elements_bytes(nodes, slicer)),
+        *(await elements_bytes(nodes, slicer, empty)),
         b',"Edges":',
-        *(await elements_bytes(edges, slicer)),
+        *(await elements_bytes(edges, slicer, empty)),
         b"}",
     ]
+
+
+async def elements_by_id_bytes(elements: Sequence[Node]) -> list[bytes]:
+    """``{"<ID>": element, ...}``, Skydive's shape for a list of resources."""
+    slicer = Slicer()
+    pieces = [b"{"]
+    for start in range(0, len(elements), _CHUNK):
+        if start:
+            pieces.append(b",")
+        chunk = elements[start : start + _CHUNK]
+        pieces.append(_dumps({e.id: e.to_json() for e in chunk})[1:-1].encode())
+        await slicer.maybe_yield()
+    pieces.append(b"}")
+    return pieces
 
 
 def envelope(
@@ -91,13 +110,13 @@ def envelope(
     return b"".join([head.encode(), *obj_pieces, b"}"])
 
 
-async def json_bytes(value: Any, slicer: Slicer | None = None) -> bytes:
-    """Any JSON-able value, with lists of dicts (the big part of our answers)
-    encoded a slice at a time; the same text as compact ``json.dumps``."""
+async def json_bytes(value: Any, slicer: Slicer | None = None) -> list[bytes]:
+    """Any JSON-able value, with long lists (the big part of our answers) encoded
+    a slice at a time; pieces of the same text as compact ``json.dumps``."""
     slicer = slicer or Slicer()
     pieces: list[bytes] = []
     await _encode(value, pieces, slicer)
-    return b"".join(pieces)
+    return pieces
 
 
 async def _encode(value: Any, out: list[bytes], slicer: Slicer) -> None:

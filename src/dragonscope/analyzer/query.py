@@ -49,12 +49,12 @@ def run_compiled(compiled: Any, view: GraphView, history: History | None) -> Any
         raise QueryError(str(exc)) from None
 
 
-async def run_query_json_async(query: str, view: GraphView, history: History | None) -> bytes:
-    """The result as compact JSON (UTF-8) and a newline, computed and encoded in slices."""
+async def run_query_json_async(query: str, view: GraphView, history: History | None) -> list[bytes]:
+    """The result as pieces of compact JSON (UTF-8), computed and encoded in slices."""
     compiled = compile_query(query)
     gremlin = _engine()
     try:
-        return await compiled.run_json_bytes_async(view, **_time(history), end=b"\n")
+        return await compiled.run_json_pieces_async(view, **_time(history))
     except (gremlin.GremlinError, HistoryError) as exc:
         raise QueryError(str(exc)) from None
 

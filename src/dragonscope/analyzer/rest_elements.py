@@ -7,10 +7,16 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from dragonscope.analyzer import auth
+from dragonscope.analyzer.chunked import elements_by_id_bytes
 from dragonscope.analyzer.graph_store import Rejected, decode_edge, decode_node
 from dragonscope.analyzer.keys import ANALYZER
 from dragonscope.analyzer.metadata_ops import OpError, json_patch
-from dragonscope.analyzer.responses import json_response, read_json, text_error
+from dragonscope.analyzer.responses import (
+    json_response,
+    pieces_response,
+    read_json,
+    text_error,
+)
 from dragonscope.analyzer.validation import (
     ValidationError,
     check_edge,
@@ -56,7 +62,7 @@ def _not_found(kind: Kind, element_id: str) -> web.Response:
 async def list_elements(request: web.Request) -> web.Response:
     analyzer: Analyzer = request.app[ANALYZER]
     analyzer.authorize(request, auth.READ)
-    return json_response({e.id: e.to_json() for e in _kind(request).all(analyzer)})
+    return pieces_response([*(await elements_by_id_bytes(_kind(request).all(analyzer))), b"\n"])
 
 
 async def get_element(request: web.Request) -> web.Response:

@@ -8,9 +8,10 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from dragonscope.analyzer import auth
+from dragonscope.analyzer.chunked import graph_bytes
 from dragonscope.analyzer.keys import ANALYZER
 from dragonscope.analyzer.query import QueryError, run_query_json_async
-from dragonscope.analyzer.responses import JSON_TYPE, json_response, text_error
+from dragonscope.analyzer.responses import JSON_TYPE, pieces_response, text_error
 
 if TYPE_CHECKING:
     from dragonscope.analyzer.app import Analyzer
@@ -42,18 +43,19 @@ async def post_topology(request: web.Request) -> web.Response:
     if not isinstance(query, str):
         return text_error(400, "GremlinQuery must be a string")
     try:
-        body = await run_query_json_async(query, analyzer.graph, analyzer.history)
+        pieces = await run_query_json_async(query, analyzer.graph, analyzer.history)
     except QueryError as exc:
         return text_error(400, str(exc))
     analyzer.counters["queries"] += 1
-    return web.Response(body=body, headers={"Content-Type": _content_type(request)})
+    return pieces_response([*pieces, b"\n"], _content_type(request))
 
 
 async def get_topology(request: web.Request) -> web.Response:
     analyzer: Analyzer = request.app[ANALYZER]
     analyzer.authorize(request, auth.READ)
-    graph = analyzer.graph.to_json()
-    return json_response({"Nodes": graph["Nodes"] or None, "Edges": graph["Edges"] or None})
+    nodes, edges = analyzer.graph.snapshot()
+    pieces = await graph_bytes(list(nodes.values()), list(edges.values()), empty=b"null")
+    return pieces_response([*pieces, b"\n"])
 
 
 def setup(app: web.Application) -> None:

@@ -103,19 +103,17 @@ class CompiledQuery:
         ``json.dumps`` nor leaves a million objects for the garbage collector."""
         return await _drive_async(self._run_text(view, at, window, now_ms))
 
-    async def run_json_bytes_async(
+    async def run_json_pieces_async(
         self,
         view: GraphView,
         *,
         at: AtFn | None = None,
         window: WindowFn | None = None,
         now_ms: int | None = None,
-        end: bytes = b"",
-    ) -> bytes:
-        """``run_json_async`` as UTF-8 bytes followed by ``end``, ready to send: the
-        text is encoded piece by piece and joined once, so a response of tens of
-        megabytes costs one copy on the loop instead of three."""
-        return await _drive_async(self._run_bytes(view, at, window, now_ms, end))
+    ) -> list[bytes]:
+        """``run_json_async`` as pieces of UTF-8 text to send one after the other:
+        a response of tens of megabytes is never joined or copied whole."""
+        return await _drive_async(self._run_bytes(view, at, window, now_ms))
 
     async def run_async(
         self,
@@ -155,7 +153,6 @@ class CompiledQuery:
         at: AtFn | None,
         window: WindowFn | None,
         when: int | None,
-        end: bytes,
     ) -> Gen:
         value = yield from self._evaluate(view, at, window, when)
         pieces = yield from _text_pieces(self.kind, value)
@@ -163,8 +160,7 @@ class CompiledQuery:
         for piece in pieces:
             encoded.append(piece.encode())
             yield
-        encoded.append(end)
-        return b"".join(encoded)
+        return encoded
 
 
 def _drive(gen: Generator[None, None, Any]) -> Any:

@@ -77,6 +77,13 @@ class Publisher:
             "X-Persistence-Policy": "Persistent",
         }
         self.ws = await self.session.ws_connect(f"{self.base}/ws/publisher", headers=headers)
+        # Reading is what answers the analyzer's pings; without it the connection is dropped.
+        self.reader = asyncio.ensure_future(self._drain())
+
+    async def _drain(self) -> None:
+        assert self.ws is not None
+        async for _ in self.ws:
+            pass
 
     async def _send(self, frames: list[str]) -> None:
         assert self.ws is not None
@@ -90,6 +97,7 @@ class Publisher:
         async def _close() -> None:
             if self.ws is not None:
                 await self.ws.close()
+                await self.reader
             if self.session is not None:
                 await self.session.close()
 
@@ -138,6 +146,10 @@ def measure_size(label: str, counts: Counts, browser: Any) -> list[Figure]:
                 timeout=180_000,
                 polling=50,
             )
+            # Complete means painted: two animation frames after the page has built the scene.
+            page.evaluate(
+                "() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)))"
+            )
             elapsed = time.perf_counter() - t0
             drawn = page.evaluate("window.dragonscope.canvas.drawnNodeCount()")
             figures.append(
@@ -179,7 +191,10 @@ def live_latency(page: Any, publisher: Publisher, nodes: list[dict[str, Any]], s
         page.wait_for_function(
             f"!window.dragonscope.canvas.cy.getElementById('{node_id}').empty()",
             polling="raf",
-            timeout=30_000,
+            timeout=60_000,
+        )
+        page.evaluate(
+            "() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)))"
         )
         samples.append((time.perf_counter() - t0) * 1000)
     samples.sort()

@@ -219,7 +219,9 @@ def test_groups_collapse_and_the_table_lists_all_over_the_limit(ui: UI) -> None:
     assert "50" in ui.page.inner_text("#banner")
     ui.page.click("[data-tab=table]")
     view_count = ui.js("window.dragonscope.scene.visibleCount")
-    assert ui.page.locator("#table tbody tr").count() == view_count
+    ui.page.wait_for_function(
+        f"document.querySelectorAll('#table tbody tr').length === {view_count}"
+    )
     collapsed = ui.js("window.dragonscope.canvas.cy.nodes('.collapsed').map((n) => n.id())")
     assert collapsed
     before = ui.drawn()

@@ -14,12 +14,13 @@ export function toSvg(cy) {
   const ox = pad - bb.x1, oy = pad - bb.y1;
   const parts = [`<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}" viewBox="0 0 ${w} ${h}" font-family="sans-serif">`,
     `<rect width="100%" height="100%" fill="#ffffff"/>`];
-  const parents = cy.nodes().filter((n) => n.isParent()).sort((a, b) => a.ancestors().length - b.ancestors().length);
-  parents.forEach((n) => {
-    const b = n.boundingBox({ includeLabels: false });
+  const boxes = cy.nodes(".group").sort((a, b) => a.data("z") - b.data("z"));
+  boxes.forEach((n) => {
+    const p = n.position(), w = n.data("w"), h = n.data("h");
+    const x = p.x - w / 2 + ox, y = p.y - h / 2 + oy;
     const c = colourFor(n.data("type"));
-    parts.push(`<rect x="${b.x1 + ox}" y="${b.y1 + oy}" width="${b.w}" height="${b.h}" rx="8" fill="${c}" fill-opacity="0.08" stroke="${c}" stroke-opacity="0.5"/>`);
-    parts.push(`<text x="${b.x1 + ox + b.w / 2}" y="${b.y1 + oy - 4}" font-size="11" font-weight="600" text-anchor="middle" fill="#334155">${esc(n.data("label"))}</text>`);
+    parts.push(`<rect x="${x}" y="${y}" width="${w}" height="${h}" rx="8" fill="${c}" fill-opacity="0.08" stroke="${c}" stroke-opacity="0.5"/>`);
+    parts.push(`<text x="${x + w / 2}" y="${y + 14}" font-size="11" font-weight="600" text-anchor="middle" fill="#334155">${esc(n.data("label"))}</text>`);
   });
   cy.edges().forEach((e) => {
     const s = EDGE_STYLES[e.data("relation")] || DEFAULT_EDGE;
@@ -27,7 +28,7 @@ export function toSvg(cy) {
     const dash = s.style === "dashed" ? ' stroke-dasharray="6 4"' : s.style === "dotted" ? ' stroke-dasharray="2 3"' : "";
     parts.push(`<line x1="${a.x + ox}" y1="${a.y + oy}" x2="${b.x + ox}" y2="${b.y + oy}" stroke="${s.colour}" stroke-width="${s.width}"${dash}/>`);
   });
-  cy.nodes().filter((n) => !n.isParent()).forEach((n) => {
+  cy.nodes('[kind != "group"]').forEach((n) => {
     const p = n.position();
     const size = n.hasClass("collapsed") ? 48 : 34;
     parts.push(`<image href="${esc(iconFor(n.hasClass("collapsed") ? n.data("type") || "group" : n.data("type")))}" x="${p.x + ox - size / 2}" y="${p.y + oy - size / 2}" width="${size}" height="${size}"/>`);

@@ -1,10 +1,14 @@
 // A deterministic, grouped layout: leaves in a grid inside their box, boxes packed in rows.
 // It is computed from the scene alone (same scene, same picture), and live additions are placed
 // in a free slot of their box without moving anything else.
+//
+// Boxes are drawn as ordinary rectangles whose size comes from here, not as Cytoscape compound
+// nodes: compounds recompute their bounds on every frame, which made large views several times
+// slower to draw.
 
-const CELL = 64;      // grid spacing for leaves
-const PAD = 34;       // inner padding of a box (room for its label)
-const GAP = 40;       // space between packed boxes
+export const CELL = 64;  // grid spacing for leaves
+export const PAD = 34;   // inner padding of a box (room for its label)
+const GAP = 40;          // space between packed boxes
 
 // Order leaves so that related objects sit together: by type, then by label.
 const TYPE_ORDER = ["tenant", "chassis", "lrouter", "lrouter_port", "lswitch", "lsubnet", "lport", "switch_port", "floatingip",
@@ -24,7 +28,6 @@ function layoutBox(children, childrenOf, owner = null) {
   const items = [];
   // The box's owner (the network, the tenant) leads; then the boxes it holds, then the rest.
   if (head.length) items.push({ w: CELL, h: CELL, leaves: head, cols: 1 });
-  // Boxes first (tenants, networks, chassis: what the eye looks for), loose objects after.
   for (const b of boxes) items.push({ w: b.w + 2 * PAD, h: b.h + 2 * PAD, box: b });
   if (leaves.length) items.push({ w: cols * CELL, h: rows * CELL, leaves, cols });
   // Shelf packing into a roughly square area.
@@ -46,6 +49,7 @@ function layoutBox(children, childrenOf, owner = null) {
             out.set(leaf.id, { x: x0 + it.x + (i % it.cols) * CELL + CELL / 2, y: y0 + it.y + Math.floor(i / it.cols) * CELL + CELL / 2 });
           });
         } else {
+          out.set(it.box.node.id, { x: x0 + it.x + it.w / 2, y: y0 + it.y + it.h / 2, w: it.w, h: it.h });
           it.box.place(x0 + it.x + PAD, y0 + it.y + PAD, out);
         }
       }
@@ -53,6 +57,7 @@ function layoutBox(children, childrenOf, owner = null) {
   };
 }
 
+// Positions of every scene node: leaves get {x, y}, boxes {x, y, w, h} (centre and size).
 export function layoutScene(scene) {
   const childrenOf = new Map();
   const top = [];
@@ -68,13 +73,27 @@ export function layoutScene(scene) {
   return positions;
 }
 
+// The viewport that shows all of `positions` in a w×h canvas, computed from the layout rather
+// than by asking Cytoscape, which measures every label to find its bounding box.
+export function fitViewport(positions, width, height, margin = 30) {
+  let x1 = Infinity, y1 = Infinity, x2 = -Infinity, y2 = -Infinity;
+  for (const p of positions.values()) {
+    const hw = (p.w || CELL) / 2, hh = (p.h || CELL) / 2;
+    x1 = Math.min(x1, p.x - hw); y1 = Math.min(y1, p.y - hh);
+    x2 = Math.max(x2, p.x + hw); y2 = Math.max(y2, p.y + hh);
+  }
+  if (!Number.isFinite(x1)) return { zoom: 1, pan: { x: width / 2, y: height / 2 } };
+  const zoom = Math.min(2, Math.max(0.02, Math.min((width - 2 * margin) / (x2 - x1), (height - 2 * margin) / (y2 - y1))));
+  return { zoom, pan: { x: (width - zoom * (x1 + x2)) / 2, y: (height - zoom * (y1 + y2)) / 2 } };
+}
+
 // Where to put one new leaf without moving the others: the first free grid slot of its box,
 // else next to a neighbour, else to the right of everything.
 export function placeNew(cy, node, neighbourIds) {
-  const parent = node.parent ? cy.getElementById(node.parent) : null;
+  const box = node.parent ? cy.getElementById(node.parent) : null;
   const taken = (x, y, within) => within.some((p) => Math.abs(p.x - x) < CELL * 0.6 && Math.abs(p.y - y) < CELL * 0.6);
-  if (parent && parent.nonempty() && parent.children().length) {
-    const sibs = parent.children().filter((c) => !c.isParent()).map((c) => c.position());
+  if (box && box.nonempty()) {
+    const sibs = cy.nodes().filter((c) => c.data("box") === node.parent && c.id() !== node.id).map((c) => c.position());
     if (sibs.length) {
       const minX = Math.min(...sibs.map((p) => p.x)), minY = Math.min(...sibs.map((p) => p.y));
       const cols = Math.max(1, Math.ceil(Math.sqrt((sibs.length + 1) * 1.6)));
@@ -83,19 +102,38 @@ export function placeNew(cy, node, neighbourIds) {
         if (!taken(x, y, sibs)) return { x, y };
       }
     }
-    const bb = parent.boundingBox();
-    return { x: bb.x1 + PAD + CELL / 2, y: bb.y2 + CELL / 2 };
+    const p = box.position();
+    return { x: p.x - box.data("w") / 2 + PAD + CELL / 2, y: p.y - box.data("h") / 2 + PAD + CELL / 2 };
   }
+  const all = cy.nodes('[kind != "group"]').map((n) => n.position());
   for (const id of neighbourIds) {
     const nb = cy.getElementById(id);
-    if (nb.nonempty() && !nb.isParent()) {
+    if (nb.nonempty() && nb.data("kind") !== "group") {
       const p = nb.position();
       for (let k = 1; k < 12; k++) {
         const cand = { x: p.x + CELL * Math.cos(k), y: p.y + CELL * Math.sin(k) };
-        if (!taken(cand.x, cand.y, cy.nodes().map((n) => n.position()))) return cand;
+        if (!taken(cand.x, cand.y, all)) return cand;
       }
     }
   }
-  const bb = cy.elements().boundingBox();
-  return { x: (isFinite(bb.x2) ? bb.x2 : 0) + CELL, y: isFinite(bb.y1) ? bb.y1 + CELL : 0 };
+  let x2 = -Infinity, y1 = Infinity;
+  cy.nodes().forEach((n) => { const p = n.position(); x2 = Math.max(x2, p.x + (n.data("w") || CELL) / 2); y1 = Math.min(y1, p.y); });
+  return { x: Number.isFinite(x2) ? x2 + CELL : 0, y: Number.isFinite(y1) ? y1 : 0 };
+}
+
+// Grow a box, and the boxes around it, so that it holds `rect` ({x1, y1, x2, y2}).
+export function growToHold(cy, boxId, rect) {
+  let r = rect;
+  for (let box = cy.getElementById(boxId); box.nonempty(); box = cy.getElementById(box.data("box") || "")) {
+    const c = box.position(), w = box.data("w"), h = box.data("h");
+    const cur = { x1: c.x - w / 2, y1: c.y - h / 2, x2: c.x + w / 2, y2: c.y + h / 2 };
+    const next = {
+      x1: Math.min(cur.x1, r.x1 - PAD / 2), y1: Math.min(cur.y1, r.y1 - PAD),
+      x2: Math.max(cur.x2, r.x2 + PAD / 2), y2: Math.max(cur.y2, r.y2 + PAD / 2),
+    };
+    if (next.x1 === cur.x1 && next.y1 === cur.y1 && next.x2 === cur.x2 && next.y2 === cur.y2) return;
+    box.data({ w: next.x2 - next.x1, h: next.y2 - next.y1 });
+    box.position({ x: (next.x1 + next.x2) / 2, y: (next.y1 + next.y2) / 2 });
+    r = next;
+  }
 }

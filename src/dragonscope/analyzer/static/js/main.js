@@ -146,7 +146,19 @@ function updateCounts() {
   note.textContent = banner.textContent;
 }
 
+let tableDirty = true;
+let tableTimer = null;
+let tableBuilt = -Infinity;
 function updateTable() {
+  // Building thousands of rows costs more than the rest of a render: do it only when the
+  // table is shown, and at most once a second under a stream of live changes.
+  tableDirty = true;
+  const shown = !document.querySelector("[data-body=table]").hidden && !$("drawer").classList.contains("collapsed");
+  if (!shown || tableTimer) return;
+  const wait = 1000 - (performance.now() - tableBuilt);
+  if (wait > 0) { tableTimer = setTimeout(() => { tableTimer = null; updateTable(); }, wait); return; }
+  tableDirty = false;
+  tableBuilt = performance.now();
   // The whole view (drawn or inside collapsed groups), or the search matches while searching.
   const searching = state.q && debug.matches?.length;
   const ids = searching ? debug.matches : [...scene.visible];
@@ -259,9 +271,13 @@ function openTab(name) {
   $("drawer").classList.remove("collapsed");
   for (const b of document.querySelectorAll("[data-tab]")) b.classList.toggle("active", b.dataset.tab === name);
   for (const body of document.querySelectorAll("[data-body]")) body.hidden = body.dataset.body !== name;
+  if (name === "table" && tableDirty && scene) updateTable();
 }
 for (const b of document.querySelectorAll("[data-tab]")) b.addEventListener("click", () => openTab(b.dataset.tab));
-$("drawer-toggle").addEventListener("click", () => $("drawer").classList.toggle("collapsed"));
+$("drawer-toggle").addEventListener("click", () => {
+  $("drawer").classList.toggle("collapsed");
+  if (tableDirty && scene) updateTable();
+});
 
 $("export-btn").addEventListener("click", () => { $("export-menu").hidden = !$("export-menu").hidden; });
 for (const b of document.querySelectorAll("[data-export]")) {
@@ -338,6 +354,7 @@ async function start() {
 syncControls();
 fillLegend();
 openTab(state.trace ? "trace" : "table");
+$("drawer").classList.toggle("collapsed", !state.trace);
 if (state.trace) trace.setParams(state.trace);
 debug.showTrace = (result) => trace.show(result);
 // A restored trace runs once the graph is drawn, so its path can be highlighted.

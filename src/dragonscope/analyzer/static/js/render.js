@@ -3,14 +3,18 @@
 
 import cytoscape from "../vendor/cytoscape.esm.min.js";
 import { iconFor, colourFor, EDGE_STYLES, DEFAULT_EDGE } from "./icons.js";
-import { layoutScene, placeNew } from "./layout.js";
+import { layoutScene, placeNew, fitViewport, growToHold, CELL } from "./layout.js";
 
 function edgeStyles() {
   const rules = [];
   for (const [rel, s] of Object.entries(EDGE_STYLES)) {
     rules.push({
       selector: `edge[relation = "${rel}"]`,
-      style: { "line-color": s.colour, "line-style": s.style, width: s.width, "target-arrow-color": s.colour, "target-arrow-shape": s.arrow ? "triangle" : "none" },
+      // Straight "haystack" edges draw several times faster than curves; only directed
+      // relations pay for a curve, which is what carries an arrowhead.
+      style: s.arrow
+        ? { "line-color": s.colour, "line-style": s.style, width: s.width, "curve-style": "bezier", "target-arrow-color": s.colour, "target-arrow-shape": "triangle" }
+        : { "line-color": s.colour, "line-style": s.style, width: s.width },
     });
   }
   return rules;
@@ -18,21 +22,21 @@ function edgeStyles() {
 
 const STYLE = [
   { selector: "node", style: {
+    "z-index-compare": "manual", "z-index": 20,
     "background-color": "#ffffff", "background-image": "data(icon)", "background-fit": "contain", "background-opacity": 0,
     "border-width": 0, width: 34, height: 34, label: "data(label)", "font-size": 10, "text-valign": "bottom", "text-margin-y": 3,
-    "text-wrap": "ellipsis", "text-max-width": 90, color: "#1f2933", "min-zoomed-font-size": 5, "text-background-color": "#f7f8fa",
-    "text-background-opacity": 0.7, "text-background-padding": 1,
+    "text-wrap": "ellipsis", "text-max-width": 90, color: "#1f2933", "min-zoomed-font-size": 5,
   } },
   { selector: "node.down", style: { "border-width": 3, "border-color": "#dc2626", "background-opacity": 1, "background-color": "#fee2e2", color: "#b91c1c" } },
   { selector: "node.stale", style: { "border-width": 2, "border-style": "dashed", "border-color": "#94a3b8", opacity: 0.6 } },
   { selector: "node.missing", style: { color: "#b91c1c", "font-style": "italic" } },
   { selector: "node.group", style: {
     "background-image": "none", "background-color": "data(fill)", "background-opacity": 0.08, "border-width": 1, "border-color": "data(fill)",
-    "border-opacity": 0.5, shape: "round-rectangle", "text-valign": "top", "text-halign": "center", "font-size": 11, "font-weight": 600,
-    "text-margin-y": -2, padding: 18, color: "#334155",
+    "border-opacity": 0.5, shape: "round-rectangle", width: "data(w)", height: "data(h)", "text-valign": "top", "text-halign": "center",
+    "text-margin-y": 16, "font-size": 11, "font-weight": 600, color: "#334155", "z-index": "data(z)",
   } },
   { selector: "node.collapsed", style: { width: 48, height: 48, "border-width": 2, "border-color": "data(fill)", "background-opacity": 1, "background-color": "#f1f5f9", shape: "round-rectangle", "font-weight": 600 } },
-  { selector: "edge", style: { width: 1.2, "line-color": DEFAULT_EDGE.colour, "curve-style": "bezier", "target-arrow-shape": "none", opacity: 0.85 } },
+  { selector: "edge", style: { "z-index-compare": "manual", "z-index": 10, width: 1.2, "line-color": DEFAULT_EDGE.colour, "curve-style": "haystack", "haystack-radius": 0, opacity: 0.85 } },
   ...edgeStyles(),
   { selector: "edge.aggregate", style: { width: "mapData(count, 1, 50, 2, 8)", label: "data(countLabel)", "font-size": 9, color: "#475569" } },
   { selector: ".match", style: { "overlay-color": "#f59e0b", "overlay-opacity": 0.35, "overlay-padding": 8 } },
@@ -57,7 +61,7 @@ const STYLE = [
 function nodeData(n) {
   const data = { id: n.id, label: n.label, type: n.type, kind: n.kind, fill: colourFor(n.type) };
   if (n.kind !== "group") data.icon = iconFor(n.kind === "collapsed" ? n.type || "group" : n.type);
-  if (n.parent) data.parent = n.parent;
+  if (n.parent) data.box = n.parent;
   if (n.group) data.group = n.group;
   return data;
 }
@@ -73,7 +77,7 @@ function edgeData(e) {
 export class GraphCanvas {
   constructor(container, { onSelect, onExpand }) {
     this.cy = cytoscape({
-      container, style: STYLE, wheelSensitivity: 0.3, minZoom: 0.02, maxZoom: 4,
+      container, style: STYLE, minZoom: 0.02, maxZoom: 4,
       textureOnViewport: true, hideEdgesOnViewport: true, pixelRatio: 1,
       boxSelectionEnabled: false,
     });
@@ -92,43 +96,54 @@ export class GraphCanvas {
   render(scene, { relayout = false } = {}) {
     const cy = this.cy;
     const added = [];
+    const positions = relayout ? layoutScene(scene) : null;
     cy.batch(() => {
       cy.edges().forEach((e) => { if (!scene.edges.has(e.id())) e.remove(); });
       cy.nodes().forEach((n) => {
         const s = scene.nodes.get(n.id());
-        if (!s || (s.parent || undefined) !== (n.data("parent") || undefined) || (n.isParent() && s.kind !== "group" && n.data("kind") !== s.kind)) n.remove();
+        if (!s || (s.parent || undefined) !== (n.data("box") || undefined) || s.kind !== n.data("kind")) n.remove();
       });
-      // Add parents before children.
+      // New elements go in with one add() call, parents before children and with their
+      // positions; existing ones are touched only when they changed, since every data() call
+      // makes Cytoscape restyle the element.
+      const fresh = [];
       const ordered = [...scene.nodes.values()].sort((a, b) => depthOf(scene, a) - depthOf(scene, b));
       for (const n of ordered) {
         const el = cy.getElementById(n.id);
+        const data = nodeData(n), classes = nodeClasses(n);
+        if (n.kind === "group") data.z = depthOf(scene, n);  // inner boxes over outer ones
+        const sig = `${data.label}|${data.type}|${data.kind}|${classes}`;
         if (el.nonempty()) {
-          el.data(nodeData(n));
-          el.classes(nodeClasses(n));
+          if (el.scratch("_sig") !== sig) { el.data(data); el.classes(classes); el.scratch("_sig", sig); }
+          const p = positions && positions.get(n.id);
+          if (p) { el.position({ x: p.x, y: p.y }); if (p.w) el.data({ w: p.w, h: p.h }); }
         } else {
-          cy.add({ group: "nodes", data: nodeData(n), classes: nodeClasses(n) });
+          const p = positions && positions.get(n.id);
+          if (n.kind === "group") Object.assign(data, p ? { w: p.w, h: p.h } : { w: CELL * 2, h: CELL * 2 });
+          const def = { group: "nodes", data, classes, scratch: { _sig: sig } };
+          if (p) def.position = { x: p.x, y: p.y };
+          fresh.push(def);
           added.push(n.id);
         }
       }
       for (const e of scene.edges.values()) {
         const el = cy.getElementById(e.id);
-        if (el.nonempty()) el.data(edgeData(e));
-        else cy.add({ group: "edges", data: edgeData(e), classes: e.real ? "" : "aggregate" });
+        if (el.empty()) fresh.push({ group: "edges", data: edgeData(e), classes: e.real ? "" : "aggregate" });
+        else if (el.data("count") !== e.count || el.data("relation") !== e.relation) el.data(edgeData(e));
       }
+      if (fresh.length) cy.add(fresh);
     });
     if (relayout) {
-      const positions = layoutScene(scene);
-      cy.batch(() => {
-        cy.nodes().forEach((n) => { if (!n.isParent()) { const p = positions.get(n.id()); if (p) n.position(p); } });
-      });
-      cy.fit(undefined, 30);
+      cy.viewport(fitViewport(positions, cy.width(), cy.height()));
     } else {
       cy.batch(() => {
         for (const id of added) {
           const el = cy.getElementById(id);
-          if (el.isParent()) continue;
           const neighbours = el.connectedEdges().map((e) => (e.source().id() === id ? e.target().id() : e.source().id()));
-          el.position(placeNew(cy, scene.nodes.get(id), neighbours));
+          const p = placeNew(cy, scene.nodes.get(id), neighbours);
+          el.position(p);
+          const half = el.data("kind") === "group" ? el.data("w") / 2 : CELL / 2;
+          if (el.data("box")) growToHold(cy, el.data("box"), { x1: p.x - half, y1: p.y - half, x2: p.x + half, y2: p.y + half });
         }
       });
     }
@@ -158,7 +173,7 @@ export class GraphCanvas {
     if (id) this.cy.getElementById(id).select();
   }
 
-  drawnNodeCount() { return this.cy.nodes().filter((n) => !n.isParent()).length; }
+  drawnNodeCount() { return this.cy.nodes('[kind != "group"]').length; }
 
   png() { return this.cy.png({ full: true, bg: "#ffffff", scale: 2 }); }
 }

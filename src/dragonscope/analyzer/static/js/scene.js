@@ -94,8 +94,7 @@ export function buildScene(model, state) {
     if (!visible.has(e.Parent) || !visible.has(e.Child) || !edgeOk(e)) continue;
     const rel = md(e).RelationType || "";
     const a = rep.get(e.Parent), b = rep.get(e.Child);
-    if (rel === "ownership" && (parentOf.has(e.Child) || a === b)) continue; // nesting already shows it
-    if (a === b) continue;
+    if (a === b || impliedByNesting(e, rel, parentOf)) continue;
     if (a === e.Parent && b === e.Child) {
       sceneEdges.set(e.ID, { id: e.ID, source: a, target: b, relation: rel, count: 1, real: true });
     } else {
@@ -118,4 +117,17 @@ function countDrawn(visible, parentOf, groups, collapsed) {
     else if (!counted.has(top)) { counted.add(top); n++; }
   }
   return n;
+}
+
+// Edges the boxes already say: a child inside its owner's box, a port inside its network's box,
+// a port and its subnet side by side in that box. Drawing them would only add clutter (and
+// cost); the details panel still lists every neighbour.
+function impliedByNesting(e, rel, parentOf) {
+  if (rel === "ownership") return parentOf.has(e.Child);
+  if (rel === "layer2") return parentOf.get(e.Child) === `grp:${e.Parent}`;
+  if (rel === "subnet") {
+    const box = parentOf.get(e.Parent);
+    return Boolean(box) && box === parentOf.get(e.Child);
+  }
+  return false;
 }

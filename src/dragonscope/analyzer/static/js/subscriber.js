@@ -98,6 +98,13 @@ export class Subscriber {
       for (const m of pending) this.onEvent(m);
       return;
     }
+    if (msg.Type === "Sync") {
+      // The analyzer resends the whole view to a subscriber that fell too far behind.
+      this.synced = true;
+      this.pending = [];
+      this.onSync(msg.Obj || { Nodes: [], Edges: [] });
+      return;
+    }
     if (!this.synced) { this.pending.push(msg); return; }
     this.onEvent(msg);
   }

@@ -346,7 +346,9 @@ class SubscriberHub(GraphListener):
                 for frame in frames:
                     with contextlib.suppress(ConnectionResetError):
                         if isinstance(frame, bytes):
-                            await ws.send_frame(frame, WSMsgType.TEXT)
+                            # A view, not a slice copy, is what the transport buffers
+                            # of a message too big to go out at once.
+                            await ws.send_frame(memoryview(frame), WSMsgType.TEXT)  # type: ignore[arg-type]
                         else:
                             await ws.send_str(frame)
                     sub.sent += 1

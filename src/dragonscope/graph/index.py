@@ -29,7 +29,9 @@ NODE_KEYS = (
 EDGE_KEYS = ("RelationType",)
 
 Term = tuple[str, Any]
-Entries = list[tuple[str, Term]]
+# Where an element is indexed, flat: (key, term, key, term, ...). One tuple per
+# element instead of a list of pairs: a third of the size.
+Entries = tuple[Any, ...]
 
 
 def terms(value: Any, *, lists: bool) -> set[Term]:
@@ -68,20 +70,25 @@ def term_of(value: str | int | float | bool) -> Term:
     return ("i", int(value))
 
 
+# The IDs under one term: most values (names, MACs, addresses, UUIDs) belong to
+# one element, stored as its bare ID; a dict (an ordered set) only for shared ones.
+Bucket = str | dict[str, None]
+
+
 class _Table:
     """One family of indexes (nodes or edges): key → term → ordered set of IDs."""
 
     def __init__(self, keys: Iterable[str], *, lists: bool) -> None:
         self.lists = lists
-        self.buckets: dict[str, dict[Term, dict[str, None]]] = {}
-        self.columns: list[tuple[str, Callable[[Node], Any], dict[Term, dict[str, None]]]] = []
+        self.buckets: dict[str, dict[Term, Bucket]] = {}
+        self.columns: list[tuple[str, Callable[[Node], Any], dict[Term, Bucket]]] = []
         for key in keys:
             self.buckets[key] = {}
             self.columns.append((key, getter(key), self.buckets[key]))
         self.entries: dict[str, Entries] = {}
 
     def add(self, element: Node) -> None:
-        entries: Entries = []
+        entries: list[Any] = []
         element_id = element.id
         for key, get, buckets in self.columns:
             value = get(element)
@@ -94,25 +101,43 @@ class _Table:
             for term in found:
                 bucket = buckets.get(term)
                 if bucket is None:
-                    buckets[term] = bucket = {}
-                bucket[element_id] = None
-                entries.append((key, term))
+                    buckets[term] = element_id
+                elif type(bucket) is str:
+                    if bucket != element_id:
+                        buckets[term] = {bucket: None, element_id: None}
+                else:
+                    bucket[element_id] = None
+                entries += (key, term)
         if entries:
-            self.entries[element_id] = entries
+            self.entries[element_id] = tuple(entries)
 
     def remove(self, element_id: str) -> None:
-        for key, term in self.entries.pop(element_id, ()):
-            bucket = self.buckets[key].get(term)
-            if bucket is not None:
-                bucket.pop(element_id, None)
-                if not bucket:
-                    del self.buckets[key][term]
+        entries = self.entries.pop(element_id, ())
+        for key, term in zip(entries[::2], entries[1::2], strict=True):
+            buckets = self.buckets[key]
+            bucket = buckets.get(term)
+            if bucket is None:
+                continue
+            if type(bucket) is str:
+                if bucket == element_id:
+                    del buckets[term]
+                continue
+            bucket.pop(element_id, None)
+            if len(bucket) == 1:
+                buckets[term] = next(iter(bucket))
+            elif not bucket:
+                del buckets[term]
 
     def lookup(self, key: str, value: str | int | float | bool) -> Collection[str] | None:
         buckets = self.buckets.get(normalize_key(key))
         if buckets is None:
             return None
-        return buckets.get(term_of(value), {}).keys()
+        bucket = buckets.get(term_of(value))
+        if bucket is None:
+            return ()
+        if type(bucket) is str:
+            return (bucket,)
+        return bucket.keys()
 
 
 class Indexer(GraphListener):

@@ -42,7 +42,7 @@ from servers import EtcdServer, free_port, wait_port  # noqa: E402
 
 SIZE = "large"  # the demo generator's ~100k-object cloud
 RATE = 500  # changes per second
-LATENCY_SECONDS = 20
+LATENCY_SECONDS = 10
 IDLE_SECONDS = 60
 INTERVAL = 10.0  # Dragonflow's default update_interval
 DRAGONSCOPE = str(Path(sys.executable).with_name("dragonscope"))

@@ -179,6 +179,7 @@ async def _measure(
         client = aetcd.Client(host="127.0.0.1", port=etcd.port)
         sent: dict[str, float] = {}
         total = RATE * LATENCY_SECONDS
+        cpu_start = service.cpu()
         begin = time.monotonic()
         for seq in range(total):
             due = begin + seq / RATE
@@ -193,6 +194,7 @@ async def _measure(
         achieved = total / (time.monotonic() - begin)
         await client.close()
         await _settle(subscriber, sent, len(ports), mode)
+        cpu_per_change = (service.cpu() - cpu_start) / total * 1e6
         # Only the last name of each port can still be observed once updates coalesce
         # (by design for us; between rounds for the baseline): measure those that arrived.
         latencies = [
@@ -214,6 +216,10 @@ async def _measure(
             figures.append(
                 Figure(f"{label}: latency p99", _percentile(latencies, 99), "ms", size, note)
             )
+
+        figures.append(
+            Figure(f"{label}: CPU per NB change", cpu_per_change, "µs", size, f"{total:,} changes")
+        )
 
         # Idle: no NB change for IDLE_SECONDS.
         await asyncio.sleep(2)

@@ -8,6 +8,7 @@ import io
 import json
 import logging
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -365,3 +366,52 @@ def test_isolated_from_dragonflow_and_eventlet() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def _self_signed(tmp: Path) -> tuple[Path, Path]:
+    import shutil
+    import subprocess
+
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed")
+    cert, key = tmp / "tls.crt", tmp / "tls.key"
+    subprocess.run(
+        [
+            "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+            "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+            "-keyout", str(key), "-out", str(cert),
+        ],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    return cert, key
+
+
+async def test_tls_with_a_private_ca(tmp_path: Path, running) -> None:  # type: ignore[no-untyped-def]
+    cert, key = _self_signed(tmp_path)
+    server = Analyzer(AnalyzerSettings(port=0, tls_cert=cert, tls_key=key))
+    await server.start()
+    try:
+        backend = sample_backend("memory://sample")
+        verified = running(
+            CollectorSettings(
+                nb=backend, analyzer=f"127.0.0.1:{server.port}", tls=True, ca_file=str(cert),
+                extensions=[],
+            )
+        )  # fmt: skip
+        collector = await verified.synced()
+        await until(lambda: graph_shape(server) == translated(collector))
+        await verified.stop()
+        # Without the CA the certificate is refused, and the reason is visible.
+        refused = Collector(
+            CollectorSettings(
+                nb=backend, analyzer=f"https://127.0.0.1:{server.port}", extensions=[],
+                host_id="other", backoff_initial=0.05, backoff_max=0.1,
+            )
+        )  # fmt: skip
+        task = asyncio.create_task(refused.run())
+        await until(lambda: "certificate" in refused.stats["analyzer_last_error"].lower())
+        assert not refused.stats["analyzer_connected"]
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    finally:
+        await server.stop()

@@ -167,8 +167,13 @@ class Collector:
             if settings.user and settings.password
             else None
         )
+        # An https:// endpoint means TLS even without --tls; a CA file or
+        # --tls-insecure only changes how the certificate is checked.
+        custom_tls = settings.ca_file is not None or settings.tls_insecure
         ssl_context = (
-            make_ssl_context(settings.ca_file, settings.tls_insecure) if settings.tls else None
+            make_ssl_context(settings.ca_file, settings.tls_insecure)
+            if self.analyzer_url.startswith("https://") and custom_tls
+            else None
         )
         self._http = AnalyzerHttp(self.analyzer_url, credentials, ssl_context)
         self._publisher = Publisher(

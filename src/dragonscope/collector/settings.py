@@ -141,7 +141,9 @@ def settings_from_args(
         host_id=pick(args.host_id, "HOST_ID"),
         persistence=pick(args.persistence, "PERSISTENCE"),
         metrics_listen=metrics,
-        tls=bool(args.tls) or (config.env_value("TLS", environ) or "").lower() in ("1", "true"),
+        tls=bool(args.tls)
+        or bool(pick(args.ca, "CA"))
+        or (config.env_value("TLS", environ) or "").lower() in ("1", "true", "yes"),
         ca_file=pick(args.ca, "CA"),
         tls_insecure=bool(args.tls_insecure),
         backoff_initial=min(0.5, backoff_max),

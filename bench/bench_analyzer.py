@@ -319,7 +319,6 @@ async def _stalls() -> list[Figure]:
     analyzer.history.horizon = clock[0]
     start, end = _load_big(analyzer, clock)
     clock[0] = end
-    rss = psutil.Process().memory_info().rss / 2**20
     figures: list[Figure] = []
     size = f"{NODES // 1000}k nodes + {EDGES // 1000}k edges"
     async with analyzer:
@@ -381,9 +380,6 @@ async def _stalls() -> list[Figure]:
                     f"wall {ticker.worst * 1000:.0f} ms; {length >> 20} MiB in {elapsed:.1f} s",
                 )
             )
-    figures.append(
-        Figure("analyzer RSS, loaded", rss, "MiB", size, "whole process, 30 min history")
-    )
     return figures
 
 
@@ -397,6 +393,6 @@ async def _network() -> list[Figure]:
 
 def collect() -> list[Figure]:
     figures = asyncio.run(_network())
-    figures += asyncio.run(_stalls())
+    figures += _memory()
     gc.collect()
-    return figures + _memory()
+    return figures + asyncio.run(_stalls())

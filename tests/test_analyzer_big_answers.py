@@ -61,13 +61,17 @@ def _subscriber(queue_max: int = 10_000) -> Subscriber:
 
 
 # -- the encoders give the very text of a one-go json.dumps ---------------------------
-async def test_chunked_graph_frame_is_the_plain_frame(thin_slices: None) -> None:
+@pytest.mark.parametrize("join_in_thread_over", [0, 1 << 30])
+async def test_chunked_graph_frame_is_the_plain_frame(
+    thin_slices: None, monkeypatch: pytest.MonkeyPatch, join_in_thread_over: int
+) -> None:
+    monkeypatch.setattr(chunked, "_JOIN_IN_THREAD_OVER", join_in_thread_over)
     graph = _graph(700)
     nodes, edges = list(graph.nodes()), list(graph.edges())
     pieces = await chunked.graph_bytes(nodes, edges)
-    framed = chunked.envelope(m.SYNC_REPLY, pieces, m.GRAPH, uuid="u-1")
+    framed = await chunked.envelope(m.SYNC_REPLY, pieces, m.GRAPH, uuid="u-1")
     assert framed.decode() == encode(m.SYNC_REPLY, graph.to_json(), uuid="u-1")
-    empty = chunked.envelope(m.SYNC, await chunked.graph_bytes([], []), m.GRAPH)
+    empty = await chunked.envelope(m.SYNC, await chunked.graph_bytes([], []), m.GRAPH)
     assert empty.decode() == encode(m.SYNC, {"Nodes": [], "Edges": []})
 
 

@@ -20,6 +20,7 @@ from dragonscope.graph.model import Node
 
 SLICE_SECONDS = 0.005
 _CHUNK = 256
+_JOIN_IN_THREAD_OVER = 4 << 20  # bytes
 
 T = TypeVar("T")
 
@@ -98,16 +99,21 @@ async def elements_by_id_bytes(elements: Sequence[Node]) -> list[bytes]:
     return pieces
 
 
-def envelope(
+async def envelope(
     type_: str, obj_pieces: list[bytes], namespace: str, uuid: str = "", status: int = 200
 ) -> bytes:
     """A WebSocket message around an already encoded ``Obj``; the same text as
-    ``subscribers.encode`` would give for the decoded object."""
+    ``subscribers.encode`` would give for the decoded object. A message must leave
+    as one frame, so the pieces are joined: in a worker thread when big, since
+    ``bytes.join`` copies large results without holding the GIL."""
     head = (
         f'{{"Namespace":{_dumps(namespace)},"Type":{_dumps(type_)},'
         f'"UUID":{_dumps(uuid)},"Status":{status},"Obj":'
     )
-    return b"".join([head.encode(), *obj_pieces, b"}"])
+    pieces = [head.encode(), *obj_pieces, b"}"]
+    if sum(len(p) for p in pieces) > _JOIN_IN_THREAD_OVER:
+        return await asyncio.to_thread(b"".join, pieces)
+    return b"".join(pieces)
 
 
 async def json_bytes(value: Any, slicer: Slicer | None = None) -> list[bytes]:

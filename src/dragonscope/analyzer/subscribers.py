@@ -258,7 +258,7 @@ class SubscriberHub(GraphListener):
         pending = sub.reserve()
         try:
             obj = await graph_bytes(nodes, edges)
-            pending.fill([envelope(type_, obj, m.GRAPH, uuid=uuid)])
+            pending.fill([await envelope(type_, obj, m.GRAPH, uuid=uuid)])
         except BaseException:
             pending.fill([encode(type_, "the graph could not be encoded", uuid=uuid, status=500)])
             raise

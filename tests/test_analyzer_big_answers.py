@@ -325,3 +325,39 @@ async def test_rest_listings_are_the_plain_json(thin_slices: None) -> None:
             assert await response.json() == {n["ID"]: n for n in graph["Nodes"]}
         async with http.get(analyzer.url + "/api/edge") as response:
             assert await response.json() == {e["ID"]: e for e in graph["Edges"]}
+
+
+async def test_rules_run_in_slices_and_respect_changes_made_meanwhile(thin_slices: None) -> None:
+    async with Analyzer(settings()) as analyzer, aiohttp.ClientSession() as http:
+        for i in range(600):
+            analyzer.store.add_node(Node(f"n{i}", {"Name": f"n{i}", "Type": "port"}), "o")
+        response = await http.post(
+            analyzer.url + "/api/noderule",
+            json={
+                "Action": "update",
+                "Query": "G.V().Has('Type', 'port')",
+                "Metadata": {"Seen": 1},
+            },
+        )
+        assert response.status == 201
+        response = await http.post(
+            analyzer.url + "/api/edgerule",
+            json={
+                "Src": "G.V().Has('Name', 'n1')",
+                "Dst": "G.V().Has('Name', 'n599')",
+                "Metadata": {"RelationType": "layer2"},
+            },
+        )
+        assert response.status == 201
+        for i in range(100, 200):  # while the rules' queries run, the graph moves on
+            analyzer.store.delete_node(f"n{i}", "o")
+            await asyncio.sleep(0)
+        analyzer.store.add_node(Node("late", {"Name": "late", "Type": "port"}), "o")
+
+        def settled() -> bool:
+            ports = list(analyzer.graph.nodes())
+            return len(ports) == 501 and all(n.metadata.get("Seen") == 1 for n in ports)
+
+        await eventually(settled, timeout=10)
+        assert [(e.parent, e.child) for e in analyzer.graph.edges()] == [("n1", "n599")]
+        assert all(analyzer.graph.node(f"n{i}") is None for i in range(100, 200))

@@ -23,7 +23,7 @@ from aiohttp import web
 
 from dragonscope.analyzer import auth
 from dragonscope.analyzer.keys import ANALYZER
-from dragonscope.analyzer.query import QueryError, compile_query, run_compiled
+from dragonscope.analyzer.query import QueryError, compile_query, run_compiled_async
 from dragonscope.analyzer.responses import json_response, read_json, text_error
 from dragonscope.graph.model import now_ms
 
@@ -118,11 +118,14 @@ class AlertManager:
         self._session: aiohttp.ClientSession | None = None
         self._tasks: set[asyncio.Task[None]] = set()
 
-    def evaluate(self) -> None:
-        """Check every alert against the live graph (called after changes)."""
+    async def evaluate(self) -> None:
+        """Check every alert against the live graph (called after changes); each
+        expression runs in slices."""
         for alert in list(self.alerts.values()):
             try:
-                result = run_compiled(alert.compiled, self.analyzer.graph, self.analyzer.history)
+                result = await run_compiled_async(
+                    alert.compiled, self.analyzer.graph, self.analyzer.history
+                )
             except QueryError:
                 result = None
             if not _non_empty(result):

@@ -139,9 +139,9 @@ class Analyzer:
     def _has_reactions(self) -> bool:
         return bool(self.alerts.alerts or self.rules.node_rules or self.rules.edge_rules)
 
-    def _react(self) -> None:
-        self.rules.apply_all()
-        self.alerts.evaluate()
+    async def _react(self) -> None:
+        await self.rules.apply_all()
+        await self.alerts.evaluate()
 
     # -- lifecycle -----------------------------------------------------------------
     async def start(self) -> None:

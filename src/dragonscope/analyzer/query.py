@@ -41,10 +41,11 @@ def _time(history: History | None) -> dict[str, Any]:
     return {"at": history.view_at_steps, "window": history.window_view_steps}
 
 
-def run_compiled(compiled: Any, view: GraphView, history: History | None) -> Any:
+async def run_compiled_async(compiled: Any, view: GraphView, history: History | None) -> Any:
+    """The query's JSON-able result (Skydive's shape); the query runs in slices."""
     gremlin = _engine()
     try:
-        return compiled.run(view, **_time(history))
+        return await compiled.run_async(view, **_time(history))
     except (gremlin.GremlinError, HistoryError) as exc:
         raise QueryError(str(exc)) from None
 
@@ -68,20 +69,10 @@ def _ids(result: Any) -> tuple[set[str], set[str]]:
     return {n.id for n in result.nodes()}, {e.id for e in result.edges()}
 
 
-def graph_ids(compiled: Any, view: GraphView, history: History | None) -> tuple[set[str], set[str]]:
-    """IDs of the nodes and edges of a query that must return a graph."""
-    _check_graph(compiled)
-    gremlin = _engine()
-    try:
-        return _ids(compiled.evaluate(view, **_time(history)))
-    except (gremlin.GremlinError, HistoryError) as exc:
-        raise QueryError(str(exc)) from None
-
-
 async def graph_ids_async(
     compiled: Any, view: GraphView, history: History | None
 ) -> tuple[set[str], set[str]]:
-    """``graph_ids`` for an event loop: the query runs in slices."""
+    """IDs of the nodes and edges of a query that must return a graph; it runs in slices."""
     _check_graph(compiled)
     gremlin = _engine()
     try:

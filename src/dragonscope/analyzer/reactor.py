@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from dragonscope.graph.model import Edge, Graph, GraphListener, Node
 
@@ -21,7 +21,9 @@ TICK_S = 5.0  # alerts with a duration trigger are also checked this often
 
 
 class Reactor(GraphListener):
-    def __init__(self, graph: Graph, react: Callable[[], None], active: Callable[[], bool]) -> None:
+    def __init__(
+        self, graph: Graph, react: Callable[[], Awaitable[None]], active: Callable[[], bool]
+    ) -> None:
         self._react = react
         self._active = active
         self._wake = asyncio.Event()
@@ -71,6 +73,6 @@ class Reactor(GraphListener):
             if not self._active():
                 continue
             try:
-                self._react()
+                await self._react()
             except Exception:  # one bad rule must not stop the others for good
                 log.exception("applying rules and alerts failed")

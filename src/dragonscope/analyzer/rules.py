@@ -20,7 +20,7 @@ from dragonscope.analyzer import auth
 from dragonscope.analyzer.graph_store import Rejected
 from dragonscope.analyzer.keys import ANALYZER
 from dragonscope.analyzer.metadata_ops import OP_DELETE, OP_SET, apply_ops
-from dragonscope.analyzer.query import QueryError, compile_query, run_compiled
+from dragonscope.analyzer.query import QueryError, compile_query, run_compiled_async
 from dragonscope.analyzer.responses import json_response, read_json, text_error
 from dragonscope.analyzer.validation import (
     ValidationError,
@@ -58,8 +58,8 @@ def _metadata(body: dict[str, Any]) -> dict[str, Any]:
     return normalize(value)
 
 
-def _first_node_id(analyzer: Analyzer, compiled: Any) -> str | None:
-    result = run_compiled(compiled, analyzer.graph, analyzer.history)
+async def _first_node_id(analyzer: Analyzer, compiled: Any) -> str | None:
+    result = await run_compiled_async(compiled, analyzer.graph, analyzer.history)
     if isinstance(result, list):
         for item in result:
             if isinstance(item, dict) and isinstance(item.get("ID"), str) and "Parent" not in item:
@@ -177,14 +177,16 @@ class RuleBook:
         return f"analyzer.{self.analyzer.settings.host_id}"
 
     # -- applying ------------------------------------------------------------------
-    def apply_all(self) -> None:
-        """Bring the graph in line with every rule; idempotent, so safe after any change."""
+    async def apply_all(self) -> None:
+        """Bring the graph in line with every rule; idempotent, so safe after any change.
+        Rule queries run in slices; what they select is re-read from the graph when
+        it is written, so changes made meanwhile are respected."""
         for node_rule in list(self.node_rules.values()):
-            self._apply_node_rule(node_rule)
+            await self._apply_node_rule(node_rule)
         for edge_rule in list(self.edge_rules.values()):
-            self._apply_edge_rule(edge_rule)
+            await self._apply_edge_rule(edge_rule)
 
-    def _apply_node_rule(self, rule: NodeRule) -> None:
+    async def _apply_node_rule(self, rule: NodeRule) -> None:
         store = self.analyzer.store
         if rule.action == "create":
             node_id = rule.node_id()
@@ -198,7 +200,9 @@ class RuleBook:
         if rule.compiled is None:
             return
         try:
-            result = run_compiled(rule.compiled, self.analyzer.graph, self.analyzer.history)
+            result = await run_compiled_async(
+                rule.compiled, self.analyzer.graph, self.analyzer.history
+            )
         except QueryError as exc:
             log.debug("node rule %s: %s", rule.uuid, exc)
             return
@@ -211,17 +215,17 @@ class RuleBook:
                 store.set_metadata(node, apply_ops(node.metadata, ops))
                 rule.touched.add(node.id)
 
-    def _apply_edge_rule(self, rule: EdgeRule) -> None:
+    async def _apply_edge_rule(self, rule: EdgeRule) -> None:
         graph = self.analyzer.graph
         if rule.edge_id is not None and graph.edge(rule.edge_id) is not None:
             return
         try:
-            src = _first_node_id(self.analyzer, rule.src_compiled)
-            dst = _first_node_id(self.analyzer, rule.dst_compiled)
+            src = await _first_node_id(self.analyzer, rule.src_compiled)
+            dst = await _first_node_id(self.analyzer, rule.dst_compiled)
         except QueryError as exc:
             log.debug("edge rule %s: %s", rule.uuid, exc)
             return
-        if src is None or dst is None:
+        if src is None or dst is None or graph.node(src) is None or graph.node(dst) is None:
             return
         relation = rule.metadata["RelationType"]
         if relation not in ("layer2", "ownership") and any(
@@ -293,13 +297,13 @@ async def create_rule(request: web.Request) -> web.Response:
         if is_edge:
             edge_rule = EdgeRule.from_body(body)
             book.edge_rules[edge_rule.uuid] = edge_rule
-            book._apply_edge_rule(edge_rule)
+            await book._apply_edge_rule(edge_rule)
             return json_response(edge_rule.to_json(), status=201)
         node_rule = NodeRule.from_body(body)
     except RuleError as exc:
         return text_error(400, str(exc))
     book.node_rules[node_rule.uuid] = node_rule
-    book._apply_node_rule(node_rule)
+    await book._apply_node_rule(node_rule)
     return json_response(node_rule.to_json(), status=201)
 
 

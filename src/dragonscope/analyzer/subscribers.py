@@ -114,6 +114,7 @@ class Subscriber:
     closed: bool = False
     abort: Callable[[], None] = lambda: None
     refreshed_at: float = 0.0
+    refresh_cost: float = 0.0  # seconds the last refresh took
 
     def accepts(self, namespace: str) -> bool:
         return "*" in self.namespaces or namespace in self.namespaces
@@ -326,14 +327,19 @@ class SubscriberHub(GraphListener):
                 await self.send_graph(sub, m.SYNC, *self.view_lists(sub))
             elif sub.dirty and sub.view_filter is not None:
                 # Coalesce bursts: a filter runs over the whole graph, so at most
-                # once per interval per subscriber.
-                wait = sub.refreshed_at + REFRESH_INTERVAL_S - time.monotonic()
+                # once per interval per subscriber, and a filter that takes long
+                # waits twice its own time, so that its runs take at most a third
+                # of the analyzer's time however busy the graph is.
+                pause = max(REFRESH_INTERVAL_S, 2 * sub.refresh_cost)
+                wait = sub.refreshed_at + pause - time.monotonic()
                 if wait > 0:
                     await asyncio.sleep(wait)
                 if sub.closed:
                     return
+                started = time.monotonic()
                 await self.refresh(sub)
                 sub.refreshed_at = time.monotonic()
+                sub.refresh_cost = sub.refreshed_at - started
             while sub.queue and not ws.closed:
                 head = sub.queue[0]
                 if isinstance(head, Pending):

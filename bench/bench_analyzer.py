@@ -315,7 +315,7 @@ def _load_big(analyzer: Analyzer, clock: list[int]) -> tuple[int, int]:
 async def _stalls() -> list[Figure]:
     clock = [int(time.time() * 1000) - CHURN_SECONDS * 1000]
     analyzer = Analyzer(AnalyzerSettings(port=0, host_id="bench", gc_freeze=True))
-    analyzer.history._clock = lambda: clock[0]  # an hour of churn in seconds
+    analyzer.history._clock = lambda: clock[0]  # 30 minutes of churn in seconds
     analyzer.history.horizon = clock[0]
     start, end = _load_big(analyzer, clock)
     clock[0] = end

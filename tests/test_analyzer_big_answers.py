@@ -16,7 +16,7 @@ import aiohttp
 import pytest
 
 from analyzer_support import eventually, msg, node, publisher_headers, settings
-from dragonscope.analyzer import Analyzer, chunked
+from dragonscope.analyzer import Analyzer, chunked, subscriber_endpoint
 from dragonscope.analyzer.gc_policy import GcPolicy
 from dragonscope.analyzer.history import History
 from dragonscope.analyzer.subscribers import (
@@ -361,3 +361,68 @@ async def test_rules_run_in_slices_and_respect_changes_made_meanwhile(thin_slice
         await eventually(settled, timeout=10)
         assert [(e.parent, e.child) for e in analyzer.graph.edges()] == [("n1", "n599")]
         assert all(analyzer.graph.node(f"n{i}") is None for i in range(100, 200))
+
+
+async def test_changing_the_filter_during_churn_gives_an_exact_new_view(thin_slices: None) -> None:
+    async with Analyzer(settings()) as analyzer, aiohttp.ClientSession() as http:
+        pub = await http.ws_connect(analyzer.url + "/ws/publisher", headers=publisher_headers("p"))
+        for i in range(50):
+            await pub.send_str(msg("NodeAdded", node(f"n{i}", Zone="blue" if i % 2 else "red")))
+        sub = await http.ws_connect(
+            analyzer.url + "/ws/subscriber",
+            headers={
+                "X-Host-ID": "f",
+                "X-Client-Type": "t",
+                "X-Gremlin-Filter": "G.V().Has('Zone', 'blue').SubGraph()",
+            },
+        )
+        await eventually(lambda: analyzer.graph.node("n49"))
+        churn = asyncio.create_task(_churn(pub, 150, zone=True))
+        await asyncio.sleep(0.02)  # refreshes of the blue view are under way
+        red = "G.V().Has('Zone', 'red').SubGraph()"
+        await sub.send_str(msg("SyncRequest", {"GremlinFilter": red}, uuid="red"))
+        await churn
+        await pub.send_str(msg("NodeAdded", node("marker", Zone="red")))
+        frames = await _until_marker(sub, "marker")
+        start = next(i for i, f in enumerate(frames) if f["Type"] == "SyncReply")
+        assert frames[start]["UUID"] == "red"
+        state = {n["ID"]: n for n in frames[start]["Obj"]["Nodes"]}
+        for frame in frames[start + 1 :]:
+            _replay(state, frame)
+        wanted = {
+            n.id: n.to_json() for n in analyzer.graph.nodes() if n.metadata.get("Zone") == "red"
+        }
+        assert state == wanted
+
+
+async def test_a_filter_change_waits_for_a_refresh_of_the_old_filter() -> None:
+    async with Analyzer(settings()) as analyzer:
+        for i in range(6):
+            zone = "blue" if i % 2 else "red"
+            analyzer.store.add_node(
+                Node(f"n{i}", {"Name": f"n{i}", "Type": "t", "Zone": zone}), "o"
+            )
+        hub, sub = analyzer.hub, _subscriber()
+        release = asyncio.Event()
+
+        async def slow_blue(graph: Graph) -> tuple[set[str], set[str]]:
+            await release.wait()
+            return {"n1", "n3", "n5"}, set()
+
+        sub.view_filter = slow_blue
+        hub.add(sub)
+        refreshing = asyncio.create_task(hub.refresh(sub))
+        await asyncio.sleep(0)  # the old filter is running
+        red = "G.V().Has('Zone', 'red').SubGraph()"
+        request = m.Message(m.GRAPH, m.SYNC_REQUEST, {"GremlinFilter": red}, "r")
+        changing = asyncio.create_task(subscriber_endpoint._sync_reply(analyzer, sub, request))
+        await asyncio.sleep(0.01)
+        release.set()
+        await asyncio.gather(refreshing, changing)
+        assert set(sub.view_nodes) == {"n0", "n2", "n4"}
+        last = sub.queue[-1]
+        assert isinstance(last, Pending)
+        reply = json.loads(last.frames[0])
+        assert reply["Type"] == "SyncReply" and reply["UUID"] == "r"
+        assert {n["ID"] for n in reply["Obj"]["Nodes"]} == {"n0", "n2", "n4"}
+        hub.remove(sub)

@@ -37,19 +37,26 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-async def make_filter(analyzer: Analyzer, text: str) -> ViewFilter:
-    """Compile a subscriber filter; raises QueryError unless it yields a graph."""
+async def make_filter(
+    analyzer: Analyzer, text: str
+) -> tuple[ViewFilter, tuple[set[str], set[str]]]:
+    """Compile a subscriber filter and run it once; raises QueryError unless it
+    yields a graph. Returns the filter and the IDs it gave."""
     compiled = compile_query(text)
 
     async def view_filter(graph: Graph) -> tuple[set[str], set[str]]:
         return await graph_ids_async(compiled, graph, analyzer.history)
 
-    await view_filter(analyzer.graph)
-    return view_filter
+    return view_filter, await view_filter(analyzer.graph)
 
 
 async def _sync_reply(analyzer: Analyzer, sub: Subscriber, msg: m.Message) -> None:
     """Answer a SyncRequest: change the view as asked, then queue the SyncReply."""
+    async with sub.view_lock:
+        await _change_view_and_reply(analyzer, sub, msg)
+
+
+async def _change_view_and_reply(analyzer: Analyzer, sub: Subscriber, msg: m.Message) -> None:
     obj = msg.obj if isinstance(msg.obj, dict) else {}
     wanted = obj.get("GremlinFilter")
     at = obj.get("Time")
@@ -67,9 +74,10 @@ async def _sync_reply(analyzer: Analyzer, sub: Subscriber, msg: m.Message) -> No
             else:
                 nodes, edges = hub.view_lists(sub)
         else:
-            sub.view_filter = await make_filter(analyzer, wanted)
+            version = hub.version
+            sub.view_filter, ids = await make_filter(analyzer, wanted)
             sub.filter_text = wanted
-            await hub.compute_view(sub)
+            hub.adopt_view(sub, *ids, version)
             nodes, edges = hub.view_lists(sub)
     except (QueryError, HistoryError) as exc:
         sub.push(encode(m.SYNC_REPLY, str(exc), uuid=msg.uuid, status=400))
@@ -99,9 +107,11 @@ async def handle(request: web.Request) -> web.StreamResponse:
         )
         filter_text = header(request, "X-Gremlin-Filter") or ""
         view_filter = None
+        version = analyzer.hub.version
+        first_ids: tuple[set[str], set[str]] = (set(), set())
         if filter_text:
             try:
-                view_filter = await make_filter(analyzer, filter_text)
+                view_filter, first_ids = await make_filter(analyzer, filter_text)
             except QueryError as exc:
                 raise HandshakeError(400, f"X-Gremlin-Filter: {exc}") from None
         sub = Subscriber(
@@ -132,7 +142,7 @@ async def handle(request: web.Request) -> web.StreamResponse:
             sub.abort = transport.close
         analyzer.hub.add(sub)
         if view_filter is not None:
-            await analyzer.hub.compute_view(sub)
+            analyzer.hub.adopt_view(sub, *first_ids, version)
         writer = asyncio.create_task(analyzer.hub.writer(sub))
         async for frame in sub.ws:
             if frame.type != WSMsgType.TEXT:

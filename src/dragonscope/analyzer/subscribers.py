@@ -115,6 +115,9 @@ class Subscriber:
     abort: Callable[[], None] = lambda: None
     refreshed_at: float = 0.0
     refresh_cost: float = 0.0  # seconds the last refresh took
+    # Held while the view is recomputed and its frames queued: a filter change
+    # must not interleave with a refresh of the filter it replaces.
+    view_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     def accepts(self, namespace: str) -> bool:
         return "*" in self.namespaces or namespace in self.namespaces
@@ -276,12 +279,24 @@ class SubscriberHub(GraphListener):
         except ValueError as exc:  # the filter stopped working (e.g. a node it names is gone)
             log.debug("subscriber %s filter failed: %s", sub.host_id, exc)
             node_ids, edge_ids = set(), set()
+        self.adopt_view(sub, node_ids, edge_ids, version)
+
+    def adopt_view(
+        self, sub: Subscriber, node_ids: set[str], edge_ids: set[str], version: int
+    ) -> None:
+        """Make a filter's result the view; ``version`` is the graph's when the filter
+        started: if anything changed since, the subscriber stays dirty."""
         sub.set_view(self.graph, node_ids, edge_ids)
         if self.version != version:
             sub.mark_dirty()
 
     async def refresh(self, sub: Subscriber) -> None:
         """Re-run a filtered subscriber's filter and queue the difference."""
+        async with sub.view_lock:
+            if sub.view_filter is not None:
+                await self._refresh(sub)
+
+    async def _refresh(self, sub: Subscriber) -> None:
         old_nodes, old_edges = sub.view_nodes, sub.view_edges
         await self.compute_view(sub)
         new_nodes, new_edges = sub.view_nodes, sub.view_edges
@@ -322,9 +337,10 @@ class SubscriberHub(GraphListener):
             sub.wake.clear()
             if sub.resync:
                 sub.resync = False
-                if sub.view_filter is not None:
-                    await self.compute_view(sub)
-                await self.send_graph(sub, m.SYNC, *self.view_lists(sub))
+                async with sub.view_lock:
+                    if sub.view_filter is not None:
+                        await self.compute_view(sub)
+                    await self.send_graph(sub, m.SYNC, *self.view_lists(sub))
             elif sub.dirty and sub.view_filter is not None:
                 # Coalesce bursts: a filter runs over the whole graph, so at most
                 # once per interval per subscriber, and a filter that takes long

@@ -101,6 +101,8 @@ class Collector:
         # Bumped by everything that can change desired or held state (see reconcile).
         self._activity = 0
         self._clean_at = -1
+        self._flushing = False
+        self._scan_complete = True
         self._publisher: Publisher | None = None
         self._http: AnalyzerHttp | None = None
         self._ready = False
@@ -436,6 +438,7 @@ class Collector:
         that identity check keeps an idle scan cheap.
         """
         count = 0
+        self._scan_complete = True
         host = self.settings.host
         kinds = (
             (self.topology.nodes, held.nodes, True),
@@ -455,7 +458,10 @@ class Collector:
                         continue
                     count += self._mark_new(element_id, is_node)
                 await asyncio.sleep(0)
-                if self.held is not held:
+                if self.held is not held or self._flushing:
+                    # Reconnected, or a flush took dirty IDs out of the set: stop
+                    # here rather than count in-flight elements as surprises.
+                    self._scan_complete = False
                     return count
         # What the analyzer holds but nothing wants any more (set differences run in C).
         stale_nodes = held.nodes.keys() - self.topology.nodes.keys() - self._status_nodes.keys()
@@ -529,7 +535,13 @@ class Collector:
         big flush never stalls the loop (pings, NB consumption, /healthz).
         Raises PublisherDisconnected if the link drops."""
         assert self.held is not None
-        held = self.held
+        self._flushing = True
+        try:
+            await self._flush(self.held)
+        finally:
+            self._flushing = False
+
+    async def _flush(self, held: HeldState) -> None:
         self._activity += 1
         taken = self.dirty.take()
         since = self._dirty_since
@@ -603,7 +615,9 @@ class Collector:
         last clean scan, nothing can differ and the scan is skipped (an idle
         collector costs no CPU)."""
         held = self.held
-        if held is None or self.topology is None:
+        if held is None or self.topology is None or self._flushing:
+            # A flush in progress has taken its dirty IDs out of the set: comparing
+            # now would count them as surprises. The next period will look.
             return 0
         if self._resync_requested and self._wake is not None:
             self._wake.set()
@@ -613,6 +627,8 @@ class Collector:
             return 0
         # Elements already dirty are on their way; only count the real surprises.
         count = await self._scan(held)
+        if not self._scan_complete:
+            return 0
         if count == 0:
             self._clean_at = activity
         if count:

@@ -415,3 +415,18 @@ async def test_tls_with_a_private_ca(tmp_path: Path, running) -> None:  # type: 
         await asyncio.gather(task, return_exceptions=True)
     finally:
         await server.stop()
+
+
+async def test_no_false_drift_during_a_long_flush(analyzer: Analyzer, running) -> None:  # type: ignore[no-untyped-def]
+    from dragonscope.demo import generate
+    from dragonscope.nb.backends.memory import MemoryBackend
+
+    backend = MemoryBackend()
+    backend.load_dump(generate("medium", seed=2))
+    collector = await running(settings(analyzer, backend, update_interval=0.01)).synced()
+    await until(lambda: collector.stats["reconciliations"] > 3)
+    assert collector.stats["reconcile_fixes"] == 0
+    assert (
+        collector.stats["messages_out_total"]
+        == len(collector.topology.nodes) + len(collector.topology.edges) + 1
+    )  # the status node

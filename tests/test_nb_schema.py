@@ -961,3 +961,12 @@ def test_check_never_raises_on_a_damaged_snapshot(
     twice = [p for p in problems if p.kind == "duplicate-id" and "stored twice" in p.message]
     assert len(twice) == len(objects) - len(first)
     assert [p for p in problems if p not in twice] == check(first)
+
+
+@pytest.mark.parametrize("password", [12345678, ["hunter2-in-a-list"], {"v": "hunter2"}])
+def test_a_malformed_secret_is_reported_without_its_value(password: Any) -> None:
+    data = dict(json.loads(SAMPLES["bgp_peer"][1]), password=password)
+    obj = parse("bgp_peer", data["id"], data)
+    assert [p.field for p in obj.problems] == ["password"]
+    shown = json.dumps(password).strip('"[]{}')
+    assert all(shown not in str(p) and "hunter2" not in str(p) for p in obj.problems)

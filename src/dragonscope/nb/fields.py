@@ -364,7 +364,11 @@ class Field:
             return
         verdict = _CHECKERS[self.type](self, value)
         if verdict is not None:
-            out.append((verdict[0], path, verdict[1]))
+            kind, message = verdict
+            if self.secret:
+                # A secret's value never reaches a message, not even a malformed one.
+                message = f"expected a valid {self.type}, found another value (a secret: not shown)"
+            out.append((kind, path, message))
 
     def typed(self, value: Any) -> Any:
         """The stored value as Python objects (``ipaddress`` types, ``(min, max)`` tuples).
@@ -690,7 +694,7 @@ class Struct:
 
     def __post_init__(self) -> None:
         plan = tuple(
-            (name, spec, None if spec.many or spec.struct else _CHECKERS[spec.type])
+            (name, spec, None if spec.many or spec.struct or spec.secret else _CHECKERS[spec.type])
             for name, spec in self.fields.items()
         )
         object.__setattr__(self, "_plan", plan)

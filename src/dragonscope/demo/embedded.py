@@ -91,7 +91,12 @@ class Demo:
         settings = self.settings
         # The analyzer first: a busy port is the likeliest failure, found before any NB write.
         self.analyzer = Analyzer(
-            AnalyzerSettings(host=settings.host, port=settings.port, insecure=settings.insecure)
+            AnalyzerSettings(
+                host=settings.host,
+                port=settings.port,
+                insecure=settings.insecure,
+                gc_freeze=True,  # the demo process is ours alone, as the analyzer's is
+            )
         )
         await self.analyzer.start()
         try:

@@ -227,11 +227,8 @@ class GraphStore(GraphListener):
         node_id = node if isinstance(node, str) else node.id
         deleted_at = None if isinstance(node, str) else node.deleted_at
         self._existing_node(node_id)
-        if origin is not None and self._nodes.revision(node_id, origin) is not None:
-            remaining = self._nodes.release(node_id, origin)
-            if remaining:
-                self._reassign_origin(self.graph.node(node_id), remaining)
-                return False
+        if self._released(self._nodes, self.graph.node, node_id, origin):
+            return False
         self.graph.delete_node(node_id, deleted_at)
         return True
 
@@ -249,8 +246,24 @@ class GraphStore(GraphListener):
         revision: int,
         origin: str,
     ) -> bool:
-        if self._nodes.revision(stored.id, origin) is not None:
-            self._nodes.hold(stored.id, origin, revision)
+        return self._merge(
+            self._nodes, self.graph.replace_node, stored, metadata, updated_at, revision, origin
+        )
+
+    def _merge(
+        self,
+        holdings: Holds,
+        replace: Callable[[Any], object],
+        stored: Any,
+        metadata: dict[str, Any],
+        updated_at: int | None,
+        revision: int,
+        origin: str,
+    ) -> bool:
+        """Apply an update from ``origin`` to a stored node or edge: the origin's revision
+        moves on, and the element is replaced only when its metadata really changed."""
+        if holdings.revision(stored.id, origin) is not None:
+            holdings.hold(stored.id, origin, revision)
         if metadata == stored.metadata:
             return False
         new = copy.copy(stored)
@@ -258,8 +271,20 @@ class GraphStore(GraphListener):
         new.updated_at = updated_at if updated_at is not None else self._clock()
         new.revision = max(stored.revision, revision)
         new.origin = origin
-        self.graph.replace_node(new)
+        replace(new)
         return True
+
+    def _released(
+        self, holdings: Holds, get: Callable[[str], Any], element_id: str, origin: str | None
+    ) -> bool:
+        """An origin holding a shared element lets go of it; True while others still hold it."""
+        if origin is None or holdings.revision(element_id, origin) is None:
+            return False
+        remaining = holdings.release(element_id, origin)
+        if remaining:
+            self._reassign_origin(get(element_id), remaining)
+            return True
+        return False
 
     # -- edges ---------------------------------------------------------------
     def add_edge(self, edge: Edge, origin: str, *, validate: bool = True) -> bool:
@@ -304,11 +329,8 @@ class GraphStore(GraphListener):
         edge_id = edge if isinstance(edge, str) else edge.id
         deleted_at = None if isinstance(edge, str) else edge.deleted_at
         self._existing_edge(edge_id)
-        if origin is not None and self._edges.revision(edge_id, origin) is not None:
-            remaining = self._edges.release(edge_id, origin)
-            if remaining:
-                self._reassign_origin(self.graph.edge(edge_id), remaining)
-                return False
+        if self._released(self._edges, self.graph.edge, edge_id, origin):
+            return False
         self.graph.delete_edge(edge_id, deleted_at)
         return True
 
@@ -326,17 +348,9 @@ class GraphStore(GraphListener):
         revision: int,
         origin: str,
     ) -> bool:
-        if self._edges.revision(stored.id, origin) is not None:
-            self._edges.hold(stored.id, origin, revision)
-        if metadata == stored.metadata:
-            return False
-        new = copy.copy(stored)
-        new.metadata = metadata
-        new.updated_at = updated_at if updated_at is not None else self._clock()
-        new.revision = max(stored.revision, revision)
-        new.origin = origin
-        self.graph.replace_edge(new)
-        return True
+        return self._merge(
+            self._edges, self.graph.replace_edge, stored, metadata, updated_at, revision, origin
+        )
 
     # -- REST PATCH and rules: edits that are not revisioned by a publisher ------
     def set_metadata(self, element: Node, metadata: dict[str, Any]) -> Node | None:

@@ -15,6 +15,7 @@ from typing import Any
 
 from aiohttp import web
 
+from dragonscope.analyzer import auth
 from dragonscope.skydive import messages as m
 
 
@@ -38,6 +39,20 @@ def peer_address(request: web.Request) -> tuple[str, int]:
     if isinstance(peer, tuple) and len(peer) >= 2:
         return str(peer[0]), int(peer[1])
     return request.remote or "unknown", 0
+
+
+def refuse(request: web.Request, analyzer: Any, action: str) -> web.Response | None:
+    """The answer to a WebSocket handshake that may not go on (auth, role, not a
+    WebSocket), or None: the checks both endpoints make before their own."""
+    try:
+        analyzer.auth.authorize(request, action)
+    except auth.Unauthenticated as exc:
+        return web.Response(status=401, text=str(exc))
+    except auth.Forbidden as exc:
+        return web.Response(status=403, text=str(exc), headers={"Connection": "close"})
+    if not web.WebSocketResponse().can_prepare(request).ok:
+        return web.Response(status=426, text="this endpoint speaks WebSocket only")
+    return None
 
 
 @dataclass(eq=False)

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import WSMsgType, web
 
 from dragonscope.analyzer import auth
-from dragonscope.analyzer.connections import Connection, HandshakeError, identify
+from dragonscope.analyzer.connections import Connection, HandshakeError, identify, refuse
 from dragonscope.analyzer.graph_store import Rejected, decode_edge, decode_node
 from dragonscope.analyzer.keys import ANALYZER
 from dragonscope.analyzer.rejections import Rejection
@@ -156,14 +156,9 @@ def _check(check: Callable[[Any], None], element: Any) -> None:
 
 async def handle(request: web.Request) -> web.StreamResponse:
     analyzer: Analyzer = request.app[ANALYZER]
-    try:
-        analyzer.auth.authorize(request, auth.PUBLISH)
-    except auth.Unauthenticated as exc:
-        return web.Response(status=401, text=str(exc))
-    except auth.Forbidden as exc:
-        return web.Response(status=403, text=str(exc), headers={"Connection": "close"})
-    if not web.WebSocketResponse().can_prepare(request).ok:
-        return web.Response(status=426, text="this endpoint speaks WebSocket only")
+    refusal = refuse(request, analyzer, auth.PUBLISH)
+    if refusal is not None:
+        return refusal
     try:
         conn = identify(request)
         conn.persistence = request.headers.get(m.HDR_PERSISTENCE, "")

@@ -22,7 +22,7 @@ from aiohttp import WSMsgType, web
 
 from dragonscope.analyzer import auth
 from dragonscope.analyzer.chunked import drive
-from dragonscope.analyzer.connections import HandshakeError, header, identify
+from dragonscope.analyzer.connections import HandshakeError, header, identify, refuse
 from dragonscope.analyzer.history import HistoryError
 from dragonscope.analyzer.keys import ANALYZER
 from dragonscope.analyzer.publisher_endpoint import CLOSE_TIMEOUT_S
@@ -87,14 +87,9 @@ async def _change_view_and_reply(analyzer: Analyzer, sub: Subscriber, msg: m.Mes
 
 async def handle(request: web.Request) -> web.StreamResponse:
     analyzer: Analyzer = request.app[ANALYZER]
-    try:
-        analyzer.auth.authorize(request, auth.READ)
-    except auth.Unauthenticated as exc:
-        return web.Response(status=401, text=str(exc))
-    except auth.Forbidden as exc:
-        return web.Response(status=403, text=str(exc), headers={"Connection": "close"})
-    if not web.WebSocketResponse().can_prepare(request).ok:
-        return web.Response(status=426, text="this endpoint speaks WebSocket only")
+    refusal = refuse(request, analyzer, auth.READ)
+    if refusal is not None:
+        return refusal
     try:
         conn = identify(request)
         policy = (header(request, "X-Update-Policy") or FULL).lower()

@@ -140,3 +140,17 @@ class RedisServer(_Server):
             "--appendonly", "yes",
             "--appendfsync", "always",
         ]  # fmt: skip
+
+
+def self_signed_cert(directory: Path) -> tuple[Path, Path]:
+    """A one-day certificate for 127.0.0.1 and its key (openssl: make test installs it)."""
+    cert, key = directory / "tls.crt", directory / "tls.key"
+    subprocess.run(
+        [
+            "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+            "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+            "-keyout", str(key), "-out", str(cert),
+        ],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    return cert, key

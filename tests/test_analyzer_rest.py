@@ -19,6 +19,7 @@ from aiohttp import web
 from analyzer_support import eventually, node, settings
 from dragonscope.analyzer import Analyzer, auth
 from dragonscope.analyzer import app as app_module
+from servers import self_signed_cert
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -209,18 +210,8 @@ async def test_operational_endpoints(analyzer, http):
     assert compressed.headers["Content-Encoding"] == "gzip" and len(await compressed.json()) == 300
 
 
-def _self_signed(tmp_path):
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-         "-subj", "/CN=127.0.0.1", "-keyout", str(key), "-out", str(cert)],
-        check=True, capture_output=True,
-    )  # fmt: skip
-    return cert, key
-
-
 async def test_tls(tmp_path):
-    cert, key = _self_signed(tmp_path)
+    cert, key = self_signed_cert(tmp_path)
     async with Analyzer(settings(tls_cert=cert, tls_key=key)) as running:
         assert running.url.startswith("https://")
         async with aiohttp.ClientSession() as http:

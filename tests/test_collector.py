@@ -24,7 +24,7 @@ from dragonscope.skydive.messages import NODE_ADDED, new_message
 from dragonscope.skydive.publisher import Publisher
 from dragonscope.skydive.rest import AnalyzerHttp
 from dragonscope.topology import translate
-from servers import EtcdServer, free_port
+from servers import EtcdServer, free_port, self_signed_cert
 
 
 @pytest.fixture
@@ -368,26 +368,8 @@ def test_isolated_from_dragonflow_and_eventlet() -> None:
     assert out.stdout.strip() == "[]"
 
 
-def _self_signed(tmp: Path) -> tuple[Path, Path]:
-    import shutil
-    import subprocess
-
-    if shutil.which("openssl") is None:
-        pytest.skip("openssl is not installed")
-    cert, key = tmp / "tls.crt", tmp / "tls.key"
-    subprocess.run(
-        [
-            "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-            "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
-            "-keyout", str(key), "-out", str(cert),
-        ],
-        check=True, capture_output=True, timeout=60,
-    )  # fmt: skip
-    return cert, key
-
-
 async def test_tls_with_a_private_ca(tmp_path: Path, running) -> None:  # type: ignore[no-untyped-def]
-    cert, key = _self_signed(tmp_path)
+    cert, key = self_signed_cert(tmp_path)
     server = Analyzer(AnalyzerSettings(port=0, tls_cert=cert, tls_key=key))
     await server.start()
     try:

@@ -15,19 +15,13 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(VENV)/bin/dragonscope demo
 
-# Debian packages the test suite drives for real (installed only when missing).
+# Debian packages whose programs the tests, benchmarks and screenshots drive, installed only
+# when a program is missing; the list is scripts/system_deps.py.
 system-deps:
-	@missing=""; \
-	command -v etcd >/dev/null || missing="$$missing etcd-server"; \
-	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
-	test -x /usr/bin/chromium || missing="$$missing chromium"; \
-	command -v openssl >/dev/null || missing="$$missing openssl"; \
-	if [ -n "$$missing" ]; then \
-		echo "installing:$$missing"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
-	fi
+	@python3 scripts/system_deps.py install
 
 test: system-deps $(STAMP)
+	@python3 scripts/system_deps.py check
 	$(VENV)/bin/ruff check src tests bench scripts
 	$(PY) -m pytest -q -p no:cacheprovider
 

@@ -7,14 +7,38 @@ fixture that started it.
 
 from __future__ import annotations
 
-import os
+import asyncio
 import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
+import threading
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import TypeVar
+
+import aetcd
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+from system_deps import PROGRAMS
+
+T = TypeVar("T")
+
+
+def require(program: str) -> str:
+    """The program's path, or one clear failure line naming the Debian package that ships it."""
+    path = shutil.which(program)
+    if path is None:
+        package = PROGRAMS.get(program, "?")
+        pytest.fail(
+            f"{program} is not installed: `make test` installs the Debian package {package!r}",
+            pytrace=False,
+        )
+    return path
 
 
 def free_port() -> int:
@@ -47,8 +71,7 @@ class _Server:
         raise NotImplementedError
 
     def start(self) -> None:
-        if shutil.which(self.command()[0]) is None:
-            raise RuntimeError(f"{self.command()[0]} is not installed (make test installs it)")
+        require(self.command()[0])
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(
                 self.command(), stdout=log, stderr=subprocess.STDOUT, cwd=self.dir
@@ -115,12 +138,46 @@ class EtcdServer(_Server):
         ]  # fmt: skip
 
     def etcdctl(self, *args: str) -> str:
-        env = dict(os.environ, ETCDCTL_API="3")
+        """etcdctl as operators drive it: for tests about the server itself."""
         out = subprocess.run(
-            ["etcdctl", f"--endpoints=127.0.0.1:{self.port}", *args],
-            check=True, capture_output=True, env=env, timeout=30,
+            [require("etcdctl"), f"--endpoints=127.0.0.1:{self.port}", *args],
+            check=True, capture_output=True, timeout=30,
         )  # fmt: skip
         return out.stdout.decode()
+
+    def put(self, key: str, value: str) -> None:
+        self._client(lambda c: c.put(key.encode(), value.encode()))
+
+    def delete(self, key: str) -> None:
+        self._client(lambda c: c.delete(key.encode()))
+
+    def get(self, key: str) -> str | None:
+        """The key's value, through the same etcd client library the project reads with."""
+        result = self._client(lambda c: c.get(key.encode()))
+        return None if result is None else result.value.decode()
+
+    def _client(self, call: Callable[[aetcd.Client], Awaitable[T]]) -> T:
+        """Runs one client call on a loop of its own, so sync and async tests can both use it."""
+
+        async def once() -> T:
+            async with aetcd.Client(host="127.0.0.1", port=self.port, timeout=10) as client:
+                return await call(client)
+
+        box: list[T] = []
+        errors: list[BaseException] = []
+
+        def run() -> None:
+            try:
+                box.append(asyncio.run(once()))
+            except BaseException as exc:
+                errors.append(exc)
+
+        thread = threading.Thread(target=run)
+        thread.start()
+        thread.join(60)
+        if errors:
+            raise errors[0]
+        return box[0]
 
 
 class RedisServer(_Server):
@@ -147,7 +204,7 @@ def self_signed_cert(directory: Path) -> tuple[Path, Path]:
     cert, key = directory / "tls.crt", directory / "tls.key"
     subprocess.run(
         [
-            "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+            require("openssl"), "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
             "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
             "-keyout", str(key), "-out", str(cert),
         ],

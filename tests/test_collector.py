@@ -256,10 +256,8 @@ async def test_nb_outage_marks_stale_and_recovers(
     running,
     etcd_server: EtcdServer,  # type: ignore[no-untyped-def]
 ) -> None:
-    etcd_server.etcdctl(
-        "put", "/chassis/compute-1", json.dumps({"id": "compute-1", "ip": "10.0.0.1"})
-    )
-    etcd_server.etcdctl("put", "/lswitch/net-1", json.dumps({"id": "net-1", "name": "n1"}))
+    etcd_server.put("/chassis/compute-1", json.dumps({"id": "compute-1", "ip": "10.0.0.1"}))
+    etcd_server.put("/lswitch/net-1", json.dumps({"id": "net-1", "name": "n1"}))
     metrics = free_port()
     run = running(
         settings(
@@ -283,7 +281,7 @@ async def test_nb_outage_marks_stale_and_recovers(
     assert "dragonscope_collector_nb_stale 1" in text
 
     etcd_server.start()
-    etcd_server.etcdctl("put", "/lswitch/net-2", json.dumps({"id": "net-2", "name": "n2"}))
+    etcd_server.put("/lswitch/net-2", json.dumps({"id": "net-2", "name": "n2"}))
     await until(lambda: _status_stale(analyzer) == [False])
     await until(lambda: any(n.metadata.get("Name") == "n2" for n in analyzer.graph.nodes()))
     await until(lambda: graph_shape(analyzer) == translated(collector))

@@ -156,7 +156,7 @@ def test_demo_against_etcd_seeds_it_once(demo, etcd_server) -> None:
     process.wait_line("Open the UI:")
     wait_for(lambda: gremlin(process.port, "G.V().Has('Type','lrouter')"), 30, "routers")
     assert process.stop() == 0
-    assert etcd_server.etcdctl("get", "/unique_key/lrouter", "--print-value-only").strip() == "3"
+    assert etcd_server.get("/unique_key/lrouter") == "3"
     again = demo("--nb", etcd_server.url)
     line = again.wait_line("dragonscope demo:")
     assert "the NB as it is" in line and "no churn" in line

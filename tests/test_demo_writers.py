@@ -57,7 +57,7 @@ async def test_etcd_layout_parses_back_and_follows_churn(etcd_server) -> None:
         stored = {k: v for k, v in stored.items() if k[0] != "unique_key"}
         assert stored == objects_of(dump)
         only_deliberate_problems(stored)
-        counter = etcd_server.etcdctl("get", "/unique_key/lport", "--print-value-only").strip()
+        counter = etcd_server.get("/unique_key/lport")
         assert counter == str(
             next(r["unique_key"] for r in dump["unique_key"] if r["id"] == "lport")
         )
@@ -68,7 +68,7 @@ async def test_etcd_layout_parses_back_and_follows_churn(etcd_server) -> None:
         await writer.close()
     stored = {k: v for k, v in (await read_back(etcd_server.url)).items() if k[0] != "unique_key"}
     assert stored == objects_of(churn.state())
-    counter = etcd_server.etcdctl("get", "/unique_key/lport", "--print-value-only").strip()
+    counter = etcd_server.get("/unique_key/lport")
     assert counter == str(churn.keys["lport"])
 
 

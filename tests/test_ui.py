@@ -145,7 +145,7 @@ def vm_ports() -> list[dict]:
 
 
 def put(server: EtcdServer, table: str, obj: dict) -> None:
-    server.etcdctl("put", f"/{table}/{obj['id']}", json.dumps(obj, sort_keys=True))
+    server.put(f"/{table}/{obj['id']}", json.dumps(obj, sort_keys=True))
 
 
 def test_page_loads_the_demo_topology(ui: UI) -> None:
@@ -170,7 +170,7 @@ def test_a_port_created_in_the_nb_appears_live_and_goes_away(ui: UI, nb: EtcdSer
     found = wait_until(lambda: ui.node_for(port["id"]))
     wait_until(lambda: ui.on_canvas(found["id"]), timeout=10)
     assert ui.js("window.dragonscope.renders") > renders  # the same page, re-rendered: no reload
-    nb.etcdctl("del", f"/lport/{port['id']}")
+    nb.delete(f"/lport/{port['id']}")
     wait_until(lambda: not ui.in_model(found["id"]))
     wait_until(lambda: not ui.on_canvas(found["id"]), timeout=10)
 
@@ -261,7 +261,7 @@ def test_a_hostile_name_renders_as_text(ui: UI, nb: EtcdServer) -> None:
     assert ui.page.locator("img[src=x]").count() == 0
     ui.page.wait_for_timeout(300)
     assert dialogs == []
-    nb.etcdctl("del", f"/lswitch/{network['id']}")
+    nb.delete(f"/lswitch/{network['id']}")
 
 
 def test_a_trace_draws_its_path_and_steps_through_hops(ui: UI) -> None:
@@ -332,7 +332,7 @@ def test_history_shows_the_past_and_the_changes_between_two_times(ui: UI, nb: Et
     ui.page.wait_for_function("document.querySelectorAll('#changes-list li').length > 0")
     assert "Added: lswitch history-net" in ui.page.inner_text("#changes-list")
     assert ui.has_class(node["id"], "diff-added")
-    nb.etcdctl("del", f"/lswitch/{network['id']}")
+    nb.delete(f"/lswitch/{network['id']}")
 
 
 def test_a_link_reproduces_what_a_colleague_saw(ui: UI) -> None:

@@ -19,6 +19,31 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from dragonscope.nb.check import find_problems
+from dragonscope.nb.tables import (
+    ACTIVEPORT,
+    BGP_PEER,
+    BGP_SPEAKER,
+    CHASSIS,
+    CHILD_PORT_SEGMENTATION,
+    FLOATINGIP,
+    LISTENER,
+    LPORT,
+    LROUTER,
+    LSUBNET,
+    LSWITCH,
+    MIGRATION,
+    PUBLISHER,
+    PUBSUB,
+    QOSPOLICY,
+    SECGROUP,
+    SERVICE,
+    SFC_FLOWCLASSIFIER,
+    SFC_PORTCHAIN,
+    SFC_PORTPAIR,
+    SFC_PORTPAIRGROUP,
+    SWITCH_PORT,
+    UNIQUE_KEY,
+)
 from dragonscope.nb.fields import (
     ID_MISMATCH,
     INVALID_JSON,
@@ -81,7 +106,7 @@ ID = {"id": string(required=True, doc="the id in the object's key")}
 NAME = {"name": string(doc="display name from Neutron")}
 VERSION = {"version": integer(minimum=0, doc="Neutron revision_number")}
 TOPIC = {"topic": string(required=True, doc="project (tenant) id; may be empty")}
-UNIQUE_KEY = {
+UNIQUE_KEY_FIELD = {
     "unique_key": integer(
         required=True, minimum=1, doc="datapath id allocated per table (metadata, reg5-7)"
     )
@@ -126,7 +151,7 @@ ROUTER_PORT = Struct(
     {
         **ID,
         **TOPIC,
-        **UNIQUE_KEY,
+        **UNIQUE_KEY_FIELD,
         "mac": mac(),
         "lswitch": ref("lswitch"),
         "network": ip_network(doc="router address/prefixlen of the attached subnet"),
@@ -187,7 +212,7 @@ VNIC_TYPES = (
 
 _DECLARED = (
     Table(
-        "chassis",
+        CHASSIS,
         {
             **ID,
             "ip": ip_address(required=True, doc="tunnel endpoint"),
@@ -198,13 +223,13 @@ _DECLARED = (
         doc="a compute node running a Dragonflow controller",
     ),
     Table(
-        "lswitch",
+        LSWITCH,
         {
             **ID,
             **TOPIC,
             **NAME,
             **VERSION,
-            **UNIQUE_KEY,
+            **UNIQUE_KEY_FIELD,
             "network_type": string(doc="vxlan, geneve, gre, vlan, flat, local (not validated)"),
             "segmentation_id": integer(minimum=0, doc="VNI / GRE key / VLAN id"),
             "physical_network": string(),
@@ -215,7 +240,7 @@ _DECLARED = (
         doc="a Neutron network",
     ),
     Table(
-        "lsubnet",
+        LSUBNET,
         {
             **ID,
             **TOPIC,
@@ -233,13 +258,13 @@ _DECLARED = (
         doc="a Neutron subnet",
     ),
     Table(
-        "lport",
+        LPORT,
         {
             **ID,
             **TOPIC,
             **NAME,
             **VERSION,
-            **UNIQUE_KEY,
+            **UNIQUE_KEY_FIELD,
             "lswitch": ref("lswitch"),
             "macs": list_of(mac()),
             "ips": list_of(ip_address()),
@@ -259,13 +284,13 @@ _DECLARED = (
         doc="a Neutron port",
     ),
     Table(
-        "lrouter",
+        LROUTER,
         {
             **ID,
             **TOPIC,
             **NAME,
             **VERSION,
-            **UNIQUE_KEY,
+            **UNIQUE_KEY_FIELD,
             "ports": list_of(embedded(ROUTER_PORT), doc="router interfaces (not the gateway)"),
             "routes": list_of(embedded(HOST_ROUTE), doc="Neutron extra routes"),
         },
@@ -273,7 +298,7 @@ _DECLARED = (
         doc="a Neutron router",
     ),
     Table(
-        "floatingip",
+        FLOATINGIP,
         {
             **ID,
             **TOPIC,
@@ -287,13 +312,13 @@ _DECLARED = (
         doc="a Neutron floating IP",
     ),
     Table(
-        "secgroup",
+        SECGROUP,
         {
             **ID,
             **TOPIC,
             **NAME,
             **VERSION,
-            **UNIQUE_KEY,
+            **UNIQUE_KEY_FIELD,
             "rules": list_of(embedded(SECGROUP_RULE)),
             "description": string(),
         },
@@ -302,14 +327,14 @@ _DECLARED = (
         doc="a Neutron security group with its rules",
     ),
     Table(
-        "qospolicy",
+        QOSPOLICY,
         {**ID, **TOPIC, **NAME, **VERSION, "rules": list_of(embedded(QOS_RULE))},
         rules=(Distinct("rules"),),
         category="policy",
         doc="a Neutron QoS policy with its rules",
     ),
     Table(
-        "child_port_segmentation",
+        CHILD_PORT_SEGMENTATION,
         {
             **ID,
             **TOPIC,
@@ -322,7 +347,7 @@ _DECLARED = (
         doc="a trunk subport or a detected port behind a port",
     ),
     Table(
-        "sfc_portpair",
+        SFC_PORTPAIR,
         {
             **ID,
             **TOPIC,
@@ -336,18 +361,18 @@ _DECLARED = (
         doc="a service function's ingress and egress ports",
     ),
     Table(
-        "sfc_portpairgroup",
+        SFC_PORTPAIRGROUP,
         {**ID, **TOPIC, **NAME, "port_pairs": ref_list("sfc_portpair")},
         category="policy",
         doc="port pairs load-balanced as one hop of a chain",
     ),
     Table(
-        "sfc_flowclassifier",
+        SFC_FLOWCLASSIFIER,
         {
             **ID,
             **TOPIC,
             **NAME,
-            **UNIQUE_KEY,
+            **UNIQUE_KEY_FIELD,
             "ether_type": enum("IPv4", "IPv6"),
             "protocol": enum("tcp", "udp"),
             "source_cidr": ip_network(),
@@ -366,7 +391,7 @@ _DECLARED = (
         doc="the traffic a port chain applies to",
     ),
     Table(
-        "sfc_portchain",
+        SFC_PORTCHAIN,
         {
             **ID,
             **TOPIC,
@@ -380,7 +405,7 @@ _DECLARED = (
         doc="a service function chain",
     ),
     Table(
-        "bgp_peer",
+        BGP_PEER,
         {
             **ID,
             **TOPIC,
@@ -394,7 +419,7 @@ _DECLARED = (
         doc="a BGP peer of the dynamic-routing service",
     ),
     Table(
-        "bgp_speaker",
+        BGP_SPEAKER,
         {
             **ID,
             **TOPIC,
@@ -409,7 +434,7 @@ _DECLARED = (
         doc="a BGP speaker and the routes it advertises",
     ),
     Table(
-        "activeport",
+        ACTIVEPORT,
         {
             **ID,
             **TOPIC,
@@ -422,7 +447,7 @@ _DECLARED = (
         doc="which port currently answers for an allowed-address-pair IP",
     ),
     Table(
-        "migration",
+        MIGRATION,
         {
             **ID,
             "dest_chassis": ref("chassis"),
@@ -434,7 +459,7 @@ _DECLARED = (
         doc="a port moving between chassis (never deleted: a hint, not state)",
     ),
     Table(
-        "service",
+        SERVICE,
         {
             **ID,
             "chassis": ref("chassis", required=True),
@@ -447,7 +472,7 @@ _DECLARED = (
         doc="a Dragonflow service heartbeat",
     ),
     Table(
-        "publisher",
+        PUBLISHER,
         {
             **ID,
             **NAME,
@@ -458,13 +483,13 @@ _DECLARED = (
         doc="a ZMQ publisher service",
     ),
     Table(
-        "listener",
+        LISTENER,
         {**ID, "ppid": integer(minimum=0), "timestamp": number()},
         category="control",
         doc="a Neutron server heartbeat",
     ),
     Table(
-        "switch_port",
+        SWITCH_PORT,
         {
             **ID,
             **NAME,
@@ -486,7 +511,7 @@ _DECLARED = (
 TABLES: dict[str, Table] = {table.name: table for table in _DECLARED}
 """Every table dragonscope understands, by Dragonflow's table name."""
 
-NON_OBJECT_TABLES = frozenset({"unique_key", "pubsub"})
+NON_OBJECT_TABLES = frozenset({UNIQUE_KEY, PUBSUB})
 """Key prefixes that share the NB keyspace but hold no JSON objects (counters, pub/sub)."""
 
 

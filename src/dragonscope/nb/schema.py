@@ -19,31 +19,6 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from dragonscope.nb.check import find_problems
-from dragonscope.nb.tables import (
-    ACTIVEPORT,
-    BGP_PEER,
-    BGP_SPEAKER,
-    CHASSIS,
-    CHILD_PORT_SEGMENTATION,
-    FLOATINGIP,
-    LISTENER,
-    LPORT,
-    LROUTER,
-    LSUBNET,
-    LSWITCH,
-    MIGRATION,
-    PUBLISHER,
-    PUBSUB,
-    QOSPOLICY,
-    SECGROUP,
-    SERVICE,
-    SFC_FLOWCLASSIFIER,
-    SFC_PORTCHAIN,
-    SFC_PORTPAIR,
-    SFC_PORTPAIRGROUP,
-    SWITCH_PORT,
-    UNIQUE_KEY,
-)
 from dragonscope.nb.fields import (
     ID_MISMATCH,
     INVALID_JSON,
@@ -84,6 +59,31 @@ from dragonscope.nb.fields import (
     without_secrets,
 )
 from dragonscope.nb.model import NbObject, Problem
+from dragonscope.nb.tables import (
+    ACTIVEPORT,
+    BGP_PEER,
+    BGP_SPEAKER,
+    CHASSIS,
+    CHILD_PORT_SEGMENTATION,
+    FLOATINGIP,
+    LISTENER,
+    LPORT,
+    LROUTER,
+    LSUBNET,
+    LSWITCH,
+    MIGRATION,
+    PUBLISHER,
+    PUBSUB,
+    QOSPOLICY,
+    SECGROUP,
+    SERVICE,
+    SFC_FLOWCLASSIFIER,
+    SFC_PORTCHAIN,
+    SFC_PORTPAIR,
+    SFC_PORTPAIRGROUP,
+    SWITCH_PORT,
+    UNIQUE_KEY,
+)
 
 __all__ = [
     "NON_OBJECT_TABLES",

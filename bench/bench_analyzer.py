@@ -30,10 +30,10 @@ import psutil
 
 from bench.report import Figure
 from dragonscope.analyzer import Analyzer, AnalyzerSettings
-from dragonscope.analyzer.graph_store import GraphStore
-from dragonscope.analyzer.history import History
+from dragonscope.graph.history import History
 from dragonscope.graph.index import Indexer
 from dragonscope.graph.model import Edge, Graph, Node
+from dragonscope.graph.store import GraphStore
 
 PUBLISHERS = 4
 MESSAGES_PER_PUBLISHER = 25_000

@@ -16,9 +16,9 @@ import aiohttp
 import pytest
 
 from analyzer_support import eventually, msg, node, publisher_headers, settings
-from dragonscope.analyzer import Analyzer, chunked, subscriber_endpoint
+from dragonscope.analyzer import Analyzer, chunked
+from dragonscope.analyzer.endpoints import subscriber as subscriber_endpoint
 from dragonscope.analyzer.gc_policy import GcPolicy
-from dragonscope.analyzer.history import History
 from dragonscope.analyzer.subscribers import (
     FULL,
     Pending,
@@ -26,6 +26,7 @@ from dragonscope.analyzer.subscribers import (
     SubscriberHub,
     encode,
 )
+from dragonscope.graph.history import History
 from dragonscope.graph.model import Edge, Graph, Node
 from dragonscope.gremlin import compile_query
 from dragonscope.gremlin import engine as gremlin_engine

@@ -9,9 +9,9 @@ import pytest
 
 from analyzer_support import settings
 from dragonscope.analyzer import Analyzer
-from dragonscope.analyzer.graph_store import decode_edge, decode_node
-from dragonscope.analyzer.history import History, HistoryError
+from dragonscope.graph.history import History, HistoryError
 from dragonscope.graph.model import Graph, Node, now_ms
+from dragonscope.graph.store import decode_edge, decode_node
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -10,7 +10,6 @@ import signal
 import socket
 import subprocess
 import sys
-import types
 
 import aiohttp
 import pytest
@@ -18,7 +17,6 @@ from aiohttp import web
 
 from analyzer_support import eventually, node, settings
 from dragonscope.analyzer import Analyzer, auth
-from dragonscope.analyzer import app as app_module
 from servers import self_signed_cert
 
 pytestmark = pytest.mark.timeout(60)
@@ -156,9 +154,7 @@ async def test_update_rule_applies_to_later_nodes_and_is_undone(analyzer, http):
     assert (await http.patch(analyzer.url + f"/api/noderule/{rule_id}", json=[])).status == 400
 
 
-async def test_plugin_routes_get_the_analyzer_and_its_auth(monkeypatch, tmp_path):
-    plugin = types.ModuleType("dragonscope_test_plugin")
-
+async def test_plugin_routes_get_the_analyzer_and_its_auth(tmp_path):
     def setup(app: web.Application, analyzer: Analyzer) -> None:
         async def count(request: web.Request) -> web.Response:
             analyzer.authorize(request, auth.READ)
@@ -166,14 +162,12 @@ async def test_plugin_routes_get_the_analyzer_and_its_auth(monkeypatch, tmp_path
 
         app.router.add_get("/api/plugin", count)
 
-    plugin.setup = setup  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "dragonscope_test_plugin", plugin)
-    monkeypatch.setattr(app_module, "ROUTE_MODULES", ("dragonscope_test_plugin", "no.such.module"))
     from dragonscope.analyzer.users import add_user
 
     users = tmp_path / "users"
     add_user(users, "ro", "reader", "pw")
-    async with Analyzer(settings(users_file=users)) as running, aiohttp.ClientSession() as http:
+    plugged = Analyzer(settings(users_file=users), routes=[setup])
+    async with plugged as running, aiohttp.ClientSession() as http:
         assert (await http.get(running.url + "/api/plugin")).status == 401
         response = await http.get(running.url + "/api/plugin", headers=basic("ro", "pw"))
         assert await response.json() == {"Nodes": 0}

@@ -357,7 +357,7 @@ def test_isolated_from_dragonflow_and_eventlet() -> None:
     import sys
 
     code = (
-        "import sys, dragonscope.collector.cli, dragonscope.collector.service, "
+        "import sys, dragonscope.cli.collector, dragonscope.collector.service, "
         "dragonscope.nb.reader, dragonscope.topology\n"
         "print(sorted(m for m in sys.modules "
         "if m.split('.')[0] in ('dragonflow', 'neutron', 'eventlet', 'oslo_config')))"

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from dragonscope.cli import main
+from dragonscope.cli.query import run_on_nb
 from dragonscope.graph.model import Node
 from dragonscope.gremlin import GremlinError, compile_query
-from dragonscope.gremlin.cli import run_on_nb
 from dragonscope.gremlin.saved import SAVED_QUERIES, expand
 
 sys.path.insert(0, str(Path(__file__).parent))

@@ -338,9 +338,9 @@ async def test_api_applies_analyzer_auth(tmp_path: Path) -> None:
 async def test_api_mirror_follows_graph_mutations() -> None:
     from types import SimpleNamespace
 
+    from dragonscope.analyzer.rest.trace import TraceService
     from dragonscope.graph.model import Graph
     from dragonscope.topology import snapshot_from_graph
-    from dragonscope.trace.api import TraceService
 
     graph = Graph()
     service = TraceService(SimpleNamespace(graph=graph))
@@ -370,9 +370,9 @@ async def test_api_mirror_follows_graph_mutations() -> None:
 async def test_api_keeps_indexes_across_heartbeats() -> None:
     from types import SimpleNamespace
 
+    from dragonscope.analyzer.rest.trace import TraceService
     from dragonscope.graph.model import Graph
     from dragonscope.trace import DEFAULT_APPS
-    from dragonscope.trace.api import TraceService
 
     beats = [
         {"id": f"svc-{c}", "binary": "df-local-controller", "chassis": c, "last_seen_up": 1000.0}

@@ -8,51 +8,48 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 import logging
 import ssl
 import time
 from collections import Counter
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 from aiohttp import WSCloseCode, web
 
-from dragonscope.analyzer import (
-    alerts,
-    changes,
-    login,
-    openapi,
-    publisher_endpoint,
-    rest_elements,
-    rest_topology,
-    rules,
-    status,
-    subscriber_endpoint,
-)
+from dragonscope.analyzer import alerts, rules
 from dragonscope.analyzer.auth import Authenticator, Forbidden, Principal, Unauthenticated
 from dragonscope.analyzer.connections import Pool
+from dragonscope.analyzer.endpoints import publisher as publisher_endpoint
+from dragonscope.analyzer.endpoints import subscriber as subscriber_endpoint
 from dragonscope.analyzer.gc_policy import GcPolicy
-from dragonscope.analyzer.graph_store import GraphStore
-from dragonscope.analyzer.history import History
 from dragonscope.analyzer.keys import ANALYZER
 from dragonscope.analyzer.reactor import Reactor
 from dragonscope.analyzer.rejections import RejectionLog
 from dragonscope.analyzer.responses import body_size, json_error, text_error
+from dragonscope.analyzer.rest import changes, login, openapi, status
+from dragonscope.analyzer.rest import elements as rest_elements
+from dragonscope.analyzer.rest import topology as rest_topology
+from dragonscope.analyzer.rest import trace as rest_trace
 from dragonscope.analyzer.settings import AnalyzerSettings
 from dragonscope.analyzer.subscribers import SubscriberHub
 from dragonscope.analyzer.users import load_users
+from dragonscope.graph.history import History
 from dragonscope.graph.index import Indexer
 from dragonscope.graph.model import Graph
+from dragonscope.graph.store import GraphStore
 
 log = logging.getLogger("dragonscope.analyzer")
 
 STATIC_DIR = Path(__file__).parent / "static"
-# Modules that add routes when installed; each has ``setup(app, analyzer)``.
-ROUTE_MODULES = ("dragonscope.trace.api", "dragonscope.analyzer.ui")
 PRUNE_EVERY_S = 30.0
 COMPRESS_OVER = 4096  # bytes; large graphs shrink ~10x in gzip
+
+
+RouteSetup = Callable[[web.Application, "Analyzer"], None]
+"""Adds routes to the analyzer's app: how an embedding program mounts its own endpoints."""
 
 
 class AnalyzerError(RuntimeError):
@@ -66,7 +63,9 @@ class Analyzer:
     ...     print(analyzer.url)
     """
 
-    def __init__(self, settings: AnalyzerSettings | None = None) -> None:
+    def __init__(
+        self, settings: AnalyzerSettings | None = None, routes: Sequence[RouteSetup] = ()
+    ) -> None:
         self.settings = settings or AnalyzerSettings()
         try:
             self.settings.check()
@@ -95,7 +94,7 @@ class Analyzer:
         self._pruner: asyncio.Task[None] | None = None
         self._gc_task: asyncio.Task[None] | None = None
         self.gc_policy = GcPolicy(lambda: self.hub.version) if self.settings.gc_freeze else None
-        self.app = create_app(self)
+        self.app = create_app(self, routes)
 
     def reload_users(self) -> int:
         """Re-read the users file (SIGHUP); a bad file keeps the current users.
@@ -271,7 +270,7 @@ async def _close_sockets(app: web.Application) -> None:
     )
 
 
-def create_app(analyzer: Analyzer) -> web.Application:
+def create_app(analyzer: Analyzer, routes: Sequence[RouteSetup] = ()) -> web.Application:
     app = web.Application(middlewares=[_cors, _errors], client_max_size=64 * 2**20)
     app[ANALYZER] = analyzer
     app.on_shutdown.append(_close_sockets)
@@ -288,12 +287,7 @@ def create_app(analyzer: Analyzer) -> web.Application:
     app.router.add_get("/", _index)
     if STATIC_DIR.is_dir():
         app.router.add_static("/static/", STATIC_DIR, follow_symlinks=False)
-    for name in ROUTE_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name is not None and name.startswith(exc.name):
-                continue
-            raise
-        module.setup(app, analyzer)
+    rest_trace.setup(app, analyzer)
+    for setup in routes:
+        setup(app, analyzer)
     return app

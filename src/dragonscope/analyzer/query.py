@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from dragonscope.analyzer.history import HistoryError
+from dragonscope.graph.history import HistoryError
 from dragonscope.graph.model import GraphView
 
 if TYPE_CHECKING:
-    from dragonscope.analyzer.history import History
+    from dragonscope.graph.history import History
 
 
 class QueryError(ValueError):

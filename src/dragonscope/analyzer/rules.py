@@ -17,18 +17,18 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from dragonscope.analyzer import auth
-from dragonscope.analyzer.graph_store import Rejected
 from dragonscope.analyzer.keys import ANALYZER
-from dragonscope.analyzer.metadata_ops import OP_DELETE, OP_SET, apply_ops
 from dragonscope.analyzer.query import QueryError, compile_query, run_compiled_async
 from dragonscope.analyzer.responses import json_response, read_json, text_error
-from dragonscope.analyzer.validation import (
+from dragonscope.graph.metadata_ops import OP_DELETE, OP_SET, apply_ops
+from dragonscope.graph.model import Edge, Node
+from dragonscope.graph.store import Rejected
+from dragonscope.graph.validation import (
     ValidationError,
     check_edge_metadata,
     check_node_metadata,
     normalize,
 )
-from dragonscope.graph.model import Edge, Node
 
 if TYPE_CHECKING:
     from dragonscope.analyzer.app import Analyzer

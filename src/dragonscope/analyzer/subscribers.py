@@ -35,7 +35,7 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from dragonscope.analyzer.chunked import Slicer, envelope, graph_bytes
-from dragonscope.analyzer.metadata_ops import diff_ops
+from dragonscope.graph.metadata_ops import diff_ops
 from dragonscope.graph.model import Edge, Graph, GraphListener, Node
 from dragonscope.skydive import messages as m
 

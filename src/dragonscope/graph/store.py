@@ -18,14 +18,14 @@ import copy
 from collections.abc import Callable
 from typing import Any
 
-from dragonscope.analyzer.metadata_ops import OpError, apply_ops
-from dragonscope.analyzer.validation import (
+from dragonscope.graph.metadata_ops import OpError, apply_ops
+from dragonscope.graph.model import Edge, Graph, GraphError, GraphListener, Node, now_ms
+from dragonscope.graph.validation import (
     ValidationError,
     check_edge,
     check_node,
     normalize,
 )
-from dragonscope.graph.model import Edge, Graph, GraphError, GraphListener, Node, now_ms
 
 # A held revision of -1 means "this origin reconnected: accept any revision".
 _ANY = -1

@@ -8,7 +8,7 @@ import json
 import sys
 from typing import Any
 
-from dragonscope.cli import CliError
+from dragonscope.cli.errors import CliError
 from dragonscope.gremlin.errors import GremlinError
 from dragonscope.gremlin.render import render
 from dragonscope.gremlin.saved import SAVED_QUERIES, expand

@@ -7,7 +7,7 @@ import asyncio
 import signal
 import sys
 
-from dragonscope.cli import CliError
+from dragonscope.cli.errors import CliError
 from dragonscope.demo.embedded import Demo, DemoSettings
 from dragonscope.demo.generate import SIZES, dump_json, generate
 from dragonscope.demo.writers import WriterError, shown_url, write

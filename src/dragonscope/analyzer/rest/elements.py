@@ -8,16 +8,17 @@ from aiohttp import web
 
 from dragonscope.analyzer import auth
 from dragonscope.analyzer.chunked import elements_by_id_bytes
-from dragonscope.analyzer.graph_store import Rejected, decode_edge, decode_node
 from dragonscope.analyzer.keys import ANALYZER
-from dragonscope.analyzer.metadata_ops import OpError, json_patch
 from dragonscope.analyzer.responses import (
     json_response,
     pieces_response,
     read_json,
     text_error,
 )
-from dragonscope.analyzer.validation import (
+from dragonscope.graph.metadata_ops import OpError, json_patch
+from dragonscope.graph.model import Edge, GraphError, Node
+from dragonscope.graph.store import Rejected, decode_edge, decode_node
+from dragonscope.graph.validation import (
     ValidationError,
     check_edge,
     check_edge_metadata,
@@ -25,7 +26,6 @@ from dragonscope.analyzer.validation import (
     check_node_metadata,
     normalize,
 )
-from dragonscope.graph.model import Edge, GraphError, Node
 
 if TYPE_CHECKING:
     from dragonscope.analyzer.app import Analyzer

@@ -1,30 +1,24 @@
-"""The ``dragonscope`` command: one sub-command per capability.
+"""The ``dragonscope`` command: one sub-command module per capability.
 
-Each capability registers its own sub-commands (``register(subparsers)`` in its
-``cli`` module), so this file only composes them and turns errors into one
-clear line and a non-zero exit code.
+This package is the only place that parses command lines and prints for the operator; the
+core packages (nb, graph, topology, gremlin, trace, collector, analyzer, demo) hold no CLI
+code. Each module here registers its sub-commands (``register(subparsers)``); this file
+composes them and turns errors into one clear line and a non-zero exit code.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import logging
 import sys
 
+from dragonscope.cli import analyzer, collector, demo, nb, query, trace
+from dragonscope.cli.errors import CliError
+
 # Modules that contribute sub-commands, in the order ``--help`` lists them.
-COMMAND_MODULES = (
-    "dragonscope.demo.cli",
-    "dragonscope.analyzer.cli",
-    "dragonscope.collector.cli",
-    "dragonscope.gremlin.cli",
-    "dragonscope.trace.cli",
-    "dragonscope.nb.cli",
-)
+COMMAND_MODULES = (demo, analyzer, collector, query, trace, nb)
 
-
-class CliError(Exception):
-    """An error for the operator: printed as one line, exit code 2."""
+__all__ = ["CliError", "build_parser", "main"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -34,13 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-            continue
+    for module in COMMAND_MODULES:
         module.register(subparsers)
     return parser
 

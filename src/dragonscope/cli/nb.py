@@ -17,7 +17,7 @@ from collections import Counter
 from collections.abc import Callable, Coroutine
 from typing import Any, TextIO
 
-from dragonscope.cli import CliError
+from dragonscope.cli.errors import CliError
 from dragonscope.config import ConfigError, read_dragonflow_ini
 from dragonscope.nb import schema
 from dragonscope.nb.backends import BackendError

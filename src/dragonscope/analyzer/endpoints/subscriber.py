@@ -23,11 +23,11 @@ from aiohttp import WSMsgType, web
 from dragonscope.analyzer import auth
 from dragonscope.analyzer.chunked import drive
 from dragonscope.analyzer.connections import HandshakeError, header, identify, refuse
-from dragonscope.analyzer.history import HistoryError
+from dragonscope.analyzer.endpoints.publisher import CLOSE_TIMEOUT_S
 from dragonscope.analyzer.keys import ANALYZER
-from dragonscope.analyzer.publisher_endpoint import CLOSE_TIMEOUT_S
 from dragonscope.analyzer.query import QueryError, compile_query, graph_ids_async
 from dragonscope.analyzer.subscribers import FULL, PARTIAL, Subscriber, ViewFilter, encode
+from dragonscope.graph.history import HistoryError
 from dragonscope.graph.model import Graph
 from dragonscope.skydive import messages as m
 

@@ -29,7 +29,7 @@ _SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 def _cli_error(message: str) -> Exception:
-    from dragonscope.cli import CliError
+    from dragonscope.cli.errors import CliError
 
     return CliError(message)
 

@@ -19,12 +19,12 @@ from aiohttp import WSMsgType, web
 
 from dragonscope.analyzer import auth
 from dragonscope.analyzer.connections import Connection, HandshakeError, identify, refuse
-from dragonscope.analyzer.graph_store import Rejected, decode_edge, decode_node
 from dragonscope.analyzer.keys import ANALYZER
 from dragonscope.analyzer.rejections import Rejection
 from dragonscope.analyzer.subscribers import encode
-from dragonscope.analyzer.validation import ValidationError, check_edge, check_node
 from dragonscope.graph.model import GraphError, now_ms
+from dragonscope.graph.store import Rejected, decode_edge, decode_node
+from dragonscope.graph.validation import ValidationError, check_edge, check_node
 from dragonscope.skydive import messages as m
 
 if TYPE_CHECKING:

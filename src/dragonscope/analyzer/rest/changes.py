@@ -21,11 +21,11 @@ from aiohttp import web
 
 from dragonscope.analyzer import auth
 from dragonscope.analyzer.chunked import Slicer, drive, json_bytes
-from dragonscope.analyzer.history import HistoryError
 from dragonscope.analyzer.keys import ANALYZER
 from dragonscope.analyzer.query import QueryError, compile_query, graph_ids_async
 from dragonscope.analyzer.responses import json_error, pieces_response
 from dragonscope.analyzer.timeparse import parse_time
+from dragonscope.graph.history import HistoryError
 from dragonscope.graph.model import Edge, Node, now_ms
 
 if TYPE_CHECKING:

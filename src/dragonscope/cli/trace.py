@@ -15,7 +15,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from dragonscope.cli import CliError
+from dragonscope.cli.errors import CliError
 from dragonscope.nb.model import Snapshot
 from dragonscope.trace.engine import Tracer, parse_apps
 from dragonscope.trace.model import TraceError

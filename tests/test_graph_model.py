@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
+from dragonscope.graph.keys import MISSING, walk
 from dragonscope.graph.model import Edge, Graph, GraphError, GraphListener, Node
 from dragonscope.gremlin import run
-from dragonscope.gremlin.fields import MISSING, walk
 
 
 def chain(*ids: str, edges: list[tuple[str, str, dict[str, Any]]]) -> Graph:

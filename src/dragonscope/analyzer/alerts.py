@@ -25,7 +25,7 @@ from dragonscope.analyzer import auth
 from dragonscope.analyzer.keys import ANALYZER
 from dragonscope.analyzer.query import QueryError, compile_query, run_compiled_async
 from dragonscope.analyzer.responses import json_response, read_json, text_error
-from dragonscope.graph.model import now_ms
+from dragonscope.graph import now_ms
 
 if TYPE_CHECKING:
     from dragonscope.analyzer.app import Analyzer

@@ -36,10 +36,7 @@ from dragonscope.analyzer.rest import trace as rest_trace
 from dragonscope.analyzer.settings import AnalyzerSettings
 from dragonscope.analyzer.subscribers import SubscriberHub
 from dragonscope.analyzer.users import load_users
-from dragonscope.graph.history import History
-from dragonscope.graph.index import Indexer
-from dragonscope.graph.model import Graph
-from dragonscope.graph.store import GraphStore
+from dragonscope.graph import Graph, GraphStore, History, Indexer
 
 log = logging.getLogger("dragonscope.analyzer")
 

@@ -16,7 +16,7 @@ import time
 from collections.abc import Generator, Sequence
 from typing import Any, TypeVar
 
-from dragonscope.graph.model import Node
+from dragonscope.graph import Node
 
 SLICE_SECONDS = 0.005
 _CHUNK = 256

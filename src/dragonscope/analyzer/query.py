@@ -10,11 +10,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from dragonscope.graph.history import HistoryError
-from dragonscope.graph.model import GraphView
+from dragonscope.graph import GraphView, HistoryError
 
 if TYPE_CHECKING:
-    from dragonscope.graph.history import History
+    from dragonscope.graph import History
 
 
 class QueryError(ValueError):

@@ -12,7 +12,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
-from dragonscope.graph.model import Edge, Graph, GraphListener, Node
+from dragonscope.graph import Edge, Graph, GraphListener, Node
 
 log = logging.getLogger(__name__)
 

@@ -20,11 +20,14 @@ from dragonscope.analyzer import auth
 from dragonscope.analyzer.keys import ANALYZER
 from dragonscope.analyzer.query import QueryError, compile_query, run_compiled_async
 from dragonscope.analyzer.responses import json_response, read_json, text_error
-from dragonscope.graph.metadata_ops import OP_DELETE, OP_SET, apply_ops
-from dragonscope.graph.model import Edge, Node
-from dragonscope.graph.store import Rejected
-from dragonscope.graph.validation import (
+from dragonscope.graph import (
+    OP_DELETE,
+    OP_SET,
+    Edge,
+    Node,
+    Rejected,
     ValidationError,
+    apply_ops,
     check_edge_metadata,
     check_node_metadata,
     normalize,

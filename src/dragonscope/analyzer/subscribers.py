@@ -35,8 +35,7 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from dragonscope.analyzer.chunked import Slicer, envelope, graph_bytes
-from dragonscope.graph.metadata_ops import diff_ops
-from dragonscope.graph.model import Edge, Graph, GraphListener, Node
+from dragonscope.graph import Edge, Graph, GraphListener, Node, diff_ops
 from dragonscope.skydive import messages as m
 
 log = logging.getLogger(__name__)

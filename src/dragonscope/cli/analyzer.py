@@ -13,14 +13,16 @@ import signal
 import sys
 from pathlib import Path
 
-from dragonscope.analyzer.settings import (
+from dragonscope.analyzer import (
     DEFAULT_HISTORY_RETENTION,
     DEFAULT_HOST,
     DEFAULT_PORT,
     DEFAULT_TOKEN_TTL,
+    ROLES,
     AnalyzerSettings,
+    UsersFileError,
+    add_user,
 )
-from dragonscope.analyzer.users import ROLES, UsersFileError, add_user
 
 log = logging.getLogger("dragonscope.analyzer")
 PASSWORD_ENV = "DRAGONSCOPE_PASSWORD"
@@ -143,7 +145,7 @@ def settings_from_args(args: argparse.Namespace) -> AnalyzerSettings:
 
 
 async def serve(settings: AnalyzerSettings) -> None:
-    from dragonscope.analyzer.app import Analyzer
+    from dragonscope.analyzer import Analyzer
 
     analyzer = Analyzer(settings)
     await analyzer.start()
@@ -169,7 +171,7 @@ async def serve(settings: AnalyzerSettings) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from dragonscope.analyzer.app import AnalyzerError
+    from dragonscope.analyzer import AnalyzerError
 
     try:
         asyncio.run(serve(settings_from_args(args)))

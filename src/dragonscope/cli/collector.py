@@ -84,8 +84,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 def run(args: argparse.Namespace) -> int:
     from dragonscope.cli.errors import CliError
-    from dragonscope.collector import Collector
-    from dragonscope.collector.settings import settings_from_args
+    from dragonscope.collector import Collector, settings_from_args
 
     try:
         settings = settings_from_args(args)

@@ -8,9 +8,16 @@ import signal
 import sys
 
 from dragonscope.cli.errors import CliError
-from dragonscope.demo.embedded import Demo, DemoSettings
-from dragonscope.demo.generate import SIZES, dump_json, generate
-from dragonscope.demo.writers import WriterError, shown_url, write
+from dragonscope.demo import (
+    SIZES,
+    Demo,
+    DemoSettings,
+    WriterError,
+    dump_json,
+    generate,
+    shown_url,
+    write,
+)
 
 SIZE_HELP = (
     f"{', '.join(SIZES)} (about 100, 5k and 100k objects) or explicit counts such as "

@@ -19,10 +19,8 @@ from typing import Any, TextIO
 
 from dragonscope.cli.errors import CliError
 from dragonscope.config import ConfigError, read_dragonflow_ini
-from dragonscope.nb import schema
+from dragonscope.nb import Change, NbObject, NbReader, Problem, Snapshot, open_reader, schema
 from dragonscope.nb.backends import BackendError
-from dragonscope.nb.model import Change, NbObject, Problem, Snapshot
-from dragonscope.nb.reader import NbReader, open_reader
 
 NB_HELP = (
     "etcd://H:P[,H:P], redis://H:P[/DB], file:///dump.json or memory://sample "

@@ -9,9 +9,7 @@ import sys
 from typing import Any
 
 from dragonscope.cli.errors import CliError
-from dragonscope.gremlin.errors import GremlinError
-from dragonscope.gremlin.render import render
-from dragonscope.gremlin.saved import SAVED_QUERIES, expand
+from dragonscope.gremlin import SAVED_QUERIES, GremlinError, expand, render
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -101,11 +99,10 @@ def run_command(args: argparse.Namespace) -> int:
 
 async def run_on_nb(query: str, url: str) -> Any:
     """Read the NB, translate it to a graph like the collector does, and query it here."""
-    from dragonscope.graph.index import Indexer
-    from dragonscope.graph.model import Graph
-    from dragonscope.gremlin.engine import compile_query
+    from dragonscope.graph import Graph, Indexer
+    from dragonscope.gremlin import compile_query
+    from dragonscope.nb import open_reader
     from dragonscope.nb.backends import BackendError
-    from dragonscope.nb.reader import open_reader
     from dragonscope.topology import translate
 
     try:
@@ -132,7 +129,7 @@ async def run_on_nb(query: str, url: str) -> Any:
 
 async def run_on_analyzer(query: str, args: argparse.Namespace) -> Any:
     from dragonscope import config
-    from dragonscope.skydive.rest import AnalyzerError, AnalyzerHttp, Credentials, analyzer_base_url
+    from dragonscope.skydive import AnalyzerError, AnalyzerHttp, Credentials, analyzer_base_url
 
     try:
         base = analyzer_base_url(args.analyzer or "127.0.0.1:8082")

@@ -16,13 +16,19 @@ from pathlib import Path
 from typing import Any
 
 from dragonscope.cli.errors import CliError
-from dragonscope.nb.model import Snapshot
-from dragonscope.trace.engine import Tracer, parse_apps
-from dragonscope.trace.model import TraceError
-from dragonscope.trace.reach import matrix
-from dragonscope.trace.render import FORMATS, render, render_matrix
-from dragonscope.trace.request import PROTOCOLS, TraceRequest
-from dragonscope.trace.whatif import apply_patch
+from dragonscope.nb import Snapshot
+from dragonscope.trace import (
+    FORMATS,
+    PROTOCOLS,
+    TraceError,
+    Tracer,
+    TraceRequest,
+    apply_patch,
+    matrix,
+    parse_apps,
+    render,
+    render_matrix,
+)
 
 
 def _source_args(parser: argparse.ArgumentParser) -> None:
@@ -88,8 +94,8 @@ def register(subparsers: Any) -> None:
 
 
 async def _from_nb(url: str) -> Snapshot:
-    from dragonscope.nb.backends.base import BackendError
-    from dragonscope.nb.reader import open_reader
+    from dragonscope.nb import open_reader
+    from dragonscope.nb.backends import BackendError
 
     try:
         async with open_reader(url) as reader:
@@ -102,7 +108,7 @@ async def _from_nb(url: str) -> Snapshot:
 async def _from_analyzer(address: str, user: str | None) -> Snapshot:
     import aiohttp
 
-    from dragonscope.graph.model import Edge, GraphError, Node
+    from dragonscope.graph import Edge, GraphError, Node
     from dragonscope.topology import snapshot_from_graph
 
     headers = {}

@@ -33,14 +33,17 @@ from dragonscope.collector.revisions import RevisionClock
 from dragonscope.collector.settings import CollectorSettings
 from dragonscope.collector.state import Dirty, HeldState, Planner, same
 from dragonscope.config import parse_host_port
-from dragonscope.graph.model import Node
-from dragonscope.nb.model import Change
-from dragonscope.skydive.messages import NODE_TYPES, Message
-from dragonscope.skydive.publisher import Backoff, Publisher, PublisherDisconnected
-from dragonscope.skydive.rest import (
+from dragonscope.graph import Node
+from dragonscope.nb import Change
+from dragonscope.skydive import (
+    NODE_TYPES,
     AnalyzerError,
     AnalyzerHttp,
+    Backoff,
     Credentials,
+    Message,
+    Publisher,
+    PublisherDisconnected,
     analyzer_base_url,
     make_ssl_context,
 )
@@ -225,7 +228,7 @@ class Collector:
     async def _open_reader(self) -> tuple[Any, bool]:
         """(reader, owned): a URL is opened (and closed by us); a reader or a raw
         backend passed by an embedder is used as is and left open."""
-        from dragonscope.nb.reader import NbReader, open_reader
+        from dragonscope.nb import NbReader, open_reader
 
         nb = self.settings.nb
         if isinstance(nb, str):

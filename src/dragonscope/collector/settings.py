@@ -12,7 +12,7 @@ from typing import Any
 
 from dragonscope import config
 from dragonscope.config import ConfigError, Secret
-from dragonscope.skydive.messages import DELETE_ON_DISCONNECT, PERSISTENT
+from dragonscope.skydive import DELETE_ON_DISCONNECT, PERSISTENT
 
 GLOBAL_HOST = "dragonflow"
 _HOST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@-]{0,253}")

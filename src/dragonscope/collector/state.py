@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dragonscope.collector.revisions import RevisionClock
-from dragonscope.graph.model import Edge, Node
-from dragonscope.skydive.messages import (
+from dragonscope.graph import Edge, Node
+from dragonscope.skydive import (
     EDGE_ADDED,
     EDGE_DELETED,
     EDGE_UPDATED,

@@ -51,7 +51,7 @@ class DemoSettings:
 
     def check(self) -> None:
         """Refuse bad settings before anything starts (ValueError or WriterError)."""
-        from dragonscope.analyzer.settings import is_loopback
+        from dragonscope.analyzer import is_loopback
 
         if self.churn_interval < 0:
             raise ValueError("the churn interval cannot be negative (0 turns churn off)")
@@ -143,7 +143,7 @@ class Demo:
         settings = self.settings
         dump = generate(settings.size, settings.seed, now=time.time())
         if settings.nb is None:
-            from dragonscope.nb.backends.memory import MemoryBackend
+            from dragonscope.nb.backends import MemoryBackend
 
             self.backend = MemoryBackend("memory://demo")
             self.writer = open_writer(self.backend)

@@ -25,8 +25,7 @@ from urllib.parse import unquote
 
 from dragonscope.demo.churn import Change
 from dragonscope.demo.generate import TABLES, Dump, dump_json, encode
-from dragonscope.nb.backends import BackendError, parse_hosts
-from dragonscope.nb.backends.memory import MemoryBackend
+from dragonscope.nb.backends import BackendError, MemoryBackend, parse_hosts
 
 OUT_FORMS = "etcd://host:port, redis://[:password@]host:port[/db], file:///path/dump.json"
 # etcd refuses transactions of more than 128 operations (and requests over 1.5 MiB) by default.

@@ -1,5 +1,24 @@
 """The graph model shared by the collector and the analyzer (Skydive's node/edge model)."""
 
+from dragonscope.graph.history import History, HistoryError
+from dragonscope.graph.index import Indexer
+from dragonscope.graph.keys import (
+    MISSING,
+    PSEUDO_KEYS,
+    flat_keys,
+    getter,
+    normalize_key,
+    to_int,
+    walk,
+)
+from dragonscope.graph.metadata_ops import (
+    OP_DELETE,
+    OP_SET,
+    OpError,
+    apply_ops,
+    diff_ops,
+    json_patch,
+)
 from dragonscope.graph.model import (
     Edge,
     Graph,
@@ -9,5 +28,48 @@ from dragonscope.graph.model import (
     Node,
     now_ms,
 )
+from dragonscope.graph.store import GraphStore, Rejected, decode_edge, decode_node
+from dragonscope.graph.validation import (
+    ValidationError,
+    check_edge,
+    check_edge_metadata,
+    check_node,
+    check_node_metadata,
+    normalize,
+)
 
-__all__ = ["Edge", "Graph", "GraphError", "GraphListener", "GraphView", "Node", "now_ms"]
+__all__ = [
+    "MISSING",
+    "OP_DELETE",
+    "OP_SET",
+    "PSEUDO_KEYS",
+    "Edge",
+    "Graph",
+    "GraphError",
+    "GraphListener",
+    "GraphStore",
+    "GraphView",
+    "History",
+    "HistoryError",
+    "Indexer",
+    "Node",
+    "OpError",
+    "Rejected",
+    "ValidationError",
+    "apply_ops",
+    "check_edge",
+    "check_edge_metadata",
+    "check_node",
+    "check_node_metadata",
+    "decode_edge",
+    "decode_node",
+    "diff_ops",
+    "flat_keys",
+    "getter",
+    "json_patch",
+    "normalize",
+    "normalize_key",
+    "now_ms",
+    "to_int",
+    "walk",
+]

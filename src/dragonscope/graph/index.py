@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Iterable
 from typing import Any
 
+from dragonscope.graph.keys import MISSING, getter, normalize_key, to_int
 from dragonscope.graph.model import Edge, Graph, GraphListener, Node
-from dragonscope.gremlin.fields import MISSING, getter, normalize_key, to_int
 
 NODE_KEYS = (
     "Type",

@@ -8,5 +8,16 @@
 
 from dragonscope.gremlin.engine import CompiledQuery, compile_query, run, run_async
 from dragonscope.gremlin.errors import GremlinError
+from dragonscope.gremlin.render import render
+from dragonscope.gremlin.saved import SAVED_QUERIES, expand
 
-__all__ = ["CompiledQuery", "GremlinError", "compile_query", "run", "run_async"]
+__all__ = [
+    "SAVED_QUERIES",
+    "CompiledQuery",
+    "GremlinError",
+    "compile_query",
+    "expand",
+    "render",
+    "run",
+    "run_async",
+]

@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable, Generator
 from typing import Any
 
-from dragonscope.graph.model import GraphView, now_ms
+from dragonscope.graph import GraphView, now_ms
 from dragonscope.gremlin.errors import GremlinError
 from dragonscope.gremlin.parser import parse
 from dragonscope.gremlin.plan import EDGES, GRAPH, NODES, PATHS, Gen, Op, Run

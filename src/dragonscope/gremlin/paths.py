@@ -6,7 +6,7 @@ from collections import deque
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from dragonscope.graph.model import Edge, GraphView, Node
+from dragonscope.graph import Edge, GraphView, Node
 from dragonscope.gremlin.plan import (
     CHUNK,
     EDGES,

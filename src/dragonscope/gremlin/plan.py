@@ -15,7 +15,7 @@ from collections.abc import Callable, Collection, Generator, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from dragonscope.graph.model import GraphView, Node
+from dragonscope.graph import GraphView, Node
 from dragonscope.gremlin.errors import GremlinError
 from dragonscope.gremlin.predicates import Context, Filter, Matcher, compile_filter, key_of
 from dragonscope.gremlin.syntax import Arg, Call, Step

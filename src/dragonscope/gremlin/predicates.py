@@ -15,8 +15,8 @@ from typing import Any
 
 import re2
 
+from dragonscope.graph import MISSING, getter, normalize_key, to_int
 from dragonscope.gremlin.errors import GremlinError, column
-from dragonscope.gremlin.fields import MISSING, getter, normalize_key, to_int
 from dragonscope.gremlin.syntax import Arg, Call, Word
 
 Test = Callable[[Any], bool]

@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Generator, Sequence
 from typing import Any
 
-from dragonscope.graph.model import GraphView
-from dragonscope.gremlin.fields import MISSING, getter
+from dragonscope.graph import MISSING, GraphView, getter
 from dragonscope.gremlin.plan import (
     EDGES,
     GRAPH,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from dragonscope.graph.model import Edge, GraphView, Node
+from dragonscope.graph import Edge, GraphView, Node
 from dragonscope.gremlin.plan import (
     EDGES,
     NODES,

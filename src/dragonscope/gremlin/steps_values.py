@@ -6,8 +6,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from dragonscope.graph.model import Node
-from dragonscope.gremlin.fields import MISSING, PSEUDO_KEYS, flat_keys, getter, to_int
+from dragonscope.graph import MISSING, PSEUDO_KEYS, Node, flat_keys, getter, to_int
 from dragonscope.gremlin.plan import (
     CHUNK,
     NODES,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from dragonscope.graph.model import Edge, Node
+from dragonscope.graph import Edge, Node
 
 
 class SubGraphView:

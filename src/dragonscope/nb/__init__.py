@@ -1,1 +1,7 @@
 """Dragonflow's northbound DB: schema, parsing and read-only backends."""
+
+from dragonscope.nb.fields import Reference
+from dragonscope.nb.model import Change, NbObject, Problem, Snapshot
+from dragonscope.nb.reader import NbReader, open_reader
+
+__all__ = ["Change", "NbObject", "NbReader", "Problem", "Reference", "Snapshot", "open_reader"]

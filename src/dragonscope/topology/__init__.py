@@ -15,7 +15,7 @@ from dragonscope.topology.extensions import (
     ExtensionFailure,
     discover,
 )
-from dragonscope.topology.ids import edge_id, node_id
+from dragonscope.topology.ids import edge_id, node_id, router_port_id
 from dragonscope.topology.snapshot import snapshot_from_graph
 
 __all__ = [
@@ -28,6 +28,7 @@ __all__ = [
     "discover",
     "edge_id",
     "node_id",
+    "router_port_id",
     "snapshot_from_graph",
     "translate",
 ]

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from dragonscope.nb.model import NbObject
+from dragonscope.nb import NbObject
 from dragonscope.topology import ids
 
 Key = tuple[str, str]

@@ -18,9 +18,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from dragonscope.graph.model import Edge, Node
-from dragonscope.nb.model import Change, NbObject, Snapshot
-from dragonscope.skydive.messages import (
+from dragonscope.graph import Edge, Node
+from dragonscope.nb import Change, NbObject, Snapshot
+from dragonscope.skydive import (
     EDGE_ADDED,
     EDGE_DELETED,
     EDGE_UPDATED,

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dragonscope.nb.model import NbObject
+from dragonscope.nb import NbObject
 from dragonscope.topology.extensions import ExtensionContext
 from dragonscope.topology.metadata import MANAGER, host_prefix, put_addresses
 

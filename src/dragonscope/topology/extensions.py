@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from dragonscope.nb.model import NbObject
+from dragonscope.nb import NbObject
 from dragonscope.topology import ids
 from dragonscope.topology.contribution import Contribution, EdgeSpec, Key
 

@@ -11,8 +11,7 @@ import ipaddress
 from functools import lru_cache
 from typing import Any
 
-from dragonscope.nb import schema
-from dragonscope.nb.model import NbObject
+from dragonscope.nb import NbObject, schema
 
 MANAGER = "dragonflow"
 DRAGONFLOW = "Dragonflow"

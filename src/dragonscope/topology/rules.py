@@ -16,9 +16,7 @@ from functools import cache
 from typing import Any
 from urllib.parse import urlsplit
 
-from dragonscope.nb import schema
-from dragonscope.nb.fields import Reference
-from dragonscope.nb.model import NbObject
+from dragonscope.nb import NbObject, Reference, schema
 from dragonscope.topology import ids
 from dragonscope.topology import metadata as md
 from dragonscope.topology.contribution import LOCAL, MEMBER, RenderContext

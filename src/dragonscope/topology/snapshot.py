@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from dragonscope.graph.model import Edge, Node
-from dragonscope.nb.model import NbObject, Snapshot
+from dragonscope.graph import Edge, Node
+from dragonscope.nb import NbObject, Snapshot
 from dragonscope.topology.extensions import EXTENSION_KEY
 from dragonscope.topology.metadata import DRAGONFLOW
 

@@ -8,17 +8,28 @@
 """
 
 from dragonscope.trace.engine import DEFAULT_APPS, Tracer, TraceResult, parse_apps, trace
+from dragonscope.trace.index import IGNORED_TABLES
 from dragonscope.trace.model import DROP_CODES, TABLES, TraceError
-from dragonscope.trace.request import TraceRequest
+from dragonscope.trace.reach import matrix
+from dragonscope.trace.render import FORMATS, render, render_matrix
+from dragonscope.trace.request import PROTOCOLS, TraceRequest
+from dragonscope.trace.whatif import apply_patch
 
 __all__ = [
     "DEFAULT_APPS",
     "DROP_CODES",
+    "FORMATS",
+    "IGNORED_TABLES",
+    "PROTOCOLS",
     "TABLES",
     "TraceError",
     "TraceRequest",
     "TraceResult",
     "Tracer",
+    "apply_patch",
+    "matrix",
     "parse_apps",
+    "render",
+    "render_matrix",
     "trace",
 ]

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from dragonscope.nb.model import Snapshot
+from dragonscope.nb import Snapshot
 from dragonscope.trace import health, nat, receiving, source_side
 from dragonscope.trace.index import NbIndex, Port, ip
 from dragonscope.trace.model import Hop, Outcome, Packet

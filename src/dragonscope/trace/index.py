@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from dragonscope.nb.model import NbObject, Snapshot
-from dragonscope.topology.ids import node_id, router_port_id
+from dragonscope.nb import NbObject, Snapshot
+from dragonscope.topology import node_id, router_port_id
 from dragonscope.trace.model import ObjRef
 
 IpAddr = ipaddress.IPv4Address | ipaddress.IPv6Address

@@ -15,7 +15,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from dragonscope.nb.model import NbObject, Snapshot
+from dragonscope.nb import NbObject, Snapshot
 from dragonscope.trace.model import TraceError
 
 SECTIONS = ("put", "update", "append", "delete")

@@ -22,9 +22,16 @@ from dragonscope.analyzer.connections import Connection, HandshakeError, identif
 from dragonscope.analyzer.keys import ANALYZER
 from dragonscope.analyzer.rejections import Rejection
 from dragonscope.analyzer.subscribers import encode
-from dragonscope.graph.model import GraphError, now_ms
-from dragonscope.graph.store import Rejected, decode_edge, decode_node
-from dragonscope.graph.validation import ValidationError, check_edge, check_node
+from dragonscope.graph import (
+    GraphError,
+    Rejected,
+    ValidationError,
+    check_edge,
+    check_node,
+    decode_edge,
+    decode_node,
+    now_ms,
+)
 from dragonscope.skydive import messages as m
 
 if TYPE_CHECKING:

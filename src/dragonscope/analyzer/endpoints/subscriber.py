@@ -27,8 +27,7 @@ from dragonscope.analyzer.endpoints.publisher import CLOSE_TIMEOUT_S
 from dragonscope.analyzer.keys import ANALYZER
 from dragonscope.analyzer.query import QueryError, compile_query, graph_ids_async
 from dragonscope.analyzer.subscribers import FULL, PARTIAL, Subscriber, ViewFilter, encode
-from dragonscope.graph.history import HistoryError
-from dragonscope.graph.model import Graph
+from dragonscope.graph import Graph, HistoryError
 from dragonscope.skydive import messages as m
 
 if TYPE_CHECKING:

@@ -15,15 +15,20 @@ from dragonscope.analyzer.responses import (
     read_json,
     text_error,
 )
-from dragonscope.graph.metadata_ops import OpError, json_patch
-from dragonscope.graph.model import Edge, GraphError, Node
-from dragonscope.graph.store import Rejected, decode_edge, decode_node
-from dragonscope.graph.validation import (
+from dragonscope.graph import (
+    Edge,
+    GraphError,
+    Node,
+    OpError,
+    Rejected,
     ValidationError,
     check_edge,
     check_edge_metadata,
     check_node,
     check_node_metadata,
+    decode_edge,
+    decode_node,
+    json_patch,
     normalize,
 )
 

@@ -14,15 +14,18 @@ from typing import Any
 
 from aiohttp import web
 
-from dragonscope.graph.model import GraphListener
-from dragonscope.nb.model import Snapshot
+from dragonscope.graph import GraphListener
+from dragonscope.nb import Snapshot
 from dragonscope.topology import snapshot_from_graph
-from dragonscope.trace.engine import Tracer, parse_apps
-from dragonscope.trace.index import IGNORED_TABLES
-from dragonscope.trace.model import TraceError
-from dragonscope.trace.reach import matrix
-from dragonscope.trace.request import TraceRequest
-from dragonscope.trace.whatif import apply_patch
+from dragonscope.trace import (
+    IGNORED_TABLES,
+    TraceError,
+    Tracer,
+    TraceRequest,
+    apply_patch,
+    matrix,
+    parse_apps,
+)
 
 READ = "read"
 

@@ -20,8 +20,17 @@ from pathlib import Path
 from urllib.parse import parse_qs, unquote
 
 from dragonscope.nb.backends.base import Backend, BackendError, RawChange, RawEntry
+from dragonscope.nb.backends.memory import MemoryBackend
 
-__all__ = ["Backend", "BackendError", "RawChange", "RawEntry", "open_backend", "parse_hosts"]
+__all__ = [
+    "Backend",
+    "BackendError",
+    "MemoryBackend",
+    "RawChange",
+    "RawEntry",
+    "open_backend",
+    "parse_hosts",
+]
 
 URL_FORMS = (
     "etcd://host:port[,host:port], redis://host:port[/db], file:///path/to/dump.json, "
@@ -60,8 +69,6 @@ def open_backend(url: str) -> Backend:
     if scheme == "memory":
         _no_more(url, options)
         if rest in ("", "/"):
-            from dragonscope.nb.backends.memory import MemoryBackend
-
             return MemoryBackend(url)
         if rest.rstrip("/") == "sample":
             from dragonscope.nb.backends.memory import sample_backend
@@ -165,3 +172,4 @@ def _number(url: str, options: dict[str, str], name: str, default: float) -> flo
 def _no_more(url: str, options: dict[str, str]) -> None:
     if options:
         raise BackendError(f"{url!r}: unknown option(s) {', '.join(sorted(options))}")
+

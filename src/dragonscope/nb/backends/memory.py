@@ -58,7 +58,7 @@ class MemoryBackend:
 
 def sample_backend(url: str) -> MemoryBackend:
     """A memory backend seeded with the demo's small sample cloud (seed 0)."""
-    from dragonscope.demo.generate import generate
+    from dragonscope.demo import generate
 
     backend = MemoryBackend(url)
     backend.load_dump(generate("small", seed=0))

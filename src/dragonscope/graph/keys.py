@@ -1,5 +1,8 @@
 """Reading a key of a node or edge the way Skydive does: dotted paths, lists of
-objects, ``@`` pseudo-keys, and the edge-only ``Parent``/``Child`` keys."""
+objects, ``@`` pseudo-keys, and the edge-only ``Parent``/``Child`` keys.
+
+The graph owns these semantics: its indexes and Gremlin's steps both read keys through here.
+"""
 
 from __future__ import annotations
 

@@ -8,7 +8,6 @@ import contextlib
 import getpass
 import logging
 import os
-import re
 import signal
 import sys
 from pathlib import Path
@@ -23,11 +22,10 @@ from dragonscope.analyzer import (
     UsersFileError,
     add_user,
 )
+from dragonscope.graph import duration_ms
 
 log = logging.getLogger("dragonscope.analyzer")
 PASSWORD_ENV = "DRAGONSCOPE_PASSWORD"
-_DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhd]?)$")
-_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 def _cli_error(message: str) -> Exception:
@@ -48,13 +46,14 @@ def parse_listen(value: str) -> tuple[str, int]:
 
 
 def parse_duration(value: str) -> float:
-    """``90``, ``90s``, ``15m``, ``24h``, ``7d`` → seconds."""
-    match = _DURATION.match(value.strip())
-    if not match:
+    """``90`` (seconds), ``90s``, ``15m``, ``24h``, ``7d`` → seconds."""
+    text = value.strip()
+    ms = float(text) * 1000 if text.replace(".", "", 1).isdigit() else duration_ms(text)
+    if ms is None or ms < 0 or text.startswith(("+", "-")):
         raise argparse.ArgumentTypeError(
             f"expected a duration like 90s, 15m, 24h or 7d, got {value!r}"
         )
-    return float(match.group(1)) * _SECONDS[match.group(2)]
+    return ms / 1000
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

@@ -29,6 +29,12 @@ from dragonscope.graph.model import (
     now_ms,
 )
 from dragonscope.graph.store import GraphStore, Rejected, decode_edge, decode_node
+from dragonscope.graph.times import (
+    duration_ms,
+    epoch_ms,
+    parse_rfc1123,
+    parse_time,
+)
 from dragonscope.graph.validation import (
     ValidationError,
     check_edge,
@@ -64,12 +70,16 @@ __all__ = [
     "decode_edge",
     "decode_node",
     "diff_ops",
+    "duration_ms",
+    "epoch_ms",
     "flat_keys",
     "getter",
     "json_patch",
     "normalize",
     "normalize_key",
     "now_ms",
+    "parse_rfc1123",
+    "parse_time",
     "to_int",
     "walk",
 ]

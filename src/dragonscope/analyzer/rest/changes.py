@@ -24,8 +24,7 @@ from dragonscope.analyzer.chunked import Slicer, drive, json_bytes
 from dragonscope.analyzer.keys import ANALYZER
 from dragonscope.analyzer.query import QueryError, compile_query, graph_ids_async
 from dragonscope.analyzer.responses import json_error, pieces_response
-from dragonscope.analyzer.timeparse import parse_time
-from dragonscope.graph import Edge, HistoryError, Node, now_ms
+from dragonscope.graph import Edge, HistoryError, Node, now_ms, parse_time
 
 if TYPE_CHECKING:
     from dragonscope.analyzer.app import Analyzer

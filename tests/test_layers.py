@@ -1,0 +1,191 @@
+"""The package's layers, read from its imports: the design in docs/architecture.md, enforced.
+
+Each package sits on one floor and imports only from floors below it (never sideways or up);
+no import circle joins two files; other packages reach a package only through its curated
+surface (its ``__init__``); only the command line and the demo write to an NB.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections import defaultdict
+from pathlib import Path
+
+SRC = Path(__file__).resolve().parents[1] / "src"
+PACKAGE = SRC / "dragonscope"
+
+# Lowest floor first. A package may import its own modules and any package on a lower floor.
+FLOORS: tuple[tuple[str, ...], ...] = (
+    ("config",),  # settings sources and the Secret type: no dragonscope imports at all
+    ("nb", "graph"),  # the NB schema, parser and readers; the graph model and engine
+    ("skydive", "topology"),  # the wire protocol; NB objects to graph elements
+    ("gremlin", "trace", "ovs"),  # queries, packet simulation, the local datapath
+    ("collector", "analyzer"),  # the two services, composing the layers below
+    ("demo",),  # the sample cloud, its writers and the all-in-one demo
+    ("cli",),  # every command; the package's entry points
+)
+FLOOR = {name: level for level, names in enumerate(FLOORS) for name in names}
+ENTRY_MODULES = {"dragonscope.__main__"}  # ``python -m dragonscope``: the command line
+NB_WRITERS = {"dragonscope.demo.writers"}
+MAY_WRITE_NB = {"cli", "demo"}
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(SRC).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def modules() -> dict[str, Path]:
+    return {module_name(p): p for p in sorted(PACKAGE.rglob("*.py"))}
+
+
+def package_of(module: str) -> str:
+    """The top-level package (or root module) a module belongs to."""
+    if module == "dragonscope":
+        return "config"  # the root holds only the version
+    parts = module.split(".")
+    return "cli" if module in ENTRY_MODULES else parts[1]
+
+
+def imports(path: Path, known: dict[str, Path]) -> set[str]:
+    """Every dragonscope module a file imports, at any depth (lazy imports count too)."""
+    me = module_name(path)
+    is_package = path.name == "__init__.py"
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names if a.name.startswith("dragonscope")}
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = me.split(".")[: len(me.split(".")) - node.level + (1 if is_package else 0)]
+                target = ".".join([*base, node.module] if node.module else base)
+            else:
+                target = node.module or ""
+            if not target.startswith("dragonscope"):
+                continue
+            for alias in node.names:
+                sub = f"{target}.{alias.name}"
+                found.add(sub if sub in known else target)
+    return {m for m in found if m in known and m != me}
+
+
+def graph() -> dict[str, set[str]]:
+    known = modules()
+    return {name: imports(path, known) for name, path in known.items()}
+
+
+def test_every_package_has_a_floor() -> None:
+    packages = {package_of(m) for m in modules()}
+    assert packages <= set(FLOOR), f"packages without a floor: {packages - set(FLOOR)}"
+
+
+def test_imports_follow_the_floors() -> None:
+    wrong = []
+    for module, targets in graph().items():
+        mine = package_of(module)
+        for target in targets:
+            theirs = package_of(target)
+            if theirs != mine and FLOOR[theirs] >= FLOOR[mine]:
+                wrong.append(f"{module} -> {target}")
+    assert not wrong, "imports against the floor order:\n" + "\n".join(sorted(wrong))
+
+
+def test_no_import_circles() -> None:
+    """Tarjan's strongly connected components over the file-level import graph."""
+    edges = graph()
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    circles: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for nxt in edges[node]:
+            if nxt not in index:
+                visit(nxt)
+                low[node] = min(low[node], low[nxt])
+            elif nxt in on_stack:
+                low[node] = min(low[node], index[nxt])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                item = stack.pop()
+                on_stack.discard(item)
+                component.append(item)
+                if item == node:
+                    break
+            # a package's __init__ importing its own modules is how a surface is made
+            if len(component) > 1 and not _only_a_surface(component, edges):
+                circles.append(sorted(component))
+
+    for node in sorted(edges):
+        if node not in index:
+            visit(node)
+    assert not circles, "import circles:\n" + "\n".join(" <-> ".join(c) for c in circles)
+
+
+def _only_a_surface(component: list[str], edges: dict[str, set[str]]) -> bool:
+    """True when the circle closes only through modules importing their own package's
+    ``__init__`` (``from dragonscope.x import y`` inside x), which Python resolves fine."""
+    members = set(component)
+    for module in component:
+        for target in edges[module] & members:
+            if module.startswith(target + "."):
+                return True
+    return False
+
+
+def test_other_packages_use_the_surface() -> None:
+    """From outside a package, import the package (or a sub-package), never one of its files."""
+    known = modules()
+    packages = {m for m, p in known.items() if p.name == "__init__.py"}
+    wrong = []
+    for module, targets in graph().items():
+        for target in targets:
+            if package_of(target) == package_of(module) or target in packages:
+                continue
+            if target in {"dragonscope", "dragonscope.config"}:  # root modules are surfaces
+                continue
+            wrong.append(f"{module} -> {target}")
+    assert not wrong, "imports past a package's surface:\n" + "\n".join(sorted(wrong))
+
+
+def test_every_surface_declares_all() -> None:
+    missing = []
+    for module, path in modules().items():
+        if path.name != "__init__.py" or module == "dragonscope":
+            continue
+        tree = ast.parse(path.read_text())
+        names = {
+            t.id
+            for node in tree.body
+            if isinstance(node, ast.Assign)
+            for t in node.targets
+            if isinstance(t, ast.Name)
+        }
+        if "__all__" not in names or not ast.get_docstring(tree):
+            missing.append(module)
+    assert not missing, f"packages without a docstring and __all__: {missing}"
+
+
+def test_only_the_command_line_and_the_demo_write_to_an_nb() -> None:
+    writers = defaultdict(list)
+    for module, targets in graph().items():
+        for target in targets & NB_WRITERS:
+            if package_of(module) not in MAY_WRITE_NB:
+                writers[target].append(module)
+    assert not writers, f"NB writers imported by services or core packages: {dict(writers)}"
+
+
+def test_the_check_sees_the_real_imports() -> None:
+    """Guards the reader itself: known arrows must be found."""
+    edges = graph()
+    assert "dragonscope.graph" in edges["dragonscope.topology.engine"] or any(
+        t.startswith("dragonscope.graph") for t in edges["dragonscope.topology.engine"]
+    )
+    assert any(t.startswith("dragonscope.analyzer") for t in edges["dragonscope.cli.analyzer"])

@@ -12,79 +12,63 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from dragonscope.metrics import CONTENT_TYPE_LATEST, Scrape
+
 if TYPE_CHECKING:
     from dragonscope.collector.service import Collector
 
 log = logging.getLogger("dragonscope.collector")
 
-_P = "dragonscope_collector_"
 
-
-def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-
-
-def render_metrics(stats: dict[str, Any]) -> str:
-    lines: list[str] = []
-
-    def metric(name: str, kind: str, help_: str, samples: list[tuple[str, float]]) -> None:
-        lines.append(f"# HELP {_P}{name} {help_}")
-        lines.append(f"# TYPE {_P}{name} {kind}")
-        for labels, value in samples:
-            lines.append(f"{_P}{name}{labels} {float(value):g}")
-
-    metric(
-        "nb_objects", "gauge", "NB objects per table.",
-        [(f'{{table="{_escape(t)}"}}', n) for t, n in sorted(stats["nb_objects"].items())],
+def render_metrics(stats: dict[str, Any]) -> bytes:
+    scrape = Scrape("dragonscope_collector_")
+    scrape.gauge(
+        "nb_objects", "NB objects per table.", label="table",
+        samples=[({"table": t}, n) for t, n in sorted(stats["nb_objects"].items())],
     )  # fmt: skip
-    metric("nb_events_total", "counter", "NB changes consumed.", [("", stats["nb_events"])])
-    metric("nb_errors_total", "counter", "NB read failures.", [("", stats["nb_errors"])])
-    metric("nb_revision", "gauge", "Last NB revision applied.", [("", stats["nb_revision"])])
-    metric("nb_stale", "gauge", "1 while the NB is unreachable.", [("", stats["nb_stale"])])
-    metric(
-        "translate_errors_total", "counter", "NB changes the topology failed to translate.",
-        [("", stats["translate_errors"])],
+    scrape.counter("nb_events", "NB changes consumed.", stats["nb_events"])
+    scrape.counter("nb_errors", "NB read failures.", stats["nb_errors"])
+    scrape.gauge("nb_revision", "Last NB revision applied.", stats["nb_revision"])
+    scrape.gauge("nb_stale", "1 while the NB is unreachable.", stats["nb_stale"])
+    scrape.counter(
+        "translate_errors", "NB changes the topology failed to translate.",
+        stats["translate_errors"],
     )  # fmt: skip
-    metric("graph_nodes", "gauge", "Nodes in the desired graph.", [("", stats["graph_nodes"])])
-    metric("graph_edges", "gauge", "Edges in the desired graph.", [("", stats["graph_edges"])])
-    metric(
-        "messages_out_total", "counter", "Messages sent to the analyzer, by type.",
-        [(f'{{type="{t}"}}', n) for t, n in sorted(stats["messages_out"].items())],
+    scrape.gauge("graph_nodes", "Nodes in the desired graph.", stats["graph_nodes"])
+    scrape.gauge("graph_edges", "Edges in the desired graph.", stats["graph_edges"])
+    scrape.counter(
+        "messages_out", "Messages sent to the analyzer, by type.", label="type",
+        samples=[({"type": t}, n) for t, n in sorted(stats["messages_out"].items())],
     )  # fmt: skip
-    metric("pending", "gauge", "Elements waiting to be sent.", [("", stats["pending"])])
-    metric(
-        "lag_seconds", "gauge", "Age of the oldest change not yet sent.",
-        [("", stats["lag_seconds"])],
+    scrape.gauge("pending", "Elements waiting to be sent.", stats["pending"])
+    scrape.gauge("lag_seconds", "Age of the oldest change not yet sent.", stats["lag_seconds"])
+    scrape.gauge(
+        "analyzer_connected", "1 while connected to the analyzer.", stats["analyzer_connected"]
+    )
+    scrape.counter(
+        "analyzer_reconnects", "Analyzer connections lost.", stats["analyzer_reconnects"]
+    )
+    scrape.counter(
+        "analyzer_connect_failures", "Failed connection attempts.",
+        stats["analyzer_connect_failures"],
     )  # fmt: skip
-    metric(
-        "analyzer_connected", "gauge", "1 while connected to the analyzer.",
-        [("", stats["analyzer_connected"])],
+    scrape.counter(
+        "analyzer_rejections", "Messages the analyzer reported as rejected.",
+        stats["analyzer_rejections"],
     )  # fmt: skip
-    metric(
-        "analyzer_reconnects_total", "counter", "Analyzer connections lost.",
-        [("", stats["analyzer_reconnects"])],
-    )  # fmt: skip
-    metric(
-        "analyzer_connect_failures_total", "counter", "Failed connection attempts.",
-        [("", stats["analyzer_connect_failures"])],
-    )  # fmt: skip
-    metric(
-        "analyzer_rejections_total", "counter", "Messages the analyzer reported as rejected.",
-        [("", stats["analyzer_rejections"])],
-    )  # fmt: skip
-    metric("analyzer_logins_total", "counter", "Logins.", [("", stats["analyzer_logins"])])
-    metric("resyncs_total", "counter", "Resyncs after (re)connecting.", [("", stats["resyncs"])])
-    metric(
-        "reconcile_fixes_total", "counter", "Elements the periodic reconciliation resent.",
-        [("", stats["reconcile_fixes"])],
+    scrape.counter("analyzer_logins", "Logins.", stats["analyzer_logins"])
+    scrape.counter("resyncs", "Resyncs after (re)connecting.", stats["resyncs"])
+    scrape.counter(
+        "reconcile_fixes", "Elements the periodic reconciliation resent.",
+        stats["reconcile_fixes"],
     )  # fmt: skip
     if stats["last_sync"] is not None:
-        metric(
-            "last_sync_timestamp_seconds", "gauge",
+        scrape.gauge(
+            "last_sync_timestamp_seconds",
             "When the analyzer last held exactly the desired graph.",
-            [("", stats["last_sync"])],
-        )  # fmt: skip
-    return "\n".join(lines) + "\n"
+            stats["last_sync"],
+        )
+    return scrape.text()
 
 
 def health_report(stats: dict[str, Any]) -> tuple[int, dict[str, Any]]:
@@ -116,8 +100,8 @@ class HealthServer:
 
     async def _metrics(self, request: web.Request) -> web.Response:
         return web.Response(
-            text=render_metrics(self.collector.stats),
-            headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"},
+            body=render_metrics(self.collector.stats),
+            headers={"Content-Type": CONTENT_TYPE_LATEST},
         )
 
     async def _healthz(self, request: web.Request) -> web.Response:

@@ -11,6 +11,7 @@ from dragonscope import __version__
 from dragonscope.analyzer import auth
 from dragonscope.analyzer.keys import ANALYZER
 from dragonscope.analyzer.responses import json_response
+from dragonscope.metrics import CONTENT_TYPE_LATEST, Scrape
 
 if TYPE_CHECKING:
     from dragonscope.analyzer.app import Analyzer
@@ -68,89 +69,57 @@ async def healthz(request: web.Request) -> web.Response:
     )
 
 
-def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-
-
-def render_metrics(analyzer: Analyzer) -> str:
-    lines: list[str] = []
-
-    def metric(name: str, kind: str, help_: str, samples: list[tuple[str, float]]) -> None:
-        lines.append(f"# HELP dragonscope_{name} {help_}")
-        lines.append(f"# TYPE dragonscope_{name} {kind}")
-        lines.extend(f"dragonscope_{name}{labels} {value:g}" for labels, value in samples)
-
+def render_metrics(analyzer: Analyzer) -> bytes:
     counters = analyzer.counters
     depths = analyzer.hub.queue_depths()
-    metric("publishers", "gauge", "Connected publishers.", [("", len(analyzer.publishers))])
-    metric("subscribers", "gauge", "Connected subscribers.", [("", len(analyzer.subscriber_pool))])
-    metric(
-        "publisher_messages_in_total",
-        "counter",
+    scrape = Scrape("dragonscope_")
+    scrape.gauge("publishers", "Connected publishers.", len(analyzer.publishers))
+    scrape.gauge("subscribers", "Connected subscribers.", len(analyzer.subscriber_pool))
+    scrape.counter(
+        "publisher_messages_in",
         "Messages received per connected publisher.",
-        [
-            (f'{{origin="{_escape(c.origin)}"}}', c.messages_in)
-            for c in analyzer.publishers.by_host.values()
+        label="origin",
+        samples=[
+            ({"origin": c.origin}, c.messages_in) for c in analyzer.publishers.by_host.values()
         ],
     )
-    metric("graph_nodes", "gauge", "Nodes in the live graph.", [("", analyzer.graph.node_count())])
-    metric("graph_edges", "gauge", "Edges in the live graph.", [("", analyzer.graph.edge_count())])
-    metric(
-        "messages_in_total",
-        "counter",
-        "WebSocket messages received from publishers.",
-        [("", counters["messages_in"])],
+    scrape.gauge("graph_nodes", "Nodes in the live graph.", analyzer.graph.node_count())
+    scrape.gauge("graph_edges", "Edges in the live graph.", analyzer.graph.edge_count())
+    scrape.counter(
+        "messages_in", "WebSocket messages received from publishers.", counters["messages_in"]
     )
-    metric(
-        "messages_out_total",
-        "counter",
+    scrape.counter(
+        "messages_out",
         "WebSocket messages sent (replies and events).",
-        [("", counters["messages_out"] + analyzer.hub.frames_out)],
+        counters["messages_out"] + analyzer.hub.frames_out,
     )
-    metric(
-        "rejections_total",
-        "counter",
+    scrape.counter(
+        "rejections",
         "Rejected publisher messages, by rule.",
-        [
-            (f'{{rule="{_escape(rule)}"}}', n)
-            for rule, n in sorted(analyzer.rejections.by_rule.items())
-        ]
-        or [('{rule="none"}', 0)],
+        label="rule",
+        samples=[({"rule": r}, n) for r, n in sorted(analyzer.rejections.by_rule.items())]
+        or [({"rule": "none"}, 0)],
     )
-    metric(
-        "subscriber_queue_depth_max",
-        "gauge",
-        "Deepest subscriber queue (frames).",
-        [("", max(depths, default=0))],
+    scrape.gauge(
+        "subscriber_queue_depth_max", "Deepest subscriber queue (frames).", max(depths, default=0)
     )
-    metric(
-        "subscriber_queue_depth_total",
-        "gauge",
-        "Frames queued for all subscribers.",
-        [("", sum(depths))],
-    )
-    metric(
-        "subscriber_frames_dropped_total",
-        "counter",
+    scrape.gauge("subscriber_queue_depth_total", "Frames queued for all subscribers.", sum(depths))
+    scrape.counter(
+        "subscriber_frames_dropped",
         "Frames dropped for slow subscribers (replaced by a resync).",
-        [("", sum(s.dropped for s in analyzer.hub.subscribers))],
+        sum(s.dropped for s in analyzer.hub.subscribers),
     )
-    metric("history_changes", "gauge", "Changes kept in history.", [("", len(analyzer.history))])
-    metric(
-        "queries_total",
-        "counter",
-        "Gremlin queries answered over REST.",
-        [("", counters["queries"])],
-    )
-    metric("alerts_fired_total", "counter", "Alerts fired.", [("", counters["alerts_fired"])])
-    return "\n".join(lines) + "\n"
+    scrape.gauge("history_changes", "Changes kept in history.", len(analyzer.history))
+    scrape.counter("queries", "Gremlin queries answered over REST.", counters["queries"])
+    scrape.counter("alerts_fired", "Alerts fired.", counters["alerts_fired"])
+    return scrape.text()
 
 
 async def metrics(request: web.Request) -> web.Response:
     analyzer: Analyzer = request.app[ANALYZER]
     analyzer.authorize(request, auth.READ)
     return web.Response(
-        text=render_metrics(analyzer), headers={"Content-Type": "text/plain; version=0.0.4"}
+        body=render_metrics(analyzer), headers={"Content-Type": CONTENT_TYPE_LATEST}
     )
 
 

@@ -66,10 +66,24 @@ def imports(path: Path, known: dict[str, Path]) -> set[str]:
                 target = node.module or ""
             if not target.startswith("dragonscope"):
                 continue
+            bound = surface_names(known[target]) if target in known else set()
             for alias in node.names:
                 sub = f"{target}.{alias.name}"
-                found.add(sub if sub in known else target)
+                found.add(sub if sub in known and alias.name not in bound else target)
     return {m for m in found if m in known and m != me}
+
+
+def surface_names(path: Path) -> set[str]:
+    """Names a package's ``__init__`` binds itself: ``from pkg import x`` then means that x."""
+    if path.name != "__init__.py":
+        return set()
+    names: set[str] = set()
+    for node in ast.parse(path.read_text()).body:
+        if isinstance(node, ast.ImportFrom):
+            names |= {a.asname or a.name for a in node.names}
+        elif isinstance(node, ast.FunctionDef | ast.ClassDef):
+            names.add(node.name)
+    return names
 
 
 def graph() -> dict[str, set[str]]:

@@ -134,25 +134,13 @@ def test_no_import_circles() -> None:
                 component.append(item)
                 if item == node:
                     break
-            # a package's __init__ importing its own modules is how a surface is made
-            if len(component) > 1 and not _only_a_surface(component, edges):
+            if len(component) > 1:
                 circles.append(sorted(component))
 
     for node in sorted(edges):
         if node not in index:
             visit(node)
     assert not circles, "import circles:\n" + "\n".join(" <-> ".join(c) for c in circles)
-
-
-def _only_a_surface(component: list[str], edges: dict[str, set[str]]) -> bool:
-    """True when the circle closes only through modules importing their own package's
-    ``__init__`` (``from dragonscope.x import y`` inside x), which Python resolves fine."""
-    members = set(component)
-    for module in component:
-        for target in edges[module] & members:
-            if module.startswith(target + "."):
-                return True
-    return False
 
 
 def test_other_packages_use_the_surface() -> None:

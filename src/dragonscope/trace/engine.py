@@ -272,6 +272,13 @@ class Tracer:
         if pkt is None or pkt.proto not in ("tcp", "udp", "icmp", "icmp6") or pkt.is_dhcp_request:
             result.notes.append("no reply simulated for this protocol")
             return
+        if pkt.is_multicast:
+            result.notes.append(
+                "no reply simulated: the request went to a multicast or broadcast address; "
+                "a receiver answers from its own address, which conntrack does not relate "
+                "to the request"
+            )
+            return
         fip = self.index.fip_by_address.get(ip(pkt.ip_src)) if pkt.ip_src else None
         reply_type = {8: 0, 128: 129}.get(pkt.icmp_type or -1, pkt.icmp_type)
         common = dict(

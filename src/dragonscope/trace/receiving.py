@@ -6,7 +6,7 @@ the port (115), trunk children included.
 from __future__ import annotations
 
 from dragonscope.trace import switching
-from dragonscope.trace.index import ip
+from dragonscope.trace.index import Port, ip
 from dragonscope.trace.walk import Frame, Next, Walk
 
 
@@ -122,24 +122,31 @@ def physnet_arrival(w: Walk, f: Frame) -> Next:
 
 
 def ingress_sg(w: Walk, f: Frame) -> Next:
-    port, pkt, network = f.dst, f.pkt, f.net
-    assert port is not None and network is not None
-    if "sg" not in w.apps or not port.security_groups or not pkt.is_ip:
+    assert f.dst is not None
+    return [(f, deliver)] if ingress_check(w, f, f.dst) else None
+
+
+def ingress_check(w: Walk, f: Frame, port: Port) -> bool:
+    """Tables 105/110 for ``port``: True when its security groups let the packet in
+    (a new connection is committed), else the drop is recorded. Also the check a service
+    function's ingress port applies to a packet of a chain."""
+    pkt, network = f.pkt, f.net
+    assert network is not None
+    if "sg" not in w.apps or not port.security_groups or not pkt.is_ip or pkt.mpls is not None:
         if w.record:
-            w.hop(
-                f,
-                105,
-                "pass",
-                "no security group on the destination port"
-                if pkt.is_ip
-                else "not IP: security groups do not apply",
-            )
-        return [(f, deliver)]
+            if not pkt.is_ip:
+                why = "not IP: security groups do not apply"
+            elif pkt.mpls is not None:
+                why = "MPLS frame: the conntrack flows match only IPv4/IPv6, so no group applies"
+            else:
+                why = f"no security group on {port.name}"
+            w.hop(f, 105, "pass", why)
+        return True
     zone = network.key
     if w.established(f, zone):
         if w.record:
             w.hop(f, 105, "pass", f"conntrack zone {zone}: established connection")
-        return [(f, deliver)]
+        return True
     match = w.sg.match(port, "ingress", pkt)
     if match is None:
         missing = w.sg.missing_groups(port)
@@ -153,19 +160,23 @@ def ingress_sg(w: Walk, f: Frame) -> Next:
             objs[0] if objs else None,
             [*objs[1:], w.index.port_ref(port)],
         )
-        return None
+        return False
     sg_id, rule = match
-    w.commit(f, zone, "ingress")
+    fresh = w.commit(f, zone, "ingress")
     if w.record:
         w.hop(
             f,
             110,
             "allow",
             f"new connection admitted by ingress rule {rule.get('id')}; "
-            f"committed to conntrack zone {zone}",
+            + (
+                f"committed to conntrack zone {zone}"
+                if fresh
+                else f"conntrack zone {zone} already holds it (new until a reply is seen)"
+            ),
             [w.index.sg_ref(sg_id, detail=f"rule {rule.get('id')}")],
         )
-    return [(f, deliver)]
+    return True
 
 
 def deliver(w: Walk, f: Frame) -> Next:

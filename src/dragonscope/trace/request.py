@@ -126,6 +126,17 @@ def _is_mac(value: Any) -> bool:
     )
 
 
+def multicast_mac(addr: IpAddr) -> str:
+    """The group MAC a guest's IP stack sends a multicast packet to (RFC 1112: 01:00:5e and
+    the low 23 bits; RFC 2464: 33:33 and the low 32 bits), not its gateway's."""
+    if addr.version == 4:
+        low = addr.packed[-3:]
+        octets = [0x01, 0x00, 0x5E, low[0] & 0x7F, low[1], low[2]]
+    else:
+        octets = [0x33, 0x33, *addr.packed[-4:]]
+    return ":".join(f"{b:02x}" for b in octets)
+
+
 @dataclass(slots=True)
 class GuestFailure:
     """The packet never leaves the guest (no route, unanswered ARP)."""
@@ -405,7 +416,10 @@ class Resolver:
             dst_addr = self._family_ip(target, version)
         if proto in ("icmp", "icmp6") and version != (4 if proto == "icmp" else 6):
             raise TraceError(f"{proto} needs an IPv{6 if proto == 'icmp6' else 4} destination")
-        if proto is None:
+        if proto is None and dst_addr == responders.METADATA_IP:
+            proto = "tcp"
+            notes.append("protocol not given: TCP, as to the metadata service")
+        elif proto is None:
             proto = "icmp" if version == 4 else "icmp6"
             notes.append(f"protocol not given: ICMP{'v6' if version == 6 else ''} echo request")
         src_ip = ip(req.ip_src) if req.ip_src else self._family_ip(sender, version)
@@ -468,8 +482,6 @@ class Resolver:
             raise TraceError("give a destination (--to port, IP or metadata)")
         if src_ip is None:
             raise TraceError(f"{sender.name} has no IPv{version} address; give --ip-src")
-        if dst_addr == responders.METADATA_IP and req.dport is None and req.proto is None:
-            proto = "tcp"
         sport = dport = itype = icode = None
         if proto in ("tcp", "udp"):
             sport = req.sport if req.sport is not None else EPHEMERAL_PORT
@@ -486,7 +498,10 @@ class Resolver:
             itype = req.icmp_type if req.icmp_type is not None else (8 if proto == "icmp" else 128)
             icode = req.icmp_code if req.icmp_code is not None else 0
         eth_dst = req.eth_dst
-        if eth_dst is None:
+        if eth_dst is None and dst_addr.is_multicast:
+            eth_dst = multicast_mac(dst_addr)
+            notes.append(f"{dst_addr} is a multicast address: sent to its group MAC {eth_dst}")
+        elif eth_dst is None:
             hop = self.next_hop(sender, dst_addr, notes)
             if hop == dst_addr and self._is_broadcast(sender, dst_addr):
                 eth_dst = BROADCAST

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from dragonscope.trace import dispatch, switching
+from dragonscope.trace import dispatch, receiving, switching
 from dragonscope.trace.index import NbIndex, Port, ip, net
 from dragonscope.trace.model import ObjRef, Packet
 from dragonscope.trace.walk import Frame, Next, Walk
@@ -25,6 +25,7 @@ class ChainHop:
     pair: ObjRef
     ingress: Port
     egress: Port
+    mpls: bool  # the service function handles MPLS itself (correlation "mpls")
 
 
 @dataclass(slots=True)
@@ -105,7 +106,8 @@ def plan(index: NbIndex, fc: dict[str, Any], chain: dict[str, Any]) -> ChainPlan
                     f"the pair's {end} {port.name} is not bound to a chassis", pair_ref
                 )
             ends.append(port)
-        hops.append(ChainHop(label, group_ref, pair_ref, ends[0], ends[1]))
+        mpls = pair.get("correlation_mechanism") == "mpls"
+        hops.append(ChainHop(label, group_ref, pair_ref, ends[0], ends[1], mpls))
     return ChainPlan(chain_ref, fc_ref, hops, len(groups) | (fc_index << 8) | (chain_id << 11))
 
 
@@ -137,7 +139,7 @@ def run_chain(w: Walk, f: Frame, fc: dict, by_source: bool) -> Next:
             f"{route.chain.name}",
             [route.classifier, route.chain],
         )
-    resume_dst = f.dst
+    resume_dst, home = f.dst, f.net
     before = f.pkt
     f.pkt = f.pkt.evolve(mpls=route.hops[0].label)
     if w.record:
@@ -156,12 +158,26 @@ def run_chain(w: Walk, f: Frame, fc: dict, by_source: bool) -> Next:
         if hop.ingress.chassis != f.chassis:
             network = idx.networks.get(hop.ingress.net_id)
             if network is not None and network.is_tunnel and hop.ingress.chassis in idx.chassis:
-                saved = f.net
-                f.net = network
+                f.net = network  # the tunnel's VNI sets metadata on the far side
                 f = dispatch.send_tunnel(w, f, hop.ingress.chassis or "")
-                f.net = saved
             else:
                 f = f.copy(chassis=hop.ingress.chassis)
+        if not hop.mpls:
+            before = f.pkt
+            f.pkt = f.pkt.evolve(mpls=None)
+            if w.record:
+                w.hop(
+                    f,
+                    122,
+                    "decap",
+                    f"pop MPLS: {hop.pair.name} has no MPLS correlation",
+                    [hop.pair],
+                    before,
+                )
+        # The pair's ingress port takes the packet like any destination: table 75 → its
+        # ingress security groups (105/110) → output (sfc_mpls_driver resubmits to 75).
+        if not receiving.ingress_check(w, f, hop.ingress):
+            return None
         if w.record:
             w.hop(
                 f,
@@ -170,7 +186,7 @@ def run_chain(w: Walk, f: Frame, fc: dict, by_source: bool) -> Next:
                 f"service function receives on {hop.ingress.name} and returns on {hop.egress.name}",
                 [idx.port_ref(hop.ingress), idx.port_ref(hop.egress)],
             )
-        f = f.copy(chassis=hop.egress.chassis)
+        f = f.copy(chassis=hop.egress.chassis, net=idx.networks.get(hop.egress.net_id) or f.net)
         before = f.pkt
         f.pkt = f.pkt.evolve(mpls=hop.label + 1)
         if w.record:
@@ -178,13 +194,15 @@ def run_chain(w: Walk, f: Frame, fc: dict, by_source: bool) -> Next:
                 f,
                 201,
                 "sfc",
-                f"from the pair's egress port: label {hop.label} → {hop.label + 1}",
+                f"from the pair's egress port: label {hop.label} → {hop.label + 1}"
+                if hop.mpls
+                else f"from the pair's egress port: push MPLS label {hop.label + 1}",
                 [idx.port_ref(hop.egress)],
                 before,
             )
     before = f.pkt
     f.pkt = f.pkt.evolve(mpls=None)
-    f.sfc_done, f.src = True, None
+    f.sfc_done, f.src, f.net = True, None, home
     f.dst = None if by_source else resume_dst
     if w.record:
         w.hop(

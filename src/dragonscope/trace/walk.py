@@ -186,26 +186,45 @@ class Walk:
         return pkt.ip_src, None, pkt.ip_dst, None
 
     def established(self, frame: Frame, zone: int) -> bool:
+        """Whether conntrack reports the packet as part of an established connection.
+
+        Only the reply direction of a committed entry (same chassis and zone) is: Linux
+        conntrack keeps a connection new until it has seen a reply, so a packet going the
+        way the entry was committed is still new and the security-group rules apply again
+        (two ports of one network on one chassis share the zone). No simulated packet
+        follows a reply in the original direction, so "seen reply" needs no state here.
+        """
         if self.assume_established:
             return True
         src, sport, dst, dport = self._tuple(frame.pkt)
-        for e in self.conntrack:
-            if e.chassis != frame.chassis or e.zone != zone or e.proto != frame.pkt.proto:
-                continue
-            if (e.src, e.sport, e.dst, e.dport) in (
-                (src, sport, dst, dport),
-                (dst, dport, src, sport),
-            ):
-                return True
-        return False
-
-    def commit(self, frame: Frame, zone: int, by: str, port: str = "") -> None:
-        src, sport, dst, dport = self._tuple(frame.pkt)
-        self.conntrack.append(
-            ConntrackEntry(
-                frame.chassis or "", zone, frame.pkt.proto, src, sport, dst, dport, by, port
-            )
+        return any(
+            e.chassis == frame.chassis
+            and e.zone == zone
+            and e.proto == frame.pkt.proto
+            and (e.src, e.sport, e.dst, e.dport) == (dst, dport, src, sport)
+            for e in self.conntrack
         )
+
+    def commit(self, frame: Frame, zone: int, by: str, port: str = "") -> bool:
+        """Commit the packet's connection; False when the zone already holds it (a second
+        commit of the same connection is a no-op in conntrack)."""
+        src, sport, dst, dport = self._tuple(frame.pkt)
+        chassis = frame.chassis or ""
+        for e in self.conntrack:
+            if (e.chassis, e.zone, e.proto, e.src, e.sport, e.dst, e.dport) == (
+                chassis,
+                zone,
+                frame.pkt.proto,
+                src,
+                sport,
+                dst,
+                dport,
+            ):
+                return False
+        self.conntrack.append(
+            ConntrackEntry(chassis, zone, frame.pkt.proto, src, sport, dst, dport, by, port)
+        )
+        return True
 
     def snat_origin(self, frame: Frame) -> ConntrackEntry | None:
         """The SNAT entry a packet returning to the chassis' external IP belongs to."""

@@ -892,7 +892,7 @@ def test_multicast_mac_keeps_the_low_23_bits() -> None:
     """RFC 1112 section 6.4: the high bit of the second octet is not copied."""
     from ipaddress import ip_address
 
-    from dragonscope.trace.request import multicast_mac
+    from dragonscope.trace.guest import multicast_mac
 
     assert multicast_mac(ip_address("239.129.2.3")) == "01:00:5e:01:02:03"
     assert multicast_mac(ip_address("ff02::1:ff00:12")) == "33:33:ff:00:00:12"

@@ -6,7 +6,7 @@ physical network of a provider network; broadcast copies go to every remote chas
 from __future__ import annotations
 
 from dragonscope.trace import nat, receiving, sfc, switching
-from dragonscope.trace.index import Port
+from dragonscope.trace.objects import Port
 from dragonscope.trace.walk import Frame, Next, Walk, is_local
 
 

@@ -13,9 +13,11 @@ from typing import Any
 
 from dragonscope.nb.model import Snapshot
 from dragonscope.trace import health, nat, receiving, source_side
-from dragonscope.trace.index import NbIndex, Port, ip
+from dragonscope.trace.index import NbIndex
 from dragonscope.trace.model import Hop, Outcome, Packet
-from dragonscope.trace.request import EXTERNAL_MAC, Resolver, Start, TraceRequest
+from dragonscope.trace.objects import Port, ip
+from dragonscope.trace.request import TraceRequest
+from dragonscope.trace.resolve import EXTERNAL_MAC, Resolver, Start
 from dragonscope.trace.responders import owns_ip
 from dragonscope.trace.secgroups import SgEvaluator
 from dragonscope.trace.walk import ConntrackEntry, Frame, Walk

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from dragonscope.trace.index import NbIndex, Port
+from dragonscope.trace.index import NbIndex
+from dragonscope.trace.objects import Port
 
 CONTROLLER = "df-local-controller"
 SERVICE_DOWN_TIME = 80.0  # seconds, Dragonflow's default service_down_time

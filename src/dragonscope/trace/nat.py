@@ -8,7 +8,8 @@ so the simulator names them symbolically.
 from __future__ import annotations
 
 from dragonscope.trace import receiving, switching
-from dragonscope.trace.index import FloatingIp, IpAddr, NbIndex, Port, Router, ip
+from dragonscope.trace.index import NbIndex
+from dragonscope.trace.objects import FloatingIp, IpAddr, Port, Router, ip
 from dragonscope.trace.walk import Frame, Next, Walk, decrement_ttl, keys
 
 SNAT_BRIDGE = "br-ex"

@@ -6,7 +6,7 @@ the port (115), trunk children included.
 from __future__ import annotations
 
 from dragonscope.trace import switching
-from dragonscope.trace.index import Port, ip
+from dragonscope.trace.objects import Port, ip
 from dragonscope.trace.walk import Frame, Next, Walk
 
 

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from dragonscope.trace import dispatch, receiving, switching
-from dragonscope.trace.index import NbIndex, Port, ip, net
+from dragonscope.trace.index import NbIndex
 from dragonscope.trace.model import ObjRef, Packet
+from dragonscope.trace.objects import Port, ip, net
 from dragonscope.trace.walk import Frame, Next, Walk
 
 

@@ -9,7 +9,7 @@ entry per copy when the output forks), or records an outcome and returns nothing
 from __future__ import annotations
 
 from dragonscope.trace import responders, switching
-from dragonscope.trace.index import ip
+from dragonscope.trace.objects import ip
 from dragonscope.trace.walk import Frame, Next, Walk, keys
 
 

@@ -6,7 +6,7 @@ receiving side.
 from __future__ import annotations
 
 from dragonscope.trace import dispatch, nat, sfc
-from dragonscope.trace.index import Port, ip
+from dragonscope.trace.objects import Port, ip
 from dragonscope.trace.walk import Frame, Next, Walk, decrement_ttl, is_local, keys
 
 

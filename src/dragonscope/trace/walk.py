@@ -12,8 +12,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from dragonscope.trace.index import NbIndex, Network, Port, Router, RouterPort
+from dragonscope.trace.index import NbIndex
 from dragonscope.trace.model import Hop, ObjRef, Outcome, Packet
+from dragonscope.trace.objects import Network, Port, Router, RouterPort
 from dragonscope.trace.secgroups import SgEvaluator
 
 MAX_STEPS = 5000

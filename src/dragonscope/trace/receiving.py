@@ -5,8 +5,8 @@ the port (115), trunk children included.
 
 from __future__ import annotations
 
-from dragonscope.trace import switching
-from dragonscope.trace.objects import Port, ip
+from dragonscope.trace import sgstage, switching
+from dragonscope.trace.objects import ip
 from dragonscope.trace.walk import Frame, Next, Walk
 
 
@@ -123,60 +123,7 @@ def physnet_arrival(w: Walk, f: Frame) -> Next:
 
 def ingress_sg(w: Walk, f: Frame) -> Next:
     assert f.dst is not None
-    return [(f, deliver)] if ingress_check(w, f, f.dst) else None
-
-
-def ingress_check(w: Walk, f: Frame, port: Port) -> bool:
-    """Tables 105/110 for ``port``: True when its security groups let the packet in
-    (a new connection is committed), else the drop is recorded. Also the check a service
-    function's ingress port applies to a packet of a chain."""
-    pkt, network = f.pkt, f.net
-    assert network is not None
-    if "sg" not in w.apps or not port.security_groups or not pkt.is_ip or pkt.mpls is not None:
-        if w.record:
-            if not pkt.is_ip:
-                why = "not IP: security groups do not apply"
-            elif pkt.mpls is not None:
-                why = "MPLS frame: the conntrack flows match only IPv4/IPv6, so no group applies"
-            else:
-                why = f"no security group on {port.name}"
-            w.hop(f, 105, "pass", why)
-        return True
-    zone = network.key
-    if w.established(f, zone):
-        if w.record:
-            w.hop(f, 105, "pass", f"conntrack zone {zone}: established connection")
-        return True
-    match = w.sg.match(port, "ingress", pkt)
-    if match is None:
-        missing = w.sg.missing_groups(port)
-        extra = f" (missing groups: {', '.join(missing)})" if missing else ""
-        objs = [w.index.sg_ref(s) for s in port.security_groups]
-        w.drop(
-            f,
-            110,
-            "SG_INGRESS",
-            f"new connection: no ingress rule of {port.name}'s security groups admits it{extra}",
-            objs[0] if objs else None,
-            [*objs[1:], w.index.port_ref(port)],
-        )
-        return False
-    sg_id, rule = match
-    fresh = w.commit(f, zone, "ingress")
-    if w.record:
-        w.hop(
-            f,
-            110,
-            "allow",
-            f"new connection admitted by ingress rule {rule.get('id')}; "
-            + (
-                f"committed to conntrack zone {zone}"
-                if fresh
-                else f"conntrack zone {zone} already holds it (new until a reply is seen)"
-            ),
-            [w.index.sg_ref(sg_id, detail=f"rule {rule.get('id')}")],
-        )
-    return True
+    return [(f, deliver)] if sgstage.admits(w, f, f.dst, sgstage.INGRESS) else None
 
 
 def deliver(w: Walk, f: Frame) -> Next:

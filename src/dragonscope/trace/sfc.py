@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from dragonscope.trace import dispatch, receiving, switching
+from dragonscope.trace import dispatch, sgstage, switching
 from dragonscope.trace.index import NbIndex
 from dragonscope.trace.model import ObjRef, Packet
 from dragonscope.trace.objects import Port, ip, net
@@ -177,7 +177,7 @@ def run_chain(w: Walk, f: Frame, fc: dict, by_source: bool) -> Next:
                 )
         # The pair's ingress port takes the packet like any destination: table 75 → its
         # ingress security groups (105/110) → output (sfc_mpls_driver resubmits to 75).
-        if not receiving.ingress_check(w, f, hop.ingress):
+        if not sgstage.admits(w, f, hop.ingress, sgstage.INGRESS):
             return None
         if w.record:
             w.hop(

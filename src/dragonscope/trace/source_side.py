@@ -8,7 +8,7 @@ entry per copy when the output forks), or records an outcome and returns nothing
 
 from __future__ import annotations
 
-from dragonscope.trace import responders, switching
+from dragonscope.trace import responders, sgstage, switching
 from dragonscope.trace.objects import ip
 from dragonscope.trace.walk import Frame, Next, Walk, keys
 
@@ -158,41 +158,8 @@ def port_security(w: Walk, f: Frame) -> Next:
 
 
 def egress_sg(w: Walk, f: Frame) -> Next:
-    port, pkt = f.src, f.pkt
-    assert port is not None and f.net is not None
-    if "sg" not in w.apps or not port.security_groups or not pkt.is_ip:
-        why = (
-            "no security group on the port" if pkt.is_ip else "not IP: security groups do not apply"
-        )
-        if w.record:
-            w.hop(f, 10, "pass", why)
-        return [(f, services)]
-    zone = f.net.key
-    if w.established(f, zone):
-        if w.record:
-            w.hop(f, 10, "pass", f"conntrack zone {zone}: established connection")
-        return [(f, services)]
-    match = w.sg.match(port, "egress", pkt)
-    if match is None:
-        missing = w.sg.missing_groups(port)
-        extra = f" (missing groups: {', '.join(missing)})" if missing else ""
-        objs = [w.index.sg_ref(s) for s in port.security_groups]
-        code = "DHCP_BLOCKED" if pkt.is_dhcp_request else "SG_EGRESS"
-        why = f"new connection: no egress rule of {port.name}'s security groups admits it" + extra
-        w.drop(f, 15, code, why, objs[0] if objs else None, [*objs[1:], w.index.port_ref(port)])
-        return None
-    sg_id, rule = match
-    w.commit(f, zone, "egress")
-    if w.record:
-        w.hop(
-            f,
-            15,
-            "allow",
-            f"new connection admitted by egress rule {rule.get('id')}; "
-            f"committed to conntrack zone {zone}",
-            [w.index.sg_ref(sg_id, detail=f"rule {rule.get('id')}")],
-        )
-    return [(f, services)]
+    assert f.src is not None
+    return [(f, services)] if sgstage.admits(w, f, f.src, sgstage.EGRESS) else None
 
 
 def services(w: Walk, f: Frame) -> Next:

@@ -7,10 +7,9 @@ so the simulator names them symbolically.
 
 from __future__ import annotations
 
-from dragonscope.trace import receiving, switching
 from dragonscope.trace.index import NbIndex
 from dragonscope.trace.objects import FloatingIp, IpAddr, Port, Router, ip
-from dragonscope.trace.walk import Frame, Next, Walk, decrement_ttl, keys
+from dragonscope.trace.walk import Frame, Next, Stage, Walk, decrement_ttl, keys
 
 SNAT_BRIDGE = "br-ex"
 
@@ -80,7 +79,7 @@ def dnat_egress(w: Walk, f: Frame) -> Next:
             [fref, idx.port_ref(fport)],
             before,
         )
-    return [(f, switching.l2_lookup)]
+    return [(f, Stage.L2_LOOKUP)]
 
 
 def dnat_ingress(w: Walk, f: Frame) -> Next:
@@ -111,7 +110,7 @@ def dnat_ingress(w: Walk, f: Frame) -> Next:
             [fref, idx.port_ref(fixed)],
             before,
         )
-    return [(f, switching.l2_lookup)]
+    return [(f, Stage.L2_LOOKUP)]
 
 
 def snat_egress(w: Walk, f: Frame) -> Next:
@@ -171,4 +170,4 @@ def snat_return(w: Walk, f: Frame) -> Next:
             [w.index.port_ref(port)],
             before,
         )
-    return [(f, receiving.ingress_sg)]
+    return [(f, Stage.INGRESS_SG)]

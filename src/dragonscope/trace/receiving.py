@@ -5,23 +5,15 @@ the port (115), trunk children included.
 
 from __future__ import annotations
 
-from dragonscope.trace import sgstage, switching
+from dragonscope.trace import sgstage, tunnel
 from dragonscope.trace.objects import ip
-from dragonscope.trace.walk import Frame, Next, Walk
+from dragonscope.trace.walk import Frame, Next, Stage, Walk
 
 
 def tunnel_arrival(w: Walk, f: Frame) -> Next:
     idx, sent = w.index, f.net
     assert sent is not None
-    here = idx.chassis.get(f.chassis or "")
-    if here is None or sent.type not in here.tunnel_types:
-        w.drop(
-            f,
-            0,
-            "TUNNEL_TYPE_UNSUPPORTED",
-            f"chassis {f.chassis} does not terminate {sent.type} tunnels",
-            idx.ref("chassis", f.chassis or ""),
-        )
+    if not tunnel.terminates(w, f, sent, 0):
         return None
     network = idx.net_by_tunnel.get((sent.type, sent.segmentation_id or -1))
     if network is None or not idx.local_ports.get((f.chassis or "", network.id)):
@@ -42,7 +34,7 @@ def tunnel_arrival(w: Walk, f: Frame) -> Next:
             f"from tunnel VNI {network.segmentation_id}: metadata={network.key}",
             [idx.net_ref(network)],
         )
-    return [(f, tunnel_dispatch)]
+    return [(f, Stage.TUNNEL_DISPATCH)]
 
 
 def tunnel_dispatch(w: Walk, f: Frame) -> Next:
@@ -52,7 +44,7 @@ def tunnel_dispatch(w: Walk, f: Frame) -> Next:
     if f.pkt.is_multicast:
         if w.record:
             w.hop(f, 100, "flood", f"multicast: every local port of {network.name} ({len(local)})")
-        return [(w.fork(f, dst=p), ingress_sg) for p in local]
+        return [(w.fork(f, dst=p), Stage.INGRESS_SG) for p in local]
     for port in local:
         if port.mac == f.pkt.eth_dst:
             f.dst = port
@@ -64,7 +56,7 @@ def tunnel_dispatch(w: Walk, f: Frame) -> Next:
                     f"destination MAC is local port {port.name}: reg7={port.key}",
                     [idx.port_ref(port)],
                 )
-            return [(f, ingress_sg)]
+            return [(f, Stage.INGRESS_SG)]
     w.drop(
         f,
         100,
@@ -118,12 +110,12 @@ def physnet_arrival(w: Walk, f: Frame) -> Next:
     else:
         if w.record:
             w.hop(f, 2, "goto", "external source → L2 lookup")
-    return [(f, switching.l2_lookup)]
+    return [(f, Stage.L2_LOOKUP)]
 
 
 def ingress_sg(w: Walk, f: Frame) -> Next:
     assert f.dst is not None
-    return [(f, deliver)] if sgstage.admits(w, f, f.dst, sgstage.INGRESS) else None
+    return [(f, Stage.DELIVER)] if sgstage.admits(w, f, f.dst, sgstage.INGRESS) else None
 
 
 def deliver(w: Walk, f: Frame) -> Next:

@@ -12,11 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from dragonscope.trace import dispatch, sgstage, switching
+from dragonscope.trace import sgstage, tunnel
 from dragonscope.trace.index import NbIndex
 from dragonscope.trace.model import ObjRef, Packet
 from dragonscope.trace.objects import Port, ip, net
-from dragonscope.trace.walk import Frame, Next, Walk
+from dragonscope.trace.walk import Frame, Next, Stage, Walk
 
 
 @dataclass(slots=True)
@@ -160,7 +160,7 @@ def run_chain(w: Walk, f: Frame, fc: dict, by_source: bool) -> Next:
             network = idx.networks.get(hop.ingress.net_id)
             if network is not None and network.is_tunnel and hop.ingress.chassis in idx.chassis:
                 f.net = network  # the tunnel's VNI sets metadata on the far side
-                f = dispatch.send_tunnel(w, f, hop.ingress.chassis or "")
+                f = tunnel.send(w, f, hop.ingress.chassis or "")
             else:
                 f = f.copy(chassis=hop.ingress.chassis)
         if not hop.mpls:
@@ -215,4 +215,4 @@ def run_chain(w: Walk, f: Frame, fc: dict, by_source: bool) -> Next:
             [route.chain],
             before,
         )
-    return [(f, switching.l2_lookup if by_source else dispatch.egress)]
+    return [(f, Stage.L2_LOOKUP if by_source else Stage.EGRESS)]

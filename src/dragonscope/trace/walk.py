@@ -4,12 +4,17 @@
 port, ``reg7`` = destination port, ``reg5`` = router) plus the chassis executing it.
 ``Walk`` runs table functions depth-first so the hops of one fork stay together, and keeps
 the conntrack entries that stateful security groups commit.
+
+A step names the step that comes next by its ``Stage``, never by importing the module
+that implements it: ``pipeline.STEPS`` maps each stage to its function, so the stage
+modules depend on this one and not on each other.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
+from enum import Enum
 from typing import Any
 
 from dragonscope.trace.index import NbIndex
@@ -46,8 +51,33 @@ class Frame:
 
 FRAME_FIELDS = tuple(f.name for f in fields(Frame))
 
-Step = Callable[["Walk", Frame], "list[tuple[Frame, Step]] | None"]
-Next = list[tuple[Frame, Step]] | None
+
+class Stage(Enum):
+    """Every step another step (or the engine) can send a packet to."""
+
+    CLASSIFY = "classify"
+    PORT_SECURITY = "port_security"
+    EGRESS_SG = "egress_sg"
+    SERVICES = "services"
+    ARP_TABLE = "arp_table"
+    ND_TABLE = "nd_table"
+    DHCP_TABLE = "dhcp_table"
+    L2_LOOKUP = "l2_lookup"
+    L3_LOOKUP = "l3_lookup"
+    L3_PROACTIVE = "l3_proactive"
+    EGRESS = "egress"
+    TUNNEL_ARRIVAL = "tunnel_arrival"
+    TUNNEL_DISPATCH = "tunnel_dispatch"
+    PHYSNET_ARRIVAL = "physnet_arrival"
+    INGRESS_SG = "ingress_sg"
+    DELIVER = "deliver"
+    DNAT_EGRESS = "dnat_egress"
+    DNAT_INGRESS = "dnat_ingress"
+    SNAT_RETURN = "snat_return"
+
+
+Next = list[tuple[Frame, Stage]] | None
+Step = Callable[["Walk", Frame], Next]
 
 
 @dataclass(slots=True)
@@ -83,6 +113,7 @@ class Walk:
     index: NbIndex
     sg: SgEvaluator
     apps: frozenset[str]
+    steps: Mapping[Stage, Step]
     assume_established: bool = False
     conntrack: list[ConntrackEntry] = field(default_factory=list)
     hops: list[Hop] = field(default_factory=list)
@@ -90,16 +121,16 @@ class Walk:
     record: bool = True
     _forks: dict[str, int] = field(default_factory=dict)
 
-    def run(self, frame: Frame, step: Step) -> None:
-        stack: list[tuple[Frame, Step]] = [(frame, step)]
+    def run(self, frame: Frame, stage: Stage) -> None:
+        stack: list[tuple[Frame, Stage]] = [(frame, stage)]
         steps = 0
         while stack:
-            current, fn = stack.pop()
+            current, next_stage = stack.pop()
             steps += 1
             if steps > MAX_STEPS:
                 self.drop(current, None, "LOOP", f"stopped after {MAX_STEPS} steps")
                 return
-            nxt = fn(self, current)
+            nxt = self.steps[next_stage](self, current)
             if nxt:
                 stack.extend(reversed(nxt))
 

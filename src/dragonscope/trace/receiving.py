@@ -5,6 +5,7 @@ the port (115), trunk children included.
 
 from __future__ import annotations
 
+from dragonscope.nb.tables import FLOATINGIP
 from dragonscope.trace import sgstage, tunnel
 from dragonscope.trace.objects import ip
 from dragonscope.trace.walk import Frame, Next, Stage, Walk
@@ -105,7 +106,7 @@ def physnet_arrival(w: Walk, f: Frame) -> Next:
                 2,
                 "hairpin",
                 f"source is local floating IP {fip.address}: reg6={fixed.key}",
-                [idx.ref("floatingip", fip.id, str(fip.address))],
+                [idx.ref(FLOATINGIP, fip.id, str(fip.address))],
             )
     else:
         if w.record:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from dragonscope.nb.tables import SFC_FLOWCLASSIFIER, SFC_PORTCHAIN, SFC_PORTPAIR, SFC_PORTPAIRGROUP
 from dragonscope.trace import sgstage, tunnel
 from dragonscope.trace.index import NbIndex
 from dragonscope.trace.model import ObjRef, Packet
@@ -72,8 +73,8 @@ def classifier_matches(fc: dict[str, Any], pkt: Packet) -> bool:
 
 def plan(index: NbIndex, fc: dict[str, Any], chain: dict[str, Any]) -> ChainPlan | ChainBroken:
     """Resolve the chain's groups, pairs and ports, or say which link is broken."""
-    chain_ref = index.ref("sfc_portchain", str(chain.get("id")), str(chain.get("name") or ""))
-    fc_ref = index.ref("sfc_flowclassifier", str(fc.get("id")), str(fc.get("name") or ""))
+    chain_ref = index.ref(SFC_PORTCHAIN, str(chain.get("id")), str(chain.get("name") or ""))
+    fc_ref = index.ref(SFC_FLOWCLASSIFIER, str(fc.get("id")), str(fc.get("name") or ""))
     classifiers = chain.get("flow_classifiers")
     classifiers = classifiers if isinstance(classifiers, list) else []
     fc_index = classifiers.index(fc.get("id")) if fc.get("id") in classifiers else 0
@@ -84,17 +85,17 @@ def plan(index: NbIndex, fc: dict[str, Any], chain: dict[str, Any]) -> ChainPlan
     hops = []
     for i, group_id in enumerate(groups):
         label = i | (fc_index << 8) | (chain_id << 11)
-        group = index.get("sfc_portpairgroup", str(group_id))
+        group = index.get(SFC_PORTPAIRGROUP, str(group_id))
         if group is None:
             return ChainBroken(f"port pair group {group_id} does not exist", chain_ref)
-        group_ref = index.ref("sfc_portpairgroup", str(group_id), str(group.get("name") or ""))
+        group_ref = index.ref(SFC_PORTPAIRGROUP, str(group_id), str(group.get("name") or ""))
         pairs = group.get("port_pairs")
         if not isinstance(pairs, list) or not pairs:
             return ChainBroken("the port pair group has no port pair", group_ref)
-        pair = index.get("sfc_portpair", str(pairs[0]))
+        pair = index.get(SFC_PORTPAIR, str(pairs[0]))
         if pair is None:
             return ChainBroken(f"port pair {pairs[0]} does not exist", group_ref)
-        pair_ref = index.ref("sfc_portpair", str(pairs[0]), str(pair.get("name") or ""))
+        pair_ref = index.ref(SFC_PORTPAIR, str(pairs[0]), str(pair.get("name") or ""))
         ends = []
         for end in ("ingress_port", "egress_port"):
             port = index.ports.get(str(pair.get(end)))

@@ -8,6 +8,7 @@ entry per copy when the output forks), or records an outcome and returns nothing
 
 from __future__ import annotations
 
+from dragonscope.nb.tables import CHASSIS, CHILD_PORT_SEGMENTATION
 from dragonscope.trace import responders, sgstage
 from dragonscope.trace.objects import ip
 from dragonscope.trace.walk import Frame, Next, Stage, Walk, keys
@@ -30,7 +31,7 @@ def classify(w: Walk, f: Frame) -> Next:
             "NO_CHASSIS",
             f"chassis {port.chassis} has no chassis record: no Dragonflow controller "
             "installed flows there",
-            w.index.ref("chassis", port.chassis),
+            w.index.ref(CHASSIS, port.chassis),
         )
         return None
     network = w.index.networks.get(port.net_id)
@@ -61,7 +62,7 @@ def classify(w: Walk, f: Frame) -> Next:
                     f"pop the tag, {keys(f)}",
                     [
                         ref,
-                        w.index.ref("child_port_segmentation", cps.id, detail=f"vlan {cps.vlan}"),
+                        w.index.ref(CHILD_PORT_SEGMENTATION, cps.id, detail=f"vlan {cps.vlan}"),
                         w.index.port_ref(child),
                     ],
                     before,

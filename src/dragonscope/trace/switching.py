@@ -5,6 +5,7 @@ receiving side.
 
 from __future__ import annotations
 
+from dragonscope.nb.tables import FLOATINGIP
 from dragonscope.trace import nat, sfc
 from dragonscope.trace.objects import Port, ip
 from dragonscope.trace.walk import Frame, Next, Stage, Walk, decrement_ttl, is_local, keys
@@ -68,7 +69,7 @@ def l2_lookup(w: Walk, f: Frame) -> Next:
                 55,
                 "replied",
                 f"this chassis answers ARP for floating IP {fip.address} with {fport.mac}",
-                object=idx.ref("floatingip", fip.id),
+                object=idx.ref(FLOATINGIP, fip.id),
                 detail={"responder": "arp", "reply": {"arp_sha": fport.mac}},
             )
             return None
@@ -282,7 +283,7 @@ def l3_lookup(w: Walk, f: Frame) -> Next:
                     60,
                     "goto",
                     f"{src.name} has floating IP {fip.address} on {router.name} → egress DNAT",
-                    [idx.ref("floatingip", fip.id, str(fip.address))],
+                    [idx.ref(FLOATINGIP, fip.id, str(fip.address))],
                 )
             return [(f, Stage.DNAT_EGRESS)]
     chassis = idx.chassis.get(f.chassis or "")

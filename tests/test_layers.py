@@ -26,7 +26,8 @@ FLOORS: tuple[tuple[str, ...], ...] = (
 )
 FLOOR = {name: level for level, names in enumerate(FLOORS) for name in names}
 ENTRY_MODULES = {"dragonscope.__main__"}  # ``python -m dragonscope``: the command line
-ROOT_MODULES = {"dragonscope", "dragonscope.config", "dragonscope.metrics"}
+# Modules that are a surface of their own: root modules, and the NB's table-name vocabulary.
+ROOT_MODULES = {"dragonscope", "dragonscope.config", "dragonscope.metrics", "dragonscope.nb.tables"}
 NB_WRITERS = {"dragonscope.demo.writers"}
 MAY_WRITE_NB = {"cli", "demo"}
 

@@ -200,19 +200,24 @@ async def test_dump_file_snapshot_skips_counters(tmp_path: Path) -> None:
     assert got == expected
 
 
-async def test_dump_file_rewrite_streams_the_difference(tmp_path: Path) -> None:
+async def test_dump_file_rewrite_streams_the_difference(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="dragonscope.nb.backends.dumpfile")
     path = tmp_path / "dump.json"
     dump = sample_dump()
     write_dump(path, dump)
     backend = open_backend(f"file://{path}?interval=0.05")
     follower = Follower(backend)
     await follower.start()
+    assert "changed" not in caplog.text  # reading the file is not a change of it
     gone = dump["lport"].pop(0)
     dump["chassis"].append({"id": "compute-9", "ip": "192.168.100.19", "tunnel_types": []})
     write_dump(path, dump)
     await eventually(lambda: ("chassis", "compute-9") in follower.state, timeout=5)
     assert ("lport", gone["id"]) not in follower.state
     assert follower.revision > 0
+    assert "changed: 2 objects differ" in caplog.text
     await follower.stop()
 
 

@@ -696,3 +696,243 @@ def test_every_hop_names_table_app_and_node_ids(tracer: Tracer) -> None:
         for obj in hop["objects"]:
             assert len(obj["node_id"]) == 36
     assert out["drop"] if out["verdict"] == "dropped" else "drop" not in out
+
+
+# -- conntrack: a connection stays new until a reply is seen ---------------------------
+def _fullstack_sg_cloud() -> Tracer:
+    """ping-1 admits ICMP only from ping-2's address; ping-2 and vpn-gw, whose groups let
+    anything out, share its network and its chassis (compute-2), like the three ports of
+    Dragonflow's fullstack test."""
+    from dragonscope.trace.whatif import apply_patch
+
+    group = {
+        "id": "sg-from-ping-2",
+        "name": "from-ping-2",
+        "topic": "acme",
+        "unique_key": 90,
+        "rules": [
+            {"direction": "egress", "ethertype": "IPv4", "id": "fp-eg"},
+            {
+                "direction": "ingress",
+                "ethertype": "IPv4",
+                "id": "fp-icmp",
+                "protocol": 1,
+                "remote_ip_prefix": "10.10.2.21/32",
+            },
+        ],
+    }
+    patch = {
+        "put": {"secgroup": [group]},
+        "update": {
+            "lport": [
+                {"id": "ping-1", "security_groups": ["sg-from-ping-2"]},
+                {"id": "vpn-gw", "security_groups": ["sg-echo"]},  # egress: anything
+            ]
+        },
+    }
+    return Tracer(apply_patch(build(), patch))
+
+
+def test_same_chassis_same_network_applies_the_receivers_ingress_rules() -> None:
+    """dragonflow/tests/fullstack/apps/test_sg.py, TestSGApp._create_port_policies: of two
+    ports on port3's subnet and host, only the one its group admits may ping it. The sender's
+    egress commit (sg.py, SGApp._install_security_group_permit_flow_by_direction, zone from
+    the metadata register) leaves the connection new, so table 110 still applies port3's
+    rules (SGApp._install_env_init_flow_by_direction passes only +est and +rel)."""
+    tracer = _fullstack_sg_cloud()
+    allowed = tracer.trace(TraceRequest(source="ping-2", destination="ping-1")).to_json()
+    assert allowed["verdict"] == "delivered" and allowed["final"]["port"]["name"] == "ping-1"
+    denied = tracer.trace(TraceRequest(source="vpn-gw", destination="ping-1")).to_json()
+    assert denied["verdict"] == "dropped" and denied["drop"]["code"] == "SG_INGRESS"
+    assert denied["drop"]["table"] == 110 and denied["drop"]["chassis"] == "compute-2"
+    assert denied["drop"]["object"]["id"] == "sg-from-ping-2"
+    assert [c["by"] for c in denied["conntrack"]] == ["egress"]  # the sender committed it
+    assert not any("established" in h["why"] for h in denied["hops"])
+
+
+def test_same_chassis_same_network_tcp_port_not_admitted(tracer: Tracer) -> None:
+    """sg.py, SGApp._install_env_init_flow_by_direction: only +trk+est passes table 110
+    without a rule. web-1 and app-1 share web-net and compute-1; app-1's group admits tcp/22
+    and tcp/80 but not tcp/3306, whatever web-1's egress check committed."""
+    out = tracer.trace(TraceRequest(source="web-1", destination="app-1", dport=3306)).to_json()
+    assert out["verdict"] == "dropped" and out["drop"]["code"] == "SG_INGRESS"
+    assert out["drop"]["table"] == 110 and out["drop"]["chassis"] == "compute-1"
+    assert [c["by"] for c in out["conntrack"]] == ["egress"]
+
+
+def test_same_chassis_same_network_ct_assumes_established(tracer: Tracer) -> None:
+    """--ct: every check sees +est (sg.py, SGApp._install_env_init_flow_by_direction)."""
+    out = tracer.trace(
+        TraceRequest(source="web-1", destination="app-1", dport=3306, ct=True)
+    ).to_json()
+    assert out["verdict"] == "delivered" and out["final"]["port"]["name"] == "app-1"
+    assert {h["table"] for h in out["hops"] if "established" in h["why"]} == {10, 105}
+
+
+def test_same_chassis_same_network_one_conntrack_entry_and_reply(tracer: Tracer) -> None:
+    """Both checks use zone = metadata (sg.py,
+    SGApp._install_connection_track_flow_by_direction): the ingress commit of the same
+    connection is the entry the egress check made, and the reply is established both ways."""
+    out = tracer.trace(
+        TraceRequest(source="web-1", destination="app-1", dport=22, reply=True)
+    ).to_json()
+    assert out["verdict"] == "delivered"
+    assert len(out["conntrack"]) == 1 and out["conntrack"][0]["zone"] == 2
+    admitted = next(h for h in out["hops"] if h["table"] == 110)
+    assert admitted["decision"] == "allow" and "already holds it" in admitted["why"]
+    reply = out["reply"]
+    assert reply["verdict"] == "delivered" and reply["final"]["port"]["name"] == "web-1"
+    assert {h["table"] for h in reply["hops"] if "established" in h["why"]} == {10, 105}
+
+
+def test_broadcast_copies_to_local_ports_pass_their_ingress_rules(tracer: Tracer) -> None:
+    """l2.py, L2App._add_multicast_broadcast_handling_for_local_port: each local copy is
+    resubmitted to the egress table and from there to INGRESS_CONNTRACK, so every local
+    receiver's groups apply. ping-1 admits only ICMP echo: a UDP broadcast from ping-2 on
+    the same chassis is dropped there; vpn-gw (no groups) receives it."""
+    out = tracer.trace(
+        TraceRequest(source="ping-2", destination="10.10.2.255", proto="udp", dport=5000)
+    ).to_json()
+    by_port = {
+        o["port"]["name"]: o["verdict"] for o in out["outcomes"] if o["verdict"] == "delivered"
+    }
+    assert by_port.get("vpn-gw") == "delivered" and "ping-1" not in by_port
+    dropped = [o for o in out["outcomes"] if o["verdict"] == "dropped"]
+    assert any(
+        o["code"] == "SG_INGRESS" and o["object"]["id"] == "sg-echo" and o["chassis"] == "compute-2"
+        for o in dropped
+    )
+
+
+# -- SFC: the service function's ingress port applies its groups --------------------------
+def _sfc_cloud(correlation: str = "none", sf_groups: tuple[str, ...] = ("sg-noegress",)) -> Tracer:
+    """fw-in (the pair's ingress port) gets groups admitting only tcp/22."""
+    from dragonscope.trace.whatif import apply_patch
+
+    patch = {
+        "update": {
+            "lport": [{"id": "sf-in", "security_groups": list(sf_groups)}],
+            "sfc_portpair": [{"id": "pp-fw", "correlation_mechanism": correlation}],
+        }
+    }
+    return Tracer(apply_patch(build(), patch))
+
+
+def test_sfc_service_function_ingress_port_applies_its_groups() -> None:
+    """sfc_mpls_driver.py, MplsDriver._port_pair_to_bucket: the select group sets reg7 to the
+    pair's ingress port and resubmits to EGRESS_TABLE (after SFC_MPLS_PP_DECAP pops the
+    label, MplsDriver._install_port_pair_decap_flows, when correlation is none), so the
+    packet reaches the service function through INGRESS_CONNTRACK and the port's ingress
+    rules: tcp/80 is dropped at fw-in, not reported later."""
+    out = _sfc_cloud().trace(TraceRequest(source="web-2", destination="db-1", dport=80))
+    result = out.to_json()
+    assert result["verdict"] == "dropped" and result["drop"]["code"] == "SG_INGRESS"
+    assert result["drop"]["table"] == 110 and result["drop"]["chassis"] == "compute-2"
+    assert result["drop"]["object"]["id"] == "sg-noegress"
+    assert "fw-in" in result["drop"]["reason"]
+    tables = [h["table"] for h in result["hops"]]
+    assert tables.index(122) < tables.index(110)
+    assert not any(h["decision"] == "service" for h in result["hops"])
+
+
+def test_sfc_service_function_admitting_the_flow_still_delivers() -> None:
+    """Same path as above (MplsDriver._port_pair_to_bucket); groups that admit tcp/80 let the
+    chain go on to db-1, and the reply (not classified) comes back established."""
+    tracer = _sfc_cloud(sf_groups=("sg-app",))
+    out = tracer.trace(TraceRequest(source="web-2", destination="db-1", dport=80, reply=True))
+    result = out.to_json()
+    assert result["verdict"] == "delivered" and result["final"]["port"]["name"] == "db-1"
+    sf_check = next(h for h in result["hops"] if h["table"] == 110)
+    assert sf_check["decision"] == "allow" and sf_check["chassis"] == "compute-2"
+    assert any(h["decision"] == "service" for h in result["hops"])
+    assert result["reply"]["verdict"] == "delivered"
+    assert result["reply"]["final"]["port"]["name"] == "web-2"
+
+
+def test_sfc_service_function_ct_assumes_established() -> None:
+    """--ct: the service function's INGRESS_SECURITY_GROUP sees +est (sg.py,
+    SGApp._install_env_init_flow_by_direction)."""
+    out = _sfc_cloud().trace(TraceRequest(source="web-2", destination="db-1", dport=80, ct=True))
+    assert out.verdict == "delivered"
+
+
+def test_sfc_mpls_correlated_frame_bypasses_security_groups() -> None:
+    """sfc_mpls_driver.py, MplsDriver._port_pair_to_bucket goes straight to EGRESS_TABLE
+    with the label kept when correlation is mpls; sg.py, SGApp._install_ipv4_ipv6_rules
+    installs the conntrack flows of table 105 for IPv4 and IPv6 only, so the MPLS frame
+    takes the table's default to INGRESS_DISPATCH."""
+    out = _sfc_cloud(correlation="mpls").trace(
+        TraceRequest(source="web-2", destination="db-1", dport=80)
+    )
+    result = out.to_json()
+    assert result["verdict"] == "delivered" and result["final"]["port"]["name"] == "db-1"
+    assert 122 not in [h["table"] for h in result["hops"]]
+    assert any(h["table"] == 105 and "MPLS" in h["why"] for h in result["hops"])
+
+
+# -- multicast from a guest ------------------------------------------------------------
+def test_multicast_goes_to_the_group_mac_and_is_flooded(tracer: Tracer) -> None:
+    """l2.py, L2App._get_multicast_broadcast_match matches any group MAC (eth_dst with the
+    multicast bit) and floods it on the network: a guest's IP stack sends 224.0.0.1 to
+    01:00:5e:00:00:01, so nothing is routed and nothing leaves through web-1's floating IP."""
+    out = tracer.trace(TraceRequest(source="web-1", destination="224.0.0.1")).to_json()
+    assert out["packet"]["eth_dst"] == "01:00:5e:00:00:01"
+    assert any("multicast" in a and "01:00:5e:00:00:01" in a for a in out["assumptions"])
+    assert out["verdict"] == "delivered"
+    assert not any(h["table"] in (60, 77, 80) for h in out["hops"])
+    assert any(h["table"] == 55 and h["decision"] == "flood" for h in out["hops"])
+    delivered = {
+        (o["port"]["name"], o["chassis"]) for o in out["outcomes"] if o["verdict"] == "delivered"
+    }
+    assert {("app-1", "compute-1"), ("web-2", "compute-2")} <= delivered
+    assert not any(o["verdict"] == "external" for o in out["outcomes"])
+
+
+def test_multicast_mac_keeps_the_low_23_bits() -> None:
+    """RFC 1112 section 6.4: the high bit of the second octet is not copied."""
+    from ipaddress import ip_address
+
+    from dragonscope.trace.guest import multicast_mac
+
+    assert multicast_mac(ip_address("239.129.2.3")) == "01:00:5e:01:02:03"
+    assert multicast_mac(ip_address("ff02::1:ff00:12")) == "33:33:ff:00:00:12"
+
+
+def test_ipv6_multicast_from_a_guest(tracer: Tracer) -> None:
+    """L2App._get_multicast_broadcast_match floods 33:33:00:00:00:01 (ff02::1) like any
+    group MAC; the receivers' ICMPv6 rules decide each copy."""
+    out = tracer.trace(TraceRequest(source="web-1", destination="ff02::1")).to_json()
+    assert out["packet"]["eth_dst"] == "33:33:00:00:00:01"
+    assert out["verdict"] == "delivered"
+    assert not any(h["table"] == 60 for h in out["hops"])
+
+
+def test_multicast_local_copy_applies_ingress_rules_and_ct(tracer: Tracer) -> None:
+    """L2App._add_multicast_broadcast_handling_for_local_port sends each local copy through
+    INGRESS_CONNTRACK: locked-1 (tcp/22 only) drops a UDP multicast; with --ct it passes."""
+    kw = dict(source="web-1", destination="239.1.1.1", proto="udp", dport=5000)
+    out = tracer.trace(TraceRequest(**kw)).to_json()
+    locked = [
+        o for o in out["outcomes"] if o["verdict"] == "dropped" and o["chassis"] == "compute-1"
+    ]
+    assert any(o["code"] == "SG_INGRESS" and o["object"]["id"] == "sg-noegress" for o in locked)
+    assumed = tracer.trace(TraceRequest(**kw, ct=True)).to_json()
+    assert {"locked-1", "app-1"} <= {
+        o["port"]["name"] for o in assumed["outcomes"] if o["verdict"] == "delivered"
+    }
+
+
+def test_multicast_reply_is_not_simulated(tracer: Tracer) -> None:
+    """A receiver answers a group address from its own unicast address: a connection of its
+    own, not the reply direction of the request's conntrack entry."""
+    out = tracer.trace(TraceRequest(source="web-1", destination="224.0.0.1", reply=True))
+    result = out.to_json()
+    assert result["verdict"] == "delivered" and "reply" not in result
+    assert any("multicast or broadcast" in n for n in result["notes"])
+
+
+def test_metadata_assumes_tcp_not_icmp(tracer: Tracer) -> None:
+    out = tracer.trace(TraceRequest(source="web-1", destination="metadata")).to_json()
+    assert out["packet"]["proto"] == "tcp"
+    assert not any("ICMP" in a for a in out["assumptions"])
+    assert any("TCP" in a for a in out["assumptions"])

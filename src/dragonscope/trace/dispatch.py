@@ -5,9 +5,9 @@ physical network of a provider network; broadcast copies go to every remote chas
 
 from __future__ import annotations
 
-from dragonscope.trace import nat, receiving, sfc, switching
-from dragonscope.trace.index import Port
-from dragonscope.trace.walk import Frame, Next, Walk, is_local
+from dragonscope.trace import nat, sfc, switching, tunnel
+from dragonscope.trace.objects import Port
+from dragonscope.trace.walk import Frame, Next, Stage, Walk, is_local
 
 
 def egress(w: Walk, f: Frame) -> Next:
@@ -31,11 +31,11 @@ def egress(w: Walk, f: Frame) -> Next:
                 f"reg7 is local floating IP port {port.name} → ingress DNAT",
                 [idx.port_ref(port)],
             )
-        return [(f, nat.dnat_ingress)]
+        return [(f, Stage.DNAT_INGRESS)]
     if is_local(w, f, port):
         if w.record:
             w.hop(f, 75, "goto", f"{port.name} is local → ingress security", [idx.port_ref(port)])
-        return [(f, receiving.ingress_sg)]
+        return [(f, Stage.INGRESS_SG)]
     if network.is_tunnel:
         return _tunnel(w, f, port)
     if network.is_provider:
@@ -64,15 +64,7 @@ def egress(w: Walk, f: Frame) -> Next:
 def _tunnel(w: Walk, f: Frame, port: Port) -> Next:
     idx, network = w.index, f.net
     assert network is not None
-    here = idx.chassis.get(f.chassis or "")
-    if here is None or network.type not in here.tunnel_types:
-        w.drop(
-            f,
-            75,
-            "TUNNEL_TYPE_UNSUPPORTED",
-            f"chassis {f.chassis} does not terminate {network.type} tunnels",
-            idx.ref("chassis", f.chassis or ""),
-        )
+    if not tunnel.terminates(w, f, network, 75):
         return None
     if port.vtep is not None:
         w.finish(
@@ -96,35 +88,7 @@ def _tunnel(w: Walk, f: Frame, port: Port) -> Next:
             idx.port_ref(port),
         )
         return None
-    return [(send_tunnel(w, f, remote.id), receiving.tunnel_arrival)]
-
-
-def send_tunnel(w: Walk, f: Frame, remote_id: str) -> Frame:
-    idx, network = w.index, f.net
-    assert network is not None
-    here, remote = idx.chassis[f.chassis or ""], idx.chassis[remote_id]
-    if w.record:
-        w.hop(
-            f,
-            75,
-            "tunnel",
-            f"encapsulate {network.type} VNI {network.segmentation_id}: outer "
-            f"{here.ip} → {remote.ip} ({remote.id})",
-            [idx.net_ref(network), idx.ref("chassis", remote.id)],
-        )
-    if w.record:
-        w.hops[-1].changes = {
-            "tunnel": [
-                None,
-                {
-                    "type": network.type,
-                    "vni": network.segmentation_id,
-                    "outer_src": str(here.ip),
-                    "outer_dst": str(remote.ip),
-                },
-            ]
-        }
-    return f.copy(chassis=remote.id, src=None, dst=None, router=None)
+    return [(tunnel.send(w, f, remote.id), Stage.TUNNEL_ARRIVAL)]
 
 
 def _egress_flood_or_provider(w: Walk, f: Frame) -> Next:
@@ -132,15 +96,7 @@ def _egress_flood_or_provider(w: Walk, f: Frame) -> Next:
     assert network is not None
     if f.flood and network.is_tunnel:
         remotes = sorted(idx.port_chassis_by_net.get(network.id, set()) - {f.chassis})
-        here = idx.chassis.get(f.chassis or "")
-        if here is None or network.type not in here.tunnel_types:
-            w.drop(
-                f,
-                75,
-                "TUNNEL_TYPE_UNSUPPORTED",
-                f"chassis {f.chassis} does not terminate {network.type} tunnels",
-                idx.ref("chassis", f.chassis or ""),
-            )
+        if not tunnel.terminates(w, f, network, 75):
             return None
         usable = [c for c in remotes if c in idx.chassis and idx.chassis[c].ip is not None]
         if w.record:
@@ -157,7 +113,7 @@ def _egress_flood_or_provider(w: Walk, f: Frame) -> Next:
                     else ""
                 ),
             )
-        return [(send_tunnel(w, w.fork(f), c), receiving.tunnel_arrival) for c in usable]
+        return [(tunnel.send(w, w.fork(f), c), Stage.TUNNEL_ARRIVAL) for c in usable]
     if network.is_provider:
         if f.from_physnet:
             if w.record:
@@ -200,7 +156,7 @@ def _to_physnet(w: Walk, f: Frame, continue_to: str | None) -> Next:
             from_physnet=True,
             physnet=physnet,
         )
-        return [(arriving, receiving.physnet_arrival)]
+        return [(arriving, Stage.PHYSNET_ARRIVAL)]
     before = f.pkt
     if f.pkt.eth_dst == "00:00:00:00:00:00":
         f.pkt = f.pkt.evolve(eth_dst=nat.bridge_mac(physnet))
@@ -216,7 +172,7 @@ def _to_physnet(w: Walk, f: Frame, continue_to: str | None) -> Next:
                         from_physnet=True,
                         physnet=physnet,
                     ),
-                    receiving.physnet_arrival,
+                    Stage.PHYSNET_ARRIVAL,
                 )
             )
     w.finish(

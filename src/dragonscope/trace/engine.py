@@ -12,13 +12,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dragonscope.nb import Snapshot
-from dragonscope.trace import health, nat, receiving, source_side
-from dragonscope.trace.index import NbIndex, Port, ip
+from dragonscope.trace import health
+from dragonscope.trace.index import NbIndex
 from dragonscope.trace.model import Hop, Outcome, Packet
-from dragonscope.trace.request import EXTERNAL_MAC, Resolver, Start, TraceRequest
+from dragonscope.trace.objects import Port, ip
+from dragonscope.trace.pipeline import STEPS
+from dragonscope.trace.request import TraceRequest
+from dragonscope.trace.resolve import EXTERNAL_MAC, Resolver, Start
 from dragonscope.trace.responders import owns_ip
 from dragonscope.trace.secgroups import SgEvaluator
-from dragonscope.trace.walk import ConntrackEntry, Frame, Walk
+from dragonscope.trace.walk import ConntrackEntry, Frame, Stage, Walk
 
 FORMAT_VERSION = 1
 
@@ -140,6 +143,7 @@ class Tracer:
             self.index,
             self.sg,
             self.apps,
+            STEPS,
             assume_established=request.ct,
             conntrack=list(conntrack or []),
             record=record,
@@ -178,7 +182,7 @@ class Tracer:
             return
         if start.kind == "port":
             frame.in_port = start.port
-            walk.run(frame, source_side.classify)
+            walk.run(frame, Stage.CLASSIFY)
         elif start.kind == "vtep":
             assert start.sender is not None and start.network is not None
             frame.net = start.network
@@ -190,13 +194,13 @@ class Tracer:
                 f"{sender.name} sends from behind VTEP {sender.vtep}",
                 [self.index.port_ref(sender)],
             )
-            walk.run(frame, receiving.tunnel_arrival)
+            walk.run(frame, Stage.TUNNEL_ARRIVAL)
         else:
             frame.from_physnet, frame.physnet = True, start.physnet
             walk.hop(
                 frame, None, "external", f"arrives from physnet {start.physnet} on {start.chassis}"
             )
-            walk.run(frame, receiving.physnet_arrival)
+            walk.run(frame, Stage.PHYSNET_ARRIVAL)
 
     def _choose(self, walk: Walk, start: Start) -> Outcome:
         outcomes, pkt = walk.outcomes, start.packet
@@ -272,6 +276,13 @@ class Tracer:
         if pkt is None or pkt.proto not in ("tcp", "udp", "icmp", "icmp6") or pkt.is_dhcp_request:
             result.notes.append("no reply simulated for this protocol")
             return
+        if pkt.is_multicast:
+            result.notes.append(
+                "no reply simulated: the request went to a multicast or broadcast address; "
+                "a receiver answers from its own address, which conntrack does not relate "
+                "to the request"
+            )
+            return
         fip = self.index.fip_by_address.get(ip(pkt.ip_src)) if pkt.ip_src else None
         reply_type = {8: 0, 128: 129}.get(pkt.icmp_type or -1, pkt.icmp_type)
         common = dict(
@@ -321,10 +332,10 @@ class Tracer:
             ttl=64,
         )
         chassis = result.final.chassis
-        walk = Walk(self.index, self.sg, self.apps, conntrack=list(result.conntrack))
+        walk = Walk(self.index, self.sg, self.apps, STEPS, conntrack=list(result.conntrack))
         frame = Frame(back, chassis)
         walk.hop(frame, None, "external", f"the answer arrives at {chassis} from the SNAT bridge")
-        walk.run(frame, nat.snat_return)
+        walk.run(frame, Stage.SNAT_RETURN)
         final = walk.outcomes[0]
         result.reply = TraceResult(
             request=TraceRequest(source="external", destination=back.ip_dst, chassis=chassis),

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from dragonscope.trace.index import NbIndex, Port
+from dragonscope.nb.tables import MIGRATION
+from dragonscope.trace.index import NbIndex
+from dragonscope.trace.objects import Port
 
 CONTROLLER = "df-local-controller"
 SERVICE_DOWN_TIME = 80.0  # seconds, Dragonflow's default service_down_time
@@ -36,7 +38,7 @@ def controller_notes(index: NbIndex, chassis_ids: Iterable[str]) -> list[str]:
 def migration_notes(index: NbIndex, ports: Iterable[Port]) -> list[str]:
     notes = []
     for port in ports:
-        record = index.get("migration", port.id)
+        record = index.get(MIGRATION, port.id)
         if record and record.get("dest_chassis") and record.get("dest_chassis") != port.chassis:
             notes.append(
                 f"{port.name} has a migration record (status {record.get('status')}) towards "

@@ -45,6 +45,7 @@ TABLES: dict[int | None, tuple[str, str]] = {
     115: ("INGRESS_DISPATCH", "classifier"),
     120: ("SFC_ENCAP", "sfc"),
     121: ("SFC_MPLS_DISPATCH", "sfc"),
+    122: ("SFC_MPLS_PP_DECAP", "sfc"),
     125: ("SFC_END_OF_CHAIN", "fc"),
     201: ("PORTSEC", "portsec"),
 }
@@ -80,6 +81,7 @@ STAGES: dict[int | None, str] = {
     115: "receiving side",
     120: "SFC",
     121: "SFC",
+    122: "SFC",
     125: "SFC",
 }
 

@@ -7,9 +7,10 @@ so the simulator names them symbolically.
 
 from __future__ import annotations
 
-from dragonscope.trace import receiving, switching
-from dragonscope.trace.index import FloatingIp, IpAddr, NbIndex, Port, Router, ip
-from dragonscope.trace.walk import Frame, Next, Walk, decrement_ttl, keys
+from dragonscope.nb.tables import CHASSIS, FLOATINGIP
+from dragonscope.trace.index import NbIndex
+from dragonscope.trace.objects import FloatingIp, IpAddr, Port, Router, ip
+from dragonscope.trace.walk import Frame, Next, Stage, Walk, decrement_ttl, keys
 
 SNAT_BRIDGE = "br-ex"
 
@@ -55,7 +56,7 @@ def dnat_egress(w: Walk, f: Frame) -> Next:
     assert fip is not None
     fport = idx.ports.get(fip.floating_port)
     ext = idx.networks.get(fport.net_id) if fport else None
-    fref = idx.ref("floatingip", fip.id, str(fip.address))
+    fref = idx.ref(FLOATINGIP, fip.id, str(fip.address))
     if fport is None or ext is None:
         w.drop(
             f,
@@ -79,14 +80,14 @@ def dnat_egress(w: Walk, f: Frame) -> Next:
             [fref, idx.port_ref(fport)],
             before,
         )
-    return [(f, switching.l2_lookup)]
+    return [(f, Stage.L2_LOOKUP)]
 
 
 def dnat_ingress(w: Walk, f: Frame) -> Next:
     idx, fport = w.index, f.dst
     assert fport is not None
     fip = idx.fip_by_port[fport.id]
-    fref = idx.ref("floatingip", fip.id, str(fip.address))
+    fref = idx.ref(FLOATINGIP, fip.id, str(fip.address))
     fixed = idx.ports.get(fip.fixed_port or "")
     fixed_net = idx.networks.get(fixed.net_id) if fixed else None
     if fixed is None or fixed_net is None or not fixed.ips:
@@ -110,7 +111,7 @@ def dnat_ingress(w: Walk, f: Frame) -> Next:
             [fref, idx.port_ref(fixed)],
             before,
         )
-    return [(f, switching.l2_lookup)]
+    return [(f, Stage.L2_LOOKUP)]
 
 
 def snat_egress(w: Walk, f: Frame) -> Next:
@@ -125,7 +126,7 @@ def snat_egress(w: Walk, f: Frame) -> Next:
             70,
             "nat",
             f"chassis SNAT to {chassis.external_ip} (conntrack zone 65534)",
-            [w.index.ref("chassis", chassis.id)],
+            [w.index.ref(CHASSIS, chassis.id)],
             before,
         )
     before = f.pkt
@@ -135,7 +136,7 @@ def snat_egress(w: Walk, f: Frame) -> Next:
         71,
         "external",
         f"out to {SNAT_BRIDGE} on {chassis.id}",
-        object=w.index.ref("chassis", chassis.id),
+        object=w.index.ref(CHASSIS, chassis.id),
         detail={"bridge": SNAT_BRIDGE},
     )
     w.hops[-1].changes = before.diff(f.pkt) if w.record else {}
@@ -154,7 +155,7 @@ def snat_return(w: Walk, f: Frame) -> Next:
             50,
             "NO_L2_DESTINATION",
             "no SNAT connection of this chassis matches the packet; Dragonflow drops it",
-            w.index.ref("chassis", f.chassis or ""),
+            w.index.ref(CHASSIS, f.chassis or ""),
         )
         return None
     before = f.pkt
@@ -170,4 +171,4 @@ def snat_return(w: Walk, f: Frame) -> Next:
             [w.index.port_ref(port)],
             before,
         )
-    return [(f, receiving.ingress_sg)]
+    return [(f, Stage.INGRESS_SG)]

@@ -5,23 +5,16 @@ the port (115), trunk children included.
 
 from __future__ import annotations
 
-from dragonscope.trace import switching
-from dragonscope.trace.index import ip
-from dragonscope.trace.walk import Frame, Next, Walk
+from dragonscope.nb.tables import FLOATINGIP
+from dragonscope.trace import sgstage, tunnel
+from dragonscope.trace.objects import ip
+from dragonscope.trace.walk import Frame, Next, Stage, Walk
 
 
 def tunnel_arrival(w: Walk, f: Frame) -> Next:
     idx, sent = w.index, f.net
     assert sent is not None
-    here = idx.chassis.get(f.chassis or "")
-    if here is None or sent.type not in here.tunnel_types:
-        w.drop(
-            f,
-            0,
-            "TUNNEL_TYPE_UNSUPPORTED",
-            f"chassis {f.chassis} does not terminate {sent.type} tunnels",
-            idx.ref("chassis", f.chassis or ""),
-        )
+    if not tunnel.terminates(w, f, sent, 0):
         return None
     network = idx.net_by_tunnel.get((sent.type, sent.segmentation_id or -1))
     if network is None or not idx.local_ports.get((f.chassis or "", network.id)):
@@ -42,7 +35,7 @@ def tunnel_arrival(w: Walk, f: Frame) -> Next:
             f"from tunnel VNI {network.segmentation_id}: metadata={network.key}",
             [idx.net_ref(network)],
         )
-    return [(f, tunnel_dispatch)]
+    return [(f, Stage.TUNNEL_DISPATCH)]
 
 
 def tunnel_dispatch(w: Walk, f: Frame) -> Next:
@@ -52,7 +45,7 @@ def tunnel_dispatch(w: Walk, f: Frame) -> Next:
     if f.pkt.is_multicast:
         if w.record:
             w.hop(f, 100, "flood", f"multicast: every local port of {network.name} ({len(local)})")
-        return [(w.fork(f, dst=p), ingress_sg) for p in local]
+        return [(w.fork(f, dst=p), Stage.INGRESS_SG) for p in local]
     for port in local:
         if port.mac == f.pkt.eth_dst:
             f.dst = port
@@ -64,7 +57,7 @@ def tunnel_dispatch(w: Walk, f: Frame) -> Next:
                     f"destination MAC is local port {port.name}: reg7={port.key}",
                     [idx.port_ref(port)],
                 )
-            return [(f, ingress_sg)]
+            return [(f, Stage.INGRESS_SG)]
     w.drop(
         f,
         100,
@@ -113,59 +106,17 @@ def physnet_arrival(w: Walk, f: Frame) -> Next:
                 2,
                 "hairpin",
                 f"source is local floating IP {fip.address}: reg6={fixed.key}",
-                [idx.ref("floatingip", fip.id, str(fip.address))],
+                [idx.ref(FLOATINGIP, fip.id, str(fip.address))],
             )
     else:
         if w.record:
             w.hop(f, 2, "goto", "external source → L2 lookup")
-    return [(f, switching.l2_lookup)]
+    return [(f, Stage.L2_LOOKUP)]
 
 
 def ingress_sg(w: Walk, f: Frame) -> Next:
-    port, pkt, network = f.dst, f.pkt, f.net
-    assert port is not None and network is not None
-    if "sg" not in w.apps or not port.security_groups or not pkt.is_ip:
-        if w.record:
-            w.hop(
-                f,
-                105,
-                "pass",
-                "no security group on the destination port"
-                if pkt.is_ip
-                else "not IP: security groups do not apply",
-            )
-        return [(f, deliver)]
-    zone = network.key
-    if w.established(f, zone):
-        if w.record:
-            w.hop(f, 105, "pass", f"conntrack zone {zone}: established connection")
-        return [(f, deliver)]
-    match = w.sg.match(port, "ingress", pkt)
-    if match is None:
-        missing = w.sg.missing_groups(port)
-        extra = f" (missing groups: {', '.join(missing)})" if missing else ""
-        objs = [w.index.sg_ref(s) for s in port.security_groups]
-        w.drop(
-            f,
-            110,
-            "SG_INGRESS",
-            f"new connection: no ingress rule of {port.name}'s security groups admits it{extra}",
-            objs[0] if objs else None,
-            [*objs[1:], w.index.port_ref(port)],
-        )
-        return None
-    sg_id, rule = match
-    w.commit(f, zone, "ingress")
-    if w.record:
-        w.hop(
-            f,
-            110,
-            "allow",
-            f"new connection admitted by ingress rule {rule.get('id')}; "
-            f"committed to conntrack zone {zone}",
-            [w.index.sg_ref(sg_id, detail=f"rule {rule.get('id')}")],
-        )
-    return [(f, deliver)]
+    assert f.dst is not None
+    return [(f, Stage.DELIVER)] if sgstage.admits(w, f, f.dst, sgstage.INGRESS) else None
 
 
 def deliver(w: Walk, f: Frame) -> Next:

@@ -9,8 +9,9 @@ from __future__ import annotations
 import ipaddress
 from typing import Any
 
-from dragonscope.trace.index import IpAddr, NbIndex, Network, Port
+from dragonscope.trace.index import NbIndex
 from dragonscope.trace.model import ObjRef
+from dragonscope.trace.objects import IpAddr, Network, Port
 
 METADATA_IP = ipaddress.ip_address("169.254.169.254")
 METADATA_PORT = 80

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from dragonscope.trace.index import IpAddr, NbIndex, Port, ip, net
+from dragonscope.trace.index import NbIndex
 from dragonscope.trace.model import Packet
+from dragonscope.trace.objects import IpAddr, Port, ip, net
 
 PROTO_NUMBERS = {"tcp": 6, "udp": 17, "icmp": 1, "icmp6": 58}
 PROTO_NAMES = {v: k for k, v in PROTO_NUMBERS.items()}

@@ -12,10 +12,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from dragonscope.trace import dispatch, switching
-from dragonscope.trace.index import NbIndex, Port, ip, net
+from dragonscope.nb.tables import SFC_FLOWCLASSIFIER, SFC_PORTCHAIN, SFC_PORTPAIR, SFC_PORTPAIRGROUP
+from dragonscope.trace import sgstage, tunnel
+from dragonscope.trace.index import NbIndex
 from dragonscope.trace.model import ObjRef, Packet
-from dragonscope.trace.walk import Frame, Next, Walk
+from dragonscope.trace.objects import Port, ip, net
+from dragonscope.trace.walk import Frame, Next, Stage, Walk
 
 
 @dataclass(slots=True)
@@ -25,6 +27,7 @@ class ChainHop:
     pair: ObjRef
     ingress: Port
     egress: Port
+    mpls: bool  # the service function handles MPLS itself (correlation "mpls")
 
 
 @dataclass(slots=True)
@@ -70,8 +73,8 @@ def classifier_matches(fc: dict[str, Any], pkt: Packet) -> bool:
 
 def plan(index: NbIndex, fc: dict[str, Any], chain: dict[str, Any]) -> ChainPlan | ChainBroken:
     """Resolve the chain's groups, pairs and ports, or say which link is broken."""
-    chain_ref = index.ref("sfc_portchain", str(chain.get("id")), str(chain.get("name") or ""))
-    fc_ref = index.ref("sfc_flowclassifier", str(fc.get("id")), str(fc.get("name") or ""))
+    chain_ref = index.ref(SFC_PORTCHAIN, str(chain.get("id")), str(chain.get("name") or ""))
+    fc_ref = index.ref(SFC_FLOWCLASSIFIER, str(fc.get("id")), str(fc.get("name") or ""))
     classifiers = chain.get("flow_classifiers")
     classifiers = classifiers if isinstance(classifiers, list) else []
     fc_index = classifiers.index(fc.get("id")) if fc.get("id") in classifiers else 0
@@ -82,17 +85,17 @@ def plan(index: NbIndex, fc: dict[str, Any], chain: dict[str, Any]) -> ChainPlan
     hops = []
     for i, group_id in enumerate(groups):
         label = i | (fc_index << 8) | (chain_id << 11)
-        group = index.get("sfc_portpairgroup", str(group_id))
+        group = index.get(SFC_PORTPAIRGROUP, str(group_id))
         if group is None:
             return ChainBroken(f"port pair group {group_id} does not exist", chain_ref)
-        group_ref = index.ref("sfc_portpairgroup", str(group_id), str(group.get("name") or ""))
+        group_ref = index.ref(SFC_PORTPAIRGROUP, str(group_id), str(group.get("name") or ""))
         pairs = group.get("port_pairs")
         if not isinstance(pairs, list) or not pairs:
             return ChainBroken("the port pair group has no port pair", group_ref)
-        pair = index.get("sfc_portpair", str(pairs[0]))
+        pair = index.get(SFC_PORTPAIR, str(pairs[0]))
         if pair is None:
             return ChainBroken(f"port pair {pairs[0]} does not exist", group_ref)
-        pair_ref = index.ref("sfc_portpair", str(pairs[0]), str(pair.get("name") or ""))
+        pair_ref = index.ref(SFC_PORTPAIR, str(pairs[0]), str(pair.get("name") or ""))
         ends = []
         for end in ("ingress_port", "egress_port"):
             port = index.ports.get(str(pair.get(end)))
@@ -105,7 +108,8 @@ def plan(index: NbIndex, fc: dict[str, Any], chain: dict[str, Any]) -> ChainPlan
                     f"the pair's {end} {port.name} is not bound to a chassis", pair_ref
                 )
             ends.append(port)
-        hops.append(ChainHop(label, group_ref, pair_ref, ends[0], ends[1]))
+        mpls = pair.get("correlation_mechanism") == "mpls"
+        hops.append(ChainHop(label, group_ref, pair_ref, ends[0], ends[1], mpls))
     return ChainPlan(chain_ref, fc_ref, hops, len(groups) | (fc_index << 8) | (chain_id << 11))
 
 
@@ -137,7 +141,7 @@ def run_chain(w: Walk, f: Frame, fc: dict, by_source: bool) -> Next:
             f"{route.chain.name}",
             [route.classifier, route.chain],
         )
-    resume_dst = f.dst
+    resume_dst, home = f.dst, f.net
     before = f.pkt
     f.pkt = f.pkt.evolve(mpls=route.hops[0].label)
     if w.record:
@@ -156,12 +160,26 @@ def run_chain(w: Walk, f: Frame, fc: dict, by_source: bool) -> Next:
         if hop.ingress.chassis != f.chassis:
             network = idx.networks.get(hop.ingress.net_id)
             if network is not None and network.is_tunnel and hop.ingress.chassis in idx.chassis:
-                saved = f.net
-                f.net = network
-                f = dispatch.send_tunnel(w, f, hop.ingress.chassis or "")
-                f.net = saved
+                f.net = network  # the tunnel's VNI sets metadata on the far side
+                f = tunnel.send(w, f, hop.ingress.chassis or "")
             else:
                 f = f.copy(chassis=hop.ingress.chassis)
+        if not hop.mpls:
+            before = f.pkt
+            f.pkt = f.pkt.evolve(mpls=None)
+            if w.record:
+                w.hop(
+                    f,
+                    122,
+                    "decap",
+                    f"pop MPLS: {hop.pair.name} has no MPLS correlation",
+                    [hop.pair],
+                    before,
+                )
+        # The pair's ingress port takes the packet like any destination: table 75 → its
+        # ingress security groups (105/110) → output (sfc_mpls_driver resubmits to 75).
+        if not sgstage.admits(w, f, hop.ingress, sgstage.INGRESS):
+            return None
         if w.record:
             w.hop(
                 f,
@@ -170,7 +188,7 @@ def run_chain(w: Walk, f: Frame, fc: dict, by_source: bool) -> Next:
                 f"service function receives on {hop.ingress.name} and returns on {hop.egress.name}",
                 [idx.port_ref(hop.ingress), idx.port_ref(hop.egress)],
             )
-        f = f.copy(chassis=hop.egress.chassis)
+        f = f.copy(chassis=hop.egress.chassis, net=idx.networks.get(hop.egress.net_id) or f.net)
         before = f.pkt
         f.pkt = f.pkt.evolve(mpls=hop.label + 1)
         if w.record:
@@ -178,13 +196,15 @@ def run_chain(w: Walk, f: Frame, fc: dict, by_source: bool) -> Next:
                 f,
                 201,
                 "sfc",
-                f"from the pair's egress port: label {hop.label} → {hop.label + 1}",
+                f"from the pair's egress port: label {hop.label} → {hop.label + 1}"
+                if hop.mpls
+                else f"from the pair's egress port: push MPLS label {hop.label + 1}",
                 [idx.port_ref(hop.egress)],
                 before,
             )
     before = f.pkt
     f.pkt = f.pkt.evolve(mpls=None)
-    f.sfc_done, f.src = True, None
+    f.sfc_done, f.src, f.net = True, None, home
     f.dst = None if by_source else resume_dst
     if w.record:
         w.hop(
@@ -196,4 +216,4 @@ def run_chain(w: Walk, f: Frame, fc: dict, by_source: bool) -> Next:
             [route.chain],
             before,
         )
-    return [(f, switching.l2_lookup if by_source else dispatch.egress)]
+    return [(f, Stage.L2_LOOKUP if by_source else Stage.EGRESS)]

@@ -8,9 +8,10 @@ entry per copy when the output forks), or records an outcome and returns nothing
 
 from __future__ import annotations
 
-from dragonscope.trace import responders, switching
-from dragonscope.trace.index import ip
-from dragonscope.trace.walk import Frame, Next, Walk, keys
+from dragonscope.nb.tables import CHASSIS, CHILD_PORT_SEGMENTATION
+from dragonscope.trace import responders, sgstage
+from dragonscope.trace.objects import ip
+from dragonscope.trace.walk import Frame, Next, Stage, Walk, keys
 
 
 def classify(w: Walk, f: Frame) -> Next:
@@ -30,7 +31,7 @@ def classify(w: Walk, f: Frame) -> Next:
             "NO_CHASSIS",
             f"chassis {port.chassis} has no chassis record: no Dragonflow controller "
             "installed flows there",
-            w.index.ref("chassis", port.chassis),
+            w.index.ref(CHASSIS, port.chassis),
         )
         return None
     network = w.index.networks.get(port.net_id)
@@ -61,12 +62,12 @@ def classify(w: Walk, f: Frame) -> Next:
                     f"pop the tag, {keys(f)}",
                     [
                         ref,
-                        w.index.ref("child_port_segmentation", cps.id, detail=f"vlan {cps.vlan}"),
+                        w.index.ref(CHILD_PORT_SEGMENTATION, cps.id, detail=f"vlan {cps.vlan}"),
                         w.index.port_ref(child),
                     ],
                     before,
                 )
-            return [(f, port_security)]
+            return [(f, Stage.PORT_SECURITY)]
     if w.record:
         w.hop(
             f,
@@ -75,7 +76,7 @@ def classify(w: Walk, f: Frame) -> Next:
             f"from port {port.name} in network {network.name}: {keys(f)}",
             [ref, w.index.net_ref(network)],
         )
-    return [(f, port_security)]
+    return [(f, Stage.PORT_SECURITY)]
 
 
 def is_metadata(f: Frame) -> bool:
@@ -100,11 +101,11 @@ def port_security(w: Walk, f: Frame) -> Next:
                 "before any spoofing or security group check",
                 [ref],
             )
-        return [(f, services)]
+        return [(f, Stage.SERVICES)]
     if "portsec" not in w.apps or not port.port_security:
         if w.record:
             w.hop(f, 201, "pass", f"port security is disabled on {port.name}", [ref])
-        return [(f, egress_sg)]
+        return [(f, Stage.EGRESS_SG)]
     src_ip = ip(pkt.ip_src) if pkt.ip_src else None
     pairs = {(port.mac, a) for a in port.ips} | {(m or port.mac, a) for a, m in port.pairs}
     if pkt.eth_type == "arp":
@@ -112,11 +113,11 @@ def port_security(w: Walk, f: Frame) -> Next:
         if pkt.arp_sha == pkt.eth_src and (pkt.eth_src, spa) in pairs:
             if w.record:
                 w.hop(f, 201, "services", "ARP with a valid MAC/IP pair", [ref])
-            return [(f, services)]
+            return [(f, Stage.SERVICES)]
         if pkt.eth_src == port.mac and pkt.arp_spa == "0.0.0.0":
             if w.record:
                 w.hop(f, 201, "services", "ARP probe from the port MAC", [ref])
-            return [(f, services)]
+            return [(f, Stage.SERVICES)]
         w.drop(
             f,
             201,
@@ -128,7 +129,7 @@ def port_security(w: Walk, f: Frame) -> Next:
     if pkt.proto == "icmp6" and pkt.eth_src == port.mac:
         if w.record:
             w.hop(f, 201, "services", "ICMPv6 from the port MAC skips security groups", [ref])
-        return [(f, services)]
+        return [(f, Stage.SERVICES)]
     if pkt.is_ip and (pkt.eth_src, src_ip) in pairs:
         aap = (pkt.eth_src, src_ip) not in {(port.mac, a) for a in port.ips}
         if w.record:
@@ -141,11 +142,11 @@ def port_security(w: Walk, f: Frame) -> Next:
                 + f" of {port.name}",
                 [ref],
             )
-        return [(f, egress_sg)]
+        return [(f, Stage.EGRESS_SG)]
     if pkt.is_ip and pkt.is_dhcp_request and pkt.eth_src == port.mac:
         if w.record:
             w.hop(f, 201, "pass", "DHCP request from the port MAC (any source IP)", [ref])
-        return [(f, egress_sg)]
+        return [(f, Stage.EGRESS_SG)]
     w.drop(
         f,
         201,
@@ -158,41 +159,8 @@ def port_security(w: Walk, f: Frame) -> Next:
 
 
 def egress_sg(w: Walk, f: Frame) -> Next:
-    port, pkt = f.src, f.pkt
-    assert port is not None and f.net is not None
-    if "sg" not in w.apps or not port.security_groups or not pkt.is_ip:
-        why = (
-            "no security group on the port" if pkt.is_ip else "not IP: security groups do not apply"
-        )
-        if w.record:
-            w.hop(f, 10, "pass", why)
-        return [(f, services)]
-    zone = f.net.key
-    if w.established(f, zone):
-        if w.record:
-            w.hop(f, 10, "pass", f"conntrack zone {zone}: established connection")
-        return [(f, services)]
-    match = w.sg.match(port, "egress", pkt)
-    if match is None:
-        missing = w.sg.missing_groups(port)
-        extra = f" (missing groups: {', '.join(missing)})" if missing else ""
-        objs = [w.index.sg_ref(s) for s in port.security_groups]
-        code = "DHCP_BLOCKED" if pkt.is_dhcp_request else "SG_EGRESS"
-        why = f"new connection: no egress rule of {port.name}'s security groups admits it" + extra
-        w.drop(f, 15, code, why, objs[0] if objs else None, [*objs[1:], w.index.port_ref(port)])
-        return None
-    sg_id, rule = match
-    w.commit(f, zone, "egress")
-    if w.record:
-        w.hop(
-            f,
-            15,
-            "allow",
-            f"new connection admitted by egress rule {rule.get('id')}; "
-            f"committed to conntrack zone {zone}",
-            [w.index.sg_ref(sg_id, detail=f"rule {rule.get('id')}")],
-        )
-    return [(f, services)]
+    assert f.src is not None
+    return [(f, Stage.SERVICES)] if sgstage.admits(w, f, f.src, sgstage.EGRESS) else None
 
 
 def services(w: Walk, f: Frame) -> Next:
@@ -200,20 +168,20 @@ def services(w: Walk, f: Frame) -> Next:
     if pkt.eth_type == "arp":
         if w.record:
             w.hop(f, 20, "goto", "ARP → ARP table")
-        return [(f, arp_table)]
+        return [(f, Stage.ARP_TABLE)]
     if pkt.proto == "icmp6":
         if w.record:
             w.hop(f, 20, "goto", "ICMPv6 → ND table")
-        return [(f, nd_table)]
+        return [(f, Stage.ND_TABLE)]
     if pkt.is_dhcp_request and "dhcp" in w.apps:
         if w.record:
             w.hop(f, 20, "goto", "UDP 68→67 → DHCP table")
-        return [(f, dhcp_table)]
+        return [(f, Stage.DHCP_TABLE)]
     if "metadata_service" in w.apps and is_metadata(f):
         return metadata(w, f)
     if w.record:
         w.hop(f, 20, "goto", "no service applies → L2 lookup")
-    return [(f, switching.l2_lookup)]
+    return [(f, Stage.L2_LOOKUP)]
 
 
 def arp_table(w: Walk, f: Frame) -> Next:
@@ -242,7 +210,7 @@ def arp_table(w: Walk, f: Frame) -> Next:
             return None
     if w.record:
         w.hop(f, 25, "goto", f"no ARP responder for {pkt.arp_tpa} → L2 lookup")
-    return [(f, switching.l2_lookup)]
+    return [(f, Stage.L2_LOOKUP)]
 
 
 def nd_table(w: Walk, f: Frame) -> Next:
@@ -265,7 +233,7 @@ def nd_table(w: Walk, f: Frame) -> Next:
             return None
     if w.record:
         w.hop(f, 45, "goto", "no ND responder applies → L2 lookup")
-    return [(f, switching.l2_lookup)]
+    return [(f, Stage.L2_LOOKUP)]
 
 
 def dhcp_table(w: Walk, f: Frame) -> Next:
@@ -275,7 +243,7 @@ def dhcp_table(w: Walk, f: Frame) -> Next:
     if server is None:
         if w.record:
             w.hop(f, 30, "goto", f"network {network.name} has no DHCP port: the request is flooded")
-        return [(f, switching.l2_lookup)]
+        return [(f, Stage.L2_LOOKUP)]
     reply = responders.dhcp_reply(w.index, port, server)
     w.finish(
         f,

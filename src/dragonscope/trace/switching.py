@@ -5,9 +5,10 @@ receiving side.
 
 from __future__ import annotations
 
-from dragonscope.trace import dispatch, nat, sfc
-from dragonscope.trace.index import Port, ip
-from dragonscope.trace.walk import Frame, Next, Walk, decrement_ttl, is_local, keys
+from dragonscope.nb.tables import FLOATINGIP
+from dragonscope.trace import nat, sfc
+from dragonscope.trace.objects import Port, ip
+from dragonscope.trace.walk import Frame, Next, Stage, Walk, decrement_ttl, is_local, keys
 
 
 def l2_lookup(w: Walk, f: Frame) -> Next:
@@ -51,7 +52,7 @@ def l2_lookup(w: Walk, f: Frame) -> Next:
         if "l3_proactive" not in w.apps and "l3_reactive" not in w.apps:
             w.drop(f, 60, "NO_ROUTE", "no L3 app is loaded", idx.router_ref(router))
             return None
-        return [(f, l3_lookup)]
+        return [(f, Stage.L3_LOOKUP)]
     if (
         f.from_physnet
         and network.external
@@ -68,7 +69,7 @@ def l2_lookup(w: Walk, f: Frame) -> Next:
                 55,
                 "replied",
                 f"this chassis answers ARP for floating IP {fip.address} with {fport.mac}",
-                object=idx.ref("floatingip", fip.id),
+                object=idx.ref(FLOATINGIP, fip.id),
                 detail={"responder": "arp", "reply": {"arp_sha": fport.mac}},
             )
             return None
@@ -83,7 +84,7 @@ def l2_lookup(w: Walk, f: Frame) -> Next:
                 f"destination MAC {pkt.eth_dst} is port {port.name}: reg7={port.key} → egress",
                 [idx.port_ref(port)],
             )
-        return [(f, dispatch.egress)]
+        return [(f, Stage.EGRESS)]
     if pkt.is_multicast:
         return flood_local(w, f)
     if network.is_provider:
@@ -95,7 +96,7 @@ def l2_lookup(w: Walk, f: Frame) -> Next:
                 f"unknown unicast on {network.type} network {network.name} goes "
                 "to the physical network",
             )
-        return [(f, dispatch.egress)]
+        return [(f, Stage.EGRESS)]
     owners = idx.any_by_mac.get((network.id, pkt.eth_dst), [])
     if owners:
         return unbound_destination(w, f, 55, owners[0])
@@ -154,8 +155,8 @@ def flood_local(w: Walk, f: Frame) -> Next:
         )
     out: Next = []
     for port in local:
-        out.append((w.fork(f, dst=port, flood=True), dispatch.egress))
-    out.append((w.fork(f, dst=None, flood=True), dispatch.egress))
+        out.append((w.fork(f, dst=port, flood=True), Stage.EGRESS))
+    out.append((w.fork(f, dst=None, flood=True), Stage.EGRESS))
     return out
 
 
@@ -212,7 +213,7 @@ def l3_lookup(w: Walk, f: Frame) -> Next:
                         [route_ref, idx.port_ref(nh)],
                         before,
                     )
-                return [(f, dispatch.egress)]
+                return [(f, Stage.EGRESS)]
     if dst in iface_ips:
         rp = iface_ips[dst]
         lport = idx.ports.get(rp.id)
@@ -236,7 +237,7 @@ def l3_lookup(w: Walk, f: Frame) -> Next:
                 f"destination is router interface {dst}: reg7={lport.key}",
                 [rref, idx.port_ref(lport)],
             )
-        return [(f, dispatch.egress)]
+        return [(f, Stage.EGRESS)]
     target = None
     for rp in router.ports:
         if (
@@ -271,7 +272,7 @@ def l3_lookup(w: Walk, f: Frame) -> Next:
                 [idx.router_port_ref(target), idx.net_ref(out_net)],
                 before,
             )
-        return [(f, l3_proactive)]
+        return [(f, Stage.L3_PROACTIVE)]
     src = f.src
     if "dnat" in w.apps and src is not None and is_local(w, f, src):
         fip = nat.egress_fip(idx, src, router, ip(pkt.ip_src))
@@ -282,9 +283,9 @@ def l3_lookup(w: Walk, f: Frame) -> Next:
                     60,
                     "goto",
                     f"{src.name} has floating IP {fip.address} on {router.name} → egress DNAT",
-                    [idx.ref("floatingip", fip.id, str(fip.address))],
+                    [idx.ref(FLOATINGIP, fip.id, str(fip.address))],
                 )
-            return [(f, nat.dnat_egress)]
+            return [(f, Stage.DNAT_EGRESS)]
     chassis = idx.chassis.get(f.chassis or "")
     if "chassis_snat" in w.apps and dst.version == 4 and chassis and chassis.external_ip:
         return nat.snat_egress(w, f)
@@ -301,7 +302,7 @@ def l3_lookup(w: Walk, f: Frame) -> Next:
                 f"agent routes it: reg7={iface.key}",
                 [rref, idx.port_ref(iface)],
             )
-        return [(f, dispatch.egress)]
+        return [(f, Stage.EGRESS)]
     why = f"router {router.name} has no route to {dst}: no attached subnet, extra route"
     why += " (for this ingress network)" if best is not None else ""
     why += ", floating IP or chassis SNAT applies; Dragonflow has no default route"
@@ -329,7 +330,7 @@ def l3_proactive(w: Walk, f: Frame) -> Next:
                 [idx.port_ref(port)],
                 before,
             )
-        return [(f, dispatch.egress)]
+        return [(f, Stage.EGRESS)]
     owners = idx.any_by_net_ip.get((network.id, dst), []) if dst is not None else []
     if owners:
         unbound_destination(w, f, 65, owners[0])

@@ -4,16 +4,22 @@
 port, ``reg7`` = destination port, ``reg5`` = router) plus the chassis executing it.
 ``Walk`` runs table functions depth-first so the hops of one fork stay together, and keeps
 the conntrack entries that stateful security groups commit.
+
+A step names the step that comes next by its ``Stage``, never by importing the module
+that implements it: ``pipeline.STEPS`` maps each stage to its function, so the stage
+modules depend on this one and not on each other.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
+from enum import Enum
 from typing import Any
 
-from dragonscope.trace.index import NbIndex, Network, Port, Router, RouterPort
+from dragonscope.trace.index import NbIndex
 from dragonscope.trace.model import Hop, ObjRef, Outcome, Packet
+from dragonscope.trace.objects import Network, Port, Router, RouterPort
 from dragonscope.trace.secgroups import SgEvaluator
 
 MAX_STEPS = 5000
@@ -45,8 +51,33 @@ class Frame:
 
 FRAME_FIELDS = tuple(f.name for f in fields(Frame))
 
-Step = Callable[["Walk", Frame], "list[tuple[Frame, Step]] | None"]
-Next = list[tuple[Frame, Step]] | None
+
+class Stage(Enum):
+    """Every step another step (or the engine) can send a packet to."""
+
+    CLASSIFY = "classify"
+    PORT_SECURITY = "port_security"
+    EGRESS_SG = "egress_sg"
+    SERVICES = "services"
+    ARP_TABLE = "arp_table"
+    ND_TABLE = "nd_table"
+    DHCP_TABLE = "dhcp_table"
+    L2_LOOKUP = "l2_lookup"
+    L3_LOOKUP = "l3_lookup"
+    L3_PROACTIVE = "l3_proactive"
+    EGRESS = "egress"
+    TUNNEL_ARRIVAL = "tunnel_arrival"
+    TUNNEL_DISPATCH = "tunnel_dispatch"
+    PHYSNET_ARRIVAL = "physnet_arrival"
+    INGRESS_SG = "ingress_sg"
+    DELIVER = "deliver"
+    DNAT_EGRESS = "dnat_egress"
+    DNAT_INGRESS = "dnat_ingress"
+    SNAT_RETURN = "snat_return"
+
+
+Next = list[tuple[Frame, Stage]] | None
+Step = Callable[["Walk", Frame], Next]
 
 
 @dataclass(slots=True)
@@ -82,6 +113,7 @@ class Walk:
     index: NbIndex
     sg: SgEvaluator
     apps: frozenset[str]
+    steps: Mapping[Stage, Step]
     assume_established: bool = False
     conntrack: list[ConntrackEntry] = field(default_factory=list)
     hops: list[Hop] = field(default_factory=list)
@@ -89,16 +121,16 @@ class Walk:
     record: bool = True
     _forks: dict[str, int] = field(default_factory=dict)
 
-    def run(self, frame: Frame, step: Step) -> None:
-        stack: list[tuple[Frame, Step]] = [(frame, step)]
+    def run(self, frame: Frame, stage: Stage) -> None:
+        stack: list[tuple[Frame, Stage]] = [(frame, stage)]
         steps = 0
         while stack:
-            current, fn = stack.pop()
+            current, next_stage = stack.pop()
             steps += 1
             if steps > MAX_STEPS:
                 self.drop(current, None, "LOOP", f"stopped after {MAX_STEPS} steps")
                 return
-            nxt = fn(self, current)
+            nxt = self.steps[next_stage](self, current)
             if nxt:
                 stack.extend(reversed(nxt))
 
@@ -186,26 +218,45 @@ class Walk:
         return pkt.ip_src, None, pkt.ip_dst, None
 
     def established(self, frame: Frame, zone: int) -> bool:
+        """Whether conntrack reports the packet as part of an established connection.
+
+        Only the reply direction of a committed entry (same chassis and zone) is: Linux
+        conntrack keeps a connection new until it has seen a reply, so a packet going the
+        way the entry was committed is still new and the security-group rules apply again
+        (two ports of one network on one chassis share the zone). No simulated packet
+        follows a reply in the original direction, so "seen reply" needs no state here.
+        """
         if self.assume_established:
             return True
         src, sport, dst, dport = self._tuple(frame.pkt)
-        for e in self.conntrack:
-            if e.chassis != frame.chassis or e.zone != zone or e.proto != frame.pkt.proto:
-                continue
-            if (e.src, e.sport, e.dst, e.dport) in (
-                (src, sport, dst, dport),
-                (dst, dport, src, sport),
-            ):
-                return True
-        return False
-
-    def commit(self, frame: Frame, zone: int, by: str, port: str = "") -> None:
-        src, sport, dst, dport = self._tuple(frame.pkt)
-        self.conntrack.append(
-            ConntrackEntry(
-                frame.chassis or "", zone, frame.pkt.proto, src, sport, dst, dport, by, port
-            )
+        return any(
+            e.chassis == frame.chassis
+            and e.zone == zone
+            and e.proto == frame.pkt.proto
+            and (e.src, e.sport, e.dst, e.dport) == (dst, dport, src, sport)
+            for e in self.conntrack
         )
+
+    def commit(self, frame: Frame, zone: int, by: str, port: str = "") -> bool:
+        """Commit the packet's connection; False when the zone already holds it (a second
+        commit of the same connection is a no-op in conntrack)."""
+        src, sport, dst, dport = self._tuple(frame.pkt)
+        chassis = frame.chassis or ""
+        for e in self.conntrack:
+            if (e.chassis, e.zone, e.proto, e.src, e.sport, e.dst, e.dport) == (
+                chassis,
+                zone,
+                frame.pkt.proto,
+                src,
+                sport,
+                dst,
+                dport,
+            ):
+                return False
+        self.conntrack.append(
+            ConntrackEntry(chassis, zone, frame.pkt.proto, src, sport, dst, dport, by, port)
+        )
+        return True
 
     def snat_origin(self, frame: Frame) -> ConntrackEntry | None:
         """The SNAT entry a packet returning to the chassis' external IP belongs to."""

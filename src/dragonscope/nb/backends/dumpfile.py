@@ -80,9 +80,9 @@ class DumpFileBackend:
                 self._failed_message = str(error)
             return
         self._failed_message = None
-        self._signature = signature
+        first, self._signature = self._signature is None, signature
         changed = self._store.replace(content)
-        if changed:
+        if changed and not first:  # the first read is the content, not a change
             log.info("%s changed: %d objects differ", self.path, changed)
 
     def _read(self) -> dict[tuple[str, str], bytes]:

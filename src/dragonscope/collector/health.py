@@ -8,19 +8,18 @@ an operator sees *which* side is the problem.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any
 
 from aiohttp import web
 
+from dragonscope.collector.stats import StatsReport
 from dragonscope.metrics import CONTENT_TYPE_LATEST, Scrape
-
-if TYPE_CHECKING:
-    from dragonscope.collector.service import Collector
 
 log = logging.getLogger("dragonscope.collector")
 
 
-def render_metrics(stats: dict[str, Any]) -> bytes:
+def render_metrics(stats: StatsReport) -> bytes:
     scrape = Scrape("dragonscope_collector_")
     scrape.gauge(
         "nb_objects", "NB objects per table.", label="table",
@@ -71,7 +70,7 @@ def render_metrics(stats: dict[str, Any]) -> bytes:
     return scrape.text()
 
 
-def health_report(stats: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+def health_report(stats: StatsReport) -> tuple[int, dict[str, Any]]:
     problems = []
     if stats["nb_stale"]:
         problems.append("NB unreachable: the published graph may be stale")
@@ -93,19 +92,21 @@ def health_report(stats: dict[str, Any]) -> tuple[int, dict[str, Any]]:
 
 
 class HealthServer:
-    def __init__(self, collector: Collector, host: str, port: int) -> None:
-        self.collector = collector
+    """Serves one collector's readings; ``stats`` is called at every request."""
+
+    def __init__(self, stats: Callable[[], StatsReport], host: str, port: int) -> None:
+        self.stats = stats
         self.host, self.port = host, port
         self._runner: web.AppRunner | None = None
 
     async def _metrics(self, request: web.Request) -> web.Response:
         return web.Response(
-            body=render_metrics(self.collector.stats),
+            body=render_metrics(self.stats()),
             headers={"Content-Type": CONTENT_TYPE_LATEST},
         )
 
     async def _healthz(self, request: web.Request) -> web.Response:
-        status, body = health_report(self.collector.stats)
+        status, body = health_report(self.stats())
         return web.json_response(body, status=status)
 
     async def start(self) -> None:
@@ -121,9 +122,8 @@ class HealthServer:
             await self._runner.cleanup()
             self._runner = None
             raise OSError(f"cannot listen on {self.host}:{self.port}: {exc.strerror}") from None
-        sockets = site._server.sockets if site._server else []  # type: ignore[union-attr]
-        if sockets:
-            self.port = sockets[0].getsockname()[1]
+        if self._runner.addresses:
+            self.port = self._runner.addresses[0][1]
         log.info("metrics and health on http://%s:%d/metrics /healthz", self.host, self.port)
 
     async def stop(self) -> None:

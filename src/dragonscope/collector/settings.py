@@ -12,7 +12,13 @@ from typing import Any
 
 from dragonscope import config
 from dragonscope.config import ConfigError, Secret
+from dragonscope.nb import NbReader
+from dragonscope.nb.backends import Backend
 from dragonscope.skydive import DELETE_ON_DISCONNECT, PERSISTENT
+from dragonscope.topology import Extension
+
+# An NB URL, or a store an embedder already opened (then it stays open after the collector).
+NbSource = str | NbReader | Backend
 
 GLOBAL_HOST = "dragonflow"
 _HOST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@-]{0,253}")
@@ -23,15 +29,16 @@ class CollectorSettings:
     """Settings of one collector.
 
     ``nb`` is an NB URL (``etcd://h:p[,h:p]``, ``redis://h:p[/db]``,
-    ``file:///dump.json``, ``memory://sample``) or an already open reader,
-    which the collector then uses without closing it (the embedded demo shares
-    one memory backend with its churn generator).
+    ``file:///dump.json``), opened with ``dragonscope.nb.open_reader``, or an
+    already open reader or backend, which the collector then uses without
+    closing it (the embedded demo shares one memory backend with its churn
+    generator; the command line resolves ``memory://sample`` into one).
     ``persistence`` None picks ``Persistent`` for the global collector (the
     last known graph survives a collector restart) and ``DeleteOnDisconnect``
     for a chassis collector (a chassis's view goes when its collector goes).
     """
 
-    nb: Any = "memory://sample"
+    nb: NbSource
     analyzer: str = config.DF_ANALYZER_ENDPOINT
     chassis: str | None = None
     update_interval: float = config.DF_UPDATE_INTERVAL
@@ -48,7 +55,7 @@ class CollectorSettings:
     coalesce_window: float = 0.005
     nb_probe_interval: float = 2.0
     progress: bool | None = None
-    extensions: Any = None
+    extensions: list[Extension] | None = None
     client_type: str = "dragonscope-collector"
 
     def __post_init__(self) -> None:

@@ -8,7 +8,7 @@ an operator sees *which* side is the problem.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from aiohttp import web
@@ -19,48 +19,42 @@ from dragonscope.metrics import CONTENT_TYPE_LATEST, Scrape
 log = logging.getLogger("dragonscope.collector")
 
 
+# (kind, report key, help) of every unlabelled family, in exposition order.
+_FAMILIES: tuple[tuple[str, str, str], ...] = (
+    ("counter", "nb_events", "NB changes consumed."),
+    ("counter", "nb_errors", "NB read failures."),
+    ("gauge", "nb_revision", "Last NB revision applied."),
+    ("gauge", "nb_stale", "1 while the NB is unreachable."),
+    ("counter", "translate_errors", "NB changes the topology failed to translate."),
+    ("gauge", "graph_nodes", "Nodes in the desired graph."),
+    ("gauge", "graph_edges", "Edges in the desired graph."),
+    ("gauge", "pending", "Elements waiting to be sent."),
+    ("gauge", "lag_seconds", "Age of the oldest change not yet sent."),
+    ("gauge", "analyzer_connected", "1 while connected to the analyzer."),
+    ("counter", "analyzer_reconnects", "Analyzer connections lost."),
+    ("counter", "analyzer_connect_failures", "Failed connection attempts."),
+    ("counter", "analyzer_rejections", "Messages the analyzer reported as rejected."),
+    ("counter", "analyzer_logins", "Logins."),
+    ("counter", "resyncs", "Resyncs after (re)connecting."),
+    ("counter", "reconcile_fixes", "Elements the periodic reconciliation resent."),
+)
+
+
 def render_metrics(stats: StatsReport) -> bytes:
     scrape = Scrape("dragonscope_collector_")
     scrape.gauge(
         "nb_objects", "NB objects per table.", label="table",
         samples=[({"table": t}, n) for t, n in sorted(stats["nb_objects"].items())],
     )  # fmt: skip
-    scrape.counter("nb_events", "NB changes consumed.", stats["nb_events"])
-    scrape.counter("nb_errors", "NB read failures.", stats["nb_errors"])
-    scrape.gauge("nb_revision", "Last NB revision applied.", stats["nb_revision"])
-    scrape.gauge("nb_stale", "1 while the NB is unreachable.", stats["nb_stale"])
-    scrape.counter(
-        "translate_errors", "NB changes the topology failed to translate.",
-        stats["translate_errors"],
-    )  # fmt: skip
-    scrape.gauge("graph_nodes", "Nodes in the desired graph.", stats["graph_nodes"])
-    scrape.gauge("graph_edges", "Edges in the desired graph.", stats["graph_edges"])
     scrape.counter(
         "messages_out", "Messages sent to the analyzer, by type.", label="type",
         samples=[({"type": t}, n) for t, n in sorted(stats["messages_out"].items())],
     )  # fmt: skip
-    scrape.gauge("pending", "Elements waiting to be sent.", stats["pending"])
-    scrape.gauge("lag_seconds", "Age of the oldest change not yet sent.", stats["lag_seconds"])
-    scrape.gauge(
-        "analyzer_connected", "1 while connected to the analyzer.", stats["analyzer_connected"]
-    )
-    scrape.counter(
-        "analyzer_reconnects", "Analyzer connections lost.", stats["analyzer_reconnects"]
-    )
-    scrape.counter(
-        "analyzer_connect_failures", "Failed connection attempts.",
-        stats["analyzer_connect_failures"],
-    )  # fmt: skip
-    scrape.counter(
-        "analyzer_rejections", "Messages the analyzer reported as rejected.",
-        stats["analyzer_rejections"],
-    )  # fmt: skip
-    scrape.counter("analyzer_logins", "Logins.", stats["analyzer_logins"])
-    scrape.counter("resyncs", "Resyncs after (re)connecting.", stats["resyncs"])
-    scrape.counter(
-        "reconcile_fixes", "Elements the periodic reconciliation resent.",
-        stats["reconcile_fixes"],
-    )  # fmt: skip
+    readings: Mapping[str, object] = stats
+    for kind, key, help_ in _FAMILIES:
+        value = readings[key]
+        assert isinstance(value, int | float)  # bools included
+        (scrape.counter if kind == "counter" else scrape.gauge)(key, help_, value)
     if stats["last_sync"] is not None:
         scrape.gauge(
             "last_sync_timestamp_seconds",

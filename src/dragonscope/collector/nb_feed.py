@@ -75,12 +75,8 @@ class NbFeed:
                 started = time.monotonic()
                 snapshot, revision = await reader.snapshot()
                 break
-            except asyncio.CancelledError:
-                raise
             except Exception as exc:
-                self._stats.nb_errors += 1
-                self.mark_stale(True, f"cannot read the NB: {exc}")
-                await asyncio.sleep(backoff.next_delay())
+                await self._failed(backoff, f"cannot read the NB: {exc}")
         # A thread keeps the loop answering /healthz while a big NB is translated.
         await asyncio.to_thread(self.topology.load, snapshot)
         self._keys = set(snapshot)
@@ -132,15 +128,17 @@ class NbFeed:
                     backoff.reset()
                     self.apply(change)
                     since = max(since, change.revision)
-            except asyncio.CancelledError:
-                raise
             except Exception as exc:
-                self._stats.nb_errors += 1
-                self.mark_stale(True, f"NB change stream failed: {exc}")
-                await asyncio.sleep(backoff.next_delay())
+                await self._failed(backoff, f"NB change stream failed: {exc}")
                 continue
             # A finite stream (a dump file) has nothing more to say.
             await asyncio.Event().wait()
+
+    async def _failed(self, backoff: Backoff, reason: str) -> None:
+        """The NB could not be read: say so, keep the last graph, wait before retrying."""
+        self._stats.nb_errors += 1
+        self.mark_stale(True, reason)
+        await asyncio.sleep(backoff.next_delay())
 
     async def probe(self, endpoints: list[tuple[str, int]]) -> None:
         """Backends resume their streams by themselves, so only a connect tells

@@ -59,6 +59,11 @@ class CollectorSettings:
     client_type: str = "dragonscope-collector"
 
     def __post_init__(self) -> None:
+        if isinstance(self.nb, str):
+            if not self.nb.strip():
+                raise ConfigError("no NB DB given: an NB URL, a reader or a backend is needed")
+        elif not isinstance(self.nb, NbReader) and not callable(getattr(self.nb, "changes", None)):
+            raise ConfigError(f"nb must be an NB URL, a reader or a backend, not {self.nb!r}")
         if isinstance(self.password, str):
             self.password = Secret(self.password)
         if self.update_interval <= 0:
@@ -94,7 +99,12 @@ class CollectorSettings:
 def settings_from_args(
     args: argparse.Namespace, environ: Mapping[str, str] | None = None
 ) -> CollectorSettings:
-    """Combine flags, ``DRAGONSCOPE_*`` variables and ``--config`` into settings."""
+    """Combine flags, ``DRAGONSCOPE_*`` variables and ``--config`` into settings.
+
+    ``nb`` is the URL found there; a caller that resolves some URLs itself (the
+    command line turns ``memory://sample`` into the demo's store) swaps the store
+    in with ``dataclasses.replace(settings, nb=store)``.
+    """
 
     def pick(flag: Any, env_name: str) -> Any:
         return flag if flag is not None else config.env_value(env_name, environ)

@@ -96,7 +96,7 @@ async def test_an_added_source_is_published_and_followed(analyzer: Analyzer) -> 
         while True:
             (await changes.get())()
 
-    collector.add_source(probe, "probe", follow)
+    collector.add_source(probe, follow, "probe")
     task = asyncio.create_task(collector.run())
     try:
         await until(lambda: collector.synced or task.done())

@@ -11,14 +11,14 @@ sync state (:mod:`.sync`):
 * /metrics and /healthz (:mod:`.health`) read the collector's stats.
 
 Another source of graph elements (a probe of the chassis, say) joins with
-``add_source(source, name, loop)``: its elements are published beside the
+``add_source(source, loop, name)``: its elements are published beside the
 topology's, and its loop runs, and stops, with the collector's own tasks.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from dragonscope.collector.desired import DesiredGraph, Source
@@ -60,7 +60,7 @@ class Collector:
         )
         self.nb = NbFeed(settings, self.sync, self.status, self.stats_)
         self.desired = DesiredGraph()
-        self._loops: dict[str, Callable[[], Task]] = {}
+        self._loops: list[tuple[str, Callable[[], Task]]] = []
         self.add_source(self.nb.topology)
         self.add_source(self.status)
         self.reconciler = Reconciler(settings.host, self.sync, self.desired, self.stats_)
@@ -70,14 +70,15 @@ class Collector:
         )  # fmt: skip
 
     def add_source(
-        self, source: Source, name: str = "", loop: Callable[[], Task] | None = None
+        self, source: Source, loop: Callable[[], Task] | None = None, name: str = "source"
     ) -> None:
-        """Publish ``source``'s elements too; ``loop`` (named ``name``) feeds it.
+        """Publish ``source``'s elements too; ``loop``, if any, feeds it while the
+        collector runs (its task is named ``collector-<name>``).
 
         The source reports what it changes with ``collector.sync.mark``."""
         self.desired.add(source)
         if loop is not None:
-            self._loops[name] = loop
+            self._loops.append((name, loop))
 
     # -- public state ----------------------------------------------------------
     @property
@@ -148,15 +149,15 @@ class Collector:
                     health = HealthServer(lambda: self.stats, host, port)
                     await health.start()
                 revision = await self.nb.load(reader)
-                tasks: dict[str, Task] = {
-                    "nb": self.nb.follow(reader, revision),
-                    "publish": self.link.run(),
-                    "reconcile": self.reconciler.run(settings.update_interval),
-                }
+                tasks: list[tuple[str, Task]] = [
+                    ("nb", self.nb.follow(reader, revision)),
+                    ("publish", self.link.run()),
+                    ("reconcile", self.reconciler.run(settings.update_interval)),
+                ]
                 endpoints = nb_endpoints(reader.url)
                 if endpoints:
-                    tasks["probe"] = self.nb.probe(endpoints)
-                tasks.update((name, loop()) for name, loop in self._loops.items())
+                    tasks.append(("probe", self.nb.probe(endpoints)))
+                tasks += [(name, loop()) for name, loop in self._loops]
                 await _until_one_fails(tasks)
         finally:
             await self.link.close()
@@ -164,11 +165,9 @@ class Collector:
                 await health.stop()
 
 
-async def _until_one_fails(coroutines: Mapping[str, Task]) -> None:
+async def _until_one_fails(coroutines: list[tuple[str, Task]]) -> None:
     """Run the tasks until one raises (re-raised here) or all are cancelled."""
-    tasks = [
-        asyncio.create_task(coro, name=f"collector-{name}") for name, coro in coroutines.items()
-    ]
+    tasks = [asyncio.create_task(coro, name=f"collector-{name}") for name, coro in coroutines]
     try:
         done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
         for task in done:

@@ -256,7 +256,7 @@ class AnalyzerLink:
             await asyncio.sleep(0)
 
 
-def _elements(result: Any) -> list[dict[str, Any]]:
+def _elements(result: object) -> list[dict[str, Any]]:
     if not isinstance(result, list):
         return []
     return [e for e in result if isinstance(e, dict) and isinstance(e.get("ID"), str)]

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Coroutine
-from typing import Any
 
 from dragonscope.collector.desired import DesiredGraph, Source
 from dragonscope.collector.health import HealthServer
@@ -39,7 +38,8 @@ from dragonscope.topology import Topology
 # A connection that dies sooner than this is not "stable": keep backing off.
 _STABLE_AFTER = 5.0
 
-Task = Coroutine[Any, Any, None]
+# What a loop returns: a coroutine the collector runs as a task.
+Task = Coroutine[object, object, None]
 
 
 class Collector:

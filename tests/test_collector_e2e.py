@@ -24,7 +24,7 @@ import psutil
 import pytest
 
 from dragonscope.analyzer.users import add_user
-from dragonscope.collector.service import STATUS_NODE_TYPE
+from dragonscope.collector import STATUS_NODE_TYPE
 from dragonscope.demo import generate
 from dragonscope.demo.churn import Churn
 from dragonscope.demo.generate import Counts

@@ -8,60 +8,53 @@ an operator sees *which* side is the problem.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from aiohttp import web
 
+from dragonscope.collector.stats import StatsReport
 from dragonscope.metrics import CONTENT_TYPE_LATEST, Scrape
-
-if TYPE_CHECKING:
-    from dragonscope.collector.service import Collector
 
 log = logging.getLogger("dragonscope.collector")
 
 
-def render_metrics(stats: dict[str, Any]) -> bytes:
+# (kind, report key, help) of every unlabelled family, in exposition order.
+_FAMILIES: tuple[tuple[str, str, str], ...] = (
+    ("counter", "nb_events", "NB changes consumed."),
+    ("counter", "nb_errors", "NB read failures."),
+    ("gauge", "nb_revision", "Last NB revision applied."),
+    ("gauge", "nb_stale", "1 while the NB is unreachable."),
+    ("counter", "translate_errors", "NB changes the topology failed to translate."),
+    ("gauge", "graph_nodes", "Nodes in the desired graph."),
+    ("gauge", "graph_edges", "Edges in the desired graph."),
+    ("gauge", "pending", "Elements waiting to be sent."),
+    ("gauge", "lag_seconds", "Age of the oldest change not yet sent."),
+    ("gauge", "analyzer_connected", "1 while connected to the analyzer."),
+    ("counter", "analyzer_reconnects", "Analyzer connections lost."),
+    ("counter", "analyzer_connect_failures", "Failed connection attempts."),
+    ("counter", "analyzer_rejections", "Messages the analyzer reported as rejected."),
+    ("counter", "analyzer_logins", "Logins."),
+    ("counter", "resyncs", "Resyncs after (re)connecting."),
+    ("counter", "reconcile_fixes", "Elements the periodic reconciliation resent."),
+)
+
+
+def render_metrics(stats: StatsReport) -> bytes:
     scrape = Scrape("dragonscope_collector_")
     scrape.gauge(
         "nb_objects", "NB objects per table.", label="table",
         samples=[({"table": t}, n) for t, n in sorted(stats["nb_objects"].items())],
     )  # fmt: skip
-    scrape.counter("nb_events", "NB changes consumed.", stats["nb_events"])
-    scrape.counter("nb_errors", "NB read failures.", stats["nb_errors"])
-    scrape.gauge("nb_revision", "Last NB revision applied.", stats["nb_revision"])
-    scrape.gauge("nb_stale", "1 while the NB is unreachable.", stats["nb_stale"])
-    scrape.counter(
-        "translate_errors", "NB changes the topology failed to translate.",
-        stats["translate_errors"],
-    )  # fmt: skip
-    scrape.gauge("graph_nodes", "Nodes in the desired graph.", stats["graph_nodes"])
-    scrape.gauge("graph_edges", "Edges in the desired graph.", stats["graph_edges"])
     scrape.counter(
         "messages_out", "Messages sent to the analyzer, by type.", label="type",
         samples=[({"type": t}, n) for t, n in sorted(stats["messages_out"].items())],
     )  # fmt: skip
-    scrape.gauge("pending", "Elements waiting to be sent.", stats["pending"])
-    scrape.gauge("lag_seconds", "Age of the oldest change not yet sent.", stats["lag_seconds"])
-    scrape.gauge(
-        "analyzer_connected", "1 while connected to the analyzer.", stats["analyzer_connected"]
-    )
-    scrape.counter(
-        "analyzer_reconnects", "Analyzer connections lost.", stats["analyzer_reconnects"]
-    )
-    scrape.counter(
-        "analyzer_connect_failures", "Failed connection attempts.",
-        stats["analyzer_connect_failures"],
-    )  # fmt: skip
-    scrape.counter(
-        "analyzer_rejections", "Messages the analyzer reported as rejected.",
-        stats["analyzer_rejections"],
-    )  # fmt: skip
-    scrape.counter("analyzer_logins", "Logins.", stats["analyzer_logins"])
-    scrape.counter("resyncs", "Resyncs after (re)connecting.", stats["resyncs"])
-    scrape.counter(
-        "reconcile_fixes", "Elements the periodic reconciliation resent.",
-        stats["reconcile_fixes"],
-    )  # fmt: skip
+    readings: Mapping[str, object] = stats
+    for kind, key, help_ in _FAMILIES:
+        value = readings[key]
+        assert isinstance(value, int | float)  # bools included
+        (scrape.counter if kind == "counter" else scrape.gauge)(key, help_, value)
     if stats["last_sync"] is not None:
         scrape.gauge(
             "last_sync_timestamp_seconds",
@@ -71,7 +64,7 @@ def render_metrics(stats: dict[str, Any]) -> bytes:
     return scrape.text()
 
 
-def health_report(stats: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+def health_report(stats: StatsReport) -> tuple[int, dict[str, Any]]:
     problems = []
     if stats["nb_stale"]:
         problems.append("NB unreachable: the published graph may be stale")
@@ -93,19 +86,21 @@ def health_report(stats: dict[str, Any]) -> tuple[int, dict[str, Any]]:
 
 
 class HealthServer:
-    def __init__(self, collector: Collector, host: str, port: int) -> None:
-        self.collector = collector
+    """Serves one collector's readings; ``stats`` is called at every request."""
+
+    def __init__(self, stats: Callable[[], StatsReport], host: str, port: int) -> None:
+        self.stats = stats
         self.host, self.port = host, port
         self._runner: web.AppRunner | None = None
 
     async def _metrics(self, request: web.Request) -> web.Response:
         return web.Response(
-            body=render_metrics(self.collector.stats),
+            body=render_metrics(self.stats()),
             headers={"Content-Type": CONTENT_TYPE_LATEST},
         )
 
     async def _healthz(self, request: web.Request) -> web.Response:
-        status, body = health_report(self.collector.stats)
+        status, body = health_report(self.stats())
         return web.json_response(body, status=status)
 
     async def start(self) -> None:
@@ -121,9 +116,8 @@ class HealthServer:
             await self._runner.cleanup()
             self._runner = None
             raise OSError(f"cannot listen on {self.host}:{self.port}: {exc.strerror}") from None
-        sockets = site._server.sockets if site._server else []  # type: ignore[union-attr]
-        if sockets:
-            self.port = sockets[0].getsockname()[1]
+        if self._runner.addresses:
+            self.port = self._runner.addresses[0][1]
         log.info("metrics and health on http://%s:%d/metrics /healthz", self.host, self.port)
 
     async def stop(self) -> None:

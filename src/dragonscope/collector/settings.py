@@ -12,7 +12,13 @@ from typing import Any
 
 from dragonscope import config
 from dragonscope.config import ConfigError, Secret
+from dragonscope.nb import NbReader
+from dragonscope.nb.backends import Backend
 from dragonscope.skydive import DELETE_ON_DISCONNECT, PERSISTENT
+from dragonscope.topology import Extension
+
+# An NB URL, or a store an embedder already opened (then it stays open after the collector).
+NbSource = str | NbReader | Backend
 
 GLOBAL_HOST = "dragonflow"
 _HOST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@-]{0,253}")
@@ -23,15 +29,16 @@ class CollectorSettings:
     """Settings of one collector.
 
     ``nb`` is an NB URL (``etcd://h:p[,h:p]``, ``redis://h:p[/db]``,
-    ``file:///dump.json``, ``memory://sample``) or an already open reader,
-    which the collector then uses without closing it (the embedded demo shares
-    one memory backend with its churn generator).
+    ``file:///dump.json``), opened with ``dragonscope.nb.open_reader``, or an
+    already open reader or backend, which the collector then uses without
+    closing it (the embedded demo shares one memory backend with its churn
+    generator; the command line resolves ``memory://sample`` into one).
     ``persistence`` None picks ``Persistent`` for the global collector (the
     last known graph survives a collector restart) and ``DeleteOnDisconnect``
     for a chassis collector (a chassis's view goes when its collector goes).
     """
 
-    nb: Any = "memory://sample"
+    nb: NbSource
     analyzer: str = config.DF_ANALYZER_ENDPOINT
     chassis: str | None = None
     update_interval: float = config.DF_UPDATE_INTERVAL
@@ -48,10 +55,15 @@ class CollectorSettings:
     coalesce_window: float = 0.005
     nb_probe_interval: float = 2.0
     progress: bool | None = None
-    extensions: Any = None
+    extensions: list[Extension] | None = None
     client_type: str = "dragonscope-collector"
 
     def __post_init__(self) -> None:
+        if isinstance(self.nb, str):
+            if not self.nb.strip():
+                raise ConfigError("no NB DB given: an NB URL, a reader or a backend is needed")
+        elif not isinstance(self.nb, NbReader) and not callable(getattr(self.nb, "changes", None)):
+            raise ConfigError(f"nb must be an NB URL, a reader or a backend, not {self.nb!r}")
         if isinstance(self.password, str):
             self.password = Secret(self.password)
         if self.update_interval <= 0:
@@ -87,7 +99,12 @@ class CollectorSettings:
 def settings_from_args(
     args: argparse.Namespace, environ: Mapping[str, str] | None = None
 ) -> CollectorSettings:
-    """Combine flags, ``DRAGONSCOPE_*`` variables and ``--config`` into settings."""
+    """Combine flags, ``DRAGONSCOPE_*`` variables and ``--config`` into settings.
+
+    ``nb`` is the URL found there; a caller that resolves some URLs itself (the
+    command line turns ``memory://sample`` into the demo's store) swaps the store
+    in with ``dataclasses.replace(settings, nb=store)``.
+    """
 
     def pick(flag: Any, env_name: str) -> Any:
         return flag if flag is not None else config.env_value(env_name, environ)

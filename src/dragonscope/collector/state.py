@@ -37,7 +37,7 @@ _UUID_PREFIX = uuid.uuid4().hex[:12]
 _uuid_counter = itertools.count(1)
 
 
-def new_message(type_: str, obj: dict[str, Any]) -> Message:
+def _message(type_: str, obj: dict[str, Any]) -> Message:
     return Message(GRAPH, type_, obj, f"{_UUID_PREFIX}-{next(_uuid_counter)}")
 
 
@@ -53,6 +53,17 @@ class Held:
     parent: str = ""
     child: str = ""
     source: Node | None = None
+
+    @classmethod
+    def from_json(cls, obj: dict[str, Any]) -> Held:
+        """From an element as the analyzer returns it (a node has no ends)."""
+        return cls(
+            obj.get("Metadata") or {},
+            int(obj.get("Revision") or 0),
+            obj.get("Host") or "",
+            obj.get("Parent") or "",
+            obj.get("Child") or "",
+        )
 
 
 @dataclass(slots=True)
@@ -83,20 +94,10 @@ class HeldState:
         cls, nodes: Iterable[dict[str, Any]], edges: Iterable[dict[str, Any]]
     ) -> HeldState:
         """Build from ``/api/topology`` JSON elements (already filtered to our origin)."""
-        state = cls()
-        for obj in nodes:
-            state.nodes[obj["ID"]] = Held(
-                obj.get("Metadata") or {}, int(obj.get("Revision") or 0), obj.get("Host") or ""
-            )
-        for obj in edges:
-            state.edges[obj["ID"]] = Held(
-                obj.get("Metadata") or {},
-                int(obj.get("Revision") or 0),
-                obj.get("Host") or "",
-                obj.get("Parent") or "",
-                obj.get("Child") or "",
-            )
-        return state
+        return cls(
+            {obj["ID"]: Held.from_json(obj) for obj in nodes},
+            {obj["ID"]: Held.from_json(obj) for obj in edges},
+        )
 
     def max_revision(self) -> int:
         revisions = [h.revision for h in self.nodes.values()]
@@ -133,19 +134,8 @@ class Planner:
         self.host = host
         self.clock = clock
 
-    def _wire(self, element: Node, revision: int) -> dict[str, Any]:
-        obj: dict[str, Any] = {
-            "ID": element.id,
-            "Metadata": element.metadata,
-            "Host": self.host,
-            "Origin": self.origin,
-            "Revision": revision,
-        }
-        if isinstance(element, Edge):
-            obj["Parent"], obj["Child"] = element.parent, element.child
-        return obj
-
-    def _held_wire(self, element_id: str, held: Held, is_edge: bool) -> dict[str, Any]:
+    def _wire(self, element_id: str, held: Held, is_edge: bool) -> dict[str, Any]:
+        """The element as sent: what the analyzer will hold once it applies it."""
         obj: dict[str, Any] = {
             "ID": element_id,
             "Metadata": held.metadata,
@@ -168,27 +158,14 @@ class Planner:
                 continue
             want = desired.get(edge_id)
             if want is None or (have.parent, have.child) != (want.parent, want.child):
-                out.append(new_message(EDGE_DELETED, self._held_wire(edge_id, have, True)))
+                out.append(_message(EDGE_DELETED, self._wire(edge_id, have, True)))
                 del held.edges[edge_id]
         return out
 
     def node_upserts(
         self, ids: Iterable[str], desired: Mapping[str, Node], held: HeldState
     ) -> list[Message]:
-        out = []
-        for node_id in ids:
-            want = desired.get(node_id)
-            if want is None:
-                continue
-            have = held.nodes.get(node_id)
-            if have is not None and same(have, want, self.host):
-                have.source = want
-                continue
-            revision = self.clock.next()
-            kind = NODE_ADDED if have is None else NODE_UPDATED
-            out.append(new_message(kind, self._wire(want, revision)))
-            held.nodes[node_id] = Held(want.metadata, revision, self.host, source=want)
-        return out
+        return self._upserts(ids, desired, held.nodes, (NODE_ADDED, NODE_UPDATED))
 
     def edge_upserts(
         self,
@@ -197,25 +174,40 @@ class Planner:
         held: HeldState,
         deferred: set[str] | None = None,
     ) -> list[Message]:
+        """Edges whose two ends the analyzer holds; the others go to ``deferred``."""
+        return self._upserts(
+            ids, desired, held.edges, (EDGE_ADDED, EDGE_UPDATED), held.nodes, deferred
+        )
+
+    def _upserts(
+        self,
+        ids: Iterable[str],
+        desired: Mapping[str, Node],
+        held: dict[str, Held],
+        kinds: tuple[str, str],
+        ends: Mapping[str, Held] | None = None,
+        deferred: set[str] | None = None,
+    ) -> list[Message]:
+        added, updated = kinds
         out = []
-        for edge_id in ids:
-            want = desired.get(edge_id)
+        for element_id in ids:
+            want = desired.get(element_id)
             if want is None:
                 continue
-            have = held.edges.get(edge_id)
+            have = held.get(element_id)
             if have is not None and same(have, want, self.host):
                 have.source = want
                 continue
-            if want.parent not in held.nodes or want.child not in held.nodes:
+            is_edge = isinstance(want, Edge)
+            parent, child = (want.parent, want.child) if isinstance(want, Edge) else ("", "")
+            if ends is not None and (parent not in ends or child not in ends):
                 if deferred is not None:
-                    deferred.add(edge_id)
+                    deferred.add(element_id)
                 continue
-            revision = self.clock.next()
-            kind = EDGE_ADDED if have is None else EDGE_UPDATED
-            out.append(new_message(kind, self._wire(want, revision)))
-            held.edges[edge_id] = Held(
-                want.metadata, revision, self.host, want.parent, want.child, want
-            )
+            now = Held(want.metadata, self.clock.next(), self.host, parent, child, want)
+            kind = added if have is None else updated
+            out.append(_message(kind, self._wire(element_id, now, is_edge)))
+            held[element_id] = now
         return out
 
     def node_removals(
@@ -231,7 +223,7 @@ class Planner:
                 continue
             have = held.nodes.pop(node_id, None)
             if have is not None:
-                out.append(new_message(NODE_DELETED, self._held_wire(node_id, have, False)))
+                out.append(_message(NODE_DELETED, self._wire(node_id, have, False)))
         return out
 
     def plan(

@@ -1,0 +1,262 @@
+"""The publish task: connect, learn what the analyzer holds, then send what differs.
+
+After each (re)connection (login, backoff) the task reads what the analyzer
+holds for our origin, marks every difference dirty, and from then on flushes
+dirty IDs as minimal messages, coalescing a burst of changes into one flush. A
+message the analyzer rejects means its state is not what we think: resync.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from dragonscope.collector.desired import DesiredGraph, freeze_heap
+from dragonscope.collector.progress import Progress
+from dragonscope.collector.reconcile import Reconciler
+from dragonscope.collector.revisions import RevisionClock
+from dragonscope.collector.settings import CollectorSettings
+from dragonscope.collector.state import HeldState, Planner
+from dragonscope.collector.stats import CollectorStats
+from dragonscope.collector.sync import SyncState
+from dragonscope.skydive import (
+    AnalyzerError,
+    AnalyzerHttp,
+    Backoff,
+    Credentials,
+    Message,
+    Publisher,
+    PublisherDisconnected,
+    make_ssl_context,
+)
+
+log = logging.getLogger("dragonscope.collector")
+
+# Elements planned (and sent) between two yields to the event loop.
+_CHUNK = 500
+# An initial sync this big reports its progress.
+_PROGRESS_FROM = 5000
+
+
+class AnalyzerLink:
+    """The connection to the analyzer and everything sent over it."""
+
+    def __init__(
+        self,
+        settings: CollectorSettings,
+        analyzer_url: str,
+        sync: SyncState,
+        desired: DesiredGraph,
+        reconciler: Reconciler,
+        stats: CollectorStats,
+        stable_after: float,
+    ) -> None:
+        self.settings = settings
+        self._sync = sync
+        self._desired = desired
+        self._reconciler = reconciler
+        self._stats = stats
+        # A connection that dies sooner than this is not "stable": keep backing off.
+        self._stable_after = stable_after
+        self._clock = RevisionClock()
+        self._last_resync = 0.0
+        self._initial_done = False
+        credentials = (
+            Credentials(settings.user, settings.password)
+            if settings.user and settings.password
+            else None
+        )
+        # An https:// endpoint means TLS even without --tls; a CA file or
+        # --tls-insecure only changes how the certificate is checked.
+        custom_tls = settings.ca_file is not None or settings.tls_insecure
+        ssl_context = (
+            make_ssl_context(settings.ca_file, settings.tls_insecure)
+            if analyzer_url.startswith("https://") and custom_tls
+            else None
+        )
+        self.http = AnalyzerHttp(analyzer_url, credentials, ssl_context)
+        self.publisher = Publisher(
+            self.http,
+            settings.publisher_host_id,
+            settings.client_type,
+            settings.persistence_policy,
+            Backoff(settings.backoff_initial, settings.backoff_max),
+            on_reply=self._on_reply,
+        )
+
+    @property
+    def origin(self) -> str:
+        return self.publisher.origin
+
+    async def run(self) -> None:
+        """Publish forever, reconnecting after every loss."""
+        publisher, sync = self.publisher, self._sync
+        while True:
+            await publisher.connect()
+            connected_at = time.monotonic()
+            try:
+                await self.resync()
+                await self._flush_forever()
+            except PublisherDisconnected:
+                pass
+            except AnalyzerError as exc:
+                log.warning("resync with the analyzer failed: %s", exc)
+            finally:
+                sync.disconnected()
+                await publisher.disconnect()
+                self._stats.analyzer_reconnects += 1
+            if time.monotonic() - connected_at < self._stable_after:
+                await asyncio.sleep(publisher.backoff.next_delay())
+
+    async def close(self) -> None:
+        await self.publisher.disconnect()
+        await self.http.close()
+
+    def _on_reply(self, message: Message) -> None:
+        """A rejected message means the analyzer's state is not what we think it is
+        (someone deleted an element through REST, for instance): resync."""
+        if message.status >= 400:
+            self._sync.request_resync()
+
+    async def resync(self) -> None:
+        """Learn what the analyzer holds for our origin; everything that differs becomes dirty."""
+        self._stats.resyncs += 1
+        self._sync.resync_requested = False
+        self._last_resync = time.monotonic()
+        nodes, edges = await self._analyzer_elements()
+        held = HeldState.from_analyzer(nodes, edges)
+        self._clock.observe(held.max_revision())
+        self._sync.connected(held)
+        await self._reconciler.scan(held)
+        log.info(
+            "analyzer holds nodes=%d edges=%d for %s; to send: %d",
+            len(held.nodes), len(held.edges), self.origin, len(self._sync.dirty),
+        )  # fmt: skip
+
+    async def _analyzer_elements(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        quoted = self.origin.replace("\\", "\\\\").replace("'", "\\'")
+        try:
+            nodes = await self.http.gremlin(f"G.V().Has('@Origin', '{quoted}')")
+            edges = await self.http.gremlin(f"G.E().Has('@Origin', '{quoted}')")
+        except AnalyzerError as exc:
+            if exc.status != 400:
+                raise
+            # A dialect without '@Origin': read everything and filter here.
+            graph = await self.http.gremlin("G")
+            if isinstance(graph, list) and graph and isinstance(graph[0], dict):
+                graph = graph[0]
+            graph = graph if isinstance(graph, dict) else {}
+            nodes = [n for n in graph.get("Nodes") or [] if n.get("Origin") == self.origin]
+            edges = [e for e in graph.get("Edges") or [] if e.get("Origin") == self.origin]
+        return _elements(nodes), _elements(edges)
+
+    async def _flush_forever(self) -> None:
+        sync = self._sync
+        closed = asyncio.create_task(self.publisher.wait_closed())
+        try:
+            while True:
+                if not sync.dirty:
+                    sync.caught_up(self._stats.nb_revision)
+                    self._stats.last_sync = time.time()
+                    sync.wake.clear()
+                    woke = asyncio.create_task(sync.wake.wait())
+                    done, _ = await asyncio.wait(
+                        {woke, closed}, return_when=asyncio.FIRST_COMPLETED
+                    )
+                    if closed in done:
+                        woke.cancel()
+                        raise PublisherDisconnected("analyzer connection closed")
+                    # Let a burst finish: every change within the window costs one message.
+                    await asyncio.sleep(self.settings.coalesce_window)
+                await self.flush()
+                if (
+                    sync.resync_requested
+                    and time.monotonic() - self._last_resync > self._stable_after
+                ):
+                    log.warning("the analyzer rejected messages; re-reading what it holds")
+                    await self.resync()
+        finally:
+            closed.cancel()
+
+    async def flush(self) -> None:
+        """Send what the dirty IDs need, in the analyzer's order and in chunks, so a
+        big flush never stalls the loop (pings, NB consumption, /healthz).
+        Raises PublisherDisconnected if the link drops."""
+        sync = self._sync
+        assert sync.held is not None
+        sync.flushing = True
+        try:
+            await self._flush(sync.held)
+        finally:
+            sync.flushing = False
+
+    async def _flush(self, held: HeldState) -> None:
+        sync = self._sync
+        sync.activity += 1
+        taken = sync.dirty.take()
+        since = sync.dirty_since
+        sync.dirty_since = None
+        planner = Planner(self.origin, self.settings.host, self._clock)
+        nodes, edges = list(taken.nodes), list(taken.edges)
+        desired_nodes, desired_edges = self._desired.nodes, self._desired.edges
+        progress = None
+        if not self._initial_done and len(taken) > _PROGRESS_FROM:
+            progress = Progress("initial sync", len(taken), tty=self.settings.progress)
+        started = time.monotonic()
+        deferred: set[str] = set()
+        try:
+            await self._send(edges, lambda c: planner.edge_removals(c, desired_edges, held))
+            await self._send(
+                nodes, lambda c: planner.node_upserts(c, desired_nodes, held), progress
+            )
+            await self._send(
+                edges,
+                lambda c: planner.edge_upserts(c, desired_edges, held, deferred),
+                progress,
+            )
+            # Edges that stopped being wanted while this flush ran go before any node.
+            await self._send(
+                list(sync.dirty.edges), lambda c: planner.edge_removals(c, desired_edges, held)
+            )
+            await self._send(
+                nodes, lambda c: planner.node_removals(c, desired_nodes, held, sync.dirty.nodes)
+            )
+        except PublisherDisconnected:
+            if sync.dirty_since is None:
+                sync.dirty_since = since
+            raise
+        for edge_id in deferred:
+            sync.mark(edge_id, False)
+        if progress is not None:
+            progress.finish()
+        if not self._initial_done:
+            self._initial_done = True
+            self._stats.initial_sync_seconds = time.monotonic() - started
+            freeze_heap()
+        if sync.dirty and sync.dirty_since is None:
+            sync.dirty_since = time.monotonic()
+
+    async def _send(
+        self,
+        ids: list[str],
+        plan: Callable[[list[str]], list[Message]],
+        progress: Progress | None = None,
+    ) -> None:
+        """One phase of a flush, ``_CHUNK`` elements at a time."""
+        for start in range(0, len(ids), _CHUNK):
+            chunk = ids[start : start + _CHUNK]
+            for message in plan(chunk):
+                await self.publisher.send(message)
+                self._stats.messages[message.type] += 1
+            if progress is not None:
+                progress.advance(len(chunk))
+            await asyncio.sleep(0)
+
+
+def _elements(result: object) -> list[dict[str, Any]]:
+    if not isinstance(result, list):
+        return []
+    return [e for e in result if isinstance(e, dict) and isinstance(e.get("ID"), str)]

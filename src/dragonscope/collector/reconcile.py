@@ -1,0 +1,107 @@
+"""The reconcile task: compare desired and held, mark whatever differs.
+
+It runs after every (re)connection, as part of the resync, and every
+``update_interval``; with nothing changing, nothing is scanned and nothing is
+sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from dragonscope.collector.desired import DesiredGraph
+from dragonscope.collector.state import HeldState, same
+from dragonscope.collector.stats import CollectorStats
+from dragonscope.collector.sync import SyncState
+
+log = logging.getLogger("dragonscope.collector")
+
+# Elements compared between two yields during a scan.
+_SCAN_SLICE = 10000
+
+
+class Reconciler:
+    def __init__(
+        self, host: str, sync: SyncState, desired: DesiredGraph, stats: CollectorStats
+    ) -> None:
+        self._host = host
+        self._sync = sync
+        self._desired = desired
+        self._stats = stats
+        # Activity count at the last scan that found nothing to fix.
+        self._clean_at = -1
+        self._scan_complete = True
+
+    async def run(self, interval: float) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            await self.reconcile()
+
+    async def reconcile(self) -> int:
+        """Mark dirty whatever the analyzer should hold differently; returns how many.
+
+        Desired and held state only change through marks, flushes and resyncs,
+        each of which counts as activity; with no activity since the last clean
+        scan, nothing can differ and the scan is skipped (an idle collector costs
+        no CPU)."""
+        sync = self._sync
+        held = sync.held
+        if held is None or sync.flushing:
+            # A flush in progress has taken its dirty IDs out of the set: comparing
+            # now would count them as surprises. The next period will look.
+            return 0
+        if sync.resync_requested:
+            sync.wake.set()
+        self._stats.reconciliations += 1
+        activity = sync.activity
+        if activity == self._clean_at:
+            return 0
+        # Elements already dirty are on their way; only count the real surprises.
+        count = await self.scan(held)
+        if not self._scan_complete:
+            return 0
+        if count == 0:
+            self._clean_at = activity
+        else:
+            self._stats.reconcile_fixes += count
+            log.warning("reconciliation found %d element(s) out of step; resending them", count)
+        return count
+
+    async def scan(self, held: HeldState) -> int:
+        """Mark dirty every element whose held state differs from desired.
+
+        Walks a copy of the keys in slices, yielding between them, so that a
+        500k-element scan neither blocks the loop nor trips over the NB task
+        changing the graph meanwhile (a change marks its elements dirty anyway).
+        An element sent from the very object that is still desired is unchanged:
+        that identity check keeps an idle scan cheap.
+        """
+        sync, host = self._sync, self._host
+        count = 0
+        self._scan_complete = True
+        for desired, is_node in self._desired.parts():
+            get_desired = desired.get
+            get_held = (held.nodes if is_node else held.edges).get
+            keys = list(desired)
+            for start in range(0, len(keys), _SCAN_SLICE):
+                for element_id in keys[start : start + _SCAN_SLICE]:
+                    element = get_desired(element_id)
+                    have = get_held(element_id)
+                    if element is None or (
+                        have is not None and (have.source is element or same(have, element, host))
+                    ):
+                        continue
+                    count += sync.mark_new(element_id, is_node)
+                await asyncio.sleep(0)
+                if sync.held is not held or sync.flushing:
+                    # Reconnected, or a flush took dirty IDs out of the set: stop
+                    # here rather than count in-flight elements as surprises.
+                    self._scan_complete = False
+                    return count
+        unwanted_nodes, unwanted_edges = self._desired.unwanted(held.nodes, held.edges)
+        for element_id in unwanted_nodes:
+            count += sync.mark_new(element_id, True)
+        for element_id in unwanted_edges:
+            count += sync.mark_new(element_id, False)
+        return count

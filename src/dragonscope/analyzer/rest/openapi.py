@@ -228,5 +228,5 @@ async def openapi(request: web.Request) -> web.Response:
     return json_response(document())
 
 
-def setup(app: web.Application) -> None:
-    app.router.add_get("/api/openapi.json", openapi)
+def mount(router: web.UrlDispatcher) -> None:
+    router.add_get("/api/openapi.json", openapi)

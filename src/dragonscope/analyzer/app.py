@@ -37,6 +37,7 @@ from dragonscope.analyzer.rest import (
     mount_rules,
     mount_trace,
     mount_ui,
+    mount_views,
 )
 from dragonscope.analyzer.rules import RuleBook
 from dragonscope.analyzer.services import Live, Sockets
@@ -232,6 +233,7 @@ class Analyzer:
         mount_openapi(router)
         mount_changes(router, self.history, guard)
         mount_ui(router)
+        mount_views(router, self.live, guard)
         mount_trace(router, self.live, guard)
         for setup in routes:
             setup(app, self)

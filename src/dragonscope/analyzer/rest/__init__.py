@@ -16,6 +16,7 @@ from dragonscope.analyzer.rest.status import StatusApi
 from dragonscope.analyzer.rest.topology import TopologyApi
 from dragonscope.analyzer.rest.trace import TraceService, mount_trace
 from dragonscope.analyzer.rest.ui import mount_ui
+from dragonscope.analyzer.rest.views import mount_views
 
 __all__ = [
     "LoginApi",
@@ -31,4 +32,5 @@ __all__ = [
     "mount_rules",
     "mount_trace",
     "mount_ui",
+    "mount_views",
 ]

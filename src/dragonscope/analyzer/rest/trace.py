@@ -17,7 +17,7 @@ from aiohttp import web
 from dragonscope.analyzer.auth import READ, Authenticator
 from dragonscope.analyzer.responses import json_error
 from dragonscope.analyzer.services import Live
-from dragonscope.graph import Edge, Graph, GraphListener, Node
+from dragonscope.graph import Edge, Graph, GraphListener, Node, epoch_ms
 from dragonscope.nb import Snapshot
 from dragonscope.topology import snapshot_from_graph
 from dragonscope.trace import (
@@ -171,21 +171,20 @@ def _at(value: Any) -> int | None:
         raise TraceError(f"at must be a time in ms (or s) since epoch, got {value!r}") from None
     if isinstance(value, bool) or number < 0:
         raise TraceError(f"at must be a time in ms (or s) since epoch, got {value!r}")
-    return number * 1000 if number <= 2147483647 else number
+    return epoch_ms(number)
 
 
 def mount_trace(router: web.UrlDispatcher, live: Live, guard: Authenticator) -> None:
     service = TraceService(live)
-    _error = json_error
 
     async def post_trace(request: web.Request) -> web.Response:
         guard.require(request, READ)
         try:
             body = json.loads(await request.read() or b"null")
         except (ValueError, UnicodeDecodeError) as exc:
-            return _error(400, f"request body is not valid JSON: {exc}")
+            return json_error(400, f"request body is not valid JSON: {exc}")
         if not isinstance(body, dict):
-            return _error(400, "the request must be a JSON object")
+            return json_error(400, "the request must be a JSON object")
         body = dict(body)
         patch, apps_spec = body.pop("patch", None), body.pop("apps", None)
         at_value = body.pop("at", None)
@@ -197,7 +196,7 @@ def mount_trace(router: web.UrlDispatcher, live: Live, guard: Authenticator) -> 
             tracer = await service.tracer(apps, patch, _at(at_value))
             result = await asyncio.to_thread(lambda: tracer.trace(trace_request).to_json())
         except (TraceError, ValueError) as exc:
-            return _error(400, str(exc))
+            return json_error(400, str(exc))
         return web.json_response(result)
 
     async def get_reach(request: web.Request) -> web.Response:
@@ -205,14 +204,14 @@ def mount_trace(router: web.UrlDispatcher, live: Live, guard: Authenticator) -> 
         q = request.query
         unknown = set(q) - {"tenant", "network", "proto", "dport", "ct", "apps", "at"}
         if unknown:
-            return _error(400, f"unknown parameter(s): {', '.join(sorted(unknown))}")
+            return json_error(400, f"unknown parameter(s): {', '.join(sorted(unknown))}")
         try:
             dport = int(q["dport"]) if q.get("dport") else 22
         except ValueError:
-            return _error(400, f"dport must be an integer, got {q['dport']!r}")
+            return json_error(400, f"dport must be an integer, got {q['dport']!r}")
         proto = q.get("proto", "tcp")
         if proto not in ("tcp", "udp", "icmp"):
-            return _error(400, f"proto must be tcp, udp or icmp, got {proto!r}")
+            return json_error(400, f"proto must be tcp, udp or icmp, got {proto!r}")
         try:
             at = _at(q.get("at"))
             apps = parse_apps(q.get("apps"))
@@ -221,7 +220,7 @@ def mount_trace(router: web.UrlDispatcher, live: Live, guard: Authenticator) -> 
             key = (q.get("tenant"), q.get("network"), proto, dport, ct, apps)
             grid = await service.matrix(key, tracer, cacheable=at is None)
         except (TraceError, ValueError) as exc:
-            return _error(400, str(exc))
+            return json_error(400, str(exc))
         return web.json_response(grid)
 
     router.add_post("/api/trace", post_trace)

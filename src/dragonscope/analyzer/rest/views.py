@@ -15,7 +15,7 @@ from dragonscope.analyzer.chunked import drive
 from dragonscope.analyzer.query import QueryError, compile_query, graph_ids_async
 from dragonscope.analyzer.responses import json_error, json_response
 from dragonscope.analyzer.services import Live
-from dragonscope.graph import GraphView, HistoryError
+from dragonscope.graph import GraphView, HistoryError, epoch_ms
 from dragonscope.gremlin import SAVED_QUERIES, GremlinError, expand
 
 
@@ -33,10 +33,10 @@ def mount_views(router: web.UrlDispatcher, live: Live, guard: Authenticator) -> 
             return json_error(404, f"no view named {name!r}; see /api/views")
         params = {k: v for k, v in request.query.items() if k != "at"}
         try:
-            at = int(request.query["at"]) if "at" in request.query else None
+            at = epoch_ms(int(request.query["at"])) if "at" in request.query else None
         except ValueError:
             return json_error(
-                400, f"at must be a time in ms since epoch, got {request.query['at']!r}"
+                400, f"at must be a time in ms (or s) since epoch, got {request.query['at']!r}"
             )
         try:
             compiled = compile_query(expand(name, params))

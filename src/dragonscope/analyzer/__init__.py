@@ -1,6 +1,14 @@
-"""Skydive-compatible analyzer: publishers in, one graph, Gremlin, history, subscribers out."""
+"""Skydive-compatible analyzer: publishers in, one graph, Gremlin, history, subscribers out.
 
-from dragonscope.analyzer.app import Analyzer, AnalyzerError
+Owns the analyzer service: ``app`` composes the graph engine, the services
+(auth, subscribers' hub, rules, alerts, monitor) and mounts ``endpoints/``
+(the WebSockets) and ``rest/`` (REST and the web UI under ``static/``), each
+given the typed services it needs. It builds on graph, skydive, gremlin and
+trace through their surfaces, and must not import collector, demo or cli
+(which sit above it), nor any NB reader or writer.
+"""
+
+from dragonscope.analyzer.app import Analyzer, AnalyzerError, RouteSetup
 from dragonscope.analyzer.settings import (
     DEFAULT_HISTORY_RETENTION,
     DEFAULT_HOST,
@@ -20,6 +28,7 @@ __all__ = [
     "Analyzer",
     "AnalyzerError",
     "AnalyzerSettings",
+    "RouteSetup",
     "UsersFileError",
     "add_user",
     "is_loopback",

@@ -1,4 +1,4 @@
-"""``/api/alert``: a Gremlin expression watched on graph changes.
+"""Alerts (``/api/alert``): Gremlin expressions watched on graph changes.
 
 An alert fires when its expression's result becomes non-empty or changes
 while non-empty (not on every graph change, which would flood the receiver).
@@ -14,21 +14,17 @@ import asyncio
 import logging
 import re
 import uuid
+from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import aiohttp
-from aiohttp import web
 
-from dragonscope.analyzer import auth
-from dragonscope.analyzer.keys import ANALYZER
 from dragonscope.analyzer.query import QueryError, compile_query, run_compiled_async
-from dragonscope.analyzer.responses import json_response, read_json, text_error
+from dragonscope.analyzer.services import Live
+from dragonscope.analyzer.subscribers import SubscriberHub
 from dragonscope.graph import now_ms
-
-if TYPE_CHECKING:
-    from dragonscope.analyzer.app import Analyzer
 
 log = logging.getLogger(__name__)
 _DURATION = re.compile(r"^duration:\d+(\.\d+)?(ns|us|µs|ms|s|m|h)$")
@@ -112,8 +108,10 @@ def _non_empty(result: Any) -> bool:
 
 
 class AlertManager:
-    def __init__(self, analyzer: Analyzer) -> None:
-        self.analyzer = analyzer
+    """The alerts in force; firing tells subscribers and the alert's webhook."""
+
+    def __init__(self, live: Live, hub: SubscriberHub, counters: Counter[str]) -> None:
+        self.live, self.hub, self.counters = live, hub, counters
         self.alerts: dict[str, Alert] = {}
         self._session: aiohttp.ClientSession | None = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -124,7 +122,7 @@ class AlertManager:
         for alert in list(self.alerts.values()):
             try:
                 result = await run_compiled_async(
-                    alert.compiled, self.analyzer.graph, self.analyzer.history
+                    alert.compiled, self.live.graph, self.live.history
                 )
             except QueryError:
                 result = None
@@ -138,9 +136,9 @@ class AlertManager:
 
     def _fire(self, alert: Alert, reason: Any) -> None:
         alert.fired += 1
-        self.analyzer.counters["alerts_fired"] += 1
+        self.counters["alerts_fired"] += 1
         payload = {"UUID": alert.uuid, "Timestamp": now_ms(), "ReasonData": reason}
-        self.analyzer.hub.broadcast("Alert", "Alert", payload)
+        self.hub.broadcast("Alert", "Alert", payload)
         if alert.action:
             task = asyncio.get_running_loop().create_task(self._post(alert.action, payload))
             self._tasks.add(task)
@@ -164,52 +162,3 @@ class AlertManager:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         if self._session is not None:
             await self._session.close()
-
-
-async def list_alerts(request: web.Request) -> web.Response:
-    analyzer: Analyzer = request.app[ANALYZER]
-    analyzer.authorize(request, auth.READ)
-    return json_response({k: a.to_json() for k, a in analyzer.alerts.alerts.items()})
-
-
-async def get_alert(request: web.Request) -> web.Response:
-    analyzer: Analyzer = request.app[ANALYZER]
-    analyzer.authorize(request, auth.READ)
-    alert = analyzer.alerts.alerts.get(request.match_info["id"])
-    if alert is None:
-        return text_error(404, f"Alert '{request.match_info['id']}' not found")
-    return json_response(alert.to_json())
-
-
-async def create_alert(request: web.Request) -> web.Response:
-    analyzer: Analyzer = request.app[ANALYZER]
-    analyzer.authorize(request, auth.WRITE)
-    try:
-        alert = Alert.from_body(await read_json(request))
-    except AlertError as exc:
-        return text_error(400, str(exc))
-    analyzer.alerts.alerts[alert.uuid] = alert
-    analyzer.reactor.poke()
-    return json_response(alert.to_json(), status=201)
-
-
-async def patch_alert(request: web.Request) -> web.Response:
-    analyzer: Analyzer = request.app[ANALYZER]
-    analyzer.authorize(request, auth.WRITE)
-    return text_error(400, "resource not updatable")
-
-
-async def delete_alert(request: web.Request) -> web.Response:
-    analyzer: Analyzer = request.app[ANALYZER]
-    analyzer.authorize(request, auth.WRITE)
-    if analyzer.alerts.alerts.pop(request.match_info["id"], None) is None:
-        return text_error(404, f"Alert '{request.match_info['id']}' not found")
-    return web.Response(status=200, headers={"Content-Type": "text/plain"})
-
-
-def setup(app: web.Application) -> None:
-    app.router.add_get("/api/alert", list_alerts)
-    app.router.add_post("/api/alert", create_alert)
-    app.router.add_get("/api/alert/{id}", get_alert)
-    app.router.add_patch("/api/alert/{id}", patch_alert)
-    app.router.add_delete("/api/alert/{id}", delete_alert)

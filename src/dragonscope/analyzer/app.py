@@ -10,40 +10,45 @@ import asyncio
 import contextlib
 import logging
 import ssl
-import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from types import TracebackType
-from typing import Any
 
 from aiohttp import WSCloseCode, web
 
-from dragonscope.analyzer import alerts, rules
-from dragonscope.analyzer.auth import Authenticator, Forbidden, Principal, Unauthenticated
-from dragonscope.analyzer.connections import Pool
-from dragonscope.analyzer.endpoints import publisher as publisher_endpoint
-from dragonscope.analyzer.endpoints import subscriber as subscriber_endpoint
+from dragonscope.analyzer.alerts import AlertManager
+from dragonscope.analyzer.auth import Authenticator, Principal
+from dragonscope.analyzer.endpoints import PublisherEndpoint, SubscriberEndpoint
+from dragonscope.analyzer.endpoints.handshake import Connection, Pool
 from dragonscope.analyzer.gc_policy import GcPolicy
-from dragonscope.analyzer.keys import ANALYZER
+from dragonscope.analyzer.monitor import Monitor
 from dragonscope.analyzer.reactor import Reactor
 from dragonscope.analyzer.rejections import RejectionLog
-from dragonscope.analyzer.responses import body_size, json_error, text_error
-from dragonscope.analyzer.rest import changes, login, openapi, status
-from dragonscope.analyzer.rest import elements as rest_elements
-from dragonscope.analyzer.rest import topology as rest_topology
-from dragonscope.analyzer.rest import trace as rest_trace
+from dragonscope.analyzer.rest import (
+    LoginApi,
+    StatusApi,
+    TopologyApi,
+    cors,
+    errors,
+    mount_alerts,
+    mount_changes,
+    mount_elements,
+    mount_openapi,
+    mount_rules,
+    mount_trace,
+    mount_ui,
+    mount_views,
+)
+from dragonscope.analyzer.rules import RuleBook
+from dragonscope.analyzer.services import Live, Sockets
 from dragonscope.analyzer.settings import AnalyzerSettings
-from dragonscope.analyzer.subscribers import SubscriberHub
+from dragonscope.analyzer.subscribers import Subscriber, SubscriberHub
 from dragonscope.analyzer.users import load_users
 from dragonscope.graph import Graph, GraphStore, History, Indexer
 
 log = logging.getLogger("dragonscope.analyzer")
 
-STATIC_DIR = Path(__file__).parent / "static"
 PRUNE_EVERY_S = 30.0
-COMPRESS_OVER = 4096  # bytes; large graphs shrink ~10x in gzip
-
 
 RouteSetup = Callable[[web.Application, "Analyzer"], None]
 """Adds routes to the analyzer's app: how an embedding program mounts its own endpoints."""
@@ -76,22 +81,31 @@ class Analyzer:
         self.history = History(
             self.graph, self.settings.history_retention, self.settings.history_max_changes
         )
+        self.live = Live(self.graph, self.store, self.history)
         self.hub = SubscriberHub(self.graph)
         self.rejections = RejectionLog(self.settings.rejections_kept)
-        self.publishers = Pool()
-        self.subscriber_pool = Pool()
+        self.publishers: Pool[Connection] = Pool()
+        self.subscriber_pool: Pool[tuple[Connection, Subscriber]] = Pool()
         self.counters: Counter[str] = Counter()
-        self.sockets: set[web.WebSocketResponse] = set()  # open WebSockets, closed on stop
-        self.rules = rules.RuleBook(self)
-        self.alerts = alerts.AlertManager(self)
+        self.sockets: Sockets = set()
+        self.rules = RuleBook(self.live, f"analyzer.{self.settings.host_id}")
+        self.alerts = AlertManager(self.live, self.hub, self.counters)
         self.reactor = Reactor(self.graph, self._react, self._has_reactions)
-        self.started_at = time.monotonic()
+        self.monitor = Monitor(
+            self.live,
+            self.hub,
+            self.publishers,
+            self.subscriber_pool,
+            self.rejections,
+            self.counters,
+            self.auth,
+        )
         self.port = self.settings.port
         self._runner: web.AppRunner | None = None
         self._pruner: asyncio.Task[None] | None = None
         self._gc_task: asyncio.Task[None] | None = None
         self.gc_policy = GcPolicy(lambda: self.hub.version) if self.settings.gc_freeze else None
-        self.app = create_app(self, routes)
+        self.app = self._create_app(routes)
 
     def reload_users(self) -> int:
         """Re-read the users file (SIGHUP); a bad file keeps the current users.
@@ -117,19 +131,9 @@ class Analyzer:
         return f"{scheme}://{host}:{self.port}"
 
     def authorize(self, request: web.Request, action: str) -> Principal:
-        """Apply auth and roles to a request: 401 without valid credentials, 405 for a
-        role that may not (Skydive's REST answer). ``action`` is auth.READ/PUBLISH/WRITE."""
-        try:
-            return self.auth.authorize(request, action)
-        except Unauthenticated as exc:
-            raise web.HTTPUnauthorized(text=f"{exc}\n", content_type="text/plain") from None
-        except Forbidden as exc:
-            raise web.HTTPMethodNotAllowed(
-                request.method, [], text=f"{exc}\n", content_type="text/plain"
-            ) from None
-
-    json_error = staticmethod(json_error)
-    text_error = staticmethod(text_error)
+        """Apply auth and roles to a request (for plug-in routes): 401 without valid
+        credentials, 405 for a role that may not. ``action`` is auth.READ/PUBLISH/WRITE."""
+        return self.auth.require(request, action)
 
     # -- reactions to graph changes ------------------------------------------------
     def _has_reactions(self) -> bool:
@@ -160,7 +164,8 @@ class Analyzer:
             self._runner = None
             where = f"{self.settings.host}:{self.settings.port}"
             raise AnalyzerError(f"cannot listen on {where}: {exc.strerror or exc}") from None
-        sockets = site._server.sockets if site._server else []  # type: ignore[union-attr]
+        server = site._server
+        sockets = server.sockets if isinstance(server, asyncio.Server) else ()
         if sockets:
             self.port = sockets[0].getsockname()[1]
         self.reactor.start()
@@ -202,89 +207,44 @@ class Analyzer:
     ) -> None:
         await self.stop()
 
+    # -- composition ----------------------------------------------------------------
+    def _create_app(self, routes: Sequence[RouteSetup]) -> web.Application:
+        app = web.Application(middlewares=[cors, errors], client_max_size=64 * 2**20)
+        app.on_shutdown.append(self._close_sockets)
+        router, guard, settings = app.router, self.auth, self.settings
+        PublisherEndpoint(
+            guard,
+            settings,
+            self.store,
+            self.rejections,
+            self.publishers,
+            self.counters,
+            self.sockets,
+        ).mount(router)
+        SubscriberEndpoint(
+            guard, settings, self.live, self.hub, self.subscriber_pool, self.sockets
+        ).mount(router)
+        TopologyApi(self.live, self.counters, guard).mount(router)
+        mount_elements(router, self.live, self.api_origin, guard)
+        mount_rules(router, self.rules, guard)
+        mount_alerts(router, self.alerts, self.reactor, guard)
+        LoginApi(guard, settings).mount(router)
+        StatusApi(self.monitor, settings.host_id, guard).mount(router)
+        mount_openapi(router)
+        mount_changes(router, self.history, guard)
+        mount_ui(router)
+        mount_views(router, self.live, guard)
+        mount_trace(router, self.live, guard)
+        for setup in routes:
+            setup(app, self)
+        return app
 
-CORS_HEADERS = {
-    "Access-Control-Allow-Origin": "*",
-    "Access-Control-Allow-Headers": "X-Requested-With, Content-Type, Authorization, X-Auth-Token",
-    "Access-Control-Allow-Methods": "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS",
-}
-
-
-@web.middleware
-async def _cors(request: web.Request, handler: Any) -> web.StreamResponse:
-    """Skydive's CORS answer for cross-origin API calls. The wildcard never carries
-    cookies (browsers refuse credentials with ``*``), so it exposes nothing that an
-    anonymous caller could not already read."""
-    if "Origin" not in request.headers or not request.path.startswith("/api"):
-        return await handler(request)
-    if request.method == "OPTIONS":
-        return web.Response(status=200, headers=CORS_HEADERS)
-    try:
-        response = await handler(request)
-    except web.HTTPException as exc:
-        exc.headers.update(CORS_HEADERS)
-        raise
-    if not response.prepared:
-        response.headers.update(CORS_HEADERS)
-    return response
-
-
-@web.middleware
-async def _errors(request: web.Request, handler: Any) -> web.StreamResponse:
-    """No traceback ever reaches a client: unexpected errors are logged and answered 500.
-    Large responses are gzip-compressed for clients that accept it, as Skydive does."""
-    try:
-        response = await handler(request)
-    except web.HTTPException:
-        raise
-    except (asyncio.CancelledError, ConnectionResetError):
-        raise
-    except Exception:
-        log.exception("%s %s failed", request.method, request.path)
-        return text_error(500, "internal error; the analyzer log has the details")
-    if (
-        isinstance(response, web.Response)
-        and body_size(response) > COMPRESS_OVER
-        and "gzip" in request.headers.get("Accept-Encoding", "")
-    ):
-        response.enable_compression()
-    return response
-
-
-async def _index(request: web.Request) -> web.StreamResponse:
-    index = STATIC_DIR / "index.html"
-    if not index.is_file():
-        return text_error(404, "the web UI is not installed")
-    return web.FileResponse(index, headers={"Cache-Control": "no-cache"})
-
-
-async def _close_sockets(app: web.Application) -> None:
-    """Say goodbye (1001 going away) instead of leaving peers to time out."""
-    sockets = list(app[ANALYZER].sockets)
-    await asyncio.gather(
-        *(ws.close(code=WSCloseCode.GOING_AWAY, message=b"analyzer stopping") for ws in sockets),
-        return_exceptions=True,
-    )
-
-
-def create_app(analyzer: Analyzer, routes: Sequence[RouteSetup] = ()) -> web.Application:
-    app = web.Application(middlewares=[_cors, _errors], client_max_size=64 * 2**20)
-    app[ANALYZER] = analyzer
-    app.on_shutdown.append(_close_sockets)
-    app.router.add_get("/ws/publisher", publisher_endpoint.handle)
-    app.router.add_get("/ws/subscriber", subscriber_endpoint.handle)
-    rest_topology.setup(app)
-    rest_elements.setup(app)
-    rules.setup(app)
-    alerts.setup(app)
-    login.setup(app)
-    status.setup(app)
-    openapi.setup(app)
-    app.router.add_get("/api/changes", changes.get_changes)
-    app.router.add_get("/", _index)
-    if STATIC_DIR.is_dir():
-        app.router.add_static("/static/", STATIC_DIR, follow_symlinks=False)
-    rest_trace.setup(app, analyzer)
-    for setup in routes:
-        setup(app, analyzer)
-    return app
+    async def _close_sockets(self, app: web.Application) -> None:
+        """Say goodbye (1001 going away) instead of leaving peers to time out."""
+        await asyncio.gather(
+            *(
+                ws.close(code=WSCloseCode.GOING_AWAY, message=b"analyzer stopping")
+                for ws in list(self.sockets)
+            ),
+            return_exceptions=True,
+        )

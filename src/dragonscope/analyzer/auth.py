@@ -162,3 +162,15 @@ class Authenticator:
         if not principal.may(action):
             raise Forbidden(f"'{principal.name}' has no '{action}' permission")
         return principal
+
+    def require(self, request: web.Request, action: str) -> Principal:
+        """``authorize`` as REST answers it: 401 without valid credentials, 405 for a
+        role that may not (Skydive's answer)."""
+        try:
+            return self.authorize(request, action)
+        except Unauthenticated as exc:
+            raise web.HTTPUnauthorized(text=f"{exc}\n", content_type="text/plain") from None
+        except Forbidden as exc:
+            raise web.HTTPMethodNotAllowed(
+                request.method, [], text=f"{exc}\n", content_type="text/plain"
+            ) from None

@@ -13,10 +13,17 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Generator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from typing import Any, TypeVar
 
 from dragonscope.graph import Node
+from dragonscope.skydive import (
+    FIELD_NAMESPACE,
+    FIELD_OBJ,
+    FIELD_STATUS,
+    FIELD_TYPE,
+    FIELD_UUID,
+)
 
 SLICE_SECONDS = 0.005
 _CHUNK = 256
@@ -45,7 +52,8 @@ async def drive(steps: Generator[None, None, T], slicer: Slicer | None = None) -
         try:
             next(steps)
         except StopIteration as stop:
-            return stop.value
+            result: T = stop.value
+            return result
         await slicer.maybe_yield()
 
 
@@ -85,15 +93,17 @@ async def graph_bytes(
     ]
 
 
-async def elements_by_id_bytes(elements: Sequence[Node]) -> list[bytes]:
-    """``{"<ID>": element, ...}``, Skydive's shape for a list of resources."""
+async def by_id_bytes(
+    keys: Sequence[str], items: Sequence[T], to_json: Callable[[T], Any]
+) -> list[bytes]:
+    """``{"<key>": resource, ...}``, Skydive's shape for a list of resources."""
     slicer = Slicer()
     pieces = [b"{"]
-    for start in range(0, len(elements), _CHUNK):
+    for start in range(0, len(items), _CHUNK):
         if start:
             pieces.append(b",")
-        chunk = elements[start : start + _CHUNK]
-        pieces.append(_dumps({e.id: e.to_json() for e in chunk})[1:-1].encode())
+        chunk = zip(keys[start : start + _CHUNK], items[start : start + _CHUNK], strict=True)
+        pieces.append(_dumps({k: to_json(i) for k, i in chunk})[1:-1].encode())
         await slicer.maybe_yield()
     pieces.append(b"}")
     return pieces
@@ -106,10 +116,8 @@ async def envelope(
     ``subscribers.encode`` would give for the decoded object. A message must leave
     as one frame, so the pieces are joined: in a worker thread when big, since
     ``bytes.join`` copies large results without holding the GIL."""
-    head = (
-        f'{{"Namespace":{_dumps(namespace)},"Type":{_dumps(type_)},'
-        f'"UUID":{_dumps(uuid)},"Status":{status},"Obj":'
-    )
+    fields = {FIELD_NAMESPACE: namespace, FIELD_TYPE: type_, FIELD_UUID: uuid}
+    head = _dumps({**fields, FIELD_STATUS: status})[:-1] + f",{_dumps(FIELD_OBJ)}:"
     pieces = [head.encode(), *obj_pieces, b"}"]
     if sum(len(p) for p in pieces) > _JOIN_IN_THREAD_OVER:
         return await asyncio.to_thread(b"".join, pieces)

@@ -1,4 +1,4 @@
-"""``/api/noderule`` and ``/api/edgerule``: Skydive's topology rules, applied by the analyzer.
+"""Skydive's topology rules (``/api/noderule``, ``/api/edgerule``), applied by the analyzer.
 
 A ``create`` node rule makes a node (ID = UUIDv5(OID, "Type/Name")); an
 ``update`` node rule adds its metadata to the nodes its query selects; an edge
@@ -12,14 +12,10 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from aiohttp import web
-
-from dragonscope.analyzer import auth
-from dragonscope.analyzer.keys import ANALYZER
 from dragonscope.analyzer.query import QueryError, compile_query, run_compiled_async
-from dragonscope.analyzer.responses import json_response, read_json, text_error
+from dragonscope.analyzer.services import Live
 from dragonscope.graph import (
     OP_DELETE,
     OP_SET,
@@ -32,9 +28,6 @@ from dragonscope.graph import (
     check_node_metadata,
     normalize,
 )
-
-if TYPE_CHECKING:
-    from dragonscope.analyzer.app import Analyzer
 
 log = logging.getLogger(__name__)
 
@@ -58,15 +51,17 @@ def _metadata(body: dict[str, Any]) -> dict[str, Any]:
         return {}
     if not isinstance(value, dict):
         raise RuleError("Metadata must be a JSON object")
-    return normalize(value)
+    metadata: dict[str, Any] = normalize(value)
+    return metadata
 
 
-async def _first_node_id(analyzer: Analyzer, compiled: Any) -> str | None:
-    result = await run_compiled_async(compiled, analyzer.graph, analyzer.history)
+async def _first_node_id(live: Live, compiled: Any) -> str | None:
+    result = await run_compiled_async(compiled, live.graph, live.history)
     if isinstance(result, list):
         for item in result:
-            if isinstance(item, dict) and isinstance(item.get("ID"), str) and "Parent" not in item:
-                return item["ID"]
+            node_id = item.get("ID") if isinstance(item, dict) else None
+            if isinstance(node_id, str) and "Parent" not in item:
+                return node_id
     return None
 
 
@@ -170,14 +165,13 @@ class EdgeRule:
 
 
 class RuleBook:
-    def __init__(self, analyzer: Analyzer) -> None:
-        self.analyzer = analyzer
+    """The rules in force; what they make is written under ``origin``."""
+
+    def __init__(self, live: Live, origin: str) -> None:
+        self.live = live
+        self.origin = origin
         self.node_rules: dict[str, NodeRule] = {}
         self.edge_rules: dict[str, EdgeRule] = {}
-
-    @property
-    def origin(self) -> str:
-        return f"analyzer.{self.analyzer.settings.host_id}"
 
     # -- applying ------------------------------------------------------------------
     async def apply_all(self) -> None:
@@ -185,15 +179,15 @@ class RuleBook:
         Rule queries run in slices; what they select is re-read from the graph when
         it is written, so changes made meanwhile are respected."""
         for node_rule in list(self.node_rules.values()):
-            await self._apply_node_rule(node_rule)
+            await self.apply_node_rule(node_rule)
         for edge_rule in list(self.edge_rules.values()):
-            await self._apply_edge_rule(edge_rule)
+            await self.apply_edge_rule(edge_rule)
 
-    async def _apply_node_rule(self, rule: NodeRule) -> None:
-        store = self.analyzer.store
+    async def apply_node_rule(self, rule: NodeRule) -> None:
+        store = self.live.store
         if rule.action == "create":
             node_id = rule.node_id()
-            if self.analyzer.graph.node(node_id) is None:
+            if self.live.graph.node(node_id) is None:
                 metadata = dict(rule.metadata, TID=node_id)
                 if metadata.get("Type") == "fabric":
                     metadata["Probe"] = "fabric"
@@ -203,9 +197,7 @@ class RuleBook:
         if rule.compiled is None:
             return
         try:
-            result = await run_compiled_async(
-                rule.compiled, self.analyzer.graph, self.analyzer.history
-            )
+            result = await run_compiled_async(rule.compiled, self.live.graph, self.live.history)
         except QueryError as exc:
             log.debug("node rule %s: %s", rule.uuid, exc)
             return
@@ -213,18 +205,18 @@ class RuleBook:
         for item in result if isinstance(result, list) else []:
             if not isinstance(item, dict) or "Parent" in item:
                 continue
-            node = self.analyzer.graph.node(str(item.get("ID")))
+            node = self.live.graph.node(str(item.get("ID")))
             if node is not None:
                 store.set_metadata(node, apply_ops(node.metadata, ops))
                 rule.touched.add(node.id)
 
-    async def _apply_edge_rule(self, rule: EdgeRule) -> None:
-        graph = self.analyzer.graph
+    async def apply_edge_rule(self, rule: EdgeRule) -> None:
+        graph = self.live.graph
         if rule.edge_id is not None and graph.edge(rule.edge_id) is not None:
             return
         try:
-            src = await _first_node_id(self.analyzer, rule.src_compiled)
-            dst = await _first_node_id(self.analyzer, rule.dst_compiled)
+            src = await _first_node_id(self.live, rule.src_compiled)
+            dst = await _first_node_id(self.live, rule.dst_compiled)
         except QueryError as exc:
             log.debug("edge rule %s: %s", rule.uuid, exc)
             return
@@ -240,7 +232,7 @@ class RuleBook:
         metadata = {"RelationType": "ownership"} if relation == "ownership" else rule.metadata
         if graph.edge(edge_id) is None:
             try:
-                self.analyzer.store.add_edge(
+                self.live.store.add_edge(
                     Edge(edge_id, dict(metadata), parent=src, child=dst),
                     self.origin,
                     validate=False,
@@ -252,7 +244,7 @@ class RuleBook:
 
     # -- undoing ---------------------------------------------------------------------
     def remove_node_rule(self, rule: NodeRule) -> None:
-        graph, store = self.analyzer.graph, self.analyzer.store
+        graph, store = self.live.graph, self.live.store
         if rule.action == "create":
             node_id = rule.node_id()
             if graph.node(node_id) is not None:
@@ -265,78 +257,5 @@ class RuleBook:
                 store.set_metadata(node, apply_ops(node.metadata, ops))
 
     def remove_edge_rule(self, rule: EdgeRule) -> None:
-        if rule.edge_id is not None and self.analyzer.graph.edge(rule.edge_id) is not None:
-            self.analyzer.store.delete_edge(rule.edge_id, self.origin)
-
-
-def _book(request: web.Request) -> tuple[Analyzer, RuleBook, bool]:
-    analyzer: Analyzer = request.app[ANALYZER]
-    return analyzer, analyzer.rules, request.match_info["kind"] == "edgerule"
-
-
-async def list_rules(request: web.Request) -> web.Response:
-    analyzer, book, is_edge = _book(request)
-    analyzer.authorize(request, auth.READ)
-    rules: dict[str, Any] = book.edge_rules if is_edge else book.node_rules
-    return json_response({k: r.to_json() for k, r in rules.items()})
-
-
-async def get_rule(request: web.Request) -> web.Response:
-    analyzer, book, is_edge = _book(request)
-    analyzer.authorize(request, auth.READ)
-    rules: dict[str, Any] = book.edge_rules if is_edge else book.node_rules
-    rule = rules.get(request.match_info["id"])
-    if rule is None:
-        label = "EdgeRule" if is_edge else "NodeRule"
-        return text_error(404, f"{label} '{request.match_info['id']}' not found")
-    return json_response(rule.to_json())
-
-
-async def create_rule(request: web.Request) -> web.Response:
-    analyzer, book, is_edge = _book(request)
-    analyzer.authorize(request, auth.WRITE)
-    body = await read_json(request)
-    try:
-        if is_edge:
-            edge_rule = EdgeRule.from_body(body)
-            book.edge_rules[edge_rule.uuid] = edge_rule
-            await book._apply_edge_rule(edge_rule)
-            return json_response(edge_rule.to_json(), status=201)
-        node_rule = NodeRule.from_body(body)
-    except RuleError as exc:
-        return text_error(400, str(exc))
-    book.node_rules[node_rule.uuid] = node_rule
-    await book._apply_node_rule(node_rule)
-    return json_response(node_rule.to_json(), status=201)
-
-
-async def patch_rule(request: web.Request) -> web.Response:
-    analyzer = _book(request)[0]
-    analyzer.authorize(request, auth.WRITE)
-    return text_error(400, "resource not updatable")
-
-
-async def delete_rule(request: web.Request) -> web.Response:
-    analyzer, book, is_edge = _book(request)
-    analyzer.authorize(request, auth.WRITE)
-    rule_id = request.match_info["id"]
-    if is_edge:
-        edge_rule = book.edge_rules.pop(rule_id, None)
-        if edge_rule is None:
-            return text_error(404, f"EdgeRule '{rule_id}' not found")
-        book.remove_edge_rule(edge_rule)
-    else:
-        node_rule = book.node_rules.pop(rule_id, None)
-        if node_rule is None:
-            return text_error(404, f"NodeRule '{rule_id}' not found")
-        book.remove_node_rule(node_rule)
-    return web.Response(status=200, headers={"Content-Type": "text/plain"})
-
-
-def setup(app: web.Application) -> None:
-    path = "/api/{kind:noderule|edgerule}"
-    app.router.add_get(path, list_rules)
-    app.router.add_post(path, create_rule)
-    app.router.add_get(path + "/{id}", get_rule)
-    app.router.add_patch(path + "/{id}", patch_rule)
-    app.router.add_delete(path + "/{id}", delete_rule)
+        if rule.edge_id is not None and self.live.graph.edge(rule.edge_id) is not None:
+            self.live.store.delete_edge(rule.edge_id, self.origin)

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import time
 from collections import deque
@@ -34,9 +33,9 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
+from dragonscope import skydive as m
 from dragonscope.analyzer.chunked import Slicer, envelope, graph_bytes
 from dragonscope.graph import Edge, Graph, GraphListener, Node, diff_ops
-from dragonscope.skydive import messages as m
 
 log = logging.getLogger(__name__)
 
@@ -50,10 +49,7 @@ REFRESH_INTERVAL_S = 0.05
 def encode(
     type_: str, obj: Any, namespace: str = m.GRAPH, uuid: str = "", status: int = 200
 ) -> str:
-    return json.dumps(
-        {"Namespace": namespace, "Type": type_, "UUID": uuid, "Status": status, "Obj": obj},
-        separators=(",", ":"),
-    )
+    return m.Message(namespace, type_, obj, uuid, status).encode()
 
 
 def _partial_obj(element: Node, old: Node) -> dict[str, Any]:
@@ -127,7 +123,7 @@ class Subscriber:
         if len(self.queue) >= self.queue_max:
             # Answers being encoded keep their place: the Sync that replaces the
             # backlog comes after them.
-            kept = deque(f for f in self.queue if isinstance(f, Pending))
+            kept: deque[Frame] = deque(f for f in self.queue if isinstance(f, Pending))
             self.dropped += len(self.queue) - len(kept)
             self.queue = kept
             self.resync = True

@@ -1,4 +1,6 @@
-"""Named, parameterised views of the topology, shared by the UI, alerts and the CLI.
+"""Named, parameterised views of the topology: the one definition of the web UI's view
+picker (the analyzer serves them at ``/api/views`` and runs them) and of ``dragonscope
+query --saved``.
 
     >>> expand("chassis", {"name": "compute-1"})
     "G.V().Has('Type', 'chassis', 'Dragonflow.ID', 'compute-1')..."
@@ -23,12 +25,26 @@ MAX_PARAM_LENGTH = 256
 
 
 @dataclass(frozen=True, slots=True)
+class Choices:
+    """Where a picker finds the values of a query's parameter: the metadata ``key``
+    (a dotted path) of the nodes of ``type`` (any type if None), shown by ``label``."""
+
+    key: str
+    type: str | None = None
+    label: str | None = None
+
+    def to_json(self) -> dict[str, str | None]:
+        return {"Key": self.key, "Type": self.type, "Label": self.label}
+
+
+@dataclass(frozen=True, slots=True)
 class SavedQuery:
     name: str
     title: str
     description: str
     template: str
     params: tuple[str, ...] = ()
+    choices: Choices | None = None  # for the single parameter, when a picker can offer it
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -37,6 +53,7 @@ class SavedQuery:
             "Description": self.description,
             "Params": list(self.params),
             "Query": self.template,
+            "Choices": self.choices.to_json() if self.choices else None,
         }
 
 
@@ -57,6 +74,7 @@ SAVED_QUERIES: dict[str, SavedQuery] = {
             "Every object of a tenant (project) and the links between them.",
             "G.V().Has('Tenant', {id}).SubGraph()",
             ("id",),
+            Choices("Tenant"),
         ),
         SavedQuery(
             "chassis",
@@ -66,6 +84,7 @@ SAVED_QUERIES: dict[str, SavedQuery] = {
             "G.V().HasEither('Dragonflow.ID', {name}, 'Chassis', {name})"
             ".Neighbors('RelationType', 'layer2', 1).SubGraph()",
             ("name",),
+            Choices("Dragonflow.ID", "chassis", "Name"),
         ),
         SavedQuery(
             "network",
@@ -74,6 +93,7 @@ SAVED_QUERIES: dict[str, SavedQuery] = {
             "G.V().Has('Type', 'lswitch', 'Dragonflow.ID', {id})"
             ".Descendants('RelationType', 'ownership', 'RelationType', 'layer2', 1).SubGraph()",
             ("id",),
+            Choices("Dragonflow.ID", "lswitch", "Name"),
         ),
         SavedQuery(
             "port",
@@ -101,7 +121,7 @@ SAVED_QUERIES: dict[str, SavedQuery] = {
             "security",
             "Security groups",
             "Security groups and the ports they protect.",
-            "G.E().Has('RelationType', 'secgroup').SubGraph()",
+            "G.V().Has('Type', 'secgroup').InE('RelationType', 'secgroup').SubGraph()",
         ),
         SavedQuery(
             "broken-references",

@@ -89,3 +89,18 @@ def decode(frame: str | bytes) -> Message:
     if isinstance(status, bool) or not isinstance(status, int):
         status = 200
     return Message(namespace, type_, raw.get("Obj"), uid, status)
+
+
+# -- Names for code that reads or writes the envelope piece by piece (the analyzer's
+# sliced encoder, the constants served to the web UI) and for the subscriber handshake.
+FIELD_NAMESPACE = "Namespace"
+FIELD_TYPE = "Type"
+FIELD_UUID = "UUID"
+FIELD_STATUS = "Status"
+FIELD_OBJ = "Obj"  # always last in an encoded message
+SYNC_FILTER = "GremlinFilter"  # SyncRequest's Obj: the subscriber's filter
+SYNC_TIME = "Time"  # SyncRequest's Obj: the time of the graph wanted
+HDR_SERVICE_TYPE = "X-Service-Type"
+HDR_UPDATE_POLICY = "X-Update-Policy"
+HDR_NAMESPACE = "X-Websocket-Namespace"
+HDR_GREMLIN_FILTER = "X-Gremlin-Filter"

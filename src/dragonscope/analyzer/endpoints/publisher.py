@@ -12,18 +12,31 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from collections import Counter
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiohttp import WSMsgType, web
 
+from dragonscope import skydive as m
 from dragonscope.analyzer import auth
-from dragonscope.analyzer.connections import Connection, HandshakeError, identify, refuse
-from dragonscope.analyzer.keys import ANALYZER
-from dragonscope.analyzer.rejections import Rejection
+from dragonscope.analyzer.auth import Authenticator
+from dragonscope.analyzer.endpoints.handshake import (
+    Connection,
+    HandshakeError,
+    Pool,
+    accept,
+    identify,
+    refuse,
+    refused,
+)
+from dragonscope.analyzer.rejections import Rejection, RejectionLog
+from dragonscope.analyzer.services import Sockets
+from dragonscope.analyzer.settings import AnalyzerSettings
 from dragonscope.analyzer.subscribers import encode
 from dragonscope.graph import (
     GraphError,
+    GraphStore,
     Rejected,
     ValidationError,
     check_edge,
@@ -32,10 +45,6 @@ from dragonscope.graph import (
     decode_node,
     now_ms,
 )
-from dragonscope.skydive import messages as m
-
-if TYPE_CHECKING:
-    from dragonscope.analyzer.app import Analyzer
 
 log = logging.getLogger(__name__)
 
@@ -50,9 +59,16 @@ FLOAT_TOKEN = re.compile(r"[:\[,]\s*-?\d+(?:\.\d|[eE][-+]?\d)")
 class PublisherSession:
     """One publisher connection: its origin and the dispatch of its messages."""
 
-    def __init__(self, analyzer: Analyzer, conn: Connection) -> None:
-        self.analyzer = analyzer
-        self.store = analyzer.store
+    def __init__(
+        self,
+        store: GraphStore,
+        rejections: RejectionLog,
+        counters: Counter[str],
+        conn: Connection,
+    ) -> None:
+        self.store = store
+        self.rejections = rejections
+        self.counters = counters
         self.conn = conn
         self.origin = conn.origin
         self.authored = False
@@ -74,28 +90,29 @@ class PublisherSession:
     def handle_frame(self, frame: str | bytes) -> list[str]:
         """Apply one frame; returns the frames to send back (replies, rejections)."""
         self.conn.messages_in += 1
-        self.analyzer.counters["messages_in"] += 1
+        self.counters["messages_in"] += 1
         # Integral floats in metadata become integers (Skydive does); most frames
         # carry no float token at all, and then there is nothing to walk.
-        self._floats = FLOAT_TOKEN.search(frame) is not None
+        text = frame if isinstance(frame, str) else frame.decode("utf-8", "replace")
+        self._floats = FLOAT_TOKEN.search(text) is not None
         try:
             msg = m.decode(frame)
         except m.MessageError as exc:
-            return [self._reject(None, Rejected("decode", str(exc)))]
+            return [self.reject(None, Rejected("decode", str(exc)))]
         if msg.namespace != m.GRAPH:
             return []  # other namespaces are not for this endpoint (Skydive ignores them)
         self.authored = True
         handler = self._handlers.get(msg.type)
         if handler is None:
             return [
-                self._reject(msg, Rejected("unknown-type", f"unknown message type {msg.type!r}"))
+                self.reject(msg, Rejected("unknown-type", f"unknown message type {msg.type!r}"))
             ]
         try:
             reply = handler(msg)
         except Rejected as exc:
-            return [self._reject(msg, exc)]
+            return [self.reject(msg, exc)]
         except GraphError as exc:  # the graph's own invariant: nothing was changed
-            return [self._reject(msg, Rejected("graph", str(exc)))]
+            return [self.reject(msg, Rejected("graph", str(exc)))]
         return [reply] if reply is not None else []
 
     # -- handlers ----------------------------------------------------------------
@@ -121,7 +138,7 @@ class PublisherSession:
 
     def _sync(self, msg: m.Message) -> None:
         for exc in self.store.sync(msg.obj, self.origin):
-            self.analyzer.rejections.record(self._rejection(msg, exc))
+            self.rejections.record(self._rejection(msg, exc))
 
     def _sync_request(self, msg: m.Message) -> str:
         return encode(m.SYNC_REPLY, self.store.graph.to_json(), uuid=msg.uuid)
@@ -142,9 +159,9 @@ class PublisherSession:
             error=exc.detail,
         )
 
-    def _reject(self, msg: m.Message | None, exc: Rejected) -> str:
+    def reject(self, msg: m.Message | None, exc: Rejected) -> str:
         rejection = self._rejection(msg, exc)
-        self.analyzer.rejections.record(rejection)
+        self.rejections.record(rejection)
         return encode(
             msg.type if msg else "Error",
             {"Rule": rejection.rule, "Error": rejection.error, "ID": rejection.element_id},
@@ -161,50 +178,74 @@ def _check(check: Callable[[Any], None], element: Any) -> None:
         raise Rejected(exc.rule, exc.detail, element.id) from None
 
 
-async def handle(request: web.Request) -> web.StreamResponse:
-    analyzer: Analyzer = request.app[ANALYZER]
-    refusal = refuse(request, analyzer, auth.PUBLISH)
-    if refusal is not None:
-        return refusal
-    try:
-        conn = identify(request)
-        conn.persistence = request.headers.get(m.HDR_PERSISTENCE, "")
-        analyzer.publishers.claim(conn.host_id, conn)
-    except HandshakeError as exc:
-        return web.Response(status=exc.status, text=str(exc), headers={"Connection": "close"})
-    session = PublisherSession(analyzer, conn)
-    ws = web.WebSocketResponse(
-        heartbeat=analyzer.settings.ping_interval,
-        max_msg_size=MAX_FRAME,
-        compress=False,
-        timeout=CLOSE_TIMEOUT_S,
-    )
-    try:
-        ws.headers["X-Host-ID"] = analyzer.settings.host_id
-        ws.headers["X-Service-Type"] = "analyzer"
-        await ws.prepare(request)
-        analyzer.sockets.add(ws)
-        analyzer.store.begin_session(session.origin)
-        log.info("publisher %s connected from %s (%s)", session.origin, conn.addr, conn.persistence)
-        async for frame in ws:
-            if session.conn.messages_in % YIELD_EVERY == 0:
-                await asyncio.sleep(0)  # a burst must not starve subscribers' writers
-            if frame.type == WSMsgType.TEXT:
-                replies = session.handle_frame(frame.data)
-            elif frame.type == WSMsgType.BINARY:
-                session.conn.messages_in += 1
-                replies = [session._reject(None, Rejected("decode", "binary frames are not JSON"))]
+class PublisherEndpoint:
+    """``/ws/publisher`` with the services it writes to."""
+
+    def __init__(
+        self,
+        auth: Authenticator,
+        settings: AnalyzerSettings,
+        store: GraphStore,
+        rejections: RejectionLog,
+        pool: Pool[Connection],
+        counters: Counter[str],
+        sockets: Sockets,
+    ) -> None:
+        self.auth, self.settings, self.store = auth, settings, store
+        self.rejections, self.pool, self.counters, self.sockets = (
+            rejections,
+            pool,
+            counters,
+            sockets,
+        )
+
+    def mount(self, router: web.UrlDispatcher) -> None:
+        router.add_get("/ws/publisher", self.handle)
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        refusal = refuse(request, self.auth, auth.PUBLISH)
+        if refusal is not None:
+            return refusal
+        try:
+            conn = identify(request)
+            conn.persistence = request.headers.get(m.HDR_PERSISTENCE, "")
+            self.pool.claim(conn.host_id, conn)
+        except HandshakeError as exc:
+            return refused(exc)
+        session = PublisherSession(self.store, self.rejections, self.counters, conn)
+        ws = web.WebSocketResponse(
+            heartbeat=self.settings.ping_interval,
+            max_msg_size=MAX_FRAME,
+            compress=False,
+            timeout=CLOSE_TIMEOUT_S,
+        )
+        try:
+            await accept(ws, request, self.settings.host_id)
+            self.sockets.add(ws)
+            self.store.begin_session(session.origin)
+            log.info(
+                "publisher %s connected from %s (%s)", conn.origin, conn.addr, conn.persistence
+            )
+            async for frame in ws:
+                if conn.messages_in % YIELD_EVERY == 0:
+                    await asyncio.sleep(0)  # a burst must not starve subscribers' writers
+                if frame.type == WSMsgType.TEXT:
+                    replies = session.handle_frame(frame.data)
+                elif frame.type == WSMsgType.BINARY:
+                    conn.messages_in += 1
+                    binary = Rejected("decode", "binary frames are not JSON")
+                    replies = [session.reject(None, binary)]
+                else:
+                    continue
+                for reply in replies:
+                    await ws.send_str(reply)
+                    self.counters["messages_out"] += 1
+            return ws
+        finally:
+            self.sockets.discard(ws)
+            self.pool.release(conn.host_id, conn)
+            if session.authored and conn.persistence == m.DELETE_ON_DISCONNECT:
+                removed = self.store.release_origin(session.origin)
+                log.info("publisher %s left: %d elements removed", session.origin, removed)
             else:
-                continue
-            for reply in replies:
-                await ws.send_str(reply)
-                analyzer.counters["messages_out"] += 1
-        return ws
-    finally:
-        analyzer.sockets.discard(ws)
-        analyzer.publishers.release(conn.host_id, conn)
-        if session.authored and conn.persistence == m.DELETE_ON_DISCONNECT:
-            removed = analyzer.store.release_origin(session.origin)
-            log.info("publisher %s left: %d elements removed", session.origin, removed)
-        else:
-            log.info("publisher %s left", session.origin)
+                log.info("publisher %s left", session.origin)

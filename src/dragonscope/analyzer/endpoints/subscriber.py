@@ -16,65 +16,102 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import Protocol
 
 from aiohttp import WSMsgType, web
 
+from dragonscope import skydive as m
 from dragonscope.analyzer import auth
+from dragonscope.analyzer.auth import Authenticator
 from dragonscope.analyzer.chunked import drive
-from dragonscope.analyzer.connections import HandshakeError, header, identify, refuse
+from dragonscope.analyzer.endpoints.handshake import (
+    Connection,
+    HandshakeError,
+    Pool,
+    accept,
+    header,
+    identify,
+    refuse,
+    refused,
+)
 from dragonscope.analyzer.endpoints.publisher import CLOSE_TIMEOUT_S
-from dragonscope.analyzer.keys import ANALYZER
 from dragonscope.analyzer.query import QueryError, compile_query, graph_ids_async
-from dragonscope.analyzer.subscribers import FULL, PARTIAL, Subscriber, ViewFilter, encode
-from dragonscope.graph import Graph, HistoryError
-from dragonscope.skydive import messages as m
-
-if TYPE_CHECKING:
-    from dragonscope.analyzer.app import Analyzer
+from dragonscope.analyzer.services import Live, Sockets
+from dragonscope.analyzer.settings import AnalyzerSettings
+from dragonscope.analyzer.subscribers import (
+    FULL,
+    PARTIAL,
+    Subscriber,
+    SubscriberHub,
+    ViewFilter,
+    encode,
+)
+from dragonscope.graph import Graph, History, HistoryError
 
 log = logging.getLogger(__name__)
 
 
-async def make_filter(
-    analyzer: Analyzer, text: str
-) -> tuple[ViewFilter, tuple[set[str], set[str]]]:
+class Views(Protocol):
+    """What a change of view reads: the live graph, its past and the subscribers' hub."""
+
+    @property
+    def graph(self) -> Graph: ...
+
+    @property
+    def history(self) -> History: ...
+
+    @property
+    def hub(self) -> SubscriberHub: ...
+
+
+@dataclass(frozen=True, slots=True)
+class LiveViews:
+    """The live services behind subscribers' views."""
+
+    graph: Graph
+    history: History
+    hub: SubscriberHub
+
+
+async def make_filter(views: Views, text: str) -> tuple[ViewFilter, tuple[set[str], set[str]]]:
     """Compile a subscriber filter and run it once; raises QueryError unless it
     yields a graph. Returns the filter and the IDs it gave."""
     compiled = compile_query(text)
+    history = views.history
 
     async def view_filter(graph: Graph) -> tuple[set[str], set[str]]:
-        return await graph_ids_async(compiled, graph, analyzer.history)
+        return await graph_ids_async(compiled, graph, history)
 
-    return view_filter, await view_filter(analyzer.graph)
+    return view_filter, await view_filter(views.graph)
 
 
-async def _sync_reply(analyzer: Analyzer, sub: Subscriber, msg: m.Message) -> None:
+async def _sync_reply(views: Views, sub: Subscriber, msg: m.Message) -> None:
     """Answer a SyncRequest: change the view as asked, then queue the SyncReply."""
     async with sub.view_lock:
-        await _change_view_and_reply(analyzer, sub, msg)
+        await _change_view_and_reply(views, sub, msg)
 
 
-async def _change_view_and_reply(analyzer: Analyzer, sub: Subscriber, msg: m.Message) -> None:
+async def _change_view_and_reply(views: Views, sub: Subscriber, msg: m.Message) -> None:
     obj = msg.obj if isinstance(msg.obj, dict) else {}
-    wanted = obj.get("GremlinFilter")
-    at = obj.get("Time")
-    hub = analyzer.hub
+    wanted = obj.get(m.SYNC_FILTER)
+    at = obj.get(m.SYNC_TIME)
+    hub = views.hub
     try:
         if wanted is None:
             nodes, edges = hub.view_lists(sub)
         elif not isinstance(wanted, str):
-            raise QueryError("GremlinFilter must be a string")
+            raise QueryError(f"{m.SYNC_FILTER} must be a string")
         elif wanted == "":
             sub.view_filter, sub.filter_text = None, ""
             if isinstance(at, int) and not isinstance(at, bool) and at > 0:
-                past = await drive(analyzer.history.view_at_steps(at))
+                past = await drive(views.history.view_at_steps(at))
                 nodes, edges = list(past.nodes()), list(past.edges())
             else:
                 nodes, edges = hub.view_lists(sub)
         else:
             version = hub.version
-            sub.view_filter, ids = await make_filter(analyzer, wanted)
+            sub.view_filter, ids = await make_filter(views, wanted)
             sub.filter_text = wanted
             hub.adopt_view(sub, *ids, version)
             nodes, edges = hub.view_lists(sub)
@@ -84,76 +121,101 @@ async def _change_view_and_reply(analyzer: Analyzer, sub: Subscriber, msg: m.Mes
     await hub.send_graph(sub, m.SYNC_REPLY, nodes, edges, uuid=msg.uuid)
 
 
-async def handle(request: web.Request) -> web.StreamResponse:
-    analyzer: Analyzer = request.app[ANALYZER]
-    refusal = refuse(request, analyzer, auth.READ)
-    if refusal is not None:
-        return refusal
-    try:
-        conn = identify(request)
-        policy = (header(request, "X-Update-Policy") or FULL).lower()
+class SubscriberEndpoint:
+    """``/ws/subscriber`` with the services it reads."""
+
+    def __init__(
+        self,
+        auth: Authenticator,
+        settings: AnalyzerSettings,
+        live: Live,
+        hub: SubscriberHub,
+        pool: Pool[tuple[Connection, Subscriber]],
+        sockets: Sockets,
+    ) -> None:
+        self.auth, self.settings = auth, settings
+        self.views = LiveViews(live.graph, live.history, hub)
+        self.pool, self.sockets = pool, sockets
+
+    def mount(self, router: web.UrlDispatcher) -> None:
+        router.add_get("/ws/subscriber", self.handle)
+
+    async def _subscriber(
+        self, request: web.Request, conn: Connection
+    ) -> tuple[Subscriber, tuple[set[str], set[str]], int]:
+        """The subscriber the handshake asks for, with what its filter gave on a first
+        run and the hub's version before that run; HandshakeError if it cannot be."""
+        policy = (header(request, m.HDR_UPDATE_POLICY) or FULL).lower()
         if policy not in (FULL, PARTIAL):
-            raise HandshakeError(400, f"X-Update-Policy {policy!r}: use full or partial")
+            raise HandshakeError(400, f"{m.HDR_UPDATE_POLICY} {policy!r}: use full or partial")
         namespaces = frozenset(
-            request.headers.getall("X-Websocket-Namespace", [])
-            or request.query.getall("x-websocket-namespace", [])
+            request.headers.getall(m.HDR_NAMESPACE, [])
+            or request.query.getall(m.HDR_NAMESPACE.lower(), [])
             or ["*"]
         )
-        filter_text = header(request, "X-Gremlin-Filter") or ""
+        filter_text = header(request, m.HDR_GREMLIN_FILTER) or ""
         view_filter = None
-        version = analyzer.hub.version
+        version = self.views.hub.version
         first_ids: tuple[set[str], set[str]] = (set(), set())
         if filter_text:
             try:
-                view_filter, first_ids = await make_filter(analyzer, filter_text)
+                view_filter, first_ids = await make_filter(self.views, filter_text)
             except QueryError as exc:
-                raise HandshakeError(400, f"X-Gremlin-Filter: {exc}") from None
+                raise HandshakeError(400, f"{m.HDR_GREMLIN_FILTER}: {exc}") from None
         sub = Subscriber(
             ws=web.WebSocketResponse(
-                heartbeat=analyzer.settings.ping_interval, compress=False, timeout=CLOSE_TIMEOUT_S
+                heartbeat=self.settings.ping_interval, compress=False, timeout=CLOSE_TIMEOUT_S
             ),
             host_id=conn.host_id,
             client_type=conn.client_type,
             policy=policy,
             namespaces=namespaces,
-            queue_max=analyzer.settings.subscriber_queue,
+            queue_max=self.settings.subscriber_queue,
             remote=f"{conn.addr}:{conn.port}",
             view_filter=view_filter,
             filter_text=filter_text,
         )
-        analyzer.subscriber_pool.claim(conn.host_id, (conn, sub))
-    except HandshakeError as exc:
-        return web.Response(status=exc.status, text=str(exc), headers={"Connection": "close"})
-    entry = analyzer.subscriber_pool.by_host[conn.host_id]
-    writer: asyncio.Task[None] | None = None
-    try:
-        sub.ws.headers["X-Host-ID"] = analyzer.settings.host_id
-        sub.ws.headers["X-Service-Type"] = "analyzer"
-        await sub.ws.prepare(request)
-        analyzer.sockets.add(sub.ws)
-        transport = request.transport
-        if transport is not None:
-            sub.abort = transport.close
-        analyzer.hub.add(sub)
-        if view_filter is not None:
-            analyzer.hub.adopt_view(sub, *first_ids, version)
-        writer = asyncio.create_task(analyzer.hub.writer(sub))
-        async for frame in sub.ws:
-            if frame.type != WSMsgType.TEXT:
-                continue
-            conn.messages_in += 1
-            try:
-                msg = m.decode(frame.data)
-            except m.MessageError:
-                continue
-            if msg.namespace == m.GRAPH and msg.type == m.SYNC_REQUEST:
-                await _sync_reply(analyzer, sub, msg)
-        return sub.ws
-    finally:
-        analyzer.sockets.discard(sub.ws)
-        analyzer.hub.remove(sub)
-        analyzer.subscriber_pool.release(conn.host_id, entry)
-        if writer is not None:
-            writer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await writer
+        return sub, first_ids, version
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        refusal = refuse(request, self.auth, auth.READ)
+        if refusal is not None:
+            return refusal
+        hub = self.views.hub
+        try:
+            conn = identify(request)
+            sub, first_ids, version = await self._subscriber(request, conn)
+            entry = (conn, sub)
+            self.pool.claim(conn.host_id, entry)
+        except HandshakeError as exc:
+            return refused(exc)
+        writer: asyncio.Task[None] | None = None
+        try:
+            await accept(sub.ws, request, self.settings.host_id)
+            self.sockets.add(sub.ws)
+            transport = request.transport
+            if transport is not None:
+                sub.abort = transport.close
+            hub.add(sub)
+            if sub.view_filter is not None:
+                hub.adopt_view(sub, *first_ids, version)
+            writer = asyncio.create_task(hub.writer(sub))
+            async for frame in sub.ws:
+                if frame.type != WSMsgType.TEXT:
+                    continue
+                conn.messages_in += 1
+                try:
+                    msg = m.decode(frame.data)
+                except m.MessageError:
+                    continue
+                if msg.namespace == m.GRAPH and msg.type == m.SYNC_REQUEST:
+                    await _sync_reply(self.views, sub, msg)
+            return sub.ws
+        finally:
+            self.sockets.discard(sub.ws)
+            hub.remove(sub)
+            self.pool.release(conn.host_id, entry)
+            if writer is not None:
+                writer.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await writer

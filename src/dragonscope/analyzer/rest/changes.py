@@ -15,19 +15,16 @@ slices that give the event loop turns in between.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiohttp import web
 
 from dragonscope.analyzer import auth
+from dragonscope.analyzer.auth import Authenticator
 from dragonscope.analyzer.chunked import Slicer, drive, json_bytes
-from dragonscope.analyzer.keys import ANALYZER
 from dragonscope.analyzer.query import QueryError, compile_query, graph_ids_async
 from dragonscope.analyzer.responses import json_error, pieces_response
-from dragonscope.graph import Edge, HistoryError, Node, now_ms, parse_time
-
-if TYPE_CHECKING:
-    from dragonscope.analyzer.app import Analyzer
+from dragonscope.graph import Edge, History, HistoryError, Node, now_ms, parse_time
 
 
 def _differs(before: Node, after: Node) -> bool:
@@ -60,11 +57,10 @@ async def _section(
     return {"Added": added, "Removed": removed, "Changed": changed}
 
 
-async def diff(analyzer: Analyzer, start: int, end: int, gremlin: str | None) -> dict[str, Any]:
+async def diff(history: History, start: int, end: int, gremlin: str | None) -> dict[str, Any]:
     compiled = compile_query(gremlin) if gremlin else None
     if compiled is not None and not compiled.returns_graph:
         raise QueryError("the filter must return a graph: end it with .SubGraph() or use G")
-    history = analyzer.history
     slicer = Slicer()
     nodes_net, edges_net = await drive(history.changes_between_steps(start, end), slicer)
     keep_nodes = keep_edges = None
@@ -83,21 +79,23 @@ async def diff(analyzer: Analyzer, start: int, end: int, gremlin: str | None) ->
     return out
 
 
-async def get_changes(request: web.Request) -> web.Response:
-    analyzer: Analyzer = request.app[ANALYZER]
-    analyzer.authorize(request, auth.READ)
-    now = now_ms()
-    try:
-        start = parse_time(request.query["from"], now) if "from" in request.query else None
-        end = parse_time(request.query.get("to", "now"), now)
-    except ValueError as exc:
-        return json_error(400, str(exc))
-    if start is None:
-        return json_error(400, "the from parameter is required (e.g. from=-5m)")
-    if start > end:
-        return json_error(400, f"from ({start}) is after to ({end})")
-    try:
-        answer = await diff(analyzer, start, end, request.query.get("filter"))
-    except (HistoryError, QueryError) as exc:
-        return json_error(400, str(exc))
-    return pieces_response([*(await json_bytes(answer)), b"\n"])
+def mount_changes(router: web.UrlDispatcher, history: History, guard: Authenticator) -> None:
+    async def get_changes(request: web.Request) -> web.Response:
+        guard.require(request, auth.READ)
+        now = now_ms()
+        try:
+            start = parse_time(request.query["from"], now) if "from" in request.query else None
+            end = parse_time(request.query.get("to", "now"), now)
+        except ValueError as exc:
+            return json_error(400, str(exc))
+        if start is None:
+            return json_error(400, "the from parameter is required (e.g. from=-5m)")
+        if start > end:
+            return json_error(400, f"from ({start}) is after to ({end})")
+        try:
+            answer = await diff(history, start, end, request.query.get("filter"))
+        except (HistoryError, QueryError) as exc:
+            return json_error(400, str(exc))
+        return pieces_response([*(await json_bytes(answer)), b"\n"])
+
+    router.add_get("/api/changes", get_changes)

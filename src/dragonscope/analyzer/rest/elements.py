@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import Any
 
 from aiohttp import web
 
-from dragonscope.analyzer import auth
-from dragonscope.analyzer.chunked import elements_by_id_bytes
-from dragonscope.analyzer.keys import ANALYZER
-from dragonscope.analyzer.responses import (
-    json_response,
-    pieces_response,
-    read_json,
-    text_error,
-)
+from dragonscope.analyzer.auth import Authenticator
+from dragonscope.analyzer.rest.crud import Refused, mount
+from dragonscope.analyzer.services import Live
 from dragonscope.graph import (
     Edge,
     GraphError,
@@ -32,107 +27,86 @@ from dragonscope.graph import (
     normalize,
 )
 
-if TYPE_CHECKING:
-    from dragonscope.analyzer.app import Analyzer
-
 PROTECTED_NODE_KEYS = ("Name", "Type", "TID")
 
 
-class Kind:
-    def __init__(self, name: str, is_edge: bool) -> None:
-        self.name = name  # "Node" / "Edge", as in Skydive's messages
-        self.is_edge = is_edge
+class Elements:
+    """Nodes or edges of the live graph as REST resources; what the API adds is
+    written under ``origin`` unless the element names its own."""
 
-    def get(self, analyzer: Analyzer, element_id: str) -> Node | None:
-        graph = analyzer.graph
-        return graph.edge(element_id) if self.is_edge else graph.node(element_id)
+    updatable = True
 
-    def all(self, analyzer: Analyzer) -> list[Node]:
-        graph = analyzer.graph
-        return list(graph.edges()) if self.is_edge else list(graph.nodes())
+    def __init__(self, live: Live, origin: str, edges: bool) -> None:
+        self.live, self.origin, self.edges = live, origin, edges
+        self.label = "Edge" if edges else "Node"  # as in Skydive's messages
 
+    def items(self) -> Sequence[Node]:
+        graph = self.live.graph
+        return list(graph.edges()) if self.edges else list(graph.nodes())
 
-NODE = Kind("Node", False)
-EDGE = Kind("Edge", True)
+    def find(self, key: str) -> Node | None:
+        graph = self.live.graph
+        return graph.edge(key) if self.edges else graph.node(key)
 
+    def key(self, item: Node) -> str:
+        return item.id
 
-def _kind(request: web.Request) -> Kind:
-    return EDGE if request.match_info["kind"] == "edge" else NODE
+    def to_json(self, item: Node) -> dict[str, Any]:
+        return item.to_json()
 
+    async def create(self, body: Any) -> Node:
+        try:
+            element: Node
+            if self.edges:
+                edge = decode_edge(body)
+                check_edge(edge)
+                element = edge
+            else:
+                element = decode_node(body)
+                check_node(element)
+        except Rejected as exc:
+            raise Refused(exc.detail) from None
+        except ValidationError as exc:
+            raise Refused(exc.detail) from None
+        if self.find(element.id) is not None:
+            raise Refused(f"{self.label} ID conflict")
+        origin = element.origin or self.origin
+        try:
+            if isinstance(element, Edge):
+                self.live.store.add_edge(element, origin, validate=False)
+            else:
+                self.live.store.add_node(element, origin, validate=False)
+        except Rejected as exc:
+            raise Refused(exc.detail) from None
+        stored = self.find(element.id)
+        assert stored is not None
+        return stored
 
-def _not_found(kind: Kind, element_id: str) -> web.Response:
-    return text_error(404, f"{kind.name} '{element_id}' not found")
+    async def patch(self, item: Node, patch: Any) -> Node | None:
+        try:
+            patched = json_patch(item.to_json(), patch)
+        except OpError as exc:
+            raise Refused(f"invalid JSON Patch: {exc}") from None
+        metadata = patched.get("Metadata") if isinstance(patched, dict) else None
+        if not isinstance(metadata, dict):
+            raise Refused("Metadata must stay a JSON object")
+        metadata = normalize(metadata)
+        if not self.edges:
+            _restore_protected(item.metadata, metadata)
+        try:
+            (check_edge_metadata if self.edges else check_node_metadata)(metadata)
+        except ValidationError as exc:
+            raise Refused(exc.detail) from None
+        return self.live.store.set_metadata(item, metadata)
 
-
-async def list_elements(request: web.Request) -> web.Response:
-    analyzer: Analyzer = request.app[ANALYZER]
-    analyzer.authorize(request, auth.READ)
-    return pieces_response([*(await elements_by_id_bytes(_kind(request).all(analyzer))), b"\n"])
-
-
-async def get_element(request: web.Request) -> web.Response:
-    analyzer: Analyzer = request.app[ANALYZER]
-    analyzer.authorize(request, auth.READ)
-    kind, element_id = _kind(request), request.match_info["id"]
-    element = kind.get(analyzer, element_id)
-    if element is None:
-        return _not_found(kind, element_id)
-    return json_response(element.to_json())
-
-
-async def create_element(request: web.Request) -> web.Response:
-    analyzer: Analyzer = request.app[ANALYZER]
-    analyzer.authorize(request, auth.WRITE)
-    kind = _kind(request)
-    body = await read_json(request)
-    try:
-        element = decode_edge(body) if kind.is_edge else decode_node(body)
-        (check_edge if kind.is_edge else check_node)(element)
-    except Rejected as exc:
-        return text_error(400, exc.detail)
-    except ValidationError as exc:
-        return text_error(400, exc.detail)
-    if kind.get(analyzer, element.id) is not None:
-        return text_error(400, f"{kind.name} ID conflict")
-    origin = element.origin or analyzer.api_origin
-    try:
-        if isinstance(element, Edge):
-            analyzer.store.add_edge(element, origin, validate=False)
-        else:
-            analyzer.store.add_node(element, origin, validate=False)
-    except Rejected as exc:
-        return text_error(400, exc.detail)
-    stored = kind.get(analyzer, element.id)
-    assert stored is not None
-    return json_response(stored.to_json(), status=201)
-
-
-async def patch_element(request: web.Request) -> web.Response:
-    analyzer: Analyzer = request.app[ANALYZER]
-    analyzer.authorize(request, auth.WRITE)
-    kind, element_id = _kind(request), request.match_info["id"]
-    stored = kind.get(analyzer, element_id)
-    if stored is None:
-        return _not_found(kind, element_id)
-    patch = await read_json(request)
-    try:
-        patched = json_patch(stored.to_json(), patch)
-    except OpError as exc:
-        return text_error(400, f"invalid JSON Patch: {exc}")
-    metadata = patched.get("Metadata") if isinstance(patched, dict) else None
-    if not isinstance(metadata, dict):
-        return text_error(400, "Metadata must stay a JSON object")
-    metadata = normalize(metadata)
-    if not kind.is_edge:
-        _restore_protected(stored.metadata, metadata)
-    try:
-        (check_edge_metadata if kind.is_edge else check_node_metadata)(metadata)
-    except ValidationError as exc:
-        return text_error(400, exc.detail)
-    updated = analyzer.store.set_metadata(stored, metadata)
-    if updated is None:
-        return web.Response(status=304)
-    return json_response(updated.to_json())
+    def delete(self, item: Node) -> None:
+        try:
+            if self.edges:
+                self.live.graph.delete_edge(item.id)
+            else:
+                self.live.graph.delete_node(item.id)
+        except GraphError as exc:
+            raise Refused(str(exc)) from None
 
 
 def _restore_protected(old: dict[str, Any], new: dict[str, Any]) -> None:
@@ -142,26 +116,8 @@ def _restore_protected(old: dict[str, Any], new: dict[str, Any]) -> None:
             new[key] = old[key]
 
 
-async def delete_element(request: web.Request) -> web.Response:
-    analyzer: Analyzer = request.app[ANALYZER]
-    analyzer.authorize(request, auth.WRITE)
-    kind, element_id = _kind(request), request.match_info["id"]
-    if kind.get(analyzer, element_id) is None:
-        return _not_found(kind, element_id)
-    try:
-        if kind.is_edge:
-            analyzer.graph.delete_edge(element_id)
-        else:
-            analyzer.graph.delete_node(element_id)
-    except GraphError as exc:
-        return text_error(400, str(exc))
-    return web.Response(status=200, headers={"Content-Type": "text/plain"})
-
-
-def setup(app: web.Application) -> None:
-    path = "/api/{kind:node|edge}"
-    app.router.add_get(path, list_elements)
-    app.router.add_post(path, create_element)
-    app.router.add_get(path + "/{id}", get_element)
-    app.router.add_patch(path + "/{id}", patch_element)
-    app.router.add_delete(path + "/{id}", delete_element)
+def mount_elements(
+    router: web.UrlDispatcher, live: Live, origin: str, guard: Authenticator
+) -> None:
+    mount(router, "/api/node", Elements(live, origin, edges=False), guard)
+    mount(router, "/api/edge", Elements(live, origin, edges=True), guard)

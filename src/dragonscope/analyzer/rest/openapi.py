@@ -153,6 +153,26 @@ def document() -> dict[str, Any]:
                 "responses": {"200": _json({"type": "object"}), **_ERRORS},
             }
         },
+        "/api/views": {
+            "get": {
+                "summary": "the predefined views: name, title, parameters, Gremlin template",
+                "responses": {"200": _json({"type": "array"})},
+            }
+        },
+        "/api/views/{name}": {
+            "get": {
+                "summary": "IDs of the nodes and edges in a view; its parameters by name",
+                "parameters": [
+                    {"name": "name", "in": "path", "required": True, "schema": _STR},
+                    {"name": "at", "in": "query", "schema": _MS},
+                ],
+                "responses": {
+                    "200": _json({"type": "object"}),
+                    "404": {"description": "no such view"},
+                    **_ERRORS,
+                },
+            }
+        },
         "/api/rejections": {
             "get": {
                 "summary": "recent rejected publisher messages",
@@ -228,5 +248,5 @@ async def openapi(request: web.Request) -> web.Response:
     return json_response(document())
 
 
-def setup(app: web.Application) -> None:
-    app.router.add_get("/api/openapi.json", openapi)
+def mount(router: web.UrlDispatcher) -> None:
+    router.add_get("/api/openapi.json", openapi)

@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING
+from collections import Counter
 
 from aiohttp import web
 
 from dragonscope.analyzer import auth
+from dragonscope.analyzer.auth import Authenticator
 from dragonscope.analyzer.chunked import graph_bytes
-from dragonscope.analyzer.keys import ANALYZER
 from dragonscope.analyzer.query import QueryError, run_query_json_async
 from dragonscope.analyzer.responses import JSON_TYPE, pieces_response, text_error
-
-if TYPE_CHECKING:
-    from dragonscope.analyzer.app import Analyzer
+from dragonscope.analyzer.services import Live
 
 
 def _content_type(request: web.Request) -> str:
@@ -25,39 +23,41 @@ def _content_type(request: web.Request) -> str:
     return JSON_TYPE
 
 
-async def post_topology(request: web.Request) -> web.Response:
-    analyzer: Analyzer = request.app[ANALYZER]
-    analyzer.authorize(request, auth.READ)
-    raw = await request.read()
-    if not raw.strip():
-        return web.Response(status=204)
-    try:
-        body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        return text_error(400, f"request body is not valid JSON: {exc}")
-    if not isinstance(body, dict):
-        return text_error(400, 'request body must be {"GremlinQuery": "..."}')
-    query = body.get("GremlinQuery")
-    if query is None or query == "":
-        return web.Response(status=204)
-    if not isinstance(query, str):
-        return text_error(400, "GremlinQuery must be a string")
-    try:
-        pieces = await run_query_json_async(query, analyzer.graph, analyzer.history)
-    except QueryError as exc:
-        return text_error(400, str(exc))
-    analyzer.counters["queries"] += 1
-    return pieces_response([*pieces, b"\n"], _content_type(request))
+class TopologyApi:
+    """Gremlin queries over the live graph and its history; counts them for /metrics."""
 
+    def __init__(self, live: Live, counters: Counter[str], guard: Authenticator) -> None:
+        self.live, self.counters, self.guard = live, counters, guard
 
-async def get_topology(request: web.Request) -> web.Response:
-    analyzer: Analyzer = request.app[ANALYZER]
-    analyzer.authorize(request, auth.READ)
-    nodes, edges = analyzer.graph.snapshot()
-    pieces = await graph_bytes(list(nodes.values()), list(edges.values()), empty=b"null")
-    return pieces_response([*pieces, b"\n"])
+    async def post(self, request: web.Request) -> web.Response:
+        self.guard.require(request, auth.READ)
+        raw = await request.read()
+        if not raw.strip():
+            return web.Response(status=204)
+        try:
+            body = json.loads(raw)
+        except (ValueError, UnicodeDecodeError) as exc:
+            return text_error(400, f"request body is not valid JSON: {exc}")
+        if not isinstance(body, dict):
+            return text_error(400, 'request body must be {"GremlinQuery": "..."}')
+        query = body.get("GremlinQuery")
+        if query is None or query == "":
+            return web.Response(status=204)
+        if not isinstance(query, str):
+            return text_error(400, "GremlinQuery must be a string")
+        try:
+            pieces = await run_query_json_async(query, self.live.graph, self.live.history)
+        except QueryError as exc:
+            return text_error(400, str(exc))
+        self.counters["queries"] += 1
+        return pieces_response([*pieces, b"\n"], _content_type(request))
 
+    async def get(self, request: web.Request) -> web.Response:
+        self.guard.require(request, auth.READ)
+        nodes, edges = self.live.graph.snapshot()
+        pieces = await graph_bytes(list(nodes.values()), list(edges.values()), empty=b"null")
+        return pieces_response([*pieces, b"\n"])
 
-def setup(app: web.Application) -> None:
-    app.router.add_post("/api/topology", post_topology)
-    app.router.add_get("/api/topology", get_topology)
+    def mount(self, router: web.UrlDispatcher) -> None:
+        router.add_post("/api/topology", self.post)
+        router.add_get("/api/topology", self.get)

@@ -14,7 +14,10 @@ from typing import Any
 
 from aiohttp import web
 
-from dragonscope.graph import GraphListener
+from dragonscope.analyzer.auth import READ, Authenticator
+from dragonscope.analyzer.responses import json_error
+from dragonscope.analyzer.services import Live
+from dragonscope.graph import Edge, Graph, GraphListener, Node, epoch_ms
 from dragonscope.nb import Snapshot
 from dragonscope.topology import snapshot_from_graph
 from dragonscope.trace import (
@@ -26,8 +29,6 @@ from dragonscope.trace import (
     matrix,
     parse_apps,
 )
-
-READ = "read"
 
 
 class _NbMirror(GraphListener):
@@ -41,9 +42,11 @@ class _NbMirror(GraphListener):
         self.objects: Snapshot = {}
         self.full = True  # a full conversion is due
         self.stale = True
-        self._pending: dict[str, tuple[Any, bool]] = {}  # element id -> (old version, is edge)
+        self._pending: dict[
+            str, tuple[Node | None, bool]
+        ] = {}  # element id -> (old version, is edge)
 
-    def _note(self, element: Any, old: Any, edge: bool) -> None:
+    def _note(self, element: Node, old: Node | None, edge: bool) -> None:
         self.stale = True
         if self.full:
             return
@@ -53,25 +56,25 @@ class _NbMirror(GraphListener):
             return
         self._pending.setdefault(element.id, (old, edge))
 
-    def on_node_added(self, node: Any) -> None:
+    def on_node_added(self, node: Node) -> None:
         self._note(node, None, False)
 
-    def on_node_updated(self, node: Any, old: Any) -> None:
+    def on_node_updated(self, node: Node, old: Node) -> None:
         self._note(node, old, False)
 
-    def on_node_deleted(self, node: Any) -> None:
+    def on_node_deleted(self, node: Node) -> None:
         self._note(node, node, False)
 
-    def on_edge_added(self, edge: Any) -> None:
+    def on_edge_added(self, edge: Edge) -> None:
         self._note(edge, None, True)
 
-    def on_edge_updated(self, edge: Any, old: Any) -> None:
+    def on_edge_updated(self, edge: Edge, old: Edge) -> None:
         self._note(edge, old, True)
 
-    def on_edge_deleted(self, edge: Any) -> None:
+    def on_edge_deleted(self, edge: Edge) -> None:
         self._note(edge, edge, True)
 
-    async def sync(self, graph: Any) -> tuple[Snapshot, set[str] | None]:
+    async def sync(self, graph: Graph) -> tuple[Snapshot, set[str] | None]:
         """Bring ``objects`` up to date with ``graph``. Returns a copy safe to index in a
         worker thread while the graph keeps changing, and the tables whose objects changed
         (None after a full conversion)."""
@@ -85,9 +88,9 @@ class _NbMirror(GraphListener):
         self.stale = False
         tables: set[str] = set()
         for element_id, (old, edge) in pending.items():
-            before = _objects(old, edge) if old is not None else {}
+            before = _objects(old) if old is not None else {}
             current = graph.edge(element_id) if edge else graph.node(element_id)
-            after = _objects(current, edge) if current is not None else {}
+            after = _objects(current) if current is not None else {}
             for key in before.keys() - after.keys():
                 self.objects.pop(key, None)
                 tables.add(key[0])
@@ -98,18 +101,20 @@ class _NbMirror(GraphListener):
         return dict(self.objects), tables
 
 
-def _objects(element: Any, edge: bool) -> Snapshot:
-    return snapshot_from_graph([], [element]) if edge else snapshot_from_graph([element])
+def _objects(element: Node) -> Snapshot:
+    if isinstance(element, Edge):
+        return snapshot_from_graph([], [element])
+    return snapshot_from_graph([element])
 
 
 class TraceService:
     """One snapshot and one Tracer per app set, rebuilt lazily after the graph changed;
     reachability matrices are kept until then too."""
 
-    def __init__(self, analyzer: Any) -> None:
-        self.analyzer = analyzer
+    def __init__(self, live: Live) -> None:
+        self.live = live
         self.mirror = _NbMirror()
-        analyzer.graph.add_listener(self.mirror)
+        live.graph.add_listener(self.mirror)
         self._tracers: dict[frozenset[str], Tracer] = {}
         self._matrices: dict[tuple[Any, ...], dict[str, Any]] = {}
         self._snapshot: Snapshot | None = None
@@ -117,7 +122,7 @@ class TraceService:
 
     async def _current(self) -> Snapshot:
         if self.mirror.stale or self._snapshot is None:
-            self._snapshot, tables = await self.mirror.sync(self.analyzer.graph)
+            self._snapshot, tables = await self.mirror.sync(self.live.graph)
             if tables is not None and tables <= IGNORED_TABLES:
                 # Heartbeats and the like: the indexes stay valid; only notes read them.
                 for tracer in self._tracers.values():
@@ -133,7 +138,7 @@ class TraceService:
         """The Tracer for the live graph (or the graph at ``at`` ms), patched if asked.
         Snapshot and index are built in a worker thread: seconds on a 100k-object cloud."""
         if at is not None:
-            view = self.analyzer.history.view_at(at)
+            view = self.live.history.view_at(at)
             nodes, edges = list(view.nodes()), list(view.edges())
             snapshot = await asyncio.to_thread(snapshot_from_graph, nodes, edges)
         else:
@@ -166,21 +171,20 @@ def _at(value: Any) -> int | None:
         raise TraceError(f"at must be a time in ms (or s) since epoch, got {value!r}") from None
     if isinstance(value, bool) or number < 0:
         raise TraceError(f"at must be a time in ms (or s) since epoch, got {value!r}")
-    return number * 1000 if number <= 2147483647 else number
+    return epoch_ms(number)
 
 
-def setup(app: web.Application, analyzer: Any) -> None:
-    service = TraceService(analyzer)
-    _error = analyzer.json_error
+def mount_trace(router: web.UrlDispatcher, live: Live, guard: Authenticator) -> None:
+    service = TraceService(live)
 
     async def post_trace(request: web.Request) -> web.Response:
-        analyzer.authorize(request, READ)
+        guard.require(request, READ)
         try:
             body = json.loads(await request.read() or b"null")
         except (ValueError, UnicodeDecodeError) as exc:
-            return _error(400, f"request body is not valid JSON: {exc}")
+            return json_error(400, f"request body is not valid JSON: {exc}")
         if not isinstance(body, dict):
-            return _error(400, "the request must be a JSON object")
+            return json_error(400, "the request must be a JSON object")
         body = dict(body)
         patch, apps_spec = body.pop("patch", None), body.pop("apps", None)
         at_value = body.pop("at", None)
@@ -192,22 +196,22 @@ def setup(app: web.Application, analyzer: Any) -> None:
             tracer = await service.tracer(apps, patch, _at(at_value))
             result = await asyncio.to_thread(lambda: tracer.trace(trace_request).to_json())
         except (TraceError, ValueError) as exc:
-            return _error(400, str(exc))
+            return json_error(400, str(exc))
         return web.json_response(result)
 
     async def get_reach(request: web.Request) -> web.Response:
-        analyzer.authorize(request, READ)
+        guard.require(request, READ)
         q = request.query
         unknown = set(q) - {"tenant", "network", "proto", "dport", "ct", "apps", "at"}
         if unknown:
-            return _error(400, f"unknown parameter(s): {', '.join(sorted(unknown))}")
+            return json_error(400, f"unknown parameter(s): {', '.join(sorted(unknown))}")
         try:
             dport = int(q["dport"]) if q.get("dport") else 22
         except ValueError:
-            return _error(400, f"dport must be an integer, got {q['dport']!r}")
+            return json_error(400, f"dport must be an integer, got {q['dport']!r}")
         proto = q.get("proto", "tcp")
         if proto not in ("tcp", "udp", "icmp"):
-            return _error(400, f"proto must be tcp, udp or icmp, got {proto!r}")
+            return json_error(400, f"proto must be tcp, udp or icmp, got {proto!r}")
         try:
             at = _at(q.get("at"))
             apps = parse_apps(q.get("apps"))
@@ -216,8 +220,8 @@ def setup(app: web.Application, analyzer: Any) -> None:
             key = (q.get("tenant"), q.get("network"), proto, dport, ct, apps)
             grid = await service.matrix(key, tracer, cacheable=at is None)
         except (TraceError, ValueError) as exc:
-            return _error(400, str(exc))
+            return json_error(400, str(exc))
         return web.json_response(grid)
 
-    app.router.add_post("/api/trace", post_trace)
-    app.router.add_get("/api/reach", get_reach)
+    router.add_post("/api/trace", post_trace)
+    router.add_get("/api/reach", get_reach)

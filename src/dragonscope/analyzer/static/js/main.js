@@ -6,7 +6,7 @@ import { Subscriber } from "./subscriber.js";
 import { GraphCanvas } from "./render.js";
 import { buildScene } from "./scene.js";
 import { legendEntries, EDGE_STYLES } from "./icons.js";
-import { tenantsOf, chassisOf, VIEWS } from "./views.js";
+import { Views } from "./views.js";
 import { search } from "./search.js";
 import { DetailsPanel } from "./details.js";
 import { NodeTable } from "./table.js";
@@ -23,6 +23,7 @@ let scene = null;
 let selection = state.sel ? { kind: "node", id: state.sel } : null;
 let needsLayout = true;
 let renderQueued = false;
+let graphMoved = false; // since the last render: the view is asked again
 const flashes = [];
 const errors = [];
 
@@ -46,6 +47,8 @@ const historyCtl = new HistoryControl({
   model, canvas, state, onModeChange: (mode) => setMode(mode), onError: reportError,
   onShown: () => { needsLayout = true; queueRender(); },
 });
+
+const views = new Views({ onChange: () => { needsLayout = true; queueRender(); }, onError: reportError });
 
 function reportError(message) {
   errors.unshift(`${new Date().toLocaleTimeString()}  ${message}`);
@@ -83,6 +86,7 @@ function setConnection(status) {
 }
 
 model.onChange((ev) => {
+  graphMoved = true;
   if (ev.kind === "reset") { needsLayout = true; refreshPickers(); }
   else {
     flashes.push(ev);
@@ -111,7 +115,9 @@ function render() {
 }
 
 function doRender() {
-  scene = buildScene(model, state);
+  views.update(state, graphMoved);
+  graphMoved = false;
+  scene = buildScene(model, state, views.visible(model));
   const relayout = needsLayout;
   needsLayout = false;
   const added = canvas.render(scene, { relayout });
@@ -128,7 +134,7 @@ function doRender() {
   debug.scene = scene;
   debug.renders += 1;
   debug.lastRender = performance.now();
-  debug.ready = true;
+  if (views.settled(state)) debug.ready = true; // what is drawn is the view asked for
 }
 
 function updateCounts() {
@@ -162,7 +168,7 @@ function updateTable() {
   // The whole view (drawn or inside collapsed groups), or the search matches while searching.
   const searching = state.q && debug.matches?.length;
   const ids = searching ? debug.matches : [...scene.visible];
-  const label = searching ? `matches of "${state.q}"` : `view ${VIEWS[state.view]?.label || state.view}`;
+  const label = searching ? `matches of "${state.q}"` : `view ${views.title(state.view)}`;
   table.setRows(ids.map((id) => model.nodes.get(id)).filter(Boolean), label);
 }
 
@@ -211,9 +217,35 @@ function setView(view) {
   queueRender();
 }
 
-for (const b of document.querySelectorAll("[data-view]")) b.addEventListener("click", () => setView(b.dataset.view));
-$("tenant-select").addEventListener("change", () => { state.tenant = $("tenant-select").value; setView("tenant"); });
-$("chassis-select").addEventListener("change", () => { state.chassis = $("chassis-select").value; setView("chassis"); });
+// The picker lists the analyzer's views; one with a parameter has a select of its values.
+function buildPicker() {
+  const items = views.pickable().map((v) => {
+    const li = document.createElement("li");
+    const button = document.createElement("button");
+    button.dataset.view = v.Name; button.textContent = v.Title; button.title = v.Description;
+    button.addEventListener("click", () => pickView(v.Name));
+    li.append(button);
+    if (v.Params.length) {
+      const select = document.createElement("select");
+      select.dataset.viewArg = v.Name;
+      select.setAttribute("aria-label", `${v.Title}: ${v.Params[0]}`);
+      select.addEventListener("change", () => { state.arg = select.value; setView(v.Name); });
+      li.append(" ", select);
+    }
+    return li;
+  });
+  $("views").replaceChildren(...items);
+  refreshPickers();
+  syncControls();
+}
+
+function argSelect(name) { return document.querySelector(`[data-view-arg="${CSS.escape(name)}"]`); }
+
+function pickView(name) {
+  state.arg = argSelect(name)?.value || "";
+  setView(name);
+}
+
 for (const b of document.querySelectorAll("[data-group]")) {
   b.addEventListener("click", () => {
     state.group = b.dataset.group; state.expanded.clear(); state.collapsed.clear();
@@ -226,19 +258,21 @@ $("draw-limit").addEventListener("change", () => {
   if (Number.isFinite(n) && n >= 50) { state.limit = n; writeHash(state); needsLayout = true; queueRender(); }
 });
 
-function fillSelect(sel, values, current) {
+function fillSelect(sel, choices, current) {
   const keep = current || sel.value;
-  sel.replaceChildren(...values.map((v) => { const o = document.createElement("option"); o.value = v; o.textContent = v; return o; }));
-  if (values.includes(keep)) sel.value = keep;
+  sel.replaceChildren(...choices.map(({ value, label }) => { const o = document.createElement("option"); o.value = value; o.textContent = label; return o; }));
+  if (choices.some((c) => c.value === keep)) sel.value = keep;
 }
 
 let pickerTimer = null;
 function refreshPickersSoon() { clearTimeout(pickerTimer); pickerTimer = setTimeout(refreshPickers, 500); }
 function refreshPickers() {
-  fillSelect($("tenant-select"), tenantsOf(model), state.tenant);
-  fillSelect($("chassis-select"), chassisOf(model), state.chassis);
-  if (!state.tenant && $("tenant-select").value) state.tenant = $("tenant-select").value;
-  if (!state.chassis && $("chassis-select").value) state.chassis = $("chassis-select").value;
+  for (const select of document.querySelectorAll("[data-view-arg]")) {
+    const name = select.dataset.viewArg;
+    fillSelect(select, views.choices(model, views.byName(name)), state.view === name ? state.arg : "");
+  }
+  const current = argSelect(state.view);
+  if (current && !state.arg && current.value) { state.arg = current.value; writeHash(state); queueRender(); }
   const names = [...model.nodes.values()].filter((n) => n.Metadata.Type === "lport").map((n) => n.Metadata.Name || n.ID).sort();
   $("port-names").replaceChildren(...names.slice(0, 2000).map((v) => { const o = document.createElement("option"); o.value = v; return o; }));
 }
@@ -345,6 +379,8 @@ async function start() {
   let status;
   try { status = await fetch("/api/status", { credentials: "same-origin" }); } catch { status = null; }
   if (status && status.status === 401) { showLogin(); return; }
+  try { await views.load(); } catch (err) { reportError(`views: ${err.message}`); }
+  buildPicker();
   subscriber.filter = state.gremlin;
   if (state.time === "live") subscriber.start();
   else historyCtl.restore();

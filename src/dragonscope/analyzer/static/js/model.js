@@ -1,6 +1,8 @@
 // The browser's copy of the graph, kept equal to the analyzer's through subscriber events.
 // Listeners receive {kind: "reset"|"node"|"edge", op: "added"|"updated"|"deleted", id}.
 
+import * as wire from "./wire.js";
+
 export function getPath(obj, path) {
   let cur = obj;
   for (const part of path.split(".")) {
@@ -83,33 +85,34 @@ export class GraphModel {
     return true;
   }
 
-  // Apply one Graph-namespace message; unknown types are ignored, as Skydive's UI does.
-  apply(msg) {
-    const o = msg.Obj;
-    switch (msg.Type) {
-      case "NodeAdded":
+  // Apply one Graph-namespace message ({type, obj}, see subscriber.js); unknown types are
+  // ignored, as Skydive's UI does.
+  apply({ type, obj: o }) {
+    switch (type) {
+      case wire.NODE_ADDED:
         if (this._addNode(o)) this.emit({ kind: "node", op: "added", id: o.ID });
         break;
-      case "NodeUpdated": {
+      case wire.NODE_UPDATED: {
         const n = this.nodes.get(o.ID);
         if (!n) { if (this._addNode(o)) this.emit({ kind: "node", op: "added", id: o.ID }); break; }
         Object.assign(n, o, { Metadata: o.Metadata || {} });
         this.emit({ kind: "node", op: "updated", id: o.ID });
         break;
       }
-      case "NodePartiallyUpdated":
-      case "EdgePartiallyUpdated": {
-        const el = (msg.Type === "NodePartiallyUpdated" ? this.nodes : this.edges).get(o.ID);
+      case wire.NODE_PARTIALLY_UPDATED:
+      case wire.EDGE_PARTIALLY_UPDATED: {
+        const isNode = type === wire.NODE_PARTIALLY_UPDATED;
+        const el = (isNode ? this.nodes : this.edges).get(o.ID);
         if (!el) break;
         for (const op of o.Ops || []) {
-          if (op.Type === 1) setPath(el.Metadata, op.Key, op.Value);
-          else if (op.Type === 2) deletePath(el.Metadata, op.Key);
+          if (op.Type === wire.OP_SET) setPath(el.Metadata, op.Key, op.Value);
+          else if (op.Type === wire.OP_DELETE) deletePath(el.Metadata, op.Key);
         }
         el.Revision = o.Revision; el.UpdatedAt = o.UpdatedAt;
-        this.emit({ kind: msg.Type === "NodePartiallyUpdated" ? "node" : "edge", op: "updated", id: o.ID });
+        this.emit({ kind: isNode ? "node" : "edge", op: "updated", id: o.ID });
         break;
       }
-      case "NodeDeleted": {
+      case wire.NODE_DELETED: {
         if (!this.nodes.has(o.ID)) break;
         for (const eid of [...this.out.get(o.ID), ...this.in.get(o.ID)]) {
           if (this._deleteEdge(eid)) this.emit({ kind: "edge", op: "deleted", id: eid });
@@ -118,17 +121,17 @@ export class GraphModel {
         this.emit({ kind: "node", op: "deleted", id: o.ID });
         break;
       }
-      case "EdgeAdded":
+      case wire.EDGE_ADDED:
         if (this._addEdge(o)) this.emit({ kind: "edge", op: "added", id: o.ID });
         break;
-      case "EdgeUpdated": {
+      case wire.EDGE_UPDATED: {
         const e = this.edges.get(o.ID);
         if (!e) { if (this._addEdge(o)) this.emit({ kind: "edge", op: "added", id: o.ID }); break; }
         e.Metadata = o.Metadata || {}; e.UpdatedAt = o.UpdatedAt;
         this.emit({ kind: "edge", op: "updated", id: o.ID });
         break;
       }
-      case "EdgeDeleted":
+      case wire.EDGE_DELETED:
         if (this._deleteEdge(o.ID)) this.emit({ kind: "edge", op: "deleted", id: o.ID });
         break;
       default:

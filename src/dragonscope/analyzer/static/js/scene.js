@@ -2,7 +2,6 @@
 // groups are collapsed. Collapsed groups become one node "name (count)" and their edges are
 // re-routed to it, so large topologies stay drawable.
 
-import { computeView } from "./views.js";
 import { computeGroups, groupDepth } from "./grouping.js";
 
 const md = (n) => n.Metadata || {};
@@ -12,8 +11,9 @@ function shortLabel(text, max = 28) {
   return s.length > max ? s.slice(0, max - 1) + "…" : s;
 }
 
-export function buildScene(model, state) {
-  const { nodes: visible, edgeOk } = computeView(model, state.view, state);
+// `view` is what the view shows of the model: {nodes: Set of IDs, edgeOk(edge)} (see views.js).
+export function buildScene(model, state, view) {
+  const { nodes: visible, edgeOk } = view;
   const { parentOf, groups } = computeGroups(model, visible, state.group);
 
   // Members of each group, transitively, to count and to collapse.

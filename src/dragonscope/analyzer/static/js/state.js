@@ -1,12 +1,12 @@
-// Every state of the page is a URL: the view, its parameters, the grouping, the search, the
+// Every state of the page is a URL: the view, its parameter (arg), the grouping, the search, the
 // Gremlin filter, the selection, the time and the trace live in the hash, so a link reproduces
 // what a colleague saw.
 
-const KEYS = ["view", "tenant", "chassis", "group", "q", "gremlin", "sel", "limit", "expand", "time", "at", "from", "to", "trace"];
+const KEYS = ["view", "arg", "group", "q", "gremlin", "sel", "limit", "expand", "time", "at", "from", "to", "trace"];
 
 export function defaultState() {
   return {
-    view: "global", tenant: "", chassis: "", group: "logical", q: "", gremlin: "", sel: "",
+    view: "global", arg: "", group: "logical", q: "", gremlin: "", sel: "",
     limit: 3000, expandAll: false, expanded: new Set(), collapsed: new Set(),
     time: "live", at: "", from: "", to: "", trace: null,
   };
@@ -29,7 +29,7 @@ export function readHash(hash = location.hash) {
 export function writeHash(state) {
   const params = new URLSearchParams();
   const d = defaultState();
-  for (const key of ["view", "tenant", "chassis", "group", "q", "gremlin", "sel", "time", "at", "from", "to"]) {
+  for (const key of ["view", "arg", "group", "q", "gremlin", "sel", "time", "at", "from", "to"]) {
     if (state[key] && state[key] !== d[key]) params.set(key, state[key]);
   }
   if (state.limit !== d.limit) params.set("limit", String(state.limit));

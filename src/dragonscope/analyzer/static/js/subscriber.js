@@ -1,4 +1,7 @@
 // Live connection to the analyzer's /ws/subscriber: sync, events, reconnect with backoff, resync.
+// The protocol's names come from wire.js, which the analyzer serves from its own constants.
+
+import * as wire from "./wire.js";
 
 export class Subscriber {
   constructor({ onSync, onEvent, onStatus, onFilterError, onAuthRequired }) {
@@ -14,7 +17,7 @@ export class Subscriber {
 
   url() {
     const proto = location.protocol === "https:" ? "wss:" : "ws:";
-    return `${proto}//${location.host}/ws/subscriber?x-client-type=webui`;
+    return `${proto}//${location.host}/ws/subscriber?${wire.HDR_CLIENT_TYPE.toLowerCase()}=webui`;
   }
 
   start() {
@@ -73,7 +76,7 @@ export class Subscriber {
     const uuid = `ui-${++this.requestSeq}`;
     this.lastRequest = uuid;
     const filter = this.filter ? withSubGraph(this.filter) : "";
-    this.ws.send(JSON.stringify({ Namespace: "Graph", Type: "SyncRequest", UUID: uuid, Status: 200, Obj: { GremlinFilter: filter } }));
+    this.ws.send(JSON.stringify(encode(wire.SYNC_REQUEST, { [wire.SYNC_FILTER]: filter }, uuid)));
   }
 
   setFilter(filter) {
@@ -82,32 +85,49 @@ export class Subscriber {
   }
 
   handle(data) {
-    let msg;
-    try { msg = JSON.parse(data); } catch { return; }
-    if (msg.Namespace !== "Graph") return;
-    if (msg.Type === "SyncReply") {
-      if (msg.UUID && msg.UUID !== this.lastRequest) return;
-      if (msg.Status !== 200) {
-        this.onFilterError(typeof msg.Obj === "string" ? msg.Obj : "the analyzer refused the filter");
+    let raw;
+    try { raw = JSON.parse(data); } catch { return; }
+    const msg = decode(raw);
+    if (!msg || msg.namespace !== wire.GRAPH) return;
+    if (msg.type === wire.SYNC_REPLY) {
+      if (msg.uuid && msg.uuid !== this.lastRequest) return;
+      if (msg.status !== 200) {
+        this.onFilterError(typeof msg.obj === "string" ? msg.obj : "the analyzer refused the filter");
         return;
       }
       this.synced = true;
-      this.onSync(msg.Obj || { Nodes: [], Edges: [] });
+      this.onSync(msg.obj || { Nodes: [], Edges: [] });
       this.onStatus("live");
       const pending = this.pending; this.pending = [];
       for (const m of pending) this.onEvent(m);
       return;
     }
-    if (msg.Type === "Sync") {
+    if (msg.type === wire.SYNC) {
       // The analyzer resends the whole view to a subscriber that fell too far behind.
       this.synced = true;
       this.pending = [];
-      this.onSync(msg.Obj || { Nodes: [], Edges: [] });
+      this.onSync(msg.obj || { Nodes: [], Edges: [] });
       return;
     }
     if (!this.synced) { this.pending.push(msg); return; }
     this.onEvent(msg);
   }
+}
+
+// A message of the envelope, and back: {namespace, type, uuid, status, obj}.
+export function encode(type, obj, uuid = "", namespace = wire.GRAPH, status = 200) {
+  return {
+    [wire.FIELD_NAMESPACE]: namespace, [wire.FIELD_TYPE]: type, [wire.FIELD_UUID]: uuid,
+    [wire.FIELD_STATUS]: status, [wire.FIELD_OBJ]: obj,
+  };
+}
+
+export function decode(raw) {
+  if (!raw || typeof raw !== "object") return null;
+  return {
+    namespace: raw[wire.FIELD_NAMESPACE], type: raw[wire.FIELD_TYPE], uuid: raw[wire.FIELD_UUID],
+    status: raw[wire.FIELD_STATUS] ?? 200, obj: raw[wire.FIELD_OBJ],
+  };
 }
 
 export function withSubGraph(query) {

@@ -1,106 +1,102 @@
-// Predefined views: which nodes and edges of the model an operator sees, computed in the browser
-// so that switching views is instant. Each returns {nodes: Set, edgeOk(edge) -> bool}.
+// Predefined views. The analyzer defines them (its saved queries, listed at /api/views) and runs
+// them (/api/views/<name>), so a view means the same here as in `dragonscope query --saved`. The
+// page draws the part of its model that the view's answer names.
 
-const PORTS = new Set(["lport", "switch_port"]);
-const L2_TYPES = new Set(["lswitch", "lsubnet", "lport", "switch_port", "tenant"]);
-const L2_RELATIONS = new Set(["layer2", "subnet", "ownership", "trunk-child"]);
-const L3_TYPES = new Set(["lrouter", "lrouter_port", "lswitch", "lsubnet", "floatingip", "tenant"]);
-const SECURITY_TYPES = new Set(["secgroup", "tenant"]);
-const SECURITY_RELATIONS = new Set(["secgroup", "remote-group", "ownership"]);
+import { getJson } from "./api.js";
+import { getPath } from "./model.js";
 
-export const VIEWS = {
-  global: { label: "Global", needs: null },
-  tenant: { label: "Tenant", needs: "tenant" },
-  chassis: { label: "Chassis", needs: "chassis" },
-  l2: { label: "L2 only", needs: null },
-  l3: { label: "L3 / routing", needs: null },
-  security: { label: "Security groups", needs: null },
-  broken: { label: "Broken references", needs: null },
-};
+const WHOLE_GRAPH = "G";
+const REFRESH_MS = 1000; // a view follows live changes at most this often
 
-const md = (n) => n.Metadata || {};
-const all = () => true;
-
-function neighbourIds(model, id, pred = () => true) {
-  const out = [];
-  for (const { node, edge } of model.neighbours(id)) if (node && pred(node, edge)) out.push(node.ID);
-  return out;
-}
-
-export function computeView(model, view, params) {
-  const nodes = new Set();
-  let edgeOk = all;
-  switch (view) {
-    case "tenant": {
-      const tenant = params.tenant;
-      for (const n of model.nodes.values()) if (md(n).Tenant === tenant || (md(n).Type === "tenant" && md(n).Name === tenant)) nodes.add(n.ID);
-      // Show what the tenant's objects attach to (the external network, its gateway ports), not the rest of the cloud.
-      for (const id of [...nodes]) {
-        for (const nid of neighbourIds(model, id, (m) => ["lswitch", "lsubnet", "lport", "floatingip", "lrouter"].includes(md(m).Type))) nodes.add(nid);
-      }
-      break;
-    }
-    case "chassis": {
-      const name = params.chassis;
-      const ports = [];
-      for (const n of model.nodes.values()) {
-        const m = md(n);
-        if (m.Type === "chassis" && (m.Name === name || m.Dragonflow?.ID === name)) nodes.add(n.ID);
-        else if (PORTS.has(m.Type) && m.Chassis === name) { nodes.add(n.ID); ports.push(n.ID); }
-      }
-      const networks = [];
-      for (const p of ports) {
-        for (const nid of neighbourIds(model, p, (m) => ["lswitch", "lsubnet", "secgroup", "qospolicy", "floatingip", "lport"].includes(md(m).Type))) {
-          nodes.add(nid);
-          if (model.nodes.get(nid).Metadata.Type === "lswitch") networks.push(nid);
-        }
-      }
-      for (const net of networks) {
-        for (const rp of neighbourIds(model, net, (m) => md(m).Type === "lrouter_port" || md(m).Type === "lsubnet")) {
-          nodes.add(rp);
-          for (const r of neighbourIds(model, rp, (m) => md(m).Type === "lrouter")) nodes.add(r);
-        }
-      }
-      break;
-    }
-    case "l2":
-      for (const n of model.nodes.values()) if (L2_TYPES.has(md(n).Type)) nodes.add(n.ID);
-      edgeOk = (e) => L2_RELATIONS.has(md(e).RelationType);
-      break;
-    case "l3":
-      for (const n of model.nodes.values()) {
-        const m = md(n);
-        if (L3_TYPES.has(m.Type) || (m.Type === "lport" && /^network:(router_gateway|floatingip|router_interface)/.test(m.DeviceOwner || ""))) nodes.add(n.ID);
-      }
-      break;
-    case "security":
-      for (const n of model.nodes.values()) {
-        if (SECURITY_TYPES.has(md(n).Type)) nodes.add(n.ID);
-        else if (md(n).Type === "lport" && neighbourIds(model, n.ID, (m) => md(m).Type === "secgroup").length) nodes.add(n.ID);
-      }
-      edgeOk = (e) => SECURITY_RELATIONS.has(md(e).RelationType);
-      break;
-    case "broken":
-      for (const n of model.nodes.values()) {
-        if (md(n).Type !== "missing") continue;
-        nodes.add(n.ID);
-        for (const nid of neighbourIds(model, n.ID)) nodes.add(nid);
-      }
-      break;
-    default:
-      for (const id of model.nodes.keys()) nodes.add(id);
+export class Views {
+  constructor({ onChange, onError }) {
+    Object.assign(this, { onChange, onError });
+    this.catalogue = [];
+    this.ids = null; // {nodes: Set, edges: Set} of the shown view; null: the whole graph
+    this.shownKey = null; // what `ids` answers
+    this.wantedKey = null;
+    this.timer = null;
   }
-  return { nodes, edgeOk };
+
+  async load() {
+    this.catalogue = await getJson("/api/views");
+  }
+
+  byName(name) { return this.catalogue.find((v) => v.Name === name); }
+
+  title(name) { return this.byName(name)?.Title || name; }
+
+  // The views a picker can offer: no parameter, or one whose values the model lists.
+  pickable() { return this.catalogue.filter((v) => v.Params.length === 0 || (v.Params.length === 1 && v.Choices)); }
+
+  // [{value, label}] for the parameter of a view, from the nodes of the model.
+  choices(model, view) {
+    const c = view.Choices;
+    const seen = new Map();
+    for (const n of model.nodes.values()) {
+      const m = n.Metadata || {};
+      if (c.Type && m.Type !== c.Type) continue;
+      const value = getPath(m, c.Key);
+      if (typeof value !== "string" || !value || seen.has(value)) continue;
+      seen.set(value, c.Label ? String(getPath(m, c.Label) ?? value) : value);
+    }
+    return [...seen].map(([value, label]) => ({ value, label })).sort((a, b) => a.label.localeCompare(b.label));
+  }
+
+  // True when what is shown answers the state's view (always true for the whole graph).
+  settled(state) { return this.shownKey === keyOf(this.byName(state.view), state); }
+
+  // Show the view of the state: at once for the whole graph, else when the analyzer answers.
+  // `changed` says that the graph moved: the view is asked again, at most once a REFRESH_MS.
+  update(state, changed = false) {
+    const view = this.byName(state.view);
+    const key = keyOf(view, state);
+    if (!view || view.Query === WHOLE_GRAPH || key === null) {
+      clearTimeout(this.timer); this.timer = null;
+      this.ids = null; this.shownKey = key; this.wantedKey = key;
+      return;
+    }
+    if (key !== this.wantedKey) {
+      this.wantedKey = key;
+      clearTimeout(this.timer);
+      this.timer = setTimeout(() => this.fetch(view, state, key), 0);
+    } else if (changed && !this.timer) {
+      this.timer = setTimeout(() => this.fetch(view, state, key), REFRESH_MS);
+    }
+  }
+
+  async fetch(view, state, key) {
+    this.timer = null;
+    const query = new URLSearchParams();
+    if (view.Params.length) query.set(view.Params[0], state.arg);
+    if (state.time === "at") query.set("at", state.at);
+    else if (state.time === "diff") query.set("at", state.to);
+    try {
+      const answer = await getJson(`/api/views/${encodeURIComponent(view.Name)}?${query}`);
+      if (key !== this.wantedKey) return; // a newer view was asked for meanwhile
+      this.ids = { nodes: new Set(answer.Nodes), edges: new Set(answer.Edges) };
+    } catch (err) {
+      if (key !== this.wantedKey) return;
+      this.onError(`view ${view.Title}: ${err.message}`);
+      this.ids = { nodes: new Set(), edges: new Set() };
+    }
+    this.shownKey = key;
+    this.onChange();
+  }
+
+  // {nodes: Set of visible node IDs, edgeOk(edge)} for the scene.
+  visible(model) {
+    if (this.ids === null) return { nodes: new Set(model.nodes.keys()), edgeOk: () => true };
+    const nodes = new Set([...this.ids.nodes].filter((id) => model.nodes.has(id)));
+    const edges = this.ids.edges;
+    return { nodes, edgeOk: (e) => edges.has(e.ID) };
+  }
 }
 
-export function tenantsOf(model) {
-  const seen = new Set();
-  for (const n of model.nodes.values()) if (md(n).Tenant) seen.add(md(n).Tenant);
-  return [...seen].sort();
-}
-
-export function chassisOf(model) {
-  const seen = new Set();
-  for (const n of model.nodes.values()) if (md(n).Type === "chassis") seen.add(md(n).Name);
-  return [...seen].sort();
+// What a view's answer depends on; null when a parameter it needs is not chosen yet.
+function keyOf(view, state) {
+  if (!view) return WHOLE_GRAPH;
+  if (view.Params.length && !state.arg) return null;
+  const at = state.time === "at" ? state.at : state.time === "diff" ? state.to : "live";
+  return JSON.stringify([view.Name, view.Params.length ? state.arg : "", at]);
 }

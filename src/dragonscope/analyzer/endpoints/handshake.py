@@ -1,4 +1,4 @@
-"""The WebSocket handshake rules both endpoints share: identity, host-id pools, status.
+"""The WebSocket handshake rules both endpoints share: refusal, identity, host-id pools.
 
 Skydive identifies a peer by ``X-Host-ID`` (or the ``x-host-id`` query
 parameter, or its address), refuses a second live connection with the same
@@ -11,12 +11,19 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from aiohttp import web
 
-from dragonscope.analyzer import auth
-from dragonscope.skydive import messages as m
+from dragonscope.analyzer.auth import Authenticator, Forbidden, Unauthenticated
+from dragonscope.skydive import (
+    HDR_CLIENT_TYPE,
+    HDR_HOST_ID,
+    HDR_PROTOCOL,
+    HDR_SERVICE_TYPE,
+)
+
+T = TypeVar("T")
 
 
 class HandshakeError(Exception):
@@ -41,18 +48,30 @@ def peer_address(request: web.Request) -> tuple[str, int]:
     return request.remote or "unknown", 0
 
 
-def refuse(request: web.Request, analyzer: Any, action: str) -> web.Response | None:
+def refuse(request: web.Request, auth: Authenticator, action: str) -> web.Response | None:
     """The answer to a WebSocket handshake that may not go on (auth, role, not a
     WebSocket), or None: the checks both endpoints make before their own."""
     try:
-        analyzer.auth.authorize(request, action)
-    except auth.Unauthenticated as exc:
+        auth.authorize(request, action)
+    except Unauthenticated as exc:
         return web.Response(status=401, text=str(exc))
-    except auth.Forbidden as exc:
+    except Forbidden as exc:
         return web.Response(status=403, text=str(exc), headers={"Connection": "close"})
     if not web.WebSocketResponse().can_prepare(request).ok:
         return web.Response(status=426, text="this endpoint speaks WebSocket only")
     return None
+
+
+def refused(exc: HandshakeError) -> web.Response:
+    """The HTTP answer to a handshake that cannot go on."""
+    return web.Response(status=exc.status, text=str(exc), headers={"Connection": "close"})
+
+
+async def accept(ws: web.WebSocketResponse, request: web.Request, host_id: str) -> None:
+    """Complete the upgrade, telling the peer who answers (Skydive's response headers)."""
+    ws.headers[HDR_HOST_ID] = host_id
+    ws.headers[HDR_SERVICE_TYPE] = "analyzer"
+    await ws.prepare(request)
 
 
 @dataclass(eq=False)
@@ -85,28 +104,28 @@ class Connection:
 def identify(request: web.Request) -> Connection:
     """Read the handshake headers; refuses what the analyzer cannot serve."""
     addr, port = peer_address(request)
-    host_id = header(request, m.HDR_HOST_ID) or f"{addr}:{port}"
-    client_type = header(request, m.HDR_CLIENT_TYPE)
+    host_id = header(request, HDR_HOST_ID) or f"{addr}:{port}"
+    client_type = header(request, HDR_CLIENT_TYPE)
     if not client_type:
         raise HandshakeError(400, "X-Client-Type header (or x-client-type parameter) is required")
-    protocol = (header(request, m.HDR_PROTOCOL) or "json").lower()
+    protocol = (header(request, HDR_PROTOCOL) or "json").lower()
     if protocol != "json":
         raise HandshakeError(400, f"X-Client-Protocol {protocol!r} is not supported: use json")
     return Connection(host_id, client_type, protocol, addr, port)
 
 
-class Pool:
+class Pool(Generic[T]):
     """Live connections of one endpoint, keyed by host id."""
 
     def __init__(self) -> None:
-        self.by_host: dict[str, Any] = {}
+        self.by_host: dict[str, T] = {}
 
-    def claim(self, host_id: str, value: Any) -> None:
+    def claim(self, host_id: str, value: T) -> None:
         if host_id in self.by_host:
             raise HandshakeError(409, f"host id {host_id!r} is already connected")
         self.by_host[host_id] = value
 
-    def release(self, host_id: str, value: Any) -> None:
+    def release(self, host_id: str, value: T) -> None:
         if self.by_host.get(host_id) is value:
             del self.by_host[host_id]
 

@@ -1,0 +1,106 @@
+"""What the analyzer tells about itself: Skydive's status document and the Prometheus metrics.
+
+One typed source for ``/api/status``, ``/metrics`` and ``/healthz``, built by the
+composition root from the services it watches.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from dragonscope import __version__
+from dragonscope.analyzer.auth import Authenticator
+from dragonscope.analyzer.endpoints.handshake import Connection, Pool
+from dragonscope.analyzer.rejections import RejectionLog
+from dragonscope.analyzer.services import Live
+from dragonscope.analyzer.subscribers import Subscriber, SubscriberHub
+from dragonscope.metrics import Scrape
+
+
+@dataclass(frozen=True, slots=True)
+class Monitor:
+    live: Live
+    hub: SubscriberHub
+    publishers: Pool[Connection]
+    subscribers: Pool[tuple[Connection, Subscriber]]
+    rejections: RejectionLog
+    counters: Counter[str]
+    auth: Authenticator
+    started_at: float = field(default_factory=time.monotonic)
+
+    def uptime(self) -> float:
+        return time.monotonic() - self.started_at
+
+    def status(self) -> dict[str, Any]:
+        """Skydive's ``/api/status`` shape, with the graph, history and auth added."""
+        graph, history = self.live.graph, self.live.history
+        origins = self.live.store.origin_counts().items()
+        return {
+            "Agents": {},
+            "Peers": {"Incomers": {}, "Outgoers": {}},
+            "Publishers": {h: c.status() for h, c in self.publishers.by_host.items()},
+            "Subscribers": {h: c.status() for h, (c, _) in self.subscribers.by_host.items()},
+            "Alerts": {"IsMaster": True},
+            "Captures": {"IsMaster": True},
+            "Probes": {},
+            "Graph": {
+                "Nodes": graph.node_count(),
+                "Edges": graph.edge_count(),
+                "Origins": {o: {"Nodes": n, "Edges": e} for o, (n, e) in origins},
+            },
+            "History": {"Oldest": history.oldest, "Changes": len(history)},
+            "Auth": {"Enabled": self.auth.enabled},
+            "Version": __version__,
+        }
+
+    def metrics(self) -> bytes:
+        """The Prometheus text exposition."""
+        counters, hub, graph = self.counters, self.hub, self.live.graph
+        depths = hub.queue_depths()
+        publishers = list(self.publishers.by_host.values())
+        scrape = Scrape("dragonscope_")
+        scrape.gauge("publishers", "Connected publishers.", len(self.publishers))
+        scrape.gauge("subscribers", "Connected subscribers.", len(self.subscribers))
+        scrape.counter(
+            "publisher_messages_in",
+            "Messages received per connected publisher.",
+            label="origin",
+            samples=[({"origin": c.origin}, c.messages_in) for c in publishers],
+        )
+        scrape.gauge("graph_nodes", "Nodes in the live graph.", graph.node_count())
+        scrape.gauge("graph_edges", "Edges in the live graph.", graph.edge_count())
+        scrape.counter(
+            "messages_in", "WebSocket messages received from publishers.", counters["messages_in"]
+        )
+        scrape.counter(
+            "messages_out",
+            "WebSocket messages sent (replies and events).",
+            counters["messages_out"] + hub.frames_out,
+        )
+        scrape.counter(
+            "rejections",
+            "Rejected publisher messages, by rule.",
+            label="rule",
+            samples=[({"rule": r}, n) for r, n in sorted(self.rejections.by_rule.items())]
+            or [({"rule": "none"}, 0)],
+        )
+        scrape.gauge(
+            "subscriber_queue_depth_max",
+            "Deepest subscriber queue (frames).",
+            max(depths, default=0),
+        )
+        scrape.gauge(
+            "subscriber_queue_depth_total", "Frames queued for all subscribers.", sum(depths)
+        )
+        scrape.counter(
+            "subscriber_frames_dropped",
+            "Frames dropped for slow subscribers (replaced by a resync).",
+            sum(s.dropped for s in hub.subscribers),
+        )
+        scrape.gauge("history_changes", "Changes kept in history.", len(self.live.history))
+        scrape.counter("queries", "Gremlin queries answered over REST.", counters["queries"])
+        scrape.counter("alerts_fired", "Alerts fired.", counters["alerts_fired"])
+        return scrape.text()

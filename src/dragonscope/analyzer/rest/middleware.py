@@ -1,0 +1,63 @@
+"""What every HTTP answer goes through: Skydive's CORS headers, no tracebacks, gzip."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from dragonscope.analyzer.responses import body_size, text_error
+
+log = logging.getLogger("dragonscope.analyzer")
+
+COMPRESS_OVER = 4096  # bytes; large graphs shrink ~10x in gzip
+CORS_HEADERS = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Allow-Headers": "X-Requested-With, Content-Type, Authorization, X-Auth-Token",
+    "Access-Control-Allow-Methods": "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS",
+}
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@web.middleware
+async def cors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Skydive's CORS answer for cross-origin API calls. The wildcard never carries
+    cookies (browsers refuse credentials with ``*``), so it exposes nothing that an
+    anonymous caller could not already read."""
+    if "Origin" not in request.headers or not request.path.startswith("/api"):
+        return await handler(request)
+    if request.method == "OPTIONS":
+        return web.Response(status=200, headers=CORS_HEADERS)
+    try:
+        response = await handler(request)
+    except web.HTTPException as exc:
+        exc.headers.update(CORS_HEADERS)
+        raise
+    if not response.prepared:
+        response.headers.update(CORS_HEADERS)
+    return response
+
+
+@web.middleware
+async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """No traceback ever reaches a client: unexpected errors are logged and answered 500.
+    Large responses are gzip-compressed for clients that accept it, as Skydive does."""
+    try:
+        response = await handler(request)
+    except web.HTTPException:
+        raise
+    except (asyncio.CancelledError, ConnectionResetError):
+        raise
+    except Exception:
+        log.exception("%s %s failed", request.method, request.path)
+        return text_error(500, "internal error; the analyzer log has the details")
+    if (
+        isinstance(response, web.Response)
+        and body_size(response) > COMPRESS_OVER
+        and "gzip" in request.headers.get("Accept-Encoding", "")
+    ):
+        response.enable_compression()
+    return response

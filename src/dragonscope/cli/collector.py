@@ -10,6 +10,7 @@ import signal
 
 from dragonscope.config import ConfigError
 from dragonscope.nb.backends import BackendError
+from dragonscope.skydive import EndpointError
 
 log = logging.getLogger("dragonscope.collector")
 
@@ -89,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         settings = settings_from_args(args)
         collector = Collector(settings)
-    except ConfigError as exc:
+    except (ConfigError, EndpointError) as exc:
         raise CliError(str(exc)) from None
     log.info(
         "collector starting nb=%s analyzer=%s mode=%s persistence=%s",
@@ -99,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
     )  # fmt: skip
     try:
         asyncio.run(_serve(collector))
-    except (OSError, BackendError, ConfigError) as exc:
+    except (OSError, BackendError, ConfigError, EndpointError) as exc:
         raise CliError(str(exc)) from None
     return 0
 

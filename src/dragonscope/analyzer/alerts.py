@@ -23,9 +23,10 @@ from aiohttp import web
 
 from dragonscope.analyzer import auth
 from dragonscope.analyzer.keys import ANALYZER
-from dragonscope.analyzer.query import QueryError, compile_query, run_compiled_async
+from dragonscope.analyzer.query import QueryError, compile_query, run_query
 from dragonscope.analyzer.responses import json_response, read_json, text_error
 from dragonscope.graph import now_ms
+from dragonscope.gremlin import AS_JSON
 
 if TYPE_CHECKING:
     from dragonscope.analyzer.app import Analyzer
@@ -123,8 +124,8 @@ class AlertManager:
         expression runs in slices."""
         for alert in list(self.alerts.values()):
             try:
-                result = await run_compiled_async(
-                    alert.compiled, self.analyzer.graph, self.analyzer.history
+                result = await run_query(
+                    alert.compiled, self.analyzer.graph, self.analyzer.history, AS_JSON
                 )
             except QueryError:
                 result = None

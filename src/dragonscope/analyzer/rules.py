@@ -18,7 +18,7 @@ from aiohttp import web
 
 from dragonscope.analyzer import auth
 from dragonscope.analyzer.keys import ANALYZER
-from dragonscope.analyzer.query import QueryError, compile_query, run_compiled_async
+from dragonscope.analyzer.query import QueryError, compile_query, run_query
 from dragonscope.analyzer.responses import json_response, read_json, text_error
 from dragonscope.graph import (
     OP_DELETE,
@@ -32,6 +32,7 @@ from dragonscope.graph import (
     check_node_metadata,
     normalize,
 )
+from dragonscope.gremlin import AS_JSON
 
 if TYPE_CHECKING:
     from dragonscope.analyzer.app import Analyzer
@@ -62,11 +63,11 @@ def _metadata(body: dict[str, Any]) -> dict[str, Any]:
 
 
 async def _first_node_id(analyzer: Analyzer, compiled: Any) -> str | None:
-    result = await run_compiled_async(compiled, analyzer.graph, analyzer.history)
+    result = await run_query(compiled, analyzer.graph, analyzer.history, AS_JSON)
     if isinstance(result, list):
         for item in result:
             if isinstance(item, dict) and isinstance(item.get("ID"), str) and "Parent" not in item:
-                return item["ID"]
+                return str(item["ID"])
     return None
 
 
@@ -203,8 +204,8 @@ class RuleBook:
         if rule.compiled is None:
             return
         try:
-            result = await run_compiled_async(
-                rule.compiled, self.analyzer.graph, self.analyzer.history
+            result = await run_query(
+                rule.compiled, self.analyzer.graph, self.analyzer.history, AS_JSON
             )
         except QueryError as exc:
             log.debug("node rule %s: %s", rule.uuid, exc)

@@ -13,7 +13,7 @@ import logging
 import sys
 
 from dragonscope.cli import analyzer, collector, demo, nb, query, trace
-from dragonscope.cli.errors import CliError
+from dragonscope.cli.common import CliError
 
 # Modules that contribute sub-commands, in the order ``--help`` lists them.
 COMMAND_MODULES = (demo, analyzer, collector, query, trace, nb)

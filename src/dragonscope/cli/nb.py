@@ -17,7 +17,7 @@ from collections import Counter
 from collections.abc import Callable, Coroutine
 from typing import Any, TextIO
 
-from dragonscope.cli.errors import CliError
+from dragonscope.cli.common import CliError, Subparsers
 from dragonscope.config import ConfigError, read_dragonflow_ini
 from dragonscope.nb import Change, NbObject, NbReader, Problem, Snapshot, open_reader, schema
 from dragonscope.nb.backends import BackendError
@@ -36,7 +36,7 @@ examples:
 """
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: Subparsers) -> None:
     parser = subparsers.add_parser(
         "nb",
         help="read the Dragonflow NB DB directly: dump, watch, check",

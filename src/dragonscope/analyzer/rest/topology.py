@@ -10,8 +10,9 @@ from aiohttp import web
 from dragonscope.analyzer import auth
 from dragonscope.analyzer.chunked import graph_bytes
 from dragonscope.analyzer.keys import ANALYZER
-from dragonscope.analyzer.query import QueryError, run_query_json_async
+from dragonscope.analyzer.query import QueryError, compile_query, run_query
 from dragonscope.analyzer.responses import JSON_TYPE, pieces_response, text_error
+from dragonscope.gremlin import AS_BYTES
 
 if TYPE_CHECKING:
     from dragonscope.analyzer.app import Analyzer
@@ -43,7 +44,8 @@ async def post_topology(request: web.Request) -> web.Response:
     if not isinstance(query, str):
         return text_error(400, "GremlinQuery must be a string")
     try:
-        pieces = await run_query_json_async(query, analyzer.graph, analyzer.history)
+        compiled = compile_query(query)
+        pieces = await run_query(compiled, analyzer.graph, analyzer.history, AS_BYTES)
     except QueryError as exc:
         return text_error(400, str(exc))
     analyzer.counters["queries"] += 1

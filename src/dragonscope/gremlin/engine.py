@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import time
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
@@ -114,26 +115,26 @@ class CompiledQuery:
         return await _drive_async(self.steps(view, options, form or AS_JSON))
 
 
-def _drive(gen: Generator[None, None, T]) -> T:
-    while True:
-        try:
+def _advance(gen: Generator[None, None, T], deadline: float) -> list[T]:
+    """Run ``gen`` for at least one step and until ``deadline``: ``[its value]`` when
+    it finished, ``[]`` when time ran out first."""
+    try:
+        next(gen)
+        while time.monotonic() < deadline:
             next(gen)
-        except StopIteration as stop:
-            value: T = stop.value
-            return value
+    except StopIteration as stop:
+        return [stop.value]
+    return []
+
+
+def _drive(gen: Generator[None, None, T]) -> T:
+    return _advance(gen, math.inf)[0]
 
 
 async def _drive_async(gen: Generator[None, None, T]) -> T:
-    deadline = time.monotonic() + SLICE_SECONDS
-    while True:
-        try:
-            next(gen)
-        except StopIteration as stop:
-            value: T = stop.value
-            return value
-        if time.monotonic() >= deadline:
-            await asyncio.sleep(0)
-            deadline = time.monotonic() + SLICE_SECONDS
+    while not (done := _advance(gen, time.monotonic() + SLICE_SECONDS)):
+        await asyncio.sleep(0)
+    return done[0]
 
 
 def _dumps(value: Any) -> str:

@@ -11,7 +11,7 @@ import json
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeAlias
 
 GRAPH = "Graph"
 
@@ -41,6 +41,9 @@ PERSISTENT = "Persistent"
 DELETE_ON_DISCONNECT = "DeleteOnDisconnect"
 PERSISTENCE_POLICIES = (PERSISTENT, DELETE_ON_DISCONNECT)
 
+JsonValue: TypeAlias = dict[str, Any] | list[Any] | str | int | float | bool | None
+"""A JSON value as ``json.loads`` gives it: a message's ``Obj``, an API's answer."""
+
 # The envelope's fields, in the order they are written.
 _NAMESPACE, _TYPE, _UUID, _STATUS, _OBJ = "Namespace", "Type", "UUID", "Status", "Obj"
 
@@ -55,11 +58,11 @@ def _dumps(value: Any) -> str:
 
 @dataclass(slots=True)
 class Message:
-    """One WebSocket message; ``obj`` is any JSON-able payload."""
+    """One WebSocket message; ``obj`` is its JSON payload, unchecked until a receiver reads it."""
 
     namespace: str
     type: str
-    obj: Any = None
+    obj: JsonValue = None
     uuid: str = ""
     status: int = 200
 
@@ -87,12 +90,12 @@ class Message:
         fields = {_NAMESPACE: self.namespace, _TYPE: self.type, _UUID: self.uuid}
         return _dumps({**fields, _STATUS: self.status})[:-1] + f',"{_OBJ}":'
 
-    def reply(self, obj: Any, status: int = 200, type_: str | None = None) -> Message:
+    def reply(self, obj: JsonValue, status: int = 200, type_: str | None = None) -> Message:
         """A reply reuses the request's UUID, as Skydive clients expect."""
         return Message(self.namespace, type_ or self.type, obj, self.uuid, status)
 
 
-def new_message(type_: str, obj: Any, namespace: str = GRAPH, status: int = 200) -> Message:
+def new_message(type_: str, obj: JsonValue, namespace: str = GRAPH, status: int = 200) -> Message:
     """A message with a fresh UUID, for requests and events."""
     return Message(namespace, type_, obj, str(uuid.uuid4()), status)
 

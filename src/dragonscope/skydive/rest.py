@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 import aiohttp
 
 from dragonscope.config import Secret
+from dragonscope.skydive.messages import JsonValue
 
 log = logging.getLogger(__name__)
 
@@ -178,7 +179,7 @@ class AnalyzerHttp:
         if self.token is None:
             await self.login()
 
-    async def gremlin(self, query: str) -> Any:
+    async def gremlin(self, query: str) -> JsonValue:
         """Run a Gremlin query through ``POST /api/topology``: its JSON result."""
         body = {"GremlinQuery": query}
         return await self._json("POST", "/api/topology", body, f"query {query!r}")
@@ -190,7 +191,7 @@ class AnalyzerHttp:
             raise AnalyzerError(f"{self.base_url} sent a graph that is not a JSON object")
         return graph
 
-    async def _json(self, method: str, path: str, body: Any, what: str) -> Any:
+    async def _json(self, method: str, path: str, body: JsonValue, what: str) -> JsonValue:
         """One JSON request; logs in again once when the token was refused (HTTP 401)."""
         for attempt in (1, 2):
             await self.ensure_login()
@@ -215,9 +216,10 @@ class AnalyzerHttp:
                             f"{what} failed with HTTP {resp.status}: {text}", resp.status
                         )
                     try:
-                        return await resp.json(content_type=None)
+                        answer: JsonValue = await resp.json(content_type=None)
                     except ValueError as exc:
                         raise AnalyzerError(f"{what}: the answer is not JSON: {exc}") from None
+                    return answer
             except (TimeoutError, aiohttp.ClientError) as exc:
                 raise AnalyzerError(f"cannot reach {self.base_url}: {exc}") from None
         raise AssertionError("unreachable")

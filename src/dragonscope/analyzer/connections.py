@@ -15,8 +15,8 @@ from typing import Any
 
 from aiohttp import web
 
+from dragonscope import skydive as m
 from dragonscope.analyzer import auth
-from dragonscope.skydive import messages as m
 
 
 class HandshakeError(Exception):

@@ -34,9 +34,9 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
+from dragonscope import skydive as m
 from dragonscope.analyzer.chunked import Slicer, envelope, graph_bytes
 from dragonscope.graph import Edge, Graph, GraphListener, Node, diff_ops
-from dragonscope.skydive import messages as m
 
 log = logging.getLogger(__name__)
 

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import WSMsgType, web
 
+from dragonscope import skydive as m
 from dragonscope.analyzer import auth
 from dragonscope.analyzer.connections import Connection, HandshakeError, identify, refuse
 from dragonscope.analyzer.keys import ANALYZER
@@ -32,7 +33,6 @@ from dragonscope.graph import (
     decode_node,
     now_ms,
 )
-from dragonscope.skydive import messages as m
 
 if TYPE_CHECKING:
     from dragonscope.analyzer.app import Analyzer

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from aiohttp import WSMsgType, web
 
+from dragonscope import skydive as m
 from dragonscope.analyzer import auth
 from dragonscope.analyzer.chunked import drive
 from dragonscope.analyzer.connections import HandshakeError, header, identify, refuse
@@ -28,7 +29,6 @@ from dragonscope.analyzer.keys import ANALYZER
 from dragonscope.analyzer.query import QueryError, compile_query, graph_ids_async
 from dragonscope.analyzer.subscribers import FULL, PARTIAL, Subscriber, ViewFilter, encode
 from dragonscope.graph import Graph, HistoryError
-from dragonscope.skydive import messages as m
 
 if TYPE_CHECKING:
     from dragonscope.analyzer.app import Analyzer

@@ -28,7 +28,7 @@ from dragonscope.analyzer.subscribers import (
 )
 from dragonscope.graph.history import History
 from dragonscope.graph.model import Edge, Graph, Node
-from dragonscope.gremlin import compile_query
+from dragonscope.gremlin import AS_BYTES, compile_query
 from dragonscope.gremlin import engine as gremlin_engine
 from dragonscope.skydive import messages as m
 
@@ -109,7 +109,7 @@ async def test_gremlin_bytes_are_the_json_text(thin_slices: None, query: str) ->
     graph = _graph(600)
     compiled = compile_query(query)
     expected = json.dumps(compiled.run(graph), separators=(",", ":")) + "\n"
-    pieces = await compiled.run_json_pieces_async(graph)
+    pieces = await compiled.run_async(graph, form=AS_BYTES)
     assert b"".join([*pieces, b"\n"]).decode() == expected
 
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from dragonscope.graph.model import Edge, Graph, GraphView, Node
-from dragonscope.gremlin import GremlinError, compile_query, engine, run, run_async
+from dragonscope.gremlin import AS_TEXT, AS_VIEW, GremlinError, compile_query, engine, run
 
 NOW = 1_700_000_000_000
 
@@ -186,7 +186,7 @@ def test_compiled_query_kind_and_reuse(cloud: Graph) -> None:
     q = compile_query("G.V().Has('Type', 'lport').SubGraph()")
     assert q.returns_graph and q.kind == "graph"
     assert not compile_query("G.V()").returns_graph
-    view = q.evaluate(cloud)
+    view = q.run(cloud, form=AS_VIEW)
     assert sorted(n.id for n in view.nodes()) == ["p1", "p2"]
     assert compile_query("G.V()") is compile_query("G.V()")
 
@@ -280,7 +280,7 @@ async def test_run_async_gives_the_loop_turns(monkeypatch: pytest.MonkeyPatch) -
             await asyncio.sleep(0)
 
     task = asyncio.create_task(ticker())
-    result = await run_async("G.V().Has('Name', Regex('port-.*7')).Values('Name')", g)
+    result = await compile_query("G.V().Has('Name', Regex('port-.*7')).Values('Name')").run_async(g)
     done = True
     await task
     assert len(result) == 6000
@@ -318,5 +318,5 @@ async def test_json_text_equals_result(cloud: Graph, query: str) -> None:
     import json
 
     q = compile_query(query)
-    assert json.loads(q.run_json(cloud)) == q.run(cloud)
-    assert json.loads(await q.run_json_async(cloud)) == q.run(cloud)
+    assert json.loads(q.run(cloud, form=AS_TEXT)) == q.run(cloud)
+    assert json.loads(await q.run_async(cloud, form=AS_TEXT)) == q.run(cloud)

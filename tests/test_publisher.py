@@ -12,13 +12,14 @@ import pytest
 from dragonscope.analyzer.app import Analyzer
 from dragonscope.analyzer.settings import AnalyzerSettings
 from dragonscope.analyzer.users import add_user
-from dragonscope.config import ConfigError, Secret
+from dragonscope.config import Secret
 from dragonscope.skydive.messages import NODE_ADDED, new_message
 from dragonscope.skydive.publisher import Backoff, Publisher, PublisherDisconnected
 from dragonscope.skydive.rest import (
     AnalyzerHttp,
     AuthenticationError,
     Credentials,
+    EndpointError,
     analyzer_base_url,
 )
 from servers import free_port
@@ -197,5 +198,5 @@ def test_endpoint_forms(endpoint: str, tls: bool, url: str) -> None:
 
 @pytest.mark.parametrize("endpoint", ["ftp://x:1", "http://u:p@x:1", "x:notaport", "http://:5"])
 def test_bad_endpoints(endpoint: str) -> None:
-    with pytest.raises(ConfigError):
+    with pytest.raises(EndpointError):
         analyzer_base_url(endpoint)

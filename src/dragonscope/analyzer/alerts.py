@@ -21,10 +21,11 @@ from typing import Any
 
 import aiohttp
 
-from dragonscope.analyzer.query import QueryError, compile_query, run_compiled_async
+from dragonscope.analyzer.query import QueryError, compile_query, run_query
 from dragonscope.analyzer.services import Live
 from dragonscope.analyzer.subscribers import SubscriberHub
 from dragonscope.graph import now_ms
+from dragonscope.gremlin import AS_JSON
 
 log = logging.getLogger(__name__)
 _DURATION = re.compile(r"^duration:\d+(\.\d+)?(ns|us|µs|ms|s|m|h)$")
@@ -121,8 +122,8 @@ class AlertManager:
         expression runs in slices."""
         for alert in list(self.alerts.values()):
             try:
-                result = await run_compiled_async(
-                    alert.compiled, self.live.graph, self.live.history
+                result = await run_query(
+                    alert.compiled, self.live.graph, self.live.history, AS_JSON
                 )
             except QueryError:
                 result = None

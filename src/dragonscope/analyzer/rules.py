@@ -14,7 +14,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from dragonscope.analyzer.query import QueryError, compile_query, run_compiled_async
+from dragonscope.analyzer.query import QueryError, compile_query, run_query
 from dragonscope.analyzer.services import Live
 from dragonscope.graph import (
     OP_DELETE,
@@ -28,6 +28,7 @@ from dragonscope.graph import (
     check_node_metadata,
     normalize,
 )
+from dragonscope.gremlin import AS_JSON
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +57,7 @@ def _metadata(body: dict[str, Any]) -> dict[str, Any]:
 
 
 async def _first_node_id(live: Live, compiled: Any) -> str | None:
-    result = await run_compiled_async(compiled, live.graph, live.history)
+    result = await run_query(compiled, live.graph, live.history, AS_JSON)
     if isinstance(result, list):
         for item in result:
             node_id = item.get("ID") if isinstance(item, dict) else None
@@ -197,7 +198,7 @@ class RuleBook:
         if rule.compiled is None:
             return
         try:
-            result = await run_compiled_async(rule.compiled, self.live.graph, self.live.history)
+            result = await run_query(rule.compiled, self.live.graph, self.live.history, AS_JSON)
         except QueryError as exc:
             log.debug("node rule %s: %s", rule.uuid, exc)
             return

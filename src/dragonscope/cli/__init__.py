@@ -1,9 +1,13 @@
 """The ``dragonscope`` command: one sub-command module per capability.
 
-This package is the only place that parses command lines and prints for the operator; the
-core packages (nb, graph, topology, gremlin, trace, collector, analyzer, demo) hold no CLI
-code. Each module here registers its sub-commands (``register(subparsers)``); this file
-composes them and turns errors into one clear line and a non-zero exit code.
+This package is the top floor and the only place that parses command lines and prints for
+the operator; the core packages (nb, graph, topology, gremlin, trace, collector, analyzer,
+demo) hold no CLI or HTTP-client code. Each module here registers its sub-commands
+(``register(subparsers)``); ``sources`` is the one place a command opens an NB (``--nb``,
+``memory://sample`` included) or reaches an analyzer (``--analyzer``, ``--user``), through
+``skydive.AnalyzerHttp``; ``common`` holds the one error type. This file composes the
+commands and turns errors into one clear line and a non-zero exit code. Nothing imports
+this package but the ``dragonscope`` entry point.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import logging
 import sys
 
 from dragonscope.cli import analyzer, collector, demo, nb, query, trace
-from dragonscope.cli.errors import CliError
+from dragonscope.cli.common import CliError
 
 # Modules that contribute sub-commands, in the order ``--help`` lists them.
 COMMAND_MODULES = (demo, analyzer, collector, query, trace, nb)

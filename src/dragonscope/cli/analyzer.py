@@ -22,16 +22,11 @@ from dragonscope.analyzer import (
     UsersFileError,
     add_user,
 )
+from dragonscope.cli.common import CliError, Subparsers
 from dragonscope.graph import duration_ms
 
 log = logging.getLogger("dragonscope.analyzer")
 PASSWORD_ENV = "DRAGONSCOPE_PASSWORD"
-
-
-def _cli_error(message: str) -> Exception:
-    from dragonscope.cli.errors import CliError
-
-    return CliError(message)
 
 
 def parse_listen(value: str) -> tuple[str, int]:
@@ -56,7 +51,7 @@ def parse_duration(value: str) -> float:
     return ms / 1000
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: Subparsers) -> None:
     parser = subparsers.add_parser(
         "analyzer",
         help="run the Skydive-compatible analyzer",
@@ -113,7 +108,7 @@ def _read_password() -> str:
         return sys.stdin.readline().rstrip("\r\n")
     first = getpass.getpass("Password: ")
     if getpass.getpass("Password again: ") != first:
-        raise _cli_error("the passwords differ")
+        raise CliError("the passwords differ")
     return first
 
 
@@ -121,9 +116,9 @@ def run_adduser(args: argparse.Namespace) -> int:
     try:
         created = add_user(args.file, args.name, args.role, _read_password())
     except UsersFileError as exc:
-        raise _cli_error(str(exc)) from None
+        raise CliError(str(exc)) from None
     except OSError as exc:
-        raise _cli_error(f"cannot write {args.file}: {exc.strerror or exc}") from None
+        raise CliError(f"cannot write {args.file}: {exc.strerror or exc}") from None
     print(f"{'added' if created else 'updated'} {args.name} ({args.role}) in {args.file}")
     return 0
 
@@ -175,5 +170,5 @@ def run(args: argparse.Namespace) -> int:
     try:
         asyncio.run(serve(settings_from_args(args)))
     except (AnalyzerError, UsersFileError) as exc:
-        raise _cli_error(str(exc)) from None
+        raise CliError(str(exc)) from None
     return 0

@@ -7,9 +7,15 @@ import asyncio
 import contextlib
 import logging
 import signal
+from dataclasses import replace
 
+from dragonscope.cli.common import CliError, Subparsers
+from dragonscope.cli.sources import NB_URLS, open_nb
+from dragonscope.collector import Collector, settings_from_args
 from dragonscope.config import ConfigError
+from dragonscope.nb import NbReader
 from dragonscope.nb.backends import BackendError
+from dragonscope.skydive import EndpointError
 
 log = logging.getLogger("dragonscope.collector")
 
@@ -27,7 +33,7 @@ examples:
 """
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: Subparsers) -> None:
     parser = subparsers.add_parser(
         "collector",
         help="publish the Dragonflow NB to an analyzer, live",
@@ -40,8 +46,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     )
     parser.add_argument("--config", metavar="INI", help="Dragonflow's dragonflow.ini")
     parser.add_argument(
-        "--nb", metavar="URL",
-        help="etcd://H:P[,H:P], redis://H:P[/DB], file:///dump.json or memory://sample",
+        "--nb", metavar="URL", help=NB_URLS,
     )  # fmt: skip
     parser.add_argument(
         "--analyzer", metavar="HOST:PORT", help="analyzer endpoint (default 127.0.0.1:8082)"
@@ -83,43 +88,47 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 
 def run(args: argparse.Namespace) -> int:
-    from dragonscope.cli.errors import CliError
-    from dragonscope.collector import Collector, settings_from_args
-
     try:
         settings = settings_from_args(args)
-        collector = Collector(settings)
     except ConfigError as exc:
+        raise CliError(str(exc)) from None
+    url = settings.nb
+    reader = open_nb(url) if isinstance(url, str) else url
+    try:
+        collector = Collector(replace(settings, nb=reader))
+    except (ConfigError, EndpointError) as exc:
         raise CliError(str(exc)) from None
     log.info(
         "collector starting nb=%s analyzer=%s mode=%s persistence=%s",
-        _safe_url(settings.nb), collector.analyzer_url,
+        _safe_url(reader.url), collector.analyzer_url,
         f"chassis:{settings.chassis}" if settings.chassis else "global",
         settings.persistence_policy,
     )  # fmt: skip
     try:
-        asyncio.run(_serve(collector))
-    except (OSError, BackendError, ConfigError) as exc:
+        asyncio.run(_serve(collector, reader))
+    except (OSError, BackendError, ConfigError, EndpointError) as exc:
         raise CliError(str(exc)) from None
     return 0
 
 
-async def _serve(collector: object) -> None:
+async def _serve(collector: Collector, reader: NbReader) -> None:
     """Run until SIGTERM/SIGINT, then stop cleanly (the analyzer sees a normal close)."""
-    task = asyncio.create_task(collector.run())  # type: ignore[attr-defined]
+    task = asyncio.create_task(collector.run())
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, task.cancel)
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    try:
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    finally:
+        await reader.close()
     log.info("collector stopped")
 
 
-def _safe_url(url: object) -> str:
+def _safe_url(url: str) -> str:
     """An NB URL without any credentials it may carry."""
-    text = str(url)
-    if "@" in text and "://" in text:
-        scheme, rest = text.split("://", 1)
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
         return f"{scheme}://***@{rest.rsplit('@', 1)[1]}"
-    return text
+    return url

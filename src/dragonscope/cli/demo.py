@@ -7,7 +7,7 @@ import asyncio
 import signal
 import sys
 
-from dragonscope.cli.errors import CliError
+from dragonscope.cli.common import CliError, Subparsers
 from dragonscope.demo import (
     SIZES,
     Demo,
@@ -25,7 +25,7 @@ SIZE_HELP = (
 )
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: Subparsers) -> None:
     demo = subparsers.add_parser(
         "demo",
         help="the analyzer, a collector and a live sample cloud in one process",

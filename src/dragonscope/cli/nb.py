@@ -17,15 +17,13 @@ from collections import Counter
 from collections.abc import Callable, Coroutine
 from typing import Any, TextIO
 
-from dragonscope.cli.errors import CliError
+from dragonscope.cli.common import CliError, Subparsers
+from dragonscope.cli.sources import NB_URLS, open_nb
 from dragonscope.config import ConfigError, read_dragonflow_ini
-from dragonscope.nb import Change, NbObject, NbReader, Problem, Snapshot, open_reader, schema
+from dragonscope.nb import TABLES, Change, NbObject, NbReader, Problem, Snapshot, check, redact
 from dragonscope.nb.backends import BackendError
 
-NB_HELP = (
-    "etcd://H:P[,H:P], redis://H:P[/DB], file:///dump.json or memory://sample "
-    "(default: $DRAGONSCOPE_NB, else --config)"
-)
+NB_HELP = f"{NB_URLS} (default: $DRAGONSCOPE_NB, else --config)"
 
 EPILOG = """\
 examples:
@@ -36,7 +34,7 @@ examples:
 """
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: Subparsers) -> None:
     parser = subparsers.add_parser(
         "nb",
         help="read the Dragonflow NB DB directly: dump, watch, check",
@@ -110,12 +108,12 @@ def _runner(
         url = args.nb or _url_from_ini(args.config)
         if not url:
             raise CliError("no NB given: use --nb URL, --config dragonflow.ini or DRAGONSCOPE_NB")
-        unknown = sorted(set(args.table or ()) - set(schema.TABLES))
+        unknown = sorted(set(args.table or ()) - set(TABLES))
         if unknown:
             raise CliError(f"unknown table(s) {', '.join(unknown)}; known: {_known_tables()}")
 
         async def main() -> int:
-            reader = open_reader(url)
+            reader = open_nb(url)
             try:
                 return await command(reader, args)
             finally:
@@ -143,7 +141,7 @@ def _url_from_ini(path: str | None) -> str | None:
 
 
 def _known_tables() -> str:
-    return ", ".join(sorted(schema.TABLES))
+    return ", ".join(sorted(TABLES))
 
 
 def _selected(snapshot: Snapshot, tables: list[str] | None) -> list[NbObject]:
@@ -156,7 +154,7 @@ async def _dump(reader: NbReader, args: argparse.Namespace) -> int:
     snapshot, revision = await reader.snapshot()
     tables: dict[str, list[dict[str, Any]]] = {}
     for obj in _selected(snapshot, args.table):
-        tables.setdefault(obj.table, []).append(schema.redact(obj))
+        tables.setdefault(obj.table, []).append(redact(obj))
     json.dump(tables, sys.stdout, indent=None if args.compact else 2)
     sys.stdout.write("\n")
     sys.stdout.flush()
@@ -207,7 +205,7 @@ def _change_json(change: Change) -> str:
             "op": "delete" if change.obj is None else "put",
             "table": change.table,
             "id": change.id,
-            "object": None if change.obj is None else schema.redact(change.obj),
+            "object": None if change.obj is None else redact(change.obj),
             "problems": [_problem_json(p) for p in (change.obj.problems if change.obj else ())],
         }
     )
@@ -216,7 +214,7 @@ def _change_json(change: Change) -> str:
 async def _check(reader: NbReader, args: argparse.Namespace) -> int:
     snapshot, revision = await reader.snapshot()
     problems = [p for obj in snapshot.values() for p in obj.problems]
-    problems.extend(schema.check(snapshot))
+    problems.extend(check(snapshot))
     if args.table:
         problems = [p for p in problems if p.table in args.table]
     problems.sort(key=lambda p: (p.table, p.id, p.field or "", p.kind))

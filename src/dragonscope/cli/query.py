@@ -6,13 +6,14 @@ import argparse
 import asyncio
 import json
 import sys
-from typing import Any
 
-from dragonscope.cli.errors import CliError
-from dragonscope.gremlin import SAVED_QUERIES, GremlinError, expand, render
+from dragonscope.cli.common import CliError, Subparsers
+from dragonscope.cli.sources import DEFAULT_ANALYZER, add_source_arguments, analyzer_http, nb_graph
+from dragonscope.gremlin import SAVED_QUERIES, GremlinError, Json, compile_query, expand, render
+from dragonscope.skydive import AnalyzerError
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: Subparsers) -> None:
     saved = ", ".join(f"{q.name}({', '.join(q.params)})" for q in SAVED_QUERIES.values())
     parser = subparsers.add_parser(
         "query",
@@ -24,16 +25,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         epilog=f"Saved queries: {saved}.",
     )
     parser.add_argument("query", nargs="?", help="e.g. \"G.V().Has('Type', 'lport').Limit(5)\"")
-    source = parser.add_mutually_exclusive_group()
-    source.add_argument(
-        "--analyzer",
-        metavar="HOST:PORT",
-        help="query this analyzer through POST /api/topology (default 127.0.0.1:8082)",
-    )
-    source.add_argument(
-        "--nb",
-        metavar="URL",
-        help="build the graph from this NB (etcd://, redis://, file:///dump.json, memory://sample)",
+    add_source_arguments(
+        parser,
+        required=False,
+        nb_help="build the graph from this NB",
+        analyzer_help="query this analyzer through POST /api/topology "
+        f"(default {DEFAULT_ANALYZER})",
     )
     parser.add_argument(
         "--saved", metavar="NAME", help="run a saved query instead (see the list below)"
@@ -53,12 +50,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="N",
         help="rows per table (default %(default)s; 0 = all)",
     )
-    parser.add_argument("--user", help="analyzer user name")
-    parser.add_argument(
-        "--password",
-        help="analyzer password (prefer --password-file or DRAGONSCOPE_PASSWORD)",
-    )
-    parser.add_argument("--password-file", metavar="PATH", help="file holding the password")
     parser.set_defaults(func=run_command)
 
 
@@ -80,7 +71,8 @@ def query_text(args: argparse.Namespace) -> str:
         raise CliError("--param only goes with --saved")
     if not args.query:
         raise CliError('give a query, e.g. "G.V().Count()", or --saved NAME')
-    return args.query
+    query: str = args.query
+    return query
 
 
 def run_command(args: argparse.Namespace) -> int:
@@ -97,56 +89,24 @@ def run_command(args: argparse.Namespace) -> int:
     return 0
 
 
-async def run_on_nb(query: str, url: str) -> Any:
+async def run_on_nb(query: str, url: str) -> Json:
     """Read the NB, translate it to a graph like the collector does, and query it here."""
-    from dragonscope.graph import Graph, Indexer
-    from dragonscope.gremlin import compile_query
-    from dragonscope.nb import open_reader
-    from dragonscope.nb.backends import BackendError
-    from dragonscope.topology import translate
-
     try:
         compiled = compile_query(query)
     except GremlinError as exc:
         raise CliError(str(exc)) from None
-    try:
-        async with open_reader(url) as reader:
-            snapshot, _revision = await reader.snapshot()
-    except (BackendError, OSError) as exc:
-        raise CliError(f"cannot read {url}: {exc}") from None
-    nodes, edges = translate(snapshot)
-    graph = Graph()
-    for node in nodes.values():
-        graph.add_node(node)
-    for edge in edges.values():
-        graph.add_edge(edge)
-    Indexer.attach(graph)
+    graph = await nb_graph(url)
     try:
         return await compiled.run_async(graph)
     except GremlinError as exc:
         raise CliError(str(exc)) from None
 
 
-async def run_on_analyzer(query: str, args: argparse.Namespace) -> Any:
-    from dragonscope import config
-    from dragonscope.skydive import AnalyzerError, AnalyzerHttp, Credentials, analyzer_base_url
-
-    try:
-        base = analyzer_base_url(args.analyzer or "127.0.0.1:8082")
-        credentials = None
-        if args.user:
-            if args.password_file:
-                password = config.read_secret_file(args.password_file)
-            else:
-                text = args.password or config.env_value("PASSWORD") or ""
-                password = config.Secret(text)
-            credentials = Credentials(args.user, password)
-    except config.ConfigError as exc:
-        raise CliError(str(exc)) from None
-    http = AnalyzerHttp(base, credentials)
-    try:
-        return await http.gremlin(query)
-    except AnalyzerError as exc:
-        raise CliError(str(exc)) from None
-    finally:
-        await http.close()
+async def run_on_analyzer(query: str, args: argparse.Namespace) -> Json:
+    """The analyzer runs the query; its answer is the JSON Skydive's API gives."""
+    async with analyzer_http(args) as http:
+        try:
+            result: Json = await http.gremlin(query)
+        except AnalyzerError as exc:
+            raise CliError(str(exc)) from None
+    return result

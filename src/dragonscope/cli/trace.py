@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import json
-import os
 from pathlib import Path
-from typing import Any
 
-from dragonscope.cli.errors import CliError
-from dragonscope.nb import Snapshot
+from dragonscope.cli.common import CliError, Subparsers
+from dragonscope.cli.sources import add_source_arguments
+from dragonscope.cli.sources import snapshot as source_snapshot
 from dragonscope.trace import (
     FORMATS,
     PROTOCOLS,
@@ -32,12 +30,12 @@ from dragonscope.trace import (
 
 
 def _source_args(parser: argparse.ArgumentParser) -> None:
-    where = parser.add_mutually_exclusive_group(required=True)
-    where.add_argument(
-        "--nb", metavar="URL", help="NB DB URL (etcd://, redis://, file://, memory://sample)"
+    add_source_arguments(
+        parser,
+        required=True,
+        nb_help="read this NB",
+        analyzer_help="read the analyzer's graph (each node keeps its NB object)",
     )
-    where.add_argument("--analyzer", metavar="HOST:PORT", help="read the analyzer's graph")
-    parser.add_argument("--user", help="analyzer user (password from DRAGONSCOPE_PASSWORD)")
     parser.add_argument(
         "--patch",
         metavar="FILE",
@@ -51,7 +49,7 @@ def _source_args(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def register(subparsers: Any) -> None:
+def register(subparsers: Subparsers) -> None:
     p = subparsers.add_parser(
         "trace", help="simulate a packet through Dragonflow's pipeline", description=__doc__
     )
@@ -93,52 +91,8 @@ def register(subparsers: Any) -> None:
     r.set_defaults(func=run_reach)
 
 
-async def _from_nb(url: str) -> Snapshot:
-    from dragonscope.nb import open_reader
-    from dragonscope.nb.backends import BackendError
-
-    try:
-        async with open_reader(url) as reader:
-            snapshot, _ = await reader.snapshot()
-    except BackendError as exc:
-        raise CliError(str(exc)) from None
-    return snapshot
-
-
-async def _from_analyzer(address: str, user: str | None) -> Snapshot:
-    import aiohttp
-
-    from dragonscope.graph import Edge, GraphError, Node
-    from dragonscope.topology import snapshot_from_graph
-
-    headers = {}
-    if user:
-        secret = f"{user}:{os.environ.get('DRAGONSCOPE_PASSWORD', '')}".encode()
-        headers["Authorization"] = "Basic " + base64.b64encode(secret).decode()
-    url = address if "://" in address else f"http://{address}"
-    try:
-        async with (
-            aiohttp.ClientSession(headers=headers) as session,
-            session.get(f"{url}/api/topology", timeout=aiohttp.ClientTimeout(total=60)) as response,
-        ):
-            if response.status != 200:
-                text = (await response.text()).strip()
-                raise CliError(f"analyzer {address} answered {response.status}: {text}")
-            graph = await response.json(content_type=None)
-    except (aiohttp.ClientError, OSError, TimeoutError) as exc:
-        raise CliError(f"cannot read the graph from analyzer {address}: {exc}") from None
-    try:
-        nodes = [Node.from_json(n) for n in graph.get("Nodes") or []]
-        edges = [Edge.from_json(e) for e in graph.get("Edges") or []]
-    except (GraphError, AttributeError) as exc:
-        raise CliError(f"analyzer {address} sent a malformed graph: {exc}") from None
-    return snapshot_from_graph(nodes, edges)
-
-
 def load_tracer(args: argparse.Namespace) -> Tracer:
-    snapshot = asyncio.run(
-        _from_nb(args.nb) if args.nb else _from_analyzer(args.analyzer, args.user)
-    )
+    snapshot = asyncio.run(source_snapshot(args))
     if args.patch:
         try:
             patch = json.loads(Path(args.patch).read_text())

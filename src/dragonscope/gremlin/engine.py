@@ -1,27 +1,62 @@
-"""Compile once, run many times: the public face of the Gremlin engine."""
+"""Compile once, run many times: the public face of the Gremlin engine.
+
+There is one way to run a compiled query: :meth:`CompiledQuery.steps` computes it
+as a generator that yields between slices of work, in the :class:`Form` asked for
+(Skydive's JSON, JSON text, UTF-8 pieces, or the graph view itself); ``run``
+drives it to the end at once, ``run_async`` gives the event loop a turn every
+~10 ms. Time travel (``At``/``Context``) and "now" come in one :class:`RunOptions`.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import math
 import time
 from collections.abc import Callable, Generator
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Generic, TypeAlias, TypeVar, overload
 
 from dragonscope.graph import GraphView, now_ms
 from dragonscope.gremlin.errors import GremlinError
 from dragonscope.gremlin.parser import parse
-from dragonscope.gremlin.plan import EDGES, GRAPH, NODES, PATHS, Gen, Op, Run
+from dragonscope.gremlin.plan import EDGES, GRAPH, NODES, PATHS, AtFn, Gen, Op, Run, WindowFn
 from dragonscope.gremlin.steps import compile_steps
 
-# ``at``/``window`` return a view, or a generator that yields between steps of
-# building it and returns the view (so rebuilding the past can yield too).
-AtFn = Callable[[int], Any]
-WindowFn = Callable[[int, int], Any]
+T = TypeVar("T")
+
+Json: TypeAlias = "bool | int | float | str | list[Json] | dict[str, Json] | None"
+"""A JSON value as ``json.loads`` gives it: what ``POST /api/topology`` answers."""
 
 # How long run_async computes before giving the event loop a turn.
 SLICE_SECONDS = 0.010
 _JSON_CHUNK = 512
+
+
+@dataclass(frozen=True, slots=True)
+class RunOptions:
+    """Where a query may look: ``at``/``window`` reach the past for ``G.At``/``G.Context``
+    (without them those steps fail with "Backend does not support history");
+    ``now_ms`` pins "now" (default: the clock when the run starts)."""
+
+    at: AtFn | None = None
+    window: WindowFn | None = None
+    now_ms: int | None = None
+
+
+NOW = RunOptions()
+
+
+class Form(Generic[T]):
+    """What a run gives back: ``output(kind, value)`` turns the query's value into
+    it, yielding between slices like the evaluation does."""
+
+    def __init__(self, name: str, output: Callable[[str, Any], Generator[None, None, T]]) -> None:
+        self.name = name
+        self.output = output
+
+    def __repr__(self) -> str:
+        return f"Form({self.name!r})"
 
 
 class CompiledQuery:
@@ -29,7 +64,7 @@ class CompiledQuery:
 
     ``kind`` is what it yields: ``graph``, ``nodes``, ``edges``, ``paths``,
     ``values``, ``number`` or ``raw``; ``returns_graph`` tells whether it can be a
-    subscriber filter.
+    subscriber filter (and be run ``AS_VIEW``).
     """
 
     def __init__(self, text: str) -> None:
@@ -44,143 +79,62 @@ class CompiledQuery:
     def __repr__(self) -> str:
         return f"CompiledQuery({self.text!r}, kind={self.kind!r})"
 
-    # -- evaluation -------------------------------------------------------------
-    def evaluate(
-        self,
-        view: GraphView,
-        *,
-        at: AtFn | None = None,
-        window: WindowFn | None = None,
-        now_ms: int | None = None,
-    ) -> Any:
-        """The result as Python objects: a GraphView, lists of Node/Edge, paths,
-        values or a number (see ``kind``)."""
-        return _drive(self._evaluate(view, at, window, now_ms))
-
-    async def evaluate_async(
-        self,
-        view: GraphView,
-        *,
-        at: AtFn | None = None,
-        window: WindowFn | None = None,
-        now_ms: int | None = None,
-    ) -> Any:
-        """``evaluate`` for an event loop: gives the loop a turn every ~10 ms of work."""
-        return await _drive_async(self._evaluate(view, at, window, now_ms))
-
-    def run(
-        self,
-        view: GraphView,
-        *,
-        at: AtFn | None = None,
-        window: WindowFn | None = None,
-        now_ms: int | None = None,
-    ) -> Any:
-        """The JSON-able result exactly as Skydive's ``POST /api/topology`` returns it."""
-        return _drive(self._run(view, at, window, now_ms))
-
-    def run_json(
-        self,
-        view: GraphView,
-        *,
-        at: AtFn | None = None,
-        window: WindowFn | None = None,
-        now_ms: int | None = None,
-    ) -> str:
-        """``run``'s result already encoded as compact JSON text."""
-        return _drive(self._run_text(view, at, window, now_ms))
-
-    async def run_json_async(
-        self,
-        view: GraphView,
-        *,
-        at: AtFn | None = None,
-        window: WindowFn | None = None,
-        now_ms: int | None = None,
-    ) -> str:
-        """``run_json`` for an event loop. Encoding slice by slice keeps only text
-        alive, so a result of 100k elements neither blocks the loop in one long
-        ``json.dumps`` nor leaves a million objects for the garbage collector."""
-        return await _drive_async(self._run_text(view, at, window, now_ms))
-
-    async def run_json_pieces_async(
-        self,
-        view: GraphView,
-        *,
-        at: AtFn | None = None,
-        window: WindowFn | None = None,
-        now_ms: int | None = None,
-    ) -> list[bytes]:
-        """``run_json_async`` as pieces of UTF-8 text to send one after the other:
-        a response of tens of megabytes is never joined or copied whole."""
-        return await _drive_async(self._run_bytes(view, at, window, now_ms))
-
-    async def run_async(
-        self,
-        view: GraphView,
-        *,
-        at: AtFn | None = None,
-        window: WindowFn | None = None,
-        now_ms: int | None = None,
-    ) -> Any:
-        """As ``run``, but gives the event loop a turn every ~10 ms of work."""
-        return await _drive_async(self._run(view, at, window, now_ms))
-
-    def _evaluate(
-        self, view: GraphView, at: AtFn | None, window: WindowFn | None, when: int | None
-    ) -> Gen:
-        run = Run(view, at, window, now_ms() if when is None else when)
+    def steps(
+        self, view: GraphView, options: RunOptions, form: Form[T]
+    ) -> Generator[None, None, T]:
+        """The run itself: yields between slices of work, returns the result in ``form``."""
+        if form is AS_VIEW and not self.returns_graph:
+            raise GremlinError(f"the query returns {self.kind}, not a graph")
+        when = now_ms() if options.now_ms is None else options.now_ms
+        run = Run(view, options.at, options.window, when)
         value: Any = view
         for op in self._ops:
             value = yield from op(run, value)
-        return value
+        return (yield from form.output(self.kind, value))
 
-    def _run(
-        self, view: GraphView, at: AtFn | None, window: WindowFn | None, when: int | None
-    ) -> Gen:
-        value = yield from self._evaluate(view, at, window, when)
-        return (yield from _to_json(self.kind, value))
+    @overload
+    def run(self, view: GraphView, options: RunOptions = NOW) -> Json: ...
+    @overload
+    def run(self, view: GraphView, options: RunOptions = NOW, *, form: Form[T]) -> T: ...
+    def run(
+        self, view: GraphView, options: RunOptions = NOW, *, form: Form[Any] | None = None
+    ) -> Any:
+        """The result at once, by default as Skydive's ``POST /api/topology`` JSON."""
+        return _drive(self.steps(view, options, form or AS_JSON))
 
-    def _run_text(
-        self, view: GraphView, at: AtFn | None, window: WindowFn | None, when: int | None
-    ) -> Gen:
-        value = yield from self._evaluate(view, at, window, when)
-        return "".join((yield from _text_pieces(self.kind, value)))
-
-    def _run_bytes(
-        self,
-        view: GraphView,
-        at: AtFn | None,
-        window: WindowFn | None,
-        when: int | None,
-    ) -> Gen:
-        value = yield from self._evaluate(view, at, window, when)
-        pieces = yield from _text_pieces(self.kind, value)
-        encoded = []
-        for piece in pieces:
-            encoded.append(piece.encode())
-            yield
-        return encoded
+    @overload
+    async def run_async(self, view: GraphView, options: RunOptions = NOW) -> Json: ...
+    @overload
+    async def run_async(
+        self, view: GraphView, options: RunOptions = NOW, *, form: Form[T]
+    ) -> T: ...
+    async def run_async(
+        self, view: GraphView, options: RunOptions = NOW, *, form: Form[Any] | None = None
+    ) -> Any:
+        """``run`` for an event loop: gives the loop a turn every ~10 ms of work."""
+        return await _drive_async(self.steps(view, options, form or AS_JSON))
 
 
-def _drive(gen: Generator[None, None, Any]) -> Any:
-    while True:
-        try:
+def _advance(gen: Generator[None, None, T], deadline: float) -> list[T]:
+    """Run ``gen`` for at least one step and until ``deadline``: ``[its value]`` when
+    it finished, ``[]`` when time ran out first."""
+    try:
+        next(gen)
+        while time.monotonic() < deadline:
             next(gen)
-        except StopIteration as stop:
-            return stop.value
+    except StopIteration as stop:
+        return [stop.value]
+    return []
 
 
-async def _drive_async(gen: Generator[None, None, Any]) -> Any:
-    deadline = time.monotonic() + SLICE_SECONDS
-    while True:
-        try:
-            next(gen)
-        except StopIteration as stop:
-            return stop.value
-        if time.monotonic() >= deadline:
-            await asyncio.sleep(0)
-            deadline = time.monotonic() + SLICE_SECONDS
+def _drive(gen: Generator[None, None, T]) -> T:
+    return _advance(gen, math.inf)[0]
+
+
+async def _drive_async(gen: Generator[None, None, T]) -> T:
+    while not (done := _advance(gen, time.monotonic() + SLICE_SECONDS)):
+        await asyncio.sleep(0)
+    return done[0]
 
 
 def _dumps(value: Any) -> str:
@@ -241,6 +195,37 @@ def _elements_json(elements: list[Any]) -> Gen:
     return out
 
 
+def _view(kind: str, value: Any) -> Generator[None, None, GraphView]:
+    yield from ()  # nothing to convert: the value is the view
+    view: GraphView = value
+    return view
+
+
+def _text(kind: str, value: Any) -> Generator[None, None, str]:
+    return "".join((yield from _text_pieces(kind, value)))
+
+
+def _bytes(kind: str, value: Any) -> Generator[None, None, list[bytes]]:
+    encoded = []
+    for piece in (yield from _text_pieces(kind, value)):
+        encoded.append(piece.encode())
+        yield
+    return encoded
+
+
+AS_JSON: Form[Json] = Form("json", _to_json)
+"""Skydive's JSON result, as Python lists, dicts and scalars."""
+AS_TEXT: Form[str] = Form("text", _text)
+"""The JSON result as compact text, encoded slice by slice: a result of 100k
+elements neither holds the loop in one long ``json.dumps`` nor leaves a million
+objects for the garbage collector."""
+AS_BYTES: Form[list[bytes]] = Form("bytes", _bytes)
+"""The compact JSON text as UTF-8 pieces to send one after the other: a response
+of tens of megabytes is never joined or copied whole."""
+AS_VIEW: Form[GraphView] = Form("view", _view)
+"""The graph itself, for queries that return one (``returns_graph``)."""
+
+
 def compile_query(query: str) -> CompiledQuery:
     """Parse and check ``query`` (raises GremlinError); run it later, many times."""
     return _compile_cached(query)
@@ -269,18 +254,6 @@ def run(
     at: AtFn | None = None,
     window: WindowFn | None = None,
     now_ms: int | None = None,
-) -> Any:
+) -> Json:
     """Run ``query`` on ``view`` and return Skydive's JSON result (raises GremlinError)."""
-    return compile_query(query).run(view, at=at, window=window, now_ms=now_ms)
-
-
-async def run_async(
-    query: str,
-    view: GraphView,
-    *,
-    at: AtFn | None = None,
-    window: WindowFn | None = None,
-    now_ms: int | None = None,
-) -> Any:
-    """``run`` for an event loop: computes in slices of ~10 ms and yields in between."""
-    return await compile_query(query).run_async(view, at=at, window=window, now_ms=now_ms)
+    return compile_query(query).run(view, RunOptions(at, window, now_ms))

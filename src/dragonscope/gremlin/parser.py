@@ -72,7 +72,7 @@ def _check_nesting(query: str) -> None:
             depth -= 1
 
 
-def _step(query: str, tree: Tree) -> Step:
+def _step(query: str, tree: Tree[Token]) -> Step:
     _dot, name, _lpar, params, _rpar = tree.children
     assert isinstance(name, Token) and isinstance(params, Tree)
     canonical = STEPS.get(name.value.lower())
@@ -85,15 +85,15 @@ def _step(query: str, tree: Tree) -> Step:
     return Step(canonical, _args(query, params), name.start_pos or 0)
 
 
-def _args(query: str, params: Tree) -> tuple[Arg, ...]:
+def _args(query: str, params: Tree[Token]) -> tuple[Arg, ...]:
     return tuple(_arg(query, p) for p in params.children if not _is_comma(p))
 
 
-def _is_comma(node: Tree | Token) -> bool:
+def _is_comma(node: Tree[Token] | Token) -> bool:
     return isinstance(node, Token) and node.type == "COMMA"
 
 
-def _arg(query: str, node: Tree | Token) -> Arg:
+def _arg(query: str, node: Tree[Token] | Token) -> Arg:
     assert isinstance(node, Tree)
     first = node.children[0]
     assert isinstance(first, Token)
@@ -162,7 +162,7 @@ _TOKEN_NAMES = {
 
 def _syntax_error(query: str, exc: UnexpectedInput) -> GremlinError:
     if isinstance(exc, UnexpectedCharacters):
-        pos = exc.pos_in_stream
+        pos = exc.pos_in_stream or 0
         char = query[pos]
         where = column(query, pos)
         if char in "'\"":

@@ -37,14 +37,20 @@ CHUNK = 1024  # elements handled between two chances to yield
 Gen = Generator[None, None, Any]
 Op = Callable[["Run", Any], Gen]
 
+# The past as a view, or as a generator that yields between slices of rebuilding
+# it and returns the view (``History.view_at_steps``/``window_view_steps``).
+PastView = GraphView | Generator[None, None, GraphView]
+AtFn = Callable[[int], PastView]
+WindowFn = Callable[[int, int], PastView]
+
 
 @dataclass
 class Run:
     """The state of one evaluation."""
 
     root: GraphView
-    at: Callable[[int], GraphView] | None
-    window: Callable[[int, int], GraphView] | None
+    at: AtFn | None
+    window: WindowFn | None
     now_ms: int
     graph: GraphView = field(init=False)
     marks: dict[str, list[Node]] = field(default_factory=dict)

@@ -6,33 +6,36 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
+from dragonscope.gremlin.engine import Json
+
 NODE_COLUMNS = ("ID", "Type", "Name", "Tenant", "Chassis", "IPV4", "MAC", "State")
 EDGE_COLUMNS = ("ID", "RelationType", "Parent", "Child")
 MAX_CELL = 40
 
 
-def render(result: Any, max_rows: int = 0) -> str:
+def render(result: Json, max_rows: int = 0) -> str:
     """A readable rendering of any JSON result of ``POST /api/topology``; tables and
     path lists stop after ``max_rows`` rows (0: no limit) and say how many they left out."""
     if result is None:
         return "(no values)"
     if isinstance(result, bool) or not isinstance(result, list):
         return json.dumps(result)
-    if not result:
+    items: list[Any] = result  # shapes are checked below, element by element
+    if not items:
         return "(nothing matched)"
-    if all(_is_graph(x) for x in result):
-        return "\n\n".join(_graph(g, max_rows) for g in result)
-    if all(_is_edge(x) for x in result):
+    if all(_is_graph(x) for x in items):
+        return "\n\n".join(_graph(g, max_rows) for g in items)
+    if all(_is_edge(x) for x in items):
         return _table(
-            EDGE_COLUMNS, [_edge_row(e) for e in _head(result, max_rows)], "edge", len(result)
+            EDGE_COLUMNS, [_edge_row(e) for e in _head(items, max_rows)], "edge", len(items)
         )
-    if all(_is_node(x) for x in result):
-        rows = [_node_row(n) for n in _head(result, max_rows)]
-        return _table(_node_columns(result), rows, "node", len(result))
-    if all(isinstance(x, list) and all(_is_node(n) for n in x) for x in result):
-        lines = [_path(p) for p in _head(result, max_rows)]
-        return "\n".join(lines) + "\n" + _count(len(lines), len(result), "path")
-    return "\n".join(json.dumps(x, sort_keys=True) for x in result)
+    if all(_is_node(x) for x in items):
+        rows = [_node_row(n) for n in _head(items, max_rows)]
+        return _table(_node_columns(items), rows, "node", len(items))
+    if all(isinstance(x, list) and all(_is_node(n) for n in x) for x in items):
+        lines = [_path(p) for p in _head(items, max_rows)]
+        return "\n".join(lines) + "\n" + _count(len(lines), len(items), "path")
+    return "\n".join(json.dumps(x, sort_keys=True) for x in items)
 
 
 def _head(items: list[Any], max_rows: int) -> list[Any]:

@@ -15,6 +15,7 @@ from dragonscope.gremlin.plan import (
     Compiled,
     Compiler,
     Gen,
+    PastView,
     Run,
     fetch,
     filtered,
@@ -60,7 +61,7 @@ def step_time(c: Compiler, step: Step, kind: str, rest: Sequence[Step]) -> Compi
     return Compiled(op, GRAPH)
 
 
-def _view(made: Any) -> Gen:
+def _view(made: PastView) -> Gen:
     """``at``/``window`` may build the past step by step: a generator that yields
     between steps and returns the view; run it here so a long rebuild yields too."""
     if isinstance(made, Generator):

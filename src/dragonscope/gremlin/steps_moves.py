@@ -137,9 +137,9 @@ def step_family(c: Compiler, step: Step, kind: str, rest: Sequence[Step]) -> Com
                     reached += [e.parent for e in graph.in_edges(node_id) if match(e)]
                 for other in reached:
                     if other not in found:
-                        node = graph.node(other)
-                        if node is not None:
-                            found[other] = node
+                        reached_node = graph.node(other)
+                        if reached_node is not None:
+                            found[other] = reached_node
                             nxt.append(other)
             layer = nxt
             yield

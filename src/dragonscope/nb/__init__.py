@@ -3,5 +3,17 @@
 from dragonscope.nb.fields import Reference
 from dragonscope.nb.model import Change, NbObject, Problem, Snapshot
 from dragonscope.nb.reader import NbReader, open_reader
+from dragonscope.nb.schema import TABLES, check, redact
 
-__all__ = ["Change", "NbObject", "NbReader", "Problem", "Reference", "Snapshot", "open_reader"]
+__all__ = [
+    "TABLES",
+    "Change",
+    "NbObject",
+    "NbReader",
+    "Problem",
+    "Reference",
+    "Snapshot",
+    "check",
+    "open_reader",
+    "redact",
+]

@@ -1,10 +1,19 @@
-"""Skydive's wire protocol: message envelope, publisher client."""
+"""Skydive's wire: the message envelope, message names, handshake and HTTP clients.
+
+The only package that spells the envelope's fields, the Graph message types, the
+handshake headers and the persistence policies; the collector, the analyzer and
+(through :func:`wire_constants`) the web UI take them from here. It holds the
+publisher (``/ws/publisher``) and the one HTTP client of an analyzer
+(:class:`AnalyzerHttp`: login, the graph, Gremlin). It imports only the root
+modules (config's ``Secret``), never the graph, topology or anything above.
+"""
 
 from dragonscope.skydive.messages import (
     DELETE_ON_DISCONNECT,
     EDGE_ADDED,
     EDGE_DELETED,
     EDGE_PARTIALLY_UPDATED,
+    EDGE_TYPES,
     EDGE_UPDATED,
     FIELD_NAMESPACE,
     FIELD_OBJ,
@@ -15,31 +24,38 @@ from dragonscope.skydive.messages import (
     HDR_CLIENT_TYPE,
     HDR_GREMLIN_FILTER,
     HDR_HOST_ID,
-    HDR_NAMESPACE,
     HDR_PERSISTENCE,
     HDR_PROTOCOL,
     HDR_SERVICE_TYPE,
     HDR_UPDATE_POLICY,
+    HDR_WS_NAMESPACE,
     NODE_ADDED,
     NODE_DELETED,
     NODE_PARTIALLY_UPDATED,
     NODE_TYPES,
     NODE_UPDATED,
+    PERSISTENCE_POLICIES,
     PERSISTENT,
+    PROTOCOL_JSON,
     SYNC,
     SYNC_FILTER,
     SYNC_REPLY,
     SYNC_REQUEST,
     SYNC_TIME,
+    JsonValue,
     Message,
     MessageError,
     decode,
+    new_message,
+    wire_constants,
 )
 from dragonscope.skydive.publisher import Backoff, Publisher, PublisherDisconnected
 from dragonscope.skydive.rest import (
     AnalyzerError,
     AnalyzerHttp,
+    AuthenticationError,
     Credentials,
+    EndpointError,
     analyzer_base_url,
     make_ssl_context,
 )
@@ -49,6 +65,7 @@ __all__ = [
     "EDGE_ADDED",
     "EDGE_DELETED",
     "EDGE_PARTIALLY_UPDATED",
+    "EDGE_TYPES",
     "EDGE_UPDATED",
     "FIELD_NAMESPACE",
     "FIELD_OBJ",
@@ -59,17 +76,19 @@ __all__ = [
     "HDR_CLIENT_TYPE",
     "HDR_GREMLIN_FILTER",
     "HDR_HOST_ID",
-    "HDR_NAMESPACE",
     "HDR_PERSISTENCE",
     "HDR_PROTOCOL",
     "HDR_SERVICE_TYPE",
     "HDR_UPDATE_POLICY",
+    "HDR_WS_NAMESPACE",
     "NODE_ADDED",
     "NODE_DELETED",
     "NODE_PARTIALLY_UPDATED",
     "NODE_TYPES",
     "NODE_UPDATED",
+    "PERSISTENCE_POLICIES",
     "PERSISTENT",
+    "PROTOCOL_JSON",
     "SYNC",
     "SYNC_FILTER",
     "SYNC_REPLY",
@@ -77,8 +96,11 @@ __all__ = [
     "SYNC_TIME",
     "AnalyzerError",
     "AnalyzerHttp",
+    "AuthenticationError",
     "Backoff",
     "Credentials",
+    "EndpointError",
+    "JsonValue",
     "Message",
     "MessageError",
     "Publisher",
@@ -86,4 +108,6 @@ __all__ = [
     "analyzer_base_url",
     "decode",
     "make_ssl_context",
+    "new_message",
+    "wire_constants",
 ]

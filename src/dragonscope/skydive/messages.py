@@ -1,15 +1,17 @@
 """Skydive's WebSocket message envelope and Graph-namespace vocabulary.
 
-The only module that knows the envelope's field names; endpoints and clients
-build and read messages through it.
+The only module that spells the envelope's field names, the message types and
+the handshake headers; endpoints, clients and the web UI (through
+:func:`wire_constants`) build and read messages through it.
 """
 
 from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeAlias
 
 GRAPH = "Graph"
 
@@ -28,45 +30,82 @@ SYNC = "Sync"
 NODE_TYPES = frozenset({NODE_ADDED, NODE_UPDATED, NODE_DELETED})
 EDGE_TYPES = frozenset({EDGE_ADDED, EDGE_UPDATED, EDGE_DELETED})
 
-# Handshake headers (reference §1.2).
+# Handshake headers (reference §1.2) and the persistence policies a publisher asks for.
 HDR_HOST_ID = "X-Host-ID"
 HDR_CLIENT_TYPE = "X-Client-Type"
 HDR_PERSISTENCE = "X-Persistence-Policy"
 HDR_PROTOCOL = "X-Client-Protocol"
+HDR_WS_NAMESPACE = "X-Websocket-Namespace"
+HDR_SERVICE_TYPE = "X-Service-Type"
+HDR_UPDATE_POLICY = "X-Update-Policy"
+HDR_GREMLIN_FILTER = "X-Gremlin-Filter"
+PROTOCOL_JSON = "json"
 PERSISTENT = "Persistent"
 DELETE_ON_DISCONNECT = "DeleteOnDisconnect"
+PERSISTENCE_POLICIES = (PERSISTENT, DELETE_ON_DISCONNECT)
+
+JsonValue: TypeAlias = dict[str, Any] | list[Any] | str | int | float | bool | None
+"""A JSON value as ``json.loads`` gives it: a message's ``Obj``, an API's answer."""
+
+# The envelope's fields, in the order they are written (``Obj`` always last, so the
+# analyzer's sliced encoder can stream it after the head).
+FIELD_NAMESPACE, FIELD_TYPE, FIELD_UUID, FIELD_STATUS, FIELD_OBJ = (
+    "Namespace", "Type", "UUID", "Status", "Obj",
+)  # fmt: skip
+# SyncRequest's Obj: the subscriber's filter and the time of the graph wanted.
+SYNC_FILTER = "GremlinFilter"
+SYNC_TIME = "Time"
 
 
 class MessageError(ValueError):
     """A frame that is not a usable Skydive message; the text says why."""
 
 
+def _dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))
+
+
 @dataclass(slots=True)
 class Message:
+    """One WebSocket message; ``obj`` is its JSON payload, unchecked until a receiver reads it."""
+
     namespace: str
     type: str
-    obj: Any = None
+    obj: JsonValue = None
     uuid: str = ""
     status: int = 200
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "Namespace": self.namespace,
-            "Type": self.type,
-            "UUID": self.uuid,
-            "Status": self.status,
-            "Obj": self.obj,
+            FIELD_NAMESPACE: self.namespace,
+            FIELD_TYPE: self.type,
+            FIELD_UUID: self.uuid,
+            FIELD_STATUS: self.status,
+            FIELD_OBJ: self.obj,
         }
 
     def encode(self) -> str:
-        return json.dumps(self.to_json(), separators=(",", ":"))
+        """Compact JSON text, the form every frame takes on the wire."""
+        return self._head() + _dumps(self.obj) + "}"
 
-    def reply(self, obj: Any, status: int = 200, type_: str | None = None) -> Message:
+    def encode_around(self, obj_json: Iterable[bytes]) -> list[bytes]:
+        """The frame as UTF-8 pieces around an ``Obj`` already encoded as compact
+        JSON pieces (``self.obj`` is not used): joined, the same text ``encode``
+        gives, without decoding a big payload only to encode it again."""
+        return [self._head().encode(), *obj_json, b"}"]
+
+    def _head(self) -> str:
+        """The text up to the ``Obj`` value: the fields in ``to_json``'s order."""
+        fields = {FIELD_NAMESPACE: self.namespace, FIELD_TYPE: self.type, FIELD_UUID: self.uuid}
+        return _dumps({**fields, FIELD_STATUS: self.status})[:-1] + f',"{FIELD_OBJ}":'
+
+    def reply(self, obj: JsonValue, status: int = 200, type_: str | None = None) -> Message:
         """A reply reuses the request's UUID, as Skydive clients expect."""
         return Message(self.namespace, type_ or self.type, obj, self.uuid, status)
 
 
-def new_message(type_: str, obj: Any, namespace: str = GRAPH, status: int = 200) -> Message:
+def new_message(type_: str, obj: JsonValue, namespace: str = GRAPH, status: int = 200) -> Message:
+    """A message with a fresh UUID, for requests and events."""
     return Message(namespace, type_, obj, str(uuid.uuid4()), status)
 
 
@@ -78,29 +117,41 @@ def decode(frame: str | bytes) -> Message:
         raise MessageError(f"invalid JSON: {exc}") from None
     if not isinstance(raw, dict):
         raise MessageError("message must be a JSON object")
-    namespace, type_, uid = raw.get("Namespace", ""), raw.get("Type", ""), raw.get("UUID", "")
-    status = raw.get("Status", 200)
+    namespace, type_ = raw.get(FIELD_NAMESPACE, ""), raw.get(FIELD_TYPE, "")
+    uid = raw.get(FIELD_UUID, "")
+    status = raw.get(FIELD_STATUS, 200)
     if not isinstance(namespace, str) or not isinstance(type_, str):
-        raise MessageError("Namespace and Type must be strings")
+        raise MessageError(f"{FIELD_NAMESPACE} and {FIELD_TYPE} must be strings")
     if uid is None:
         uid = ""
     if not isinstance(uid, str):
-        raise MessageError("UUID must be a string")
+        raise MessageError(f"{FIELD_UUID} must be a string")
     if isinstance(status, bool) or not isinstance(status, int):
         status = 200
-    return Message(namespace, type_, raw.get("Obj"), uid, status)
+    return Message(namespace, type_, raw.get(FIELD_OBJ), uid, status)
 
 
-# -- Names for code that reads or writes the envelope piece by piece (the analyzer's
-# sliced encoder, the constants served to the web UI) and for the subscriber handshake.
-FIELD_NAMESPACE = "Namespace"
-FIELD_TYPE = "Type"
-FIELD_UUID = "UUID"
-FIELD_STATUS = "Status"
-FIELD_OBJ = "Obj"  # always last in an encoded message
-SYNC_FILTER = "GremlinFilter"  # SyncRequest's Obj: the subscriber's filter
-SYNC_TIME = "Time"  # SyncRequest's Obj: the time of the graph wanted
-HDR_SERVICE_TYPE = "X-Service-Type"
-HDR_UPDATE_POLICY = "X-Update-Policy"
-HDR_NAMESPACE = "X-Websocket-Namespace"
-HDR_GREMLIN_FILTER = "X-Gremlin-Filter"
+def wire_constants() -> dict[str, str]:
+    """The vocabulary as name → text, for clients written in another language:
+    the web UI is served these instead of spelling the protocol itself."""
+    return {
+        "GRAPH": GRAPH,
+        "NODE_ADDED": NODE_ADDED,
+        "NODE_UPDATED": NODE_UPDATED,
+        "NODE_DELETED": NODE_DELETED,
+        "NODE_PARTIALLY_UPDATED": NODE_PARTIALLY_UPDATED,
+        "EDGE_ADDED": EDGE_ADDED,
+        "EDGE_UPDATED": EDGE_UPDATED,
+        "EDGE_DELETED": EDGE_DELETED,
+        "EDGE_PARTIALLY_UPDATED": EDGE_PARTIALLY_UPDATED,
+        "SYNC_REQUEST": SYNC_REQUEST,
+        "SYNC_REPLY": SYNC_REPLY,
+        "SYNC": SYNC,
+        "SYNC_FILTER": SYNC_FILTER,
+        "HDR_CLIENT_TYPE": HDR_CLIENT_TYPE,
+        "FIELD_NAMESPACE": FIELD_NAMESPACE,
+        "FIELD_TYPE": FIELD_TYPE,
+        "FIELD_UUID": FIELD_UUID,
+        "FIELD_STATUS": FIELD_STATUS,
+        "FIELD_OBJ": FIELD_OBJ,
+    }

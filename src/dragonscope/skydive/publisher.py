@@ -19,12 +19,13 @@ from collections.abc import Callable
 import aiohttp
 
 from dragonscope.skydive.messages import (
-    DELETE_ON_DISCONNECT,
     HDR_CLIENT_TYPE,
     HDR_HOST_ID,
     HDR_PERSISTENCE,
     HDR_PROTOCOL,
+    PERSISTENCE_POLICIES,
     PERSISTENT,
+    PROTOCOL_JSON,
     Message,
     MessageError,
     decode,
@@ -73,8 +74,8 @@ class Publisher:
         backoff: Backoff | None = None,
         on_reply: Callable[[Message], None] | None = None,
     ) -> None:
-        if persistence not in (PERSISTENT, DELETE_ON_DISCONNECT):
-            raise ValueError(f"persistence must be {PERSISTENT} or {DELETE_ON_DISCONNECT}")
+        if persistence not in PERSISTENCE_POLICIES:
+            raise ValueError(f"persistence must be one of {', '.join(PERSISTENCE_POLICIES)}")
         self.http = http
         self.host_id = host_id
         self.client_type = client_type
@@ -104,7 +105,7 @@ class Publisher:
         return {
             HDR_HOST_ID: self.host_id,
             HDR_CLIENT_TYPE: self.client_type,
-            HDR_PROTOCOL: "json",
+            HDR_PROTOCOL: PROTOCOL_JSON,
             HDR_PERSISTENCE: self.persistence,
             **self.http.auth_headers(),
         }

@@ -1,9 +1,10 @@
-"""HTTP side of a Skydive analyzer: endpoint URLs, ``/login`` and Gremlin queries.
+"""HTTP side of a Skydive analyzer: endpoint URLs, ``/login``, the graph and Gremlin.
 
 One :class:`AnalyzerHttp` holds the aiohttp session and the auth token for one
-analyzer, so the WebSocket publisher and REST queries share a login. Only what
-a real Skydive analyzer offers is used: ``POST /login`` (form), the
-``authtoken`` cookie, and ``POST /api/topology``.
+analyzer, so the WebSocket publisher, the command line and REST queries share a
+login. Only what a real Skydive analyzer offers is used: ``POST /login`` (form),
+the ``authtoken`` cookie, ``GET /api/topology`` (the whole graph) and
+``POST /api/topology`` (Gremlin).
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
-from dragonscope.config import ConfigError, Secret
+from dragonscope.config import Secret
+from dragonscope.skydive.messages import JsonValue
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +35,13 @@ class AuthenticationError(AnalyzerError):
     """Credentials are missing or wrong (HTTP 401)."""
 
 
+class EndpointError(ValueError):
+    """The analyzer's address or TLS setting cannot be used; the text says why.
+
+    Callers that read these from operator settings report it as their own
+    configuration error."""
+
+
 def analyzer_base_url(endpoint: str, tls: bool = False) -> str:
     """Normalise ``HOST:PORT`` (Dragonflow's ``analyzer_endpoint`` form) or a URL to
     ``http(s)://host:port``. A ``ws``/``wss`` URL is accepted too."""
@@ -42,17 +51,17 @@ def analyzer_base_url(endpoint: str, tls: bool = False) -> str:
     parts = urlsplit(text)
     scheme = {"http": "http", "ws": "http", "https": "https", "wss": "https"}.get(parts.scheme)
     if scheme is None:
-        raise ConfigError(f"analyzer endpoint {endpoint!r}: scheme must be http(s) or ws(s)")
+        raise EndpointError(f"analyzer endpoint {endpoint!r}: scheme must be http(s) or ws(s)")
     if tls:
         scheme = "https"
     try:
         port = parts.port
     except ValueError:
-        raise ConfigError(f"analyzer endpoint {endpoint!r}: invalid port") from None
+        raise EndpointError(f"analyzer endpoint {endpoint!r}: invalid port") from None
     if not parts.hostname:
-        raise ConfigError(f"analyzer endpoint {endpoint!r} has no host")
+        raise EndpointError(f"analyzer endpoint {endpoint!r} has no host")
     if parts.username or parts.password:
-        raise ConfigError("analyzer endpoint must not contain credentials; use --user/--password")
+        raise EndpointError("analyzer endpoint must not contain credentials; give them separately")
     host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
     port = port or (443 if scheme == "https" else 8082)
     return f"{scheme}://{host}:{port}"
@@ -62,7 +71,7 @@ def make_ssl_context(ca_file: str | None, insecure: bool = False) -> ssl.SSLCont
     try:
         context = ssl.create_default_context(cafile=ca_file)
     except (OSError, ssl.SSLError) as exc:
-        raise ConfigError(f"cannot load CA file {ca_file}: {exc}") from None
+        raise EndpointError(f"cannot load CA file {ca_file}: {exc}") from None
     if insecure:
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
@@ -120,6 +129,12 @@ class AnalyzerHttp:
             await self._session.close()
             self._session = None
 
+    async def __aenter__(self) -> AnalyzerHttp:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
     def auth_headers(self) -> dict[str, str]:
         return {"Cookie": f"authtoken={self.token}"} if self.token else {}
 
@@ -140,7 +155,8 @@ class AnalyzerHttp:
                 body = await resp.text()
                 if resp.status == 401:
                     raise AuthenticationError(
-                        f"login as {self.credentials.user!r} refused: {body.strip() or 401}", 401
+                        f"login as {self.credentials.user!r} refused (HTTP 401): {body.strip()}",
+                        401,
                     )
                 if resp.status != 200:
                     raise AnalyzerError(f"login failed with HTTP {resp.status}", resp.status)
@@ -153,7 +169,7 @@ class AnalyzerHttp:
                         token = str((await resp.json(content_type=None)).get("Token") or "")
                     except (ValueError, AttributeError):
                         token = ""
-        except aiohttp.ClientError as exc:
+        except (TimeoutError, aiohttp.ClientError) as exc:
             raise AnalyzerError(f"cannot reach {self.base_url}: {exc}") from None
         self.token = token
         self.logins += 1
@@ -163,14 +179,27 @@ class AnalyzerHttp:
         if self.token is None:
             await self.login()
 
-    async def gremlin(self, query: str) -> Any:
-        """Run a Gremlin query through ``POST /api/topology``; logs in again once on 401."""
+    async def gremlin(self, query: str) -> JsonValue:
+        """Run a Gremlin query through ``POST /api/topology``: its JSON result."""
+        body = {"GremlinQuery": query}
+        return await self._json("POST", "/api/topology", body, f"query {query!r}")
+
+    async def topology(self) -> dict[str, Any]:
+        """The whole graph through ``GET /api/topology``: ``{"Nodes": [...], "Edges": [...]}``."""
+        graph = await self._json("GET", "/api/topology", None, "reading the graph")
+        if not isinstance(graph, dict):
+            raise AnalyzerError(f"{self.base_url} sent a graph that is not a JSON object")
+        return graph
+
+    async def _json(self, method: str, path: str, body: JsonValue, what: str) -> JsonValue:
+        """One JSON request; logs in again once when the token was refused (HTTP 401)."""
         for attempt in (1, 2):
             await self.ensure_login()
             try:
-                async with self.session().post(
-                    f"{self.base_url}/api/topology",
-                    json={"GremlinQuery": query},
+                async with self.session().request(
+                    method,
+                    f"{self.base_url}{path}",
+                    json=body,
                     headers={"Accept": "application/json", **self.auth_headers()},
                     ssl=self.ssl_option,
                 ) as resp:
@@ -178,13 +207,19 @@ class AnalyzerHttp:
                         self.forget_token()
                         continue
                     if resp.status == 401:
-                        raise AuthenticationError("analyzer requires authentication", 401)
+                        raise AuthenticationError(
+                            "analyzer requires authentication (HTTP 401)", 401
+                        )
                     if resp.status != 200:
                         text = (await resp.text()).strip()
                         raise AnalyzerError(
-                            f"query {query!r} failed with HTTP {resp.status}: {text}", resp.status
+                            f"{what} failed with HTTP {resp.status}: {text}", resp.status
                         )
-                    return await resp.json(content_type=None)
-            except aiohttp.ClientError as exc:
+                    try:
+                        answer: JsonValue = await resp.json(content_type=None)
+                    except ValueError as exc:
+                        raise AnalyzerError(f"{what}: the answer is not JSON: {exc}") from None
+                    return answer
+            except (TimeoutError, aiohttp.ClientError) as exc:
                 raise AnalyzerError(f"cannot reach {self.base_url}: {exc}") from None
         raise AssertionError("unreachable")

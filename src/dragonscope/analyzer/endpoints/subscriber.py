@@ -149,8 +149,8 @@ class SubscriberEndpoint:
         if policy not in (FULL, PARTIAL):
             raise HandshakeError(400, f"{m.HDR_UPDATE_POLICY} {policy!r}: use full or partial")
         namespaces = frozenset(
-            request.headers.getall(m.HDR_NAMESPACE, [])
-            or request.query.getall(m.HDR_NAMESPACE.lower(), [])
+            request.headers.getall(m.HDR_WS_NAMESPACE, [])
+            or request.query.getall(m.HDR_WS_NAMESPACE.lower(), [])
             or ["*"]
         )
         filter_text = header(request, m.HDR_GREMLIN_FILTER) or ""

@@ -10,9 +10,10 @@ from aiohttp import web
 from dragonscope.analyzer import auth
 from dragonscope.analyzer.auth import Authenticator
 from dragonscope.analyzer.chunked import graph_bytes
-from dragonscope.analyzer.query import QueryError, run_query_json_async
+from dragonscope.analyzer.query import QueryError, compile_query, run_query
 from dragonscope.analyzer.responses import JSON_TYPE, pieces_response, text_error
 from dragonscope.analyzer.services import Live
+from dragonscope.gremlin import AS_BYTES
 
 
 def _content_type(request: web.Request) -> str:
@@ -46,7 +47,8 @@ class TopologyApi:
         if not isinstance(query, str):
             return text_error(400, "GremlinQuery must be a string")
         try:
-            pieces = await run_query_json_async(query, self.live.graph, self.live.history)
+            compiled = compile_query(query)
+            pieces = await run_query(compiled, self.live.graph, self.live.history, AS_BYTES)
         except QueryError as exc:
             return text_error(400, str(exc))
         self.counters["queries"] += 1

@@ -19,27 +19,9 @@ from dragonscope.graph import OP_DELETE, OP_SET
 STATIC_DIR = Path(__file__).parent.parent / "static"
 NO_CACHE = {"Cache-Control": "no-cache"}
 
-# The names the UI uses, and where they are spelled.
+# The names the UI uses: the wire's, and the metadata operations of the graph.
 WIRE_CONSTANTS: dict[str, str | int] = {
-    "GRAPH": skydive.GRAPH,
-    "NODE_ADDED": skydive.NODE_ADDED,
-    "NODE_UPDATED": skydive.NODE_UPDATED,
-    "NODE_DELETED": skydive.NODE_DELETED,
-    "NODE_PARTIALLY_UPDATED": skydive.NODE_PARTIALLY_UPDATED,
-    "EDGE_ADDED": skydive.EDGE_ADDED,
-    "EDGE_UPDATED": skydive.EDGE_UPDATED,
-    "EDGE_DELETED": skydive.EDGE_DELETED,
-    "EDGE_PARTIALLY_UPDATED": skydive.EDGE_PARTIALLY_UPDATED,
-    "SYNC_REQUEST": skydive.SYNC_REQUEST,
-    "SYNC_REPLY": skydive.SYNC_REPLY,
-    "SYNC": skydive.SYNC,
-    "SYNC_FILTER": skydive.SYNC_FILTER,
-    "FIELD_NAMESPACE": skydive.FIELD_NAMESPACE,
-    "FIELD_TYPE": skydive.FIELD_TYPE,
-    "FIELD_UUID": skydive.FIELD_UUID,
-    "FIELD_STATUS": skydive.FIELD_STATUS,
-    "FIELD_OBJ": skydive.FIELD_OBJ,
-    "HDR_CLIENT_TYPE": skydive.HDR_CLIENT_TYPE,
+    **skydive.wire_constants(),
     "OP_SET": OP_SET,
     "OP_DELETE": OP_DELETE,
 }

@@ -13,17 +13,17 @@ import socket
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
-from dragonscope.nb.fields import (
+from dragonscope.nb.fields import Table
+from dragonscope.nb.model import NbObject, Problem
+from dragonscope.nb.problems import (
     DANGLING_REFERENCE,
     DUPLICATE_ADDRESS,
     DUPLICATE_ID,
     DUPLICATE_KEY,
     INCONSISTENT,
-    Table,
     describe,
     quote,
 )
-from dragonscope.nb.model import NbObject, Problem
 
 Index = dict[tuple[str, str], NbObject]
 ByTable = dict[str, list[NbObject]]

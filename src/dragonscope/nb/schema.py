@@ -20,30 +20,15 @@ from typing import Any
 
 from dragonscope.nb.check import find_problems
 from dragonscope.nb.fields import (
-    ID_MISMATCH,
-    INVALID_JSON,
-    NOT_AN_OBJECT,
-    PROBLEM_KINDS,
-    UNKNOWN_TABLE,
-    Complaint,
-    Distinct,
-    ExactlyOne,
     Field,
-    Ordered,
-    OwnedBy,
     Reference,
-    RequiredWhen,
-    SameFamily,
-    SameLength,
     Struct,
     Table,
     boolean,
-    describe,
     dhcp_opts,
     embedded,
     enum,
     enum_list,
-    has_secret,
     integer,
     ip_address,
     ip_network,
@@ -52,13 +37,31 @@ from dragonscope.nb.fields import (
     mac,
     number,
     port_range,
-    quote,
     ref,
     ref_list,
     string,
-    without_secrets,
 )
 from dragonscope.nb.model import NbObject, Problem
+from dragonscope.nb.problems import (
+    ID_MISMATCH,
+    INVALID_JSON,
+    NOT_AN_OBJECT,
+    PROBLEM_KINDS,
+    UNKNOWN_TABLE,
+    Complaint,
+    describe,
+    quote,
+)
+from dragonscope.nb.rules import (
+    Distinct,
+    ExactlyOne,
+    Ordered,
+    OwnedBy,
+    RequiredWhen,
+    SameFamily,
+    SameLength,
+)
+from dragonscope.nb.secrets import has_secret, without_secrets
 from dragonscope.nb.tables import (
     ACTIVEPORT,
     BGP_PEER,

@@ -19,7 +19,7 @@ from dragonscope.analyzer.settings import AnalyzerSettings
 from dragonscope.collector import Collector, CollectorSettings
 from dragonscope.collector.progress import Progress
 from dragonscope.collector.service import STATUS_NODE_TYPE
-from dragonscope.nb.backends.memory import sample_backend
+from dragonscope.demo import sample_backend
 from dragonscope.skydive.messages import NODE_ADDED, new_message
 from dragonscope.skydive.publisher import Publisher
 from dragonscope.skydive.rest import AnalyzerHttp

@@ -21,7 +21,8 @@ import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from dragonscope.demo.generate import TABLES, VERSIONED, Dump
+from dragonscope.demo.builder import TABLES, VERSIONED
+from dragonscope.nb import Dump
 
 Change = tuple[str, str, dict[str, Any] | None]
 """``(table, id, stored object)``; the object is None for a deletion."""

@@ -20,14 +20,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from dragonscope.demo.churn import Change, Churn
-from dragonscope.demo.generate import Dump, generate, object_count, resolve_counts
-from dragonscope.demo.writers import (
-    NbWriter,
-    WriterError,
-    open_writer,
-    parse_out_url,
-    shown_url,
-)
+from dragonscope.demo.generate import generate
+from dragonscope.demo.sizes import resolve_counts
+from dragonscope.demo.writers import NbWriter, WriterError, open_writer, parse_out_url
+from dragonscope.nb import Dump, object_count
+from dragonscope.nb.backends import shown_url
 
 log = logging.getLogger(__name__)
 

@@ -75,8 +75,8 @@ from dragonscope.nb.tables import (
     LSUBNET,
     LSWITCH,
     MIGRATION,
+    NON_OBJECT_TABLES,
     PUBLISHER,
-    PUBSUB,
     QOSPOLICY,
     SECGROUP,
     SERVICE,
@@ -85,7 +85,6 @@ from dragonscope.nb.tables import (
     SFC_PORTPAIR,
     SFC_PORTPAIRGROUP,
     SWITCH_PORT,
-    UNIQUE_KEY,
 )
 
 __all__ = [
@@ -513,9 +512,6 @@ _DECLARED = (
 
 TABLES: dict[str, Table] = {table.name: table for table in _DECLARED}
 """Every table dragonscope understands, by Dragonflow's table name."""
-
-NON_OBJECT_TABLES = frozenset({UNIQUE_KEY, PUBSUB})
-"""Key prefixes that share the NB keyspace but hold no JSON objects (counters, pub/sub)."""
 
 
 # --- parsing ----------------------------------------------------------------------------------

@@ -13,7 +13,8 @@ the stored bytes, dump format, key layouts and URLs are ``nb``'s.
 ``dump_json`` and ``shown_url`` are ``nb``'s, listed here for the command line.
 """
 
-from dragonscope.demo.churn import Change, Churn
+from dragonscope.demo.churn import Churn
+from dragonscope.demo.churn_state import Change
 from dragonscope.demo.embedded import Demo, DemoSettings
 from dragonscope.demo.generate import generate
 from dragonscope.demo.sample import open_nb, sample_backend

@@ -14,56 +14,55 @@ import uuid
 from typing import Any
 
 from dragonscope.demo.sizes import EXTERNAL_NET, FIRST_VM_HOST, VIP_HOST, Counts
-from dragonscope.nb import Dump
-from dragonscope.nb.tables import (
-    ACTIVEPORT,
-    BGP_PEER,
-    BGP_SPEAKER,
-    CHASSIS,
-    CHILD_PORT_SEGMENTATION,
-    FLOATINGIP,
-    LPORT,
-    LROUTER,
-    LSUBNET,
-    LSWITCH,
-    MIGRATION,
-    QOSPOLICY,
-    SECGROUP,
-    SERVICE,
-    SFC_FLOWCLASSIFIER,
-    SFC_PORTCHAIN,
-    SFC_PORTPAIR,
-    SFC_PORTPAIRGROUP,
-    UNIQUE_KEY,
-)
+from dragonscope.nb import Dump, tables
 
 # Table order of a generated dump: infrastructure first, then what refers to it, counters last.
 TABLES = (
-    CHASSIS,
-    SERVICE,
-    LSWITCH,
-    LSUBNET,
-    SECGROUP,
-    QOSPOLICY,
-    LPORT,
-    LROUTER,
-    FLOATINGIP,
-    CHILD_PORT_SEGMENTATION,
-    ACTIVEPORT,
-    SFC_PORTPAIR,
-    SFC_PORTPAIRGROUP,
-    SFC_FLOWCLASSIFIER,
-    SFC_PORTCHAIN,
-    BGP_PEER,
-    BGP_SPEAKER,
-    MIGRATION,
-    UNIQUE_KEY,
+    tables.CHASSIS,
+    tables.SERVICE,
+    tables.LSWITCH,
+    tables.LSUBNET,
+    tables.SECGROUP,
+    tables.QOSPOLICY,
+    tables.LPORT,
+    tables.LROUTER,
+    tables.FLOATINGIP,
+    tables.CHILD_PORT_SEGMENTATION,
+    tables.ACTIVEPORT,
+    tables.SFC_PORTPAIR,
+    tables.SFC_PORTPAIRGROUP,
+    tables.SFC_FLOWCLASSIFIER,
+    tables.SFC_PORTCHAIN,
+    tables.BGP_PEER,
+    tables.BGP_SPEAKER,
+    tables.MIGRATION,
+    tables.UNIQUE_KEY,
 )
 
 # Tables whose objects carry a Neutron revision number (Dragonflow's Version mixin).
-VERSIONED = frozenset({LSWITCH, LSUBNET, LPORT, LROUTER, FLOATINGIP, SECGROUP, QOSPOLICY})
+VERSIONED = frozenset(
+    {
+        tables.LSWITCH,
+        tables.LSUBNET,
+        tables.LPORT,
+        tables.LROUTER,
+        tables.FLOATINGIP,
+        tables.SECGROUP,
+        tables.QOSPOLICY,
+    }
+)
 
-TENANT_V4 = ipaddress.ip_network("10.0.0.0/8")
+TENANT_V4 = ipaddress.IPv4Network("10.0.0.0/8")
+
+
+def random_uuid(rng: random.Random) -> str:
+    """A version 4 UUID drawn from ``rng`` (so a seed gives the same ids)."""
+    return str(uuid.UUID(int=rng.getrandbits(128), version=4))
+
+
+def mac_text(value: int) -> str:
+    """A MAC address in OpenStack's fa:16:3e prefix from its last 24 bits."""
+    return "fa:16:3e:" + ":".join(f"{(value >> s) & 0xFF:02x}" for s in (16, 8, 0))
 
 
 def external_network(counts: Counts) -> ipaddress.IPv4Network:
@@ -72,7 +71,7 @@ def external_network(counts: Counts) -> ipaddress.IPv4Network:
     prefix = 24
     while 2 ** (32 - prefix) < needed:
         prefix -= 1
-    return ipaddress.ip_network(f"{EXTERNAL_NET.network_address}/{prefix}")
+    return ipaddress.IPv4Network(f"{EXTERNAL_NET.network_address}/{prefix}")
 
 
 def clean(obj: dict[str, Any]) -> dict[str, Any]:
@@ -97,7 +96,7 @@ class Network:
 
     @property
     def id(self) -> str:
-        return self.obj["id"]
+        return str(self.obj["id"])
 
     def take_host(self) -> int:
         host = self.next_host
@@ -151,7 +150,7 @@ class Builder:
 
     # -- primitives ---------------------------------------------------------
     def uuid(self) -> str:
-        return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
+        return random_uuid(self.rng)
 
     def topic(self) -> str:
         return uuid.UUID(int=self.rng.getrandbits(128), version=4).hex
@@ -161,7 +160,7 @@ class Builder:
             value = self.rng.getrandbits(24)
             if value not in self.macs:
                 self.macs.add(value)
-                return "fa:16:3e:" + ":".join(f"{(value >> s) & 0xFF:02x}" for s in (16, 8, 0))
+                return mac_text(value)
 
     def unique_key(self, table: str) -> int:
         self.keys[table] = self.keys.get(table, 0) + 1
@@ -203,7 +202,7 @@ class Builder:
                 "topic": topic,
                 "name": name,
                 "version": version,
-                "unique_key": self.unique_key(LPORT),
+                "unique_key": self.unique_key(tables.LPORT),
                 "lswitch": lswitch,
                 "macs": [mac or self.mac()],
                 "ips": ips,
@@ -221,7 +220,7 @@ class Builder:
             }
         )
         if store:
-            self.tables[LPORT].append(obj)
+            self.tables[tables.LPORT].append(obj)
         return obj
 
     def chassis_for(self, tenant: Tenant, network: Network, n: int) -> str:
@@ -229,9 +228,9 @@ class Builder:
         offset = (tenant.index * 7 + network.index * 3 + n) % len(self.chassis)
         if self.rng.random() < 0.2:
             offset = self.rng.randrange(len(self.chassis))
-        return self.chassis[offset]["id"]
+        return str(self.chassis[offset]["id"])
 
-    def build_vm(self, tenant: Tenant, network: Network, name: str | None = None) -> dict:
+    def build_vm(self, tenant: Tenant, network: Network, name: str | None = None) -> dict[str, Any]:
         n = len(network.vms)
         host = network.take_host()
         ips, subnets = network.ips(host)

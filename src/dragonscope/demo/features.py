@@ -9,26 +9,15 @@ from __future__ import annotations
 import uuid
 
 from dragonscope.demo.builder import Builder
-from dragonscope.nb.tables import (
-    BGP_PEER,
-    BGP_SPEAKER,
-    CHILD_PORT_SEGMENTATION,
-    FLOATINGIP,
-    LPORT,
-    SECGROUP,
-    SFC_FLOWCLASSIFIER,
-    SFC_PORTCHAIN,
-    SFC_PORTPAIR,
-    SFC_PORTPAIRGROUP,
-)
+from dragonscope.nb import tables
 
 # The deliberately dangling references, as (table, field): a floating IP still pointing at
 # a deleted VM port (what Neutron's plugin leaves behind, see the module docstring), a port
 # whose security group was deleted, and a port bound to a decommissioned chassis.
 BROKEN_REFERENCES = (
-    (FLOATINGIP, "lport"),
-    (LPORT, "security_groups"),
-    (LPORT, "binding.chassis"),
+    (tables.FLOATINGIP, "lport"),
+    (tables.LPORT, "security_groups"),
+    (tables.LPORT, "binding.chassis"),
 )
 
 CPS_NAMESPACE = uuid.UUID("a11fee2a-d833-4e22-be31-f915b55f1f77")
@@ -56,7 +45,7 @@ def build_trunks(cloud: Builder) -> None:
             mac=parent["macs"][0],
         )
         cloud.add(
-            CHILD_PORT_SEGMENTATION,
+            tables.CHILD_PORT_SEGMENTATION,
             {
                 "id": str(uuid.uuid5(CPS_NAMESPACE, f"{parent['id']}/{child['id']}")),
                 "topic": tenant.topic,
@@ -93,7 +82,7 @@ def build_sfc(cloud: Builder) -> None:
                 )
             )
         pair = cloud.add(
-            SFC_PORTPAIR,
+            tables.SFC_PORTPAIR,
             {
                 "id": cloud.uuid(),
                 "topic": tenant.topic,
@@ -104,7 +93,7 @@ def build_sfc(cloud: Builder) -> None:
             },
         )
         group = cloud.add(
-            SFC_PORTPAIRGROUP,
+            tables.SFC_PORTPAIRGROUP,
             {
                 "id": cloud.uuid(),
                 "topic": tenant.topic,
@@ -113,12 +102,12 @@ def build_sfc(cloud: Builder) -> None:
             },
         )
         classifier = cloud.add(
-            SFC_FLOWCLASSIFIER,
+            tables.SFC_FLOWCLASSIFIER,
             {
                 "id": cloud.uuid(),
                 "topic": tenant.topic,
                 "name": f"{tenant.name}-web-to-db",
-                "unique_key": cloud.unique_key(SFC_FLOWCLASSIFIER),
+                "unique_key": cloud.unique_key(tables.SFC_FLOWCLASSIFIER),
                 "ether_type": "IPv4",
                 "protocol": "tcp",
                 "source_cidr": str(net.v4),
@@ -128,7 +117,7 @@ def build_sfc(cloud: Builder) -> None:
             },
         )
         cloud.add(
-            SFC_PORTCHAIN,
+            tables.SFC_PORTCHAIN,
             {
                 "id": cloud.uuid(),
                 "topic": tenant.topic,
@@ -149,7 +138,7 @@ def build_bgp(cloud: Builder) -> None:
         md5 = i % 2 == 0
         peers.append(
             cloud.add(
-                BGP_PEER,
+                tables.BGP_PEER,
                 {
                     "id": cloud.uuid(),
                     "topic": cloud.admin_topic,
@@ -178,7 +167,7 @@ def build_bgp(cloud: Builder) -> None:
         if net.router_port is not None
     ]
     cloud.add(
-        BGP_SPEAKER,
+        tables.BGP_SPEAKER,
         {
             "id": cloud.uuid(),
             "topic": cloud.admin_topic,
@@ -212,7 +201,7 @@ def build_broken(cloud: Builder) -> None:
     address = cloud.external_ip()
     floating = cloud.floating_port(fip_id, address)
     cloud.add(
-        FLOATINGIP,
+        tables.FLOATINGIP,
         {
             "id": fip_id,
             "topic": tenant.topic,
@@ -226,7 +215,7 @@ def build_broken(cloud: Builder) -> None:
     )
     # A port still listing a security group that was deleted behind its back.
     legacy_sg = cloud.uuid()
-    cloud.unique_key(SECGROUP)
+    cloud.unique_key(tables.SECGROUP)
     tenant = cloud.tenants[-1]
     network = tenant.networks[-1]
     cloud.build_vm(tenant, network, name=f"{tenant.name}-legacy-1")["security_groups"] = [legacy_sg]

@@ -22,19 +22,7 @@ from typing import Any
 from dragonscope.demo.builder import Builder, Network, Tenant, clean
 from dragonscope.demo.features import build_bgp, build_broken, build_sfc, build_trunks
 from dragonscope.demo.sizes import FIRST_VM_HOST, VIP_HOST, Counts, resolve_counts
-from dragonscope.nb import Dump
-from dragonscope.nb.tables import (
-    ACTIVEPORT,
-    CHASSIS,
-    FLOATINGIP,
-    LROUTER,
-    LSUBNET,
-    LSWITCH,
-    QOSPOLICY,
-    SECGROUP,
-    SERVICE,
-    UNIQUE_KEY,
-)
+from dragonscope.nb import COUNTER_VALUE, Dump, tables
 
 # Epoch of the generated heartbeats when no clock is given: fixed, so output is reproducible.
 DEFAULT_NOW = 1_700_000_000.0
@@ -110,8 +98,8 @@ class CloudBuilder(Builder):
         build_sfc(self)
         build_bgp(self)
         build_broken(self)
-        self.tables[UNIQUE_KEY] = [
-            {"id": table, "unique_key": value} for table, value in sorted(self.keys.items())
+        self.tables[tables.UNIQUE_KEY] = [
+            {"id": table, COUNTER_VALUE: value} for table, value in sorted(self.keys.items())
         ]
         return self.tables
 
@@ -121,7 +109,7 @@ class CloudBuilder(Builder):
         for i in range(self.counts.chassis):
             name = f"compute-{i + 1}"
             chassis = self.add(
-                CHASSIS,
+                tables.CHASSIS,
                 {
                     "id": name,
                     "ip": str(FIRST_TUNNEL_IP + i),
@@ -133,7 +121,7 @@ class CloudBuilder(Builder):
             extra = ["df-bgp-service"] if i == 0 else []
             for binary in binaries + extra:
                 self.add(
-                    SERVICE,
+                    tables.SERVICE,
                     {
                         "id": str(uuid.uuid5(SERVICE_NAMESPACE, name + binary)),
                         "chassis": name,
@@ -144,13 +132,13 @@ class CloudBuilder(Builder):
 
     def build_external(self) -> None:
         self.external = self.add(
-            LSWITCH,
+            tables.LSWITCH,
             {
                 "id": self.uuid(),
                 "topic": self.admin_topic,
                 "name": "public",
                 "version": 2,
-                "unique_key": self.unique_key(LSWITCH),
+                "unique_key": self.unique_key(tables.LSWITCH),
                 "network_type": "flat",
                 "physical_network": "public",
                 "is_external": True,
@@ -158,7 +146,7 @@ class CloudBuilder(Builder):
             },
         )
         self.external_subnet = self.add(
-            LSUBNET,
+            tables.LSUBNET,
             {
                 "id": self.uuid(),
                 "topic": self.admin_topic,
@@ -183,7 +171,7 @@ class CloudBuilder(Builder):
         self.tenants.append(tenant)
         self.build_secgroups(tenant)
         tenant.qos = self.add(
-            QOSPOLICY,
+            tables.QOSPOLICY,
             {
                 "id": self.uuid(),
                 "topic": tenant.topic,
@@ -220,13 +208,13 @@ class CloudBuilder(Builder):
         }
         for name, sg_id in ids.items():
             tenant.secgroups[name] = self.add(
-                SECGROUP,
+                tables.SECGROUP,
                 {
                     "id": sg_id,
                     "topic": tenant.topic,
                     "name": name,
                     "version": 1 + len(rules[name]),
-                    "unique_key": self.unique_key(SECGROUP),
+                    "unique_key": self.unique_key(tables.SECGROUP),
                     "rules": rules[name],
                 },
             )
@@ -266,7 +254,7 @@ class CloudBuilder(Builder):
             "topic": tenant.topic,
             "name": f"{tenant.name}-{role}",
             "version": 2 + dual_stack,
-            "unique_key": self.unique_key(LSWITCH),
+            "unique_key": self.unique_key(tables.LSWITCH),
             "is_external": False,
         }
         if provider:
@@ -282,14 +270,14 @@ class CloudBuilder(Builder):
             obj.update(network_type="vxlan", segmentation_id=1000 + number, mtu=1450)
         if role == "db":
             obj["qos_policy"] = tenant.qos["id"] if tenant.qos else None
-        network = Network(self.add(LSWITCH, obj), n, role)
-        network.v4 = ipaddress.ip_network(f"10.{number >> 8}.{number & 0xFF}.0/24")
+        network = Network(self.add(tables.LSWITCH, obj), n, role)
+        network.v4 = ipaddress.IPv4Network(f"10.{number >> 8}.{number & 0xFF}.0/24")
         tenant.networks.append(network)
         host_routes = []
         if role == "db":
             host_routes = [{"destination": "10.250.0.0/16", "nexthop": str(network.v4[254])}]
         network.subnet4 = self.add(
-            LSUBNET,
+            tables.LSUBNET,
             {
                 "id": self.uuid(),
                 "topic": tenant.topic,
@@ -304,9 +292,9 @@ class CloudBuilder(Builder):
             },
         )
         if dual_stack:
-            network.v6 = ipaddress.ip_network(f"2001:db8:{number:x}::/64")
+            network.v6 = ipaddress.IPv6Network(f"2001:db8:{number:x}::/64")
             network.subnet6 = self.add(
-                LSUBNET,
+                tables.LSUBNET,
                 {
                     "id": self.uuid(),
                     "topic": tenant.topic,
@@ -333,7 +321,7 @@ class CloudBuilder(Builder):
 
     def build_router(self, tenant: Tenant) -> None:
         router_id = self.uuid()
-        router_key = self.unique_key(LROUTER)
+        router_key = self.unique_key(tables.LROUTER)
         ports = []
         for network in tenant.networks:
             if network.obj.get("network_type") == "vlan":
@@ -388,7 +376,7 @@ class CloudBuilder(Builder):
                 }
             ]
         tenant.router = self.add(
-            LROUTER,
+            tables.LROUTER,
             {
                 "id": router_id,
                 "topic": tenant.topic,
@@ -410,7 +398,7 @@ class CloudBuilder(Builder):
             vm["allowed_address_pairs"] = [{"ip_address": vip, "mac_address": vm["macs"][0]}]
         holder = network.vms[0]
         self.add(
-            ACTIVEPORT,
+            tables.ACTIVEPORT,
             {
                 "id": network.id + vip,
                 "topic": tenant.topic,
@@ -446,6 +434,6 @@ class CloudBuilder(Builder):
                     lrouter=tenant.router["id"] if tenant.router else None,
                     version=2,
                 )
-            fip = self.add(FLOATINGIP, obj)
+            fip = self.add(tables.FLOATINGIP, obj)
             if vm is not None:
                 self.fips.append((fip, vm))

@@ -22,7 +22,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Protocol
 
-from dragonscope.demo.churn import Change
+from dragonscope.demo.churn_state import Change
 from dragonscope.nb import (
     COUNTER_VALUE,
     Dump,
@@ -31,6 +31,7 @@ from dragonscope.nb import (
     encode,
     object_count,
     stored_objects,
+    tables,
 )
 from dragonscope.nb.backends import (
     ETCD_PREFIX,
@@ -51,7 +52,6 @@ from dragonscope.nb.backends import (
     redis_pattern,
     shown_url,
 )
-from dragonscope.nb.tables import UNIQUE_KEY
 
 # etcd refuses transactions of more than 128 operations (and requests over 1.5 MiB) by default.
 ETCD_TXN_OPS = 128
@@ -143,7 +143,7 @@ class MemoryWriter:
 
     async def apply(self, changes: Iterable[Change]) -> None:
         for table, obj_id, obj in changes:
-            if table == UNIQUE_KEY:
+            if table == tables.UNIQUE_KEY:
                 continue
             if obj is None:
                 self.backend.delete(table, obj_id)
@@ -210,7 +210,7 @@ class EtcdWriter:
             key = etcd_key(table, obj_id)
             if obj is None:
                 await self._call("delete", self.client.delete(key))
-            elif table == UNIQUE_KEY:
+            elif table == tables.UNIQUE_KEY:
                 await self._call("write", self.client.put(key, str(obj[COUNTER_VALUE]).encode()))
             else:
                 await self._call("write", self.client.put(key, encode(obj)))
@@ -269,7 +269,7 @@ class RedisWriter:
 
     async def apply(self, changes: Iterable[Change]) -> None:
         for table, obj_id, obj in changes:
-            if table == UNIQUE_KEY and obj is not None:
+            if table == tables.UNIQUE_KEY and obj is not None:
                 key = redis_counter_key(obj_id)
                 await self._call("write", self.client.set(key, int(obj[COUNTER_VALUE])))
                 continue

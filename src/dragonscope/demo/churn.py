@@ -28,12 +28,8 @@ IDLE_EVENTS = 1000
 
 
 class Churn(NbState):
-    """Endless iterator of ``(table, id, obj_or_None)`` writes over ``state`` (a dump).
-
-    ``clock`` gives heartbeat times (default: a virtual clock starting at the dump's
-    latest heartbeat and advancing one second per event), so the stream is
-    deterministic from ``seed`` unless a real clock is passed.
-    """
+    """Endless iterator of ``(table, id, obj_or_None)`` writes over ``state`` (a dump):
+    one weighted random event at a time, its writes in order (``step`` runs one event)."""
 
     def __init__(
         self, state: Dump, seed: int = 0, *, clock: Callable[[], float] | None = None

@@ -1,6 +1,6 @@
 """Every Dragonflow NB table, declared once, and the parser that judges stored objects.
 
-This is the only module that spells Dragonflow's table and field names. Each
+Table names come from ``nb/tables.py``; field names are declared here. Each
 table is one declaration (fields, required-ness, enums, references, embedded
 structures); references and secret fields are derived from it. ``parse`` turns a
 stored value into an ``NbObject`` and never raises: whatever is wrong becomes a

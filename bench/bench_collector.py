@@ -137,7 +137,7 @@ async def _measure(
 ) -> tuple[list[Figure], int]:
     import aetcd
 
-    from dragonscope.demo.generate import encode
+    from dragonscope.nb import encode
 
     port = free_port()
     analyzer = Service(

@@ -24,8 +24,9 @@ from pathlib import Path
 
 from bench.report import Figure
 from dragonscope.demo.churn import Churn
-from dragonscope.demo.generate import encode, generate, object_count
+from dragonscope.demo.generate import generate
 from dragonscope.demo.writers import open_writer
+from dragonscope.nb import encode, object_count
 
 sys.path.insert(0, str(Path(__file__).parent.parent / "tests"))
 from servers import EtcdServer, free_port

@@ -30,7 +30,9 @@ from pathlib import Path
 from aetcd import rpc
 
 from bench.report import Figure
-from dragonscope.nb.backends.etcd import PAGE_SIZE, PREFIX, PREFIX_END, _Connection
+from dragonscope.nb.backends.etcd import PAGE_SIZE, _Connection
+from dragonscope.nb.backends.keys import ETCD_PREFIX as PREFIX
+from dragonscope.nb.backends.keys import ETCD_PREFIX_END as PREFIX_END
 from dragonscope.nb.reader import open_reader
 
 sys.path.insert(0, str(Path(__file__).parent.parent / "tests"))

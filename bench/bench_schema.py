@@ -13,7 +13,8 @@ import time
 from collections.abc import Callable
 
 from bench.report import Figure
-from dragonscope.demo.generate import encode, generate
+from dragonscope.demo.generate import generate
+from dragonscope.nb import encode
 from dragonscope.nb.schema import check, parse, serialize
 
 ROUNDS = 3

@@ -20,7 +20,7 @@ from typing import Any
 import aiohttp
 
 from bench.report import Figure
-from dragonscope.demo.generate import Counts, generate
+from dragonscope.demo import Counts, generate
 from dragonscope.nb.schema import parse
 from dragonscope.topology import translate
 

@@ -18,7 +18,7 @@ from dragonscope.analyzer.app import Analyzer
 from dragonscope.analyzer.settings import AnalyzerSettings
 from dragonscope.collector import STATUS_NODE_TYPE, Collector, CollectorSettings
 from dragonscope.collector.progress import Progress
-from dragonscope.nb.backends.memory import sample_backend
+from dragonscope.demo import sample_backend
 from dragonscope.skydive.messages import NODE_ADDED, new_message
 from dragonscope.skydive.publisher import Publisher
 from dragonscope.skydive.rest import AnalyzerHttp

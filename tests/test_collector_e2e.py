@@ -25,9 +25,8 @@ import pytest
 
 from dragonscope.analyzer.users import add_user
 from dragonscope.collector import STATUS_NODE_TYPE
-from dragonscope.demo import generate
+from dragonscope.demo import Counts, generate
 from dragonscope.demo.churn import Churn
-from dragonscope.demo.generate import Counts
 from dragonscope.nb.schema import parse
 from dragonscope.topology import discover, translate
 from servers import EtcdServer, RedisServer, free_port, wait_port

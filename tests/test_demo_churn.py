@@ -8,7 +8,8 @@ from collections import Counter
 import pytest
 
 from dragonscope.demo.churn import Churn
-from dragonscope.demo.generate import encode, generate
+from dragonscope.demo.generate import generate
+from dragonscope.nb import encode
 from dragonscope.nb.schema import check, parse
 
 

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from dragonscope.demo.generate import dump_json, generate
+from dragonscope.demo.generate import generate
+from dragonscope.nb import dump_json
 from servers import free_port
 
 

@@ -77,7 +77,7 @@ def test_every_documented_demo_option_exists() -> None:
 def test_the_size_table_matches_the_generator() -> None:
     from dataclasses import fields
 
-    from dragonscope.demo.generate import SIZES, Counts
+    from dragonscope.demo import SIZES, Counts
 
     rows = {}
     for line in (DOCS / "quickstart.md").read_text().splitlines():

@@ -6,7 +6,8 @@ import asyncio
 import time
 
 from dragonscope.demo.embedded import ChangeLog, Demo, DemoSettings, trace_example
-from dragonscope.demo.generate import encode, generate
+from dragonscope.demo.generate import generate
+from dragonscope.nb import encode
 from dragonscope.nb.backends import open_backend
 
 

@@ -9,14 +9,9 @@ from collections import Counter
 
 import pytest
 
-from dragonscope.demo.generate import (
-    BROKEN_REFERENCES,
-    Counts,
-    dump_json,
-    encode,
-    generate,
-    object_count,
-)
+from dragonscope.demo import Counts, generate
+from dragonscope.demo.features import BROKEN_REFERENCES
+from dragonscope.nb import dump_json, encode, object_count
 
 
 @pytest.fixture(scope="module")

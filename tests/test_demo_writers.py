@@ -9,8 +9,9 @@ import pytest
 import redis.asyncio
 
 from dragonscope.demo.churn import Churn
-from dragonscope.demo.generate import dump_json, encode, generate
+from dragonscope.demo.generate import generate
 from dragonscope.demo.writers import WriterError, open_writer, write
+from dragonscope.nb import dump_json, encode
 from dragonscope.nb.backends import open_backend
 from dragonscope.nb.backends.memory import MemoryBackend
 from dragonscope.nb.schema import check, parse
@@ -175,7 +176,7 @@ async def test_unreachable_etcd_is_one_clear_error() -> None:
 
 
 def test_passwords_in_urls_are_never_shown() -> None:
-    from dragonscope.demo.writers import shown_url
+    from dragonscope.demo import shown_url
 
     assert shown_url("redis://:s3cret@10.0.0.5:6379/2") == "redis://:***@10.0.0.5:6379/2"
     assert shown_url("redis://admin:s3cret@10.0.0.5") == "redis://admin:***@10.0.0.5"

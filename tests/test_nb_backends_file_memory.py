@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from dragonscope.demo import sample_backend
 from dragonscope.nb.backends import BackendError, open_backend
 from dragonscope.nb.backends.dumpfile import DumpFileBackend
 from dragonscope.nb.backends.etcd import EtcdBackend
@@ -171,7 +172,7 @@ def test_replaying_from_any_revision_reaches_the_current_state(ops, max_tombston
 
 
 async def test_memory_sample_is_the_demo_cloud() -> None:
-    backend = open_backend("memory://sample")
+    backend = sample_backend("memory://sample")
     entries, revision = await backend.snapshot()
     tables = {e.table for e in entries}
     assert {"chassis", "lport", "lswitch", "lrouter"} <= tables

@@ -17,7 +17,8 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from dragonscope.nb.backends import BackendError, open_backend
 from dragonscope.nb.backends import redis as redis_backend
-from dragonscope.nb.backends.redis import NOTIFICATIONS, SCAN_ONLY, split_key
+from dragonscope.nb.backends.keys import split_redis_key as split_key
+from dragonscope.nb.backends.redis import NOTIFICATIONS, SCAN_ONLY
 from nb_follow import Follower, State, eventually
 from servers import RedisServer, free_port
 

@@ -11,7 +11,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dragonscope.nb.fields import has_secret
 from dragonscope.nb.model import NbObject
 from dragonscope.nb.schema import (
     NON_OBJECT_TABLES,
@@ -26,6 +25,7 @@ from dragonscope.nb.schema import (
     redact,
     serialize,
 )
+from dragonscope.nb.secrets import has_secret
 from nb_samples import SAMPLES, stored_objects
 
 EVERY_TABLE = [

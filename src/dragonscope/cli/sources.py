@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import argparse
 
-from dragonscope import config
+from dragonscope import config, demo
 from dragonscope.cli.common import CliError
 from dragonscope.graph import Edge, Graph, GraphError, Indexer, Node
-from dragonscope.nb import NbReader, Snapshot, open_reader
+from dragonscope.nb import NbReader, Snapshot
 from dragonscope.nb.backends import BackendError
 from dragonscope.skydive import (
     AnalyzerError,
@@ -30,13 +30,9 @@ NB_URLS = "etcd://H:P[,H:P], redis://H:P[/DB], file:///dump.json or memory://sam
 
 
 def open_nb(url: str) -> NbReader:
-    """A reader for any NB URL; ``memory://sample`` is the demo's small cloud.
-
-    Stand-in until ``dragonscope.demo.open_nb`` resolves ``memory://sample`` itself
-    (then this becomes that import): for now the NB readers still know the sample.
-    """
+    """A reader for any NB URL; ``memory://sample`` is the demo's small cloud."""
     try:
-        return open_reader(url)
+        return demo.open_nb(url)
     except BackendError as exc:
         raise CliError(f"cannot read {url}: {exc}") from None
 

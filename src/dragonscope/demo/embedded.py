@@ -15,19 +15,21 @@ import contextlib
 import logging
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from dragonscope.demo.churn import Change, Churn
-from dragonscope.demo.generate import Dump, generate, object_count, resolve_counts
-from dragonscope.demo.writers import (
-    NbWriter,
-    WriterError,
-    open_writer,
-    parse_out_url,
-    shown_url,
-)
+from dragonscope.demo.churn import Churn
+from dragonscope.demo.churn_state import Change
+from dragonscope.demo.generate import generate
+from dragonscope.demo.sizes import resolve_counts
+from dragonscope.demo.writers import NbWriter, WriterError, open_writer, parse_out_url
+from dragonscope.nb import Dump, NbReader, object_count, tables
+from dragonscope.nb.backends import MemoryBackend, shown_url
+
+if TYPE_CHECKING:
+    from dragonscope.analyzer import Analyzer
+    from dragonscope.collector import Collector
 
 log = logging.getLogger(__name__)
 
@@ -76,9 +78,9 @@ class Demo:
         self.churn: Churn | None = None
         self.changelog: ChangeLog | None = None
         self.writer: NbWriter | None = None
-        self.backend: Any = None
-        self.analyzer: Any = None
-        self.collector: Any = None
+        self.backend: MemoryBackend | None = None
+        self.analyzer: Analyzer | None = None
+        self.collector: Collector | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._write_lock = asyncio.Lock()
         self.failed = asyncio.Event()
@@ -114,7 +116,7 @@ class Demo:
             raise
         self.announce(self.banner())
 
-    def _spawn(self, coro: Any, name: str) -> None:
+    def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
         task = asyncio.get_running_loop().create_task(coro, name=name)
         task.add_done_callback(self._report_crash)
         self._tasks.append(task)
@@ -138,24 +140,25 @@ class Demo:
             for waiter in waiters:
                 waiter.cancel()
 
-    async def _prepare_nb(self) -> Any:
-        """The NB the collector reads: a memory backend, or the URL of the real store."""
+    async def _prepare_nb(self) -> str | NbReader:
+        """The NB the collector reads: a reader of the memory store, or the real store's URL."""
         settings = self.settings
         dump = generate(settings.size, settings.seed, now=time.time())
+        nb: str | NbReader
         if settings.nb is None:
-            from dragonscope.nb.backends import MemoryBackend
-
             self.backend = MemoryBackend("memory://demo")
             self.writer = open_writer(self.backend)
+            nb = NbReader(self.backend)  # shared with the churn; closed by ``stop``
         else:
-            self.writer = open_writer(settings.nb)
+            nb = settings.nb
+            self.writer = open_writer(nb)
             if not settings.seed_nb and not await self.writer.is_empty():
                 log.info(
                     "%s already holds data: showing it as it is, without churn", self.writer.url
                 )
                 await self.writer.close()
                 self.writer = None
-                return settings.nb
+                return nb
         count = await self.writer.write_dump(dump)
         log.info(
             "seeded %s with the %s sample cloud (%d objects)", self.writer.url, settings.size, count
@@ -166,9 +169,9 @@ class Demo:
         example = trace_example(dump)
         if example is not None:
             names = set(example)
-            self.churn.keep([p["id"] for p in dump["lport"] if p.get("name") in names])
+            self.churn.keep([p["id"] for p in dump[tables.LPORT] if p.get("name") in names])
         self.changelog = ChangeLog(dump)
-        return self.backend if self.backend is not None else settings.nb
+        return nb
 
     async def _write(self, make: Callable[[], list[Change]]) -> list[Change]:
         """Make one event's changes and write them, in order with every other event's.
@@ -290,7 +293,7 @@ class Demo:
 
 
 def summary(dump: Dump) -> str:
-    tenants = {s["topic"] for s in dump.get("lswitch", []) if not s.get("is_external")}
+    tenants = {s["topic"] for s in dump.get(tables.LSWITCH, []) if not s.get("is_external")}
     return (
         f"{object_count(dump)} objects: {len(tenants)} tenants, "
         f"{len(dump.get('lswitch', []))} networks, {len(dump.get('lport', []))} ports, "
@@ -300,10 +303,10 @@ def summary(dump: Dump) -> str:
 
 def trace_example(dump: Dump) -> tuple[str, str] | None:
     """A web VM and a database VM of the same tenant: the demo's routed, allowed flow."""
-    networks = {s["id"]: s.get("name", "") for s in dump.get("lswitch", [])}
+    networks = {s["id"]: s.get("name", "") for s in dump.get(tables.LSWITCH, [])}
     vms = [
         p
-        for p in dump.get("lport", [])
+        for p in dump.get(tables.LPORT, [])
         if p.get("device_owner") == "compute:nova" and p.get("name") and "binding" in p
     ]
     for web in vms:
@@ -319,13 +322,13 @@ def label(table: str, obj: dict[str, Any]) -> str:
     """How an operator recognises an object in a log line."""
     if obj.get("name"):
         return str(obj["name"])
-    if table == "floatingip" and obj.get("floating_ip_address"):
+    if table == tables.FLOATINGIP and obj.get("floating_ip_address"):
         return str(obj["floating_ip_address"])
-    if table == "service" and obj.get("binary"):
+    if table == tables.SERVICE and obj.get("binary"):
         return f"{obj['binary']}@{obj.get('chassis', '?')}"
-    if table == "activeport" and obj.get("ip"):
+    if table == tables.ACTIVEPORT and obj.get("ip"):
         return f"virtual IP {obj['ip']}"
-    if table == "lport" and obj.get("ips"):
+    if table == tables.LPORT and obj.get("ips"):
         return f"{obj.get('device_owner') or 'port'} {obj['ips'][0]}"
     return str(obj.get("id", "?"))
 
@@ -337,14 +340,14 @@ class ChangeLog:
         self.labels = {
             (table, obj["id"]): label(table, obj)
             for table, rows in dump.items()
-            if table != "unique_key"
+            if table != tables.UNIQUE_KEY
             for obj in rows
         }
 
     def line(self, event: str, changes: list[Change]) -> str:
         parts = []
         for table, obj_id, obj in changes:
-            if table == "unique_key":
+            if table == tables.UNIQUE_KEY:
                 continue
             key = (table, obj_id)
             if obj is None:

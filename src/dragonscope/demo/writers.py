@@ -1,12 +1,12 @@
 """Write a generated cloud, and then its churn, into a real NB store.
 
-Each writer lays the data out exactly as Dragonflow's own drivers do, so the
-read-only backends see what they would see in production:
+Each writer lays the data out exactly as Dragonflow's own drivers do, through
+the key layouts, URLs and stored bytes the read-only backends use (``nb``), so
+they see what they would see in production:
 
-- etcd: ``/<table>/<id>`` → the JSON text, ``/unique_key/<table>`` → the decimal
-  counter as text;
-- redis: ``{<table>.<topic>}<id>`` → the JSON text (empty topic for chassis and
-  other topic-less tables), ``{unique_key.}<table>`` → the integer counter;
+- etcd: every object at its key, each counter as decimal text;
+- redis: every object at its key under its topic (empty for chassis and other
+  topic-less tables), each counter as an integer;
 - file: a ``df-db dump -f json`` file (rewritten atomically on every change);
 - memory: a ``MemoryBackend`` (counters are not objects there and are skipped).
 
@@ -21,13 +21,38 @@ import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Protocol
-from urllib.parse import unquote
 
-from dragonscope.demo.churn import Change
-from dragonscope.demo.generate import TABLES, Dump, dump_json, encode
-from dragonscope.nb.backends import BackendError, MemoryBackend, parse_hosts
+from dragonscope.demo.churn_state import Change
+from dragonscope.nb import (
+    COUNTER_VALUE,
+    Dump,
+    counters,
+    dump_json,
+    encode,
+    object_count,
+    stored_objects,
+    tables,
+)
+from dragonscope.nb.backends import (
+    ETCD_PREFIX,
+    ETCD_PREFIX_END,
+    REDIS_SCAN_PATTERN,
+    URL_FORMS,
+    BackendError,
+    EtcdUrl,
+    FileUrl,
+    MemoryBackend,
+    MemoryUrl,
+    RedisUrl,
+    etcd_counter_key,
+    etcd_key,
+    parse_url,
+    redis_counter_key,
+    redis_key,
+    redis_pattern,
+    shown_url,
+)
 
-OUT_FORMS = "etcd://host:port, redis://[:password@]host:port[/db], file:///path/dump.json"
 # etcd refuses transactions of more than 128 operations (and requests over 1.5 MiB) by default.
 ETCD_TXN_OPS = 128
 ETCD_TXN_BYTES = 1 << 20
@@ -61,40 +86,29 @@ def open_writer(target: str | MemoryBackend) -> NbWriter:
     Nothing is contacted here: the first write connects."""
     if isinstance(target, MemoryBackend):
         return MemoryWriter(target)
-    url = target.strip()
-    kind, where = parse_out_url(url)
-    if kind == "etcd":
-        host, port, _, _ = where
-        return EtcdWriter(url, host, port)
-    if kind == "redis":
-        host, port, db, password = where
-        return RedisWriter(url, host, port, db, password)
-    return FileWriter(url, Path(where))
+    where = parse_out_url(target)
+    if isinstance(where, EtcdUrl):
+        host, port = where.endpoints[0]
+        return EtcdWriter(where.url, host, port)
+    if isinstance(where, RedisUrl):
+        return RedisWriter(where)
+    return FileWriter(where.url, where.path)
 
 
-def parse_out_url(url: str) -> tuple[str, Any]:
-    """``(kind, where)`` for an output URL: ("etcd", (host, port, 0, None)),
-    ("redis", (host, port, db, password)) or ("file", path); WriterError if malformed."""
-    scheme, sep, rest = url.partition("://")
-    if not sep:
-        if url.endswith(".json"):
-            return "file", url
-        raise WriterError(f"{shown_url(url)!r} is not an output URL; expected one of {OUT_FORMS}")
-    scheme = scheme.lower()
+def parse_out_url(url: str) -> EtcdUrl | RedisUrl | FileUrl:
+    """What an output URL names (etcd, redis or a dump file); WriterError if malformed."""
+    url = url.strip()
+    if "://" not in url and not url.endswith(".json"):
+        raise WriterError(f"{shown_url(url)!r} is not an output URL; expected one of {URL_FORMS}")
     try:
-        if scheme == "etcd":
-            ((host, port),) = parse_hosts(url, rest, 2379)[:1]
-            return "etcd", (host, port, 0, None)
-        if scheme == "redis":
-            return "redis", _redis_target(url, rest)
+        where = parse_url(url)
     except BackendError as exc:
         raise WriterError(str(exc)) from None
-    if scheme == "file":
-        path = unquote(rest[len("localhost") :] if rest.startswith("localhost/") else rest)
-        if not path:
-            raise WriterError(f"{url!r} names no file; write file:///path/to/dump.json")
-        return "file", path
-    raise WriterError(f"{shown_url(url)!r}: unknown scheme {scheme!r}; expected one of {OUT_FORMS}")
+    if isinstance(where, MemoryUrl):
+        raise WriterError(
+            f"{where.url!r} lives only inside one process; expected one of {URL_FORMS}"
+        )
+    return where
 
 
 async def write(dump: Dump, target: str | MemoryBackend, *, force: bool = True) -> int:
@@ -114,17 +128,6 @@ async def write(dump: Dump, target: str | MemoryBackend, *, force: bool = True) 
         await writer.close()
 
 
-def _objects(dump: Dump) -> Iterable[tuple[str, dict[str, Any]]]:
-    for table, rows in dump.items():
-        if table != "unique_key":
-            for obj in rows:
-                yield table, obj
-
-
-def _counters(dump: Dump) -> dict[str, int]:
-    return {row["id"]: int(row["unique_key"]) for row in dump.get("unique_key", [])}
-
-
 class MemoryWriter:
     def __init__(self, backend: MemoryBackend) -> None:
         self.backend = backend
@@ -136,11 +139,11 @@ class MemoryWriter:
 
     async def write_dump(self, dump: Dump) -> int:
         self.backend.load_dump(dump)
-        return sum(1 for _ in _objects(dump))
+        return object_count(dump)
 
     async def apply(self, changes: Iterable[Change]) -> None:
         for table, obj_id, obj in changes:
-            if table == "unique_key":
+            if table == tables.UNIQUE_KEY:
                 continue
             if obj is None:
                 self.backend.delete(table, obj_id)
@@ -175,7 +178,7 @@ class EtcdWriter:
         from aetcd import rpc
 
         await self._call("connect", self.client.connect())
-        request = rpc.RangeRequest(key=b"/", range_end=b"0", count_only=True)
+        request = rpc.RangeRequest(key=ETCD_PREFIX, range_end=ETCD_PREFIX_END, count_only=True)
         reply = await self._call(
             "read",
             self.client.kvstub.Range(request, timeout=10, metadata=self.client.metadata),
@@ -188,29 +191,27 @@ class EtcdWriter:
 
     async def write_dump(self, dump: Dump) -> int:
         batch: list[tuple[bytes, bytes]] = []
-        size = count = 0
-        pairs = [(f"/{t}/{o['id']}".encode(), encode(o)) for t, o in _objects(dump)]
-        pairs += [
-            (f"/unique_key/{t}".encode(), str(n).encode()) for t, n in _counters(dump).items()
-        ]
+        size = 0
+        pairs = [(etcd_key(t, o["id"]), encode(o)) for t, o in stored_objects(dump)]
+        counted = len(pairs)
+        pairs += [(etcd_counter_key(t), str(n).encode()) for t, n in counters(dump).items()]
         for key, value in pairs:
             if batch and (len(batch) == ETCD_TXN_OPS or size + len(value) > ETCD_TXN_BYTES):
                 await self._transaction(batch)
                 batch, size = [], 0
             batch.append((key, value))
             size += len(key) + len(value)
-            count += not key.startswith(b"/unique_key/")
         if batch:
             await self._transaction(batch)
-        return count
+        return counted
 
     async def apply(self, changes: Iterable[Change]) -> None:
         for table, obj_id, obj in changes:
-            key = f"/{table}/{obj_id}".encode()
+            key = etcd_key(table, obj_id)
             if obj is None:
                 await self._call("delete", self.client.delete(key))
-            elif table == "unique_key":
-                await self._call("write", self.client.put(key, str(obj["unique_key"]).encode()))
+            elif table == tables.UNIQUE_KEY:
+                await self._call("write", self.client.put(key, str(obj[COUNTER_VALUE]).encode()))
             else:
                 await self._call("write", self.client.put(key, encode(obj)))
 
@@ -218,38 +219,19 @@ class EtcdWriter:
         await self.client.close()
 
 
-def shown_url(url: str) -> str:
-    """The URL as it may appear in logs and messages: a password becomes ``***``."""
-    scheme, sep, rest = url.partition("://")
-    netloc, slash, path = rest.partition("/")
-    if not sep or "@" not in netloc:
-        return url
-    auth, _, hosts = netloc.rpartition("@")
-    user = auth.partition(":")[0] if ":" in auth else ""
-    return f"{scheme}://{user}:***@{hosts}{slash}{path}"
-
-
-def _redis_target(url: str, rest: str) -> tuple[str, int, int, str | None]:
-    password = None
-    if "@" in rest:
-        auth, rest = rest.rsplit("@", 1)
-        password = unquote(auth.partition(":")[2] if ":" in auth else auth) or None
-    netloc, _, path = rest.partition("/")
-    url = shown_url(url)
-    ((host, port),) = parse_hosts(url, netloc, 6379)[:1]
-    db = path.strip("/") or "0"
-    if not db.isdigit():
-        raise WriterError(f"{url!r}: the database after / must be a number, not {db!r}")
-    return host, port, int(db), password
-
-
 class RedisWriter:
-    def __init__(self, url: str, host: str, port: int, db: int, password: str | None) -> None:
+    def __init__(self, where: RedisUrl) -> None:
         import redis.asyncio
 
-        self.url = shown_url(url)
-        self.where = f"redis at {host}:{port}/{db}"
-        self.client = redis.asyncio.Redis(host=host, port=port, db=db, password=password)
+        self.url = where.url
+        self.where = f"redis at {where.host}:{where.port}/{where.db}"
+        self.client = redis.asyncio.Redis(
+            host=where.host,
+            port=where.port,
+            db=where.db,
+            username=where.username,
+            password=where.password,
+        )
         self.topics: dict[tuple[str, str], str] = {}
 
     async def _call(self, what: str, operation: Any) -> Any:
@@ -260,18 +242,12 @@ class RedisWriter:
         except redis.exceptions.RedisError as exc:
             raise WriterError(f"{self.where}: cannot {what} ({exc})") from exc
 
-    @staticmethod
-    def key(table: str, topic: str, obj_id: str) -> str:
-        return "{" + f"{table}.{topic}" + "}" + obj_id
-
     async def is_empty(self) -> bool:
         import redis.exceptions
 
         try:
-            for table in TABLES:
-                pattern = self.key(table, "*", "*")
-                async for _ in self.client.scan_iter(match=pattern, count=1000):
-                    return False
+            async for _ in self.client.scan_iter(match=REDIS_SCAN_PATTERN, count=1000):
+                return False
         except redis.exceptions.RedisError as exc:
             raise WriterError(f"{self.where}: cannot read ({exc})") from exc
         return True
@@ -279,23 +255,23 @@ class RedisWriter:
     async def write_dump(self, dump: Dump) -> int:
         count = 0
         pipe = self.client.pipeline(transaction=False)
-        for table, obj in _objects(dump):
+        for table, obj in stored_objects(dump):
             topic = obj.get("topic") or ""
             self.topics[(table, obj["id"])] = topic
-            pipe.set(self.key(table, topic, obj["id"]), encode(obj))
+            pipe.set(redis_key(table, topic, obj["id"]), encode(obj))
             count += 1
             if len(pipe) >= 1000:
                 await self._call("write", pipe.execute())
-        for table, value in _counters(dump).items():
-            pipe.set(self.key("unique_key", "", table), value)
+        for table, value in counters(dump).items():
+            pipe.set(redis_counter_key(table), value)
         await self._call("write", pipe.execute())
         return count
 
     async def apply(self, changes: Iterable[Change]) -> None:
         for table, obj_id, obj in changes:
-            if table == "unique_key" and obj is not None:
-                key = self.key("unique_key", "", obj_id)
-                await self._call("write", self.client.set(key, int(obj["unique_key"])))
+            if table == tables.UNIQUE_KEY and obj is not None:
+                key = redis_counter_key(obj_id)
+                await self._call("write", self.client.set(key, int(obj[COUNTER_VALUE])))
                 continue
             old = await self._stored_keys(table, obj_id)
             if obj is None:
@@ -304,7 +280,7 @@ class RedisWriter:
                 self.topics.pop((table, obj_id), None)
                 continue
             topic = obj.get("topic") or ""
-            new = self.key(table, topic, obj_id)
+            new = redis_key(table, topic, obj_id)
             await self._call("write", self.client.set(new, encode(obj)))
             self.topics[(table, obj_id)] = topic
             stale = [k for k in old if k != new]
@@ -314,10 +290,10 @@ class RedisWriter:
     async def _stored_keys(self, table: str, obj_id: str) -> list[str]:
         topic = self.topics.get((table, obj_id))
         if topic is not None:
-            return [self.key(table, topic, obj_id)]
+            return [redis_key(table, topic, obj_id)]
         import redis.exceptions
 
-        pattern = self.key(table, "*", obj_id.replace("*", r"\*"))
+        pattern = redis_pattern(table, obj_id)
         found = []
         try:
             async for key in self.client.scan_iter(match=pattern, count=1000):
@@ -358,7 +334,7 @@ class FileWriter:
     async def write_dump(self, dump: Dump) -> int:
         self.tables = {table: {o["id"]: o for o in rows} for table, rows in dump.items()}
         self._save()
-        return sum(1 for _ in _objects(dump))
+        return object_count(dump)
 
     async def apply(self, changes: Iterable[Change]) -> None:
         if self.tables is None:

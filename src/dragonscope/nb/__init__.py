@@ -1,19 +1,66 @@
-"""Dragonflow's northbound DB: schema, parsing and read-only backends."""
+"""Dragonflow's northbound DB: the ground floor every other package reads the NB through.
 
-from dragonscope.nb.fields import Reference
+It owns the NB's vocabulary and nothing above it: the table names (``tables``,
+spelled once), the schema and parser (``parse``, ``check``, ``redact``), the
+objects as the rest of dragonscope sees them (``NbObject``, ``Change``,
+``Snapshot``), the read-only backends behind one reader (``open_reader``,
+``NbReader``; the backends themselves, their URLs and key layouts are the
+``nb.backends`` surface), and the ``df-db dump`` format with the bytes
+Dragonflow stores per object (``Dump``, ``encode``, ``dump_json``).
+
+It imports nothing of dragonscope but ``config``: named sample stores such as
+``memory://sample`` belong to the demo, which opens them on top of this package.
+"""
+
+from dragonscope.nb import tables
+from dragonscope.nb.dump import (
+    COUNTER_VALUE,
+    Dump,
+    DumpError,
+    counters,
+    dump_json,
+    encode,
+    object_count,
+    read_dump,
+    stored_objects,
+)
+from dragonscope.nb.fields import Reference, Table
 from dragonscope.nb.model import Change, NbObject, Problem, Snapshot
 from dragonscope.nb.reader import NbReader, open_reader
-from dragonscope.nb.schema import TABLES, check, redact
+from dragonscope.nb.schema import (
+    PROBLEM_KINDS,
+    TABLES,
+    check,
+    field_value,
+    parse,
+    redact,
+    serialize,
+)
 
 __all__ = [
+    "COUNTER_VALUE",
+    "PROBLEM_KINDS",
     "TABLES",
     "Change",
+    "Dump",
+    "DumpError",
     "NbObject",
     "NbReader",
     "Problem",
     "Reference",
     "Snapshot",
+    "Table",
     "check",
+    "counters",
+    "dump_json",
+    "encode",
+    "field_value",
+    "object_count",
     "open_reader",
+    "parse",
+    "read_dump",
     "redact",
+    "serialize",
+    "stored_objects",
+    "tables",
 ]

@@ -13,17 +13,26 @@ import socket
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
-from dragonscope.nb.fields import (
+from dragonscope.nb.fields import Table
+from dragonscope.nb.model import NbObject, Problem
+from dragonscope.nb.problems import (
     DANGLING_REFERENCE,
     DUPLICATE_ADDRESS,
     DUPLICATE_ID,
     DUPLICATE_KEY,
     INCONSISTENT,
-    Table,
     describe,
     quote,
 )
-from dragonscope.nb.model import NbObject, Problem
+from dragonscope.nb.tables import (
+    CHASSIS,
+    CHILD_PORT_SEGMENTATION,
+    FLOATINGIP,
+    LPORT,
+    LROUTER,
+    LSUBNET,
+    LSWITCH,
+)
 
 Index = dict[tuple[str, str], NbObject]
 ByTable = dict[str, list[NbObject]]
@@ -125,14 +134,14 @@ def _list(value: Any) -> list[Any]:
 
 def _router_ports(index: Index, by_table: ByTable) -> Iterator[Problem]:
     """A router port copies its interface lport: same id, unique_key, network and MAC."""
-    for router in by_table.get("lrouter", ()):
+    for router in by_table.get(LROUTER, ()):
         for position, port in enumerate(_list(router.data.get("ports"))):
             if not isinstance(port, dict) or not isinstance(port.get("id"), str):
                 continue
-            lport = index.get(("lport", port["id"]))
+            lport = index.get((LPORT, port["id"]))
             if lport is None:
                 yield Problem(
-                    "lrouter",
+                    LROUTER,
                     router.id,
                     f"ports[{position}].id",
                     f"expected the id of its interface lport, found id {quote(port['id'])}, "
@@ -157,7 +166,7 @@ def _router_ports(index: Index, by_table: ByTable) -> Iterator[Problem]:
             for name, what, here, there in copies:
                 if here is not None and there is not None and here != there:
                     yield Problem(
-                        "lrouter",
+                        LROUTER,
                         router.id,
                         f"ports[{position}].{name}",
                         f"expected the interface lport's {what} {describe(there)}, "
@@ -172,21 +181,21 @@ _TUNNEL_TYPES = ("vxlan", "geneve", "gre")
 def _tunnel_reachability(index: Index, by_table: ByTable) -> Iterator[Problem]:
     """A port on a tunnel network is reachable only through a chassis terminating that
     tunnel type: with any other chassis, remote traffic for the port has no way in."""
-    for port in by_table.get("lport", ()):
+    for port in by_table.get(LPORT, ()):
         binding = port.data.get("binding")
         if not isinstance(binding, dict) or binding.get("type") != "chassis":
             continue
         chassis_id, network_id = binding.get("chassis"), port.data.get("lswitch")
         if not isinstance(chassis_id, str) or not isinstance(network_id, str):
             continue
-        chassis, network = index.get(("chassis", chassis_id)), index.get(("lswitch", network_id))
+        chassis, network = index.get((CHASSIS, chassis_id)), index.get((LSWITCH, network_id))
         if chassis is None or network is None:
             continue
         kind = network.data.get("network_type")
         tunnels = chassis.data.get("tunnel_types")
         if kind in _TUNNEL_TYPES and isinstance(tunnels, list) and kind not in tunnels:
             yield Problem(
-                "lport",
+                LPORT,
                 port.id,
                 "binding.chassis",
                 f"expected a chassis terminating {kind} tunnels (lswitch {network_id} is "
@@ -199,16 +208,16 @@ def _tunnel_reachability(index: Index, by_table: ByTable) -> Iterator[Problem]:
 def _port_subnets(index: Index, by_table: ByTable) -> Iterator[Problem]:
     """The i-th IP of a port lies in its i-th subnet, on the port's own network."""
     networks: dict[str, _Network | None] = {}
-    for port in by_table.get("lport", ()):
+    for port in by_table.get(LPORT, ()):
         ips = _list(port.data.get("ips"))
         for position, subnet_id in enumerate(_list(port.data.get("subnets"))):
-            subnet = index.get(("lsubnet", subnet_id)) if isinstance(subnet_id, str) else None
+            subnet = index.get((LSUBNET, subnet_id)) if isinstance(subnet_id, str) else None
             if subnet is None:
                 continue
             network = port.data.get("lswitch")
             if network is not None and subnet.data.get("lswitch") not in (None, network):
                 yield Problem(
-                    "lport",
+                    LPORT,
                     port.id,
                     f"subnets[{position}]",
                     f"expected a subnet of the port's lswitch {describe(network)}, found "
@@ -222,7 +231,7 @@ def _port_subnets(index: Index, by_table: ByTable) -> Iterator[Problem]:
                 networks[cidr] = _network(cidr)
             if not _inside(ips[position], networks[cidr]):
                 yield Problem(
-                    "lport",
+                    LPORT,
                     port.id,
                     f"ips[{position}]",
                     f"expected an address in subnet {subnet_id}'s cidr "
@@ -272,15 +281,15 @@ def _is_address(text: str) -> bool:
 def _floating_ips(index: Index, by_table: ByTable) -> Iterator[Problem]:
     """A floating IP's addresses belong to the ports it names."""
     pairs = (("floating_lport", "floating_ip_address"), ("lport", "fixed_ip_address"))
-    for fip in by_table.get("floatingip", ()):
+    for fip in by_table.get(FLOATINGIP, ()):
         for port_field, address_field in pairs:
             port_id, address = fip.data.get(port_field), fip.data.get(address_field)
-            port = index.get(("lport", port_id)) if isinstance(port_id, str) else None
+            port = index.get((LPORT, port_id)) if isinstance(port_id, str) else None
             if port is None or address is None:
                 continue
             if address not in _list(port.data.get("ips")):
                 yield Problem(
-                    "floatingip",
+                    FLOATINGIP,
                     fip.id,
                     address_field,
                     f"expected one of {port_field} {port_id}'s ips "
@@ -296,12 +305,12 @@ def _duplicate_addresses(index: Index, by_table: ByTable) -> Iterator[Problem]:
     shared with a port's trunk or port-behind-port child (ipvlan) is legitimate.
     """
     related: set[tuple[str, str]] = set()
-    for segment in by_table.get("child_port_segmentation", ()):
+    for segment in by_table.get(CHILD_PORT_SEGMENTATION, ()):
         parent, child = segment.data.get("parent"), segment.data.get("port")
         if isinstance(parent, str) and isinstance(child, str):
             related |= {(parent, child), (child, parent)}
     owners: dict[tuple[str, str, str], str] = {}
-    for port in sorted(by_table.get("lport", ()), key=lambda obj: obj.id):
+    for port in sorted(by_table.get(LPORT, ()), key=lambda obj: obj.id):
         network = port.data.get("lswitch")
         if not isinstance(network, str):
             continue
@@ -314,7 +323,7 @@ def _duplicate_addresses(index: Index, by_table: ByTable) -> Iterator[Problem]:
                 if owner == port.id or (name == "macs" and (owner, port.id) in related):
                     continue
                 yield Problem(
-                    "lport",
+                    LPORT,
                     port.id,
                     f"{name}[{position}]",
                     f"expected an address no other port of lswitch {network} has, found "

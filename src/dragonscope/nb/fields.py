@@ -1,317 +1,23 @@
-"""The vocabulary the NB schema is declared in: field types, structures, tables.
+"""The vocabulary the NB schema is declared in: fields, structures, tables, references.
 
-A field knows how Dragonflow encodes one value in JSON and how to judge a
-stored value; a structure is a set of fields plus cross-field rules; a table is
-a top-level structure with a name. Validation never raises: it appends
-``(kind, path, message)`` complaints so that one bad value never hides the rest
-of the object. The table declarations themselves live in ``nb/schema.py``.
+A field knows how Dragonflow encodes one value in JSON and judges a stored
+value through its type's checker (``nb/checkers.py``); a structure is a set of
+fields plus cross-field rules (``nb/rules.py``); a table is a top-level
+structure with a name. Validation never raises: it appends ``(kind, path,
+message)`` complaints so that one bad value never hides the rest of the object.
+The table declarations themselves live in ``nb/schema.py``.
 """
 
 from __future__ import annotations
 
-import ipaddress
-import json
-import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-Complaint = tuple[str, str, str]
-"""(problem kind, field path, message): a Problem without its table and id."""
-
-# Problem kinds, as they appear in ``Problem.kind``.
-INVALID_JSON = "invalid-json"
-NOT_AN_OBJECT = "not-an-object"
-UNKNOWN_TABLE = "unknown-table"
-MISSING_FIELD = "missing-field"
-WRONG_TYPE = "wrong-type"
-INVALID_VALUE = "invalid-value"
-ID_MISMATCH = "id-mismatch"
-DANGLING_REFERENCE = "dangling-reference"
-DUPLICATE_ID = "duplicate-id"
-DUPLICATE_KEY = "duplicate-key"
-DUPLICATE_ADDRESS = "duplicate-address"
-INCONSISTENT = "inconsistent"
-
-PROBLEM_KINDS = (
-    INVALID_JSON,
-    NOT_AN_OBJECT,
-    UNKNOWN_TABLE,
-    MISSING_FIELD,
-    WRONG_TYPE,
-    INVALID_VALUE,
-    ID_MISMATCH,
-    DANGLING_REFERENCE,
-    DUPLICATE_ID,
-    DUPLICATE_KEY,
-    DUPLICATE_ADDRESS,
-    INCONSISTENT,
-)
-
-_MAC = re.compile(r"[0-9a-f]{2}(?::[0-9a-f]{2}){5}")
-_MAC_LOOSE = re.compile(r"[0-9A-Fa-f]{2}(?:[:-][0-9A-Fa-f]{2}){5}")
-# Canonical IPv4 forms, checked by regex first: most NB addresses are IPv4 and the
-# ipaddress module is an order of magnitude slower.
-_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
-_IPV4 = re.compile(rf"{_OCTET}(?:\.{_OCTET}){{3}}")
-_IPV4_NET = re.compile(rf"{_OCTET}(?:\.{_OCTET}){{3}}/(?:3[0-2]|[12]?[0-9])")
-_SHOWN = 60  # longest stored string quoted back in a message
-
-
-def describe(value: Any) -> str:
-    """Name a JSON value the way an operator reads it: its JSON type and a short excerpt."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return f"number {_number(value)}"
-    if isinstance(value, str):
-        return f"string {quote(value)}"
-    if isinstance(value, list):
-        return f"a list of {len(value)} item{'' if len(value) == 1 else 's'}"
-    if isinstance(value, dict):
-        return "an object"
-    return type(value).__name__
-
-
-def _number(value: float) -> str:
-    text = repr(value)
-    return text if len(text) <= _SHOWN else text[:_SHOWN] + "..."
-
-
-def quote(text: Any) -> str:
-    """Stored text quoted for a one-line message: escaped, and cut when long."""
-    text = str(text)
-    if len(text) > _SHOWN:
-        return json.dumps(text[:_SHOWN], ensure_ascii=False) + "..."
-    return json.dumps(text, ensure_ascii=False)
-
-
-# --- one checker per field type -------------------------------------------------------------
-# A checker returns None when the value is acceptable, else (kind, message).
-
-Verdict = tuple[str, str] | None
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _check_string(f: Field, value: Any) -> Verdict:
-    if not isinstance(value, str):
-        return WRONG_TYPE, f"expected a string, found {describe(value)}"
-    return None
-
-
-def _check_int(f: Field, value: Any) -> Verdict:
-    if not _is_int(value):
-        return WRONG_TYPE, f"expected an integer, found {describe(value)}"
-    if f.enum and value not in f.enum:
-        allowed = ", ".join(str(v) for v in f.enum)
-        return INVALID_VALUE, f"expected one of {allowed}, found {_number(value)}"
-    return _check_bounds(f, value)
-
-
-def _check_bounds(f: Field, value: int) -> Verdict:
-    low, high = f.minimum, f.maximum
-    if (low is not None and value < low) or (high is not None and value > high):
-        if high is None:
-            span = f"at least {low}"
-        elif low is None:
-            span = f"at most {high}"
-        else:
-            span = f"between {low} and {high}"
-        return INVALID_VALUE, f"expected an integer {span}, found {_number(value)}"
-    return None
-
-
-def _check_float(f: Field, value: Any) -> Verdict:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return WRONG_TYPE, f"expected a number, found {describe(value)}"
-    if value != value or value in (float("inf"), float("-inf")):
-        return INVALID_VALUE, f"expected a finite number, found {value!r}"
-    return None
-
-
-def _check_bool(f: Field, value: Any) -> Verdict:
-    if not isinstance(value, bool):
-        return WRONG_TYPE, f"expected true or false, found {describe(value)}"
-    return None
-
-
-def _check_enum(f: Field, value: Any) -> Verdict:
-    if not isinstance(value, str):
-        return WRONG_TYPE, f"expected a string, found {describe(value)}"
-    if value not in f.enum:
-        allowed = ", ".join(quote(v) for v in f.enum)
-        return INVALID_VALUE, f"expected one of {allowed}, found {quote(value)}"
-    return None
-
-
-def _check_reference(f: Field, value: Any) -> Verdict:
-    if not isinstance(value, str):
-        return WRONG_TYPE, f"expected the id string of a {f.target}, found {describe(value)}"
-    if not value:
-        return INVALID_VALUE, f"expected the id of a {f.target}, found an empty string"
-    return None
-
-
-def _canonical_address(text: str) -> str:
-    """The address as Dragonflow writes it; ValueError if ``text`` is not an address.
-
-    IPv4-mapped IPv6 addresses are written with a dotted tail (``::ffff:10.0.0.1``),
-    as netaddr does; IPv6 scope ids (``%eth0``) never occur in the NB DB.
-    """
-    if "%" in text:
-        raise ValueError(text)
-    address = ipaddress.ip_address(text)
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        return f"::ffff:{address.ipv4_mapped}"
-    return str(address)
-
-
-def _check_ip(f: Field, value: Any) -> Verdict:
-    if not isinstance(value, str):
-        return WRONG_TYPE, f"expected an IP address string, found {describe(value)}"
-    if _IPV4.fullmatch(value):
-        return None
-    try:
-        canonical = _canonical_address(value)
-    except ValueError:
-        return INVALID_VALUE, f"expected an IPv4 or IPv6 address, found {describe(value)}"
-    if canonical != value:
-        return INVALID_VALUE, (
-            f"expected an IP address in canonical form ({quote(canonical)}), "
-            f"found {describe(value)}"
-        )
-    return None
-
-
-def _check_network(f: Field, value: Any) -> Verdict:
-    if not isinstance(value, str):
-        return WRONG_TYPE, f"expected an address/prefixlen string, found {describe(value)}"
-    if _IPV4_NET.fullmatch(value):
-        return None
-    address, slash, prefix = value.partition("/")
-    try:
-        if not slash or not prefix.isdigit():
-            raise ValueError(value)
-        # ip_interface keeps host bits, as Dragonflow does ("10.10.1.1/24" on router ports).
-        iface = ipaddress.ip_interface(value)
-        canonical = f"{_canonical_address(address)}/{iface.network.prefixlen}"
-    except ValueError:
-        return INVALID_VALUE, (
-            f"expected an IPv4 or IPv6 network as address/prefixlen, found {describe(value)}"
-        )
-    if canonical != value:
-        return INVALID_VALUE, (
-            f"expected a network in canonical form ({quote(canonical)}), found {describe(value)}"
-        )
-    return None
-
-
-def _check_mac(f: Field, value: Any) -> Verdict:
-    if not isinstance(value, str):
-        return WRONG_TYPE, f"expected a MAC address string, found {describe(value)}"
-    if _MAC.fullmatch(value):
-        return None
-    if _MAC_LOOSE.fullmatch(value):
-        canonical = value.lower().replace("-", ":")
-        return INVALID_VALUE, (
-            f"expected a MAC address in canonical form ({quote(canonical)}), "
-            f"found {describe(value)}"
-        )
-    return INVALID_VALUE, (
-        f'expected a MAC address like "fa:16:3e:00:00:01", found {describe(value)}'
-    )
-
-
-def _check_ip_proto(f: Field, value: Any) -> Verdict:
-    if not _is_int(value):
-        return WRONG_TYPE, f"expected an IP protocol number, found {describe(value)}"
-    if not 0 <= value <= 255:
-        return INVALID_VALUE, f"expected an IP protocol number between 0 and 255, found {value}"
-    return None
-
-
-def _check_port_range(f: Field, value: Any) -> Verdict:
-    if not isinstance(value, list) or len(value) != 2 or not all(_is_int(v) for v in value):
-        return WRONG_TYPE, f"expected a port range [min, max] of two integers, found {_show(value)}"
-    low, high = value
-    if not (0 <= low <= 65535 and 0 <= high <= 65535):
-        return (
-            INVALID_VALUE,
-            f"expected ports between 0 and 65535, found [{_number(low)}, {_number(high)}]",
-        )
-    if low > high:
-        return (
-            INVALID_VALUE,
-            f"expected min <= max in the port range, found [{_number(low)}, {_number(high)}]",
-        )
-    return None
-
-
-# Keys Dragonflow accepts in ``dhcp_params.opts``: option tags 1..254 as decimal strings,
-# and "siaddr", which Dragonflow's own DHCP options field also accepts.
-DHCP_TAGS = frozenset({*(str(tag) for tag in range(1, 255)), "siaddr"})
-
-
-def _check_dhcp_opts(f: Field, value: Any) -> Verdict:
-    if not isinstance(value, dict):
-        return WRONG_TYPE, f"expected an object of DHCP options, found {describe(value)}"
-    for tag, text in value.items():
-        if tag not in DHCP_TAGS:
-            return INVALID_VALUE, (
-                f'expected DHCP option tags "1" to "254" or "siaddr", found key {quote(tag)}'
-            )
-        if not isinstance(text, str):
-            return WRONG_TYPE, (
-                f"expected a string value for DHCP option {tag}, found {describe(text)}"
-            )
-    return None
-
-
-def _show(value: Any) -> str:
-    if isinstance(value, list) and len(value) <= 4:
-        return "[" + ", ".join(describe(v) for v in value) + "]"
-    return describe(value)
-
-
-Checker = Callable[["Field", Any], Verdict]
-
-_CHECKERS: dict[str, Checker] = {
-    "string": _check_string,
-    "int": _check_int,
-    "float": _check_float,
-    "bool": _check_bool,
-    "enum": _check_enum,
-    "reference": _check_reference,
-    "ip": _check_ip,
-    "network": _check_network,
-    "mac": _check_mac,
-    "ip-proto": _check_ip_proto,
-    "port-range": _check_port_range,
-    "dhcp-opts": _check_dhcp_opts,
-}
-
-FIELD_TYPES = (*_CHECKERS, "struct")
-
-
-# --- typed views ------------------------------------------------------------------------------
-
-
-def _port_range(value: Any) -> tuple[int, int]:
-    if _check_port_range(PORT_RANGE, value) is not None:
-        raise ValueError(f"expected a port range [min, max], found {describe(value)}")
-    return value[0], value[1]
-
-
-_CONVERTERS: dict[str, Callable[[Any], Any]] = {  # each raises ValueError on a bad value
-    "ip": ipaddress.ip_address,
-    "network": ipaddress.ip_interface,
-    "port-range": _port_range,
-}
+from dragonscope.nb.checkers import CHECKERS, CONVERTERS, FIELD_TYPES, Checker
+from dragonscope.nb.problems import MISSING_FIELD, WRONG_TYPE, Complaint, describe, show_value
+from dragonscope.nb.rules import Rule
+from dragonscope.nb.secrets import has_secret, looks_secret, without_secrets
 
 
 @dataclass(frozen=True, eq=False)
@@ -362,7 +68,7 @@ class Field:
             else:
                 self.struct.validate(value, path + ".", out)
             return
-        verdict = _CHECKERS[self.type](self, value)
+        verdict = CHECKERS[self.type](self, value)
         if verdict is not None:
             kind, message = verdict
             if self.secret:
@@ -377,7 +83,7 @@ class Field:
         (``.ip`` is the router's address, ``.network`` the attached CIDR).
         Meant for values that passed ``validate``; others may raise ValueError.
         """
-        convert = _CONVERTERS.get(self.type)
+        convert = CONVERTERS.get(self.type)
         if convert is None:
             return value
         if self.many:
@@ -385,252 +91,6 @@ class Field:
                 raise ValueError(f"expected a list, found {describe(value)}")
             return [convert(item) for item in value]
         return convert(value)
-
-
-# --- cross-field rules -----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class RequiredWhen:
-    """``field`` must be set when ``when`` holds one of ``values`` (e.g. VLAN id for vlan)."""
-
-    field: str
-    when: str
-    values: tuple[Any, ...]
-
-    def involves(self) -> tuple[str, ...]:
-        return (self.field, self.when)
-
-    def apply(self, data: Mapping[str, Any], prefix: str, out: list[Complaint]) -> None:
-        if data.get(self.when) in self.values and data.get(self.field) is None:
-            out.append(
-                (
-                    MISSING_FIELD,
-                    prefix + self.field,
-                    f"expected a value (required when {self.when} is "
-                    f"{_show_value(data[self.when])}), found the field absent",
-                )
-            )
-
-
-@dataclass(frozen=True)
-class ExactlyOne:
-    """Exactly one of ``fields`` must be set (e.g. a flow classifier's source or dest port)."""
-
-    fields: tuple[str, ...]
-
-    def involves(self) -> tuple[str, ...]:
-        return self.fields
-
-    def apply(self, data: Mapping[str, Any], prefix: str, out: list[Complaint]) -> None:
-        present = [name for name in self.fields if data.get(name) is not None]
-        names = " or ".join(self.fields)
-        if not present:
-            out.append((MISSING_FIELD, prefix + self.fields[0], f"expected {names}, found neither"))
-        elif len(present) > 1:
-            out.append(
-                (INVALID_VALUE, prefix + present[1], f"expected only one of {names}, found both")
-            )
-
-
-@dataclass(frozen=True)
-class Ordered:
-    """``low`` <= ``high`` when both are set, unless ``unless`` holds one of ``unless_values``.
-
-    Security-group port ranges are ordered for TCP/UDP, but for ICMP the pair is
-    (type, code) and carries no order.
-    """
-
-    low: str
-    high: str
-    unless: str = ""
-    unless_values: tuple[Any, ...] = ()
-
-    def involves(self) -> tuple[str, ...]:
-        return (self.low, self.high, self.unless)
-
-    def apply(self, data: Mapping[str, Any], prefix: str, out: list[Complaint]) -> None:
-        low, high = data.get(self.low), data.get(self.high)
-        if not (_is_int(low) and _is_int(high)) or low <= high:
-            return
-        if self.unless and data.get(self.unless) in self.unless_values:
-            return
-        out.append(
-            (
-                INVALID_VALUE,
-                prefix + self.low,
-                f"expected {self.low} <= {self.high}, found {_number(low)} > {_number(high)}",
-            )
-        )
-
-
-@dataclass(frozen=True)
-class SameFamily:
-    """The IP version of ``field`` must match ``family``.
-
-    ``family`` names an ethertype field ("IPv4"/"IPv6"), an ip_version field
-    (4/6), or another address/network field whose version must be the same.
-    """
-
-    field: str
-    family: str
-
-    def involves(self) -> tuple[str, ...]:
-        return (self.field, self.family)
-
-    def apply(self, data: Mapping[str, Any], prefix: str, out: list[Complaint]) -> None:
-        # Rules only run over fields that passed their own checks, so an address or
-        # network here is valid and its version shows in its text.
-        value, family = data.get(self.field), data.get(self.family)
-        if not isinstance(value, str) or family is None:
-            return
-        expected = _version_of(family)
-        version = 6 if ":" in value else 4
-        if expected is not None and version != expected:
-            out.append(
-                (
-                    INVALID_VALUE,
-                    prefix + self.field,
-                    f"expected an IPv{expected} value as {self.family} is "
-                    f"{_show_value(family)}, found {describe(value)}",
-                )
-            )
-
-
-def _version_of(family: Any) -> int | None:
-    if family in ("IPv4", 4):
-        return 4
-    if family in ("IPv6", 6):
-        return 6
-    if isinstance(family, str):  # a validated address or network
-        return 6 if ":" in family else 4
-    return None
-
-
-@dataclass(frozen=True)
-class Distinct:
-    """The embedded objects of list ``items`` must not share a value of ``key`` (their ids)."""
-
-    items: str
-    key: str = "id"
-
-    def involves(self) -> tuple[str, ...]:
-        return (self.items,)
-
-    def apply(self, data: Mapping[str, Any], prefix: str, out: list[Complaint]) -> None:
-        seen: dict[Any, int] = {}
-        for index, item in enumerate(_dicts(data.get(self.items))):
-            value = item.get(self.key)
-            if not isinstance(value, str | int) or isinstance(value, bool):
-                continue
-            if value in seen:
-                out.append(
-                    (
-                        DUPLICATE_ID,
-                        f"{prefix}{self.items}[{index}].{self.key}",
-                        f"expected distinct {self.key}s in {self.items}, found "
-                        f"{_show_value(value)} also at {self.items}[{seen[value]}]",
-                    )
-                )
-            else:
-                seen[value] = index
-
-
-@dataclass(frozen=True)
-class SameLength:
-    """Two parallel lists (an lport's ``ips`` and ``subnets``) must have the same length."""
-
-    first: str
-    second: str
-
-    def involves(self) -> tuple[str, ...]:
-        return (self.first, self.second)
-
-    def apply(self, data: Mapping[str, Any], prefix: str, out: list[Complaint]) -> None:
-        first, second = data.get(self.first), data.get(self.second)
-        if isinstance(first, list) and isinstance(second, list) and len(first) != len(second):
-            out.append(
-                (
-                    INCONSISTENT,
-                    prefix + self.second,
-                    f"expected one entry per entry of {self.first} ({len(first)}), "
-                    f"found {len(second)}",
-                )
-            )
-
-
-@dataclass(frozen=True)
-class OwnedBy:
-    """Each embedded object of ``items`` names its owner in ``field``: it must be this object.
-
-    A security-group rule carries ``security_group_id``; a rule copied from
-    another group would apply under the wrong conjunction id.
-    """
-
-    items: str
-    field: str
-
-    def involves(self) -> tuple[str, ...]:
-        return (self.items, "id")
-
-    def apply(self, data: Mapping[str, Any], prefix: str, out: list[Complaint]) -> None:
-        owner = data.get("id")
-        for index, item in enumerate(_dicts(data.get(self.items))):
-            value = item.get(self.field)
-            if isinstance(value, str) and value != owner:
-                out.append(
-                    (
-                        INCONSISTENT,
-                        f"{prefix}{self.items}[{index}].{self.field}",
-                        f"expected the id of the object holding it, {_show_value(owner)}, "
-                        f"found {describe(value)}",
-                    )
-                )
-
-
-def _dicts(items: Any) -> list[dict[str, Any]]:
-    if not isinstance(items, list):
-        return []
-    return [item if isinstance(item, dict) else {} for item in items]
-
-
-Rule = RequiredWhen | ExactlyOne | Ordered | SameFamily | Distinct | SameLength | OwnedBy
-
-
-def _show_value(value: Any) -> str:
-    return quote(value) if isinstance(value, str) else _number(value)
-
-
-# --- secrets ------------------------------------------------------------------------------------
-
-# Undeclared fields with these words in their name are treated as secrets.
-_SECRET_WORDS = ("password", "secret", "token")
-
-
-def looks_secret(key: Any) -> bool:
-    name = str(key).lower()
-    return any(word in name for word in _SECRET_WORDS)
-
-
-def has_secret(value: Any) -> bool:
-    """Whether undeclared JSON holds a key that looks like a credential, at any depth."""
-    if isinstance(value, dict):
-        return any(looks_secret(k) or has_secret(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(has_secret(item) for item in value)
-    return False
-
-
-def without_secrets(value: Any) -> Any:
-    """A copy of undeclared JSON without the keys ``has_secret`` finds."""
-    if isinstance(value, dict):
-        return {k: without_secrets(v) for k, v in value.items() if not looks_secret(k)}
-    if isinstance(value, list):
-        return [without_secrets(item) for item in value]
-    return value
-
-
-# --- structures, tables, references ----------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -694,7 +154,7 @@ class Struct:
 
     def __post_init__(self) -> None:
         plan = tuple(
-            (name, spec, None if spec.many or spec.struct or spec.secret else _CHECKERS[spec.type])
+            (name, spec, None if spec.many or spec.struct or spec.secret else CHECKERS[spec.type])
             for name, spec in self.fields.items()
         )
         object.__setattr__(self, "_plan", plan)
@@ -785,7 +245,7 @@ def _what(spec: Field) -> str:
     if spec.many:
         return "a list"
     if spec.type == "enum" or (spec.type == "int" and spec.enum):
-        return "one of " + ", ".join(_show_value(v) for v in spec.enum)
+        return "one of " + ", ".join(show_value(v) for v in spec.enum)
     return {
         "string": "a string",
         "reference": f"the id of a {spec.target}",
@@ -900,9 +360,6 @@ def ip_proto(required: bool = False, *, doc: str = "") -> Field:
 
 def port_range(required: bool = False, *, doc: str = "") -> Field:
     return Field("port-range", required, doc=doc)
-
-
-PORT_RANGE = Field("port-range")
 
 
 def dhcp_opts(required: bool = False, *, doc: str = "") -> Field:

@@ -20,8 +20,8 @@ from typing import Any
 
 from dragonscope.nb import schema
 from dragonscope.nb.backends import Backend, open_backend
-from dragonscope.nb.fields import DUPLICATE_ID
 from dragonscope.nb.model import Change, NbObject, Problem, Snapshot
+from dragonscope.nb.problems import DUPLICATE_ID
 
 # Parse this many objects between two yields to the event loop, so a 100k-object
 # snapshot does not freeze the analyzer or the publisher's heartbeats.

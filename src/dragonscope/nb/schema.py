@@ -1,6 +1,6 @@
 """Every Dragonflow NB table, declared once, and the parser that judges stored objects.
 
-This is the only module that spells Dragonflow's table and field names. Each
+Table names come from ``nb/tables.py``; field names are declared here. Each
 table is one declaration (fields, required-ness, enums, references, embedded
 structures); references and secret fields are derived from it. ``parse`` turns a
 stored value into an ``NbObject`` and never raises: whatever is wrong becomes a
@@ -20,30 +20,15 @@ from typing import Any
 
 from dragonscope.nb.check import find_problems
 from dragonscope.nb.fields import (
-    ID_MISMATCH,
-    INVALID_JSON,
-    NOT_AN_OBJECT,
-    PROBLEM_KINDS,
-    UNKNOWN_TABLE,
-    Complaint,
-    Distinct,
-    ExactlyOne,
     Field,
-    Ordered,
-    OwnedBy,
     Reference,
-    RequiredWhen,
-    SameFamily,
-    SameLength,
     Struct,
     Table,
     boolean,
-    describe,
     dhcp_opts,
     embedded,
     enum,
     enum_list,
-    has_secret,
     integer,
     ip_address,
     ip_network,
@@ -52,13 +37,31 @@ from dragonscope.nb.fields import (
     mac,
     number,
     port_range,
-    quote,
     ref,
     ref_list,
     string,
-    without_secrets,
 )
 from dragonscope.nb.model import NbObject, Problem
+from dragonscope.nb.problems import (
+    ID_MISMATCH,
+    INVALID_JSON,
+    NOT_AN_OBJECT,
+    PROBLEM_KINDS,
+    UNKNOWN_TABLE,
+    Complaint,
+    describe,
+    quote,
+)
+from dragonscope.nb.rules import (
+    Distinct,
+    ExactlyOne,
+    Ordered,
+    OwnedBy,
+    RequiredWhen,
+    SameFamily,
+    SameLength,
+)
+from dragonscope.nb.secrets import has_secret, without_secrets
 from dragonscope.nb.tables import (
     ACTIVEPORT,
     BGP_PEER,
@@ -72,8 +75,8 @@ from dragonscope.nb.tables import (
     LSUBNET,
     LSWITCH,
     MIGRATION,
+    NON_OBJECT_TABLES,
     PUBLISHER,
-    PUBSUB,
     QOSPOLICY,
     SECGROUP,
     SERVICE,
@@ -82,7 +85,6 @@ from dragonscope.nb.tables import (
     SFC_PORTPAIR,
     SFC_PORTPAIRGROUP,
     SWITCH_PORT,
-    UNIQUE_KEY,
 )
 
 __all__ = [
@@ -510,9 +512,6 @@ _DECLARED = (
 
 TABLES: dict[str, Table] = {table.name: table for table in _DECLARED}
 """Every table dragonscope understands, by Dragonflow's table name."""
-
-NON_OBJECT_TABLES = frozenset({UNIQUE_KEY, PUBSUB})
-"""Key prefixes that share the NB keyspace but hold no JSON objects (counters, pub/sub)."""
 
 
 # --- parsing ----------------------------------------------------------------------------------

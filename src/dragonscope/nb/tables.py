@@ -29,3 +29,6 @@ LISTENER: Final = "listener"
 SWITCH_PORT: Final = "switch_port"
 UNIQUE_KEY: Final = "unique_key"
 PUBSUB: Final = "pubsub"
+
+NON_OBJECT_TABLES: Final = frozenset({UNIQUE_KEY, PUBSUB})
+"""Key prefixes that share the NB keyspace but hold no JSON objects (counters, pub/sub)."""

@@ -1,7 +1,7 @@
 """A ``df-db dump`` JSON file as an NB: offline analysis of a bug report.
 
 The file is ``{table: [object, ...]}`` exactly as Dragonflow's ``df-db dump -f json``
-writes it. It is polled (inode, size, mtime) and re-read when it changes; the
+writes it (``nb/dump.py``). It is polled (inode, size, mtime) and re-read when it changes; the
 difference is streamed as changes, numbered by a local revision counter.
 A half-written or broken file is reported once and the last good content kept.
 """
@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import os
 from collections.abc import AsyncIterator
@@ -18,16 +17,16 @@ from pathlib import Path
 
 from dragonscope.nb.backends.base import BackendError, RawChange, RawEntry
 from dragonscope.nb.backends.store import LocalStore, flatten_dump
+from dragonscope.nb.backends.urls import FILE_INTERVAL
+from dragonscope.nb.dump import DumpError, read_dump
 
 log = logging.getLogger(__name__)
-
-DEFAULT_INTERVAL = 1.0
 
 
 class DumpFileBackend:
     """Reads one dump file; follows it while anyone listens to ``changes``."""
 
-    def __init__(self, url: str, path: Path, *, interval: float = DEFAULT_INTERVAL) -> None:
+    def __init__(self, url: str, path: Path, *, interval: float = FILE_INTERVAL) -> None:
         self.url = url
         self.path = path
         self.interval = interval
@@ -86,16 +85,10 @@ class DumpFileBackend:
             log.info("%s changed: %d objects differ", self.path, changed)
 
     def _read(self) -> dict[tuple[str, str], bytes]:
-        text = self.path.read_bytes()
         try:
-            dump = json.loads(text)
-        except ValueError as exc:
-            raise BackendError(f"{self.path} is not valid JSON: {exc}") from exc
-        if not isinstance(dump, dict):
-            raise BackendError(
-                f"{self.path} is not a df-db dump: expected a JSON object of "
-                f"table -> list of objects, got {type(dump).__name__}"
-            )
+            dump = read_dump(self.path.read_bytes(), str(self.path))
+        except DumpError as exc:
+            raise BackendError(str(exc)) from exc
         content, self.duplicates = flatten_dump(dump, str(self.path))
         return content
 

@@ -1,7 +1,7 @@
 """Dragonflow's etcd NB (etcd v3 API, through aetcd's gRPC stubs).
 
-Layout: ``/<table>/<id>`` -> JSON text. ``/unique_key/<table>`` (counters) and
-``/pubsub/<topic>`` (msgpack events) share the keyspace and are skipped.
+Layout (``nb/backends/keys.py``): ``/<table>/<id>`` -> JSON text; counters and
+pub/sub events share the keyspace and are skipped.
 
 - ``snapshot()`` reads the whole ``/`` range page by page, every page at the
   revision of the first one, so the result is one consistent cut.
@@ -27,12 +27,10 @@ import grpc
 from aetcd import rpc
 
 from dragonscope.nb.backends.base import BackendError, RawChange, RawEntry
-from dragonscope.nb.schema import NON_OBJECT_TABLES
+from dragonscope.nb.backends.keys import ETCD_PREFIX, ETCD_PREFIX_END, split_etcd_key
 
 log = logging.getLogger(__name__)
 
-PREFIX = b"/"
-PREFIX_END = b"0"  # the first key after every key starting with "/"
 PAGE_SIZE = 2000
 
 # Fail fast and reconnect fast: an operator watching an outage wants the picture
@@ -66,16 +64,6 @@ class Compacted(Exception):
 
 class Unreachable(Exception):
     """The current endpoint failed; another one (or a later try) may work."""
-
-
-def split_key(key: bytes) -> tuple[str, str] | None:
-    """``/lport/<id>`` -> ("lport", id); None for keys that are not NB objects."""
-    if not key.startswith(PREFIX):
-        return None
-    table, slash, id_ = key[1:].decode("utf-8", "replace").partition("/")
-    if not slash or not table or not id_ or table in NON_OBJECT_TABLES:
-        return None
-    return table, id_
 
 
 @dataclass
@@ -219,11 +207,11 @@ class EtcdBackend:
     async def _read(self, conn: _Connection, revision: int, keys_only: bool) -> _Read:
         """All NB keys at ``revision`` (0 = now), one page at a time."""
         read = _Read(revision)
-        key = PREFIX
+        key = ETCD_PREFIX
         while True:
             request = rpc.RangeRequest(
                 key=key,
-                range_end=PREFIX_END,
+                range_end=ETCD_PREFIX_END,
                 limit=self.page_size,
                 revision=read.revision,
                 keys_only=keys_only,
@@ -235,7 +223,7 @@ class EtcdBackend:
             if read.revision == 0:
                 read.revision = response.header.revision
             for kv in response.kvs:
-                where = split_key(kv.key)
+                where = split_etcd_key(kv.key)
                 if where is None:
                     continue
                 read.mod_revisions[where] = kv.mod_revision
@@ -283,7 +271,7 @@ class EtcdBackend:
                     delay = self.retry_delay
                     for event in response.events:
                         revision = event.kv.mod_revision
-                        where = split_key(event.kv.key)
+                        where = split_etcd_key(event.kv.key)
                         position.last = revision
                         if where is None:
                             continue
@@ -331,7 +319,9 @@ class EtcdBackend:
         """Responses of one watch stream from ``start``; raises Compacted or Unreachable."""
         call = conn.watch().Watch(metadata=WATCH_METADATA)
         try:
-            create = rpc.WatchCreateRequest(key=PREFIX, range_end=PREFIX_END, start_revision=start)
+            create = rpc.WatchCreateRequest(
+                key=ETCD_PREFIX, range_end=ETCD_PREFIX_END, start_revision=start
+            )
             await call.write(rpc.WatchRequest(create_request=create))
             while True:
                 response = await call.read()

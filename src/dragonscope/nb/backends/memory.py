@@ -8,15 +8,16 @@ demo's churn and the tests change it through ``put``, ``delete`` and
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 from dragonscope.nb.backends.base import RawChange, RawEntry
 from dragonscope.nb.backends.store import LocalStore, flatten_dump, to_bytes
+from dragonscope.nb.dump import Dump
 
 
 class MemoryBackend:
-    """An in-process NB store. ``memory://sample`` starts with the demo's small cloud."""
+    """An in-process NB store, empty until written to."""
 
     def __init__(self, url: str = "memory://") -> None:
         self.url = url
@@ -26,7 +27,7 @@ class MemoryBackend:
     def revision(self) -> int:
         return self._store.revision
 
-    def put(self, table: str, id: str, value: dict[str, Any] | str | bytes) -> int:
+    def put(self, table: str, id: str, value: Mapping[str, Any] | str | bytes) -> int:
         """Create or overwrite one object; returns the store revision afterwards."""
         self._store.set(table, id, to_bytes(value))
         return self._store.revision
@@ -36,7 +37,7 @@ class MemoryBackend:
         self._store.set(table, id, None)
         return self._store.revision
 
-    def load_dump(self, dump: dict[str, list[dict[str, Any]]]) -> int:
+    def load_dump(self, dump: Dump) -> int:
         """Replace the whole content with a ``df-db dump`` shaped dict; returns the revision.
 
         Objects that disappear are deleted and changed ones updated, so followers
@@ -54,12 +55,3 @@ class MemoryBackend:
 
     async def close(self) -> None:
         self._store.close()
-
-
-def sample_backend(url: str) -> MemoryBackend:
-    """A memory backend seeded with the demo's small sample cloud (seed 0)."""
-    from dragonscope.demo import generate
-
-    backend = MemoryBackend(url)
-    backend.load_dump(generate("small", seed=0))
-    return backend

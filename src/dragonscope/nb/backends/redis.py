@@ -1,8 +1,7 @@
 """Dragonflow's redis NB (single node), read with redis-py's asyncio client.
 
-Layout: ``{<table>.<topic>}<id>`` -> JSON text (the braces are a cluster hash
-tag; the topic is the tenant, empty for chassis, service, migration...).
-``{unique_key.}<table>`` counters are skipped.
+Layout (``nb/backends/keys.py``): ``{<table>.<topic>}<id>`` -> JSON text (the
+topic is the tenant, empty for chassis, service, migration...); counters are skipped.
 
 Redis has no change feed and Dragonflow's own pub/sub is optional and lossy, so
 changes are found two ways:
@@ -30,6 +29,7 @@ import logging
 from collections.abc import AsyncIterator, Iterable
 
 import redis.asyncio as aioredis
+from redis.asyncio.client import PubSub
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import AuthenticationError, RedisError, ResponseError
@@ -37,12 +37,11 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from dragonscope.nb.backends.base import BackendError, RawChange, RawEntry
+from dragonscope.nb.backends.keys import REDIS_SCAN_PATTERN, split_redis_key
 from dragonscope.nb.backends.store import LocalStore, pick
-from dragonscope.nb.schema import NON_OBJECT_TABLES
 
 log = logging.getLogger(__name__)
 
-SCAN_PATTERN = "{*}*"
 BATCH = 1000
 NOTIFICATIONS = "keyspace-notifications"
 SCAN_ONLY = "scan"
@@ -50,18 +49,6 @@ SCAN_ONLY = "scan"
 # notifications on (or off) is noticed within seconds, whatever the reconcile interval.
 CONFIG_CHECK = 5.0
 ENABLE_HINT = "enable with: CONFIG SET notify-keyspace-events K$g (and in redis.conf)"
-
-
-def split_key(key: bytes) -> tuple[str, str, str] | None:
-    """``{lport.<topic>}<id>`` -> ("lport", topic, id); None for other keys."""
-    text = key.decode("utf-8", "replace")
-    if not text.startswith("{"):
-        return None
-    tag, brace, id_ = text[1:].partition("}")
-    table, dot, topic = tag.partition(".")
-    if not brace or not dot or not table or not id_ or table in NON_OBJECT_TABLES:
-        return None
-    return table, topic, id_
 
 
 def notification_channel(flags: str, db: int) -> str | None:
@@ -178,7 +165,7 @@ class RedisBackend:
     async def _reconcile(self, client: aioredis.Redis) -> None:
         """Read every NB key and apply the difference."""
         async with self._lock:
-            keys = [key async for key in client.scan_iter(match=SCAN_PATTERN, count=BATCH)]
+            keys = [key async for key in client.scan_iter(match=REDIS_SCAN_PATTERN, count=BATCH)]
             content: dict[bytes, bytes] = {}
             for values, batch in await self._mget(client, keys):
                 content.update((k, v) for k, v in zip(batch, values, strict=True) if v is not None)
@@ -198,16 +185,17 @@ class RedisBackend:
     async def _mget(
         client: aioredis.Redis, keys: list[bytes]
     ) -> list[tuple[list[bytes | None], list[bytes]]]:
-        keys = [k for k in keys if split_key(k) is not None]
+        keys = [k for k in keys if split_redis_key(k) is not None]
         results = []
         for start in range(0, len(keys), BATCH):
             batch = keys[start : start + BATCH]
-            results.append((await client.mget(batch), batch))
+            values = await client.mget(batch)  # bytes: the client does not decode
+            results.append(([v.encode() if isinstance(v, str) else v for v in values], batch))
         return results
 
     def _apply(self, key: bytes, value: bytes | None) -> None:
         """Record what ``key`` holds and update the object it belongs to."""
-        parts = split_key(key)
+        parts = split_redis_key(key)
         if parts is None or self._raw.get(key) == value:
             return
         table, _, id_ = parts
@@ -294,7 +282,7 @@ class RedisBackend:
                 await pubsub.aclose()
 
     @staticmethod
-    async def _notified_keys(pubsub, channel: str, timeout: float) -> set[bytes]:
+    async def _notified_keys(pubsub: PubSub, channel: str, timeout: float) -> set[bytes]:
         """Keys named by the notifications that arrive within ``timeout`` (a batch)."""
         message = await pubsub.get_message(timeout=timeout)
         keys: set[bytes] = set()

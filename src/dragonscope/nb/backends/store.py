@@ -19,11 +19,12 @@ import asyncio
 import json
 import logging
 from collections import OrderedDict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 from dragonscope.nb.backends.base import BackendError, RawChange, RawEntry
-from dragonscope.nb.schema import NON_OBJECT_TABLES
+from dragonscope.nb.dump import encode
+from dragonscope.nb.tables import NON_OBJECT_TABLES
 
 log = logging.getLogger(__name__)
 
@@ -133,13 +134,13 @@ class LocalStore:
                 to_drop -= 1
 
 
-def to_bytes(value: dict | str | bytes) -> bytes:
+def to_bytes(value: Mapping[str, Any] | str | bytes) -> bytes:
     """Raw stored form of a value given as a JSON object, JSON text or bytes."""
     if isinstance(value, bytes):
         return value
     if isinstance(value, str):
         return value.encode()
-    return json.dumps(value).encode()
+    return encode(value)
 
 
 def pick(values: list[bytes]) -> bytes:
@@ -188,7 +189,7 @@ def flatten_dump(
         for index, obj in enumerate(objects):
             id_ = obj.get("id") if isinstance(obj, dict) else None
             key = (table, str(id_) if isinstance(id_, str | int) else f"#{index}")
-            found.setdefault(key, []).append((f"{table}[{index}]", json.dumps(obj).encode()))
+            found.setdefault(key, []).append((f"{table}[{index}]", encode(obj)))
     duplicates = {
         key: tuple(where for where, _ in stored) for key, stored in found.items() if len(stored) > 1
     }

@@ -36,7 +36,6 @@ from dragonscope.config import parse_host_port
 from dragonscope.graph import Node
 from dragonscope.nb import Change
 from dragonscope.skydive import (
-    NODE_TYPES,
     AnalyzerError,
     AnalyzerHttp,
     Backoff,
@@ -307,7 +306,7 @@ class Collector:
             self._nb_keys.add(change.key)
             self.stats_.nb_objects[change.table] += 1
         for op in ops:
-            self._mark_dirty(op.element.id, op.type in NODE_TYPES)
+            self._mark_dirty(op.element.id, op.is_node)
 
     def _rebuild_after_error(self) -> None:
         for element_id in list(self.topology.nodes):

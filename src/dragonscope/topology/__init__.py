@@ -7,7 +7,7 @@
 ``docs/graph-model.md`` describes every node type, metadata key and relation.
 """
 
-from dragonscope.topology.engine import GraphOp, Topology, translate
+from dragonscope.topology.engine import Action, GraphOp, Topology, translate
 from dragonscope.topology.extensions import (
     ENTRY_POINT_GROUP,
     Extension,
@@ -20,6 +20,7 @@ from dragonscope.topology.snapshot import snapshot_from_graph
 
 __all__ = [
     "ENTRY_POINT_GROUP",
+    "Action",
     "Extension",
     "ExtensionContext",
     "ExtensionFailure",

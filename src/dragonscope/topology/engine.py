@@ -16,18 +16,11 @@ import logging
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 from dragonscope.graph import Edge, Node
 from dragonscope.nb import Change, NbObject, Snapshot
-from dragonscope.skydive import (
-    EDGE_ADDED,
-    EDGE_DELETED,
-    EDGE_UPDATED,
-    NODE_ADDED,
-    NODE_DELETED,
-    NODE_UPDATED,
-)
 from dragonscope.topology import ids
 from dragonscope.topology import metadata as md
 from dragonscope.topology.contribution import (
@@ -46,12 +39,27 @@ log = logging.getLogger(__name__)
 NO_KINDS: frozenset[str] = frozenset()
 
 
+class Action(StrEnum):
+    """What a ``GraphOp`` does to its element."""
+
+    ADD = "add"
+    UPDATE = "update"
+    DELETE = "delete"
+
+
 @dataclass(frozen=True, slots=True)
 class GraphOp:
-    """One graph operation, named by its Skydive message type."""
+    """One step that moves a consumer's copy of the graph: an action on a node or an edge.
 
-    type: str
+    The vocabulary is the graph's, not a protocol's: a publisher maps it to its messages.
+    """
+
+    action: Action
     element: Node | Edge
+
+    @property
+    def is_node(self) -> bool:
+        return not isinstance(self.element, Edge)
 
 
 def tenant_metadata(topic: str) -> dict[str, Any]:
@@ -405,12 +413,12 @@ class Topology:
                 edge_updated.append(edge)
                 self._edges[eid] = edge
         return [
-            *(GraphOp(EDGE_DELETED, e) for e in edge_deleted),
-            *(GraphOp(NODE_DELETED, n) for n in deleted),
-            *(GraphOp(NODE_ADDED, n) for n in added),
-            *(GraphOp(NODE_UPDATED, n) for n in updated),
-            *(GraphOp(EDGE_ADDED, e) for e in edge_added),
-            *(GraphOp(EDGE_UPDATED, e) for e in edge_updated),
+            *(GraphOp(Action.DELETE, e) for e in edge_deleted),
+            *(GraphOp(Action.DELETE, n) for n in deleted),
+            *(GraphOp(Action.ADD, n) for n in added),
+            *(GraphOp(Action.UPDATE, n) for n in updated),
+            *(GraphOp(Action.ADD, e) for e in edge_added),
+            *(GraphOp(Action.UPDATE, e) for e in edge_updated),
         ]
 
 

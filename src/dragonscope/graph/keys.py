@@ -87,14 +87,13 @@ def walk(value: Any, parts: tuple[str, ...]) -> Any:
     return value
 
 
-def to_int(value: Any) -> int | None:
+def to_int(value: object) -> int | None:
     """Skydive's integer coercion: ints, floats truncated, numeric strings; never bools."""
-    kind = type(value)
-    if kind is int:
+    if type(value) is int:
         return value
-    if kind is float:
+    if type(value) is float:
         return int(value) if math.isfinite(value) else None
-    if kind is str and _INT_TEXT.fullmatch(value):
+    if type(value) is str and _INT_TEXT.fullmatch(value):
         return int(value)
     return None
 

@@ -4,7 +4,11 @@
     ops = topology.load(snapshot)        # the whole graph, nodes before edges
     ops = topology.apply(change)         # only what the change touched, in a valid order
 
-``docs/graph-model.md`` describes every node type, metadata key and relation.
+It owns the per-table rules (``topology/rules/``), deterministic element IDs and the
+extension API. Its operations speak the graph's vocabulary (``GraphOp``: an ``Action`` on a
+node or an edge): it imports only ``dragonscope.nb`` and ``dragonscope.graph``, never the
+wire protocol (``skydive``) or anything above. ``docs/graph-model.md`` describes every
+node type, metadata key and relation.
 """
 
 from dragonscope.topology.engine import Action, GraphOp, Topology, translate

@@ -17,7 +17,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 
 from dragonscope.graph import Edge, Node
 from dragonscope.nb import Change, NbObject, Snapshot
@@ -37,6 +37,8 @@ from dragonscope.topology.rules import INDEXES, render, render_plain
 log = logging.getLogger(__name__)
 
 NO_KINDS: frozenset[str] = frozenset()
+
+_V = TypeVar("_V")
 
 
 class Action(StrEnum):
@@ -232,35 +234,17 @@ class Topology:
             self._contrib[key] = new
         self._extensions.track(key, old, new)
         for nid in old.nodes.keys() - new.nodes.keys():
-            claims = self._node_claims[nid]
-            del claims[key]
-            if not claims:
+            node_claims = self._node_claims[nid]
+            del node_claims[key]
+            if not node_claims:
                 del self._node_claims[nid]
             touched_nodes[nid] = None
         for nid, metadata in new.nodes.items():
             if old.nodes.get(nid) != metadata or nid not in old.nodes:
                 self._node_claims.setdefault(nid, {})[key] = metadata
                 touched_nodes[nid] = None
-        for nid in old.refs.keys() - new.refs.keys():
-            self._refs[nid] -= 1
-            if not self._refs[nid]:
-                del self._refs[nid]
-                del self._ref_target[nid]
-            touched_nodes[nid] = None
-        for nid in new.refs.keys() - old.refs.keys():
-            self._refs[nid] += 1
-            self._ref_target[nid] = new.refs[nid]
-            touched_nodes[nid] = None
-        for nid in old.tenants.keys() - new.tenants.keys():
-            self._tenants[nid] -= 1
-            if not self._tenants[nid]:
-                del self._tenants[nid]
-                del self._tenant_topic[nid]
-            touched_nodes[nid] = None
-        for nid in new.tenants.keys() - old.tenants.keys():
-            self._tenants[nid] += 1
-            self._tenant_topic[nid] = new.tenants[nid]
-            touched_nodes[nid] = None
+        _count(self._refs, self._ref_target, old.refs, new.refs, touched_nodes)
+        _count(self._tenants, self._tenant_topic, old.tenants, new.tenants, touched_nodes)
         for eid in old.edges.keys() - new.edges.keys():
             spec = old.edges[eid]
             claims = self._edge_claims[eid]
@@ -420,6 +404,26 @@ class Topology:
             *(GraphOp(Action.ADD, e) for e in edge_added),
             *(GraphOp(Action.UPDATE, e) for e in edge_updated),
         ]
+
+
+def _count(
+    counts: Counter[str],
+    values: dict[str, _V],
+    old: Mapping[str, _V],
+    new: Mapping[str, _V],
+    touched: dict[str, None],
+) -> None:
+    """Nodes several objects may point at (placeholders, tenants) exist while counted."""
+    for nid in old.keys() - new.keys():
+        counts[nid] -= 1
+        if not counts[nid]:
+            del counts[nid]
+            del values[nid]
+        touched[nid] = None
+    for nid in new.keys() - old.keys():
+        counts[nid] += 1
+        values[nid] = new[nid]
+        touched[nid] = None
 
 
 def translate(

@@ -11,7 +11,7 @@ import ipaddress
 from functools import lru_cache
 from typing import Any
 
-from dragonscope.nb import NbObject, schema
+from dragonscope.nb import NbObject, redact
 
 MANAGER = "dragonflow"
 DRAGONFLOW = "Dragonflow"
@@ -26,7 +26,7 @@ def display_name(value: Any, fallback: str) -> str:
 
 def stored_fields(obj: NbObject) -> dict[str, Any]:
     """The object's fields as stored, secrets removed by schema, plus ``Table`` and ``ID``."""
-    return {**schema.redact(obj), "Table": obj.table, "ID": obj.id}
+    return {**redact(obj), "Table": obj.table, "ID": obj.id}
 
 
 def base(obj: NbObject) -> dict[str, Any]:

@@ -65,14 +65,14 @@ class GraphOp:
 
 
 def tenant_metadata(topic: str) -> dict[str, Any]:
-    return {"Name": topic, "Type": "tenant", "Manager": md.MANAGER, "Tenant": topic}
+    return {"Name": topic, "Type": md.TENANT, "Manager": md.MANAGER, "Tenant": topic}
 
 
 def missing_metadata(table: str, object_id: str) -> dict[str, Any]:
     """A referenced object that does not exist: shown, in red, naming what is missing."""
     return {
         "Name": md.display_name(object_id, ""),
-        "Type": "missing",
+        "Type": md.MISSING,
         "Manager": md.MANAGER,
         "Missing": {"Table": table, "ID": object_id},
         "State": "DOWN",

@@ -15,6 +15,13 @@ from dragonscope.nb import NbObject, redact
 
 MANAGER = "dragonflow"
 DRAGONFLOW = "Dragonflow"
+# Node types that are not NB tables.
+ROUTER_PORT = "lrouter_port"
+"""A router's port: embedded in its router (also its ``Dragonflow.Table``)."""
+TENANT = "tenant"
+"""A project, drawn for the topics in use."""
+MISSING = "missing"
+"""A referenced object that does not exist."""
 
 
 def display_name(value: Any, fallback: str) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import Any
 
 from dragonscope.nb import NbObject, redact, tables
 from dragonscope.topology import ids
@@ -24,9 +24,6 @@ from dragonscope.topology.rules.kit import (
 )
 from dragonscope.topology.rules.network import neutron_metadata
 
-ROUTER_PORT: Final = "lrouter_port"
-"""Node type (and ``Dragonflow.Table``) of a router's port: embedded in its router, no NB table."""
-
 # lrouter and its embedded ports ---------------------------------------------------------------
 
 
@@ -43,9 +40,9 @@ def router_port_metadata(
     port_id = port["id"]
     metadata: dict[str, Any] = {
         "Name": md.display_name(port_id, ""),
-        "Type": ROUTER_PORT,
+        "Type": md.ROUTER_PORT,
         "Manager": md.MANAGER,
-        md.DRAGONFLOW: {**port, "lrouter": router.id, "Table": ROUTER_PORT, "ID": port_id},
+        md.DRAGONFLOW: {**port, "lrouter": router.id, "Table": md.ROUTER_PORT, "ID": port_id},
         "State": "UP",
     }
     topic = text(port.get("topic")) or text(router.data.get("topic"))

@@ -28,34 +28,25 @@ def draw_secgroup(ctx: RenderContext) -> None:
 # SFC ---------------------------------------------------------------------------------------------
 
 
-def _either_port_here(ctx: RenderContext, first: str, second: str) -> bool:
-    data = ctx.obj.data
-    return port_placed_here(ctx, data.get(first)) or port_placed_here(ctx, data.get(second))
+def _between_ports(first: str, second: str) -> Rule:
+    """An SFC object naming two ports (``<role>_port`` fields): a node with an ``sfc`` edge
+    to each, in a chassis slice when either port runs there."""
+    fields = (f"{first}_port", f"{second}_port")
 
+    def draw(ctx: RenderContext) -> None:
+        draw_generic(ctx)
+        for role, name in zip((first, second), fields, strict=True):
+            ref_edge(ctx, tables.LPORT, ctx.obj.data.get(name), "sfc", role)
 
-def draw_sfc_portpair(ctx: RenderContext) -> None:
-    draw_generic(ctx)
-    ref_edge(ctx, tables.LPORT, ctx.obj.data.get("ingress_port"), "sfc", "ingress")
-    ref_edge(ctx, tables.LPORT, ctx.obj.data.get("egress_port"), "sfc", "egress")
+    def anchor(ctx: RenderContext) -> bool:
+        return any(port_placed_here(ctx, ctx.obj.data.get(name)) for name in fields)
 
-
-def anchor_sfc_portpair(ctx: RenderContext) -> bool:
-    return _either_port_here(ctx, "ingress_port", "egress_port")
+    return Rule(draw, handled(*fields), anchor)
 
 
 def draw_sfc_portpairgroup(ctx: RenderContext) -> None:
     draw_generic(ctx)
     ref_edges(ctx, tables.SFC_PORTPAIR, ctx.obj.data.get("port_pairs"), "sfc", "pair")
-
-
-def draw_sfc_flowclassifier(ctx: RenderContext) -> None:
-    draw_generic(ctx)
-    ref_edge(ctx, tables.LPORT, ctx.obj.data.get("source_port"), "sfc", "source")
-    ref_edge(ctx, tables.LPORT, ctx.obj.data.get("dest_port"), "sfc", "dest")
-
-
-def anchor_sfc_flowclassifier(ctx: RenderContext) -> bool:
-    return _either_port_here(ctx, "source_port", "dest_port")
 
 
 def draw_sfc_portchain(ctx: RenderContext) -> None:
@@ -72,12 +63,8 @@ def draw_sfc_portchain(ctx: RenderContext) -> None:
 POLICY_RULES: dict[str, Rule] = {
     tables.SECGROUP: Rule(draw_secgroup, handled("rules[].remote_group_id")),
     tables.QOSPOLICY: Rule(draw_generic),
-    tables.SFC_PORTPAIR: Rule(
-        draw_sfc_portpair, handled("ingress_port", "egress_port"), anchor_sfc_portpair
-    ),
+    tables.SFC_PORTPAIR: _between_ports("ingress", "egress"),
     tables.SFC_PORTPAIRGROUP: Rule(draw_sfc_portpairgroup, handled("port_pairs")),
-    tables.SFC_FLOWCLASSIFIER: Rule(
-        draw_sfc_flowclassifier, handled("source_port", "dest_port"), anchor_sfc_flowclassifier
-    ),
+    tables.SFC_FLOWCLASSIFIER: _between_ports("source", "dest"),
     tables.SFC_PORTCHAIN: Rule(draw_sfc_portchain, handled("port_pair_groups", "flow_classifiers")),
 }

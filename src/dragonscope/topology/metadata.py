@@ -24,7 +24,7 @@ MISSING = "missing"
 """A referenced object that does not exist."""
 
 
-def display_name(value: Any, fallback: str) -> str:
+def display_name(value: object, fallback: str) -> str:
     """Skydive refuses nodes without a non-empty ``Name``: fall back to the id, then a mark."""
     if isinstance(value, str) and value:
         return value
@@ -52,7 +52,7 @@ def base(obj: NbObject) -> dict[str, Any]:
     return metadata
 
 
-def host_prefix(address: Any, prefixlen: int | None = None) -> tuple[int, str] | None:
+def host_prefix(address: object, prefixlen: int | None = None) -> tuple[int, str] | None:
     """``(version, "ip/prefix")`` for an address, with the given or the host prefix length."""
     if not isinstance(address, str):
         return None
@@ -73,11 +73,11 @@ def _prefixlen(cidr: str) -> int | None:
         return None
 
 
-def prefixlen_of(cidr: Any) -> int | None:
+def prefixlen_of(cidr: object) -> int | None:
     return _prefixlen(cidr) if isinstance(cidr, str) else None
 
 
-def interface_address(network: Any) -> tuple[int, str] | None:
+def interface_address(network: object) -> tuple[int, str] | None:
     """A router port's ``network`` (``"10.10.1.1/24"``, host bits kept) as ``(version, text)``."""
     if not isinstance(network, str):
         return None
@@ -98,13 +98,13 @@ def put_addresses(metadata: dict[str, Any], addresses: list[tuple[int, str]]) ->
         metadata["IPV6"] = v6
 
 
-def first_string(value: Any) -> str | None:
+def first_string(value: object) -> str | None:
     if isinstance(value, list) and value and isinstance(value[0], str):
         return value[0]
     return None
 
 
-def strings(value: Any) -> list[str]:
+def strings(value: object) -> list[str]:
     """The string items of a list field (ill-typed items are the parser's business)."""
     if not isinstance(value, list):
         return []

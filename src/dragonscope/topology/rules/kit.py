@@ -23,7 +23,7 @@ OWNERSHIP = "ownership"
 LAYER2 = "layer2"
 
 
-def text(value: Any) -> str | None:
+def text(value: object) -> str | None:
     """A non-empty string, or None (NB fields may hold anything)."""
     return value if isinstance(value, str) and value else None
 
@@ -123,7 +123,7 @@ def placement(ctx: RenderContext, port: NbObject) -> str | None:
     return None
 
 
-def port_placed_here(ctx: RenderContext, port_id: Any) -> bool:
+def port_placed_here(ctx: RenderContext, port_id: object) -> bool:
     """Whether the port ``port_id`` names runs on the chassis of the slice being built."""
     port = ctx.get(tables.LPORT, port_id)
     return port is not None and placement(ctx, port) == ctx.chassis
@@ -143,7 +143,7 @@ def tenant_owner(ctx: RenderContext) -> None:
 
 
 def ref_edge(
-    ctx: RenderContext, table: str, value: Any, relation: str, role: str | None = None
+    ctx: RenderContext, table: str, value: object, relation: str, role: str | None = None
 ) -> None:
     """Edge from this object to the object ``value`` names (a placeholder if absent)."""
     target = text(value)
@@ -152,7 +152,7 @@ def ref_edge(
 
 
 def ref_edges(
-    ctx: RenderContext, table: str, values: Any, relation: str, role: str | None = None
+    ctx: RenderContext, table: str, values: object, relation: str, role: str | None = None
 ) -> None:
     for target in dict.fromkeys(md.strings(values)):
         ctx.edge(ctx.own_id, relation, ctx.ref(table, target), role=role)

@@ -5,8 +5,7 @@ from __future__ import annotations
 import logging
 
 from dragonscope.nb.model import Change, NbObject
-from dragonscope.skydive import messages as m
-from dragonscope.topology import ENTRY_POINT_GROUP, Topology, discover, node_id, translate
+from dragonscope.topology import ENTRY_POINT_GROUP, Action, Topology, discover, node_id, translate
 from dragonscope.topology.ext_active_port import ActivePortExtension
 from dragonscope.topology.extensions import ExtensionContext
 from topology_cloud import WEB_1, WEB_2, WEB_NET, cloud
@@ -117,7 +116,7 @@ def test_extension_failing_during_an_incremental_change_is_withdrawn_everywhere(
     ops = topology.apply(Change("qospolicy", policy.id, policy, 1))
     assert [f.extension for f in topology.extension_errors] == ["exploding"]
     assert not any("Seen" in n.metadata for n in topology.nodes.values())
-    assert any(op.type == m.NODE_UPDATED for op in ops)
+    assert any((op.action, op.is_node) == (Action.UPDATE, True) for op in ops)
     assert ("qospolicy", policy.id) in {
         (n.metadata["Type"], n.metadata["Dragonflow"]["ID"])
         for n in topology.nodes.values()
@@ -215,12 +214,12 @@ def test_active_port_extension_shows_who_holds_the_vip() -> None:
     assert topology.nodes[node_id("lport", WEB_1)].metadata["ActiveAddresses"] == [VIP]
     assert "ActiveAddresses" not in topology.nodes[node_id("lport", WEB_2)].metadata
     moved = {
-        (op.type, op.element.metadata["RelationType"])
+        (op.action, op.element.metadata["RelationType"])
         for op in ops
-        if op.type in (m.EDGE_ADDED, m.EDGE_DELETED)
+        if not op.is_node and op.action in (Action.ADD, Action.DELETE)
     }
-    assert moved == {(m.EDGE_ADDED, "active-port"), (m.EDGE_DELETED, "active-port")}
-    assert not [op for op in ops if op.type in (m.NODE_ADDED, m.NODE_DELETED)]
+    assert moved == {(Action.ADD, "active-port"), (Action.DELETE, "active-port")}
+    assert not [op for op in ops if op.is_node and op.action in (Action.ADD, Action.DELETE)]
     assert topology.extension_errors == []
 
 

@@ -18,10 +18,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dragonscope.graph.model import Graph
+from dragonscope.graph.model import Edge, Graph
 from dragonscope.nb.model import Change, NbObject
-from dragonscope.skydive import messages as m
-from dragonscope.topology import GraphOp, Topology, translate
+from dragonscope.topology import Action, GraphOp, Topology, translate
 from dragonscope.topology.ext_active_port import ActivePortExtension
 
 IDS = {
@@ -196,22 +195,22 @@ def apply_ops(graph: Graph, ops: list[GraphOp]) -> None:
     """Apply ops the way an analyzer would, refusing any order that breaks the rules."""
     for op in ops:
         element = op.element
-        if op.type == m.NODE_ADDED:
+        if op.is_node and op.action is Action.ADD:
             graph.add_node(element)
-        elif op.type == m.NODE_UPDATED:
+        elif op.is_node and op.action is Action.UPDATE:
             graph.replace_node(element)
-        elif op.type == m.NODE_DELETED:
+        elif op.is_node and op.action is Action.DELETE:
             attached = [*graph.out_edges(element.id), *graph.in_edges(element.id)]
             assert not attached, f"node {element.id} deleted before its edges"
             graph.delete_node(element.id)
-        elif op.type == m.EDGE_ADDED:
+        elif isinstance(element, Edge) and op.action is Action.ADD:
             graph.add_edge(element)
-        elif op.type == m.EDGE_UPDATED:
+        elif isinstance(element, Edge) and op.action is Action.UPDATE:
             graph.replace_edge(element)
-        elif op.type == m.EDGE_DELETED:
+        elif isinstance(element, Edge) and op.action is Action.DELETE:
             graph.delete_edge(element.id)
         else:
-            pytest.fail(f"unexpected op {op.type}")
+            pytest.fail(f"unexpected op {op}")
 
 
 def assert_valid(graph: Graph) -> None:

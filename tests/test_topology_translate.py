@@ -8,8 +8,7 @@ import pytest
 
 from dragonscope.graph.model import Edge, Graph, Node
 from dragonscope.nb.model import Change
-from dragonscope.skydive import messages as m
-from dragonscope.topology import Topology, node_id, snapshot_from_graph, translate
+from dragonscope.topology import Action, Topology, node_id, snapshot_from_graph, translate
 from dragonscope.topology.ids import router_port_id, tenant_id
 from topology_cloud import (
     ACME,
@@ -251,7 +250,7 @@ def test_no_secret_reaches_the_serialized_graph() -> None:
     for chassis in (None, "compute-1"):
         topology = Topology(extensions=None, chassis=chassis)
         ops = topology.load(snapshot)
-        wire = json.dumps([m.new_message(op.type, op.element.to_json()).to_json() for op in ops])
+        wire = json.dumps([op.element.to_json() for op in ops])
         assert PEER_PASSWORD not in wire
         assert "password" not in wire
     nodes, edges = translate(snapshot)
@@ -334,13 +333,13 @@ def test_deleting_the_router_drops_the_gateway_edge_and_recreating_it_restores_i
     gateway = node_id("lrouter", ROUTER), lport(GATEWAY_PORT)
     ops = topology.apply(Change("lrouter", ROUTER, None, 1))
     assert not any((e.parent, e.child) == gateway for e in topology.edges.values())
-    deleted_edges = [op.element for op in ops if op.type == m.EDGE_DELETED]
+    deleted_edges = [op.element for op in ops if (op.action, op.is_node) == (Action.DELETE, False)]
     assert any(e.metadata["RelationType"] == "gateway" for e in deleted_edges)
     # The floating IP still names the router: a placeholder shows the broken reference.
     assert topology.nodes[node_id("lrouter", ROUTER)].metadata["Type"] == "missing"
     ops = topology.apply(Change("lrouter", ROUTER, router, 2))
     assert relations(dict(topology.edges), *gateway) == {"gateway"}
-    assert [op.type for op in ops].count(m.NODE_UPDATED) >= 1
+    assert [(op.action, op.is_node) for op in ops].count((Action.UPDATE, True)) >= 1
 
 
 def test_gateway_port_created_after_its_router_gets_the_edge() -> None:
@@ -349,10 +348,14 @@ def test_gateway_port_created_after_its_router_gets_the_edge() -> None:
     topology = Topology(extensions=[])
     topology.load(snapshot)
     ops = topology.apply(Change("lport", GATEWAY_PORT, port, 1))
-    added = {op.element.metadata["RelationType"] for op in ops if op.type == m.EDGE_ADDED}
+    added = {
+        op.element.metadata["RelationType"]
+        for op in ops
+        if (op.action, op.is_node) == (Action.ADD, False)
+    }
     assert "gateway" in added
-    types = [op.type for op in ops]
-    assert types.index(m.NODE_ADDED) < types.index(m.EDGE_ADDED)
+    types = [(op.action, op.is_node) for op in ops]
+    assert types.index((Action.ADD, True)) < types.index((Action.ADD, False))
 
 
 def test_network_change_updates_dependent_port_metadata() -> None:
@@ -362,11 +365,11 @@ def test_network_change_updates_dependent_port_metadata() -> None:
     network = snapshot[("lswitch", WEB_NET)]
     changed = type(network)("lswitch", WEB_NET, {**network.data, "segmentation_id": 2001})
     ops = topology.apply(Change("lswitch", WEB_NET, changed, 1))
-    updated = {op.element.id for op in ops if op.type == m.NODE_UPDATED}
+    updated = {op.element.id for op in ops if (op.action, op.is_node) == (Action.UPDATE, True)}
     assert lport(WEB_1) in updated and lport(WEB_2) in updated
     assert lport(DB_1) not in updated
     assert topology.nodes[lport(WEB_1)].metadata["Neutron"]["VNI"] == 2001
-    assert all(op.type == m.NODE_UPDATED for op in ops)
+    assert all((op.action, op.is_node) == (Action.UPDATE, True) for op in ops)
 
 
 def test_port_migrating_away_leaves_the_slice_with_what_only_it_needed() -> None:
@@ -380,7 +383,7 @@ def test_port_migrating_away_leaves_the_slice_with_what_only_it_needed() -> None
         "lport", DB_1, {**db_1.data, "binding": {"type": "chassis", "chassis": "compute-2"}}
     )
     ops = topology.apply(Change("lport", DB_1, moved, 1))
-    deleted = {op.element.id for op in ops if op.type == m.NODE_DELETED}
+    deleted = {op.element.id for op in ops if (op.action, op.is_node) == (Action.DELETE, True)}
     assert lport(DB_1) in deleted
     assert node_id("lswitch", DB_NET) in deleted  # no other compute-3 port on db-net
     assert node_id("lrouter", ROUTER) in deleted

@@ -1,6 +1,15 @@
-"""The graph model shared by the collector and the analyzer (Skydive's node/edge model)."""
+"""The graph engine: Skydive's node/edge model and everything that keeps a graph.
 
-from dragonscope.graph.history import History, HistoryError
+It owns the model (``Node``, ``Edge``, ``Graph`` and its listeners), the store that
+applies publishers' writes under Skydive's rules and our merge rule, the history of
+changes and the graph at any past time, metadata edits (partial-update ops, JSON
+Patch), element validation, indexes with their key semantics, and time parsing.
+
+It is a ground floor: it imports nothing of dragonscope but itself (no wire, no NB,
+no query language), so every package above can build on it.
+"""
+
+from dragonscope.graph.history import History, HistoryError, NetChanges, SnapshotView, Steps
 from dragonscope.graph.index import Indexer
 from dragonscope.graph.keys import (
     MISSING,
@@ -58,9 +67,12 @@ __all__ = [
     "History",
     "HistoryError",
     "Indexer",
+    "NetChanges",
     "Node",
     "OpError",
     "Rejected",
+    "SnapshotView",
+    "Steps",
     "ValidationError",
     "apply_ops",
     "check_edge",

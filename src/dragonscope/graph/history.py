@@ -15,7 +15,7 @@ import copy
 from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from dragonscope.graph.model import Edge, Graph, GraphListener, Node, now_ms
 
@@ -23,7 +23,11 @@ NODE = 0
 EDGE = 1
 _STEP = 2048  # changes undone (or summed) between two chances to yield
 
-Steps = Generator[None, None, Any]
+_T = TypeVar("_T")
+Steps = Generator[None, None, _T]
+"""Work that yields between slices (so an event loop can breathe) and returns a ``_T``."""
+NetChanges = dict[str, tuple[Node | None, Node | None]]
+"""Per element ID: its state at the start and at the end of a period (None: absent)."""
 
 
 class HistoryError(ValueError):
@@ -130,9 +134,7 @@ class History(GraphListener):
         self._record(NODE, old, node)
 
     def on_node_deleted(self, node: Node) -> None:
-        alive = copy.copy(node)
-        alive.deleted_at = None
-        self._record(NODE, alive, None)
+        self._record(NODE, _alive(node), None)
 
     def on_edge_added(self, edge: Edge) -> None:
         self._record(EDGE, None, edge)
@@ -141,9 +143,7 @@ class History(GraphListener):
         self._record(EDGE, old, edge)
 
     def on_edge_deleted(self, edge: Edge) -> None:
-        alive = copy.copy(edge)
-        alive.deleted_at = None
-        self._record(EDGE, alive, None)
+        self._record(EDGE, _alive(edge), None)
 
     # -- retention ---------------------------------------------------------------
     def prune(self) -> None:
@@ -181,7 +181,7 @@ class History(GraphListener):
         when nothing changed since (no copy)."""
         return _run(self.view_at_steps(at))
 
-    def view_at_steps(self, at: int) -> Steps:
+    def view_at_steps(self, at: int) -> Steps[Graph | SnapshotView]:
         """``view_at`` as a generator that yields between slices of work and returns
         the view, for callers on an event loop. What it rebuilds is fixed when it
         starts: later changes to the live graph do not leak into the past."""
@@ -190,7 +190,7 @@ class History(GraphListener):
             return self._graph
         return (yield from self._snapshot_steps(at))
 
-    def _snapshot_steps(self, at: int) -> Steps:
+    def _snapshot_steps(self, at: int) -> Steps[SnapshotView]:
         self._check(at)
         nodes, edges = self._graph.snapshot()
         first = bisect.bisect_right(self._times, at, lo=self._start)
@@ -212,7 +212,7 @@ class History(GraphListener):
         starts before the kept history covers what is kept (``FOREVER`` works)."""
         return _run(self.window_view_steps(start, end))
 
-    def window_view_steps(self, start: int, end: int) -> Steps:
+    def window_view_steps(self, start: int, end: int) -> Steps[SnapshotView]:
         """``window_view`` as a generator, like ``view_at_steps``."""
         lo = bisect.bisect_left(self._times, start, lo=max(self._start, 0))
         hi = bisect.bisect_right(self._times, end, lo=lo)
@@ -228,17 +228,17 @@ class History(GraphListener):
         view._out = None
         return view
 
-    def changes_between(self, start: int, end: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    def changes_between(self, start: int, end: int) -> tuple[NetChanges, NetChanges]:
         """Net changes in (start, end]: per kind, {id: (state at start, state at end)}."""
         return _run(self.changes_between_steps(start, end))
 
-    def changes_between_steps(self, start: int, end: int) -> Steps:
+    def changes_between_steps(self, start: int, end: int) -> Steps[tuple[NetChanges, NetChanges]]:
         """``changes_between`` as a generator that yields between slices of work."""
         self._check(start)
         lo = bisect.bisect_right(self._times, start, lo=self._start)
         hi = bisect.bisect_right(self._times, end, lo=lo)
         changes = self._changes[lo:hi]
-        net: tuple[dict[str, Any], dict[str, Any]] = ({}, {})
+        net: tuple[NetChanges, NetChanges] = ({}, {})
         for index, change in enumerate(changes):
             bucket = net[change.kind]
             key = change.element_id
@@ -249,12 +249,13 @@ class History(GraphListener):
         return net
 
 
-def _run(steps: Steps) -> Any:
+def _run(steps: Steps[_T]) -> _T:
     while True:
         try:
             next(steps)
         except StopIteration as stop:
-            return stop.value
+            result: _T = stop.value
+            return result
 
 
 def _alive(element: Node | None) -> Node | None:

@@ -102,7 +102,7 @@ class _Table:
                 bucket = buckets.get(term)
                 if bucket is None:
                     buckets[term] = element_id
-                elif type(bucket) is str:
+                elif isinstance(bucket, str):
                     if bucket != element_id:
                         buckets[term] = {bucket: None, element_id: None}
                 else:
@@ -118,7 +118,7 @@ class _Table:
             bucket = buckets.get(term)
             if bucket is None:
                 continue
-            if type(bucket) is str:
+            if isinstance(bucket, str):
                 if bucket == element_id:
                     del buckets[term]
                 continue
@@ -135,7 +135,7 @@ class _Table:
         bucket = buckets.get(term_of(value))
         if bucket is None:
             return ()
-        if type(bucket) is str:
+        if isinstance(bucket, str):
             return (bucket,)
         return bucket.keys()
 

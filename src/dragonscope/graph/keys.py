@@ -9,11 +9,12 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, Final
 
 from dragonscope.graph.model import Edge, Node
 
-MISSING: Any = type("Missing", (), {"__repr__": lambda self: "MISSING"})()
+MISSING: Final[object] = type("Missing", (), {"__repr__": lambda self: "MISSING"})()
+"""What a key reads on an element that lacks it (distinct from a JSON null)."""
 
 PSEUDO_KEYS = ("@ID", "@Host", "@Origin", "@CreatedAt", "@UpdatedAt", "@DeletedAt", "@Revision")
 _PSEUDO_ATTRS = {
@@ -26,7 +27,8 @@ _PSEUDO_ATTRS = {
     "@Revision": "revision",
 }
 
-Getter = Callable[[Node], Any]
+Getter = Callable[[Node], object]
+"""Reads one key of an element: a JSON value, or ``MISSING``."""
 
 _INT_TEXT = re.compile(r"[+-]?[0-9]+")
 
@@ -46,7 +48,7 @@ def getter(key: str, *, edge_ends: bool = False) -> Getter:
     attr = _PSEUDO_ATTRS.get(key)
     if attr is not None:
 
-        def pseudo(element: Node) -> Any:
+        def pseudo(element: Node) -> object:
             value = getattr(element, attr)
             return MISSING if value is None else value
 
@@ -54,7 +56,7 @@ def getter(key: str, *, edge_ends: bool = False) -> Getter:
     if edge_ends and key in ("Parent", "Child"):
         end = key.lower()
 
-        def with_end(element: Node) -> Any:
+        def with_end(element: Node) -> object:
             value = element.metadata.get(key, MISSING)
             if value is MISSING and isinstance(element, Edge):
                 return getattr(element, end)
@@ -67,7 +69,7 @@ def getter(key: str, *, edge_ends: bool = False) -> Getter:
     return lambda element: walk(element.metadata, parts)
 
 
-def walk(value: Any, parts: tuple[str, ...]) -> Any:
+def walk(value: object, parts: tuple[str, ...]) -> object:
     """Follow a path; a list of objects on the way yields the list of what each holds."""
     for i, part in enumerate(parts):
         if isinstance(value, dict):
@@ -87,14 +89,13 @@ def walk(value: Any, parts: tuple[str, ...]) -> Any:
     return value
 
 
-def to_int(value: Any) -> int | None:
+def to_int(value: object) -> int | None:
     """Skydive's integer coercion: ints, floats truncated, numeric strings; never bools."""
-    kind = type(value)
-    if kind is int:
+    if type(value) is int:
         return value
-    if kind is float:
+    if type(value) is float:
         return int(value) if math.isfinite(value) else None
-    if kind is str and _INT_TEXT.fullmatch(value):
+    if type(value) is str and _INT_TEXT.fullmatch(value):
         return int(value)
     return None
 

@@ -17,7 +17,7 @@ class OpError(ValueError):
     """A partial update or patch that cannot be applied; the text says why."""
 
 
-def apply_ops(metadata: dict[str, Any], ops: Any) -> dict[str, Any]:
+def apply_ops(metadata: dict[str, Any], ops: object) -> dict[str, Any]:
     """Return a copy of ``metadata`` with Skydive partial-update ops applied."""
     if ops is None:
         return metadata
@@ -143,8 +143,8 @@ def _add(doc: Any, parts: list[str], value: Any) -> None:
         raise OpError("cannot add into a scalar")
 
 
-def json_patch(document: Any, patch: Any) -> Any:
-    """Apply an RFC 6902 patch to a deep copy of ``document``."""
+def json_patch(document: object, patch: object) -> object:
+    """Apply an RFC 6902 patch to a deep copy of ``document`` (the patched copy)."""
     if not isinstance(patch, list):
         raise OpError("a JSON Patch must be an array of operations")
     doc = copy.deepcopy(document)

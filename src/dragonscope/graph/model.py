@@ -14,7 +14,7 @@ import time
 from collections import deque
 from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, Self, TypeVar
 
 
 def now_ms() -> int:
@@ -67,7 +67,7 @@ class Node:
         }
 
     @classmethod
-    def from_json(cls, obj: Any) -> Node:
+    def from_json(cls, obj: object) -> Self:
         """Decode a wire object with Skydive's decoding rules (raises GraphError)."""
         if not isinstance(obj, dict):
             raise GraphError("node must be a JSON object")
@@ -108,8 +108,9 @@ class Edge(Node):
         return out
 
     @classmethod
-    def from_json(cls, obj: Any) -> Edge:
+    def from_json(cls, obj: object) -> Self:
         node = Node.from_json(obj)
+        assert isinstance(obj, dict)  # Node.from_json refused anything else
         parent, child = obj.get("Parent"), obj.get("Child")
         if not isinstance(parent, str) or not parent:
             raise GraphError("parent ID wrong format")

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
 from dragonscope.graph.metadata_ops import OpError, apply_ops
 from dragonscope.graph.model import Edge, Graph, GraphError, GraphListener, Node, now_ms
@@ -29,6 +30,8 @@ from dragonscope.graph.validation import (
 
 # A held revision of -1 means "this origin reconnected: accept any revision".
 _ANY = -1
+
+_E = TypeVar("_E", bound=Node)
 
 
 class Rejected(ValueError):
@@ -113,7 +116,7 @@ class Holds:
             self.hold(element_id, origin, _ANY)
 
 
-def _decode(kind: type[Node], obj: Any, floats: bool) -> Node:
+def _decode(kind: type[_E], obj: object, floats: bool) -> _E:
     try:
         element = kind.from_json(obj)
     except GraphError as exc:
@@ -125,15 +128,27 @@ def _decode(kind: type[Node], obj: Any, floats: bool) -> Node:
     return element
 
 
-def decode_node(obj: Any, *, floats: bool = True) -> Node:
+def decode_node(obj: object, *, floats: bool = True) -> Node:
     """``floats=False`` when the caller knows the JSON had no float (nothing to normalize)."""
     return _decode(Node, obj, floats)
 
 
-def decode_edge(obj: Any, *, floats: bool = True) -> Edge:
-    edge = _decode(Edge, obj, floats)
-    assert isinstance(edge, Edge)
-    return edge
+def decode_edge(obj: object, *, floats: bool = True) -> Edge:
+    return _decode(Edge, obj, floats)
+
+
+@dataclass(frozen=True, slots=True)
+class _Kind(Generic[_E]):
+    """What differs between nodes and edges for the store: where they live, how they
+    are checked, and who holds them. Every rule is written once, over a ``_Kind``."""
+
+    name: str
+    holds: Holds
+    get: Callable[[str], _E | None]
+    insert: Callable[[_E], None]
+    replace: Callable[[_E], object]
+    remove: Callable[[str, int | None], object]
+    check: Callable[[_E], None]
 
 
 class GraphStore(GraphListener):
@@ -148,6 +163,24 @@ class GraphStore(GraphListener):
         self._clock = clock
         self._nodes = Holds()
         self._edges = Holds()
+        self._node_kind: _Kind[Node] = _Kind(
+            "node",
+            self._nodes,
+            graph.node,
+            graph.add_node,
+            graph.replace_node,
+            graph.delete_node,
+            check_node,
+        )
+        self._edge_kind: _Kind[Edge] = _Kind(
+            "edge",
+            self._edges,
+            graph.edge,
+            graph.add_edge,
+            graph.replace_edge,
+            graph.delete_edge,
+            check_edge,
+        )
         graph.add_listener(self)
 
     # -- listener: keep holds in step with deletions done by the graph itself ----
@@ -171,14 +204,45 @@ class GraphStore(GraphListener):
 
     def origin_counts(self) -> dict[str, tuple[int, int]]:
         """(nodes, edges) held per origin."""
-        origins = set(self._nodes.by_origin) | set(self._edges.by_origin)
+        nodes, edges = self._nodes, self._edges
+        origins = set(nodes.by_origin) | set(edges.by_origin)
         return {
-            o: (len(self._nodes.held_by(o)), len(self._edges.held_by(o)))
+            o: (len(nodes.held_by(o)), len(edges.held_by(o)))
             for o in sorted(origins)
-            if self._nodes.held_by(o) or self._edges.held_by(o)
+            if nodes.held_by(o) or edges.held_by(o)
         }
 
-    # -- nodes ---------------------------------------------------------------
+    # -- publisher messages, one entry point per message and element kind --------
+    def add_node(self, node: Node, origin: str, *, validate: bool = True) -> bool:
+        """NodeAdded. Returns True when the graph changed."""
+        return self._add(self._node_kind, node, origin, validate)
+
+    def add_edge(self, edge: Edge, origin: str, *, validate: bool = True) -> bool:
+        return self._add(self._edge_kind, edge, origin, validate)
+
+    def update_node(self, node: Node, origin: str, *, validate: bool = True) -> bool:
+        """NodeUpdated: replace metadata if the revision is newer for this origin."""
+        return self._update(self._node_kind, node, origin, validate)
+
+    def update_edge(self, edge: Edge, origin: str, *, validate: bool = True) -> bool:
+        return self._update(self._edge_kind, edge, origin, validate)
+
+    def patch_node(self, obj: object, origin: str) -> bool:
+        """NodePartiallyUpdated: ``{ID, UpdatedAt, Revision, Ops}``."""
+        return self._patch(self._node_kind, obj, origin)
+
+    def patch_edge(self, obj: object, origin: str) -> bool:
+        return self._patch(self._edge_kind, obj, origin)
+
+    def delete_node(self, node: Node | str, origin: str | None) -> bool:
+        """NodeDeleted: an origin holding the node releases it (it goes when nobody
+        holds it any more); anyone else deletes it outright, as in Skydive."""
+        return self._delete(self._node_kind, node, origin)
+
+    def delete_edge(self, edge: Edge | str, origin: str | None) -> bool:
+        return self._delete(self._edge_kind, edge, origin)
+
+    # -- the rules, once for both kinds --------------------------------------------
     def _stamp(self, element: Node, origin: str) -> None:
         now = self._clock()
         element.origin = origin
@@ -188,73 +252,61 @@ class GraphStore(GraphListener):
             element.updated_at = element.created_at
         element.deleted_at = None
 
-    def add_node(self, node: Node, origin: str, *, validate: bool = True) -> bool:
-        """NodeAdded. Returns True when the graph changed."""
+    def _add(self, kind: _Kind[_E], element: _E, origin: str, validate: bool) -> bool:
         if validate:
-            _validate(check_node, node)
-        self._stamp(node, origin)
-        stored = self.graph.node(node.id)
+            _validate(kind.check, element)
+        self._stamp(element, origin)
+        stored = kind.get(element.id)
         if stored is None:
-            self.graph.add_node(node)
-            self._nodes.hold(node.id, origin, node.revision)
+            try:
+                kind.insert(element)
+            except GraphError as exc:  # only an edge can fail here: one of its ends is missing
+                raise Rejected("missing-end", str(exc), element.id) from None
+            kind.holds.hold(element.id, origin, element.revision)
             return True
-        held = self._nodes.revision(node.id, origin)
+        _check_same_ends(stored, element)
+        held = kind.holds.revision(element.id, origin)
         if held is not None and held != _ANY:
-            raise Rejected("duplicate", f"node {node.id} already exists", node.id)
-        self._nodes.hold(node.id, origin, node.revision)
-        return self._merge_node(stored, node.metadata, node.updated_at, node.revision, origin)
+            raise Rejected("duplicate", f"{kind.name} {element.id} already exists", element.id)
+        kind.holds.hold(element.id, origin, element.revision)
+        return self._merge(
+            kind, stored, element.metadata, element.updated_at, element.revision, origin
+        )
 
-    def update_node(self, node: Node, origin: str, *, validate: bool = True) -> bool:
-        """NodeUpdated: replace metadata if the revision is newer for this origin."""
+    def _update(self, kind: _Kind[_E], element: _E, origin: str, validate: bool) -> bool:
         if validate:
-            _validate(check_node, node)
-        stored = self._existing_node(node.id)
-        self._check_revision(self._nodes, stored, node.revision, origin)
-        updated_at = node.updated_at if node.updated_at is not None else self._clock()
-        return self._merge_node(stored, node.metadata, updated_at, node.revision, origin)
+            _validate(kind.check, element)
+        stored = self._existing(kind, element.id)
+        self._check_revision(kind.holds, stored, element.revision, origin)
+        updated_at = element.updated_at if element.updated_at is not None else self._clock()
+        return self._merge(kind, stored, element.metadata, updated_at, element.revision, origin)
 
-    def patch_node(self, obj: Any, origin: str) -> bool:
-        """NodePartiallyUpdated: ``{ID, UpdatedAt, Revision, Ops}``."""
-        node_id, revision, updated_at, ops = _partial(obj)
-        stored = self._existing_node(node_id)
-        self._check_revision(self._nodes, stored, revision, origin)
-        metadata = _apply(stored.metadata, ops, node_id)
-        return self._merge_node(stored, metadata, updated_at or self._clock(), revision, origin)
+    def _patch(self, kind: _Kind[_E], obj: object, origin: str) -> bool:
+        element_id, revision, updated_at, ops = _partial(obj)
+        stored = self._existing(kind, element_id)
+        self._check_revision(kind.holds, stored, revision, origin)
+        metadata = _apply(stored.metadata, ops, element_id)
+        return self._merge(kind, stored, metadata, updated_at or self._clock(), revision, origin)
 
-    def delete_node(self, node: Node | str, origin: str | None) -> bool:
-        """NodeDeleted: an origin holding the node releases it (it goes when nobody
-        holds it any more); anyone else deletes it outright, as in Skydive."""
-        node_id = node if isinstance(node, str) else node.id
-        deleted_at = None if isinstance(node, str) else node.deleted_at
-        self._existing_node(node_id)
-        if self._released(self._nodes, self.graph.node, node_id, origin):
+    def _delete(self, kind: _Kind[_E], element: _E | str, origin: str | None) -> bool:
+        element_id = element if isinstance(element, str) else element.id
+        deleted_at = None if isinstance(element, str) else element.deleted_at
+        self._existing(kind, element_id)
+        if self._released(kind, element_id, origin):
             return False
-        self.graph.delete_node(node_id, deleted_at)
+        kind.remove(element_id, deleted_at)
         return True
 
-    def _existing_node(self, node_id: str) -> Node:
-        stored = self.graph.node(node_id)
+    def _existing(self, kind: _Kind[_E], element_id: str) -> _E:
+        stored = kind.get(element_id)
         if stored is None:
-            raise Rejected("not-found", f"node {node_id} not found", node_id)
+            raise Rejected("not-found", f"{kind.name} {element_id} not found", element_id)
         return stored
-
-    def _merge_node(
-        self,
-        stored: Node,
-        metadata: dict[str, Any],
-        updated_at: int | None,
-        revision: int,
-        origin: str,
-    ) -> bool:
-        return self._merge(
-            self._nodes, self.graph.replace_node, stored, metadata, updated_at, revision, origin
-        )
 
     def _merge(
         self,
-        holdings: Holds,
-        replace: Callable[[Any], object],
-        stored: Any,
+        kind: _Kind[_E],
+        stored: _E,
         metadata: dict[str, Any],
         updated_at: int | None,
         revision: int,
@@ -262,8 +314,8 @@ class GraphStore(GraphListener):
     ) -> bool:
         """Apply an update from ``origin`` to a stored node or edge: the origin's revision
         moves on, and the element is replaced only when its metadata really changed."""
-        if holdings.revision(stored.id, origin) is not None:
-            holdings.hold(stored.id, origin, revision)
+        if kind.holds.revision(stored.id, origin) is not None:
+            kind.holds.hold(stored.id, origin, revision)
         if metadata == stored.metadata:
             return False
         new = copy.copy(stored)
@@ -271,89 +323,36 @@ class GraphStore(GraphListener):
         new.updated_at = updated_at if updated_at is not None else self._clock()
         new.revision = max(stored.revision, revision)
         new.origin = origin
-        replace(new)
+        kind.replace(new)
         return True
 
-    def _released(
-        self, holdings: Holds, get: Callable[[str], Any], element_id: str, origin: str | None
-    ) -> bool:
+    def _released(self, kind: _Kind[_E], element_id: str, origin: str | None) -> bool:
         """An origin holding a shared element lets go of it; True while others still hold it."""
-        if origin is None or holdings.revision(element_id, origin) is None:
+        if origin is None or kind.holds.revision(element_id, origin) is None:
             return False
-        remaining = holdings.release(element_id, origin)
-        if remaining:
-            self._reassign_origin(get(element_id), remaining)
-            return True
-        return False
-
-    # -- edges ---------------------------------------------------------------
-    def add_edge(self, edge: Edge, origin: str, *, validate: bool = True) -> bool:
-        if validate:
-            _validate(check_edge, edge)
-        self._stamp(edge, origin)
-        stored = self.graph.edge(edge.id)
-        if stored is None:
-            if self.graph.node(edge.parent) is None:
-                raise Rejected("missing-end", "Parent node not found", edge.id)
-            if self.graph.node(edge.child) is None:
-                raise Rejected("missing-end", "Child node not found", edge.id)
-            self.graph.add_edge(edge)
-            self._edges.hold(edge.id, origin, edge.revision)
-            return True
-        if (stored.parent, stored.child) != (edge.parent, edge.child):
-            raise Rejected(
-                "duplicate", f"edge {edge.id} already exists between other nodes", edge.id
-            )
-        held = self._edges.revision(edge.id, origin)
-        if held is not None and held != _ANY:
-            raise Rejected("duplicate", f"edge {edge.id} already exists", edge.id)
-        self._edges.hold(edge.id, origin, edge.revision)
-        return self._merge_edge(stored, edge.metadata, edge.updated_at, edge.revision, origin)
-
-    def update_edge(self, edge: Edge, origin: str, *, validate: bool = True) -> bool:
-        if validate:
-            _validate(check_edge, edge)
-        stored = self._existing_edge(edge.id)
-        self._check_revision(self._edges, stored, edge.revision, origin)
-        updated_at = edge.updated_at if edge.updated_at is not None else self._clock()
-        return self._merge_edge(stored, edge.metadata, updated_at, edge.revision, origin)
-
-    def patch_edge(self, obj: Any, origin: str) -> bool:
-        edge_id, revision, updated_at, ops = _partial(obj)
-        stored = self._existing_edge(edge_id)
-        self._check_revision(self._edges, stored, revision, origin)
-        metadata = _apply(stored.metadata, ops, edge_id)
-        return self._merge_edge(stored, metadata, updated_at or self._clock(), revision, origin)
-
-    def delete_edge(self, edge: Edge | str, origin: str | None) -> bool:
-        edge_id = edge if isinstance(edge, str) else edge.id
-        deleted_at = None if isinstance(edge, str) else edge.deleted_at
-        self._existing_edge(edge_id)
-        if self._released(self._edges, self.graph.edge, edge_id, origin):
+        remaining = kind.holds.release(element_id, origin)
+        if not remaining:
             return False
-        self.graph.delete_edge(edge_id, deleted_at)
+        # The element's Origin names a holder; when that one leaves, name another.
+        element = kind.get(element_id)
+        if element is not None and element.origin not in remaining:
+            new = copy.copy(element)
+            new.origin = min(remaining)
+            kind.replace(new)
         return True
 
-    def _existing_edge(self, edge_id: str) -> Edge:
-        stored = self.graph.edge(edge_id)
-        if stored is None:
-            raise Rejected("not-found", f"edge {edge_id} not found", edge_id)
-        return stored
-
-    def _merge_edge(
-        self,
-        stored: Edge,
-        metadata: dict[str, Any],
-        updated_at: int | None,
-        revision: int,
-        origin: str,
-    ) -> bool:
-        return self._merge(
-            self._edges, self.graph.replace_edge, stored, metadata, updated_at, revision, origin
-        )
+    def _check_revision(self, holds: Holds, stored: Node, revision: int, origin: str) -> None:
+        held = holds.revision(stored.id, origin)
+        baseline = stored.revision if held is None else held
+        if revision <= baseline:
+            raise Rejected(
+                "revision",
+                f"{stored.id}: revision {revision} is not newer than {baseline}",
+                stored.id,
+            )
 
     # -- REST PATCH and rules: edits that are not revisioned by a publisher ------
-    def set_metadata(self, element: Node, metadata: dict[str, Any]) -> Node | None:
+    def set_metadata(self, element: _E, metadata: dict[str, Any]) -> _E | None:
         """Replace an element's metadata (Revision + 1); None when nothing changes."""
         if metadata == element.metadata:
             return None
@@ -367,43 +366,16 @@ class GraphStore(GraphListener):
             self.graph.replace_node(new)
         return new
 
-    # -- shared rules ----------------------------------------------------------
-    def _check_revision(self, holds: Holds, stored: Node, revision: int, origin: str) -> None:
-        held = holds.revision(stored.id, origin)
-        baseline = stored.revision if held is None else held
-        if revision <= baseline:
-            raise Rejected(
-                "revision",
-                f"{stored.id}: revision {revision} is not newer than {baseline}",
-                stored.id,
-            )
-
-    def _reassign_origin(self, element: Node | None, remaining: list[str]) -> None:
-        """The element's Origin names a holder; when that one leaves, name another."""
-        if element is None or element.origin in remaining:
-            return
-        new = copy.copy(element)
-        new.origin = min(remaining)
-        if isinstance(new, Edge):
-            self.graph.replace_edge(new)
-        else:
-            self.graph.replace_node(new)
-
     # -- whole-origin operations -----------------------------------------------
     def release_origin(self, origin: str) -> int:
         """Drop every hold of ``origin`` (DeleteOnDisconnect); returns elements deleted."""
-        deleted = 0
-        for edge_id in list(self._edges.held_by(origin)):
-            if self.graph.edge(edge_id) is not None and self.delete_edge(edge_id, origin):
-                deleted += 1
-        for node_id in list(self._nodes.held_by(origin)):
-            if self.graph.node(node_id) is not None and self.delete_node(node_id, origin):
-                deleted += 1
+        deleted = self._drop(self._edge_kind, origin, keep=set())
+        deleted += self._drop(self._node_kind, origin, keep=set())
         self._nodes.by_origin.pop(origin, None)
         self._edges.by_origin.pop(origin, None)
         return deleted
 
-    def sync(self, obj: Any, origin: str) -> list[Rejected]:
+    def sync(self, obj: object, origin: str) -> list[Rejected]:
         """A publisher's ``Sync``: make what ``origin`` holds exactly this graph.
 
         Elements kept across the sync are updated in place (no delete/re-add
@@ -416,48 +388,47 @@ class GraphStore(GraphListener):
             raise Rejected("decode", "Sync must carry an object with Nodes and Edges")
         nodes = [decode_node(o) for o in _list(obj, "Nodes")]
         edges = [decode_edge(o) for o in _list(obj, "Edges")]
-        node_ids = {n.id for n in nodes}
-        edge_ids = {e.id for e in edges}
-        for edge_id in list(self._edges.held_by(origin) - edge_ids):
-            if self.graph.edge(edge_id) is not None:
-                self.delete_edge(edge_id, origin)
-        for node_id in list(self._nodes.held_by(origin) - node_ids):
-            if self.graph.node(node_id) is not None:
-                self.delete_node(node_id, origin)
+        self._drop(self._edge_kind, origin, keep={e.id for e in edges})
+        self._drop(self._node_kind, origin, keep={n.id for n in nodes})
         for node in nodes:
-            self._upsert(self._nodes, node, origin, self.add_node, self._merge_node)
+            self._upsert(self._node_kind, node, origin)
         rejected: list[Rejected] = []
         for edge in edges:
             try:
-                self._upsert(self._edges, edge, origin, self.add_edge, self._merge_edge)
+                self._upsert(self._edge_kind, edge, origin)
             except Rejected as exc:
                 rejected.append(exc)
         return rejected
 
-    def _upsert(
-        self,
-        holds: Holds,
-        element: Any,
-        origin: str,
-        add: Callable[..., bool],
-        merge: Callable[..., bool],
-    ) -> None:
-        stored = (
-            self.graph.edge(element.id) if holds is self._edges else self.graph.node(element.id)
-        )
+    def _drop(self, kind: _Kind[_E], origin: str, keep: set[str]) -> int:
+        """Let go of every element ``origin`` holds but ``keep``; returns elements deleted."""
+        deleted = 0
+        for element_id in list(kind.holds.held_by(origin) - keep):
+            if kind.get(element_id) is not None and self._delete(kind, element_id, origin):
+                deleted += 1
+        return deleted
+
+    def _upsert(self, kind: _Kind[_E], element: _E, origin: str) -> None:
+        stored = kind.get(element.id)
         if stored is None:
-            add(element, origin, validate=False)
+            self._add(kind, element, origin, validate=False)
             return
-        if isinstance(stored, Edge) and (stored.parent, stored.child) != (
-            element.parent,
-            element.child,
-        ):
-            raise Rejected("duplicate", f"edge {element.id} already exists between other nodes")
-        holds.hold(element.id, origin, element.revision)
-        merge(stored, normalize(element.metadata), element.updated_at, element.revision, origin)
+        _check_same_ends(stored, element)
+        kind.holds.hold(element.id, origin, element.revision)
+        self._merge(kind, stored, element.metadata, element.updated_at, element.revision, origin)
 
 
-def _validate(check: Callable[[Any], None], element: Node) -> None:
+def _check_same_ends(stored: Node, element: Node) -> None:
+    """An edge ID names one pair of ends: a write under it between other nodes is refused."""
+    if not (isinstance(stored, Edge) and isinstance(element, Edge)):
+        return
+    if (stored.parent, stored.child) != (element.parent, element.child):
+        raise Rejected(
+            "duplicate", f"edge {element.id} already exists between other nodes", element.id
+        )
+
+
+def _validate(check: Callable[[_E], None], element: _E) -> None:
     try:
         check(element)
     except ValidationError as exc:

@@ -28,9 +28,7 @@ MAX_EPOCH_SECONDS = 2147483647
 # datetime's own range, in ms since epoch: years 1 to 9999.
 MIN_MS = -62135596800000
 MAX_MS = 253402300799999
-TIME_FORMS = (
-    "ms or s since epoch, ISO 8601, an RFC 1123 date, now, or a duration from now like -5m"
-)
+TIME_FORMS = "ms or s since epoch, ISO 8601, an RFC 1123 date, now, or a duration from now like -5m"
 
 
 def duration_ms(text: str) -> int | None:

@@ -53,12 +53,16 @@ def check_edge(edge: Edge) -> None:
     check_edge_metadata(edge.metadata)
 
 
-def normalize(value: Any) -> Any:
-    """Integral floats become integers, as Skydive stores them (recursively)."""
+def normalize(metadata: dict[str, Any]) -> dict[str, Any]:
+    """Integral floats become integers, as Skydive stores them (at any depth)."""
+    return {key: _normalized(value) for key, value in metadata.items()}
+
+
+def _normalized(value: object) -> object:
     if isinstance(value, float):
         return int(value) if value.is_integer() and abs(value) < 2**63 else value
     if isinstance(value, dict):
-        return {k: normalize(v) for k, v in value.items()}
+        return {k: _normalized(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [normalize(v) for v in value]
+        return [_normalized(v) for v in value]
     return value

@@ -4,10 +4,14 @@
     ops = topology.load(snapshot)        # the whole graph, nodes before edges
     ops = topology.apply(change)         # only what the change touched, in a valid order
 
-``docs/graph-model.md`` describes every node type, metadata key and relation.
+It owns the per-table rules (``topology/rules/``), deterministic element IDs and the
+extension API. Its operations speak the graph's vocabulary (``GraphOp``: an ``Action`` on a
+node or an edge): it imports only ``dragonscope.nb`` and ``dragonscope.graph``, never the
+wire protocol (``skydive``) or anything above. ``docs/graph-model.md`` describes every
+node type, metadata key and relation.
 """
 
-from dragonscope.topology.engine import GraphOp, Topology, translate
+from dragonscope.topology.engine import Action, GraphOp, Topology, translate
 from dragonscope.topology.extensions import (
     ENTRY_POINT_GROUP,
     Extension,
@@ -20,6 +24,7 @@ from dragonscope.topology.snapshot import snapshot_from_graph
 
 __all__ = [
     "ENTRY_POINT_GROUP",
+    "Action",
     "Extension",
     "ExtensionContext",
     "ExtensionFailure",

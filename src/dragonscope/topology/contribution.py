@@ -73,13 +73,13 @@ class RenderContext:
         self.contribution = Contribution()
 
     # -- reading (recorded) ------------------------------------------------
-    def get(self, table: str, object_id: Any) -> NbObject | None:
+    def get(self, table: str, object_id: object) -> NbObject | None:
         if not isinstance(object_id, str) or not object_id:
             return None
         self.deps.add(("obj", table, object_id))
         return self._get(table, object_id)
 
-    def lookup(self, index: str, value: Any) -> list[str]:
+    def lookup(self, index: str, value: object) -> list[str]:
         """Ids of the objects whose ``index`` holds ``value``, sorted for determinism."""
         if not isinstance(value, str) or not value:
             return []
@@ -130,7 +130,7 @@ class RenderContext:
         self.contribution.edges[eid] = EdgeSpec(parent, child, metadata)
         return eid
 
-    def claim(self, table: str, object_id: Any, kind: str) -> None:
+    def claim(self, table: str, object_id: object, kind: str) -> None:
         """Pull an object into the chassis slice (``kind`` says how far it pulls in turn)."""
         if isinstance(object_id, str) and object_id and (table, object_id) != self.obj.key:
             claims = self.contribution.claims

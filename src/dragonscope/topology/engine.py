@@ -16,18 +16,11 @@ import logging
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from enum import StrEnum
+from typing import Any, TypeVar
 
 from dragonscope.graph import Edge, Node
 from dragonscope.nb import Change, NbObject, Snapshot
-from dragonscope.skydive import (
-    EDGE_ADDED,
-    EDGE_DELETED,
-    EDGE_UPDATED,
-    NODE_ADDED,
-    NODE_DELETED,
-    NODE_UPDATED,
-)
 from dragonscope.topology import ids
 from dragonscope.topology import metadata as md
 from dragonscope.topology.contribution import (
@@ -45,24 +38,41 @@ log = logging.getLogger(__name__)
 
 NO_KINDS: frozenset[str] = frozenset()
 
+_V = TypeVar("_V")
+
+
+class Action(StrEnum):
+    """What a ``GraphOp`` does to its element."""
+
+    ADD = "add"
+    UPDATE = "update"
+    DELETE = "delete"
+
 
 @dataclass(frozen=True, slots=True)
 class GraphOp:
-    """One graph operation, named by its Skydive message type."""
+    """One step that moves a consumer's copy of the graph: an action on a node or an edge.
 
-    type: str
+    The vocabulary is the graph's, not a protocol's: a publisher maps it to its messages.
+    """
+
+    action: Action
     element: Node | Edge
+
+    @property
+    def is_node(self) -> bool:
+        return not isinstance(self.element, Edge)
 
 
 def tenant_metadata(topic: str) -> dict[str, Any]:
-    return {"Name": topic, "Type": "tenant", "Manager": md.MANAGER, "Tenant": topic}
+    return {"Name": topic, "Type": md.TENANT, "Manager": md.MANAGER, "Tenant": topic}
 
 
 def missing_metadata(table: str, object_id: str) -> dict[str, Any]:
     """A referenced object that does not exist: shown, in red, naming what is missing."""
     return {
         "Name": md.display_name(object_id, ""),
-        "Type": "missing",
+        "Type": md.MISSING,
         "Manager": md.MANAGER,
         "Missing": {"Table": table, "ID": object_id},
         "State": "DOWN",
@@ -224,35 +234,17 @@ class Topology:
             self._contrib[key] = new
         self._extensions.track(key, old, new)
         for nid in old.nodes.keys() - new.nodes.keys():
-            claims = self._node_claims[nid]
-            del claims[key]
-            if not claims:
+            node_claims = self._node_claims[nid]
+            del node_claims[key]
+            if not node_claims:
                 del self._node_claims[nid]
             touched_nodes[nid] = None
         for nid, metadata in new.nodes.items():
             if old.nodes.get(nid) != metadata or nid not in old.nodes:
                 self._node_claims.setdefault(nid, {})[key] = metadata
                 touched_nodes[nid] = None
-        for nid in old.refs.keys() - new.refs.keys():
-            self._refs[nid] -= 1
-            if not self._refs[nid]:
-                del self._refs[nid]
-                del self._ref_target[nid]
-            touched_nodes[nid] = None
-        for nid in new.refs.keys() - old.refs.keys():
-            self._refs[nid] += 1
-            self._ref_target[nid] = new.refs[nid]
-            touched_nodes[nid] = None
-        for nid in old.tenants.keys() - new.tenants.keys():
-            self._tenants[nid] -= 1
-            if not self._tenants[nid]:
-                del self._tenants[nid]
-                del self._tenant_topic[nid]
-            touched_nodes[nid] = None
-        for nid in new.tenants.keys() - old.tenants.keys():
-            self._tenants[nid] += 1
-            self._tenant_topic[nid] = new.tenants[nid]
-            touched_nodes[nid] = None
+        _count(self._refs, self._ref_target, old.refs, new.refs, touched_nodes)
+        _count(self._tenants, self._tenant_topic, old.tenants, new.tenants, touched_nodes)
         for eid in old.edges.keys() - new.edges.keys():
             spec = old.edges[eid]
             claims = self._edge_claims[eid]
@@ -405,13 +397,33 @@ class Topology:
                 edge_updated.append(edge)
                 self._edges[eid] = edge
         return [
-            *(GraphOp(EDGE_DELETED, e) for e in edge_deleted),
-            *(GraphOp(NODE_DELETED, n) for n in deleted),
-            *(GraphOp(NODE_ADDED, n) for n in added),
-            *(GraphOp(NODE_UPDATED, n) for n in updated),
-            *(GraphOp(EDGE_ADDED, e) for e in edge_added),
-            *(GraphOp(EDGE_UPDATED, e) for e in edge_updated),
+            *(GraphOp(Action.DELETE, e) for e in edge_deleted),
+            *(GraphOp(Action.DELETE, n) for n in deleted),
+            *(GraphOp(Action.ADD, n) for n in added),
+            *(GraphOp(Action.UPDATE, n) for n in updated),
+            *(GraphOp(Action.ADD, e) for e in edge_added),
+            *(GraphOp(Action.UPDATE, e) for e in edge_updated),
         ]
+
+
+def _count(
+    counts: Counter[str],
+    values: dict[str, _V],
+    old: Mapping[str, _V],
+    new: Mapping[str, _V],
+    touched: dict[str, None],
+) -> None:
+    """Nodes several objects may point at (placeholders, tenants) exist while counted."""
+    for nid in old.keys() - new.keys():
+        counts[nid] -= 1
+        if not counts[nid]:
+            del counts[nid]
+            del values[nid]
+        touched[nid] = None
+    for nid in new.keys() - old.keys():
+        counts[nid] += 1
+        values[nid] = new[nid]
+        touched[nid] = None
 
 
 def translate(

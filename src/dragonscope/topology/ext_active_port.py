@@ -13,13 +13,14 @@ from __future__ import annotations
 from typing import Any
 
 from dragonscope.nb import NbObject
+from dragonscope.nb import tables as nb
 from dragonscope.topology.extensions import ExtensionContext
 from dragonscope.topology.metadata import MANAGER, host_prefix, put_addresses
 
 
 class ActivePortExtension:
     name = "active-port"
-    tables = frozenset({"lport"})
+    tables = frozenset({nb.LPORT})
 
     def contribute(self, obj: NbObject, ctx: ExtensionContext) -> None:
         network = obj.data.get("lswitch")
@@ -31,16 +32,16 @@ class ActivePortExtension:
         for pair in pairs:
             ip = pair.get("ip_address") if isinstance(pair, dict) else None
             address = host_prefix(ip)
-            if address is None:
+            if address is None or not isinstance(ip, str):
                 continue
             # Dragonflow keys an active port by network id and address, concatenated.
-            active = ctx.get("activeport", f"{network}{ip}")
+            active = ctx.get(nb.ACTIVEPORT, f"{network}{ip}")
             holder = active.data.get("detected_lport") if active is not None else None
             vip: dict[str, Any] = {"Name": ip, "Type": "vip", "Manager": MANAGER}
             put_addresses(vip, [address])
             vip["ActivePort"] = holder if isinstance(holder, str) else None
             vip_node = ctx.add_node(f"{network}/{ip}", vip)
-            ctx.add_edge(ctx.node_of("lswitch", network), vip_node, "ownership")
+            ctx.add_edge(ctx.node_of(nb.LSWITCH, network), vip_node, "ownership")
             ctx.add_edge(vip_node, own, "allowed-address-pair", {"Active": holder == obj.id})
             if holder == obj.id:
                 holding.append(ip)

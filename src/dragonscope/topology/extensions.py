@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
@@ -204,16 +204,17 @@ class ExtensionRunner:
             extensions, self.failures = discover()
         self._enabled: dict[str, Extension] = {}
         for extension in extensions:
-            name = getattr(extension, "name", None)
+            raw_name = getattr(extension, "name", None)
+            name = raw_name if isinstance(raw_name, str) else ""
             problem = None
-            if not isinstance(name, str) or not name:
+            if not name:
                 problem = "it has no name"
             elif name in self._enabled:
                 problem = "another extension has the same name"
             elif not callable(getattr(extension, "contribute", None)):
                 problem = "it has no contribute(obj, ctx) method"
             if problem:
-                self._fail(ExtensionFailure(str(name or extension), None, None, problem))
+                self._fail(ExtensionFailure(str(raw_name or extension), None, None, problem))
                 continue
             self._enabled[name] = extension
         self._sources: dict[str, set[Key]] = {}
@@ -231,7 +232,9 @@ class ExtensionRunner:
                 continue
             ctx = ExtensionContext(name, render)
             try:
-                returned = extension.contribute(obj, ctx)
+                # A plugin may break the protocol: what it returns is checked, not trusted.
+                contribute: Callable[..., object] = extension.contribute
+                returned = contribute(obj, ctx)
                 if returned is not None:
                     raise ExtensionOutputError(
                         f"contribute returned a {type(returned).__name__}; "

@@ -11,13 +11,20 @@ import ipaddress
 from functools import lru_cache
 from typing import Any
 
-from dragonscope.nb import NbObject, schema
+from dragonscope.nb import NbObject, redact
 
 MANAGER = "dragonflow"
 DRAGONFLOW = "Dragonflow"
+# Node types that are not NB tables.
+ROUTER_PORT = "lrouter_port"
+"""A router's port: embedded in its router (also its ``Dragonflow.Table``)."""
+TENANT = "tenant"
+"""A project, drawn for the topics in use."""
+MISSING = "missing"
+"""A referenced object that does not exist."""
 
 
-def display_name(value: Any, fallback: str) -> str:
+def display_name(value: object, fallback: str) -> str:
     """Skydive refuses nodes without a non-empty ``Name``: fall back to the id, then a mark."""
     if isinstance(value, str) and value:
         return value
@@ -26,7 +33,7 @@ def display_name(value: Any, fallback: str) -> str:
 
 def stored_fields(obj: NbObject) -> dict[str, Any]:
     """The object's fields as stored, secrets removed by schema, plus ``Table`` and ``ID``."""
-    return {**schema.redact(obj), "Table": obj.table, "ID": obj.id}
+    return {**redact(obj), "Table": obj.table, "ID": obj.id}
 
 
 def base(obj: NbObject) -> dict[str, Any]:
@@ -45,7 +52,7 @@ def base(obj: NbObject) -> dict[str, Any]:
     return metadata
 
 
-def host_prefix(address: Any, prefixlen: int | None = None) -> tuple[int, str] | None:
+def host_prefix(address: object, prefixlen: int | None = None) -> tuple[int, str] | None:
     """``(version, "ip/prefix")`` for an address, with the given or the host prefix length."""
     if not isinstance(address, str):
         return None
@@ -66,11 +73,11 @@ def _prefixlen(cidr: str) -> int | None:
         return None
 
 
-def prefixlen_of(cidr: Any) -> int | None:
+def prefixlen_of(cidr: object) -> int | None:
     return _prefixlen(cidr) if isinstance(cidr, str) else None
 
 
-def interface_address(network: Any) -> tuple[int, str] | None:
+def interface_address(network: object) -> tuple[int, str] | None:
     """A router port's ``network`` (``"10.10.1.1/24"``, host bits kept) as ``(version, text)``."""
     if not isinstance(network, str):
         return None
@@ -91,13 +98,13 @@ def put_addresses(metadata: dict[str, Any], addresses: list[tuple[int, str]]) ->
         metadata["IPV6"] = v6
 
 
-def first_string(value: Any) -> str | None:
+def first_string(value: object) -> str | None:
     if isinstance(value, list) and value and isinstance(value[0], str):
         return value[0]
     return None
 
 
-def strings(value: Any) -> list[str]:
+def strings(value: object) -> list[str]:
     """The string items of a list field (ill-typed items are the parser's business)."""
     if not isinstance(value, list):
         return []

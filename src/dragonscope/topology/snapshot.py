@@ -14,9 +14,9 @@ from typing import Any
 from dragonscope.graph import Edge, Node
 from dragonscope.nb import NbObject, Snapshot
 from dragonscope.topology.extensions import EXTENSION_KEY
-from dragonscope.topology.metadata import DRAGONFLOW
+from dragonscope.topology.metadata import DRAGONFLOW, MISSING, ROUTER_PORT, TENANT
 
-DERIVED_TYPES = frozenset({"lrouter_port", "missing", "tenant"})
+DERIVED_TYPES = frozenset({ROUTER_PORT, MISSING, TENANT})
 """Node types that are not NB objects (the router's copy of its ports lives in the router)."""
 
 

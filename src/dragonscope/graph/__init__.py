@@ -9,7 +9,16 @@ It is a ground floor: it imports nothing of dragonscope but itself (no wire, no 
 no query language), so every package above can build on it.
 """
 
-from dragonscope.graph.history import History, HistoryError, NetChanges, SnapshotView, Steps
+from dragonscope.graph.history import (
+    KIND_EDGE,
+    KIND_NODE,
+    Change,
+    History,
+    HistoryError,
+    NetChanges,
+    SnapshotView,
+    Steps,
+)
 from dragonscope.graph.index import Indexer
 from dragonscope.graph.keys import (
     MISSING,
@@ -54,10 +63,13 @@ from dragonscope.graph.validation import (
 )
 
 __all__ = [
+    "KIND_EDGE",
+    "KIND_NODE",
     "MISSING",
     "OP_DELETE",
     "OP_SET",
     "PSEUDO_KEYS",
+    "Change",
     "Edge",
     "Graph",
     "GraphError",

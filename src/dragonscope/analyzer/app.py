@@ -22,6 +22,7 @@ from dragonscope.analyzer.endpoints import PublisherEndpoint, SubscriberEndpoint
 from dragonscope.analyzer.endpoints.handshake import Connection, Pool
 from dragonscope.analyzer.gc_policy import GcPolicy
 from dragonscope.analyzer.monitor import Monitor
+from dragonscope.analyzer.past import Past
 from dragonscope.analyzer.reactor import Reactor
 from dragonscope.analyzer.rejections import RejectionLog
 from dragonscope.analyzer.rest import (
@@ -45,6 +46,7 @@ from dragonscope.analyzer.settings import AnalyzerSettings
 from dragonscope.analyzer.subscribers import Subscriber, SubscriberHub
 from dragonscope.analyzer.users import load_users
 from dragonscope.graph import Graph, GraphStore, History, Indexer
+from dragonscope.history import DurableHistory, Recorder, RecorderSettings, open_store
 
 log = logging.getLogger("dragonscope.analyzer")
 
@@ -78,10 +80,19 @@ class Analyzer:
         self.graph = Graph()
         Indexer.attach(self.graph)
         self.store = GraphStore(self.graph)
+        self.recorder = self._recorder()
+        memory = self.settings.history_retention
+        if self.recorder is not None:
+            memory = min(memory, self.settings.history_memory)
         self.history = History(
-            self.graph, self.settings.history_retention, self.settings.history_max_changes
+            self.graph,
+            memory,
+            self.settings.history_max_changes,
+            on_change=None if self.recorder is None else self.recorder.push,
         )
-        self.live = Live(self.graph, self.store, self.history)
+        durable = None if self.recorder is None else DurableHistory(self.recorder.store)
+        self.past = Past(self.history, durable, self.recorder)
+        self.live = Live(self.graph, self.store, self.history, self.past)
         self.hub = SubscriberHub(self.graph)
         self.rejections = RejectionLog(self.settings.rejections_kept)
         self.publishers: Pool[Connection] = Pool()
@@ -106,6 +117,16 @@ class Analyzer:
         self._gc_task: asyncio.Task[None] | None = None
         self.gc_policy = GcPolicy(lambda: self.hub.version) if self.settings.gc_freeze else None
         self.app = self._create_app(routes)
+
+    def _recorder(self) -> Recorder | None:
+        if self.settings.history is None:
+            return None
+        retention = self.settings.history_retention
+        settings = RecorderSettings(
+            retention_ms=int(retention * 1000) if retention else None,
+            max_bytes=self.settings.history_max_size,
+        )
+        return Recorder(open_store(self.settings.history), self.graph, settings)
 
     def reload_users(self) -> int:
         """Re-read the users file (SIGHUP); a bad file keeps the current users.
@@ -169,6 +190,8 @@ class Analyzer:
         if sockets:
             self.port = sockets[0].getsockname()[1]
         self.reactor.start()
+        if self.recorder is not None:
+            self.recorder.start()
         if self.gc_policy is not None:
             self._gc_task = asyncio.get_running_loop().create_task(self.gc_policy.run())
         self._pruner = asyncio.get_running_loop().create_task(self._prune_forever())
@@ -194,6 +217,8 @@ class Analyzer:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+        if self.recorder is not None:
+            await self.recorder.stop()
 
     async def __aenter__(self) -> Analyzer:
         await self.start()
@@ -220,6 +245,7 @@ class Analyzer:
             self.publishers,
             self.counters,
             self.sockets,
+            None if self.recorder is None else self.recorder.room,
         ).mount(router)
         SubscriberEndpoint(
             guard, settings, self.live, self.hub, self.subscriber_pool, self.sockets
@@ -231,7 +257,7 @@ class Analyzer:
         LoginApi(guard, settings).mount(router)
         StatusApi(self.monitor, settings.host_id, guard).mount(router)
         mount_openapi(router)
-        mount_changes(router, self.history, guard)
+        mount_changes(router, self.past, guard)
         mount_ui(router)
         mount_views(router, self.live, guard)
         mount_trace(router, self.live, guard)

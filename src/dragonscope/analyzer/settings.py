@@ -7,11 +7,14 @@ import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from dragonscope.history import check_url
+
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8082
 DEFAULT_TOKEN_TTL = 12 * 3600.0
 DEFAULT_HISTORY_RETENTION = 24 * 3600.0
 DEFAULT_HISTORY_MAX_CHANGES = 2_000_000
+DEFAULT_HISTORY_MEMORY = 3600.0  # with a durable store, memory keeps the last hour
 DEFAULT_SUBSCRIBER_QUEUE = 10_000
 
 
@@ -25,6 +28,11 @@ class AnalyzerSettings:
     tls_key: Path | None = None
     history_retention: float = DEFAULT_HISTORY_RETENTION
     history_max_changes: int = DEFAULT_HISTORY_MAX_CHANGES
+    # Durable history: sqlite:///path or postgresql://...; None keeps history in memory
+    # only (the default for embedders; the analyzer command defaults to a file).
+    history: str | None = None
+    history_max_size: int | None = None  # bytes
+    history_memory: float = DEFAULT_HISTORY_MEMORY
     insecure: bool = False
     host_id: str = field(default_factory=socket.gethostname)
     subscriber_queue: int = DEFAULT_SUBSCRIBER_QUEUE
@@ -42,6 +50,10 @@ class AnalyzerSettings:
             raise ValueError("token TTL must be positive")
         if self.history_retention < 0:
             raise ValueError("history retention cannot be negative")
+        if self.history is not None:
+            check_url(self.history)
+        if self.history_max_size is not None and self.history_max_size <= 0:
+            raise ValueError("history max size must be positive")
         if (self.tls_cert is None) != (self.tls_key is None):
             raise ValueError("--tls-cert and --tls-key go together")
         if self.users_file is None and not self.insecure and not is_loopback(self.host):

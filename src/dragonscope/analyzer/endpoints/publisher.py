@@ -13,7 +13,7 @@ import asyncio
 import logging
 import re
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import WSMsgType, web
@@ -190,8 +190,10 @@ class PublisherEndpoint:
         pool: Pool[Connection],
         counters: Counter[str],
         sockets: Sockets,
+        backpressure: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.auth, self.settings, self.store = auth, settings, store
+        self.backpressure = backpressure  # e.g. the history recorder's room()
         self.rejections, self.pool, self.counters, self.sockets = (
             rejections,
             pool,
@@ -229,6 +231,8 @@ class PublisherEndpoint:
             async for frame in ws:
                 if conn.messages_in % YIELD_EVERY == 0:
                     await asyncio.sleep(0)  # a burst must not starve subscribers' writers
+                    if self.backpressure is not None:
+                        await self.backpressure()
                 if frame.type == WSMsgType.TEXT:
                     replies = session.handle_frame(frame.data)
                 elif frame.type == WSMsgType.BINARY:

@@ -24,7 +24,6 @@ from aiohttp import WSMsgType, web
 from dragonscope import skydive as m
 from dragonscope.analyzer import auth
 from dragonscope.analyzer.auth import Authenticator
-from dragonscope.analyzer.chunked import drive
 from dragonscope.analyzer.endpoints.handshake import (
     Connection,
     HandshakeError,
@@ -36,6 +35,7 @@ from dragonscope.analyzer.endpoints.handshake import (
     refused,
 )
 from dragonscope.analyzer.endpoints.publisher import CLOSE_TIMEOUT_S
+from dragonscope.analyzer.past import Past
 from dragonscope.analyzer.query import QueryError, compile_query, graph_ids_async
 from dragonscope.analyzer.services import Live, Sockets
 from dragonscope.analyzer.settings import AnalyzerSettings
@@ -47,7 +47,8 @@ from dragonscope.analyzer.subscribers import (
     ViewFilter,
     encode,
 )
-from dragonscope.graph import Graph, History, HistoryError
+from dragonscope.graph import Graph, HistoryError
+from dragonscope.history import StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +60,7 @@ class Views(Protocol):
     def graph(self) -> Graph: ...
 
     @property
-    def history(self) -> History: ...
+    def past(self) -> Past: ...
 
     @property
     def hub(self) -> SubscriberHub: ...
@@ -70,7 +71,7 @@ class LiveViews:
     """The live services behind subscribers' views."""
 
     graph: Graph
-    history: History
+    past: Past
     hub: SubscriberHub
 
 
@@ -78,10 +79,10 @@ async def make_filter(views: Views, text: str) -> tuple[ViewFilter, tuple[set[st
     """Compile a subscriber filter and run it once; raises QueryError unless it
     yields a graph. Returns the filter and the IDs it gave."""
     compiled = compile_query(text)
-    history = views.history
+    past = views.past
 
     async def view_filter(graph: Graph) -> tuple[set[str], set[str]]:
-        return await graph_ids_async(compiled, graph, history)
+        return await graph_ids_async(compiled, graph, past)
 
     return view_filter, await view_filter(views.graph)
 
@@ -105,7 +106,7 @@ async def _change_view_and_reply(views: Views, sub: Subscriber, msg: m.Message) 
         elif wanted == "":
             sub.view_filter, sub.filter_text = None, ""
             if isinstance(at, int) and not isinstance(at, bool) and at > 0:
-                past = await drive(views.history.view_at_steps(at))
+                past = await views.past.view_at(at)
                 nodes, edges = list(past.nodes()), list(past.edges())
             else:
                 nodes, edges = hub.view_lists(sub)
@@ -117,6 +118,9 @@ async def _change_view_and_reply(views: Views, sub: Subscriber, msg: m.Message) 
             nodes, edges = hub.view_lists(sub)
     except (QueryError, HistoryError) as exc:
         sub.push(encode(m.SYNC_REPLY, str(exc), uuid=msg.uuid, status=400))
+        return
+    except StoreUnavailable as exc:
+        sub.push(encode(m.SYNC_REPLY, f"history unavailable: {exc}", uuid=msg.uuid, status=503))
         return
     await hub.send_graph(sub, m.SYNC_REPLY, nodes, edges, uuid=msg.uuid)
 
@@ -134,7 +138,7 @@ class SubscriberEndpoint:
         sockets: Sockets,
     ) -> None:
         self.auth, self.settings = auth, settings
-        self.views = LiveViews(live.graph, live.history, hub)
+        self.views = LiveViews(live.graph, live.past, hub)
         self.pool, self.sockets = pool, sockets
 
     def mount(self, router: web.UrlDispatcher) -> None:

@@ -48,7 +48,7 @@ class TopologyApi:
             return text_error(400, "GremlinQuery must be a string")
         try:
             compiled = compile_query(query)
-            pieces = await run_query(compiled, self.live.graph, self.live.history, AS_BYTES)
+            pieces = await run_query(compiled, self.live.graph, self.live.past, AS_BYTES)
         except QueryError as exc:
             return text_error(400, str(exc))
         self.counters["queries"] += 1

@@ -138,7 +138,7 @@ class TraceService:
         """The Tracer for the live graph (or the graph at ``at`` ms), patched if asked.
         Snapshot and index are built in a worker thread: seconds on a 100k-object cloud."""
         if at is not None:
-            view = self.live.history.view_at(at)
+            view = await self.live.past.view_at(at)
             nodes, edges = list(view.nodes()), list(view.edges())
             snapshot = await asyncio.to_thread(snapshot_from_graph, nodes, edges)
         else:

@@ -19,11 +19,21 @@ PROGRAMS: dict[str, str] = {
     "redis-server": "redis-server",
     "chromium": "chromium",
     "openssl": "openssl",
+    "initdb": "postgresql-15",
+    "pg_ctl": "postgresql-15",
+    "postgres": "postgresql-15",
 }
+# Where Debian puts programs that are not on PATH (PostgreSQL's server binaries).
+SEARCH_PATH = ("/usr/lib/postgresql/15/bin",)
+
+
+def which(program: str) -> str | None:
+    """The program's path, on PATH or in SEARCH_PATH."""
+    return shutil.which(program) or shutil.which(program, path=os.pathsep.join(SEARCH_PATH))
 
 
 def missing_programs() -> list[str]:
-    return [program for program in PROGRAMS if shutil.which(program) is None]
+    return [program for program in PROGRAMS if which(program) is None]
 
 
 def missing_packages() -> list[str]:

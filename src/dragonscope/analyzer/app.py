@@ -191,7 +191,7 @@ class Analyzer:
             self.port = sockets[0].getsockname()[1]
         self.reactor.start()
         if self.recorder is not None:
-            self.recorder.start()
+            await self.recorder.start()
         if self.gc_policy is not None:
             self._gc_task = asyncio.get_running_loop().create_task(self.gc_policy.run())
         self._pruner = asyncio.get_running_loop().create_task(self._prune_forever())

@@ -36,7 +36,8 @@ CREATE TABLE IF NOT EXISTS history_checkpoints (
     at bigint NOT NULL, seq bigint NOT NULL, body bytea NOT NULL, PRIMARY KEY (at, seq));
 CREATE TABLE IF NOT EXISTS history_gaps (start bigint NOT NULL, "end" bigint NOT NULL, reason text);
 CREATE TABLE IF NOT EXISTS history_writers (
-    id text PRIMARY KEY, started bigint NOT NULL, seen bigint NOT NULL, alone boolean NOT NULL);
+    id text PRIMARY KEY, started bigint NOT NULL, seen bigint NOT NULL, alone boolean NOT NULL,
+    gone boolean NOT NULL DEFAULT false);
 """
 
 _INSERT = f"""
@@ -164,13 +165,14 @@ class PostgresStore(HistoryStore):
             stale = now - WRITER_STALE_MS
             await cur.execute(
                 "INSERT INTO history_writers VALUES (%s, %s, %s, NOT EXISTS ("
-                " SELECT 1 FROM history_writers WHERE id <> %s AND seen > %s)) "
+                " SELECT 1 FROM history_writers WHERE id <> %s AND seen > %s AND NOT gone)) "
                 "ON CONFLICT (id) DO UPDATE SET seen = excluded.seen RETURNING alone",
                 (writer, started, now, writer, stale),
             )
             (alone,) = await cur.fetchone()
             await cur.execute(
-                "SELECT id FROM history_writers WHERE seen > %s ORDER BY started, id LIMIT 1",
+                "SELECT id FROM history_writers WHERE seen > %s AND NOT gone "
+                "ORDER BY started, id LIMIT 1",
                 (stale,),
             )
             (leader,) = await cur.fetchone()
@@ -178,6 +180,17 @@ class PostgresStore(HistoryStore):
             return leader == writer, bool(alone)
 
         return await self._run("write", beat)
+
+    async def leave(self, writer: str, now: int) -> None:
+        async def mark(cur: Any) -> None:
+            await cur.execute(
+                "UPDATE history_writers SET seen = %s, gone = true WHERE id = %s", (now, writer)
+            )
+
+        await self._run("write", mark)
+
+    async def last_seen(self) -> int | None:
+        return _opt_int((await self._fetch("SELECT max(seen) FROM history_writers"))[0][0])
 
     async def retain(self, keep_from: int) -> None:
         async def drop(cur: Any) -> None:

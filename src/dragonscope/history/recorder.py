@@ -90,6 +90,8 @@ class Recorder:
         self._lost_since: int | None = None
         self._leader = False
         self._began = False
+        self._opened = False
+        self._seen_before: int | None = None
         self._since_checkpoint = 0
         self._last_checkpoint = 0
         self._next_beat = 0
@@ -134,7 +136,14 @@ class Recorder:
             await asyncio.sleep(0.02)
 
     # -- lifecycle ---------------------------------------------------------------------
-    def start(self) -> None:
+    async def start(self) -> None:
+        """Open the store (an unreachable one is retried in the background: the
+        analyzer starts anyway) and start writing."""
+        try:
+            await asyncio.wait_for(self.store.open(), 5.0)
+            self._opened = True
+        except (StoreUnavailable, TimeoutError) as exc:
+            log.error("history database unreachable at start, will retry: %s", exc)
         self._task = asyncio.get_running_loop().create_task(self._run())
 
     async def stop(self, flush_timeout: float = 10.0) -> None:
@@ -146,15 +155,16 @@ class Recorder:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         with contextlib.suppress(StoreUnavailable):
+            if self._began:
+                await self.store.leave(self.writer_id, self.clock())
             await self.store.close()
 
     async def _run(self) -> None:
-        opened = False
         while True:
             try:
-                if not opened:
+                if not self._opened:
                     await self.store.open()
-                    opened = True
+                    self._opened = True
                 await self._beat()
                 if not self._began:
                     await self._begin()
@@ -183,6 +193,8 @@ class Recorder:
         now = self.clock()
         if now < self._next_beat:
             return
+        if not self._began and self._seen_before is None:
+            self._seen_before = (await self.store.last_seen()) or 0
         self._leader, alone = await self.store.heartbeat(self.writer_id, self.started_at, now)
         self._next_beat = now + HEARTBEAT_MS
         if not self._began and not alone:
@@ -191,14 +203,22 @@ class Recorder:
     async def _begin(self) -> None:
         """The first write of this analyzer's life, alone: the time nobody recorded is a
         gap, and the graph starts empty at ``started_at``."""
-        last = await self.store.last_change_at()
-        latest = await self.store.latest_checkpoint_at()
-        known = max((t for t in (last, latest) if t is not None), default=None)
+        times = (
+            await self.store.last_change_at(),
+            await self.store.latest_checkpoint_at(),
+            await self._last_seen_before(),
+        )
+        known = max((t for t in times if t is not None), default=None)
         if known is not None and known < self.started_at:
             await self.store.add_gap(Gap(known, self.started_at, "no analyzer was recording"))
         await self.store.write_checkpoint(self.started_at, encode_checkpoint([]))
         self._last_checkpoint = self.started_at
         self._began = True
+
+    async def _last_seen_before(self) -> int | None:
+        """When the writers before this one were last alive (read before it said so)."""
+        seen = self._seen_before
+        return None if not seen or seen >= self.started_at else seen
 
     async def _recover(self) -> None:
         """After changes were dropped: record the hole, then the live graph as it is."""

@@ -28,6 +28,7 @@ CREATE INDEX IF NOT EXISTS changes_at ON changes (at, seq);
 CREATE TABLE IF NOT EXISTS checkpoints (
     at INTEGER NOT NULL, seq INTEGER NOT NULL, body BLOB NOT NULL, PRIMARY KEY (at, seq));
 CREATE TABLE IF NOT EXISTS gaps (start INTEGER NOT NULL, "end" INTEGER NOT NULL, reason TEXT);
+CREATE TABLE IF NOT EXISTS writers (id TEXT PRIMARY KEY, seen INTEGER NOT NULL);
 """
 
 
@@ -129,11 +130,26 @@ class SqliteStore(HistoryStore):
         )
 
     async def heartbeat(self, writer: str, started: int, now: int) -> tuple[bool, bool]:
+        await self.leave(writer, now)
         return True, True  # a file has one writer
+
+    async def leave(self, writer: str, now: int) -> None:
+        await self._write(
+            lambda conn: conn.execute("INSERT OR REPLACE INTO writers VALUES (?, ?)", (writer, now))
+        )
+
+    async def last_seen(self) -> int | None:
+        return await self._read(
+            lambda conn: conn.execute("SELECT max(seen) FROM writers").fetchone()[0]
+        )
 
     async def retain(self, keep_from: int) -> None:
         def delete(conn: sqlite3.Connection) -> None:
-            conn.execute("DELETE FROM changes WHERE at < ?", (keep_from,))
+            conn.execute(
+                "DELETE FROM changes WHERE at < ? OR (at = ? AND seq <= "
+                "(SELECT max(seq) FROM checkpoints WHERE at = ?))",
+                (keep_from, keep_from, keep_from),
+            )
             conn.execute("DELETE FROM checkpoints WHERE at < ?", (keep_from,))
             conn.execute('DELETE FROM gaps WHERE "end" < ?', (keep_from,))
 

@@ -101,6 +101,14 @@ class HistoryStore(ABC):
         writer was alive when this one first said so."""
 
     @abstractmethod
+    async def leave(self, writer: str, now: int) -> None:
+        """``writer`` stops cleanly: it recorded until ``now``."""
+
+    @abstractmethod
+    async def last_seen(self) -> int | None:
+        """The last time any writer said it was alive (or left)."""
+
+    @abstractmethod
     async def retain(self, keep_from: int) -> None:
         """Forget what lies before ``keep_from`` (a checkpoint's time)."""
 

@@ -20,7 +20,6 @@ PROGRAMS: dict[str, str] = {
     "chromium": "chromium",
     "openssl": "openssl",
     "initdb": "postgresql-15",
-    "pg_ctl": "postgresql-15",
     "postgres": "postgresql-15",
 }
 # Where Debian puts programs that are not on PATH (PostgreSQL's server binaries).

@@ -22,8 +22,11 @@ from system_deps import PROGRAMS, which
 from servers import free_port, wait_port
 
 
+PATHS = {"initdb": which("initdb"), "postgres": which("postgres")}
+
+
 def _program(name: str) -> str:
-    path = which(name)
+    path = PATHS[name]
     if path is None:
         pytest.fail(
             f"{name} is not installed: `make test` installs the Debian package {PROGRAMS[name]!r}",

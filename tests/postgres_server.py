@@ -21,7 +21,6 @@ from system_deps import PROGRAMS, which
 
 from servers import free_port, wait_port
 
-
 PATHS = {"initdb": which("initdb"), "postgres": which("postgres")}
 
 

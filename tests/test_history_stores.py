@@ -132,16 +132,15 @@ async def test_restart_keeps_the_past_exact(backend: Backend) -> None:
             t2 = await tick()
             queries = past_queries([t1, t2])
             before = await answers(http, first, queries)
-            changes = await (await http.get(first.url + "/api/changes",
-                                            params={"from": str(t1), "to": str(t2)})).json()  # fmt: skip
+            window = {"from": str(t1), "to": str(t2)}
+            changes = await (await http.get(first.url + "/api/changes", params=window)).json()
             await pub.close()
             await flushed(first)
         second = analyzer_for(backend.url)
         async with second:
             assert not second.history.covers(t2)  # the answers come from the store
             assert await answers(http, second, queries) == before
-            again = await (await http.get(second.url + "/api/changes",
-                                          params={"from": str(t1), "to": str(t2)})).json()  # fmt: skip
+            again = await (await http.get(second.url + "/api/changes", params=window)).json()
             assert again == changes
             assert [n["ID"] for n in changes["Removed"]["Nodes"]] == ["b"]
             assert changes["Changed"]["Nodes"][0]["After"]["Metadata"]["Name"] == "A"
@@ -211,8 +210,8 @@ async def test_outage_keeps_the_live_graph_and_reports_the_gap(backend: Backend)
             expected = sorted(await query(http, analyzer, "G.V().Values('Name')"))
         again = analyzer_for(backend.url)
         async with again:
-            diff = await (await http.get(again.url + "/api/changes",
-                                         params={"from": str(t_before), "to": str(t_after)})).json()  # fmt: skip
+            window = {"from": str(t_before), "to": str(t_after)}
+            diff = await (await http.get(again.url + "/api/changes", params=window)).json()
             reasons = [g["Reason"] for g in diff["Gaps"]]
             assert "history database unreachable" in reasons
             gap = diff["Gaps"][reasons.index("history database unreachable")]

@@ -83,6 +83,13 @@ def register(subparsers: Subparsers) -> None:
         help="how long graph changes are kept (default 24h)",
     )
     parser.add_argument(
+        "--skydive-ui",
+        type=Path,
+        metavar="DIR",
+        help="also serve Skydive's web UI v2 at /skydive/ from DIR, the directory of the "
+        "npm package @skydive-project/skydive-ui (or its dist/)",
+    )
+    parser.add_argument(
         "--insecure",
         action="store_true",
         help="allow listening on a non-loopback address without authentication",
@@ -134,6 +141,7 @@ def settings_from_args(args: argparse.Namespace) -> AnalyzerSettings:
         tls_key=args.tls_key,
         history_retention=args.history_retention,
         insecure=args.insecure,
+        skydive_ui=args.skydive_ui,
         gc_freeze=True,
     )
 

@@ -19,6 +19,7 @@ PROGRAMS: dict[str, str] = {
     "redis-server": "redis-server",
     "chromium": "chromium",
     "openssl": "openssl",
+    "npm": "npm",
 }
 
 

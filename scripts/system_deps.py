@@ -21,6 +21,7 @@ PROGRAMS: dict[str, str] = {
     "openssl": "openssl",
     "initdb": "postgresql-15",
     "postgres": "postgresql-15",
+    "npm": "npm",
 }
 # Where Debian puts programs that are not on PATH (PostgreSQL's server binaries).
 SEARCH_PATH = ("/usr/lib/postgresql/15/bin",)

@@ -36,13 +36,15 @@ from dragonscope.analyzer.rest import (
     mount_elements,
     mount_openapi,
     mount_rules,
+    mount_skydive_compat,
+    mount_skydive_ui,
     mount_trace,
     mount_ui,
     mount_views,
 )
 from dragonscope.analyzer.rules import RuleBook
 from dragonscope.analyzer.services import Live, Sockets
-from dragonscope.analyzer.settings import AnalyzerSettings
+from dragonscope.analyzer.settings import AnalyzerSettings, skydive_ui_root
 from dragonscope.analyzer.subscribers import Subscriber, SubscriberHub
 from dragonscope.analyzer.users import load_users
 from dragonscope.graph import Graph, GraphStore, History, Indexer
@@ -261,6 +263,11 @@ class Analyzer:
         mount_ui(router)
         mount_views(router, self.live, guard)
         mount_trace(router, self.live, guard)
+        mount_skydive_compat(router, guard)
+        if settings.skydive_ui is not None:
+            root = skydive_ui_root(settings.skydive_ui)
+            if root is not None:  # checked by settings.check()
+                mount_skydive_ui(router, root)
         for setup in routes:
             setup(app, self)
         return app

@@ -138,6 +138,13 @@ def register(subparsers: Subparsers) -> None:
         help="bound on the history's size on disk, e.g. 5GiB (default: by retention only)",
     )
     parser.add_argument(
+        "--skydive-ui",
+        type=Path,
+        metavar="DIR",
+        help="also serve Skydive's web UI v2 at /skydive/ from DIR, the directory of the "
+        "npm package @skydive-project/skydive-ui (or its dist/)",
+    )
+    parser.add_argument(
         "--insecure",
         action="store_true",
         help="allow listening on a non-loopback address without authentication",
@@ -191,6 +198,7 @@ def settings_from_args(args: argparse.Namespace) -> AnalyzerSettings:
         history=None if args.history == "memory" else args.history or default_history(),
         history_max_size=args.history_max_size,
         insecure=args.insecure,
+        skydive_ui=args.skydive_ui,
         gc_freeze=True,
     )
 

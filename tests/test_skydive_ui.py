@@ -1,0 +1,160 @@
+"""Skydive's own web UI (v2, the npm package), served by the analyzer, in a real Chromium.
+
+The analyzer runs with auth on and ``--skydive-ui``; a collector publishes a real etcd
+NB into it. The UI package is installed from the npm registry when missing, into a
+cache under the virtualenv (never into the repository).
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+import os
+import signal
+import subprocess
+import sys
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, sync_playwright
+
+from dragonscope.analyzer.users import add_user
+from dragonscope.demo.generate import generate
+from servers import EtcdServer, require
+from ui_support import CHROMIUM, CHROMIUM_ARGS, DRAGONSCOPE, dragonscope_process, wait_until
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
+
+PACKAGE = "@skydive-project/skydive-ui@0.1.8"
+CACHE = Path(sys.prefix) / "skydive-ui"
+USER, PASSWORD = "operator", "skydive-ui-test"
+SAMPLE = generate("small", seed=0)
+UI_NODES = "window.App && window.App.tc ? window.App.tc.nodes.size : 0"
+UI_HAS = """(dfId) => [...window.App.tc.nodes.values()].some(
+  (n) => n.data.Dragonflow && n.data.Dragonflow.ID === dfId)"""
+HOSTS_NULL = "a is not iterable"
+API_STATUS = "fetch('/api/status', {credentials: 'same-origin'}).then((r) => r.status)"
+
+
+def skydive_ui_package() -> Path:
+    """The package directory, installed with npm on first use."""
+    package = CACHE / "node_modules" / "@skydive-project" / "skydive-ui"
+    if not (package / "dist" / "index.html").is_file():
+        npm = require("npm")
+        CACHE.mkdir(parents=True, exist_ok=True)
+        done = subprocess.run(
+            [npm, "install", "--prefix", str(CACHE), "--no-audit", "--no-fund", PACKAGE],
+            capture_output=True,
+            text=True,
+            timeout=240,
+        )
+        assert done.returncode == 0, f"npm install {PACKAGE} failed:\n{done.stderr[-2000:]}"
+    return package
+
+
+def api_count(url: str) -> int:
+    body = json.dumps({"GremlinQuery": "G.V().Has('Manager', 'dragonflow').Count()"}).encode()
+    basic = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+    headers = {"Accept": "application/json", "Authorization": f"Basic {basic}"}
+    request = urllib.request.Request(f"{url}/api/topology", body, headers)
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return int(json.loads(response.read()))
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, EtcdServer]]:
+    """etcd with the sample cloud, an analyzer with auth and Skydive's UI, a collector."""
+    package = skydive_ui_package()
+    folder = tmp_path_factory.mktemp("skydive-ui")
+    users, password_file = folder / "users", folder / "password"
+    add_user(users, USER, "admin", PASSWORD)
+    password_file.write_text(PASSWORD + "\n")
+    server = EtcdServer()
+    server.start()
+    collector = None
+    try:
+        subprocess.run([*DRAGONSCOPE, "demo", "generate", "--out", server.url], check=True)
+        analyzer = dragonscope_process(
+            "analyzer", "--users", str(users), "--skydive-ui", str(package), port_flag="--listen"
+        )
+        with analyzer as (url, _):
+            login = ["--user", USER, "--password-file", str(password_file)]
+            collector = subprocess.Popen(
+                [*DRAGONSCOPE, "collector", "--nb", server.url, "--analyzer", url[7:], *login],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            wait_until(lambda: api_count(url) > 20, timeout=60)
+            yield url, server
+    finally:
+        if collector is not None:
+            collector.send_signal(signal.SIGINT)
+            try:
+                collector.wait(15)
+            except subprocess.TimeoutExpired:
+                collector.kill()
+        server.cleanup()
+
+
+@pytest.fixture
+def page() -> Iterator[tuple[Page, list[str]]]:
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        context = browser.new_context(viewport={"width": 1400, "height": 900})
+        pg = context.new_page()
+        errors: list[str] = []
+        pg.on("pageerror", lambda exc: errors.append(str(exc)))
+        yield pg, errors
+        context.close()
+        browser.close()
+
+
+def put_port(server: EtcdServer) -> dict:
+    port = copy.deepcopy(
+        next(p for p in SAMPLE["lport"] if p.get("device_owner", "").startswith("compute:"))
+    )
+    port.update(id="9d0c8a7e-0000-4000-8000-00000000b017", name="skydive-ui-port")
+    port.update(unique_key=9017, macs=["fa:16:3e:17:17:17"])
+    server.put(f"/lport/{port['id']}", json.dumps(port, sort_keys=True))
+    return port
+
+
+def test_skydive_ui_logs_in_shows_dragonflow_live_and_logs_out(
+    stack: tuple[str, EtcdServer], page: tuple[Page, list[str]]
+) -> None:
+    url, nb = stack
+    pg, errors = page
+    pg.goto(f"{url}/skydive/login")
+    pg.fill("#username", USER)
+    pg.fill("#password", PASSWORD)
+    pg.click("button[type=submit]")
+    pg.wait_for_url(f"{url}/skydive/", timeout=20000)
+    expected = api_count(url)
+    pg.wait_for_function(f"({UI_NODES}) >= {expected}", timeout=30000)
+    some_network = SAMPLE["lswitch"][0]["id"]
+    assert pg.evaluate(UI_HAS, some_network)
+
+    # A reload keeps the session (the authtoken cookie), and the app starts again.
+    pg.reload()
+    pg.wait_for_function(f"({UI_NODES}) >= {expected}", timeout=30000)
+    assert pg.url == f"{url}/skydive/"
+
+    # A change in the NB reaches the open page.
+    port = put_port(nb)
+    pg.wait_for_function(UI_HAS, arg=port["id"], timeout=20000)
+
+    # Logout really ends the session: the API refuses the browser afterwards.
+    assert pg.evaluate(API_STATUS) == 200
+    pg.click("[aria-controls=menu-profile]")
+    pg.click("#menu-profile >> text=Logout")
+    pg.wait_for_url(f"{url}/skydive/login", timeout=10000)
+    wait_until(lambda: pg.evaluate(API_STATUS) == 401, timeout=10)
+    if os.environ.get("DRAGONSCOPE_SKYDIVE_SCREENSHOT"):
+        pg.screenshot(path=os.environ["DRAGONSCOPE_SKYDIVE_SCREENSHOT"])
+    # Skydive's UI v2 builds its host filters from G.V().Has('Type', 'host').Values('Name'),
+    # which Skydive answers null when there is no host node (as here: Dragonflow's chassis
+    # are not Skydive hosts), and then iterates over it. That one error is the UI's own.
+    assert [e for e in errors if e != HOSTS_NULL] == [], f"errors in the page: {errors}"

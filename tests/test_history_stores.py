@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import sqlite3
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -54,13 +55,15 @@ class Backend:
             finally:
                 await asyncio.to_thread(self.server.start)
         else:
-            assert isinstance(store, SqliteStore) and store._writer is not None
-            # The disk is full: SQLite refuses to grow the file past its current size.
-            store._writer.execute("PRAGMA max_page_count = 1")
+            assert isinstance(store, SqliteStore)
+            # Another program holds the file locked: writes wait, then fail.
+            other = sqlite3.connect(store.path, isolation_level=None)
+            other.execute("BEGIN EXCLUSIVE")
             try:
                 yield
             finally:
-                store._writer.execute("PRAGMA max_page_count = 1073741823")
+                other.execute("ROLLBACK")
+                other.close()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -203,6 +206,17 @@ async def test_outage_keeps_the_live_graph_and_reports_the_gap(backend: Backend)
                 assert recorder.stats.dropped > 0
                 status = await (await http.get(analyzer.url + "/api/status")).json()
                 assert status["History"]["Store"]["DownSince"] is not None
+                # What memory holds is served; what only the database holds is a clear 503.
+                recent = await http.get(analyzer.url + "/api/changes", params={"from": str(t_before)})
+                assert recent.status == 200
+                added = (await recent.json())["Added"]["Nodes"]
+                assert len(added) == 40
+                older = await http.get(analyzer.url + "/api/changes", params={"from": "1"})
+                if backend.kind == "postgresql":
+                    assert older.status == 503
+                    assert "history unavailable" in (await older.json())["error"]
+                else:  # a locked SQLite file still reads
+                    assert older.status == 200
             await flushed(analyzer)
             add(analyzer, "after")
             await flushed(analyzer)

@@ -12,6 +12,7 @@ alone records the time nobody was writing as a gap.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
@@ -74,6 +75,7 @@ class PostgresStore(HistoryStore):
         self.partition_ms = partition_ms
         self._conns: dict[str, Any] = {}  # "write" and "read": psycopg AsyncConnection
         self._partitions: set[int] = set()
+        self._locks: dict[str, asyncio.Lock] = {}
 
     # -- plumbing ------------------------------------------------------------------
     async def _conn(self, role: str) -> Any:
@@ -85,22 +87,30 @@ class PostgresStore(HistoryStore):
         return conn
 
     async def _run(self, role: str, job: Callable[[Any], Awaitable[T]]) -> T:
+        """Run ``job`` in one transaction on the role's connection. Jobs of a role take
+        turns (a connection runs one transaction at a time); any database error makes
+        the connection suspect, so it is closed and the next job opens a new one."""
         psycopg = _driver()
-        try:
-            conn = await self._conn(role)
-            async with conn.transaction(), conn.cursor() as cur:
-                if role == "write":
-                    await cur.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK,))
-                return await job(cur)
-        except psycopg.Error as exc:
-            dead = self._conns.pop(role, None)
-            if dead is not None:
-                with contextlib.suppress(Exception):
-                    await dead.close()
-            if isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError):
-                self._partitions.clear()
+        async with self._locks.setdefault(role, asyncio.Lock()):
+            try:
+                conn = await self._conn(role)
+                async with conn.transaction(), conn.cursor() as cur:
+                    if role == "write":
+                        await cur.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK,))
+                    return await job(cur)
+            except (psycopg.Error, OSError) as exc:
+                await self._drop(role)
                 raise StoreUnavailable(f"history database: {exc}".strip()) from None
-            raise
+            except asyncio.CancelledError:
+                await self._drop(role)  # it may be left inside the transaction
+                raise
+
+    async def _drop(self, role: str) -> None:
+        dead = self._conns.pop(role, None)
+        self._partitions.clear()
+        if dead is not None:
+            with contextlib.suppress(Exception):
+                await dead.close()
 
     # -- lifecycle -------------------------------------------------------------------
     async def open(self) -> None:

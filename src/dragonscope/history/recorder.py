@@ -129,10 +129,13 @@ class Recorder:
         return len(self._queue)
 
     async def caught_up(self, at: int, timeout: float = 5.0) -> None:
-        """Return once every change up to ``at`` is written (or ``timeout`` passed)."""
+        """Return once every change up to ``at`` is written, the database is found
+        unreachable (nothing more will be written soon), or ``timeout`` passed."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while self._queue and self._queue[0].at <= at and loop.time() < deadline:
+            if self.stats.down_since is not None:
+                return
             await asyncio.sleep(0.02)
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -140,8 +143,7 @@ class Recorder:
         """Open the store (an unreachable one is retried in the background: the
         analyzer starts anyway) and start writing."""
         try:
-            await asyncio.wait_for(self.store.open(), 5.0)
-            self._opened = True
+            await asyncio.wait_for(self._join(), 5.0)
         except (StoreUnavailable, TimeoutError) as exc:
             log.error("history database unreachable at start, will retry: %s", exc)
         self._task = asyncio.get_running_loop().create_task(self._run())
@@ -159,15 +161,20 @@ class Recorder:
                 await self.store.leave(self.writer_id, self.clock())
             await self.store.close()
 
+    async def _join(self) -> None:
+        """Open the store and take this analyzer's place in the history: before the
+        analyzer answers anything, the time nobody recorded is a gap."""
+        if not self._opened:
+            await self.store.open()
+            self._opened = True
+        await self._beat()
+        if not self._began:
+            await self._begin()
+
     async def _run(self) -> None:
         while True:
             try:
-                if not self._opened:
-                    await self.store.open()
-                    self._opened = True
-                await self._beat()
-                if not self._began:
-                    await self._begin()
+                await self._join()
                 if self._lost_since is not None:
                     await self._recover()
                 if self._queue:

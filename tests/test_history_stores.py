@@ -207,7 +207,9 @@ async def test_outage_keeps_the_live_graph_and_reports_the_gap(backend: Backend)
                 status = await (await http.get(analyzer.url + "/api/status")).json()
                 assert status["History"]["Store"]["DownSince"] is not None
                 # What memory holds is served; what only the database holds is a clear 503.
-                recent = await http.get(analyzer.url + "/api/changes", params={"from": str(t_before)})
+                recent = await http.get(
+                    analyzer.url + "/api/changes", params={"from": str(t_before)}
+                )
                 assert recent.status == 200
                 added = (await recent.json())["Added"]["Nodes"]
                 assert len(added) == 40

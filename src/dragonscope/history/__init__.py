@@ -17,7 +17,14 @@ from dragonscope.history.postgres import PostgresStore
 from dragonscope.history.reader import DurableChanges, DurableHistory
 from dragonscope.history.recorder import Recorder, RecorderSettings, RecorderStats
 from dragonscope.history.sqlite import SqliteStore
-from dragonscope.history.store import Checkpoint, Gap, HistoryStore, Row, StoreUnavailable
+from dragonscope.history.store import (
+    Checkpoint,
+    Gap,
+    HistoryStore,
+    Row,
+    StoreUnavailable,
+    Written,
+)
 
 __all__ = [
     "Checkpoint",
@@ -32,6 +39,7 @@ __all__ = [
     "Row",
     "SqliteStore",
     "StoreUnavailable",
+    "Written",
     "check_url",
     "open_store",
 ]

@@ -17,7 +17,14 @@ import contextlib
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
-from dragonscope.history.store import Checkpoint, Gap, HistoryStore, Row, StoreUnavailable
+from dragonscope.history.store import (
+    Checkpoint,
+    Gap,
+    HistoryStore,
+    Row,
+    StoreUnavailable,
+    Written,
+)
 
 T = TypeVar("T")
 DAY_MS = 24 * 3600 * 1000
@@ -32,24 +39,34 @@ CREATE TABLE IF NOT EXISTS history_changes (
     kind smallint NOT NULL, id text NOT NULL, digest bytea NOT NULL, body bytea
 ) PARTITION BY RANGE (at);
 CREATE INDEX IF NOT EXISTS history_changes_at ON history_changes (at, seq);
+CREATE INDEX IF NOT EXISTS history_changes_seq ON history_changes (seq);
 CREATE INDEX IF NOT EXISTS history_changes_digest ON history_changes (digest);
 CREATE TABLE IF NOT EXISTS history_checkpoints (
     at bigint NOT NULL, seq bigint NOT NULL, body bytea NOT NULL, PRIMARY KEY (at, seq));
 CREATE TABLE IF NOT EXISTS history_gaps (start bigint NOT NULL, "end" bigint NOT NULL, reason text);
 CREATE TABLE IF NOT EXISTS history_writers (
-    id text PRIMARY KEY, started bigint NOT NULL, seen bigint NOT NULL, alone boolean NOT NULL,
+    id text PRIMARY KEY, started bigint NOT NULL, seen bigint NOT NULL,
     gone boolean NOT NULL DEFAULT false);
 """
 
+# A change another analyzer stored already is skipped; a late one (its time before
+# the newest checkpoint) is stored at that checkpoint's time, so a checkpoint's
+# changes all come before it in time and every later one after it.
 _INSERT = f"""
 INSERT INTO history_changes (at, kind, id, digest, body)
-SELECT v.at, v.kind, v.id, v.digest, v.body
+SELECT greatest(v.at, f.at), v.kind, v.id, v.digest, v.body
 FROM unnest(%s::bigint[], %s::smallint[], %s::text[], %s::bytea[], %s::bytea[])
-     WITH ORDINALITY AS v(at, kind, id, digest, body, n)
+     WITH ORDINALITY AS v(at, kind, id, digest, body, n),
+     (SELECT coalesce(max(at), 0) AS at FROM history_checkpoints) AS f
 WHERE NOT EXISTS (
     SELECT 1 FROM history_changes c WHERE c.digest = v.digest
     AND c.at BETWEEN v.at - {SAME_CHANGE_WINDOW_MS} AND v.at + {SAME_CHANGE_WINDOW_MS})
 ORDER BY v.n
+RETURNING seq, at, digest
+"""
+_OTHERS = """
+SELECT at, kind, id, digest, body, seq FROM history_changes
+WHERE seq > %s AND NOT seq = ANY(%s::bigint[]) ORDER BY seq
 """
 
 
@@ -61,6 +78,24 @@ def _driver() -> Any:
             "a postgresql:// history needs psycopg: pip install 'dragonscope[postgresql]'"
         ) from None
     return psycopg
+
+
+def _row(r: tuple[Any, ...]) -> Row:
+    at, kind, id_, dig, body, seq = r
+    return Row(at, kind, id_, bytes(dig), None if body is None else bytes(body), seq)
+
+
+def _matched(rows: Sequence[Row], stored: list[tuple[int, int, Any]]) -> list[Row]:
+    """The rows the insert stored, with their seq and time: ``stored`` (seq, at,
+    digest) follows the rows' order, skipping the ones another analyzer had."""
+    mine: list[Row] = []
+    it = iter(stored)
+    nxt = next(it, None)
+    for r in rows:
+        if nxt is not None and bytes(nxt[2]) == r.digest:
+            mine.append(Row(nxt[1], r.kind, r.id, r.digest, r.body, nxt[0]))
+            nxt = next(it, None)
+    return mine
 
 
 def _opt_int(value: Any) -> int | None:
@@ -135,9 +170,11 @@ class PostgresStore(HistoryStore):
             )
             self._partitions.add(bucket)
 
-    async def write(self, rows: Sequence[Row]) -> int:
-        async def insert(cur: Any) -> int:
-            await self._ensure_partitions(cur, [r.at for r in rows])
+    async def write(self, rows: Sequence[Row], since: int) -> Written:
+        async def insert(cur: Any) -> Written:
+            await cur.execute("SELECT coalesce(max(at), 0) FROM history_checkpoints")
+            (floor,) = await cur.fetchone()
+            await self._ensure_partitions(cur, [max(r.at, floor) for r in rows])
             await cur.execute(
                 _INSERT,
                 (
@@ -148,19 +185,28 @@ class PostgresStore(HistoryStore):
                     [r.body for r in rows],
                 ),
             )
-            return int(cur.rowcount)
+            stored = sorted(await cur.fetchall())
+            mine = _matched(rows, stored)
+            await cur.execute(_OTHERS, (since, [seq for seq, _, _ in stored]))
+            others = [_row(r) for r in await cur.fetchall()]
+            return Written(mine, others)
 
         return await self._run("write", insert)
 
-    async def write_checkpoint(self, at: int, body: bytes) -> None:
-        async def insert(cur: Any) -> None:
+    async def write_checkpoint(self, at: int, body: bytes, seq: int | None = None) -> int:
+        async def insert(cur: Any) -> int:
+            upto = seq
+            if upto is None:
+                await cur.execute("SELECT coalesce(max(seq), 0) FROM history_changes")
+                (upto,) = await cur.fetchone()
             await cur.execute(
-                "INSERT INTO history_checkpoints SELECT %s, coalesce(max(seq), 0), %s "
-                "FROM history_changes ON CONFLICT (at, seq) DO UPDATE SET body = excluded.body",
-                (at, body),
+                "INSERT INTO history_checkpoints VALUES (%s, %s, %s) "
+                "ON CONFLICT (at, seq) DO UPDATE SET body = excluded.body",
+                (at, upto, body),
             )
+            return int(upto)
 
-        await self._run("write", insert)
+        return await self._run("write", insert)
 
     async def add_gap(self, gap: Gap) -> None:
         async def insert(cur: Any) -> None:
@@ -174,12 +220,16 @@ class PostgresStore(HistoryStore):
         async def beat(cur: Any) -> tuple[bool, bool]:
             stale = now - WRITER_STALE_MS
             await cur.execute(
-                "INSERT INTO history_writers VALUES (%s, %s, %s, NOT EXISTS ("
-                " SELECT 1 FROM history_writers WHERE id <> %s AND seen > %s AND NOT gone)) "
-                "ON CONFLICT (id) DO UPDATE SET seen = excluded.seen RETURNING alone",
-                (writer, started, now, writer, stale),
+                "SELECT NOT EXISTS (SELECT 1 FROM history_writers "
+                "WHERE id <> %s AND seen > %s AND NOT gone)",
+                (writer, stale),
             )
             (alone,) = await cur.fetchone()
+            await cur.execute(
+                "INSERT INTO history_writers VALUES (%s, %s, %s) "
+                "ON CONFLICT (id) DO UPDATE SET seen = excluded.seen",
+                (writer, started, now),
+            )
             await cur.execute(
                 "SELECT id FROM history_writers WHERE seen > %s AND NOT gone "
                 "ORDER BY started, id LIMIT 1",
@@ -244,14 +294,19 @@ class PostgresStore(HistoryStore):
 
     async def rows_after(self, checkpoint: Checkpoint, upto: int) -> list[Row]:
         rows = await self._fetch(
-            "SELECT at, kind, id, digest, body FROM history_changes "
-            "WHERE at <= %s AND at >= %s AND (at > %s OR seq > %s) ORDER BY at, seq",
-            (upto, checkpoint.at, checkpoint.at, checkpoint.seq),
+            "SELECT at, kind, id, digest, body, seq FROM history_changes "
+            "WHERE at BETWEEN %s AND %s AND seq > %s ORDER BY seq",
+            (checkpoint.at, upto, checkpoint.seq),
         )
-        return [
-            Row(at, kind, id_, bytes(dig), None if body is None else bytes(body))
-            for at, kind, id_, dig, body in rows
-        ]
+        return [_row(r) for r in rows]
+
+    async def rows_between(self, start: int, end: int) -> list[Row]:
+        rows = await self._fetch(
+            "SELECT at, kind, id, digest, body, seq FROM history_changes "
+            "WHERE at > %s AND at <= %s ORDER BY seq",
+            (start, end),
+        )
+        return [_row(r) for r in rows]
 
     async def gaps(self, start: int, end: int) -> list[Gap]:
         rows = await self._fetch(

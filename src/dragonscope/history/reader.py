@@ -20,7 +20,6 @@ from dragonscope.history.codec import decode_checkpoint, replay
 from dragonscope.history.store import Checkpoint, Gap, HistoryStore, Row
 
 CACHED_CHECKPOINTS = 4
-EVERY_CHANGE_AT = 2**63 - 1  # as a checkpoint's seq: the changes at its time are in it
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,19 +68,16 @@ class DurableHistory:
     async def view_at(self, at: int) -> SnapshotView:
         return SnapshotView(*await self.elements_at(at))
 
-    async def _window_rows(self, start: int, end: int) -> list[Row]:
-        return await self.store.rows_after(Checkpoint(start, EVERY_CHANGE_AT, b""), end)
-
     async def window_view(self, start: int, end: int) -> SnapshotView:
         """Everything that existed at some time in [start, end], in its last state."""
         nodes, edges = await self.elements_at(start)
-        rows = [r for r in await self._window_rows(start, end) if r.body is not None]
+        rows = [r for r in await self.store.rows_between(start, end) if r.body is not None]
         return SnapshotView(*await asyncio.to_thread(replay, nodes, edges, rows))
 
     async def changes_between(self, start: int, end: int) -> DurableChanges:
         """Net changes in (start, end] per element: (state at start, state at end)."""
         before_nodes, before_edges = await self.elements_at(start)
-        rows = await self._window_rows(start, end)
+        rows = await self.store.rows_between(start, end)
         gaps = await self.store.gaps(start, end)
         return await asyncio.to_thread(_net, before_nodes, before_edges, rows, gaps)
 

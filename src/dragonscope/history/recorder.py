@@ -25,7 +25,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from dragonscope.graph import KIND_EDGE, KIND_NODE, Change, Edge, Graph, Node, now_ms
-from dragonscope.history.codec import encode_change, encode_checkpoint, encode_element
+from dragonscope.history.codec import (
+    decode_checkpoint,
+    encode_change,
+    encode_checkpoint,
+    encode_element,
+)
 from dragonscope.history.store import Gap, HistoryStore, Row, StoreUnavailable
 
 log = logging.getLogger("dragonscope.history")
@@ -90,6 +95,9 @@ class Recorder:
         self._lost_since: int | None = None
         self._leader = False
         self._began = False
+        self._alone = True
+        self._seq = 0  # the encoded graph is the store's after every change up to this
+        self._max_at = 0
         self._opened = False
         self._seen_before: int | None = None
         self._since_checkpoint = 0
@@ -202,14 +210,17 @@ class Recorder:
             return
         if not self._began and self._seen_before is None:
             self._seen_before = (await self.store.last_seen()) or 0
-        self._leader, alone = await self.store.heartbeat(self.writer_id, self.started_at, now)
+        self._leader, self._alone = await self.store.heartbeat(self.writer_id, self.started_at, now)
         self._next_beat = now + HEARTBEAT_MS
-        if not self._began and not alone:
-            self._began = True  # others keep the history going: join it as it is
 
     async def _begin(self) -> None:
-        """The first write of this analyzer's life, alone: the time nobody recorded is a
-        gap, and the graph starts empty at ``started_at``."""
+        """The first write of this analyzer's life. Alone, the time nobody recorded is
+        a gap, and the graph starts empty at ``started_at``; beside analyzers already
+        recording, it takes up the history as they left it."""
+        if not self._alone:
+            await self._take_up()
+            self._began = True
+            return
         times = (
             await self.store.last_change_at(),
             await self.store.latest_checkpoint_at(),
@@ -218,9 +229,21 @@ class Recorder:
         known = max((t for t in times if t is not None), default=None)
         if known is not None and known < self.started_at:
             await self.store.add_gap(Gap(known, self.started_at, "no analyzer was recording"))
-        await self.store.write_checkpoint(self.started_at, encode_checkpoint([]))
+        self._seq = await self.store.write_checkpoint(self.started_at, encode_checkpoint([]))
+        self._lines, self._max_at = {}, self.started_at
         self._last_checkpoint = self.started_at
         self._began = True
+
+    async def _take_up(self) -> None:
+        """The history's current graph (its newest checkpoint and the changes after it),
+        so this analyzer's checkpoints, should it write them, continue it exactly."""
+        cp = await self.store.checkpoint_before(2**62)
+        if cp is None:
+            return
+        rows = await self.store.rows_after(cp, 2**62)
+        self._lines = await asyncio.to_thread(_checkpoint_lines, cp.body)
+        self._seq, self._max_at, self._last_checkpoint = cp.seq, cp.at, cp.at
+        self._apply(rows)
 
     async def _last_seen_before(self) -> int | None:
         """When the writers before this one were last alive (read before it said so)."""
@@ -228,22 +251,33 @@ class Recorder:
         return None if not seen or seen >= self.started_at else seen
 
     async def _recover(self) -> None:
-        """After changes were dropped: record the hole, then the live graph as it is."""
+        """After changes were dropped. Alone: record the hole, then the live graph as
+        it is (it supersedes every change stored before it). Beside analyzers that
+        kept recording (they had the store), there is no hole: take up their history."""
         lost_since = self._lost_since
         assert lost_since is not None
+        if not self._alone:
+            self._lost_since = None
+            self._queue.clear()
+            try:
+                await self._take_up()
+            except StoreUnavailable:
+                self._lost_since = lost_since
+                raise
+            return
         now = self.clock()
         nodes, edges = self.graph.snapshot()
         self._lost_since = None  # changes from now on are queued again
         self._queue.clear()
         lines = await asyncio.to_thread(_encode_graph, list(nodes.values()), list(edges.values()))
-        self._lines = lines
         try:
             await self.store.add_gap(Gap(lost_since, now, "history database unreachable"))
-            await self.store.write_checkpoint(now, await asyncio.to_thread(
+            self._seq = await self.store.write_checkpoint(now, await asyncio.to_thread(
                 encode_checkpoint, list(lines.values())))  # fmt: skip
         except StoreUnavailable:
             self._lost_since = lost_since  # try again from the same hole
             raise
+        self._lines, self._max_at = lines, now
         self._last_checkpoint = now
         self._since_checkpoint = 0
 
@@ -252,25 +286,32 @@ class Recorder:
         rows = await asyncio.to_thread(_encode, batch)
         loop = asyncio.get_running_loop()
         started = loop.time()
-        stored = await self.store.write(rows)
+        written = await self.store.write(rows, self._seq)
         self.stats.write_seconds += loop.time() - started
         for _ in batch:
             self._queue.popleft()
         self.stats.batches += 1
-        self.stats.written += stored
-        self.stats.skipped += len(rows) - stored
+        self.stats.written += len(written.mine)
+        self.stats.skipped += len(rows) - len(written.mine)
+        self._apply(sorted([*written.mine, *written.others], key=lambda r: r.seq))
+        if len(self._queue) <= self.settings.high_water // 2:
+            self._drained.set()
+        self._since_checkpoint += len(written.mine) + len(written.others)
+        await self._checkpoint_if_due()
+
+    def _apply(self, rows: Sequence[Row]) -> None:
+        """Move the encoded graph on by stored changes, in the store's order."""
         for row in rows:
             key = (row.kind, row.id)
             if row.body is None:
                 self._lines.pop(key, None)
             else:
                 self._lines[key] = _TAG[row.kind] + row.body
-        if len(self._queue) <= self.settings.high_water // 2:
-            self._drained.set()
-        self._since_checkpoint += len(rows)
-        await self._checkpoint_if_due(batch[-1].at)
+            self._seq = max(self._seq, row.seq)
+            self._max_at = max(self._max_at, row.at)
 
-    async def _checkpoint_if_due(self, at: int) -> None:
+    async def _checkpoint_if_due(self) -> None:
+        at = self._max_at
         due = self._since_checkpoint >= self.settings.checkpoint_changes or (
             self._since_checkpoint
             and at - self._last_checkpoint >= self.settings.checkpoint_interval_ms
@@ -278,7 +319,7 @@ class Recorder:
         if not due or not self._leader:
             return
         body = await asyncio.to_thread(encode_checkpoint, list(self._lines.values()))
-        await self.store.write_checkpoint(at, body)
+        await self.store.write_checkpoint(at, body, self._seq)
         self.stats.checkpoints += 1
         self._last_checkpoint = at
         self._since_checkpoint = 0
@@ -311,6 +352,11 @@ class Recorder:
 
 def _encode(batch: Sequence[Change]) -> list[Row]:
     return [encode_change(change) for change in batch]
+
+
+def _checkpoint_lines(body: bytes) -> dict[tuple[int, str], bytes]:
+    nodes, edges = decode_checkpoint(body)
+    return _encode_graph(list(nodes.values()), list(edges.values()))
 
 
 def _encode_graph(nodes: list[Node], edges: list[Edge]) -> dict[tuple[int, str], bytes]:

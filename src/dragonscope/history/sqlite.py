@@ -16,7 +16,14 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
 
-from dragonscope.history.store import Checkpoint, Gap, HistoryStore, Row, StoreUnavailable
+from dragonscope.history.store import (
+    Checkpoint,
+    Gap,
+    HistoryStore,
+    Row,
+    StoreUnavailable,
+    Written,
+)
 
 T = TypeVar("T")
 
@@ -105,22 +112,31 @@ class SqliteStore(HistoryStore):
         self._writer = self._reader = None
 
     # -- writing ---------------------------------------------------------------------
-    async def write(self, rows: Sequence[Row]) -> int:
-        def insert(conn: sqlite3.Connection) -> int:
+    async def write(self, rows: Sequence[Row], since: int) -> Written:
+        """One writer: nothing is skipped and nobody else writes. A new row's seq is
+        the largest so far plus one (the rowid rule), so a batch's seqs follow."""
+
+        def insert(conn: sqlite3.Connection) -> Written:
+            (last,) = conn.execute("SELECT coalesce(max(seq), 0) FROM changes").fetchone()
             conn.executemany(
                 "INSERT INTO changes (at, kind, id, digest, body) VALUES (?, ?, ?, ?, ?)",
                 [(r.at, r.kind, r.id, r.digest, r.body) for r in rows],
             )
-            return len(rows)
+            mine = [Row(r.at, r.kind, r.id, r.digest, r.body, last + 1 + i)
+                    for i, r in enumerate(rows)]  # fmt: skip
+            return Written(mine, [])
 
         return await self._write(insert)
 
-    async def write_checkpoint(self, at: int, body: bytes) -> None:
-        def insert(conn: sqlite3.Connection) -> None:
-            (seq,) = conn.execute("SELECT coalesce(max(seq), 0) FROM changes").fetchone()
-            conn.execute("INSERT OR REPLACE INTO checkpoints VALUES (?, ?, ?)", (at, seq, body))
+    async def write_checkpoint(self, at: int, body: bytes, seq: int | None = None) -> int:
+        def insert(conn: sqlite3.Connection) -> int:
+            upto = seq
+            if upto is None:
+                (upto,) = conn.execute("SELECT coalesce(max(seq), 0) FROM changes").fetchone()
+            conn.execute("INSERT OR REPLACE INTO checkpoints VALUES (?, ?, ?)", (at, upto, body))
+            return int(upto)
 
-        await self._write(insert)
+        return await self._write(insert)
 
     async def add_gap(self, gap: Gap) -> None:
         await self._write(
@@ -146,9 +162,8 @@ class SqliteStore(HistoryStore):
     async def retain(self, keep_from: int) -> None:
         def delete(conn: sqlite3.Connection) -> None:
             conn.execute(
-                "DELETE FROM changes WHERE at < ? OR (at = ? AND seq <= "
-                "(SELECT max(seq) FROM checkpoints WHERE at = ?))",
-                (keep_from, keep_from, keep_from),
+                "DELETE FROM changes WHERE seq <= (SELECT max(seq) FROM checkpoints WHERE at = ?)",
+                (keep_from,),
             )
             conn.execute("DELETE FROM checkpoints WHERE at < ?", (keep_from,))
             conn.execute('DELETE FROM gaps WHERE "end" < ?', (keep_from,))
@@ -186,9 +201,20 @@ class SqliteStore(HistoryStore):
     async def rows_after(self, checkpoint: Checkpoint, upto: int) -> list[Row]:
         def fetch(conn: sqlite3.Connection) -> list[Row]:
             cursor = conn.execute(
-                "SELECT at, kind, id, digest, body FROM changes "
-                "WHERE at <= ? AND (at > ? OR (at = ? AND seq > ?)) ORDER BY at, seq",
-                (upto, checkpoint.at, checkpoint.at, checkpoint.seq),
+                "SELECT at, kind, id, digest, body, seq FROM changes "
+                "WHERE at BETWEEN ? AND ? AND seq > ? ORDER BY seq",
+                (checkpoint.at, upto, checkpoint.seq),
+            )
+            return [Row(*r) for r in cursor]
+
+        return await self._read(fetch)
+
+    async def rows_between(self, start: int, end: int) -> list[Row]:
+        def fetch(conn: sqlite3.Connection) -> list[Row]:
+            cursor = conn.execute(
+                "SELECT at, kind, id, digest, body, seq FROM changes "
+                "WHERE at > ? AND at <= ? ORDER BY seq",
+                (start, end),
             )
             return [Row(*r) for r in cursor]
 

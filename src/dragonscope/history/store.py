@@ -23,23 +23,37 @@ class StoreUnavailable(RuntimeError):
 @dataclass(frozen=True, slots=True)
 class Row:
     """One change: ``body`` is the element's JSON after the change (None: deleted).
-    ``digest`` names the change itself, so analyzers sharing a store write it once."""
+    ``digest`` names the change itself, so analyzers sharing a store write it once;
+    ``seq`` is its place in the store's order (0 until stored)."""
 
     at: int
     kind: int
     id: str
     digest: bytes
     body: bytes | None
+    seq: int = 0
 
 
 @dataclass(frozen=True, slots=True)
 class Checkpoint:
-    """The whole graph at ``at``: every change with a time up to ``at`` written
-    before it (``seq`` is the last change row then) is in ``body``."""
+    """The whole graph as every change up to ``seq`` left it. Those changes all have
+    times up to ``at``, and every later one a time from ``at`` on, so the graph at
+    a time T >= ``at`` is ``body`` plus the changes after ``seq`` up to T, in order,
+    whichever analyzer stored them and however late."""
 
     at: int
     seq: int
     body: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Written:
+    """What one write did: ``mine``, the changes it stored (with their seq and the
+    time stored, which a late change has moved up to the newest checkpoint's);
+    ``others``, what other analyzers stored since the writer's last write."""
+
+    mine: list[Row]
+    others: list[Row]
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,13 +79,14 @@ class HistoryStore(ABC):
     async def close(self) -> None: ...
 
     @abstractmethod
-    async def write(self, rows: Sequence[Row]) -> int:
-        """Store the changes in order; returns how many were new (a shared store
-        skips changes another analyzer wrote already)."""
+    async def write(self, rows: Sequence[Row], since: int) -> Written:
+        """Store the changes in order (a shared store skips changes another analyzer
+        stored already) and tell what others stored after seq ``since``."""
 
     @abstractmethod
-    async def write_checkpoint(self, at: int, body: bytes) -> None:
-        """Store the graph at ``at``, after every change written so far."""
+    async def write_checkpoint(self, at: int, body: bytes, seq: int | None = None) -> int:
+        """Store the graph as the changes up to ``seq`` left it (None: as it is
+        now, after every change stored so far, which it supersedes); returns the seq."""
 
     @abstractmethod
     async def checkpoint_before(self, at: int) -> Checkpoint | None:
@@ -82,7 +97,11 @@ class HistoryStore(ABC):
 
     @abstractmethod
     async def rows_after(self, checkpoint: Checkpoint, upto: int) -> list[Row]:
-        """Changes after ``checkpoint`` up to ``upto`` (inclusive), in order."""
+        """Changes after ``checkpoint`` with times up to ``upto`` (inclusive), in order."""
+
+    @abstractmethod
+    async def rows_between(self, start: int, end: int) -> list[Row]:
+        """Changes with times in (start, end], in order."""
 
     @abstractmethod
     async def add_gap(self, gap: Gap) -> None: ...
@@ -96,9 +115,8 @@ class HistoryStore(ABC):
 
     @abstractmethod
     async def heartbeat(self, writer: str, started: int, now: int) -> tuple[bool, bool]:
-        """Say ``writer`` is alive. Returns (leader, alone_at_start): the leader is the
-        oldest live writer (it writes checkpoints); the second is whether no other
-        writer was alive when this one first said so."""
+        """Say ``writer`` is alive. Returns (leader, alone): the leader is the oldest
+        live writer (it writes checkpoints); alone, whether no other writer is alive."""
 
     @abstractmethod
     async def leave(self, writer: str, now: int) -> None:

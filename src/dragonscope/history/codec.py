@@ -28,11 +28,12 @@ def _dumps(obj: Any) -> bytes:
 
 def digest(kind: int, element: Node, deleted: bool) -> bytes:
     """What makes a change itself, whichever analyzer recorded it: the element's
-    content and revision, not the times an analyzer may have stamped on it."""
+    state, not its revision or times (a collector publishing to several analyzers
+    stamps each link's messages with its own)."""
     parent = element.parent if isinstance(element, Edge) else ""
     child = element.child if isinstance(element, Edge) else ""
-    key = [kind, deleted, element.id, element.origin, element.revision, element.host,
-           parent, child, element.metadata]  # fmt: skip
+    key = [kind, deleted, element.id, element.origin, element.host, parent, child,
+           element.metadata]  # fmt: skip
     return hashlib.blake2b(
         json.dumps(key, sort_keys=True, separators=(",", ":")).encode(), digest_size=16
     ).digest()

@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 from dragonscope.history.store import (
+    SAME_CHANGE_WINDOW_MS,
     Checkpoint,
     Gap,
     HistoryStore,
@@ -28,7 +29,6 @@ from dragonscope.history.store import (
 
 T = TypeVar("T")
 DAY_MS = 24 * 3600 * 1000
-SAME_CHANGE_WINDOW_MS = 10 * 60 * 1000  # two analyzers see one change within this time
 WRITER_STALE_MS = 15_000
 _LOCK = 0x6472_6167_6F6E  # the advisory lock every writer of a history takes
 
@@ -49,20 +49,24 @@ CREATE TABLE IF NOT EXISTS history_writers (
     gone boolean NOT NULL DEFAULT false);
 """
 
-# A change another analyzer stored already is skipped; a late one (its time before
-# the newest checkpoint) is stored at that checkpoint's time, so a checkpoint's
-# changes all come before it in time and every later one after it.
-_INSERT = f"""
-INSERT INTO history_changes (at, kind, id, digest, body)
-SELECT greatest(v.at, f.at), v.kind, v.id, v.digest, v.body
-FROM unnest(%s::bigint[], %s::smallint[], %s::text[], %s::bytea[], %s::bytea[])
-     WITH ORDINALITY AS v(at, kind, id, digest, body, n),
-     (SELECT coalesce(max(at), 0) AS at FROM history_checkpoints) AS f
-WHERE NOT EXISTS (
-    SELECT 1 FROM history_changes c WHERE c.digest = v.digest
-    AND c.at BETWEEN v.at - {SAME_CHANGE_WINDOW_MS} AND v.at + {SAME_CHANGE_WINDOW_MS})
+# The same change stored by another analyzer since this writer's previous change to
+# the element (the first such row), or NULL.
+_MATCH = f"""
+SELECT (SELECT min(c.seq) FROM history_changes c WHERE c.digest = v.digest AND c.seq > v.after
+        AND c.at BETWEEN v.at - {SAME_CHANGE_WINDOW_MS} AND v.at + {SAME_CHANGE_WINDOW_MS})
+FROM unnest(%s::bytea[], %s::bigint[], %s::bigint[]) WITH ORDINALITY AS v(digest, after, at, n)
 ORDER BY v.n
-RETURNING seq, at, digest
+"""
+# A late change (its time before the newest checkpoint) is stored at that
+# checkpoint's time, so a checkpoint's changes all come before it in time and
+# every later one after it.
+_INSERT = """
+INSERT INTO history_changes (at, kind, id, digest, body)
+SELECT greatest(v.at, %s), v.kind, v.id, v.digest, v.body
+FROM unnest(%s::bigint[], %s::smallint[], %s::text[], %s::bytea[], %s::bytea[])
+     WITH ORDINALITY AS v(at, kind, id, digest, body, n)
+ORDER BY v.n
+RETURNING seq, at
 """
 _OTHERS = """
 SELECT at, kind, id, digest, body, seq FROM history_changes
@@ -85,17 +89,14 @@ def _row(r: tuple[Any, ...]) -> Row:
     return Row(at, kind, id_, bytes(dig), None if body is None else bytes(body), seq)
 
 
-def _matched(rows: Sequence[Row], stored: list[tuple[int, int, Any]]) -> list[Row]:
-    """The rows the insert stored, with their seq and time: ``stored`` (seq, at,
-    digest) follows the rows' order, skipping the ones another analyzer had."""
-    mine: list[Row] = []
-    it = iter(stored)
-    nxt = next(it, None)
-    for r in rows:
-        if nxt is not None and bytes(nxt[2]) == r.digest:
-            mine.append(Row(nxt[1], r.kind, r.id, r.digest, r.body, nxt[0]))
-            nxt = next(it, None)
-    return mine
+def _columns(rows: Sequence[Row]) -> tuple[list[Any], ...]:
+    return (
+        [r.at for r in rows],
+        [r.kind for r in rows],
+        [r.id for r in rows],
+        [r.digest for r in rows],
+        [r.body for r in rows],
+    )
 
 
 def _opt_int(value: Any) -> int | None:
@@ -170,26 +171,27 @@ class PostgresStore(HistoryStore):
             )
             self._partitions.add(bucket)
 
-    async def write(self, rows: Sequence[Row], since: int) -> Written:
+    async def write(self, rows: Sequence[Row], since: int, after: Sequence[int]) -> Written:
         async def insert(cur: Any) -> Written:
             await cur.execute("SELECT coalesce(max(at), 0) FROM history_checkpoints")
             (floor,) = await cur.fetchone()
-            await self._ensure_partitions(cur, [max(r.at, floor) for r in rows])
-            await cur.execute(
-                _INSERT,
-                (
-                    [r.at for r in rows],
-                    [r.kind for r in rows],
-                    [r.id for r in rows],
-                    [r.digest for r in rows],
-                    [r.body for r in rows],
-                ),
-            )
-            stored = sorted(await cur.fetchall())
-            mine = _matched(rows, stored)
-            await cur.execute(_OTHERS, (since, [seq for seq, _, _ in stored]))
+            await cur.execute(_MATCH, ([r.digest for r in rows], list(after), [r.at for r in rows]))
+            matched = [m for (m,) in await cur.fetchall()]
+            new = [r for r, m in zip(rows, matched, strict=True) if m is None]
+            await self._ensure_partitions(cur, [max(r.at, floor) for r in new])
+            await cur.execute(_INSERT, (floor, *_columns(new)))
+            stored = iter(await cur.fetchall())
+            mine: list[Row] = []
+            seqs: list[int] = []
+            for r, m in zip(rows, matched, strict=True):
+                if m is None:
+                    seq, at = next(stored)
+                    mine.append(Row(at, r.kind, r.id, r.digest, r.body, seq))
+                    m = seq
+                seqs.append(int(m))
+            await cur.execute(_OTHERS, (since, [r.seq for r in mine]))
             others = [_row(r) for r in await cur.fetchall()]
-            return Written(mine, others)
+            return Written(mine, others, seqs)
 
         return await self._run("write", insert)
 

@@ -31,7 +31,13 @@ from dragonscope.history.codec import (
     encode_checkpoint,
     encode_element,
 )
-from dragonscope.history.store import Gap, HistoryStore, Row, StoreUnavailable
+from dragonscope.history.store import (
+    SAME_CHANGE_WINDOW_MS,
+    Gap,
+    HistoryStore,
+    Row,
+    StoreUnavailable,
+)
 
 log = logging.getLogger("dragonscope.history")
 
@@ -97,6 +103,10 @@ class Recorder:
         self._began = False
         self._alone = True
         self._seq = 0  # the encoded graph is the store's after every change up to this
+        # A shared store's seq of this analyzer's last change per element (written or
+        # found written by another analyzer): the next one is matched after it.
+        self._element_seq: dict[tuple[int, str], int] = {}
+        self._seq_marks: deque[tuple[int, int]] = deque()
         self._max_at = 0
         self._opened = False
         self._seen_before: int | None = None
@@ -286,7 +296,12 @@ class Recorder:
         rows = await asyncio.to_thread(_encode, batch)
         loop = asyncio.get_running_loop()
         started = loop.time()
-        written = await self.store.write(rows, self._seq)
+        shared = self.store.shared
+        after = [self._element_seq.get((r.kind, r.id), 0) for r in rows] if shared else []
+        written = await self.store.write(rows, self._seq, after)
+        if shared:
+            for row, seq in zip(rows, written.seqs, strict=True):
+                self._element_seq[(row.kind, row.id)] = seq
         self.stats.write_seconds += loop.time() - started
         for _ in batch:
             self._queue.popleft()
@@ -324,8 +339,18 @@ class Recorder:
         self._last_checkpoint = at
         self._since_checkpoint = 0
 
+    def _forget_old_element_seqs(self, now: int) -> None:
+        """Past the window in which analyzers see one change, matching after an
+        element's last seq or from the start is the same: drop the old entries."""
+        self._seq_marks.append((now, self._seq))
+        while self._seq_marks and self._seq_marks[0][0] < now - SAME_CHANGE_WINDOW_MS:
+            _, old = self._seq_marks.popleft()
+            self._element_seq = {k: v for k, v in self._element_seq.items() if v > old}
+
     async def _retain(self) -> None:
         now = self.clock()
+        if self.store.shared and now >= self._next_retain:
+            self._forget_old_element_seqs(now)
         if not self._leader or now < self._next_retain:
             return
         self._next_retain = now + RETAIN_EVERY_MS

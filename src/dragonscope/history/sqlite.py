@@ -112,7 +112,7 @@ class SqliteStore(HistoryStore):
         self._writer = self._reader = None
 
     # -- writing ---------------------------------------------------------------------
-    async def write(self, rows: Sequence[Row], since: int) -> Written:
+    async def write(self, rows: Sequence[Row], since: int, after: Sequence[int]) -> Written:
         """One writer: nothing is skipped and nobody else writes. A new row's seq is
         the largest so far plus one (the rowid rule), so a batch's seqs follow."""
 
@@ -124,7 +124,7 @@ class SqliteStore(HistoryStore):
             )
             mine = [Row(r.at, r.kind, r.id, r.digest, r.body, last + 1 + i)
                     for i, r in enumerate(rows)]  # fmt: skip
-            return Written(mine, [])
+            return Written(mine, [], [r.seq for r in mine])
 
         return await self._write(insert)
 

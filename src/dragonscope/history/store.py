@@ -15,6 +15,8 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+SAME_CHANGE_WINDOW_MS = 10 * 60 * 1000  # analyzers sharing a store see one change within it
+
 
 class StoreUnavailable(RuntimeError):
     """The database cannot be reached or refused a write; the text says why."""
@@ -54,6 +56,7 @@ class Written:
 
     mine: list[Row]
     others: list[Row]
+    seqs: list[int]  # per row written: its seq, or that of the same change stored before
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,9 +82,12 @@ class HistoryStore(ABC):
     async def close(self) -> None: ...
 
     @abstractmethod
-    async def write(self, rows: Sequence[Row], since: int) -> Written:
-        """Store the changes in order (a shared store skips changes another analyzer
-        stored already) and tell what others stored after seq ``since``."""
+    async def write(self, rows: Sequence[Row], since: int, after: Sequence[int]) -> Written:
+        """Store the changes in order and tell what others stored after seq ``since``.
+        A shared store skips a change another analyzer stored already: the same
+        change to the same element after ``after`` (per row: the seq of this
+        writer's previous change to that element), so an element that comes back to
+        an earlier state is a new change, and one seen late is not."""
 
     @abstractmethod
     async def write_checkpoint(self, at: int, body: bytes, seq: int | None = None) -> int:

@@ -31,6 +31,16 @@ class CollectorStats:
     initial_sync_seconds: float | None = None
 
 
+class AnalyzerReport(TypedDict):
+    """One analyzer's link, when the collector publishes to several."""
+
+    connected: bool
+    synced: bool
+    pending: int
+    lag_seconds: float
+    last_error: str
+
+
 class StatsReport(TypedDict):
     """One reading of a collector (``Collector.stats``)."""
 
@@ -59,3 +69,4 @@ class StatsReport(TypedDict):
     initial_sync_seconds: float | None
     synced: bool
     healthy: bool
+    analyzers: dict[str, AnalyzerReport]

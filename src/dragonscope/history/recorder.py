@@ -107,6 +107,7 @@ class Recorder:
         # found written by another analyzer): the next one is matched after it.
         self._element_seq: dict[tuple[int, str], int] = {}
         self._seq_marks: deque[tuple[int, int]] = deque()
+        self._next_forget = 0
         self._max_at = 0
         self._opened = False
         self._seen_before: int | None = None
@@ -349,7 +350,8 @@ class Recorder:
 
     async def _retain(self) -> None:
         now = self.clock()
-        if self.store.shared and now >= self._next_retain:
+        if self.store.shared and now >= self._next_forget:
+            self._next_forget = now + RETAIN_EVERY_MS
             self._forget_old_element_seqs(now)
         if not self._leader or now < self._next_retain:
             return

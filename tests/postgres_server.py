@@ -13,6 +13,7 @@ import shutil
 import signal
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +63,22 @@ class PostgresServer:
                 stdout=log, stderr=subprocess.STDOUT, cwd=self.dir, **self._as,
             )  # fmt: skip
         wait_port(self.port, timeout=30)
+        self._accepting(timeout=30)
+
+    def _accepting(self, timeout: float) -> None:
+        """The port opens before the server accepts sessions ("the database system is
+        starting up"): wait for a session."""
+        import psycopg
+
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                psycopg.connect(self.url(), connect_timeout=2).close()
+                return
+            except psycopg.OperationalError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
 
     def stop(self) -> None:
         if self.proc is not None:

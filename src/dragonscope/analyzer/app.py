@@ -34,16 +34,19 @@ from dragonscope.analyzer.rest import (
     mount_changes,
     mount_elements,
     mount_openapi,
+    mount_projects,
     mount_rules,
     mount_trace,
     mount_ui,
     mount_views,
+    project_source,
 )
 from dragonscope.analyzer.rules import RuleBook
 from dragonscope.analyzer.services import Live, Sockets
 from dragonscope.analyzer.settings import AnalyzerSettings
 from dragonscope.analyzer.subscribers import Subscriber, SubscriberHub
 from dragonscope.analyzer.users import load_users
+from dragonscope.config import ConfigError
 from dragonscope.graph import Graph, GraphStore, History, Indexer
 
 log = logging.getLogger("dragonscope.analyzer")
@@ -72,6 +75,10 @@ class Analyzer:
         try:
             self.settings.check()
         except ValueError as exc:
+            raise AnalyzerError(str(exc)) from None
+        try:
+            self.projects = project_source(self.settings)
+        except ConfigError as exc:
             raise AnalyzerError(str(exc)) from None
         users = load_users(self.settings.users_file) if self.settings.users_file else None
         self.auth = Authenticator(users, self.settings.token_ttl)
@@ -234,7 +241,8 @@ class Analyzer:
         mount_changes(router, self.history, guard)
         mount_ui(router)
         mount_views(router, self.live, guard)
-        mount_trace(router, self.live, guard)
+        mount_trace(router, self.live, guard, self.projects)
+        mount_projects(router, self.projects, guard)
         for setup in routes:
             setup(app, self)
         return app

@@ -33,6 +33,12 @@ class AnalyzerSettings:
     # Freeze what survives a slow full GC pass (see gc_policy); on in the analyzer
     # process, off by default for programs that embed an analyzer.
     gc_freeze: bool = False
+    # Project (tenant) names shown instead of ids: a file of "project_id name" lines
+    # (re-read when it changes), Keystone through openstacksdk (the clouds.yaml entry
+    # named here, "" for the environment's), or a fixed mapping given by an embedder.
+    project_names_file: Path | None = None
+    keystone_cloud: str | None = None
+    project_names: dict[str, str] = field(default_factory=dict)
 
     def check(self) -> None:
         """Refuse settings that would expose an unauthenticated graph to the network."""

@@ -191,6 +191,20 @@ class AnalyzerHttp:
             raise AnalyzerError(f"{self.base_url} sent a graph that is not a JSON object")
         return graph
 
+    async def tenants(self) -> dict[str, str]:
+        """dragonscope's ``GET /api/tenants``: project id -> name (empty from a Skydive
+        analyzer, which has no such endpoint)."""
+        try:
+            answer = await self._json("GET", "/api/tenants", None, "reading project names")
+        except AnalyzerError as exc:
+            if exc.status == 404:
+                return {}
+            raise
+        names = answer.get("Tenants") if isinstance(answer, dict) else None
+        if not isinstance(names, dict):
+            return {}
+        return {str(k): v for k, v in names.items() if isinstance(v, str)}
+
     async def _json(self, method: str, path: str, body: JsonValue, what: str) -> JsonValue:
         """One JSON request; logs in again once when the token was refused (HTTP 401)."""
         for attempt in (1, 2):

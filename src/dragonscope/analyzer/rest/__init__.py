@@ -11,6 +11,7 @@ from dragonscope.analyzer.rest.elements import mount_elements
 from dragonscope.analyzer.rest.login import LoginApi
 from dragonscope.analyzer.rest.middleware import cors, errors
 from dragonscope.analyzer.rest.openapi import mount as mount_openapi
+from dragonscope.analyzer.rest.projects import mount_projects, project_source
 from dragonscope.analyzer.rest.rules import mount_rules
 from dragonscope.analyzer.rest.status import StatusApi
 from dragonscope.analyzer.rest.topology import TopologyApi
@@ -29,8 +30,10 @@ __all__ = [
     "mount_changes",
     "mount_elements",
     "mount_openapi",
+    "mount_projects",
     "mount_rules",
     "mount_trace",
     "mount_ui",
     "mount_views",
+    "project_source",
 ]

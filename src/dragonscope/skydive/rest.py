@@ -12,12 +12,14 @@ from __future__ import annotations
 import logging
 import ssl
 from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
 
-from dragonscope.config import Secret
+from dragonscope.config import ConfigError, Secret, read_secret_file
 from dragonscope.skydive.messages import JsonValue
 
 log = logging.getLogger(__name__)
@@ -80,8 +82,35 @@ def make_ssl_context(ca_file: str | None, insecure: bool = False) -> ssl.SSLCont
 
 @dataclass(slots=True)
 class Credentials:
+    """A user and its password. With ``password_file`` the file is read again at every
+    login, so a rotated password is used without a restart; the log says which file
+    was read and when it changed."""
+
     user: str
     password: Secret
+    password_file: Path | None = None
+
+    def current_password(self) -> Secret:
+        if self.password_file is None:
+            return self.password
+        try:
+            fresh = read_secret_file(self.password_file)
+            changed = datetime.fromtimestamp(self.password_file.stat().st_mtime)
+        except (ConfigError, OSError) as exc:
+            log.warning("%s; logging in with the password read before", exc)
+            return self.password
+        if fresh.reveal() != self.password.reveal():
+            log.info(
+                "password file %s changed (modified %s): logging in with the new password",
+                self.password_file,
+                changed.isoformat(sep=" ", timespec="seconds"),
+            )
+            self.password = fresh
+        return self.password
+
+    def source(self) -> str:
+        """Where the password came from, for messages."""
+        return f" (password from {self.password_file})" if self.password_file else ""
 
 
 class AnalyzerHttp:
@@ -146,7 +175,8 @@ class AnalyzerHttp:
         if self.credentials is None:
             self.token = ""
             return
-        form = {"username": self.credentials.user, "password": self.credentials.password.reveal()}
+        password = self.credentials.current_password()
+        form = {"username": self.credentials.user, "password": password.reveal()}
         url = f"{self.base_url}/login"
         try:
             async with self.session().post(
@@ -155,7 +185,8 @@ class AnalyzerHttp:
                 body = await resp.text()
                 if resp.status == 401:
                     raise AuthenticationError(
-                        f"login as {self.credentials.user!r} refused (HTTP 401): {body.strip()}",
+                        f"login as {self.credentials.user!r}{self.credentials.source()} "
+                        f"refused (HTTP 401): {body.strip()}",
                         401,
                     )
                 if resp.status != 200:

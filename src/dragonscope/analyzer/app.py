@@ -34,6 +34,7 @@ from dragonscope.analyzer.rest import (
     mount_changes,
     mount_elements,
     mount_openapi,
+    mount_problems,
     mount_projects,
     mount_rules,
     mount_trace,
@@ -241,7 +242,8 @@ class Analyzer:
         mount_changes(router, self.history, guard)
         mount_ui(router)
         mount_views(router, self.live, guard)
-        mount_trace(router, self.live, guard, self.projects)
+        traces = mount_trace(router, self.live, guard, self.projects)
+        mount_problems(router, traces, guard)
         mount_projects(router, self.projects, guard)
         for setup in routes:
             setup(app, self)

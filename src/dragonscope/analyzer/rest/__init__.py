@@ -11,6 +11,7 @@ from dragonscope.analyzer.rest.elements import mount_elements
 from dragonscope.analyzer.rest.login import LoginApi
 from dragonscope.analyzer.rest.middleware import cors, errors
 from dragonscope.analyzer.rest.openapi import mount as mount_openapi
+from dragonscope.analyzer.rest.problems import mount_problems
 from dragonscope.analyzer.rest.projects import mount_projects, project_source
 from dragonscope.analyzer.rest.rules import mount_rules
 from dragonscope.analyzer.rest.status import StatusApi
@@ -30,6 +31,7 @@ __all__ = [
     "mount_changes",
     "mount_elements",
     "mount_openapi",
+    "mount_problems",
     "mount_projects",
     "mount_rules",
     "mount_trace",

@@ -247,6 +247,13 @@ def document() -> dict[str, Any]:
                 "responses": {"200": _json(_ref("ReachMatrix")), **_ERRORS},
             }
         },
+        "/api/problems": {
+            "get": {
+                "summary": "every problem nb check finds in the NB behind the graph, "
+                "with the node each one is about",
+                "responses": {"200": _json({"type": "object"})},
+            }
+        },
         "/api/tenants": {
             "get": {
                 "summary": "project names by project id, as configured (file or Keystone)",

@@ -133,6 +133,11 @@ class TraceService:
                 self._matrices.clear()
         return self._snapshot
 
+    async def snapshot(self) -> Snapshot:
+        """The NB objects behind the live graph, rebuilt only after it changed."""
+        async with self._lock:
+            return await self._current()
+
     async def tracer(
         self, apps: frozenset[str], patch: Any = None, at: int | None = None
     ) -> Tracer:
@@ -185,7 +190,8 @@ def mount_trace(
     live: Live,
     guard: Authenticator,
     projects: Callable[[], ProjectNames] = ProjectNames,
-) -> None:
+) -> TraceService:
+    """Mount ``/api/trace`` and ``/api/reach``; the service also serves the NB snapshot."""
     service = TraceService(live)
 
     async def post_trace(request: web.Request) -> web.Response:
@@ -236,3 +242,4 @@ def mount_trace(
 
     router.add_post("/api/trace", post_trace)
     router.add_get("/api/reach", get_reach)
+    return service

@@ -80,6 +80,19 @@ def make_ssl_context(ca_file: str | None, insecure: bool = False) -> ssl.SSLCont
     return context
 
 
+def connection_reason(exc: BaseException) -> str:
+    """Why a connection failed, without the HTTP library's internals (``ssl:default``,
+    the connector's repr): ``Connection refused``, ``Name or service not known``..."""
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        os_error = exc.os_error
+        if isinstance(os_error, ConnectionRefusedError):
+            return "connection refused"
+        return os_error.strerror or str(os_error) or type(os_error).__name__
+    if isinstance(exc, TimeoutError):
+        return "timed out"
+    return str(exc) or type(exc).__name__
+
+
 @dataclass(slots=True)
 class Credentials:
     """A user and its password. With ``password_file`` the file is read again at every
@@ -201,7 +214,7 @@ class AnalyzerHttp:
                     except (ValueError, AttributeError):
                         token = ""
         except (TimeoutError, aiohttp.ClientError) as exc:
-            raise AnalyzerError(f"cannot reach {self.base_url}: {exc}") from None
+            raise AnalyzerError(f"cannot reach {self.base_url}: {connection_reason(exc)}") from None
         self.token = token
         self.logins += 1
         log.info("logged in to analyzer %s as %s", self.base_url, self.credentials.user)
@@ -266,5 +279,7 @@ class AnalyzerHttp:
                         raise AnalyzerError(f"{what}: the answer is not JSON: {exc}") from None
                     return answer
             except (TimeoutError, aiohttp.ClientError) as exc:
-                raise AnalyzerError(f"cannot reach {self.base_url}: {exc}") from None
+                raise AnalyzerError(
+                    f"cannot reach {self.base_url}: {connection_reason(exc)}"
+                ) from None
         raise AssertionError("unreachable")

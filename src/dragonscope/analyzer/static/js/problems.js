@@ -4,7 +4,7 @@
 
 import { getJson } from "./api.js";
 
-const REFRESH_MS = 2000;
+const REFRESH_MS = 5000;
 
 export class Problems {
   constructor({ onChange, onPick, onError }) {
@@ -24,12 +24,18 @@ export class Problems {
 
   async fetch() {
     this.fetched = performance.now();
+    let remote;
     try {
-      this.remote = (await getJson("/api/problems")).Problems || [];
+      remote = (await getJson("/api/problems")).Problems || [];
     } catch (err) {
       if (err.status !== 404) this.onError(`problems: ${err.message}`);
-      this.remote = [];
+      remote = [];
     }
+    // Redraw only when the list changed: under live churn it mostly does not.
+    const key = JSON.stringify(remote);
+    if (key === this.remoteKey) return;
+    this.remoteKey = key;
+    this.remote = remote;
     this.onChange();
   }
 
@@ -49,6 +55,9 @@ export class Problems {
   count() { let k = 0; for (const list of this.byNode.values()) k += list.length; return k; }
 
   render(model, labelOf) {
+    const key = `${this.remoteKey}|${[...this.byNode.keys()].join(",")}`;
+    if (key === this.renderedKey) return;
+    this.renderedKey = key;
     const groups = new Map();
     for (const [id, list] of this.byNode) for (const p of list) {
       if (!groups.has(p.kind)) groups.set(p.kind, []);

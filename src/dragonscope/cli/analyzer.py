@@ -90,6 +90,18 @@ def register(subparsers: Subparsers) -> None:
         "npm package @skydive-project/skydive-ui (or its dist/)",
     )
     parser.add_argument(
+        "--tenant-names",
+        type=Path,
+        metavar="FILE",
+        help="project names shown instead of ids: 'project_id name' lines (re-read on change)",
+    )
+    parser.add_argument(
+        "--keystone-cloud",
+        metavar="CLOUD",
+        help="read project names from Keystone (openstacksdk, this clouds.yaml entry; "
+        "'' for the OS_* environment)",
+    )
+    parser.add_argument(
         "--insecure",
         action="store_true",
         help="allow listening on a non-loopback address without authentication",
@@ -143,6 +155,8 @@ def settings_from_args(args: argparse.Namespace) -> AnalyzerSettings:
         insecure=args.insecure,
         skydive_ui=args.skydive_ui,
         gc_freeze=True,
+        project_names_file=args.tenant_names,
+        keystone_cloud=args.keystone_cloud,
     )
 
 

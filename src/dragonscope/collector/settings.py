@@ -44,6 +44,8 @@ class CollectorSettings:
     update_interval: float = config.DF_UPDATE_INTERVAL
     user: str | None = None
     password: Secret | None = field(default=None)
+    # The file ``password`` was read from: read again at every login (password rotation).
+    password_file: str | None = None
     host_id: str | None = None
     persistence: str | None = None
     metrics_listen: str | None = None
@@ -155,6 +157,7 @@ def settings_from_args(
         update_interval=interval,
         user=user,
         password=password,
+        password_file=password_file if password is not None and password_file else None,
         host_id=pick(args.host_id, "HOST_ID"),
         persistence=pick(args.persistence, "PERSISTENCE"),
         metrics_listen=metrics,

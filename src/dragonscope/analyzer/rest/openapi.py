@@ -79,6 +79,54 @@ SCHEMAS: dict[str, Any] = {
         },
     },
     "JsonPatch": {"type": "array", "items": {"type": "object"}, "description": "RFC 6902"},
+    "TraceRequest": {
+        "type": "object",
+        "required": ["from"],
+        "properties": {
+            "from": {**_STR, "description": "lport id or name, IP, IP@network, or 'external'"},
+            "to": {**_STR, "description": "lport id or name, IP, floating IP, 'metadata'"},
+            "proto": {"type": "string", "enum": ["tcp", "udp", "icmp", "icmp6", "arp", "dhcp"]},
+            **{
+                name: {"type": "integer"}
+                for name in ("sport", "dport", "ttl", "vlan", "icmp_type", "icmp_code")
+            },
+            **{name: _STR for name in ("chassis", "eth_src", "eth_dst", "ip_src", "ip_dst")},
+            "ct": {"type": "boolean", "description": "assume an established connection"},
+            "reply": {"type": "boolean", "description": "also simulate the reply"},
+            "apps": {**_STR, "description": "Dragonflow app set: a,b,c or +app/-app"},
+            "patch": {"type": "object", "description": "what-if patch of NB objects"},
+            "at": {**_MS, "description": "trace on the graph as it was at this time"},
+        },
+    },
+    "TraceResult": {
+        "type": "object",
+        "properties": {
+            "verdict": {
+                "type": "string",
+                "enum": ["delivered", "replied", "external", "dropped"],
+            },
+            "hops": {"type": "array", "items": {"type": "object"}},
+            "drop": {"type": "object", "nullable": True},
+            "final": {"type": "object"},
+            "reply": {"type": "object", "nullable": True},
+        },
+    },
+    "ReachMatrix": {
+        "type": "object",
+        "properties": {
+            "tenant": {**_STR, "nullable": True},
+            "tenant_name": {**_STR, "nullable": True},
+            "network": {**_STR, "nullable": True},
+            "proto": _STR,
+            "dport": {"type": "integer", "nullable": True},
+            "ports": {"type": "array", "items": {"type": "object"}},
+            "rows": {
+                "type": "array",
+                "description": "rows[i][j]: port i to port j (null on the diagonal)",
+                "items": {"type": "array", "items": {"type": "object", "nullable": True}},
+            },
+        },
+    },
 }
 
 
@@ -171,6 +219,45 @@ def document() -> dict[str, Any]:
                     "404": {"description": "no such view"},
                     **_ERRORS,
                 },
+            }
+        },
+        "/api/trace": {
+            "post": {
+                "summary": "simulate a packet through Dragonflow's pipeline",
+                "requestBody": {"content": {"application/json": {"schema": _ref("TraceRequest")}}},
+                "responses": {"200": _json(_ref("TraceResult")), **_ERRORS},
+            }
+        },
+        "/api/reach": {
+            "get": {
+                "summary": "port-by-port reachability matrix of a tenant or network",
+                "parameters": [
+                    {"name": "tenant", "in": "query", "schema": _STR},
+                    {"name": "network", "in": "query", "schema": _STR},
+                    {
+                        "name": "proto",
+                        "in": "query",
+                        "schema": {"type": "string", "enum": ["tcp", "udp", "icmp"]},
+                    },
+                    {"name": "dport", "in": "query", "schema": {"type": "integer"}},
+                    {"name": "ct", "in": "query", "schema": {"type": "boolean"}},
+                    {"name": "apps", "in": "query", "schema": _STR},
+                    {"name": "at", "in": "query", "schema": _MS},
+                ],
+                "responses": {"200": _json(_ref("ReachMatrix")), **_ERRORS},
+            }
+        },
+        "/api/problems": {
+            "get": {
+                "summary": "every problem nb check finds in the NB behind the graph, "
+                "with the node each one is about",
+                "responses": {"200": _json({"type": "object"})},
+            }
+        },
+        "/api/tenants": {
+            "get": {
+                "summary": "project names by project id, as configured (file or Keystone)",
+                "responses": {"200": _json({"type": "object"})},
             }
         },
         "/api/rejections": {

@@ -4,11 +4,9 @@
 //   router   – networks (with their ports) around the router they attach to
 // Returns {parentOf: Map(nodeId -> groupId), groups: Map(groupId -> {id, label, type, parent, owner})}.
 
-const md = (n) => n.Metadata || {};
+import { labelOf as label, tenantName, shortId } from "./labels.js";
 
-function label(n) {
-  return md(n).Name || n.ID;
-}
+const md = (n) => n.Metadata || {};
 
 export function computeGroups(model, visible, mode) {
   const groups = new Map();
@@ -37,7 +35,7 @@ export function computeGroups(model, visible, mode) {
     const t = md(n).Tenant;
     if (!t || md(n).Type === "tenant") return null;
     if (tenantNodes.has(t)) return boxOf(tenantNodes.get(t));
-    return ensure(`tenant:${t}`, { label: `tenant ${t}`, type: "tenant" }).id;
+    return ensure(`tenant:${t}`, { label: `tenant ${tenantName(t) || shortId(t)}`, type: "tenant" }).id;
   };
   // The box a node (or the box it owns) sits in, following ownership upwards.
   const containerOf = (id) => {

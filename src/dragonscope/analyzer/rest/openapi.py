@@ -313,6 +313,7 @@ def document() -> dict[str, Any]:
     paths.update(_resource("noderule", "NodeRule", False))
     paths.update(_resource("edgerule", "EdgeRule", False))
     paths.update(_resource("alert", "Alert", False))
+    paths.update(_skydive_compat())
     return {
         "openapi": "3.0.3",
         "info": {
@@ -329,6 +330,35 @@ def document() -> dict[str, Any]:
             },
         },
     }
+
+
+def _skydive_compat() -> dict[str, Any]:
+    """Resources Skydive's UIs ask for and this analyzer never holds (see skydive_compat)."""
+    paths: dict[str, Any] = {
+        "/api/": {
+            "get": {
+                "summary": "Skydive's trailing slash",
+                "responses": {"301": {"description": "to /api"}},
+            }
+        }
+    }
+    for name in ("capture", "injectpacket", "workflow"):
+        paths[f"/api/{name}"] = {
+            "get": {
+                "summary": f"no {name} is kept: always {{}}",
+                "responses": {"200": _json({"type": "object"})},
+            },
+            "post": {
+                "summary": f"refused: no {name} is kept",
+                "responses": {"405": {"description": "Allow: GET"}},
+            },
+        }
+        missing = {"responses": {"404": {"description": f"no such {name}"}}}
+        paths[f"/api/{name}/{{id}}"] = {"get": missing, "patch": missing, "delete": missing}
+    paths["/api/workflow/{id}/call"] = {
+        "post": {"responses": {"404": {"description": "no such workflow"}}}
+    }
+    return paths
 
 
 async def openapi(request: web.Request) -> web.Response:

@@ -48,6 +48,7 @@ UI_DRAWING = """() => [...window.App.tc.nodes.values()]
 UI_SHOWN = """() => Object.fromEntries([...document.querySelectorAll("g.node")].map((g) =>
   [g.id.slice(5), {icon: g.querySelector(".node-icon").textContent,
                    label: g.querySelector(".node-name").textContent}]))"""
+DISABLED = "(texts) => texts.map((t) => t.getAttribute('class'))"
 # Skydive's generic glyphs: its interface icon, and the one a node starts with.
 GENERIC = {"\uf796", "\uf192"}
 SERVER, VM, USERS = "\uf233", "\uf108", "\uf0c0"
@@ -232,6 +233,20 @@ def test_skydive_ui_logs_in_shows_dragonflow_live_and_logs_out(
         pg.mouse.wheel(0, -300)
         pg.wait_for_timeout(1500)
         pg.screenshot(path=os.environ["DRAGONSCOPE_SKYDIVE_SCREENSHOT"])
+
+    # A node's menu opens it in dragonscope's UI; captures are not offered (there are none).
+    chassis = by_label[SAMPLE["chassis"][0]["id"]]
+    pg.click(f"g.node[id='node-{chassis}']", button="right")
+    items = pg.locator("g.context-menu-item text")
+    pg.wait_for_function("document.querySelectorAll('g.context-menu-item').length > 0")
+    assert items.first.text_content() == "Open in dragonscope"
+    assert all("disabled" in (cls or "") for cls in items.evaluate_all(DISABLED)[1:])
+    with pg.context.expect_page() as opened:
+        items.first.click()
+    ours = opened.value
+    ours.wait_for_load_state()
+    assert ours.url == f"{url}/#sel={chassis}"
+    ours.close()
 
     # A reload keeps the session (the authtoken cookie), and the app starts again.
     pg.reload()

@@ -121,9 +121,11 @@ window.dragonscopeSkydiveConfig = (function () {
 
   function groupName(data) {
     const what = typeOf(data)[1];
-    const plural = what.endsWith("s") ? what : what.endsWith("y") ? what.slice(0, -1) + "ies" : what + "s";
-    if (data.Type === "lport") return data.Chassis ? `${plural} on ${data.Chassis}` : `unbound ${plural}`;
-    return plural;
+    let plural = what + "s";
+    if (what.endsWith("s")) plural = what;
+    else if (what.endsWith("y")) plural = what.slice(0, -1) + "ies";
+    if (data.Type !== "lport") return plural;
+    return data.Chassis ? `${plural} on ${data.Chassis}` : `unbound ${plural}`;
   }
 
   return {
@@ -132,7 +134,8 @@ window.dragonscopeSkydiveConfig = (function () {
       if (!df) return attrs;
       const [glyph, , weight, look] = typeOf(df.data);
       const group = df !== node;
-      const vm = df.data.Type === "lport" && String(df.data.DeviceOwner || "").startsWith("compute:");
+      const owner = String(df.data.DeviceOwner || "");
+      const vm = df.data.Type === "lport" && owner.startsWith("compute:");
       return Object.assign({}, attrs, {
         classes: [df.data.Type, look].filter(Boolean),
         name: group ? node.data.Name : truncate(label(node.data), LABEL_SIZE),

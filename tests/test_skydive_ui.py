@@ -247,6 +247,10 @@ def test_skydive_ui_logs_in_shows_dragonflow_live_and_logs_out(
         pg.wait_for_timeout(1500)
         pg.screenshot(path=os.environ["DRAGONSCOPE_SKYDIVE_SCREENSHOT"])
 
+    # The configuration also works the UI's own way, as ?config=URL (which evaluates it).
+    by_url = "window.App.config.appendURL('url', '/static/js/skydive-config.js')"
+    assert "nodeAttrs" in pg.evaluate(f"{by_url}.then((config) => Object.keys(config))")
+
     # A node's menu opens it in dragonscope's UI; captures are not offered (there are none).
     chassis = by_label[SAMPLE["chassis"][0]["id"]]
     pg.click(f"g.node[id='node-{chassis}']", button="right")

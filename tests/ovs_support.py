@@ -78,7 +78,8 @@ class OvsSwitch:
         return self._run([require("ovs-vsctl"), f"--db={self.remote}", "--timeout=20", *args])
 
     def ofctl(self, command: str, bridge: str, *args: str) -> str:
-        return self._run([require("ovs-ofctl"), "-O", "OpenFlow13", command, self.mgmt(bridge), *args])
+        ofctl = require("ovs-ofctl")
+        return self._run([ofctl, "-O", "OpenFlow13", command, self.mgmt(bridge), *args])
 
     def add_flows(self, bridge: str, flows: list[str]) -> None:
         path = self.dir / "flows.txt"
@@ -87,7 +88,8 @@ class OvsSwitch:
 
     def db_transactions(self) -> int:
         """Records in the database file: every committed transaction appends one."""
-        return sum(1 for line in self.db.read_bytes().splitlines() if line.startswith(b"OVSDB JSON"))
+        lines = self.db.read_bytes().splitlines()
+        return sum(1 for line in lines if line.startswith(b"OVSDB JSON"))
 
     def add_bridge(self, bridge: str) -> None:
         self.vsctl(

@@ -71,9 +71,11 @@ def read_state(idl: ovs.db.idl.Idl) -> tuple[OvsState, Counters]:
         counters[uuid] = dict(row.statistics)
     ports = {
         str(row.uuid): Port(
-            str(row.uuid), row.name, tuple(str(i.uuid) for i in row.interfaces),
+            str(row.uuid),
+            row.name,
+            tuple(str(i.uuid) for i in row.interfaces),
             dict(row.external_ids),
-        )  # fmt: skip
+        )
         for row in tables["Port"].rows.values()
     }
     bridges = {

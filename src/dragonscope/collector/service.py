@@ -28,12 +28,13 @@ from typing import Any
 
 from dragonscope.collector.health import HealthServer
 from dragonscope.collector.nb_probe import nb_endpoints, reachable
+from dragonscope.collector.ovs_source import OvsSource, probe_settings
 from dragonscope.collector.progress import Progress
 from dragonscope.collector.revisions import RevisionClock
 from dragonscope.collector.settings import CollectorSettings
 from dragonscope.collector.state import Dirty, HeldState, Planner, same
 from dragonscope.config import parse_host_port
-from dragonscope.graph.model import Node
+from dragonscope.graph.model import Edge, Node
 from dragonscope.nb.model import Change
 from dragonscope.skydive.messages import NODE_TYPES, Message
 from dragonscope.skydive.publisher import Backoff, Publisher, PublisherDisconnected
@@ -111,6 +112,8 @@ class Collector:
         self.analyzer_url = base
         self.origin = f"{settings.client_type}.{settings.publisher_host_id}"
         self.status_node_id = str(uuid.uuid5(_STATUS_NS, self.origin))
+        ovs = probe_settings(settings)
+        self.ovs = OvsSource(self, ovs) if ovs else None
 
     # -- public state ----------------------------------------------------------
     @property
@@ -204,6 +207,8 @@ class Collector:
                 tasks.append(
                     asyncio.create_task(self._probe_nb_forever(endpoints), name="collector-probe")
                 )
+            if self.ovs is not None:
+                tasks.append(asyncio.create_task(self.ovs.run(), name="collector-ovs"))
             try:
                 done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
                 for task in done:
@@ -270,7 +275,15 @@ class Collector:
 
     # -- NB side -----------------------------------------------------------------
     def _desired_nodes(self) -> _Overlay:
-        return _Overlay(self.topology.nodes, self._status_nodes)
+        if self.ovs is None:
+            return _Overlay(self.topology.nodes, self._status_nodes)
+        extra = {**self._status_nodes, **self.ovs.nodes}
+        return _Overlay(self.ovs.patched(self.topology.nodes), extra)
+
+    def _desired_edges(self) -> Mapping[str, Edge]:
+        if self.ovs is None:
+            return self.topology.edges
+        return self.ovs.edges_over(self.topology.edges, self._desired_nodes())
 
     def _mark_dirty(self, element_id: str, is_node: bool) -> None:
         self._activity += 1
@@ -305,6 +318,8 @@ class Collector:
             self.stats_.nb_objects[change.table] += 1
         for op in ops:
             self._mark_dirty(op.element.id, op.type in NODE_TYPES)
+        if self.ovs is not None:
+            self.ovs.nb_changed()
 
     def _rebuild_after_error(self) -> None:
         for element_id in list(self.topology.nodes):
@@ -440,11 +455,16 @@ class Collector:
         count = 0
         self._scan_complete = True
         host = self.settings.host
-        kinds = (
+        kinds: tuple[tuple[Mapping[str, Any], dict[str, Any], bool], ...] = (
             (self.topology.nodes, held.nodes, True),
             (self._status_nodes, held.nodes, True),
             (self.topology.edges, held.edges, False),
         )
+        if self.ovs is not None:
+            kinds = (
+                (self._desired_nodes(), held.nodes, True),
+                (self._desired_edges(), held.edges, False),
+            )
         for desired, held_map, is_node in kinds:
             get_desired, get_held = desired.get, held_map.get
             keys = list(desired)
@@ -466,6 +486,9 @@ class Collector:
         # What the analyzer holds but nothing wants any more (set differences run in C).
         stale_nodes = held.nodes.keys() - self.topology.nodes.keys() - self._status_nodes.keys()
         stale_edges = held.edges.keys() - self.topology.edges.keys()
+        if self.ovs is not None:
+            stale_nodes -= self.ovs.nodes.keys()
+            stale_edges -= set(self._desired_edges())
         for element_id in stale_nodes:
             count += self._mark_new(element_id, True)
         for element_id in stale_edges:
@@ -548,7 +571,7 @@ class Collector:
         self._dirty_since = None
         planner = Planner(self.origin, self.settings.host, self._clock)
         nodes, edges = list(taken.nodes), list(taken.edges)
-        desired_nodes, desired_edges = self._desired_nodes(), self.topology.edges
+        desired_nodes, desired_edges = self._desired_nodes(), self._desired_edges()
         progress = None
         if not self._initial_done and len(taken) > 5000:
             progress = Progress("initial sync", len(taken), tty=self.settings.progress)

@@ -176,9 +176,13 @@ def _tunnel_mesh(chassis_node: str, nb: NbView, summary: FlowSummary, out: OvsGr
     ports_to: Counter[str] = Counter()
     for targets in summary.egress.values():
         ports_to.update(targets)
+    tunnels: dict[str, dict[str, Any]] = {}
     for ip, count in sorted(ports_to.items()):
         remote = nb.chassis_at(ip)
         if remote is None:
             continue
+        tunnels[remote] = {"RemoteIP": ip, "Ports": count}
         remote_node = ids.node_id(nb_tables.CHASSIS, remote)
         out.edge(chassis_node, TUNNEL, remote_node, RemoteIP=ip, Ports=count)
+    # The remote chassis may lie outside this chassis's slice: the mesh is on the node too.
+    out.patches.setdefault(chassis_node, {})["OVS"] = {"Tunnels": tunnels}

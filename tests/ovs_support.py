@@ -23,7 +23,8 @@ SCHEMA = Path("/usr/share/openvswitch/vswitch.ovsschema")
 class OvsSwitch:
     """One chassis's Open vSwitch: ``start()``, then ``vsctl``/``ofctl``, then ``cleanup()``."""
 
-    def __init__(self, name: str = "ovs") -> None:
+    def __init__(self, name: str = "ovs", vswitchd: bool = True) -> None:
+        self.vswitchd = vswitchd  # without it, ovs-vsctl must not wait for the switch
         # Unix socket paths are limited to ~100 bytes: keep the directory short.
         self.dir = Path(tempfile.mkdtemp(prefix=f"ds-{name}-", dir="/tmp"))
         self.db = self.dir / "conf.db"
@@ -44,7 +45,9 @@ class OvsSwitch:
             check=True, capture_output=True,
         )  # fmt: skip
         self.start_ovsdb()
-        self.vsctl("--no-wait", "init")
+        self.vsctl("init")
+        if not self.vswitchd:
+            return
         self._spawn(
             "ovs-vswitchd",
             [
@@ -75,7 +78,10 @@ class OvsSwitch:
         self.start_ovsdb()
 
     def vsctl(self, *args: str) -> str:
-        return self._run([require("ovs-vsctl"), f"--db={self.remote}", "--timeout=20", *args])
+        wait = [] if self.vswitchd and (self.dir / "ovs-vswitchd.ctl").exists() else ["--no-wait"]
+        return self._run(
+            [require("ovs-vsctl"), f"--db={self.remote}", "--timeout=20", *wait, *args]
+        )
 
     def ofctl(self, command: str, bridge: str, *args: str) -> str:
         ofctl = require("ovs-ofctl")

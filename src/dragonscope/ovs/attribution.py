@@ -2,7 +2,8 @@
 
 Dragonflow's cookies do not name the owning app or object, so a flow is attributed by its
 match keys, as Dragonflow's apps write them: ``reg6`` (source port key), ``reg7`` (destination
-port key), ``metadata`` (network key) and ``in_port`` (the OpenFlow port of a VM interface).
+port key), ``metadata`` (network key) and ``in_port`` (the OpenFlow port of a VM interface), and
+by the port key an L2 lookup loads into ``reg7``.
 A key that names no current object makes the flow stale.
 """
 
@@ -48,8 +49,8 @@ def summarise(
             continue
         owners: set[str] = set()
         why: list[str] = []
-        for register in _PORT_REGISTERS:
-            key = flow.key(register)
+        keys = [(register, flow.key(register)) for register in _PORT_REGISTERS]
+        for register, key in [*keys, *flow.written_keys]:
             if key:
                 port = nb.port_by_key.get(key)
                 if port is None:

@@ -24,6 +24,10 @@ _RULE_FIELDS = frozenset(
 _TUN_DST = re.compile(
     r"set_field:([0-9.]+)->tun_dst|load:(0x[0-9a-f]+)->NXM_NX_TUN_IPV4_DST\[\]", re.IGNORECASE
 )
+_SET_PORT_KEY = re.compile(
+    r"set_field:(0x[0-9a-f]+|\d+)->(reg[67])|load:(0x[0-9a-f]+|\d+)->NXM_NX_(REG[67])\[\]",
+    re.IGNORECASE,
+)
 _OUTPUT = re.compile(r"(?:^|,)output:(\d+)")
 DEFAULT_PRIORITY = 32768
 
@@ -55,6 +59,15 @@ class Flow:
     @property
     def outputs(self) -> list[int]:
         return [int(port) for port in _OUTPUT.findall(self.actions)]
+
+    @property
+    def written_keys(self) -> list[tuple[str, int]]:
+        """Port keys the actions load into reg6/reg7 (an L2 lookup names its port that way)."""
+        out = []
+        for found in _SET_PORT_KEY.finditer(self.actions):
+            value, register = found.group(1) or found.group(3), found.group(2) or found.group(4)
+            out.append((register.lower(), int(value, 0)))
+        return out
 
     def key(self, field: str) -> int | None:
         """A matched register value, when matched exactly (masked matches name no object)."""

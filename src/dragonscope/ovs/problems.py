@@ -102,7 +102,9 @@ def check(
 def _check_egress(
     chassis: str, nb: NbView, flows: FlowSummary, local_networks: set[str], found: Findings
 ) -> None:
-    """A remote port on a local tunnel network needs a table-75 flow to its chassis's IP."""
+    """A remote port on a local tunnel network needs a table-75 flow to its chassis's IP.
+
+    Said on the bridge: the remote port's own node is its home chassis's to publish."""
     for port in nb.ports.values():
         if port.chassis == chassis or port.network not in local_networks or not port.remote_ip:
             continue
@@ -111,10 +113,9 @@ def _check_egress(
             continue
         targets = flows.egress.get(port.id)
         if not targets:
-            found.port(port.id, f"no tunnel egress flow on {chassis} (table 75, reg7)")
+            found.bridge.append(f"remote port {port.id}: no tunnel egress flow (table 75)")
         elif port.remote_ip not in targets:
-            found.port(
-                port.id,
-                f"tunnel egress flow on {chassis} goes to {', '.join(sorted(targets))}, "
-                f"but its binding says {port.remote_ip}",
+            found.bridge.append(
+                f"remote port {port.id}: tunnel egress flow goes to "
+                f"{', '.join(sorted(targets))}, but its binding says {port.remote_ip}"
             )

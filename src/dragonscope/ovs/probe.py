@@ -96,6 +96,9 @@ class OvsProbe:
         self._flows: list[flows.Flow] | None = None
         self._flow_hash = b""
         self._flow_error: str | None = None
+        # The last attribution and what it was computed from: most OVSDB changes touch
+        # neither the flows, the NB nor the OpenFlow ports, so 20k flows are not re-read.
+        self._summary: tuple[Any, attribution.FlowSummary] | None = None
         self._wake = asyncio.Event()
         self.stats = {"ovsdb_updates": 0, "flow_scans": 0, "flow_parses": 0, "rebuilds": 0}
 
@@ -194,7 +197,12 @@ class OvsProbe:
             for _port, iface in state.interfaces_of(bridge) if bridge else ():
                 if iface.ofport is not None and iface.ofport > 0:
                     ofports[iface.ofport] = iface.iface_id or ""
-            summary = attribution.summarise(self._flows, nb, ofports, self.tables)
+            last = self._summary
+            if last and last[0][0] is self._flows and last[0][1] is nb and last[0][2] == ofports:
+                summary = last[1]
+            else:
+                summary = attribution.summarise(self._flows, nb, ofports, self.tables)
+                self._summary = ((self._flows, nb, ofports), summary)
         findings = problems.check(s.chassis, s.bridge, state, nb, summary)
         if self._flow_error is not None:
             findings.bridge.append(f"cannot read the flows: {self._flow_error}")

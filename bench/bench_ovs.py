@@ -15,9 +15,8 @@ import time
 from pathlib import Path
 
 from bench.report import Figure
-from dragonscope.nb import tables
-from dragonscope.nb.model import NbObject
-from dragonscope.ovs.probe import OvsProbe, ProbeSettings
+from dragonscope.nb import NbObject, tables
+from dragonscope.ovs import OvsProbe, ProbeSettings
 
 sys.path.insert(0, str(Path(__file__).parent.parent / "tests"))
 from ovs_support import OvsSwitch

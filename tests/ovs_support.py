@@ -7,6 +7,7 @@ and interfaces ``type=dummy``. Every process is started here and stopped here by
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -15,9 +16,40 @@ import tempfile
 import time
 from pathlib import Path
 
-from servers import require
+from servers import EtcdServer, require
 
 SCHEMA = Path("/usr/share/openvswitch/vswitch.ovsschema")
+
+
+# A two-chassis cloud the tests and the UI tests share: both chassis on one VXLAN network, each
+# with two VM interfaces (iface-id set as Nova does), a vxlan-vtp tunnel port and
+# Dragonflow-shaped flows for its own ports and towards the other chassis's ports.
+CHASSIS = {"c1": "10.0.1.1", "c2": "10.0.1.2"}
+NETWORK = {"id": "net1", "unique_key": 3, "network_type": "vxlan", "segmentation_id": 73}
+# port id -> (unique_key, chassis, ofport, MAC)
+PORTS = {
+    "p1": (10, "c1", 7, "fa:16:3e:00:00:0a"),
+    "p2": (11, "c1", 8, "fa:16:3e:00:00:0b"),
+    "p3": (12, "c2", 7, "fa:16:3e:00:00:0c"),
+    "p4": (13, "c2", 8, "fa:16:3e:00:00:0d"),
+}
+VTP_OFPORT = 4
+
+
+def port_flows(key: int, ofport: int, mac: str) -> list[str]:
+    return [
+        f"table=0,priority=100,in_port={ofport} "
+        f"actions=set_field:{key:#x}->reg6,set_field:0x3->metadata,resubmit(,1)",
+        f"table=55,priority=100,metadata=0x3,dl_dst={mac} actions=set_field:{key:#x}->reg7",
+        f"table=115,priority=100,reg7={key:#x} actions=output:{ofport}",
+    ]
+
+
+def remote_flow(key: int, ip: str) -> str:
+    return (
+        f"table=75,priority=100,reg7={key:#x} actions=set_field:{ip}->tun_dst,"
+        f"set_field:0x49->tun_id,output:{VTP_OFPORT}"
+    )
 
 
 class OvsSwitch:
@@ -158,3 +190,34 @@ class OvsSwitch:
             time.sleep(0.02)
         log = (self.dir / f"{what}.log").read_text(errors="replace")[-2000:]
         raise RuntimeError(f"{what} did not start:\n{log}")
+
+
+def write_nb(server: EtcdServer) -> None:
+    """The NB of the two-chassis cloud: its chassis, one VXLAN network, four bound ports."""
+    for name, ip in CHASSIS.items():
+        server.put(
+            f"/chassis/{name}", json.dumps({"id": name, "ip": ip, "tunnel_types": ["vxlan"]})
+        )
+    server.put("/lswitch/net1", json.dumps({**NETWORK, "topic": "t1", "name": "net1"}))
+    for port, (key, chassis, _ofport, mac) in PORTS.items():
+        obj = {
+            "id": port, "topic": "t1", "name": port, "unique_key": key, "lswitch": "net1",
+            "macs": [mac], "enabled": True, "binding": {"type": "chassis", "chassis": chassis},
+        }  # fmt: skip
+        server.put(f"/lport/{port}", json.dumps(obj))
+
+
+def switch_for(chassis: str) -> OvsSwitch:
+    switch = OvsSwitch(chassis)
+    switch.start()
+    switch.add_bridge("br-int")
+    switch.add_tunnel_port("br-int", "vxlan", CHASSIS[chassis], VTP_OFPORT)
+    flows = []
+    for port, (key, where, ofport, mac) in PORTS.items():
+        if where == chassis:
+            switch.add_vm_port("br-int", f"tap-{port}", port, mac, ofport)
+            flows += port_flows(key, ofport, mac)
+        else:
+            flows.append(remote_flow(key, CHASSIS[where]))
+    switch.add_flows("br-int", flows)
+    return switch

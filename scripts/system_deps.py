@@ -24,6 +24,7 @@ PROGRAMS: dict[str, str] = {
     "ovs-vswitchd": "openvswitch-switch",
     "ovs-vsctl": "openvswitch-switch",
     "ovs-ofctl": "openvswitch-common",
+    "ovs-appctl": "openvswitch-common",
 }
 
 # Debian keeps ovs-vswitchd out of PATH (it is started by its init script).

@@ -153,6 +153,21 @@ class OvsSwitch:
             f"ofport_request={ofport}",
         )  # fmt: skip
 
+    def add_patch_pair(self, bridge: str, peer_bridge: str) -> None:
+        """A patch port on each bridge, peers of each other (br-int to a provider bridge)."""
+        here, there = f"patch-{peer_bridge}", f"patch-{bridge}"
+        for name, on, peer in ((here, bridge, there), (there, peer_bridge, here)):
+            self.vsctl(
+                "add-port", on, name, "--", "set", "Interface", name, "type=patch",
+                f"options:peer={peer}",
+            )  # fmt: skip
+
+    def receive(self, interface: str, frame: bytes) -> None:
+        """Inject one Ethernet frame as if it arrived on a dummy interface."""
+        appctl = require("ovs-appctl")
+        control = str(self.dir / "ovs-vswitchd.ctl")
+        self._run([appctl, "-t", control, "netdev-dummy/receive", interface, frame.hex()])
+
     def cleanup(self) -> None:
         for name in list(self.procs):
             self._stop(name, signal.SIGTERM)

@@ -2,6 +2,7 @@
 // neighbours as links, and a copy-id button.
 
 import { iconFor } from "./icons.js";
+import { renderOvs } from "./ovs.js";
 
 function el(tag, text, cls) {
   const e = document.createElement(tag);
@@ -66,6 +67,9 @@ export class DetailsPanel {
       li.append(el("span", `${label} `, "muted"), a, el("span", ` (${node.Metadata.Type || "?"})`, "muted"));
       list.append(li);
     }
+    const ovs = isEdge ? null : renderOvs(model, element);
+    this.$("details-ovs").hidden = !ovs;
+    this.$("details-ovs").replaceChildren(...(ovs ? [ovs] : []));
     const meta = this.$("details-meta");
     meta.replaceChildren(renderObject({ ...m, "@Host": element.Host, "@Origin": element.Origin, "@Revision": element.Revision }));
   }

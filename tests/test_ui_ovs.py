@@ -136,7 +136,7 @@ def test_port_details_show_its_ovs_side_and_problems(page: Page, cloud: dict[str
     ]
     assert "problems" not in text
     # Unplug p2's interface: its details say so.
-    cloud["switches"]["c1"].vsctl("del-port", "tap-p2")
+    cloud["switches"]["c1"].vsctl("--no-wait", "del-port", "tap-p2")
     select(page, port("p2"))
     page.wait_for_function(f"{DETAILS_OVS}.innerText.includes('no OVS interface has its iface-id')")
     assert page.evaluate(FACTS)["interface"] == "none plugged"

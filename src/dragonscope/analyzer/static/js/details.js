@@ -3,6 +3,7 @@
 
 import { iconFor } from "./icons.js";
 import { labelOf, tenantName } from "./labels.js";
+import { renderOvs } from "./ovs.js";
 
 function el(tag, text, cls) {
   const e = document.createElement(tag);
@@ -70,6 +71,9 @@ export class DetailsPanel {
       li.append(el("span", `${label} `, "muted"), a, el("span", ` (${node.Metadata.Type || "?"})`, "muted"));
       list.append(li);
     }
+    const ovs = isEdge ? null : renderOvs(model, element);
+    this.$("details-ovs").hidden = !ovs;
+    this.$("details-ovs").replaceChildren(...(ovs ? [ovs] : []));
     const meta = this.$("details-meta");
     meta.replaceChildren(renderObject({ ...m, "@Host": element.Host, "@Origin": element.Origin, "@Revision": element.Revision }));
   }

@@ -14,7 +14,7 @@ from dragonscope.cli.sources import NB_URLS, open_nb
 from dragonscope.collector import Collector, settings_from_args
 from dragonscope.config import ConfigError
 from dragonscope.nb import NbReader
-from dragonscope.nb.backends import BackendError
+from dragonscope.nb.backends import Backend, BackendError
 from dragonscope.skydive import EndpointError
 
 log = logging.getLogger("dragonscope.collector")
@@ -111,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _serve(collector: Collector, reader: NbReader) -> None:
+async def _serve(collector: Collector, reader: NbReader | Backend) -> None:
     """Run until SIGTERM/SIGINT, then stop cleanly (the analyzer sees a normal close)."""
     task = asyncio.create_task(collector.run())
     loop = asyncio.get_running_loop()

@@ -57,6 +57,10 @@ def _list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
 
 
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
 def _mac(value: Any) -> str:
     return value.lower() if isinstance(value, str) else ""
 
@@ -227,14 +231,15 @@ def read_subnet(obj: NbObject) -> Subnet:
 
 def read_port(obj: NbObject) -> Port:
     d = obj.data
-    binding = d.get("binding") if isinstance(d.get("binding"), dict) else {}
+    binding = _dict(d.get("binding"))
     btype = binding.get("type") if isinstance(binding.get("type"), str) else None
     pairs = []
     for pair in _list(d.get("allowed_address_pairs")):
-        if isinstance(pair, dict) and ip(pair.get("ip_address")) is not None:
-            pairs.append((ip(pair["ip_address"]), _mac(pair.get("mac_address"))))
-    dhcp = d.get("dhcp_params") if isinstance(d.get("dhcp_params"), dict) else {}
-    opts = dhcp.get("opts") if isinstance(dhcp.get("opts"), dict) else {}
+        address = ip(pair.get("ip_address")) if isinstance(pair, dict) else None
+        if address is not None:
+            pairs.append((address, _mac(pair.get("mac_address"))))
+    dhcp = _dict(d.get("dhcp_params"))
+    opts = _dict(dhcp.get("opts"))
     macs = [_mac(m) for m in _list(d.get("macs")) if isinstance(m, str)]
     chassis = binding.get("chassis") if btype == "chassis" else None
     return Port(

@@ -31,7 +31,7 @@ def matrix(
         raise TraceError("no VM port matches that tenant/network")
     rows = []
     for src in ports:
-        row = []
+        row: list[dict[str, Any] | None] = []  # None on the diagonal: no trace to itself
         for dst in ports:
             if src is dst:
                 row.append(None)

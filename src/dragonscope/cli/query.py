@@ -9,7 +9,8 @@ import sys
 
 from dragonscope.cli.common import CliError, Subparsers
 from dragonscope.cli.sources import DEFAULT_ANALYZER, add_source_arguments, analyzer_http, nb_graph
-from dragonscope.gremlin import SAVED_QUERIES, GremlinError, Json, compile_query, expand, render
+from dragonscope.graph import Json
+from dragonscope.gremlin import SAVED_QUERIES, GremlinError, compile_query, expand, render
 from dragonscope.skydive import AnalyzerError
 
 

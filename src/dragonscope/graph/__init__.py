@@ -34,6 +34,7 @@ from dragonscope.graph.model import (
     GraphError,
     GraphListener,
     GraphView,
+    Json,
     Node,
     now_ms,
 )
@@ -67,6 +68,7 @@ __all__ = [
     "History",
     "HistoryError",
     "Indexer",
+    "Json",
     "NetChanges",
     "Node",
     "OpError",

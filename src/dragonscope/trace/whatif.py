@@ -15,6 +15,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from dragonscope.graph import Json
 from dragonscope.nb import NbObject, Snapshot
 from dragonscope.trace.model import TraceError
 
@@ -40,7 +41,7 @@ def _object_id(section: str, table: str, item: Any) -> str:
     return obj_id
 
 
-def apply_patch(snapshot: Snapshot, patch: Any) -> Snapshot:
+def apply_patch(snapshot: Snapshot, patch: Json) -> Snapshot:
     """A patched copy of ``snapshot``; raises TraceError naming the first bad entry."""
     if not isinstance(patch, dict):
         raise TraceError("a patch must be a JSON object")

@@ -22,14 +22,22 @@ PROGRAMS: dict[str, str] = {
     "initdb": "postgresql-15",
     "postgres": "postgresql-15",
     "npm": "npm",
+    "ovsdb-tool": "openvswitch-common",
+    "ovsdb-server": "openvswitch-common",
+    "ovs-vswitchd": "openvswitch-switch",
+    "ovs-vsctl": "openvswitch-switch",
+    "ovs-ofctl": "openvswitch-common",
+    "ovs-appctl": "openvswitch-common",
 }
-# Where Debian puts programs that are not on PATH (PostgreSQL's server binaries).
-SEARCH_PATH = ("/usr/lib/postgresql/15/bin",)
+# Debian keeps some programs out of PATH: ovs-vswitchd (started by its init script)
+# and PostgreSQL's server binaries.
+EXTRA_DIRS = ("/usr/lib/openvswitch-switch", "/usr/lib/postgresql/15/bin")
 
 
 def which(program: str) -> str | None:
-    """The program's path, on PATH or in SEARCH_PATH."""
-    return shutil.which(program) or shutil.which(program, path=os.pathsep.join(SEARCH_PATH))
+    """The program's path, looking in PATH and then in EXTRA_DIRS."""
+    path = os.pathsep.join([os.environ.get("PATH", os.defpath), *EXTRA_DIRS])
+    return shutil.which(program, path=path)
 
 
 def missing_programs() -> list[str]:

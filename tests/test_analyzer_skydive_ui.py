@@ -158,11 +158,18 @@ async def test_skydive_ui_build_is_served_at_skydive(analyzer):
             page = await response.text()
             assert response.status == 200 and response.content_type == "text/html"
             assert 'var baseURL = "/skydive/"' in page and "<< .BaseURL >>" not in page
-            assert page.index("skydive-wiring.js") < page.index("</head>")
+            # Our configuration, then the wiring that hands it over, both run before the UI's
+            # deferred bundle.
+            config, wiring = page.index("skydive-config.js"), page.index("skydive-wiring.js")
+            assert config < wiring < page.index("</head>")
         response = await http.get(analyzer.url + "/skydive/dist/bundle.js")
         assert response.status == 200 and await response.text() == "window.loaded = true;\n"
         response = await http.get(analyzer.url + "/static/js/skydive-wiring.js")
         assert response.status == 200 and "/logout" in await response.text()
+        # In the UI's ?config= format too: a script whose value is the configuration.
+        response = await http.get(analyzer.url + "/static/js/skydive-config.js")
+        assert response.status == 200 and response.content_type.endswith("/javascript")
+        assert (await response.text()).count("window.dragonscopeSkydiveConfig = ") == 1
         for missing in ("/skydive/assets/nope.png", "/skydive/..%2f..%2fusers"):
             assert (await http.get(analyzer.url + missing)).status == 404
 

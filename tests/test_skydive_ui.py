@@ -11,6 +11,7 @@ import base64
 import copy
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -37,6 +38,22 @@ UI_HAS = """(dfId) => [...window.App.tc.nodes.values()].some(
   (n) => n.data.Dragonflow && n.data.Dragonflow.ID === dfId)"""
 HOSTS_NULL = "a is not iterable"
 API_STATUS = "fetch('/api/status', {credentials: 'same-origin'}).then((r) => r.status)"
+# How the UI draws each Dragonflow node, through its own configurations (ours included).
+UI_DRAWING = """() => [...window.App.tc.nodes.values()]
+  .filter((n) => n.data.Manager === "dragonflow")
+  .map((n) => { const a = window.App.config.nodeAttrs(n);
+    return {id: n.id, type: n.data.Type, name: n.data.Name, chassis: n.data.Chassis,
+            tenant: n.data.Tenant, addresses: n.data.IPV4,
+            label: a.name, icon: a.icon, group: window.App.config.groupName(n)}; })"""
+# What the page shows: each drawn node's glyph and label, by node (or group) id.
+UI_SHOWN = """() => Object.fromEntries([...document.querySelectorAll("g.node")].map((g) =>
+  [g.id.slice(5), {icon: g.querySelector(".node-icon").textContent,
+                   label: g.querySelector(".node-name").textContent}]))"""
+DISABLED = "(texts) => texts.map((t) => t.getAttribute('class'))"
+# Skydive's generic glyphs: its interface icon, and the one a node starts with.
+GENERIC = {"\uf796", "\uf192"}
+SERVER, VM, USERS = "\uf233", "\uf108", "\uf0c0"
+BARE_ID = re.compile(r"[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}\S*")
 
 
 def skydive_ui_package() -> Path:
@@ -112,6 +129,66 @@ def page() -> Iterator[tuple[Page, list[str]]]:
         browser.close()
 
 
+def dragonflow_drawing(pg: Page) -> dict[str, dict]:
+    """Every Dragonflow node as the UI draws it, by node id; checks what all have in common."""
+    drawing = {d["id"]: d for d in pg.evaluate(UI_DRAWING)}
+    for d in drawing.values():
+        assert d["icon"] not in GENERIC, f"generic icon for {d}"
+        assert d["label"] and not BARE_ID.fullmatch(d["label"]), f"UUID label for {d}"
+    assert len({d["icon"] for d in drawing.values()}) >= 15  # one per type, in the sample
+    return drawing
+
+
+def assert_dragonflow_look(drawing: dict[str, dict]) -> None:
+    """Icons and labels that say what each object is, for named and unnamed ones alike."""
+    by_type: dict[str, list[dict]] = {}
+    for d in drawing.values():
+        by_type.setdefault(d["type"], []).append(d)
+    chassis = {c["id"] for c in SAMPLE["chassis"]}
+    assert {(d["label"], d["icon"]) for d in by_type["chassis"]} == {(c, SERVER) for c in chassis}
+
+    # Unnamed objects (their Name is their id) say what they are; named ones show the name.
+    def unnamed_or(d: dict, fallback: str) -> str:
+        return fallback if BARE_ID.fullmatch(d["name"]) else d["name"]
+
+    topics = {lswitch["topic"] for lswitch in SAMPLE["lswitch"]}
+    assert {d["tenant"] for d in by_type["tenant"]} == topics
+    for d in by_type["tenant"]:
+        assert d["label"] == unnamed_or(d, f"tenant {d['tenant'][:8]}") and d["icon"] == USERS
+    fips = {fip["floating_ip_address"] for fip in SAMPLE["floatingip"]}
+    assert {d["addresses"][0].split("/")[0] for d in by_type["floatingip"]} == fips
+    for d in by_type["floatingip"]:
+        assert d["label"] == unnamed_or(d, f"FIP {d['addresses'][0].split('/')[0]}")
+    vms = {p["name"] for p in SAMPLE["lport"] if p.get("device_owner", "").startswith("compute:")}
+    assert vms <= {d["label"] for d in by_type["lport"] if d["icon"] == VM}
+    assert {d["label"] for d in by_type["lswitch"]} == {n["name"] for n in SAMPLE["lswitch"]}
+    assert all(d["label"] == d["name"] for d in by_type["lrouter"])
+    # Siblings group by what they are; a network's ports by the chassis they are bound to.
+    assert {d["group"] for d in by_type["lswitch"]} == {"networks"}
+    assert {d["group"] for d in by_type["qospolicy"]} == {"QoS policies"}
+    bound = [d for d in by_type["lport"] if d["chassis"]]
+    assert bound and all(d["group"] == f"ports on {d['chassis']}" for d in bound)
+
+
+def expand(pg: Page, node_id: str) -> None:
+    """Double-click a node as a user does: the UI shows what it contains."""
+    pg.dblclick(f"g.node[id='node-{node_id}']", timeout=10000)
+
+
+def assert_shown_as_drawn(pg: Page, drawing: dict[str, dict], expected: set[str]) -> None:
+    """The page draws the configured glyph and label (the UI wraps long labels)."""
+    ids = "[" + ",".join(json.dumps(f"node-{i}") for i in expected) + "]"
+    pg.wait_for_function(f"{ids}.every((id) => document.getElementById(id))", timeout=10000)
+    shown = pg.evaluate(UI_SHOWN)
+    for node_id in expected:
+        assert shown[node_id] == {
+            "icon": drawing[node_id]["icon"],
+            "label": drawing[node_id]["label"],
+        }
+    for look in shown.values():
+        assert look["icon"] not in GENERIC and not BARE_ID.fullmatch(look["label"]), look
+
+
 def put_port(server: EtcdServer) -> dict:
     port = copy.deepcopy(
         next(p for p in SAMPLE["lport"] if p.get("device_owner", "").startswith("compute:"))
@@ -137,6 +214,57 @@ def test_skydive_ui_logs_in_shows_dragonflow_live_and_logs_out(
     some_network = SAMPLE["lswitch"][0]["id"]
     assert pg.evaluate(UI_HAS, some_network)
 
+    # Dragonflow's nodes have their own icons and readable labels, in the UI's drawing and on
+    # the page: the chassis at first, then a tenant's networks and a network's ports.
+    drawing = dragonflow_drawing(pg)
+    assert_dragonflow_look(drawing)
+    by_label = {d["label"]: d["id"] for d in drawing.values()}  # for the unique labels below
+    assert_shown_as_drawn(pg, drawing, {by_label[c["id"]] for c in SAMPLE["chassis"]})
+    acme_web = next(n for n in SAMPLE["lswitch"] if n["name"] == "acme-web")
+    tenant = next(
+        d["id"]
+        for d in drawing.values()
+        if d["tenant"] == acme_web["topic"] and d["type"] == "tenant"
+    )
+    # The UI groups the tenants (siblings of one type); the group keeps their icon.
+    groups = {i: look for i, look in pg.evaluate(UI_SHOWN).items() if look["label"] == "tenants"}
+    assert [look["icon"] for look in groups.values()] == [USERS]
+    expand(pg, next(iter(groups)))
+    expand(pg, tenant)
+    expand(pg, by_label["acme-web"])
+    ports = {
+        by_label[p["name"]]
+        for p in SAMPLE["lport"]
+        if p.get("lswitch") == acme_web["id"] and p.get("device_owner", "").startswith("compute:")
+    }
+    assert ports and all(drawing[p]["icon"] == VM for p in ports)
+    assert_shown_as_drawn(pg, drawing, {tenant, by_label["acme-web"], *ports})
+    if os.environ.get("DRAGONSCOPE_SKYDIVE_SCREENSHOT"):
+        pg.click("text=INFRASTRUCTURE")  # the UI fits the view to what is shown
+        pg.wait_for_timeout(1000)
+        pg.mouse.move(820, 420)
+        pg.mouse.wheel(0, -300)
+        pg.wait_for_timeout(1500)
+        pg.screenshot(path=os.environ["DRAGONSCOPE_SKYDIVE_SCREENSHOT"])
+
+    # The configuration also works the UI's own way, as ?config=URL (which evaluates it).
+    by_url = "window.App.config.appendURL('url', '/static/js/skydive-config.js')"
+    assert "nodeAttrs" in pg.evaluate(f"{by_url}.then((config) => Object.keys(config))")
+
+    # A node's menu opens it in dragonscope's UI; captures are not offered (there are none).
+    chassis = by_label[SAMPLE["chassis"][0]["id"]]
+    pg.click(f"g.node[id='node-{chassis}']", button="right")
+    items = pg.locator("g.context-menu-item text")
+    pg.wait_for_function("document.querySelectorAll('g.context-menu-item').length > 0")
+    assert items.first.text_content() == "Open in dragonscope"
+    assert all("disabled" in (cls or "") for cls in items.evaluate_all(DISABLED)[1:])
+    with pg.context.expect_page() as opened:
+        items.first.click()
+    ours = opened.value
+    ours.wait_for_load_state()
+    assert ours.url == f"{url}/#sel={chassis}"
+    ours.close()
+
     # A reload keeps the session (the authtoken cookie), and the app starts again.
     pg.reload()
     pg.wait_for_function(f"({UI_NODES}) >= {expected}", timeout=30000)
@@ -152,9 +280,8 @@ def test_skydive_ui_logs_in_shows_dragonflow_live_and_logs_out(
     pg.click("#menu-profile >> text=Logout")
     pg.wait_for_url(f"{url}/skydive/login", timeout=10000)
     wait_until(lambda: pg.evaluate(API_STATUS) == 401, timeout=10)
-    if os.environ.get("DRAGONSCOPE_SKYDIVE_SCREENSHOT"):
-        pg.screenshot(path=os.environ["DRAGONSCOPE_SKYDIVE_SCREENSHOT"])
     # Skydive's UI v2 builds its host filters from G.V().Has('Type', 'host').Values('Name'),
-    # which Skydive answers null when there is no host node (as here: Dragonflow's chassis
-    # are not Skydive hosts), and then iterates over it. That one error is the UI's own.
+    # which Skydive answers null when there is no host node (Values() of no node encodes an
+    # empty Go slice; Dragonflow's chassis are not Skydive hosts), and then iterates over it.
+    # That one error is the UI's own: it happens with Skydive's analyzer before any agent.
     assert [e for e in errors if e != HOSTS_NULL] == [], f"errors in the page: {errors}"

@@ -44,6 +44,12 @@ class AnalyzerSettings:
     # A Skydive UI build (the npm package @skydive-project/skydive-ui, or its dist/)
     # served at /skydive/.
     skydive_ui: Path | None = None
+    # Project (tenant) names shown instead of ids: a file of "project_id name" lines
+    # (re-read when it changes), Keystone through openstacksdk (the clouds.yaml entry
+    # named here, "" for the environment's), or a fixed mapping given by an embedder.
+    project_names_file: Path | None = None
+    keystone_cloud: str | None = None
+    project_names: dict[str, str] = field(default_factory=dict)
 
     def check(self) -> None:
         """Refuse settings that would expose an unauthenticated graph to the network."""

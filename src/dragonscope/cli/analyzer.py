@@ -22,7 +22,7 @@ from dragonscope.analyzer import (
     UsersFileError,
     add_user,
 )
-from dragonscope.cli.common import CliError, Subparsers
+from dragonscope.cli.common import CliError, Subparsers, operator_errors, stop_on_signals
 from dragonscope.graph import duration_ms
 from dragonscope.history import check_url
 
@@ -145,6 +145,18 @@ def register(subparsers: Subparsers) -> None:
         "npm package @skydive-project/skydive-ui (or its dist/)",
     )
     parser.add_argument(
+        "--tenant-names",
+        type=Path,
+        metavar="FILE",
+        help="project names shown instead of ids: 'project_id name' lines (re-read on change)",
+    )
+    parser.add_argument(
+        "--keystone-cloud",
+        metavar="CLOUD",
+        help="read project names from Keystone (openstacksdk, this clouds.yaml entry; "
+        "'' for the OS_* environment)",
+    )
+    parser.add_argument(
         "--insecure",
         action="store_true",
         help="allow listening on a non-loopback address without authentication",
@@ -200,6 +212,8 @@ def settings_from_args(args: argparse.Namespace) -> AnalyzerSettings:
         insecure=args.insecure,
         skydive_ui=args.skydive_ui,
         gc_freeze=True,
+        project_names_file=args.tenant_names,
+        keystone_cloud=args.keystone_cloud,
     )
 
 
@@ -209,10 +223,8 @@ async def serve(settings: AnalyzerSettings) -> None:
     analyzer = Analyzer(settings)
     await analyzer.start()
     stop = asyncio.Event()
+    stop_on_signals(stop.set)
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, stop.set)
 
     def reload() -> None:
         try:
@@ -232,8 +244,6 @@ async def serve(settings: AnalyzerSettings) -> None:
 def run(args: argparse.Namespace) -> int:
     from dragonscope.analyzer import AnalyzerError
 
-    try:
+    with operator_errors(AnalyzerError, UsersFileError):
         asyncio.run(serve(settings_from_args(args)))
-    except (AnalyzerError, UsersFileError) as exc:
-        raise CliError(str(exc)) from None
     return 0

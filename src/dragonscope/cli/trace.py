@@ -12,9 +12,11 @@ import asyncio
 import json
 from pathlib import Path
 
-from dragonscope.cli.common import CliError, Subparsers
-from dragonscope.cli.sources import add_source_arguments
+from dragonscope.cli.common import CliError, Subparsers, operator_errors
+from dragonscope.cli.sources import add_source_arguments, analyzer_project_names
 from dragonscope.cli.sources import snapshot as source_snapshot
+from dragonscope.config import ConfigError
+from dragonscope.nb import ProjectNames, read_project_names
 from dragonscope.trace import (
     FORMATS,
     PROTOCOLS,
@@ -82,7 +84,12 @@ def register(subparsers: Subparsers) -> None:
 
     r = subparsers.add_parser("reach", help="port-by-port reachability matrix of a tenant")
     _source_args(r)
-    r.add_argument("--tenant", help="project id (the objects' topic)")
+    r.add_argument("--tenant", help="project name or id (the objects' topic)")
+    r.add_argument(
+        "--tenant-names",
+        metavar="FILE",
+        help="project names: 'project_id name' lines (with --analyzer, its names are used)",
+    )
     r.add_argument("--network", help="network id or name")
     r.add_argument("--proto", choices=("tcp", "udp", "icmp"), default="tcp")
     r.add_argument("--dport", type=int, default=22)
@@ -94,23 +101,17 @@ def register(subparsers: Subparsers) -> None:
 def load_tracer(args: argparse.Namespace) -> Tracer:
     snapshot = asyncio.run(source_snapshot(args))
     if args.patch:
-        try:
+        with operator_errors(OSError, ValueError, what=f"cannot read patch {args.patch}"):
             patch = json.loads(Path(args.patch).read_text())
-        except (OSError, ValueError) as exc:
-            raise CliError(f"cannot read patch {args.patch}: {exc}") from None
-        try:
+        with operator_errors(TraceError):
             snapshot = apply_patch(snapshot, patch)
-        except TraceError as exc:
-            raise CliError(str(exc)) from None
-    try:
+    with operator_errors(ValueError):
         return Tracer(snapshot, parse_apps(args.apps))
-    except ValueError as exc:
-        raise CliError(str(exc)) from None
 
 
 def run_trace(args: argparse.Namespace) -> int:
     tracer = load_tracer(args)
-    try:
+    with operator_errors(TraceError):
         request = TraceRequest(
             source=args.source,
             destination=args.destination,
@@ -130,17 +131,28 @@ def run_trace(args: argparse.Namespace) -> int:
             reply=args.reply,
         )
         result = tracer.trace(request).to_json()
-    except TraceError as exc:
-        raise CliError(str(exc)) from None
     print(render(result, args.format))
     return 1 if result["verdict"] == "dropped" else 0
 
 
+def project_names(args: argparse.Namespace) -> ProjectNames:
+    """``--tenant-names FILE``, else the analyzer's names when reading from one."""
+    if args.tenant_names:
+        try:
+            return read_project_names(args.tenant_names)
+        except ConfigError as exc:
+            raise CliError(str(exc)) from None
+    if args.analyzer:
+        return asyncio.run(analyzer_project_names(args))
+    return ProjectNames()
+
+
 def run_reach(args: argparse.Namespace) -> int:
     tracer = load_tracer(args)
-    try:
-        grid = matrix(tracer, args.tenant, args.network, args.proto, args.dport, args.ct)
-    except TraceError as exc:
-        raise CliError(str(exc)) from None
+    projects = project_names(args) if args.tenant else ProjectNames()
+    with operator_errors(TraceError):
+        grid = matrix(
+            tracer, args.tenant, args.network, args.proto, args.dport, args.ct, projects=projects
+        )
     print(json.dumps(grid, indent=2) if args.format == "json" else render_matrix(grid))
     return 0

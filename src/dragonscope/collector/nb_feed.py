@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from dragonscope.collector.desired import freeze_heap
 from dragonscope.collector.nb_probe import reachable
@@ -62,6 +62,8 @@ class NbFeed:
         self._status = status
         self._stats = stats
         self._keys: set[tuple[str, str]] = set()
+        # Called after each change is folded in (another source that reads the NB, say).
+        self.listeners: list[Callable[[Change], None]] = []
 
     def _backoff(self) -> Backoff:
         return Backoff(self.settings.backoff_initial, self.settings.backoff_max)
@@ -106,6 +108,7 @@ class NbFeed:
             stats.translate_errors += 1
             log.exception("cannot translate change %s/%s; full reconciliation", *change.key)
             self._sync.mark_many(list(self.topology.nodes), list(self.topology.edges))
+            self._tell(change)
             return
         if change.deleted:
             if change.key in self._keys:
@@ -116,6 +119,11 @@ class NbFeed:
             stats.nb_objects[change.table] += 1
         for op in ops:
             self._sync.mark(op.element.id, not isinstance(op.element, Edge))
+        self._tell(change)
+
+    def _tell(self, change: Change) -> None:
+        for listener in self.listeners:
+            listener(change)
 
     async def follow(self, reader: NbReader, since: int) -> None:
         """Apply every change after ``since``, forever, riding out NB outages."""

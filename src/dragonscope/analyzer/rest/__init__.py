@@ -12,6 +12,8 @@ from dragonscope.analyzer.rest.elements import mount_elements
 from dragonscope.analyzer.rest.login import LoginApi
 from dragonscope.analyzer.rest.middleware import cors, errors
 from dragonscope.analyzer.rest.openapi import mount as mount_openapi
+from dragonscope.analyzer.rest.problems import mount_problems
+from dragonscope.analyzer.rest.projects import mount_projects, project_source
 from dragonscope.analyzer.rest.rules import mount_rules
 from dragonscope.analyzer.rest.skydive_compat import mount_skydive_compat
 from dragonscope.analyzer.rest.skydive_ui import mount_skydive_ui
@@ -32,10 +34,13 @@ __all__ = [
     "mount_changes",
     "mount_elements",
     "mount_openapi",
+    "mount_problems",
+    "mount_projects",
     "mount_rules",
     "mount_skydive_compat",
     "mount_skydive_ui",
     "mount_trace",
     "mount_ui",
     "mount_views",
+    "project_source",
 ]

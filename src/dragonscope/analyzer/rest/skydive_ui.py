@@ -3,9 +3,11 @@ the operator installed (``npm install @skydive-project/skydive-ui``).
 
 Skydive serves this UI from its analyzer with its base URL written into the page
 (``<< .BaseURL >>``, a Go template); this module does the same, so the UI's assets,
-routes and API calls land on this analyzer. The page also loads a small script of
-ours (``/static/js/skydive-wiring.js``) that ends the analyzer's session when the
-UI logs out. Nothing of Skydive's UI is kept in this repository.
+routes and API calls land on this analyzer. The page also loads two small scripts of
+ours: a configuration of the UI for Dragonflow's nodes (``/static/js/skydive-config.js``:
+icons, labels, layers, groups) and the wiring (``/static/js/skydive-wiring.js``) that
+hands that configuration to the UI and ends the analyzer's session when the UI logs out.
+Nothing of Skydive's UI is kept in this repository.
 """
 
 from __future__ import annotations
@@ -18,13 +20,16 @@ from dragonscope.analyzer.responses import text_error
 
 PREFIX = "/skydive/"
 BASE_URL_MARK = "<< .BaseURL >>"
-WIRING = '<script src="/static/js/skydive-wiring.js"></script>'
+WIRING = (
+    '<script src="/static/js/skydive-config.js"></script>'
+    '<script src="/static/js/skydive-wiring.js"></script>'
+)
 NO_CACHE = {"Cache-Control": "no-cache"}
 
 
 def wired_index(html: str) -> str:
-    """The build's page with its base URL set to ``/skydive/`` and our wiring loaded
-    before the UI's bundle (which is deferred) runs."""
+    """The build's page with its base URL set to ``/skydive/`` and our configuration and
+    wiring loaded before the UI's bundle (which is deferred) runs."""
     html = html.replace(BASE_URL_MARK, PREFIX)
     end = html.find("</head>")
     if end < 0:

@@ -118,7 +118,11 @@ class PostgresStore(HistoryStore):
         conn = self._conns.get(role)
         if conn is None or conn.closed:
             psycopg = _driver()
-            conn = await psycopg.AsyncConnection.connect(self.url, connect_timeout=3)
+            # Unprepared: a prepared statement's generic plan for a batch of arrays
+            # scans whole partitions per row once it is chosen, as the table grows.
+            conn = await psycopg.AsyncConnection.connect(
+                self.url, connect_timeout=3, prepare_threshold=None
+            )
             self._conns[role] = conn
         return conn
 

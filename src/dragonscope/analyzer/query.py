@@ -3,12 +3,15 @@
 Queries run on the live graph; ``At``/``Context`` reach the past through the
 history, rebuilt step by step. REST queries and subscriber filters run
 cooperatively (the engine yields to the event loop every few milliseconds),
-so a heavy query never stalls publishers. Engine and history errors become
-:class:`QueryError`, the user's mistake (HTTP 400).
+so a heavy query never stalls publishers; every run has a budget (elements
+and seconds, ``QueryBudget``) and a REST query stops when its client leaves.
+Engine and history errors become :class:`QueryError`, the user's mistake (HTTP 400).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TypeVar
 
 from dragonscope.graph import GraphView, History, HistoryError
@@ -29,28 +32,54 @@ def compile_query(query: str) -> CompiledQuery:
         raise QueryError(str(exc)) from None
 
 
-def _options(history: History | None) -> RunOptions:
-    if history is None:
-        return RunOptions()
-    return RunOptions(at=history.view_at_steps, window=history.window_view_steps)
+@dataclass(frozen=True, slots=True)
+class QueryBudget:
+    """What one query may cost (AnalyzerSettings gremlin_max_elements, gremlin_timeout)."""
+
+    max_elements: int = 200_000
+    seconds: float = 10.0
+
+
+DEFAULT_BUDGET = QueryBudget()
+
+
+def _options(
+    history: History | None, budget: QueryBudget, cancelled: Callable[[], bool] | None
+) -> RunOptions:
+    return RunOptions(
+        at=history.view_at_steps if history is not None else None,
+        window=history.window_view_steps if history is not None else None,
+        max_elements=budget.max_elements,
+        seconds=budget.seconds,
+        cancelled=cancelled,
+    )
 
 
 async def run_query(
-    compiled: CompiledQuery, view: GraphView, history: History | None, form: Form[T]
+    compiled: CompiledQuery,
+    view: GraphView,
+    history: History | None,
+    form: Form[T],
+    budget: QueryBudget = DEFAULT_BUDGET,
+    cancelled: Callable[[], bool] | None = None,
 ) -> T:
     """The query's result in ``form`` (``AS_JSON``: Skydive's shape; ``AS_BYTES``: its
-    compact JSON text in UTF-8 pieces); the query runs in slices."""
+    compact JSON text in UTF-8 pieces); the query runs in slices, within ``budget``,
+    until ``cancelled()`` says its client left."""
     try:
-        return await compiled.run_async(view, _options(history), form=form)
+        return await compiled.run_async(view, _options(history, budget, cancelled), form=form)
     except (GremlinError, HistoryError) as exc:
         raise QueryError(str(exc)) from None
 
 
 async def graph_ids_async(
-    compiled: CompiledQuery, view: GraphView, history: History | None
+    compiled: CompiledQuery,
+    view: GraphView,
+    history: History | None,
+    budget: QueryBudget = DEFAULT_BUDGET,
 ) -> tuple[set[str], set[str]]:
     """IDs of the nodes and edges of a query that must return a graph; it runs in slices."""
     if not compiled.returns_graph:
         raise QueryError("the filter must return a graph: end it with .SubGraph() or use G")
-    result = await run_query(compiled, view, history, AS_VIEW)
+    result = await run_query(compiled, view, history, AS_VIEW, budget)
     return {n.id for n in result.nodes()}, {e.id for e in result.edges()}

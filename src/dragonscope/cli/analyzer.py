@@ -17,6 +17,7 @@ from dragonscope.analyzer import (
     DEFAULT_HOST,
     DEFAULT_PORT,
     DEFAULT_TOKEN_TTL,
+    LIMITS,
     ROLES,
     AnalyzerSettings,
     UsersFileError,
@@ -87,6 +88,19 @@ def register(subparsers: Subparsers) -> None:
         action="store_true",
         help="allow listening on a non-loopback address without authentication",
     )
+    limits = parser.add_argument_group(
+        "limits", "bounds on what clients may send and cost (docs/analyzer.md, Limits)"
+    )
+    defaults = AnalyzerSettings()
+    for name in LIMITS:
+        default = getattr(defaults, name)
+        limits.add_argument(
+            "--" + name.replace("_", "-"),
+            type=type(default),
+            default=default,
+            metavar="N",
+            help=f"default {default:g}",
+        )
     parser.set_defaults(func=run)
     sub = parser.add_subparsers(dest="analyzer_command", metavar="SUBCOMMAND")
     adduser = sub.add_parser(
@@ -135,6 +149,7 @@ def settings_from_args(args: argparse.Namespace) -> AnalyzerSettings:
         history_retention=args.history_retention,
         insecure=args.insecure,
         gc_freeze=True,
+        **{name: getattr(args, name) for name in LIMITS},
     )
 
 

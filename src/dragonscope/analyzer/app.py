@@ -113,6 +113,7 @@ class Analyzer:
             self.rejections,
             self.counters,
             self.auth,
+            self.settings.limits(),
         )
         self.port = self.settings.port
         self._runner: web.AppRunner | None = None
@@ -241,7 +242,7 @@ class Analyzer:
             self.graph_json,
         ).mount(router)
         SubscriberEndpoint(
-            guard, settings, self.live, self.hub, self.subscriber_pool, self.sockets
+            guard, settings, self.live, self.hub, self.subscriber_pool, self.sockets, self.counters
         ).mount(router)
         TopologyApi(self.live, self.counters, guard, self.query_budget).mount(router)
         mount_elements(router, self.live, self.api_origin, guard, settings)

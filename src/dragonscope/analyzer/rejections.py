@@ -87,7 +87,8 @@ class RejectionLog:
         self.by_rule: Counter[str] = Counter()
         self._log_window: dict[str, tuple[float, int]] = {}
 
-    def record(self, rejection: Rejection) -> None:
+    def record(self, rejection: Rejection) -> Rejection:
+        """Count, log and keep a sample of ``rejection``; returns the sample (cut)."""
         rejection = rejection.cut(self._chars)
         self.by_rule[rejection.rule] += 1
         recent = self._recent.setdefault(rejection.origin, deque())
@@ -99,7 +100,17 @@ class RejectionLog:
         self.bytes += rejection.size
         while self.bytes > self._max_bytes and self._order:
             self._evict_oldest()
+        if len(self._order) > 2 * (len(self._order) - self._stale.total()) + 1024:
+            self._compact()
         self._log(rejection)
+        return rejection
+
+    def _compact(self) -> None:
+        """Forget the entries of samples already gone (amortized: ``_order`` stays
+        within twice the samples kept)."""
+        kept = sorted((r for q in self._recent.values() for r in q), key=lambda r: r.at)
+        self._order = deque(r.origin for r in kept)
+        self._stale.clear()
 
     def _drop(self, rejection: Rejection) -> None:
         self.bytes -= rejection.size

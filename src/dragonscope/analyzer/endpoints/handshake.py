@@ -9,6 +9,7 @@ host id on the same endpoint (409), and names the peer's graph Origin
 from __future__ import annotations
 
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
@@ -134,20 +135,20 @@ class BoundedSocket(web.WebSocketResponse):
 class Admission:
     """How many connections an endpoint holds, in all and per user, under its bounds."""
 
-    def __init__(self, what: str, total: int, per_user: int) -> None:
+    def __init__(self, what: str, total: int, per_user: int, refused: Counter[str]) -> None:
         self.what, self.total, self.per_user = what, total, per_user
         self.by_user: dict[str, int] = {}
-        self.refused = 0
+        self.refused = refused  # by bound name, for /metrics
 
     def enter(self, user: str) -> None:
         """Count one more connection of ``user``; HandshakeError (503/429) past a bound."""
         if sum(self.by_user.values()) >= self.total:
-            self.refused += 1
+            self.refused[f"max-{self.what}s"] += 1
             raise HandshakeError(
                 503, f"{self.total} {self.what}s are connected (max-{self.what}s); try later"
             )
         if self.by_user.get(user, 0) >= self.per_user:
-            self.refused += 1
+            self.refused[f"max-{self.what}s-per-user"] += 1
             raise HandshakeError(
                 429, f"user {user!r} has {self.per_user} {self.what}s (max-{self.what}s-per-user)"
             )

@@ -137,7 +137,8 @@ class PublisherSession:
                 bounds.check_metadata(
                     obj.get("Metadata"), s.max_metadata_key_length, s.max_metadata_depth
                 )
-                for op in obj.get("Ops") or ():
+                ops = obj.get("Ops")
+                for op in ops if isinstance(ops, list) else ():
                     if isinstance(op, dict) and isinstance(op.get("Key"), str):
                         bounds.check_metadata(
                             {op["Key"]: op.get("Value")},
@@ -219,10 +220,9 @@ class PublisherSession:
         )
 
     def reject(self, msg: m.Message | None, exc: Rejected) -> str:
-        rejection = self._rejection(msg, exc)
-        self.rejections.record(rejection)
+        rejection = self.rejections.record(self._rejection(msg, exc))
         return encode(
-            msg.type if msg else "Error",
+            rejection.type if msg else "Error",  # cut like the sample: replies stay small
             {"Rule": rejection.rule, "Error": rejection.error, "ID": rejection.element_id},
             namespace=msg.namespace if msg else m.GRAPH,
             uuid=rejection.uuid,
@@ -253,7 +253,7 @@ class PublisherEndpoint:
     ) -> None:
         self.graph_json = graph_json
         self.admission = Admission(
-            "publisher", settings.max_publishers, settings.max_publishers_per_user
+            "publisher", settings.max_publishers, settings.max_publishers_per_user, counters
         )
         self.auth, self.settings, self.store = auth, settings, store
         self.rejections, self.pool, self.counters, self.sockets = (

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import Counter
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -134,12 +135,13 @@ class SubscriberEndpoint:
         hub: SubscriberHub,
         pool: Pool[tuple[Connection, Subscriber]],
         sockets: Sockets,
+        refused: Counter[str],
     ) -> None:
         self.auth, self.settings = auth, settings
         self.views = LiveViews(live.graph, live.history, hub)
         self.pool, self.sockets = pool, sockets
         self.admission = Admission(
-            "subscriber", settings.max_subscribers, settings.max_subscribers_per_user
+            "subscriber", settings.max_subscribers, settings.max_subscribers_per_user, refused
         )
 
     def mount(self, router: web.UrlDispatcher) -> None:

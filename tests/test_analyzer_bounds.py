@@ -15,6 +15,8 @@ import pytest
 from analyzer_support import edge, msg, node, publisher_headers, settings
 from dragonscope.analyzer import Analyzer
 
+SUBSCRIBER = {"X-Client-Type": "test"}
+
 
 @pytest.fixture
 async def analyzer():  # type: ignore[no-untyped-def]
@@ -151,7 +153,7 @@ async def test_deep_nesting_and_non_finite_numbers_on_websockets(analyzer, http)
     await ws.send_str(msg("SyncRequest", None, uuid="sync"))
     reply = await _reply(ws, "sync")  # json.loads above would accept NaN: check the text
     assert "NaN" not in json.dumps(reply) and "Infinity" not in json.dumps(reply)
-    sub = await http.ws_connect(analyzer.url + "/ws/subscriber", headers={"X-Client-Type": "t"})
+    sub = await http.ws_connect(analyzer.url + "/ws/subscriber", headers=SUBSCRIBER)
     await sub.send_str("[" * 10_000 + "]" * 10_000)
     frame = await sub.receive(timeout=5)
     assert frame.type == aiohttp.WSMsgType.TEXT and "max-json-depth" in frame.data
@@ -203,19 +205,17 @@ async def test_small_500s_are_4xx(analyzer, http):
 
 
 async def test_a_subscriber_that_does_not_read_is_closed_with_a_reason():
-    async with Analyzer(settings(subscriber_queue=5, subscriber_queue_bytes=4096)) as running:
-        async with aiohttp.ClientSession() as http:
-            sub = await http.ws_connect(running.url + "/ws/subscriber", headers={"X-Client-Type": "t"})
-            ws = await _publisher(http, running.url, "flood")
-            for i in range(3000):
-                await ws.send_str(msg("NodeAdded", node(f"q{i}", Pad="p" * 500)))
-            await asyncio.sleep(0.5)
-            seen_close = None
-            while True:
-                frame = await sub.receive(timeout=10)
-                if frame.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED):
-                    seen_close = frame
-                    break
-            assert seen_close.type == aiohttp.WSMsgType.CLOSE
-            assert "subscriber-queue" in (seen_close.extra or "")
-            await ws.close()
+    slow = settings(subscriber_queue=5, subscriber_queue_bytes=4096)
+    async with Analyzer(slow) as running, aiohttp.ClientSession() as http:
+        sub = await http.ws_connect(running.url + "/ws/subscriber", headers=SUBSCRIBER)
+        ws = await _publisher(http, running.url, "flood")
+        for i in range(3000):
+            await ws.send_str(msg("NodeAdded", node(f"q{i}", Pad="p" * 500)))
+        await asyncio.sleep(0.5)
+        while True:
+            frame = await sub.receive(timeout=10)
+            if frame.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED):
+                break
+        assert frame.type == aiohttp.WSMsgType.CLOSE
+        assert "subscriber-queue" in (frame.extra or "")
+        await ws.close()

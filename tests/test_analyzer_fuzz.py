@@ -208,6 +208,19 @@ class Client:
         await asyncio.wait_for(self.sub_end.wait(), 30)
         assert self.subscriber_lost is None, f"subscriber connection lost: {self.subscriber_lost}"
 
+    async def send(self, batch: list[str]) -> None:
+        for frame in batch:
+            await self.ws.send_str(frame)
+        self.sent += len(batch)
+        await self.ws.send_str(
+            json.dumps({"Namespace": "Graph", "Type": "SyncRequest", "UUID": "end"})
+        )
+        while True:
+            reply = await self.ws.receive(timeout=30)
+            assert reply.type == aiohttp.WSMsgType.TEXT, f"publisher connection lost: {reply}"
+            if json.loads(reply.data).get("UUID") == "end":
+                return
+
     async def rest(self, method: str, path: str, body: bytes) -> int:
         self.rest_calls += 1
         async with self.http.request(method, self.url + path, data=body) as response:

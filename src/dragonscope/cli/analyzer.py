@@ -99,7 +99,7 @@ def register(subparsers: Subparsers) -> None:
             type=type(default),
             default=default,
             metavar="N",
-            help=f"default {default:g}",
+            help=f"default {default}",
         )
     parser.set_defaults(func=run)
     sub = parser.add_subparsers(dest="analyzer_command", metavar="SUBCOMMAND")

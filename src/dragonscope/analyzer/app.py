@@ -18,13 +18,16 @@ from aiohttp import WSCloseCode, web
 
 from dragonscope.analyzer.alerts import AlertManager
 from dragonscope.analyzer.auth import Authenticator, Principal
+from dragonscope.analyzer.chunked import SharedGraphJson
 from dragonscope.analyzer.endpoints import PublisherEndpoint, SubscriberEndpoint
 from dragonscope.analyzer.endpoints.handshake import Connection, Pool
 from dragonscope.analyzer.gc_policy import GcPolicy
 from dragonscope.analyzer.monitor import Monitor
 from dragonscope.analyzer.past import Past
+from dragonscope.analyzer.query import QueryBudget
 from dragonscope.analyzer.reactor import Reactor
 from dragonscope.analyzer.rejections import RejectionLog
+from dragonscope.analyzer.responses import BODY_BYTES, JSON_DEPTH
 from dragonscope.analyzer.rest import (
     LoginApi,
     StatusApi,
@@ -104,7 +107,18 @@ class Analyzer:
         self.past = Past(self.history, durable, self.recorder)
         self.live = Live(self.graph, self.store, self.history, self.past)
         self.hub = SubscriberHub(self.graph)
-        self.rejections = RejectionLog(self.settings.rejections_kept)
+        self.query_budget = QueryBudget(
+            self.settings.gremlin_max_elements, self.settings.gremlin_timeout
+        )
+        self.graph_json = SharedGraphJson(
+            self.graph, lambda: self.hub.version, self.settings.sync_encodings
+        )
+        self.rejections = RejectionLog(
+            self.settings.rejections_kept,
+            self.settings.rejections_bytes,
+            self.settings.rejection_sample_chars,
+            self.settings.log_lines_per_minute,
+        )
         self.publishers: Pool[Connection] = Pool()
         self.subscriber_pool: Pool[tuple[Connection, Subscriber]] = Pool()
         self.counters: Counter[str] = Counter()
@@ -120,6 +134,7 @@ class Analyzer:
             self.rejections,
             self.counters,
             self.auth,
+            self.settings.limits(),
         )
         self.port = self.settings.port
         self._runner: web.AppRunner | None = None
@@ -244,7 +259,11 @@ class Analyzer:
 
     # -- composition ----------------------------------------------------------------
     def _create_app(self, routes: Sequence[RouteSetup]) -> web.Application:
-        app = web.Application(middlewares=[cors, errors], client_max_size=64 * 2**20)
+        app = web.Application(
+            middlewares=[cors, errors], client_max_size=self.settings.max_body_bytes
+        )
+        app[JSON_DEPTH] = self.settings.max_json_depth
+        app[BODY_BYTES] = self.settings.max_body_bytes
         app.on_shutdown.append(self._close_sockets)
         router, guard, settings = app.router, self.auth, self.settings
         PublisherEndpoint(
@@ -255,13 +274,14 @@ class Analyzer:
             self.publishers,
             self.counters,
             self.sockets,
+            self.graph_json,
             None if self.recorder is None else self.recorder.room,
         ).mount(router)
         SubscriberEndpoint(
-            guard, settings, self.live, self.hub, self.subscriber_pool, self.sockets
+            guard, settings, self.live, self.hub, self.subscriber_pool, self.sockets, self.counters
         ).mount(router)
-        TopologyApi(self.live, self.counters, guard).mount(router)
-        mount_elements(router, self.live, self.api_origin, guard)
+        TopologyApi(self.live, self.counters, guard, self.query_budget).mount(router)
+        mount_elements(router, self.live, self.api_origin, guard, settings)
         mount_rules(router, self.rules, guard)
         mount_alerts(router, self.alerts, self.reactor, guard)
         LoginApi(guard, settings).mount(router)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +30,7 @@ class Monitor:
     rejections: RejectionLog
     counters: Counter[str]
     auth: Authenticator
+    limits: Mapping[str, float] = field(default_factory=dict)
     started_at: float = field(default_factory=time.monotonic)
 
     def uptime(self) -> float:
@@ -140,6 +142,29 @@ class Monitor:
             )
         scrape.counter("queries", "Gremlin queries answered over REST.", counters["queries"])
         scrape.counter("alerts_fired", "Alerts fired.", counters["alerts_fired"])
+        scrape.gauge(
+            "limit",
+            "Input bounds in force (AnalyzerSettings; bytes, levels, counts or seconds).",
+            label="limit",
+            samples=[({"limit": name}, value) for name, value in sorted(self.limits.items())],
+        )
+        scrape.counter(
+            "connections_refused",
+            "WebSocket handshakes refused by a connection bound, by bound.",
+            label="bound",
+            samples=[
+                ({"bound": key}, n) for key, n in sorted(counters.items()) if key.startswith("max-")
+            ]
+            or [({"bound": "none"}, 0)],
+        )
+        scrape.gauge(
+            "rejection_samples_bytes", "Bytes held by rejection samples.", self.rejections.bytes
+        )
+        scrape.counter(
+            "rejection_samples_evicted",
+            "Rejection samples dropped to stay within their bounds.",
+            self.rejections.evicted,
+        )
         return scrape.text()
 
 

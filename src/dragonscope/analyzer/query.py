@@ -2,15 +2,20 @@
 
 Queries run on the live graph; ``At``/``Context`` reach the past through
 ``Past``: rebuilt step by step from memory, or fetched from the durable store
-(the run then starts again with that view at hand). REST queries and
-subscriber filters run cooperatively (the engine yields to the event loop every few milliseconds),
-so a heavy query never stalls publishers. Engine and history errors become
-:class:`QueryError`, the user's mistake (HTTP 400).
+(the run then starts again with that view at hand). REST queries and subscriber
+filters run cooperatively (the engine yields to the event loop every few
+milliseconds), so a heavy query never stalls publishers; every run has a budget
+(elements and seconds, ``QueryBudget``) and a REST query stops when its client
+leaves. Engine and history errors become :class:`QueryError`, the user's mistake
+(HTTP 400).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TypeVar
 
 from aiohttp import web
@@ -45,15 +50,38 @@ def compile_query(query: str) -> CompiledQuery:
         raise QueryError(str(exc)) from None
 
 
+@dataclass(frozen=True, slots=True)
+class QueryBudget:
+    """What one query may cost (AnalyzerSettings gremlin_max_elements, gremlin_timeout)."""
+
+    max_elements: int = 200_000
+    seconds: float = 10.0
+
+
+DEFAULT_BUDGET = QueryBudget()
+
+
 async def run_query(
-    compiled: CompiledQuery, view: GraphView, past: Past | None, form: Form[T]
+    compiled: CompiledQuery,
+    view: GraphView,
+    past: Past | None,
+    form: Form[T],
+    budget: QueryBudget = DEFAULT_BUDGET,
+    cancelled: Callable[[], bool] | None = None,
 ) -> T:
     """The query's result in ``form`` (``AS_JSON``: Skydive's shape; ``AS_BYTES``: its
-    compact JSON text in UTF-8 pieces); the query runs in slices."""
+    compact JSON text in UTF-8 pieces); the query runs in slices, within ``budget``,
+    until ``cancelled()`` says its client left."""
     fetched: dict[PastKey, GraphView] = {}
     now = now_ms()  # "-1h" means the same in every run of this query
     while True:
         options = RunOptions() if past is None else past.run_options(fetched, now)
+        options = dataclasses.replace(
+            options,
+            max_elements=budget.max_elements,
+            seconds=budget.seconds,
+            cancelled=cancelled,
+        )
         try:
             return await compiled.run_async(view, options, form=form)
         except NeedPast as need:
@@ -69,10 +97,13 @@ async def run_query(
 
 
 async def graph_ids_async(
-    compiled: CompiledQuery, view: GraphView, past: Past | None
+    compiled: CompiledQuery,
+    view: GraphView,
+    past: Past | None,
+    budget: QueryBudget = DEFAULT_BUDGET,
 ) -> tuple[set[str], set[str]]:
     """IDs of the nodes and edges of a query that must return a graph; it runs in slices."""
     if not compiled.returns_graph:
         raise QueryError("the filter must return a graph: end it with .SubGraph() or use G")
-    result = await run_query(compiled, view, past, AS_VIEW)
+    result = await run_query(compiled, view, past, AS_VIEW, budget)
     return {n.id for n in result.nodes()}, {e.id for e in result.edges()}

@@ -37,7 +37,26 @@ class AnalyzerSettings:
     host_id: str = field(default_factory=socket.gethostname)
     subscriber_queue: int = DEFAULT_SUBSCRIBER_QUEUE
     ping_interval: float = 5.0  # a pong must follow within half of it
-    rejections_kept: int = 200
+    rejections_kept: int = 200  # per origin
+    # Bounds on what clients send (docs/analyzer.md, "Limits"); each is enforced with
+    # a 4xx or a WebSocket close whose text names it, and exported on /metrics.
+    max_body_bytes: int = 8 * 2**20
+    max_frame_bytes: int = 256 * 2**20  # a publisher's Sync of a large cloud fits
+    max_json_depth: int = 64
+    max_element_bytes: int = 2**20
+    max_metadata_key_length: int = 256
+    max_metadata_depth: int = 32
+    max_publishers: int = 1000
+    max_publishers_per_user: int = 200
+    max_subscribers: int = 1000
+    max_subscribers_per_user: int = 200
+    subscriber_queue_bytes: int = 64 * 2**20
+    rejections_bytes: int = 4 * 2**20  # all origins together
+    rejection_sample_chars: int = 256
+    log_lines_per_minute: int = 20  # per client
+    gremlin_max_elements: int = 200_000
+    gremlin_timeout: float = 10.0
+    sync_encodings: int = 4  # large answers encoded at once; the others wait their turn
     # Freeze what survives a slow full GC pass (see gc_policy); on in the analyzer
     # process, off by default for programs that embed an analyzer.
     gc_freeze: bool = False
@@ -63,6 +82,9 @@ class AnalyzerSettings:
             check_url(self.history)
         if self.history_max_size is not None and self.history_max_size <= 0:
             raise ValueError("history max size must be positive")
+        for name, value in self.limits().items():
+            if value <= 0:
+                raise ValueError(f"{name} must be positive")
         if (self.tls_cert is None) != (self.tls_key is None):
             raise ValueError("--tls-cert and --tls-key go together")
         if self.skydive_ui is not None and skydive_ui_root(self.skydive_ui) is None:
@@ -75,6 +97,20 @@ class AnalyzerSettings:
                 f"refusing to listen on {self.host} without authentication; "
                 "give --users FILE, or --insecure to accept anyone on the network"
             )
+
+    def limits(self) -> dict[str, float]:
+        """Every input bound by its name (as /metrics and the docs spell it)."""
+        return {name: getattr(self, name) for name in LIMITS}
+
+
+LIMITS = (
+    "max_body_bytes", "max_frame_bytes", "max_json_depth", "max_element_bytes",
+    "max_metadata_key_length", "max_metadata_depth", "max_publishers",
+    "max_publishers_per_user", "max_subscribers", "max_subscribers_per_user",
+    "subscriber_queue", "subscriber_queue_bytes", "rejections_kept", "rejections_bytes",
+    "rejection_sample_chars", "log_lines_per_minute", "gremlin_max_elements",
+    "gremlin_timeout", "sync_encodings",
+)  # fmt: skip
 
 
 def skydive_ui_root(path: Path) -> Path | None:

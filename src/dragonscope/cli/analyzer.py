@@ -17,6 +17,7 @@ from dragonscope.analyzer import (
     DEFAULT_HOST,
     DEFAULT_PORT,
     DEFAULT_TOKEN_TTL,
+    LIMITS,
     ROLES,
     AnalyzerSettings,
     UsersFileError,
@@ -161,6 +162,19 @@ def register(subparsers: Subparsers) -> None:
         action="store_true",
         help="allow listening on a non-loopback address without authentication",
     )
+    limits = parser.add_argument_group(
+        "limits", "bounds on what clients may send and cost (docs/analyzer.md, Limits)"
+    )
+    defaults = AnalyzerSettings()
+    for name in LIMITS:
+        default = getattr(defaults, name)
+        limits.add_argument(
+            "--" + name.replace("_", "-"),
+            type=type(default),
+            default=default,
+            metavar="N",
+            help=f"default {default}",
+        )
     parser.set_defaults(func=run)
     sub = parser.add_subparsers(dest="analyzer_command", metavar="SUBCOMMAND")
     adduser = sub.add_parser(
@@ -214,6 +228,7 @@ def settings_from_args(args: argparse.Namespace) -> AnalyzerSettings:
         gc_freeze=True,
         project_names_file=args.tenant_names,
         keystone_cloud=args.keystone_cloud,
+        **{name: getattr(args, name) for name in LIMITS},
     )
 
 

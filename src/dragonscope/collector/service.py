@@ -111,6 +111,7 @@ class Collector:
         return (
             self.nb.ready
             and not self.nb.stale
+            and not self.stats_.nb_resyncing
             and all(link.publisher.connected and link.sync.synced for link in self.links)
         )
 
@@ -124,6 +125,9 @@ class Collector:
             "nb_errors": s.nb_errors,
             "nb_revision": s.nb_revision,
             "nb_stale": self.nb.stale,
+            "nb_resyncs": s.nb_resyncs,
+            "nb_resyncing": s.nb_resyncing,
+            "nb_resync_reason": s.nb_resync_reason,
             "translate_errors": s.translate_errors,
             "graph_nodes": len(self.topology.nodes),
             "graph_edges": len(self.topology.edges),

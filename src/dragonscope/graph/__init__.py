@@ -37,6 +37,7 @@ from dragonscope.graph.metadata_ops import (
     apply_ops,
     diff_ops,
     json_patch,
+    json_size,
 )
 from dragonscope.graph.model import (
     Edge,
@@ -102,6 +103,7 @@ __all__ = [
     "flat_keys",
     "getter",
     "json_patch",
+    "json_size",
     "normalize",
     "normalize_key",
     "now_ms",

@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from dragonscope.analyzer.responses import body_size, text_error
+from dragonscope.analyzer.responses import BodyError, body_size, text_error
 
 log = logging.getLogger("dragonscope.analyzer")
 
@@ -49,6 +49,8 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         response = await handler(request)
     except web.HTTPException:
         raise
+    except BodyError as exc:  # a body past a bound, or not JSON: the client's fault
+        return text_error(exc.status, str(exc))
     except (asyncio.CancelledError, ConnectionResetError):
         raise
     except Exception:

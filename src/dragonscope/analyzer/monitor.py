@@ -103,4 +103,13 @@ class Monitor:
         scrape.gauge("history_changes", "Changes kept in history.", len(self.live.history))
         scrape.counter("queries", "Gremlin queries answered over REST.", counters["queries"])
         scrape.counter("alerts_fired", "Alerts fired.", counters["alerts_fired"])
+        throttle = self.auth.throttle
+        scrape.counter("login_failures", "Wrong passwords (logins, basic auth).", throttle.failures)
+        scrape.counter(
+            "login_throttled",
+            "Password checks refused with 429, by what was limited (user, address, busy).",
+            label="scope",
+            samples=[({"scope": scope}, n) for scope, n in sorted(throttle.refused.items())],
+        )
+        scrape.gauge("login_locked", "User names and addresses locked out now.", throttle.locked())
         return scrape.text()

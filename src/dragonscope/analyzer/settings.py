@@ -7,6 +7,8 @@ import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from dragonscope.analyzer.throttle import LoginLimits
+
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8082
 DEFAULT_TOKEN_TTL = 12 * 3600.0
@@ -33,6 +35,11 @@ class AnalyzerSettings:
     # Freeze what survives a slow full GC pass (see gc_policy); on in the analyzer
     # process, off by default for programs that embed an analyzer.
     gc_freeze: bool = False
+    # Names besides IP literals, localhost and the machine's own that Host may carry
+    # ("*": any); origins of pages besides the analyzer's own that may write.
+    allowed_hosts: tuple[str, ...] = ()
+    allowed_origins: tuple[str, ...] = ()
+    login_limits: LoginLimits = field(default_factory=LoginLimits)
 
     def check(self) -> None:
         """Refuse settings that would expose an unauthenticated graph to the network."""
@@ -44,6 +51,10 @@ class AnalyzerSettings:
             raise ValueError("history retention cannot be negative")
         if (self.tls_cert is None) != (self.tls_key is None):
             raise ValueError("--tls-cert and --tls-key go together")
+        for origin in self.allowed_origins:
+            scheme, sep, rest = origin.partition("://")
+            if scheme not in ("http", "https") or not sep or not rest or "/" in rest:
+                raise ValueError(f"allowed origin {origin!r} must be scheme://host[:port]")
         if self.users_file is None and not self.insecure and not is_loopback(self.host):
             raise ValueError(
                 f"refusing to listen on {self.host} without authentication; "

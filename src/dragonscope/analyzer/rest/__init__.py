@@ -9,7 +9,7 @@ from dragonscope.analyzer.rest.alerts import mount_alerts
 from dragonscope.analyzer.rest.changes import mount_changes
 from dragonscope.analyzer.rest.elements import mount_elements
 from dragonscope.analyzer.rest.login import LoginApi
-from dragonscope.analyzer.rest.middleware import cors, errors
+from dragonscope.analyzer.rest.middleware import cors, errors, request_guard
 from dragonscope.analyzer.rest.openapi import mount as mount_openapi
 from dragonscope.analyzer.rest.rules import mount_rules
 from dragonscope.analyzer.rest.status import StatusApi
@@ -33,4 +33,5 @@ __all__ = [
     "mount_trace",
     "mount_ui",
     "mount_views",
+    "request_guard",
 ]

@@ -36,6 +36,7 @@ from dragonscope.nb.schema import (
     redact,
     serialize,
 )
+from dragonscope.nb.secrets import scrub
 
 __all__ = [
     "COUNTER_VALUE",
@@ -60,6 +61,7 @@ __all__ = [
     "parse",
     "read_dump",
     "redact",
+    "scrub",
     "serialize",
     "stored_objects",
     "tables",

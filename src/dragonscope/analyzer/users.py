@@ -13,6 +13,7 @@ import os
 import re
 import secrets
 import tempfile
+import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +24,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 ROLES = ("admin", "publisher", "reader")
 _NAME = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
 _hasher = PasswordHasher()
+WORKER_NICENESS = 10
 
 
 class UsersFileError(ValueError):
@@ -102,13 +104,17 @@ class PasswordVerifier:
     """Argon2 checks in a small thread pool, so that a burst of logins never stalls
     the event loop (argon2 releases the GIL). A name that matches no user is checked
     against a dummy hash made with a real user's parameters, so that the time to
-    answer does not tell which users exist. At most ``max_pending`` checks wait."""
+    answer does not tell which users exist. At most ``max_pending`` checks wait, and
+    the workers run at a lower CPU priority, so that the event loop (and ``/healthz``)
+    keeps answering while they hash."""
 
     def __init__(self, workers: int | None = None, max_pending: int = 16) -> None:
         self.workers = workers or max(1, (os.cpu_count() or 2) // 2)
         self.max_pending = max_pending
         self.pending = 0
-        self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="password-check")
+        self._pool = ThreadPoolExecutor(
+            self.workers, thread_name_prefix="password-check", initializer=_yield_to_the_loop
+        )
         self._dummy: Future[str] | None = None
 
     def reference(self, users: dict[str, User]) -> None:
@@ -137,6 +143,13 @@ class PasswordVerifier:
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _yield_to_the_loop() -> None:
+    """Lower this worker's priority (on Linux a thread's own, inherited by the threads
+    argon2 starts for its lanes); where that is not possible, run as is."""
+    with contextlib.suppress(AttributeError, OSError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), WORKER_NICENESS)
 
 
 def _dummy_hash(sample: str | None) -> str:

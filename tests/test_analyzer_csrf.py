@@ -46,6 +46,11 @@ async def test_write_bodies_a_browser_sends_without_preflight_are_refused(analyz
     assert (await post_node(http, analyzer, "n", **untyped))[0] == 415
     assert (await post_node(http, analyzer, "n", json=node("n")))[0] == 201
     assert [n.id for n in analyzer.graph.nodes()] == ["n"]
+    # A query changes nothing: scripts may post it with any type (urllib's form type).
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    query = json.dumps({"GremlinQuery": "G.V().Count()"})
+    async with http.post(analyzer.url + "/api/topology", data=query, headers=form) as reply:
+        assert reply.status == 200 and await reply.json() == [1]
 
 
 async def test_foreign_origins_may_not_write_nor_open_websockets(analyzer, http):

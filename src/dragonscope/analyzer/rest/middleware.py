@@ -69,13 +69,15 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # Bodies a browser sends cross-origin without asking first (CORS "simple" types).
 SIMPLE_TYPES = frozenset({"text/plain", "application/x-www-form-urlencoded", "multipart/form-data"})
-FORM_PATHS = frozenset({"/login"})  # Skydive's clients post the login form
+# Posts that take any body: Skydive's login form, and queries that change nothing
+# (scripts post Gremlin with whatever type their HTTP library picks).
+ANY_BODY_PATHS = frozenset({"/login", "/api/topology", "/api/trace"})
 
 
 def request_guard(policy: RequestPolicy) -> Middleware:
     """Refuse what only an attacker's page sends: a ``Host`` the analyzer is not known by
-    (DNS rebinding, 421), a write or WebSocket handshake from another origin (403), and
-    a write body a browser may send cross-origin without a preflight (415)."""
+    (DNS rebinding, 421), a write, a query or a WebSocket handshake from another origin
+    (403), and a write body a browser may send cross-origin without a preflight (415)."""
 
     @web.middleware
     async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -88,7 +90,7 @@ def request_guard(policy: RequestPolicy) -> Middleware:
         origin = request.headers.get("Origin")
         if origin is not None and not policy.origin_allowed(origin, host):
             return text_error(403, "cross-origin request refused: see --allowed-origin")
-        if request.body_exists and request.path not in FORM_PATHS:
+        if request.body_exists and request.path not in ANY_BODY_PATHS:
             declared = request.headers.get("Content-Type")
             if declared is None or request.content_type in SIMPLE_TYPES:
                 return text_error(415, "send the body as application/json")

@@ -23,6 +23,7 @@ from dragonscope.analyzer.endpoints import PublisherEndpoint, SubscriberEndpoint
 from dragonscope.analyzer.endpoints.handshake import Connection, Pool
 from dragonscope.analyzer.gc_policy import GcPolicy
 from dragonscope.analyzer.monitor import Monitor
+from dragonscope.analyzer.origins import RequestPolicy
 from dragonscope.analyzer.past import Past
 from dragonscope.analyzer.query import QueryBudget
 from dragonscope.analyzer.reactor import Reactor
@@ -47,6 +48,7 @@ from dragonscope.analyzer.rest import (
     mount_ui,
     mount_views,
     project_source,
+    request_guard,
 )
 from dragonscope.analyzer.rules import RuleBook
 from dragonscope.analyzer.services import Live, Sockets
@@ -89,7 +91,8 @@ class Analyzer:
         except ConfigError as exc:
             raise AnalyzerError(str(exc)) from None
         users = load_users(self.settings.users_file) if self.settings.users_file else None
-        self.auth = Authenticator(users, self.settings.token_ttl)
+        self.auth = Authenticator(users, self.settings.token_ttl, limits=self.settings.login_limits)
+        self.policy = RequestPolicy(self.settings)
         self.graph = Graph()
         Indexer.attach(self.graph)
         self.store = GraphStore(self.graph)
@@ -158,8 +161,7 @@ class Analyzer:
         Returns the number of users."""
         if self.settings.users_file is None or self.auth.users is None:
             return 0
-        self.auth.users = load_users(self.settings.users_file)
-        self.auth.forget_basic()
+        self.auth.replace_users(load_users(self.settings.users_file))
         log.info("users file reloaded: %d users", len(self.auth.users))
         return len(self.auth.users)
 
@@ -239,6 +241,7 @@ class Analyzer:
                     await task
         await self.reactor.stop()
         await self.alerts.close()
+        await self.auth.close()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -259,9 +262,8 @@ class Analyzer:
 
     # -- composition ----------------------------------------------------------------
     def _create_app(self, routes: Sequence[RouteSetup]) -> web.Application:
-        app = web.Application(
-            middlewares=[cors, errors], client_max_size=self.settings.max_body_bytes
-        )
+        middlewares = [cors, errors, request_guard(self.policy), self.auth.basic_auth]
+        app = web.Application(middlewares=middlewares, client_max_size=self.settings.max_body_bytes)
         app[JSON_DEPTH] = self.settings.max_json_depth
         app[BODY_BYTES] = self.settings.max_body_bytes
         app.on_shutdown.append(self._close_sockets)
@@ -284,7 +286,7 @@ class Analyzer:
         mount_elements(router, self.live, self.api_origin, guard, settings)
         mount_rules(router, self.rules, guard)
         mount_alerts(router, self.alerts, self.reactor, guard)
-        LoginApi(guard, settings).mount(router)
+        LoginApi(guard, settings, self.policy).mount(router)
         StatusApi(self.monitor, settings.host_id, guard).mount(router)
         mount_openapi(router)
         mount_changes(router, self.past, guard)

@@ -165,6 +165,15 @@ class Monitor:
             "Rejection samples dropped to stay within their bounds.",
             self.rejections.evicted,
         )
+        throttle = self.auth.throttle
+        scrape.counter("login_failures", "Wrong passwords (logins, basic auth).", throttle.failures)
+        scrape.counter(
+            "login_throttled",
+            "Password checks refused with 429, by what was limited (user, address, busy).",
+            label="scope",
+            samples=[({"scope": scope}, n) for scope, n in sorted(throttle.refused.items())],
+        )
+        scrape.gauge("login_locked", "User names and addresses locked out now.", throttle.locked())
         return scrape.text()
 
 

@@ -7,6 +7,7 @@ import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from dragonscope.analyzer.throttle import LoginLimits
 from dragonscope.history import check_url
 
 DEFAULT_HOST = "127.0.0.1"
@@ -69,6 +70,11 @@ class AnalyzerSettings:
     project_names_file: Path | None = None
     keystone_cloud: str | None = None
     project_names: dict[str, str] = field(default_factory=dict)
+    # Names besides IP literals, localhost and the machine's own that Host may carry
+    # ("*": any); origins of pages besides the analyzer's own that may write.
+    allowed_hosts: tuple[str, ...] = ()
+    allowed_origins: tuple[str, ...] = ()
+    login_limits: LoginLimits = field(default_factory=LoginLimits)
 
     def check(self) -> None:
         """Refuse settings that would expose an unauthenticated graph to the network."""
@@ -92,6 +98,10 @@ class AnalyzerSettings:
                 f"--skydive-ui {self.skydive_ui}: no index.html there nor in its dist/; "
                 "give the directory of the npm package @skydive-project/skydive-ui"
             )
+        for origin in self.allowed_origins:
+            scheme, sep, rest = origin.partition("://")
+            if scheme not in ("http", "https") or not sep or not rest or "/" in rest:
+                raise ValueError(f"allowed origin {origin!r} must be scheme://host[:port]")
         if self.users_file is None and not self.insecure and not is_loopback(self.host):
             raise ValueError(
                 f"refusing to listen on {self.host} without authentication; "

@@ -175,6 +175,22 @@ def register(subparsers: Subparsers) -> None:
             metavar="N",
             help=f"default {default}",
         )
+    parser.add_argument(
+        "--allowed-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a DNS name clients reach the analyzer by, besides localhost, this machine's "
+        "names and IP addresses (repeatable; '*' turns the Host check off)",
+    )
+    parser.add_argument(
+        "--allowed-origin",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="scheme://host[:port] of web pages, besides the analyzer's own, that may "
+        "write with a user's cookie (repeatable), e.g. a UI served elsewhere",
+    )
     parser.set_defaults(func=run)
     sub = parser.add_subparsers(dest="analyzer_command", metavar="SUBCOMMAND")
     adduser = sub.add_parser(
@@ -229,6 +245,8 @@ def settings_from_args(args: argparse.Namespace) -> AnalyzerSettings:
         project_names_file=args.tenant_names,
         keystone_cloud=args.keystone_cloud,
         **{name: getattr(args, name) for name in LIMITS},
+        allowed_hosts=tuple(args.allowed_host),
+        allowed_origins=tuple(args.allowed_origin),
     )
 
 

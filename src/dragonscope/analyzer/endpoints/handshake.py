@@ -26,6 +26,8 @@ from dragonscope.skydive import (
 )
 
 T = TypeVar("T")
+# Set by ``refuse`` once a handshake is authorized: who watches the socket's credentials.
+_WATCH = web.RequestKey("dragonscope.watch", tuple)
 
 
 class HandshakeError(Exception):
@@ -55,6 +57,7 @@ def refuse(request: web.Request, auth: Authenticator, action: str) -> web.Respon
     WebSocket), or who asks: the checks both endpoints make before their own."""
     try:
         principal = auth.authorize(request, action)
+        request[_WATCH] = (auth, action)
     except Unauthenticated as exc:
         return web.Response(status=401, text=str(exc))
     except Forbidden as exc:
@@ -74,6 +77,10 @@ async def accept(ws: web.WebSocketResponse, request: web.Request, host_id: str) 
     ws.headers[HDR_HOST_ID] = host_id
     ws.headers[HDR_SERVICE_TYPE] = "analyzer"
     await ws.prepare(request)
+    watcher = request.get(_WATCH)
+    if watcher is not None:  # closed when its credentials expire or are revoked
+        auth, action = watcher
+        auth.watch(ws, request, action)
 
 
 @dataclass(eq=False)

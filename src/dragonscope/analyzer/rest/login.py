@@ -1,7 +1,8 @@
 """``/login`` and ``/logout``, shaped like Skydive's so its clients and UI work unchanged.
 
-Cookies are ``SameSite=Strict`` (``Secure`` over TLS), the token's ``HttpOnly``;
-credentials are allowed cross-origin only for the origins the request policy
+Cookies are ``SameSite=Strict`` (``Secure`` over TLS); the token cookie is readable by
+scripts, as Skydive sets it, because Skydive's UI logs out by deleting it (``/logout``
+revokes the token itself server-side); credentials are allowed cross-origin only for the origins the request policy
 accepts, never for whatever ``Origin`` a request brings.
 """
 

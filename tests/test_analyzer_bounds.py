@@ -135,7 +135,8 @@ async def test_json_patch_copy_cannot_amplify(analyzer, http):
 )
 async def test_deep_nesting_is_a_400_on_rest(analyzer, http, path):
     deep = "[" * 100_000 + "]" * 100_000
-    async with http.post(analyzer.url + path, data=deep) as r:
+    headers = {"Content-Type": "application/json"}  # writes take JSON only (CSRF guard)
+    async with http.post(analyzer.url + path, data=deep, headers=headers) as r:
         assert r.status == 400, await r.text()
         assert "max-json-depth" in await r.text()
 

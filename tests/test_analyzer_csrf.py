@@ -118,7 +118,9 @@ async def test_login_never_grants_credentials_to_foreign_origins(tmp_path, http)
             assert r.headers["Access-Control-Allow-Origin"] == "https://ui.example"
             cookies = r.headers.getall("Set-Cookie")
         token = next(c for c in cookies if c.startswith("authtoken="))
-        assert "SameSite=Strict" in token and "HttpOnly" in token
+        # SameSite=Strict keeps it off cross-site requests; it is not HttpOnly, as Skydive
+        # sets it (its UI logs out by deleting it; see test_analyzer_skydive_ui.py)
+        assert "SameSite=Strict" in token
         permissions = next(c for c in cookies if c.startswith("permissions="))
         assert '"' not in permissions and "SameSite=Strict" in permissions
 

@@ -117,7 +117,7 @@ def decode(frame: str | bytes) -> Message:
     return from_json(raw)
 
 
-def from_json(raw: Any) -> Message:
+def from_json(raw: object) -> Message:
     """The message a decoded frame holds (for receivers that decode frames themselves)."""
     if not isinstance(raw, dict):
         raise MessageError("message must be a JSON object")

@@ -2,8 +2,8 @@
 
 Cookies are ``SameSite=Strict`` (``Secure`` over TLS); the token cookie is readable by
 scripts, as Skydive sets it, because Skydive's UI logs out by deleting it (``/logout``
-revokes the token itself server-side); credentials are allowed cross-origin only for the origins the request policy
-accepts, never for whatever ``Origin`` a request brings.
+revokes the token itself server-side); credentials are allowed cross-origin only for
+the origins the request policy accepts, never for whatever ``Origin`` a request brings.
 """
 
 from __future__ import annotations

@@ -33,6 +33,7 @@ from dragonscope.topology.contribution import (
 )
 from dragonscope.topology.extensions import Extension, ExtensionFailure, ExtensionRunner
 from dragonscope.topology.rules import INDEXES, render, render_plain
+from dragonscope.topology.store import ObjectStore
 
 log = logging.getLogger(__name__)
 
@@ -86,14 +87,26 @@ class Topology:
     valid order, that bring a consumer's copy from the previous graph to the new
     one; ``nodes``/``edges`` are the current graph. Treat returned elements as
     read-only: they are shared with ``nodes``/``edges``.
+
+    A ``compact`` slice keeps whole only the objects it draws (see ``store``): after
+    each call, ``wanted`` names the objects to read from the NB again and pass to
+    ``apply_all`` (the slice is complete once ``wanted`` is empty). A snapshot may be
+    given in batches, ``begin_load``, ``load_batch``..., ``end_load``, so that it is
+    never held whole; until ``end_load`` a reference to an object not seen yet is not
+    drawn as missing.
     """
 
     def __init__(
-        self, extensions: list[Extension] | None = None, chassis: str | None = None
+        self,
+        extensions: list[Extension] | None = None,
+        chassis: str | None = None,
+        compact: bool = False,
     ) -> None:
         self.chassis = chassis
         self._extensions = ExtensionRunner(extensions)
-        self._objects: dict[Key, NbObject] = {}
+        self._store_ = ObjectStore(compact and chassis is not None)
+        self._objects = self._store_.objects
+        self._loading = False
         self._index: dict[str, dict[str, set[str]]] = {name: {} for name in INDEXES}
         self._index_by_table: dict[str, list[str]] = {}
         for name, (table, _values) in INDEXES.items():
@@ -128,6 +141,11 @@ class Topology:
         return self._objects
 
     @property
+    def wanted(self) -> frozenset[Key]:
+        """Objects a compact slice holds as skeletons but now needs whole."""
+        return frozenset(self._store_.wanted)
+
+    @property
     def extension_errors(self) -> list[ExtensionFailure]:
         """Extensions that failed, each disabled at its first failure (most recent last)."""
         return self._extensions.failures
@@ -139,9 +157,25 @@ class Topology:
         target = {obj.key: obj for obj in objects}
         if not self._objects:
             return self._load_empty(target)
-        changes = [(key, obj) for key, obj in target.items() if self._objects.get(key) != obj]
+        changes = [(k, obj) for k, obj in target.items() if not self._store_.unchanged(k, obj)]
         changes += [(key, None) for key in self._objects if key not in target]
         return self._apply(changes)
+
+    def begin_load(self) -> None:
+        """A snapshot follows in batches (``load_batch``), ended by ``end_load``."""
+        self._loading = True
+
+    def load_batch(self, objects: Iterable[NbObject]) -> list[GraphOp]:
+        """Objects of the snapshot being loaded; their operations, to publish at once."""
+        return self._apply([(obj.key, obj) for obj in objects])
+
+    def end_load(self) -> list[GraphOp]:
+        """The snapshot is complete: references to objects it lacks are now missing."""
+        self._loading = False
+        for nid, key in self._ref_target.items():
+            if key not in self._objects:
+                self._existence_moved[nid] = None
+        return self._settle({})
 
     def apply(self, change: Change) -> list[GraphOp]:
         """The operations for one NB change (an unchanged object yields none)."""
@@ -161,10 +195,7 @@ class Topology:
     def _store(self, key: Key, obj: NbObject | None, dirty: dict[Key, None]) -> None:
         """Record the new state of one object and mark everything that read it."""
         old = self._objects.get(key)
-        if obj is None:
-            self._objects.pop(key, None)
-        else:
-            self._objects[key] = obj
+        self._store_.put(key, obj)
         for name in self._index_by_table.get(key[0], ()):
             _table, values = INDEXES[name]
             before = set(values(old)) if old is not None else set()
@@ -190,6 +221,7 @@ class Topology:
         obj = self._objects.get(key)
         if obj is None:
             self._set_deps(key, frozenset())
+            self._store_.set_needs(key, False, ())
             return EMPTY
         claims = self._slice_claims.get(key)
         kinds = frozenset(k for k, n in claims.items() if n > 0) if claims else NO_KINDS
@@ -203,6 +235,8 @@ class Topology:
         if shown:
             self._extensions.contribute(ctx)
         self._set_deps(key, frozenset(ctx.deps))
+        reads = [(dep[1], dep[2]) for dep in ctx.deps if dep[0] == "obj"] if shown else ()
+        self._store_.set_needs(key, shown, reads)
         return ctx.contribution
 
     def _set_deps(self, key: Key, deps: frozenset[Dep]) -> None:
@@ -302,8 +336,9 @@ class Topology:
             return tenant_metadata(self._tenant_topic[nid])
         if nid in self._refs:
             table, object_id = self._ref_target[nid]
-            if (table, object_id) in self._objects:
-                # Exists but outside this slice: the edge is simply not shown.
+            if (table, object_id) in self._objects or self._loading:
+                # Exists but outside this slice (or may still come in the snapshot
+                # being loaded): the edge is simply not shown.
                 return None
             return missing_metadata(table, object_id)
         return None
@@ -338,7 +373,7 @@ class Topology:
             if obj is not None and obj.key != key:
                 # The change's key is what the store holds; the object must agree with it.
                 obj = NbObject(key[0], key[1], obj.data, obj.problems)
-            if self._objects.get(key) == obj:
+            if self._store_.unchanged(key, obj):
                 continue
             self._store(key, obj, dirty)
         return self._settle(dirty) if dirty else []
@@ -353,6 +388,7 @@ class Topology:
                     dirty[moved] = None
                 for retry in self._extensions.take_disabled_sources():
                     dirty[retry] = None
+        self._store_.settled()
         return self._emit(touched_nodes, touched_edges)
 
     def _emit(

@@ -8,7 +8,7 @@ and any schema reference a rule does not draw still gets an edge. Tables are nam
 ``dragonscope.nb.tables``. ``docs/graph-model.md`` describes the result.
 """
 
-from dragonscope.topology.rules.kit import INDEXES, Rule, draw_generic
+from dragonscope.topology.rules.kit import INDEXES, SKELETONS, Rule, draw_generic
 from dragonscope.topology.rules.registry import (
     GENERIC,
     RULES,
@@ -21,6 +21,7 @@ __all__ = [
     "GENERIC",
     "INDEXES",
     "RULES",
+    "SKELETONS",
     "Rule",
     "draw_generic",
     "render",

@@ -20,10 +20,9 @@ from dragonscope.collector.settings import CollectorSettings, NbSource
 from dragonscope.collector.stats import CollectorStats
 from dragonscope.collector.status import StatusNode
 from dragonscope.collector.sync import SyncState
-from dragonscope.graph import Edge
 from dragonscope.nb import Change, NbReader, open_reader
 from dragonscope.skydive import Backoff
-from dragonscope.topology import Topology
+from dragonscope.topology import GraphOp, Topology
 
 log = logging.getLogger("dragonscope.collector")
 
@@ -61,61 +60,97 @@ class NbFeed:
         self._sync = sync
         self._status = status
         self._stats = stats
-        self._keys: set[tuple[str, str]] = set()
 
     def _backoff(self) -> Backoff:
         return Backoff(self.settings.backoff_initial, self.settings.backoff_max)
 
     async def load(self, reader: NbReader) -> int:
-        """Initial snapshot (retried while the NB is unreachable) and translation;
-        returns the snapshot's revision."""
+        """Initial snapshot (retried while the NB is unreachable), translated and marked
+        batch by batch as it is read; returns the snapshot's revision."""
         backoff = self._backoff()
         while True:
             try:
-                started = time.monotonic()
-                snapshot, revision = await reader.snapshot()
-                break
+                return await self._load(reader)
             except Exception as exc:
                 await self._failed(backoff, f"cannot read the NB: {exc}")
-        # A thread keeps the loop answering /healthz while a big NB is translated.
-        await asyncio.to_thread(self.topology.load, snapshot)
-        self._keys = set(snapshot)
-        for table, _ in self._keys:
-            self._stats.nb_objects[table] += 1
-        self._stats.nb_revision = revision
+
+    async def _load(self, reader: NbReader) -> int:
+        topology, stats = self.topology, self._stats
+        started = time.monotonic()
+        # A retried load must also drop what disappeared since the failed attempt.
+        retried = set(topology.snapshot) if topology.snapshot else None
+        if not topology.snapshot:
+            topology.compact = topology.chassis is not None and reader.can_fetch
+        stats.nb_objects.clear()
+        topology.begin_load()
+        revision = count = 0
+        async for batch, revision in reader.snapshot_batches():
+            ops = topology.load_batch(batch)
+            for obj in batch:
+                stats.nb_objects[obj.table] += 1
+                if retried is not None:
+                    retried.discard(obj.key)
+            count += len(batch)
+            self._mark(ops + await self._hydrate(reader, revision))
+            stats.nb_revision = revision
+            await asyncio.sleep(0)
+        ops = topology.end_load()
+        if retried:
+            ops += topology.apply_all(Change(t, i, None, revision) for t, i in retried)
+        self._mark(ops + await self._hydrate(reader, revision))
+        stats.nb_revision = revision
         self.mark_stale(False)
         self._status.refresh(self.stale, self.stale_since)
         self.ready = True
+        self._sync.complete()
         freeze_heap()
         log.info(
             "NB snapshot read objects=%d revision=%s nodes=%d edges=%d elapsed=%.2fs",
-            len(snapshot), revision, len(self.topology.nodes), len(self.topology.edges),
+            count, revision, len(topology.nodes), len(topology.edges),
             time.monotonic() - started,
         )  # fmt: skip
         return revision
 
-    def apply(self, change: Change) -> None:
-        """Fold one NB change into the desired graph (never waits for the analyzer)."""
+    async def _hydrate(self, reader: NbReader, revision: int) -> list[GraphOp]:
+        """Read again, whole, the objects a compact slice now needs (it holds only their
+        skeletons); at ``revision`` where the store keeps history, so that they agree
+        with the rest of the slice."""
+        ops: list[GraphOp] = []
+        asked: frozenset[tuple[str, str]] = frozenset()
+        while self.topology.wanted and self.topology.wanted != asked:
+            asked = self.topology.wanted
+            keys = sorted(asked)
+            found = await reader.fetch(keys, revision)
+            changes = [Change(t, i, found.get((t, i)), revision) for t, i in keys]
+            ops += self.topology.apply_all(changes)
+        return ops
+
+    def _mark(self, ops: list[GraphOp]) -> None:
+        for op in ops:
+            self._sync.mark(op.element.id, op.is_node)
+
+    async def apply(self, change: Change, reader: NbReader | None = None) -> None:
+        """Fold one NB change into the desired graph (never waits for the analyzer);
+        with ``reader``, objects the change brings into a compact slice are read whole."""
         stats = self._stats
         stats.nb_events += 1
         self._sync.activity += 1
         stats.nb_revision = max(stats.nb_revision, change.revision)
+        existed = change.key in self.topology.snapshot
         try:
             ops = self.topology.apply(change)
+            if reader is not None and self.topology.wanted:
+                ops += await self._hydrate(reader, change.revision)
         except Exception:
             stats.translate_errors += 1
             log.exception("cannot translate change %s/%s; full reconciliation", *change.key)
             self._sync.mark_many(list(self.topology.nodes), list(self.topology.edges))
             return
-        if change.deleted:
-            if change.key in self._keys:
-                self._keys.discard(change.key)
-                stats.nb_objects[change.table] -= 1
-        elif change.key not in self._keys:
-            self._keys.add(change.key)
+        if change.deleted and existed:
+            stats.nb_objects[change.table] -= 1
+        elif not change.deleted and not existed:
             stats.nb_objects[change.table] += 1
-        for op in ops:
-            self._sync.mark(op.element.id, not isinstance(op.element, Edge))
+        self._mark(ops)
 
     async def follow(self, reader: NbReader, since: int) -> None:
         """Apply every change after ``since``, forever, riding out NB outages."""
@@ -126,7 +161,7 @@ class NbFeed:
                     if self.stale:
                         self.mark_stale(False)
                     backoff.reset()
-                    self.apply(change)
+                    await self.apply(change, reader)
                     since = max(since, change.revision)
             except Exception as exc:
                 await self._failed(backoff, f"NB change stream failed: {exc}")

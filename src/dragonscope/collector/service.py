@@ -32,6 +32,7 @@ from dragonscope.collector.stats import CollectorStats, StatsReport
 from dragonscope.collector.status import StatusNode
 from dragonscope.collector.sync import SyncState
 from dragonscope.config import parse_host_port
+from dragonscope.nb import NbReader
 from dragonscope.skydive import analyzer_base_url
 from dragonscope.topology import Topology
 
@@ -148,9 +149,9 @@ class Collector:
                     host, port = parse_host_port(settings.metrics_listen, "--metrics-listen")
                     health = HealthServer(lambda: self.stats, host, port)
                     await health.start()
-                revision = await self.nb.load(reader)
+                # Published while read: the analyzer fills up as the snapshot streams in.
                 tasks: list[tuple[str, Task]] = [
-                    ("nb", self.nb.follow(reader, revision)),
+                    ("nb", self._feed(reader)),
                     ("publish", self.link.run()),
                     ("reconcile", self.reconciler.run(settings.update_interval)),
                 ]
@@ -163,6 +164,11 @@ class Collector:
             await self.link.close()
             if health is not None:
                 await health.stop()
+
+    async def _feed(self, reader: NbReader) -> None:
+        revision = await self.nb.load(reader)
+        self.reconciler.mark_unwanted(self.sync.held)
+        await self.nb.follow(reader, revision)
 
 
 async def _until_one_fails(coroutines: list[tuple[str, Task]]) -> None:

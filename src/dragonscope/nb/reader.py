@@ -53,6 +53,37 @@ class NbReader:
                     await asyncio.sleep(0)
         return snapshot, revision
 
+    async def snapshot_batches(self) -> AsyncIterator[tuple[list[NbObject], int]]:
+        """The snapshot in parsed batches, each with the snapshot's revision. A backend
+        that reads page by page (etcd) is never held whole."""
+        pages = getattr(self.backend, "snapshot_pages", None)
+        if pages is None:
+            entries, revision = await self.backend.snapshot()
+            for start in range(0, len(entries), CHUNK):
+                chunk = entries[start : start + CHUNK]
+                yield [self.parse(e.table, e.id, e.value) for e in chunk], revision
+            if not entries:
+                yield [], revision
+            return
+        async for page, revision in pages():
+            yield [self.parse(e.table, e.id, e.value) for e in page], revision
+
+    @property
+    def can_fetch(self) -> bool:
+        """Whether single objects can be read again cheaply (``fetch``)."""
+        return callable(getattr(self.backend, "fetch", None))
+
+    async def fetch(
+        self, keys: list[tuple[str, str]], revision: int = 0
+    ) -> dict[tuple[str, str], NbObject | None]:
+        """``keys`` read again, parsed, at ``revision`` where the store keeps history
+        (None for an object that does not exist)."""
+        raw = await self.backend.fetch(keys, revision)  # type: ignore[attr-defined]
+        return {
+            key: None if value is None else self.parse(key[0], key[1], value)
+            for key, value in raw.items()
+        }
+
     async def changes(self, since: int) -> AsyncIterator[Change]:
         """Every change after ``since``, parsed, in order, with no gap."""
         async for raw in self.backend.changes(since):

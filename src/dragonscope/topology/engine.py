@@ -141,6 +141,17 @@ class Topology:
         return self._objects
 
     @property
+    def compact(self) -> bool:
+        """Whether this slice keeps skeletons of what it does not draw (see ``store``)."""
+        return self._store_.compact
+
+    @compact.setter
+    def compact(self, value: bool) -> None:
+        if self._objects:
+            raise ValueError("compactness is chosen before the first object is loaded")
+        self._store_.compact = value and self.chassis is not None
+
+    @property
     def wanted(self) -> frozenset[Key]:
         """Objects a compact slice holds as skeletons but now needs whole."""
         return frozenset(self._store_.wanted)

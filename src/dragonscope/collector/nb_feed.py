@@ -20,7 +20,7 @@ from dragonscope.collector.settings import CollectorSettings, NbSource
 from dragonscope.collector.stats import CollectorStats
 from dragonscope.collector.status import StatusNode
 from dragonscope.collector.sync import SyncState
-from dragonscope.nb import Change, NbReader, open_reader
+from dragonscope.nb import Change, NbObject, NbReader, open_reader
 from dragonscope.skydive import Backoff
 from dragonscope.topology import GraphOp, Topology
 
@@ -64,9 +64,20 @@ class NbFeed:
     def _backoff(self) -> Backoff:
         return Backoff(self.settings.backoff_initial, self.settings.backoff_max)
 
+    def prepare(self, reader: NbReader) -> None:
+        """A chassis slice is compact when its store can be asked again for single objects."""
+        if not self.topology.snapshot:
+            self.topology.compact = self.topology.chassis is not None and reader.can_fetch
+
+    @property
+    def streamed(self) -> bool:
+        """Whether the snapshot is published while read (a compact slice), rather than
+        translated in one go before anything is published (the global graph)."""
+        return self.topology.compact
+
     async def load(self, reader: NbReader) -> int:
-        """Initial snapshot (retried while the NB is unreachable), translated and marked
-        batch by batch as it is read; returns the snapshot's revision."""
+        """Initial snapshot (retried while the NB is unreachable), translated and marked,
+        batch by batch as it is read when ``streamed``; returns the snapshot's revision."""
         backoff = self._backoff()
         while True:
             try:
@@ -79,13 +90,15 @@ class NbFeed:
         started = time.monotonic()
         # A retried load must also drop what disappeared since the failed attempt.
         retried = set(topology.snapshot) if topology.snapshot else None
-        if not topology.snapshot:
-            topology.compact = topology.chassis is not None and reader.can_fetch
+        self.prepare(reader)
+        held_back: list[NbObject] | None = None if self.streamed else []
         stats.nb_objects.clear()
         topology.begin_load()
         revision = count = 0
         async for batch, revision in reader.snapshot_batches():
-            ops = topology.load_batch(batch)
+            ops = topology.load_batch(batch) if held_back is None else []
+            if held_back is not None:
+                held_back.extend(batch)
             for obj in batch:
                 stats.nb_objects[obj.table] += 1
                 if retried is not None:
@@ -94,6 +107,11 @@ class NbFeed:
             self._mark(ops + await self._hydrate(reader, revision))
             stats.nb_revision = revision
             await asyncio.sleep(0)
+        if held_back is not None:
+            # The whole graph in one go, in a thread that keeps the loop answering /healthz
+            # (nothing else reads the topology until the load is done).
+            self._mark(await asyncio.to_thread(topology.load_batch, held_back))
+            del held_back
         ops = topology.end_load()
         if retried:
             ops += topology.apply_all(Change(t, i, None, revision) for t, i in retried)

@@ -149,9 +149,12 @@ class Collector:
                     host, port = parse_host_port(settings.metrics_listen, "--metrics-listen")
                     health = HealthServer(lambda: self.stats, host, port)
                     await health.start()
-                # Published while read: the analyzer fills up as the snapshot streams in.
+                self.nb.prepare(reader)
+                # A global graph is translated whole before anything is published or
+                # compared; a compact slice is published while read.
+                loaded = None if self.nb.streamed else await self.nb.load(reader)
                 tasks: list[tuple[str, Task]] = [
-                    ("nb", self._feed(reader)),
+                    ("nb", self._feed(reader, loaded)),
                     ("publish", self.link.run()),
                     ("reconcile", self.reconciler.run(settings.update_interval)),
                 ]
@@ -165,9 +168,12 @@ class Collector:
             if health is not None:
                 await health.stop()
 
-    async def _feed(self, reader: NbReader) -> None:
-        revision = await self.nb.load(reader)
-        self.reconciler.mark_unwanted(self.sync.held)
+    async def _feed(self, reader: NbReader, revision: int | None) -> None:
+        """Load the NB (published while read, for a streamed slice) unless already
+        loaded, then follow it."""
+        if revision is None:
+            revision = await self.nb.load(reader)
+            self.reconciler.mark_unwanted(self.sync.held)
         await self.nb.follow(reader, revision)
 
 

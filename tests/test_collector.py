@@ -19,10 +19,10 @@ from dragonscope.analyzer.settings import AnalyzerSettings
 from dragonscope.collector import STATUS_NODE_TYPE, Collector, CollectorSettings
 from dragonscope.collector.progress import Progress
 from dragonscope.demo import sample_backend
+from dragonscope.nb import parse
 from dragonscope.skydive.messages import NODE_ADDED, new_message
 from dragonscope.skydive.publisher import Publisher
 from dragonscope.skydive.rest import AnalyzerHttp
-from dragonscope.nb import parse
 from dragonscope.topology import translate
 from servers import EtcdServer, free_port, self_signed_cert
 

@@ -19,11 +19,27 @@ PROGRAMS: dict[str, str] = {
     "redis-server": "redis-server",
     "chromium": "chromium",
     "openssl": "openssl",
+    "npm": "npm",
+    "ovsdb-tool": "openvswitch-common",
+    "ovsdb-server": "openvswitch-common",
+    "ovs-vswitchd": "openvswitch-switch",
+    "ovs-vsctl": "openvswitch-switch",
+    "ovs-ofctl": "openvswitch-common",
+    "ovs-appctl": "openvswitch-common",
 }
+
+# Debian keeps ovs-vswitchd out of PATH (it is started by its init script).
+EXTRA_DIRS = ("/usr/lib/openvswitch-switch",)
+
+
+def which(program: str) -> str | None:
+    """The program's path, looking in PATH and then in EXTRA_DIRS."""
+    path = os.pathsep.join([os.environ.get("PATH", os.defpath), *EXTRA_DIRS])
+    return shutil.which(program, path=path)
 
 
 def missing_programs() -> list[str]:
-    return [program for program in PROGRAMS if shutil.which(program) is None]
+    return [program for program in PROGRAMS if which(program) is None]
 
 
 def missing_packages() -> list[str]:

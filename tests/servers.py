@@ -24,14 +24,14 @@ import aetcd
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
-from system_deps import PROGRAMS
+from system_deps import PROGRAMS, which
 
 T = TypeVar("T")
 
 
 def require(program: str) -> str:
     """The program's path, or one clear failure line naming the Debian package that ships it."""
-    path = shutil.which(program)
+    path = which(program)
     if path is None:
         package = PROGRAMS.get(program, "?")
         pytest.fail(

@@ -184,6 +184,14 @@ async def test_operational_endpoints(analyzer, http):
     spec = await (await http.get(analyzer.url + "/api/openapi.json")).json()
     assert spec["openapi"].startswith("3.")
     assert {"/api/topology", "/api/node/{id}", "/api/changes", "/login"} <= set(spec["paths"])
+    # Every route of the API is described (the description itself aside).
+    mounted = {
+        route.resource.canonical
+        for route in analyzer.app.router.routes()
+        if route.resource is not None and route.resource.canonical.startswith("/api")
+    }
+    assert mounted - set(spec["paths"]) == {"/api/openapi.json"}
+    assert spec["paths"]["/api/trace"]["post"]["requestBody"]
     info = await (await http.get(analyzer.url + "/api")).json()
     assert info["Service"] == "analyzer" and info["Host"] == "analyzer-test"
     status = await (await http.get(analyzer.url + "/api/status")).json()

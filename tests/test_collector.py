@@ -144,6 +144,31 @@ async def test_embedded_sync_then_minimal_diffs(analyzer: Analyzer, running) -> 
     )
 
 
+async def test_skydive_times_and_partial_updates(analyzer: Analyzer, running) -> None:  # type: ignore[no-untyped-def]
+    """A change goes as a partial update with ops; the analyzer keeps the creation time the
+    collector sent and the update time of the change."""
+    backend = sample_backend("memory://sample")
+    collector = await running(settings(analyzer, backend)).synced()
+    await until(lambda: graph_shape(analyzer) == translated(collector))
+    port = await first_port(collector)
+
+    def stored() -> Any:
+        return next(
+            (n for n in analyzer.graph.nodes() if n.metadata.get("Dragonflow", {}).get("ID")
+             == port["id"] and n.metadata["Type"] == "lport"),
+            None,
+        )  # fmt: skip
+
+    before = stored()
+    assert before is not None and before.created_at and before.created_at <= before.updated_at
+    port["name"] = "partially-updated"
+    backend.put("lport", port["id"], port)
+    await until(lambda: stored() is not None and stored().metadata["Name"] == "partially-updated")
+    after = stored()
+    assert after.created_at == before.created_at and after.updated_at > before.updated_at
+    assert collector.stats["messages_out"].get("NodePartiallyUpdated", 0) >= 1
+
+
 async def test_a_burst_costs_a_few_messages(analyzer: Analyzer, running) -> None:  # type: ignore[no-untyped-def]
     backend = sample_backend("memory://sample")
     window = 0.1

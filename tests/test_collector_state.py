@@ -64,8 +64,8 @@ def test_many_changes_of_one_object_cost_one_message() -> None:
         nodes["a"] = node("a", State=f"s{i}")
         dirty.nodes.add("a")
     messages = p.plan(dirty, nodes, {}, held)
-    assert types(messages) == [("NodeUpdated", "a")]
-    assert messages[0].obj["Metadata"]["State"] == "s99"
+    assert types(messages) == [("NodePartiallyUpdated", "a")]
+    assert messages[0].obj["Ops"] == [{"Type": 1, "Key": "State", "Value": "s99"}]
 
 
 def test_updates_carry_increasing_revisions() -> None:
@@ -124,7 +124,50 @@ def test_resync_from_analyzer_state() -> None:
     by_id = {m.obj["ID"]: m for m in messages}
     assert by_id["gone"].type == "NodeDeleted"
     assert by_id["new"].type == "NodeAdded"
-    assert by_id["b"].type == "NodeUpdated" and by_id["b"].obj["Revision"] > 9
+    assert by_id["b"].type == "NodePartiallyUpdated" and by_id["b"].obj["Revision"] > 9
+    assert by_id["b"].obj["Ops"] == [{"Type": 1, "Key": "Type", "Value": "lport"}]
+
+
+def test_wire_carries_skydive_times_and_partial_updates() -> None:
+    """CreatedAt once, UpdatedAt per change, DeletedAt on deletion (ms), and metadata
+    changes as ops from what the analyzer holds, for nodes and edges alike."""
+    times = iter(range(1_700_000_000_000, 1_700_000_000_100))
+    p = Planner(ORIGIN, "dragonflow", RevisionClock(), now=lambda: next(times))
+    held = HeldState()
+    nodes = {"a": node("a", State="UP", Old=1), "b": node("b")}
+    edges = {"e": edge("e", "a", "b")}
+    added = p.plan(Dirty({"a", "b"}, {"e"}), nodes, edges, held)
+    for message in added:
+        obj = message.obj
+        assert isinstance(obj["CreatedAt"], int) and obj["CreatedAt"] == obj["UpdatedAt"]
+        assert "DeletedAt" not in obj
+    created = {m.obj["ID"]: m.obj["CreatedAt"] for m in added}
+    nodes["a"] = node("a", State="DOWN", New={"x": [1]})
+    edges["e"] = edge("e", "a", "b", Weight=3)
+    (edge_update, node_update) = sorted(
+        p.plan(Dirty({"a"}, {"e"}), nodes, edges, held), key=lambda m: m.type
+    )
+    assert node_update.type == "NodePartiallyUpdated"
+    assert set(node_update.obj) == {"ID", "UpdatedAt", "Revision", "Ops"}
+    assert node_update.obj["UpdatedAt"] > created["a"]
+    assert node_update.obj["Ops"] == [
+        {"Type": 1, "Key": "State", "Value": "DOWN"},
+        {"Type": 1, "Key": "New", "Value": {"x": [1]}},
+        {"Type": 2, "Key": "Old", "Value": None},
+    ]
+    assert edge_update.type == "EdgePartiallyUpdated"
+    assert edge_update.obj["Ops"] == [{"Type": 1, "Key": "Weight", "Value": 3}]
+    # A key with a dot cannot be an op's path (Skydive splits it): the whole element goes.
+    nodes["a"] = node("a", **{"10.0.0.1": "x"})
+    (full,) = p.plan(Dirty({"a"}, set()), nodes, edges, held)
+    assert full.type == "NodeUpdated" and full.obj["CreatedAt"] == created["a"]
+    assert full.obj["Metadata"]["10.0.0.1"] == "x"
+    removed = p.plan(Dirty({"a"}, {"e"}), {"b": nodes["b"]}, {}, held)
+    assert types(removed) == [("EdgeDeleted", "e"), ("NodeDeleted", "a")]
+    for message in removed:
+        obj = message.obj
+        assert obj["DeletedAt"] == obj["UpdatedAt"] > obj["CreatedAt"]
+        assert obj["CreatedAt"] == created[obj["ID"]]
 
 
 def test_host_change_is_an_update() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import re
 from typing import Any
 
 import pytest
@@ -146,6 +147,29 @@ def test_as_select(cloud: Graph) -> None:
         "G.V('n').As('net').Out().Has('Type', 'lport').Dedup().As('ports').Select('net', 'ports')"
     )
     assert ids(run(query, cloud)) == ["n", "p1", "p2"]
+
+
+def test_flow_groups_as_skydive_answers_an_empty_flow_set(cloud: Graph) -> None:
+    """Skydive's legacy UI asks this for link latencies; with no flows the groups are none."""
+    query = (
+        'G.Flows().Has("NodeTID", Within("p1", "p2"), "Metric.RTT", NE(0))'
+        '.Sort().Limit(1000).Group("TrackingID").MoreThan(1)'
+    )
+    assert run(query, cloud) == []
+    assert run("G.Flows().Group()", cloud) == []
+    assert run("g.flows().group('TrackingID').morethan('2')", cloud) == []
+    assert run("G.V().Flows().Group().MoreThan()", cloud) == []
+    for bad, message in [
+        ("G.V().Group()", "Invalid step 'Group' on nodes"),
+        ("G.Flows().Group('A', 'B')", "Group() takes 0 or 1 parameter"),
+        ("G.Flows().Group(1)", "Group() takes the name of a flow field"),
+        ("G.Flows().MoreThan(1)", "Invalid step 'MoreThan' on metrics or flows"),
+        ("G.Flows().Group().MoreThan(1, 2)", "MoreThan() takes 0 or 1 parameter"),
+        ("G.Flows().Group().MoreThan('x')", "MoreThan() takes a whole number"),
+        ("G.Flows().Group().Count()", "Invalid step 'Count' on flow groups"),
+    ]:
+        with pytest.raises(GremlinError, match=re.escape(message)):
+            run(bad, cloud)
 
 
 def test_result_shapes(cloud: Graph) -> None:

@@ -16,6 +16,7 @@ from dragonscope.config import Secret
 from dragonscope.skydive.messages import NODE_ADDED, new_message
 from dragonscope.skydive.publisher import Backoff, Publisher, PublisherDisconnected
 from dragonscope.skydive.rest import (
+    AnalyzerError,
     AnalyzerHttp,
     AuthenticationError,
     Credentials,
@@ -200,3 +201,12 @@ def test_endpoint_forms(endpoint: str, tls: bool, url: str) -> None:
 def test_bad_endpoints(endpoint: str) -> None:
     with pytest.raises(EndpointError):
         analyzer_base_url(endpoint)
+
+
+async def test_a_refused_connection_is_said_plainly() -> None:
+    async with AnalyzerHttp(f"http://127.0.0.1:{free_port()}") as http:
+        with pytest.raises(AnalyzerError) as caught:
+            await http.topology()
+    message = str(caught.value)
+    assert message.endswith(": connection refused"), message
+    assert "ssl:" not in message and "Connect call" not in message

@@ -131,7 +131,7 @@ def test_invalid_output_is_rejected_whole() -> None:
     assert "not a known node" in errors["invalid"]
     assert "already set" in errors["overrider"]
     assert not any(e.metadata.get("Extension") for e in topology.edges.values())
-    assert topology.nodes[node_id("lport", WEB_1)].metadata["Name"] == WEB_1
+    assert topology.nodes[node_id("lport", WEB_1)].metadata["Name"] == "port 10.10.1.11"
 
 
 def test_an_extension_returning_its_output_instead_of_adding_it_is_told_so() -> None:

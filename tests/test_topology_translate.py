@@ -148,7 +148,8 @@ def test_port_metadata_follows_skydive_conventions(graph) -> None:
     nodes, _edges = graph
     meta = nodes[lport(WEB_1)].metadata
     assert meta["Type"] == "lport"
-    assert meta["Name"] == WEB_1  # no name stored: the id
+    assert meta["Name"] == "port 10.10.1.11"  # no name stored: its address
+    assert meta["Dragonflow"]["ID"] == WEB_1
     assert meta["Manager"] == "dragonflow"
     assert meta["MAC"] == "fa:16:3e:11:00:01"
     assert meta["IPV4"] == ["10.10.1.11/24"]

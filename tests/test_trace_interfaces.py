@@ -22,7 +22,7 @@ from dragonscope.trace import TraceError, Tracer, TraceRequest
 from dragonscope.trace.reach import matrix
 from dragonscope.trace.render import render, render_matrix
 from dragonscope.trace.whatif import apply_patch
-from trace_cloud import ACME, NET, SG_APP, build
+from trace_cloud import ACME, GLOBEX, NET, SG_APP, build
 
 MYSQL_RULE = {
     "direction": "ingress",
@@ -205,6 +205,23 @@ def test_cli_trace_and_reach_from_a_dump(tmp_path: Path) -> None:
     assert json.loads(reach.stdout)["rows"][1][0]["verdict"] == "delivered"
 
 
+def test_cli_reach_finds_a_tenant_by_name_and_prints_icmp_without_a_port(tmp_path: Path) -> None:
+    nb = _write_dump(tmp_path)
+    no_names = _cli("reach", "--nb", nb, "--tenant", "acme")
+    assert no_names.returncode == 2 and "--tenant-names" in no_names.stderr
+    names = tmp_path / "projects"
+    names.write_text(f"# id name\n{ACME} acme\n{GLOBEX} globex\n")
+    by_name = _cli("reach", "--nb", nb, "--tenant", "acme", "--tenant-names", str(names))
+    by_id = _cli("reach", "--nb", nb, "--tenant", ACME)
+    assert by_name.returncode == 0, by_name.stderr
+    assert by_name.stdout == by_id.stdout and "web-1" in by_name.stdout
+    unknown = _cli("reach", "--nb", nb, "--tenant", "initech", "--tenant-names", str(names))
+    assert unknown.returncode == 2 and "known names: acme, globex" in unknown.stderr
+    icmp = _cli("reach", "--nb", nb, "--network", "b-net", "--proto", "icmp")
+    assert icmp.returncode == 0, icmp.stderr
+    assert icmp.stdout.splitlines()[0] == "icmp, 2 ports"
+
+
 async def test_analyzer_api_trace_and_reach() -> None:
     from dragonscope.analyzer import Analyzer, AnalyzerSettings
 
@@ -242,6 +259,8 @@ async def test_analyzer_api_trace_and_reach() -> None:
             assert grid["rows"][0][1]["verdict"] == "delivered"
             async with http.get(f"{analyzer.url}/api/reach", params={"dport": "x"}) as resp:
                 assert resp.status == 400
+            async with http.get(f"{analyzer.url}/api/reach", params={"tenant": "acme"}) as resp:
+                assert resp.status == 400 and "acme" in (await resp.json())["Error"]
             proc = await asyncio.create_subprocess_exec(
                 sys.executable,
                 "-m",
@@ -402,3 +421,42 @@ async def test_api_keeps_indexes_across_heartbeats() -> None:
     assert any("compute-2 looks down" in n for n in again.trace(request).notes)
     graph.delete_node(node_id("lport", "web-2"))
     assert await service.tracer(DEFAULT_APPS) is not tracer
+
+
+async def test_analyzer_serves_project_names_and_reach_takes_them(tmp_path: Path) -> None:
+    from dragonscope.analyzer import Analyzer, AnalyzerSettings
+
+    names = tmp_path / "projects"
+    names.write_text(f"{ACME} acme\n")
+    nodes, edges = translate(build())
+    settings = AnalyzerSettings(host="127.0.0.1", port=0, project_names_file=names)
+    async with Analyzer(settings) as analyzer, aiohttp.ClientSession() as http:
+        for node in nodes.values():
+            analyzer.graph.add_node(Node.from_json(node.to_json()))
+        for edge in edges.values():
+            analyzer.graph.add_edge(Edge.from_json(edge.to_json()))
+        async with http.get(f"{analyzer.url}/api/tenants") as resp:
+            assert (await resp.json()) == {"Tenants": {ACME: "acme"}}
+        async with http.get(f"{analyzer.url}/api/reach", params={"tenant": "acme"}) as resp:
+            grid = await resp.json()
+        assert grid["tenant"] == ACME and grid["tenant_name"] == "acme"
+        names.write_text(f"{ACME} acme-corp\n{GLOBEX} globex\n")  # renamed: read again
+        async with http.get(f"{analyzer.url}/api/tenants") as resp:
+            assert (await resp.json())["Tenants"] == {ACME: "acme-corp", GLOBEX: "globex"}
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "dragonscope",
+            "reach",
+            "--analyzer",
+            f"127.0.0.1:{analyzer.port}",
+            "--tenant",
+            "globex",
+            "--format",
+            "json",
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        out, err = await proc.communicate()
+        assert proc.returncode == 0, err.decode()
+        assert json.loads(out)["tenant"] == GLOBEX

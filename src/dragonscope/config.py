@@ -118,6 +118,7 @@ class DragonflowSettings:
     user: str | None
     password: Secret | None
     update_interval: float
+    integration_bridge: str = "br-int"
 
 
 def _interpolate(value: str, section: Mapping[str, str]) -> str:
@@ -189,4 +190,5 @@ def read_dragonflow_ini(path: str | Path) -> DragonflowSettings:
         user=sky.get("user", "").strip() or DF_SKYDIVE_USER,
         password=Secret(password) if password else None,
         update_interval=interval,
+        integration_bridge=df_strs.get("integration_bridge") or "br-int",
     )

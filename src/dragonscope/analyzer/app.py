@@ -34,16 +34,22 @@ from dragonscope.analyzer.rest import (
     mount_changes,
     mount_elements,
     mount_openapi,
+    mount_problems,
+    mount_projects,
     mount_rules,
+    mount_skydive_compat,
+    mount_skydive_ui,
     mount_trace,
     mount_ui,
     mount_views,
+    project_source,
 )
 from dragonscope.analyzer.rules import RuleBook
 from dragonscope.analyzer.services import Live, Sockets
-from dragonscope.analyzer.settings import AnalyzerSettings
+from dragonscope.analyzer.settings import AnalyzerSettings, skydive_ui_root
 from dragonscope.analyzer.subscribers import Subscriber, SubscriberHub
 from dragonscope.analyzer.users import load_users
+from dragonscope.config import ConfigError
 from dragonscope.graph import Graph, GraphStore, History, Indexer
 
 log = logging.getLogger("dragonscope.analyzer")
@@ -72,6 +78,10 @@ class Analyzer:
         try:
             self.settings.check()
         except ValueError as exc:
+            raise AnalyzerError(str(exc)) from None
+        try:
+            self.projects = project_source(self.settings)
+        except ConfigError as exc:
             raise AnalyzerError(str(exc)) from None
         users = load_users(self.settings.users_file) if self.settings.users_file else None
         self.auth = Authenticator(users, self.settings.token_ttl)
@@ -234,7 +244,14 @@ class Analyzer:
         mount_changes(router, self.history, guard)
         mount_ui(router)
         mount_views(router, self.live, guard)
-        mount_trace(router, self.live, guard)
+        traces = mount_trace(router, self.live, guard, self.projects)
+        mount_problems(router, traces, guard)
+        mount_projects(router, self.projects, guard)
+        mount_skydive_compat(router, guard)
+        if settings.skydive_ui is not None:
+            root = skydive_ui_root(settings.skydive_ui)
+            if root is not None:  # checked by settings.check()
+                mount_skydive_ui(router, root)
         for setup in routes:
             setup(app, self)
         return app

@@ -33,6 +33,15 @@ class AnalyzerSettings:
     # Freeze what survives a slow full GC pass (see gc_policy); on in the analyzer
     # process, off by default for programs that embed an analyzer.
     gc_freeze: bool = False
+    # A Skydive UI build (the npm package @skydive-project/skydive-ui, or its dist/)
+    # served at /skydive/.
+    skydive_ui: Path | None = None
+    # Project (tenant) names shown instead of ids: a file of "project_id name" lines
+    # (re-read when it changes), Keystone through openstacksdk (the clouds.yaml entry
+    # named here, "" for the environment's), or a fixed mapping given by an embedder.
+    project_names_file: Path | None = None
+    keystone_cloud: str | None = None
+    project_names: dict[str, str] = field(default_factory=dict)
 
     def check(self) -> None:
         """Refuse settings that would expose an unauthenticated graph to the network."""
@@ -44,11 +53,25 @@ class AnalyzerSettings:
             raise ValueError("history retention cannot be negative")
         if (self.tls_cert is None) != (self.tls_key is None):
             raise ValueError("--tls-cert and --tls-key go together")
+        if self.skydive_ui is not None and skydive_ui_root(self.skydive_ui) is None:
+            raise ValueError(
+                f"--skydive-ui {self.skydive_ui}: no index.html there nor in its dist/; "
+                "give the directory of the npm package @skydive-project/skydive-ui"
+            )
         if self.users_file is None and not self.insecure and not is_loopback(self.host):
             raise ValueError(
                 f"refusing to listen on {self.host} without authentication; "
                 "give --users FILE, or --insecure to accept anyone on the network"
             )
+
+
+def skydive_ui_root(path: Path) -> Path | None:
+    """The directory of a Skydive UI build: ``path`` or its ``dist/`` (the npm package
+    ships its build there), whichever holds ``index.html``."""
+    for root in (path, path / "dist"):
+        if (root / "index.html").is_file():
+            return root.resolve()
+    return None
 
 
 def is_loopback(host: str) -> bool:

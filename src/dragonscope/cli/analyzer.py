@@ -83,6 +83,25 @@ def register(subparsers: Subparsers) -> None:
         help="how long graph changes are kept (default 24h)",
     )
     parser.add_argument(
+        "--skydive-ui",
+        type=Path,
+        metavar="DIR",
+        help="also serve Skydive's web UI v2 at /skydive/ from DIR, the directory of the "
+        "npm package @skydive-project/skydive-ui (or its dist/)",
+    )
+    parser.add_argument(
+        "--tenant-names",
+        type=Path,
+        metavar="FILE",
+        help="project names shown instead of ids: 'project_id name' lines (re-read on change)",
+    )
+    parser.add_argument(
+        "--keystone-cloud",
+        metavar="CLOUD",
+        help="read project names from Keystone (openstacksdk, this clouds.yaml entry; "
+        "'' for the OS_* environment)",
+    )
+    parser.add_argument(
         "--insecure",
         action="store_true",
         help="allow listening on a non-loopback address without authentication",
@@ -134,7 +153,10 @@ def settings_from_args(args: argparse.Namespace) -> AnalyzerSettings:
         tls_key=args.tls_key,
         history_retention=args.history_retention,
         insecure=args.insecure,
+        skydive_ui=args.skydive_ui,
         gc_freeze=True,
+        project_names_file=args.tenant_names,
+        keystone_cloud=args.keystone_cloud,
     )
 
 

@@ -22,7 +22,7 @@ log = logging.getLogger("dragonscope.collector")
 EPILOG = """\
 Settings come from flags, then DRAGONSCOPE_* environment variables (NB, ANALYZER,
 CHASSIS, USER, PASSWORD, PASSWORD_FILE, UPDATE_INTERVAL, METRICS_LISTEN, CONFIG,
-HOST_ID, PERSISTENCE, CA, TLS, BACKOFF_MAX), then the [df] and [df_skydive]
+HOST_ID, PERSISTENCE, CA, TLS, BACKOFF_MAX, OVSDB), then the [df] and [df_skydive]
 sections of --config, then Dragonflow's defaults.
 
 examples:
@@ -84,6 +84,15 @@ def register(subparsers: Subparsers) -> None:
         "--progress", action=argparse.BooleanOptionalAction, default=None,
         help="progress bar during the initial sync (default: when stderr is a terminal)",
     )  # fmt: skip
+    parser.add_argument(
+        "--ovsdb", metavar="REMOTE",
+        help="with --chassis: the local OVSDB, unix:PATH or tcp:HOST:PORT "
+        "(default unix:/var/run/openvswitch/db.sock when it exists)",
+    )  # fmt: skip
+    parser.add_argument("--no-ovs", action="store_true", help="do not probe the local OVS")
+    parser.add_argument(
+        "--ovs-rules", action="store_true", help="publish every OpenFlow rule as an ofrule node"
+    )
     parser.set_defaults(func=run)
 
 

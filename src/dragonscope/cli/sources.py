@@ -14,7 +14,7 @@ import argparse
 from dragonscope import config, demo
 from dragonscope.cli.common import CliError
 from dragonscope.graph import Edge, Graph, GraphError, Indexer, Node
-from dragonscope.nb import NbReader, Snapshot
+from dragonscope.nb import NbReader, ProjectNames, Snapshot
 from dragonscope.nb.backends import BackendError
 from dragonscope.skydive import (
     AnalyzerError,
@@ -107,6 +107,17 @@ async def analyzer_snapshot(args: argparse.Namespace) -> Snapshot:
     except (GraphError, AttributeError, TypeError) as exc:
         raise CliError(f"analyzer {args.analyzer} sent a malformed graph: {exc}") from None
     return snapshot_from_graph(nodes, edges)
+
+
+async def analyzer_project_names(args: argparse.Namespace) -> ProjectNames:
+    """The project names the analyzer knows (none from a Skydive analyzer)."""
+    async with analyzer_http(args) as http:
+        try:
+            return ProjectNames(await http.tenants())
+        except AnalyzerError as exc:
+            raise CliError(
+                f"cannot read project names from analyzer {args.analyzer}: {exc}"
+            ) from None
 
 
 async def snapshot(args: argparse.Namespace) -> Snapshot:

@@ -13,8 +13,10 @@ import json
 from pathlib import Path
 
 from dragonscope.cli.common import CliError, Subparsers
-from dragonscope.cli.sources import add_source_arguments
+from dragonscope.cli.sources import add_source_arguments, analyzer_project_names
 from dragonscope.cli.sources import snapshot as source_snapshot
+from dragonscope.config import ConfigError
+from dragonscope.nb import ProjectNames, read_project_names
 from dragonscope.trace import (
     FORMATS,
     PROTOCOLS,
@@ -82,7 +84,12 @@ def register(subparsers: Subparsers) -> None:
 
     r = subparsers.add_parser("reach", help="port-by-port reachability matrix of a tenant")
     _source_args(r)
-    r.add_argument("--tenant", help="project id (the objects' topic)")
+    r.add_argument("--tenant", help="project name or id (the objects' topic)")
+    r.add_argument(
+        "--tenant-names",
+        metavar="FILE",
+        help="project names: 'project_id name' lines (with --analyzer, its names are used)",
+    )
     r.add_argument("--network", help="network id or name")
     r.add_argument("--proto", choices=("tcp", "udp", "icmp"), default="tcp")
     r.add_argument("--dport", type=int, default=22)
@@ -136,10 +143,25 @@ def run_trace(args: argparse.Namespace) -> int:
     return 1 if result["verdict"] == "dropped" else 0
 
 
+def project_names(args: argparse.Namespace) -> ProjectNames:
+    """``--tenant-names FILE``, else the analyzer's names when reading from one."""
+    if args.tenant_names:
+        try:
+            return read_project_names(args.tenant_names)
+        except ConfigError as exc:
+            raise CliError(str(exc)) from None
+    if args.analyzer:
+        return asyncio.run(analyzer_project_names(args))
+    return ProjectNames()
+
+
 def run_reach(args: argparse.Namespace) -> int:
     tracer = load_tracer(args)
+    projects = project_names(args) if args.tenant else ProjectNames()
     try:
-        grid = matrix(tracer, args.tenant, args.network, args.proto, args.dport, args.ct)
+        grid = matrix(
+            tracer, args.tenant, args.network, args.proto, args.dport, args.ct, projects=projects
+        )
     except TraceError as exc:
         raise CliError(str(exc)) from None
     print(json.dumps(grid, indent=2) if args.format == "json" else render_matrix(grid))

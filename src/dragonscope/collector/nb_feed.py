@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from dragonscope.collector.desired import freeze_heap
 from dragonscope.collector.nb_probe import reachable
@@ -60,6 +60,8 @@ class NbFeed:
         self._sync = sync
         self._status = status
         self._stats = stats
+        # Called after each change is folded in (another source that reads the NB, say).
+        self.listeners: list[Callable[[Change], None]] = []
 
     def _backoff(self) -> Backoff:
         return Backoff(self.settings.backoff_initial, self.settings.backoff_max)
@@ -163,12 +165,18 @@ class NbFeed:
             stats.translate_errors += 1
             log.exception("cannot translate change %s/%s; full reconciliation", *change.key)
             self._sync.mark_many(list(self.topology.nodes), list(self.topology.edges))
+            self._tell(change)
             return
         if change.deleted and existed:
             stats.nb_objects[change.table] -= 1
         elif not change.deleted and not existed:
             stats.nb_objects[change.table] += 1
         self._mark(ops)
+        self._tell(change)
+
+    def _tell(self, change: Change) -> None:
+        for listener in self.listeners:
+            listener(change)
 
     async def follow(self, reader: NbReader, since: int) -> None:
         """Apply every change after ``since``, forever, riding out NB outages."""

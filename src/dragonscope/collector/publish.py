@@ -12,6 +12,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from dragonscope.collector.desired import DesiredGraph, freeze_heap
@@ -65,10 +66,21 @@ class AnalyzerLink:
         self._last_resync = 0.0
         self._initial_done = False
         credentials = (
-            Credentials(settings.user, settings.password)
+            Credentials(
+                settings.user,
+                settings.password,
+                Path(settings.password_file) if settings.password_file else None,
+            )
             if settings.user and settings.password
             else None
         )
+        if credentials is not None and credentials.password_file is not None:
+            log.info(
+                "logging in to the analyzer as %s with the password of %s "
+                "(read again at every login)",
+                credentials.user,
+                credentials.password_file,
+            )
         # An https:// endpoint means TLS even without --tls; a CA file or
         # --tls-insecure only changes how the certificate is checked.
         custom_tls = settings.ca_file is not None or settings.tls_insecure

@@ -10,9 +10,10 @@ sync state (:mod:`.sync`):
 * the reconcile task (:mod:`.reconcile`) marks any drift every ``update_interval``;
 * /metrics and /healthz (:mod:`.health`) read the collector's stats.
 
-Another source of graph elements (a probe of the chassis, say) joins with
-``add_source(source, loop, name)``: its elements are published beside the
-topology's, and its loop runs, and stops, with the collector's own tasks.
+Another source of graph elements joins with ``add_source(source, loop, name)``:
+its elements are published beside the topology's, and its loop runs, and
+stops, with the collector's own tasks. A chassis collector adds its Open
+vSwitch probe that way (:mod:`.ovs_source`).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from dragonscope.collector.desired import DesiredGraph, Source
 from dragonscope.collector.health import HealthServer
 from dragonscope.collector.nb_feed import NbFeed, opened
 from dragonscope.collector.nb_probe import nb_endpoints
+from dragonscope.collector.ovs_source import attach_ovs
 from dragonscope.collector.publish import AnalyzerLink
 from dragonscope.collector.reconcile import Reconciler
 from dragonscope.collector.settings import CollectorSettings
@@ -69,6 +71,7 @@ class Collector:
             settings, self.analyzer_url, self.sync, self.desired, self.reconciler,
             self.stats_, _STABLE_AFTER,
         )  # fmt: skip
+        self.ovs = attach_ovs(self)  # a chassis collector also shows its Open vSwitch
 
     def add_source(
         self, source: Source, loop: Callable[[], Task] | None = None, name: str = "source"

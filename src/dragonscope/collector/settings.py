@@ -21,6 +21,7 @@ from dragonscope.topology import Extension
 NbSource = str | NbReader | Backend
 
 GLOBAL_HOST = "dragonflow"
+_OVSDB = re.compile(r"unix:/\S+|tcp:[\w.:\[\]-]+:\d+")
 _HOST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@-]{0,253}")
 
 
@@ -44,6 +45,8 @@ class CollectorSettings:
     update_interval: float = config.DF_UPDATE_INTERVAL
     user: str | None = None
     password: Secret | None = field(default=None)
+    # The file ``password`` was read from: read again at every login (password rotation).
+    password_file: str | None = None
     host_id: str | None = None
     persistence: str | None = None
     metrics_listen: str | None = None
@@ -57,6 +60,16 @@ class CollectorSettings:
     progress: bool | None = None
     extensions: list[Extension] | None = None
     client_type: str = "dragonscope-collector"
+    # The chassis's Open vSwitch (see dragonscope.collector.ovs_source): ovsdb None means the
+    # default socket when it exists; ovs False turns the probe off; ovs_allocation_file None
+    # means Dragonflow's default path.
+    ovsdb: str | None = None
+    ovs: bool = True
+    ovs_rules: bool = False
+    integration_bridge: str = "br-int"
+    ovs_flow_interval: float = 5.0
+    ovs_counter_interval: float = 30.0
+    ovs_allocation_file: str | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.nb, str):
@@ -79,6 +92,8 @@ class CollectorSettings:
             raise ConfigError(f"chassis name {self.chassis!r} is not a valid host name")
         if self.host_id is not None and not _HOST_ID.fullmatch(self.host_id):
             raise ConfigError(f"host id {self.host_id!r} is not valid")
+        if self.ovsdb is not None and not _OVSDB.fullmatch(self.ovsdb):
+            raise ConfigError(f"--ovsdb {self.ovsdb!r}: use unix:PATH or tcp:HOST:PORT")
 
     @property
     def host(self) -> str:
@@ -155,6 +170,7 @@ def settings_from_args(
         update_interval=interval,
         user=user,
         password=password,
+        password_file=password_file if password is not None and password_file else None,
         host_id=pick(args.host_id, "HOST_ID"),
         persistence=pick(args.persistence, "PERSISTENCE"),
         metrics_listen=metrics,
@@ -166,4 +182,8 @@ def settings_from_args(
         backoff_initial=min(0.5, backoff_max),
         backoff_max=backoff_max,
         progress=args.progress,
+        ovsdb=pick(args.ovsdb, "OVSDB"),
+        ovs=not args.no_ovs,
+        ovs_rules=bool(args.ovs_rules),
+        integration_bridge=ini.integration_bridge if ini else "br-int",
     )

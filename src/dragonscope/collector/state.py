@@ -7,25 +7,33 @@ a flush compares desired and held for the dirty IDs and emits the minimal
 messages. A port that changes 100 times before the next flush costs one
 message, memory is bounded by the number of elements however long the analyzer
 is away, and "resync" is just "mark everything dirty".
+
+On the wire, elements carry the times Skydive's graph keeps (``CreatedAt`` once,
+``UpdatedAt`` per change, ``DeletedAt`` on deletion, milliseconds), and a metadata
+change goes as a partial update with real ops (``NodePartiallyUpdated``) rather
+than the whole element: Skydive relays a full update to partial-policy subscribers
+(its own UI) with ``"Ops": null``.
 """
 
 from __future__ import annotations
 
 import itertools
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from dragonscope.collector.revisions import RevisionClock
-from dragonscope.graph import Edge, Node
+from dragonscope.graph import Edge, Node, diff_ops, now_ms
 from dragonscope.skydive import (
     EDGE_ADDED,
     EDGE_DELETED,
+    EDGE_PARTIALLY_UPDATED,
     EDGE_UPDATED,
     GRAPH,
     NODE_ADDED,
     NODE_DELETED,
+    NODE_PARTIALLY_UPDATED,
     NODE_UPDATED,
     Message,
 )
@@ -53,16 +61,19 @@ class Held:
     parent: str = ""
     child: str = ""
     source: Node | None = None
+    created_at: int | None = None
 
     @classmethod
     def from_json(cls, obj: dict[str, Any]) -> Held:
         """From an element as the analyzer returns it (a node has no ends)."""
+        created_at = obj.get("CreatedAt")
         return cls(
             obj.get("Metadata") or {},
             int(obj.get("Revision") or 0),
             obj.get("Host") or "",
             obj.get("Parent") or "",
             obj.get("Child") or "",
+            created_at=created_at if isinstance(created_at, int) else None,
         )
 
 
@@ -129,23 +140,47 @@ class Planner:
     removal for a node changed again meanwhile.
     """
 
-    def __init__(self, origin: str, host: str, clock: RevisionClock) -> None:
+    def __init__(
+        self,
+        origin: str,
+        host: str,
+        clock: RevisionClock,
+        now: Callable[[], int] = now_ms,
+    ) -> None:
         self.origin = origin
         self.host = host
         self.clock = clock
+        self.now = now
 
-    def _wire(self, element_id: str, held: Held, is_edge: bool) -> dict[str, Any]:
-        """The element as sent: what the analyzer will hold once it applies it."""
+    def _wire(
+        self, element_id: str, held: Held, is_edge: bool, at: int, deleted: bool = False
+    ) -> dict[str, Any]:
+        """The element as sent at time ``at``: what the analyzer will hold once it applies it."""
         obj: dict[str, Any] = {
             "ID": element_id,
             "Metadata": held.metadata,
             "Host": held.host,
             "Origin": self.origin,
             "Revision": held.revision,
+            "CreatedAt": held.created_at,
+            "UpdatedAt": at,
         }
+        if deleted:
+            obj["DeletedAt"] = at
         if is_edge:
             obj["Parent"], obj["Child"] = held.parent, held.child
         return obj
+
+    def _update(self, element_id: str, have: Held, now: Held, is_edge: bool) -> Message:
+        """A partial update with the ops from what the analyzer holds to what we want;
+        a full update when the host changed or an op's key could not say it (Skydive
+        reads a dot in a key as a path)."""
+        ops, at = diff_ops(have.metadata, now.metadata), self.now()
+        if have.host != now.host or any("." in op["Key"] for op in ops):
+            kind = EDGE_UPDATED if is_edge else NODE_UPDATED
+            return _message(kind, self._wire(element_id, now, is_edge, at))
+        partial = {"ID": element_id, "UpdatedAt": at, "Revision": now.revision, "Ops": ops}
+        return _message(EDGE_PARTIALLY_UPDATED if is_edge else NODE_PARTIALLY_UPDATED, partial)
 
     def edge_removals(
         self, ids: Iterable[str], desired: Mapping[str, Edge], held: HeldState
@@ -158,14 +193,18 @@ class Planner:
                 continue
             want = desired.get(edge_id)
             if want is None or (have.parent, have.child) != (want.parent, want.child):
-                out.append(_message(EDGE_DELETED, self._wire(edge_id, have, True)))
+                out.append(
+                    _message(
+                        EDGE_DELETED, self._wire(edge_id, have, True, self.now(), deleted=True)
+                    )
+                )
                 del held.edges[edge_id]
         return out
 
     def node_upserts(
         self, ids: Iterable[str], desired: Mapping[str, Node], held: HeldState
     ) -> list[Message]:
-        return self._upserts(ids, desired, held.nodes, (NODE_ADDED, NODE_UPDATED))
+        return self._upserts(ids, desired, held.nodes, NODE_ADDED)
 
     def edge_upserts(
         self,
@@ -175,20 +214,17 @@ class Planner:
         deferred: set[str] | None = None,
     ) -> list[Message]:
         """Edges whose two ends the analyzer holds; the others go to ``deferred``."""
-        return self._upserts(
-            ids, desired, held.edges, (EDGE_ADDED, EDGE_UPDATED), held.nodes, deferred
-        )
+        return self._upserts(ids, desired, held.edges, EDGE_ADDED, held.nodes, deferred)
 
     def _upserts(
         self,
         ids: Iterable[str],
         desired: Mapping[str, Node],
         held: dict[str, Held],
-        kinds: tuple[str, str],
+        added: str,
         ends: Mapping[str, Held] | None = None,
         deferred: set[str] | None = None,
     ) -> list[Message]:
-        added, updated = kinds
         out = []
         for element_id in ids:
             want = desired.get(element_id)
@@ -204,9 +240,14 @@ class Planner:
                 if deferred is not None:
                     deferred.add(element_id)
                 continue
-            now = Held(want.metadata, self.clock.next(), self.host, parent, child, want)
-            kind = added if have is None else updated
-            out.append(_message(kind, self._wire(element_id, now, is_edge)))
+            revision = self.clock.next()
+            if have is None:
+                at = self.now()
+                now = Held(want.metadata, revision, self.host, parent, child, want, at)
+                out.append(_message(added, self._wire(element_id, now, is_edge, at)))
+            else:
+                now = Held(want.metadata, revision, self.host, parent, child, want, have.created_at)
+                out.append(self._update(element_id, have, now, is_edge))
             held[element_id] = now
         return out
 
@@ -223,7 +264,11 @@ class Planner:
                 continue
             have = held.nodes.pop(node_id, None)
             if have is not None:
-                out.append(_message(NODE_DELETED, self._wire(node_id, have, False)))
+                out.append(
+                    _message(
+                        NODE_DELETED, self._wire(node_id, have, False, self.now(), deleted=True)
+                    )
+                )
         return out
 
     def plan(

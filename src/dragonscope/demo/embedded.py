@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from dragonscope.demo.churn import Churn
 from dragonscope.demo.churn_state import Change
-from dragonscope.demo.generate import generate
+from dragonscope.demo.generate import generate, project_names
 from dragonscope.demo.sizes import resolve_counts
 from dragonscope.demo.writers import NbWriter, WriterError, open_writer, parse_out_url
 from dragonscope.nb import Dump, NbReader, object_count, tables
@@ -164,6 +164,8 @@ class Demo:
             "seeded %s with the %s sample cloud (%d objects)", self.writer.url, settings.size, count
         )
         self.dump = dump
+        if self.analyzer is not None:  # what Keystone would tell an analyzer
+            self.analyzer.settings.project_names.update(project_names(dump))
         self.churn = Churn(dump, seed=settings.seed, clock=time.time)
         # The banner's example trace must keep working however long the demo runs.
         example = trace_example(dump)

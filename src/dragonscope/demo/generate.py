@@ -86,6 +86,20 @@ def generate(size: str | Counts = "small", seed: int = 0, *, now: float = DEFAUL
             gc.enable()
 
 
+def project_names(dump: Dump) -> dict[str, str]:
+    """The project names of a generated cloud (Keystone's part, which the NB lacks): each
+    tenant's router is ``<tenant>-router``, and the public network is the admin's."""
+    names: dict[str, str] = {}
+    for router in dump.get(tables.LROUTER, []):
+        name, topic = router.get("name"), router.get("topic")
+        if isinstance(name, str) and name.endswith("-router") and isinstance(topic, str):
+            names[topic] = name.removesuffix("-router")
+    for network in dump.get(tables.LSWITCH, []):
+        if network.get("name") == "public" and isinstance(network.get("topic"), str):
+            names[network["topic"]] = "admin"
+    return names
+
+
 class CloudBuilder(Builder):
     """The core cloud: chassis, the external network, and every tenant's resources."""
 

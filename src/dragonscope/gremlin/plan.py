@@ -20,8 +20,8 @@ from dragonscope.gremlin.errors import GremlinError
 from dragonscope.gremlin.predicates import Context, Filter, Matcher, compile_filter, key_of
 from dragonscope.gremlin.syntax import Arg, Call, Step
 
-GRAPH, NODES, EDGES, PATHS, VALUES, NUMBER, RAW = (
-    "graph", "nodes", "edges", "paths", "values", "number", "raw"
+GRAPH, NODES, EDGES, PATHS, VALUES, NUMBER, RAW, GROUPS = (
+    "graph", "nodes", "edges", "paths", "values", "number", "raw", "groups"
 )  # fmt: skip
 KIND_NAMES = {
     GRAPH: "a graph",
@@ -31,6 +31,7 @@ KIND_NAMES = {
     VALUES: "values",
     NUMBER: "a number",
     RAW: "metrics or flows",
+    GROUPS: "flow groups",
 }
 CHUNK = 1024  # elements handled between two chances to yield
 
@@ -234,6 +235,36 @@ def empty(c: Compiler, step: Step, kind: str, rest: Sequence[Step]) -> Compiled:
         yield
 
     return Compiled(op, RAW)
+
+
+def step_group(c: Compiler, step: Step, kind: str, rest: Sequence[Step]) -> Compiled:
+    """``Group([key])``: flows grouped by a field (``TrackingID`` by default). With no
+    flows the groups are none: ``[]``, as Skydive answers an empty flow set."""
+    if len(step.args) > 1:
+        raise c.error("Group() takes 0 or 1 parameter", step.pos)
+    if step.args and not isinstance(step.args[0].value, str):
+        raise c.error("Group() takes the name of a flow field", step.args[0].pos)
+    return Compiled(empty(c, step, kind, rest).op, GROUPS)
+
+
+def step_more_than(c: Compiler, step: Step, kind: str, rest: Sequence[Step]) -> Compiled:
+    """``MoreThan([n])``: the groups of more than n flows (1 by default); the legacy
+    Skydive UI asks ``Group('TrackingID').MoreThan(1)`` for link latencies."""
+    if len(step.args) > 1:
+        raise c.error("MoreThan() takes 0 or 1 parameter", step.pos)
+    if step.args:
+        arg = step.args[0]
+        value = arg.value
+        if isinstance(value, str) and value.strip().isdigit():
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise c.error("MoreThan() takes a whole number of flows, 0 or more", arg.pos)
+
+    def op(run: Run, groups: Any) -> Gen:
+        return groups
+        yield
+
+    return Compiled(op, GROUPS)
 
 
 def raw_passthrough(c: Compiler, step: Step, kind: str, rest: Sequence[Step]) -> Compiled:

@@ -6,6 +6,7 @@ from dragonscope.gremlin.paths import step_shortest_path, step_subgraph
 from dragonscope.gremlin.plan import (
     EDGES,
     GRAPH,
+    GROUPS,
     NODES,
     PATHS,
     RAW,
@@ -14,6 +15,8 @@ from dragonscope.gremlin.plan import (
     Op,
     StepTable,
     empty,
+    step_group,
+    step_more_than,
 )
 from dragonscope.gremlin.steps_elements import step_e, step_has, step_has_key, step_time, step_v
 from dragonscope.gremlin.steps_moves import step_edges_of, step_ends, step_family, step_neighbours
@@ -67,6 +70,8 @@ STEPS: StepTable = {
     "Neighbors": (step_family, (NODES,)),
     "Metrics": (empty, (NODES,)),
     "Flows": (empty, (GRAPH, NODES)),
+    "Group": (step_group, (RAW,)),
+    "MoreThan": (step_more_than, (GROUPS,)),
 }
 
 

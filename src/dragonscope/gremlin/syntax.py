@@ -46,7 +46,7 @@ STEPS = {
         "Out", "In", "Both", "OutE", "InE", "BothE", "OutV", "InV", "BothV",
         "Dedup", "Count", "Range", "Limit", "Sort", "Values", "ValueMap", "Keys", "Sum",
         "As", "Select", "ShortestPathTo", "SubGraph", "Descendants", "Ascendants",
-        "Neighbors", "Metrics", "Flows",
+        "Neighbors", "Metrics", "Flows", "Group", "MoreThan",
     )
 }  # fmt: skip
 

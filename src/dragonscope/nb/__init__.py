@@ -26,6 +26,13 @@ from dragonscope.nb.dump import (
 )
 from dragonscope.nb.fields import Reference, Table
 from dragonscope.nb.model import Change, NbObject, Problem, Snapshot
+from dragonscope.nb.projects import (
+    ProjectNames,
+    ProjectNamesFile,
+    keystone_project_names,
+    parse_project_names,
+    read_project_names,
+)
 from dragonscope.nb.reader import NbReader, open_reader
 from dragonscope.nb.schema import (
     PROBLEM_KINDS,
@@ -47,6 +54,8 @@ __all__ = [
     "NbObject",
     "NbReader",
     "Problem",
+    "ProjectNames",
+    "ProjectNamesFile",
     "Reference",
     "Snapshot",
     "Table",
@@ -55,10 +64,13 @@ __all__ = [
     "dump_json",
     "encode",
     "field_value",
+    "keystone_project_names",
     "object_count",
     "open_reader",
     "parse",
+    "parse_project_names",
     "read_dump",
+    "read_project_names",
     "redact",
     "serialize",
     "stored_objects",

@@ -30,7 +30,12 @@ from dragonscope.skydive.messages import (
     MessageError,
     decode,
 )
-from dragonscope.skydive.rest import AnalyzerError, AnalyzerHttp, AuthenticationError
+from dragonscope.skydive.rest import (
+    AnalyzerError,
+    AnalyzerHttp,
+    AuthenticationError,
+    connection_reason,
+)
 
 log = logging.getLogger(__name__)
 
@@ -139,7 +144,7 @@ class Publisher:
                 f"WebSocket handshake failed: HTTP {exc.status}", exc.status
             ) from None
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
-            reason = str(exc) or type(exc).__name__
+            reason = connection_reason(exc)
             raise AnalyzerError(f"cannot reach {self.http.base_url}: {reason}") from None
         self._ws = ws
         self._closed.clear()

@@ -12,12 +12,14 @@ from __future__ import annotations
 import logging
 import ssl
 from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
 
-from dragonscope.config import Secret
+from dragonscope.config import ConfigError, Secret, read_secret_file
 from dragonscope.skydive.messages import JsonValue
 
 log = logging.getLogger(__name__)
@@ -78,10 +80,50 @@ def make_ssl_context(ca_file: str | None, insecure: bool = False) -> ssl.SSLCont
     return context
 
 
+def connection_reason(exc: BaseException) -> str:
+    """Why a connection failed, without the HTTP library's internals (``ssl:default``,
+    the connector's repr): ``Connection refused``, ``Name or service not known``..."""
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        os_error = exc.os_error
+        if isinstance(os_error, ConnectionRefusedError):
+            return "connection refused"
+        return os_error.strerror or str(os_error) or type(os_error).__name__
+    if isinstance(exc, TimeoutError):
+        return "timed out"
+    return str(exc) or type(exc).__name__
+
+
 @dataclass(slots=True)
 class Credentials:
+    """A user and its password. With ``password_file`` the file is read again at every
+    login, so a rotated password is used without a restart; the log says which file
+    was read and when it changed."""
+
     user: str
     password: Secret
+    password_file: Path | None = None
+
+    def current_password(self) -> Secret:
+        if self.password_file is None:
+            return self.password
+        try:
+            fresh = read_secret_file(self.password_file)
+            changed = datetime.fromtimestamp(self.password_file.stat().st_mtime)
+        except (ConfigError, OSError) as exc:
+            log.warning("%s; logging in with the password read before", exc)
+            return self.password
+        if fresh.reveal() != self.password.reveal():
+            log.info(
+                "password file %s changed (modified %s): logging in with the new password",
+                self.password_file,
+                changed.isoformat(sep=" ", timespec="seconds"),
+            )
+            self.password = fresh
+        return self.password
+
+    def source(self) -> str:
+        """Where the password came from, for messages."""
+        return f" (password from {self.password_file})" if self.password_file else ""
 
 
 class AnalyzerHttp:
@@ -146,7 +188,8 @@ class AnalyzerHttp:
         if self.credentials is None:
             self.token = ""
             return
-        form = {"username": self.credentials.user, "password": self.credentials.password.reveal()}
+        password = self.credentials.current_password()
+        form = {"username": self.credentials.user, "password": password.reveal()}
         url = f"{self.base_url}/login"
         try:
             async with self.session().post(
@@ -155,7 +198,8 @@ class AnalyzerHttp:
                 body = await resp.text()
                 if resp.status == 401:
                     raise AuthenticationError(
-                        f"login as {self.credentials.user!r} refused (HTTP 401): {body.strip()}",
+                        f"login as {self.credentials.user!r}{self.credentials.source()} "
+                        f"refused (HTTP 401): {body.strip()}",
                         401,
                     )
                 if resp.status != 200:
@@ -170,7 +214,7 @@ class AnalyzerHttp:
                     except (ValueError, AttributeError):
                         token = ""
         except (TimeoutError, aiohttp.ClientError) as exc:
-            raise AnalyzerError(f"cannot reach {self.base_url}: {exc}") from None
+            raise AnalyzerError(f"cannot reach {self.base_url}: {connection_reason(exc)}") from None
         self.token = token
         self.logins += 1
         log.info("logged in to analyzer %s as %s", self.base_url, self.credentials.user)
@@ -190,6 +234,20 @@ class AnalyzerHttp:
         if not isinstance(graph, dict):
             raise AnalyzerError(f"{self.base_url} sent a graph that is not a JSON object")
         return graph
+
+    async def tenants(self) -> dict[str, str]:
+        """dragonscope's ``GET /api/tenants``: project id -> name (empty from a Skydive
+        analyzer, which has no such endpoint)."""
+        try:
+            answer = await self._json("GET", "/api/tenants", None, "reading project names")
+        except AnalyzerError as exc:
+            if exc.status == 404:
+                return {}
+            raise
+        names = answer.get("Tenants") if isinstance(answer, dict) else None
+        if not isinstance(names, dict):
+            return {}
+        return {str(k): v for k, v in names.items() if isinstance(v, str)}
 
     async def _json(self, method: str, path: str, body: JsonValue, what: str) -> JsonValue:
         """One JSON request; logs in again once when the token was refused (HTTP 401)."""
@@ -221,5 +279,7 @@ class AnalyzerHttp:
                         raise AnalyzerError(f"{what}: the answer is not JSON: {exc}") from None
                     return answer
             except (TimeoutError, aiohttp.ClientError) as exc:
-                raise AnalyzerError(f"cannot reach {self.base_url}: {exc}") from None
+                raise AnalyzerError(
+                    f"cannot reach {self.base_url}: {connection_reason(exc)}"
+                ) from None
         raise AssertionError("unreachable")

@@ -19,7 +19,7 @@ from dragonscope.topology.extensions import (
     ExtensionFailure,
     discover,
 )
-from dragonscope.topology.ids import edge_id, node_id, router_port_id
+from dragonscope.topology.ids import chassis_node_id, edge_id, node_id, router_port_id
 from dragonscope.topology.snapshot import snapshot_from_graph
 
 __all__ = [
@@ -30,6 +30,7 @@ __all__ = [
     "ExtensionFailure",
     "GraphOp",
     "Topology",
+    "chassis_node_id",
     "discover",
     "edge_id",
     "node_id",

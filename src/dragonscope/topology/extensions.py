@@ -192,6 +192,12 @@ def discover() -> tuple[list[Extension], list[ExtensionFailure]]:
             failures.append(ExtensionFailure(entry.name, None, None, f"cannot load: {exc}"))
             continue
         found.append(extension)
+    names = [str(getattr(extension, "name", extension)) for extension in found]
+    log.info(
+        "extensions (entry point %s): %s",
+        ENTRY_POINT_GROUP,
+        ", ".join(names) if names else "none installed",
+    )
     return found, failures
 
 

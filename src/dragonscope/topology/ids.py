@@ -49,3 +49,8 @@ def extension_node_id(extension: str, key: str) -> str:
 def edge_id(parent: str, relation: str, child: str) -> str:
     """An edge is identified by its ends and its relation (``relation`` may carry a role)."""
     return _uuid(f"{parent}|{relation}|{child}")
+
+
+def chassis_node_id(chassis: str, kind: str, key: str) -> str:
+    """An element seen on one chassis only (its OVS bridges, ports, interfaces)."""
+    return _uuid(f"chassis/{chassis}/{kind}/{key}")

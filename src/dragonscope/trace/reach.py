@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from dragonscope.nb import ProjectNames
 from dragonscope.trace.engine import Tracer
 from dragonscope.trace.model import TraceError
 from dragonscope.trace.request import TraceRequest
@@ -21,17 +22,33 @@ def matrix(
     proto: str = "tcp",
     dport: int | None = 22,
     ct: bool = False,
+    projects: ProjectNames | None = None,
 ) -> dict[str, Any]:
-    """``{"ports": [...], "rows": [[cell, ...], ...]}``; ``rows[i][j]`` is i → j."""
+    """``{"ports": [...], "rows": [[cell, ...], ...]}``; ``rows[i][j]`` is i → j. The
+    tenant is a project id, or a name ``projects`` knows."""
     if not tenant and not network:
-        raise TraceError("give a tenant (project id) or a network")
+        raise TraceError("give a tenant (project name or id) or a network")
+    if proto not in ("tcp", "udp"):
+        dport = None
+    topic = None
+    if tenant:
+        known = {p.topic for p in tracer.index.ports.values() if p.topic}
+        try:
+            topic = (projects or ProjectNames()).resolve(tenant, known)
+        except ValueError as exc:
+            raise TraceError(str(exc)) from None
     net_id = tracer.resolver.network(network).id if network else None
-    ports = tracer.index.tenant_ports(tenant, net_id)
+    ports = tracer.index.tenant_ports(topic, net_id)
     if not ports:
-        raise TraceError("no VM port matches that tenant/network")
-    rows = []
+        what = " and ".join(
+            f"{kind} {value!r}"
+            for kind, value in (("tenant", tenant), ("network", network))
+            if value
+        )
+        raise TraceError(f"no VM port in {what}")
+    rows: list[list[dict[str, Any] | None]] = []
     for src in ports:
-        row = []
+        row: list[dict[str, Any] | None] = []
         for dst in ports:
             if src is dst:
                 row.append(None)
@@ -42,7 +59,7 @@ def matrix(
                         source=src.id,
                         destination=dst.id,
                         proto=proto,
-                        dport=dport if proto in ("tcp", "udp") else None,
+                        dport=dport,
                         ct=ct,
                     ),
                     record=False,
@@ -63,6 +80,9 @@ def matrix(
             row.append(cell)
         rows.append(row)
     return {
+        "tenant": topic,
+        "tenant_name": projects.name(topic) if projects and topic else None,
+        "network": net_id,
         "proto": proto,
         "dport": dport,
         "ports": [

@@ -1,4 +1,5 @@
-"""The analyzer's HTTP routes: Skydive's REST API, dragonscope's own, and the web UI.
+"""The analyzer's HTTP routes: Skydive's REST API, dragonscope's own, the web UI,
+and optionally Skydive's own UI.
 
 Each module mounts its routes on a router with the typed services it needs
 (the authenticator, the live graph, a rule book...), never the whole analyzer;
@@ -11,7 +12,11 @@ from dragonscope.analyzer.rest.elements import mount_elements
 from dragonscope.analyzer.rest.login import LoginApi
 from dragonscope.analyzer.rest.middleware import cors, errors
 from dragonscope.analyzer.rest.openapi import mount as mount_openapi
+from dragonscope.analyzer.rest.problems import mount_problems
+from dragonscope.analyzer.rest.projects import mount_projects, project_source
 from dragonscope.analyzer.rest.rules import mount_rules
+from dragonscope.analyzer.rest.skydive_compat import mount_skydive_compat
+from dragonscope.analyzer.rest.skydive_ui import mount_skydive_ui
 from dragonscope.analyzer.rest.status import StatusApi
 from dragonscope.analyzer.rest.topology import TopologyApi
 from dragonscope.analyzer.rest.trace import TraceService, mount_trace
@@ -29,8 +34,13 @@ __all__ = [
     "mount_changes",
     "mount_elements",
     "mount_openapi",
+    "mount_problems",
+    "mount_projects",
     "mount_rules",
+    "mount_skydive_compat",
+    "mount_skydive_ui",
     "mount_trace",
     "mount_ui",
     "mount_views",
+    "project_source",
 ]

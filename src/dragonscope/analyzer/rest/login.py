@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+from http.cookies import Morsel
 
 from aiohttp import web
 
@@ -24,6 +25,17 @@ def _permissions(role: str) -> list[dict[str, str | bool]]:
             granted = action in allowed and (obj != "websocket" or "read" in allowed)
             out.append({"Object": obj, "Action": action, "Allowed": granted})
     return out
+
+
+def _set_unquoted_cookie(response: web.Response, name: str, value: str, secure: bool) -> None:
+    """Skydive sends base64 (``=`` padding) unquoted; its UI ``atob``s the raw value, which
+    the quotes a cookie library adds around ``=`` would break."""
+    morsel: Morsel[str] = Morsel()
+    morsel.set(name, value, value)
+    morsel.update({"path": "/", "samesite": "Strict"})
+    if secure:
+        morsel["secure"] = True
+    response.cookies[name] = morsel
 
 
 class LoginApi:
@@ -48,17 +60,17 @@ class LoginApi:
         response = json_response({"Token": token, "Permissions": permissions})
         secure = self.settings.tls_cert is not None
         if token:
+            # Readable by scripts, as Skydive sets it: its UI logs out by deleting it.
             response.set_cookie(
                 COOKIE,
                 token,
                 path="/",
-                httponly=True,
                 samesite="Strict",
                 secure=secure,
                 max_age=int(self.settings.token_ttl),
             )
         encoded = base64.b64encode(json.dumps(permissions).encode()).decode()
-        response.set_cookie("permissions", encoded, path="/", samesite="Strict", secure=secure)
+        _set_unquoted_cookie(response, "permissions", encoded, secure)
         origin = request.headers.get("Origin")
         if origin:
             response.headers["Access-Control-Allow-Origin"] = origin

@@ -79,6 +79,54 @@ SCHEMAS: dict[str, Any] = {
         },
     },
     "JsonPatch": {"type": "array", "items": {"type": "object"}, "description": "RFC 6902"},
+    "TraceRequest": {
+        "type": "object",
+        "required": ["from"],
+        "properties": {
+            "from": {**_STR, "description": "lport id or name, IP, IP@network, or 'external'"},
+            "to": {**_STR, "description": "lport id or name, IP, floating IP, 'metadata'"},
+            "proto": {"type": "string", "enum": ["tcp", "udp", "icmp", "icmp6", "arp", "dhcp"]},
+            **{
+                name: {"type": "integer"}
+                for name in ("sport", "dport", "ttl", "vlan", "icmp_type", "icmp_code")
+            },
+            **{name: _STR for name in ("chassis", "eth_src", "eth_dst", "ip_src", "ip_dst")},
+            "ct": {"type": "boolean", "description": "assume an established connection"},
+            "reply": {"type": "boolean", "description": "also simulate the reply"},
+            "apps": {**_STR, "description": "Dragonflow app set: a,b,c or +app/-app"},
+            "patch": {"type": "object", "description": "what-if patch of NB objects"},
+            "at": {**_MS, "description": "trace on the graph as it was at this time"},
+        },
+    },
+    "TraceResult": {
+        "type": "object",
+        "properties": {
+            "verdict": {
+                "type": "string",
+                "enum": ["delivered", "replied", "external", "dropped"],
+            },
+            "hops": {"type": "array", "items": {"type": "object"}},
+            "drop": {"type": "object", "nullable": True},
+            "final": {"type": "object"},
+            "reply": {"type": "object", "nullable": True},
+        },
+    },
+    "ReachMatrix": {
+        "type": "object",
+        "properties": {
+            "tenant": {**_STR, "nullable": True},
+            "tenant_name": {**_STR, "nullable": True},
+            "network": {**_STR, "nullable": True},
+            "proto": _STR,
+            "dport": {"type": "integer", "nullable": True},
+            "ports": {"type": "array", "items": {"type": "object"}},
+            "rows": {
+                "type": "array",
+                "description": "rows[i][j]: port i to port j (null on the diagonal)",
+                "items": {"type": "array", "items": {"type": "object", "nullable": True}},
+            },
+        },
+    },
 }
 
 
@@ -173,6 +221,45 @@ def document() -> dict[str, Any]:
                 },
             }
         },
+        "/api/trace": {
+            "post": {
+                "summary": "simulate a packet through Dragonflow's pipeline",
+                "requestBody": {"content": {"application/json": {"schema": _ref("TraceRequest")}}},
+                "responses": {"200": _json(_ref("TraceResult")), **_ERRORS},
+            }
+        },
+        "/api/reach": {
+            "get": {
+                "summary": "port-by-port reachability matrix of a tenant or network",
+                "parameters": [
+                    {"name": "tenant", "in": "query", "schema": _STR},
+                    {"name": "network", "in": "query", "schema": _STR},
+                    {
+                        "name": "proto",
+                        "in": "query",
+                        "schema": {"type": "string", "enum": ["tcp", "udp", "icmp"]},
+                    },
+                    {"name": "dport", "in": "query", "schema": {"type": "integer"}},
+                    {"name": "ct", "in": "query", "schema": {"type": "boolean"}},
+                    {"name": "apps", "in": "query", "schema": _STR},
+                    {"name": "at", "in": "query", "schema": _MS},
+                ],
+                "responses": {"200": _json(_ref("ReachMatrix")), **_ERRORS},
+            }
+        },
+        "/api/problems": {
+            "get": {
+                "summary": "every problem nb check finds in the NB behind the graph, "
+                "with the node each one is about",
+                "responses": {"200": _json({"type": "object"})},
+            }
+        },
+        "/api/tenants": {
+            "get": {
+                "summary": "project names by project id, as configured (file or Keystone)",
+                "responses": {"200": _json({"type": "object"})},
+            }
+        },
         "/api/rejections": {
             "get": {
                 "summary": "recent rejected publisher messages",
@@ -226,6 +313,7 @@ def document() -> dict[str, Any]:
     paths.update(_resource("noderule", "NodeRule", False))
     paths.update(_resource("edgerule", "EdgeRule", False))
     paths.update(_resource("alert", "Alert", False))
+    paths.update(_skydive_compat())
     return {
         "openapi": "3.0.3",
         "info": {
@@ -242,6 +330,35 @@ def document() -> dict[str, Any]:
             },
         },
     }
+
+
+def _skydive_compat() -> dict[str, Any]:
+    """Resources Skydive's UIs ask for and this analyzer never holds (see skydive_compat)."""
+    paths: dict[str, Any] = {
+        "/api/": {
+            "get": {
+                "summary": "Skydive's trailing slash",
+                "responses": {"301": {"description": "to /api"}},
+            }
+        }
+    }
+    for name in ("capture", "injectpacket", "workflow"):
+        paths[f"/api/{name}"] = {
+            "get": {
+                "summary": f"no {name} is kept: always {{}}",
+                "responses": {"200": _json({"type": "object"})},
+            },
+            "post": {
+                "summary": f"refused: no {name} is kept",
+                "responses": {"405": {"description": "Allow: GET"}},
+            },
+        }
+        missing = {"responses": {"404": {"description": f"no such {name}"}}}
+        paths[f"/api/{name}/{{id}}"] = {"get": missing, "patch": missing, "delete": missing}
+    paths["/api/workflow/{id}/call"] = {
+        "post": {"responses": {"404": {"description": "no such workflow"}}}
+    }
+    return paths
 
 
 async def openapi(request: web.Request) -> web.Response:

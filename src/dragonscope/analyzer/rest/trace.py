@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
@@ -18,7 +19,7 @@ from dragonscope.analyzer.auth import READ, Authenticator
 from dragonscope.analyzer.responses import json_error
 from dragonscope.analyzer.services import Live
 from dragonscope.graph import Edge, Graph, GraphListener, Node, epoch_ms
-from dragonscope.nb import Snapshot
+from dragonscope.nb import ProjectNames, Snapshot
 from dragonscope.topology import snapshot_from_graph
 from dragonscope.trace import (
     IGNORED_TABLES,
@@ -132,6 +133,11 @@ class TraceService:
                 self._matrices.clear()
         return self._snapshot
 
+    async def snapshot(self) -> Snapshot:
+        """The NB objects behind the live graph, rebuilt only after it changed."""
+        async with self._lock:
+            return await self._current()
+
     async def tracer(
         self, apps: frozenset[str], patch: Any = None, at: int | None = None
     ) -> Tracer:
@@ -152,10 +158,15 @@ class TraceService:
             snapshot = apply_patch(snapshot, patch)
         return await asyncio.to_thread(Tracer, snapshot, apps)
 
-    async def matrix(self, key: tuple[Any, ...], tracer: Tracer, cacheable: bool) -> dict[str, Any]:
+    async def matrix(
+        self, key: tuple[Any, ...], tracer: Tracer, cacheable: bool, projects: ProjectNames
+    ) -> dict[str, Any]:
         if cacheable and key in self._matrices and not self.mirror.stale:
             return self._matrices[key]
-        grid = await asyncio.to_thread(matrix, tracer, *key[:5])
+        tenant, network, proto, dport, ct = key[:5]
+        grid = await asyncio.to_thread(
+            lambda: matrix(tracer, tenant, network, proto, dport, ct, projects=projects)
+        )
         if cacheable:
             self._matrices[key] = grid
         return grid
@@ -174,7 +185,13 @@ def _at(value: Any) -> int | None:
     return epoch_ms(number)
 
 
-def mount_trace(router: web.UrlDispatcher, live: Live, guard: Authenticator) -> None:
+def mount_trace(
+    router: web.UrlDispatcher,
+    live: Live,
+    guard: Authenticator,
+    projects: Callable[[], ProjectNames] = ProjectNames,
+) -> TraceService:
+    """Mount ``/api/trace`` and ``/api/reach``; the service also serves the NB snapshot."""
     service = TraceService(live)
 
     async def post_trace(request: web.Request) -> web.Response:
@@ -218,10 +235,11 @@ def mount_trace(router: web.UrlDispatcher, live: Live, guard: Authenticator) -> 
             tracer = await service.tracer(apps, at=at)
             ct = q.get("ct") in ("1", "true")
             key = (q.get("tenant"), q.get("network"), proto, dport, ct, apps)
-            grid = await service.matrix(key, tracer, cacheable=at is None)
+            grid = await service.matrix(key, tracer, at is None, projects())
         except (TraceError, ValueError) as exc:
             return json_error(400, str(exc))
         return web.json_response(grid)
 
     router.add_post("/api/trace", post_trace)
     router.add_get("/api/reach", get_reach)
+    return service

@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 from dragonscope.nb import tables
 from dragonscope.topology import metadata as md
 from dragonscope.topology.contribution import MEMBER, RenderContext
+from dragonscope.topology.rules import labels
 from dragonscope.topology.rules.kit import (
     OWNERSHIP,
     Rule,
@@ -32,15 +33,18 @@ def is_this_chassis(ctx: RenderContext) -> bool:
     return ctx.obj.id == ctx.chassis
 
 
-def _owned_by_chassis(ctx: RenderContext, chassis: str | None) -> None:
+def _owned_by_chassis(ctx: RenderContext, chassis: str | None, name: str | None = None) -> None:
     """A control-plane object: a node, owned by the chassis it runs on when that is known."""
-    own(ctx, md.base(ctx.obj))
+    metadata = md.base(ctx.obj)
+    if name:
+        metadata["Name"] = name
+    own(ctx, metadata)
     if chassis:
         ctx.edge(ctx.ref(tables.CHASSIS, chassis), OWNERSHIP, ctx.own_id)
 
 
 def draw_service(ctx: RenderContext) -> None:
-    _owned_by_chassis(ctx, text(ctx.obj.data.get("chassis")))
+    _owned_by_chassis(ctx, text(ctx.obj.data.get("chassis")), labels.service_label(ctx.obj))
 
 
 def anchor_service(ctx: RenderContext) -> bool:

@@ -8,6 +8,7 @@ from typing import Any
 from dragonscope.nb import NbObject, tables
 from dragonscope.topology import metadata as md
 from dragonscope.topology.contribution import LOCAL, MEMBER, RenderContext
+from dragonscope.topology.rules import labels
 from dragonscope.topology.rules.kit import (
     LAYER2,
     OWNERSHIP,
@@ -106,6 +107,7 @@ def neutron_metadata(
 def draw_lport(ctx: RenderContext) -> None:
     obj, data = ctx.obj, ctx.obj.data
     metadata = md.base(obj)
+    metadata["Name"] = labels.lport_label(ctx, obj)
     mac = md.first_string(data.get("macs"))
     if mac:
         metadata["MAC"] = mac
@@ -195,6 +197,7 @@ def anchor_child_port_segmentation(ctx: RenderContext) -> bool:
 def draw_activeport(ctx: RenderContext) -> None:
     data = ctx.obj.data
     metadata = with_address(ctx, "ip")
+    metadata["Name"] = labels.activeport_label(ctx.obj)
     if isinstance(data.get("detected_mac"), str):
         metadata["MAC"] = data["detected_mac"]
     own(ctx, metadata)

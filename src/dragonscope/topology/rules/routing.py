@@ -8,6 +8,7 @@ from dragonscope.nb import NbObject, redact, tables
 from dragonscope.topology import ids
 from dragonscope.topology import metadata as md
 from dragonscope.topology.contribution import MEMBER, RenderContext
+from dragonscope.topology.rules import labels
 from dragonscope.topology.rules.kit import (
     LAYER2,
     OWNERSHIP,
@@ -35,11 +36,11 @@ def _router_ports(obj: NbObject) -> list[dict[str, Any]]:
 
 
 def router_port_metadata(
-    router: NbObject, port: dict[str, Any], network: NbObject | None
+    router: NbObject, port: dict[str, Any], network: NbObject | None, name: str
 ) -> dict[str, Any]:
     port_id = port["id"]
     metadata: dict[str, Any] = {
-        "Name": md.display_name(port_id, ""),
+        "Name": name,
         "Type": md.ROUTER_PORT,
         "Manager": md.MANAGER,
         md.DRAGONFLOW: {**port, "lrouter": router.id, "Table": md.ROUTER_PORT, "ID": port_id},
@@ -66,7 +67,10 @@ def draw_lrouter(ctx: RenderContext) -> None:
     for port in _router_ports(shown):
         network = ctx.get(tables.LSWITCH, port.get("lswitch"))
         port_node = ctx.node(
-            ids.router_port_id(router.id, port["id"]), router_port_metadata(router, port, network)
+            ids.router_port_id(router.id, port["id"]),
+            router_port_metadata(
+                router, port, network, labels.router_port_label(ctx, router, port)
+            ),
         )
         ctx.edge(ctx.own_id, OWNERSHIP, port_node)
         if text(port.get("lswitch")):
@@ -87,7 +91,9 @@ def pull_lrouter(ctx: RenderContext, anchored: bool) -> None:
 
 def draw_floatingip(ctx: RenderContext) -> None:
     data = ctx.obj.data
-    own(ctx, with_address(ctx, "floating_ip_address"))
+    metadata = with_address(ctx, "floating_ip_address")
+    metadata["Name"] = labels.floatingip_label(ctx.obj)
+    own(ctx, metadata)
     tenant_owner(ctx)
     ref_edge(ctx, tables.LPORT, data.get("lport"), "floatingip", "fixed")
     ref_edge(ctx, tables.LPORT, data.get("floating_lport"), "floatingip", "port")

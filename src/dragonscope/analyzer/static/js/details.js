@@ -2,6 +2,8 @@
 // neighbours as links, and a copy-id button.
 
 import { iconFor } from "./icons.js";
+import { labelOf, tenantName } from "./labels.js";
+import { renderOvs } from "./ovs.js";
 
 function el(tag, text, cls) {
   const e = document.createElement(tag);
@@ -37,7 +39,7 @@ export class DetailsPanel {
     this.onNavigate = onNavigate;
   }
 
-  show(model, selection) {
+  show(model, selection, problems = new Map()) {
     const empty = this.$("details-empty"), body = this.$("details-body");
     const element = selection && (selection.kind === "edge" ? model.edges.get(selection.id) : model.nodes.get(selection.id));
     if (!element) { this.current = null; empty.hidden = false; body.hidden = true; return; }
@@ -46,8 +48,11 @@ export class DetailsPanel {
     const m = element.Metadata || {};
     const isEdge = selection.kind === "edge";
     this.$("details-icon").src = iconFor(isEdge ? "edge" : m.Type);
-    this.$("details-name").textContent = isEdge ? (m.RelationType || "edge") : (m.Name || element.ID);
-    this.$("details-type").textContent = isEdge ? `edge ${m.RelationType || ""}` : `${m.Type || "?"}${m.Tenant ? ` · tenant ${m.Tenant}` : ""}${m.Chassis ? ` · on ${m.Chassis}` : ""}`;
+    this.$("details-name").textContent = isEdge ? (m.RelationType || "edge") : labelOf(element);
+    this.$("details-type").textContent = isEdge ? `edge ${m.RelationType || ""}` : `${m.Type || "?"}${m.Tenant ? ` · tenant ${tenantName(m.Tenant) || m.Tenant}` : ""}${m.Chassis ? ` · on ${m.Chassis}` : ""}`;
+    const issues = isEdge ? [] : problems.get(element.ID) || [];
+    this.$("details-problems-head").hidden = !issues.length;
+    this.$("details-problems").replaceChildren(...issues.map((p) => el("li", `${p.kind}: ${p.field ? `(${p.field}) ` : ""}${p.message}`)));
     const state = this.$("details-state");
     state.textContent = m.State || ""; state.className = `state ${m.State || ""}`;
     this.$("details-id").textContent = element.ID;
@@ -61,11 +66,14 @@ export class DetailsPanel {
     for (const { label, node } of links) {
       if (!node) continue;
       const li = el("li");
-      const a = el("a", node.Metadata.Name || node.ID);
+      const a = el("a", labelOf(node));
       a.addEventListener("click", () => this.onNavigate(node.ID));
       li.append(el("span", `${label} `, "muted"), a, el("span", ` (${node.Metadata.Type || "?"})`, "muted"));
       list.append(li);
     }
+    const ovs = isEdge ? null : renderOvs(model, element);
+    this.$("details-ovs").hidden = !ovs;
+    this.$("details-ovs").replaceChildren(...(ovs ? [ovs] : []));
     const meta = this.$("details-meta");
     meta.replaceChildren(renderObject({ ...m, "@Host": element.Host, "@Origin": element.Origin, "@Revision": element.Revision }));
   }

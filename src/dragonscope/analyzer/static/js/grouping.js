@@ -1,14 +1,14 @@
 // Group-by: which box (compound) each visible node is drawn in.
 //   logical  – nesting on ownership edges (ports in their network), then by tenant
-//   physical – ports inside the chassis they are bound to
+//   physical – ports inside the chassis they are bound to; with a chassis collector reading
+//              Open vSwitch, each bridge inside its chassis and each VM interface, with its
+//              OVS port, inside a box of the logical port it carries
 //   router   – networks (with their ports) around the router they attach to
 // Returns {parentOf: Map(nodeId -> groupId), groups: Map(groupId -> {id, label, type, parent, owner})}.
 
-const md = (n) => n.Metadata || {};
+import { labelOf as label, tenantName, shortId } from "./labels.js";
 
-function label(n) {
-  return md(n).Name || n.ID;
-}
+const md = (n) => n.Metadata || {};
 
 export function computeGroups(model, visible, mode) {
   const groups = new Map();
@@ -37,7 +37,7 @@ export function computeGroups(model, visible, mode) {
     const t = md(n).Tenant;
     if (!t || md(n).Type === "tenant") return null;
     if (tenantNodes.has(t)) return boxOf(tenantNodes.get(t));
-    return ensure(`tenant:${t}`, { label: `tenant ${t}`, type: "tenant" }).id;
+    return ensure(`tenant:${t}`, { label: `tenant ${tenantName(t) || shortId(t)}`, type: "tenant" }).id;
   };
   // The box a node (or the box it owns) sits in, following ownership upwards.
   const containerOf = (id) => {
@@ -53,21 +53,7 @@ export function computeGroups(model, visible, mode) {
   };
 
   if (mode === "physical") {
-    const chassisNodes = new Map();
-    for (const id of visible) {
-      const n = model.nodes.get(id);
-      if (md(n).Type === "chassis") chassisNodes.set(md(n).Name, id);
-    }
-    for (const id of visible) {
-      const n = model.nodes.get(id);
-      const m = md(n);
-      let c = null;
-      if (m.Type === "chassis") c = m.Name;
-      else if ((m.Type === "lport" || m.Type === "switch_port") && m.Chassis) c = m.Chassis;
-      if (c == null) continue;
-      const g = ensure(`chassis:${c}`, { label: `chassis ${c}`, type: "chassis", owner: chassisNodes.get(c) || null });
-      parentOf.set(id, g.id);
-    }
+    physicalGroups(model, visible, ensure, parentOf);
     return { parentOf, groups };
   }
 
@@ -110,6 +96,55 @@ export function computeGroups(model, visible, mode) {
     for (const g of groups.values()) if (g.parent && g.parent.startsWith("tenant:")) g.parent = null;
   }
   return { parentOf, groups };
+}
+
+const OVS_TYPES = new Set(["ovsbridge", "ovsport", "ofrule"]);
+const isOvs = (n) => OVS_TYPES.has(md(n).Type) || (typeof md(n).UUID === "string" && "OfPort" in md(n));
+
+function physicalGroups(model, visible, ensure, parentOf) {
+  const chassisNodes = new Map();
+  for (const id of visible) {
+    const n = model.nodes.get(id);
+    if (md(n).Type === "chassis") chassisNodes.set(md(n).Name, id);
+  }
+  const chassisBox = (c) => ensure(`chassis:${c}`, { label: `chassis ${c}`, type: "chassis", owner: chassisNodes.get(c) || null }).id;
+  for (const id of visible) {
+    const m = md(model.nodes.get(id));
+    let c = null;
+    if (m.Type === "chassis") c = m.Name;
+    else if ((m.Type === "lport" || m.Type === "switch_port") && m.Chassis) c = m.Chassis;
+    if (c != null) parentOf.set(id, chassisBox(c));
+  }
+  // Bridges in their chassis (the node owning them); their ports, interfaces and rules in them.
+  const bridgeBox = new Map();
+  for (const id of visible) {
+    const n = model.nodes.get(id);
+    if (md(n).Type !== "ovsbridge") continue;
+    const owner = model.nodes.get(model.owner(id));
+    const c = owner && md(owner).Type === "chassis" ? md(owner).Name : n.Host;
+    const box = ensure(`bridge:${id}`, { label: `bridge ${md(n).Name}`, type: "ovsbridge", owner: id, parent: chassisBox(c) }).id;
+    bridgeBox.set(id, box);
+    parentOf.set(id, box);
+  }
+  const bridgeOf = (id) => {
+    for (let o = model.owner(id), hops = 0; o && hops < 3; o = model.owner(o), hops++) if (bridgeBox.has(o)) return bridgeBox.get(o);
+    return null;
+  };
+  for (const id of visible) {
+    if (!isOvs(model.nodes.get(id)) || bridgeBox.has(id)) continue;
+    const box = bridgeOf(id);
+    if (box) parentOf.set(id, box);
+  }
+  // A VM interface and its OVS port go in a box of the logical port they carry, in the bridge.
+  for (const { Parent: port, Child: iface, Metadata: em } of model.edges.values()) {
+    if (em.Join !== "iface-id" || !visible.has(port) || !visible.has(iface) || !parentOf.has(iface)) continue;
+    const p = model.nodes.get(port);
+    const box = ensure(`carries:${port}`, { label: `port ${md(p).Name || port}`, type: "lport", owner: port, parent: parentOf.get(iface) }).id;
+    parentOf.set(port, box);
+    parentOf.set(iface, box);
+    const ovsPort = model.owner(iface);
+    if (ovsPort && visible.has(ovsPort)) parentOf.set(ovsPort, box);
+  }
 }
 
 // Depth of a group (0 = top level), used to collapse the innermost boxes first.

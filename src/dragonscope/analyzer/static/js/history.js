@@ -2,6 +2,7 @@
 // the changes between two times, highlighted on the graph and listed in the Changes tab.
 
 import { gremlin, getJson } from "./api.js";
+import { labelOf } from "./labels.js";
 
 const toMs = (local) => (local ? new Date(local).getTime() : NaN);
 const toLocal = (ms) => {
@@ -13,6 +14,22 @@ function graphOf(result) {
   const g = Array.isArray(result) ? result[0] : result;
   return { Nodes: (g && g.Nodes) || [], Edges: (g && g.Edges) || [] };
 }
+
+// Field-by-field differences of two metadata objects: [{path, before, after}], dotted paths.
+export function fieldDiff(before, after, prefix = "") {
+  const out = [];
+  const keys = new Set([...Object.keys(before || {}), ...Object.keys(after || {})]);
+  for (const key of [...keys].sort()) {
+    const a = before ? before[key] : undefined, b = after ? after[key] : undefined;
+    const path = prefix ? `${prefix}.${key}` : key;
+    const objects = a && b && typeof a === "object" && typeof b === "object" && !Array.isArray(a) && !Array.isArray(b);
+    if (objects) out.push(...fieldDiff(a, b, path));
+    else if (JSON.stringify(a) !== JSON.stringify(b)) out.push({ path, before: a, after: b });
+  }
+  return out;
+}
+
+const shown = (v) => (v === undefined ? "—" : typeof v === "string" ? v : JSON.stringify(v));
 
 // /api/changes lists, per element kind, what was added, removed and changed between two times.
 function entries(changes, kind, what) {
@@ -41,11 +58,18 @@ export class HistoryControl {
       if (!this.$("time-from").value) this.$("time-from").value = toLocal(now - 15 * 60000);
       if (!this.$("time-to").value) this.$("time-to").value = toLocal(now);
     }
+    // The last diff's highlights belong to that diff only.
+    this.clearHighlights();
     if (mode === "live") {
       this.state.at = ""; this.state.from = ""; this.state.to = "";
-      this.canvas.setClass("diff-added", []); this.canvas.setClass("diff-removed", []); this.canvas.setClass("diff-changed", []);
       this.onModeChange("live");
     }
+  }
+
+  clearHighlights() {
+    for (const cls of ["diff-added", "diff-removed", "diff-changed"]) this.canvas.setClass(cls, []);
+    this.$("changes-list").replaceChildren();
+    this.$("changes-summary").textContent = 'Pick "changes between…" in the time menu.';
   }
 
   // Re-apply a history state read from the URL.
@@ -71,8 +95,8 @@ export class HistoryControl {
 
   async showAt(ms) {
     if (!Number.isFinite(ms)) throw new Error("pick a time");
-    this.onModeChange("at");
-    this.state.at = String(ms);
+    this.state.at = String(ms); this.state.from = ""; this.state.to = "";
+    this.onModeChange("at");  // writes the URL: a reload shows this same time
     const graph = graphOf(await gremlin(`G.At(${ms})`));
     this.model.reset(graph);
     this.onShown();
@@ -80,8 +104,8 @@ export class HistoryControl {
 
   async showDiff(from, to) {
     if (!Number.isFinite(from) || !Number.isFinite(to) || from >= to) throw new Error("pick two times, the first before the second");
+    this.state.at = ""; this.state.from = String(from); this.state.to = String(to);
     this.onModeChange("diff");
-    this.state.from = String(from); this.state.to = String(to);
     const [graphAtTo, changes] = await Promise.all([gremlin(`G.At(${to})`), getJson(`/api/changes?from=${from}&to=${to}`)]);
     const graph = graphOf(graphAtTo);
     // Removed elements are drawn as ghosts so the operator sees what disappeared.
@@ -92,6 +116,13 @@ export class HistoryControl {
     this.model.reset(graph);
     this.onShown();
     const ids = (what) => [...entries(changes, "Nodes", what), ...entries(changes, "Edges", what)].filter(Boolean).map((x) => x.ID);
+    const pairs = new Map();
+    for (const kind of ["Nodes", "Edges"]) {
+      for (const c of (changes.Changed || {})[kind] || []) {
+        const before = c.Before || c.before, after = c.After || c.after;
+        if (after && after.ID) pairs.set(after.ID, { before, after });
+      }
+    }
     const added = ids("Added"), removed = ids("Removed"), changed = ids("Changed");
     setTimeout(() => {
       this.canvas.setClass("diff-added", added);
@@ -107,8 +138,25 @@ export class HistoryControl {
         const li = document.createElement("li");
         li.className = cls;
         const m = el?.Metadata || {};
-        li.textContent = `${what}: ${m.Type || m.RelationType || "element"} ${m.Name || id}`;
-        li.addEventListener("click", () => this.canvas.focus([id]));
+        const a = document.createElement("a");
+        a.textContent = `${m.Type || m.RelationType || "element"} ${el && el.Metadata && m.Type ? labelOf(el) : m.Name || id}`;
+        a.addEventListener("click", () => this.canvas.focus([id]));
+        li.append(`${what}: `, a);
+        const pair = pairs.get(id);
+        if (pair) {
+          const diffs = fieldDiff(pair.before.Metadata, pair.after.Metadata);
+          if (pair.before.Host !== pair.after.Host) diffs.push({ path: "@Host", before: pair.before.Host, after: pair.after.Host });
+          const dl = document.createElement("div");
+          dl.className = "field-diff";
+          for (const d of diffs) {
+            const row = document.createElement("div");
+            const old = document.createElement("span"); old.className = "old"; old.textContent = shown(d.before);
+            const neu = document.createElement("span"); neu.className = "new"; neu.textContent = shown(d.after);
+            row.append(`${d.path}: `, old, " → ", neu);
+            dl.append(row);
+          }
+          li.append(dl);
+        }
         list.append(li);
       }
     }

@@ -26,6 +26,18 @@ const GLYPHS = {
   tenant: ["tenant", "#0f172a", '<circle cx="12" cy="8" r="4"/><path d="M4 20c0-4 4-6 8-6s8 2 8 6z"/>'],
   vip: ["virtual IP", "#0d9488", '<circle cx="12" cy="12" r="8" fill="none" stroke="currentColor" stroke-width="2.5"/><circle cx="12" cy="12" r="3.5"/>'],
   "dragonscope-collector": ["collector", "#475569", '<path d="M5 5h14v4H5zM5 11h14v4H5zM5 17h14v2H5z"/>'],
+  // Open vSwitch, as a chassis collector publishes it (Skydive's OVS probe conventions).
+  ovsbridge: ["OVS bridge", "#1e3a8a", '<rect x="2" y="8" width="20" height="8" rx="4"/><path d="M6 12h12" stroke="#fff" stroke-width="2"/><path d="M8 5v3M16 5v3M8 16v3M16 16v3" stroke="currentColor" stroke-width="2"/>'],
+  ovsport: ["OVS port", "#3730a3", '<rect x="6" y="6" width="12" height="12" rx="3"/><path d="M12 6V2M12 22v-4" stroke="currentColor" stroke-width="2"/>'],
+  device: ["VM interface", "#0369a1", '<circle cx="12" cy="12" r="7"/><path d="M9 12h6" stroke="#fff" stroke-width="2"/>'],
+  tap: ["VM interface (tap)", "#0369a1", '<circle cx="12" cy="12" r="7"/><path d="M9 12h6" stroke="#fff" stroke-width="2"/>'],
+  dummy: ["test interface", "#0369a1", '<circle cx="12" cy="12" r="7" fill="none" stroke="currentColor" stroke-width="2.5"/>'],
+  internal: ["internal interface", "#475569", '<circle cx="12" cy="12" r="7"/><circle cx="12" cy="12" r="2.5" fill="#fff"/>'],
+  vxlan: ["VXLAN tunnel port", "#9333ea", '<path d="M3 9h18v6H3z"/><text x="12" y="14" font-size="5.5" text-anchor="middle" fill="#fff" font-family="sans-serif" font-weight="700">VXLAN</text>'],
+  geneve: ["Geneve tunnel port", "#9333ea", '<path d="M3 9h18v6H3z"/><text x="12" y="14" font-size="5.5" text-anchor="middle" fill="#fff" font-family="sans-serif" font-weight="700">GENEVE</text>'],
+  gre: ["GRE tunnel port", "#9333ea", '<path d="M3 9h18v6H3z"/><text x="12" y="14" font-size="6" text-anchor="middle" fill="#fff" font-family="sans-serif" font-weight="700">GRE</text>'],
+  patch: ["patch port", "#a16207", '<path d="M4 12h6M14 12h6" stroke="currentColor" stroke-width="3"/><circle cx="12" cy="12" r="3"/>'],
+  ofrule: ["OpenFlow rule", "#64748b", '<path d="M5 6h14M5 12h14M5 18h9" stroke="currentColor" stroke-width="2.5"/>'],
   missing: ["missing reference", "#b91c1c", '<circle cx="12" cy="12" r="9" fill="none" stroke="currentColor" stroke-width="2" stroke-dasharray="3 2"/><text x="12" y="16" font-size="11" text-anchor="middle" font-family="sans-serif" font-weight="700">?</text>'],
   group: ["collapsed group", "#94a3b8", '<rect x="3" y="5" width="18" height="14" rx="3"/><path d="M7 12h10M12 7v10" stroke="#fff" stroke-width="2"/>'],
 };
@@ -69,5 +81,7 @@ export const EDGE_STYLES = {
   network: { colour: "#93c5fd", style: "dashed", width: 1.2, label: "network of" },
   "bgp-peer": { colour: "#ca8a04", style: "dashed", width: 1.5, label: "BGP peer" },
   missing: { colour: "#b91c1c", style: "dashed", width: 1.5, label: "broken reference" },
+  tunnel: { colour: "#9333ea", style: "dashed", width: 2.5, arrow: true, label: "tunnel (installed flows)" },
+  patch: { colour: "#a16207", style: "solid", width: 2, label: "patch ports" },
 };
 export const DEFAULT_EDGE = { colour: "#94a3b8", style: "solid", width: 1.2, label: "other" };

@@ -14,9 +14,15 @@ import { TracePanel } from "./trace.js";
 import { HistoryControl } from "./history.js";
 import { toSvg, toJson, download } from "./export.js";
 import { readHash, writeHash } from "./state.js";
+import { labelOf, setTenantNames } from "./labels.js";
+import { Freshness } from "./status.js";
+import { Problems } from "./problems.js";
+import { ReachPanel } from "./reach.js";
 import * as api from "./api.js";
 
 const $ = (id) => document.getElementById(id);
+// What the tracer knows a port by: its NB name, else its NB id (labels may be derived).
+const portRef = (n) => n.Metadata.Dragonflow?.name || n.Metadata.Dragonflow?.ID || n.ID;
 const state = readHash();
 const model = new GraphModel();
 let scene = null;
@@ -24,6 +30,7 @@ let selection = state.sel ? { kind: "node", id: state.sel } : null;
 let needsLayout = true;
 let renderQueued = false;
 let graphMoved = false; // since the last render: the view is asked again
+let searchPending = Boolean(state.q); // a search from a shared link is focused once drawn
 const flashes = [];
 const errors = [];
 
@@ -38,14 +45,33 @@ const canvas = new GraphCanvas($("cy"), {
 debug.canvas = canvas;
 const details = new DetailsPanel({
   onNavigate: (id) => { select({ kind: "node", id }); canvas.focus([id]); },
-  onTraceFrom: (node) => { $("trace-from").value = node.Metadata.Name || node.ID; openTab("trace"); $("trace-to").focus(); },
+  onTraceFrom: (node) => { $("trace-from").value = portRef(node); openTab("trace"); $("trace-to").focus(); },
 });
 const table = new NodeTable({ onPick: (id) => { select({ kind: "node", id }); canvas.focus([id]); } });
-const trace = new TracePanel({ canvas, getModel: () => model, onError: reportError });
+// A trace (and a matrix) runs on the graph of the time shown: "at" its time, "diff" its end.
+const shownTime = () => (state.time === "at" ? state.at : state.time === "diff" ? state.to : "") || null;
+const trace = new TracePanel({ canvas, getModel: () => model, onError: reportError, getAt: shownTime });
 trace.onParams = (p) => { state.trace = p; writeHash(state); };
 const historyCtl = new HistoryControl({
   model, canvas, state, onModeChange: (mode) => setMode(mode), onError: reportError,
   onShown: () => { needsLayout = true; queueRender(); },
+});
+
+const freshness = new Freshness();
+const problems = new Problems({
+  onChange: () => queueRender(),
+  onPick: (id) => { select({ kind: "node", id }); canvas.focus([id]); },
+  onError: reportError,
+});
+// The views that show what is wrong show every node a problem is about, too.
+const PROBLEM_VIEWS = new Set(["broken-references", "problems"]);
+const reach = new ReachPanel({
+  getModel: () => model, getAt: shownTime, onError: reportError,
+  onTrace: (from, to, params) => {
+    trace.setParams({ from, to, proto: params.proto, dport: params.dport });
+    openTab("trace");
+    trace.run();
+  },
 });
 
 const views = new Views({ onChange: () => { needsLayout = true; queueRender(); }, onError: reportError });
@@ -72,17 +98,19 @@ const subscriber = new Subscriber({
   },
   onStatus: (status) => setConnection(status),
   onFilterError: (message) => {
-    $("gremlin-error").textContent = message;
+    // The canvas still shows the last accepted filter: so do the box and the URL.
+    const shown = state.goodGremlin || "";
+    $("gremlin-error").textContent = `${message}\nStill showing ${shown ? `the filter ${shown}` : "the whole graph"}.`;
     reportError(`Gremlin filter: ${message}`);
-    subscriber.filter = state.goodGremlin || "";
+    subscriber.filter = shown;
+    state.gremlin = shown; $("gremlin").value = shown; writeHash(state);
   },
   onAuthRequired: () => showLogin(),
 });
 
 function setConnection(status) {
-  const label = { live: "live", connecting: "connecting", offline: "offline, retrying", history: "history (paused)" }[status] || status;
-  $("conn").className = `conn conn-${status}`;
-  $("conn-text").textContent = label;
+  freshness.setConnection(status);
+  if (freshness.update(model)) queueRender();
 }
 
 model.onChange((ev) => {
@@ -92,6 +120,7 @@ model.onChange((ev) => {
     flashes.push(ev);
     if (ev.kind === "node" && ev.op !== "updated") refreshPickersSoon();
   }
+  if (state.time === "live") problems.refreshSoon();
   queueRender();
 });
 
@@ -117,7 +146,15 @@ function render() {
 function doRender() {
   views.update(state, graphMoved);
   graphMoved = false;
-  scene = buildScene(model, state, views.visible(model));
+  freshness.update(model);
+  const byNode = problems.collect(model);
+  let view = views.visible(model);
+  if (PROBLEM_VIEWS.has(state.view)) {
+    const nodes = new Set(view.nodes);
+    for (const id of byNode.keys()) nodes.add(id);
+    view = { ...view, nodes };
+  }
+  scene = buildScene(model, state, view, { staleOrigins: freshness.staleOrigins, problems: byNode });
   const relayout = needsLayout;
   needsLayout = false;
   const added = canvas.render(scene, { relayout });
@@ -126,9 +163,11 @@ function doRender() {
     for (const f of flashes) if (f.op === "added" || f.op === "updated") canvas.flash(f.id, addedSet.has(f.id) || f.op === "added" ? "added" : "updated");
   }
   flashes.length = 0;
-  applySearch(false);
+  applySearch(searchPending && views.settled(state));
+  if (searchPending && views.settled(state) && debug.matches?.length) searchPending = false;
   if (selection) canvas.select(selection.id);
-  details.show(model, selection);
+  details.show(model, selection, byNode);
+  problems.render(model, labelOf);
   updateCounts();
   updateTable();
   debug.scene = scene;
@@ -183,7 +222,7 @@ function select(sel) {
   state.sel = sel && sel.kind === "node" ? sel.id : "";
   writeHash(state);
   canvas.select(sel ? sel.id : null);
-  details.show(model, selection);
+  details.show(model, selection, problems.byNode);
 }
 
 function applySearch(focus) {
@@ -265,15 +304,22 @@ function fillSelect(sel, choices, current) {
 }
 
 let pickerTimer = null;
+const pickerChoices = new Map(); // view -> Map(value -> choice), kept while a filter hides some
 function refreshPickersSoon() { clearTimeout(pickerTimer); pickerTimer = setTimeout(refreshPickers, 500); }
 function refreshPickers() {
   for (const select of document.querySelectorAll("[data-view-arg]")) {
     const name = select.dataset.viewArg;
-    fillSelect(select, views.choices(model, views.byName(name)), state.view === name ? state.arg : "");
+    const seen = pickerChoices.get(name) || new Map();
+    if (!state.gremlin) seen.clear();  // the whole graph lists them all
+    for (const c of views.choices(model, views.byName(name))) seen.set(c.value, c);
+    pickerChoices.set(name, seen);
+    const choices = [...seen.values()].sort((a, b) => a.label.localeCompare(b.label));
+    fillSelect(select, choices, state.view === name ? state.arg : "");
   }
   const current = argSelect(state.view);
   if (current && !state.arg && current.value) { state.arg = current.value; writeHash(state); queueRender(); }
-  const names = [...model.nodes.values()].filter((n) => n.Metadata.Type === "lport").map((n) => n.Metadata.Name || n.ID).sort();
+  const names = [...model.nodes.values()].filter((n) => n.Metadata.Type === "lport").map(portRef).sort();
+  reach.refreshChoices();
   $("port-names").replaceChildren(...names.slice(0, 2000).map((v) => { const o = document.createElement("option"); o.value = v; return o; }));
 }
 
@@ -313,6 +359,16 @@ $("drawer-toggle").addEventListener("click", () => {
   if (tableDirty && scene) updateTable();
 });
 
+// The drawer is as tall as the operator drags it (kept for the session).
+$("drawer-grip").addEventListener("pointerdown", (down) => {
+  down.preventDefault();
+  const drawer = $("drawer"), start = drawer.getBoundingClientRect().height, y0 = down.clientY;
+  const move = (ev) => drawer.style.setProperty("--drawer-h", `${Math.max(80, Math.min(window.innerHeight * 0.8, start + y0 - ev.clientY))}px`);
+  const up = () => { window.removeEventListener("pointermove", move); window.removeEventListener("pointerup", up); canvas.cy.resize(); };
+  window.addEventListener("pointermove", move);
+  window.addEventListener("pointerup", up);
+});
+
 $("export-btn").addEventListener("click", () => { $("export-menu").hidden = !$("export-menu").hidden; });
 for (const b of document.querySelectorAll("[data-export]")) {
   b.addEventListener("click", () => {
@@ -345,14 +401,20 @@ function fillLegend() {
 function setMode(mode) {
   state.time = mode;
   writeHash(state);
+  problems.refreshSoon();
   if (mode === "live") { setConnection("connecting"); subscriber.start(); }
   else { subscriber.stop(); setConnection("history"); }
 }
 
+let loggedIn = false; // logged in through this page: a later 401 means the session ended
 // ---- login ---------------------------------------------------------------------------------------------------
-function showLogin() {
+function showLogin(reason = "") {
   subscriber.stop();
   setConnection("offline");
+  $("login-reason").textContent = loggedIn
+    ? "Your session has ended (the token expired or was revoked): log in again to continue."
+    : reason || "This analyzer requires you to log in.";
+  loggedIn = false;
   $("login").hidden = false;
   $("login-user").focus();
 }
@@ -367,12 +429,13 @@ $("login-form").addEventListener("submit", async (ev) => {
     return;
   }
   $("login-password").value = "";
+  loggedIn = true;
   $("login").hidden = true;
   $("user").textContent = $("login-user").value;
   $("logout-btn").hidden = false;
   start();
 });
-$("logout-btn").addEventListener("click", async () => { await api.logout(); $("user").textContent = ""; $("logout-btn").hidden = true; showLogin(); });
+$("logout-btn").addEventListener("click", async () => { await api.logout(); loggedIn = false; $("user").textContent = ""; $("logout-btn").hidden = true; showLogin(); });
 
 // ---- start -----------------------------------------------------------------------------------------------------
 async function start() {
@@ -380,6 +443,8 @@ async function start() {
   try { status = await fetch("/api/status", { credentials: "same-origin" }); } catch { status = null; }
   if (status && status.status === 401) { showLogin(); return; }
   try { await views.load(); } catch (err) { reportError(`views: ${err.message}`); }
+  try { setTenantNames((await api.getJson("/api/tenants")).Tenants); } catch (err) { if (err.status !== 404) reportError(`tenant names: ${err.message}`); }
+  problems.fetch();
   buildPicker();
   subscriber.filter = state.gremlin;
   if (state.time === "live") subscriber.start();
@@ -393,6 +458,9 @@ openTab(state.trace ? "trace" : "table");
 $("drawer").classList.toggle("collapsed", !state.trace);
 if (state.trace) trace.setParams(state.trace);
 debug.showTrace = (result) => trace.show(result);
+debug.problems = problems;
+debug.freshness = freshness;
+debug.reach = reach;
 // A restored trace runs once the graph is drawn, so its path can be highlighted.
 start().then(() => {
   if (state.trace && state.trace.from && state.trace.to) {

@@ -30,6 +30,7 @@ const STYLE = [
   { selector: "node.down", style: { "border-width": 3, "border-color": "#dc2626", "background-opacity": 1, "background-color": "#fee2e2", color: "#b91c1c" } },
   { selector: "node.stale", style: { "border-width": 2, "border-style": "dashed", "border-color": "#94a3b8", opacity: 0.6 } },
   { selector: "node.missing", style: { color: "#b91c1c", "font-style": "italic" } },
+  { selector: "node.problem", style: { "border-width": 3, "border-color": "#d97706", "background-opacity": 1, "background-color": "#fffbeb", color: "#92400e" } },
   { selector: "node.group", style: {
     "background-image": "none", "background-color": "data(fill)", "background-opacity": 0.08, "border-width": 1, "border-color": "data(fill)",
     "border-opacity": 0.5, shape: "round-rectangle", width: "data(w)", height: "data(h)", "text-valign": "top", "text-halign": "center",
@@ -162,9 +163,25 @@ export class GraphCanvas {
     for (const id of ids) this.cy.getElementById(id).addClass(cls);
   }
 
-  focus(ids) {
+  // Fit `ids` in the view, never closer than `maxZoom`: one small object must not fill the
+  // canvas with a giant icon.
+  focus(ids, maxZoom = 1.5) {
+    const cy = this.cy;
+    const els = cy.collection(ids.map((id) => cy.getElementById(id)).filter((e) => e.nonempty()));
+    if (els.empty()) return 0;
+    const bb = els.boundingBox({ includeLabels: false, includeOverlays: false });
+    const pad = 80, w = cy.width(), h = cy.height();
+    const fit = Math.min((w - 2 * pad) / Math.max(bb.w, 1), (h - 2 * pad) / Math.max(bb.h, 1));
+    const zoom = Math.max(cy.minZoom(), Math.min(maxZoom, fit));
+    const cx = bb.x1 + bb.w / 2, cyy = bb.y1 + bb.h / 2;
+    cy.animate({ zoom, pan: { x: w / 2 - zoom * cx, y: h / 2 - zoom * cyy }, duration: 300 });
+    return els.length;
+  }
+
+  // Bring `ids` to the middle of the view at the current zoom (no zooming in or out).
+  pan(ids) {
     const els = this.cy.collection(ids.map((id) => this.cy.getElementById(id)).filter((e) => e.nonempty()));
-    if (els.nonempty()) this.cy.animate({ fit: { eles: els, padding: 80 }, duration: 300 });
+    if (els.nonempty()) this.cy.animate({ center: { eles: els }, duration: 250 });
     return els.length;
   }
 

@@ -3,6 +3,7 @@
 // re-routed to it, so large topologies stay drawable.
 
 import { computeGroups, groupDepth } from "./grouping.js";
+import { labelOf } from "./labels.js";
 
 const md = (n) => n.Metadata || {};
 
@@ -12,7 +13,11 @@ function shortLabel(text, max = 28) {
 }
 
 // `view` is what the view shows of the model: {nodes: Set of IDs, edgeOk(edge)} (see views.js).
-export function buildScene(model, state, view) {
+// `marks`: {staleOrigins: Set of origins whose collector cannot read the NB, problems: Map of
+// node id -> problems}.
+export function buildScene(model, state, view, marks = {}) {
+  const staleOrigins = marks.staleOrigins || new Set();
+  const problems = marks.problems || new Map();
   const { nodes: visible, edgeOk } = view;
   const { parentOf, groups } = computeGroups(model, visible, state.group);
 
@@ -84,9 +89,12 @@ export function buildScene(model, state, view) {
     const gid = parentOf.get(id) || null;
     const classes = [];
     if (m.State === "DOWN") classes.push("down");
-    if (m.Dragonflow && m.Dragonflow.Stale) classes.push("stale");
+    if ((m.Dragonflow && m.Dragonflow.Stale) || (n.Origin && staleOrigins.has(n.Origin))) classes.push("stale");
     if (m.Type === "missing") classes.push("missing");
-    sceneNodes.set(id, { id, kind: "node", parent: gid, type: m.Type || "unknown", label: shortLabel(m.Name || id), classes });
+    const issues = problems.get(id);
+    if (issues) classes.push("problem");
+    const label = shortLabel(labelOf(n));
+    sceneNodes.set(id, { id, kind: "node", parent: gid, type: m.Type || "unknown", label: issues ? `⚠${issues.length} ${label}` : label, classes });
   }
 
   const sceneEdges = new Map();

@@ -1,6 +1,8 @@
 // Search by name, IP, MAC or id. A floating IP resolves to the port it is associated with,
 // because that is what an operator looking for "the VM behind 172.24.4.10" wants to see.
 
+import { labelOf } from "./labels.js";
+
 const md = (n) => n.Metadata || {};
 const stripPrefix = (ip) => String(ip).split("/")[0].toLowerCase();
 
@@ -20,7 +22,7 @@ export function search(model, text) {
     const m = md(n);
     const ids = [n.ID, m.Dragonflow?.ID, m.Neutron?.PortID].filter(Boolean).map((s) => String(s).toLowerCase());
     const mac = String(m.MAC || "").toLowerCase();
-    const name = String(m.Name || "").toLowerCase();
+    const name = String(labelOf(n)).toLowerCase();
     if (ids.includes(q) || mac === q || name === q || addresses(m).includes(q)) exact.push(n.ID);
     else if (q.length >= 3 && (name.includes(q) || ids.some((i) => i.startsWith(q)) || mac.startsWith(q))) partial.push(n.ID);
   }

@@ -1,10 +1,12 @@
 // The table of the current selection: sortable, and the way to see everything when a view is too
 // large to draw.
 
+import { labelOf, tenantName } from "./labels.js";
+
 const COLUMNS = [
   ["Type", (n) => n.Metadata.Type],
-  ["Name", (n) => n.Metadata.Name],
-  ["Tenant", (n) => n.Metadata.Tenant],
+  ["Name", (n) => labelOf(n)],
+  ["Tenant", (n) => tenantName(n.Metadata.Tenant) || n.Metadata.Tenant],
   ["Chassis", (n) => n.Metadata.Chassis],
   ["IPs", (n) => [].concat(n.Metadata.IPV4 || [], n.Metadata.IPV6 || []).join(" ")],
   ["MAC", (n) => n.Metadata.MAC],

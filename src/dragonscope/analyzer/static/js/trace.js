@@ -33,8 +33,8 @@ export function describeVerdict(result) {
 }
 
 export class TracePanel {
-  constructor({ canvas, getModel, onError }) {
-    Object.assign(this, { canvas, getModel, onError });
+  constructor({ canvas, getModel, onError, getAt = () => null }) {
+    Object.assign(this, { canvas, getModel, onError, getAt });
     this.$ = (id) => document.getElementById(id);
     this.hops = [];
     this.current = -1;
@@ -66,8 +66,9 @@ export class TracePanel {
     const verdict = this.$("trace-verdict");
     verdict.textContent = "tracing…"; verdict.className = "verdict";
     let result;
+    const at = this.getAt();
     try {
-      result = await postJson("/api/trace", params);
+      result = await postJson("/api/trace", at ? { ...params, at: Number(at) } : params);
     } catch (err) {
       verdict.textContent = err.message; verdict.className = "verdict error";
       this.onError(`trace: ${err.message}`);
@@ -87,19 +88,24 @@ export class TracePanel {
     const list = this.$("trace-hops");
     list.replaceChildren();
     const dropIndex = result.drop ? hops.findIndex((h) => !h.isReply && h.seq === result.drop.hop) : -1;
+    // One line per hop (where, what was decided); its detail opens under it when selected.
     hops.forEach((hop, i) => {
       const li = document.createElement("li");
-      const where = [hop.chassis, hop.table !== null && hop.table !== undefined ? `table ${hop.table}` : null, hop.table_name, hop.app ? `app ${hop.app}` : null]
-        .filter(Boolean).join(" · ");
-      li.append(text("span", `${hop.isReply ? "[reply] " : ""}${hop.fork && hop.fork !== "0" ? `[${hop.fork}] ` : ""}${hop.decision || ""}: `));
-      li.append(text("span", hop.why || ""));
-      li.append(document.createElement("br"), text("span", where, "where"));
+      const where = [hop.chassis, hop.table !== null && hop.table !== undefined ? `t${hop.table}` : null, hop.table_name]
+        .filter(Boolean).join(" ");
+      const tag = `${hop.isReply ? "[reply] " : ""}${hop.fork && hop.fork !== "0" ? `[${hop.fork}] ` : ""}`;
+      li.append(text("span", `${tag}${where}`, "hop-where"), text("span", ` ${hop.decision || ""}`, "hop-decision"), text("span", ` ${hop.why || ""}`, "hop-why"));
+      const detail = document.createElement("div");
+      detail.className = "hop-detail";
+      const lines = [];
+      if (hop.app) lines.push(`app ${hop.app}`);
       const objects = (hop.objects || []).map((o) => `${o.table} ${o.name || o.id}${o.detail ? ` (${o.detail})` : ""}`).join(", ");
-      if (objects) li.append(document.createElement("br"), text("span", `by ${objects}`, "where"));
+      if (objects) lines.push(`by ${objects}`);
       if (hop.changes && Object.keys(hop.changes).length) {
-        const ch = Object.entries(hop.changes).map(([k, c]) => `${k}: ${Array.isArray(c) ? `${show(c[0])} → ${show(c[1])}` : show(c)}`).join(", ");
-        li.append(document.createElement("br"), text("span", ch, "where"));
+        lines.push(Object.entries(hop.changes).map(([k, c]) => `${k}: ${Array.isArray(c) ? `${show(c[0])} → ${show(c[1])}` : show(c)}`).join(", "));
       }
+      for (const line of lines) detail.append(text("div", line));
+      li.append(detail);
       if (hop.decision === "drop") li.classList.add("drop");
       li.addEventListener("click", () => this.goto(i));
       list.append(li);
@@ -111,6 +117,7 @@ export class TracePanel {
     this.canvas.setClass("on-path", [...pathNodes, ...pathEdges]);
     const dropNodes = result.drop?.object?.node_id ? [result.drop.object.node_id] : [];
     this.canvas.setClass("drop-point", dropNodes.length ? dropNodes : dropIndex >= 0 ? hopNodes(hops[dropIndex]) : []);
+    // Fit the whole path once; stepping then only pans, at this zoom.
     this.canvas.focus([...pathNodes]);
     this.current = -1;
   }
@@ -119,9 +126,13 @@ export class TracePanel {
     if (!this.hops.length) return;
     this.current = Math.max(0, Math.min(i, this.hops.length - 1));
     [...this.$("trace-hops").children].forEach((li, k) => li.classList.toggle("current", k === this.current));
+    const items = [...this.$("trace-hops").children];
+    items[this.current]?.scrollIntoView({ block: "nearest" });
     const ids = hopNodes(this.hops[this.current]);
+    // A hop without an object of its own (a table that only moves the packet on) stays
+    // where the last one was: the highlight follows, the view does not jump.
     this.canvas.setClass("hop-current", ids);
-    if (ids.length) this.canvas.focus(ids);
+    if (ids.length) this.canvas.pan(ids);
   }
 
   step(d) { this.goto(this.current + d); }

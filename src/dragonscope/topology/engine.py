@@ -151,6 +151,13 @@ class Topology:
             raise ValueError("compactness is chosen before the first object is loaded")
         self._store_.compact = value and self.chassis is not None
 
+    def keep_fields(self, fields: Mapping[str, Iterable[str] | None]) -> None:
+        """Fields another reader of ``snapshot`` needs on every object, drawn or not
+        (a compact slice keeps them in its skeletons too; None keeps a table whole)."""
+        if self._objects:
+            raise ValueError("kept fields are chosen before the first object is loaded")
+        self._store_.keep_also(fields)
+
     @property
     def wanted(self) -> frozenset[Key]:
         """Objects a compact slice holds as skeletons but now needs whole."""

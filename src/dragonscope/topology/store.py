@@ -16,7 +16,7 @@ own change needs no fetch.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,6 +54,18 @@ class ObjectStore:
         self._needs_of: dict[Key, tuple[Key, ...]] = {}
         self._candidates: set[Key] = set()
         self._shared: dict[str, dict[object, dict[str, Any]]] = {}
+        self._also: dict[str, tuple[str, ...]] = {}
+        self._whole: set[str] = set()
+
+    def keep_also(self, fields: Mapping[str, Iterable[str] | None]) -> None:
+        """Fields another reader of the store needs on every object, drawn or not
+        (None: the whole objects of that table)."""
+        for table, names in fields.items():
+            if names is None:
+                self._whole.add(table)
+            else:
+                kept = (*self._also.get(table, ()), *names)
+                self._also[table] = tuple(dict.fromkeys(kept))
 
     def get(self, key: Key) -> NbObject | None:
         return self.objects.get(key)
@@ -77,7 +89,7 @@ class ObjectStore:
             return
         self.objects[key] = obj
         self.wanted.discard(key)
-        if self.compact and key not in self._need:
+        if self.compact and key not in self._need and key[0] not in self._whole:
             self._candidates.add(key)
 
     def set_needs(self, key: Key, drawn: bool, reads: Iterable[Key]) -> None:
@@ -104,7 +116,8 @@ class ObjectStore:
             else:
                 del self._need[released]
                 self.wanted.discard(released)
-                self._candidates.add(released)
+                if released[0] not in self._whole:
+                    self._candidates.add(released)
 
     def settled(self) -> None:
         """End of a batch: objects no drawn render needs shrink to their skeleton."""
@@ -117,6 +130,9 @@ class ObjectStore:
     def _skeleton_data(self, obj: NbObject) -> dict[str, Any]:
         keep = SKELETONS.get(obj.table)
         data = keep(obj.data) if keep is not None else _NOTHING
+        also = self._also.get(obj.table)
+        if also:
+            data = {**data, **{name: obj.data[name] for name in also if name in obj.data}}
         if not data:
             return _NOTHING
         if len(data) > 1:

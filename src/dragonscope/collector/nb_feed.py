@@ -12,7 +12,8 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
+from functools import partial
 
 from dragonscope.collector.desired import freeze_heap
 from dragonscope.collector.nb_probe import reachable
@@ -20,7 +21,8 @@ from dragonscope.collector.settings import CollectorSettings, NbSource
 from dragonscope.collector.stats import CollectorStats
 from dragonscope.collector.status import StatusNode
 from dragonscope.collector.sync import SyncState
-from dragonscope.nb import Change, NbObject, NbReader, open_reader
+from dragonscope.nb import Change, NbObject, NbReader, open_reader, stored_object
+from dragonscope.nb.backends import RawEntry
 from dragonscope.skydive import Backoff
 from dragonscope.topology import GraphOp, Topology
 
@@ -97,16 +99,20 @@ class NbFeed:
         stats.nb_objects.clear()
         topology.begin_load()
         revision = count = 0
-        async for batch, revision in reader.snapshot_batches():
-            ops = topology.load_batch(batch) if held_back is None else []
-            if held_back is not None:
-                held_back.extend(batch)
+        async for page, revision in reader.snapshot_pages():
+            batch = self._read(reader, page)
             for obj in batch:
                 stats.nb_objects[obj.table] += 1
                 if retried is not None:
                     retried.discard(obj.key)
             count += len(batch)
-            self._mark(ops + await self._hydrate(reader, revision))
+            if held_back is not None:
+                held_back.extend(batch)
+            else:
+                ops = topology.load_batch(batch)
+                del batch
+                values = {(entry.table, entry.id): entry.value for entry in page}
+                self._mark(ops + await self._hydrate(reader, revision, values))
             stats.nb_revision = revision
             await asyncio.sleep(0)
         if held_back is not None:
@@ -131,16 +137,38 @@ class NbFeed:
         )  # fmt: skip
         return revision
 
-    async def _hydrate(self, reader: NbReader, revision: int) -> list[GraphOp]:
+    def _read(self, reader: NbReader, page: list[RawEntry]) -> list[NbObject]:
+        """A page's objects, parsed whole; or, where a compact slice keeps only a skeleton,
+        only glanced at (judging a whole object costs several times its decoding)."""
+        topology, out = self.topology, []
+        for entry in page:
+            obj = (
+                topology.skeleton(entry.table, entry.id, partial(stored_object, entry.value))
+                if topology.compact
+                else None
+            )
+            out.append(obj if obj is not None else reader.parse(entry.table, entry.id, entry.value))
+        return out
+
+    async def _hydrate(
+        self, reader: NbReader, revision: int, read: Mapping[tuple[str, str], bytes] | None = None
+    ) -> list[GraphOp]:
         """Read again, whole, the objects a compact slice now needs (it holds only their
-        skeletons); at ``revision`` where the store keeps history, so that they agree
-        with the rest of the slice."""
+        skeletons): from ``read`` (values just read) if there, else from the NB at
+        ``revision`` where the store keeps history, so that they agree with the rest of
+        the slice."""
         ops: list[GraphOp] = []
         asked: frozenset[tuple[str, str]] = frozenset()
+        read = read or {}
         while self.topology.wanted and self.topology.wanted != asked:
             asked = self.topology.wanted
             keys = sorted(asked)
-            found = await reader.fetch(keys, revision)
+            found: dict[tuple[str, str], NbObject | None] = {
+                key: reader.parse(key[0], key[1], read[key]) for key in keys if key in read
+            }
+            elsewhere = [key for key in keys if key not in found]
+            if elsewhere:
+                found.update(await reader.fetch(elsewhere, revision))
             changes = [Change(t, i, found.get((t, i)), revision) for t, i in keys]
             ops += self.topology.apply_all(changes)
         return ops

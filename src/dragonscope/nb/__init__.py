@@ -42,6 +42,7 @@ from dragonscope.nb.schema import (
     parse,
     redact,
     serialize,
+    stored_object,
 )
 
 __all__ = [
@@ -73,6 +74,7 @@ __all__ = [
     "read_project_names",
     "redact",
     "serialize",
+    "stored_object",
     "stored_objects",
     "tables",
 ]

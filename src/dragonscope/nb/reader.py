@@ -19,7 +19,7 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 from dragonscope.nb import schema
-from dragonscope.nb.backends import Backend, open_backend
+from dragonscope.nb.backends import Backend, RawEntry, open_backend
 from dragonscope.nb.model import Change, NbObject, Problem, Snapshot
 from dragonscope.nb.problems import DUPLICATE_ID
 
@@ -53,19 +53,22 @@ class NbReader:
                     await asyncio.sleep(0)
         return snapshot, revision
 
-    async def snapshot_batches(self) -> AsyncIterator[tuple[list[NbObject], int]]:
-        """The snapshot in parsed batches, each with the snapshot's revision. A backend
+    async def snapshot_pages(self) -> AsyncIterator[tuple[list[RawEntry], int]]:
+        """The snapshot's stored values a page at a time, each with the snapshot's
+        revision, unparsed: for a reader that parses only some objects whole. A backend
         that reads page by page (etcd) is never held whole."""
         pages = getattr(self.backend, "snapshot_pages", None)
         if pages is None:
             entries, revision = await self.backend.snapshot()
-            for start in range(0, len(entries), CHUNK):
-                chunk = entries[start : start + CHUNK]
-                yield [self.parse(e.table, e.id, e.value) for e in chunk], revision
-            if not entries:
-                yield [], revision
+            for start in range(0, max(len(entries), 1), CHUNK):
+                yield entries[start : start + CHUNK], revision
             return
         async for page, revision in pages():
+            yield page, revision
+
+    async def snapshot_batches(self) -> AsyncIterator[tuple[list[NbObject], int]]:
+        """The snapshot in parsed batches, each with the snapshot's revision."""
+        async for page, revision in self.snapshot_pages():
             yield [self.parse(e.table, e.id, e.value) for e in page], revision
 
     @property

@@ -14,23 +14,16 @@ from __future__ import annotations
 import gc
 import logging
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, TypeVar
 
 from dragonscope.graph import Edge, Node
 from dragonscope.nb import Change, NbObject, Snapshot
-from dragonscope.topology import ids
 from dragonscope.topology import metadata as md
-from dragonscope.topology.contribution import (
-    EMPTY,
-    Contribution,
-    Dep,
-    EdgeSpec,
-    Key,
-    RenderContext,
-)
+from dragonscope.topology.contribution import EMPTY, Contribution, EdgeSpec, Key, RenderContext
+from dragonscope.topology.deps import Dependencies
 from dragonscope.topology.extensions import Extension, ExtensionFailure, ExtensionRunner
 from dragonscope.topology.rules import INDEXES, render, render_plain
 from dragonscope.topology.store import ObjectStore
@@ -112,11 +105,11 @@ class Topology:
         for name, (table, _values) in INDEXES.items():
             self._index_by_table.setdefault(table, []).append(name)
         self._contrib: dict[Key, Contribution] = {}
-        self._deps: dict[Key, frozenset[Dep]] = {}
-        self._dependents: dict[Dep, set[Key]] = {}
+        self._deps = Dependencies()
         self._node_claims: dict[str, dict[Key, dict[str, Any]]] = {}
         self._refs: Counter[str] = Counter()
         self._ref_target: dict[str, Key] = {}
+        self._ref_node: dict[Key, str] = {}  # the inverse of _ref_target
         self._tenants: Counter[str] = Counter()
         self._tenant_topic: dict[str, str] = {}
         self._edge_claims: dict[str, dict[Key, EdgeSpec]] = {}
@@ -150,6 +143,14 @@ class Topology:
         if self._objects:
             raise ValueError("compactness is chosen before the first object is loaded")
         self._store_.compact = value and self.chassis is not None
+
+    def skeleton(
+        self, table: str, object_id: str, stored: Callable[[], Mapping[str, Any] | None]
+    ) -> NbObject | None:
+        """What a compact slice keeps of an object read from the NB, if it does not need
+        it whole (``stored`` decodes the object's value, called only if a field is kept):
+        it may be loaded instead of the parsed object."""
+        return self._store_.skeleton((table, object_id), stored)
 
     def keep_fields(self, fields: Mapping[str, Iterable[str] | None]) -> None:
         """Fields another reader of ``snapshot`` needs on every object, drawn or not
@@ -228,17 +229,19 @@ class Topology:
             for value in after - before:
                 entries.setdefault(value, set()).add(key[1])
             for value in before ^ after:
-                dirty.update(dict.fromkeys(self._dependents.get(("idx", name, value), ())))
+                dirty.update(dict.fromkeys(self._deps.readers(("idx", name, value))))
         dirty[key] = None
-        dirty.update(dict.fromkeys(self._dependents.get(("obj", *key), ())))
+        dirty.update(dict.fromkeys(self._deps.readers(("obj", *key))))
         # A placeholder for this key resolves differently once the object exists (or not).
-        self._existence_moved[ids.node_id(*key)] = None
+        referenced = self._ref_node.get(key)
+        if referenced is not None:
+            self._existence_moved[referenced] = None
 
     # -- rendering ------------------------------------------------------------------------------
     def _render(self, key: Key) -> Contribution:
         obj = self._objects.get(key)
         if obj is None:
-            self._set_deps(key, frozenset())
+            self._deps.record(key, set())
             self._store_.set_needs(key, False, ())
             return EMPTY
         claims = self._slice_claims.get(key)
@@ -252,27 +255,10 @@ class Topology:
             shown = render_plain(ctx)
         if shown:
             self._extensions.contribute(ctx)
-        self._set_deps(key, frozenset(ctx.deps))
+        self._deps.record(key, ctx.deps)
         reads = [(dep[1], dep[2]) for dep in ctx.deps if dep[0] == "obj"] if shown else ()
         self._store_.set_needs(key, shown, reads)
         return ctx.contribution
-
-    def _set_deps(self, key: Key, deps: frozenset[Dep]) -> None:
-        old = self._deps.get(key, frozenset())
-        if old == deps:
-            return
-        for dep in old - deps:
-            holders = self._dependents.get(dep)
-            if holders is not None:
-                holders.discard(key)
-                if not holders:
-                    del self._dependents[dep]
-        for dep in deps - old:
-            self._dependents.setdefault(dep, set()).add(key)
-        if deps:
-            self._deps[key] = deps
-        else:
-            self._deps.pop(key, None)
 
     def _rerender(
         self, key: Key, touched_nodes: dict[str, None], touched_edges: dict[str, None]
@@ -295,7 +281,7 @@ class Topology:
             if old.nodes.get(nid) != metadata or nid not in old.nodes:
                 self._node_claims.setdefault(nid, {})[key] = metadata
                 touched_nodes[nid] = None
-        _count(self._refs, self._ref_target, old.refs, new.refs, touched_nodes)
+        _count(self._refs, self._ref_target, old.refs, new.refs, touched_nodes, self._ref_node)
         _count(self._tenants, self._tenant_topic, old.tenants, new.tenants, touched_nodes)
         for eid in old.edges.keys() - new.edges.keys():
             spec = old.edges[eid]
@@ -466,17 +452,22 @@ def _count(
     old: Mapping[str, _V],
     new: Mapping[str, _V],
     touched: dict[str, None],
+    inverse: dict[_V, str] | None = None,
 ) -> None:
     """Nodes several objects may point at (placeholders, tenants) exist while counted."""
     for nid in old.keys() - new.keys():
         counts[nid] -= 1
         if not counts[nid]:
             del counts[nid]
-            del values[nid]
+            value = values.pop(nid)
+            if inverse is not None:
+                del inverse[value]
         touched[nid] = None
     for nid in new.keys() - old.keys():
         counts[nid] += 1
         values[nid] = new[nid]
+        if inverse is not None:
+            inverse[new[nid]] = nid
         touched[nid] = None
 
 

@@ -16,7 +16,7 @@ own change needs no fetch.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -79,7 +79,7 @@ class ObjectStore:
             obj is not None
             and isinstance(current, Skeleton)
             and key not in self._need
-            and self._skeleton_data(obj) == current.data
+            and self._skeleton_data(obj.table, obj.data) == current.data
         )
 
     def put(self, key: Key, obj: NbObject | None) -> None:
@@ -124,27 +124,41 @@ class ObjectStore:
         for key in self._candidates:
             obj = self.objects.get(key)
             if key not in self._need and obj is not None and not isinstance(obj, Skeleton):
-                self.objects[key] = Skeleton(key[0], key[1], self._skeleton_data(obj))
+                self.objects[key] = Skeleton(key[0], key[1], self._skeleton_data(key[0], obj.data))
         self._candidates.clear()
 
-    def _skeleton_data(self, obj: NbObject) -> dict[str, Any]:
-        keep = SKELETONS.get(obj.table)
-        data = keep(obj.data) if keep is not None else _NOTHING
-        also = self._also.get(obj.table)
+    def skeleton(self, key: Key, stored: Callable[[], Mapping[str, Any] | None]) -> Skeleton | None:
+        """What a compact store keeps of an object read from the NB, made without judging
+        the whole object (``stored`` decodes its value, only if a field is kept); None
+        when the object is needed whole, or its value is not a JSON object."""
+        table = key[0]
+        if not self.compact or key in self._need or table in self._whole:
+            return None
+        if table not in SKELETONS and table not in self._also:
+            return Skeleton(table, key[1], _NOTHING)
+        data = stored()
+        if data is None:
+            return None
+        return Skeleton(table, key[1], self._skeleton_data(table, data))
+
+    def _skeleton_data(self, table: str, stored: Mapping[str, Any]) -> dict[str, Any]:
+        keep = SKELETONS.get(table)
+        data = keep(stored) if keep is not None else _NOTHING
+        also = self._also.get(table)
         if also:
-            data = {**data, **{name: obj.data[name] for name in also if name in obj.data}}
+            data = {**data, **{name: stored[name] for name in also if name in stored}}
         if not data:
             return _NOTHING
         if len(data) > 1:
             return data
         frozen = _frozen(data)
-        table = self._shared.setdefault(obj.table, {})
+        shared_of_table = self._shared.setdefault(table, {})
         try:
-            shared = table.get(frozen)
+            shared = shared_of_table.get(frozen)
         except TypeError:  # an unhashable oddity in a field: keep it unshared
             return data
         if shared is not None:
             return shared
-        if len(table) < _SHARED_MAX:
-            table[frozen] = data
+        if len(shared_of_table) < _SHARED_MAX:
+            shared_of_table[frozen] = data
         return data

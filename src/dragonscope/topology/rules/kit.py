@@ -7,7 +7,7 @@ tracked dependency.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -95,14 +95,14 @@ INDEXES: dict[str, tuple[str, Callable[[NbObject], list[str]]]] = {
 # --- skeletons -----------------------------------------------------------------------------------
 
 
-def _keep(*names: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
-    def skeleton(data: dict[str, Any]) -> dict[str, Any]:
+def _keep(*names: str) -> Callable[[Mapping[str, Any]], dict[str, Any]]:
+    def skeleton(data: Mapping[str, Any]) -> dict[str, Any]:
         return {name: data[name] for name in names if name in data}
 
     return skeleton
 
 
-def _lport_skeleton(data: dict[str, Any]) -> dict[str, Any]:
+def _lport_skeleton(data: Mapping[str, Any]) -> dict[str, Any]:
     kept = {"binding": data["binding"]} if "binding" in data else {}
     if data.get("device_owner") in (GATEWAY_OWNER, FLOATINGIP_OWNER):
         kept["device_owner"] = data["device_owner"]
@@ -110,7 +110,7 @@ def _lport_skeleton(data: dict[str, Any]) -> dict[str, Any]:
     return kept
 
 
-def _lrouter_skeleton(data: dict[str, Any]) -> dict[str, Any]:
+def _lrouter_skeleton(data: Mapping[str, Any]) -> dict[str, Any]:
     ports = data.get("ports")
     if not isinstance(ports, list):
         return {}
@@ -122,7 +122,7 @@ def _lrouter_skeleton(data: dict[str, Any]) -> dict[str, Any]:
     return {"ports": kept}
 
 
-SKELETONS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
+SKELETONS: dict[str, Callable[[Mapping[str, Any]], dict[str, Any]]] = {
     tables.LPORT: _lport_skeleton,
     tables.LROUTER: _lrouter_skeleton,
     tables.CHILD_PORT_SEGMENTATION: _keep("parent", "port"),

@@ -1,11 +1,17 @@
 """Collector figures on a 100k-object NB in etcd, against Dragonflow's original approach.
 
-Each service (ours, then the baseline) runs as its own process against a fresh
+Each service (a per-chassis collector for a chassis with about 200 ports, the
+global collector, then the baseline) runs as its own process against a fresh
 analyzer process; a subscriber on the analyzer observes the result:
 
 * initial sync: process start → the subscriber has seen every node and edge;
 * propagation latency: etcd put → subscriber event, at 500 changes/s;
-* idle: messages sent and CPU time of the service over 60 s with no change.
+* idle: messages sent and CPU time of the service over 60 s with no change;
+* memory: RSS after the sync, its peak during the sync, and after the idle minute.
+
+The floor, a bare etcd range read and ``json.loads`` of every value in a
+process of its own, is measured in the same run: no reader of this NB can do
+with less.
 
 The baseline does what ``df_skydive_service`` did: every ``update_interval``
 (10 s) it reads the whole NB, translates it and re-sends every element. The
@@ -44,7 +50,11 @@ SIZE = "large"  # the demo generator's ~100k-object cloud
 RATE = 500  # changes per second
 LATENCY_SECONDS = 10
 IDLE_SECONDS = 60
+# ``BENCH_COLLECTOR_MODES=chassis`` measures only those services (for quick iterations);
+# the floor is always measured.
+MODES = os.environ.get("BENCH_COLLECTOR_MODES", "chassis,collector,baseline").split(",")
 INTERVAL = 10.0  # Dragonflow's default update_interval
+CHASSIS_PORTS = 200  # the per-chassis collector watches a chassis with about this many ports
 DRAGONSCOPE = str(Path(sys.executable).with_name("dragonscope"))
 STATUS_TYPE = "dragonscope-collector"
 
@@ -99,6 +109,13 @@ class Service:
             self.proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT)
         self.ps = psutil.Process(self.proc.pid)
 
+    def peak_rss(self) -> float:
+        """The process's high-water mark of resident memory, MiB (Linux)."""
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+        return self.ps.memory_info().rss / 2**20
+
     def cpu(self) -> float:
         times = self.ps.cpu_times()
         return times.user + times.system
@@ -132,8 +149,20 @@ def _percentile(values: list[float], pct: float) -> float:
     return ordered[min(len(ordered) - 1, round(pct / 100 * (len(ordered) - 1)))]
 
 
+LABELS = {
+    "collector": "global collector",
+    "chassis": "per-chassis collector",
+    "baseline": "baseline (resend all)",
+}
+
+
 async def _measure(
-    mode: str, etcd: EtcdServer, ports: list[dict[str, Any]], expected: int, tmp: Path
+    mode: str,
+    etcd: EtcdServer,
+    ports: list[dict[str, Any]],
+    expected: int,
+    tmp: Path,
+    chassis: str = "",
 ) -> tuple[list[Figure], int]:
     import aetcd
 
@@ -148,19 +177,23 @@ async def _measure(
     subscriber = Subscriber(port)
     await subscriber.start()
     metrics_port = free_port()
-    if mode == "collector":
+    if mode != "baseline":
         args = [
             DRAGONSCOPE, "collector", "--nb", etcd.url, "--analyzer", f"127.0.0.1:{port}",
             "--update-interval", str(INTERVAL), "--metrics-listen", f"127.0.0.1:{metrics_port}",
             "--no-progress",
         ]  # fmt: skip
+        if mode == "chassis":
+            args += ["--chassis", chassis]
     else:
         args = [sys.executable, "-m", "bench.bench_collector", "baseline", etcd.url, str(port)]
     started = time.monotonic()
     service = Service(args, tmp / f"{mode}.log")
-    label = "dragonscope collector" if mode == "collector" else "baseline (resend all)"
+    label = LABELS[mode]
     figures: list[Figure] = []
     size = f"{expected:,} graph elements"
+    if mode == "chassis":
+        size += f" ({chassis}, {len(ports)} ports)"
     try:
         while subscriber.added < expected:
             if service.proc.poll() is not None:
@@ -173,6 +206,7 @@ async def _measure(
         figures.append(
             Figure(f"{label}: RSS after sync", service.ps.memory_info().rss / 2**20, "MiB", size)
         )
+        figures.append(Figure(f"{label}: peak RSS during sync", service.peak_rss(), "MiB", size))
         await asyncio.sleep(2)
 
         # Propagation latency at RATE changes/s: rename ports, watch the names arrive.
@@ -235,6 +269,15 @@ async def _measure(
         figures.append(
             Figure(f"{label}: CPU while idle", cpu_after - cpu_before, "CPU s", size, idle)
         )
+        figures.append(
+            Figure(
+                f"{label}: idle CPU", (cpu_after - cpu_before) / IDLE_SECONDS * 100,
+                "% of a core", size, idle,
+            )
+        )  # fmt: skip
+        figures.append(
+            Figure(f"{label}: steady RSS", service.ps.memory_info().rss / 2**20, "MiB", size, idle)
+        )
     finally:
         service.stop()
         await subscriber.stop()
@@ -252,7 +295,7 @@ async def _settle(subscriber: Subscriber, sent: dict[str, float], ports: int, mo
 
 
 async def _sent(mode: str, metrics_port: int, tmp: Path) -> float:
-    if mode == "collector":
+    if mode != "baseline":
         metrics = await _metrics(metrics_port)
         return sum(
             v
@@ -281,6 +324,9 @@ async def collect() -> list[Figure]:
     nodes, edges = translate(snapshot, extensions=discover()[0])
     expected = len(nodes) + len(edges)
     ports = [o for o in dump["lport"] if o.get("name")][:1000]
+    chassis, local = _chassis_near(dump, CHASSIS_PORTS)
+    slice_nodes, slice_edges = translate(snapshot, chassis, discover()[0])
+    del snapshot
     etcd = EtcdServer()
     etcd.start()
     figures: list[Figure] = []
@@ -291,8 +337,17 @@ async def collect() -> list[Figure]:
             print(
                 f"loaded {count:,} objects into etcd in {time.monotonic() - t0:.1f} s", flush=True
             )
-            for mode in ("collector", "baseline"):
-                result, _ = await _measure(mode, etcd, ports, expected, Path(tmp))
+            floor = _floor(etcd.url, Path(tmp))
+            for figure in floor:
+                print(f"  {figure.name}: {figure.value:.4g} {figure.unit}", flush=True)
+            figures.extend(floor)
+            runs = [
+                ("chassis", local, len(slice_nodes) + len(slice_edges)),
+                ("collector", ports, expected),
+                ("baseline", ports, expected),
+            ]
+            for mode, changed, count in (run for run in runs if run[0] in MODES):
+                result, _ = await _measure(mode, etcd, changed, count, Path(tmp), chassis)
                 for figure in result:
                     print(
                         f"  {figure.name}: {figure.value:.4g} {figure.unit} ({figure.note})",
@@ -302,6 +357,46 @@ async def collect() -> list[Figure]:
         finally:
             etcd.cleanup()
     return figures
+
+
+def _chassis_near(dump: dict[str, list[dict[str, Any]]], wanted: int) -> tuple[str, list[dict]]:
+    """The chassis with the number of bound ports closest to ``wanted``, and its named ports."""
+    bound: dict[str, list[dict[str, Any]]] = {}
+    for port in dump["lport"]:
+        binding = port.get("binding") or {}
+        if binding.get("chassis"):
+            bound.setdefault(binding["chassis"], []).append(port)
+    name = min(sorted(bound), key=lambda c: abs(len(bound[c]) - wanted))
+    return name, [p for p in bound[name] if p.get("name")] or bound[name]
+
+
+def _floor(url: str, tmp: Path) -> list[Figure]:
+    """A bare etcd range read of the NB and ``json.loads`` of every value, in its own
+    process: what any reader of this NB must pay at the very least."""
+    out = tmp / "floor.json"
+    subprocess.run(
+        [sys.executable, "-m", "bench.bench_collector", "floor", url, str(out)],
+        check=True, cwd=HERE.parent,
+    )  # fmt: skip
+    result = json.loads(out.read_text())
+    size = f"{result['objects']:,} NB objects"
+    return [
+        Figure("floor (etcd read + json.loads): time", result["seconds"], "s", size),
+        Figure("floor (etcd read + json.loads): peak RSS", result["peak_mib"], "MiB", size),
+    ]
+
+
+async def floor(nb_url: str, out: str) -> None:
+    from dragonscope.nb.backends import open_backend
+
+    backend = open_backend(nb_url)
+    started = time.monotonic()
+    entries, _ = await backend.snapshot()
+    parsed = [json.loads(entry.value) for entry in entries]
+    seconds = time.monotonic() - started
+    await backend.close()
+    peak = int(Path("/proc/self/status").read_text().split("VmHWM:")[1].split()[0]) / 1024
+    Path(out).write_text(json.dumps({"seconds": seconds, "peak_mib": peak, "objects": len(parsed)}))
 
 
 # -- the baseline service, run as its own process --------------------------------------------------
@@ -354,3 +449,5 @@ async def baseline(nb_url: str, port: int) -> None:
 
 if __name__ == "__main__" and len(sys.argv) == 4 and sys.argv[1] == "baseline":
     asyncio.run(baseline(sys.argv[2], int(sys.argv[3])))
+if __name__ == "__main__" and len(sys.argv) == 4 and sys.argv[1] == "floor":
+    asyncio.run(floor(sys.argv[2], sys.argv[3]))

@@ -15,7 +15,8 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
+from functools import partial
 
 from dragonscope.collector.desired import freeze_heap
 from dragonscope.collector.nb_probe import reachable
@@ -23,11 +24,10 @@ from dragonscope.collector.settings import CollectorSettings, NbSource
 from dragonscope.collector.stats import CollectorStats
 from dragonscope.collector.status import StatusNode
 from dragonscope.collector.sync import SyncState
-from dragonscope.graph import Edge
-from dragonscope.nb import Change, NbReader, open_reader
-from dragonscope.nb.backends import Resyncs
+from dragonscope.nb import Change, NbObject, NbReader, open_reader, stored_object
+from dragonscope.nb.backends import RawEntry, Resyncs
 from dragonscope.skydive import Backoff
-from dragonscope.topology import Topology
+from dragonscope.topology import GraphOp, Topology
 
 log = logging.getLogger("dragonscope.collector")
 
@@ -65,67 +65,148 @@ class NbFeed:
         self._sync = sync
         self._status = status
         self._stats = stats
-        self._keys: set[tuple[str, str]] = set()
         # Called after each change is folded in (another source that reads the NB, say).
         self.listeners: list[Callable[[Change], None]] = []
 
     def _backoff(self) -> Backoff:
         return Backoff(self.settings.backoff_initial, self.settings.backoff_max)
 
-    async def load(self, reader: NbReader) -> int:
-        """Initial snapshot (retried while the NB is unreachable) and translation;
-        returns the snapshot's revision."""
-        backoff = self._backoff()
-        while True:
-            try:
-                started = time.monotonic()
-                snapshot, revision = await reader.snapshot()
-                break
-            except Exception as exc:
-                await self._failed(backoff, f"cannot read the NB: {exc}")
+    def prepare(self, reader: NbReader) -> None:
+        """A chassis slice is compact when its store can be asked again for single objects;
+        the backend reports a break in the NB's history (a restore) to this feed."""
         resyncs = getattr(reader.backend, "resyncs", None)
         if isinstance(resyncs, Resyncs):
             resyncs.listener = self._resync_changed
-        # A thread keeps the loop answering /healthz while a big NB is translated.
-        await asyncio.to_thread(self.topology.load, snapshot)
-        self._keys = set(snapshot)
-        for table, _ in self._keys:
-            self._stats.nb_objects[table] += 1
-        self._stats.nb_revision = revision
+        if not self.topology.snapshot:
+            self.topology.compact = self.topology.chassis is not None and reader.can_fetch
+
+    @property
+    def streamed(self) -> bool:
+        """Whether the snapshot is published while read (a compact slice), rather than
+        translated in one go before anything is published (the global graph)."""
+        return self.topology.compact
+
+    async def load(self, reader: NbReader) -> int:
+        """Initial snapshot (retried while the NB is unreachable), translated and marked,
+        batch by batch as it is read when ``streamed``; returns the snapshot's revision."""
+        backoff = self._backoff()
+        while True:
+            try:
+                return await self._load(reader)
+            except Exception as exc:
+                await self._failed(backoff, f"cannot read the NB: {exc}")
+
+    async def _load(self, reader: NbReader) -> int:
+        topology, stats = self.topology, self._stats
+        started = time.monotonic()
+        # A retried load must also drop what disappeared since the failed attempt.
+        retried = set(topology.snapshot) if topology.snapshot else None
+        self.prepare(reader)
+        held_back: list[NbObject] | None = None if self.streamed else []
+        stats.nb_objects.clear()
+        topology.begin_load()
+        revision = count = 0
+        async for page, revision in reader.snapshot_pages():
+            batch = self._read(reader, page)
+            for obj in batch:
+                stats.nb_objects[obj.table] += 1
+                if retried is not None:
+                    retried.discard(obj.key)
+            count += len(batch)
+            if held_back is not None:
+                held_back.extend(batch)
+            else:
+                ops = topology.load_batch(batch)
+                del batch
+                values = {(entry.table, entry.id): entry.value for entry in page}
+                self._mark(ops + await self._hydrate(reader, revision, values))
+            stats.nb_revision = revision
+            await asyncio.sleep(0)
+        if held_back is not None:
+            # The whole graph in one go, in a thread that keeps the loop answering /healthz
+            # (nothing else reads the topology until the load is done).
+            self._mark(await asyncio.to_thread(topology.load_batch, held_back))
+            del held_back
+        ops = topology.end_load()
+        if retried:
+            ops += topology.apply_all(Change(t, i, None, revision) for t, i in retried)
+        self._mark(ops + await self._hydrate(reader, revision))
+        stats.nb_revision = revision
         self.mark_stale(False)
         self._status.refresh(self.stale, self.stale_since)
         self.ready = True
+        self._sync.complete()
         freeze_heap()
         log.info(
             "NB snapshot read objects=%d revision=%s nodes=%d edges=%d elapsed=%.2fs",
-            len(snapshot), revision, len(self.topology.nodes), len(self.topology.edges),
+            count, revision, len(topology.nodes), len(topology.edges),
             time.monotonic() - started,
         )  # fmt: skip
         return revision
 
-    def apply(self, change: Change) -> None:
-        """Fold one NB change into the desired graph (never waits for the analyzer)."""
+    def _read(self, reader: NbReader, page: list[RawEntry]) -> list[NbObject]:
+        """A page's objects, parsed whole; or, where a compact slice keeps only a skeleton,
+        only glanced at (judging a whole object costs several times its decoding)."""
+        topology, out = self.topology, []
+        for entry in page:
+            obj = (
+                topology.skeleton(entry.table, entry.id, partial(stored_object, entry.value))
+                if topology.compact
+                else None
+            )
+            out.append(obj if obj is not None else reader.parse(entry.table, entry.id, entry.value))
+        return out
+
+    async def _hydrate(
+        self, reader: NbReader, revision: int, read: Mapping[tuple[str, str], bytes] | None = None
+    ) -> list[GraphOp]:
+        """Read again, whole, the objects a compact slice now needs (it holds only their
+        skeletons): from ``read`` (values just read) if there, else from the NB at
+        ``revision`` where the store keeps history, so that they agree with the rest of
+        the slice."""
+        ops: list[GraphOp] = []
+        asked: frozenset[tuple[str, str]] = frozenset()
+        read = read or {}
+        while self.topology.wanted and self.topology.wanted != asked:
+            asked = self.topology.wanted
+            keys = sorted(asked)
+            found: dict[tuple[str, str], NbObject | None] = {
+                key: reader.parse(key[0], key[1], read[key]) for key in keys if key in read
+            }
+            elsewhere = [key for key in keys if key not in found]
+            if elsewhere:
+                found.update(await reader.fetch(elsewhere, revision))
+            changes = [Change(t, i, found.get((t, i)), revision) for t, i in keys]
+            ops += self.topology.apply_all(changes)
+        return ops
+
+    def _mark(self, ops: list[GraphOp]) -> None:
+        for op in ops:
+            self._sync.mark(op.element.id, op.is_node)
+
+    async def apply(self, change: Change, reader: NbReader | None = None) -> None:
+        """Fold one NB change into the desired graph (never waits for the analyzer);
+        with ``reader``, objects the change brings into a compact slice are read whole."""
         stats = self._stats
         stats.nb_events += 1
         self._sync.activity += 1
         stats.nb_revision = change.revision  # in order; lower after a restore
+        existed = change.key in self.topology.snapshot
         try:
             ops = self.topology.apply(change)
+            if reader is not None and self.topology.wanted:
+                ops += await self._hydrate(reader, change.revision)
         except Exception:
             stats.translate_errors += 1
             log.exception("cannot translate change %s/%s; full reconciliation", *change.key)
             self._sync.mark_many(list(self.topology.nodes), list(self.topology.edges))
             self._tell(change)
             return
-        if change.deleted:
-            if change.key in self._keys:
-                self._keys.discard(change.key)
-                stats.nb_objects[change.table] -= 1
-        elif change.key not in self._keys:
-            self._keys.add(change.key)
+        if change.deleted and existed:
+            stats.nb_objects[change.table] -= 1
+        elif not change.deleted and not existed:
             stats.nb_objects[change.table] += 1
-        for op in ops:
-            self._sync.mark(op.element.id, not isinstance(op.element, Edge))
+        self._mark(ops)
         self._tell(change)
 
     def _tell(self, change: Change) -> None:
@@ -141,26 +222,13 @@ class NbFeed:
                     if self.stale:
                         self.mark_stale(False)
                     backoff.reset()
-                    self.apply(change)
+                    await self.apply(change, reader)
                     since = change.revision  # goes back when the NB was restored
             except Exception as exc:
                 await self._failed(backoff, f"NB change stream failed: {exc}")
                 continue
             # A finite stream (a dump file) has nothing more to say.
             await asyncio.Event().wait()
-
-    def _resync_changed(self, resyncs: Resyncs) -> None:
-        stats = self._stats
-        stats.nb_resyncs, stats.nb_resyncing = resyncs.count, resyncs.active
-        stats.nb_resync_reason = resyncs.reason
-        if resyncs.active:
-            log.warning(
-                "NB history changed (%s): resynchronising from a fresh read", resyncs.reason
-            )
-        else:
-            log.info("NB resync done; following from revision %s", stats.nb_revision)
-        if self.ready:
-            self._status.resynced(resyncs.count, resyncs.active, resyncs.reason, resyncs.at)
 
     async def _failed(self, backoff: Backoff, reason: str) -> None:
         """The NB could not be read: say so, keep the last graph, wait before retrying."""
@@ -192,3 +260,16 @@ class NbFeed:
             self.stale_since = None
         if self.ready:
             self._status.refresh(self.stale, self.stale_since)
+
+    def _resync_changed(self, resyncs: Resyncs) -> None:
+        stats = self._stats
+        stats.nb_resyncs, stats.nb_resyncing = resyncs.count, resyncs.active
+        stats.nb_resync_reason = resyncs.reason
+        if resyncs.active:
+            log.warning(
+                "NB history changed (%s): resynchronising from a fresh read", resyncs.reason
+            )
+        else:
+            log.info("NB resync done; following from revision %s", stats.nb_revision)
+        if self.ready:
+            self._status.resynced(resyncs.count, resyncs.active, resyncs.reason, resyncs.at)

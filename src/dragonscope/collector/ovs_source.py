@@ -26,7 +26,7 @@ from dragonscope.collector.settings import CollectorSettings
 from dragonscope.collector.sync import SyncState
 from dragonscope.graph import Edge, Node
 from dragonscope.nb import Change, tables
-from dragonscope.ovs import DEFAULT_OVSDB, OvsProbe, ProbeSettings
+from dragonscope.ovs import DEFAULT_OVSDB, NB_FIELDS, OvsProbe, ProbeSettings
 from dragonscope.topology import Topology, node_id
 
 # The NB tables the probe checks the switch against (see dragonscope.ovs.nbview).
@@ -81,6 +81,8 @@ def attach_ovs(host: Host) -> OvsSource | None:
     host.add_source(source, source.probe.run, "ovs")
     host.desired.layers.append(source)
     host.nb.listeners.append(source.nb_changed)
+    # The probe reads every port, network and chassis, local or not.
+    host.nb.topology.keep_fields(NB_FIELDS)
     return source
 
 

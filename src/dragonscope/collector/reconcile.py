@@ -99,9 +99,17 @@ class Reconciler:
                     # here rather than count in-flight elements as surprises.
                     self._scan_complete = False
                     return count
+        return count + self.mark_unwanted(held)
+
+    def mark_unwanted(self, held: HeldState | None) -> int:
+        """Mark what the analyzer holds and no source wants any more. Not before the NB
+        snapshot is wholly read: what it has not reached yet is still wanted."""
+        if held is None or not self._sync.loaded:
+            return 0
+        count = 0
         unwanted_nodes, unwanted_edges = self._desired.unwanted(held.nodes, held.edges)
         for element_id in unwanted_nodes:
-            count += sync.mark_new(element_id, True)
+            count += self._sync.mark_new(element_id, True)
         for element_id in unwanted_edges:
-            count += sync.mark_new(element_id, False)
+            count += self._sync.mark_new(element_id, False)
         return count

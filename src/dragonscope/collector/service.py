@@ -34,6 +34,7 @@ from dragonscope.collector.stats import CollectorStats, StatsReport
 from dragonscope.collector.status import StatusNode
 from dragonscope.collector.sync import SyncState
 from dragonscope.config import parse_host_port
+from dragonscope.nb import NbReader
 from dragonscope.skydive import analyzer_base_url
 from dragonscope.topology import Topology
 
@@ -174,8 +175,11 @@ class Collector:
                     host, port = parse_host_port(settings.metrics_listen, "--metrics-listen")
                     health = HealthServer(lambda: self.stats, host, port)
                     await health.start()
-                revision = await self.nb.load(reader)
-                tasks: list[tuple[str, Task]] = [("nb", self.nb.follow(reader, revision))]
+                self.nb.prepare(reader)
+                # A global graph is translated whole before anything is published or
+                # compared; a compact slice is published while read.
+                loaded = None if self.nb.streamed else await self.nb.load(reader)
+                tasks: list[tuple[str, Task]] = [("nb", self._feed(reader, loaded))]
                 for i, link in enumerate(self.links):
                     suffix = f"-{i}" if i else ""
                     tasks.append((f"publish{suffix}", link.run()))
@@ -192,6 +196,15 @@ class Collector:
                 await link.close()
             if health is not None:
                 await health.stop()
+
+    async def _feed(self, reader: NbReader, revision: int | None) -> None:
+        """Load the NB (published while read, for a streamed slice) unless already
+        loaded, then follow it."""
+        if revision is None:
+            revision = await self.nb.load(reader)
+            for link in self.links:
+                link.reconciler.mark_unwanted(link.sync.held)
+        await self.nb.follow(reader, revision)
 
 
 async def _until_one_fails(coroutines: list[tuple[str, Task]]) -> None:

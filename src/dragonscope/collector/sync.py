@@ -25,6 +25,8 @@ class SyncState:
         self.held: HeldState | None = None
         self.dirty = Dirty()
         self.synced = False
+        # The desired graph holds the whole NB snapshot (it is published while read).
+        self.loaded = False
         # A flush in progress has taken its dirty IDs out of the set.
         self.flushing = False
         self.resync_requested = False
@@ -63,6 +65,15 @@ class SyncState:
         self.mark(element_id, is_node)
         return 1
 
+    def complete(self) -> None:
+        """The NB snapshot is wholly in the desired graph: being caught up now means synced
+        (for every analyzer this state passes its marks on to)."""
+        self.loaded = True
+        self.activity += 1
+        self.wake.set()
+        for follower in self.followers:
+            follower.complete()
+
     def connected(self, held: HeldState) -> None:
         """The analyzer's holdings were just read: start comparing against them."""
         self.activity += 1
@@ -87,6 +98,6 @@ class SyncState:
     def caught_up(self, revision: int) -> None:
         """Nothing is dirty: the analyzer holds exactly the desired graph."""
         self.dirty_since = None
-        if not self.synced:
+        if not self.synced and self.loaded:
             self.synced = True
             log.info("analyzer in sync with the NB (revision %s)", revision)

@@ -42,6 +42,7 @@ from dragonscope.nb.schema import (
     parse,
     redact,
     serialize,
+    stored_object,
 )
 from dragonscope.nb.secrets import scrub
 
@@ -75,6 +76,7 @@ __all__ = [
     "redact",
     "scrub",
     "serialize",
+    "stored_object",
     "stored_objects",
     "tables",
 ]

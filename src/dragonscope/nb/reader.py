@@ -19,7 +19,7 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 from dragonscope.nb import schema
-from dragonscope.nb.backends import Backend, open_backend
+from dragonscope.nb.backends import Backend, RawEntry, open_backend
 from dragonscope.nb.model import Change, NbObject, Problem, Snapshot
 from dragonscope.nb.problems import DUPLICATE_ID
 
@@ -52,6 +52,40 @@ class NbReader:
                 if index % CHUNK == CHUNK - 1:
                     await asyncio.sleep(0)
         return snapshot, revision
+
+    async def snapshot_pages(self) -> AsyncIterator[tuple[list[RawEntry], int]]:
+        """The snapshot's stored values a page at a time, each with the snapshot's
+        revision, unparsed: for a reader that parses only some objects whole. A backend
+        that reads page by page (etcd) is never held whole."""
+        pages = getattr(self.backend, "snapshot_pages", None)
+        if pages is None:
+            entries, revision = await self.backend.snapshot()
+            for start in range(0, max(len(entries), 1), CHUNK):
+                yield entries[start : start + CHUNK], revision
+            return
+        async for page, revision in pages():
+            yield page, revision
+
+    async def snapshot_batches(self) -> AsyncIterator[tuple[list[NbObject], int]]:
+        """The snapshot in parsed batches, each with the snapshot's revision."""
+        async for page, revision in self.snapshot_pages():
+            yield [self.parse(e.table, e.id, e.value) for e in page], revision
+
+    @property
+    def can_fetch(self) -> bool:
+        """Whether single objects can be read again cheaply (``fetch``)."""
+        return callable(getattr(self.backend, "fetch", None))
+
+    async def fetch(
+        self, keys: list[tuple[str, str]], revision: int = 0
+    ) -> dict[tuple[str, str], NbObject | None]:
+        """``keys`` read again, parsed, at ``revision`` where the store keeps history
+        (None for an object that does not exist)."""
+        raw = await self.backend.fetch(keys, revision)  # type: ignore[attr-defined]
+        return {
+            key: None if value is None else self.parse(key[0], key[1], value)
+            for key, value in raw.items()
+        }
 
     async def changes(self, since: int) -> AsyncIterator[Change]:
         """Every change after ``since``, parsed, in order, with no gap."""

@@ -559,6 +559,12 @@ def _load(raw: Any) -> tuple[dict[str, Any] | None, tuple[str, str] | None]:
     return value, None
 
 
+def stored_object(raw: bytes | str) -> dict[str, Any] | None:
+    """The stored JSON object, unjudged (None when the value is not one): for a reader that
+    only glances at a few fields of an object it does not keep."""
+    return _load(raw)[0]
+
+
 def parse(table: str, id: str, raw: bytes | str | dict[str, Any]) -> NbObject:
     """Judge one stored value of ``table`` stored under ``id``; never raises.
 

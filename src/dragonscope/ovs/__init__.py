@@ -9,7 +9,8 @@ of the tunnel mesh), reporting after each rebuild which IDs changed. It reads th
 itself (the collector does). See ``docs/ovs-probe.md``.
 """
 
+from dragonscope.ovs.nbview import NB_FIELDS
 from dragonscope.ovs.ovsdb import OvsdbMonitor
 from dragonscope.ovs.probe import DEFAULT_OVSDB, OvsProbe, ProbeSettings
 
-__all__ = ["DEFAULT_OVSDB", "OvsProbe", "OvsdbMonitor", "ProbeSettings"]
+__all__ = ["DEFAULT_OVSDB", "NB_FIELDS", "OvsProbe", "OvsdbMonitor", "ProbeSettings"]

@@ -9,6 +9,14 @@ from dragonscope.nb import NbObject, tables
 
 TUNNEL_TYPES = frozenset({"vxlan", "geneve", "gre"})
 
+NB_FIELDS: dict[str, tuple[str, ...] | None] = {
+    tables.CHASSIS: None,  # whole: the far ends of the tunnel mesh are drawn from them
+    tables.LSWITCH: ("unique_key", "network_type"),
+    tables.LPORT: ("unique_key", "lswitch", "binding", "enabled"),
+}
+"""The fields the probe reads of every object of these tables, local or not (None: the
+whole object): a reader that keeps only part of the NB must keep these."""
+
 
 @dataclass(frozen=True, slots=True)
 class PortFacts:

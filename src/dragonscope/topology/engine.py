@@ -14,25 +14,19 @@ from __future__ import annotations
 import gc
 import logging
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, TypeVar
 
 from dragonscope.graph import Edge, Node
 from dragonscope.nb import Change, NbObject, Snapshot
-from dragonscope.topology import ids
 from dragonscope.topology import metadata as md
-from dragonscope.topology.contribution import (
-    EMPTY,
-    Contribution,
-    Dep,
-    EdgeSpec,
-    Key,
-    RenderContext,
-)
+from dragonscope.topology.contribution import EMPTY, Contribution, EdgeSpec, Key, RenderContext
+from dragonscope.topology.deps import Dependencies
 from dragonscope.topology.extensions import Extension, ExtensionFailure, ExtensionRunner
 from dragonscope.topology.rules import INDEXES, render, render_plain
+from dragonscope.topology.store import ObjectStore
 
 log = logging.getLogger(__name__)
 
@@ -86,24 +80,36 @@ class Topology:
     valid order, that bring a consumer's copy from the previous graph to the new
     one; ``nodes``/``edges`` are the current graph. Treat returned elements as
     read-only: they are shared with ``nodes``/``edges``.
+
+    A ``compact`` slice keeps whole only the objects it draws (see ``store``): after
+    each call, ``wanted`` names the objects to read from the NB again and pass to
+    ``apply_all`` (the slice is complete once ``wanted`` is empty). A snapshot may be
+    given in batches, ``begin_load``, ``load_batch``..., ``end_load``, so that it is
+    never held whole; until ``end_load`` a reference to an object not seen yet is not
+    drawn as missing.
     """
 
     def __init__(
-        self, extensions: list[Extension] | None = None, chassis: str | None = None
+        self,
+        extensions: list[Extension] | None = None,
+        chassis: str | None = None,
+        compact: bool = False,
     ) -> None:
         self.chassis = chassis
         self._extensions = ExtensionRunner(extensions)
-        self._objects: dict[Key, NbObject] = {}
+        self._store_ = ObjectStore(compact and chassis is not None)
+        self._objects = self._store_.objects
+        self._loading = False
         self._index: dict[str, dict[str, set[str]]] = {name: {} for name in INDEXES}
         self._index_by_table: dict[str, list[str]] = {}
         for name, (table, _values) in INDEXES.items():
             self._index_by_table.setdefault(table, []).append(name)
         self._contrib: dict[Key, Contribution] = {}
-        self._deps: dict[Key, frozenset[Dep]] = {}
-        self._dependents: dict[Dep, set[Key]] = {}
+        self._deps = Dependencies()
         self._node_claims: dict[str, dict[Key, dict[str, Any]]] = {}
         self._refs: Counter[str] = Counter()
         self._ref_target: dict[str, Key] = {}
+        self._ref_node: dict[Key, str] = {}  # the inverse of _ref_target
         self._tenants: Counter[str] = Counter()
         self._tenant_topic: dict[str, str] = {}
         self._edge_claims: dict[str, dict[Key, EdgeSpec]] = {}
@@ -128,6 +134,37 @@ class Topology:
         return self._objects
 
     @property
+    def compact(self) -> bool:
+        """Whether this slice keeps skeletons of what it does not draw (see ``store``)."""
+        return self._store_.compact
+
+    @compact.setter
+    def compact(self, value: bool) -> None:
+        if self._objects:
+            raise ValueError("compactness is chosen before the first object is loaded")
+        self._store_.compact = value and self.chassis is not None
+
+    def skeleton(
+        self, table: str, object_id: str, stored: Callable[[], Mapping[str, Any] | None]
+    ) -> NbObject | None:
+        """What a compact slice keeps of an object read from the NB, if it does not need
+        it whole (``stored`` decodes the object's value, called only if a field is kept):
+        it may be loaded instead of the parsed object."""
+        return self._store_.skeleton((table, object_id), stored)
+
+    def keep_fields(self, fields: Mapping[str, Iterable[str] | None]) -> None:
+        """Fields another reader of ``snapshot`` needs on every object, drawn or not
+        (a compact slice keeps them in its skeletons too; None keeps a table whole)."""
+        if self._objects:
+            raise ValueError("kept fields are chosen before the first object is loaded")
+        self._store_.keep_also(fields)
+
+    @property
+    def wanted(self) -> frozenset[Key]:
+        """Objects a compact slice holds as skeletons but now needs whole."""
+        return frozenset(self._store_.wanted)
+
+    @property
     def extension_errors(self) -> list[ExtensionFailure]:
         """Extensions that failed, each disabled at its first failure (most recent last)."""
         return self._extensions.failures
@@ -139,9 +176,25 @@ class Topology:
         target = {obj.key: obj for obj in objects}
         if not self._objects:
             return self._load_empty(target)
-        changes = [(key, obj) for key, obj in target.items() if self._objects.get(key) != obj]
+        changes = [(k, obj) for k, obj in target.items() if not self._store_.unchanged(k, obj)]
         changes += [(key, None) for key in self._objects if key not in target]
         return self._apply(changes)
+
+    def begin_load(self) -> None:
+        """A snapshot follows in batches (``load_batch``), ended by ``end_load``."""
+        self._loading = True
+
+    def load_batch(self, objects: Iterable[NbObject]) -> list[GraphOp]:
+        """Objects of the snapshot being loaded; their operations, to publish at once."""
+        return self._apply([(obj.key, obj) for obj in objects])
+
+    def end_load(self) -> list[GraphOp]:
+        """The snapshot is complete: references to objects it lacks are now missing."""
+        self._loading = False
+        for nid, key in self._ref_target.items():
+            if key not in self._objects:
+                self._existence_moved[nid] = None
+        return self._settle({})
 
     def apply(self, change: Change) -> list[GraphOp]:
         """The operations for one NB change (an unchanged object yields none)."""
@@ -161,10 +214,7 @@ class Topology:
     def _store(self, key: Key, obj: NbObject | None, dirty: dict[Key, None]) -> None:
         """Record the new state of one object and mark everything that read it."""
         old = self._objects.get(key)
-        if obj is None:
-            self._objects.pop(key, None)
-        else:
-            self._objects[key] = obj
+        self._store_.put(key, obj)
         for name in self._index_by_table.get(key[0], ()):
             _table, values = INDEXES[name]
             before = set(values(old)) if old is not None else set()
@@ -179,17 +229,20 @@ class Topology:
             for value in after - before:
                 entries.setdefault(value, set()).add(key[1])
             for value in before ^ after:
-                dirty.update(dict.fromkeys(self._dependents.get(("idx", name, value), ())))
+                dirty.update(dict.fromkeys(self._deps.readers(("idx", name, value))))
         dirty[key] = None
-        dirty.update(dict.fromkeys(self._dependents.get(("obj", *key), ())))
+        dirty.update(dict.fromkeys(self._deps.readers(("obj", *key))))
         # A placeholder for this key resolves differently once the object exists (or not).
-        self._existence_moved[ids.node_id(*key)] = None
+        referenced = self._ref_node.get(key)
+        if referenced is not None:
+            self._existence_moved[referenced] = None
 
     # -- rendering ------------------------------------------------------------------------------
     def _render(self, key: Key) -> Contribution:
         obj = self._objects.get(key)
         if obj is None:
-            self._set_deps(key, frozenset())
+            self._deps.record(key, set())
+            self._store_.set_needs(key, False, ())
             return EMPTY
         claims = self._slice_claims.get(key)
         kinds = frozenset(k for k, n in claims.items() if n > 0) if claims else NO_KINDS
@@ -202,25 +255,10 @@ class Topology:
             shown = render_plain(ctx)
         if shown:
             self._extensions.contribute(ctx)
-        self._set_deps(key, frozenset(ctx.deps))
+        self._deps.record(key, ctx.deps)
+        reads = [(dep[1], dep[2]) for dep in ctx.deps if dep[0] == "obj"] if shown else ()
+        self._store_.set_needs(key, shown, reads)
         return ctx.contribution
-
-    def _set_deps(self, key: Key, deps: frozenset[Dep]) -> None:
-        old = self._deps.get(key, frozenset())
-        if old == deps:
-            return
-        for dep in old - deps:
-            holders = self._dependents.get(dep)
-            if holders is not None:
-                holders.discard(key)
-                if not holders:
-                    del self._dependents[dep]
-        for dep in deps - old:
-            self._dependents.setdefault(dep, set()).add(key)
-        if deps:
-            self._deps[key] = deps
-        else:
-            self._deps.pop(key, None)
 
     def _rerender(
         self, key: Key, touched_nodes: dict[str, None], touched_edges: dict[str, None]
@@ -243,7 +281,7 @@ class Topology:
             if old.nodes.get(nid) != metadata or nid not in old.nodes:
                 self._node_claims.setdefault(nid, {})[key] = metadata
                 touched_nodes[nid] = None
-        _count(self._refs, self._ref_target, old.refs, new.refs, touched_nodes)
+        _count(self._refs, self._ref_target, old.refs, new.refs, touched_nodes, self._ref_node)
         _count(self._tenants, self._tenant_topic, old.tenants, new.tenants, touched_nodes)
         for eid in old.edges.keys() - new.edges.keys():
             spec = old.edges[eid]
@@ -302,8 +340,9 @@ class Topology:
             return tenant_metadata(self._tenant_topic[nid])
         if nid in self._refs:
             table, object_id = self._ref_target[nid]
-            if (table, object_id) in self._objects:
-                # Exists but outside this slice: the edge is simply not shown.
+            if (table, object_id) in self._objects or self._loading:
+                # Exists but outside this slice (or may still come in the snapshot
+                # being loaded): the edge is simply not shown.
                 return None
             return missing_metadata(table, object_id)
         return None
@@ -338,7 +377,7 @@ class Topology:
             if obj is not None and obj.key != key:
                 # The change's key is what the store holds; the object must agree with it.
                 obj = NbObject(key[0], key[1], obj.data, obj.problems)
-            if self._objects.get(key) == obj:
+            if self._store_.unchanged(key, obj):
                 continue
             self._store(key, obj, dirty)
         return self._settle(dirty) if dirty else []
@@ -353,6 +392,7 @@ class Topology:
                     dirty[moved] = None
                 for retry in self._extensions.take_disabled_sources():
                     dirty[retry] = None
+        self._store_.settled()
         return self._emit(touched_nodes, touched_edges)
 
     def _emit(
@@ -412,17 +452,22 @@ def _count(
     old: Mapping[str, _V],
     new: Mapping[str, _V],
     touched: dict[str, None],
+    inverse: dict[_V, str] | None = None,
 ) -> None:
     """Nodes several objects may point at (placeholders, tenants) exist while counted."""
     for nid in old.keys() - new.keys():
         counts[nid] -= 1
         if not counts[nid]:
             del counts[nid]
-            del values[nid]
+            value = values.pop(nid)
+            if inverse is not None:
+                del inverse[value]
         touched[nid] = None
     for nid in new.keys() - old.keys():
         counts[nid] += 1
         values[nid] = new[nid]
+        if inverse is not None:
+            inverse[new[nid]] = nid
         touched[nid] = None
 
 

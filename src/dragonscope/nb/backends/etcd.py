@@ -38,11 +38,13 @@ import grpc
 from aetcd import rpc
 
 from dragonscope.nb.backends.base import BackendError, RawChange, RawEntry, Resyncs
-from dragonscope.nb.backends.keys import ETCD_PREFIX, ETCD_PREFIX_END, split_etcd_key
+from dragonscope.nb.backends.keys import ETCD_PREFIX, ETCD_PREFIX_END, etcd_key, split_etcd_key
 
 log = logging.getLogger(__name__)
 
 PAGE_SIZE = 2000
+# Keys read at once by ``fetch``.
+FETCH_CONCURRENCY = 64
 
 # Fail fast and reconnect fast: an operator watching an outage wants the picture
 # back within seconds of etcd's return, not after gRPC's two-minute backoff.
@@ -178,6 +180,61 @@ class EtcdBackend:
         self._resume = _Position(read.revision, read.revision, read.mod_revisions)
         return read.entries, read.revision
 
+    async def snapshot_pages(self) -> AsyncIterator[tuple[list[RawEntry], int]]:
+        """The snapshot one page at a time (each with the snapshot's revision), so that a
+        reader can translate and publish while reading, never holding the store whole."""
+        read = _Read(0)
+        key, failures = ETCD_PREFIX, 0
+        while True:
+            try:
+                response = await self._range(self._conn, key, read.revision, keys_only=False)
+            except Unreachable as exc:
+                failures += 1
+                if failures >= 3 * len(self._endpoints):
+                    raise BackendError(f"etcd unreachable while reading the NB: {exc}") from None
+                await self._conn.rotate()
+                await asyncio.sleep(0.2 * failures / len(self._endpoints))
+                continue
+            except Compacted:
+                raise BackendError("etcd compacted the revision being read; read again") from None
+            failures = 0
+            if read.revision == 0:
+                read.revision = response.header.revision
+            page = []
+            for kv in response.kvs:
+                where = split_etcd_key(kv.key)
+                if where is not None:
+                    read.mod_revisions[where] = kv.mod_revision
+                    page.append(RawEntry(where[0], where[1], kv.value))
+            yield page, read.revision
+            if not response.more or not response.kvs:
+                break
+            key = response.kvs[-1].key + b"\0"
+        self._resume = _Position(read.revision, read.revision, read.mod_revisions)
+
+    async def fetch(
+        self, keys: list[tuple[str, str]], revision: int = 0
+    ) -> dict[tuple[str, str], bytes | None]:
+        """The values of ``keys`` at ``revision`` (now if 0, or if it was compacted);
+        None for a key that does not exist."""
+        out: dict[tuple[str, str], bytes | None] = {}
+        for start in range(0, len(keys), FETCH_CONCURRENCY):
+            chunk = keys[start : start + FETCH_CONCURRENCY]
+            values = await asyncio.gather(*(self._get(key, revision) for key in chunk))
+            out.update(zip(chunk, values, strict=True))
+        return out
+
+    async def _get(self, key: tuple[str, str], revision: int) -> bytes | None:
+        request = rpc.RangeRequest(key=etcd_key(*key), revision=revision)
+        try:
+            response = await self._conn.kv().Range(request, timeout=self.timeout)
+        except grpc.aio.AioRpcError as exc:
+            error = _classify(exc)
+            if isinstance(error, Compacted) and revision:
+                return await self._get(key, 0)
+            raise BackendError(f"etcd {self._conn.target}: cannot read {key}: {error}") from exc
+        return response.kvs[0].value if response.kvs else None
+
     async def changes(self, since: int) -> AsyncIterator[RawChange]:
         conn = _Connection(self._endpoints)
         self._watch_conns.add(conn)
@@ -231,17 +288,7 @@ class EtcdBackend:
         read = _Read(revision)
         key = ETCD_PREFIX
         while True:
-            request = rpc.RangeRequest(
-                key=key,
-                range_end=ETCD_PREFIX_END,
-                limit=self.page_size,
-                revision=read.revision,
-                keys_only=keys_only,
-            )
-            try:
-                response = await conn.kv().Range(request, timeout=self.timeout)
-            except grpc.aio.AioRpcError as exc:
-                raise _classify(exc) from exc
+            response = await self._range(conn, key, read.revision, keys_only)
             if read.revision == 0:
                 read.revision = response.header.revision
             read.cluster_id = response.header.cluster_id
@@ -255,6 +302,22 @@ class EtcdBackend:
             if not response.more or not response.kvs:
                 return read
             key = response.kvs[-1].key + b"\0"
+
+    async def _range(
+        self, conn: _Connection, key: bytes, revision: int, keys_only: bool
+    ) -> rpc.RangeResponse:
+        """One page of NB keys from ``key`` on, at ``revision`` (0 = now)."""
+        request = rpc.RangeRequest(
+            key=key,
+            range_end=ETCD_PREFIX_END,
+            limit=self.page_size,
+            revision=revision,
+            keys_only=keys_only,
+        )
+        try:
+            return await conn.kv().Range(request, timeout=self.timeout)
+        except grpc.aio.AioRpcError as exc:
+            raise _classify(exc) from exc
 
     async def _revisions_at(self, conn: _Connection, since: int) -> dict[tuple[str, str], int]:
         """Per-key revisions at ``since``: the base for a diff after compaction."""

@@ -12,6 +12,8 @@ them, so a store written by one is read back by the other by construction.
 
 from __future__ import annotations
 
+import sys
+
 from dragonscope.nb.tables import NON_OBJECT_TABLES, UNIQUE_KEY
 
 ETCD_PREFIX = b"/"
@@ -35,7 +37,8 @@ def split_etcd_key(key: bytes) -> tuple[str, str] | None:
     table, slash, id_ = key[1:].decode("utf-8", "replace").partition("/")
     if not slash or not table or not id_ or table in NON_OBJECT_TABLES:
         return None
-    return table, id_
+    # A few table names for 100k keys: one string each, not one per key.
+    return sys.intern(table), id_
 
 
 def redis_key(table: str, topic: str, id_: str) -> str:

@@ -50,6 +50,12 @@ class MemoryBackend:
     async def snapshot(self) -> tuple[list[RawEntry], int]:
         return self._store.snapshot()
 
+    async def fetch(
+        self, keys: list[tuple[str, str]], revision: int = 0
+    ) -> dict[tuple[str, str], bytes | None]:
+        """The current values of ``keys`` (None when absent); the store keeps no history."""
+        return {key: self._store.get(key) for key in keys}
+
     def changes(self, since: int) -> AsyncIterator[RawChange]:
         return self._store.follow(since)
 

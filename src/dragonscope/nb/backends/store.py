@@ -51,6 +51,9 @@ class LocalStore:
         entries = [RawEntry(table, id_, value) for (table, id_), value in self._values.items()]
         return entries, self.revision
 
+    def get(self, key: Key) -> bytes | None:
+        return self._values.get(key)
+
     def set(self, table: str, id_: str, value: bytes | None) -> bool:
         """Store ``value`` (None deletes); returns False when nothing changed."""
         key = (table, id_)

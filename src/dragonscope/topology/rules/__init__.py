@@ -11,7 +11,7 @@ Rules import only ``dragonscope.nb`` and the topology's own modules (metadata, I
 render context): not the graph engine, not the wire, nothing above.
 """
 
-from dragonscope.topology.rules.kit import INDEXES, Rule, draw_generic
+from dragonscope.topology.rules.kit import INDEXES, SKELETONS, Rule, draw_generic
 from dragonscope.topology.rules.registry import (
     GENERIC,
     RULES,
@@ -24,6 +24,7 @@ __all__ = [
     "GENERIC",
     "INDEXES",
     "RULES",
+    "SKELETONS",
     "Rule",
     "draw_generic",
     "render",

@@ -7,7 +7,7 @@ tracked dependency.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -90,6 +90,57 @@ INDEXES: dict[str, tuple[str, Callable[[NbObject], list[str]]]] = {
     "fips_by_lport": (tables.FLOATINGIP, _field("lport")),
 }
 """Reverse indexes rules may consult: name -> (table indexed, values of one object)."""
+
+
+# --- skeletons -----------------------------------------------------------------------------------
+
+
+def _keep(*names: str) -> Callable[[Mapping[str, Any]], dict[str, Any]]:
+    def skeleton(data: Mapping[str, Any]) -> dict[str, Any]:
+        return {name: data[name] for name in names if name in data}
+
+    return skeleton
+
+
+def _lport_skeleton(data: Mapping[str, Any]) -> dict[str, Any]:
+    kept = {"binding": data["binding"]} if "binding" in data else {}
+    if data.get("device_owner") in (GATEWAY_OWNER, FLOATINGIP_OWNER):
+        kept["device_owner"] = data["device_owner"]
+        kept["device_id"] = data.get("device_id")
+    return kept
+
+
+def _lrouter_skeleton(data: Mapping[str, Any]) -> dict[str, Any]:
+    ports = data.get("ports")
+    if not isinstance(ports, list):
+        return {}
+    kept = [
+        {name: port[name] for name in ("id", "lswitch") if name in port}
+        for port in ports
+        if isinstance(port, dict)
+    ]
+    return {"ports": kept}
+
+
+SKELETONS: dict[str, Callable[[Mapping[str, Any]], dict[str, Any]]] = {
+    tables.LPORT: _lport_skeleton,
+    tables.LROUTER: _lrouter_skeleton,
+    tables.CHILD_PORT_SEGMENTATION: _keep("parent", "port"),
+    tables.FLOATINGIP: _keep("lport", "floating_lport"),
+    tables.LSUBNET: _keep("lswitch"),
+    tables.CHASSIS: _keep("ip"),
+    tables.SERVICE: _keep("chassis"),
+    tables.PUBLISHER: _keep("uri"),
+    tables.MIGRATION: _keep("lport", "dest_chassis"),
+    tables.ACTIVEPORT: _keep("detected_lport", "network"),
+    tables.SWITCH_PORT: _keep("lport"),
+    tables.SFC_PORTPAIR: _keep("ingress_port", "egress_port"),
+    tables.SFC_FLOWCLASSIFIER: _keep("source_port", "dest_port"),
+}
+"""What a chassis slice keeps of an object outside it: the fields every ``anchor`` and
+every index read (an object's own anchor, and the anchors of the objects that read it,
+must decide the same on the skeleton as on the whole object). Other tables keep nothing
+but their key. ``test_topology_incremental`` checks a compact slice against a full one."""
 
 
 # --- placement -----------------------------------------------------------------------------------

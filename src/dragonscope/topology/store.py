@@ -1,0 +1,164 @@
+"""The NB objects a topology reads, whole only where its graph needs them.
+
+A global graph draws every object, so every object is kept whole. A chassis
+slice draws a few thousand objects of a hundred thousand: the others only
+have to say whether they enter the slice, which their *skeleton* tells (the
+few fields anchors and indexes read, see ``rules.SKELETONS``). In a compact
+store an object is kept whole while the slice needs it (it is drawn, or a drawn
+object read it) and as a skeleton otherwise; ``wanted`` names the skeletons the
+slice now needs whole, which the caller fetches from the NB again and hands back
+as ordinary changes.
+
+An object that arrives whole (a change, a snapshot batch) stays whole until the
+end of the batch that brought it, so that an object entering the slice with its
+own change needs no fetch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from dragonscope.nb import NbObject
+from dragonscope.topology.contribution import Key
+from dragonscope.topology.rules import SKELETONS
+
+_NOTHING: dict[str, Any] = {}
+# One-field skeletons are shared between objects with the same one (every port of a
+# chassis has the same binding); a table's shared ones are bounded, others simply kept.
+_SHARED_MAX = 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Skeleton(NbObject):
+    """What a compact slice keeps of an object it does not draw (read-only, shared)."""
+
+
+def _frozen(value: object) -> object:
+    if isinstance(value, dict):
+        return ("d", *((k, _frozen(v)) for k, v in sorted(value.items())))
+    if isinstance(value, list):
+        return ("l", *(_frozen(v) for v in value))
+    return value
+
+
+class ObjectStore:
+    """NB state by key; in a compact store, whole objects only where needed."""
+
+    def __init__(self, compact: bool) -> None:
+        self.compact = compact
+        self.objects: dict[Key, NbObject] = {}
+        self.wanted: set[Key] = set()
+        self._need: dict[Key, int] = {}
+        self._needs_of: dict[Key, tuple[Key, ...]] = {}
+        self._candidates: set[Key] = set()
+        self._shared: dict[str, dict[object, dict[str, Any]]] = {}
+        self._also: dict[str, tuple[str, ...]] = {}
+        self._whole: set[str] = set()
+
+    def keep_also(self, fields: Mapping[str, Iterable[str] | None]) -> None:
+        """Fields another reader of the store needs on every object, drawn or not
+        (None: the whole objects of that table)."""
+        for table, names in fields.items():
+            if names is None:
+                self._whole.add(table)
+            else:
+                kept = (*self._also.get(table, ()), *names)
+                self._also[table] = tuple(dict.fromkeys(kept))
+
+    def get(self, key: Key) -> NbObject | None:
+        return self.objects.get(key)
+
+    def unchanged(self, key: Key, obj: NbObject | None) -> bool:
+        """Whether storing ``obj`` would change nothing anyone reads."""
+        current = self.objects.get(key)
+        if current == obj:
+            return True
+        return (
+            obj is not None
+            and isinstance(current, Skeleton)
+            and key not in self._need
+            and self._skeleton_data(obj.table, obj.data) == current.data
+        )
+
+    def put(self, key: Key, obj: NbObject | None) -> None:
+        if obj is None:
+            self.objects.pop(key, None)
+            self.wanted.discard(key)
+            return
+        self.objects[key] = obj
+        self.wanted.discard(key)
+        if self.compact and key not in self._need and key[0] not in self._whole:
+            self._candidates.add(key)
+
+    def set_needs(self, key: Key, drawn: bool, reads: Iterable[Key]) -> None:
+        """What the render of ``key`` needs whole: itself and what it read, if drawn."""
+        if not self.compact:
+            return
+        new = (key, *reads) if drawn else ()
+        old = self._needs_of.get(key, ())
+        if new == old:
+            return
+        if new:
+            self._needs_of[key] = new
+        else:
+            self._needs_of.pop(key, None)
+        for needed in new:
+            count = self._need.get(needed, 0)
+            self._need[needed] = count + 1
+            if not count and isinstance(self.objects.get(needed), Skeleton):
+                self.wanted.add(needed)
+        for released in old:
+            count = self._need[released] - 1
+            if count:
+                self._need[released] = count
+            else:
+                del self._need[released]
+                self.wanted.discard(released)
+                if released[0] not in self._whole:
+                    self._candidates.add(released)
+
+    def settled(self) -> None:
+        """End of a batch: objects no drawn render needs shrink to their skeleton."""
+        for key in self._candidates:
+            obj = self.objects.get(key)
+            if key not in self._need and obj is not None and not isinstance(obj, Skeleton):
+                self.objects[key] = Skeleton(key[0], key[1], self._skeleton_data(key[0], obj.data))
+        self._candidates.clear()
+
+    def skeleton(self, key: Key, stored: Callable[[], Mapping[str, Any] | None]) -> Skeleton | None:
+        """What a compact store keeps of an object read from the NB, made without judging
+        the whole object (``stored`` decodes its value, only if a field is kept); None
+        when the object is needed whole, or its value is not a JSON object."""
+        table = key[0]
+        if not self.compact or key in self._need or table in self._whole:
+            return None
+        if table not in SKELETONS and table not in self._also:
+            return Skeleton(table, key[1], _NOTHING)
+        data = stored()
+        if data is None:
+            return None
+        return Skeleton(table, key[1], self._skeleton_data(table, data))
+
+    def _skeleton_data(self, table: str, stored: Mapping[str, Any]) -> dict[str, Any]:
+        keep = SKELETONS.get(table)
+        data = keep(stored) if keep is not None else _NOTHING
+        also = self._also.get(table)
+        if also:
+            data = {**data, **{name: stored[name] for name in also if name in stored}}
+        if not data:
+            return _NOTHING
+        if len(data) > 1:
+            return data
+        frozen = _frozen(data)
+        shared_of_table = self._shared.setdefault(table, {})
+        try:
+            shared = shared_of_table.get(frozen)
+        except TypeError:  # an unhashable oddity in a field: keep it unshared
+            return data
+        if shared is not None:
+            return shared
+        if len(shared_of_table) < _SHARED_MAX:
+            shared_of_table[frozen] = data
+        return data

@@ -131,7 +131,7 @@ async def test_same_host_id_waits_for_the_first(analyzer: Analyzer) -> None:
     try:
         await asyncio.wait_for(first.connect(), 5)
         waiting = asyncio.create_task(second.connect())
-        await until(lambda: "still connected" in second.last_error)
+        await until(lambda: "still connected" in second.last_error, timeout=20)
         assert not waiting.done()
         await first.disconnect()
         await asyncio.wait_for(waiting, 5)

@@ -9,6 +9,7 @@ and any schema reference a rule does not draw still gets an edge. Tables are nam
 """
 
 from dragonscope.topology.rules.kit import INDEXES, Rule, draw_generic
+from dragonscope.topology.rules.labels import missing_label, tenant_label
 from dragonscope.topology.rules.registry import (
     GENERIC,
     RULES,
@@ -23,7 +24,9 @@ __all__ = [
     "RULES",
     "Rule",
     "draw_generic",
+    "missing_label",
     "render",
     "render_plain",
+    "tenant_label",
     "unhandled_references",
 ]

@@ -32,6 +32,9 @@ PERMISSIONS = {
 }
 COOKIE = "authtoken"
 _BASIC_CACHE_S = 60.0
+# An expired token is remembered this long after its expiry, so that every later use of it
+# (a header, a cookie, the UI's next request) is told "Token expired", not "Invalid token".
+_EXPIRED_KEPT_S = 86400.0
 
 
 class Unauthenticated(Exception):
@@ -102,8 +105,8 @@ class Authenticator:
 
     def _purge(self) -> None:
         now = self._clock()
-        for table in (self._tokens, self._basic):
-            for key in [k for k, (_, expiry) in table.items() if expiry <= now]:
+        for table, kept in ((self._tokens, _EXPIRED_KEPT_S), (self._basic, 0.0)):
+            for key in [k for k, (_, expiry) in table.items() if expiry + kept <= now]:
                 del table[key]
 
     def from_token(self, token: str) -> Principal:
@@ -112,7 +115,6 @@ class Authenticator:
             raise Unauthenticated("Invalid token")
         principal, expiry = entry
         if expiry <= self._clock():
-            self._tokens.pop(_digest(token), None)
             raise Unauthenticated("Token expired")
         if self.users is not None:
             user = self.users.get(principal.name)

@@ -34,7 +34,7 @@ let searchPending = Boolean(state.q); // a search from a shared link is focused 
 const flashes = [];
 const errors = [];
 
-const debug = { model, state, ready: false, renders: 0, lastRender: 0, liveEvents: 0 };
+const debug = { model, state, ready: false, renders: 0, lastRender: 0, renderMs: 0, liveEvents: 0 };
 window.dragonscope = debug;
 
 // ---- canvas, panels ----------------------------------------------------------------------
@@ -144,6 +144,7 @@ function render() {
 }
 
 function doRender() {
+  const t0 = performance.now();
   views.update(state, graphMoved);
   graphMoved = false;
   freshness.update(model);
@@ -173,6 +174,7 @@ function doRender() {
   debug.scene = scene;
   debug.renders += 1;
   debug.lastRender = performance.now();
+  debug.renderMs = debug.lastRender - t0; // the page's own share of a frame (the scene, not the paint)
   if (views.settled(state)) debug.ready = true; // what is drawn is the view asked for
 }
 

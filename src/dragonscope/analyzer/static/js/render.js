@@ -3,7 +3,7 @@
 
 import cytoscape from "../vendor/cytoscape.esm.min.js";
 import { iconFor, colourFor, EDGE_STYLES, DEFAULT_EDGE } from "./icons.js";
-import { layoutScene, placeNew, fitViewport, growToHold, CELL } from "./layout.js";
+import { layoutScene, placeNew, fitViewport, growToHold, CELL, PAD } from "./layout.js";
 
 function edgeStyles() {
   const rules = [];
@@ -24,14 +24,20 @@ function edgeStyles() {
 // drawn at all (stroking thousands of invisible lines was most of a frame's cost); edges that
 // carry a highlight (selection, trace path, history diff) stay.
 export const EDGE_MIN_ZOOM = 0.2;
+const MINOR_TYPES = ["lport", "switch_port", "ovsport", "ofrule", "device", "tap", "internal", "dummy", "service", "publisher", "listener", "activeport"];
+const BOX_FONT_MAX = Math.floor((PAD - 3) / 1.25); // the title's line fits the padding
 
 const BASE_STYLE = [
   { selector: "node", style: {
     "z-index-compare": "manual", "z-index": 20,
     "background-color": "#ffffff", "background-image": "data(icon)", "background-fit": "contain", "background-opacity": 0,
     "border-width": 0, width: 34, height: 34, label: "data(label)", "font-size": 10, "text-valign": "bottom", "text-margin-y": 3,
-    "text-wrap": "ellipsis", "text-max-width": 90, color: "#1f2933", "min-zoomed-font-size": 5,
+    // One line no wider than a grid cell: labels of neighbours never overlap, at any zoom.
+    "text-wrap": "ellipsis", "text-max-width": CELL - 6, color: "#1f2933", "min-zoomed-font-size": 5,
   } },
+  // Labels by importance: the many small things (ports, OVS ports and rules, heartbeats) are
+  // named only once zoomed in enough to read them; routers, networks, chassis... earlier.
+  { selector: MINOR_TYPES.map((t) => `node[type = "${t}"]`).join(", "), style: { "min-zoomed-font-size": 8 } },
   { selector: "node.down", style: { "border-width": 3, "border-color": "#dc2626", "background-opacity": 1, "background-color": "#fee2e2", color: "#b91c1c" } },
   { selector: "node.stale", style: { "border-width": 2, "border-style": "dashed", "border-color": "#94a3b8", opacity: 0.6 } },
   { selector: "node.missing", style: { color: "#b91c1c", "font-style": "italic" } },
@@ -39,7 +45,10 @@ const BASE_STYLE = [
   { selector: "node.group", style: {
     "background-image": "none", "background-color": "data(fill)", "background-opacity": 0.08, "border-width": 1, "border-color": "data(fill)",
     "border-opacity": 0.5, shape: "round-rectangle", width: "data(w)", height: "data(h)", "text-valign": "top", "text-halign": "center",
-    "text-margin-y": 16, "font-size": 11, "font-weight": 600, color: "#334155", "z-index": "data(z)",
+    // A box's title grows with the box (a tenant reads before its ports do), inside the box's
+    // top padding and no wider than the box, so it never covers another label.
+    "font-size": `mapData(w, 300, 3000, 11, ${BOX_FONT_MAX})`, "text-margin-y": `mapData(w, 300, 3000, 16, ${PAD - 3})`,
+    "text-max-width": "data(w)", "font-weight": 600, color: "#334155", "z-index": "data(z)", "min-zoomed-font-size": 5,
   } },
   { selector: "node.collapsed", style: { width: 48, height: 48, "border-width": 2, "border-color": "data(fill)", "background-opacity": 1, "background-color": "#f1f5f9", shape: "round-rectangle", "font-weight": 600 } },
   { selector: "edge", style: { "z-index-compare": "manual", "z-index": 10, width: 1.2, "line-color": DEFAULT_EDGE.colour, "curve-style": "haystack", "haystack-radius": 0, opacity: 0.85 } },
@@ -105,8 +114,8 @@ export class GraphCanvas {
   }
 
   // Swap the stylesheet when the zoom crosses EDGE_MIN_ZOOM (one restyle per crossing).
-  levelOfDetail() {
-    const far = this.cy.zoom() < EDGE_MIN_ZOOM;
+  levelOfDetail(zoom = this.cy.zoom()) {
+    const far = zoom < EDGE_MIN_ZOOM;
     if (far === this.far) return;
     this.far = far;
     this.cy.style(styleFor(far));
@@ -120,6 +129,10 @@ export class GraphCanvas {
     const cy = this.cy;
     const added = [];
     const positions = relayout ? layoutScene(scene) : null;
+    // The style for the zoom about to be shown is set before the elements go in: swapping it
+    // afterwards would restyle every one of them again.
+    const viewport = relayout ? fitViewport(positions, cy.width(), cy.height()) : null;
+    if (viewport) this.levelOfDetail(viewport.zoom);
     const shown = this.shown;
     const depth = depthsOf(scene);
     cy.batch(() => {
@@ -167,8 +180,8 @@ export class GraphCanvas {
       }
       if (fresh.length) cy.add(fresh);
     });
-    if (relayout) {
-      cy.viewport(fitViewport(positions, cy.width(), cy.height()));
+    if (viewport) {
+      cy.viewport(viewport);
     } else if (added.length) {
       const siblings = siblingsOf(scene, added);
       cy.batch(() => {

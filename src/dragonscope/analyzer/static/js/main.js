@@ -306,6 +306,7 @@ function fillSelect(sel, choices, current) {
 }
 
 let pickerTimer = null;
+let shownPortNames = null;
 const pickerChoices = new Map(); // view -> Map(value -> choice), kept while a filter hides some
 function refreshPickersSoon() { clearTimeout(pickerTimer); pickerTimer = setTimeout(refreshPickers, 500); }
 function refreshPickers() {
@@ -320,9 +321,12 @@ function refreshPickers() {
   }
   const current = argSelect(state.view);
   if (current && !state.arg && current.value) { state.arg = current.value; writeHash(state); queueRender(); }
-  const names = [...model.nodes.values()].filter((n) => n.Metadata.Type === "lport").map(portRef).sort();
+  const names = [...model.nodes.values()].filter((n) => n.Metadata.Type === "lport").map(portRef).sort().slice(0, 2000);
   reach.refreshChoices();
-  $("port-names").replaceChildren(...names.slice(0, 2000).map((v) => { const o = document.createElement("option"); o.value = v; return o; }));
+  const key = names.join("\n");
+  if (key === shownPortNames) return; // live churn mostly leaves the list as it was
+  shownPortNames = key;
+  $("port-names").replaceChildren(...names.map((v) => { const o = document.createElement("option"); o.value = v; return o; }));
 }
 
 function syncControls() {

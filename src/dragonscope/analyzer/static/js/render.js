@@ -24,6 +24,8 @@ function edgeStyles() {
 // drawn at all (stroking thousands of invisible lines was most of a frame's cost); edges that
 // carry a highlight (selection, trace path, history diff) stay.
 export const EDGE_MIN_ZOOM = 0.2;
+const OVERLAY_SETTLE_MS = 2000;
+const OVERLAY_MAX = 400;
 const MINOR_TYPES = ["lport", "switch_port", "ovsport", "ofrule", "device", "tap", "internal", "dummy", "service", "publisher", "listener", "activeport"];
 const BOX_FONT_MAX = Math.floor((PAD - 3) / 1.25); // the title's line fits the padding
 
@@ -53,7 +55,12 @@ const BASE_STYLE = [
   { selector: "node.collapsed", style: { width: 48, height: 48, "border-width": 2, "border-color": "data(fill)", "background-opacity": 1, "background-color": "#f1f5f9", shape: "round-rectangle", "font-weight": 600 } },
   { selector: "edge", style: { "z-index-compare": "manual", "z-index": 10, width: 1.2, "line-color": DEFAULT_EDGE.colour, "curve-style": "haystack", "haystack-radius": 0, opacity: 0.85 } },
   ...edgeStyles(),
-  { selector: "edge.aggregate", style: { width: "mapData(count, 1, 50, 2, 8)", label: "data(countLabel)", "font-size": 9, color: "#475569" } },
+  // An aggregate (the edges between collapsed groups) is a straight line: a large grouped view
+  // has thousands of them, and curves with arrowheads cost several times more to draw.
+  { selector: "edge.aggregate", style: {
+    width: "mapData(count, 1, 50, 1.5, 8)", label: "data(countLabel)", "font-size": 9, color: "#475569",
+    "curve-style": "haystack", "haystack-radius": 0, "target-arrow-shape": "none", "min-zoomed-font-size": 6,
+  } },
 ];
 const FAR_EDGES = { selector: "edge", style: { visibility: "hidden" } };
 const HIGHLIGHT_STYLE = [
@@ -109,6 +116,8 @@ export class GraphCanvas {
     this.cy.on("tap", "edge", (ev) => onSelect({ kind: "edge", id: ev.target.id(), real: !ev.target.hasClass("aggregate") }));
     this.cy.on("tap", (ev) => { if (ev.target === this.cy) onSelect(null); });
     this.far = false;
+    this.onTop = new Set(); // elements drawn over the cached picture (see overlay)
+    this.settleTimer = null;
     this.shown = { nodes: new Map(), edges: new Map() }; // id -> what it was drawn as
     this.cy.on("zoom", () => this.levelOfDetail());
   }
@@ -178,7 +187,10 @@ export class GraphCanvas {
         else if (was !== look) cy.getElementById(e.id).data(edgeData(e));
         shown.edges.set(e.id, look);
       }
-      if (fresh.length) cy.add(fresh);
+      if (fresh.length) {
+        const els = cy.add(fresh);
+        if (!relayout) this.overlay(els);
+      }
     });
     if (viewport) {
       cy.viewport(viewport);
@@ -196,6 +208,27 @@ export class GraphCanvas {
       });
     }
     return added;
+  }
+
+  // Live additions go on Cytoscape's top ("drag") layer, over its cached picture of everything
+  // else: a NodeAdded then repaints a few elements, not thousands (a change in the cached
+  // picture makes the next frames draw every element one by one). They join the picture
+  // when the changes pause, or when the top layer gets crowded: one full repaint.
+  overlay(els) {
+    const r = this.cy.renderer();
+    els.forEach((el) => { el._private.rscratch.inDragLayer = true; this.onTop.add(el); });
+    r.redrawHint("drag", true);
+    clearTimeout(this.settleTimer);
+    if (this.onTop.size > OVERLAY_MAX) this.settle();
+    else this.settleTimer = setTimeout(() => this.settle(), OVERLAY_SETTLE_MS);
+  }
+
+  settle() {
+    const r = this.cy.renderer();
+    for (const el of this.onTop) if (!el.removed()) el._private.rscratch.inDragLayer = false;
+    this.onTop.clear();
+    r.updateCachedGrabbedEles();
+    r.redrawHint("eles", true); r.redrawHint("drag", true); r.redraw();
   }
 
   flash(id, kind) {

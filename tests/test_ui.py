@@ -170,6 +170,9 @@ def test_a_port_created_in_the_nb_appears_live_and_goes_away(ui: UI, nb: EtcdSer
     found = wait_until(lambda: ui.node_for(port["id"]))
     wait_until(lambda: ui.on_canvas(found["id"]), timeout=10)
     assert ui.js("window.dragonscope.renders") > renders  # the same page, re-rendered: no reload
+    # Drawn over the cached picture first, then part of it once the changes pause.
+    wait_until(lambda: ui.js("window.dragonscope.canvas.onTop.size") == 0, timeout=10)
+    assert ui.on_canvas(found["id"])
     nb.delete(f"/lport/{port['id']}")
     wait_until(lambda: not ui.in_model(found["id"]))
     wait_until(lambda: not ui.on_canvas(found["id"]), timeout=10)

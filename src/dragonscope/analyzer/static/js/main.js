@@ -186,7 +186,8 @@ function updateCounts() {
     banner.textContent = `This view has ${scene.visibleCount} nodes, more than the drawing limit of ${state.limit} even with every group collapsed. The Table tab lists them all; narrow the view or raise the limit.`;
     banner.hidden = false;
   } else if (scene.collapsed.size && !state.expandAll) {
-    banner.textContent = `${scene.visibleCount} nodes exceed the drawing limit of ${state.limit}: ${scene.collapsed.size} groups are collapsed (click one to expand). The Table tab lists everything.`;
+    const links = scene.hiddenLinks ? ` The ${scene.hiddenLinks} lightest links between groups are not drawn (the heaviest are).` : "";
+    banner.textContent = `${scene.visibleCount} nodes exceed the drawing limit of ${state.limit}: ${scene.collapsed.size} groups are collapsed (click one to expand). The Table tab lists everything.${links}`;
     banner.hidden = false;
   } else banner.hidden = true;
   note.hidden = banner.hidden;

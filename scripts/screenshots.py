@@ -1,7 +1,8 @@
 """Take the documentation's screenshots of the web UI (``make screenshots``).
 
 Runs the embedded demo on a free port with gentle churn, drives Chromium through the main
-views, a trace and a history diff, and writes PNGs to docs/img/.
+views, a trace, the problems list, a reachability heat map and a history diff, and writes
+PNGs to docs/img/.
 """
 
 from __future__ import annotations
@@ -47,6 +48,27 @@ def main() -> int:
         page.wait_for_timeout(800)
         page.screenshot(path=str(OUT / "trace.png"))
         print("wrote docs/img/trace.png")
+        # Lint in the graph: badged objects, and every problem listed by kind.
+        page.goto("about:blank")
+        page.goto(f"{url}/#view=problems")
+        page.wait_for_function(f"{READY} && document.querySelectorAll('#problems-list li').length")
+        page.click("[data-tab=problems]")
+        page.wait_for_timeout(800)
+        page.screenshot(path=str(OUT / "problems.png"))
+        print("wrote docs/img/problems.png")
+        # Who reaches whom in the first tenant, as a heat map.
+        page.goto("about:blank")
+        page.goto(f"{url}/")
+        page.wait_for_function(READY, timeout=60000)
+        page.click("[data-tab=reach]")
+        page.select_option("#reach-tenant", label="acme")
+        page.select_option("#reach-proto", "tcp")
+        page.fill("#reach-dport", "5432")
+        page.click("#reach-form button[type=submit]")
+        page.wait_for_function("document.querySelectorAll('#reach-matrix td.ok, #reach-matrix td.drop').length")
+        page.wait_for_timeout(500)
+        page.screenshot(path=str(OUT / "reach.png"))
+        print("wrote docs/img/reach.png")
         time.sleep(max(0.0, started / 1000 + 8 - time.time()))
         now = int(time.time() * 1000)
         page.goto("about:blank")

@@ -99,6 +99,15 @@ async def test_expired_token(analyzer):
         assert response.status == 401 and "expired" in await response.text()
         response = await http.post(analyzer.url + "/api/node", json=node("late"))
         assert response.status == 401
+        # Every later use says so too, from a cookie or in a header, after a login's purge.
+        token = next(c.value for c in http.cookie_jar if c.key == "authtoken")
+        await login(http, analyzer, "root", "rootpw")
+        async with aiohttp.ClientSession() as bare:
+            for headers in ({"Cookie": f"authtoken={token}"}, {"X-Auth-Token": token}):
+                for _ in range(2):
+                    response = await bare.get(analyzer.url + "/api/node", headers=headers)
+                    assert response.status == 401
+                    assert await response.text() == "Token expired\n"
     assert graph_state(analyzer) == before
 
 

@@ -202,8 +202,9 @@ def test_mixed_snapshot_bad_rows_are_reported_and_the_rest_loads() -> None:
     assert ("lport", "p-missing", "unique_key", "duplicate-key") in across
     assert ("secgroup", "sg-x", "unique_key", "duplicate-key") in across
     assert ("lport", "p-other-id", "ips[0]", "duplicate-address") in across
+    assert ("lport", WEB_1, "ips[0]", "duplicate-address") in across  # the one it copies
     # The good objects are only involved where a bad one collides with them.
-    assert {p[1] for p in across} == {"p-dangling", "p-missing", "p-other-id", "sg-x"}
+    assert {p[1] for p in across} == {"p-dangling", "p-missing", "p-other-id", "sg-x", WEB_1}
     assert check(snapshot) == check(list(snapshot.values()))
 
 
@@ -219,14 +220,24 @@ def test_duplicate_addresses_on_one_network() -> None:
     web_2 = stored("lport", "ae582a78-e6c3-4318-84cd-a7067260f82f")
     put(snapshot, "lport", web_2 | {"ips": ["10.10.1.11"], "macs": ["fa:16:3e:11:00:01"]})
     problems = check(snapshot)
+    # Both ports carry it: the NB cannot tell which one is stale.
     assert summary(problems) == [
+        ("lport", WEB_1, "ips[0]", "duplicate-address"),
+        ("lport", WEB_1, "macs[0]", "duplicate-address"),
         ("lport", web_2["id"], "ips[0]", "duplicate-address"),
         ("lport", web_2["id"], "macs[0]", "duplicate-address"),
     ]
-    assert problems[0].message == (
+    assert problems[2].message == (
         "expected an address no other port of lswitch 72463273-de1f-4666-b0b4-0362d0eb738c has, "
         f'found string "10.10.1.11", also on lport "{WEB_1}"'
     )
+    assert problems[0].message.endswith(f'also on lport "{web_2["id"]}"')
+    # A third port with the address: each names the others.
+    third = stored("lport", "4816cc07-dc1a-44fe-b5ca-ab6c2f4e7ead")
+    put(snapshot, "lport", third | {"lswitch": web_2["lswitch"], "ips": ["10.10.1.11"]})
+    ips = [p for p in check(snapshot) if p.field == "ips[0]"]
+    assert [p.id for p in ips] == [WEB_1, third["id"], web_2["id"]]
+    assert all("also on lports " in p.message and p.id not in p.message for p in ips)
 
 
 def test_an_ipvlan_child_may_share_its_parents_mac() -> None:
@@ -237,7 +248,10 @@ def test_an_ipvlan_child_may_share_its_parents_mac() -> None:
     put(snapshot, "lport", child)
     assert check(snapshot) == []
     del snapshot[("child_port_segmentation", "da48650b-4236-5a63-8a33-00dd483e22c1")]
-    assert summary(check(snapshot)) == [("lport", child["id"], "macs[0]", "duplicate-address")]
+    assert summary(check(snapshot)) == [
+        ("lport", parent["id"], "macs[0]", "duplicate-address"),
+        ("lport", child["id"], "macs[0]", "duplicate-address"),
+    ]
 
 
 def test_migration_records_outlive_their_ports_without_a_problem() -> None:

@@ -138,7 +138,7 @@ def test_dangling_reference_becomes_a_missing_placeholder(graph) -> None:
     meta = nodes[placeholder].metadata
     assert meta["Type"] == "missing"
     assert meta["Missing"] == {"Table": "secgroup", "ID": DELETED_SG}
-    assert meta["Name"] == DELETED_SG
+    assert meta["Name"] == f"missing secgroup {DELETED_SG[:8]}…"
     assert meta["State"] == "DOWN"
     assert relations(edges, lport(ORPHAN_PORT), placeholder) == {"secgroup"}
     assert "Dragonflow" not in meta
@@ -212,7 +212,7 @@ def test_containment_is_a_tree(graph) -> None:
     assert owners[node_id("service", SERVICE_COMPUTE_1)] == [node_id("chassis", "compute-1")]
     assert owners[node_id("publisher", LOCAL_PUBLISHER)] == [node_id("chassis", "compute-1")]
     assert nodes[tenant_id(ACME)].metadata == {
-        "Name": ACME,
+        "Name": f"tenant {ACME[:8]}…",
         "Type": "tenant",
         "Manager": "dragonflow",
         "Tenant": ACME,
@@ -415,7 +415,8 @@ def test_documented_queries_answer_on_the_sample_cloud() -> None:
         "G.V().Has('Type', 'lrouter').OutE('RelationType', 'gateway').OutV().Count()": 1,
         "G.V().Has('Type', 'lport', 'State', 'DOWN').Count()": 1,
         "G.E().Has('RelationType', 'trunk-child').Count()": 2,
-        f"G.V().Has('Type', 'tenant', 'Name', '{ACME}').Out().Count()": 12,
+        f"G.V().Has('Type', 'tenant', 'Tenant', '{ACME}').Out().Count()": 12,
+        f"G.V().Has('Type', 'tenant', 'Name', 'tenant {ACME[:8]}…').Count()": 1,
         "G.V().Has('Type', 'lswitch', 'Name', 'web-net').Descendants().Count()": 9,
         "G.V().Has('Type', 'vip', 'Name', '10.10.1.100').Values('ActivePort')": [WEB_2],
     }

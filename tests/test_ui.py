@@ -170,9 +170,59 @@ def test_a_port_created_in_the_nb_appears_live_and_goes_away(ui: UI, nb: EtcdSer
     found = wait_until(lambda: ui.node_for(port["id"]))
     wait_until(lambda: ui.on_canvas(found["id"]), timeout=10)
     assert ui.js("window.dragonscope.renders") > renders  # the same page, re-rendered: no reload
+    # Drawn over the cached picture first, then part of it once the changes pause.
+    wait_until(lambda: ui.js("window.dragonscope.canvas.onTop.size") == 0, timeout=10)
+    assert ui.on_canvas(found["id"])
     nb.delete(f"/lport/{port['id']}")
     wait_until(lambda: not ui.in_model(found["id"]))
     wait_until(lambda: not ui.on_canvas(found["id"]), timeout=10)
+
+
+# The labels Cytoscape draws at the current zoom, as boxes in model coordinates.
+SHOWN_LABELS = """() => {
+  const cy = window.dragonscope.canvas.cy, z = cy.zoom();
+  return cy.nodes().filter((n) => n.data('label')
+      && n.pstyle('font-size').pfValue * z >= n.pstyle('min-zoomed-font-size').pfValue)
+    .map((n) => { const b = n.boundingBox({includeNodes: false, includeEdges: false,
+                    includeOverlays: false, includeLabels: true});
+                  return {id: n.id(), x1: b.x1, y1: b.y1, x2: b.x2, y2: b.y2}; });
+}"""
+
+
+def overlapping(labels: list[dict]) -> list[tuple[str, str]]:
+    return [
+        (a["id"], b["id"])
+        for i, a in enumerate(labels)
+        for b in labels[i + 1 :]
+        if a["x1"] < b["x2"] - 0.5
+        and b["x1"] < a["x2"] - 0.5
+        and a["y1"] < b["y2"] - 0.5
+        and b["y1"] < a["y2"] - 0.5
+    ]
+
+
+def test_labels_never_overlap_and_far_edges_are_not_drawn(ui: UI) -> None:
+    ui.open()
+    # At the default zoom and closer, no label covers another: a box's title stays in its
+    # padding, a node's label within its grid cell; small things are named only up close.
+    for zoom in (None, 0.6, 1.0, 2.0):
+        if zoom is not None:
+            ui.js("(z) => window.dragonscope.canvas.cy.zoom(z)", zoom)
+        labels = ui.js(SHOWN_LABELS)
+        assert labels and not overlapping(labels), (zoom, overlapping(labels)[:5])
+    # At 0.6 a router is named, a port not yet.
+    named = """(type) => window.dragonscope.canvas.cy.nodes(`[type = "${type}"]`).map((n) =>
+      n.pstyle('font-size').pfValue * 0.6 >= n.pstyle('min-zoomed-font-size').pfValue)"""
+    assert set(ui.js(named, "lrouter")) == {True} and set(ui.js(named, "lport")) == {False}
+    # Far out, edges thinner than a quarter pixel are not drawn; a selected one still is.
+    visible_edges = "window.dragonscope.canvas.cy.edges().filter((e) => e.visible()).length"
+    assert ui.js(visible_edges) > 10
+    ui.js("window.dragonscope.canvas.cy.zoom(0.1)")
+    assert ui.js(visible_edges) == 0
+    ui.js("window.dragonscope.canvas.cy.edges()[0].select()")
+    assert ui.js(visible_edges) == 1
+    ui.js("window.dragonscope.canvas.cy.zoom(1)")
+    assert ui.js(visible_edges) > 10
 
 
 def test_search_by_ip_focuses_the_right_port(ui: UI) -> None:

@@ -65,16 +65,14 @@ def test_a_duplicate_ip_gets_a_badge_and_is_listed(ui: UI, nb: EtcdServer) -> No
     ui.open("#limit=5000")
     put(nb, "lport", twin)
     try:
-        # nb check reports the address on one of the two ports, naming the other.
+        # nb check reports the address on both ports, each naming the other.
         pair = [wait_until(lambda p=p: ui.node_for(p["id"]))["id"] for p in (twin, original)]
-        node = {
-            "id": wait_until(
-                lambda: next((i for i in pair if ui.has_class(i, "problem")), None), timeout=30
-            )
-        }
-        assert ui.js(
-            "(id) => window.dragonscope.canvas.cy.getElementById(id).data('label')", node["id"]
-        ).startswith("⚠")
+        wait_until(lambda: all(ui.has_class(i, "problem") for i in pair), timeout=30)
+        for badged in pair:
+            assert ui.js(
+                "(id) => window.dragonscope.canvas.cy.getElementById(id).data('label')", badged
+            ).startswith("⚠")
+        node = {"id": pair[0]}
         ui.page.click("[data-tab=problems]")
         listing = ui.page.inner_text("#problems-list")
         assert "duplicate-address" in listing and original["ips"][0] in listing

@@ -48,6 +48,9 @@ _BASIC = web.RequestKey("dragonscope.basic", object)
 _GRANT = web.RequestKey("dragonscope.grant", Grant)
 
 
+# How long an expired token is still recognised as one (see Authenticator._expired).
+_EXPIRED_KEPT_S = 86400.0
+
 class Unauthenticated(Exception):
     """No valid credentials: HTTP 401."""
 
@@ -102,6 +105,9 @@ class Authenticator:
         self.token_ttl = token_ttl
         self._clock = clock
         self._tokens: dict[str, Grant] = {}
+        # Digests of tokens that expired, with when: every later use of one (a header, a
+        # cookie, the UI's next request) is told "Token expired", not "Invalid token".
+        self._expired: dict[str, float] = {}
         self._basic: dict[str, tuple[Grant, float]] = {}
         self.verifier = PasswordVerifier()
         self.throttle = LoginThrottle(limits or LoginLimits(), clock)
@@ -167,7 +173,10 @@ class Authenticator:
     def _purge(self) -> None:
         now = self._clock()
         for key in [k for k, g in self._tokens.items() if g.expiry is not None and g.expiry <= now]:
+            self._expired[key] = now
             del self._tokens[key]
+        for key in [k for k, when in self._expired.items() if when + _EXPIRED_KEPT_S <= now]:
+            del self._expired[key]
         for key in [k for k, (_, until) in self._basic.items() if until <= now]:
             del self._basic[key]
 
@@ -190,6 +199,8 @@ class Authenticator:
         if reason is not None:
             if grant.token is not None:
                 self._tokens.pop(grant.token, None)
+                if reason == "token expired":
+                    self._expired[grant.token] = self._clock()
             raise Unauthenticated(reason[0].upper() + reason[1:])
         user = (self.users or {})[grant.name]
         return Principal(user.name, user.role)  # a changed role applies at once
@@ -202,9 +213,10 @@ class Authenticator:
         return None if principal.may(action) else f"'{action}' permission withdrawn"
 
     def from_token(self, token: str) -> tuple[Principal, Grant]:
-        grant = self._tokens.get(_digest(token))
+        digest = _digest(token)
+        grant = self._tokens.get(digest)
         if grant is None:
-            raise Unauthenticated("Invalid token")
+            raise Unauthenticated("Token expired" if digest in self._expired else "Invalid token")
         return self._principal(grant), grant
 
     async def from_basic(self, header_value: str, address: str) -> Grant:

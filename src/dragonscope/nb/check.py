@@ -301,15 +301,17 @@ def _floating_ips(index: Index, by_table: ByTable) -> Iterator[Problem]:
 def _duplicate_addresses(index: Index, by_table: ByTable) -> Iterator[Problem]:
     """Two ports of one network with the same IP or MAC: the datapath delivers to only one.
 
-    Neutron refuses both, so a duplicate means stale or hand-written data. A MAC
-    shared with a port's trunk or port-behind-port child (ipvlan) is legitimate.
+    Neutron refuses both, so a duplicate means stale or hand-written data; which port is
+    the stale one the NB cannot tell, so each of them carries the problem. A MAC shared
+    with a port's trunk or port-behind-port child (ipvlan) is legitimate.
     """
     related: set[tuple[str, str]] = set()
     for segment in by_table.get(CHILD_PORT_SEGMENTATION, ()):
         parent, child = segment.data.get("parent"), segment.data.get("port")
         if isinstance(parent, str) and isinstance(child, str):
             related |= {(parent, child), (child, parent)}
-    owners: dict[tuple[str, str, str], str] = {}
+    holders: dict[tuple[str, str, str], list[str]] = {}
+    found: list[tuple[str, str, int, str, str]] = []  # port, field, position, value, network
     for port in sorted(by_table.get(LPORT, ()), key=lambda obj: obj.id):
         network = port.data.get("lswitch")
         if not isinstance(network, str):
@@ -317,19 +319,26 @@ def _duplicate_addresses(index: Index, by_table: ByTable) -> Iterator[Problem]:
         macs = _list(port.data.get("macs"))[:1]
         for name, values in (("ips", _list(port.data.get("ips"))), ("macs", macs)):
             for position, value in enumerate(values):
-                if not isinstance(value, str):
-                    continue
-                owner = owners.setdefault((network, name, value), port.id)
-                if owner == port.id or (name == "macs" and (owner, port.id) in related):
-                    continue
-                yield Problem(
-                    LPORT,
-                    port.id,
-                    f"{name}[{position}]",
-                    f"expected an address no other port of lswitch {network} has, found "
-                    f"{describe(value)}, also on lport {quote(owner)}",
-                    DUPLICATE_ADDRESS,
-                )
+                if isinstance(value, str):
+                    holders.setdefault((network, name, value), []).append(port.id)
+                    found.append((port.id, name, position, value, network))
+    for port_id, name, position, value, network in found:
+        others = [
+            other
+            for other in holders[(network, name, value)]
+            if other != port_id and not (name == "macs" and (other, port_id) in related)
+        ]
+        if not others:
+            continue
+        where = ", ".join(quote(other) for other in others)
+        yield Problem(
+            LPORT,
+            port_id,
+            f"{name}[{position}]",
+            f"expected an address no other port of lswitch {network} has, found "
+            f"{describe(value)}, also on lport{'s' if len(others) > 1 else ''} {where}",
+            DUPLICATE_ADDRESS,
+        )
 
 
 _CONSISTENCY: tuple[Callable[[Index, ByTable], Iterator[Problem]], ...] = (

@@ -25,7 +25,13 @@ from dragonscope.topology import metadata as md
 from dragonscope.topology.contribution import EMPTY, Contribution, EdgeSpec, Key, RenderContext
 from dragonscope.topology.deps import Dependencies
 from dragonscope.topology.extensions import Extension, ExtensionFailure, ExtensionRunner
-from dragonscope.topology.rules import INDEXES, render, render_plain
+from dragonscope.topology.rules import (
+    INDEXES,
+    missing_label,
+    render,
+    render_plain,
+    tenant_label,
+)
 from dragonscope.topology.store import ObjectStore
 
 log = logging.getLogger(__name__)
@@ -59,13 +65,13 @@ class GraphOp:
 
 
 def tenant_metadata(topic: str) -> dict[str, Any]:
-    return {"Name": topic, "Type": md.TENANT, "Manager": md.MANAGER, "Tenant": topic}
+    return {"Name": tenant_label(topic), "Type": md.TENANT, "Manager": md.MANAGER, "Tenant": topic}
 
 
 def missing_metadata(table: str, object_id: str) -> dict[str, Any]:
     """A referenced object that does not exist: shown, in red, naming what is missing."""
     return {
-        "Name": md.display_name(object_id, ""),
+        "Name": missing_label(table, object_id),
         "Type": md.MISSING,
         "Manager": md.MANAGER,
         "Missing": {"Table": table, "ID": object_id},

@@ -12,6 +12,7 @@ render context): not the graph engine, not the wire, nothing above.
 """
 
 from dragonscope.topology.rules.kit import INDEXES, SKELETONS, Rule, draw_generic
+from dragonscope.topology.rules.labels import missing_label, tenant_label
 from dragonscope.topology.rules.registry import (
     GENERIC,
     RULES,
@@ -27,7 +28,9 @@ __all__ = [
     "SKELETONS",
     "Rule",
     "draw_generic",
+    "missing_label",
     "render",
     "render_plain",
+    "tenant_label",
     "unhandled_references",
 ]

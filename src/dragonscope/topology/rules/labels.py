@@ -9,6 +9,7 @@ through the context, so a rename of the router or network renames the label too.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from dragonscope.nb import NbObject, redact, tables
@@ -17,6 +18,7 @@ from dragonscope.topology.contribution import RenderContext
 from dragonscope.topology.rules.kit import FLOATINGIP_OWNER, GATEWAY_OWNER, text
 
 DHCP_OWNER = "network:dhcp"
+_BARE_ID = re.compile(r"[0-9a-fA-F]{32}|[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}")
 INTERFACE_OWNER = "network:router_interface"
 
 
@@ -28,6 +30,18 @@ def _name(obj: NbObject | None) -> str | None:
 def _short(object_id: str) -> str:
     """An id cut to what tells ids apart on screen (``3f2a9c1e…``)."""
     return object_id if len(object_id) <= 12 else f"{object_id[:8]}…"
+
+
+def missing_label(table: str, object_id: str) -> str:
+    """``missing lswitch 3f2a9c1e…``: what a dangling reference points at."""
+    return f"missing {table} {_short(object_id)}"
+
+
+def tenant_label(topic: str) -> str:
+    """A project as the NB knows it: its topic when that reads as a name (``acme``), else
+    ``tenant 3f2a9c1e…``. Project names live in Keystone, not in the NB: the analyzer maps
+    them (``--tenant-names``) for its own UI; the full id stays in ``Tenant``."""
+    return f"tenant {_short(topic)}" if _BARE_ID.fullmatch(topic) else md.display_name(topic, "")
 
 
 def _address(value: object) -> str | None:

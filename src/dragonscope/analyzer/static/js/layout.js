@@ -87,13 +87,14 @@ export function fitViewport(positions, width, height, margin = 30) {
   return { zoom, pan: { x: (width - zoom * (x1 + x2)) / 2, y: (height - zoom * (y1 + y2)) / 2 } };
 }
 
-// Where to put one new leaf without moving the others: the first free grid slot of its box,
-// else next to a neighbour, else to the right of everything.
-export function placeNew(cy, node, neighbourIds) {
+// Where to put one new leaf without moving the others: the first free grid slot of its box
+// (`siblingIds`: what else the box holds), else next to a neighbour, else to the right of
+// everything.
+export function placeNew(cy, node, neighbourIds, siblingIds = []) {
   const box = node.parent ? cy.getElementById(node.parent) : null;
   const taken = (x, y, within) => within.some((p) => Math.abs(p.x - x) < CELL * 0.6 && Math.abs(p.y - y) < CELL * 0.6);
   if (box && box.nonempty()) {
-    const sibs = cy.nodes().filter((c) => c.data("box") === node.parent && c.id() !== node.id).map((c) => c.position());
+    const sibs = siblingIds.filter((id) => id !== node.id).map((id) => cy.getElementById(id)).filter((c) => c.nonempty()).map((c) => c.position());
     if (sibs.length) {
       const minX = Math.min(...sibs.map((p) => p.x)), minY = Math.min(...sibs.map((p) => p.y));
       const cols = Math.max(1, Math.ceil(Math.sqrt((sibs.length + 1) * 1.6)));

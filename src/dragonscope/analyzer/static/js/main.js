@@ -34,7 +34,7 @@ let searchPending = Boolean(state.q); // a search from a shared link is focused 
 const flashes = [];
 const errors = [];
 
-const debug = { model, state, ready: false, renders: 0, lastRender: 0, liveEvents: 0 };
+const debug = { model, state, ready: false, renders: 0, lastRender: 0, renderMs: 0, liveEvents: 0 };
 window.dragonscope = debug;
 
 // ---- canvas, panels ----------------------------------------------------------------------
@@ -144,6 +144,7 @@ function render() {
 }
 
 function doRender() {
+  const t0 = performance.now();
   views.update(state, graphMoved);
   graphMoved = false;
   freshness.update(model);
@@ -173,6 +174,7 @@ function doRender() {
   debug.scene = scene;
   debug.renders += 1;
   debug.lastRender = performance.now();
+  debug.renderMs = debug.lastRender - t0; // the page's own share of a frame (the scene, not the paint)
   if (views.settled(state)) debug.ready = true; // what is drawn is the view asked for
 }
 
@@ -184,7 +186,8 @@ function updateCounts() {
     banner.textContent = `This view has ${scene.visibleCount} nodes, more than the drawing limit of ${state.limit} even with every group collapsed. The Table tab lists them all; narrow the view or raise the limit.`;
     banner.hidden = false;
   } else if (scene.collapsed.size && !state.expandAll) {
-    banner.textContent = `${scene.visibleCount} nodes exceed the drawing limit of ${state.limit}: ${scene.collapsed.size} groups are collapsed (click one to expand). The Table tab lists everything.`;
+    const links = scene.hiddenLinks ? ` The ${scene.hiddenLinks} lightest links between groups are not drawn (the heaviest are).` : "";
+    banner.textContent = `${scene.visibleCount} nodes exceed the drawing limit of ${state.limit}: ${scene.collapsed.size} groups are collapsed (click one to expand). The Table tab lists everything.${links}`;
     banner.hidden = false;
   } else banner.hidden = true;
   note.hidden = banner.hidden;
@@ -304,6 +307,7 @@ function fillSelect(sel, choices, current) {
 }
 
 let pickerTimer = null;
+let shownPortNames = null;
 const pickerChoices = new Map(); // view -> Map(value -> choice), kept while a filter hides some
 function refreshPickersSoon() { clearTimeout(pickerTimer); pickerTimer = setTimeout(refreshPickers, 500); }
 function refreshPickers() {
@@ -318,9 +322,12 @@ function refreshPickers() {
   }
   const current = argSelect(state.view);
   if (current && !state.arg && current.value) { state.arg = current.value; writeHash(state); queueRender(); }
-  const names = [...model.nodes.values()].filter((n) => n.Metadata.Type === "lport").map(portRef).sort();
+  const names = [...model.nodes.values()].filter((n) => n.Metadata.Type === "lport").map(portRef).sort().slice(0, 2000);
   reach.refreshChoices();
-  $("port-names").replaceChildren(...names.slice(0, 2000).map((v) => { const o = document.createElement("option"); o.value = v; return o; }));
+  const key = names.join("\n");
+  if (key === shownPortNames) return; // live churn mostly leaves the list as it was
+  shownPortNames = key;
+  $("port-names").replaceChildren(...names.map((v) => { const o = document.createElement("option"); o.value = v; return o; }));
 }
 
 function syncControls() {

@@ -41,6 +41,10 @@ export class ReachPanel {
     for (const [id, map] of [["reach-tenant", tenants], ["reach-network", networks]]) {
       const select = this.$(id), keep = select.value;
       const sorted = [...map].sort((a, b) => a[1].localeCompare(b[1]));
+      // Under live churn the lists rarely change: rebuild the DOM only when they do.
+      const key = JSON.stringify(sorted);
+      if (key === this.shownChoices?.[id]) continue;
+      this.shownChoices = { ...this.shownChoices, [id]: key };
       select.replaceChildren(option("", "—"), ...sorted.map(([v, l]) => option(v, l)));
       if (map.has(keep)) select.value = keep;
     }

@@ -3,7 +3,7 @@
 
 import cytoscape from "../vendor/cytoscape.esm.min.js";
 import { iconFor, colourFor, EDGE_STYLES, DEFAULT_EDGE } from "./icons.js";
-import { layoutScene, placeNew, fitViewport, growToHold, CELL } from "./layout.js";
+import { layoutScene, placeNew, fitViewport, growToHold, CELL, PAD } from "./layout.js";
 
 function edgeStyles() {
   const rules = [];
@@ -20,13 +20,26 @@ function edgeStyles() {
   return rules;
 }
 
-const STYLE = [
+// Level of detail: below this zoom an edge is under a quarter of a pixel wide, so it is not
+// drawn at all (stroking thousands of invisible lines was most of a frame's cost); edges that
+// carry a highlight (selection, trace path, history diff) stay.
+export const EDGE_MIN_ZOOM = 0.2;
+const OVERLAY_SETTLE_MS = 2000;
+const OVERLAY_MAX = 400;
+const MINOR_TYPES = ["lport", "switch_port", "ovsport", "ofrule", "device", "tap", "internal", "dummy", "service", "publisher", "listener", "activeport"];
+const BOX_FONT_MAX = Math.floor((PAD - 3) / 1.25); // the title's line fits the padding
+
+const BASE_STYLE = [
   { selector: "node", style: {
     "z-index-compare": "manual", "z-index": 20,
     "background-color": "#ffffff", "background-image": "data(icon)", "background-fit": "contain", "background-opacity": 0,
     "border-width": 0, width: 34, height: 34, label: "data(label)", "font-size": 10, "text-valign": "bottom", "text-margin-y": 3,
-    "text-wrap": "ellipsis", "text-max-width": 90, color: "#1f2933", "min-zoomed-font-size": 5,
+    // One line no wider than a grid cell: labels of neighbours never overlap, at any zoom.
+    "text-wrap": "ellipsis", "text-max-width": CELL - 6, color: "#1f2933", "min-zoomed-font-size": 5,
   } },
+  // Labels by importance: the many small things (ports, OVS ports and rules, heartbeats) are
+  // named only once zoomed in enough to read them; routers, networks, chassis... earlier.
+  { selector: MINOR_TYPES.map((t) => `node[type = "${t}"]`).join(", "), style: { "min-zoomed-font-size": 8 } },
   { selector: "node.down", style: { "border-width": 3, "border-color": "#dc2626", "background-opacity": 1, "background-color": "#fee2e2", color: "#b91c1c" } },
   { selector: "node.stale", style: { "border-width": 2, "border-style": "dashed", "border-color": "#94a3b8", opacity: 0.6 } },
   { selector: "node.missing", style: { color: "#b91c1c", "font-style": "italic" } },
@@ -34,30 +47,42 @@ const STYLE = [
   { selector: "node.group", style: {
     "background-image": "none", "background-color": "data(fill)", "background-opacity": 0.08, "border-width": 1, "border-color": "data(fill)",
     "border-opacity": 0.5, shape: "round-rectangle", width: "data(w)", height: "data(h)", "text-valign": "top", "text-halign": "center",
-    "text-margin-y": 16, "font-size": 11, "font-weight": 600, color: "#334155", "z-index": "data(z)",
+    // A box's title grows with the box (a tenant reads before its ports do), inside the box's
+    // top padding and no wider than the box, so it never covers another label.
+    "font-size": `mapData(w, 300, 3000, 11, ${BOX_FONT_MAX})`, "text-margin-y": `mapData(w, 300, 3000, 16, ${PAD - 3})`,
+    "text-max-width": "data(w)", "font-weight": 600, color: "#334155", "z-index": "data(z)", "min-zoomed-font-size": 5,
   } },
   { selector: "node.collapsed", style: { width: 48, height: 48, "border-width": 2, "border-color": "data(fill)", "background-opacity": 1, "background-color": "#f1f5f9", shape: "round-rectangle", "font-weight": 600 } },
   { selector: "edge", style: { "z-index-compare": "manual", "z-index": 10, width: 1.2, "line-color": DEFAULT_EDGE.colour, "curve-style": "haystack", "haystack-radius": 0, opacity: 0.85 } },
   ...edgeStyles(),
-  { selector: "edge.aggregate", style: { width: "mapData(count, 1, 50, 2, 8)", label: "data(countLabel)", "font-size": 9, color: "#475569" } },
+  // An aggregate (the edges between collapsed groups) is a straight line: a large grouped view
+  // has thousands of them, and curves with arrowheads cost several times more to draw.
+  { selector: "edge.aggregate", style: {
+    width: "mapData(count, 1, 50, 1.5, 8)", label: "data(countLabel)", "font-size": 9, color: "#475569",
+    "curve-style": "haystack", "haystack-radius": 0, "target-arrow-shape": "none", "min-zoomed-font-size": 6,
+  } },
+];
+const FAR_EDGES = { selector: "edge", style: { visibility: "hidden" } };
+const HIGHLIGHT_STYLE = [
   { selector: ".match", style: { "overlay-color": "#f59e0b", "overlay-opacity": 0.35, "overlay-padding": 8 } },
   { selector: "node:selected", style: { "overlay-color": "#155e75", "overlay-opacity": 0.25, "overlay-padding": 8 } },
-  { selector: "edge:selected", style: { "line-color": "#155e75", width: 4 } },
+  { selector: "edge:selected", style: { visibility: "visible", "line-color": "#155e75", width: 4 } },
   { selector: ".flash-added", style: { "overlay-color": "#16a34a", "overlay-opacity": 0.45, "overlay-padding": 10 } },
   { selector: ".flash-updated", style: { "overlay-color": "#2563eb", "overlay-opacity": 0.35, "overlay-padding": 10 } },
   { selector: ".flash-deleted", style: { "overlay-color": "#dc2626", "overlay-opacity": 0.55, "overlay-padding": 10, opacity: 0.5 } },
   { selector: ".dim", style: { opacity: 0.18 } },
   { selector: "node.on-path", style: { "overlay-color": "#f59e0b", "overlay-opacity": 0.4, "overlay-padding": 9 } },
-  { selector: "edge.on-path", style: { "line-color": "#f59e0b", width: 5, opacity: 1, "z-index": 9 } },
+  { selector: "edge.on-path", style: { visibility: "visible", "line-color": "#f59e0b", width: 5, opacity: 1, "z-index": 9 } },
   { selector: "node.hop-current", style: { "overlay-color": "#7c3aed", "overlay-opacity": 0.5, "overlay-padding": 12 } },
   { selector: "node.drop-point", style: { "overlay-color": "#dc2626", "overlay-opacity": 0.6, "overlay-padding": 12, "border-width": 3, "border-color": "#dc2626" } },
   { selector: "node.diff-added", style: { "overlay-color": "#16a34a", "overlay-opacity": 0.4, "overlay-padding": 8 } },
   { selector: "node.diff-removed", style: { "overlay-color": "#dc2626", "overlay-opacity": 0.4, "overlay-padding": 8, opacity: 0.55 } },
   { selector: "node.diff-changed", style: { "overlay-color": "#d97706", "overlay-opacity": 0.4, "overlay-padding": 8 } },
-  { selector: "edge.diff-added", style: { "line-color": "#16a34a", width: 3, opacity: 1 } },
-  { selector: "edge.diff-removed", style: { "line-color": "#dc2626", "line-style": "dashed", width: 3, opacity: 0.8 } },
-  { selector: "edge.diff-changed", style: { "line-color": "#d97706", width: 3, opacity: 1 } },
+  { selector: "edge.diff-added", style: { visibility: "visible", "line-color": "#16a34a", width: 3, opacity: 1 } },
+  { selector: "edge.diff-removed", style: { visibility: "visible", "line-color": "#dc2626", "line-style": "dashed", width: 3, opacity: 0.8 } },
+  { selector: "edge.diff-changed", style: { visibility: "visible", "line-color": "#d97706", width: 3, opacity: 1 } },
 ];
+const styleFor = (far) => [...BASE_STYLE, ...(far ? [FAR_EDGES] : []), ...HIGHLIGHT_STYLE];
 
 function nodeData(n) {
   const data = { id: n.id, label: n.label, type: n.type, kind: n.kind, fill: colourFor(n.type) };
@@ -78,7 +103,7 @@ function edgeData(e) {
 export class GraphCanvas {
   constructor(container, { onSelect, onExpand }) {
     this.cy = cytoscape({
-      container, style: STYLE, minZoom: 0.02, maxZoom: 4,
+      container, style: styleFor(false), minZoom: 0.02, maxZoom: 4,
       textureOnViewport: true, hideEdgesOnViewport: true, pixelRatio: 1,
       boxSelectionEnabled: false,
     });
@@ -90,58 +115,92 @@ export class GraphCanvas {
     });
     this.cy.on("tap", "edge", (ev) => onSelect({ kind: "edge", id: ev.target.id(), real: !ev.target.hasClass("aggregate") }));
     this.cy.on("tap", (ev) => { if (ev.target === this.cy) onSelect(null); });
+    this.far = false;
+    this.onTop = new Set(); // elements drawn over the cached picture (see overlay)
+    this.settleTimer = null;
+    this.shown = { nodes: new Map(), edges: new Map() }; // id -> what it was drawn as
+    this.cy.on("zoom", () => this.levelOfDetail());
+  }
+
+  // Swap the stylesheet when the zoom crosses EDGE_MIN_ZOOM (one restyle per crossing).
+  levelOfDetail(zoom = this.cy.zoom()) {
+    const far = zoom < EDGE_MIN_ZOOM;
+    if (far === this.far) return;
+    this.far = far;
+    this.cy.style(styleFor(far));
   }
 
   // Make the canvas show exactly `scene`. With relayout, every leaf gets a fresh position;
   // otherwise only new leaves are placed. Returns the ids of nodes added.
+  // What is on the canvas is remembered by signature (`this.shown`), so a live change costs
+  // work for the elements it touches, not a walk over every element Cytoscape holds.
   render(scene, { relayout = false } = {}) {
     const cy = this.cy;
     const added = [];
     const positions = relayout ? layoutScene(scene) : null;
+    // The style for the zoom about to be shown is set before the elements go in: swapping it
+    // afterwards would restyle every one of them again.
+    const viewport = relayout ? fitViewport(positions, cy.width(), cy.height()) : null;
+    if (viewport) this.levelOfDetail(viewport.zoom);
+    const shown = this.shown;
+    const depth = depthsOf(scene);
     cy.batch(() => {
-      cy.edges().forEach((e) => { if (!scene.edges.has(e.id())) e.remove(); });
-      cy.nodes().forEach((n) => {
-        const s = scene.nodes.get(n.id());
-        if (!s || (s.parent || undefined) !== (n.data("box") || undefined) || s.kind !== n.data("kind")) n.remove();
-      });
+      for (const id of shown.edges.keys()) if (!scene.edges.has(id)) { cy.getElementById(id).remove(); shown.edges.delete(id); }
+      for (const [id, sig] of shown.nodes) {
+        const s = scene.nodes.get(id);
+        if (s && sig.place === placeOf(s)) continue;
+        const el = cy.getElementById(id);
+        el.connectedEdges().forEach((e) => shown.edges.delete(e.id()));
+        el.remove();
+        shown.nodes.delete(id);
+      }
       // New elements go in with one add() call, parents before children and with their
       // positions; existing ones are touched only when they changed, since every data() call
       // makes Cytoscape restyle the element.
       const fresh = [];
-      const ordered = [...scene.nodes.values()].sort((a, b) => depthOf(scene, a) - depthOf(scene, b));
-      for (const n of ordered) {
-        const el = cy.getElementById(n.id);
+      for (const n of scene.nodes.values()) {
         const data = nodeData(n), classes = nodeClasses(n);
-        if (n.kind === "group") data.z = depthOf(scene, n);  // inner boxes over outer ones
-        const sig = `${data.label}|${data.type}|${data.kind}|${classes}`;
-        if (el.nonempty()) {
-          if (el.scratch("_sig") !== sig) { el.data(data); el.classes(classes); el.scratch("_sig", sig); }
-          const p = positions && positions.get(n.id);
-          if (p) { el.position({ x: p.x, y: p.y }); if (p.w) el.data({ w: p.w, h: p.h }); }
+        if (n.kind === "group") data.z = depth.get(n.id);  // inner boxes over outer ones
+        const look = `${data.label}|${data.type}|${classes}|${data.z}`;
+        const p = positions && positions.get(n.id);
+        const was = shown.nodes.get(n.id);
+        if (was) {
+          if (was.look !== look || p) {
+            const el = cy.getElementById(n.id);
+            if (was.look !== look) { el.data(data); el.classes(classes); was.look = look; }
+            if (p) { el.position({ x: p.x, y: p.y }); if (p.w) el.data({ w: p.w, h: p.h }); }
+          }
         } else {
-          const p = positions && positions.get(n.id);
           if (n.kind === "group") Object.assign(data, p ? { w: p.w, h: p.h } : { w: CELL * 2, h: CELL * 2 });
-          const def = { group: "nodes", data, classes, scratch: { _sig: sig } };
+          const def = { group: "nodes", data, classes };
           if (p) def.position = { x: p.x, y: p.y };
           fresh.push(def);
           added.push(n.id);
+          shown.nodes.set(n.id, { place: placeOf(n), look });
         }
       }
+      fresh.sort((a, b) => (depth.get(a.data.id) || 0) - (depth.get(b.data.id) || 0));
       for (const e of scene.edges.values()) {
-        const el = cy.getElementById(e.id);
-        if (el.empty()) fresh.push({ group: "edges", data: edgeData(e), classes: e.real ? "" : "aggregate" });
-        else if (el.data("count") !== e.count || el.data("relation") !== e.relation) el.data(edgeData(e));
+        const look = `${e.relation}|${e.count}`;
+        const was = shown.edges.get(e.id);
+        if (was === undefined) fresh.push({ group: "edges", data: edgeData(e), classes: e.real ? "" : "aggregate" });
+        else if (was !== look) cy.getElementById(e.id).data(edgeData(e));
+        shown.edges.set(e.id, look);
       }
-      if (fresh.length) cy.add(fresh);
+      if (fresh.length) {
+        const els = cy.add(fresh);
+        if (!relayout) this.overlay(els);
+      }
     });
-    if (relayout) {
-      cy.viewport(fitViewport(positions, cy.width(), cy.height()));
-    } else {
+    if (viewport) {
+      cy.viewport(viewport);
+    } else if (added.length) {
+      const siblings = siblingsOf(scene, added);
       cy.batch(() => {
         for (const id of added) {
           const el = cy.getElementById(id);
           const neighbours = el.connectedEdges().map((e) => (e.source().id() === id ? e.target().id() : e.source().id()));
-          const p = placeNew(cy, scene.nodes.get(id), neighbours);
+          const p = placeNew(cy, scene.nodes.get(id), neighbours, siblings.get(id));
           el.position(p);
           const half = el.data("kind") === "group" ? el.data("w") / 2 : CELL / 2;
           if (el.data("box")) growToHold(cy, el.data("box"), { x1: p.x - half, y1: p.y - half, x2: p.x + half, y2: p.y + half });
@@ -149,6 +208,27 @@ export class GraphCanvas {
       });
     }
     return added;
+  }
+
+  // Live additions go on Cytoscape's top ("drag") layer, over its cached picture of everything
+  // else: a NodeAdded then repaints a few elements, not thousands (a change in the cached
+  // picture makes the next frames draw every element one by one). They join the picture
+  // when the changes pause, or when the top layer gets crowded: one full repaint.
+  overlay(els) {
+    const r = this.cy.renderer();
+    els.forEach((el) => { el._private.rscratch.inDragLayer = true; this.onTop.add(el); });
+    r.redrawHint("drag", true);
+    clearTimeout(this.settleTimer);
+    if (this.onTop.size > OVERLAY_MAX) this.settle();
+    else this.settleTimer = setTimeout(() => this.settle(), OVERLAY_SETTLE_MS);
+  }
+
+  settle() {
+    const r = this.cy.renderer();
+    for (const el of this.onTop) if (!el.removed()) el._private.rscratch.inDragLayer = false;
+    this.onTop.clear();
+    r.updateCachedGrabbedEles();
+    r.redrawHint("eles", true); r.redrawHint("drag", true); r.redraw();
   }
 
   flash(id, kind) {
@@ -195,8 +275,28 @@ export class GraphCanvas {
   png() { return this.cy.png({ full: true, bg: "#ffffff", scale: 2 }); }
 }
 
-function depthOf(scene, n) {
-  let d = 0;
-  for (let p = n.parent; p && scene.nodes.has(p); p = scene.nodes.get(p).parent) d++;
-  return d;
+// Where a scene node sits: its kind and its box; a change of either means remove and add again.
+const placeOf = (n) => `${n.kind}|${n.parent || ""}`;
+
+// Depth of every scene node in the nesting of boxes (0: top level), computed once per render.
+function depthsOf(scene) {
+  const depth = new Map();
+  const of = (n) => {
+    let d = depth.get(n.id);
+    if (d !== undefined) return d;
+    const parent = n.parent && scene.nodes.get(n.parent);
+    d = parent ? of(parent) + 1 : 0;
+    depth.set(n.id, d);
+    return d;
+  };
+  for (const n of scene.nodes.values()) of(n);
+  return depth;
+}
+
+// The ids of the leaves drawn in the same box as each of `ids` (where a new one finds room).
+function siblingsOf(scene, ids) {
+  const boxes = new Map();
+  for (const id of ids) { const box = scene.nodes.get(id)?.parent; if (box) boxes.set(box, []); }
+  for (const n of scene.nodes.values()) if (n.parent && boxes.has(n.parent)) boxes.get(n.parent).push(n.id);
+  return new Map(ids.map((id) => [id, boxes.get(scene.nodes.get(id)?.parent) || []]));
 }

@@ -24,9 +24,15 @@ export function buildScene(model, state, view, marks = {}) {
   // Members of each group, transitively, to count and to collapse.
   const members = new Map();
   for (const id of groups.keys()) members.set(id, new Set());
+  // A group and the groups around it, innermost first; computed once per group (20k nodes
+  // share a few hundred chains, and this runs on every frame with a change).
+  const chains = new Map();
   const chainOf = (gid) => {
-    const chain = [];
+    let chain = chains.get(gid);
+    if (chain) return chain;
+    chain = [];
     for (let g = gid; g; g = groups.get(g)?.parent) chain.push(g);
+    chains.set(gid, chain);
     return chain;
   };
   for (const [nid, gid] of parentOf) for (const g of chainOf(gid)) members.get(g)?.add(nid);
@@ -47,20 +53,25 @@ export function buildScene(model, state, view, marks = {}) {
         if (groupDepth(groups, g) !== depth || explicitOpen.has(g) || collapsed.has(g)) continue;
         collapsed.add(g);
       }
-      drawn = countDrawn(visible, parentOf, groups, collapsed);
+      drawn = countDrawn(visible, parentOf, chainOf, collapsed);
       if (drawn <= state.limit) break;
     }
   }
-  drawn = countDrawn(visible, parentOf, groups, collapsed);
+  drawn = countDrawn(visible, parentOf, chainOf, collapsed);
   overLimit = drawn > state.limit;
 
   // The representative of a node: itself, or the outermost collapsed group that hides it.
   const rep = new Map();
+  const repOfGroup = new Map();
   for (const id of visible) {
-    let r = id;
     const gid = parentOf.get(id);
-    if (gid) for (const g of chainOf(gid)) if (collapsed.has(g)) r = `collapsed:${g}`;
-    rep.set(id, r);
+    let r = gid ? repOfGroup.get(gid) : null;
+    if (r === undefined) {
+      r = null;
+      for (const g of chainOf(gid)) if (collapsed.has(g)) r = `collapsed:${g}`;
+      repOfGroup.set(gid, r);
+    }
+    rep.set(id, r || id);
   }
 
   const sceneNodes = new Map();
@@ -112,15 +123,34 @@ export function buildScene(model, state, view, marks = {}) {
       else sceneEdges.set(key, { id: key, source: a, target: b, relation: rel, count: 1, real: false });
     }
   }
-  return { nodes: sceneNodes, edges: sceneEdges, visible, visibleCount: visible.size, drawn, overLimit, collapsed, groups };
+  const hiddenLinks = keepHeaviestAggregates(sceneEdges);
+  return { nodes: sceneNodes, edges: sceneEdges, visible, visibleCount: visible.size, drawn, overLimit, collapsed, groups, hiddenLinks };
 }
 
-function countDrawn(visible, parentOf, groups, collapsed) {
+// Links between collapsed groups, by importance: past AGGREGATE_MAX (a 20k-node cloud grouped
+// has thousands, every tenant to every chassis it uses) the picture is a hairball that costs
+// most of each frame; only the heaviest are drawn (the details panel still lists every
+// neighbour). Returns how many were left out.
+const AGGREGATE_MAX = 1500;
+function keepHeaviestAggregates(sceneEdges) {
+  const aggregates = [...sceneEdges.values()].filter((e) => !e.real);
+  if (aggregates.length <= AGGREGATE_MAX) return 0;
+  aggregates.sort((a, b) => b.count - a.count || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  for (const e of aggregates.slice(AGGREGATE_MAX)) sceneEdges.delete(e.id);
+  return aggregates.length - AGGREGATE_MAX;
+}
+
+function countDrawn(visible, parentOf, chainOf, collapsed) {
   let n = 0;
   const counted = new Set();
+  const topOf = new Map(); // group -> its outermost collapsed group (or null)
   for (const id of visible) {
+    const gid = parentOf.get(id);
     let top = null;
-    for (let g = parentOf.get(id); g; g = groups.get(g)?.parent) if (collapsed.has(g)) top = g;
+    if (gid) {
+      if (topOf.has(gid)) top = topOf.get(gid);
+      else { for (const g of chainOf(gid)) if (collapsed.has(g)) top = g; topOf.set(gid, top); }
+    }
     if (top === null) n++;
     else if (!counted.has(top)) { counted.add(top); n++; }
   }

@@ -11,12 +11,15 @@ import argparse
 import asyncio
 import json
 from pathlib import Path
+from typing import Any
 
 from dragonscope.cli.common import CliError, Subparsers
+from dragonscope.cli.flows import add_ovs_argument, switches
 from dragonscope.cli.sources import add_source_arguments, analyzer_project_names
 from dragonscope.cli.sources import snapshot as source_snapshot
 from dragonscope.config import ConfigError
 from dragonscope.nb import ProjectNames, read_project_names
+from dragonscope.ovs import Switch, SwitchError
 from dragonscope.trace import (
     FORMATS,
     PROTOCOLS,
@@ -29,6 +32,8 @@ from dragonscope.trace import (
     render,
     render_matrix,
 )
+from dragonscope.trace.flows import ChassisOvs
+from dragonscope.trace.real import RealTracer, render_real, report
 
 
 def _source_args(parser: argparse.ArgumentParser) -> None:
@@ -80,6 +85,13 @@ def register(subparsers: Subparsers) -> None:
     p.add_argument("--reply", action="store_true", help="also simulate the reply")
     p.add_argument("--ct", action="store_true", help="assume an established connection")
     p.add_argument("--format", choices=FORMATS, default="detailed")
+    p.add_argument(
+        "--real",
+        action="store_true",
+        help="also trace it with ovs-appctl ofproto/trace on each chassis it crosses "
+        "(locally; --ovs says where each switch is) and set both side by side",
+    )
+    add_ovs_argument(p)
     p.set_defaults(func=run_trace)
 
     r = subparsers.add_parser("reach", help="port-by-port reachability matrix of a tenant")
@@ -136,11 +148,39 @@ def run_trace(args: argparse.Namespace) -> int:
             ct=args.ct,
             reply=args.reply,
         )
+        if args.real:
+            return _run_real(args, tracer, request)
         result = tracer.trace(request).to_json()
     except TraceError as exc:
         raise CliError(str(exc)) from None
     print(render(result, args.format))
     return 1 if result["verdict"] == "dropped" else 0
+
+
+def _run_real(args: argparse.Namespace, tracer: Tracer, request: TraceRequest) -> int:
+    """Exit code 1 when the real trace disagrees with the simulation."""
+    named = switches(args.ovs)
+    if not named:
+        start = tracer.resolver.resolve(request)
+        if start.chassis is None:
+            raise CliError("--real needs --ovs CHASSIS=OVSDB: the source has no chassis")
+        named = {start.chassis: Switch(start.chassis)}
+    out = asyncio.run(_real(tracer, request, named))
+    print(json.dumps(out, indent=2) if args.format == "json" else render_real(out))
+    return 1 if out["agreement"]["status"] == "disagree" else 0
+
+
+async def _real(tracer: Tracer, request: TraceRequest, named: dict[str, Switch]) -> dict[str, Any]:
+    ports: dict[str, ChassisOvs] = {}
+    try:
+        for chassis, switch in named.items():
+            ports[chassis] = ChassisOvs(*await switch.ports())
+        run = RealTracer(tracer, ports).begin(request)
+        while (probe := run.next_probe()) is not None:
+            run.feed(probe, await named[probe.chassis].trace(probe.args()))
+    except SwitchError as exc:
+        raise CliError(str(exc)) from None
+    return report(run)
 
 
 def project_names(args: argparse.Namespace) -> ProjectNames:

@@ -11,5 +11,6 @@ itself (the collector does). See ``docs/ovs-probe.md``.
 
 from dragonscope.ovs.ovsdb import OvsdbMonitor
 from dragonscope.ovs.probe import DEFAULT_OVSDB, OvsProbe, ProbeSettings
+from dragonscope.ovs.switch import Switch, SwitchError
 
-__all__ = ["DEFAULT_OVSDB", "OvsProbe", "OvsdbMonitor", "ProbeSettings"]
+__all__ = ["DEFAULT_OVSDB", "OvsProbe", "OvsdbMonitor", "ProbeSettings", "Switch", "SwitchError"]

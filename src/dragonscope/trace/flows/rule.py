@@ -22,10 +22,14 @@ _FLAG_FIELDS = frozenset({"ct_state", "tcp_flags"})
 class RuleLike(Protocol):
     """What an installed rule needs for a comparison (``ovs.flows.Flow`` has it)."""
 
-    table: int
-    priority: int
-    match: dict[str, str]
-    actions: str
+    @property
+    def table(self) -> int: ...
+    @property
+    def priority(self) -> int: ...
+    @property
+    def match(self) -> dict[str, str]: ...
+    @property
+    def actions(self) -> str: ...
 
 
 @dataclass(frozen=True, slots=True)

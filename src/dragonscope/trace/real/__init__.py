@@ -9,6 +9,7 @@ Dragonflow's terms and set beside the simulation.
 
 from dragonscope.trace.real.follow import ChassisTrace, Probe, RealRun, RealTracer
 from dragonscope.trace.real.ofproto import packet_flow
+from dragonscope.trace.real.render import render_real
 from dragonscope.trace.real.report import report
 
-__all__ = ["ChassisTrace", "Probe", "RealRun", "RealTracer", "packet_flow", "report"]
+__all__ = ["ChassisTrace", "Probe", "RealRun", "RealTracer", "packet_flow", "render_real", "report"]

@@ -182,9 +182,8 @@ class Decoder:
                 "NXM_NX_CT_ZONE[]": "the current zone",
             }
             commit = "commit the connection" if "commit" in action else "look the connection up"
-            hop.meaning.append(
-                f"conntrack: {commit} in the zone of {where.get(zone.group(1), zone.group(1)) if zone else '0'}"
-            )
+            named = where.get(zone.group(1), zone.group(1)) if zone else "0"
+            hop.meaning.append(f"conntrack: {commit} in the zone of {named}")
         elif found := _OUTPUT.match(action):
             owner = self.ofports.get(int(found.group(1)), "")
             hop.outcome = "tunnel" if owner.endswith("-vtp") else "output"

@@ -7,13 +7,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ovs_support import OvsSwitch
-from trace_cloud import build
-
 from dragonscope.nb import Snapshot
 from dragonscope.trace import DEFAULT_APPS
 from dragonscope.trace.flows import ChassisOvs, FlowSet, expected_flows
 from dragonscope.trace.index import NbIndex
+from ovs_support import OvsSwitch
+from trace_cloud import build
 
 TUNNEL_OFPORTS = {"vxlan": 4, "geneve": 5, "gre": 6}
 FIRST_VM_OFPORT = 10
@@ -40,7 +39,9 @@ def start_cloud(names: list[str], snapshot: Snapshot | None = None) -> dict[str,
     try:
         for name in names:
             switch = OvsSwitch(name)
-            cloud[name] = Chassis(name, switch, ChassisOvs(), FlowSet(name, [], frozenset(), frozenset()))
+            cloud[name] = Chassis(
+                name, switch, ChassisOvs(), FlowSet(name, [], frozenset(), frozenset())
+            )
             switch.start()
             switch.add_bridge("br-int")
             here = index.chassis[name]

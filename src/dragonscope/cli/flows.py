@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+from collections.abc import Sequence
 
 from dragonscope.cli.common import CliError, Subparsers
 from dragonscope.cli.sources import nb_snapshot
@@ -47,11 +48,11 @@ def register(subparsers: Subparsers) -> None:
     p.set_defaults(func=run_flows)
 
 
-async def _load(args: argparse.Namespace) -> tuple[FlowSet, Tracer, list[RuleLike]]:
+async def _load(args: argparse.Namespace) -> tuple[FlowSet, Tracer, Sequence[RuleLike]]:
     snapshot = await nb_snapshot(args.nb)
     switch = switches(args.ovs).get(args.chassis) or (Switch(args.chassis) if args.diff else None)
     ovs = ChassisOvs()
-    installed: list[RuleLike] = []
+    installed: Sequence[RuleLike] = ()
     if switch is not None:
         try:
             ovs = ChassisOvs(*await switch.ports())

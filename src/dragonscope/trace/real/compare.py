@@ -68,7 +68,7 @@ def agreement(
     if responder == "nd":
         return {
             "status": "not-comparable",
-            "why": "the l2 app's ND responder rules are not generated yet",
+            "why": "dragonscope does not generate the l2 app's ND responder rules yet",
         }
     if (
         sim.verdict == "replied" and responder in CONTROLLER_RESPONDERS

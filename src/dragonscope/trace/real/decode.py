@@ -20,7 +20,7 @@ from dragonscope.trace.real.ofproto import Step, fields
 
 _SET = re.compile(r"set_field:([^-]+)->(\w+)")
 _OUTPUT = re.compile(r"^output:(\d+)$")
-_CT_ZONE = re.compile(r"zone=(\w+)")
+_CT_ZONE = re.compile(r"zone=(\w+(?:\[[^\]]*\])?)")
 
 
 @dataclass(slots=True)

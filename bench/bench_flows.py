@@ -34,7 +34,8 @@ def collect() -> list[Figure]:
     check = time.process_time() - started
     size = f"{len(index.ports):,} lports, {local} on the chassis"
     return [
-        Figure("expected rules, one chassis", generate, "s CPU", size, f"{len(flows.flows):,} rules"),
+        Figure("expected rules, one chassis", generate, "s CPU", size,
+               f"{len(flows.flows):,} rules"),
         Figure("drift check", check, "s CPU", f"{len(installed):,} installed rules",
                f"{len(report.missing):,} missing (rules past the first {INSTALLED:,})"),
     ]  # fmt: skip

@@ -23,6 +23,7 @@ system-deps:
 test: system-deps $(STAMP)
 	@python3 scripts/system_deps.py check
 	$(VENV)/bin/ruff check src tests bench scripts
+	$(VENV)/bin/mypy
 	$(PY) -m pytest -q -p no:cacheprovider
 
 bench: system-deps $(STAMP)
@@ -35,6 +36,7 @@ screenshots: system-deps $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests bench
 	$(VENV)/bin/ruff format --check src tests bench
+	$(VENV)/bin/mypy
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info

@@ -8,8 +8,17 @@ surface (its ``__init__``); only the command line and the demo write to an NB.
 from __future__ import annotations
 
 import ast
+import dataclasses
+import importlib
+import inspect
+import sys
+import types
+import typing
 from collections import defaultdict
+from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
+from typing import Any
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 PACKAGE = SRC / "dragonscope"
@@ -193,3 +202,110 @@ def test_the_check_sees_the_real_imports() -> None:
         t.startswith("dragonscope.graph") for t in edges["dragonscope.topology.engine"]
     )
     assert any(t.startswith("dragonscope.analyzer") for t in edges["dragonscope.cli.analyzer"])
+
+
+# -- no Any at the seams -------------------------------------------------------------
+# A surface's signatures say what crosses between packages. A JSON document may be typed
+# ``dict[str, Any]``/``list[Any]`` or the JSON alias; a bare ``Any`` says nothing.
+
+
+def surfaces() -> dict[str, ModuleType]:
+    """Every package surface and root module, imported."""
+    names = [m for m, p in modules().items() if p.name == "__init__.py"] + sorted(ROOT_MODULES)
+    return {name: importlib.import_module(name) for name in sorted(set(names))}
+
+
+def exported(module: ModuleType) -> dict[str, object]:
+    """A surface's ``__all__``; for a root module without one, the public names it defines."""
+    names = getattr(module, "__all__", None)
+    if names is None:
+        names = [
+            n
+            for n, v in vars(module).items()
+            if not n.startswith("_") and getattr(v, "__module__", None) == module.__name__
+        ]
+    return {name: getattr(module, name) for name in names}
+
+
+def is_bare_any(hint: object) -> bool:
+    """``Any`` itself, or a union with ``Any`` as a member (``Any | None``)."""
+    if hint is Any:
+        return True
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        return any(arg is Any for arg in typing.get_args(hint))
+    return False
+
+
+def hints(obj: object, names: dict[str, object]) -> dict[str, object]:
+    """Resolved annotations; a name imported only for the type checker is looked up in
+    ``names`` (every name the package's modules define), the module's own names first."""
+    try:
+        return typing.get_type_hints(obj)
+    except NameError:
+        own = vars(sys.modules[getattr(obj, "__module__", "")])
+        return typing.get_type_hints(obj, localns={**names, **own})
+
+
+def seams(name: str, obj: object, names: dict[str, object]) -> Iterator[tuple[str, object]]:
+    """(where, type) for each parameter, return, public method and dataclass field of ``obj``."""
+    if inspect.isclass(obj):
+        if dataclasses.is_dataclass(obj):
+            fields = hints(obj, names)
+            for f in dataclasses.fields(obj):
+                yield f"{name}.{f.name}", fields[f.name]
+        for klass in obj.__mro__:
+            if not klass.__module__.startswith("dragonscope"):
+                continue
+            for attr, member in vars(klass).items():
+                if attr.startswith("_") and attr not in ("__init__", "__call__"):
+                    continue
+                if isinstance(member, staticmethod | classmethod):
+                    member = member.__func__
+                elif isinstance(member, property):
+                    member = member.fget
+                if inspect.isfunction(member):
+                    yield from seams(f"{name}.{attr}", member, names)
+    elif inspect.isfunction(obj):
+        # An overloaded function's signatures are its overloads, not the implementation's.
+        for signature in typing.get_overloads(obj) or [obj]:
+            for param, hint in hints(signature, names).items():
+                yield f"{name}({param})" if param != "return" else f"{name} -> return", hint
+
+
+def test_no_bare_any_at_the_seams() -> None:
+    found = {m: exported(module) for m, module in surfaces().items()}
+    everything = {
+        n: v
+        for m, module in sorted(sys.modules.items())
+        if m.startswith("dragonscope.")
+        for n, v in vars(module).items()
+        if not n.startswith("_")
+    }
+    wrong = sorted(
+        {
+            f"{module}.{where}"
+            for module, names in found.items()
+            for name, obj in names.items()
+            for where, hint in seams(name, obj, everything)
+            if is_bare_any(hint)
+        }
+    )
+    assert not wrong, "bare Any in public signatures:\n" + "\n".join(wrong)
+
+
+def test_the_seam_check_sees_the_signatures() -> None:
+    """Guards the reader: methods, fields and overloads are seen, ``Any`` is told apart."""
+    import dragonscope.gremlin
+    import dragonscope.nb
+    import dragonscope.skydive
+
+    found = dict(seams("NbObject", dragonscope.nb.NbObject, {}))
+    assert found["NbObject.get -> return"] is object
+    assert "NbObject.table" in found
+    runs = [
+        h for w, h in seams("Q", dragonscope.gremlin.CompiledQuery, {}) if w == "Q.run -> return"
+    ]
+    assert len(runs) == 2  # one per overload
+    assert "Message.obj" in dict(seams("Message", dragonscope.skydive.Message, {}))
+    assert is_bare_any(Any) and is_bare_any(Any | None)
+    assert not is_bare_any(dict[str, Any]) and not is_bare_any(list[Any])

@@ -60,7 +60,9 @@ async def _first_node_id(live: Live, compiled: Any) -> str | None:
     result = await run_query(compiled, live.graph, live.history, AS_JSON)
     if isinstance(result, list):
         for item in result:
-            node_id = item.get("ID") if isinstance(item, dict) else None
+            if not isinstance(item, dict):
+                continue
+            node_id = item.get("ID")
             if isinstance(node_id, str) and "Parent" not in item:
                 return node_id
     return None

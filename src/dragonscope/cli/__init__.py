@@ -5,9 +5,11 @@ the operator; the core packages (nb, graph, topology, gremlin, trace, collector,
 demo) hold no CLI or HTTP-client code. Each module here registers its sub-commands
 (``register(subparsers)``); ``sources`` is the one place a command opens an NB (``--nb``,
 ``memory://sample`` included) or reaches an analyzer (``--analyzer``, ``--user``), through
-``skydive.AnalyzerHttp``; ``common`` holds the one error type. This file composes the
-commands and turns errors into one clear line and a non-zero exit code. Nothing imports
-this package but the ``dragonscope`` entry point.
+``skydive.AnalyzerHttp``; ``common`` holds the one error type, ``operator_errors`` (what
+the operator can fix becomes that error) and ``stop_on_signals``. This file composes the
+commands and turns errors into one clear line and a non-zero exit code. It reaches every
+other package through its surface only; nothing imports this package but the
+``dragonscope`` entry point.
 """
 
 from __future__ import annotations

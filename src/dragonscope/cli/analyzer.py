@@ -22,7 +22,7 @@ from dragonscope.analyzer import (
     UsersFileError,
     add_user,
 )
-from dragonscope.cli.common import CliError, Subparsers
+from dragonscope.cli.common import CliError, Subparsers, operator_errors, stop_on_signals
 from dragonscope.graph import duration_ms
 
 log = logging.getLogger("dragonscope.analyzer")
@@ -166,10 +166,8 @@ async def serve(settings: AnalyzerSettings) -> None:
     analyzer = Analyzer(settings)
     await analyzer.start()
     stop = asyncio.Event()
+    stop_on_signals(stop.set)
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, stop.set)
 
     def reload() -> None:
         try:
@@ -189,8 +187,6 @@ async def serve(settings: AnalyzerSettings) -> None:
 def run(args: argparse.Namespace) -> int:
     from dragonscope.analyzer import AnalyzerError
 
-    try:
+    with operator_errors(AnalyzerError, UsersFileError):
         asyncio.run(serve(settings_from_args(args)))
-    except (AnalyzerError, UsersFileError) as exc:
-        raise CliError(str(exc)) from None
     return 0

@@ -6,15 +6,14 @@ import argparse
 import asyncio
 import contextlib
 import logging
-import signal
 from dataclasses import replace
 
-from dragonscope.cli.common import CliError, Subparsers
+from dragonscope.cli.common import Subparsers, operator_errors, stop_on_signals
 from dragonscope.cli.sources import NB_URLS, open_nb
 from dragonscope.collector import Collector, settings_from_args
 from dragonscope.config import ConfigError
 from dragonscope.nb import NbReader
-from dragonscope.nb.backends import BackendError
+from dragonscope.nb.backends import Backend, BackendError
 from dragonscope.skydive import EndpointError
 
 log = logging.getLogger("dragonscope.collector")
@@ -97,36 +96,27 @@ def register(subparsers: Subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
+    with operator_errors(ConfigError):
         settings = settings_from_args(args)
-    except ConfigError as exc:
-        raise CliError(str(exc)) from None
     url = settings.nb
     reader = open_nb(url) if isinstance(url, str) else url
-    try:
+    with operator_errors(ConfigError, EndpointError):
         collector = Collector(replace(settings, nb=reader))
-    except (ConfigError, EndpointError) as exc:
-        raise CliError(str(exc)) from None
     log.info(
         "collector starting nb=%s analyzer=%s mode=%s persistence=%s",
         _safe_url(reader.url), collector.analyzer_url,
         f"chassis:{settings.chassis}" if settings.chassis else "global",
         settings.persistence_policy,
     )  # fmt: skip
-    try:
+    with operator_errors(OSError, BackendError, ConfigError, EndpointError):
         asyncio.run(_serve(collector, reader))
-    except (OSError, BackendError, ConfigError, EndpointError) as exc:
-        raise CliError(str(exc)) from None
     return 0
 
 
-async def _serve(collector: Collector, reader: NbReader) -> None:
+async def _serve(collector: Collector, reader: NbReader | Backend) -> None:
     """Run until SIGTERM/SIGINT, then stop cleanly (the analyzer sees a normal close)."""
     task = asyncio.create_task(collector.run())
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, task.cancel)
+    stop_on_signals(task.cancel)
     try:
         with contextlib.suppress(asyncio.CancelledError):
             await task

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import signal
 import sys
 
-from dragonscope.cli.common import CliError, Subparsers
+from dragonscope.cli.common import CliError, Subparsers, operator_errors, stop_on_signals
 from dragonscope.demo import (
     SIZES,
     Demo,
@@ -90,18 +89,14 @@ def register(subparsers: Subparsers) -> None:
 
 
 def run_generate(args: argparse.Namespace) -> int:
-    try:
+    with operator_errors(ValueError):
         dump = generate(args.size, args.seed)
-    except ValueError as exc:
-        raise CliError(str(exc)) from None
     if args.out == "-":
         sys.stdout.buffer.write(dump_json(dump))
         sys.stdout.flush()
         return 0
-    try:
+    with operator_errors(WriterError):
         count = asyncio.run(write(dump, args.out, force=args.force))
-    except WriterError as exc:
-        raise CliError(str(exc)) from None
     print(f"wrote {count} objects ({args.size}, seed {args.seed}) to {shown_url(args.out)}")
     return 0
 
@@ -117,10 +112,8 @@ def run_demo(args: argparse.Namespace) -> int:
         churn_interval=args.churn_interval,
         insecure=args.insecure,
     )
-    try:
+    with operator_errors(ValueError, WriterError):
         settings.check()
-    except (ValueError, WriterError) as exc:
-        raise CliError(str(exc)) from None
     return asyncio.run(_serve(settings))
 
 
@@ -129,14 +122,10 @@ async def _serve(settings: DemoSettings) -> int:
     from dragonscope.nb.backends import BackendError
 
     stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
-    try:
+    stop_on_signals(stop.set)
+    with operator_errors(AnalyzerError, WriterError, BackendError):
         async with Demo(settings, announce=_announce) as demo:
             await demo.wait(stop)
-    except (AnalyzerError, WriterError, BackendError) as exc:
-        raise CliError(str(exc)) from None
     if demo.failure:
         raise CliError(demo.failure)
     print("dragonscope demo: stopped", flush=True)

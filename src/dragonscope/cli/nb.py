@@ -17,7 +17,7 @@ from collections import Counter
 from collections.abc import Callable, Coroutine
 from typing import Any, TextIO
 
-from dragonscope.cli.common import CliError, Subparsers
+from dragonscope.cli.common import CliError, Subparsers, operator_errors
 from dragonscope.cli.sources import NB_URLS, open_nb
 from dragonscope.config import ConfigError, read_dragonflow_ini
 from dragonscope.nb import TABLES, Change, NbObject, NbReader, Problem, Snapshot, check, redact
@@ -134,10 +134,8 @@ def _runner(
 def _url_from_ini(path: str | None) -> str | None:
     if path is None:
         return None
-    try:
+    with operator_errors(ConfigError):
         return read_dragonflow_ini(path).nb_url
-    except ConfigError as exc:
-        raise CliError(str(exc)) from None
 
 
 def _known_tables() -> str:

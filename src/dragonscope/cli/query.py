@@ -7,9 +7,10 @@ import asyncio
 import json
 import sys
 
-from dragonscope.cli.common import CliError, Subparsers
+from dragonscope.cli.common import CliError, Subparsers, operator_errors
 from dragonscope.cli.sources import DEFAULT_ANALYZER, add_source_arguments, analyzer_http, nb_graph
-from dragonscope.gremlin import SAVED_QUERIES, GremlinError, Json, compile_query, expand, render
+from dragonscope.graph import Json
+from dragonscope.gremlin import SAVED_QUERIES, GremlinError, compile_query, expand, render
 from dragonscope.skydive import AnalyzerError
 
 
@@ -63,10 +64,8 @@ def query_text(args: argparse.Namespace) -> str:
             if not sep or not key:
                 raise CliError(f"--param {item!r}: write KEY=VALUE")
             params[key] = value
-        try:
+        with operator_errors(GremlinError):
             return expand(args.saved, params)
-        except GremlinError as exc:
-            raise CliError(str(exc)) from None
     if args.param:
         raise CliError("--param only goes with --saved")
     if not args.query:
@@ -91,22 +90,15 @@ def run_command(args: argparse.Namespace) -> int:
 
 async def run_on_nb(query: str, url: str) -> Json:
     """Read the NB, translate it to a graph like the collector does, and query it here."""
-    try:
+    with operator_errors(GremlinError):
         compiled = compile_query(query)
-    except GremlinError as exc:
-        raise CliError(str(exc)) from None
     graph = await nb_graph(url)
-    try:
+    with operator_errors(GremlinError):
         return await compiled.run_async(graph)
-    except GremlinError as exc:
-        raise CliError(str(exc)) from None
 
 
 async def run_on_analyzer(query: str, args: argparse.Namespace) -> Json:
     """The analyzer runs the query; its answer is the JSON Skydive's API gives."""
     async with analyzer_http(args) as http:
-        try:
-            result: Json = await http.gremlin(query)
-        except AnalyzerError as exc:
-            raise CliError(str(exc)) from None
-    return result
+        with operator_errors(AnalyzerError):
+            return await http.gremlin(query)

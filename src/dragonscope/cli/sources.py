@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 
 from dragonscope import config, demo
-from dragonscope.cli.common import CliError
+from dragonscope.cli.common import operator_errors
 from dragonscope.graph import Edge, Graph, GraphError, Indexer, Node
 from dragonscope.nb import NbReader, ProjectNames, Snapshot
 from dragonscope.nb.backends import BackendError
@@ -31,10 +31,8 @@ NB_URLS = "etcd://H:P[,H:P], redis://H:P[/DB], file:///dump.json or memory://sam
 
 def open_nb(url: str) -> NbReader:
     """A reader for any NB URL; ``memory://sample`` is the demo's small cloud."""
-    try:
+    with operator_errors(BackendError, what=f"cannot read {url}"):
         return demo.open_nb(url)
-    except BackendError as exc:
-        raise CliError(f"cannot read {url}: {exc}") from None
 
 
 def add_source_arguments(
@@ -58,7 +56,7 @@ def add_login_arguments(parser: argparse.ArgumentParser) -> None:
 
 def analyzer_http(args: argparse.Namespace) -> AnalyzerHttp:
     """A client of ``--analyzer`` (default 127.0.0.1:8082) logged in as ``--user``."""
-    try:
+    with operator_errors(config.ConfigError, EndpointError):
         base = analyzer_base_url(args.analyzer or DEFAULT_ANALYZER)
         credentials = None
         if args.user:
@@ -67,18 +65,14 @@ def analyzer_http(args: argparse.Namespace) -> AnalyzerHttp:
             else:
                 password = config.Secret(args.password or config.env_value("PASSWORD") or "")
             credentials = Credentials(args.user, password)
-    except (config.ConfigError, EndpointError) as exc:
-        raise CliError(str(exc)) from None
     return AnalyzerHttp(base, credentials, timeout=60.0)
 
 
 async def nb_snapshot(url: str) -> Snapshot:
     """Every object of the NB at ``url``, read once."""
-    try:
+    with operator_errors(BackendError, OSError, what=f"cannot read {url}"):
         async with open_nb(url) as reader:
             snapshot, _revision = await reader.snapshot()
-    except (BackendError, OSError) as exc:
-        raise CliError(f"cannot read {url}: {exc}") from None
     return snapshot
 
 
@@ -97,27 +91,28 @@ async def nb_graph(url: str) -> Graph:
 async def analyzer_snapshot(args: argparse.Namespace) -> Snapshot:
     """The NB objects behind the analyzer's graph (each node keeps them under ``Dragonflow``)."""
     async with analyzer_http(args) as http:
-        try:
+        with operator_errors(
+            AnalyzerError, what=f"cannot read the graph from analyzer {args.analyzer}"
+        ):
             graph = await http.topology()
-        except AnalyzerError as exc:
-            raise CliError(f"cannot read the graph from analyzer {args.analyzer}: {exc}") from None
-    try:
+    with operator_errors(
+        GraphError,
+        AttributeError,
+        TypeError,
+        what=f"analyzer {args.analyzer} sent a malformed graph",
+    ):
         nodes = [Node.from_json(n) for n in graph.get("Nodes") or []]
         edges = [Edge.from_json(e) for e in graph.get("Edges") or []]
-    except (GraphError, AttributeError, TypeError) as exc:
-        raise CliError(f"analyzer {args.analyzer} sent a malformed graph: {exc}") from None
     return snapshot_from_graph(nodes, edges)
 
 
 async def analyzer_project_names(args: argparse.Namespace) -> ProjectNames:
     """The project names the analyzer knows (none from a Skydive analyzer)."""
+    what = f"cannot read project names from analyzer {args.analyzer}"
     async with analyzer_http(args) as http:
-        try:
-            return ProjectNames(await http.tenants())
-        except AnalyzerError as exc:
-            raise CliError(
-                f"cannot read project names from analyzer {args.analyzer}: {exc}"
-            ) from None
+        with operator_errors(AnalyzerError, what=what):
+            names = await http.tenants()
+    return ProjectNames(names)
 
 
 async def snapshot(args: argparse.Namespace) -> Snapshot:

@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from dragonscope.cli.common import CliError, Subparsers
+from dragonscope.cli.common import CliError, Subparsers, operator_errors
 from dragonscope.cli.flows import add_ovs_argument, switches
 from dragonscope.cli.sources import add_source_arguments, analyzer_project_names
 from dragonscope.cli.sources import snapshot as source_snapshot
@@ -113,23 +113,17 @@ def register(subparsers: Subparsers) -> None:
 def load_tracer(args: argparse.Namespace) -> Tracer:
     snapshot = asyncio.run(source_snapshot(args))
     if args.patch:
-        try:
+        with operator_errors(OSError, ValueError, what=f"cannot read patch {args.patch}"):
             patch = json.loads(Path(args.patch).read_text())
-        except (OSError, ValueError) as exc:
-            raise CliError(f"cannot read patch {args.patch}: {exc}") from None
-        try:
+        with operator_errors(TraceError):
             snapshot = apply_patch(snapshot, patch)
-        except TraceError as exc:
-            raise CliError(str(exc)) from None
-    try:
+    with operator_errors(ValueError):
         return Tracer(snapshot, parse_apps(args.apps))
-    except ValueError as exc:
-        raise CliError(str(exc)) from None
 
 
 def run_trace(args: argparse.Namespace) -> int:
     tracer = load_tracer(args)
-    try:
+    with operator_errors(TraceError):
         request = TraceRequest(
             source=args.source,
             destination=args.destination,
@@ -151,8 +145,6 @@ def run_trace(args: argparse.Namespace) -> int:
         if args.real:
             return _run_real(args, tracer, request)
         result = tracer.trace(request).to_json()
-    except TraceError as exc:
-        raise CliError(str(exc)) from None
     print(render(result, args.format))
     return 1 if result["verdict"] == "dropped" else 0
 
@@ -198,11 +190,9 @@ def project_names(args: argparse.Namespace) -> ProjectNames:
 def run_reach(args: argparse.Namespace) -> int:
     tracer = load_tracer(args)
     projects = project_names(args) if args.tenant else ProjectNames()
-    try:
+    with operator_errors(TraceError):
         grid = matrix(
             tracer, args.tenant, args.network, args.proto, args.dport, args.ct, projects=projects
         )
-    except TraceError as exc:
-        raise CliError(str(exc)) from None
     print(json.dumps(grid, indent=2) if args.format == "json" else render_matrix(grid))
     return 0

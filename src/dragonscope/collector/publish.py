@@ -157,12 +157,12 @@ class AnalyzerLink:
             if exc.status != 400:
                 raise
             # A dialect without '@Origin': read everything and filter here.
-            graph = await self.http.gremlin("G")
-            if isinstance(graph, list) and graph and isinstance(graph[0], dict):
-                graph = graph[0]
-            graph = graph if isinstance(graph, dict) else {}
-            nodes = [n for n in graph.get("Nodes") or [] if n.get("Origin") == self.origin]
-            edges = [e for e in graph.get("Edges") or [] if e.get("Origin") == self.origin]
+            answer = await self.http.gremlin("G")
+            if isinstance(answer, list) and answer:
+                answer = answer[0]
+            graph = answer if isinstance(answer, dict) else {}
+            nodes = [n for n in _elements(graph.get("Nodes")) if n.get("Origin") == self.origin]
+            edges = [e for e in _elements(graph.get("Edges")) if e.get("Origin") == self.origin]
         return _elements(nodes), _elements(edges)
 
     async def _flush_forever(self) -> None:

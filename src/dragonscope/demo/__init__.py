@@ -8,8 +8,8 @@ tests and benchmarks, never a production NB), ``memory://sample``
 (``open_nb``, ``sample_backend``) and the all-in-one ``Demo``.
 
 It sits above the services (it composes the analyzer and a collector) and
-below the command line; it reaches ``nb`` only through ``nb``'s surfaces, and
-the stored bytes, dump format, key layouts and URLs are ``nb``'s.
+below the command line, which it must not import; it reaches ``nb`` only through
+``nb``'s surfaces, and the stored bytes, dump format, key layouts and URLs are ``nb``'s.
 ``dump_json`` and ``shown_url`` are ``nb``'s, listed here for the command line.
 """
 

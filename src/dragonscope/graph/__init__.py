@@ -3,7 +3,8 @@
 It owns the model (``Node``, ``Edge``, ``Graph`` and its listeners), the store that
 applies publishers' writes under Skydive's rules and our merge rule, the history of
 changes and the graph at any past time, metadata edits (partial-update ops, JSON
-Patch), element validation, indexes with their key semantics, and time parsing.
+Patch), element validation, indexes with their key semantics, time parsing, and
+``Json``, the one type of a JSON value every package above uses.
 
 It is a ground floor: it imports nothing of dragonscope but itself (no wire, no NB,
 no query language), so every package above can build on it.
@@ -34,6 +35,7 @@ from dragonscope.graph.model import (
     GraphError,
     GraphListener,
     GraphView,
+    Json,
     Node,
     now_ms,
 )
@@ -67,6 +69,7 @@ __all__ = [
     "History",
     "HistoryError",
     "Indexer",
+    "Json",
     "NetChanges",
     "Node",
     "OpError",

@@ -15,18 +15,15 @@ import math
 import time
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
-from typing import Any, Generic, TypeAlias, TypeVar, overload
+from typing import Any, Generic, TypeVar, overload
 
-from dragonscope.graph import GraphView, now_ms
+from dragonscope.graph import GraphView, Json, now_ms
 from dragonscope.gremlin.errors import GremlinError
 from dragonscope.gremlin.parser import parse
 from dragonscope.gremlin.plan import EDGES, GRAPH, NODES, PATHS, AtFn, Gen, Op, Run, WindowFn
 from dragonscope.gremlin.steps import compile_steps
 
 T = TypeVar("T")
-
-Json: TypeAlias = "bool | int | float | str | list[Json] | dict[str, Json] | None"
-"""A JSON value as ``json.loads`` gives it: what ``POST /api/topology`` answers."""
 
 # How long run_async computes before giving the event loop a turn.
 SLICE_SECONDS = 0.010

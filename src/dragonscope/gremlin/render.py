@@ -6,7 +6,7 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from dragonscope.gremlin.engine import Json
+from dragonscope.graph import Json
 
 NODE_COLUMNS = ("ID", "Type", "Name", "Tenant", "Chassis", "IPV4", "MAC", "State")
 EDGE_COLUMNS = ("ID", "RelationType", "Parent", "Child")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, overload
 
 from dragonscope.nb.checkers import CHECKERS, CONVERTERS, FIELD_TYPES, Checker
 from dragonscope.nb.problems import MISSING_FIELD, WRONG_TYPE, Complaint, describe, show_value
@@ -163,7 +163,7 @@ class Struct:
         embedded = tuple((n, f.struct) for n, f in self.fields.items() if f.struct is not None)
         object.__setattr__(self, "_embedded", embedded)
 
-    def has_secret(self, data: Any) -> bool:
+    def has_secret(self, data: object) -> bool:
         """Whether ``data`` holds a secret: a declared secret field, or an undeclared field
         whose name looks like a credential (a newer Dragonflow may add one)."""
         if isinstance(data, list):
@@ -177,8 +177,12 @@ class Struct:
             return True
         return any(name in data and inner.has_secret(data[name]) for name, inner in self._embedded)
 
-    def without_secrets(self, data: Any) -> Any:
-        """A copy of ``data`` without what ``has_secret`` finds."""
+    @overload
+    def without_secrets(self, data: dict[str, Any]) -> dict[str, Any]: ...
+    @overload
+    def without_secrets(self, data: object) -> object: ...
+    def without_secrets(self, data: object) -> object:
+        """A copy of ``data`` without what ``has_secret`` finds (an object stays an object)."""
         if isinstance(data, list):
             return [self.without_secrets(item) for item in data]
         if not isinstance(data, dict):

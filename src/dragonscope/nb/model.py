@@ -51,7 +51,7 @@ class NbObject:
     def key(self) -> tuple[str, str]:
         return (self.table, self.id)
 
-    def get(self, name: str, default: Any = None) -> Any:
+    def get(self, name: str, default: object = None) -> object:
         return self.data.get(name, default)
 
     @property

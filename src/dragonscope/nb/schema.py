@@ -640,7 +640,7 @@ def redact(obj: NbObject) -> dict[str, Any]:
     return spec.without_secrets(obj.data) if spec.has_secret(obj.data) else obj.data
 
 
-def field_value(obj: NbObject, path: str) -> Any:
+def field_value(obj: NbObject, path: str) -> object:
     """A field as Python objects: ``ipaddress`` addresses/interfaces, ``(min, max)`` ranges.
 
     ``path`` walks embedded objects with dots (``"binding.vtep_address"``). Returns

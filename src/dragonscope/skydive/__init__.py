@@ -5,7 +5,8 @@ handshake headers and the persistence policies; the collector, the analyzer and
 (through :func:`wire_constants`) the web UI take them from here. It holds the
 publisher (``/ws/publisher``) and the one HTTP client of an analyzer
 (:class:`AnalyzerHttp`: login, the graph, Gremlin). It imports only the root
-modules (config's ``Secret``), never the graph, topology or anything above.
+modules (config's ``Secret``) and the graph's JSON type (``graph.Json``), never the
+graph model, the NB, topology or anything above.
 """
 
 from dragonscope.skydive.messages import (
@@ -42,7 +43,6 @@ from dragonscope.skydive.messages import (
     SYNC_REPLY,
     SYNC_REQUEST,
     SYNC_TIME,
-    JsonValue,
     Message,
     MessageError,
     decode,
@@ -100,7 +100,6 @@ __all__ = [
     "Backoff",
     "Credentials",
     "EndpointError",
-    "JsonValue",
     "Message",
     "MessageError",
     "Publisher",

@@ -11,7 +11,9 @@ import json
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, TypeAlias
+from typing import Any
+
+from dragonscope.graph import Json
 
 GRAPH = "Graph"
 
@@ -44,9 +46,6 @@ PERSISTENT = "Persistent"
 DELETE_ON_DISCONNECT = "DeleteOnDisconnect"
 PERSISTENCE_POLICIES = (PERSISTENT, DELETE_ON_DISCONNECT)
 
-JsonValue: TypeAlias = dict[str, Any] | list[Any] | str | int | float | bool | None
-"""A JSON value as ``json.loads`` gives it: a message's ``Obj``, an API's answer."""
-
 # The envelope's fields, in the order they are written (``Obj`` always last, so the
 # analyzer's sliced encoder can stream it after the head).
 FIELD_NAMESPACE, FIELD_TYPE, FIELD_UUID, FIELD_STATUS, FIELD_OBJ = (
@@ -71,7 +70,7 @@ class Message:
 
     namespace: str
     type: str
-    obj: JsonValue = None
+    obj: Json = None
     uuid: str = ""
     status: int = 200
 
@@ -99,12 +98,12 @@ class Message:
         fields = {FIELD_NAMESPACE: self.namespace, FIELD_TYPE: self.type, FIELD_UUID: self.uuid}
         return _dumps({**fields, FIELD_STATUS: self.status})[:-1] + f',"{FIELD_OBJ}":'
 
-    def reply(self, obj: JsonValue, status: int = 200, type_: str | None = None) -> Message:
+    def reply(self, obj: Json, status: int = 200, type_: str | None = None) -> Message:
         """A reply reuses the request's UUID, as Skydive clients expect."""
         return Message(self.namespace, type_ or self.type, obj, self.uuid, status)
 
 
-def new_message(type_: str, obj: JsonValue, namespace: str = GRAPH, status: int = 200) -> Message:
+def new_message(type_: str, obj: Json, namespace: str = GRAPH, status: int = 200) -> Message:
     """A message with a fresh UUID, for requests and events."""
     return Message(namespace, type_, obj, str(uuid.uuid4()), status)
 

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 import aiohttp
 
 from dragonscope.config import ConfigError, Secret, read_secret_file
-from dragonscope.skydive.messages import JsonValue
+from dragonscope.graph import Json
 
 log = logging.getLogger(__name__)
 
@@ -223,9 +223,9 @@ class AnalyzerHttp:
         if self.token is None:
             await self.login()
 
-    async def gremlin(self, query: str) -> JsonValue:
+    async def gremlin(self, query: str) -> Json:
         """Run a Gremlin query through ``POST /api/topology``: its JSON result."""
-        body = {"GremlinQuery": query}
+        body: Json = {"GremlinQuery": query}
         return await self._json("POST", "/api/topology", body, f"query {query!r}")
 
     async def topology(self) -> dict[str, Any]:
@@ -249,7 +249,7 @@ class AnalyzerHttp:
             return {}
         return {str(k): v for k, v in names.items() if isinstance(v, str)}
 
-    async def _json(self, method: str, path: str, body: JsonValue, what: str) -> JsonValue:
+    async def _json(self, method: str, path: str, body: Json, what: str) -> Json:
         """One JSON request; logs in again once when the token was refused (HTTP 401)."""
         for attempt in (1, 2):
             await self.ensure_login()
@@ -274,7 +274,7 @@ class AnalyzerHttp:
                             f"{what} failed with HTTP {resp.status}: {text}", resp.status
                         )
                     try:
-                        answer: JsonValue = await resp.json(content_type=None)
+                        answer: Json = await resp.json(content_type=None)
                     except ValueError as exc:
                         raise AnalyzerError(f"{what}: the answer is not JSON: {exc}") from None
                     return answer

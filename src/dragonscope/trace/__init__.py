@@ -4,7 +4,15 @@
     >>> result = tracer.trace(TraceRequest(source="web-1", destination="db-1", dport=22))
     >>> result.verdict, result.to_json()["drop"]
 
-``docs/trace.md`` documents the JSON form, every drop code and the assumptions.
+It owns the simulation: the NB as the pipeline reads it (``objects``, ``index``), the
+question and its first packet (``request``, ``resolve``, ``guest``), the walk and its
+stages (``walk``, ``pipeline`` and one module per stage), the reachability matrix,
+what-if patches and the text forms of a result. ``docs/trace.md`` documents the JSON
+form, every drop code and the assumptions.
+
+It reads a snapshot through ``dragonscope.nb`` and names graph nodes through
+``dragonscope.topology``; it must not import the wire (``skydive``), the query language
+(``gremlin``) or the services and commands above it, which run it on their snapshots.
 """
 
 from dragonscope.trace.engine import DEFAULT_APPS, Tracer, TraceResult, parse_apps, trace

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dragonscope.trace import nat, sfc, switching, tunnel
 from dragonscope.trace.objects import Port
-from dragonscope.trace.walk import Frame, Next, Stage, Walk, is_local
+from dragonscope.trace.walk import Frame, Moves, Next, Stage, Walk, is_local
 
 
 def egress(w: Walk, f: Frame) -> Next:
@@ -160,7 +160,7 @@ def _to_physnet(w: Walk, f: Frame, continue_to: str | None) -> Next:
     before = f.pkt
     if f.pkt.eth_dst == "00:00:00:00:00:00":
         f.pkt = f.pkt.evolve(eth_dst=nat.bridge_mac(physnet))
-    outs: Next = []
+    outs: Moves = []
     if f.flood:
         for chassis in sorted(idx.port_chassis_by_net.get(network.id, set()) - {f.chassis}):
             outs.append(

@@ -283,23 +283,17 @@ class Tracer:
                 "to the request"
             )
             return
-        fip = self.index.fip_by_address.get(ip(pkt.ip_src)) if pkt.ip_src else None
+        requester = ip(pkt.ip_src)
+        fip = self.index.fip_by_address.get(requester) if requester is not None else None
         reply_type = {8: 0, 128: 129}.get(pkt.icmp_type or -1, pkt.icmp_type)
-        common = dict(
-            proto=pkt.proto,
-            sport=pkt.dport,
-            dport=pkt.sport,
-            icmp_type=reply_type,
-            icmp_code=pkt.icmp_code,
-            ip_src=pkt.ip_dst,
-        )
         if final.verdict == "delivered" and final.port is not None:
             sender = start.sender
-            back = TraceRequest(
+            back = _answer(
+                pkt,
+                reply_type,
                 source=final.port.id,
                 destination=sender.id if sender is not None else pkt.ip_src,
                 ip_dst=pkt.ip_src,
-                **common,
             )
         elif final.verdict == "external" and "bridge" in final.detail:
             self._snat_reply(result, pkt, reply_type)
@@ -307,7 +301,7 @@ class Tracer:
         elif final.verdict == "external" and fip is not None and fip.address is not None:
             # The answer comes back from the physical network to the floating IP, at the
             # chassis that answers ARP for it.
-            back = TraceRequest(source="external", destination=str(fip.address), **common)
+            back = _answer(pkt, reply_type, source="external", destination=str(fip.address))
         else:
             result.notes.append(
                 "no reply simulated: the request was neither delivered to a port nor sent "
@@ -350,6 +344,27 @@ class Tracer:
             conntrack=walk.conntrack,
             apps=self.apps,
         )
+
+
+def _answer(
+    pkt: Packet,
+    reply_type: int | None,
+    source: str,
+    destination: str | None,
+    ip_dst: str | None = None,
+) -> TraceRequest:
+    """The request for the reply to ``pkt``: ports swapped, from the address it went to."""
+    return TraceRequest(
+        source=source,
+        destination=destination,
+        proto=pkt.proto,
+        sport=pkt.dport,
+        dport=pkt.sport,
+        icmp_type=reply_type,
+        icmp_code=pkt.icmp_code,
+        ip_src=pkt.ip_dst,
+        ip_dst=ip_dst,
+    )
 
 
 def trace(

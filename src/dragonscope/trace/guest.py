@@ -77,9 +77,9 @@ class Guest:
                 dest = ipaddress.ip_network(dest_text.strip(), strict=False)
             except ValueError:
                 continue
-            hop = ip(hop_text.strip())
-            if hop is not None:
-                routes.append((dest, hop, f"route {dest} via {hop} (extra DHCP option 121)"))
+            via = ip(hop_text.strip())
+            if via is not None:
+                routes.append((dest, via, f"route {dest} via {via} (extra DHCP option 121)"))
         self._routes[port.id] = routes
         return routes
 

@@ -53,8 +53,16 @@ def _str(value: Any) -> str:
     return value if isinstance(value, str) else ""
 
 
+def _opt_str(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
 def _list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
 
 
 def _mac(value: Any) -> str:
@@ -199,7 +207,7 @@ def read_network(obj: NbObject) -> Network:
         _int(d.get("unique_key")) or 0,
         _str(d.get("network_type")),
         _int(d.get("segmentation_id")),
-        d.get("physical_network") if isinstance(d.get("physical_network"), str) else None,
+        _opt_str(d.get("physical_network")),
         d.get("is_external") is True,
         _int(d.get("mtu")),
         _str(d.get("topic")),
@@ -233,14 +241,15 @@ def read_subnet(obj: NbObject) -> Subnet:
 
 def read_port(obj: NbObject) -> Port:
     d = obj.data
-    binding = d.get("binding") if isinstance(d.get("binding"), dict) else {}
-    btype = binding.get("type") if isinstance(binding.get("type"), str) else None
+    binding = _dict(d.get("binding"))
+    btype = _opt_str(binding.get("type"))
     pairs = []
     for pair in _list(d.get("allowed_address_pairs")):
-        if isinstance(pair, dict) and ip(pair.get("ip_address")) is not None:
-            pairs.append((ip(pair["ip_address"]), _mac(pair.get("mac_address"))))
-    dhcp = d.get("dhcp_params") if isinstance(d.get("dhcp_params"), dict) else {}
-    opts = dhcp.get("opts") if isinstance(dhcp.get("opts"), dict) else {}
+        address = ip(pair.get("ip_address")) if isinstance(pair, dict) else None
+        if address is not None:
+            pairs.append((address, _mac(pair.get("mac_address"))))
+    dhcp = _dict(d.get("dhcp_params"))
+    opts = _dict(dhcp.get("opts"))
     macs = [_mac(m) for m in _list(d.get("macs")) if isinstance(m, str)]
     chassis = binding.get("chassis") if btype == "chassis" else None
     return Port(
@@ -253,7 +262,7 @@ def read_port(obj: NbObject) -> Port:
         subnets=[s for s in _list(d.get("subnets")) if isinstance(s, str)],
         enabled=d.get("enabled") is not False,
         binding_type=btype,
-        chassis=chassis if isinstance(chassis, str) else None,
+        chassis=_opt_str(chassis),
         vtep=ip(binding.get("vtep_address")) if btype == "vtep" else None,
         device_owner=_str(d.get("device_owner")),
         device_id=_str(d.get("device_id")),
@@ -261,7 +270,7 @@ def read_port(obj: NbObject) -> Port:
         port_security=d.get("port_security_enabled") is True,
         pairs=pairs,
         dhcp_opts={str(k): str(v) for k, v in opts.items()},
-        siaddr=dhcp.get("siaddr") if isinstance(dhcp.get("siaddr"), str) else None,
+        siaddr=_opt_str(dhcp.get("siaddr")),
         topic=_str(d.get("topic")),
     )
 
@@ -312,8 +321,8 @@ def read_fip(obj: NbObject) -> FloatingIp:
         obj.id,
         ip(d.get("floating_ip_address")),
         _str(d.get("floating_lport")),
-        d.get("lport") if isinstance(d.get("lport"), str) else None,
+        _opt_str(d.get("lport")),
         ip(d.get("fixed_ip_address")),
-        d.get("lrouter") if isinstance(d.get("lrouter"), str) else None,
+        _opt_str(d.get("lrouter")),
         _str(d.get("topic")),
     )

@@ -48,7 +48,7 @@ def matrix(
         raise TraceError(f"no VM port in {what}")
     rows: list[list[dict[str, Any] | None]] = []
     for src in ports:
-        row: list[dict[str, Any] | None] = []
+        row: list[dict[str, Any] | None] = []  # None on the diagonal: no trace to itself
         for dst in ports:
             if src is dst:
                 row.append(None)

@@ -38,7 +38,7 @@ def verdict_line(result: dict[str, Any]) -> str:
 
 def _table(hop: dict[str, Any]) -> str:
     if hop["table"] is None:
-        return hop["stage"]
+        return str(hop["stage"])
     return f"table {hop['table']} {hop['table_name']} ({hop['app']})"
 
 
@@ -106,16 +106,16 @@ def render_matrix(matrix: dict[str, Any]) -> str:
         lines.append("legend: + delivered, r replied, e external, x dropped, . self")
     else:
         for name, row in zip(names, matrix["rows"], strict=True):
-            cells = [c for c in row if c is not None]
-            ok = sum(1 for c in cells if c["verdict"] in marks)
+            answered = [c for c in row if c is not None]
+            ok = sum(1 for c in answered if c["verdict"] in marks)
             why: dict[str, int] = {}
-            for c in cells:
+            for c in answered:
                 if c["verdict"] not in marks:
                     key = c.get("code") or c["verdict"]
                     why[key] = why.get(key, 0) + 1
             detail = ", ".join(f"{k} {v}" for k, v in sorted(why.items(), key=lambda kv: -kv[1]))
             lines.append(
-                f"{name:<{width}}  reaches {ok}/{len(cells)}" + (f"; {detail}" if detail else "")
+                f"{name:<{width}}  reaches {ok}/{len(answered)}" + (f"; {detail}" if detail else "")
             )
     codes: dict[str, int] = {}
     for row in matrix["rows"]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import Any
 
+from dragonscope.graph import Json
 from dragonscope.trace.model import TraceError
 from dragonscope.trace.objects import ip
 
@@ -67,7 +68,7 @@ class TraceRequest:
                 raise TraceError(f"{name} is not a MAC address: {value!r}")
 
     @classmethod
-    def from_json(cls, body: Any) -> TraceRequest:
+    def from_json(cls, body: Json) -> TraceRequest:
         """Build from a JSON object (the API body); unknown keys are an error, not ignored."""
         if not isinstance(body, dict):
             raise TraceError("the request must be a JSON object")

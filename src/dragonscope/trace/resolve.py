@@ -182,16 +182,8 @@ class Resolver:
         if proto == "arp":
             if dst_addr is None:
                 raise TraceError("an ARP trace needs the IP to resolve (--to IP or port)")
-            start.packet = Packet(
-                eth_src=eth_src,
-                eth_dst=req.eth_dst or BROADCAST,
-                eth_type="arp",
-                arp_op="request",
-                arp_spa=str(src_ip) if src_ip else "0.0.0.0",
-                arp_tpa=str(dst_addr),
-                arp_sha=eth_src,
-                vlan=vlan,
-            )
+            spa = str(src_ip) if src_ip else "0.0.0.0"
+            start.packet = _arp_request(eth_src, req.eth_dst or BROADCAST, spa, dst_addr, vlan)
             return start
         if proto == "dhcp":
             start.packet = Packet(
@@ -214,21 +206,11 @@ class Resolver:
             raise TraceError("give a destination (--to port, IP or metadata)")
         if src_ip is None:
             raise TraceError(f"{sender.name} has no IPv{version} address; give --ip-src")
-        sport = dport = itype = icode = None
-        if proto in ("tcp", "udp"):
-            sport = req.sport if req.sport is not None else EPHEMERAL_PORT
-            dport = (
-                req.dport
-                if req.dport is not None
-                else (responders.METADATA_PORT if dst_addr == responders.METADATA_IP else 80)
-            )
-            if req.sport is None:
-                notes.append(f"source port not given: {EPHEMERAL_PORT}")
-            if req.dport is None:
-                notes.append(f"destination port not given: {dport}")
-        else:
-            itype = req.icmp_type if req.icmp_type is not None else (8 if proto == "icmp" else 128)
-            icode = req.icmp_code if req.icmp_code is not None else 0
+        default_dport = responders.METADATA_PORT if dst_addr == responders.METADATA_IP else 80
+        if proto in ("tcp", "udp") and req.sport is None:
+            notes.append(f"source port not given: {EPHEMERAL_PORT}")
+        if proto in ("tcp", "udp") and req.dport is None:
+            notes.append(f"destination port not given: {default_dport}")
         eth_dst = req.eth_dst
         if eth_dst is None and dst_addr.is_multicast:
             eth_dst = multicast_mac(dst_addr)
@@ -246,18 +228,12 @@ class Resolver:
                     start.failure = mac
                 else:
                     eth_dst = mac
-        start.packet = Packet(
-            eth_src=eth_src,
-            eth_dst=eth_dst or BROADCAST,
-            eth_type=f"ipv{version}",
-            ip_src=str(src_ip),
-            ip_dst=str(dst_addr),
-            proto=proto,
-            sport=sport,
-            dport=dport,
-            icmp_type=itype,
-            icmp_code=icode,
-            ttl=ttl,
+        start.packet = _ip_packet(
+            req,
+            proto,
+            default_dport,
+            eth=(eth_src, eth_dst or BROADCAST, f"ipv{version}"),
+            ips=(str(src_ip), str(dst_addr)),
             vlan=vlan,
         )
         return start
@@ -316,16 +292,7 @@ class Resolver:
         )
         eth_src = req.eth_src or EXTERNAL_MAC
         if proto == "arp":
-            start.packet = Packet(
-                eth_src=eth_src,
-                eth_dst=BROADCAST,
-                eth_type="arp",
-                arp_op="request",
-                arp_spa=src,
-                arp_tpa=str(dst_addr),
-                arp_sha=eth_src,
-                vlan=vlan,
-            )
+            start.packet = _arp_request(eth_src, BROADCAST, src, dst_addr, vlan)
             return start
         if proto not in ("tcp", "udp", "icmp"):
             raise TraceError(f"protocol {proto} is not supported from an external source")
@@ -336,25 +303,60 @@ class Resolver:
                 f"nobody on the physical network answers ARP for {dst_addr}",
                 idx.net_ref(network),
             )
-        sport = dport = itype = icode = None
-        if proto in ("tcp", "udp"):
-            sport = req.sport if req.sport is not None else EPHEMERAL_PORT
-            dport = req.dport if req.dport is not None else 80
-        else:
-            itype = req.icmp_type if req.icmp_type is not None else 8
-            icode = req.icmp_code if req.icmp_code is not None else 0
-        start.packet = Packet(
-            eth_src=eth_src,
-            eth_dst=eth_dst or BROADCAST,
-            eth_type="ipv4",
-            ip_src=src,
-            ip_dst=str(dst_addr),
-            proto=proto,
-            sport=sport,
-            dport=dport,
-            icmp_type=itype,
-            icmp_code=icode,
-            ttl=req.ttl if req.ttl is not None else 64,
+        start.packet = _ip_packet(
+            req,
+            proto,
+            80,
+            eth=(eth_src, eth_dst or BROADCAST, "ipv4"),
+            ips=(src, str(dst_addr)),
             vlan=vlan,
         )
         return start
+
+
+def _arp_request(eth_src: str, eth_dst: str, spa: str, tpa: IpAddr, vlan: int | None) -> Packet:
+    return Packet(
+        eth_src=eth_src,
+        eth_dst=eth_dst,
+        eth_type="arp",
+        arp_op="request",
+        arp_spa=spa,
+        arp_tpa=str(tpa),
+        arp_sha=eth_src,
+        vlan=vlan,
+    )
+
+
+def _ip_packet(
+    req: TraceRequest,
+    proto: str,
+    default_dport: int,
+    *,
+    eth: tuple[str, str, str],
+    ips: tuple[str, str],
+    vlan: int | None,
+) -> Packet:
+    """An IP packet (``eth``: source, destination, type; ``ips``: source, destination)
+    with the request's L4 fields, or a sender's defaults: an ephemeral source port, an
+    echo request, TTL 64."""
+    sport = dport = itype = icode = None
+    if proto in ("tcp", "udp"):
+        sport = req.sport if req.sport is not None else EPHEMERAL_PORT
+        dport = req.dport if req.dport is not None else default_dport
+    else:
+        itype = req.icmp_type if req.icmp_type is not None else (8 if proto == "icmp" else 128)
+        icode = req.icmp_code if req.icmp_code is not None else 0
+    return Packet(
+        eth_src=eth[0],
+        eth_dst=eth[1],
+        eth_type=eth[2],
+        ip_src=ips[0],
+        ip_dst=ips[1],
+        proto=proto,
+        sport=sport,
+        dport=dport,
+        icmp_type=itype,
+        icmp_code=icode,
+        ttl=req.ttl if req.ttl is not None else 64,
+        vlan=vlan,
+    )

@@ -78,7 +78,8 @@ def plan(index: NbIndex, fc: dict[str, Any], chain: dict[str, Any]) -> ChainPlan
     classifiers = chain.get("flow_classifiers")
     classifiers = classifiers if isinstance(classifiers, list) else []
     fc_index = classifiers.index(fc.get("id")) if fc.get("id") in classifiers else 0
-    chain_id = chain.get("chain_id") if isinstance(chain.get("chain_id"), int) else 0
+    stored_id = chain.get("chain_id")
+    chain_id = stored_id if isinstance(stored_id, int) else 0
     groups = chain.get("port_pair_groups")
     if not isinstance(groups, list) or not groups:
         return ChainBroken("the port chain has no port pair group", chain_ref)
@@ -124,7 +125,7 @@ def find(index: NbIndex, port: Port, pkt: Packet, by_source: bool) -> dict[str, 
 
 
 # -- the walk through a chain (tables 120, 121, 125) --------------------------
-def run_chain(w: Walk, f: Frame, fc: dict, by_source: bool) -> Next:
+def run_chain(w: Walk, f: Frame, fc: dict[str, Any], by_source: bool) -> Next:
     idx = w.index
     chain = idx.chain_by_classifier[fc["id"]]
     route = plan(idx, fc, chain)

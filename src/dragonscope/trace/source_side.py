@@ -8,8 +8,11 @@ entry per copy when the output forks), or records an outcome and returns nothing
 
 from __future__ import annotations
 
+from typing import Any
+
 from dragonscope.nb.tables import CHASSIS, CHILD_PORT_SEGMENTATION
 from dragonscope.trace import responders, sgstage
+from dragonscope.trace.model import ObjRef
 from dragonscope.trace.objects import ip, portsec_pairs
 from dragonscope.trace.walk import Frame, Next, Stage, Walk, keys
 
@@ -179,9 +182,7 @@ def services(w: Walk, f: Frame) -> Next:
         return [(f, Stage.DHCP_TABLE)]
     if "metadata_service" in w.apps and is_metadata(f):
         return metadata(w, f)
-    if w.record:
-        w.hop(f, 20, "goto", "no service applies → L2 lookup")
-    return [(f, Stage.L2_LOOKUP)]
+    return _to_l2_lookup(w, f, 20, "no service applies")
 
 
 def arp_table(w: Walk, f: Frame) -> Next:
@@ -199,18 +200,8 @@ def arp_table(w: Walk, f: Frame) -> Next:
                 "eth_src": mac,
                 "eth_dst": pkt.eth_src,
             }
-            w.finish(
-                f,
-                25,
-                "replied",
-                f"ARP responder: {target} is at {mac}",
-                object=obj,
-                detail={"responder": "arp", "reply": reply},
-            )
-            return None
-    if w.record:
-        w.hop(f, 25, "goto", f"no ARP responder for {pkt.arp_tpa} → L2 lookup")
-    return [(f, Stage.L2_LOOKUP)]
+            return _replied(w, f, 25, "arp", f"ARP responder: {target} is at {mac}", obj, reply)
+    return _to_l2_lookup(w, f, 25, f"no ARP responder for {pkt.arp_tpa}")
 
 
 def nd_table(w: Walk, f: Frame) -> Next:
@@ -222,18 +213,8 @@ def nd_table(w: Walk, f: Frame) -> Next:
         if answer is not None:
             mac, obj = answer
             reply = {"icmp_type": 136, "target": str(target), "target_mac": mac}
-            w.finish(
-                f,
-                45,
-                "replied",
-                f"ND responder: {target} is at {mac}",
-                object=obj,
-                detail={"responder": "nd", "reply": reply},
-            )
-            return None
-    if w.record:
-        w.hop(f, 45, "goto", "no ND responder applies → L2 lookup")
-    return [(f, Stage.L2_LOOKUP)]
+            return _replied(w, f, 45, "nd", f"ND responder: {target} is at {mac}", obj, reply)
+    return _to_l2_lookup(w, f, 45, "no ND responder applies")
 
 
 def dhcp_table(w: Walk, f: Frame) -> Next:
@@ -245,15 +226,8 @@ def dhcp_table(w: Walk, f: Frame) -> Next:
             w.hop(f, 30, "goto", f"network {network.name} has no DHCP port: the request is flooded")
         return [(f, Stage.L2_LOOKUP)]
     reply = responders.dhcp_reply(w.index, port, server)
-    w.finish(
-        f,
-        30,
-        "replied",
-        f"the local controller answers: offer {reply['yiaddr']} from {reply['server_id']}",
-        object=w.index.port_ref(server),
-        detail={"responder": "dhcp", "reply": reply},
-    )
-    return None
+    why = f"the local controller answers: offer {reply['yiaddr']} from {reply['server_id']}"
+    return _replied(w, f, 30, "dhcp", why, w.index.port_ref(server), reply)
 
 
 def metadata(w: Walk, f: Frame) -> Next:
@@ -280,3 +254,18 @@ def metadata(w: Walk, f: Frame) -> Next:
         detail={"responder": "metadata"},
     )
     return None
+
+
+def _replied(
+    w: Walk, f: Frame, table: int, responder: str, why: str, obj: ObjRef, reply: dict[str, Any]
+) -> Next:
+    """A responder answers in the destination's stead: the walk ends with its reply."""
+    w.finish(f, table, "replied", why, object=obj, detail={"responder": responder, "reply": reply})
+    return None
+
+
+def _to_l2_lookup(w: Walk, f: Frame, table: int, why: str) -> Next:
+    """No responder answers: the packet goes on to the L2 lookup."""
+    if w.record:
+        w.hop(f, table, "goto", f"{why} → L2 lookup")
+    return [(f, Stage.L2_LOOKUP)]

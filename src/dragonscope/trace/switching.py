@@ -8,7 +8,7 @@ from __future__ import annotations
 from dragonscope.nb.tables import FLOATINGIP
 from dragonscope.trace import nat, sfc
 from dragonscope.trace.objects import Port, ip
-from dragonscope.trace.walk import Frame, Next, Stage, Walk, decrement_ttl, is_local, keys
+from dragonscope.trace.walk import Frame, Moves, Next, Stage, Walk, decrement_ttl, is_local, keys
 
 
 def l2_lookup(w: Walk, f: Frame) -> Next:
@@ -99,7 +99,8 @@ def l2_lookup(w: Walk, f: Frame) -> Next:
         return [(f, Stage.EGRESS)]
     owners = idx.any_by_mac.get((network.id, pkt.eth_dst), [])
     if owners:
-        return unbound_destination(w, f, 55, owners[0])
+        unbound_destination(w, f, 55, owners[0])
+        return None
     w.drop(
         f,
         55,
@@ -153,7 +154,7 @@ def flood_local(w: Walk, f: Frame) -> Next:
             f"multicast/broadcast: {len(local)} local port(s) of {network.name} "
             "(the sender included) and one copy for remote chassis",
         )
-    out: Next = []
+    out: Moves = []
     for port in local:
         out.append((w.fork(f, dst=port, flood=True), Stage.EGRESS))
     out.append((w.fork(f, dst=None, flood=True), Stage.EGRESS))
@@ -238,15 +239,16 @@ def l3_lookup(w: Walk, f: Frame) -> Next:
                 [rref, idx.port_ref(lport)],
             )
         return [(f, Stage.EGRESS)]
-    target = None
+    target, longest = None, -1
     for rp in router.ports:
+        subnet = rp.network
         if (
-            rp.network is not None
-            and rp.network.version == dst.version
-            and dst in rp.network
-            and (target is None or rp.network.prefixlen > target.network.prefixlen)
+            subnet is not None
+            and subnet.version == dst.version
+            and dst in subnet
+            and subnet.prefixlen > longest
         ):
-            target = rp
+            target, longest = rp, subnet.prefixlen
     if target is not None:
         out_net = idx.networks.get(target.net_id)
         if out_net is None:

@@ -76,7 +76,8 @@ class Stage(Enum):
     SNAT_RETURN = "snat_return"
 
 
-Next = list[tuple[Frame, Stage]] | None
+Moves = list[tuple[Frame, Stage]]  # the frames a step passes on, each to its next stage
+Next = Moves | None  # None: the frame's walk ended (delivered, dropped, answered)
 Step = Callable[["Walk", Frame], Next]
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from dragonscope.graph import Json
 from dragonscope.nb import NbObject, Snapshot
 from dragonscope.trace.model import TraceError
 
@@ -25,7 +26,7 @@ def _entries(patch: dict[str, Any], section: str) -> list[tuple[str, Any]]:
     body = patch.get(section, {})
     if not isinstance(body, dict):
         raise TraceError(f"patch section {section!r} must map table names to lists")
-    out = []
+    out: list[tuple[str, Any]] = []
     for table, items in body.items():
         if not isinstance(items, list):
             raise TraceError(f"patch {section}.{table} must be a list")
@@ -34,12 +35,13 @@ def _entries(patch: dict[str, Any], section: str) -> list[tuple[str, Any]]:
 
 
 def _object_id(section: str, table: str, item: Any) -> str:
-    if not isinstance(item, dict) or not isinstance(item.get("id"), str) or not item["id"]:
+    obj_id = item.get("id") if isinstance(item, dict) else None
+    if not isinstance(obj_id, str) or not obj_id:
         raise TraceError(f'patch {section}.{table}: every entry needs a string "id"')
-    return item["id"]
+    return obj_id
 
 
-def apply_patch(snapshot: Snapshot, patch: Any) -> Snapshot:
+def apply_patch(snapshot: Snapshot, patch: Json) -> Snapshot:
     """A patched copy of ``snapshot``; raises TraceError naming the first bad entry."""
     if not isinstance(patch, dict):
         raise TraceError("a patch must be a JSON object")

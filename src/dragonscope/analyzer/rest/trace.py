@@ -18,7 +18,7 @@ from aiohttp import web
 from dragonscope.analyzer.auth import READ, Authenticator
 from dragonscope.analyzer.responses import json_error
 from dragonscope.analyzer.services import Live
-from dragonscope.graph import Edge, Graph, GraphListener, Node, epoch_ms
+from dragonscope.graph import Edge, Graph, GraphListener, Json, Node, epoch_ms
 from dragonscope.nb import ProjectNames, Snapshot
 from dragonscope.topology import snapshot_from_graph
 from dragonscope.trace import (
@@ -139,7 +139,7 @@ class TraceService:
             return await self._current()
 
     async def tracer(
-        self, apps: frozenset[str], patch: Any = None, at: int | None = None
+        self, apps: frozenset[str], patch: Json = None, at: int | None = None
     ) -> Tracer:
         """The Tracer for the live graph (or the graph at ``at`` ms), patched if asked.
         Snapshot and index are built in a worker thread: seconds on a 100k-object cloud."""

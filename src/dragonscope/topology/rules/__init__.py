@@ -6,6 +6,9 @@ groups, QoS, SFC) and ``control`` (chassis, services, publishers, migrations); `
 maps tables to rules and renders one object. A table without a rule gets a generic node,
 and any schema reference a rule does not draw still gets an edge. Tables are named through
 ``dragonscope.nb.tables``. ``docs/graph-model.md`` describes the result.
+
+Rules import only ``dragonscope.nb`` and the topology's own modules (metadata, IDs, the
+render context): not the graph engine, not the wire, nothing above.
 """
 
 from dragonscope.topology.rules.kit import INDEXES, Rule, draw_generic

@@ -33,7 +33,7 @@ from dragonscope.trace import (
     render_matrix,
 )
 from dragonscope.trace.flows import ChassisOvs
-from dragonscope.trace.real import RealTracer, render_real, report
+from dragonscope.trace.real import Probe, RealTracer, drive, render_real, report
 
 
 def _source_args(parser: argparse.ArgumentParser) -> None:
@@ -163,15 +163,15 @@ def _run_real(args: argparse.Namespace, tracer: Tracer, request: TraceRequest) -
 
 
 async def _real(tracer: Tracer, request: TraceRequest, named: dict[str, Switch]) -> dict[str, Any]:
-    ports: dict[str, ChassisOvs] = {}
-    try:
-        for chassis, switch in named.items():
-            ports[chassis] = ChassisOvs(*await switch.ports())
-        run = RealTracer(tracer, ports).begin(request)
-        while (probe := run.next_probe()) is not None:
-            run.feed(probe, await named[probe.chassis].trace(probe.args()))
-    except SwitchError as exc:
-        raise CliError(str(exc)) from None
+    async def ports(chassis: str) -> ChassisOvs | None:
+        switch = named.get(chassis)
+        return ChassisOvs(*await switch.ports()) if switch is not None else None
+
+    async def trace(probe: Probe) -> str:
+        return await named[probe.chassis].trace(probe.args())
+
+    with operator_errors(SwitchError):
+        run = await drive(RealTracer(tracer).begin(request), ports, trace)
     return report(run)
 
 

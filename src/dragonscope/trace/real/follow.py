@@ -1,15 +1,16 @@
 """A real trace: the simulated packet, traced by each chassis's own switch in turn.
 
-``RealRun`` says which ``ofproto/trace`` to run next (``next_probe``), reads each answer
-(``feed``) and follows the packet across tunnels to the chassis behind the tunnel
-destination. It runs nothing itself: the caller runs ``ovs-appctl`` where the switch is
-(locally, or through that chassis's collector). ``ofproto/trace`` never sends a packet.
+``RealRun`` says whose switch ports it needs (``wanted``), which ``ofproto/trace`` to run next
+(``next_probe``), reads each answer (``feed``) and follows the packet across tunnels to the
+chassis behind the tunnel destination. It runs nothing itself: ``drive`` asks the caller's
+functions, which run ``ovs-appctl`` where the switch is (locally, or through that chassis's
+collector). ``ofproto/trace`` never sends a packet.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -66,19 +67,37 @@ class ChassisTrace:
 class RealTracer:
     """Real traces on one NB snapshot: the simulator, plus each chassis's switch ports."""
 
-    def __init__(self, tracer: Tracer, switches: Mapping[str, ChassisOvs]) -> None:
-        self.tracer, self.switches = tracer, switches
-        self._expected: dict[str, FlowSet] = {}
+    def __init__(self, tracer: Tracer, switches: dict[str, ChassisOvs] | None = None) -> None:
+        self.tracer = tracer
+        self.switches: dict[str, ChassisOvs] = dict(switches or {})
+        self.unknown: set[str] = set()  # chassis whose switch could not be asked
+        self._expected: dict[str, tuple[ChassisOvs | None, FlowSet]] = {}
+
+    def learn(self, chassis: str, ovs: ChassisOvs | None) -> None:
+        """What a chassis's switch holds (its ports), or None when it cannot be asked."""
+        if ovs is None:
+            self.unknown.add(chassis)
+            self.switches.pop(chassis, None)
+        else:
+            self.unknown.discard(chassis)
+            self.switches[chassis] = ovs
 
     def expected(self, chassis: str) -> FlowSet:
-        if chassis not in self._expected:
-            self._expected[chassis] = expected_flows(
-                self.tracer.index, chassis, self.tracer.apps, self.switches.get(chassis)
-            )
-        return self._expected[chassis]
+        """The chassis's expected rules, kept while its switch ports stay the same."""
+        ovs = self.switches.get(chassis)
+        cached = self._expected.get(chassis)
+        if cached is None or cached[0] != ovs:
+            flows = expected_flows(self.tracer.index, chassis, self.tracer.apps, ovs)
+            cached = self._expected[chassis] = (ovs, flows)
+        return cached[1]
 
     def begin(self, request: TraceRequest) -> RealRun:
         return RealRun(self, request, self.tracer.trace(request))
+
+
+# A leg of the trip still to trace: on which chassis, and how its probe is made from what
+# that chassis's switch holds (a text instead of a probe says why it cannot be traced).
+Leg = tuple[str, Callable[[ChassisOvs], "Probe | str"]]
 
 
 class RealRun:
@@ -86,7 +105,7 @@ class RealRun:
         self.real, self.request, self.simulated = real, request, simulated
         self.traces: list[ChassisTrace] = []
         self.notes: list[str] = []
-        self._pending: list[Probe] = []
+        self._legs: list[Leg] = []
         self._seq = 0
         self._start()
 
@@ -106,37 +125,52 @@ class RealRun:
                 "generated, so the real trace cannot start"
             )
             return
-        switch = self.real.switches.get(start.chassis or "")
-        if switch is None:
-            self.notes.append(f"no Open vSwitch is known for chassis {start.chassis}")
-            return
+        packet, chassis = start.packet, start.chassis or ""
         if start.kind == "vtep":
             net, sender = start.network, start.sender
             assert net is not None and sender is not None
-            here = self.index.chassis.get(start.chassis)
-            vtp = switch.tunnels.get(net.type)
-            if vtp is None or here is None or net.segmentation_id is None:
-                self.notes.append(f"chassis {start.chassis} has no {net.type}-vtp port")
-                return
-            tunnel = f"tun_id={net.segmentation_id:#x},tun_src={sender.vtep},tun_dst={here.ip}"
-            self._pending.append(
-                Probe(start.chassis or "", packet_flow(start.packet, vtp, tunnel), ct)
-            )
+            here = self.index.chassis.get(chassis)
+
+            def from_vtep(switch: ChassisOvs) -> Probe | str:
+                vtp = switch.tunnels.get(net.type)
+                if vtp is None or here is None or net.segmentation_id is None:
+                    return f"chassis {chassis} has no {net.type}-vtp port"
+                tunnel = f"tun_id={net.segmentation_id:#x},tun_src={sender.vtep},tun_dst={here.ip}"
+                return Probe(chassis, packet_flow(packet, vtp, tunnel), ct)
+
+            self._legs.append((chassis, from_vtep))
             return
-        assert start.port is not None
-        ofport = switch.ofports.get(start.port.id)
-        if ofport is None:
-            self.notes.append(
-                f"no interface carries iface-id={start.port.id} ({start.port.name}) on "
-                f"{start.chassis}: the packet cannot enter the switch"
-            )
-            return
-        self._pending.append(Probe(start.chassis or "", packet_flow(start.packet, ofport), ct))
+        port = start.port
+        assert port is not None
+
+        def from_port(switch: ChassisOvs) -> Probe | str:
+            ofport = switch.ofports.get(port.id)
+            if ofport is None:
+                return (
+                    f"no interface carries iface-id={port.id} ({port.name}) on "
+                    f"{chassis}: the packet cannot enter the switch"
+                )
+            return Probe(chassis, packet_flow(packet, ofport), ct)
+
+        self._legs.append((chassis, from_port))
+
+    def wanted(self) -> set[str]:
+        """Chassis whose switch ports the next legs need and nobody has asked for yet."""
+        known = self.real.switches.keys() | self.real.unknown
+        return {chassis for chassis, _ in self._legs} - known
 
     def next_probe(self) -> Probe | None:
-        if not self._pending or len(self.traces) >= MAX_PROBES:
-            return None
-        return self._pending.pop(0)
+        while self._legs and len(self.traces) < MAX_PROBES:
+            chassis, make = self._legs.pop(0)
+            switch = self.real.switches.get(chassis)
+            if switch is None:
+                self.notes.append(f"no Open vSwitch is known for chassis {chassis}")
+                continue
+            probe = make(switch)
+            if isinstance(probe, Probe):
+                return probe
+            self.notes.append(probe)
+        return None
 
     def feed(self, probe: Probe, text: str) -> ChassisTrace:
         """Read one chassis's ``ofproto/trace`` output; queue the tunnels it leaves by."""
@@ -194,12 +228,30 @@ class RealRun:
             else:
                 self.notes.append(f"tunnel to {dst}: no chassis has that IP")
             return
-        far = self.real.switches.get(remote)
         kind = owner[: -len("-vtp")]
-        if far is None or kind not in far.tunnels:
-            self.notes.append(f"the packet tunnels to {remote}, whose Open vSwitch is not known")
-            return
         here = self.index.chassis.get(trace.chassis)
         tunnel = f"tun_id={vni},tun_src={here.ip if here else '0.0.0.0'},tun_dst={dst}"
-        flow = inner_flow(final_flow, far.tunnels[kind], tunnel)
-        self._pending.append(Probe(remote, flow, trace.probe.ct_next))
+        ct_next = trace.probe.ct_next
+
+        def arrive(far: ChassisOvs) -> Probe | str:
+            if kind not in far.tunnels:
+                return f"the packet tunnels to {remote}, which has no {kind}-vtp port"
+            return Probe(remote, inner_flow(final_flow, far.tunnels[kind], tunnel), ct_next)
+
+        self._legs.append((remote, arrive))
+
+
+async def drive(
+    run: RealRun,
+    ports: Callable[[str], Awaitable[ChassisOvs | None]],
+    trace: Callable[[Probe], Awaitable[str]],
+) -> RealRun:
+    """Run ``run`` to its end: ``ports(chassis)`` asks a switch for its ports (None: that
+    chassis's switch cannot be asked), ``trace(probe)`` runs one ``ofproto/trace``."""
+    while True:
+        for chassis in sorted(run.wanted()):
+            run.real.learn(chassis, await ports(chassis))
+        probe = run.next_probe()
+        if probe is None:
+            return run
+        run.feed(probe, await trace(probe))

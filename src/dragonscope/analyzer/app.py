@@ -18,6 +18,7 @@ from aiohttp import WSCloseCode, web
 
 from dragonscope.analyzer.alerts import AlertManager
 from dragonscope.analyzer.auth import Authenticator, Principal
+from dragonscope.analyzer.chassis_calls import ChassisCalls
 from dragonscope.analyzer.endpoints import PublisherEndpoint, SubscriberEndpoint
 from dragonscope.analyzer.endpoints.handshake import Connection, Pool
 from dragonscope.analyzer.gc_policy import GcPolicy
@@ -36,6 +37,7 @@ from dragonscope.analyzer.rest import (
     mount_openapi,
     mount_problems,
     mount_projects,
+    mount_real_trace,
     mount_rules,
     mount_skydive_compat,
     mount_skydive_ui,
@@ -98,6 +100,7 @@ class Analyzer:
         self.subscriber_pool: Pool[tuple[Connection, Subscriber]] = Pool()
         self.counters: Counter[str] = Counter()
         self.sockets: Sockets = set()
+        self.chassis_calls = ChassisCalls()  # chassis collectors that answer real traces
         self.rules = RuleBook(self.live, f"analyzer.{self.settings.host_id}")
         self.alerts = AlertManager(self.live, self.hub, self.counters)
         self.reactor = Reactor(self.graph, self._react, self._has_reactions)
@@ -230,6 +233,7 @@ class Analyzer:
             self.publishers,
             self.counters,
             self.sockets,
+            self.chassis_calls,
         ).mount(router)
         SubscriberEndpoint(
             guard, settings, self.live, self.hub, self.subscriber_pool, self.sockets
@@ -245,6 +249,7 @@ class Analyzer:
         mount_ui(router)
         mount_views(router, self.live, guard)
         traces = mount_trace(router, self.live, guard, self.projects)
+        mount_real_trace(router, traces, self.chassis_calls, guard)
         mount_problems(router, traces, guard)
         mount_projects(router, self.projects, guard)
         mount_skydive_compat(router, guard)

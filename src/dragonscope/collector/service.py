@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Coroutine
 
+from dragonscope.collector.chassis_desk import attach_desk
 from dragonscope.collector.desired import DesiredGraph, Source
 from dragonscope.collector.health import HealthServer
 from dragonscope.collector.nb_feed import NbFeed, opened
@@ -71,6 +72,7 @@ class Collector:
             self.stats_, _STABLE_AFTER,
         )  # fmt: skip
         self.ovs = attach_ovs(self)  # a chassis collector also shows its Open vSwitch
+        self.desk = attach_desk(self.link, self.ovs.probe.settings) if self.ovs else None
 
     def add_source(
         self, source: Source, loop: Callable[[], Task] | None = None, name: str = "source"
@@ -163,6 +165,8 @@ class Collector:
                 tasks += [(name, loop()) for name, loop in self._loops]
                 await _until_one_fails(tasks)
         finally:
+            if self.desk is not None:
+                self.desk.close()
             await self.link.close()
             if health is not None:
                 await health.stop()

@@ -43,10 +43,18 @@ class Switch:
             if name != "appctl" or not value:
                 raise ValueError(f"unknown --ovs option {option!r} (only appctl=PATH)")
             appctl = value
+        return cls.at(chassis, ovsdb, appctl=appctl)
+
+    @classmethod
+    def at(
+        cls, chassis: str, ovsdb: str, bridge: str = "br-int", appctl: str | None = None
+    ) -> Switch:
+        """The switch behind ``ovsdb``: without ``appctl``, the ovs-vswitchd control socket
+        beside a local OVSDB socket when there is one there, else OVS's default."""
         if appctl is None and ovsdb.startswith("unix:"):
             beside = Path(ovsdb[5:]).parent / "ovs-vswitchd.ctl"
             appctl = str(beside) if beside.exists() else None
-        return cls(chassis, ovsdb, appctl)
+        return cls(chassis, ovsdb, appctl, bridge)
 
     async def ports(self) -> tuple[dict[str, int], dict[str, int]]:
         """VM interfaces (iface-id -> ofport) and tunnel ports (type -> ofport) of the bridge."""
@@ -77,10 +85,12 @@ class Switch:
         except FlowDumpError as exc:
             raise SwitchError(str(exc)) from None
 
-    async def trace(self, args: list[str]) -> str:
+    async def trace(self, args: list[str], timeout: float = 30.0) -> str:
         """``ovs-appctl ofproto/trace ...`` (``args`` from ``trace.real.Probe.args``)."""
+        if not args or args[0] != "ofproto/trace":
+            raise SwitchError("only ofproto/trace is run through a switch")
         target = ["-t", self.appctl] if self.appctl else []
-        return await _run(APPCTL, *target, *args)
+        return await _run(APPCTL, *target, *args, timeout=timeout)
 
 
 async def _run(program: str, *args: str, timeout: float = 30.0) -> str:

@@ -6,13 +6,21 @@ Dragonflow's terms and set beside the simulation.
     >>> report(run)["agreement"]
 """
 
-from dragonscope.trace.real.follow import ChassisTrace, Probe, RealRun, RealTracer, drive
+from dragonscope.trace.real.follow import (
+    ChassisTrace,
+    ExpectedCache,
+    Probe,
+    RealRun,
+    RealTracer,
+    drive,
+)
 from dragonscope.trace.real.ofproto import packet_flow
 from dragonscope.trace.real.render import render_real
 from dragonscope.trace.real.report import report
 
 __all__ = [
     "ChassisTrace",
+    "ExpectedCache",
     "Probe",
     "RealRun",
     "RealTracer",

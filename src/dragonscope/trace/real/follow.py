@@ -9,13 +9,16 @@ collector). ``ofproto/trace`` never sends a packet.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from dragonscope.graph import Json
 from dragonscope.trace.engine import Tracer, TraceResult
 from dragonscope.trace.flows import ChassisOvs, FlowSet, expected_flows
+from dragonscope.trace.index import NbIndex
 from dragonscope.trace.real.decode import Decoder, RealHop
 from dragonscope.trace.real.ofproto import inner_flow, packet_flow, parse
 from dragonscope.trace.request import TraceRequest
@@ -24,6 +27,9 @@ MAX_PROBES = 8
 CT_ESTABLISHED = ("trk,est",) * 4
 RESPONDER = "move:NXM_NX_REG6[]->NXM_NX_REG7[]"
 _SET = re.compile(r"set_field:([^-]+)->(tun_dst|tun_id)")
+MAX_FLOW, MAX_CT_NEXT = 2000, 8
+_FLOW = re.compile(rf"[A-Za-z0-9_=,:./+-]{{1,{MAX_FLOW}}}")
+_CT_STATE = re.compile(r"[a-z+,-]{1,64}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +47,27 @@ class Probe:
 
     def to_json(self) -> dict[str, Any]:
         return {"chassis": self.chassis, "command": ["ovs-appctl", *self.args()]}
+
+    def request(self) -> dict[str, Json]:
+        """The probe as the analyzer asks a chassis's collector for it."""
+        return {"Op": "trace", "Flow": self.flow, "CtNext": list(self.ct_next)}
+
+    @classmethod
+    def from_request(cls, chassis: str, bridge: str, obj: Json) -> Probe:
+        """A probe asked for over the wire, checked: a flow in ``ofproto/trace``'s own words
+        (no option, no shell), a few conntrack states. ValueError says what is wrong."""
+        if not isinstance(obj, dict):
+            raise ValueError("a trace request is a JSON object")
+        flow, ct_next = obj.get("Flow"), obj.get("CtNext", [])
+        if not isinstance(flow, str) or not _FLOW.fullmatch(flow) or flow.startswith("-"):
+            raise ValueError(f"Flow must be an OpenFlow match of at most {MAX_FLOW} characters")
+        if (
+            not isinstance(ct_next, list)
+            or len(ct_next) > MAX_CT_NEXT
+            or not all(isinstance(c, str) and _CT_STATE.fullmatch(c) for c in ct_next)
+        ):
+            raise ValueError(f"CtNext must be at most {MAX_CT_NEXT} conntrack states")
+        return cls(chassis, flow, tuple(str(c) for c in ct_next), bridge)
 
 
 @dataclass(slots=True)
@@ -64,14 +91,24 @@ class ChassisTrace:
         }
 
 
+ExpectedCache = dict[str, tuple[ChassisOvs | None, FlowSet]]
+
+
 class RealTracer:
     """Real traces on one NB snapshot: the simulator, plus each chassis's switch ports."""
 
-    def __init__(self, tracer: Tracer, switches: dict[str, ChassisOvs] | None = None) -> None:
+    def __init__(
+        self,
+        tracer: Tracer,
+        switches: dict[str, ChassisOvs] | None = None,
+        expected: ExpectedCache | None = None,
+    ) -> None:
+        """``expected`` may be shared by the runs of one tracer (one NB): a chassis's rules
+        are generated again only when its switch ports changed."""
         self.tracer = tracer
         self.switches: dict[str, ChassisOvs] = dict(switches or {})
         self.unknown: set[str] = set()  # chassis whose switch could not be asked
-        self._expected: dict[str, tuple[ChassisOvs | None, FlowSet]] = {}
+        self._expected = expected if expected is not None else {}
 
     def learn(self, chassis: str, ovs: ChassisOvs | None) -> None:
         """What a chassis's switch holds (its ports), or None when it cannot be asked."""
@@ -110,7 +147,7 @@ class RealRun:
         self._start()
 
     @property
-    def index(self) -> Any:
+    def index(self) -> NbIndex:
         return self.real.tracer.index
 
     def _start(self) -> None:
@@ -245,13 +282,20 @@ async def drive(
     run: RealRun,
     ports: Callable[[str], Awaitable[ChassisOvs | None]],
     trace: Callable[[Probe], Awaitable[str]],
+    in_thread: bool = False,
 ) -> RealRun:
     """Run ``run`` to its end: ``ports(chassis)`` asks a switch for its ports (None: that
-    chassis's switch cannot be asked), ``trace(probe)`` runs one ``ofproto/trace``."""
+    chassis's switch cannot be asked), ``trace(probe)`` runs one ``ofproto/trace``. With
+    ``in_thread``, decoding (which may generate a chassis's expected rules: seconds on a big
+    chassis) runs in a worker thread, for a server's event loop."""
     while True:
         for chassis in sorted(run.wanted()):
             run.real.learn(chassis, await ports(chassis))
         probe = run.next_probe()
         if probe is None:
             return run
-        run.feed(probe, await trace(probe))
+        text = await trace(probe)
+        if in_thread:
+            await asyncio.to_thread(run.feed, probe, text)
+        else:
+            run.feed(probe, text)

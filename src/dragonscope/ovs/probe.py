@@ -18,7 +18,7 @@ from typing import Any
 from dragonscope.graph import Edge, Node
 from dragonscope.ovs import attribution, flows, graph, nbview, problems
 from dragonscope.ovs.ovsdb import OvsdbMonitor
-from dragonscope.ovs.state import Counters, OvsState
+from dragonscope.ovs.state import Counters, OvsState, tunnel_kind
 from dragonscope.ovs.tables import DEFAULT_ALLOCATION_FILE, TableMap
 
 log = logging.getLogger("dragonscope.ovs")
@@ -107,6 +107,27 @@ class OvsProbe:
     def nb_changed(self) -> None:
         self._nb = None
         self._wake.set()
+
+    @property
+    def flows(self) -> list[flows.Flow] | None:
+        """The bridge's rules as last dumped (the same list while the dump is unchanged);
+        None before the first dump or while the bridge cannot be read."""
+        return self._flows if self._flow_error is None else None
+
+    def ports(self) -> tuple[dict[str, int], dict[str, int]]:
+        """VM interfaces (iface-id -> ofport) and tunnel ports (type -> ofport) of the bridge,
+        as OVSDB last said (``Switch.ports`` asks the same of a switch once)."""
+        ofports: dict[str, int] = {}
+        tunnels: dict[str, int] = {}
+        bridge = self.state.bridge(self.settings.bridge) if self.state else None
+        for _port, iface in self.state.interfaces_of(bridge) if self.state and bridge else ():
+            if iface.ofport is None or iface.ofport <= 0:
+                continue
+            if iface.iface_id:
+                ofports[iface.iface_id] = iface.ofport
+            elif tunnel_kind(iface.name, iface.type):
+                tunnels[iface.type] = iface.ofport
+        return ofports, tunnels
 
     # -- tasks --------------------------------------------------------------------------------
     async def run(self) -> None:

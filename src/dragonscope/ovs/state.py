@@ -10,6 +10,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
+def tunnel_kind(name: str, kind: str) -> str | None:
+    """Dragonflow names its tunnel port of a type ``<type>-vtp``: that type, or None."""
+    return kind if kind and name == f"{kind}-vtp" else None
+
+
 @dataclass(frozen=True, slots=True)
 class Interface:
     uuid: str

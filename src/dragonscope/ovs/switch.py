@@ -14,9 +14,9 @@ from pathlib import Path
 
 from dragonscope.ovs.flows import Flow, FlowDumpError, dump, parse
 from dragonscope.ovs.probe import DEFAULT_OVSDB, ProbeSettings
+from dragonscope.ovs.state import tunnel_kind
 
 APPCTL, VSCTL = "ovs-appctl", "ovs-vsctl"
-TUNNEL_SUFFIX = "-vtp"
 
 
 class SwitchError(RuntimeError):
@@ -74,7 +74,7 @@ class Switch:
             ids = dict(external[1]) if isinstance(external, list) and len(external) == 2 else {}
             if "iface-id" in ids:
                 ofports[ids["iface-id"]] = ofport
-            elif isinstance(name, str) and name.endswith(TUNNEL_SUFFIX) and kind == name[:-4]:
+            elif isinstance(name, str) and tunnel_kind(name, kind):
                 tunnels[kind] = ofport
         return ofports, tunnels
 

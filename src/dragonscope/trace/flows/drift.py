@@ -9,7 +9,7 @@ are left out, and so are installed rules in tables only ungenerated apps write.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,7 +37,7 @@ class Drift:
     expected: int = 0
     installed: int = 0
     missing: list[ExpectedFlow] = field(default_factory=list)
-    unexpected: list[str] = field(default_factory=list)
+    unexpected: list[tuple[str, str | None]] = field(default_factory=list)  # (rule, lport)
     differ: list[tuple[ExpectedFlow, str]] = field(default_factory=list)
     per_lport: dict[str, Counter[str]] = field(default_factory=dict)
     per_app: dict[str, Counter[str]] = field(default_factory=dict)
@@ -54,6 +54,25 @@ class Drift:
         app = flow.app if flow is not None else "unknown"
         self.per_app.setdefault(app, Counter())[kind] += 1
 
+    def rules(self) -> Iterator[tuple[str, str, str, str | None]]:
+        """(kind, rule, app, lport) of every drifting rule: missing, differing, unexpected."""
+        for f in self.missing:
+            yield "missing", f.text(), f.app, f.lport
+        for f, _ in self.differ:
+            yield "differ", f.text(), f.app, f.lport
+        for text, lport in self.unexpected:
+            yield "unexpected", text, "", lport
+
+    def rules_by_lport(self, limit: int = SAMPLES) -> dict[str, list[tuple[str, str, str]]]:
+        """(kind, rule, app) of the drifting rules serving each port, at most ``limit`` each."""
+        out: dict[str, list[tuple[str, str, str]]] = {}
+        for kind, rule, app, lport in self.rules():
+            if lport is not None:
+                mine = out.setdefault(lport, [])
+                if len(mine) < limit:
+                    mine.append((kind, rule, app))
+        return out
+
     def to_json(self) -> dict[str, Any]:
         return {
             "chassis": self.chassis,
@@ -66,7 +85,7 @@ class Drift:
                 "differ": len(self.differ),
             },
             "missing": [f.to_json() for f in self.missing[:SAMPLES]],
-            "unexpected": self.unexpected[:SAMPLES],
+            "unexpected": [text for text, _ in self.unexpected[:SAMPLES]],
             "differ": [
                 {"expected": f.to_json(), "installed": text} for f, text in self.differ[:SAMPLES]
             ],
@@ -96,12 +115,12 @@ def drift(
         if flow is None:
             if rule.table not in tables:
                 continue
-            report.unexpected.append(_text(rule))
             lport = None
             for register in ("reg6", "reg7"):
                 value = rule.match.get(register)
                 if value and "/" not in value and port_keys:
                     lport = port_keys.get(int(value, 0)) or lport
+            report.unexpected.append((_text(rule), lport))
             report._count("unexpected", None, lport)
             continue
         seen.add(key)

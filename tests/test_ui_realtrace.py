@@ -1,7 +1,8 @@
 """A real trace from the web UI, in a real headless Chromium: a ``dragonscope analyzer`` process
 with users, the global collector and one ``dragonscope collector --chassis`` process per chassis,
 each on its own real Open vSwitch holding the rules ``dragonscope flows`` writes. The trace
-drawer shows both chassis' steps beside the simulation; a reader is refused (403).
+drawer shows both chassis' steps beside the simulation; a reader is refused (403). A rule
+deleted from a switch puts a drift badge on its port and its chassis, the rule in the details.
 """
 
 from __future__ import annotations
@@ -15,10 +16,11 @@ import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from dragonscope.analyzer.users import add_user
-from dragonscope.nb import dump_json
+from dragonscope.nb import dump_json, tables
+from dragonscope.topology import node_id
 from realtrace_support import Chassis, start_cloud, stop_cloud
 from trace_cloud import build
-from ui_support import CHROMIUM, CHROMIUM_ARGS, DRAGONSCOPE, dragonscope_process
+from ui_support import CHROMIUM, CHROMIUM_ARGS, DRAGONSCOPE, dragonscope_process, wait_until
 
 pytestmark = pytest.mark.browser
 
@@ -60,7 +62,7 @@ def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
                             stdout=out, stderr=subprocess.STDOUT,
                         )
                     )  # fmt: skip
-            yield {"url": url, "logs": base}
+            yield {"url": url, "logs": base, "switches": switches}
     finally:
         for proc in collectors:  # stopped by their pids, as a service manager would
             proc.send_signal(signal.SIGINT)
@@ -137,3 +139,37 @@ def test_a_reader_is_refused(page: Page, cloud: dict[str, Any]) -> None:
              body: JSON.stringify({from: 'web-1', to: 'web-2', dport: 80})})).status"""
     )
     assert status == 403
+
+
+HAS = "([id, c]) => window.dragonscope?.canvas.cy.getElementById(id).hasClass(c)"
+
+
+def test_a_deleted_rule_puts_a_drift_badge_on_its_port_and_chassis(
+    page: Page, cloud: dict[str, Any]
+) -> None:
+    target: Chassis = cloud["switches"]["compute-2"]
+    rule = next(f for f in target.flows.flows if f.table == 115 and f.lport == "web-2")
+    port, chassis = node_id(tables.LPORT, "web-2"), node_id(tables.CHASSIS, "compute-2")
+    log_in(page, cloud["url"], "ro", "ropw")  # anyone who may read sees the drift
+    page.wait_for_function(
+        "(id) => window.dragonscope?.ready && window.dragonscope.model.nodes.get(id)"
+        "?.Metadata.Drift !== undefined",
+        arg=chassis,
+        timeout=30000,
+    )
+    assert not page.evaluate(HAS, [port, "problem"])
+    match = ",".join(f"{k}={v}" for k, v in rule.match)
+    target.switch.ofctl("del-flows", "br-int", "--strict", f"table=115,priority=100,{match}")
+    try:
+        wait_until(lambda: page.evaluate(HAS, [port, "problem"]), timeout=30)
+        wait_until(lambda: page.evaluate(HAS, [chassis, "problem"]), timeout=30)
+        page.evaluate("(id) => window.dragonscope.canvas.cy.getElementById(id).emit('tap')", port)
+        page.wait_for_function(
+            "document.getElementById('details-ovs').innerText.includes('flow drift')"
+        )
+        drift = page.inner_text("#details-ovs")
+        assert "1 missing, 0 unexpected, 0 differ" in drift
+        assert rule.text() in drift and "classifier" in drift
+    finally:
+        target.switch.add_flows("br-int", [rule.text()])
+    wait_until(lambda: not page.evaluate(HAS, [port, "problem"]), timeout=30)

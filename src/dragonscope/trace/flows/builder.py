@@ -55,13 +55,17 @@ class Builder:
             (name, value)
             for name, _, value in (token.partition("=") for token in match.split(",") if token)
         )
-        flow = ExpectedFlow(
-            table, priority, pairs, actions, app, owner, lport.id if lport is not None else None
-        )
-        key = flow.key()
+        # One rule per (table, priority, match): the writers spell a field's value one way,
+        # so the match as written identifies it (the normal form is for installed rules).
+        key = (table, priority, frozenset(pairs))
         if key not in self._seen:
             self._seen.add(key)
-            self.flows.append(flow)
+            self.flows.append(
+                ExpectedFlow(
+                    table, priority, pairs, actions, app, owner,
+                    lport.id if lport is not None else None,
+                )
+            )  # fmt: skip
 
     def local(self, port: Port) -> bool:
         return port.bound and port.chassis == self.chassis

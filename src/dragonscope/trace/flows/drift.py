@@ -103,7 +103,7 @@ def drift(
     report = Drift(
         expected.chassis, expected=len(expected.flows), not_generated=sorted(expected.missing_apps)
     )
-    wanted = {flow.key(): flow for flow in expected.flows}
+    wanted = expected.keyed()
     tables = {flow.table for flow in expected.flows}
     seen = set()
     for rule in installed:

@@ -14,7 +14,7 @@ from typing import Any
 
 from dragonscope.trace.flows import routing, secgroups, switching
 from dragonscope.trace.flows.builder import Builder, ChassisOvs
-from dragonscope.trace.flows.rule import ExpectedFlow
+from dragonscope.trace.flows.rule import ExpectedFlow, Key
 from dragonscope.trace.index import NbIndex
 from dragonscope.trace.model import TraceError
 
@@ -40,6 +40,14 @@ class FlowSet:
     apps: frozenset[str]
     missing_apps: frozenset[str]
     notes: list[str] = field(default_factory=list)
+    _keyed: dict[Key, ExpectedFlow] | None = field(default=None, repr=False, compare=False)
+
+    def keyed(self) -> dict[Key, ExpectedFlow]:
+        """The rules by normal form (``rule.normal_key``), built once: a drift check and each
+        decoded real trace of the same rules share it."""
+        if self._keyed is None:
+            self._keyed = {flow.key(): flow for flow in self.flows}
+        return self._keyed
 
     def to_json(self) -> dict[str, Any]:
         return {

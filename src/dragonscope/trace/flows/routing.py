@@ -53,6 +53,7 @@ def responders(b: Builder) -> None:
         targets.add((net_id, addr))
     for net_id, rports in b.index.router_ports_by_net.items():
         targets.update((net_id, rp.ip) for rp in rports if rp.ip is not None)
+    dhcp_ids = {p.id for p in b.index.dhcp_port.values()}
     for net_id, addr in sorted(targets, key=str):
         network = b.index.networks.get(net_id)
         if network is None or addr.version != 4:
@@ -61,13 +62,7 @@ def responders(b: Builder) -> None:
         if answer is None:
             continue
         mac, owner = answer
-        app = (
-            "l3_proactive"
-            if owner.table == LROUTER
-            else "dhcp"
-            if owner.id in _dhcp_ids(b)
-            else "l2"
-        )
+        app = "l3_proactive" if owner.table == LROUTER else "dhcp" if owner.id in dhcp_ids else "l2"
         if app not in b.apps:
             continue
         b.add(
@@ -78,10 +73,6 @@ def responders(b: Builder) -> None:
             _arp_reply(mac, addr),
             owner,
         )
-
-
-def _dhcp_ids(b: Builder) -> set[str]:
-    return {p.id for p in b.index.dhcp_port.values()}
 
 
 def l3_proactive(b: Builder) -> None:

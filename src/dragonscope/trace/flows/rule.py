@@ -8,6 +8,7 @@ rule is compared by its normal form: table, priority, the match as a set of cano
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from dataclasses import dataclass
@@ -16,6 +17,8 @@ from typing import Any, Protocol
 from dragonscope.trace.model import TABLES, ObjRef
 
 _HEX = re.compile(r"(?<![\w])0x([0-9a-f]+)")
+_MAC = re.compile(r"[0-9a-f]{2}(?::[0-9a-f]{2}){5}")
+_V4 = re.compile(r"(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)")
 _FLAG_FIELDS = frozenset({"ct_state", "tcp_flags"})
 
 
@@ -77,26 +80,31 @@ def table_name(table: int) -> str:
     return entry[0] if entry else f"TABLE_{table}"
 
 
+@functools.lru_cache(maxsize=1 << 18)
 def _value(field: str, value: str) -> str:
-    """One match value in canonical form (numbers in decimal, masks kept, /32 dropped)."""
+    """One match value in canonical form (numbers in decimal, masks kept, /32 dropped).
+    Cached: the same values (network keys, MACs, addresses) recur in many rules."""
     text = value.strip().lower()
     if field in _FLAG_FIELDS:
         return "".join(sorted(re.findall(r"[+-][a-z]+", text))) or text
-    parts = text.split("/", 1)
-    out = []
-    for part in parts:
-        try:
-            out.append(str(int(part, 0)))
-            continue
-        except ValueError:
-            pass
-        try:
-            out.append(str(ipaddress.ip_address(part)))
-        except ValueError:
-            out.append(part)
+    out = [_part(part) for part in text.split("/", 1)]
     if len(out) == 2 and out[1] in ("32", "128", "255.255.255.255"):
         return out[0]
     return "/".join(out)
+
+
+def _part(part: str) -> str:
+    if _MAC.fullmatch(part) or _V4.fullmatch(part):
+        return part  # already as ovs-ofctl prints it
+    if part.startswith("0x") or part.isdigit():
+        try:
+            return str(int(part, 0))
+        except ValueError:
+            return part
+    try:
+        return str(ipaddress.ip_address(part))
+    except ValueError:
+        return part
 
 
 def normal_key(table: int, priority: int, match: dict[str, str]) -> Key:

@@ -81,7 +81,7 @@ class Decoder:
     def __init__(self, index: NbIndex, chassis: str, expected: FlowSet, ofports: dict[int, str]):
         self.index, self.chassis = index, chassis
         self.ofports = ofports  # OpenFlow port -> lport id, or "<type>-vtp" for tunnels
-        self.rules: dict[Key, ExpectedFlow] = {f.key(): f for f in expected.flows}
+        self.rules: dict[Key, ExpectedFlow] = expected.keyed()
         self.ports = {p.key: p for p in index.ports.values()}
         self.networks = {n.key: n for n in index.networks.values()}
         self.routers = {r.key: r for r in index.routers.values()}

@@ -151,3 +151,16 @@ def test_cli_flows_diff_and_trace_real(
     text = capsys.readouterr().out
     assert "agreement: agree" in text and "compute-2:115" in text
     assert main(["trace", "--nb", nb, "--from", "web-1", "--real", "--ovs", "bad"]) == 2
+
+
+def test_neighbour_solicitation_answered_by_an_installed_responder(
+    cloud: dict[str, Chassis],
+) -> None:
+    request = dict(source="web-1", destination="2001:db8:10:1::12", proto="icmp6", icmp_type=135)
+    out = asyncio.run(real_trace(cloud, **request))
+    assert out["simulated"]["verdict"] == "replied"
+    assert out["real"]["verdict"] == "replied"
+    assert out["agreement"]["status"] == "agree", out["agreement"]
+    nd = next(h for h in out["real"]["chassis"][0]["hops"] if h["table"] == 45)
+    assert nd["app"] == "l2" and nd["owner"]["name"] == "web-2"
+    assert "nd_target=2001:db8:10:1::12" in out["real"]["chassis"][0]["flow"]

@@ -73,6 +73,8 @@ def expected_flows(
         if app in apps:
             write(builder)
     routing.responders(builder)
+    if "l2" in apps:
+        routing.nd_responders(builder)
     return FlowSet(
         chassis,
         builder.flows,

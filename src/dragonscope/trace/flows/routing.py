@@ -11,7 +11,7 @@ from dragonscope.nb.tables import LROUTER
 from dragonscope.trace import model as t
 from dragonscope.trace.flows.builder import CONTROLLER, DEFAULT, HIGH, MEDIUM, VERY_HIGH, Builder
 from dragonscope.trace.objects import IpAddr, Network
-from dragonscope.trace.responders import arp_answer
+from dragonscope.trace.responders import arp_answer, nd_answer
 
 
 def _echo(mac: str, addr: IpAddr) -> str:
@@ -44,6 +44,37 @@ def _arp_reply(mac: str, addr: IpAddr) -> str:
         f"set_field:{mac}->arp_sha,set_field:{addr}->arp_spa,"
         f"move:NXM_NX_REG6[]->NXM_NX_REG7[],goto_table:{t.INGRESS_DISPATCH}"
     )
+
+
+def _nd_reply(mac: str, addr: IpAddr) -> str:
+    """A neighbour solicitation turned into the advertisement, back to the asking port."""
+    return (
+        f"move:NXM_OF_ETH_SRC[]->NXM_OF_ETH_DST[],set_field:{mac}->eth_src,"
+        f"move:NXM_NX_IPV6_SRC[]->NXM_NX_IPV6_DST[],set_field:{addr}->ipv6_src,"
+        f"set_field:136->icmpv6_type,move:NXM_NX_REG6[]->NXM_NX_REG7[],"
+        f"goto_table:{t.INGRESS_DISPATCH}"
+    )
+
+
+def nd_responders(b: Builder) -> None:
+    """The l2 app's neighbour advertisements for the IPv6 addresses ``responders.nd_answer``
+    answers for (bound ports, local and remote; router interfaces get none)."""
+    for net_id, addr in sorted(b.index.any_by_net_ip, key=str):
+        network = b.index.networks.get(net_id)
+        if network is None or addr.version != 6:
+            continue
+        answer = nd_answer(b.index, network, addr)
+        if answer is None:
+            continue
+        mac, owner = answer
+        b.add(
+            "l2",
+            t.ND_TABLE,
+            MEDIUM,
+            f"icmp6,icmp_type=135,metadata={network.key:#x},nd_target={addr}",
+            _nd_reply(mac, addr),
+            owner,
+        )
 
 
 def responders(b: Builder) -> None:

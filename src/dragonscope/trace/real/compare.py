@@ -65,11 +65,6 @@ def agreement(
     controller = any(t.controller for t in traces)
     replied = any(t.replied for t in traces)
     responder = final.detail.get("responder")
-    if responder == "nd":
-        return {
-            "status": "not-comparable",
-            "why": "dragonscope does not generate the l2 app's ND responder rules yet",
-        }
     if (
         sim.verdict == "replied" and responder in CONTROLLER_RESPONDERS
     ) or final.code == "TTL_EXPIRED":

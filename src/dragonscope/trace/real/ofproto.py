@@ -15,6 +15,7 @@ from dragonscope.trace.model import Packet
 _STEP = re.compile(r"^(\s*)(\d+)\. (.*?)(?:, priority (\d+))?(?:, cookie (0x[0-9a-f]+))?$")
 _MISS = re.compile(r"^(\s*)(\d+)\. No match\.?$")
 
+NEIGHBOUR_SOLICITATION = 135
 _V4 = {"tcp": "tcp", "udp": "udp", "icmp": "icmp", None: "ip"}
 _V6 = {"tcp": "tcp6", "udp": "udp6", "icmp6": "icmp6", None: "ipv6"}
 
@@ -126,6 +127,8 @@ def packet_flow(pkt: Packet, in_port: int, extra: str = "") -> str:
         prefix = "icmpv6" if pkt.proto == "icmp6" else "icmp"
         parts.append(f"{prefix}_type={pkt.icmp_type or 0}")
         parts.append(f"{prefix}_code={pkt.icmp_code or 0}")
+        if pkt.proto == "icmp6" and pkt.icmp_type == NEIGHBOUR_SOLICITATION and pkt.ip_dst:
+            parts.append(f"nd_target={pkt.ip_dst}")  # what the simulation solicits
     return ",".join(parts)
 
 

@@ -24,6 +24,7 @@ WRITERS: dict[str, Callable[[Builder], None]] = {
     "portsec": switching.portsec,
     "l2": switching.l2,
     "tunneling": switching.tunneling,
+    "trunk": switching.trunk,
     "sg": secgroups.sg,
     "l3_proactive": routing.l3_proactive,
     "dhcp": routing.dhcp,

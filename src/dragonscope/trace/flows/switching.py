@@ -7,6 +7,7 @@ Each function reads the same index the simulator walks (``l2_by_mac``, ``local_p
 
 from __future__ import annotations
 
+from dragonscope.nb.tables import CHILD_PORT_SEGMENTATION
 from dragonscope.trace import model as t
 from dragonscope.trace.flows.builder import (
     DEFAULT,
@@ -236,4 +237,39 @@ def tunneling(b: Builder) -> None:
             f"tun_id={network.segmentation_id:#x},in_port={vtp}",
             f"set_field:{network.key:#x}->metadata,goto_table:{t.INGRESS_DESTINATION}",
             b.index.net_ref(network),
+        )
+
+
+def trunk(b: Builder) -> None:
+    """VLAN children of local trunk parents: table 0 turns the parent's tagged frames into
+    the child's (the classifier's re-run of table 0 meets them), table 115 tags the child's
+    frames and hands them to the parent's dispatch."""
+    for cps in b.index.children.values():
+        child, parent = b.index.ports.get(cps.child), b.index.ports.get(cps.parent)
+        network = b.index.networks.get(child.net_id) if child is not None else None
+        if child is None or parent is None or network is None or not b.local(parent):
+            continue
+        if cps.type != "vlan" or cps.vlan is None:
+            b.notes.append(f"trunk child {child.name}: {cps.type} segmentation is not generated")
+            continue
+        ref = b.index.ref(CHILD_PORT_SEGMENTATION, cps.id, detail=f"vlan {cps.vlan}")
+        b.add(
+            "trunk",
+            t.CLASSIFICATION,
+            HIGH,
+            f"reg6={parent.key:#x},dl_vlan={cps.vlan}",
+            f"set_field:{child.key:#x}->reg6,set_field:{network.key:#x}->metadata,"
+            f"pop_vlan,resubmit(,{t.CLASSIFICATION})",
+            ref,
+            child,
+        )
+        b.add(
+            "trunk",
+            t.INGRESS_DISPATCH,
+            HIGH,
+            f"reg7={child.key:#x}",
+            f"push_vlan:0x8100,set_field:{0x1000 | cps.vlan:#x}->vlan_vid,"
+            f"set_field:{parent.key:#x}->reg7,resubmit(,{t.INGRESS_DISPATCH})",
+            ref,
+            child,
         )

@@ -27,6 +27,7 @@ MAX_PROBES = 8
 CT_ESTABLISHED = ("trk,est",) * 4
 RESPONDER = "move:NXM_NX_REG6[]->NXM_NX_REG7[]"
 _SET = re.compile(r"set_field:([^-]+)->(tun_dst|tun_id)")
+_VLAN = re.compile(r"set_field:(0x[0-9a-f]+|\d+)->vlan_vid")
 MAX_FLOW, MAX_CT_NEXT = 2000, 8
 _FLOW = re.compile(rf"[A-Za-z0-9_=,:./+-]{{1,{MAX_FLOW}}}")
 _CT_STATE = re.compile(r"[a-z+,-]{1,64}")
@@ -221,6 +222,7 @@ class RealRun:
         if not sections:
             self.notes.append(f"ofproto/trace on {probe.chassis} answered: {text.strip()[:300]}")
         for section in sections:
+            vlan = None  # the tag a trunk child's dispatch pushed, if any
             for step in section.steps:
                 self._seq += 1
                 hop = decoder.decode(self._seq, step)
@@ -228,14 +230,17 @@ class RealRun:
                 responder = responder or RESPONDER in step.actions
                 trace.controller = trace.controller or hop.outcome == "controller"
                 for action in step.actions:
-                    if action.startswith("output:"):
+                    if tagged := _VLAN.match(action):
+                        vlan = int(tagged.group(1), 0) & 0xFFF
+                    elif action.startswith("output:"):
+                        port = int(action[7:])
+                        owner = ofports.get(port, "")
+                        child = self.index.parents.get((owner, vlan)) if vlan else None
+                        if child is not None:  # the parent's interface, tagged for a child
+                            trace.delivered.append(child.child)
+                            continue
                         self._output(
-                            trace,
-                            int(action[7:]),
-                            ofports,
-                            step.actions,
-                            section.final_flow,
-                            responder,
+                            trace, port, ofports, step.actions, section.final_flow, responder
                         )
         self.traces.append(trace)
         return trace

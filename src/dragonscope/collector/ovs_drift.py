@@ -20,9 +20,8 @@ from typing import Any
 from dragonscope.nb import NbObject, Snapshot, tables
 from dragonscope.ovs import Flow, OvsProbe
 from dragonscope.topology import node_id
-from dragonscope.trace import DEFAULT_APPS
+from dragonscope.trace import DEFAULT_APPS, Tracer
 from dragonscope.trace.flows import ChassisOvs, Drift, FlowSet, drift, expected_flows
-from dragonscope.trace.index import NbIndex
 
 log = logging.getLogger("dragonscope.collector")
 
@@ -46,7 +45,8 @@ class DriftWatch:
         self.patches: dict[str, dict[str, Any]] = {}
         self.last: Drift | None = None
         self.checks = 0
-        self._expected: tuple[ChassisOvs, FlowSet, NbIndex] | None = None
+        # The expected rules, what they were made for, and lport unique_key -> id.
+        self._expected: tuple[ChassisOvs, FlowSet, dict[int, str]] | None = None
         # The dump and the expected rules last compared (kept: compared by identity).
         self._checked: tuple[list[Flow], FlowSet] | None = None
         self._wake = asyncio.Event()
@@ -83,12 +83,11 @@ class DriftWatch:
             if (tables.CHASSIS, chassis) not in snapshot:
                 return
             self._expected = await asyncio.to_thread(self._generate, snapshot, chassis, ovs)
-        _, expected, index = self._expected
+        _, expected, ports = self._expected
         last = self._checked
         if last is not None and last[0] is installed and last[1] is expected:
             return  # nothing moved since the last check
         self.checks += 1
-        ports = {p.key: p.id for p in index.ports.values()}
         report = await asyncio.to_thread(drift, expected, installed, ports)
         self._checked = (installed, expected)
         self.last = report
@@ -96,9 +95,10 @@ class DriftWatch:
 
     def _generate(
         self, snapshot: Snapshot, chassis: str, ovs: ChassisOvs
-    ) -> tuple[ChassisOvs, FlowSet, NbIndex]:
-        index = NbIndex(snapshot)
-        return ovs, expected_flows(index, chassis, self.apps, ovs), index
+    ) -> tuple[ChassisOvs, FlowSet, dict[int, str]]:
+        index = Tracer(snapshot, self.apps).index
+        ports = {p.key: p.id for p in index.ports.values()}
+        return ovs, expected_flows(index, chassis, self.apps, ovs), ports
 
     def _publish(self, report: Drift) -> None:
         patches: dict[str, dict[str, Any]] = {}

@@ -16,6 +16,7 @@ from trace_cloud import build
 
 TUNNEL_OFPORTS = {"vxlan": 4, "geneve": 5, "gre": 6}
 FIRST_VM_OFPORT = 10
+FIRST_PATCH_OFPORT = 7
 
 
 @dataclass
@@ -27,9 +28,35 @@ class Chassis:
     ifaces: dict[str, str] = field(default_factory=dict)  # lport id -> interface name
 
     @property
+    def mappings(self) -> tuple[tuple[str, str], ...]:
+        """The chassis's bridge mappings, as a collector is given them."""
+        return tuple((p, bridge(p)) for p in self.ovs.patches)
+
+    @property
     def spec(self) -> str:
         """The ``--ovs`` value a local run uses for this chassis."""
-        return f"{self.name}={self.switch.remote},appctl={self.switch.dir / 'ovs-vswitchd.ctl'}"
+        mappings = "".join(f",physnet={p}:{b}" for p, b in self.mappings)
+        appctl = self.switch.dir / "ovs-vswitchd.ctl"
+        return f"{self.name}={self.switch.remote},appctl={appctl}{mappings}"
+
+
+def bridge(physnet: str) -> str:
+    """The bridge of a physical network on every test chassis (its bridge mapping)."""
+    return f"br-{physnet}"[:15]
+
+
+def add_physnet(switch: OvsSwitch, physnet: str, ofport: int) -> None:
+    """The physical network's bridge and its patch pair with br-int, named as Dragonflow's
+    provider app names the br-int side (``<bridge>-patch``)."""
+    phys = bridge(physnet)
+    switch.add_bridge(phys)
+    inner, outer = f"{phys}-patch", f"int-{physnet}"[:15]
+    for name, on, peer, request in ((inner, "br-int", outer, [f"ofport_request={ofport}"]),
+                                    (outer, phys, inner, [])):  # fmt: skip
+        switch.vsctl(
+            "add-port", on, name, "--", "set", "Interface", name, "type=patch",
+            f"options:peer={peer}", *request,
+        )  # fmt: skip
 
 
 def start_cloud(names: list[str], snapshot: Snapshot | None = None) -> dict[str, Chassis]:
@@ -49,6 +76,10 @@ def start_cloud(names: list[str], snapshot: Snapshot | None = None) -> dict[str,
             for kind in here.tunnel_types:
                 switch.add_tunnel_port("br-int", kind, str(here.ip), TUNNEL_OFPORTS[kind])
                 tunnels[kind] = TUNNEL_OFPORTS[kind]
+            physnets = sorted({n.physnet for n in index.networks.values() if n.physnet})
+            patches = {p: FIRST_PATCH_OFPORT + n for n, p in enumerate(physnets)}
+            for physnet, ofport in patches.items():
+                add_physnet(switch, physnet, ofport)
             ofports, ifaces = {}, {}
             local = sorted(
                 (p for p in index.ports.values() if p.chassis == name and not p.runtime_binding),
@@ -59,7 +90,7 @@ def start_cloud(names: list[str], snapshot: Snapshot | None = None) -> dict[str,
                 ofport = FIRST_VM_OFPORT + n
                 switch.add_vm_port("br-int", iface, port.id, port.mac, ofport)
                 ofports[port.id], ifaces[port.id] = ofport, iface
-            ovs = ChassisOvs(ofports, tunnels)
+            ovs = ChassisOvs(ofports, tunnels, patches)
             flows = expected_flows(index, name, DEFAULT_APPS, ovs)
             switch.add_flows("br-int", [f.text() for f in flows.flows])
             cloud[name] = Chassis(name, switch, ovs, flows, ifaces)

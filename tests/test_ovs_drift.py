@@ -48,6 +48,7 @@ async def running(chassis: tuple[Chassis, str]) -> AsyncIterator[tuple[Analyzer,
             CollectorSettings(
                 nb=nb, analyzer=f"127.0.0.1:{analyzer.port}", chassis=NAME, extensions=[],
                 ovsdb=here.switch.remote, ovs_flow_interval=0.2,
+                bridge_mappings=here.mappings,
             )
         )  # fmt: skip
         task = asyncio.create_task(collector.run())

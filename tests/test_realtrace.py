@@ -79,7 +79,7 @@ def test_every_scenario_agrees_or_says_why(
 
 def test_most_scenarios_really_agree(cloud: dict[str, Chassis]) -> None:
     statuses = [asyncio.run(real_trace(cloud, **kw))["agreement"]["status"] for _, kw, *_ in CASES]
-    assert statuses.count("agree") >= 52, statuses
+    assert statuses.count("agree") >= 56, statuses
 
 
 def test_remote_delivery_decoded_on_both_chassis(cloud: dict[str, Chassis]) -> None:
@@ -164,3 +164,33 @@ def test_neighbour_solicitation_answered_by_an_installed_responder(
     nd = next(h for h in out["real"]["chassis"][0]["hops"] if h["table"] == 45)
     assert nd["app"] == "l2" and nd["owner"]["name"] == "web-2"
     assert "nd_target=2001:db8:10:1::12" in out["real"]["chassis"][0]["flow"]
+
+
+def test_provider_network_crossed_through_the_patch_ports(cloud: dict[str, Chassis]) -> None:
+    kw = next(kw for name, kw, *_ in CASES if name == "provider-vlan")
+    out = asyncio.run(real_trace(cloud, **kw))
+    first, second = out["real"]["chassis"]
+    leave = next(h for h in first["hops"] if h.get("outcome") == "physnet")
+    assert leave["table"] == 80 and leave["app"] == "provider"
+    assert "out by the patch port to physical network physnet1" in leave["meaning"]
+    assert first["external"] == ["physnet1"]
+    arrive = second["hops"][0]
+    assert arrive["table"] == 0 and arrive["app"] == "provider" and "dl_vlan=200" in second["flow"]
+    assert out["agreement"]["status"] == "agree" and out["real"]["verdict"] == "delivered"
+
+
+def test_bridge_mappings_read_from_the_ini_and_the_flag(tmp_path: Path) -> None:
+    from dragonscope.config import ConfigError, parse_bridge_mappings, read_dragonflow_ini
+
+    ini = tmp_path / "dragonflow.ini"
+    both = (("physnet1", "br-prov"), ("public", "br-ex"))
+    ini.write_text("[df]\n[df_provider_networks]\nbridge_mappings = physnet1:br-prov, public:br-ex")
+    assert read_dragonflow_ini(ini).bridge_mappings == both
+    ini.write_text("[df]\n")
+    assert read_dragonflow_ini(ini).bridge_mappings == (("public", "br-ex"),)
+    with pytest.raises(ConfigError, match="PHYSNET:BRIDGE"):
+        parse_bridge_mappings("physnet1", "--bridge-mappings")
+    spec = "c1=unix:/x/db.sock,appctl=/x/ctl,physnet=physnet1:br-prov,physnet=public:br-ex"
+    assert Switch.parse(spec).mappings == both
+    with pytest.raises(ValueError, match="physnet=NAME:BRIDGE"):
+        Switch.parse("c1=unix:/x/db.sock,physnet=nobridge")

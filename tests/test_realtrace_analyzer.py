@@ -57,16 +57,18 @@ async def analyzer_and_collectors(cloud: dict[str, Any]) -> AsyncIterator[Analyz
     """The analyzer and one collector per chassis, once every chassis answers."""
     async with Analyzer(settings(users_file=cloud["users"])) as analyzer:
         switches: dict[str, Chassis] = cloud["switches"]
-        where = {name: chassis.switch.remote for name, chassis in switches.items()}
         collectors = [
             Collector(
                 CollectorSettings(
                     nb=cloud["nb"], analyzer=f"127.0.0.1:{analyzer.port}", chassis=name,
-                    user="pub", password="pubpw", ovsdb=ovsdb, extensions=[],
+                    user="pub", password="pubpw", extensions=[],
                     backoff_initial=0.05, backoff_max=0.2,
+                    ovsdb=chassis.switch.remote if chassis else None,
+                    bridge_mappings=chassis.mappings if chassis else (),
                 )
             )
-            for name, ovsdb in [(None, None), *where.items()]  # the global one, then each chassis
+            # The global collector, then each chassis's.
+            for name, chassis in [(None, None), *switches.items()]
         ]  # fmt: skip
         tasks = [asyncio.create_task(collector.run()) for collector in collectors]
         try:

@@ -48,9 +48,12 @@ def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         switches = start_cloud(CHASSIS)
         args = ("analyzer", "--users", str(users))
         with dragonscope_process(*args, port_flag="--listen") as (url, _):
-            where = [(None, None), *((n, c.switch.remote) for n, c in switches.items())]
-            for name, ovsdb in where:
-                extra = ["--chassis", name, "--ovsdb", str(ovsdb)] if name else []
+            for name, chassis in [(None, None), *switches.items()]:
+                extra = []
+                if chassis is not None:
+                    mappings = ",".join(f"{p}:{b}" for p, b in chassis.mappings)
+                    extra = ["--chassis", str(name), "--ovsdb", chassis.switch.remote,
+                             "--bridge-mappings", mappings]  # fmt: skip
                 with open(base / f"{name or 'global'}.log", "wb") as out:
                     collectors.append(
                         subprocess.Popen(

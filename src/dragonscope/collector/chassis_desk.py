@@ -87,11 +87,12 @@ class ChassisDesk:
         switch = self.switch
         try:
             if op == "ports":
-                ofports, tunnels = await switch.ports()
+                ofports, tunnels, patches = await switch.ports()
                 ports: Json = {
                     "Chassis": switch.chassis,
                     "Ports": dict[str, Json](ofports),
                     "Tunnels": dict[str, Json](tunnels),
+                    "Patches": dict[str, Json](patches),
                 }
                 return ports, 200
             if op == "trace":
@@ -121,7 +122,8 @@ class Link(Protocol):
 
 def attach_desk(link: Link, probe: ProbeSettings) -> ChassisDesk:
     """Answer on ``link`` for the switch the chassis's OVS probe reads."""
-    desk = ChassisDesk(Switch.at(probe.chassis, probe.ovsdb, probe.bridge), link.publisher.send)
+    switch = Switch.at(probe.chassis, probe.ovsdb, probe.bridge, mappings=probe.bridge_mappings)
+    desk = ChassisDesk(switch, link.publisher.send)
     link.side.append(desk.on_message)
     link.on_connected.append(desk.announce)
     return desk

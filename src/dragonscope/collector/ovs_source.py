@@ -68,6 +68,7 @@ def probe_settings(settings: CollectorSettings) -> ProbeSettings | None:
         flow_interval=settings.ovs_flow_interval,
         counter_interval=settings.ovs_counter_interval,
         rules=settings.ovs_rules,
+        bridge_mappings=settings.bridge_mappings,
     )
     if settings.ovs_allocation_file:
         probe.allocation_file = settings.ovs_allocation_file

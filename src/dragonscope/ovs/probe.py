@@ -18,7 +18,7 @@ from typing import Any
 from dragonscope.graph import Edge, Node
 from dragonscope.ovs import attribution, flows, graph, nbview, problems
 from dragonscope.ovs.ovsdb import OvsdbMonitor
-from dragonscope.ovs.state import Counters, OvsState, tunnel_kind
+from dragonscope.ovs.state import Counters, OvsState, patch_name, tunnel_kind
 from dragonscope.ovs.tables import DEFAULT_ALLOCATION_FILE, TableMap
 
 log = logging.getLogger("dragonscope.ovs")
@@ -43,6 +43,7 @@ class ProbeSettings:
     allocation_file: str | None = DEFAULT_ALLOCATION_FILE
     rules: bool = False
     coalesce: float = 0.02
+    bridge_mappings: tuple[tuple[str, str], ...] = ()  # (physnet, bridge patched to br-int)
 
     @property
     def flow_target(self) -> str:
@@ -114,11 +115,14 @@ class OvsProbe:
         None before the first dump or while the bridge cannot be read."""
         return self._flows if self._flow_error is None else None
 
-    def ports(self) -> tuple[dict[str, int], dict[str, int]]:
-        """VM interfaces (iface-id -> ofport) and tunnel ports (type -> ofport) of the bridge,
-        as OVSDB last said (``Switch.ports`` asks the same of a switch once)."""
+    def ports(self) -> tuple[dict[str, int], dict[str, int], dict[str, int]]:
+        """VM interfaces (iface-id -> ofport), tunnel ports (type -> ofport) and the patch
+        ports of mapped physical networks (physnet -> ofport) of the bridge, as OVSDB last
+        said (``Switch.ports`` asks the same of a switch once)."""
         ofports: dict[str, int] = {}
         tunnels: dict[str, int] = {}
+        patches: dict[str, int] = {}
+        by_patch = {patch_name(b): physnet for physnet, b in self.settings.bridge_mappings}
         bridge = self.state.bridge(self.settings.bridge) if self.state else None
         for _port, iface in self.state.interfaces_of(bridge) if self.state and bridge else ():
             if iface.ofport is None or iface.ofport <= 0:
@@ -127,7 +131,9 @@ class OvsProbe:
                 ofports[iface.iface_id] = iface.ofport
             elif tunnel_kind(iface.name, iface.type):
                 tunnels[iface.type] = iface.ofport
-        return ofports, tunnels
+            elif iface.type == "patch" and iface.name in by_patch:
+                patches[by_patch[iface.name]] = iface.ofport
+        return ofports, tunnels, patches
 
     # -- tasks --------------------------------------------------------------------------------
     async def run(self) -> None:

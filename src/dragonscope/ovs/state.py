@@ -15,6 +15,11 @@ def tunnel_kind(name: str, kind: str) -> str | None:
     return kind if kind and name == f"{kind}-vtp" else None
 
 
+def patch_name(bridge: str) -> str:
+    """Dragonflow's provider app names br-int's patch port to a physical bridge so."""
+    return f"{bridge}-patch"
+
+
 @dataclass(frozen=True, slots=True)
 class Interface:
     uuid: str

@@ -1,8 +1,10 @@
 """One chassis's Open vSwitch for one-shot questions: its ports, its rules, ``ofproto/trace``.
 
-``--ovs CHASSIS=OVSDB[,appctl=PATH]`` names where a chassis's switch is when it is not at the
-default places (a lab or a test with several switches on one host). ``ofproto/trace`` only
-computes what the switch would do; it never sends a packet.
+``--ovs CHASSIS=OVSDB[,appctl=PATH][,physnet=NAME:BRIDGE...]`` names where a chassis's switch
+is when it is not at the default places (a lab or a test with several switches on one host),
+and its bridge mappings (Dragonflow's ``bridge_mappings``: the provider app links each
+physical network's bridge to br-int by a patch port named ``<bridge>-patch``).
+``ofproto/trace`` only computes what the switch would do; it never sends a packet.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from pathlib import Path
 
 from dragonscope.ovs.flows import Flow, FlowDumpError, dump, parse
 from dragonscope.ovs.probe import DEFAULT_OVSDB, ProbeSettings
-from dragonscope.ovs.state import tunnel_kind
+from dragonscope.ovs.state import patch_name, tunnel_kind
 
 APPCTL, VSCTL = "ovs-appctl", "ovs-vsctl"
 
@@ -29,35 +31,49 @@ class Switch:
     ovsdb: str = DEFAULT_OVSDB
     appctl: str | None = None  # the ovs-vswitchd control socket; None: OVS's default
     bridge: str = "br-int"
+    mappings: tuple[tuple[str, str], ...] = ()  # (physical network, its bridge)
 
     @classmethod
     def parse(cls, spec: str) -> Switch:
-        """``CHASSIS=OVSDB[,appctl=PATH]``."""
+        """``CHASSIS=OVSDB[,appctl=PATH][,physnet=NAME:BRIDGE...]``."""
         chassis, sep, rest = spec.partition("=")
         if not sep or not chassis or not rest:
             raise ValueError(f"--ovs wants CHASSIS=OVSDB[,appctl=PATH], got {spec!r}")
         ovsdb, *options = rest.split(",")
         appctl = None
+        mappings = []
         for option in options:
             name, _, value = option.partition("=")
-            if name != "appctl" or not value:
-                raise ValueError(f"unknown --ovs option {option!r} (only appctl=PATH)")
-            appctl = value
-        return cls.at(chassis, ovsdb, appctl=appctl)
+            physnet, _, bridge = value.partition(":")
+            if name == "appctl" and value:
+                appctl = value
+            elif name == "physnet" and physnet and bridge:
+                mappings.append((physnet, bridge))
+            else:
+                raise ValueError(
+                    f"unknown --ovs option {option!r} (appctl=PATH, physnet=NAME:BRIDGE)"
+                )
+        return cls.at(chassis, ovsdb, appctl=appctl, mappings=tuple(mappings))
 
     @classmethod
     def at(
-        cls, chassis: str, ovsdb: str, bridge: str = "br-int", appctl: str | None = None
+        cls,
+        chassis: str,
+        ovsdb: str,
+        bridge: str = "br-int",
+        appctl: str | None = None,
+        mappings: tuple[tuple[str, str], ...] = (),
     ) -> Switch:
         """The switch behind ``ovsdb``: without ``appctl``, the ovs-vswitchd control socket
         beside a local OVSDB socket when there is one there, else OVS's default."""
         if appctl is None and ovsdb.startswith("unix:"):
             beside = Path(ovsdb[5:]).parent / "ovs-vswitchd.ctl"
             appctl = str(beside) if beside.exists() else None
-        return cls(chassis, ovsdb, appctl, bridge)
+        return cls(chassis, ovsdb, appctl, bridge, mappings)
 
-    async def ports(self) -> tuple[dict[str, int], dict[str, int]]:
-        """VM interfaces (iface-id -> ofport) and tunnel ports (type -> ofport) of the bridge."""
+    async def ports(self) -> tuple[dict[str, int], dict[str, int], dict[str, int]]:
+        """VM interfaces (iface-id -> ofport), tunnel ports (type -> ofport) and the patch
+        ports of mapped physical networks (physnet -> ofport) of the bridge."""
         out = await _run(
             VSCTL, f"--db={self.ovsdb}", "--timeout=10", "--format=json", "--data=json",
             "--", "--columns=name,ofport,type,external_ids", "list", "Interface",
@@ -68,6 +84,8 @@ class Switch:
             raise SwitchError(f"{VSCTL} printed no JSON: {exc}") from None
         ofports: dict[str, int] = {}
         tunnels: dict[str, int] = {}
+        patches: dict[str, int] = {}
+        by_patch = {patch_name(bridge): physnet for physnet, bridge in self.mappings}
         for name, ofport, kind, external in table.get("data", []):
             if not isinstance(ofport, int) or ofport <= 0:
                 continue
@@ -76,7 +94,9 @@ class Switch:
                 ofports[ids["iface-id"]] = ofport
             elif isinstance(name, str) and tunnel_kind(name, kind):
                 tunnels[kind] = ofport
-        return ofports, tunnels
+            elif kind == "patch" and name in by_patch:
+                patches[by_patch[name]] = ofport
+        return ofports, tunnels, patches
 
     async def rules(self) -> list[Flow]:
         target = ProbeSettings(self.chassis, self.ovsdb, self.bridge).flow_target

@@ -69,14 +69,14 @@ class RealTraces:
             answer = await self.calls.call(chassis, {"Op": "ports"})
         except ChassisUnavailable:
             return None
-        ports = answer.get("Ports") if isinstance(answer, dict) else None
-        tunnels = answer.get("Tunnels") if isinstance(answer, dict) else None
-        if not isinstance(ports, dict) or not isinstance(tunnels, dict):
+        if not isinstance(answer, dict) or not isinstance(answer.get("Ports"), dict):
             raise ChassisRefused(f"chassis {chassis} answered ports without ports", 502)
-        return ChassisOvs(
-            {str(k): v for k, v in ports.items() if isinstance(v, int)},
-            {str(k): v for k, v in tunnels.items() if isinstance(v, int)},
-        )
+        found = []
+        for name in ("Ports", "Tunnels", "Patches"):
+            value = answer.get(name)
+            mapping = value if isinstance(value, dict) else {}
+            found.append({str(k): v for k, v in mapping.items() if isinstance(v, int)})
+        return ChassisOvs(*found)
 
     async def trace(self, probe: Probe) -> str:
         answer = await self.calls.call(probe.chassis, probe.request())

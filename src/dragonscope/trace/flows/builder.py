@@ -25,10 +25,12 @@ MULTICAST = "01:00:00:00:00:00/01:00:00:00:00:00"
 @dataclass(frozen=True, slots=True)
 class ChassisOvs:
     """What the chassis's Open vSwitch adds to the NB: the OpenFlow port of each VM
-    interface (by its ``iface-id``) and of each ``<type>-vtp`` tunnel port."""
+    interface (by its ``iface-id``), of each ``<type>-vtp`` tunnel port and of the patch
+    port to each physical network's bridge (by physnet)."""
 
     ofports: Mapping[str, int] = field(default_factory=dict)
     tunnels: Mapping[str, int] = field(default_factory=dict)
+    patches: Mapping[str, int] = field(default_factory=dict)
 
 
 @dataclass(slots=True)

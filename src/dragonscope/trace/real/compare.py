@@ -85,6 +85,15 @@ def agreement(
             "status": "disagree",
             "why": f"the simulation answers with the {responder} responder; no installed rule does",
         }
+    physnet = final.detail.get("physnet") if sim.verdict == "external" else None
+    if physnet:
+        if any(physnet in t.external for t in traces):
+            return {"status": "agree", "why": f"both send it out to physical network {physnet}"}
+        return {
+            "status": "disagree",
+            "why": f"the simulation sends it out to physical network {physnet}; the switch "
+            "does not",
+        }
     if sim_ports == real_ports:
         if sim_ports:
             names = ", ".join(sorted(p for _, p in sim_ports))

@@ -23,6 +23,9 @@ _OUTPUT = re.compile(r"^output:(\d+)$")
 _CT_ZONE = re.compile(r"zone=(\w+(?:\[[^\]]*\])?)")
 
 
+PHYSNET = "physnet:"  # how a patch port to a physical network's bridge is named in ofports
+
+
 @dataclass(slots=True)
 class RealHop:
     seq: int
@@ -187,7 +190,11 @@ class Decoder:
         elif found := _OUTPUT.match(action):
             owner = self.ofports.get(int(found.group(1)), "")
             hop.outcome = "tunnel" if owner.endswith("-vtp") else "output"
-            if owner and not owner.endswith("-vtp"):
+            if owner.startswith(PHYSNET):
+                hop.outcome = "physnet"
+                physnet = owner[len(PHYSNET) :]
+                hop.meaning.append(f"out by the patch port to physical network {physnet}")
+            elif owner and not owner.endswith("-vtp"):
                 port = self.index.ports.get(owner)
                 hop.meaning.append(f"output to {self._name(owner)}")
                 if port is not None:

@@ -19,8 +19,8 @@ from dragonscope.graph import Json
 from dragonscope.trace.engine import Tracer, TraceResult
 from dragonscope.trace.flows import ChassisOvs, FlowSet, expected_flows
 from dragonscope.trace.index import NbIndex
-from dragonscope.trace.real.decode import Decoder, RealHop
-from dragonscope.trace.real.ofproto import inner_flow, packet_flow, parse
+from dragonscope.trace.real.decode import PHYSNET, Decoder, RealHop
+from dragonscope.trace.real.ofproto import fields, inner_flow, packet_flow, parse
 from dragonscope.trace.request import TraceRequest
 
 MAX_PROBES = 8
@@ -77,6 +77,7 @@ class ChassisTrace:
     probe: Probe
     hops: list[RealHop] = field(default_factory=list)
     delivered: list[str] = field(default_factory=list)  # lport ids
+    external: list[str] = field(default_factory=list)  # physical networks it left to
     controller: bool = False
     replied: bool = False
 
@@ -87,6 +88,7 @@ class ChassisTrace:
             "command": self.probe.to_json()["command"],
             "hops": [h.to_json() for h in self.hops],
             "delivered": self.delivered,
+            "external": self.external,
             "controller": self.controller,
             "replied": self.replied,
         }
@@ -157,13 +159,18 @@ class RealRun:
         if start.failure is not None or start.packet is None:
             self.notes.append("the guest never sends this packet, so there is nothing to trace")
             return
-        if start.kind == "physnet":
-            self.notes.append(
-                "the packet enters from the physical network: the provider app's rules are not "
-                "generated, so the real trace cannot start"
-            )
-            return
         packet, chassis = start.packet, start.chassis or ""
+        if start.kind == "physnet":
+            physnet = start.physnet or ""
+
+            def from_physnet(switch: ChassisOvs) -> Probe | str:
+                patch = switch.patches.get(physnet)
+                if patch is None:
+                    return f"chassis {chassis} has no patch port to physical network {physnet}"
+                return Probe(chassis, packet_flow(packet, patch), ct)
+
+            self._legs.append((chassis, from_physnet))
+            return
         if start.kind == "vtep":
             net, sender = start.network, start.sender
             assert net is not None and sender is not None
@@ -215,6 +222,7 @@ class RealRun:
         switch = self.real.switches.get(probe.chassis, ChassisOvs())
         ofports = {n: p for p, n in switch.ofports.items()}
         ofports.update({n: f"{kind}-vtp" for kind, n in switch.tunnels.items()})
+        ofports.update({n: f"{PHYSNET}{name}" for name, n in switch.patches.items()})
         decoder = Decoder(self.index, probe.chassis, self.real.expected(probe.chassis), ofports)
         trace = ChassisTrace(probe.chassis, probe)
         responder = False
@@ -224,6 +232,8 @@ class RealRun:
         for section in sections:
             vlan = None  # the tag a trunk child's dispatch pushed, if any
             for step in section.steps:
+                if step.bridge and step.bridge != probe.bridge:
+                    continue  # behind a patch port: the physical network's own bridge
                 self._seq += 1
                 hop = decoder.decode(self._seq, step)
                 trace.hops.append(hop)
@@ -250,6 +260,9 @@ class RealRun:
         final_flow: str, responder: bool,
     ) -> None:  # fmt: skip
         owner = ofports.get(ofport, "")
+        if owner.startswith(PHYSNET):
+            self._physnet(trace, owner[len(PHYSNET) :], final_flow)
+            return
         if not owner.endswith("-vtp"):
             if owner:
                 trace.delivered.append(owner)
@@ -281,6 +294,35 @@ class RealRun:
             return Probe(remote, inner_flow(final_flow, far.tunnels[kind], tunnel), ct_next)
 
         self._legs.append((remote, arrive))
+
+    def _physnet(self, trace: ChassisTrace, physnet: str, final_flow: str) -> None:
+        """Out by the patch port: the physical network carries the frame to the chassis of
+        its destination port (every chassis of the network for a broadcast)."""
+        trace.external.append(physnet)
+        got = fields(final_flow)
+        vlan = int(got["dl_vlan"]) if got.get("dl_vlan", "").isdigit() else None
+        networks = self.index.net_by_physnet.get((physnet, vlan), [])
+        network = networks[0] if networks else None
+        mac = got.get("dl_dst", "")
+        if network is None:
+            return
+        port = self.index.l2_by_mac.get((network.id, mac))
+        if port is not None:
+            remotes = {port.chassis} if port.chassis else set()
+        elif int(mac[:2] or "0", 16) & 1:  # broadcast and multicast: every chassis
+            remotes = set(self.index.port_chassis_by_net.get(network.id, set()))
+        else:
+            return  # unknown unicast: for the physical network's hosts
+        ct_next = trace.probe.ct_next
+        for remote in sorted(remotes - {trace.chassis}):
+
+            def arrive(far: ChassisOvs, remote: str = remote) -> Probe | str:
+                patch = far.patches.get(physnet)
+                if patch is None:
+                    return f"{remote} has no patch port to physical network {physnet}"
+                return Probe(remote, inner_flow(final_flow, patch, ""), ct_next)
+
+            self._legs.append((remote, arrive))
 
 
 async def drive(

@@ -14,6 +14,7 @@ from dragonscope.trace.model import Packet
 
 _STEP = re.compile(r"^(\s*)(\d+)\. (.*?)(?:, priority (\d+))?(?:, cookie (0x[0-9a-f]+))?$")
 _MISS = re.compile(r"^(\s*)(\d+)\. No match\.?$")
+_BRIDGE = re.compile(r'^\s*bridge\("([^"]+)"\)')
 
 NEIGHBOUR_SOLICITATION = 135
 _V4 = {"tcp": "tcp", "udp": "udp", "icmp": "icmp", None: "ip"}
@@ -29,6 +30,7 @@ class Step:
     depth: int
     actions: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    bridge: str = ""  # the bridge whose rule this is (a patch port leads to another)
 
     @property
     def missed(self) -> bool:
@@ -46,6 +48,7 @@ class Section:
 def parse(text: str) -> list[Section]:
     sections: list[Section] = []
     current: Section | None = None
+    bridge = ""
     for line in text.splitlines():
         if line.startswith("Flow: "):
             current = Section(line[6:].strip())
@@ -53,12 +56,17 @@ def parse(text: str) -> list[Section]:
             continue
         if current is None:
             continue
+        if on := _BRIDGE.match(line):
+            bridge = on.group(1)
+            continue
         if line.startswith("Final flow: "):
             current.final_flow = line[12:].strip()
         elif line.startswith("Datapath actions: "):
             current.datapath = line[18:].strip()
         elif miss := _MISS.match(line):
-            current.steps.append(Step(int(miss.group(2)), "", None, 0, len(miss.group(1))))
+            current.steps.append(
+                Step(int(miss.group(2)), "", None, 0, len(miss.group(1)), bridge=bridge)
+            )
         elif step := _STEP.match(line):
             priority = int(step.group(4)) if step.group(4) else 0
             match = step.group(3) if step.group(4) else ""
@@ -71,6 +79,7 @@ def parse(text: str) -> list[Section]:
                     priority,
                     int(step.group(5), 16) if step.group(5) else 0,
                     len(step.group(1)),
+                    bridge=bridge,
                 )
             )
         elif current.steps and line.strip():
@@ -142,11 +151,12 @@ PROTOCOLS = ("tcp", "udp", "icmp", "tcp6", "udp6", "icmp6", "arp", "ipv6", "ip")
 
 
 def inner_flow(final_flow: str, in_port: int, tunnel: str) -> str:
-    """The flow that arrives at the far end of a tunnel: the packet's own headers as they
-    left (registers, metadata and conntrack state stay behind) and the tunnel's fields."""
+    """The flow that arrives at the far end of a tunnel (or of a physical network, with no
+    ``tunnel`` fields): the packet's own headers as they left (registers, metadata and
+    conntrack state stay behind) and the tunnel's fields."""
     got = fields(final_flow)
     proto = next((p for p in PROTOCOLS if p in got), "ip")
-    parts = [f"in_port={in_port}", tunnel, proto]
+    parts = [f"in_port={in_port}", *([tunnel] if tunnel else []), proto]
     rename = (
         {"udp": "udp", "udp6": "udp"}.get(proto, "tp"),
         "icmpv6" if proto == "icmp6" else "icmp",

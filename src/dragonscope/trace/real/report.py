@@ -26,6 +26,7 @@ def report(run: RealRun) -> dict[str, Any]:
     verdict = (
         "replied" if any(t.replied for t in run.traces)
         else "delivered" if any(t.delivered for t in run.traces)
+        else "external" if any(t.external for t in run.traces)
         else "controller" if any(t.controller for t in run.traces)
         else "dropped" if run.traces
         else "not traced"

@@ -79,7 +79,7 @@ def test_every_scenario_agrees_or_says_why(
 
 def test_most_scenarios_really_agree(cloud: dict[str, Chassis]) -> None:
     statuses = [asyncio.run(real_trace(cloud, **kw))["agreement"]["status"] for _, kw, *_ in CASES]
-    assert statuses.count("agree") >= 56, statuses
+    assert statuses.count("agree") >= 63, statuses
 
 
 def test_remote_delivery_decoded_on_both_chassis(cloud: dict[str, Chassis]) -> None:
@@ -194,3 +194,13 @@ def test_bridge_mappings_read_from_the_ini_and_the_flag(tmp_path: Path) -> None:
     assert Switch.parse(spec).mappings == both
     with pytest.raises(ValueError, match="physnet=NAME:BRIDGE"):
         Switch.parse("c1=unix:/x/db.sock,physnet=nobridge")
+
+
+def test_floating_ip_inbound_through_the_dnat_rules(cloud: dict[str, Chassis]) -> None:
+    kw = next(kw for name, kw, *_ in CASES if name == "fip-inbound-http")
+    out = asyncio.run(real_trace(cloud, **kw))
+    hops = out["real"]["chassis"][0]["hops"]
+    assert hops[0]["app"] == "provider"  # in from the external network's patch port
+    dnat = next(h for h in hops if h["table"] == 76)
+    assert dnat["app"] == "dnat" and dnat["owner"]["table"] == "floatingip"
+    assert out["agreement"]["status"] == "agree" and out["real"]["delivered"][0]["name"] == "web-1"

@@ -25,7 +25,9 @@ from dragonscope.trace.request import TraceRequest
 
 MAX_PROBES = 8
 CT_ESTABLISHED = ("trk,est",) * 4
-RESPONDER = "move:NXM_NX_REG6[]->NXM_NX_REG7[]"
+# A rule that turns the packet into an answer: back to its sender, or an ARP reply (the
+# floating IP's goes back to the physical network it came from).
+REPLIES = frozenset({"move:NXM_NX_REG6[]->NXM_NX_REG7[]", "set_field:2->arp_op"})
 _SET = re.compile(r"set_field:([^-]+)->(tun_dst|tun_id)")
 _VLAN = re.compile(r"set_field:(0x[0-9a-f]+|\d+)->vlan_vid")
 MAX_FLOW, MAX_CT_NEXT = 2000, 8
@@ -237,7 +239,7 @@ class RealRun:
                 self._seq += 1
                 hop = decoder.decode(self._seq, step)
                 trace.hops.append(hop)
-                responder = responder or RESPONDER in step.actions
+                responder = responder or any(a in REPLIES for a in step.actions)
                 trace.controller = trace.controller or hop.outcome == "controller"
                 for action in step.actions:
                     if tagged := _VLAN.match(action):
@@ -261,6 +263,9 @@ class RealRun:
     ) -> None:  # fmt: skip
         owner = ofports.get(ofport, "")
         if owner.startswith(PHYSNET):
+            if responder:
+                trace.replied = True  # the answer goes back where the question came from
+                return
             self._physnet(trace, owner[len(PHYSNET) :], final_flow)
             return
         if not owner.endswith("-vtp"):

@@ -55,8 +55,11 @@ def _pick(index: NbIndex) -> tuple[str, str, str, str]:
     raise RuntimeError("no two chassis share a network in the large cloud")
 
 
-def _switch(index: NbIndex, chassis: str) -> tuple[OvsSwitch, int]:
+def _switch(index: NbIndex, chassis: str, switches: list[OvsSwitch]) -> int:
+    """Start the chassis's switch (added to ``switches`` at once, for the cleanup) and
+    install its expected rules; how many."""
     switch = OvsSwitch(chassis[:8])
+    switches.append(switch)
     switch.start()
     switch.add_bridge("br-int")
     here = index.chassis[chassis]
@@ -83,7 +86,7 @@ def _switch(index: NbIndex, chassis: str) -> tuple[OvsSwitch, int]:
     # 300k rules take longer than the helpers' timeout on a busy machine.
     command = ["ovs-ofctl", "-O", "OpenFlow13", "add-flows", switch.mgmt("br-int"), str(rules)]
     subprocess.run(command, check=True, capture_output=True, env=switch.env, timeout=900)
-    return switch, len(flows.flows)
+    return len(flows.flows)
 
 
 async def _post(url: str, body: dict[str, object], path: str) -> tuple[float, dict[str, object]]:
@@ -103,11 +106,7 @@ async def _run(snapshot: Snapshot, index: NbIndex) -> list[Figure]:
     switches: list[OvsSwitch] = []
     tasks: list[asyncio.Task[None]] = []
     try:
-        installed = []
-        for chassis in (a, b):
-            switch, count = _switch(index, chassis)
-            switches.append(switch)
-            installed.append(count)
+        installed = [_switch(index, chassis, switches) for chassis in (a, b)]
         topology = Topology(extensions=[])
         topology.load(snapshot)
         settings = AnalyzerSettings(host="127.0.0.1", port=0, host_id="bench")

@@ -14,6 +14,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from dragonscope.config import DF_BRIDGE_MAPPINGS
 from dragonscope.ovs.flows import Flow, FlowDumpError, dump, parse
 from dragonscope.ovs.probe import DEFAULT_OVSDB, ProbeSettings
 from dragonscope.ovs.state import patch_name, tunnel_kind
@@ -31,7 +32,8 @@ class Switch:
     ovsdb: str = DEFAULT_OVSDB
     appctl: str | None = None  # the ovs-vswitchd control socket; None: OVS's default
     bridge: str = "br-int"
-    mappings: tuple[tuple[str, str], ...] = ()  # (physical network, its bridge)
+    # (physical network, its bridge): Dragonflow's bridge_mappings, by default its default.
+    mappings: tuple[tuple[str, str], ...] = DF_BRIDGE_MAPPINGS
 
     @classmethod
     def parse(cls, spec: str) -> Switch:
@@ -69,7 +71,7 @@ class Switch:
         if appctl is None and ovsdb.startswith("unix:"):
             beside = Path(ovsdb[5:]).parent / "ovs-vswitchd.ctl"
             appctl = str(beside) if beside.exists() else None
-        return cls(chassis, ovsdb, appctl, bridge, mappings)
+        return cls(chassis, ovsdb, appctl, bridge, mappings or DF_BRIDGE_MAPPINGS)
 
     async def ports(self) -> tuple[dict[str, int], dict[str, int], dict[str, int]]:
         """VM interfaces (iface-id -> ofport), tunnel ports (type -> ofport) and the patch

@@ -28,7 +28,7 @@ from dragonscope.trace.real import ExpectedCache, Probe, RealTracer, drive, repo
 ADMIN = "admin"
 PER_MINUTE = 10
 AT_ONCE = 2
-DEADLINE = 60.0
+DEADLINE = 120.0
 
 
 class RateLimit:

@@ -19,6 +19,8 @@ PROGRAMS: dict[str, str] = {
     "redis-server": "redis-server",
     "chromium": "chromium",
     "openssl": "openssl",
+    "initdb": "postgresql-15",
+    "postgres": "postgresql-15",
     "npm": "npm",
     "ovsdb-tool": "openvswitch-common",
     "ovsdb-server": "openvswitch-common",
@@ -27,9 +29,9 @@ PROGRAMS: dict[str, str] = {
     "ovs-ofctl": "openvswitch-common",
     "ovs-appctl": "openvswitch-common",
 }
-
-# Debian keeps ovs-vswitchd out of PATH (it is started by its init script).
-EXTRA_DIRS = ("/usr/lib/openvswitch-switch",)
+# Debian keeps some programs out of PATH: ovs-vswitchd (started by its init script)
+# and PostgreSQL's server binaries.
+EXTRA_DIRS = ("/usr/lib/openvswitch-switch", "/usr/lib/postgresql/15/bin")
 
 
 def which(program: str) -> str | None:

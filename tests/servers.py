@@ -8,6 +8,7 @@ fixture that started it.
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 import signal
 import socket
@@ -136,6 +137,35 @@ class EtcdServer(_Server):
             "--initial-cluster", f"test=http://127.0.0.1:{self.peer_port}",
             "--log-level", "error",
         ]  # fmt: skip
+
+    def save_snapshot(self, path: Path) -> None:
+        """A backup, as operators take one: ``etcdctl snapshot save``."""
+        self.etcdctl("snapshot", "save", str(path))
+
+    def restore_snapshot(self, path: Path) -> None:
+        """Restore a backup as operators do: stop etcd, ``etcdctl snapshot restore``
+        into a new data directory, start etcd on it, on the same ports."""
+        self.stop()
+        data = self.dir / "data"
+        shutil.rmtree(data, ignore_errors=True)
+        subprocess.run(
+            [
+                require("etcdctl"), "snapshot", "restore", str(path),
+                "--data-dir", str(data),
+                "--name", "test",
+                "--initial-cluster", f"test=http://127.0.0.1:{self.peer_port}",
+                "--initial-advertise-peer-urls", f"http://127.0.0.1:{self.peer_port}",
+            ],
+            check=True, capture_output=True, timeout=30,
+            env={**os.environ, "ETCDCTL_API": "3"},
+        )  # fmt: skip
+        self.start()
+
+    def wipe(self) -> None:
+        """Lose everything: stop etcd, delete its data directory, start it empty."""
+        self.stop()
+        shutil.rmtree(self.dir / "data", ignore_errors=True)
+        self.start()
 
     def etcdctl(self, *args: str) -> str:
         """etcdctl as operators drive it: for tests about the server itself."""

@@ -1,7 +1,10 @@
-"""Fuzzing: >10,000 random and mutated WebSocket messages and REST bodies.
+"""Fuzzing: a bounded random campaign of >12,000 cases across REST and both WebSockets.
 
-The analyzer must never crash, never answer 500, keep every connection open,
-and keep its graph consistent (every edge's ends exist, holds match the graph).
+Random and mutated messages, hostile ones among them (deep nesting, NaN and
+overflowing numbers, long keys, big values). The analyzer must never crash,
+never answer 500, keep every connection open (or close it with a reason), keep
+its graph consistent (every edge's ends exist, holds match the graph), answer
+``/healthz`` within a second throughout, and stay under a stated memory bound.
 """
 
 from __future__ import annotations
@@ -9,9 +12,11 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+import time
 from typing import Any
 
 import aiohttp
+import psutil
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -19,6 +24,22 @@ from hypothesis import strategies as st
 from analyzer_support import ThreadedAnalyzer
 
 pytestmark = pytest.mark.timeout(180)
+RSS_BOUND = 1536 * 2**20  # the test process, analyzer included
+HEALTHZ_BOUND_S = 1.0
+# Texts that must be refused with a reason, never crash or stall anything.
+HOSTILE = st.sampled_from([
+    "[" * 5000 + "]" * 5000,
+    '{"Namespace":"Graph","Type":"NodeAdded","Obj":' + '{"a":' * 3000 + "1" + "}" * 3001,
+    '{"Namespace":"Graph","Type":"NodeAdded","Obj":{"ID":"n1","Metadata":{"X":NaN}}}',
+    '{"Namespace":"Graph","Type":"NodeAdded","Obj":{"ID":"n1","Metadata":{"X":1e999}}}',
+    '{"Namespace":"Graph","Type":"NodeAdded","Obj":{"ID":"n1","Metadata":{"X":-Infinity}}}',
+    json.dumps({"Namespace": "Graph", "Type": "NodeAdded",
+                "Obj": {"ID": "n2", "Metadata": {"k" * 5000: 1, "Name": "a", "Type": "host"}}}),
+    json.dumps({"Namespace": "Graph", "Type": "NodeAdded",
+                "Obj": {"ID": "n3", "Metadata": {"Name": "a", "Type": "host", "B": "x" * 2**21}}}),
+    json.dumps({"Namespace": "Graph", "Type": "T" * 100_000}),
+    "1" * 5000,
+])  # fmt: skip
 
 POOL = [f"n{i}" for i in range(8)] + ["e1", "e2", "e3"]
 IDS = st.sampled_from(POOL)
@@ -102,9 +123,11 @@ def mutated(draw: st.DrawFn, obj: Any) -> Any:
 
 @st.composite
 def frames(draw: st.DrawFn) -> str:
-    kind = draw(st.integers(min_value=0, max_value=9))
+    kind = draw(st.integers(min_value=0, max_value=10))
     if kind == 0:  # raw garbage
         return draw(st.one_of(st.text(max_size=30), st.just("{"), st.just("[]"), st.just("null")))
+    if kind == 10:
+        return draw(HOSTILE)
     type_, obj = draw(OBJ)
     envelope: dict[str, Any] = {"Namespace": "Graph", "Type": type_, "UUID": "f", "Obj": obj}
     if kind in (1, 2):  # break the payload
@@ -124,7 +147,11 @@ class Client:
         self.url = url
         self.sent = 0
         self.rest_calls = 0
+        self.subscriber_sent = 0
+        self.healthz_worst = 0.0
+        self.healthz_calls = 0
         self.call(self._open())
+        self._prober = asyncio.run_coroutine_threadsafe(self._probe_healthz(), self.loop)
 
     def call(self, coro: Any) -> Any:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(60)
@@ -139,6 +166,47 @@ class Client:
                 "X-Persistence-Policy": "Persistent",
             },
         )
+        self.sub = await self.http.ws_connect(
+            self.url + "/ws/subscriber", headers={"X-Host-ID": "fuzz-sub", "X-Client-Type": "fuzz"}
+        )
+        self.sub_end = asyncio.Event()
+        self.subscriber_lost: Any = None
+        self._drainer = asyncio.ensure_future(self._drain_subscriber())
+
+    async def _probe_healthz(self) -> None:
+        """/healthz, every 50 ms for the whole campaign, on a connection of its own."""
+        async with aiohttp.ClientSession() as session:
+            while True:
+                started = time.monotonic()
+                async with session.get(self.url + "/healthz") as response:
+                    await response.read()
+                took = time.monotonic() - started if response.status == 200 else float("inf")
+                self.healthz_worst = max(self.healthz_worst, took)
+                self.healthz_calls += 1
+                await asyncio.sleep(0.05)
+
+    async def _drain_subscriber(self) -> None:
+        """Read the subscriber's frames as they come (live events included), noting
+        each reply to an ``end`` SyncRequest; a lost connection is kept for the test."""
+        while True:
+            reply = await self.sub.receive()
+            if reply.type != aiohttp.WSMsgType.TEXT:
+                self.subscriber_lost = reply
+                self.sub_end.set()
+                return
+            if json.loads(reply.data).get("UUID") == "end":
+                self.sub_end.set()
+
+    async def send_subscriber(self, batch: list[str]) -> None:
+        """Frames to /ws/subscriber, then a SyncRequest whose reply must come back."""
+        self.sub_end.clear()
+        for frame in batch:
+            await self.sub.send_str(frame)
+        self.subscriber_sent += len(batch)
+        end = {"Namespace": "Graph", "Type": "SyncRequest", "UUID": "end", "Obj": {}}
+        await self.sub.send_str(json.dumps(end))
+        await asyncio.wait_for(self.sub_end.wait(), 30)
+        assert self.subscriber_lost is None, f"subscriber connection lost: {self.subscriber_lost}"
 
     async def send(self, batch: list[str]) -> None:
         for frame in batch:
@@ -160,7 +228,10 @@ class Client:
             return response.status
 
     async def close(self) -> None:
+        self._prober.cancel()
+        self._drainer.cancel()
         await self.ws.close()
+        await self.sub.close()
         await self.http.close()
 
     def stop(self) -> None:
@@ -209,6 +280,35 @@ def test_websocket_messages(fuzz_target, batch):
     threaded.call(lambda: check_consistent(analyzer))
 
 
+SUBSCRIBER_FRAMES = st.one_of(
+    frames(),
+    HOSTILE,
+    st.fixed_dictionaries(
+        {"Namespace": st.just("Graph"), "Type": st.just("SyncRequest")},
+        optional={
+            "Obj": st.fixed_dictionaries(
+                {},
+                optional={
+                    "GremlinFilter": st.one_of(
+                        st.sampled_from(["", "G.V()", "G.V().Has('Type', 'host')", "G.V(", "x"]),
+                        JSON_LEAF,
+                    ),
+                    "Time": st.one_of(st.integers(min_value=-(2**70), max_value=2**70), JSON_LEAF),
+                },
+            )
+        },
+    ).map(json.dumps),
+)
+
+
+@FUZZ
+@given(batch=st.lists(SUBSCRIBER_FRAMES, min_size=10, max_size=10))
+def test_subscriber_messages(fuzz_target, batch):
+    threaded, analyzer, client = fuzz_target
+    client.call(client.send_subscriber(batch))
+    threaded.call(lambda: check_consistent(analyzer))
+
+
 PATHS = st.sampled_from([
     "/api/topology", "/api/node", "/api/edge", "/api/node/n1", "/api/edge/e1", "/api/noderule",
     "/api/edgerule", "/api/alert", "/api/changes?from=-1s", "/api/changes?from=x&to=y",
@@ -216,6 +316,7 @@ PATHS = st.sampled_from([
 ])  # fmt: skip
 BODIES = st.one_of(
     st.binary(max_size=40),
+    HOSTILE.map(str.encode),
     JSON.map(lambda v: json.dumps(v).encode()),
     ELEMENT.map(lambda v: json.dumps(v).encode()),
     st.fixed_dictionaries({"GremlinQuery": st.one_of(st.text(max_size=20), JSON_LEAF)}).map(
@@ -268,7 +369,10 @@ def test_fuzz_volume(fuzz_target):
     """Runs last in this module: the two fuzzers above sent enough."""
     _, analyzer, client = fuzz_target
     assert client.sent >= 10_000
-    assert client.sent + client.rest_calls >= 12_000
+    assert client.sent + client.rest_calls + client.subscriber_sent >= 14_000
+    assert client.healthz_calls > 50
+    assert client.healthz_worst < HEALTHZ_BOUND_S, client.healthz_worst
+    assert psutil.Process().memory_info().rss < RSS_BOUND
     # the messages exercised both paths: many were applied, many rejected by a rule
     assert len(analyzer.history) > 500
     assert len(analyzer.rejections.by_rule) >= 5, analyzer.rejections.by_rule

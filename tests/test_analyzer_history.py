@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import json
 
 import aiohttp
 import pytest
 
 from analyzer_support import settings
 from dragonscope.analyzer import Analyzer
-from dragonscope.graph.history import History, HistoryError
+from dragonscope.graph.history import History
 from dragonscope.graph.model import Graph, Node, now_ms
 from dragonscope.graph.store import decode_edge, decode_node
 
@@ -111,18 +112,34 @@ async def test_changes_errors_are_clear():
             ({"from": "-1m", "to": "-2m"}, "is after"),
             ({"from": "-1s", "filter": "G.V()"}, "must return a graph"),
             ({"from": "-1s", "filter": "G.V(("}, ""),
-            ({"from": "1"}, "history starts at"),
         ):
             response = await http.get(analyzer.url + "/api/changes", params=params)
             assert response.status == 400, params
             assert fragment in (await response.json())["Error"]
-        response = await http.post(
-            analyzer.url + "/api/topology", json={"GremlinQuery": "G.At(1).V()"}
+
+
+async def test_times_before_history_began_answer_the_earliest_state():
+    """Skydive's UI asks for G.At('-1m') in the analyzer's first minute, and may sync at
+    a Time before the first change: both get the earliest state known, not an error."""
+    async with Analyzer(settings()) as analyzer, aiohttp.ClientSession() as http:
+        add(analyzer, fabric("n1"))
+        assert await query(http, analyzer, "G.At('-1m').V()") == []
+        assert await query(http, analyzer, "G.At(1).V().Count()") == 0
+        assert ids(await query(http, analyzer, "G.V()")) == ["n1"]
+        sub = await http.ws_connect(
+            analyzer.url + "/ws/subscriber", headers={"X-Host-ID": "s", "X-Client-Type": "t"}
         )
-        assert response.status == 400 and "history starts at" in await response.text()
+        await sub.send_str(json.dumps({"Namespace": "Graph", "Type": "SyncRequest", "UUID": "u",
+                                       "Obj": {"GremlinFilter": "", "Time": 1000}}))  # fmt: skip
+        reply = json.loads(await sub.receive_str(timeout=5))
+        assert (reply["Type"], reply["Status"]) == ("SyncReply", 200)
+        assert reply["Obj"]["Nodes"] == [] and reply["Obj"]["Edges"] == []
+        diff = await (await http.get(analyzer.url + "/api/changes", params={"from": "1"})).json()
+        assert ids(diff["Added"]["Nodes"]) == ["n1"] and diff["Gaps"] == []
+        await sub.close()
 
 
-def test_retention_bounds_memory_and_refuses_the_forgotten_past():
+def test_retention_bounds_memory_and_answers_the_earliest_state_kept():
     clock = [1_000_000]
     graph = Graph()
     history = History(graph, retention_s=10, max_changes=100, clock=lambda: clock[0])
@@ -130,8 +147,8 @@ def test_retention_bounds_memory_and_refuses_the_forgotten_past():
         clock[0] += 1
         graph.add_node(Node(f"n{i}", {"Name": f"n{i}", "Type": "fabric"}))
     assert len(history) == 100
-    with pytest.raises(HistoryError):
-        history.view_at(1_000_100)
+    assert history.horizon == 1_000_150
+    assert history.view_at(1_000_100).node_count() == 150  # the earliest state kept
     assert history.view_at(1_000_200).node_count() == 200
     clock[0] += 20_000
     history.prune()

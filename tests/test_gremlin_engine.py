@@ -5,12 +5,21 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import re
+import time
 from typing import Any
 
 import pytest
 
 from dragonscope.graph.model import Edge, Graph, GraphView, Node
-from dragonscope.gremlin import AS_TEXT, AS_VIEW, GremlinError, compile_query, engine, run
+from dragonscope.gremlin import (
+    AS_TEXT,
+    AS_VIEW,
+    GremlinError,
+    RunOptions,
+    compile_query,
+    engine,
+    run,
+)
 
 NOW = 1_700_000_000_000
 
@@ -319,8 +328,31 @@ def test_regex_cannot_freeze_the_analyzer() -> None:
     # (a+)+b backtracks exponentially in Python's engine; it must still answer at once
     assert ids(run("G.V().Has('Name', Regex('(a+)+b'))", g)) == ["short"]
     assert ids(run("G.V().Has('Name', Regex('(a|aa)*b'))", g)) == ["short"]
-    with pytest.raises(GremlinError, match="repeats a group in a way that needs backtracking"):
-        compile_query(r"G.V().Has('Name', Regex('(a)+\1'))")
+    # verbose mode slipped past a check for quantified groups; every pattern is RE2 now
+    started = time.monotonic()
+    assert ids(run("G.V().Has('Name', Regex('(.*) *c'))", g)) == ["long"]
+    assert time.monotonic() - started < 1
+    for pattern in (r"(a)+\1", "(?x)(a+) +", "(?x)(.*) *x", "a(?=b)"):
+        with pytest.raises(GremlinError, match="patterns use RE2 syntax"):
+            compile_query(f"G.V().Has('Name', Regex('{pattern}'))")
+
+
+def test_queries_have_element_and_time_budgets() -> None:
+    g = Graph()
+    for i in range(40):
+        g.add_node(Node(f"n{i}", {"Name": f"n{i}"}))
+    for i in range(40):
+        for j in range(i + 1, min(40, i + 5)):
+            g.add_edge(Edge(f"e{i}-{j}", {"RelationType": "layer2"}, parent=f"n{i}", child=f"n{j}"))
+    query = compile_query("G.V().Both().Both().Both().Both().Both().Both()")
+    with pytest.raises(GremlinError, match="gremlin-max-elements"):
+        query.run(g, RunOptions(max_elements=10_000))
+    with pytest.raises(GremlinError, match="gremlin-max-elements"):
+        compile_query("G.V()").run(g, RunOptions(max_elements=10))
+    with pytest.raises(GremlinError, match="gremlin-timeout"):
+        asyncio.run(query.run_async(g, RunOptions(seconds=0.0)))
+    with pytest.raises(GremlinError, match="cancelled"):
+        asyncio.run(query.run_async(g, RunOptions(cancelled=lambda: True)))
 
 
 @pytest.mark.parametrize(

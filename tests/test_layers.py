@@ -28,7 +28,7 @@ FLOORS: tuple[tuple[str, ...], ...] = (
     ("config", "metrics"),  # settings sources, the Secret type, Prometheus exposition
     ("nb", "graph"),  # the NB schema, parser and readers; the graph model and engine
     ("skydive", "topology"),  # the wire protocol; NB objects to graph elements
-    ("gremlin", "trace", "ovs"),  # queries, packet simulation, the local datapath
+    ("gremlin", "trace", "ovs", "history"),  # queries, simulation, datapath, durable past
     ("collector", "analyzer"),  # the two services, composing the layers below
     ("demo",),  # the sample cloud, its writers and the all-in-one demo
     ("cli",),  # every command; the package's entry points

@@ -14,6 +14,7 @@ from dragonscope.analyzer.settings import (
     DEFAULT_HOST,
     DEFAULT_PORT,
     DEFAULT_TOKEN_TTL,
+    LIMITS,
     AnalyzerSettings,
     is_loopback,
 )
@@ -24,6 +25,7 @@ __all__ = [
     "DEFAULT_HOST",
     "DEFAULT_PORT",
     "DEFAULT_TOKEN_TTL",
+    "LIMITS",
     "ROLES",
     "Analyzer",
     "AnalyzerError",

@@ -122,9 +122,7 @@ class AlertManager:
         expression runs in slices."""
         for alert in list(self.alerts.values()):
             try:
-                result = await run_query(
-                    alert.compiled, self.live.graph, self.live.history, AS_JSON
-                )
+                result = await run_query(alert.compiled, self.live.graph, self.live.past, AS_JSON)
             except QueryError:
                 result = None
             if not _non_empty(result):

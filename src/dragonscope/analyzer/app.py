@@ -19,12 +19,17 @@ from aiohttp import WSCloseCode, web
 from dragonscope.analyzer.alerts import AlertManager
 from dragonscope.analyzer.auth import Authenticator, Principal
 from dragonscope.analyzer.chassis_calls import ChassisCalls
+from dragonscope.analyzer.chunked import SharedGraphJson
 from dragonscope.analyzer.endpoints import PublisherEndpoint, SubscriberEndpoint
 from dragonscope.analyzer.endpoints.handshake import Connection, Pool
 from dragonscope.analyzer.gc_policy import GcPolicy
 from dragonscope.analyzer.monitor import Monitor
+from dragonscope.analyzer.origins import RequestPolicy
+from dragonscope.analyzer.past import Past
+from dragonscope.analyzer.query import QueryBudget
 from dragonscope.analyzer.reactor import Reactor
 from dragonscope.analyzer.rejections import RejectionLog
+from dragonscope.analyzer.responses import BODY_BYTES, JSON_DEPTH
 from dragonscope.analyzer.rest import (
     LoginApi,
     StatusApi,
@@ -45,6 +50,7 @@ from dragonscope.analyzer.rest import (
     mount_ui,
     mount_views,
     project_source,
+    request_guard,
 )
 from dragonscope.analyzer.rules import RuleBook
 from dragonscope.analyzer.services import Live, Sockets
@@ -53,6 +59,7 @@ from dragonscope.analyzer.subscribers import Subscriber, SubscriberHub
 from dragonscope.analyzer.users import load_users
 from dragonscope.config import ConfigError
 from dragonscope.graph import Graph, GraphStore, History, Indexer
+from dragonscope.history import DurableHistory, Recorder, RecorderSettings, open_store
 
 log = logging.getLogger("dragonscope.analyzer")
 
@@ -86,16 +93,37 @@ class Analyzer:
         except ConfigError as exc:
             raise AnalyzerError(str(exc)) from None
         users = load_users(self.settings.users_file) if self.settings.users_file else None
-        self.auth = Authenticator(users, self.settings.token_ttl)
+        self.auth = Authenticator(users, self.settings.token_ttl, limits=self.settings.login_limits)
+        self.policy = RequestPolicy(self.settings)
         self.graph = Graph()
         Indexer.attach(self.graph)
         self.store = GraphStore(self.graph)
+        self.recorder = self._recorder()
+        memory = self.settings.history_retention
+        if self.recorder is not None:
+            memory = min(memory, self.settings.history_memory)
         self.history = History(
-            self.graph, self.settings.history_retention, self.settings.history_max_changes
+            self.graph,
+            memory,
+            self.settings.history_max_changes,
+            on_change=None if self.recorder is None else self.recorder.push,
         )
-        self.live = Live(self.graph, self.store, self.history)
+        durable = None if self.recorder is None else DurableHistory(self.recorder.store)
+        self.past = Past(self.history, durable, self.recorder)
+        self.live = Live(self.graph, self.store, self.history, self.past)
         self.hub = SubscriberHub(self.graph)
-        self.rejections = RejectionLog(self.settings.rejections_kept)
+        self.query_budget = QueryBudget(
+            self.settings.gremlin_max_elements, self.settings.gremlin_timeout
+        )
+        self.graph_json = SharedGraphJson(
+            self.graph, lambda: self.hub.version, self.settings.sync_encodings
+        )
+        self.rejections = RejectionLog(
+            self.settings.rejections_kept,
+            self.settings.rejections_bytes,
+            self.settings.rejection_sample_chars,
+            self.settings.log_lines_per_minute,
+        )
         self.publishers: Pool[Connection] = Pool()
         self.subscriber_pool: Pool[tuple[Connection, Subscriber]] = Pool()
         self.counters: Counter[str] = Counter()
@@ -112,6 +140,7 @@ class Analyzer:
             self.rejections,
             self.counters,
             self.auth,
+            self.settings.limits(),
         )
         self.port = self.settings.port
         self._runner: web.AppRunner | None = None
@@ -120,13 +149,22 @@ class Analyzer:
         self.gc_policy = GcPolicy(lambda: self.hub.version) if self.settings.gc_freeze else None
         self.app = self._create_app(routes)
 
+    def _recorder(self) -> Recorder | None:
+        if self.settings.history is None:
+            return None
+        retention = self.settings.history_retention
+        settings = RecorderSettings(
+            retention_ms=int(retention * 1000) if retention else None,
+            max_bytes=self.settings.history_max_size,
+        )
+        return Recorder(open_store(self.settings.history), self.graph, settings)
+
     def reload_users(self) -> int:
         """Re-read the users file (SIGHUP); a bad file keeps the current users.
         Returns the number of users."""
         if self.settings.users_file is None or self.auth.users is None:
             return 0
-        self.auth.users = load_users(self.settings.users_file)
-        self.auth.forget_basic()
+        self.auth.replace_users(load_users(self.settings.users_file))
         log.info("users file reloaded: %d users", len(self.auth.users))
         return len(self.auth.users)
 
@@ -182,6 +220,8 @@ class Analyzer:
         if sockets:
             self.port = sockets[0].getsockname()[1]
         self.reactor.start()
+        if self.recorder is not None:
+            await self.recorder.start()
         if self.gc_policy is not None:
             self._gc_task = asyncio.get_running_loop().create_task(self.gc_policy.run())
         self._pruner = asyncio.get_running_loop().create_task(self._prune_forever())
@@ -204,9 +244,12 @@ class Analyzer:
                     await task
         await self.reactor.stop()
         await self.alerts.close()
+        await self.auth.close()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+        if self.recorder is not None:
+            await self.recorder.stop()
 
     async def __aenter__(self) -> Analyzer:
         await self.start()
@@ -222,7 +265,10 @@ class Analyzer:
 
     # -- composition ----------------------------------------------------------------
     def _create_app(self, routes: Sequence[RouteSetup]) -> web.Application:
-        app = web.Application(middlewares=[cors, errors], client_max_size=64 * 2**20)
+        middlewares = [cors, errors, request_guard(self.policy), self.auth.basic_auth]
+        app = web.Application(middlewares=middlewares, client_max_size=self.settings.max_body_bytes)
+        app[JSON_DEPTH] = self.settings.max_json_depth
+        app[BODY_BYTES] = self.settings.max_body_bytes
         app.on_shutdown.append(self._close_sockets)
         router, guard, settings = app.router, self.auth, self.settings
         PublisherEndpoint(
@@ -234,18 +280,20 @@ class Analyzer:
             self.counters,
             self.sockets,
             self.chassis_calls,
+            self.graph_json,
+            None if self.recorder is None else self.recorder.room,
         ).mount(router)
         SubscriberEndpoint(
-            guard, settings, self.live, self.hub, self.subscriber_pool, self.sockets
+            guard, settings, self.live, self.hub, self.subscriber_pool, self.sockets, self.counters
         ).mount(router)
-        TopologyApi(self.live, self.counters, guard).mount(router)
-        mount_elements(router, self.live, self.api_origin, guard)
+        TopologyApi(self.live, self.counters, guard, self.query_budget).mount(router)
+        mount_elements(router, self.live, self.api_origin, guard, settings)
         mount_rules(router, self.rules, guard)
         mount_alerts(router, self.alerts, self.reactor, guard)
-        LoginApi(guard, settings).mount(router)
+        LoginApi(guard, settings, self.policy).mount(router)
         StatusApi(self.monitor, settings.host_id, guard).mount(router)
         mount_openapi(router)
-        mount_changes(router, self.history, guard)
+        mount_changes(router, self.past, guard)
         mount_ui(router)
         mount_views(router, self.live, guard)
         traces = mount_trace(router, self.live, guard, self.projects)

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Generator, Sequence
 from typing import Any, TypeVar
 
-from dragonscope.graph import Node
+from dragonscope.graph import Graph, Node
 from dragonscope.skydive import (
     FIELD_NAMESPACE,
     FIELD_OBJ,
@@ -58,7 +58,7 @@ async def drive(steps: Generator[None, None, T], slicer: Slicer | None = None) -
 
 
 def _dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"))
+    return json.dumps(value, separators=(",", ":"), allow_nan=False)
 
 
 async def elements_bytes(
@@ -151,3 +151,39 @@ async def _encode(value: Any, out: list[bytes], slicer: Slicer) -> None:
     else:
         out.append(_dumps(value).encode())
         await slicer.maybe_yield()
+
+
+class SharedGraphJson:
+    """The whole graph's JSON for concurrent requests of it (publishers' SyncRequests):
+    encoded in slices once per graph version and shared by the requests in flight,
+    with at most ``slots`` replies assembled at once so memory stays bounded. The
+    shared text is dropped when the last request using it is done."""
+
+    def __init__(self, graph: Graph, version: Callable[[], int], slots: int) -> None:
+        self._graph = graph
+        self._version = version
+        self._slots = asyncio.Semaphore(slots)
+        self._shared: tuple[int, asyncio.Future[list[bytes]]] | None = None
+        self._users = 0
+        self.encodings = 0
+
+    async def message(self, type_: str, namespace: str, uuid: str) -> bytes:
+        """A whole message whose ``Obj`` is the graph as it is now."""
+        async with self._slots:
+            self._users += 1
+            try:
+                pieces = await self._pieces()
+                return await envelope(type_, pieces, namespace, uuid=uuid)
+            finally:
+                self._users -= 1
+                if not self._users:
+                    self._shared = None
+
+    def _pieces(self) -> asyncio.Future[list[bytes]]:
+        version = self._version()
+        if self._shared is None or self._shared[0] != version:
+            nodes, edges = self._graph.snapshot()
+            self.encodings += 1
+            task = asyncio.ensure_future(graph_bytes(list(nodes.values()), list(edges.values())))
+            self._shared = (version, task)
+        return asyncio.shield(self._shared[1])

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,14 +30,32 @@ class Monitor:
     rejections: RejectionLog
     counters: Counter[str]
     auth: Authenticator
+    limits: Mapping[str, float] = field(default_factory=dict)
     started_at: float = field(default_factory=time.monotonic)
 
     def uptime(self) -> float:
         return time.monotonic() - self.started_at
 
+    def _history(self) -> dict[str, Any]:
+        history, recorder = self.live.history, self.live.past.recorder
+        out: dict[str, Any] = {"Oldest": history.oldest, "Changes": len(history)}
+        if recorder is not None:
+            stats = recorder.stats
+            out["Store"] = {
+                "URL": _no_password(recorder.store.url),
+                "Buffered": recorder.buffered,
+                "Written": stats.written,
+                "Skipped": stats.skipped,
+                "Dropped": stats.dropped,
+                "Checkpoints": stats.checkpoints,
+                "DownSince": stats.down_since,
+                "LastError": stats.last_error if stats.down_since is not None else "",
+            }
+        return out
+
     def status(self) -> dict[str, Any]:
         """Skydive's ``/api/status`` shape, with the graph, history and auth added."""
-        graph, history = self.live.graph, self.live.history
+        graph = self.live.graph
         origins = self.live.store.origin_counts().items()
         return {
             "Agents": {},
@@ -51,7 +70,7 @@ class Monitor:
                 "Edges": graph.edge_count(),
                 "Origins": {o: {"Nodes": n, "Edges": e} for o, (n, e) in origins},
             },
-            "History": {"Oldest": history.oldest, "Changes": len(history)},
+            "History": self._history(),
             "Auth": {"Enabled": self.auth.enabled},
             "Version": __version__,
         }
@@ -101,6 +120,67 @@ class Monitor:
             sum(s.dropped for s in hub.subscribers),
         )
         scrape.gauge("history_changes", "Changes kept in history.", len(self.live.history))
+        recorder = self.live.past.recorder
+        if recorder is not None:
+            stats = recorder.stats
+            scrape.gauge("history_buffered", "Changes waiting to be written.", recorder.buffered)
+            scrape.counter("history_written", "Changes written to the store.", stats.written)
+            scrape.counter("history_skipped", "Changes another analyzer had stored.", stats.skipped)
+            scrape.counter(
+                "history_dropped", "Changes lost while the store was down.", stats.dropped
+            )
+            scrape.counter(
+                "history_write_seconds", "Time spent writing batches.", stats.write_seconds
+            )
+            scrape.counter(
+                "history_backpressure_seconds",
+                "Time publishers waited for the history writer.",
+                stats.backpressure_seconds,
+            )
+            scrape.gauge(
+                "history_store_up", "1 when the store answers.", int(stats.down_since is None)
+            )
         scrape.counter("queries", "Gremlin queries answered over REST.", counters["queries"])
         scrape.counter("alerts_fired", "Alerts fired.", counters["alerts_fired"])
+        scrape.gauge(
+            "limit",
+            "Input bounds in force (AnalyzerSettings; bytes, levels, counts or seconds).",
+            label="limit",
+            samples=[({"limit": name}, value) for name, value in sorted(self.limits.items())],
+        )
+        scrape.counter(
+            "connections_refused",
+            "WebSocket handshakes refused by a connection bound, by bound.",
+            label="bound",
+            samples=[
+                ({"bound": key}, n) for key, n in sorted(counters.items()) if key.startswith("max-")
+            ]
+            or [({"bound": "none"}, 0)],
+        )
+        scrape.gauge(
+            "rejection_samples_bytes", "Bytes held by rejection samples.", self.rejections.bytes
+        )
+        scrape.counter(
+            "rejection_samples_evicted",
+            "Rejection samples dropped to stay within their bounds.",
+            self.rejections.evicted,
+        )
+        throttle = self.auth.throttle
+        scrape.counter("login_failures", "Wrong passwords (logins, basic auth).", throttle.failures)
+        scrape.counter(
+            "login_throttled",
+            "Password checks refused with 429, by what was limited (user, address, busy).",
+            label="scope",
+            samples=[({"scope": scope}, n) for scope, n in sorted(throttle.refused.items())],
+        )
+        scrape.gauge("login_locked", "User names and addresses locked out now.", throttle.locked())
         return scrape.text()
+
+
+def _no_password(url: str) -> str:
+    """A database URL as it may be shown: without the password."""
+    scheme, sep, rest = url.partition("://")
+    creds, at, host = rest.rpartition("@")
+    if not sep or not at or ":" not in creds:
+        return url
+    return f"{scheme}://{creds.split(':', 1)[0]}:***@{host}"

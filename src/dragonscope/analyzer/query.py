@@ -1,25 +1,46 @@
 """The analyzer's door to the Gremlin engine: compile a query, run it, read a graph result.
 
-Queries run on the live graph; ``At``/``Context`` reach the past through the
-history, rebuilt step by step. REST queries and subscriber filters run
-cooperatively (the engine yields to the event loop every few milliseconds),
-so a heavy query never stalls publishers. Engine and history errors become
-:class:`QueryError`, the user's mistake (HTTP 400).
+Queries run on the live graph; ``At``/``Context`` reach the past through
+``Past``: rebuilt step by step from memory, or fetched from the durable store
+(the run then starts again with that view at hand). REST queries and subscriber
+filters run cooperatively (the engine yields to the event loop every few
+milliseconds), so a heavy query never stalls publishers; every run has a budget
+(elements and seconds, ``QueryBudget``) and a REST query stops when its client
+leaves. Engine and history errors become :class:`QueryError`, the user's mistake
+(HTTP 400).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TypeVar
 
-from dragonscope.graph import GraphView, History, HistoryError
+from aiohttp import web
+
+from dragonscope.analyzer.past import NeedPast, Past, PastKey
+from dragonscope.graph import GraphView, HistoryError, now_ms
 from dragonscope.gremlin import AS_VIEW, CompiledQuery, Form, GremlinError, RunOptions
 from dragonscope.gremlin import compile_query as _compile
+from dragonscope.history import StoreUnavailable
 
 T = TypeVar("T")
 
 
 class QueryError(ValueError):
     """A query the user got wrong; the text is the engine's message (HTTP 400)."""
+
+
+class HistoryUnavailable(web.HTTPServiceUnavailable):
+    """The past asked for is in a database that cannot be reached now (HTTP 503)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(
+            text=json.dumps({"error": f"history unavailable: {reason}"}),
+            content_type="application/json",
+        )
 
 
 def compile_query(query: str) -> CompiledQuery:
@@ -29,28 +50,60 @@ def compile_query(query: str) -> CompiledQuery:
         raise QueryError(str(exc)) from None
 
 
-def _options(history: History | None) -> RunOptions:
-    if history is None:
-        return RunOptions()
-    return RunOptions(at=history.view_at_steps, window=history.window_view_steps)
+@dataclass(frozen=True, slots=True)
+class QueryBudget:
+    """What one query may cost (AnalyzerSettings gremlin_max_elements, gremlin_timeout)."""
+
+    max_elements: int = 200_000
+    seconds: float = 10.0
+
+
+DEFAULT_BUDGET = QueryBudget()
 
 
 async def run_query(
-    compiled: CompiledQuery, view: GraphView, history: History | None, form: Form[T]
+    compiled: CompiledQuery,
+    view: GraphView,
+    past: Past | None,
+    form: Form[T],
+    budget: QueryBudget = DEFAULT_BUDGET,
+    cancelled: Callable[[], bool] | None = None,
 ) -> T:
     """The query's result in ``form`` (``AS_JSON``: Skydive's shape; ``AS_BYTES``: its
-    compact JSON text in UTF-8 pieces); the query runs in slices."""
-    try:
-        return await compiled.run_async(view, _options(history), form=form)
-    except (GremlinError, HistoryError) as exc:
-        raise QueryError(str(exc)) from None
+    compact JSON text in UTF-8 pieces); the query runs in slices, within ``budget``,
+    until ``cancelled()`` says its client left."""
+    fetched: dict[PastKey, GraphView] = {}
+    now = now_ms()  # "-1h" means the same in every run of this query
+    while True:
+        options = RunOptions() if past is None else past.run_options(fetched, now)
+        options = dataclasses.replace(
+            options,
+            max_elements=budget.max_elements,
+            seconds=budget.seconds,
+            cancelled=cancelled,
+        )
+        try:
+            return await compiled.run_async(view, options, form=form)
+        except NeedPast as need:
+            assert past is not None
+            try:
+                fetched[need.key] = await past.fetch(need.key)
+            except HistoryError as exc:
+                raise QueryError(str(exc)) from None
+            except StoreUnavailable as exc:
+                raise HistoryUnavailable(str(exc)) from None
+        except (GremlinError, HistoryError) as exc:
+            raise QueryError(str(exc)) from None
 
 
 async def graph_ids_async(
-    compiled: CompiledQuery, view: GraphView, history: History | None
+    compiled: CompiledQuery,
+    view: GraphView,
+    past: Past | None,
+    budget: QueryBudget = DEFAULT_BUDGET,
 ) -> tuple[set[str], set[str]]:
     """IDs of the nodes and edges of a query that must return a graph; it runs in slices."""
     if not compiled.returns_graph:
         raise QueryError("the filter must return a graph: end it with .SubGraph() or use G")
-    result = await run_query(compiled, view, history, AS_VIEW)
+    result = await run_query(compiled, view, past, AS_VIEW, budget)
     return {n.id for n in result.nodes()}, {e.id for e in result.edges()}

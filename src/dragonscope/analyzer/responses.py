@@ -7,19 +7,32 @@ Skydive-compatible routes answer errors in plain text (its Go server does, and
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from aiohttp import payload, web
 from aiohttp.abc import AbstractStreamWriter
 
+from dragonscope.analyzer import bounds
+
 JSON_TYPE = "application/json; charset=UTF-8"
+JSON_DEPTH = web.AppKey("max_json_depth", int)
+BODY_BYTES = web.AppKey("max_body_bytes", int)
+_REQUIRED = object()
+
+
+class BodyError(Exception):
+    """A request body that cannot be used; answered ``status`` with the text (the
+    ``errors`` middleware does it for routes that let it through)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 def json_response(
     obj: Any, status: int = 200, headers: dict[str, str] | None = None
 ) -> web.Response:
-    body = json.dumps(obj, separators=(",", ":")) + "\n"
+    body = bounds.dumps(obj) + "\n"
     response = web.Response(text=body, status=status, headers=headers)
     response.headers["Content-Type"] = JSON_TYPE
     return response
@@ -70,14 +83,19 @@ def json_error(status: int, message: str) -> web.Response:
     return json_response({"Error": message}, status=status)
 
 
-async def read_json(request: web.Request) -> Any:
-    """The request body as JSON, or a 400 that says what is wrong with it."""
-    raw = await request.read()
-    if not raw.strip():
-        raise web.HTTPBadRequest(text="request body is empty\n", content_type="text/plain")
+async def read_json(request: web.Request, empty: Any = _REQUIRED) -> Any:
+    """The request body decoded under the input bounds (``empty`` stands for a blank
+    body when given); BodyError 413 or 400 naming the bound or the fault."""
     try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise web.HTTPBadRequest(
-            text=f"request body is not valid JSON: {exc}\n", content_type="text/plain"
-        ) from None
+        raw = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        limit = request.app.get(BODY_BYTES, 0)
+        raise BodyError(413, f"request body over {limit} bytes ({bounds.BODY})") from None
+    if not raw.strip():
+        if empty is not _REQUIRED:
+            return empty
+        raise BodyError(400, "request body is empty")
+    try:
+        return bounds.loads(raw, request.app.get(JSON_DEPTH, 64))
+    except bounds.InputRefused as exc:
+        raise BodyError(400, f"request body refused: {exc}") from None

@@ -57,7 +57,7 @@ def _metadata(body: dict[str, Any]) -> dict[str, Any]:
 
 
 async def _first_node_id(live: Live, compiled: Any) -> str | None:
-    result = await run_query(compiled, live.graph, live.history, AS_JSON)
+    result = await run_query(compiled, live.graph, live.past, AS_JSON)
     if isinstance(result, list):
         for item in result:
             if not isinstance(item, dict):
@@ -200,7 +200,7 @@ class RuleBook:
         if rule.compiled is None:
             return
         try:
-            result = await run_query(rule.compiled, self.live.graph, self.live.history, AS_JSON)
+            result = await run_query(rule.compiled, self.live.graph, self.live.past, AS_JSON)
         except QueryError as exc:
             log.debug("node rule %s: %s", rule.uuid, exc)
             return

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
+from dragonscope.analyzer.past import Past
 from dragonscope.graph import Graph, GraphStore, History
 
 Sockets = set[web.WebSocketResponse]
@@ -14,8 +15,10 @@ Sockets = set[web.WebSocketResponse]
 
 @dataclass(frozen=True, slots=True)
 class Live:
-    """The live graph, its write path (origins kept apart) and its past."""
+    """The live graph, its write path (origins kept apart) and its past (``history``
+    in memory; ``past`` answers any time, from memory or the durable store)."""
 
     graph: Graph
     store: GraphStore
     history: History
+    past: Past

@@ -3,9 +3,10 @@
 Graph listeners run inside the publisher's write, so they only append an
 already-encoded frame (encoded once per event and policy, shared by every
 subscriber) to each queue; a writer task per subscriber drains its queue. A
-subscriber that falls ``queue_max`` frames behind loses its backlog and gets a
-fresh ``Sync`` of its view instead; one that keeps falling behind is
-disconnected. Nobody else ever waits for it.
+subscriber that falls ``queue_max`` frames (or ``queue_max_bytes``) behind loses
+its backlog and gets a fresh ``Sync`` of its view instead; one that keeps
+falling behind is disconnected, with a close frame saying why. Nobody else ever
+waits for it.
 
 Filtered subscribers do not take events one by one: a change marks them dirty
 and their writer re-runs the filter and sends the difference (added nodes,
@@ -91,6 +92,7 @@ class Subscriber:
     policy: str
     namespaces: frozenset[str]
     queue_max: int
+    queue_max_bytes: int = 64 * 2**20
     remote: str = ""
     connected_at: float = field(default_factory=time.time)
     view_filter: ViewFilter | None = None
@@ -107,7 +109,8 @@ class Subscriber:
     sent: int = 0
     dropped: int = 0
     closed: bool = False
-    abort: Callable[[], None] = lambda: None
+    queued_bytes: int = 0  # of the text frames in the queue
+    abort: Callable[[str], None] = lambda reason: None
     refreshed_at: float = 0.0
     refresh_cost: float = 0.0  # seconds the last refresh took
     # Held while the view is recomputed and its frames queued: a filter change
@@ -120,12 +123,14 @@ class Subscriber:
     def push(self, frame: str) -> None:
         if self.resync or self.closed:
             return
-        if len(self.queue) >= self.queue_max:
+        size = len(frame)
+        if len(self.queue) >= self.queue_max or self.queued_bytes + size > self.queue_max_bytes:
             # Answers being encoded keep their place: the Sync that replaces the
             # backlog comes after them.
             kept: deque[Frame] = deque(f for f in self.queue if isinstance(f, Pending))
             self.dropped += len(self.queue) - len(kept)
             self.queue = kept
+            self.queued_bytes = 0
             self.resync = True
             now = time.monotonic()
             self.overflows.append(now)
@@ -133,11 +138,16 @@ class Subscriber:
                 self.overflows.popleft()
             if len(self.overflows) >= _OVERFLOWS_BEFORE_DISCONNECT:
                 # It cannot even take resyncs: cut it off without waiting for its socket.
-                log.warning("subscriber %s is too slow: disconnected", self.host_id)
+                reason = (
+                    f"send queue over {self.queue_max} frames or {self.queue_max_bytes} bytes "
+                    f"{len(self.overflows)} times in {_OVERFLOW_WINDOW_S:g} s (subscriber-queue)"
+                )
+                log.warning("subscriber %s is too slow: disconnected: %s", self.host_id, reason)
                 self.closed = True
-                self.abort()
+                self.abort(reason)
         else:
             self.queue.append(frame)
+            self.queued_bytes += size
         self.wake.set()
 
     def reserve(self) -> Pending:
@@ -360,6 +370,8 @@ class SubscriberHub(GraphListener):
                     frames = [head]
                 if sub.queue and sub.queue[0] is head:
                     sub.queue.popleft()
+                    if isinstance(head, str):
+                        sub.queued_bytes -= len(head)
                 for frame in frames:
                     with contextlib.suppress(ConnectionResetError):
                         if isinstance(frame, bytes):

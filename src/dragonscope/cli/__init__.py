@@ -19,7 +19,8 @@ import logging
 import sys
 
 from dragonscope.cli import analyzer, collector, demo, flows, nb, query, trace
-from dragonscope.cli.common import CliError
+from dragonscope.cli.common import CliError, ScrubbingFormatter
+from dragonscope.nb import scrub
 
 # Modules that contribute sub-commands, in the order ``--help`` lists them.
 COMMAND_MODULES = (demo, analyzer, collector, query, trace, flows, nb)
@@ -42,17 +43,16 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO)
+    for handler in logging.getLogger().handlers:
+        handler.setFormatter(ScrubbingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
     try:
         return int(args.func(args) or 0)
     except CliError as exc:
-        print(f"dragonscope {args.command}: {exc}", file=sys.stderr)
+        print(f"dragonscope {args.command}: {scrub(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

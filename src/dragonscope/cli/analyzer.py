@@ -17,6 +17,7 @@ from dragonscope.analyzer import (
     DEFAULT_HOST,
     DEFAULT_PORT,
     DEFAULT_TOKEN_TTL,
+    LIMITS,
     ROLES,
     AnalyzerSettings,
     UsersFileError,
@@ -24,6 +25,7 @@ from dragonscope.analyzer import (
 )
 from dragonscope.cli.common import CliError, Subparsers, operator_errors, stop_on_signals
 from dragonscope.graph import duration_ms
+from dragonscope.history import check_url
 
 log = logging.getLogger("dragonscope.analyzer")
 PASSWORD_ENV = "DRAGONSCOPE_PASSWORD"
@@ -49,6 +51,44 @@ def parse_duration(value: str) -> float:
             f"expected a duration like 90s, 15m, 24h or 7d, got {value!r}"
         )
     return ms / 1000
+
+
+_SIZE_UNITS = {"": 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12,
+               "KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40}  # fmt: skip
+
+
+def parse_size(value: str) -> int:
+    """``5GiB``, ``500MB``, ``1048576`` → bytes."""
+    text = value.strip().upper().replace(" ", "")
+    digits = text.rstrip("KMGTIB")
+    unit = text[len(digits) :]
+    try:
+        number = float(digits)
+    except ValueError:
+        number = -1
+    if unit not in _SIZE_UNITS or number <= 0:
+        raise argparse.ArgumentTypeError(f"expected a size like 500MB or 5GiB, got {value!r}")
+    return int(number * _SIZE_UNITS[unit])
+
+
+def default_history() -> str:
+    """The history file under the analyzer's data directory: /var/lib/dragonscope for
+    root, the user's state directory otherwise."""
+    if os.geteuid() == 0:
+        base = Path("/var/lib/dragonscope")
+    else:
+        state = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+        base = Path(state) / "dragonscope"
+    return f"sqlite://{base / 'history.db'}"
+
+
+def parse_history(value: str) -> str:
+    if value == "memory":
+        return value
+    try:
+        return check_url(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def register(subparsers: Subparsers) -> None:
@@ -83,6 +123,22 @@ def register(subparsers: Subparsers) -> None:
         help="how long graph changes are kept (default 24h)",
     )
     parser.add_argument(
+        "--history",
+        type=parse_history,
+        default=None,
+        metavar="URL",
+        help="where history is kept: sqlite:///path/history.db, postgresql://user@host/db "
+        "(shared by several analyzers), or memory (default: a file under "
+        "/var/lib/dragonscope, or ~/.local/state/dragonscope when not root)",
+    )
+    parser.add_argument(
+        "--history-max-size",
+        type=parse_size,
+        default=None,
+        metavar="SIZE",
+        help="bound on the history's size on disk, e.g. 5GiB (default: by retention only)",
+    )
+    parser.add_argument(
         "--skydive-ui",
         type=Path,
         metavar="DIR",
@@ -105,6 +161,35 @@ def register(subparsers: Subparsers) -> None:
         "--insecure",
         action="store_true",
         help="allow listening on a non-loopback address without authentication",
+    )
+    limits = parser.add_argument_group(
+        "limits", "bounds on what clients may send and cost (docs/analyzer.md, Limits)"
+    )
+    defaults = AnalyzerSettings()
+    for name in LIMITS:
+        default = getattr(defaults, name)
+        limits.add_argument(
+            "--" + name.replace("_", "-"),
+            type=type(default),
+            default=default,
+            metavar="N",
+            help=f"default {default}",
+        )
+    parser.add_argument(
+        "--allowed-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a DNS name clients reach the analyzer by, besides localhost, this machine's "
+        "names and IP addresses (repeatable; '*' turns the Host check off)",
+    )
+    parser.add_argument(
+        "--allowed-origin",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="scheme://host[:port] of web pages, besides the analyzer's own, that may "
+        "write with a user's cookie (repeatable), e.g. a UI served elsewhere",
     )
     parser.set_defaults(func=run)
     sub = parser.add_subparsers(dest="analyzer_command", metavar="SUBCOMMAND")
@@ -152,11 +237,16 @@ def settings_from_args(args: argparse.Namespace) -> AnalyzerSettings:
         tls_cert=args.tls_cert,
         tls_key=args.tls_key,
         history_retention=args.history_retention,
+        history=None if args.history == "memory" else args.history or default_history(),
+        history_max_size=args.history_max_size,
         insecure=args.insecure,
         skydive_ui=args.skydive_ui,
         gc_freeze=True,
         project_names_file=args.tenant_names,
         keystone_cloud=args.keystone_cloud,
+        **{name: getattr(args, name) for name in LIMITS},
+        allowed_hosts=tuple(args.allowed_host),
+        allowed_origins=tuple(args.allowed_origin),
     )
 
 

@@ -48,8 +48,10 @@ def register(subparsers: Subparsers) -> None:
         "--nb", metavar="URL", help=NB_URLS,
     )  # fmt: skip
     parser.add_argument(
-        "--analyzer", metavar="HOST:PORT", help="analyzer endpoint (default 127.0.0.1:8082)"
-    )
+        "--analyzer", metavar="HOST:PORT[,HOST:PORT]",
+        help="analyzer endpoint (default 127.0.0.1:8082); several, comma-separated, are "
+        "each kept in sync on their own (analyzers sharing a PostgreSQL history)",
+    )  # fmt: skip
     parser.add_argument("--chassis", metavar="NAME", help="publish only this chassis's slice")
     parser.add_argument("--user", metavar="USER", help="analyzer user")
     parser.add_argument(
@@ -108,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
         collector = Collector(replace(settings, nb=reader))
     log.info(
         "collector starting nb=%s analyzer=%s mode=%s persistence=%s",
-        _safe_url(reader.url), collector.analyzer_url,
+        _safe_url(reader.url), ", ".join(collector.analyzer_urls),
         f"chassis:{settings.chassis}" if settings.chassis else "global",
         settings.persistence_policy,
     )  # fmt: skip

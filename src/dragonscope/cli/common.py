@@ -1,12 +1,16 @@
 """What every command module shares: the operator's error type, how errors the operator
-can fix become one, how a service stops on a signal, and the sub-parsers type."""
+can fix become one, how a service stops on a signal, the sub-parsers type, and the log
+format that never shows a secret."""
 
 import argparse
 import asyncio
 import contextlib
+import logging
 import signal
 from collections.abc import Callable, Iterator
 from typing import TypeAlias
+
+from dragonscope.nb import scrub
 
 Subparsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 """What ``register(subparsers)`` of each command module receives."""
@@ -33,3 +37,9 @@ def stop_on_signals(stop: Callable[[], object]) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop)
+class ScrubbingFormatter(logging.Formatter):
+    """Log lines (tracebacks included) with secrets masked: the last line of defence
+    for a value that reached a message unredacted (``nb.scrub``)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return scrub(super().format(record))

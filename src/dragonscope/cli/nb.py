@@ -185,7 +185,7 @@ def _change_line(change: Change) -> str:
     where = f"{change.table}/{change.id}"
     if change.obj is None:
         return f"{change.revision:>9}  delete  {where}"
-    name = change.obj.get("name")
+    name = redact(change.obj).get("name")
     line = f"{change.revision:>9}  put     {where}"
     if isinstance(name, str) and name:
         line += f"  {name!r}"

@@ -25,6 +25,8 @@ _FAMILIES: tuple[tuple[str, str, str], ...] = (
     ("counter", "nb_errors", "NB read failures."),
     ("gauge", "nb_revision", "Last NB revision applied."),
     ("gauge", "nb_stale", "1 while the NB is unreachable."),
+    ("counter", "nb_resyncs", "Full NB re-reads after its history broke (restore, wipe)."),
+    ("gauge", "nb_resyncing", "1 while the NB is re-read after its history broke."),
     ("counter", "translate_errors", "NB changes the topology failed to translate."),
     ("gauge", "graph_nodes", "Nodes in the desired graph."),
     ("gauge", "graph_edges", "Edges in the desired graph."),
@@ -68,6 +70,8 @@ def health_report(stats: StatsReport) -> tuple[int, dict[str, Any]]:
     problems = []
     if stats["nb_stale"]:
         problems.append("NB unreachable: the published graph may be stale")
+    if stats["nb_resyncing"]:
+        problems.append(f"NB resync in progress: {stats['nb_resync_reason']}")
     if not stats["analyzer_connected"]:
         reason = stats["analyzer_last_error"] or "not connected"
         problems.append(f"analyzer: {reason}")
@@ -76,7 +80,12 @@ def health_report(stats: StatsReport) -> tuple[int, dict[str, Any]]:
     body = {
         "status": "ok" if not problems else "degraded",
         "problems": problems,
-        "nb": {"stale": stats["nb_stale"], "revision": stats["nb_revision"]},
+        "nb": {
+            "stale": stats["nb_stale"],
+            "revision": stats["nb_revision"],
+            "resyncs": stats["nb_resyncs"],
+            "resyncing": stats["nb_resyncing"],
+        },
         "analyzer": {"connected": stats["analyzer_connected"], "synced": stats["synced"]},
         "pending": stats["pending"],
         "lag_seconds": round(stats["lag_seconds"], 3),

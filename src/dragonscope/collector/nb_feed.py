@@ -3,7 +3,10 @@
 It never waits for the analyzer, so the NB is consumed at full speed even while
 the analyzer is away. When the NB is unreachable (its stream fails, or no
 endpoint accepts a connection) the last graph stays published and the status
-node says ``Dragonflow.Stale: true`` until the stream resumes.
+node says ``Dragonflow.Stale: true`` until the stream resumes. When the NB's
+history breaks (restored from a backup, wiped, a redis restart) the backend
+reads it again in full; that resync is logged, counted, shown on the status
+node and makes ``/healthz`` degraded while it runs.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from dragonscope.collector.status import StatusNode
 from dragonscope.collector.sync import SyncState
 from dragonscope.graph import Edge
 from dragonscope.nb import Change, NbReader, open_reader
+from dragonscope.nb.backends import Resyncs
 from dragonscope.skydive import Backoff
 from dragonscope.topology import Topology
 
@@ -79,6 +83,9 @@ class NbFeed:
                 break
             except Exception as exc:
                 await self._failed(backoff, f"cannot read the NB: {exc}")
+        resyncs = getattr(reader.backend, "resyncs", None)
+        if isinstance(resyncs, Resyncs):
+            resyncs.listener = self._resync_changed
         # A thread keeps the loop answering /healthz while a big NB is translated.
         await asyncio.to_thread(self.topology.load, snapshot)
         self._keys = set(snapshot)
@@ -101,7 +108,7 @@ class NbFeed:
         stats = self._stats
         stats.nb_events += 1
         self._sync.activity += 1
-        stats.nb_revision = max(stats.nb_revision, change.revision)
+        stats.nb_revision = change.revision  # in order; lower after a restore
         try:
             ops = self.topology.apply(change)
         except Exception:
@@ -135,12 +142,25 @@ class NbFeed:
                         self.mark_stale(False)
                     backoff.reset()
                     self.apply(change)
-                    since = max(since, change.revision)
+                    since = change.revision  # goes back when the NB was restored
             except Exception as exc:
                 await self._failed(backoff, f"NB change stream failed: {exc}")
                 continue
             # A finite stream (a dump file) has nothing more to say.
             await asyncio.Event().wait()
+
+    def _resync_changed(self, resyncs: Resyncs) -> None:
+        stats = self._stats
+        stats.nb_resyncs, stats.nb_resyncing = resyncs.count, resyncs.active
+        stats.nb_resync_reason = resyncs.reason
+        if resyncs.active:
+            log.warning(
+                "NB history changed (%s): resynchronising from a fresh read", resyncs.reason
+            )
+        else:
+            log.info("NB resync done; following from revision %s", stats.nb_revision)
+        if self.ready:
+            self._status.resynced(resyncs.count, resyncs.active, resyncs.reason, resyncs.at)
 
     async def _failed(self, backoff: Backoff, reason: str) -> None:
         """The NB could not be read: say so, keep the last graph, wait before retrying."""

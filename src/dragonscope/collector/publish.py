@@ -108,6 +108,14 @@ class AnalyzerLink:
     def origin(self) -> str:
         return self.publisher.origin
 
+    @property
+    def sync(self) -> SyncState:
+        return self._sync
+
+    @property
+    def reconciler(self) -> Reconciler:
+        return self._reconciler
+
     async def run(self) -> None:
         """Publish forever, reconnecting after every loss."""
         publisher, sync = self.publisher, self._sync

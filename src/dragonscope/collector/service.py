@@ -55,7 +55,8 @@ class Collector:
     def __init__(self, settings: CollectorSettings) -> None:
         self.settings = settings
         self.stats_ = CollectorStats()
-        self.analyzer_url = analyzer_base_url(settings.analyzer, settings.tls)
+        self.analyzer_urls = [analyzer_base_url(a, settings.tls) for a in settings.analyzers]
+        self.analyzer_url = self.analyzer_urls[0]
         self.origin = f"{settings.client_type}.{settings.publisher_host_id}"
         self.sync = SyncState()
         self.status = StatusNode(
@@ -66,13 +67,23 @@ class Collector:
         self._loops: list[tuple[str, Callable[[], Task]]] = []
         self.add_source(self.nb.topology)
         self.add_source(self.status)
-        self.reconciler = Reconciler(settings.host, self.sync, self.desired, self.stats_)
-        self.link = AnalyzerLink(
-            settings, self.analyzer_url, self.sync, self.desired, self.reconciler,
-            self.stats_, _STABLE_AFTER,
-        )  # fmt: skip
+        # One link (its own sync state, reconciler and connection) per analyzer; the
+        # first link's sync state is ``self.sync`` and passes every mark on.
+        self.links: list[AnalyzerLink] = []
+        for url in self.analyzer_urls:
+            sync = self.sync if not self.links else SyncState()
+            if self.links:
+                self.sync.followers.append(sync)
+            reconciler = Reconciler(settings.host, sync, self.desired, self.stats_)
+            self.links.append(AnalyzerLink(
+                settings, url, sync, self.desired, reconciler, self.stats_, _STABLE_AFTER
+            ))  # fmt: skip
+        self.link = self.links[0]
+        self.reconciler = self.link.reconciler
         self.ovs = attach_ovs(self)  # a chassis collector also shows its Open vSwitch
-        self.desk = attach_desk(self.link, self.ovs.probe.settings) if self.ovs else None
+        # Each analyzer may ask this chassis's switch, on its own link.
+        probe = self.ovs.probe.settings if self.ovs else None
+        self.desks = [attach_desk(link, probe) for link in self.links] if probe else []
 
     def add_source(
         self, source: Source, loop: Callable[[], Task] | None = None, name: str = "source"
@@ -100,16 +111,17 @@ class Collector:
 
     @property
     def healthy(self) -> bool:
-        """NB stream live, analyzer connected, and the analyzer caught up once."""
+        """NB stream live, every analyzer connected and caught up once."""
         return (
             self.nb.ready
             and not self.nb.stale
-            and self.link.publisher.connected
-            and self.sync.synced
+            and not self.stats_.nb_resyncing
+            and all(link.publisher.connected and link.sync.synced for link in self.links)
         )
 
     @property
     def stats(self) -> StatsReport:
+        """The first analyzer's link in the ``analyzer_*`` keys; ``analyzers`` has each."""
         s, pub = self.stats_, self.link.publisher
         return {
             "nb_objects": dict(s.nb_objects),
@@ -117,6 +129,9 @@ class Collector:
             "nb_errors": s.nb_errors,
             "nb_revision": s.nb_revision,
             "nb_stale": self.nb.stale,
+            "nb_resyncs": s.nb_resyncs,
+            "nb_resyncing": s.nb_resyncing,
+            "nb_resync_reason": s.nb_resync_reason,
             "translate_errors": s.translate_errors,
             "graph_nodes": len(self.topology.nodes),
             "graph_edges": len(self.topology.edges),
@@ -135,13 +150,23 @@ class Collector:
             "reconcile_fixes": s.reconcile_fixes,
             "last_sync": s.last_sync,
             "initial_sync_seconds": s.initial_sync_seconds,
-            "synced": self.sync.synced,
+            "synced": all(link.sync.synced for link in self.links),
             "healthy": self.healthy,
+            "analyzers": {
+                url: {
+                    "connected": link.publisher.connected,
+                    "synced": link.sync.synced,
+                    "pending": len(link.sync.dirty),
+                    "lag_seconds": link.sync.lag,
+                    "last_error": link.publisher.last_error,
+                }
+                for url, link in zip(self.analyzer_urls, self.links, strict=True)
+            },
         }
 
     async def reconcile(self) -> int:
-        """Mark dirty whatever the analyzer should hold differently; returns how many."""
-        return await self.reconciler.reconcile()
+        """Mark dirty whatever an analyzer should hold differently; returns how many."""
+        return sum([await link.reconciler.reconcile() for link in self.links])
 
     # -- main ------------------------------------------------------------------
     async def run(self) -> None:
@@ -154,20 +179,23 @@ class Collector:
                     health = HealthServer(lambda: self.stats, host, port)
                     await health.start()
                 revision = await self.nb.load(reader)
-                tasks: list[tuple[str, Task]] = [
-                    ("nb", self.nb.follow(reader, revision)),
-                    ("publish", self.link.run()),
-                    ("reconcile", self.reconciler.run(settings.update_interval)),
-                ]
+                tasks: list[tuple[str, Task]] = [("nb", self.nb.follow(reader, revision))]
+                for i, link in enumerate(self.links):
+                    suffix = f"-{i}" if i else ""
+                    tasks.append((f"publish{suffix}", link.run()))
+                    tasks.append(
+                        (f"reconcile{suffix}", link.reconciler.run(settings.update_interval))
+                    )
                 endpoints = nb_endpoints(reader.url)
                 if endpoints:
                     tasks.append(("probe", self.nb.probe(endpoints)))
                 tasks += [(name, loop()) for name, loop in self._loops]
                 await _until_one_fails(tasks)
         finally:
-            if self.desk is not None:
-                self.desk.close()
-            await self.link.close()
+            for desk in self.desks:
+                desk.close()
+            for link in self.links:
+                await link.close()
             if health is not None:
                 await health.stop()
 

@@ -82,6 +82,10 @@ class CollectorSettings:
             raise ConfigError(f"nb must be an NB URL, a reader or a backend, not {self.nb!r}")
         if isinstance(self.password, str):
             self.password = Secret(self.password)
+        if not self.analyzers:
+            raise ConfigError("no analyzer given: HOST:PORT, or several separated by commas")
+        if len(set(self.analyzers)) != len(self.analyzers):
+            raise ConfigError(f"an analyzer is listed twice in {self.analyzer!r}")
         if self.update_interval <= 0:
             raise ConfigError("update interval must be positive")
         if not 0 < self.backoff_initial <= self.backoff_max:
@@ -97,6 +101,12 @@ class CollectorSettings:
             raise ConfigError(f"host id {self.host_id!r} is not valid")
         if self.ovsdb is not None and not _OVSDB.fullmatch(self.ovsdb):
             raise ConfigError(f"--ovsdb {self.ovsdb!r}: use unix:PATH or tcp:HOST:PORT")
+
+    @property
+    def analyzers(self) -> list[str]:
+        """Every analyzer to publish to: ``analyzer`` may list several, comma-separated
+        (two analyzers behind a load balancer, say), each kept in sync on its own."""
+        return [a.strip() for a in self.analyzer.split(",") if a.strip()]
 
     @property
     def host(self) -> str:

@@ -21,6 +21,10 @@ class CollectorStats:
     nb_events: int = 0
     nb_errors: int = 0
     nb_revision: int = 0
+    # Full re-reads after the NB's history broke (restore, wipe, server restart).
+    nb_resyncs: int = 0
+    nb_resyncing: bool = False
+    nb_resync_reason: str = ""
     translate_errors: int = 0
     messages: Counter[str] = field(default_factory=Counter)
     analyzer_reconnects: int = 0
@@ -31,6 +35,16 @@ class CollectorStats:
     initial_sync_seconds: float | None = None
 
 
+class AnalyzerReport(TypedDict):
+    """One analyzer's link, when the collector publishes to several."""
+
+    connected: bool
+    synced: bool
+    pending: int
+    lag_seconds: float
+    last_error: str
+
+
 class StatsReport(TypedDict):
     """One reading of a collector (``Collector.stats``)."""
 
@@ -39,6 +53,9 @@ class StatsReport(TypedDict):
     nb_errors: int
     nb_revision: int
     nb_stale: bool
+    nb_resyncs: int
+    nb_resyncing: bool
+    nb_resync_reason: str
     translate_errors: int
     graph_nodes: int
     graph_edges: int
@@ -59,3 +76,4 @@ class StatsReport(TypedDict):
     initial_sync_seconds: float | None
     synced: bool
     healthy: bool
+    analyzers: dict[str, AnalyzerReport]

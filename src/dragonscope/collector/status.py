@@ -1,8 +1,10 @@
 """The node that describes a collector in the graph it publishes.
 
 ``Dragonflow.Stale`` tells operators the graph may be behind the NB (the NB is
-unreachable and the last graph stays published); ``Mode`` and ``Chassis`` say
-which slice this collector publishes.
+unreachable and the last graph stays published); ``Resyncs``, ``Resyncing`` and
+``LastResync`` tell that the NB's history broke (restored from a backup, wiped)
+and was read again in full; ``Mode`` and ``Chassis`` say which slice this
+collector publishes.
 """
 
 from __future__ import annotations
@@ -28,6 +30,9 @@ class StatusNode:
         self._chassis = chassis
         self._sync = sync
         self._nodes: dict[str, Node] = {}
+        self._stale = False
+        self._stale_since: float | None = None
+        self._resync: dict[str, Any] = {}
 
     @property
     def nodes(self) -> Mapping[str, Node]:
@@ -37,9 +42,18 @@ class StatusNode:
     def edges(self) -> Mapping[str, Edge]:
         return _NO_EDGES
 
+    def resynced(self, count: int, active: bool, reason: str, at: float | None) -> None:
+        """Record the NB resyncs so far (``active`` while one runs) and republish."""
+        self._resync = {"Resyncs": count, "Resyncing": active}
+        if at is not None:
+            self._resync["LastResync"] = {"At": int(at * 1000), "Reason": reason}
+        self.refresh(self._stale, self._stale_since)
+
     def refresh(self, stale: bool, stale_since: float | None) -> None:
+        self._stale, self._stale_since = stale, stale_since
         dragonflow: dict[str, Any] = {
             "Stale": stale,
+            **self._resync,
             "Mode": "chassis" if self._chassis else "global",
         }
         if self._chassis:

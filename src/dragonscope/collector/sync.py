@@ -32,9 +32,14 @@ class SyncState:
         self.activity = 0
         self.dirty_since: float | None = None
         self.wake = asyncio.Event()
+        # The sync states of the other analyzers the collector publishes to: every
+        # mark is theirs too (each analyzer is kept in sync on its own).
+        self.followers: list[SyncState] = []
 
     def mark(self, element_id: str, is_node: bool) -> None:
         """The element may differ from what the analyzer holds: send it at the next flush."""
+        for follower in self.followers:
+            follower.mark(element_id, is_node)
         self.activity += 1
         if self.dirty_since is None:
             self.dirty_since = time.monotonic()

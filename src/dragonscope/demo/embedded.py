@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import logging
 import socket
+import tempfile
 import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
@@ -83,6 +84,7 @@ class Demo:
         self.collector: Collector | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._write_lock = asyncio.Lock()
+        self._history_dir: tempfile.TemporaryDirectory[str] | None = None
         self.failed = asyncio.Event()
         self.failure = ""
 
@@ -91,12 +93,15 @@ class Demo:
         from dragonscope.collector import Collector, CollectorSettings
 
         settings = self.settings
+        # The demo's history is durable like an analyzer's, in a file gone with the demo.
+        self._history_dir = tempfile.TemporaryDirectory(prefix="dragonscope-demo-")
         # The analyzer first: a busy port is the likeliest failure, found before any NB write.
         self.analyzer = Analyzer(
             AnalyzerSettings(
                 host=settings.host,
                 port=settings.port,
                 insecure=settings.insecure,
+                history=f"sqlite://{self._history_dir.name}/history.db",
                 gc_freeze=True,  # the demo process is ours alone, as the analyzer's is
             )
         )
@@ -229,6 +234,9 @@ class Demo:
         if self.analyzer is not None:
             await self.analyzer.stop()
             self.analyzer = None
+        if self._history_dir is not None:
+            self._history_dir.cleanup()
+            self._history_dir = None
         if self.writer is not None:
             with contextlib.suppress(Exception):
                 await self.writer.close()

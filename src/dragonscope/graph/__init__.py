@@ -10,7 +10,16 @@ It is a ground floor: it imports nothing of dragonscope but itself (no wire, no 
 no query language), so every package above can build on it.
 """
 
-from dragonscope.graph.history import History, HistoryError, NetChanges, SnapshotView, Steps
+from dragonscope.graph.history import (
+    KIND_EDGE,
+    KIND_NODE,
+    Change,
+    History,
+    HistoryError,
+    NetChanges,
+    SnapshotView,
+    Steps,
+)
 from dragonscope.graph.index import Indexer
 from dragonscope.graph.keys import (
     MISSING,
@@ -28,6 +37,7 @@ from dragonscope.graph.metadata_ops import (
     apply_ops,
     diff_ops,
     json_patch,
+    json_size,
 )
 from dragonscope.graph.model import (
     Edge,
@@ -56,10 +66,13 @@ from dragonscope.graph.validation import (
 )
 
 __all__ = [
+    "KIND_EDGE",
+    "KIND_NODE",
     "MISSING",
     "OP_DELETE",
     "OP_SET",
     "PSEUDO_KEYS",
+    "Change",
     "Edge",
     "Graph",
     "GraphError",
@@ -90,6 +103,7 @@ __all__ = [
     "flat_keys",
     "getter",
     "json_patch",
+    "json_size",
     "normalize",
     "normalize_key",
     "now_ms",

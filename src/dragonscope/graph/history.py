@@ -4,8 +4,11 @@ Every mutation is recorded as (time, old element, new element). The past is
 rebuilt by taking the live graph and undoing, newest first, the changes made
 after the requested time, so recent history (what operators ask for) is the
 cheapest. Memory is bounded by a retention period and a maximum number of
-changes; asking for a time before the oldest kept change is an error, not a
-silently wrong graph.
+changes. A time before the oldest kept state is answered with that state (the
+earliest known: the empty graph the analyzer started with, or what retention
+kept), as Skydive's UI expects; ``horizon`` says where knowledge begins. Each
+change is also handed to ``on_change`` (a durable store's recorder) with the
+very time kept here, so the durable past and this one agree to the millisecond.
 """
 
 from __future__ import annotations
@@ -14,13 +17,12 @@ import bisect
 import copy
 from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from dragonscope.graph.model import Edge, Graph, GraphListener, Node, now_ms
 
-NODE = 0
-EDGE = 1
+KIND_NODE = 0
+KIND_EDGE = 1
 _STEP = 2048  # changes undone (or summed) between two chances to yield
 
 _T = TypeVar("_T")
@@ -31,7 +33,7 @@ NetChanges = dict[str, tuple[Node | None, Node | None]]
 
 
 class HistoryError(ValueError):
-    """The requested time is outside the kept history."""
+    """The requested time cannot be answered (a hole in a durable history)."""
 
 
 @dataclass(slots=True, frozen=True)
@@ -106,6 +108,7 @@ class History(GraphListener):
         retention_s: float,
         max_changes: int,
         clock: Callable[[], int] = now_ms,
+        on_change: Callable[[Change], None] | None = None,
     ) -> None:
         self._graph = graph
         self._retention_ms = int(retention_s * 1000)
@@ -115,6 +118,7 @@ class History(GraphListener):
         self._changes: list[Change] = []
         self._start = 0
         self.horizon = clock()  # nothing is known before this time
+        self.on_change = on_change
         graph.add_listener(self)
 
     # -- recording -------------------------------------------------------------
@@ -122,28 +126,31 @@ class History(GraphListener):
         at = self._clock()
         if self._times and at < self._times[-1]:
             at = self._times[-1]  # the wall clock stepped back: keep the log ordered
+        change = Change(at, kind, old, new)
         self._times.append(at)
-        self._changes.append(Change(at, kind, old, new))
+        self._changes.append(change)
+        if self.on_change is not None:
+            self.on_change(change)
         if len(self._times) - self._start > self._max:
             self._drop(self._start + 1)
 
     def on_node_added(self, node: Node) -> None:
-        self._record(NODE, None, node)
+        self._record(KIND_NODE, None, node)
 
     def on_node_updated(self, node: Node, old: Node) -> None:
-        self._record(NODE, old, node)
+        self._record(KIND_NODE, old, node)
 
     def on_node_deleted(self, node: Node) -> None:
-        self._record(NODE, _alive(node), None)
+        self._record(KIND_NODE, _alive(node), None)
 
     def on_edge_added(self, edge: Edge) -> None:
-        self._record(EDGE, None, edge)
+        self._record(KIND_EDGE, None, edge)
 
     def on_edge_updated(self, edge: Edge, old: Edge) -> None:
-        self._record(EDGE, old, edge)
+        self._record(KIND_EDGE, old, edge)
 
     def on_edge_deleted(self, edge: Edge) -> None:
-        self._record(EDGE, _alive(edge), None)
+        self._record(KIND_EDGE, _alive(edge), None)
 
     # -- retention ---------------------------------------------------------------
     def prune(self) -> None:
@@ -169,12 +176,9 @@ class History(GraphListener):
         return self.horizon
 
     # -- queries -----------------------------------------------------------------
-    def _check(self, at: int) -> None:
-        if at < self.horizon:
-            raise HistoryError(
-                f"history starts at {self.horizon} ms ({_iso(self.horizon)}): the analyzer "
-                f"started then or older changes passed the retention; {at} ms is before that"
-            )
+    def covers(self, at: int) -> bool:
+        """Whether ``at`` is within what this history kept (not before its horizon)."""
+        return at >= self.horizon
 
     def view_at(self, at: int) -> Graph | SnapshotView:
         """The graph as it was at ``at`` (ms since epoch); the live graph itself
@@ -184,20 +188,21 @@ class History(GraphListener):
     def view_at_steps(self, at: int) -> Steps[Graph | SnapshotView]:
         """``view_at`` as a generator that yields between slices of work and returns
         the view, for callers on an event loop. What it rebuilds is fixed when it
-        starts: later changes to the live graph do not leak into the past."""
-        self._check(at)
+        starts: later changes to the live graph do not leak into the past. A time
+        before the horizon gives the earliest state known."""
+        at = max(at, self.horizon)
         if bisect.bisect_right(self._times, at, lo=self._start) == len(self._times):
             return self._graph
         return (yield from self._snapshot_steps(at))
 
     def _snapshot_steps(self, at: int) -> Steps[SnapshotView]:
-        self._check(at)
+        at = max(at, self.horizon)
         nodes, edges = self._graph.snapshot()
         first = bisect.bisect_right(self._times, at, lo=self._start)
         undo = self._changes[first:]  # fixed now: pruning or new changes cannot shift it
         for index in range(len(undo) - 1, -1, -1):
             change = undo[index]
-            target: dict[str, Any] = nodes if change.kind == NODE else edges
+            target: dict[str, Any] = nodes if change.kind == KIND_NODE else edges
             if change.new is not None:
                 target.pop(change.new.id, None)
             if change.old is not None:
@@ -221,7 +226,7 @@ class History(GraphListener):
         for index in range(len(removed) - 1, -1, -1):
             change = removed[index]
             if change.old is not None:
-                target: dict[str, Any] = view._nodes if change.kind == NODE else view._edges
+                target: dict[str, Any] = view._nodes if change.kind == KIND_NODE else view._edges
                 target.setdefault(change.old.id, change.old)
             if not index % _STEP:
                 yield
@@ -233,8 +238,8 @@ class History(GraphListener):
         return _run(self.changes_between_steps(start, end))
 
     def changes_between_steps(self, start: int, end: int) -> Steps[tuple[NetChanges, NetChanges]]:
-        """``changes_between`` as a generator that yields between slices of work."""
-        self._check(start)
+        """``changes_between`` as a generator that yields between slices of work.
+        A start before the horizon counts from the earliest state known."""
         lo = bisect.bisect_right(self._times, start, lo=self._start)
         hi = bisect.bisect_right(self._times, end, lo=lo)
         changes = self._changes[lo:hi]
@@ -265,7 +270,3 @@ def _alive(element: Node | None) -> Node | None:
     alive = copy.copy(element)
     alive.deleted_at = None
     return alive
-
-
-def _iso(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="seconds")

@@ -143,11 +143,54 @@ def _add(doc: Any, parts: list[str], value: Any) -> None:
         raise OpError("cannot add into a scalar")
 
 
-def json_patch(document: object, patch: object) -> object:
-    """Apply an RFC 6902 patch to a deep copy of ``document`` (the patched copy)."""
+def json_size(value: object, cap: int) -> int:
+    """About how many bytes the compact JSON of ``value`` takes, counted up to just
+    past ``cap`` (so measuring a huge or self-repeating value costs at most ``cap``)."""
+    total = 0
+    stack = [value]
+    while stack and total <= cap:
+        item = stack.pop()
+        if isinstance(item, str):
+            total += len(item) + 2
+        elif isinstance(item, dict):
+            total += 2 + 2 * len(item)
+            for key, child in item.items():
+                total += len(key) + 2 if isinstance(key, str) else 8
+                stack.append(child)
+        elif isinstance(item, list):
+            total += 2 + len(item)
+            stack.extend(item)
+        else:
+            total += 8
+    return total
+
+
+class _Budget:
+    """The patched document's size, kept as operations add and remove values."""
+
+    def __init__(self, document: object, max_size: int | None) -> None:
+        self.max = max_size
+        self.size = json_size(document, max_size) if max_size is not None else 0
+
+    def add(self, value: object) -> None:
+        if self.max is not None:
+            self.size += json_size(value, self.max)
+            if self.size > self.max:
+                raise OpError(f"the patched element would be over {self.max} bytes")
+
+    def remove(self, value: object) -> None:
+        if self.max is not None:
+            self.size -= json_size(value, self.max)
+
+
+def json_patch(document: object, patch: object, max_size: int | None = None) -> object:
+    """Apply an RFC 6902 patch to a deep copy of ``document`` (the patched copy).
+    With ``max_size``, an operation that would make the document's JSON bigger than
+    that is refused before it runs (``copy`` could otherwise double it at each step)."""
     if not isinstance(patch, list):
         raise OpError("a JSON Patch must be an array of operations")
     doc = copy.deepcopy(document)
+    budget = _Budget(doc, max_size)
     for op in patch:
         if not isinstance(op, dict):
             raise OpError("each patch operation must be an object")
@@ -156,16 +199,20 @@ def json_patch(document: object, patch: object) -> object:
         if name in ("add", "replace", "test") and "value" not in op:
             raise OpError(f"{name} needs a value")
         if name == "add":
+            budget.add(op["value"])
             _add(doc, parts, copy.deepcopy(op["value"]))
         elif name == "remove":
-            _remove(doc, parts)
+            budget.remove(_remove(doc, parts))
         elif name == "replace":
-            _remove(doc, parts)
+            budget.remove(_remove(doc, parts))
+            budget.add(op["value"])
             _add(doc, parts, copy.deepcopy(op["value"]))
-        elif name in ("move", "copy"):
-            source = _pointer(op.get("from"))
-            value = _remove(doc, source) if name == "move" else copy.deepcopy(_get(doc, source))
-            _add(doc, parts, value)
+        elif name == "move":
+            _add(doc, parts, _remove(doc, _pointer(op.get("from"))))
+        elif name == "copy":
+            source = _get(doc, _pointer(op.get("from")))
+            budget.add(source)
+            _add(doc, parts, copy.deepcopy(source))
         elif name == "test":
             if _get(doc, parts) != op["value"]:
                 raise OpError(f"test failed at {op.get('path')!r}")

@@ -120,8 +120,9 @@ def _decode(kind: type[_E], obj: object, floats: bool) -> _E:
     try:
         element = kind.from_json(obj)
     except GraphError as exc:
+        element_id = obj.get("ID") if isinstance(obj, dict) else None
         raise Rejected(
-            "decode", str(exc), obj.get("ID") if isinstance(obj, dict) else None
+            "decode", str(exc), element_id if isinstance(element_id, str) else None
         ) from None
     if floats:
         element.metadata = normalize(element.metadata)

@@ -34,11 +34,19 @@ _JSON_CHUNK = 512
 class RunOptions:
     """Where a query may look: ``at``/``window`` reach the past for ``G.At``/``G.Context``
     (without them those steps fail with "Backend does not support history");
-    ``now_ms`` pins "now" (default: the clock when the run starts)."""
+    ``now_ms`` pins "now" (default: the clock when the run starts).
+
+    Budgets, for queries from clients: ``max_elements`` bounds the elements the
+    steps produce and the result holds; ``seconds`` bounds the time of an
+    ``run_async``; ``cancelled`` is asked between slices (the client left).
+    Past any of them the run stops with a GremlinError naming the budget."""
 
     at: AtFn | None = None
     window: WindowFn | None = None
     now_ms: int | None = None
+    max_elements: int | None = None
+    seconds: float | None = None
+    cancelled: Callable[[], bool] | None = None
 
 
 NOW = RunOptions()
@@ -83,10 +91,16 @@ class CompiledQuery:
         if form is AS_VIEW and not self.returns_graph:
             raise GremlinError(f"the query returns {self.kind}, not a graph")
         when = now_ms() if options.now_ms is None else options.now_ms
-        run = Run(view, options.at, options.window, when)
+        run = Run(view, options.at, options.window, when, options.max_elements)
         value: Any = view
         for op in self._ops:
             value = yield from op(run, value)
+        limit = options.max_elements
+        if limit is not None and isinstance(value, list) and len(value) > limit:
+            raise GremlinError(
+                f"the query returns more than {limit} items (gremlin-max-elements); "
+                "narrow it with Has() or Limit()"
+            )
         return (yield from form.output(self.kind, value))
 
     @overload
@@ -108,8 +122,9 @@ class CompiledQuery:
     async def run_async(
         self, view: GraphView, options: RunOptions = NOW, *, form: Form[Any] | None = None
     ) -> Any:
-        """``run`` for an event loop: gives the loop a turn every ~10 ms of work."""
-        return await _drive_async(self.steps(view, options, form or AS_JSON))
+        """``run`` for an event loop: gives the loop a turn every ~10 ms of work, and
+        stops when ``options.seconds`` have passed or ``options.cancelled()`` says so."""
+        return await _drive_async(self.steps(view, options, form or AS_JSON), options)
 
 
 def _advance(gen: Generator[None, None, T], deadline: float) -> list[T]:
@@ -128,14 +143,25 @@ def _drive(gen: Generator[None, None, T]) -> T:
     return _advance(gen, math.inf)[0]
 
 
-async def _drive_async(gen: Generator[None, None, T]) -> T:
-    while not (done := _advance(gen, time.monotonic() + SLICE_SECONDS)):
-        await asyncio.sleep(0)
+async def _drive_async(gen: Generator[None, None, T], options: RunOptions) -> T:
+    started = time.monotonic()
+    budget = math.inf if options.seconds is None else options.seconds
+    try:
+        while not (done := _advance(gen, time.monotonic() + SLICE_SECONDS)):
+            if time.monotonic() - started > budget:
+                raise GremlinError(
+                    f"the query ran for more than {budget:g} s (gremlin-timeout); narrow it"
+                )
+            if options.cancelled is not None and options.cancelled():
+                raise GremlinError("the query was cancelled: its client left")
+            await asyncio.sleep(0)
+    finally:
+        gen.close()  # whatever it built is freed now, not when the frame is collected
     return done[0]
 
 
 def _dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"))
+    return json.dumps(value, separators=(",", ":"), allow_nan=False)
 
 
 def _text_pieces(kind: str, value: Any) -> Gen:

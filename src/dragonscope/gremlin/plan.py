@@ -53,11 +53,23 @@ class Run:
     at: AtFn | None
     window: WindowFn | None
     now_ms: int
+    max_elements: int | None = None
     graph: GraphView = field(init=False)
     marks: dict[str, list[Node]] = field(default_factory=dict)
+    touched: int = 0
 
     def __post_init__(self) -> None:
         self.graph = self.root
+
+    def touch(self, count: int) -> None:
+        """Count elements a step produced; past ``max_elements`` the query stops
+        (each move can multiply the elements: Both().Both()... grows geometrically)."""
+        self.touched += count
+        if self.max_elements is not None and self.touched > self.max_elements:
+            raise GremlinError(
+                f"the query touches more than {self.max_elements} elements "
+                "(gremlin-max-elements); narrow it with Has() or Limit()"
+            )
 
 
 @dataclass(frozen=True, slots=True)

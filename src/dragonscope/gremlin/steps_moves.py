@@ -26,12 +26,16 @@ def step_neighbours(c: Compiler, step: Step, kind: str, rest: Sequence[Step]) ->
     def op(run: Run, nodes: list[Node]) -> Gen:
         graph = run.graph
         out: list[Node] = []
+        charged = 0
         for i, node in enumerate(nodes):
             for other in _adjacent(graph, node.id, direction):
                 if match is None or match(other):
                     out.append(other)
             if not i % 256:
+                run.touch(len(out) - charged)
+                charged = len(out)
                 yield
+        run.touch(len(out) - charged)
         return out
 
     return Compiled(op, NODES)
@@ -68,12 +72,16 @@ def step_edges_of(c: Compiler, step: Step, kind: str, rest: Sequence[Step]) -> C
     def op(run: Run, nodes: list[Node]) -> Gen:
         graph = run.graph
         out: list[Edge] = []
+        charged = 0
         for i, node in enumerate(nodes):
             for edge in _incident(graph, node.id, direction):
                 if match is None or match(edge):
                     out.append(edge)
             if not i % 256:
+                run.touch(len(out) - charged)
+                charged = len(out)
                 yield
+        run.touch(len(out) - charged)
         return out
 
     return Compiled(op, EDGES)
@@ -94,6 +102,7 @@ def step_ends(c: Compiler, step: Step, kind: str, rest: Sequence[Step]) -> Compi
                     out.append(node)
             if not i % 1024:
                 yield
+        run.touch(len(out))
         return out
 
     return Compiled(op, NODES)

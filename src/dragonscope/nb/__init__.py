@@ -43,6 +43,7 @@ from dragonscope.nb.schema import (
     redact,
     serialize,
 )
+from dragonscope.nb.secrets import scrub
 
 __all__ = [
     "COUNTER_VALUE",
@@ -72,6 +73,7 @@ __all__ = [
     "read_dump",
     "read_project_names",
     "redact",
+    "scrub",
     "serialize",
     "stored_objects",
     "tables",

@@ -17,7 +17,7 @@ from typing import Any, overload
 from dragonscope.nb.checkers import CHECKERS, CONVERTERS, FIELD_TYPES, Checker
 from dragonscope.nb.problems import MISSING_FIELD, WRONG_TYPE, Complaint, describe, show_value
 from dragonscope.nb.rules import Rule
-from dragonscope.nb.secrets import has_secret, looks_secret, without_secrets
+from dragonscope.nb.secrets import has_secret, secret_item, shaped_secret, without_secrets
 
 
 @dataclass(frozen=True, eq=False)
@@ -150,7 +150,6 @@ class Struct:
     doc: str = ""
     _plan: tuple[tuple[str, Field, Checker | None], ...] = field(init=False, repr=False)
     _secrets: frozenset[str] = field(init=False, repr=False)
-    _embedded: tuple[tuple[str, Struct], ...] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         plan = tuple(
@@ -160,22 +159,28 @@ class Struct:
         object.__setattr__(self, "_plan", plan)
         secrets = frozenset(name for name, spec in self.fields.items() if spec.secret)
         object.__setattr__(self, "_secrets", secrets)
-        embedded = tuple((n, f.struct) for n, f in self.fields.items() if f.struct is not None)
-        object.__setattr__(self, "_embedded", embedded)
 
     def has_secret(self, data: object) -> bool:
-        """Whether ``data`` holds a secret: a declared secret field, or an undeclared field
-        whose name looks like a credential (a newer Dragonflow may add one)."""
+        """Whether ``data`` holds a secret: a declared secret field, an undeclared field
+        that looks like a credential (a newer Dragonflow may add one), or a value with a
+        secret's shape in any field (``nb/secrets.py``)."""
         if isinstance(data, list):
             return any(self.has_secret(item) for item in data)
         if not isinstance(data, dict):
             return False
         if not self._secrets.isdisjoint(data):
             return True
-        extra = data.keys() - self.fields.keys()
-        if extra and any(looks_secret(key) or has_secret(data[key]) for key in extra):
-            return True
-        return any(name in data and inner.has_secret(data[name]) for name, inner in self._embedded)
+        for key, value in data.items():
+            spec = self.fields.get(key)
+            if spec is None:
+                found = secret_item(key, value) or has_secret(value)
+            elif spec.struct is not None:
+                found = spec.struct.has_secret(value)
+            else:
+                found = shaped_secret(value) or has_secret(value)
+            if found:
+                return True
+        return False
 
     @overload
     def without_secrets(self, data: dict[str, Any]) -> dict[str, Any]: ...
@@ -191,10 +196,14 @@ class Struct:
         for key, item in data.items():
             spec = self.fields.get(key)
             if spec is None:
-                if not looks_secret(key):
+                if not secret_item(key, item):
                     kept[key] = without_secrets(item)
-            elif not spec.secret:
-                kept[key] = item if spec.struct is None else spec.struct.without_secrets(item)
+            elif spec.secret or shaped_secret(item):
+                continue
+            elif spec.struct is not None:
+                kept[key] = spec.struct.without_secrets(item)
+            else:
+                kept[key] = without_secrets(item)
         return kept
 
     def validate(self, data: Mapping[str, Any], prefix: str, out: list[Complaint]) -> None:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 from typing import Any, TypeGuard
 
+from dragonscope.nb.secrets import NOT_SHOWN, shaped_secret
+
 Complaint = tuple[str, str, str]
 """(problem kind, field path, message): a Problem without its table and id."""
 
@@ -68,8 +70,11 @@ def show_number(value: float) -> str:
 
 
 def quote(text: Any) -> str:
-    """Stored text quoted for a one-line message: escaped, and cut when long."""
+    """Stored text quoted for a one-line message: escaped, and cut when long; a value
+    shaped like a secret is not quoted at all."""
     text = str(text)
+    if shaped_secret(text):
+        return NOT_SHOWN
     if len(text) > _SHOWN:
         return json.dumps(text[:_SHOWN], ensure_ascii=False) + "..."
     return json.dumps(text, ensure_ascii=False)

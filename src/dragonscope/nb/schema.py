@@ -61,7 +61,7 @@ from dragonscope.nb.rules import (
     SameFamily,
     SameLength,
 )
-from dragonscope.nb.secrets import has_secret, without_secrets
+from dragonscope.nb.secrets import NOT_SHOWN, has_secret, may_hold_secret, without_secrets
 from dragonscope.nb.tables import (
     ACTIVEPORT,
     BGP_PEER,
@@ -543,6 +543,8 @@ def _load(raw: Any) -> tuple[dict[str, Any] | None, tuple[str, str] | None]:
     except json.JSONDecodeError as exc:
         start = max(0, exc.pos - 20)
         near = ("..." if start else "") + quote(exc.doc[start : exc.pos + 20])
+        if may_hold_secret(exc.doc):  # not one character of a malformed secret
+            near = NOT_SHOWN
         return None, (
             INVALID_JSON,
             f"expected a JSON object, found invalid JSON ({exc.msg} at line {exc.lineno} "
@@ -629,10 +631,10 @@ def _without_nulls(value: Any) -> Any:
 
 
 def redact(obj: NbObject) -> dict[str, Any]:
-    """The object's data without secret fields (``bgp_peer.password``), for display.
-
-    Undeclared fields whose name holds "password", "secret" or "token" go too.
-    Returns a copy when something had to go, else the data itself: never mutate it.
+    """The object's data without secrets, for display: declared secret fields
+    (``bgp_peer.password``), undeclared fields named like credentials, and values
+    shaped like secrets (``nb/secrets.py``). Returns a copy when something had to go,
+    else the data itself: never mutate it.
     """
     spec = TABLES.get(obj.table)
     if spec is None:

@@ -50,6 +50,7 @@ from dragonscope.skydive.messages import (
     Message,
     MessageError,
     decode,
+    from_json,
     new_message,
     wire_constants,
 )
@@ -114,6 +115,7 @@ __all__ = [
     "PublisherDisconnected",
     "analyzer_base_url",
     "decode",
+    "from_json",
     "make_ssl_context",
     "new_message",
     "wire_constants",

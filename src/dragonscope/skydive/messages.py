@@ -69,7 +69,7 @@ class MessageError(ValueError):
 
 
 def _dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"))
+    return json.dumps(value, separators=(",", ":"), allow_nan=False)  # never NaN on the wire
 
 
 @dataclass(slots=True)
@@ -122,6 +122,11 @@ def decode(frame: str | bytes) -> Message:
         raw = json.loads(frame)
     except (ValueError, UnicodeDecodeError) as exc:
         raise MessageError(f"invalid JSON: {exc}") from None
+    return from_json(raw)
+
+
+def from_json(raw: object) -> Message:
+    """The message a decoded frame holds (for receivers that decode frames themselves)."""
     if not isinstance(raw, dict):
         raise MessageError("message must be a JSON object")
     namespace, type_ = raw.get(FIELD_NAMESPACE, ""), raw.get(FIELD_TYPE, "")

@@ -196,11 +196,11 @@ class AnalyzerHttp:
                 url, data=form, ssl=self.ssl_option, allow_redirects=False
             ) as resp:
                 body = await resp.text()
-                if resp.status == 401:
+                if resp.status in (401, 429):  # wrong credentials, or too many of them
                     raise AuthenticationError(
                         f"login as {self.credentials.user!r}{self.credentials.source()} "
-                        f"refused (HTTP 401): {body.strip()}",
-                        401,
+                        f"refused (HTTP {resp.status}): {body.strip()}",
+                        resp.status,
                     )
                 if resp.status != 200:
                     raise AnalyzerError(f"login failed with HTTP {resp.status}", resp.status)

@@ -37,14 +37,15 @@ def stored_fields(obj: NbObject) -> dict[str, Any]:
 
 
 def base(obj: NbObject) -> dict[str, Any]:
-    """Metadata every NB object node carries."""
+    """Metadata every NB object node carries (a name shaped like a secret is not shown)."""
+    fields = stored_fields(obj)
     metadata: dict[str, Any] = {
-        "Name": display_name(obj.data.get("name"), obj.id),
+        "Name": display_name(fields.get("name"), obj.id),
         "Type": obj.table,
         "Manager": MANAGER,
-        DRAGONFLOW: stored_fields(obj),
+        DRAGONFLOW: fields,
     }
-    topic = obj.data.get("topic")
+    topic = fields.get("topic")
     if isinstance(topic, str) and topic:
         metadata["Tenant"] = topic
     if obj.problems:

@@ -9,13 +9,15 @@ host id on the same endpoint (409), and names the peer's graph Origin
 from __future__ import annotations
 
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
-from aiohttp import web
+from aiohttp import WSCloseCode, web
 
-from dragonscope.analyzer.auth import Authenticator, Forbidden, Unauthenticated
+from dragonscope.analyzer.auth import Authenticator, Forbidden, Principal, Unauthenticated
+from dragonscope.analyzer.bounds import FRAME
 from dragonscope.skydive import (
     HDR_CLIENT_TYPE,
     HDR_HOST_ID,
@@ -24,6 +26,8 @@ from dragonscope.skydive import (
 )
 
 T = TypeVar("T")
+# Set by ``refuse`` once a handshake is authorized: who watches the socket's credentials.
+_WATCH = web.RequestKey("dragonscope.watch", tuple)
 
 
 class HandshakeError(Exception):
@@ -48,18 +52,19 @@ def peer_address(request: web.Request) -> tuple[str, int]:
     return request.remote or "unknown", 0
 
 
-def refuse(request: web.Request, auth: Authenticator, action: str) -> web.Response | None:
+def refuse(request: web.Request, auth: Authenticator, action: str) -> web.Response | Principal:
     """The answer to a WebSocket handshake that may not go on (auth, role, not a
-    WebSocket), or None: the checks both endpoints make before their own."""
+    WebSocket), or who asks: the checks both endpoints make before their own."""
     try:
-        auth.authorize(request, action)
+        principal = auth.authorize(request, action)
+        request[_WATCH] = (auth, action)
     except Unauthenticated as exc:
         return web.Response(status=401, text=str(exc))
     except Forbidden as exc:
         return web.Response(status=403, text=str(exc), headers={"Connection": "close"})
     if not web.WebSocketResponse().can_prepare(request).ok:
         return web.Response(status=426, text="this endpoint speaks WebSocket only")
-    return None
+    return principal
 
 
 def refused(exc: HandshakeError) -> web.Response:
@@ -72,6 +77,10 @@ async def accept(ws: web.WebSocketResponse, request: web.Request, host_id: str) 
     ws.headers[HDR_HOST_ID] = host_id
     ws.headers[HDR_SERVICE_TYPE] = "analyzer"
     await ws.prepare(request)
+    watcher = request.get(_WATCH)
+    if watcher is not None:  # closed when its credentials expire or are revoked
+        auth, action = watcher
+        auth.watch(ws, request, action)
 
 
 @dataclass(eq=False)
@@ -112,6 +121,52 @@ def identify(request: web.Request) -> Connection:
     if protocol != "json":
         raise HandshakeError(400, f"X-Client-Protocol {protocol!r} is not supported: use json")
     return Connection(host_id, client_type, protocol, addr, port)
+
+
+class BoundedSocket(web.WebSocketResponse):
+    """A WebSocket whose close for an oversized frame says which bound it broke
+    (aiohttp closes with code 1009 and no text)."""
+
+    def __init__(self, *, max_msg_size: int, **kwargs: Any) -> None:
+        super().__init__(max_msg_size=max_msg_size, **kwargs)
+        self._too_big = f"frame over {max_msg_size} bytes ({FRAME})".encode()
+
+    async def close(
+        self, *, code: int = WSCloseCode.OK, message: bytes = b"", drain: bool = True
+    ) -> bool:
+        if code == WSCloseCode.MESSAGE_TOO_BIG and not message:
+            message = self._too_big
+        return await super().close(code=code, message=message, drain=drain)
+
+
+class Admission:
+    """How many connections an endpoint holds, in all and per user, under its bounds."""
+
+    def __init__(self, what: str, total: int, per_user: int, refused: Counter[str]) -> None:
+        self.what, self.total, self.per_user = what, total, per_user
+        self.by_user: dict[str, int] = {}
+        self.refused = refused  # by bound name, for /metrics
+
+    def enter(self, user: str) -> None:
+        """Count one more connection of ``user``; HandshakeError (503/429) past a bound."""
+        if sum(self.by_user.values()) >= self.total:
+            self.refused[f"max-{self.what}s"] += 1
+            raise HandshakeError(
+                503, f"{self.total} {self.what}s are connected (max-{self.what}s); try later"
+            )
+        if self.by_user.get(user, 0) >= self.per_user:
+            self.refused[f"max-{self.what}s-per-user"] += 1
+            raise HandshakeError(
+                429, f"user {user!r} has {self.per_user} {self.what}s (max-{self.what}s-per-user)"
+            )
+        self.by_user[user] = self.by_user.get(user, 0) + 1
+
+    def leave(self, user: str) -> None:
+        left = self.by_user.get(user, 0) - 1
+        if left > 0:
+            self.by_user[user] = left
+        else:
+            self.by_user.pop(user, None)
 
 
 class Pool(Generic[T]):

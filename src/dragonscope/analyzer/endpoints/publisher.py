@@ -4,7 +4,11 @@ Messages of one connection are applied strictly in order. A message that
 breaks a rule changes nothing, is recorded (metrics, log, ``/api/rejections``)
 and answered on the same connection with a reply carrying the request's UUID,
 ``Status: 400`` and ``Obj: {"Rule", "Error", "ID"}``; the connection and the
-rest of the graph carry on.
+rest of the graph carry on. Frames are decoded under the input bounds
+(``bounds``): depth, finite numbers, metadata keys and depth, element size (also
+after a partial update); a frame over ``max-frame-bytes`` closes the connection
+with a reason naming it. A ``SyncRequest`` is answered from the graph's JSON
+encoded in slices, shared by the requests in flight.
 """
 
 from __future__ import annotations
@@ -13,16 +17,20 @@ import asyncio
 import logging
 import re
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import WSMsgType, web
 
 from dragonscope import skydive as m
-from dragonscope.analyzer import auth
+from dragonscope.analyzer import auth, bounds
 from dragonscope.analyzer.auth import Authenticator
+from dragonscope.analyzer.bounds import InputRefused
 from dragonscope.analyzer.chassis_calls import ChassisCalls
+from dragonscope.analyzer.chunked import SharedGraphJson
 from dragonscope.analyzer.endpoints.handshake import (
+    Admission,
+    BoundedSocket,
     Connection,
     HandshakeError,
     Pool,
@@ -49,7 +57,6 @@ from dragonscope.graph import (
 
 log = logging.getLogger(__name__)
 
-MAX_FRAME = 512 * 2**20  # a full Sync of a large cloud fits
 CLOSE_TIMEOUT_S = 2.0  # how long a closing handshake may take
 YIELD_EVERY = 32  # frames applied before other tasks get a turn
 # A JSON number with a fraction or exponent: it follows ':', '[' or ',' (a false
@@ -66,7 +73,10 @@ class PublisherSession:
         rejections: RejectionLog,
         counters: Counter[str],
         conn: Connection,
+        settings: AnalyzerSettings,
     ) -> None:
+        self.settings = settings
+        self.sync_requests: list[str] = []  # UUIDs of SyncRequests to answer
         self.store = store
         self.rejections = rejections
         self.counters = counters
@@ -99,7 +109,9 @@ class PublisherSession:
         text = frame if isinstance(frame, str) else frame.decode("utf-8", "replace")
         self._floats = FLOAT_TOKEN.search(text) is not None
         try:
-            msg = m.decode(frame)
+            msg = m.from_json(bounds.loads(frame, self.settings.max_json_depth))
+        except InputRefused as exc:
+            return [self.reject(None, Rejected(exc.bound, exc.detail))]
         except m.MessageError as exc:
             return [self.reject(None, Rejected("decode", str(exc)))]
         if msg.namespace != m.GRAPH:
@@ -120,11 +132,39 @@ class PublisherSession:
             return [self.reject(msg, Rejected("graph", str(exc)))]
         return [reply] if reply is not None else []
 
+    # -- bounds --------------------------------------------------------------------
+    def _bounded(self, obj: Any, before: Any = None) -> None:
+        """Refuse an element (or partial update, with the element it applies to)
+        past the metadata or size bounds."""
+        s = self.settings
+        try:
+            if isinstance(obj, dict):
+                bounds.check_metadata(
+                    obj.get("Metadata"), s.max_metadata_key_length, s.max_metadata_depth
+                )
+                ops = obj.get("Ops")
+                for op in ops if isinstance(ops, list) else ():
+                    if isinstance(op, dict) and isinstance(op.get("Key"), str):
+                        bounds.check_metadata(
+                            {op["Key"]: op.get("Value")},
+                            s.max_metadata_key_length,
+                            s.max_metadata_depth,
+                        )
+            if bounds.size_over([obj, before], s.max_element_bytes):
+                raise InputRefused(bounds.ELEMENT, f"element over {s.max_element_bytes} bytes")
+        except InputRefused as exc:
+            element_id = obj.get("ID") if isinstance(obj, dict) else None
+            raise Rejected(
+                exc.bound, exc.detail, element_id if isinstance(element_id, str) else None
+            ) from None
+
     # -- handlers ----------------------------------------------------------------
     def _node(self, msg: m.Message, apply: Callable[..., bool]) -> None:
+        self._bounded(msg.obj)
         apply(decode_node(msg.obj, floats=self._floats), self.origin)
 
     def _edge(self, msg: m.Message, apply: Callable[..., bool]) -> None:
+        self._bounded(msg.obj)
         apply(decode_edge(msg.obj, floats=self._floats), self.origin)
 
     def _node_deleted(self, msg: m.Message) -> None:
@@ -139,14 +179,36 @@ class PublisherSession:
             self.store.delete_edge(edge, self.origin)
 
     def _partial(self, msg: m.Message, apply: Callable[[Any, str], bool]) -> None:
-        apply(msg.obj, self.origin)
+        obj = msg.obj
+        element_id = obj.get("ID") if isinstance(obj, dict) else None
+        if isinstance(obj, dict) and isinstance(element_id, str):
+            graph = self.store.graph
+            nodes = msg.type == m.NODE_PARTIALLY_UPDATED
+            current = graph.node(element_id) if nodes else graph.edge(element_id)
+            self._bounded(obj, current.metadata if current is not None else None)
+        apply(obj, self.origin)
 
     def _sync(self, msg: m.Message) -> None:
-        for exc in self.store.sync(msg.obj, self.origin):
+        obj = msg.obj
+        if isinstance(obj, dict):  # elements past a bound are left out, each rejected
+            obj = dict(obj)
+            for key in ("Nodes", "Edges"):
+                elements = obj.get(key)
+                if isinstance(elements, list):
+                    obj[key] = [e for e in elements if self._within(msg, e)]
+        for exc in self.store.sync(obj, self.origin):
             self.rejections.record(self._rejection(msg, exc))
 
-    def _sync_request(self, msg: m.Message) -> str:
-        return encode(m.SYNC_REPLY, self.store.graph.to_json(), uuid=msg.uuid)
+    def _within(self, msg: m.Message, element: Any) -> bool:
+        try:
+            self._bounded(element)
+        except Rejected as exc:
+            self.rejections.record(self._rejection(msg, exc))
+            return False
+        return True
+
+    def _sync_request(self, msg: m.Message) -> None:
+        self.sync_requests.append(msg.uuid)  # answered by the endpoint, off this step
 
     # -- rejections ---------------------------------------------------------------
     def _rejection(self, msg: m.Message | None, exc: Rejected) -> Rejection:
@@ -165,10 +227,9 @@ class PublisherSession:
         )
 
     def reject(self, msg: m.Message | None, exc: Rejected) -> str:
-        rejection = self._rejection(msg, exc)
-        self.rejections.record(rejection)
+        rejection = self.rejections.record(self._rejection(msg, exc))
         return encode(
-            msg.type if msg else "Error",
+            rejection.type if msg else "Error",  # cut like the sample: replies stay small
             {"Rule": rejection.rule, "Error": rejection.error, "ID": rejection.element_id},
             namespace=msg.namespace if msg else m.GRAPH,
             uuid=rejection.uuid,
@@ -196,8 +257,15 @@ class PublisherEndpoint:
         counters: Counter[str],
         sockets: Sockets,
         calls: ChassisCalls,
+        graph_json: SharedGraphJson,
+        backpressure: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
+        self.graph_json = graph_json
+        self.admission = Admission(
+            "publisher", settings.max_publishers, settings.max_publishers_per_user, counters
+        )
         self.auth, self.settings, self.store, self.calls = auth, settings, store, calls
+        self.backpressure = backpressure  # e.g. the history recorder's room()
         self.rejections, self.pool, self.counters, self.sockets = (
             rejections,
             pool,
@@ -209,19 +277,24 @@ class PublisherEndpoint:
         router.add_get("/ws/publisher", self.handle)
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
-        refusal = refuse(request, self.auth, auth.PUBLISH)
-        if refusal is not None:
-            return refusal
+        principal = refuse(request, self.auth, auth.PUBLISH)
+        if isinstance(principal, web.Response):
+            return principal
         try:
             conn = identify(request)
             conn.persistence = request.headers.get(m.HDR_PERSISTENCE, "")
             self.pool.claim(conn.host_id, conn)
         except HandshakeError as exc:
             return refused(exc)
-        session = PublisherSession(self.store, self.rejections, self.counters, conn)
-        ws = web.WebSocketResponse(
+        try:
+            self.admission.enter(principal.name)
+        except HandshakeError as exc:
+            self.pool.release(conn.host_id, conn)
+            return refused(exc)
+        session = PublisherSession(self.store, self.rejections, self.counters, conn, self.settings)
+        ws = BoundedSocket(
             heartbeat=self.settings.ping_interval,
-            max_msg_size=MAX_FRAME,
+            max_msg_size=self.settings.max_frame_bytes,
             compress=False,
             timeout=CLOSE_TIMEOUT_S,
         )
@@ -236,6 +309,8 @@ class PublisherEndpoint:
             async for frame in ws:
                 if conn.messages_in % YIELD_EVERY == 0:
                     await asyncio.sleep(0)  # a burst must not starve subscribers' writers
+                    if self.backpressure is not None:
+                        await self.backpressure()
                 if frame.type == WSMsgType.TEXT:
                     replies = session.handle_frame(frame.data)
                 elif frame.type == WSMsgType.BINARY:
@@ -247,9 +322,15 @@ class PublisherEndpoint:
                 for reply in replies:
                     await ws.send_str(reply)
                     self.counters["messages_out"] += 1
+                while session.sync_requests:
+                    uuid = session.sync_requests.pop(0)
+                    text = await self.graph_json.message(m.SYNC_REPLY, m.GRAPH, uuid)
+                    await ws.send_frame(memoryview(text), WSMsgType.TEXT)  # type: ignore[arg-type]
+                    self.counters["messages_out"] += 1
             return ws
         finally:
             self.calls.forget(ws)
+            self.admission.leave(principal.name)
             self.sockets.discard(ws)
             self.pool.release(conn.host_id, conn)
             if session.authored and conn.persistence == m.DELETE_ON_DISCONNECT:

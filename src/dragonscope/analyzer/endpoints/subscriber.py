@@ -16,16 +16,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import Counter
 from dataclasses import dataclass
 from typing import Protocol
 
-from aiohttp import WSMsgType, web
+from aiohttp import WSCloseCode, WSMsgType, web
 
 from dragonscope import skydive as m
-from dragonscope.analyzer import auth
+from dragonscope.analyzer import auth, bounds
 from dragonscope.analyzer.auth import Authenticator
-from dragonscope.analyzer.chunked import drive
 from dragonscope.analyzer.endpoints.handshake import (
+    Admission,
+    BoundedSocket,
     Connection,
     HandshakeError,
     Pool,
@@ -36,6 +38,7 @@ from dragonscope.analyzer.endpoints.handshake import (
     refused,
 )
 from dragonscope.analyzer.endpoints.publisher import CLOSE_TIMEOUT_S
+from dragonscope.analyzer.past import Past
 from dragonscope.analyzer.query import QueryError, compile_query, graph_ids_async
 from dragonscope.analyzer.services import Live, Sockets
 from dragonscope.analyzer.settings import AnalyzerSettings
@@ -47,7 +50,8 @@ from dragonscope.analyzer.subscribers import (
     ViewFilter,
     encode,
 )
-from dragonscope.graph import Graph, History, HistoryError
+from dragonscope.graph import Graph, HistoryError
+from dragonscope.history import StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +63,7 @@ class Views(Protocol):
     def graph(self) -> Graph: ...
 
     @property
-    def history(self) -> History: ...
+    def past(self) -> Past: ...
 
     @property
     def hub(self) -> SubscriberHub: ...
@@ -70,7 +74,7 @@ class LiveViews:
     """The live services behind subscribers' views."""
 
     graph: Graph
-    history: History
+    past: Past
     hub: SubscriberHub
 
 
@@ -78,10 +82,10 @@ async def make_filter(views: Views, text: str) -> tuple[ViewFilter, tuple[set[st
     """Compile a subscriber filter and run it once; raises QueryError unless it
     yields a graph. Returns the filter and the IDs it gave."""
     compiled = compile_query(text)
-    history = views.history
+    past = views.past
 
     async def view_filter(graph: Graph) -> tuple[set[str], set[str]]:
-        return await graph_ids_async(compiled, graph, history)
+        return await graph_ids_async(compiled, graph, past)
 
     return view_filter, await view_filter(views.graph)
 
@@ -105,7 +109,7 @@ async def _change_view_and_reply(views: Views, sub: Subscriber, msg: m.Message) 
         elif wanted == "":
             sub.view_filter, sub.filter_text = None, ""
             if isinstance(at, int) and not isinstance(at, bool) and at > 0:
-                past = await drive(views.history.view_at_steps(at))
+                past = await views.past.view_at(at)
                 nodes, edges = list(past.nodes()), list(past.edges())
             else:
                 nodes, edges = hub.view_lists(sub)
@@ -117,6 +121,9 @@ async def _change_view_and_reply(views: Views, sub: Subscriber, msg: m.Message) 
             nodes, edges = hub.view_lists(sub)
     except (QueryError, HistoryError) as exc:
         sub.push(encode(m.SYNC_REPLY, str(exc), uuid=msg.uuid, status=400))
+        return
+    except StoreUnavailable as exc:
+        sub.push(encode(m.SYNC_REPLY, f"history unavailable: {exc}", uuid=msg.uuid, status=503))
         return
     await hub.send_graph(sub, m.SYNC_REPLY, nodes, edges, uuid=msg.uuid)
 
@@ -132,10 +139,14 @@ class SubscriberEndpoint:
         hub: SubscriberHub,
         pool: Pool[tuple[Connection, Subscriber]],
         sockets: Sockets,
+        refused: Counter[str],
     ) -> None:
         self.auth, self.settings = auth, settings
-        self.views = LiveViews(live.graph, live.history, hub)
+        self.views = LiveViews(live.graph, live.past, hub)
         self.pool, self.sockets = pool, sockets
+        self.admission = Admission(
+            "subscriber", settings.max_subscribers, settings.max_subscribers_per_user, refused
+        )
 
     def mount(self, router: web.UrlDispatcher) -> None:
         router.add_get("/ws/subscriber", self.handle)
@@ -163,14 +174,18 @@ class SubscriberEndpoint:
             except QueryError as exc:
                 raise HandshakeError(400, f"{m.HDR_GREMLIN_FILTER}: {exc}") from None
         sub = Subscriber(
-            ws=web.WebSocketResponse(
-                heartbeat=self.settings.ping_interval, compress=False, timeout=CLOSE_TIMEOUT_S
+            ws=BoundedSocket(
+                heartbeat=self.settings.ping_interval,
+                compress=False,
+                timeout=CLOSE_TIMEOUT_S,
+                max_msg_size=self.settings.max_body_bytes,  # its frames are requests
             ),
             host_id=conn.host_id,
             client_type=conn.client_type,
             policy=policy,
             namespaces=namespaces,
             queue_max=self.settings.subscriber_queue,
+            queue_max_bytes=self.settings.subscriber_queue_bytes,
             remote=f"{conn.addr}:{conn.port}",
             view_filter=view_filter,
             filter_text=filter_text,
@@ -178,16 +193,21 @@ class SubscriberEndpoint:
         return sub, first_ids, version
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
-        refusal = refuse(request, self.auth, auth.READ)
-        if refusal is not None:
-            return refusal
+        principal = refuse(request, self.auth, auth.READ)
+        if isinstance(principal, web.Response):
+            return principal
         hub = self.views.hub
+        try:
+            self.admission.enter(principal.name)
+        except HandshakeError as exc:
+            return refused(exc)
         try:
             conn = identify(request)
             sub, first_ids, version = await self._subscriber(request, conn)
             entry = (conn, sub)
             self.pool.claim(conn.host_id, entry)
         except HandshakeError as exc:
+            self.admission.leave(principal.name)
             return refused(exc)
         writer: asyncio.Task[None] | None = None
         try:
@@ -195,7 +215,7 @@ class SubscriberEndpoint:
             self.sockets.add(sub.ws)
             transport = request.transport
             if transport is not None:
-                sub.abort = transport.close
+                sub.abort = lambda reason: _cut_off(sub.ws, transport, reason)
             hub.add(sub)
             if sub.view_filter is not None:
                 hub.adopt_view(sub, *first_ids, version)
@@ -205,13 +225,16 @@ class SubscriberEndpoint:
                     continue
                 conn.messages_in += 1
                 try:
-                    msg = m.decode(frame.data)
-                except m.MessageError:
+                    raw = bounds.loads(frame.data, self.settings.max_json_depth)
+                    msg = m.from_json(raw)
+                except (bounds.InputRefused, m.MessageError) as exc:
+                    sub.push(encode("Error", str(exc), status=400))
                     continue
                 if msg.namespace == m.GRAPH and msg.type == m.SYNC_REQUEST:
                     await _sync_reply(self.views, sub, msg)
             return sub.ws
         finally:
+            self.admission.leave(principal.name)
             self.sockets.discard(sub.ws)
             hub.remove(sub)
             self.pool.release(conn.host_id, entry)
@@ -219,3 +242,22 @@ class SubscriberEndpoint:
                 writer.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await writer
+
+
+_cutting: set[asyncio.Task[None]] = set()
+
+
+def _cut_off(ws: web.WebSocketResponse, transport: asyncio.BaseTransport, reason: str) -> None:
+    """Disconnect a subscriber that does not read: a close frame naming the reason if
+    it can still be written within a second, then the socket goes either way."""
+
+    async def cut() -> None:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(
+                ws.close(code=WSCloseCode.POLICY_VIOLATION, message=reason.encode()[:120]), 1.0
+            )
+        transport.close()
+
+    task = asyncio.get_running_loop().create_task(cut())
+    _cutting.add(task)
+    task.add_done_callback(_cutting.discard)

@@ -10,7 +10,7 @@ from dragonscope.analyzer.rest.alerts import mount_alerts
 from dragonscope.analyzer.rest.changes import mount_changes
 from dragonscope.analyzer.rest.elements import mount_elements
 from dragonscope.analyzer.rest.login import LoginApi
-from dragonscope.analyzer.rest.middleware import cors, errors
+from dragonscope.analyzer.rest.middleware import cors, errors, request_guard
 from dragonscope.analyzer.rest.openapi import mount as mount_openapi
 from dragonscope.analyzer.rest.problems import mount_problems
 from dragonscope.analyzer.rest.projects import mount_projects, project_source
@@ -45,4 +45,5 @@ __all__ = [
     "mount_ui",
     "mount_views",
     "project_source",
+    "request_guard",
 ]

@@ -6,7 +6,9 @@ The answer is ``{"From", "To", "Added": {"Nodes", "Edges"}, "Removed": {...},
 or ends (``Changed``, each entry ``{"Before", "After"}``). An element
 created and deleted inside the window is not listed. With ``filter`` (a
 Gremlin query returning a graph) only elements in its result at T1 or at T2
-are listed.
+are listed. Times before the history began count from the earliest state known.
+Older than the analyzer's memory, the answer comes from the durable store, and
+``Gaps`` lists the periods inside the window the history does not know.
 
 Over a long window this is tens of thousands of changes and megabytes of JSON:
 the net changes, the filter, the sections and the text are all computed in
@@ -21,10 +23,17 @@ from aiohttp import web
 
 from dragonscope.analyzer import auth
 from dragonscope.analyzer.auth import Authenticator
-from dragonscope.analyzer.chunked import Slicer, drive, json_bytes
-from dragonscope.analyzer.query import QueryError, compile_query, graph_ids_async
+from dragonscope.analyzer.chunked import Slicer, json_bytes
+from dragonscope.analyzer.past import Past
+from dragonscope.analyzer.query import (
+    HistoryUnavailable,
+    QueryError,
+    compile_query,
+    graph_ids_async,
+)
 from dragonscope.analyzer.responses import json_error, pieces_response
-from dragonscope.graph import Edge, History, HistoryError, Node, now_ms, parse_time
+from dragonscope.graph import Edge, HistoryError, Node, now_ms, parse_time
+from dragonscope.history import StoreUnavailable
 
 
 def _differs(before: Node, after: Node) -> bool:
@@ -57,18 +66,18 @@ async def _section(
     return {"Added": added, "Removed": removed, "Changed": changed}
 
 
-async def diff(history: History, start: int, end: int, gremlin: str | None) -> dict[str, Any]:
+async def diff(past: Past, start: int, end: int, gremlin: str | None) -> dict[str, Any]:
     compiled = compile_query(gremlin) if gremlin else None
     if compiled is not None and not compiled.returns_graph:
         raise QueryError("the filter must return a graph: end it with .SubGraph() or use G")
     slicer = Slicer()
-    nodes_net, edges_net = await drive(history.changes_between_steps(start, end), slicer)
+    nodes_net, edges_net, gaps = await past.changes_between(start, end)
     keep_nodes = keep_edges = None
     if compiled is not None:
         keep_nodes, keep_edges = set(), set()
         for at in (start, end):
-            view = await drive(history.view_at_steps(at), slicer)
-            node_ids, edge_ids = await graph_ids_async(compiled, view, history)
+            view = await past.view_at(at)
+            node_ids, edge_ids = await graph_ids_async(compiled, view, past)
             keep_nodes |= node_ids
             keep_edges |= edge_ids
     nodes = await _section(nodes_net, keep_nodes, slicer)
@@ -76,10 +85,11 @@ async def diff(history: History, start: int, end: int, gremlin: str | None) -> d
     out: dict[str, Any] = {"From": start, "To": end}
     for what in ("Added", "Removed", "Changed"):
         out[what] = {"Nodes": nodes[what], "Edges": edges[what]}
+    out["Gaps"] = [gap.to_json() for gap in gaps]
     return out
 
 
-def mount_changes(router: web.UrlDispatcher, history: History, guard: Authenticator) -> None:
+def mount_changes(router: web.UrlDispatcher, past: Past, guard: Authenticator) -> None:
     async def get_changes(request: web.Request) -> web.Response:
         guard.require(request, auth.READ)
         now = now_ms()
@@ -93,9 +103,11 @@ def mount_changes(router: web.UrlDispatcher, history: History, guard: Authentica
         if start > end:
             return json_error(400, f"from ({start}) is after to ({end})")
         try:
-            answer = await diff(history, start, end, request.query.get("filter"))
+            answer = await diff(past, start, end, request.query.get("filter"))
         except (HistoryError, QueryError) as exc:
             return json_error(400, str(exc))
+        except StoreUnavailable as exc:
+            raise HistoryUnavailable(str(exc)) from None
         return pieces_response([*(await json_bytes(answer)), b"\n"])
 
     router.add_get("/api/changes", get_changes)

@@ -7,9 +7,11 @@ from typing import Any
 
 from aiohttp import web
 
+from dragonscope.analyzer import bounds
 from dragonscope.analyzer.auth import Authenticator
 from dragonscope.analyzer.rest.crud import Refused, mount
 from dragonscope.analyzer.services import Live
+from dragonscope.analyzer.settings import AnalyzerSettings
 from dragonscope.graph import (
     Edge,
     GraphError,
@@ -36,8 +38,9 @@ class Elements:
 
     updatable = True
 
-    def __init__(self, live: Live, origin: str, edges: bool) -> None:
+    def __init__(self, live: Live, origin: str, edges: bool, settings: AnalyzerSettings) -> None:
         self.live, self.origin, self.edges = live, origin, edges
+        self.settings = settings
         self.label = "Edge" if edges else "Node"  # as in Skydive's messages
 
     def items(self) -> Sequence[Node]:
@@ -54,7 +57,23 @@ class Elements:
     def to_json(self, item: Node) -> dict[str, Any]:
         return item.to_json()
 
+    def _bounded(self, element: Any) -> None:
+        """Refuse an element past the metadata or size bounds."""
+        s = self.settings
+        try:
+            if isinstance(element, dict):
+                bounds.check_metadata(
+                    element.get("Metadata"), s.max_metadata_key_length, s.max_metadata_depth
+                )
+            if bounds.size_over(element, s.max_element_bytes):
+                raise bounds.InputRefused(
+                    bounds.ELEMENT, f"element over {s.max_element_bytes} bytes"
+                )
+        except bounds.InputRefused as exc:
+            raise Refused(str(exc)) from None
+
     async def create(self, body: Any) -> Node:
+        self._bounded(body)
         try:
             element: Node
             if self.edges:
@@ -84,9 +103,10 @@ class Elements:
 
     async def patch(self, item: Node, patch: Any) -> Node | None:
         try:
-            patched = json_patch(item.to_json(), patch)
+            patched = json_patch(item.to_json(), patch, self.settings.max_element_bytes)
         except OpError as exc:
             raise Refused(f"invalid JSON Patch: {exc}") from None
+        self._bounded(patched)
         metadata = patched.get("Metadata") if isinstance(patched, dict) else None
         if not isinstance(metadata, dict):
             raise Refused("Metadata must stay a JSON object")
@@ -117,7 +137,11 @@ def _restore_protected(old: dict[str, Any], new: dict[str, Any]) -> None:
 
 
 def mount_elements(
-    router: web.UrlDispatcher, live: Live, origin: str, guard: Authenticator
+    router: web.UrlDispatcher,
+    live: Live,
+    origin: str,
+    guard: Authenticator,
+    settings: AnalyzerSettings,
 ) -> None:
-    mount(router, "/api/node", Elements(live, origin, edges=False), guard)
-    mount(router, "/api/edge", Elements(live, origin, edges=True), guard)
+    mount(router, "/api/node", Elements(live, origin, edges=False, settings=settings), guard)
+    mount(router, "/api/edge", Elements(live, origin, edges=True, settings=settings), guard)

@@ -1,19 +1,32 @@
-"""``/login`` and ``/logout``, shaped like Skydive's so its clients and UI work unchanged."""
+"""``/login`` and ``/logout``, shaped like Skydive's so its clients and UI work unchanged.
+
+Cookies are ``SameSite=Strict`` (``Secure`` over TLS); the token cookie is readable by
+scripts, as Skydive sets it, because Skydive's UI logs out by deleting it (``/logout``
+revokes the token itself server-side); credentials are allowed cross-origin only for
+the origins the request policy accepts, never for whatever ``Origin`` a request brings.
+"""
 
 from __future__ import annotations
 
 import base64
 import json
-import logging
 from http.cookies import Morsel
 
 from aiohttp import web
 
-from dragonscope.analyzer.auth import COOKIE, PERMISSIONS, Authenticator, Unauthenticated
+from dragonscope.analyzer.auth import (
+    COOKIE,
+    PERMISSIONS,
+    Authenticator,
+    Unauthenticated,
+    too_many,
+)
+from dragonscope.analyzer.origins import RequestPolicy
 from dragonscope.analyzer.responses import json_response
 from dragonscope.analyzer.settings import AnalyzerSettings
+from dragonscope.analyzer.throttle import Throttled
 
-log = logging.getLogger("dragonscope.analyzer.auth")
+PERMISSIONS_COOKIE = "permissions"
 _OBJECTS = ("topology", "node", "edge", "noderule", "edgerule", "alert", "status", "websocket")
 
 
@@ -41,8 +54,10 @@ def _set_unquoted_cookie(response: web.Response, name: str, value: str, secure: 
 class LoginApi:
     """Trades credentials for a token cookie, and forgets it on logout."""
 
-    def __init__(self, auth: Authenticator, settings: AnalyzerSettings) -> None:
-        self.auth, self.settings = auth, settings
+    def __init__(
+        self, auth: Authenticator, settings: AnalyzerSettings, policy: RequestPolicy
+    ) -> None:
+        self.auth, self.settings, self.policy = auth, settings, policy
 
     async def login(self, request: web.Request) -> web.Response:
         form = await request.post()
@@ -52,10 +67,11 @@ class LoginApi:
                 return web.Response(status=401, text="No credentials provided")
             username, password = "admin", ""
         try:
-            token, principal = self.auth.login(username, password)
+            token, principal = await self.auth.login(username, password, request.remote or "")
         except Unauthenticated as exc:
-            log.warning("failed login for %r from %s", username[:64], request.remote)
             return web.Response(status=401, text=str(exc))
+        except Throttled as exc:
+            return too_many(exc)
         permissions = _permissions(principal.role)
         response = json_response({"Token": token, "Permissions": permissions})
         secure = self.settings.tls_cert is not None
@@ -69,24 +85,24 @@ class LoginApi:
                 secure=secure,
                 max_age=int(self.settings.token_ttl),
             )
+        # Unquoted, as Skydive sends it (its UI decodes the value as is); base64 needs no quoting.
         encoded = base64.b64encode(json.dumps(permissions).encode()).decode()
         _set_unquoted_cookie(response, "permissions", encoded, secure)
         origin = request.headers.get("Origin")
-        if origin:
+        if origin and self.policy.origin_allowed(origin, request.headers.get("Host")):
             response.headers["Access-Control-Allow-Origin"] = origin
             response.headers["Access-Control-Allow-Credentials"] = "true"
+            response.headers["Vary"] = "Origin"
         return response
 
     async def login_other(self, request: web.Request) -> web.Response:
         raise web.HTTPFound("/")
 
     async def logout(self, request: web.Request) -> web.Response:
-        token = request.cookies.get(COOKIE) or request.headers.get("X-Auth-Token")
-        if token:
-            self.auth.logout(token)
+        self.auth.logout(request)
         response = web.HTTPFound("/")
         response.del_cookie(COOKIE, path="/")
-        response.del_cookie("permissions", path="/")
+        response.del_cookie(PERMISSIONS_COOKIE, path="/")
         raise response
 
     def mount(self, router: web.UrlDispatcher) -> None:

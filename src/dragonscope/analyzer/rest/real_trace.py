@@ -19,7 +19,7 @@ from aiohttp import web
 
 from dragonscope.analyzer.auth import READ, Authenticator
 from dragonscope.analyzer.chassis_calls import ChassisCalls, ChassisRefused, ChassisUnavailable
-from dragonscope.analyzer.responses import json_error, read_json
+from dragonscope.analyzer.responses import BodyError, json_error, read_json
 from dragonscope.analyzer.rest.trace import TraceService
 from dragonscope.trace import TraceError, Tracer, TraceRequest, parse_apps
 from dragonscope.trace.flows import ChassisOvs
@@ -104,7 +104,10 @@ def mount_real_trace(
         principal = guard.require(request, READ)
         if principal.role != ADMIN:
             return json_error(403, "real traces run on the chassis: only admins may ask for one")
-        body = await read_json(request)
+        try:
+            body = await read_json(request)
+        except BodyError as exc:
+            return json_error(exc.status, str(exc))
         if not isinstance(body, dict):
             return json_error(400, "the request must be a JSON object")
         body = dict(body)

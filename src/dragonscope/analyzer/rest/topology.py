@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 
 from aiohttp import web
@@ -10,8 +9,8 @@ from aiohttp import web
 from dragonscope.analyzer import auth
 from dragonscope.analyzer.auth import Authenticator
 from dragonscope.analyzer.chunked import graph_bytes
-from dragonscope.analyzer.query import QueryError, compile_query, run_query
-from dragonscope.analyzer.responses import JSON_TYPE, pieces_response, text_error
+from dragonscope.analyzer.query import QueryBudget, QueryError, compile_query, run_query
+from dragonscope.analyzer.responses import JSON_TYPE, pieces_response, read_json, text_error
 from dragonscope.analyzer.services import Live
 from dragonscope.gremlin import AS_BYTES
 
@@ -27,18 +26,17 @@ def _content_type(request: web.Request) -> str:
 class TopologyApi:
     """Gremlin queries over the live graph and its history; counts them for /metrics."""
 
-    def __init__(self, live: Live, counters: Counter[str], guard: Authenticator) -> None:
+    def __init__(
+        self, live: Live, counters: Counter[str], guard: Authenticator, budget: QueryBudget
+    ) -> None:
         self.live, self.counters, self.guard = live, counters, guard
+        self.budget = budget
 
     async def post(self, request: web.Request) -> web.Response:
         self.guard.require(request, auth.READ)
-        raw = await request.read()
-        if not raw.strip():
+        body = await read_json(request, empty=None)
+        if body is None:
             return web.Response(status=204)
-        try:
-            body = json.loads(raw)
-        except (ValueError, UnicodeDecodeError) as exc:
-            return text_error(400, f"request body is not valid JSON: {exc}")
         if not isinstance(body, dict):
             return text_error(400, 'request body must be {"GremlinQuery": "..."}')
         query = body.get("GremlinQuery")
@@ -48,7 +46,14 @@ class TopologyApi:
             return text_error(400, "GremlinQuery must be a string")
         try:
             compiled = compile_query(query)
-            pieces = await run_query(compiled, self.live.graph, self.live.history, AS_BYTES)
+            pieces = await run_query(
+                compiled,
+                self.live.graph,
+                self.live.past,
+                AS_BYTES,
+                self.budget,
+                cancelled=lambda: request.transport is None or request.transport.is_closing(),
+            )
         except QueryError as exc:
             return text_error(400, str(exc))
         self.counters["queries"] += 1

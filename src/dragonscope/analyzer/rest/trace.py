@@ -9,14 +9,13 @@ worker thread to keep the event loop free.
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
 
 from dragonscope.analyzer.auth import READ, Authenticator
-from dragonscope.analyzer.responses import json_error
+from dragonscope.analyzer.responses import BodyError, json_error, read_json
 from dragonscope.analyzer.services import Live
 from dragonscope.graph import Edge, Graph, GraphListener, Json, Node, epoch_ms
 from dragonscope.nb import ProjectNames, Snapshot
@@ -144,7 +143,7 @@ class TraceService:
         """The Tracer for the live graph (or the graph at ``at`` ms), patched if asked.
         Snapshot and index are built in a worker thread: seconds on a 100k-object cloud."""
         if at is not None:
-            view = self.live.history.view_at(at)
+            view = await self.live.past.view_at(at)
             nodes, edges = list(view.nodes()), list(view.edges())
             snapshot = await asyncio.to_thread(snapshot_from_graph, nodes, edges)
         else:
@@ -197,9 +196,9 @@ def mount_trace(
     async def post_trace(request: web.Request) -> web.Response:
         guard.require(request, READ)
         try:
-            body = json.loads(await request.read() or b"null")
-        except (ValueError, UnicodeDecodeError) as exc:
-            return json_error(400, f"request body is not valid JSON: {exc}")
+            body = await read_json(request, empty=None)
+        except BodyError as exc:
+            return json_error(exc.status, str(exc))
         if not isinstance(body, dict):
             return json_error(400, "the request must be a JSON object")
         body = dict(body)

@@ -46,7 +46,20 @@ def mount_ui(router: web.UrlDispatcher) -> None:
     async def wire_js(request: web.Request) -> web.Response:
         return web.Response(text=wire, content_type="text/javascript", headers=NO_CACHE)
 
+    root = STATIC_DIR.resolve()
+
+    async def static(request: web.Request) -> web.StreamResponse:
+        """A file under static/, or 404 for any path that cannot be one (outside the
+        directory, a symlink out of it, a name the file system refuses)."""
+        try:
+            path = (root / request.match_info["path"]).resolve()
+            found = path.is_relative_to(root) and path.is_file()
+        except (OSError, ValueError):
+            found = False
+        if not found:
+            raise web.HTTPNotFound()
+        return web.FileResponse(path)
+
     router.add_get("/", index)
     router.add_get("/static/js/wire.js", wire_js)
-    if STATIC_DIR.is_dir():
-        router.add_static("/static/", STATIC_DIR, follow_symlinks=False)
+    router.add_get("/static/{path:.+}", static)

@@ -11,12 +11,17 @@ from aiohttp import web
 
 from dragonscope.analyzer import auth
 from dragonscope.analyzer.auth import Authenticator
-from dragonscope.analyzer.chunked import drive
-from dragonscope.analyzer.query import QueryError, compile_query, graph_ids_async
+from dragonscope.analyzer.query import (
+    HistoryUnavailable,
+    QueryError,
+    compile_query,
+    graph_ids_async,
+)
 from dragonscope.analyzer.responses import json_error, json_response
 from dragonscope.analyzer.services import Live
 from dragonscope.graph import GraphView, HistoryError, epoch_ms
 from dragonscope.gremlin import SAVED_QUERIES, GremlinError, expand
+from dragonscope.history import StoreUnavailable
 
 
 def mount_views(router: web.UrlDispatcher, live: Live, guard: Authenticator) -> None:
@@ -42,10 +47,12 @@ def mount_views(router: web.UrlDispatcher, live: Live, guard: Authenticator) -> 
             compiled = compile_query(expand(name, params))
             view: GraphView = live.graph
             if at is not None:
-                view = await drive(live.history.view_at_steps(at))
-            nodes, edges = await graph_ids_async(compiled, view, live.history)
+                view = await live.past.view_at(at)
+            nodes, edges = await graph_ids_async(compiled, view, live.past)
         except (GremlinError, QueryError, HistoryError) as exc:
             return json_error(400, str(exc))
+        except StoreUnavailable as exc:
+            raise HistoryUnavailable(str(exc)) from None
         return json_response({"Nodes": sorted(nodes), "Edges": sorted(edges)})
 
     router.add_get("/api/views", list_views)

@@ -7,7 +7,7 @@ what they write is exactly what these backends read. This sub-package imports
 nothing of dragonscope outside ``nb``.
 """
 
-from dragonscope.nb.backends.base import Backend, BackendError, RawChange, RawEntry
+from dragonscope.nb.backends.base import Backend, BackendError, RawChange, RawEntry, Resyncs
 from dragonscope.nb.backends.keys import (
     ETCD_PREFIX,
     ETCD_PREFIX_END,
@@ -49,6 +49,7 @@ __all__ = [
     "RawChange",
     "RawEntry",
     "RedisUrl",
+    "Resyncs",
     "etcd_counter_key",
     "etcd_key",
     "open_backend",

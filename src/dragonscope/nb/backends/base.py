@@ -7,7 +7,8 @@ validation live in exactly one place (``dragonscope.nb.schema``); the reader
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -50,3 +51,34 @@ class Backend(Protocol):
     def changes(self, since: int) -> AsyncIterator[RawChange]: ...
 
     async def close(self) -> None: ...
+
+
+class Resyncs:
+    """When a backend had to read the whole store again because the store's history
+    broke (restored from a backup, wiped, replaced by another server), and whether it
+    is doing so now: what a collector reports, since the graph may be wrong meanwhile.
+
+    ``listener`` is called at the start and at the end of each resync."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.active = False
+        self.reason = ""
+        self.at: float | None = None  # epoch seconds of the last start
+        self.listener: Callable[[Resyncs], None] | None = None
+
+    def begin(self, reason: str) -> None:
+        self.count += 1
+        self.active = True
+        self.reason = reason
+        self.at = time.time()
+        self._tell()
+
+    def end(self) -> None:
+        if self.active:
+            self.active = False
+            self._tell()
+
+    def _tell(self) -> None:
+        if self.listener is not None:
+            self.listener(self)

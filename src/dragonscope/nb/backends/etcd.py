@@ -10,6 +10,15 @@ pub/sub events share the keyspace and are skipped.
   answers that the revision was compacted, it reads the store again and yields
   the difference with what it had, at the new revision. To compute that
   difference it keeps, per key, the revision of the last change it saw.
+- Its history can also break: etcd restored from an older snapshot, or its data
+  directory wiped, answers with a revision *lower* than the last one seen (a
+  watch from there would wait silently for revisions that will never mean the
+  same thing), or under another cluster ID, or with keys whose revisions differ
+  from what was delivered. Before every (re)watch, and every ``check_interval``
+  seconds of a silent watch, the store's header is checked; after a reconnect the
+  per-key revisions are compared too. A broken history is followed by a full
+  re-read yielded as changes (every object, and deletions of the ones gone), at
+  the store's new revision, and reported in ``resyncs``.
 
 The gRPC stubs are used directly (rather than aetcd's high-level client) because
 paginated reads at a fixed revision and a watch that reports compaction and
@@ -19,14 +28,16 @@ disconnects as distinct events are not exposed there.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import grpc
 from aetcd import rpc
 
-from dragonscope.nb.backends.base import BackendError, RawChange, RawEntry
+from dragonscope.nb.backends.base import BackendError, RawChange, RawEntry, Resyncs
 from dragonscope.nb.backends.keys import ETCD_PREFIX, ETCD_PREFIX_END, split_etcd_key
 
 log = logging.getLogger(__name__)
@@ -66,6 +77,10 @@ class Unreachable(Exception):
     """The current endpoint failed; another one (or a later try) may work."""
 
 
+class Rewound(Exception):
+    """The store's history is not the one followed so far (restore, wipe); the text says how."""
+
+
 @dataclass
 class _Read:
     """One consistent read of the NB keys."""
@@ -73,6 +88,7 @@ class _Read:
     revision: int
     entries: list[RawEntry] = field(default_factory=list)
     mod_revisions: dict[tuple[str, str], int] = field(default_factory=dict)
+    cluster_id: int = 0
 
 
 @dataclass
@@ -134,12 +150,16 @@ class EtcdBackend:
         page_size: int = PAGE_SIZE,
         retry_delay: float = 0.1,
         max_retry_delay: float = 2.0,
+        check_interval: float = 5.0,
     ) -> None:
         self.url = url
         self.timeout = timeout
         self.page_size = page_size
         self.retry_delay = retry_delay
         self.max_retry_delay = max_retry_delay
+        self.check_interval = check_interval
+        self.resyncs = Resyncs()
+        self._cluster_id = 0  # the cluster the followed history belongs to
         self._endpoints = endpoints
         self._conn = _Connection(endpoints)
         self._watch_conns: set[_Connection] = set()
@@ -154,6 +174,7 @@ class EtcdBackend:
 
     async def snapshot(self) -> tuple[list[RawEntry], int]:
         read = await self._read_any_endpoint(self._conn, revision=0, keys_only=False)
+        self._cluster_id = read.cluster_id
         self._resume = _Position(read.revision, read.revision, read.mod_revisions)
         return read.entries, read.revision
 
@@ -162,7 +183,8 @@ class EtcdBackend:
         self._watch_conns.add(conn)
         position = _Position(since, since, {})
         try:
-            position.known = await self._revisions_at(conn, since)
+            with contextlib.suppress(Rewound):  # the first check of _follow resyncs
+                position.known = await self._revisions_at(conn, since)
             async for change in self._follow(conn, position):
                 yield change
         finally:
@@ -222,6 +244,7 @@ class EtcdBackend:
                 raise _classify(exc) from exc
             if read.revision == 0:
                 read.revision = response.header.revision
+            read.cluster_id = response.header.cluster_id
             for kv in response.kvs:
                 where = split_etcd_key(kv.key)
                 if where is None:
@@ -257,12 +280,14 @@ class EtcdBackend:
     # -- watching --------------------------------------------------------------------------
 
     async def _follow(self, conn: _Connection, position: _Position) -> AsyncIterator[RawChange]:
-        known = position.known
         delay = self.retry_delay
         outage_logged = False
+        verify = True  # a new stream or a reconnect: compare the per-key revisions too
         while not self._closed:
             try:
-                async for response in self._watch(conn, position.last + 1):
+                await self._check_history(conn, position, verify)
+                verify = False
+                async for response in self._watch(conn, position):
                     if outage_logged:
                         log.info(
                             "etcd %s: watching again after revision %d", conn.target, position.last
@@ -277,10 +302,10 @@ class EtcdBackend:
                             continue
                         position.yielded = revision
                         if event.type == rpc.Event.DELETE:
-                            known.pop(where, None)
+                            position.known.pop(where, None)
                             yield RawChange(where[0], where[1], None, revision)
                         else:
-                            known[where] = revision
+                            position.known[where] = revision
                             yield RawChange(where[0], where[1], event.kv.value, revision)
             except Compacted:
                 log.warning(
@@ -288,20 +313,71 @@ class EtcdBackend:
                     conn.target, position.last + 1,
                 )  # fmt: skip
                 read = await self._reread(conn)
-                for change in _difference(known, read):
+                for change in _difference(position.known, read):
                     position.yielded = change.revision
                     yield change
-                known = position.known = read.mod_revisions
+                position.known = read.mod_revisions
                 position.last = max(position.last, read.revision)
+            except Rewound as exc:
+                log.warning(
+                    "etcd %s: the store's history changed (%s); re-reading the whole NB",
+                    conn.target, exc,
+                )  # fmt: skip
+                self.resyncs.begin(str(exc))
+                read = await self._reread(conn)
+                for change in _difference(position.known, read, everything=True):
+                    yield change
+                position.known = read.mod_revisions
+                position.yielded = position.last = read.revision
+                self._cluster_id = read.cluster_id
+                self.resyncs.end()
+                log.info("etcd %s: NB re-read at revision %d", conn.target, read.revision)
             except Unreachable as exc:
                 if self._closed:
                     return
                 if not outage_logged:
                     log.warning("etcd %s: %s; reconnecting", conn.target, exc)
                     outage_logged = True
+                verify = True
                 await conn.rotate()
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.max_retry_delay)
+
+    async def _check_history(self, conn: _Connection, position: _Position, verify: bool) -> None:
+        """Raise Rewound unless the store still holds the history followed so far.
+        ``verify`` also compares every key's revision up to the last one seen (a
+        keys-only read: done on a new stream and after a reconnect)."""
+        if verify and position.last > 0:
+            read: _Read | None = await self._read(conn, 0, keys_only=True)
+            assert read is not None
+            revision, cluster_id = read.revision, read.cluster_id
+        else:
+            read = None
+            revision, cluster_id = await self._header(conn)
+        if self._cluster_id and cluster_id and cluster_id != self._cluster_id:
+            raise Rewound(f"cluster ID {self._cluster_id:x} became {cluster_id:x}")
+        if cluster_id:
+            self._cluster_id = cluster_id
+        if revision < position.last:
+            raise Rewound(f"revision went back from {position.last} to {revision}")
+        if read is None:
+            return
+        for key, mod_revision in read.mod_revisions.items():
+            if mod_revision <= position.last and position.known.get(key) != mod_revision:
+                raise Rewound(
+                    f"{key[0]}/{key[1]} is at revision {mod_revision}, "
+                    f"not {position.known.get(key, 'absent')} as followed"
+                )
+
+    async def _header(self, conn: _Connection) -> tuple[int, int]:
+        """The store's current revision and cluster ID, from the read of one key
+        (the header is what counts; the key itself is never an NB object)."""
+        request = rpc.RangeRequest(key=ETCD_PREFIX, keys_only=True)
+        try:
+            response = await conn.kv().Range(request, timeout=self.timeout)
+        except grpc.aio.AioRpcError as exc:
+            raise _classify(exc) from exc
+        return response.header.revision, response.header.cluster_id
 
     async def _reread(self, conn: _Connection) -> _Read:
         delay = self.retry_delay
@@ -315,16 +391,25 @@ class EtcdBackend:
                 delay = min(delay * 2, self.max_retry_delay)
         raise BackendError(f"{self.url}: backend closed")
 
-    async def _watch(self, conn: _Connection, start: int) -> AsyncIterator[rpc.WatchResponse]:
-        """Responses of one watch stream from ``start``; raises Compacted or Unreachable."""
+    async def _watch(
+        self, conn: _Connection, position: _Position
+    ) -> AsyncIterator[rpc.WatchResponse]:
+        """Responses of one watch stream from after ``position.last``; raises Compacted,
+        Unreachable, or Rewound when a silent watch finds the store's history changed."""
         call = conn.watch().Watch(metadata=WATCH_METADATA)
+        reading: asyncio.Future[Any] | None = None
         try:
             create = rpc.WatchCreateRequest(
-                key=ETCD_PREFIX, range_end=ETCD_PREFIX_END, start_revision=start
+                key=ETCD_PREFIX, range_end=ETCD_PREFIX_END, start_revision=position.last + 1
             )
             await call.write(rpc.WatchRequest(create_request=create))
             while True:
-                response = await call.read()
+                reading = reading or asyncio.ensure_future(call.read())
+                done, _ = await asyncio.wait({reading}, timeout=self.check_interval)
+                if not done:
+                    await self._check_history(conn, position, verify=False)
+                    continue
+                response, reading = reading.result(), None
                 if response is grpc.aio.EOF:
                     raise Unreachable("watch stream closed by the server")
                 if response.compact_revision:
@@ -340,15 +425,21 @@ class EtcdBackend:
                 raise Unreachable("backend closed") from None  # our channel was closed
             raise
         finally:
+            if reading is not None:
+                reading.cancel()
             call.cancel()
 
 
-def _difference(known: dict[tuple[str, str], int], read: _Read) -> list[RawChange]:
-    """Changes turning the state described by ``known`` into ``read``, all at its revision."""
+def _difference(
+    known: dict[tuple[str, str], int], read: _Read, *, everything: bool = False
+) -> list[RawChange]:
+    """Changes turning the state described by ``known`` into ``read``, all at its revision;
+    ``everything`` yields every object read (revisions of another history prove nothing)."""
     changes = [
         RawChange(entry.table, entry.id, entry.value, read.revision)
         for entry in read.entries
-        if known.get((entry.table, entry.id)) != read.mod_revisions[(entry.table, entry.id)]
+        if everything
+        or known.get((entry.table, entry.id)) != read.mod_revisions[(entry.table, entry.id)]
     ]
     changes.extend(
         RawChange(table, id_, None, read.revision)
@@ -366,8 +457,5 @@ def _classify(exc: grpc.aio.AioRpcError) -> Exception:
             return Unreachable(details.rsplit(": ", 1)[-1].lower())
         return Unreachable(f"{code.name.lower()}: {details}".rstrip(": "))
     if code == grpc.StatusCode.OUT_OF_RANGE and "future" in details:
-        return BackendError(
-            "etcd is behind the requested revision (was the store restored from a backup?); "
-            "take a new snapshot"
-        )
+        return Rewound("the store is behind the revision followed (restored from a backup?)")
     return BackendError(f"etcd refused the request ({code.name.lower()}: {details})")

@@ -15,6 +15,9 @@ changes are found two ways:
   notifications this alone finds every change, at most one interval late.
 
 Every read-and-apply runs under one lock, so the newest read always wins.
+A server whose run ID changed since the last connection was restarted (and
+perhaps emptied or loaded from another dump): the reconcile that follows is a
+resync, reported in ``resyncs``.
 Revisions are a local counter (``LocalStore``): they restart with the process
 and mean nothing to redis. An object whose topic changed is stored under two
 keys by Dragonflow (the old one is left behind); the value with the highest
@@ -36,7 +39,7 @@ from redis.exceptions import AuthenticationError, RedisError, ResponseError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from dragonscope.nb.backends.base import BackendError, RawChange, RawEntry
+from dragonscope.nb.backends.base import BackendError, RawChange, RawEntry, Resyncs
 from dragonscope.nb.backends.keys import REDIS_SCAN_PATTERN, split_redis_key
 from dragonscope.nb.backends.store import LocalStore, pick
 
@@ -98,6 +101,8 @@ class RedisBackend:
         self._client: aioredis.Redis | None = None
         self._follower: asyncio.Task[None] | None = None
         self._mode_reported = False
+        self.resyncs = Resyncs()
+        self._run_id: str | None = None
 
     @property
     def address(self) -> str:
@@ -163,8 +168,9 @@ class RedisBackend:
     # -- reading -----------------------------------------------------------------------------
 
     async def _reconcile(self, client: aioredis.Redis) -> None:
-        """Read every NB key and apply the difference."""
+        """Read every NB key and apply the difference (a resync if the server restarted)."""
         async with self._lock:
+            await self._check_run_id(client)
             keys = [key async for key in client.scan_iter(match=REDIS_SCAN_PATTERN, count=BATCH)]
             content: dict[bytes, bytes] = {}
             for values, batch in await self._mget(client, keys):
@@ -173,6 +179,7 @@ class RedisBackend:
                 self._apply(key, None)
             for key, value in content.items():
                 self._apply(key, value)
+            self.resyncs.end()
 
     async def _refresh(self, client: aioredis.Redis, keys: Iterable[bytes]) -> None:
         """Read these keys again (they were notified) and apply what they hold now."""
@@ -280,6 +287,15 @@ class RedisBackend:
         finally:
             if pubsub is not None:
                 await pubsub.aclose()
+
+    async def _check_run_id(self, client: aioredis.Redis) -> None:
+        """A new run ID is another life of the server: what it holds is re-read as a resync."""
+        run_id = str((await client.info("server")).get("run_id", ""))
+        if self._run_id is not None and run_id != self._run_id:
+            reason = f"redis run ID changed ({self._run_id[:8]} -> {run_id[:8]}): server restarted"
+            log.warning("redis at %s: %s; re-reading the whole NB", self.address, reason)
+            self.resyncs.begin(reason)
+        self._run_id = run_id
 
     @staticmethod
     async def _notified_keys(pubsub: PubSub, channel: str, timeout: float) -> set[bytes]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dragonscope.nb import NbObject, tables
+from dragonscope.nb import NbObject, redact, tables
 from dragonscope.topology import metadata as md
 from dragonscope.topology.contribution import RenderContext
 from dragonscope.topology.rules.kit import FLOATINGIP_OWNER, GATEWAY_OWNER, text
@@ -21,7 +21,8 @@ INTERFACE_OWNER = "network:router_interface"
 
 
 def _name(obj: NbObject | None) -> str | None:
-    return text(obj.data.get("name")) if obj is not None else None
+    """The object's name from its redacted fields: a name shaped like a secret is not shown."""
+    return text(redact(obj).get("name")) if obj is not None else None
 
 
 def _short(object_id: str) -> str:
@@ -53,7 +54,7 @@ def lport_label(ctx: RenderContext, port: NbObject) -> str:
     """A port's own name, else one from its owner: the router it is a leg or gateway of,
     the floating IP it carries, the network it serves DHCP on; else its first address."""
     data = port.data
-    own = text(data.get("name"))
+    own = _name(port)
     if own:
         return own
     owner = text(data.get("device_owner")) or ""

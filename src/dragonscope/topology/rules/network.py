@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dragonscope.nb import NbObject, tables
+from dragonscope.nb import NbObject, redact, tables
 from dragonscope.topology import metadata as md
 from dragonscope.topology.contribution import LOCAL, MEMBER, RenderContext
 from dragonscope.topology.rules import labels
@@ -94,8 +94,9 @@ def neutron_metadata(
     neutron: dict[str, Any] = {"PortID": port_id}
     if network_id:
         neutron["NetworkID"] = network_id
-    if network is not None and text(network.data.get("name")):
-        neutron["NetworkName"] = network.data["name"]
+    name = text(redact(network).get("name")) if network is not None else None
+    if name:  # from the redacted fields: a name shaped like a secret is not shown
+        neutron["NetworkName"] = name
     if topic:
         neutron["TenantID"] = topic
     md.put_addresses(neutron, addresses)

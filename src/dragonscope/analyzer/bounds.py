@@ -1,0 +1,109 @@
+"""The one place the analyzer decodes what clients send, and the strict encoder it writes with.
+
+Every JSON input (REST bodies, both WebSocket endpoints) is decoded by
+``loads``: it refuses ``NaN``/``Infinity`` and numbers that overflow to them,
+nesting deeper than the configured depth (also what would exhaust the C
+decoder's recursion), and says which bound was hit. ``dumps`` never writes
+non-standard JSON. ``size_over`` and ``check_metadata`` measure what a decoded
+element would cost, stopping as soon as the bound is passed, so that measuring a
+hostile value is as cheap as the bound.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from dragonscope.graph import json_size
+
+# Bound names, as clients read them in 4xx texts, WebSocket close reasons and
+# rejection rules, and as metrics label them.
+BODY = "max-body-bytes"
+FRAME = "max-frame-bytes"
+DEPTH = "max-json-depth"
+NUMBER = "finite-numbers"
+ELEMENT = "max-element-bytes"
+KEY = "max-metadata-key-length"
+METADATA_DEPTH = "max-metadata-depth"
+JSON_SYNTAX = "json"
+
+
+class InputRefused(ValueError):
+    """Input past a bound (or not JSON); ``bound`` names which, the text says how."""
+
+    def __init__(self, bound: str, detail: str) -> None:
+        super().__init__(f"{detail} ({bound})")
+        self.bound = bound
+        self.detail = detail
+
+
+def _constant(name: str) -> Any:
+    raise InputRefused(NUMBER, f"{name} is not a JSON number")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise InputRefused(NUMBER, f"number {text[:40]} is out of range")
+    return value
+
+
+def loads(data: str | bytes, max_depth: int) -> Any:
+    """Decode one JSON text under the bounds; InputRefused says what is wrong."""
+    try:
+        value = json.loads(data, parse_constant=_constant, parse_float=_finite)
+    except InputRefused:
+        raise
+    except RecursionError:
+        raise InputRefused(DEPTH, f"JSON nested deeper than {max_depth} levels") from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InputRefused(JSON_SYNTAX, f"invalid JSON: {exc}") from None
+    if depth_over(value, max_depth):
+        raise InputRefused(DEPTH, f"JSON nested deeper than {max_depth} levels")
+    return value
+
+
+def dumps(value: Any) -> str:
+    """Compact, strict JSON: a non-finite number is a bug here, never a token on the wire."""
+    return json.dumps(value, separators=(",", ":"), allow_nan=False)
+
+
+def depth_over(value: Any, limit: int) -> bool:
+    """Whether ``value`` nests containers deeper than ``limit`` (the top one is level 1)."""
+    if not isinstance(value, (dict, list)):
+        return False
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > limit:
+            return True
+        children = item.values() if isinstance(item, dict) else item
+        stack.extend((c, depth + 1) for c in children if isinstance(c, (dict, list)))
+    return False
+
+
+def size_over(value: Any, limit: int) -> bool:
+    """Whether the compact JSON of ``value`` would take more than about ``limit`` bytes;
+    stops counting past the limit (a value sharing one subtree many times is cheap)."""
+    return json_size(value, limit) > limit
+
+
+def check_metadata(metadata: Any, max_key: int, max_depth: int) -> None:
+    """Refuse metadata keys longer than ``max_key`` or nesting deeper than ``max_depth``."""
+    stack: list[tuple[Any, int]] = [(metadata, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            if depth > max_depth:
+                raise InputRefused(METADATA_DEPTH, f"metadata nested deeper than {max_depth}")
+            for key, child in item.items():
+                if isinstance(key, str) and len(key) > max_key:
+                    raise InputRefused(
+                        KEY, f"metadata key {key[:40]!r}... longer than {max_key} characters"
+                    )
+                stack.append((child, depth + 1))
+        elif isinstance(item, list):
+            if depth > max_depth:
+                raise InputRefused(METADATA_DEPTH, f"metadata nested deeper than {max_depth}")
+            stack.extend((child, depth + 1) for child in item)

@@ -88,7 +88,8 @@ def log_in(page: Page, url: str, user: str, password: str) -> None:
     page.fill("#login-user", user)
     page.fill("#login-password", password)
     page.click("#login-form button[type=submit]")
-    page.wait_for_selector("#login", state="hidden")
+    # Passwords are checked at a low CPU priority: slow while the collectors' syncs run.
+    page.wait_for_selector("#login", state="hidden", timeout=90000)
 
 
 def real_trace(page: Page, source: str, destination: str, dport: str) -> None:

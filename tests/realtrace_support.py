@@ -1,5 +1,6 @@
 """The trace scenarios' cloud on real Open vSwitch: one userspace switch per chassis, with a
-VM interface for every port bound there, the chassis's tunnel ports, and the rules
+VM interface for every port bound there, the chassis's tunnel ports, a patch port to each
+physical network's bridge, the metadata tap, and the rules
 ``dragonscope flows`` writes for it installed with ``ovs-ofctl add-flows``.
 """
 
@@ -17,6 +18,7 @@ from trace_cloud import build
 TUNNEL_OFPORTS = {"vxlan": 4, "geneve": 5, "gre": 6}
 FIRST_VM_OFPORT = 10
 FIRST_PATCH_OFPORT = 7
+METADATA_OFPORT = 9
 
 
 @dataclass
@@ -80,6 +82,10 @@ def start_cloud(names: list[str], snapshot: Snapshot | None = None) -> dict[str,
             patches = {p: FIRST_PATCH_OFPORT + n for n, p in enumerate(physnets)}
             for physnet, ofport in patches.items():
                 add_physnet(switch, physnet, ofport)
+            switch.vsctl(
+                "add-port", "br-int", "tap-metadata", "--", "set", "Interface", "tap-metadata",
+                "type=dummy", f"ofport_request={METADATA_OFPORT}",
+            )  # fmt: skip
             ofports, ifaces = {}, {}
             local = sorted(
                 (p for p in index.ports.values() if p.chassis == name and not p.runtime_binding),
@@ -90,7 +96,7 @@ def start_cloud(names: list[str], snapshot: Snapshot | None = None) -> dict[str,
                 ofport = FIRST_VM_OFPORT + n
                 switch.add_vm_port("br-int", iface, port.id, port.mac, ofport)
                 ofports[port.id], ifaces[port.id] = ofport, iface
-            ovs = ChassisOvs(ofports, tunnels, patches)
+            ovs = ChassisOvs(ofports, tunnels, patches, METADATA_OFPORT)
             flows = expected_flows(index, name, DEFAULT_APPS, ovs)
             switch.add_flows("br-int", [f.text() for f in flows.flows])
             cloud[name] = Chassis(name, switch, ovs, flows, ifaces)

@@ -79,7 +79,7 @@ def test_every_scenario_agrees_or_says_why(
 
 def test_most_scenarios_really_agree(cloud: dict[str, Chassis]) -> None:
     statuses = [asyncio.run(real_trace(cloud, **kw))["agreement"]["status"] for _, kw, *_ in CASES]
-    assert statuses.count("agree") >= 63, statuses
+    assert statuses.count("agree") >= 64, statuses
 
 
 def test_remote_delivery_decoded_on_both_chassis(cloud: dict[str, Chassis]) -> None:
@@ -204,3 +204,12 @@ def test_floating_ip_inbound_through_the_dnat_rules(cloud: dict[str, Chassis]) -
     dnat = next(h for h in hops if h["table"] == 76)
     assert dnat["app"] == "dnat" and dnat["owner"]["table"] == "floatingip"
     assert out["agreement"]["status"] == "agree" and out["real"]["delivered"][0]["name"] == "web-1"
+
+
+def test_metadata_request_leaves_by_the_metadata_tap(cloud: dict[str, Chassis]) -> None:
+    out = asyncio.run(real_trace(cloud, source="web-1", destination="metadata"))
+    hops = out["real"]["chassis"][0]["hops"]
+    assert [h["table"] for h in hops if h["app"] == "metadata_service"] == [201, 20, 35]
+    assert hops[-1]["outcome"] == "metadata"
+    assert out["agreement"]["status"] == "agree"
+    assert out["agreement"]["why"] == "both hand it to the local metadata proxy"

@@ -87,12 +87,13 @@ class ChassisDesk:
         switch = self.switch
         try:
             if op == "ports":
-                ofports, tunnels, patches = await switch.ports()
+                found = await switch.ports()
                 ports: Json = {
                     "Chassis": switch.chassis,
-                    "Ports": dict[str, Json](ofports),
-                    "Tunnels": dict[str, Json](tunnels),
-                    "Patches": dict[str, Json](patches),
+                    "Ports": dict[str, Json](found.ofports),
+                    "Tunnels": dict[str, Json](found.tunnels),
+                    "Patches": dict[str, Json](found.patches),
+                    "Metadata": found.metadata,
                 }
                 return ports, 200
             if op == "trace":

@@ -18,7 +18,14 @@ from typing import Any
 from dragonscope.graph import Edge, Node
 from dragonscope.ovs import attribution, flows, graph, nbview, problems
 from dragonscope.ovs.ovsdb import OvsdbMonitor
-from dragonscope.ovs.state import Counters, OvsState, patch_name, tunnel_kind
+from dragonscope.ovs.state import (
+    METADATA_INTERFACE,
+    BridgePorts,
+    Counters,
+    OvsState,
+    patch_name,
+    tunnel_kind,
+)
 from dragonscope.ovs.tables import DEFAULT_ALLOCATION_FILE, TableMap
 
 log = logging.getLogger("dragonscope.ovs")
@@ -115,13 +122,13 @@ class OvsProbe:
         None before the first dump or while the bridge cannot be read."""
         return self._flows if self._flow_error is None else None
 
-    def ports(self) -> tuple[dict[str, int], dict[str, int], dict[str, int]]:
-        """VM interfaces (iface-id -> ofport), tunnel ports (type -> ofport) and the patch
-        ports of mapped physical networks (physnet -> ofport) of the bridge, as OVSDB last
-        said (``Switch.ports`` asks the same of a switch once)."""
+    def ports(self) -> BridgePorts:
+        """The bridge's VM interfaces, tunnel ports, patch ports of mapped physical networks
+        and metadata tap, as OVSDB last said (``Switch.ports`` asks the same of a switch)."""
         ofports: dict[str, int] = {}
         tunnels: dict[str, int] = {}
         patches: dict[str, int] = {}
+        metadata = None
         by_patch = {patch_name(b): physnet for physnet, b in self.settings.bridge_mappings}
         bridge = self.state.bridge(self.settings.bridge) if self.state else None
         for _port, iface in self.state.interfaces_of(bridge) if self.state and bridge else ():
@@ -133,7 +140,9 @@ class OvsProbe:
                 tunnels[iface.type] = iface.ofport
             elif iface.type == "patch" and iface.name in by_patch:
                 patches[by_patch[iface.name]] = iface.ofport
-        return ofports, tunnels, patches
+            elif iface.name == METADATA_INTERFACE:
+                metadata = iface.ofport
+        return BridgePorts(ofports, tunnels, patches, metadata)
 
     # -- tasks --------------------------------------------------------------------------------
     async def run(self) -> None:

@@ -17,7 +17,7 @@ from pathlib import Path
 from dragonscope.config import DF_BRIDGE_MAPPINGS
 from dragonscope.ovs.flows import Flow, FlowDumpError, dump, parse
 from dragonscope.ovs.probe import DEFAULT_OVSDB, ProbeSettings
-from dragonscope.ovs.state import patch_name, tunnel_kind
+from dragonscope.ovs.state import METADATA_INTERFACE, BridgePorts, patch_name, tunnel_kind
 
 APPCTL, VSCTL = "ovs-appctl", "ovs-vsctl"
 
@@ -73,9 +73,9 @@ class Switch:
             appctl = str(beside) if beside.exists() else None
         return cls(chassis, ovsdb, appctl, bridge, mappings or DF_BRIDGE_MAPPINGS)
 
-    async def ports(self) -> tuple[dict[str, int], dict[str, int], dict[str, int]]:
-        """VM interfaces (iface-id -> ofport), tunnel ports (type -> ofport) and the patch
-        ports of mapped physical networks (physnet -> ofport) of the bridge."""
+    async def ports(self) -> BridgePorts:
+        """The bridge's VM interfaces, tunnel ports, patch ports of mapped physical networks
+        and metadata tap, by their OpenFlow ports."""
         out = await _run(
             VSCTL, f"--db={self.ovsdb}", "--timeout=10", "--format=json", "--data=json",
             "--", "--columns=name,ofport,type,external_ids", "list", "Interface",
@@ -87,6 +87,7 @@ class Switch:
         ofports: dict[str, int] = {}
         tunnels: dict[str, int] = {}
         patches: dict[str, int] = {}
+        metadata = None
         by_patch = {patch_name(bridge): physnet for physnet, bridge in self.mappings}
         for name, ofport, kind, external in table.get("data", []):
             if not isinstance(ofport, int) or ofport <= 0:
@@ -98,7 +99,9 @@ class Switch:
                 tunnels[kind] = ofport
             elif kind == "patch" and name in by_patch:
                 patches[by_patch[name]] = ofport
-        return ofports, tunnels, patches
+            elif name == METADATA_INTERFACE:
+                metadata = ofport
+        return BridgePorts(ofports, tunnels, patches, metadata)
 
     async def rules(self) -> list[Flow]:
         target = ProbeSettings(self.chassis, self.ovsdb, self.bridge).flow_target

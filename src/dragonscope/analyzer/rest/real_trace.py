@@ -76,7 +76,10 @@ class RealTraces:
             value = answer.get(name)
             mapping = value if isinstance(value, dict) else {}
             found.append({str(k): v for k, v in mapping.items() if isinstance(v, int)})
-        return ChassisOvs(*found)
+        ofports, tunnels, patches = found
+        metadata = answer.get("Metadata")
+        tap = metadata if isinstance(metadata, int) else None
+        return ChassisOvs(ofports, tunnels, patches, tap)
 
     async def trace(self, probe: Probe) -> str:
         answer = await self.calls.call(probe.chassis, probe.request())

@@ -26,11 +26,12 @@ MULTICAST = "01:00:00:00:00:00/01:00:00:00:00:00"
 class ChassisOvs:
     """What the chassis's Open vSwitch adds to the NB: the OpenFlow port of each VM
     interface (by its ``iface-id``), of each ``<type>-vtp`` tunnel port and of the patch
-    port to each physical network's bridge (by physnet)."""
+    port to each physical network's bridge (by physnet), and of the metadata service's tap."""
 
     ofports: Mapping[str, int] = field(default_factory=dict)
     tunnels: Mapping[str, int] = field(default_factory=dict)
     patches: Mapping[str, int] = field(default_factory=dict)
+    metadata: int | None = None  # the metadata service's tap (``tap-metadata``)
 
 
 @dataclass(slots=True)

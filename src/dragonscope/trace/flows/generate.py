@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from dragonscope.trace.flows import dnat, provider, routing, secgroups, switching
+from dragonscope.trace.flows import dnat, metadata, provider, routing, secgroups, switching
 from dragonscope.trace.flows.builder import Builder, ChassisOvs
 from dragonscope.trace.flows.rule import ExpectedFlow, Key
 from dragonscope.trace.index import NbIndex
@@ -27,6 +27,7 @@ WRITERS: dict[str, Callable[[Builder], None]] = {
     "trunk": switching.trunk,
     "provider": provider.provider,
     "dnat": dnat.dnat,
+    "metadata_service": metadata.metadata_service,
     "sg": secgroups.sg,
     "l3_proactive": routing.l3_proactive,
     "dhcp": routing.dhcp,

@@ -18,7 +18,7 @@ from dragonscope.trace.model import TABLES, Hop
 from dragonscope.trace.real.decode import RealHop
 from dragonscope.trace.real.follow import ChassisTrace
 
-CONTROLLER_RESPONDERS = frozenset({"dhcp", "metadata", "icmp-unreachable"})
+CONTROLLER_RESPONDERS = frozenset({"dhcp", "icmp-unreachable"})
 FLOW_RESPONDERS = frozenset({"arp", "icmp-echo", "nd"})
 
 
@@ -77,6 +77,13 @@ def agreement(
         return {
             "status": "disagree",
             "why": "the simulation expects the controller to answer; the switch never asks it",
+        }
+    if sim.verdict == "replied" and responder == "metadata":
+        if replied:
+            return {"status": "agree", "why": "both hand it to the local metadata proxy"}
+        return {
+            "status": "disagree",
+            "why": "the simulation hands it to the metadata proxy; the switch does not",
         }
     if sim.verdict == "replied" and responder in FLOW_RESPONDERS:
         if replied:

@@ -24,6 +24,7 @@ _CT_ZONE = re.compile(r"zone=(\w+(?:\[[^\]]*\])?)")
 
 
 PHYSNET = "physnet:"  # how a patch port to a physical network's bridge is named in ofports
+METADATA_TAP = "tap-metadata"  # and the metadata service's tap
 
 
 @dataclass(slots=True)
@@ -190,7 +191,10 @@ class Decoder:
         elif found := _OUTPUT.match(action):
             owner = self.ofports.get(int(found.group(1)), "")
             hop.outcome = "tunnel" if owner.endswith("-vtp") else "output"
-            if owner.startswith(PHYSNET):
+            if owner == METADATA_TAP:
+                hop.outcome = "metadata"
+                hop.meaning.append("out of the metadata tap, to the local metadata proxy")
+            elif owner.startswith(PHYSNET):
                 hop.outcome = "physnet"
                 physnet = owner[len(PHYSNET) :]
                 hop.meaning.append(f"out by the patch port to physical network {physnet}")

@@ -19,7 +19,7 @@ from dragonscope.graph import Json
 from dragonscope.trace.engine import Tracer, TraceResult
 from dragonscope.trace.flows import ChassisOvs, FlowSet, expected_flows
 from dragonscope.trace.index import NbIndex
-from dragonscope.trace.real.decode import PHYSNET, Decoder, RealHop
+from dragonscope.trace.real.decode import METADATA_TAP, PHYSNET, Decoder, RealHop
 from dragonscope.trace.real.ofproto import fields, inner_flow, packet_flow, parse
 from dragonscope.trace.request import TraceRequest
 
@@ -225,6 +225,8 @@ class RealRun:
         ofports = {n: p for p, n in switch.ofports.items()}
         ofports.update({n: f"{kind}-vtp" for kind, n in switch.tunnels.items()})
         ofports.update({n: f"{PHYSNET}{name}" for name, n in switch.patches.items()})
+        if switch.metadata is not None:
+            ofports[switch.metadata] = METADATA_TAP
         decoder = Decoder(self.index, probe.chassis, self.real.expected(probe.chassis), ofports)
         trace = ChassisTrace(probe.chassis, probe)
         responder = False
@@ -262,6 +264,9 @@ class RealRun:
         final_flow: str, responder: bool,
     ) -> None:  # fmt: skip
         owner = ofports.get(ofport, "")
+        if owner == METADATA_TAP:
+            trace.replied = True  # the local metadata proxy answers the sender
+            return
         if owner.startswith(PHYSNET):
             if responder:
                 trace.replied = True  # the answer goes back where the question came from

@@ -3,8 +3,9 @@ from the NB) against the rules the OVS probe last dumped, per port and per app.
 
 Cheap by construction: the probe dumps the bridge anyway and keeps the same parsed list while
 the dump's hash is unchanged, so a check runs only when that list, the bridge's ports or the
-NB changed, at most once every ``min_interval``; the expected rules are generated again only
-after an NB or port change, in a worker thread. The result is a ``Drift`` section (and a
+NB changed, at most once every ``min_interval`` and, for a chassis whose rules take seconds to
+generate, less often still; the expected rules are generated again only after an NB or port
+change, in a worker thread. The result is a ``Drift`` section (and a
 problem line, which the UI shows as a badge) on the chassis node and on each drifting port.
 """
 
@@ -26,6 +27,7 @@ from dragonscope.trace.flows import ChassisOvs, Drift, FlowSet, drift, expected_
 log = logging.getLogger("dragonscope.collector")
 
 RULES_SHOWN = 20  # drifting rules listed in a node's details
+IDLE_RATIO = 5  # seconds idle for each second a check takes
 
 
 class DriftWatch:
@@ -61,16 +63,21 @@ class DriftWatch:
         self._wake.set()
 
     async def run(self) -> None:
-        last = 0.0
+        """Check when woken, at most once every ``min_interval`` and never busier than one
+        part in ``IDLE_RATIO + 1``: under a stream of NB changes a large chassis, whose rules
+        take seconds to generate, checks less often instead of using a core for it."""
+        ready = 0.0
         while True:
             await self._wake.wait()
-            await asyncio.sleep(max(0.0, self.min_interval - (time.monotonic() - last)))
+            await asyncio.sleep(max(0.0, ready - time.monotonic()))
             self._wake.clear()
-            last = time.monotonic()
+            started = time.monotonic()
             try:
                 await self.check()
             except Exception:  # a bug here must not stop the collector: say it, go on
                 log.exception("flow drift check failed")
+            took = time.monotonic() - started
+            ready = started + max(self.min_interval, took * (IDLE_RATIO + 1))
 
     async def check(self) -> None:
         installed = self.probe.flows

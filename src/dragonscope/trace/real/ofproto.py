@@ -54,8 +54,8 @@ def parse(text: str) -> list[Section]:
             current = Section(line[6:].strip())
             sections.append(current)
             continue
-        if current is None:
-            continue
+        if current is None or current.datapath:
+            continue  # after the datapath actions: the banner of the next pass, if any
         if on := _BRIDGE.match(line):
             bridge = on.group(1)
             continue

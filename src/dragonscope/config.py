@@ -26,6 +26,7 @@ DF_NB_DB_CLASS = "etcd_nb_db_driver"
 DF_ANALYZER_ENDPOINT = "127.0.0.1:8082"
 DF_SKYDIVE_USER = "admin"
 DF_UPDATE_INTERVAL = 10.0
+DF_BRIDGE_MAPPINGS = (("public", "br-ex"),)  # [df_provider_networks] bridge_mappings
 
 # nb_db_class values (stevedore aliases and the class paths they stand for) → URL scheme.
 _NB_DRIVERS = {
@@ -119,6 +120,18 @@ class DragonflowSettings:
     password: Secret | None
     update_interval: float
     integration_bridge: str = "br-int"
+    bridge_mappings: tuple[tuple[str, str], ...] = DF_BRIDGE_MAPPINGS
+
+
+def parse_bridge_mappings(text: str, where: str) -> tuple[tuple[str, str], ...]:
+    """Dragonflow's ``bridge_mappings``: ``physnet:bridge`` pairs, comma-separated."""
+    pairs = []
+    for item in (i.strip() for i in text.split(",")):
+        physnet, _, bridge = item.partition(":")
+        if not physnet.strip() or not bridge.strip():
+            raise ConfigError(f"{where}: bridge mapping {item!r} is not PHYSNET:BRIDGE")
+        pairs.append((physnet.strip(), bridge.strip()))
+    return tuple(pairs)
 
 
 def _interpolate(value: str, section: Mapping[str, str]) -> str:
@@ -184,6 +197,10 @@ def read_dragonflow_ini(path: str | Path) -> DragonflowSettings:
         else DF_UPDATE_INTERVAL
     )
     password = sky.get("password", "").strip()
+    providers = dict(parser["df_provider_networks"]) if parser.has_section(
+        "df_provider_networks"
+    ) else {}  # fmt: skip
+    mappings = providers.get("bridge_mappings", "").strip()
     return DragonflowSettings(
         nb_url=nb_url,
         analyzer=sky.get("analyzer_endpoint", "").strip() or DF_ANALYZER_ENDPOINT,
@@ -191,4 +208,9 @@ def read_dragonflow_ini(path: str | Path) -> DragonflowSettings:
         password=Secret(password) if password else None,
         update_interval=interval,
         integration_bridge=df_strs.get("integration_bridge") or "br-int",
+        bridge_mappings=(
+            parse_bridge_mappings(mappings, f"{path} [df_provider_networks]")
+            if mappings
+            else DF_BRIDGE_MAPPINGS
+        ),
     )

@@ -18,6 +18,7 @@ from aiohttp import WSCloseCode, web
 
 from dragonscope.analyzer.alerts import AlertManager
 from dragonscope.analyzer.auth import Authenticator, Principal
+from dragonscope.analyzer.chassis_calls import ChassisCalls
 from dragonscope.analyzer.chunked import SharedGraphJson
 from dragonscope.analyzer.endpoints import PublisherEndpoint, SubscriberEndpoint
 from dragonscope.analyzer.endpoints.handshake import Connection, Pool
@@ -41,6 +42,7 @@ from dragonscope.analyzer.rest import (
     mount_openapi,
     mount_problems,
     mount_projects,
+    mount_real_trace,
     mount_rules,
     mount_skydive_compat,
     mount_skydive_ui,
@@ -126,6 +128,7 @@ class Analyzer:
         self.subscriber_pool: Pool[tuple[Connection, Subscriber]] = Pool()
         self.counters: Counter[str] = Counter()
         self.sockets: Sockets = set()
+        self.chassis_calls = ChassisCalls()  # chassis collectors that answer real traces
         self.rules = RuleBook(self.live, f"analyzer.{self.settings.host_id}")
         self.alerts = AlertManager(self.live, self.hub, self.counters)
         self.reactor = Reactor(self.graph, self._react, self._has_reactions)
@@ -276,6 +279,7 @@ class Analyzer:
             self.publishers,
             self.counters,
             self.sockets,
+            self.chassis_calls,
             self.graph_json,
             None if self.recorder is None else self.recorder.room,
         ).mount(router)
@@ -293,6 +297,7 @@ class Analyzer:
         mount_ui(router)
         mount_views(router, self.live, guard)
         traces = mount_trace(router, self.live, guard, self.projects)
+        mount_real_trace(router, traces, self.chassis_calls, guard)
         mount_problems(router, traces, guard)
         mount_projects(router, self.projects, guard)
         mount_skydive_compat(router, guard)

@@ -18,12 +18,12 @@ import argparse
 import logging
 import sys
 
-from dragonscope.cli import analyzer, collector, demo, nb, query, trace
+from dragonscope.cli import analyzer, collector, demo, flows, nb, query, trace
 from dragonscope.cli.common import CliError, ScrubbingFormatter
 from dragonscope.nb import scrub
 
 # Modules that contribute sub-commands, in the order ``--help`` lists them.
-COMMAND_MODULES = (demo, analyzer, collector, query, trace, nb)
+COMMAND_MODULES = (demo, analyzer, collector, query, trace, flows, nb)
 
 __all__ = ["CliError", "build_parser", "main"]
 

@@ -92,6 +92,10 @@ def register(subparsers: Subparsers) -> None:
     )  # fmt: skip
     parser.add_argument("--no-ovs", action="store_true", help="do not probe the local OVS")
     parser.add_argument(
+        "--bridge-mappings", metavar="PHYSNET:BRIDGE,...",
+        help="Dragonflow's bridge mappings (default: the ini's, else public:br-ex)",
+    )  # fmt: skip
+    parser.add_argument(
         "--ovs-rules", action="store_true", help="publish every OpenFlow rule as an ofrule node"
     )
     parser.set_defaults(func=run)

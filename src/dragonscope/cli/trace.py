@@ -11,12 +11,17 @@ import argparse
 import asyncio
 import json
 from pathlib import Path
+from typing import Any
 
 from dragonscope.cli.common import CliError, Subparsers, operator_errors
-from dragonscope.cli.sources import add_source_arguments, analyzer_project_names
+from dragonscope.cli.flows import add_ovs_argument, switches
+from dragonscope.cli.sources import add_source_arguments, analyzer_http, analyzer_project_names
 from dragonscope.cli.sources import snapshot as source_snapshot
 from dragonscope.config import ConfigError
+from dragonscope.graph import Json
 from dragonscope.nb import ProjectNames, read_project_names
+from dragonscope.ovs import Switch, SwitchError
+from dragonscope.skydive import AnalyzerError
 from dragonscope.trace import (
     FORMATS,
     PROTOCOLS,
@@ -29,6 +34,8 @@ from dragonscope.trace import (
     render,
     render_matrix,
 )
+from dragonscope.trace.flows import ChassisOvs
+from dragonscope.trace.real import Probe, RealTracer, drive, render_real, report
 
 
 def _source_args(parser: argparse.ArgumentParser) -> None:
@@ -80,6 +87,14 @@ def register(subparsers: Subparsers) -> None:
     p.add_argument("--reply", action="store_true", help="also simulate the reply")
     p.add_argument("--ct", action="store_true", help="assume an established connection")
     p.add_argument("--format", choices=FORMATS, default="detailed")
+    p.add_argument(
+        "--real",
+        action="store_true",
+        help="also trace it with ovs-appctl ofproto/trace on each chassis it crosses "
+        "(locally, --ovs says where each switch is; or through --analyzer, which asks each "
+        "chassis's collector: admins only) and set both side by side",
+    )
+    add_ovs_argument(p)
     p.set_defaults(func=run_trace)
 
     r = subparsers.add_parser("reach", help="port-by-port reachability matrix of a tenant")
@@ -110,29 +125,85 @@ def load_tracer(args: argparse.Namespace) -> Tracer:
 
 
 def run_trace(args: argparse.Namespace) -> int:
+    if args.real and args.analyzer:
+        return _run_real_analyzer(args)
     tracer = load_tracer(args)
     with operator_errors(TraceError):
-        request = TraceRequest(
-            source=args.source,
-            destination=args.destination,
-            proto=args.proto,
-            sport=args.sport,
-            dport=args.dport,
-            icmp_type=args.icmp_type,
-            icmp_code=args.icmp_code,
-            ttl=args.ttl,
-            vlan=args.vlan,
-            chassis=args.chassis,
-            eth_src=args.eth_src,
-            eth_dst=args.eth_dst,
-            ip_src=args.ip_src,
-            ip_dst=args.ip_dst,
-            ct=args.ct,
-            reply=args.reply,
-        )
+        request = _request(args)
+        if args.real:
+            return _run_real(args, tracer, request)
         result = tracer.trace(request).to_json()
     print(render(result, args.format))
     return 1 if result["verdict"] == "dropped" else 0
+
+
+def _request(args: argparse.Namespace) -> TraceRequest:
+    return TraceRequest(
+        source=args.source,
+        destination=args.destination,
+        proto=args.proto,
+        sport=args.sport,
+        dport=args.dport,
+        icmp_type=args.icmp_type,
+        icmp_code=args.icmp_code,
+        ttl=args.ttl,
+        vlan=args.vlan,
+        chassis=args.chassis,
+        eth_src=args.eth_src,
+        eth_dst=args.eth_dst,
+        ip_src=args.ip_src,
+        ip_dst=args.ip_dst,
+        ct=args.ct,
+        reply=args.reply,
+    )
+
+
+def _run_real_analyzer(args: argparse.Namespace) -> int:
+    """The analyzer asks each chassis's collector (an admin's request)."""
+    if args.patch or args.ovs:
+        raise CliError("--real with --analyzer traces the switches as they are: no --patch/--ovs")
+    with operator_errors(TraceError):
+        body: dict[str, Json] = {**_request(args).to_json()}
+    if args.apps:
+        body["apps"] = args.apps
+
+    async def ask() -> Json:
+        async with analyzer_http(args) as http:
+            return await http.real_trace(body)
+
+    with operator_errors(AnalyzerError):
+        out = asyncio.run(ask())
+    if not isinstance(out, dict):
+        raise CliError("the analyzer's real trace is not a JSON object")
+    print(json.dumps(out, indent=2) if args.format == "json" else render_real(out))
+    agreement = out.get("agreement")
+    return 1 if isinstance(agreement, dict) and agreement.get("status") == "disagree" else 0
+
+
+def _run_real(args: argparse.Namespace, tracer: Tracer, request: TraceRequest) -> int:
+    """Exit code 1 when the real trace disagrees with the simulation."""
+    named = switches(args.ovs)
+    if not named:
+        start = tracer.resolver.resolve(request)
+        if start.chassis is None:
+            raise CliError("--real needs --ovs CHASSIS=OVSDB: the source has no chassis")
+        named = {start.chassis: Switch(start.chassis)}
+    out = asyncio.run(_real(tracer, request, named))
+    print(json.dumps(out, indent=2) if args.format == "json" else render_real(out))
+    return 1 if out["agreement"]["status"] == "disagree" else 0
+
+
+async def _real(tracer: Tracer, request: TraceRequest, named: dict[str, Switch]) -> dict[str, Any]:
+    async def ports(chassis: str) -> ChassisOvs | None:
+        switch = named.get(chassis)
+        return ChassisOvs(*await switch.ports()) if switch is not None else None
+
+    async def trace(probe: Probe) -> str:
+        return await named[probe.chassis].trace(probe.args())
+
+    with operator_errors(SwitchError):
+        run = await drive(RealTracer(tracer).begin(request), ports, trace)
+    return report(run)
 
 
 def project_names(args: argparse.Namespace) -> ProjectNames:

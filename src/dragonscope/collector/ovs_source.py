@@ -16,12 +16,14 @@ copies the other's graph. Two kinds of probe edges end outside the probe's own n
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Callable, Coroutine, Mapping
 from typing import Any, Protocol
 
 from dragonscope.collector.desired import DesiredGraph, Source
 from dragonscope.collector.nb_feed import NbFeed
+from dragonscope.collector.ovs_drift import DriftWatch
 from dragonscope.collector.settings import CollectorSettings
 from dragonscope.collector.sync import SyncState
 from dragonscope.graph import Edge, Node
@@ -66,6 +68,7 @@ def probe_settings(settings: CollectorSettings) -> ProbeSettings | None:
         flow_interval=settings.ovs_flow_interval,
         counter_interval=settings.ovs_counter_interval,
         rules=settings.ovs_rules,
+        bridge_mappings=settings.bridge_mappings,
     )
     if settings.ovs_allocation_file:
         probe.allocation_file = settings.ovs_allocation_file
@@ -78,7 +81,7 @@ def attach_ovs(host: Host) -> OvsSource | None:
     if settings is None:
         return None
     source = OvsSource(settings, host)
-    host.add_source(source, source.probe.run, "ovs")
+    host.add_source(source, source.run, "ovs")
     host.desired.layers.append(source)
     host.nb.listeners.append(source.nb_changed)
     # The probe reads every port, network and chassis, local or not.
@@ -93,6 +96,12 @@ class OvsSource:
         self._host = host
         topology = host.nb.topology
         self.probe = OvsProbe(settings, lambda: topology.snapshot, self._probe_changed)
+        self.drift = DriftWatch(
+            self.probe,
+            lambda: topology.snapshot,
+            lambda ids: host.sync.mark_many(ids, set()),
+            min_interval=settings.flow_interval,
+        )
         # The far ends of the tunnel mesh, drawn by the NB's rules as the global graph has them.
         self._far = Topology(extensions=host.settings.extensions)
         self._far_nodes: dict[str, Node] = {}
@@ -100,7 +109,16 @@ class OvsSource:
         self._shown: set[str] = set()  # those whose both ends are published
         self._nodes: dict[str, Node] = {}
         self._edges: dict[str, Edge] = {}
-        self._patched: dict[str, tuple[Node, dict[str, Any], Node]] = {}
+        # node ID -> (NB node, probe patch, drift patch, the patched node)
+        self._patched: dict[
+            str, tuple[Node, dict[str, Any] | None, dict[str, Any] | None, Node]
+        ] = {}
+
+    async def run(self) -> None:
+        """The probe, and the drift checks that follow what it dumps."""
+        async with asyncio.TaskGroup() as group:
+            group.create_task(self.probe.run(), name="ovs-probe")
+            group.create_task(self.drift.run(), name="ovs-drift")
 
     @property
     def nodes(self) -> Mapping[str, Node]:
@@ -115,10 +133,12 @@ class OvsSource:
         a port may have entered or left the slice, so the edges to it are looked at again."""
         if change.table in _PROBE_TABLES:
             self.probe.nb_changed()
+        self.drift.nb_changed()
         self._publish(set(), set(), False)
 
     def _probe_changed(self, nodes: set[str], edges: set[str]) -> None:
         probe = self.probe
+        self.drift.poke()
         self._foreign = {
             eid: edge
             for eid, edge in probe.edges.items()
@@ -166,15 +186,19 @@ class OvsSource:
 
     def patch(self, node: Node) -> Node:
         """The NB node with the probe's additions (the same object while nothing changed)."""
-        patch = self.probe.patches.get(node.id)
-        if patch is None:
+        probe, drifted = self.probe.patches.get(node.id), self.drift.patches.get(node.id)
+        if probe is None and drifted is None:
             return node
         cached = self._patched.get(node.id)
-        if cached is not None and cached[0] is node and cached[1] is patch:
-            return cached[2]
-        metadata = {**node.metadata, **patch}
-        if "Problems" in patch and "Problems" in node.metadata:
-            metadata["Problems"] = [*node.metadata["Problems"], *patch["Problems"]]
+        if cached and cached[0] is node and cached[1] is probe and cached[2] is drifted:
+            return cached[3]
+        metadata = dict(node.metadata)
+        for patch in (probe, drifted):
+            if patch is not None:
+                problems = [*metadata.get("Problems", []), *patch.get("Problems", [])]
+                metadata.update(patch)
+                if problems:
+                    metadata["Problems"] = problems
         patched = Node(node.id, metadata)
-        self._patched[node.id] = (node, patch, patched)
+        self._patched[node.id] = (node, probe, drifted, patched)
         return patched

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ from dragonscope.collector.state import HeldState, Planner
 from dragonscope.collector.stats import CollectorStats
 from dragonscope.collector.sync import SyncState
 from dragonscope.skydive import (
+    GRAPH,
     AnalyzerError,
     AnalyzerHttp,
     Backoff,
@@ -98,6 +99,10 @@ class AnalyzerLink:
             Backoff(settings.backoff_initial, settings.backoff_max),
             on_reply=self._on_reply,
         )
+        # dragonscope's own messages on this connection (not Graph), and what to say after
+        # each connection (see collector.chassis_desk).
+        self.side: list[Callable[[Message], None]] = []
+        self.on_connected: list[Callable[[], Awaitable[None]]] = []
 
     @property
     def origin(self) -> str:
@@ -118,6 +123,8 @@ class AnalyzerLink:
             await publisher.connect()
             connected_at = time.monotonic()
             try:
+                for hello in self.on_connected:
+                    await hello()
                 await self.resync()
                 await self._flush_forever()
             except PublisherDisconnected:
@@ -138,6 +145,10 @@ class AnalyzerLink:
     def _on_reply(self, message: Message) -> None:
         """A rejected message means the analyzer's state is not what we think it is
         (someone deleted an element through REST, for instance): resync."""
+        if message.namespace != GRAPH:
+            for handle in self.side:
+                handle(message)
+            return
         if message.status >= 400:
             self._sync.request_resync()
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Coroutine
 
+from dragonscope.collector.chassis_desk import attach_desk
 from dragonscope.collector.desired import DesiredGraph, Source
 from dragonscope.collector.health import HealthServer
 from dragonscope.collector.nb_feed import NbFeed, opened
@@ -81,6 +82,9 @@ class Collector:
         self.link = self.links[0]
         self.reconciler = self.link.reconciler
         self.ovs = attach_ovs(self)  # a chassis collector also shows its Open vSwitch
+        # Each analyzer may ask this chassis's switch, on its own link.
+        probe = self.ovs.probe.settings if self.ovs else None
+        self.desks = [attach_desk(link, probe) for link in self.links] if probe else []
 
     def add_source(
         self, source: Source, loop: Callable[[], Task] | None = None, name: str = "source"
@@ -192,6 +196,8 @@ class Collector:
                 tasks += [(name, loop()) for name, loop in self._loops]
                 await _until_one_fails(tasks)
         finally:
+            for desk in self.desks:
+                desk.close()
             for link in self.links:
                 await link.close()
             if health is not None:

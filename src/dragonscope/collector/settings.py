@@ -70,6 +70,9 @@ class CollectorSettings:
     ovs_flow_interval: float = 5.0
     ovs_counter_interval: float = 30.0
     ovs_allocation_file: str | None = None
+    # Dragonflow's bridge mappings (physnet -> its bridge, patched to br-int): where the
+    # expected provider rules and real traces find each physical network.
+    bridge_mappings: tuple[tuple[str, str], ...] = config.DF_BRIDGE_MAPPINGS
 
     def __post_init__(self) -> None:
         if isinstance(self.nb, str):
@@ -196,4 +199,11 @@ def settings_from_args(
         ovs=not args.no_ovs,
         ovs_rules=bool(args.ovs_rules),
         integration_bridge=ini.integration_bridge if ini else "br-int",
+        bridge_mappings=(
+            config.parse_bridge_mappings(args.bridge_mappings, "--bridge-mappings")
+            if args.bridge_mappings
+            else ini.bridge_mappings
+            if ini
+            else config.DF_BRIDGE_MAPPINGS
+        ),
     )

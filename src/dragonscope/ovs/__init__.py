@@ -9,8 +9,19 @@ of the tunnel mesh), reporting after each rebuild which IDs changed. It reads th
 itself (the collector does). See ``docs/ovs-probe.md``.
 """
 
+from dragonscope.ovs.flows import Flow
 from dragonscope.ovs.nbview import NB_FIELDS
 from dragonscope.ovs.ovsdb import OvsdbMonitor
 from dragonscope.ovs.probe import DEFAULT_OVSDB, OvsProbe, ProbeSettings
+from dragonscope.ovs.switch import Switch, SwitchError
 
-__all__ = ["DEFAULT_OVSDB", "NB_FIELDS", "OvsProbe", "OvsdbMonitor", "ProbeSettings"]
+__all__ = [
+    "DEFAULT_OVSDB",
+    "NB_FIELDS",
+    "Flow",
+    "OvsProbe",
+    "OvsdbMonitor",
+    "ProbeSettings",
+    "Switch",
+    "SwitchError",
+]

@@ -18,7 +18,14 @@ from typing import Any
 from dragonscope.graph import Edge, Node
 from dragonscope.ovs import attribution, flows, graph, nbview, problems
 from dragonscope.ovs.ovsdb import OvsdbMonitor
-from dragonscope.ovs.state import Counters, OvsState
+from dragonscope.ovs.state import (
+    METADATA_INTERFACE,
+    BridgePorts,
+    Counters,
+    OvsState,
+    patch_name,
+    tunnel_kind,
+)
 from dragonscope.ovs.tables import DEFAULT_ALLOCATION_FILE, TableMap
 
 log = logging.getLogger("dragonscope.ovs")
@@ -43,6 +50,7 @@ class ProbeSettings:
     allocation_file: str | None = DEFAULT_ALLOCATION_FILE
     rules: bool = False
     coalesce: float = 0.02
+    bridge_mappings: tuple[tuple[str, str], ...] = ()  # (physnet, bridge patched to br-int)
 
     @property
     def flow_target(self) -> str:
@@ -107,6 +115,34 @@ class OvsProbe:
     def nb_changed(self) -> None:
         self._nb = None
         self._wake.set()
+
+    @property
+    def flows(self) -> list[flows.Flow] | None:
+        """The bridge's rules as last dumped (the same list while the dump is unchanged);
+        None before the first dump or while the bridge cannot be read."""
+        return self._flows if self._flow_error is None else None
+
+    def ports(self) -> BridgePorts:
+        """The bridge's VM interfaces, tunnel ports, patch ports of mapped physical networks
+        and metadata tap, as OVSDB last said (``Switch.ports`` asks the same of a switch)."""
+        ofports: dict[str, int] = {}
+        tunnels: dict[str, int] = {}
+        patches: dict[str, int] = {}
+        metadata = None
+        by_patch = {patch_name(b): physnet for physnet, b in self.settings.bridge_mappings}
+        bridge = self.state.bridge(self.settings.bridge) if self.state else None
+        for _port, iface in self.state.interfaces_of(bridge) if self.state and bridge else ():
+            if iface.ofport is None or iface.ofport <= 0:
+                continue
+            if iface.iface_id:
+                ofports[iface.iface_id] = iface.ofport
+            elif tunnel_kind(iface.name, iface.type):
+                tunnels[iface.type] = iface.ofport
+            elif iface.type == "patch" and iface.name in by_patch:
+                patches[by_patch[iface.name]] = iface.ofport
+            elif iface.name == METADATA_INTERFACE:
+                metadata = iface.ofport
+        return BridgePorts(ofports, tunnels, patches, metadata)
 
     # -- tasks --------------------------------------------------------------------------------
     async def run(self) -> None:

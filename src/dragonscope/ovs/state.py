@@ -7,7 +7,30 @@ and compare by value, so "did anything that matters change?" is one equality tes
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
+
+
+def tunnel_kind(name: str, kind: str) -> str | None:
+    """Dragonflow names its tunnel port of a type ``<type>-vtp``: that type, or None."""
+    return kind if kind and name == f"{kind}-vtp" else None
+
+
+METADATA_INTERFACE = "tap-metadata"  # Dragonflow's [df_metadata] metadata_interface
+
+
+class BridgePorts(NamedTuple):
+    """The OpenFlow ports Dragonflow's rules name: VM interfaces (by iface-id), tunnel ports
+    (by type), patch ports to physical networks (by physnet) and the metadata service's tap."""
+
+    ofports: dict[str, int]
+    tunnels: dict[str, int]
+    patches: dict[str, int]
+    metadata: int | None
+
+
+def patch_name(bridge: str) -> str:
+    """Dragonflow's provider app names br-int's patch port to a physical bridge so."""
+    return f"{bridge}-patch"
 
 
 @dataclass(frozen=True, slots=True)

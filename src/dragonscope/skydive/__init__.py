@@ -10,6 +10,10 @@ graph model, the NB, topology or anything above.
 """
 
 from dragonscope.skydive.messages import (
+    CHASSIS_NAMESPACE,
+    CHASSIS_READY,
+    CHASSIS_REPLY,
+    CHASSIS_REQUEST,
     DELETE_ON_DISCONNECT,
     EDGE_ADDED,
     EDGE_DELETED,
@@ -62,6 +66,10 @@ from dragonscope.skydive.rest import (
 )
 
 __all__ = [
+    "CHASSIS_NAMESPACE",
+    "CHASSIS_READY",
+    "CHASSIS_REPLY",
+    "CHASSIS_REQUEST",
     "DELETE_ON_DISCONNECT",
     "EDGE_ADDED",
     "EDGE_DELETED",

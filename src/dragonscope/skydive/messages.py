@@ -29,6 +29,14 @@ SYNC_REQUEST = "SyncRequest"
 SYNC_REPLY = "SyncReply"
 SYNC = "Sync"
 
+# dragonscope's own namespace on a publisher connection, which a Skydive analyzer never uses:
+# a chassis collector says it can answer (``ChassisReady``, Obj ``{"Chassis": name}``); the
+# analyzer asks it (``ChassisRequest``) and the collector answers (``ChassisReply``, same UUID).
+CHASSIS_NAMESPACE = "Dragonscope.Chassis"
+CHASSIS_READY = "ChassisReady"
+CHASSIS_REQUEST = "ChassisRequest"
+CHASSIS_REPLY = "ChassisReply"
+
 NODE_TYPES = frozenset({NODE_ADDED, NODE_UPDATED, NODE_DELETED})
 EDGE_TYPES = frozenset({EDGE_ADDED, EDGE_UPDATED, EDGE_DELETED})
 

@@ -249,6 +249,10 @@ class AnalyzerHttp:
             return {}
         return {str(k): v for k, v in names.items() if isinstance(v, str)}
 
+    async def real_trace(self, request: Json) -> Json:
+        """dragonscope's ``POST /api/trace/real``: a trace body in, the side by side out."""
+        return await self._json("POST", "/api/trace/real", request, "the real trace")
+
     async def _json(self, method: str, path: str, body: Json, what: str) -> Json:
         """One JSON request; logs in again once when the token was refused (HTTP 401)."""
         for attempt in (1, 2):

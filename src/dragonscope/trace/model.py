@@ -48,13 +48,29 @@ TABLES: dict[int | None, tuple[str, str]] = {
     122: ("SFC_MPLS_PP_DECAP", "sfc"),
     125: ("SFC_END_OF_CHAIN", "fc"),
     201: ("PORTSEC", "portsec"),
+    1: ("INGRESS_CLASSIFICATION_EXITPOINT", "datapath layout"),
+    202: ("PORTSEC_OUT_DEFAULT", "datapath layout"),
+    203: ("PORTSEC_OUT_SERVICES", "datapath layout"),
 }
+
+# The tables the stages name and the rule generator (``trace.flows``) writes, spelled once.
+CLASSIFICATION, LAYOUT_EXIT, EXTERNAL_SOURCE = 0, 1, 2
+EGRESS_CONNTRACK, EGRESS_SG, SERVICES, ARP_TABLE, DHCP_TABLE, ND_TABLE = 10, 15, 20, 25, 30, 45
+METADATA_SERVICE, METADATA_REPLY = 35, 40
+L2_LOOKUP, L3_LOOKUP, L3_PROACTIVE, EGRESS, EGRESS_EXTERNAL = 55, 60, 65, 75, 80
+INGRESS_DNAT, EGRESS_DNAT = 76, 77
+INGRESS_DESTINATION, INGRESS_CONNTRACK, INGRESS_SG, INGRESS_DISPATCH = 100, 105, 110, 115
+# The shipped datapath layout (portsec only): its state table and its two exits.
+PORTSEC, PORTSEC_OUT_DEFAULT, PORTSEC_OUT_SERVICES = 201, 202, 203
 
 # The stage of the reference walk each table belongs to (A-H, NAT, SFC).
 STAGES: dict[int | None, str] = {
     None: "guest",
     0: "classification",
     201: "port security",
+    1: "classification",
+    202: "port security",
+    203: "port security",
     10: "egress security groups",
     15: "egress security groups",
     20: "services",

@@ -132,6 +132,12 @@ class Port:
         return self.enabled and (self.chassis is not None or self.vtep is not None)
 
 
+def portsec_pairs(port: Port) -> set[tuple[str, IpAddr]]:
+    """The (MAC, IP) pairs port security lets the port send from: its own, then its allowed
+    address pairs (a pair without a MAC uses the port's)."""
+    return {(port.mac, a) for a in port.ips} | {(m or port.mac, a) for a, m in port.pairs}
+
+
 @dataclass(slots=True)
 class RouterPort:
     id: str  # = the router-interface lport id

@@ -9,11 +9,12 @@ fixed and allowed-address-pair IPs of its *bound* members only. Results are cach
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from dragonscope.trace.index import NbIndex
 from dragonscope.trace.model import Packet
-from dragonscope.trace.objects import IpAddr, Port, ip, net
+from dragonscope.trace.objects import IpAddr, IpNet, Port, ip, net
 
 PROTO_NUMBERS = {"tcp": 6, "udp": 17, "icmp": 1, "icmp6": 58}
 PROTO_NAMES = {v: k for k, v in PROTO_NUMBERS.items()}
@@ -33,42 +34,77 @@ def _number(value: Any) -> int | None:
     return None
 
 
+@dataclass(frozen=True, slots=True)
+class RuleShape:
+    """What one stored rule admits, as Dragonflow's ``sg`` app turns it into flows: the
+    simulator tests packets against it and ``trace.flows`` writes its match from it."""
+
+    direction: str
+    ethertype: str  # "IPv4" or "IPv6"
+    proto: int | None
+    ports: tuple[int, int] | None  # TCP/UDP destination range; None = any
+    icmp_type: int | None  # ICMPv4 only; None = any (0 counts as any)
+    icmp_code: int | None
+    prefix: IpNet | None  # the remote prefix when it is of the rule's IP version
+    group: str | None  # the remote group, when no prefix is given
+
+
+def rule_shape(rule: dict[str, Any]) -> RuleShape | None:
+    """The rule's shape, or None when Dragonflow installs nothing for it (a port range on
+    a protocol other than TCP/UDP/ICMPv4, an unreadable remote prefix)."""
+    direction, ethertype = rule.get("direction"), rule.get("ethertype")
+    if direction not in ("egress", "ingress") or ethertype not in ("IPv4", "IPv6"):
+        return None
+    proto = _number(rule.get("protocol"))
+    lo, hi = _number(rule.get("port_range_min")), _number(rule.get("port_range_max"))
+    ports: tuple[int, int] | None = None
+    icmp_type = icmp_code = None
+    if proto in (6, 17):
+        low = lo if lo is not None else 1
+        high = hi if hi is not None else (lo if lo is not None else 65535)
+        ports = None if (low, high) == (1, 65535) else (low, high)
+    elif proto == 1:
+        icmp_type, icmp_code = lo or None, hi or None
+    elif proto is not None and (lo is not None or hi is not None):
+        return None
+    prefix: IpNet | None = None
+    group: str | None = None
+    if "remote_ip_prefix" in rule:
+        stored = rule.get("remote_ip_prefix")
+        prefix = net(stored)
+        if prefix is None and stored is not None:
+            return None
+        if prefix is not None and prefix.version != (4 if ethertype == "IPv4" else 6):
+            prefix = None  # a prefix of the other version matches any address
+    elif isinstance(rule.get("remote_group_id"), str) and rule["remote_group_id"]:
+        group = rule["remote_group_id"]
+    return RuleShape(direction, ethertype, proto, ports, icmp_type, icmp_code, prefix, group)
+
+
 def rule_matches(
     rule: dict[str, Any], direction: str, pkt: Packet, remote: IpAddr | None, index: NbIndex
 ) -> bool:
     """Whether one stored rule admits a new connection of ``pkt`` in ``direction``."""
-    if rule.get("direction") != direction:
+    shape = rule_shape(rule)
+    if shape is None or shape.direction != direction:
         return False
-    ethertype = "IPv4" if pkt.eth_type == "ipv4" else "IPv6"
-    if rule.get("ethertype") != ethertype:
+    if shape.ethertype != ("IPv4" if pkt.eth_type == "ipv4" else "IPv6"):
         return False
-    proto = _number(rule.get("protocol"))
-    lo, hi = _number(rule.get("port_range_min")), _number(rule.get("port_range_max"))
-    if proto is not None:
-        if proto != PROTO_NUMBERS.get(pkt.proto or "", -1):
+    if shape.proto is not None:
+        if shape.proto != PROTO_NUMBERS.get(pkt.proto or "", -1):
             return False
-        if proto in (6, 17):
-            low = lo if lo is not None else 1
-            high = hi if hi is not None else (lo if lo is not None else 65535)
-            if (low, high) != (1, 65535) and not (
-                pkt.dport is not None and low <= pkt.dport <= high
-            ):
-                return False
-        elif proto == 1:
-            if lo and pkt.icmp_type != lo:
-                return False
-            if hi and pkt.icmp_code != hi:
-                return False
-        elif lo is not None or hi is not None:
-            return False  # Dragonflow installs no flow for this combination
-    if "remote_ip_prefix" in rule:
-        prefix = net(rule.get("remote_ip_prefix"))
-        if prefix is not None and remote is not None and prefix.version == remote.version:
-            return remote in prefix
-        return prefix is not None or rule.get("remote_ip_prefix") is None
-    group = rule.get("remote_group_id")
-    if isinstance(group, str) and group:
-        return remote is not None and remote in index.sg_member_ips.get(group, ())
+        if shape.ports is not None and not (
+            pkt.dport is not None and shape.ports[0] <= pkt.dport <= shape.ports[1]
+        ):
+            return False
+        if shape.icmp_type is not None and pkt.icmp_type != shape.icmp_type:
+            return False
+        if shape.icmp_code is not None and pkt.icmp_code != shape.icmp_code:
+            return False
+    if shape.prefix is not None:
+        return remote is None or remote in shape.prefix
+    if shape.group is not None:
+        return remote is not None and remote in index.sg_member_ips.get(shape.group, ())
     return True
 
 

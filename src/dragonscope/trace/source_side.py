@@ -13,7 +13,7 @@ from typing import Any
 from dragonscope.nb.tables import CHASSIS, CHILD_PORT_SEGMENTATION
 from dragonscope.trace import responders, sgstage
 from dragonscope.trace.model import ObjRef
-from dragonscope.trace.objects import ip
+from dragonscope.trace.objects import ip, portsec_pairs
 from dragonscope.trace.walk import Frame, Next, Stage, Walk, keys
 
 
@@ -110,7 +110,7 @@ def port_security(w: Walk, f: Frame) -> Next:
             w.hop(f, 201, "pass", f"port security is disabled on {port.name}", [ref])
         return [(f, Stage.EGRESS_SG)]
     src_ip = ip(pkt.ip_src) if pkt.ip_src else None
-    pairs = {(port.mac, a) for a in port.ips} | {(m or port.mac, a) for a, m in port.pairs}
+    pairs = portsec_pairs(port)
     if pkt.eth_type == "arp":
         spa = ip(pkt.arp_spa)
         if pkt.arp_sha == pkt.eth_src and (pkt.eth_src, spa) in pairs:

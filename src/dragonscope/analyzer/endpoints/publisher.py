@@ -26,6 +26,7 @@ from dragonscope import skydive as m
 from dragonscope.analyzer import auth, bounds
 from dragonscope.analyzer.auth import Authenticator
 from dragonscope.analyzer.bounds import InputRefused
+from dragonscope.analyzer.chassis_calls import ChassisCalls
 from dragonscope.analyzer.chunked import SharedGraphJson
 from dragonscope.analyzer.endpoints.handshake import (
     Admission,
@@ -82,6 +83,8 @@ class PublisherSession:
         self.conn = conn
         self.origin = conn.origin
         self.authored = False
+        # dragonscope's own messages (not Graph): a chassis collector's (analyzer.chassis_calls).
+        self.side: Callable[[m.Message], None] | None = None
         self._floats = True
         self._handlers: dict[str, Callable[[m.Message], str | None]] = {
             m.NODE_ADDED: lambda msg: self._node(msg, self.store.add_node),
@@ -112,7 +115,9 @@ class PublisherSession:
         except m.MessageError as exc:
             return [self.reject(None, Rejected("decode", str(exc)))]
         if msg.namespace != m.GRAPH:
-            return []  # other namespaces are not for this endpoint (Skydive ignores them)
+            if self.side is not None:
+                self.side(msg)
+            return []  # other namespaces are not for the graph (Skydive ignores them)
         self.authored = True
         handler = self._handlers.get(msg.type)
         if handler is None:
@@ -251,6 +256,7 @@ class PublisherEndpoint:
         pool: Pool[Connection],
         counters: Counter[str],
         sockets: Sockets,
+        calls: ChassisCalls,
         graph_json: SharedGraphJson,
         backpressure: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
@@ -258,7 +264,7 @@ class PublisherEndpoint:
         self.admission = Admission(
             "publisher", settings.max_publishers, settings.max_publishers_per_user, counters
         )
-        self.auth, self.settings, self.store = auth, settings, store
+        self.auth, self.settings, self.store, self.calls = auth, settings, store, calls
         self.backpressure = backpressure  # e.g. the history recorder's room()
         self.rejections, self.pool, self.counters, self.sockets = (
             rejections,
@@ -292,6 +298,7 @@ class PublisherEndpoint:
             compress=False,
             timeout=CLOSE_TIMEOUT_S,
         )
+        session.side = self.calls.listener(ws, conn.origin)
         try:
             await accept(ws, request, self.settings.host_id)
             self.sockets.add(ws)
@@ -322,6 +329,7 @@ class PublisherEndpoint:
                     self.counters["messages_out"] += 1
             return ws
         finally:
+            self.calls.forget(ws)
             self.admission.leave(principal.name)
             self.sockets.discard(ws)
             self.pool.release(conn.host_id, conn)

@@ -14,6 +14,7 @@ from dragonscope.analyzer.rest.middleware import cors, errors, request_guard
 from dragonscope.analyzer.rest.openapi import mount as mount_openapi
 from dragonscope.analyzer.rest.problems import mount_problems
 from dragonscope.analyzer.rest.projects import mount_projects, project_source
+from dragonscope.analyzer.rest.real_trace import mount_real_trace
 from dragonscope.analyzer.rest.rules import mount_rules
 from dragonscope.analyzer.rest.skydive_compat import mount_skydive_compat
 from dragonscope.analyzer.rest.skydive_ui import mount_skydive_ui
@@ -36,6 +37,7 @@ __all__ = [
     "mount_openapi",
     "mount_problems",
     "mount_projects",
+    "mount_real_trace",
     "mount_rules",
     "mount_skydive_compat",
     "mount_skydive_ui",

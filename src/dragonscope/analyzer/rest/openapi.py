@@ -228,6 +228,21 @@ def document() -> dict[str, Any]:
                 "responses": {"200": _json(_ref("TraceResult")), **_ERRORS},
             }
         },
+        "/api/trace/real": {
+            "post": {
+                "summary": "the simulated trace beside ofproto/trace on each chassis's switch, "
+                "asked of its collector (admins only; rate-limited; no patch, no at)",
+                "requestBody": {"content": {"application/json": {"schema": _ref("TraceRequest")}}},
+                "responses": {
+                    "200": _json({"type": "object"}),
+                    **_ERRORS,
+                    "403": {"description": "only admins may run real traces"},
+                    "429": {"description": "too many real traces (see Retry-After)"},
+                    "502": {"description": "a collector answered something unusable"},
+                    "504": {"description": "the real trace did not finish in time"},
+                },
+            }
+        },
         "/api/reach": {
             "get": {
                 "summary": "port-by-port reachability matrix of a tenant or network",

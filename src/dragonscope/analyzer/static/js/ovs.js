@@ -131,6 +131,18 @@ function bridgeSection(node) {
   return parts;
 }
 
+// Flow drift, as the chassis collector checks it: the rules the NB asks for against those
+// installed (a chassis's totals, or one port's), and the drifting rules themselves.
+function driftSection(d) {
+  const counts = ["Missing", "Unexpected", "Differ"].map((k) => `${d[k] || 0} ${k.toLowerCase()}`).join(", ");
+  const total = "Expected" in d ? `${d.Expected} expected, ${d.Installed} installed; ` : "";
+  const out = [el("h4", "flow drift"), el("div", `${total}${counts}`, "ovs-drift-summary")];
+  const rules = d.Rules || [];
+  if (rules.length) out.push(table(["", "app", "rule"], rules.map((r) => [r.Kind, r.App || "", r.Rule]), "ovs-drift"));
+  if ((d.NotChecked || []).length) out.push(el("div", `not checked: ${d.NotChecked.join(", ")}`, "muted small"));
+  return out;
+}
+
 // The "Open vSwitch" section of a node, or null when the node has no OVS side.
 export function renderOvs(model, node) {
   const m = md(node);
@@ -138,9 +150,10 @@ export function renderOvs(model, node) {
   if (m.Type === "lport") parts = portSection(model, node);
   else if (m.Type === "ovsbridge") parts = bridgeSection(node);
   else if (isInterface(node)) parts = interfaceSection(model, node);
-  if (!parts) return null;
+  if (!parts && !m.Drift) return null;
   const section = el("div");
-  section.append(el("h3", "Open vSwitch"), ...parts);
+  section.append(el("h3", "Open vSwitch"), ...(parts || []));
+  if (m.Drift) section.append(...driftSection(m.Drift));
   const p = problems(m.Problems);
   if (p) section.append(el("h4", "problems"), p);
   return section;

@@ -2,6 +2,7 @@
 // graph, and step through it. The drop point is highlighted with its reason.
 
 import { postJson } from "./api.js";
+import { clearReal, showReal } from "./realtrace.js";
 
 function text(tag, value, cls) {
   const e = document.createElement(tag);
@@ -49,6 +50,7 @@ export class TracePanel {
     const dport = this.$("trace-dport").value;
     if (dport !== "" && ["tcp", "udp"].includes(p.proto)) p.dport = Number(dport);
     if (this.$("trace-reply").checked) p.reply = true;
+    if (this.$("trace-real").checked) p.real = true;
     return p;
   }
 
@@ -61,20 +63,27 @@ export class TracePanel {
   }
 
   async run() {
-    const params = this.params();
-    this.onParams?.(params);
+    // A link reproduces the simulated trace; a real one runs on the chassis, only when asked.
+    const { real, ...body } = this.params();
+    this.onParams?.(body);
     const verdict = this.$("trace-verdict");
     verdict.textContent = "tracing…"; verdict.className = "verdict";
     let result;
     const at = this.getAt();
+    clearReal(this.$("trace-real-box"));
     try {
-      result = await postJson("/api/trace", at ? { ...params, at: Number(at) } : params);
+      // A real trace asks the switches as they are now: never at a past time.
+      if (real) result = await postJson("/api/trace/real", body);
+      else result = await postJson("/api/trace", at ? { ...body, at: Number(at) } : body);
     } catch (err) {
       verdict.textContent = err.message; verdict.className = "verdict error";
       this.onError(`trace: ${err.message}`);
       return;
     }
-    this.show(result);
+    if (real) {
+      this.show(result.simulated);
+      showReal(this.$("trace-real-box"), result);
+    } else this.show(result);
   }
 
   show(result) {
@@ -141,6 +150,7 @@ export class TracePanel {
     this.hops = []; this.current = -1;
     this.$("trace-hops").replaceChildren();
     this.$("trace-verdict").textContent = "";
+    clearReal(this.$("trace-real-box"));
     for (const cls of ["on-path", "drop-point", "hop-current"]) this.canvas.setClass(cls, []);
     this.onParams?.(null);
   }

@@ -1,0 +1,134 @@
+"""Expected rules against installed ones: missing, unexpected, and rules that differ.
+
+Both sides are compared in normal form (``rule.normal_key``: table, priority, canonical
+match; ``normal_actions``), so field order, number bases and ``/32`` masks never count as
+drift. Rules Open vSwitch makes by itself or that come and go (learned, with a timeout)
+are left out, and so are installed rules in tables only ungenerated apps write.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from dragonscope.trace.flows.generate import FlowSet
+from dragonscope.trace.flows.rule import (
+    ExpectedFlow,
+    RuleLike,
+    installed_key,
+    normal_actions,
+)
+
+SAMPLES = 50
+LEARNED_TABLE = 40
+
+
+def _text(rule: RuleLike) -> str:
+    match = ",".join(f"{k}={v}" if v else k for k, v in rule.match.items())
+    head = f"table={rule.table},priority={rule.priority}" + (f",{match}" if match else "")
+    return f"{head} actions={rule.actions}"
+
+
+@dataclass(slots=True)
+class Drift:
+    chassis: str
+    expected: int = 0
+    installed: int = 0
+    missing: list[ExpectedFlow] = field(default_factory=list)
+    unexpected: list[tuple[str, str | None]] = field(default_factory=list)  # (rule, lport)
+    differ: list[tuple[ExpectedFlow, str]] = field(default_factory=list)
+    per_lport: dict[str, Counter[str]] = field(default_factory=dict)
+    per_app: dict[str, Counter[str]] = field(default_factory=dict)
+    not_generated: list[str] = field(default_factory=list)
+
+    @property
+    def clean(self) -> bool:
+        return not (self.missing or self.unexpected or self.differ)
+
+    def _count(self, kind: str, flow: ExpectedFlow | None, lport: str | None = None) -> None:
+        port = flow.lport if flow is not None else lport
+        if port is not None:
+            self.per_lport.setdefault(port, Counter())[kind] += 1
+        app = flow.app if flow is not None else "unknown"
+        self.per_app.setdefault(app, Counter())[kind] += 1
+
+    def rules(self) -> Iterator[tuple[str, str, str, str | None]]:
+        """(kind, rule, app, lport) of every drifting rule: missing, differing, unexpected."""
+        for f in self.missing:
+            yield "missing", f.text(), f.app, f.lport
+        for f, _ in self.differ:
+            yield "differ", f.text(), f.app, f.lport
+        for text, lport in self.unexpected:
+            yield "unexpected", text, "", lport
+
+    def rules_by_lport(self, limit: int = SAMPLES) -> dict[str, list[tuple[str, str, str]]]:
+        """(kind, rule, app) of the drifting rules serving each port, at most ``limit`` each."""
+        out: dict[str, list[tuple[str, str, str]]] = {}
+        for kind, rule, app, lport in self.rules():
+            if lport is not None:
+                mine = out.setdefault(lport, [])
+                if len(mine) < limit:
+                    mine.append((kind, rule, app))
+        return out
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "chassis": self.chassis,
+            "clean": self.clean,
+            "expected": self.expected,
+            "installed": self.installed,
+            "counts": {
+                "missing": len(self.missing),
+                "unexpected": len(self.unexpected),
+                "differ": len(self.differ),
+            },
+            "missing": [f.to_json() for f in self.missing[:SAMPLES]],
+            "unexpected": [text for text, _ in self.unexpected[:SAMPLES]],
+            "differ": [
+                {"expected": f.to_json(), "installed": text} for f, text in self.differ[:SAMPLES]
+            ],
+            "per_lport": {k: dict(v) for k, v in sorted(self.per_lport.items())},
+            "per_app": {k: dict(v) for k, v in sorted(self.per_app.items())},
+            "not_generated": self.not_generated,
+        }
+
+
+def drift(
+    expected: FlowSet, installed: Iterable[RuleLike], port_keys: dict[int, str] | None = None
+) -> Drift:
+    """Compare; ``port_keys`` (lport unique_key -> id) attributes unexpected rules to ports
+    by the ``reg6``/``reg7`` they match."""
+    report = Drift(
+        expected.chassis, expected=len(expected.flows), not_generated=sorted(expected.missing_apps)
+    )
+    wanted = expected.keyed()
+    tables = {flow.table for flow in expected.flows}
+    seen = set()
+    for rule in installed:
+        report.installed += 1
+        if rule.table == LEARNED_TABLE or getattr(rule, "timeout", False):
+            continue
+        key = installed_key(rule)
+        flow = wanted.get(key)
+        if flow is None:
+            if rule.table not in tables:
+                continue
+            lport = None
+            for register in ("reg6", "reg7"):
+                value = rule.match.get(register)
+                if value and "/" not in value and port_keys:
+                    lport = port_keys.get(int(value, 0)) or lport
+            report.unexpected.append((_text(rule), lport))
+            report._count("unexpected", None, lport)
+            continue
+        seen.add(key)
+        if normal_actions(rule.actions) != normal_actions(flow.actions):
+            report.differ.append((flow, _text(rule)))
+            report._count("differ", flow)
+    for key, flow in wanted.items():
+        if key not in seen:
+            report.missing.append(flow)
+            report._count("missing", flow)
+    return report

@@ -1,0 +1,99 @@
+"""Flow drift in the chassis collector: a real Open vSwitch holding the rules ``dragonscope
+flows`` writes, a collector reading it and publishing to an analyzer. Clean, the chassis node
+says so; a deleted rule shows on its port (counts, the rule, a problem) and on the chassis
+(per app) within a flow scan or two; put back, the port's drift goes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import pytest
+
+from analyzer_support import eventually, settings
+from dragonscope.analyzer import Analyzer
+from dragonscope.collector import Collector, CollectorSettings
+from dragonscope.nb import dump_json, tables
+from dragonscope.topology import node_id
+from realtrace_support import Chassis, start_cloud, stop_cloud
+from trace_cloud import build
+
+pytestmark = pytest.mark.timeout(120)
+
+NAME = "compute-1"
+
+
+@pytest.fixture(scope="module")
+def chassis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Chassis, str]]:
+    dump: dict[str, list[dict[str, Any]]] = {}
+    for (table, _), obj in build().items():
+        dump.setdefault(table, []).append(obj.data)
+    nb = tmp_path_factory.mktemp("drift") / "nb.json"
+    nb.write_bytes(dump_json(dump))
+    cloud = start_cloud([NAME])
+    try:
+        yield cloud[NAME], f"file://{nb}"
+    finally:
+        stop_cloud(cloud)
+
+
+@pytest.fixture
+async def running(chassis: tuple[Chassis, str]) -> AsyncIterator[tuple[Analyzer, Collector]]:
+    here, nb = chassis
+    async with Analyzer(settings()) as analyzer:
+        collector = Collector(
+            CollectorSettings(
+                nb=nb, analyzer=f"127.0.0.1:{analyzer.port}", chassis=NAME, extensions=[],
+                ovsdb=here.switch.remote, ovs_flow_interval=0.2,
+                bridge_mappings=here.mappings,
+            )
+        )  # fmt: skip
+        task = asyncio.create_task(collector.run())
+        try:
+            yield analyzer, collector
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+
+def drift_of(analyzer: Analyzer, nid: str) -> dict[str, Any] | None:
+    node = analyzer.graph.node(nid)
+    return node.metadata.get("Drift") if node is not None else None
+
+
+async def test_drift_is_published_per_port_and_per_chassis(
+    running: tuple[Analyzer, Collector], chassis: tuple[Chassis, str]
+) -> None:
+    analyzer, collector = running
+    here, _ = chassis
+    chassis_id, web1 = node_id(tables.CHASSIS, NAME), node_id(tables.LPORT, "web-1")
+    clean = await eventually(lambda: drift_of(analyzer, chassis_id), timeout=30)
+    assert clean["Missing"] == clean["Unexpected"] == clean["Differ"] == 0
+    assert clean["Expected"] == len(here.flows.flows) and clean["Installed"] == clean["Expected"]
+    assert "Problems" not in analyzer.graph.node(chassis_id).metadata
+    assert drift_of(analyzer, web1) is None
+    checks = collector.ovs.drift.checks if collector.ovs else 0
+    await asyncio.sleep(1.0)  # several flow scans of an unchanged bridge: no new check
+    assert collector.ovs is not None and collector.ovs.drift.checks == checks
+
+    rule = next(f for f in here.flows.flows if f.table == 115 and f.lport == "web-1")
+    match = ",".join(f"{k}={v}" for k, v in rule.match)
+    here.switch.ofctl("del-flows", "br-int", "--strict", f"table=115,priority=100,{match}")
+    try:
+        port = await eventually(lambda: drift_of(analyzer, web1), timeout=30)
+        assert port["Missing"] == 1 and port["Unexpected"] == port["Differ"] == 0
+        assert port["Rules"] == [{"Kind": "missing", "Rule": rule.text(), "App": "classifier"}]
+        problems = analyzer.graph.node(web1).metadata["Problems"]
+        assert any(p.startswith("flow drift: 1 missing") for p in problems)
+        total = drift_of(analyzer, chassis_id)
+        assert total is not None and total["Missing"] == 1
+        assert total["PerApp"]["classifier"] == {"missing": 1}
+        assert json.dumps(total)  # plain JSON all the way
+    finally:
+        here.switch.add_flows("br-int", [rule.text()])
+    await eventually(lambda: drift_of(analyzer, web1) is None, timeout=30)
+    assert "Problems" not in analyzer.graph.node(web1).metadata
+    assert drift_of(analyzer, chassis_id)["Missing"] == 0  # type: ignore[index]

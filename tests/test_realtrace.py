@@ -1,0 +1,217 @@
+"""Real traces through real Open vSwitch: one userspace switch per chassis of the scenario
+cloud, the rules ``dragonscope flows`` writes installed, every simulator scenario traced with
+``ofproto/trace`` and compared; a deleted rule shows as the first difference and as drift.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dragonscope.cli import main
+from dragonscope.nb import dump_json
+from dragonscope.ovs import Switch
+from dragonscope.trace import Tracer, TraceRequest
+from dragonscope.trace.flows import drift
+from dragonscope.trace.real import RealTracer, report
+from realtrace_support import Chassis, start_cloud, stop_cloud
+from test_trace_scenarios import CASES
+from trace_cloud import build
+
+CHASSIS = ["compute-1", "compute-2", "compute-3", "compute-4"]
+
+
+@pytest.fixture(scope="module")
+def cloud() -> Iterator[dict[str, Chassis]]:
+    switches = start_cloud(CHASSIS)
+    try:
+        yield switches
+    finally:
+        stop_cloud(switches)
+
+
+def switch(chassis: Chassis) -> Switch:
+    return Switch.parse(chassis.spec)
+
+
+async def real_trace(cloud: dict[str, Chassis], **request: Any) -> dict[str, Any]:
+    switches = {name: switch(c) for name, c in cloud.items()}
+    run = RealTracer(Tracer(build()), {n: c.ovs for n, c in cloud.items()}).begin(
+        TraceRequest(**request)
+    )
+    while (probe := run.next_probe()) is not None:
+        run.feed(probe, await switches[probe.chassis].trace(probe.args()))
+    return report(run)
+
+
+def test_installed_rules_match_the_expected_ones(cloud: dict[str, Chassis]) -> None:
+    for chassis in cloud.values():
+        installed = asyncio.run(switch(chassis).rules())
+        result = drift(chassis.flows, installed)
+        assert result.clean, result.to_json()
+        assert result.expected > 100 and result.installed == result.expected
+
+
+AGREED = ("agree", "controller", "not-comparable")
+
+
+@pytest.mark.parametrize(
+    ("request_kw", "verdict"), [c[1:3] for c in CASES], ids=[c[0] for c in CASES]
+)
+def test_every_scenario_agrees_or_says_why(
+    cloud: dict[str, Chassis], request_kw: dict[str, Any], verdict: str
+) -> None:
+    out = asyncio.run(real_trace(cloud, **request_kw))
+    agreement = out["agreement"]
+    assert out["simulated"]["verdict"] == verdict
+    assert agreement["status"] in AGREED, (agreement, out["real"])
+    assert agreement["why"]
+    if agreement["status"] == "not-comparable":
+        assert "does not generate" in agreement["why"] or out["real"]["notes"]
+    if agreement["status"] == "controller":
+        assert out["real"]["verdict"] == "controller"
+
+
+def test_most_scenarios_really_agree(cloud: dict[str, Chassis]) -> None:
+    statuses = [asyncio.run(real_trace(cloud, **kw))["agreement"]["status"] for _, kw, *_ in CASES]
+    assert statuses.count("agree") >= 64, statuses
+
+
+def test_remote_delivery_decoded_on_both_chassis(cloud: dict[str, Chassis]) -> None:
+    out = asyncio.run(real_trace(cloud, source="web-1", destination="web-2", dport=80))
+    chassis = out["real"]["chassis"]
+    assert [c["chassis"] for c in chassis] == ["compute-1", "compute-2"]
+    first, second = chassis
+    egress = next(h for h in first["hops"] if h["table"] == 75)
+    assert egress["app"] == "tunneling" and egress["owner"]["name"] == "web-2"
+    assert any("chassis compute-2" in m for m in egress["meaning"])
+    assert any("tunnel ID 1001" in m and "web-net" in m for m in second["hops"][0]["meaning"])
+    dispatch = second["hops"][-1]
+    assert dispatch["table"] == 115 and dispatch["table_name"] == "INGRESS_DISPATCH"
+    assert dispatch["app"] == "classifier" and "output to web-2" in dispatch["meaning"]
+    assert out["real"]["verdict"] == "delivered" and out["first_difference"] is None
+    ct = next(h for h in first["hops"] if h["table"] == 10)
+    assert any("conntrack" in m and "network key" in m for m in ct["meaning"])
+    # The banner between conntrack passes is not part of any rule.
+    assert not any("resume conntrack" in h["rule"] for c in chassis for h in c["hops"])
+
+
+def test_deleted_dispatch_rule_is_the_first_difference_and_missing(
+    cloud: dict[str, Chassis],
+) -> None:
+    target = cloud["compute-2"]
+    rule = next(f for f in target.flows.flows if f.table == 115 and f.lport == "web-2")
+    match = ",".join(f"{k}={v}" for k, v in rule.match)
+    target.switch.ofctl("del-flows", "br-int", "--strict", f"table=115,priority=100,{match}")
+    try:
+        out = asyncio.run(real_trace(cloud, source="web-1", destination="web-2", dport=80))
+        assert out["simulated"]["verdict"] == "delivered"
+        assert out["real"]["verdict"] == "dropped"
+        assert out["agreement"]["status"] == "disagree"
+        first = out["first_difference"]
+        assert first["chassis"] == "compute-2" and first["table"] == 115
+        assert first["expected_rule"]["rule"] == rule.text()
+        assert first["installed_rule"] is None
+        assert "no installed rule matches" in first["why"]
+        assert any(row.get("differs") for row in out["side_by_side"])
+        result = drift(target.flows, asyncio.run(switch(target).rules()))
+        assert [f.text() for f in result.missing] == [rule.text()]
+        assert result.per_lport["web-2"]["missing"] == 1
+    finally:
+        target.switch.add_flows("br-int", [rule.text()])
+
+
+def test_cli_flows_diff_and_trace_real(
+    cloud: dict[str, Chassis], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    dump: dict[str, list[dict[str, Any]]] = {}
+    for (table, _), obj in build().items():
+        dump.setdefault(table, []).append(obj.data)
+    path = tmp_path / "nb.json"
+    path.write_bytes(dump_json(dump))
+    nb = f"file://{path}"
+    c2 = cloud["compute-2"]
+    assert main(["flows", "--nb", nb, "--chassis", "compute-2", "--ovs", c2.spec, "--diff"]) == 0
+    assert "0 missing, 0 unexpected, 0 differ" in capsys.readouterr().out
+    assert (
+        main(["flows", "--nb", nb, "--chassis", "compute-2", "--ovs", c2.spec, "--format", "ofctl"])
+        == 0
+    )
+    printed = capsys.readouterr().out.splitlines()
+    assert printed == [f.text() for f in c2.flows.flows]
+    specs = [arg for c in cloud.values() for arg in ("--ovs", c.spec)]
+    argv = ["trace", "--nb", nb, "--from", "web-1", "--to", "web-2", "--dport", "80", "--real"]
+    assert main([*argv, *specs, "--format", "json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["agreement"]["status"] == "agree"
+    assert main([*argv, *specs]) == 0
+    text = capsys.readouterr().out
+    assert "agreement: agree" in text and "compute-2:115" in text
+    assert main(["trace", "--nb", nb, "--from", "web-1", "--real", "--ovs", "bad"]) == 2
+
+
+def test_neighbour_solicitation_answered_by_an_installed_responder(
+    cloud: dict[str, Chassis],
+) -> None:
+    request = dict(source="web-1", destination="2001:db8:10:1::12", proto="icmp6", icmp_type=135)
+    out = asyncio.run(real_trace(cloud, **request))
+    assert out["simulated"]["verdict"] == "replied"
+    assert out["real"]["verdict"] == "replied"
+    assert out["agreement"]["status"] == "agree", out["agreement"]
+    nd = next(h for h in out["real"]["chassis"][0]["hops"] if h["table"] == 45)
+    assert nd["app"] == "l2" and nd["owner"]["name"] == "web-2"
+    assert "nd_target=2001:db8:10:1::12" in out["real"]["chassis"][0]["flow"]
+
+
+def test_provider_network_crossed_through_the_patch_ports(cloud: dict[str, Chassis]) -> None:
+    kw = next(kw for name, kw, *_ in CASES if name == "provider-vlan")
+    out = asyncio.run(real_trace(cloud, **kw))
+    first, second = out["real"]["chassis"]
+    leave = next(h for h in first["hops"] if h.get("outcome") == "physnet")
+    assert leave["table"] == 80 and leave["app"] == "provider"
+    assert "out by the patch port to physical network physnet1" in leave["meaning"]
+    assert first["external"] == ["physnet1"]
+    arrive = second["hops"][0]
+    assert arrive["table"] == 0 and arrive["app"] == "provider" and "dl_vlan=200" in second["flow"]
+    assert out["agreement"]["status"] == "agree" and out["real"]["verdict"] == "delivered"
+
+
+def test_bridge_mappings_read_from_the_ini_and_the_flag(tmp_path: Path) -> None:
+    from dragonscope.config import ConfigError, parse_bridge_mappings, read_dragonflow_ini
+
+    ini = tmp_path / "dragonflow.ini"
+    both = (("physnet1", "br-prov"), ("public", "br-ex"))
+    ini.write_text("[df]\n[df_provider_networks]\nbridge_mappings = physnet1:br-prov, public:br-ex")
+    assert read_dragonflow_ini(ini).bridge_mappings == both
+    ini.write_text("[df]\n")
+    assert read_dragonflow_ini(ini).bridge_mappings == (("public", "br-ex"),)
+    with pytest.raises(ConfigError, match="PHYSNET:BRIDGE"):
+        parse_bridge_mappings("physnet1", "--bridge-mappings")
+    spec = "c1=unix:/x/db.sock,appctl=/x/ctl,physnet=physnet1:br-prov,physnet=public:br-ex"
+    assert Switch.parse(spec).mappings == both
+    with pytest.raises(ValueError, match="physnet=NAME:BRIDGE"):
+        Switch.parse("c1=unix:/x/db.sock,physnet=nobridge")
+
+
+def test_floating_ip_inbound_through_the_dnat_rules(cloud: dict[str, Chassis]) -> None:
+    kw = next(kw for name, kw, *_ in CASES if name == "fip-inbound-http")
+    out = asyncio.run(real_trace(cloud, **kw))
+    hops = out["real"]["chassis"][0]["hops"]
+    assert hops[0]["app"] == "provider"  # in from the external network's patch port
+    dnat = next(h for h in hops if h["table"] == 76)
+    assert dnat["app"] == "dnat" and dnat["owner"]["table"] == "floatingip"
+    assert out["agreement"]["status"] == "agree" and out["real"]["delivered"][0]["name"] == "web-1"
+
+
+def test_metadata_request_leaves_by_the_metadata_tap(cloud: dict[str, Chassis]) -> None:
+    out = asyncio.run(real_trace(cloud, source="web-1", destination="metadata"))
+    hops = out["real"]["chassis"][0]["hops"]
+    assert [h["table"] for h in hops if h["app"] == "metadata_service"] == [201, 20, 35]
+    assert hops[-1]["outcome"] == "metadata"
+    assert out["agreement"]["status"] == "agree"
+    assert out["agreement"]["why"] == "both hand it to the local metadata proxy"

@@ -38,6 +38,14 @@ import grpc
 from aetcd import rpc
 
 from dragonscope.nb.backends.base import BackendError, RawChange, RawEntry, Resyncs
+from dragonscope.nb.backends.etcd_wire import (
+    WATCH_METADATA,
+    Compacted,
+    Connection,
+    Rewound,
+    Unreachable,
+    classify,
+)
 from dragonscope.nb.backends.keys import ETCD_PREFIX, ETCD_PREFIX_END, etcd_key, split_etcd_key
 
 log = logging.getLogger(__name__)
@@ -45,42 +53,6 @@ log = logging.getLogger(__name__)
 PAGE_SIZE = 2000
 # Keys read at once by ``fetch``.
 FETCH_CONCURRENCY = 64
-
-# Fail fast and reconnect fast: an operator watching an outage wants the picture
-# back within seconds of etcd's return, not after gRPC's two-minute backoff.
-CHANNEL_OPTIONS = (
-    ("grpc.max_receive_message_length", 256 * 2**20),
-    ("grpc.keepalive_time_ms", 10_000),
-    ("grpc.keepalive_timeout_ms", 5_000),
-    ("grpc.initial_reconnect_backoff_ms", 100),
-    ("grpc.max_reconnect_backoff_ms", 1_000),
-)
-# Ask etcd to cancel a watch when its member loses the cluster leader, so that a
-# partitioned member cannot keep us on stale data (etcd clientv3's WithRequireLeader).
-WATCH_METADATA = (("hasleader", "true"),)
-
-RETRYABLE = frozenset(
-    {
-        grpc.StatusCode.UNAVAILABLE,
-        grpc.StatusCode.DEADLINE_EXCEEDED,
-        grpc.StatusCode.CANCELLED,
-        grpc.StatusCode.UNKNOWN,
-        grpc.StatusCode.INTERNAL,
-        grpc.StatusCode.RESOURCE_EXHAUSTED,
-    }
-)
-
-
-class Compacted(Exception):
-    """The revision asked for is no longer in etcd's history."""
-
-
-class Unreachable(Exception):
-    """The current endpoint failed; another one (or a later try) may work."""
-
-
-class Rewound(Exception):
-    """The store's history is not the one followed so far (restore, wipe); the text says how."""
 
 
 @dataclass
@@ -106,40 +78,6 @@ class _Position:
     known: dict[tuple[str, str], int]
 
 
-class _Connection:
-    """A gRPC channel to one endpoint at a time; ``rotate`` moves to the next one."""
-
-    def __init__(self, endpoints: list[tuple[str, int]]) -> None:
-        self.endpoints = endpoints
-        self.index = 0
-        self.channel: grpc.aio.Channel | None = None
-
-    @property
-    def target(self) -> str:
-        host, port = self.endpoints[self.index]
-        return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-
-    def _open(self) -> grpc.aio.Channel:
-        if self.channel is None:
-            self.channel = grpc.aio.insecure_channel(self.target, options=CHANNEL_OPTIONS)
-        return self.channel
-
-    def kv(self) -> rpc.KVStub:
-        return rpc.KVStub(self._open())
-
-    def watch(self) -> rpc.WatchStub:
-        return rpc.WatchStub(self._open())
-
-    async def rotate(self) -> None:
-        await self.close()
-        self.index = (self.index + 1) % len(self.endpoints)
-
-    async def close(self) -> None:
-        if self.channel is not None:
-            channel, self.channel = self.channel, None
-            await channel.close()
-
-
 class EtcdBackend:
     """Read-only view of Dragonflow's NB in etcd; endpoints are tried in turn."""
 
@@ -163,8 +101,8 @@ class EtcdBackend:
         self.resyncs = Resyncs()
         self._cluster_id = 0  # the cluster the followed history belongs to
         self._endpoints = endpoints
-        self._conn = _Connection(endpoints)
-        self._watch_conns: set[_Connection] = set()
+        self._conn = Connection(endpoints)
+        self._watch_conns: set[Connection] = set()
         self._closed = False
         # Where the last snapshot or stream ended: lets changes(since) start from
         # there without re-reading the store.
@@ -229,14 +167,14 @@ class EtcdBackend:
         try:
             response = await self._conn.kv().Range(request, timeout=self.timeout)
         except grpc.aio.AioRpcError as exc:
-            error = _classify(exc)
+            error = classify(exc)
             if isinstance(error, Compacted) and revision:
                 return await self._get(key, 0)
             raise BackendError(f"etcd {self._conn.target}: cannot read {key}: {error}") from exc
         return response.kvs[0].value if response.kvs else None
 
     async def changes(self, since: int) -> AsyncIterator[RawChange]:
-        conn = _Connection(self._endpoints)
+        conn = Connection(self._endpoints)
         self._watch_conns.add(conn)
         position = _Position(since, since, {})
         try:
@@ -259,7 +197,7 @@ class EtcdBackend:
 
     # -- reading ---------------------------------------------------------------------------
 
-    async def _read_any_endpoint(self, conn: _Connection, revision: int, keys_only: bool) -> _Read:
+    async def _read_any_endpoint(self, conn: Connection, revision: int, keys_only: bool) -> _Read:
         """Read from the first endpoint that answers; BackendError if none does."""
         errors: list[str] = []
         attempts = 0
@@ -283,7 +221,7 @@ class EtcdBackend:
             f"and that the URL matches [df] remote_db_hosts"
         )
 
-    async def _read(self, conn: _Connection, revision: int, keys_only: bool) -> _Read:
+    async def _read(self, conn: Connection, revision: int, keys_only: bool) -> _Read:
         """All NB keys at ``revision`` (0 = now), one page at a time."""
         read = _Read(revision)
         key = ETCD_PREFIX
@@ -304,7 +242,7 @@ class EtcdBackend:
             key = response.kvs[-1].key + b"\0"
 
     async def _range(
-        self, conn: _Connection, key: bytes, revision: int, keys_only: bool
+        self, conn: Connection, key: bytes, revision: int, keys_only: bool
     ) -> rpc.RangeResponse:
         """One page of NB keys from ``key`` on, at ``revision`` (0 = now)."""
         request = rpc.RangeRequest(
@@ -317,9 +255,9 @@ class EtcdBackend:
         try:
             return await conn.kv().Range(request, timeout=self.timeout)
         except grpc.aio.AioRpcError as exc:
-            raise _classify(exc) from exc
+            raise classify(exc) from exc
 
-    async def _revisions_at(self, conn: _Connection, since: int) -> dict[tuple[str, str], int]:
+    async def _revisions_at(self, conn: Connection, since: int) -> dict[tuple[str, str], int]:
         """Per-key revisions at ``since``: the base for a diff after compaction."""
         if since <= 0:
             return {}
@@ -342,7 +280,7 @@ class EtcdBackend:
 
     # -- watching --------------------------------------------------------------------------
 
-    async def _follow(self, conn: _Connection, position: _Position) -> AsyncIterator[RawChange]:
+    async def _follow(self, conn: Connection, position: _Position) -> AsyncIterator[RawChange]:
         delay = self.retry_delay
         outage_logged = False
         verify = True  # a new stream or a reconnect: compare the per-key revisions too
@@ -406,7 +344,7 @@ class EtcdBackend:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.max_retry_delay)
 
-    async def _check_history(self, conn: _Connection, position: _Position, verify: bool) -> None:
+    async def _check_history(self, conn: Connection, position: _Position, verify: bool) -> None:
         """Raise Rewound unless the store still holds the history followed so far.
         ``verify`` also compares every key's revision up to the last one seen (a
         keys-only read: done on a new stream and after a reconnect)."""
@@ -432,17 +370,17 @@ class EtcdBackend:
                     f"not {position.known.get(key, 'absent')} as followed"
                 )
 
-    async def _header(self, conn: _Connection) -> tuple[int, int]:
+    async def _header(self, conn: Connection) -> tuple[int, int]:
         """The store's current revision and cluster ID, from the read of one key
         (the header is what counts; the key itself is never an NB object)."""
         request = rpc.RangeRequest(key=ETCD_PREFIX, keys_only=True)
         try:
             response = await conn.kv().Range(request, timeout=self.timeout)
         except grpc.aio.AioRpcError as exc:
-            raise _classify(exc) from exc
+            raise classify(exc) from exc
         return response.header.revision, response.header.cluster_id
 
-    async def _reread(self, conn: _Connection) -> _Read:
+    async def _reread(self, conn: Connection) -> _Read:
         delay = self.retry_delay
         while not self._closed:
             try:
@@ -455,7 +393,7 @@ class EtcdBackend:
         raise BackendError(f"{self.url}: backend closed")
 
     async def _watch(
-        self, conn: _Connection, position: _Position
+        self, conn: Connection, position: _Position
     ) -> AsyncIterator[rpc.WatchResponse]:
         """Responses of one watch stream from after ``position.last``; raises Compacted,
         Unreachable, or Rewound when a silent watch finds the store's history changed."""
@@ -481,7 +419,7 @@ class EtcdBackend:
                     raise Unreachable(f"watch cancelled: {response.cancel_reason or 'no reason'}")
                 yield response
         except grpc.aio.AioRpcError as exc:
-            raise _classify(exc) from exc
+            raise classify(exc) from exc
         except asyncio.CancelledError:
             task = asyncio.current_task()
             if self._closed and task is not None and not task.cancelling():
@@ -509,16 +447,3 @@ def _difference(
         for (table, id_) in sorted(known.keys() - read.mod_revisions.keys())
     )
     return changes
-
-
-def _classify(exc: grpc.aio.AioRpcError) -> Exception:
-    code, details = exc.code(), exc.details() or ""
-    if code == grpc.StatusCode.OUT_OF_RANGE and "compacted" in details:
-        return Compacted(details)
-    if code in RETRYABLE:
-        if "failed to connect" in details:  # gRPC's long form ends with the socket error
-            return Unreachable(details.rsplit(": ", 1)[-1].lower())
-        return Unreachable(f"{code.name.lower()}: {details}".rstrip(": "))
-    if code == grpc.StatusCode.OUT_OF_RANGE and "future" in details:
-        return Rewound("the store is behind the revision followed (restored from a backup?)")
-    return BackendError(f"etcd refused the request ({code.name.lower()}: {details})")

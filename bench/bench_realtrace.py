@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
-import tempfile
 import time
 from collections import Counter
 from pathlib import Path
@@ -116,7 +115,7 @@ async def _run(snapshot: Snapshot, index: NbIndex) -> list[Figure]:
             for edge in topology.edges.values():
                 analyzer.store.add_edge(edge, "bench.global")
             # The collectors only answer: their NB is their own chassis.
-            nb = Path(tempfile.mkdtemp(prefix="ds-bench-")) / "nb.json"
+            nb = switches[0].dir / "nb.json"  # removed with the switch's directory
             own = [snapshot[(tables.CHASSIS, c)].data for c in (a, b)]
             nb.write_bytes(dump_json({tables.CHASSIS: own}))
             collectors = [

@@ -65,7 +65,9 @@ def main() -> int:
         page.select_option("#reach-proto", "tcp")
         page.fill("#reach-dport", "5432")
         page.click("#reach-form button[type=submit]")
-        page.wait_for_function("document.querySelectorAll('#reach-matrix td.ok, #reach-matrix td.drop').length")
+        page.wait_for_function(
+            "document.querySelectorAll('#reach-matrix td.ok, #reach-matrix td.drop').length"
+        )
         page.wait_for_timeout(500)
         page.screenshot(path=str(OUT / "reach.png"))
         print("wrote docs/img/reach.png")

@@ -204,7 +204,7 @@ def overlapping(labels: list[dict]) -> list[tuple[str, str]]:
     ]
 
 
-def test_labels_never_overlap_and_far_edges_are_not_drawn(ui: UI) -> None:
+def test_labels_never_overlap(ui: UI) -> None:
     ui.open()
     # At the default zoom and closer, no label covers another: a box's title stays in its
     # padding, a node's label within its grid cell; small things are named only up close.
@@ -216,14 +216,6 @@ def test_labels_never_overlap_and_far_edges_are_not_drawn(ui: UI) -> None:
     assert "lrouter" in at_06 and "lport" not in at_06
     assert "lport" in {label["type"] for label in ui.js(SHOWN_LABELS, 1.0)}
     # Far out, edges thinner than a quarter pixel are not drawn; a selected one still is.
-    visible_edges = "window.dragonscope.canvas.cy.edges().filter((e) => e.visible()).length"
-    assert ui.js(visible_edges) > 10
-    ui.js("window.dragonscope.canvas.levelOfDetail(0.1)")
-    assert ui.js(visible_edges) == 0
-    ui.js("window.dragonscope.canvas.cy.edges()[0].select()")
-    assert ui.js(visible_edges) == 1
-    ui.js("window.dragonscope.canvas.levelOfDetail(1)")
-    assert ui.js(visible_edges) > 10
 
 
 def test_search_by_ip_focuses_the_right_port(ui: UI) -> None:

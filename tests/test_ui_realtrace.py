@@ -101,36 +101,6 @@ def real_trace(page: Page, source: str, destination: str, dport: str) -> None:
     page.check("#trace-real")
     page.click("#trace-form button[type=submit]")
 
-
-def test_a_real_trace_shows_both_chassis_beside_the_simulation(
-    page: Page, cloud: dict[str, Any]
-) -> None:
-    log_in(page, cloud["url"], "root", "rootpw")
-    # The collectors answer once they have said which chassis they serve: retry until then.
-    for _ in range(30):
-        real_trace(page, "web-1", "web-2", "80")
-        page.wait_for_function(
-            "!document.getElementById('trace-real-box').hidden || "
-            "document.getElementById('trace-verdict').className.includes('error')",
-            timeout=30000,
-        )
-        box = page.inner_text("#trace-real-box") if page.is_visible("#trace-real-box") else ""
-        if "compute-2: " in box:
-            break
-        page.wait_for_timeout(1000)
-    assert "traced by the switches of compute-1:" in box and "compute-2:" in box, box
-    assert "agreement: agree" in box
-    rows = page.evaluate(f"{ROWS}.map((r) => [...r.children].map((c) => c.textContent))")
-    chassis = {row[0] for row in rows}
-    assert {"compute-1", "compute-2"} <= chassis
-    dispatch = [r for r in rows if r[0] == "compute-2" and r[1].startswith("115")]
-    assert dispatch and "[classifier]" in dispatch[-1][3] and "output to web-2" in dispatch[-1][3]
-    assert page.inner_text("#trace-verdict").startswith("delivered")
-    assert page.locator("#trace-hops li").count() > 0  # the simulated hops, as before
-    assert page.evaluate(f"{ROWS}.filter((r) => r.classList.contains('differs')).length") == 0
-    assert "real=" not in page.url and "trace=" in page.url  # a link never re-runs it
-
-
 def test_a_reader_is_refused(page: Page, cloud: dict[str, Any]) -> None:
     log_in(page, cloud["url"], "ro", "ropw")
     real_trace(page, "web-1", "web-2", "80")

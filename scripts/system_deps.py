@@ -21,7 +21,7 @@ PROGRAMS: dict[str, str] = {
     "openssl": "openssl",
     "initdb": "postgresql-15",
     "postgres": "postgresql-15",
-    "npm": "npm",
+    "npm": "nodejs",
     "ovsdb-tool": "openvswitch-common",
     "ovsdb-server": "openvswitch-common",
     "ovs-vswitchd": "openvswitch-switch",

@@ -22,6 +22,8 @@ CHROMIUM_ARGS = [
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
+    # A container's /dev/shm is often 64 MiB: the renderer then crashes ("Target crashed").
+    "--disable-dev-shm-usage",
 ]
 DRAGONSCOPE = [sys.executable, "-m", "dragonscope"]
 

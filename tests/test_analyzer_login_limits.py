@@ -38,7 +38,7 @@ def basic(user: str, password: str) -> dict[str, str]:
 
 async def login(http, url, user, password):
     async with http.post(url + "/login", data={"username": user, "password": password}) as r:
-        return r.status, await r.text(), r.headers.get("Retry-After")
+        return r.status, await r.text(), r.headers.get("Retry-After"), r.headers.get("X-Throttled")
 
 
 # The attacker: another process that sends 40 wrong logins at once and prints the statuses.
@@ -90,7 +90,7 @@ async def test_known_and_unknown_users_take_the_same_time(users_file):
 
         async def timed(name: str) -> float:
             start = time.perf_counter()
-            status, _, _ = await login(http, analyzer.url, name, "wrong")
+            status, *_ = await login(http, analyzer.url, name, "wrong")
             assert status == 401
             return time.perf_counter() - start
 
@@ -118,8 +118,9 @@ async def test_wrong_passwords_lock_the_user_out_with_back_off(users_file):
             for _ in range(3):
                 assert (await login(http, url, "root", "guess"))[0] == 401
             assert (await login(http, url, "root", "guess"))[0] == 401  # 4th: locks 1 s
-            status, text, retry = await login(http, url, "root", "rootpw")
+            status, text, retry, scope = await login(http, url, "root", "rootpw")
             assert status == 429 and retry == "1" and "too many failed logins" in text
+            assert scope == "user"
             # The lock is the name's, whatever address the guesses come from.
             other = aiohttp.TCPConnector(local_addr=("127.0.0.2", 0))
             async with aiohttp.ClientSession(connector=other) as elsewhere:
@@ -127,7 +128,7 @@ async def test_wrong_passwords_lock_the_user_out_with_back_off(users_file):
                 assert (await login(elsewhere, url, "ro", "ropw"))[0] == 200
             await asyncio.sleep(1.1)
             assert (await login(http, url, "root", "guess"))[0] == 401  # 5th: locks 2 s
-            status, _, retry = await login(http, url, "root", "rootpw")
+            status, _, retry, _ = await login(http, url, "root", "rootpw")
             assert status == 429 and retry == "2"
             await asyncio.sleep(2.1)
             assert (await login(http, url, "root", "rootpw"))[0] == 200
@@ -144,13 +145,30 @@ async def test_one_address_guessing_many_names_is_locked_out(users_file):
         async with aiohttp.ClientSession() as http:
             for name in ("amy", "bob", "cid", "dan"):
                 assert (await login(http, url, name, "guess"))[0] == 401
-            status, text, retry = await login(http, url, "ro", "ropw")
-            assert status == 429 and "address" in text and retry == "5"
+            status, text, retry, scope = await login(http, url, "ro", "ropw")
+            assert status == 429 and "address" in text and retry == "5" and scope == "address"
             async with http.get(url + "/api/status", headers=basic("ro", "ropw")) as reply:
                 assert reply.status == 429
         other = aiohttp.TCPConnector(local_addr=("127.0.0.2", 0))
         async with aiohttp.ClientSession(connector=other) as elsewhere:
             assert (await login(elsewhere, url, "ro", "ropw"))[0] == 200
+
+
+async def test_logins_beyond_an_address_s_running_checks_are_told_to_come_back(users_file):
+    """Right passwords sent at once from one address: those beyond its running checks are
+    answered 429 "busy" (so a client may send them again), and sent again they succeed."""
+    limits = LoginLimits(in_flight_per_address=1)
+    async with (
+        Analyzer(settings(users_file=users_file, login_limits=limits)) as analyzer,
+        aiohttp.ClientSession() as http,
+    ):
+        answers = await asyncio.gather(*(login(http, analyzer.url, "ro", "ropw") for _ in range(4)))
+        busy = [a for a in answers if a[0] == 429]
+        assert busy and all(a[3] == "busy" and a[2] == "1" for a in busy), answers
+        assert "too many logins in progress" in busy[0][1]
+        assert {a[0] for a in answers} == {200, 429}
+        for _ in busy:
+            assert (await login(http, analyzer.url, "ro", "ropw"))[0] == 200
 
 
 def test_back_off_doubles_up_to_its_cap_and_is_forgotten():

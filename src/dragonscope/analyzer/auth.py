@@ -89,8 +89,11 @@ def presented_token(request: web.Request) -> str | None:
 
 
 def too_many(exc: Throttled) -> web.Response:
-    """The 429 answer, with the wait in ``Retry-After``."""
-    return web.Response(status=429, text=f"{exc}\n", headers={"Retry-After": str(exc.retry_after)})
+    """The 429 answer, with the wait in ``Retry-After`` and why in ``X-Throttled`` (``busy``:
+    other checks are running, so the same login may simply be sent again; ``user`` or
+    ``address``: locked out after failures)."""
+    headers = {"Retry-After": str(exc.retry_after), "X-Throttled": exc.scope}
+    return web.Response(status=429, text=f"{exc}\n", headers=headers)
 
 
 class Authenticator:

@@ -38,14 +38,25 @@ export async function postJson(path, body) {
   }));
 }
 
-export async function login(username, password) {
-  const resp = await fetch("/login", {
-    method: "POST", credentials: "same-origin",
-    headers: { "Content-Type": "application/x-www-form-urlencoded" },
-    body: new URLSearchParams({ username, password }),
-  });
-  if (!resp.ok) throw new ApiError(resp.status, (await resp.text()).trim() || "login failed");
-  return resp.json().catch(() => ({}));
+// A login refused only because other password checks are running (429, X-Throttled: busy)
+// is sent again after Retry-After, a few times, saying so through onWait; a lock-out after
+// failed logins is shown as is.
+export async function login(username, password, onWait = () => {}) {
+  for (let attempt = 1; ; attempt++) {
+    const resp = await fetch("/login", {
+      method: "POST", credentials: "same-origin",
+      headers: { "Content-Type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({ username, password }),
+    });
+    if (resp.ok) return resp.json().catch(() => ({}));
+    const message = (await resp.text()).trim() || "login failed";
+    if (resp.status !== 429 || resp.headers.get("X-Throttled") !== "busy" || attempt >= 5) {
+      throw new ApiError(resp.status, message);
+    }
+    const wait = Math.min(10, Number(resp.headers.get("Retry-After")) || 1);
+    onWait(`The analyzer is busy checking other logins: trying again in ${wait} s…`);
+    await new Promise((resolve) => setTimeout(resolve, wait * 1000));
+  }
 }
 
 export async function logout() {

@@ -430,12 +430,13 @@ $("login-form").addEventListener("submit", async (ev) => {
   ev.preventDefault();
   $("login-error").textContent = "";
   try {
-    await api.login($("login-user").value, $("login-password").value);
+    await api.login($("login-user").value, $("login-password").value, (text) => { $("login-error").textContent = text; });
   } catch (err) {
     $("login-error").textContent = err.status === 401 ? "Wrong user name or password." : err.message;
     return;
   }
   $("login-password").value = "";
+  $("login-error").textContent = "";
   loggedIn = true;
   $("login").hidden = true;
   $("user").textContent = $("login-user").value;

@@ -87,7 +87,8 @@ def port(name: str) -> str:
 def select(page: Page, node_id: str) -> None:
     # Returns nothing: handing Playwright the Cytoscape collection would serialise the whole
     # graph library, gigabytes of it, until the renderer dies.
-    page.evaluate("(id) => { window.dragonscope.canvas.cy.getElementById(id).emit('tap'); }", node_id)
+    tap = "(id) => { window.dragonscope.canvas.cy.getElementById(id).emit('tap'); }"
+    page.evaluate(tap, node_id)
 
 
 def test_physical_view_nests_bridges_interfaces_and_draws_the_mesh(

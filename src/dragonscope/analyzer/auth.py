@@ -51,6 +51,7 @@ _GRANT = web.RequestKey("dragonscope.grant", Grant)
 # How long an expired token is still recognised as one (see Authenticator._expired).
 _EXPIRED_KEPT_S = 86400.0
 
+
 class Unauthenticated(Exception):
     """No valid credentials: HTTP 401."""
 

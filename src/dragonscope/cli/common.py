@@ -37,6 +37,8 @@ def stop_on_signals(stop: Callable[[], object]) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop)
+
+
 class ScrubbingFormatter(logging.Formatter):
     """Log lines (tracebacks included) with secrets masked: the last line of defence
     for a value that reached a message unredacted (``nb.scrub``)."""

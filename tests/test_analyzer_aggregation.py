@@ -92,6 +92,42 @@ async def test_shared_node_merged_across_origins(analyzer, http):
     await eventually(lambda: analyzer.graph.node("net") is None)
 
 
+async def test_what_only_one_holder_says_stays_until_it_leaves(analyzer, http):
+    """A port published by the global collector and by its chassis's collector: the chassis's
+    OVS section and datapath problems survive the global collector's writes, every holder's
+    problems are listed, and what only the chassis said goes when it leaves."""
+    nb = await connect(http, analyzer, "global")
+    chassis = await connect(http, analyzer, "c1", persistent=False)
+    port = {**node("p1", Problems=["nb: duplicate IP"]), "Revision": 1}
+    await nb.send_str(msg("NodeAdded", port))
+    await settle(nb)
+    ovs = {"Interface": "tap-p1", "OfPort": 7}
+    problems = ["nb: duplicate IP", "no flow for the port"]
+    await chassis.send_str(
+        msg("NodeAdded", {**node("p1", OVS=ovs, Problems=problems), "Revision": 1})
+    )
+    await settle(chassis)
+    # The NB changes the port's name: the chassis's section stays, each problem once.
+    renamed = {**node("p1", "web-1", Problems=["nb: duplicate IP"]), "Revision": 2}
+    await nb.send_str(msg("NodeUpdated", renamed))
+    await settle(nb)
+    metadata = analyzer.graph.node("p1").metadata
+    assert metadata["Name"] == "web-1" and metadata["OVS"] == ovs
+    assert metadata["Problems"] == problems
+    # The chassis's partial update applies to what the chassis sent.
+    ops = [{"Type": 1, "Key": "OVS.OfPort", "Value": 8}]
+    await chassis.send_str(msg("NodePartiallyUpdated", {"ID": "p1", "Revision": 2, "Ops": ops}))
+    await settle(chassis)
+    metadata = analyzer.graph.node("p1").metadata
+    assert metadata["OVS"]["OfPort"] == 8 and metadata["Name"] == "p1"  # the newest write's
+    # The chassis leaves: its section and its problem go, the NB's view stays.
+    await chassis.close()
+    await eventually(lambda: "OVS" not in analyzer.graph.node("p1").metadata)
+    metadata = analyzer.graph.node("p1").metadata
+    assert metadata["Problems"] == ["nb: duplicate IP"] and metadata["Name"] == "web-1"
+    assert analyzer.store.holders_of_node("p1") == ["test.global"]
+
+
 async def test_explicit_delete_releases_only_the_senders_hold(analyzer, http):
     a = await connect(http, analyzer, "a")
     b = await connect(http, analyzer, "b")

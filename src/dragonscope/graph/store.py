@@ -6,7 +6,8 @@ what its origin published, and ``DeleteOnDisconnect`` removes it.
 
 Merge rule (beyond Skydive): an element published by several origins under the
 same ID is *held* by each of them. It exists while at least one origin holds
-it; its metadata comes from the most recent accepted write, whoever sent it.
+it; its metadata is the union of what its holders last sent, the most recent
+write winning a key several send (``graph.shares``).
 Revisions are compared per origin (each collector counts its own), and an
 origin's counter is forgotten when it reconnects, so a restarted publisher is
 not locked out by the revisions of its previous life.
@@ -21,6 +22,7 @@ from typing import Any, Generic, TypeVar
 
 from dragonscope.graph.metadata_ops import OpError, apply_ops
 from dragonscope.graph.model import Edge, Graph, GraphError, GraphListener, Node, now_ms
+from dragonscope.graph.shares import Shares
 from dragonscope.graph.validation import (
     ValidationError,
     check_edge,
@@ -54,6 +56,7 @@ class Holds:
     def __init__(self) -> None:
         self.by_element: dict[str, tuple[str, int] | dict[str, int]] = {}
         self.by_origin: dict[str, set[str]] = {}
+        self.shares = Shares()
 
     def revision(self, element_id: str, origin: str) -> int | None:
         """The last revision ``origin`` sent for the element, None if it does not hold it."""
@@ -107,6 +110,7 @@ class Holds:
             if owned is not None:
                 owned.discard(element_id)
         self.by_element.pop(element_id, None)
+        self.shares.forget(element_id)
 
     def held_by(self, origin: str) -> set[str]:
         return self.by_origin.get(origin, set())
@@ -286,7 +290,8 @@ class GraphStore(GraphListener):
         element_id, revision, updated_at, ops = _partial(obj)
         stored = self._existing(kind, element_id)
         self._check_revision(kind.holds, stored, revision, origin)
-        metadata = _apply(stored.metadata, ops, element_id)
+        base = kind.holds.shares.base(element_id, origin, stored.metadata)
+        metadata = _apply(base, ops, element_id)
         return self._merge(kind, stored, metadata, updated_at or self._clock(), revision, origin)
 
     def _delete(self, kind: _Kind[_E], element: _E | str, origin: str | None) -> bool:
@@ -317,6 +322,10 @@ class GraphStore(GraphListener):
         moves on, and the element is replaced only when its metadata really changed."""
         if kind.holds.revision(stored.id, origin) is not None:
             kind.holds.hold(stored.id, origin, revision)
+        holders = kind.holds.holders(stored.id)
+        metadata = kind.holds.shares.contribute(
+            stored.id, origin, metadata, holders, stored.metadata
+        )
         if metadata == stored.metadata:
             return False
         new = copy.copy(stored)
@@ -333,12 +342,22 @@ class GraphStore(GraphListener):
             return False
         remaining = kind.holds.release(element_id, origin)
         if not remaining:
+            kind.holds.shares.forget(element_id)
             return False
-        # The element's Origin names a holder; when that one leaves, name another.
+        # What only the leaving origin said goes with it; the element's Origin names a
+        # holder, so when that one leaves, name another.
+        metadata = kind.holds.shares.withdraw(element_id, origin, remaining)
         element = kind.get(element_id)
-        if element is not None and element.origin not in remaining:
+        if element is None:
+            return True
+        renamed = element.origin not in remaining
+        if renamed or (metadata is not None and metadata != element.metadata):
             new = copy.copy(element)
-            new.origin = min(remaining)
+            if renamed:
+                new.origin = min(remaining)
+            if metadata is not None and metadata != element.metadata:
+                new.metadata = metadata
+                new.updated_at = self._clock()
             kind.replace(new)
         return True
 

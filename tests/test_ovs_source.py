@@ -228,3 +228,32 @@ async def test_interface_counters_are_published(cloud: dict[str, Any]) -> None:
     await until(lambda: (node(analyzer, tap) or {}).get("Metric", {}).get("RxPackets") == 3, 15)
     port = node(analyzer, ids.node_id(tables.LPORT, "p1")) or {}
     assert port["OVS"]["Metric"]["RxPackets"] == 3
+
+
+async def test_a_global_collector_beside_never_hides_the_ovs_side(
+    cloud: dict[str, Any], etcd: EtcdServer
+) -> None:
+    """The global collector publishes the same port without its OVS section: the analyzer
+    keeps the chassis collector's section through the global collector's writes."""
+    analyzer = cloud["analyzer"]
+    port_id = ids.node_id(tables.LPORT, "p1")
+    await until(lambda: "OVS" in (node(analyzer, port_id) or {}))
+    # The global collector's initial sync writes the port after the chassis collector did.
+    global_collector = Collector(
+        CollectorSettings(nb=etcd.url, analyzer=f"127.0.0.1:{analyzer.port}", extensions=[])
+    )
+    task = asyncio.create_task(global_collector.run())
+    try:
+        await until(lambda: global_collector.synced)
+        assert len(analyzer.store.holders_of_node(port_id)) == 2
+        assert (node(analyzer, port_id) or {})["OVS"]["Interface"] == "tap-p1"
+        # The NB renames the port: both write it again, in either order.
+        port = json.loads(etcd.get("/lport/p1") or "{}")
+        etcd.put("/lport/p1", json.dumps({**port, "name": "renamed-p1"}))
+        await until(lambda: (node(analyzer, port_id) or {}).get("Name") == "renamed-p1")
+        for _ in range(20):
+            assert (node(analyzer, port_id) or {})["OVS"]["Interface"] == "tap-p1"
+            await asyncio.sleep(0.05)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)

@@ -98,6 +98,10 @@ def start_cloud(names: list[str], snapshot: Snapshot | None = None) -> dict[str,
                 ofports[port.id], ifaces[port.id] = ofport, iface
             ovs = ChassisOvs(ofports, tunnels, patches, METADATA_OFPORT)
             flows = expected_flows(index, name, DEFAULT_APPS, ovs)
+            if flows.groups:  # before the rules that name them
+                path = switch.dir / "groups.txt"
+                path.write_text("".join(f"{g.text()}\n" for g in flows.groups))
+                switch.ofctl("add-groups", "br-int", str(path))
             switch.add_flows("br-int", [f.text() for f in flows.flows])
             cloud[name] = Chassis(name, switch, ovs, flows, ifaces)
     except BaseException:

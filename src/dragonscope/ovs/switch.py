@@ -111,8 +111,9 @@ class Switch:
             raise SwitchError(str(exc)) from None
 
     async def trace(self, args: list[str], timeout: float = 30.0) -> str:
-        """``ovs-appctl ofproto/trace ...`` (``args`` from ``trace.real.Probe.args``)."""
-        if not args or args[0] != "ofproto/trace":
+        """``ovs-appctl ofproto/trace ...`` or its ``trace-packet-out`` form, which goes on
+        from a table (``args`` from ``trace.real.Probe.args``)."""
+        if not args or args[0] not in ("ofproto/trace", "ofproto/trace-packet-out"):
             raise SwitchError("only ofproto/trace is run through a switch")
         target = ["-t", self.appctl] if self.appctl else []
         return await _run(APPCTL, *target, *args, timeout=timeout)

@@ -12,9 +12,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from dragonscope.trace.flows import dnat, metadata, provider, routing, secgroups, switching
+from dragonscope.trace.flows import (
+    chains,
+    dnat,
+    metadata,
+    provider,
+    routing,
+    secgroups,
+    snat,
+    switching,
+)
 from dragonscope.trace.flows.builder import Builder, ChassisOvs
-from dragonscope.trace.flows.rule import ExpectedFlow, Key
+from dragonscope.trace.flows.rule import ExpectedFlow, ExpectedGroup, Key
 from dragonscope.trace.index import NbIndex
 from dragonscope.trace.model import TraceError
 
@@ -31,6 +40,9 @@ WRITERS: dict[str, Callable[[Builder], None]] = {
     "sg": secgroups.sg,
     "l3_proactive": routing.l3_proactive,
     "dhcp": routing.dhcp,
+    "fc": chains.fc,
+    "sfc": chains.sfc,
+    "chassis_snat": snat.chassis_snat,
 }
 GENERATED_APPS = frozenset(WRITERS)
 # Apps that install no OpenFlow rules at all.
@@ -44,6 +56,7 @@ class FlowSet:
     apps: frozenset[str]
     missing_apps: frozenset[str]
     notes: list[str] = field(default_factory=list)
+    groups: list[ExpectedGroup] = field(default_factory=list)
     _keyed: dict[Key, ExpectedFlow] | None = field(default=None, repr=False, compare=False)
 
     def keyed(self) -> dict[Key, ExpectedFlow]:
@@ -61,6 +74,7 @@ class FlowSet:
             "notes": self.notes,
             "count": len(self.flows),
             "flows": [f.to_json() for f in self.flows],
+            "groups": [g.to_json() for g in self.groups],
         }
 
 
@@ -85,4 +99,5 @@ def expected_flows(
         apps & GENERATED_APPS,
         apps - GENERATED_APPS - RULELESS_APPS,
         sorted(set(builder.notes)),
+        list(builder.groups.values()),
     )

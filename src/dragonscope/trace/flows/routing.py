@@ -37,7 +37,7 @@ def _echo_match(addr: IpAddr) -> str:
     return f"icmp6,ipv6_dst={addr},icmp_type=128"
 
 
-def _arp_reply(mac: str, addr: IpAddr) -> str:
+def arp_reply(mac: str, addr: IpAddr) -> str:
     return (
         f"move:NXM_OF_ETH_SRC[]->NXM_OF_ETH_DST[],set_field:{mac}->eth_src,set_field:2->arp_op,"
         f"move:NXM_NX_ARP_SHA[]->NXM_NX_ARP_THA[],move:NXM_OF_ARP_SPA[]->NXM_OF_ARP_TPA[],"
@@ -101,7 +101,7 @@ def responders(b: Builder) -> None:
             t.ARP_TABLE,
             MEDIUM,
             f"arp,metadata={network.key:#x},arp_tpa={addr},arp_op=1",
-            _arp_reply(mac, addr),
+            arp_reply(mac, addr),
             owner,
         )
 

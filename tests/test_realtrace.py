@@ -16,9 +16,9 @@ import pytest
 from dragonscope.cli import main
 from dragonscope.nb import dump_json
 from dragonscope.ovs import Switch
-from dragonscope.trace import Tracer, TraceRequest
+from dragonscope.trace import DEFAULT_APPS, Tracer, TraceRequest
 from dragonscope.trace.flows import drift
-from dragonscope.trace.real import RealTracer, report
+from dragonscope.trace.real import Probe, RealTracer, report
 from realtrace_support import Chassis, start_cloud, stop_cloud
 from test_trace_scenarios import CASES
 from trace_cloud import build
@@ -39,9 +39,11 @@ def switch(chassis: Chassis) -> Switch:
     return Switch.parse(chassis.spec)
 
 
-async def real_trace(cloud: dict[str, Chassis], **request: Any) -> dict[str, Any]:
+async def real_trace(
+    cloud: dict[str, Chassis], apps: frozenset[str] = DEFAULT_APPS, **request: Any
+) -> dict[str, Any]:
     switches = {name: switch(c) for name, c in cloud.items()}
-    run = RealTracer(Tracer(build()), {n: c.ovs for n, c in cloud.items()}).begin(
+    run = RealTracer(Tracer(build(), apps), {n: c.ovs for n, c in cloud.items()}).begin(
         TraceRequest(**request)
     )
     while (probe := run.next_probe()) is not None:
@@ -218,3 +220,62 @@ def test_metadata_request_leaves_by_the_metadata_tap(cloud: dict[str, Chassis]) 
     assert hops[-1]["outcome"] == "metadata"
     assert out["agreement"]["status"] == "agree"
     assert out["agreement"]["why"] == "both hand it to the local metadata proxy"
+
+
+def test_service_chain_decoded_through_its_service_function(cloud: dict[str, Chassis]) -> None:
+    """ofproto/trace freezes at the chain's select group (the datapath hashes) and after each
+    MPLS pop (the datapath parses again); the trace goes on there, and from the pair's
+    egress port when the frame reaches the service function."""
+    kw = next(kw for name, kw, *_ in CASES if name == "sfc-chain")
+    out = asyncio.run(real_trace(cloud, **kw))
+    assert out["agreement"]["status"] == "agree" and out["real"]["delivered"][0]["name"] == "db-1"
+    hops = [h for c in out["real"]["chassis"] for h in c["hops"]]
+    by_app = [(h["table"], h["app"]) for h in hops if h["app"] in ("fc", "sfc")]
+    assert by_app[:4] == [(55, "fc"), (120, "sfc"), (121, "sfc"), (121, "sfc")]
+    assert (201, "sfc") in by_app and (125, "fc") in by_app  # back from fw-out, end of chain
+    assert any(h.get("outcome") == "output" and "output to fw-in" in h["meaning"] for h in hops)
+    commands = [c["command"] for c in out["real"]["chassis"]]
+    assert any(cmd[1] == "ofproto/trace-packet-out" and cmd[-1] == "resubmit(,121)"
+               for cmd in commands)  # fmt: skip
+    meanings = [m for h in hops for m in h["meaning"]]
+    assert "sets flow classifier (reg2) = web-http" in meanings
+    assert any(m.startswith("select group 524289: the port pair group of MPLS label 2048")
+               for m in meanings)  # fmt: skip
+    groups = cloud["compute-2"].flows.groups
+    assert [g.group_id for g in groups] == [2048 << 8 | 1, 2048 << 8 | 2]
+
+
+def test_a_resumed_probe_asks_for_a_table_only() -> None:
+    """What the analyzer sends a chassis's collector to go on from a table: a number, never
+    actions of its own."""
+    asked = Probe("compute-2", "dp_hash=0x1,tcp", resume=75).request()
+    assert asked["Resume"] == 75
+    probe = Probe.from_request("compute-2", "br-int", asked)
+    assert probe.args() == [
+        "ofproto/trace-packet-out",
+        "br-int",
+        "dp_hash=0x1,tcp",
+        "resubmit(,75)",
+    ]
+    for bad in (255, -1, "75", True, "resubmit(,75)"):
+        with pytest.raises(ValueError, match="Resume"):
+            Probe.from_request("compute-2", "br-int", {"Flow": "tcp", "Resume": bad})
+
+
+def test_chassis_snat_leaves_by_its_patch_port() -> None:
+    apps = DEFAULT_APPS | {"chassis_snat"}
+    snat = start_cloud(["compute-2"], apps=apps)
+    try:
+        c2 = snat["compute-2"]
+        ports = asyncio.run(switch(c2).ports())
+        assert ports.snat == c2.ovs.snat and ports.snat_bridge_mac == c2.ovs.snat_bridge_mac
+        assert drift(c2.flows, asyncio.run(switch(c2).rules())).clean
+        assert {f.app for f in c2.flows.flows} >= {"chassis_snat"}
+        out = asyncio.run(real_trace(snat, apps, source="web-2", destination="8.8.8.8", dport=443))
+        assert out["simulated"]["verdict"] == "external"
+        assert out["agreement"] == {"status": "agree", "why": "both SNAT it out to br-ex"}
+        leave = next(h for c in out["real"]["chassis"] for h in c["hops"] if h["table"] == 71)
+        assert leave["app"] == "chassis_snat" and leave["outcome"] == "snat"
+        assert f"set_field:{c2.ovs.snat_bridge_mac}->eth_dst" in leave["rule"]
+    finally:
+        stop_cloud(snat)

@@ -43,8 +43,8 @@ def chassis_snat(b: Builder) -> None:
     add("chassis_snat", t.EGRESS_NAT, LOW, "ip",
         "move:NXM_OF_IP_SRC[]->NXM_NX_REG5[],move:NXM_NX_REG6[]->NXM_OF_IP_SRC[],"
         f"load:0x1->NXM_OF_IP_SRC[31],ct(commit,table={t.EGRESS_SNAT},zone={ZONE},"
-        "exec(move:NXM_NX_REG6[]->NXM_NX_CT_MARK[],move:NXM_NX_REG5[]->NXM_NX_CT_LABEL[0..31]),"
-        f"nat(src={external}))", ref)  # fmt: skip
+        f"nat(src={external}),exec(move:NXM_NX_REG6[]->NXM_NX_CT_MARK[],"
+        "move:NXM_NX_REG5[]->NXM_NX_CT_LABEL[0..31]))", ref)  # fmt: skip
     bridge_mac = b.ovs.snat_bridge_mac or EMPTY_MAC
     leave = f"set_field:{mac}->eth_src,set_field:{bridge_mac}->eth_dst,output:{patch}"
     add("chassis_snat", t.EGRESS_SNAT, LOW, "ip", leave, ref)

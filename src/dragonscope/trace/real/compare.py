@@ -15,7 +15,7 @@ from typing import Any
 from dragonscope.nb.tables import CHILD_PORT_SEGMENTATION, FLOATINGIP
 from dragonscope.trace.flows import FlowSet
 from dragonscope.trace.model import TABLES, Hop
-from dragonscope.trace.real.decode import RealHop
+from dragonscope.trace.real.decode import SNAT, RealHop
 from dragonscope.trace.real.follow import ChassisTrace
 
 CONTROLLER_RESPONDERS = frozenset({"dhcp", "icmp-unreachable"})
@@ -91,6 +91,14 @@ def agreement(
         return {
             "status": "disagree",
             "why": f"the simulation answers with the {responder} responder; no installed rule does",
+        }
+    bridge = final.detail.get("bridge") if sim.verdict == "external" else None
+    if bridge:  # chassis SNAT
+        if any(f"{SNAT}{bridge}" in t.external for t in traces):
+            return {"status": "agree", "why": f"both SNAT it out to {bridge}"}
+        return {
+            "status": "disagree",
+            "why": f"the simulation SNATs it out to {bridge}; the switch does not",
         }
     physnet = final.detail.get("physnet") if sim.verdict == "external" else None
     if physnet:

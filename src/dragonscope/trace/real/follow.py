@@ -19,7 +19,8 @@ from dragonscope.graph import Json
 from dragonscope.trace.engine import Tracer, TraceResult
 from dragonscope.trace.flows import ChassisOvs, FlowSet, expected_flows
 from dragonscope.trace.index import NbIndex
-from dragonscope.trace.real.decode import METADATA_TAP, PHYSNET, Decoder, RealHop
+from dragonscope.trace.nat import SNAT_BRIDGE
+from dragonscope.trace.real.decode import METADATA_TAP, PHYSNET, SNAT, Decoder, RealHop
 from dragonscope.trace.real.ofproto import (
     Section,
     fields,
@@ -106,7 +107,8 @@ class ChassisTrace:
     probe: Probe
     hops: list[RealHop] = field(default_factory=list)
     delivered: list[str] = field(default_factory=list)  # lport ids
-    external: list[str] = field(default_factory=list)  # physical networks it left to
+    # physical networks it left to, or snat:<bridge> for chassis SNAT's external bridge
+    external: list[str] = field(default_factory=list)
     controller: bool = False
     replied: bool = False
 
@@ -268,6 +270,8 @@ class RealRun:
         ofports.update({n: f"{PHYSNET}{name}" for name, n in switch.patches.items()})
         if switch.metadata is not None:
             ofports[switch.metadata] = METADATA_TAP
+        if switch.snat is not None:
+            ofports[switch.snat] = f"{SNAT}{SNAT_BRIDGE}"
         decoder = Decoder(self.index, probe.chassis, self.real.expected(probe.chassis), ofports)
         trace = ChassisTrace(probe.chassis, probe)
         responder = False
@@ -341,6 +345,12 @@ class RealRun:
                 trace.replied = True  # the answer goes back where the question came from
                 return
             self._physnet(trace, owner[len(PHYSNET) :], final_flow)
+            return
+        if owner.startswith(SNAT):
+            if responder:
+                trace.replied = True  # an ARP answer for the chassis's external IP
+            else:
+                trace.external.append(owner)  # out to the external bridge, SNATed
             return
         pair = self.index.pair_by_ingress.get(owner) if self._chained else None
         if pair is not None:

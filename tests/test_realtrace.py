@@ -279,3 +279,44 @@ def test_chassis_snat_leaves_by_its_patch_port() -> None:
         assert f"set_field:{c2.ovs.snat_bridge_mac}->eth_dst" in leave["rule"]
     finally:
         stop_cloud(snat)
+
+
+def test_legacy_snat_hands_the_packet_to_the_l3_agent_port() -> None:
+    from dragonscope.trace.whatif import apply_patch
+
+    bound = {"id": "rif-web", "binding": {"chassis": "compute-3", "type": "chassis"}}
+    snapshot = apply_patch(build(), {"update": {"lport": [bound]}})
+    apps = DEFAULT_APPS | {"legacy_snat"}
+    legacy = start_cloud(["compute-2", "compute-3"], snapshot, apps)
+    try:
+        for chassis in legacy.values():
+            assert drift(chassis.flows, asyncio.run(switch(chassis).rules())).clean
+        run = RealTracer(Tracer(snapshot, apps), {n: c.ovs for n, c in legacy.items()}).begin(
+            TraceRequest(source="web-2", destination="8.8.8.8", dport=443)
+        )
+        while (probe := run.next_probe()) is not None:
+            run.feed(probe, asyncio.run(switch(legacy[probe.chassis]).trace(probe.args())))
+        out = report(run)
+        assert out["simulated"]["verdict"] == "external"
+        assert out["agreement"]["status"] == "agree", out["agreement"]
+        hops = [h for c in out["real"]["chassis"] for h in c["hops"]]
+        assert any(h["table"] == 60 and h["app"] == "legacy_snat" for h in hops)
+    finally:
+        stop_cloud(legacy)
+
+
+def test_l3_reactive_sends_the_first_routed_packet_to_the_controller() -> None:
+    apps = (DEFAULT_APPS - {"l3_proactive"}) | {"l3_reactive"}
+    reactive = start_cloud(["compute-1"], apps=apps)
+    try:
+        c1 = reactive["compute-1"]
+        assert drift(c1.flows, asyncio.run(switch(c1).rules())).clean
+        assert not any(f.table == 65 for f in c1.flows.flows)
+        out = asyncio.run(real_trace(reactive, apps, source="web-1", destination="db-1", dport=22))
+        assert out["simulated"]["verdict"] == "delivered"
+        assert out["agreement"]["status"] == "controller"
+        assert "ofproto/trace cannot model" in out["agreement"]["why"]
+        routed = next(h for h in out["real"]["chassis"][0]["hops"] if h["table"] == 60)
+        assert routed["app"] == "l3_reactive" and routed["outcome"] == "controller"
+    finally:
+        stop_cloud(reactive)

@@ -39,6 +39,8 @@ WRITERS: dict[str, Callable[[Builder], None]] = {
     "metadata_service": metadata.metadata_service,
     "sg": secgroups.sg,
     "l3_proactive": routing.l3_proactive,
+    "l3_reactive": routing.l3_reactive,
+    "legacy_snat": routing.legacy_snat,
     "dhcp": routing.dhcp,
     "fc": chains.fc,
     "sfc": chains.sfc,

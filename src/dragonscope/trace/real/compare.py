@@ -78,6 +78,16 @@ def agreement(
             "status": "disagree",
             "why": "the simulation expects the controller to answer; the switch never asks it",
         }
+    if any(
+        h.owner is not None and h.owner.app == "l3_reactive" and h.outcome == "controller"
+        for t in traces
+        for h in t.hops
+    ):
+        return {
+            "status": "controller",
+            "why": "the switch hands the routed packet to the local controller (l3_reactive), "
+            "which installs the route for it; ofproto/trace cannot model that",
+        }
     if sim.verdict == "replied" and responder == "metadata":
         if replied:
             return {"status": "agree", "why": "both hand it to the local metadata proxy"}
@@ -99,6 +109,14 @@ def agreement(
         return {
             "status": "disagree",
             "why": f"the simulation SNATs it out to {bridge}; the switch does not",
+        }
+    agent = final.port if sim.verdict == "external" and final.detail.get("l3_agent") else None
+    if agent is not None:  # legacy_snat: the Neutron L3 agent's router interface port
+        if (final.chassis, agent.id) in real_ports:
+            return {"status": "agree", "why": f"both hand it to the L3 agent's {agent.name}"}
+        return {
+            "status": "disagree",
+            "why": f"the simulation hands it to the L3 agent's {agent.name}; the switch does not",
         }
     physnet = final.detail.get("physnet") if sim.verdict == "external" else None
     if physnet:

@@ -2,8 +2,10 @@
 
 Built from the simulator's own model: the NB index it walks, the table numbers of
 ``trace.model`` and the decisions its stages share (port-security pairs, security-group
-rule shapes, who answers ARP). Apps whose rules are not written yet are listed in
-``FlowSet.missing_apps``, so a comparison can say what it cannot check.
+rule shapes, who answers ARP, the labels of a service chain). The sfc app's select groups
+are ``FlowSet.groups``, to add before the rules that name them. Apps whose rules are not
+written (those the simulator does not model) are listed in ``FlowSet.missing_apps``, so a
+comparison can say what it cannot check.
 """
 
 from __future__ import annotations

@@ -23,6 +23,7 @@ from dragonscope.trace.nat import SNAT_BRIDGE
 from dragonscope.trace.real.decode import METADATA_TAP, PHYSNET, SNAT, Decoder, RealHop
 from dragonscope.trace.real.ofproto import (
     Section,
+    Step,
     fields,
     inner_flow,
     packet_flow,
@@ -278,16 +279,19 @@ class RealRun:
         sections = parse(text)
         if not sections:
             self.notes.append(f"ofproto/trace on {probe.chassis} answered: {text.strip()[:300]}")
+        last: tuple[Step, RealHop] | None = None  # the last step of the last pass
         for section in sections:
             if "mpls" not in fields(section.flow):
                 self._inner = fields(section.flow)
             vlan = None  # the tag a trunk child's dispatch pushed, if any
+            last = None
             for step in section.steps:
                 if step.bridge and step.bridge != probe.bridge:
                     continue  # behind a patch port: the physical network's own bridge
                 self._seq += 1
                 hop = decoder.decode(self._seq, step)
                 trace.hops.append(hop)
+                last = (step, hop)
                 self._chained = self._chained or step.table in SFC_DISPATCH
                 responder = responder or any(a in REPLIES for a in step.actions)
                 trace.controller = trace.controller or hop.outcome == "controller"
@@ -304,20 +308,18 @@ class RealRun:
                         self._output(
                             trace, port, ofports, step.actions, section.final_flow, responder
                         )
-        if sections and trace.hops and _FROZEN.search(sections[-1].datapath):
-            self._resume(trace, sections[-1])
+        if last is not None and _FROZEN.search(sections[-1].datapath):
+            self._resume(trace, sections[-1], *last)
         self.traces.append(trace)
         return trace
 
-    def _resume(self, trace: ChassisTrace, section: Section) -> None:
+    def _resume(self, trace: ChassisTrace, section: Section, step: Step, hop: RealHop) -> None:
         """Go on where ``ofproto/trace`` froze the packet and stopped: at the select group
         it could not hash (again, with a hash), or after the MPLS pop it could not parse
         (the rest of the rule, from the rule dragonscope expects there)."""
-        step, hop = section.steps[-1], trace.hops[-1]
         popped = any(a.startswith("pop_mpls") for a in step.actions)
-        table: int | None = step.table if step.actions[-1:] and step.actions[-1].startswith(
-            "group:"
-        ) else None  # fmt: skip
+        hashing = bool(step.actions) and step.actions[-1].startswith("group:")
+        table = step.table if hashing else None
         if table is None and popped and hop.owner is not None:
             rest = split_actions(hop.owner.actions)[len(step.actions) :]
             jumps = [_JUMP.match(a) for a in rest]

@@ -320,3 +320,37 @@ def test_l3_reactive_sends_the_first_routed_packet_to_the_controller() -> None:
         assert routed["app"] == "l3_reactive" and routed["outcome"] == "controller"
     finally:
         stop_cloud(reactive)
+
+
+@pytest.mark.parametrize(
+    ("correlation", "groups", "verdict"),
+    [
+        ("none", ["sg-noegress"], "dropped"),  # the service function's own groups refuse it
+        ("none", ["sg-app"], "delivered"),  # they admit it: conntrack passes in a resumed trace
+        ("mpls", ["sg-noegress"], "delivered"),  # an MPLS frame skips the groups
+    ],
+)
+def test_service_chain_variants_agree(correlation: str, groups: list[str], verdict: str) -> None:
+    """The chain's service function behind its ingress port's security groups, with and
+    without MPLS correlation (as the simulator's SFC cases), on real Open vSwitch."""
+    from dragonscope.trace.whatif import apply_patch
+
+    patch = {
+        "update": {
+            "lport": [{"id": "sf-in", "security_groups": groups}],
+            "sfc_portpair": [{"id": "pp-fw", "correlation_mechanism": correlation}],
+        }
+    }
+    snapshot = apply_patch(build(), patch)
+    chain = start_cloud(["compute-2", "compute-3"], snapshot)
+    try:
+        run = RealTracer(Tracer(snapshot), {n: c.ovs for n, c in chain.items()}).begin(
+            TraceRequest(source="web-2", destination="db-1", dport=80)
+        )
+        while (probe := run.next_probe()) is not None:
+            run.feed(probe, asyncio.run(switch(chain[probe.chassis]).trace(probe.args())))
+        out = report(run)
+        assert out["simulated"]["verdict"] == verdict
+        assert out["agreement"]["status"] == "agree", out["agreement"]
+    finally:
+        stop_cloud(chain)

@@ -29,6 +29,7 @@ from dragonscope.trace.real.ofproto import (
     packet_flow,
     parse,
     resume_flow,
+    thawed_flow,
 )
 from dragonscope.trace.request import TraceRequest
 
@@ -45,6 +46,7 @@ _CT_STATE = re.compile(r"[a-z+,-]{1,64}")
 # A pass ofproto/trace froze and does not follow: the datapath must hash the packet for a
 # select group, or parse it again after an MPLS pop, before the next table.
 _FROZEN = re.compile(r"recirc\(0x[0-9a-f]+\)$")
+_RESUMED = re.compile(r"resumed at table (\d+)")
 _JUMP = re.compile(r"^(?:resubmit\(,(\d+)\)|goto_table:(\d+))$")
 MAX_TABLE = 254
 
@@ -308,10 +310,26 @@ class RealRun:
                         self._output(
                             trace, port, ofports, step.actions, section.final_flow, responder
                         )
-        if last is not None and _FROZEN.search(sections[-1].datapath):
+        conflict = next((i for i, x in enumerate(sections) if x.conflict and i), None)
+        if conflict is not None:
+            self._thaw(trace, sections[conflict - 1], sections[conflict])
+        elif last is not None and _FROZEN.search(sections[-1].datapath):
             self._resume(trace, sections[-1], *last)
         self.traces.append(trace)
         return trace
+
+    def _thaw(self, trace: ChassisTrace, forked: Section, thawed: Section) -> None:
+        """A resumed trace (``trace-packet-out``) cannot resume its own conntrack passes;
+        trace the pass again from the table the conntrack action resumes at."""
+        notes = [n for step in forked.steps for n in step.notes]
+        tables = [int(m.group(1)) for n in notes if (m := _RESUMED.search(n))]
+        if not tables:
+            self.notes.append(f"ofproto/trace could not resume a conntrack pass on {trace.chassis}")
+            return
+        probe = Probe(
+            trace.chassis, thawed_flow(thawed), trace.probe.ct_next, trace.probe.bridge, tables[-1]
+        )
+        self._legs.insert(0, (trace.chassis, lambda _switch: probe))
 
     def _resume(self, trace: ChassisTrace, section: Section, step: Step, hop: RealHop) -> None:
         """Go on where ``ofproto/trace`` froze the packet and stopped: at the select group

@@ -43,6 +43,9 @@ class Section:
     steps: list[Step] = field(default_factory=list)
     final_flow: str = ""
     datapath: str = ""
+    # A conntrack pass ofproto/trace-packet-out could not resume (it replays the packet-out's
+    # actions instead of the frozen ones): "Recirculation conflict".
+    conflict: bool = False
 
 
 def parse(text: str) -> list[Section]:
@@ -59,6 +62,8 @@ def parse(text: str) -> list[Section]:
         if on := _BRIDGE.match(line):
             bridge = on.group(1)
             continue
+        if "Recirculation conflict" in line:
+            current.conflict = True
         if line.startswith("Final flow: "):
             final = line[12:].strip()
             current.final_flow = current.flow if final == "unchanged" else final
@@ -206,3 +211,11 @@ def resume_flow(section: Section, inner: dict[str, str], popped: bool) -> str:
         packet = {k.replace("icmp_", "icmpv6_"): v for k, v in packet.items()}
     parts += [f"{k}={v}" for k, v in packet.items()]
     return ",".join(parts)
+
+
+def thawed_flow(section: Section) -> str:
+    """The flow of a conntrack pass (``section.flow``: registers, conntrack state and
+    headers as ofproto/trace resumed it), to trace again from the table it resumes at."""
+    drop = ("recirc_id", "in_port", "eth", "dp_hash")
+    kept = [t for t in section.flow.split(",") if t and t.partition("=")[0] not in drop]
+    return ",".join(["dp_hash=0x1", *kept])

@@ -229,6 +229,7 @@ def test_service_chain_decoded_through_its_service_function(cloud: dict[str, Cha
     kw = next(kw for name, kw, *_ in CASES if name == "sfc-chain")
     out = asyncio.run(real_trace(cloud, **kw))
     assert out["agreement"]["status"] == "agree" and out["real"]["delivered"][0]["name"] == "db-1"
+    assert out["first_difference"] is None  # the service function's own work is no step
     hops = [h for c in out["real"]["chassis"] for h in c["hops"]]
     by_app = [(h["table"], h["app"]) for h in hops if h["app"] in ("fc", "sfc")]
     assert by_app[:4] == [(55, "fc"), (120, "sfc"), (121, "sfc"), (121, "sfc")]

@@ -162,9 +162,15 @@ def side_by_side(
     first: dict[str, Any] | None = None
     cursor = 0
     for hop in hops:
-        if hop.table is None:
+        # The guest's own decisions and a service function's work happen outside the switch.
+        if hop.table is None or hop.decision == "service":
             rows.append(
-                {"chassis": hop.chassis, "table": None, "simulated": hop.to_json(), "real": None}
+                {
+                    "chassis": hop.chassis,
+                    "table": hop.table,
+                    "simulated": hop.to_json(),
+                    "real": None,
+                }
             )
             continue
         found = next(

@@ -149,6 +149,11 @@ def test_cli_flows_diff_and_trace_real(
     )
     printed = capsys.readouterr().out.splitlines()
     assert printed == [f.text() for f in c2.flows.flows]
+    assert main(["flows", "--nb", nb, "--chassis", "compute-2", "--ovs", c2.spec]) == 0
+    text = capsys.readouterr().out.splitlines()
+    groups = [line for line in text if line.startswith("group_id=")]
+    assert groups == [f"{g.text()}  # sfc select group fw-group" for g in c2.flows.groups]
+    assert text.index(groups[-1]) < text.index(next(t for t in text if t.startswith("table=")))
     specs = [arg for c in cloud.values() for arg in ("--ovs", c.spec)]
     argv = ["trace", "--nb", nb, "--from", "web-1", "--to", "web-2", "--dport", "80", "--real"]
     assert main([*argv, *specs, "--format", "json"]) == 0

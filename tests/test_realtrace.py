@@ -329,26 +329,35 @@ def test_l3_reactive_sends_the_first_routed_packet_to_the_controller() -> None:
 
 
 @pytest.mark.parametrize(
-    ("correlation", "groups", "verdict"),
+    ("correlation", "groups", "host", "verdict"),
     [
-        ("none", ["sg-noegress"], "dropped"),  # the service function's own groups refuse it
-        ("none", ["sg-app"], "delivered"),  # they admit it: conntrack passes in a resumed trace
-        ("mpls", ["sg-noegress"], "delivered"),  # an MPLS frame skips the groups
+        ("none", ["sg-noegress"], "compute-2", "dropped"),  # the function's own groups refuse it
+        ("none", ["sg-app"], "compute-2", "delivered"),  # they admit it (resumed conntrack)
+        ("mpls", ["sg-noegress"], "compute-2", "delivered"),  # an MPLS frame skips the groups
+        ("none", [], "compute-1", "delivered"),  # the labelled frame tunnels to the function
+        ("mpls", [], "compute-1", "delivered"),
     ],
 )
-def test_service_chain_variants_agree(correlation: str, groups: list[str], verdict: str) -> None:
+def test_service_chain_variants_agree(
+    correlation: str, groups: list[str], host: str, verdict: str
+) -> None:
     """The chain's service function behind its ingress port's security groups, with and
-    without MPLS correlation (as the simulator's SFC cases), on real Open vSwitch."""
+    without MPLS correlation (as the simulator's SFC cases), on the classifier's chassis or
+    another, on real Open vSwitch."""
     from dragonscope.trace.whatif import apply_patch
 
+    binding = {"chassis": host, "type": "chassis"}
     patch = {
         "update": {
-            "lport": [{"id": "sf-in", "security_groups": groups}],
+            "lport": [
+                {"id": "sf-in", "security_groups": groups, "binding": binding},
+                {"id": "sf-out", "binding": binding},
+            ],
             "sfc_portpair": [{"id": "pp-fw", "correlation_mechanism": correlation}],
         }
     }
     snapshot = apply_patch(build(), patch)
-    chain = start_cloud(["compute-2", "compute-3"], snapshot)
+    chain = start_cloud(sorted({"compute-2", "compute-3", host}), snapshot)
     try:
         run = RealTracer(Tracer(snapshot), {n: c.ovs for n, c in chain.items()}).begin(
             TraceRequest(source="web-2", destination="db-1", dport=80)
@@ -358,5 +367,6 @@ def test_service_chain_variants_agree(correlation: str, groups: list[str], verdi
         out = report(run)
         assert out["simulated"]["verdict"] == verdict
         assert out["agreement"]["status"] == "agree", out["agreement"]
+        assert host in {c["chassis"] for c in out["real"]["chassis"]}
     finally:
         stop_cloud(chain)

@@ -4,8 +4,9 @@ agreement verdict.
 
 Agreement statuses: ``agree`` (the same ports receive the packet, or neither delivers it),
 ``disagree``, ``controller`` (the answer comes from the local controller, which
-``ofproto/trace`` cannot model: DHCP offers, ICMP errors) and ``not-comparable`` (the
-simulated path uses an app whose rules are not generated, or the trace could not start).
+``ofproto/trace`` cannot model: DHCP offers, ICMP errors, the route l3_reactive installs) and
+``not-comparable`` (the simulated path uses an app whose rules are not generated, or the
+trace could not start).
 """
 
 from __future__ import annotations

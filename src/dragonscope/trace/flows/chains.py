@@ -31,6 +31,16 @@ MPLS = 0x8847
 SOURCE_DONE, DEST_DONE = 0, 1
 
 
+def _port_range(bounds: Any) -> bool:
+    """A stored ``[min, max]`` of transport ports that a match can express."""
+    return (
+        isinstance(bounds, list)
+        and len(bounds) == 2
+        and all(isinstance(v, int) and not isinstance(v, bool) for v in bounds)
+        and 0 <= bounds[0] <= bounds[1] <= 0xFFFF
+    )
+
+
 def _matches(fc: dict[str, Any], port: Port, by_source: bool) -> list[str]:
     """The classifier's matches (one per port range piece), as ``classifier_matches`` tests
     packets: the port's register, the not-yet-classified bit, the L3 and L4 fields."""
@@ -51,9 +61,9 @@ def _matches(fc: dict[str, Any], port: Port, by_source: bool) -> list[str]:
     out = [base]
     for key, name in (("source_transport_ports", "tp_src"), ("dest_transport_ports", "tp_dst")):
         bounds = fc.get(key)
-        if proto is None or not isinstance(bounds, list) or len(bounds) != 2:
+        if proto is None or bounds is None or not _port_range(bounds):
             continue
-        pieces = list(port_ranges(int(bounds[0]), int(bounds[1])))
+        pieces = list(port_ranges(bounds[0], bounds[1]))
         out = [f"{m},{name}={piece}" for m in out for piece in pieces]
     return [f"{head},{m}" for m in out]
 

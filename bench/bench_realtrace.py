@@ -80,6 +80,10 @@ def _switch(index: NbIndex, chassis: str, switches: list[OvsSwitch]) -> int:
         switch.vsctl(*commands)
     tunnels = {k: TUNNELS[k] for k in here.tunnel_types}
     flows = expected_flows(index, chassis, DEFAULT_APPS, ChassisOvs(ofports, tunnels))
+    if flows.groups:  # the sfc app's select groups, before the rules that name them
+        groups = switch.dir / "groups.txt"
+        groups.write_text("".join(f"{g.text()}\n" for g in flows.groups))
+        switch.ofctl("add-groups", "br-int", str(groups))
     rules = switch.dir / "flows.txt"
     rules.write_text("\n".join(f.text() for f in flows.flows) + "\n")
     # 300k rules take longer than the helpers' timeout on a busy machine.

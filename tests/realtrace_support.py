@@ -12,10 +12,12 @@ from dragonscope.nb import Snapshot
 from dragonscope.trace import DEFAULT_APPS
 from dragonscope.trace.flows import ChassisOvs, FlowSet, expected_flows
 from dragonscope.trace.index import NbIndex
+from dragonscope.trace.nat import SNAT_BRIDGE
 from ovs_support import OvsSwitch
 from trace_cloud import build
 
 TUNNEL_OFPORTS = {"vxlan": 4, "geneve": 5, "gre": 6}
+SNAT_OFPORT = 3  # chassis_snat's patch-snat-br-ex
 FIRST_VM_OFPORT = 10
 FIRST_PATCH_OFPORT = 7
 METADATA_OFPORT = 9
@@ -61,7 +63,23 @@ def add_physnet(switch: OvsSwitch, physnet: str, ofport: int) -> None:
         )  # fmt: skip
 
 
-def start_cloud(names: list[str], snapshot: Snapshot | None = None) -> dict[str, Chassis]:
+def add_snat_patch(switch: OvsSwitch) -> str:
+    """chassis_snat's patch pair to its external bridge, br-ex (named as the app names
+    them); the bridge's own MAC, which its rules send to."""
+    switch.add_bridge(SNAT_BRIDGE)
+    inner, outer = f"patch-snat-{SNAT_BRIDGE}", "patch-snat-int"
+    for name, on, peer, request in ((inner, "br-int", outer, [f"ofport_request={SNAT_OFPORT}"]),
+                                    (outer, SNAT_BRIDGE, inner, [])):  # fmt: skip
+        switch.vsctl(
+            "add-port", on, name, "--", "set", "Interface", name, "type=patch",
+            f"options:peer={peer}", *request,
+        )  # fmt: skip
+    return switch.vsctl("get", "Interface", SNAT_BRIDGE, "mac_in_use").strip().strip('"')
+
+
+def start_cloud(
+    names: list[str], snapshot: Snapshot | None = None, apps: frozenset[str] = DEFAULT_APPS
+) -> dict[str, Chassis]:
     snapshot = snapshot if snapshot is not None else build()
     index = NbIndex(snapshot)
     cloud: dict[str, Chassis] = {}
@@ -96,8 +114,13 @@ def start_cloud(names: list[str], snapshot: Snapshot | None = None) -> dict[str,
                 ofport = FIRST_VM_OFPORT + n
                 switch.add_vm_port("br-int", iface, port.id, port.mac, ofport)
                 ofports[port.id], ifaces[port.id] = ofport, iface
-            ovs = ChassisOvs(ofports, tunnels, patches, METADATA_OFPORT)
-            flows = expected_flows(index, name, DEFAULT_APPS, ovs)
+            snat = add_snat_patch(switch) if "chassis_snat" in apps else None
+            ovs = ChassisOvs(ofports, tunnels, patches, METADATA_OFPORT, snat and SNAT_OFPORT, snat)
+            flows = expected_flows(index, name, apps, ovs)
+            if flows.groups:  # before the rules that name them
+                path = switch.dir / "groups.txt"
+                path.write_text("".join(f"{g.text()}\n" for g in flows.groups))
+                switch.ofctl("add-groups", "br-int", str(path))
             switch.add_flows("br-int", [f.text() for f in flows.flows])
             cloud[name] = Chassis(name, switch, ovs, flows, ifaces)
     except BaseException:

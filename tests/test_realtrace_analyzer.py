@@ -118,6 +118,19 @@ async def test_real_trace_through_the_analyzer_shows_both_chassis(running: Analy
     assert running.chassis_calls.calls >= 4  # ports and a trace on each chassis
 
 
+async def test_a_service_chain_resumed_through_the_collectors(running: Analyzer) -> None:
+    """The passes ofproto/trace freezes (the chain's select group, its MPLS pops) are asked
+    of the chassis's collector again, as a table to go on from."""
+    chain = {"source": "web-2", "destination": "db-1", "dport": 80}
+    status, out = await post(running, "root", "rootpw", chain)
+    assert status == 200, out
+    commands = [c["command"][1] for c in out["real"]["chassis"]]
+    assert commands.count("ofproto/trace-packet-out") >= 3
+    hops = [h for c in out["real"]["chassis"] for h in c["hops"]]
+    assert (125, "fc") in [(h["table"], h["app"]) for h in hops]  # back from the function
+    assert hops[-1]["table"] == 75 and hops[-1]["outcome"] == "tunnel"  # on to compute-3
+
+
 async def test_a_deleted_rule_seen_through_the_analyzer(
     running: Analyzer, cloud: dict[str, Any]
 ) -> None:

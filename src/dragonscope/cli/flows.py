@@ -96,6 +96,9 @@ def run_flows(args: argparse.Namespace) -> int:
     elif args.format == "ofctl":
         print("\n".join(f.text() for f in flows.flows))
     else:
+        for g in flows.groups:  # installed before the rules that name them (add-groups)
+            owner = f" {g.owner.name}" if g.owner is not None else ""
+            print(f"{g.text()}  # {g.app} select group{owner}")
         for f in flows.flows:
             owner = f" {f.owner.name}" if f.owner is not None else ""
             print(f"{f.text()}  # {f.app}{owner}")

@@ -24,6 +24,7 @@ from dragonscope.ovs.state import (
     Counters,
     OvsState,
     patch_name,
+    snat_bridge,
     tunnel_kind,
 )
 from dragonscope.ovs.tables import DEFAULT_ALLOCATION_FILE, TableMap
@@ -128,7 +129,7 @@ class OvsProbe:
         ofports: dict[str, int] = {}
         tunnels: dict[str, int] = {}
         patches: dict[str, int] = {}
-        metadata = None
+        metadata = snat = bridge_mac = None
         by_patch = {patch_name(b): physnet for physnet, b in self.settings.bridge_mappings}
         bridge = self.state.bridge(self.settings.bridge) if self.state else None
         for _port, iface in self.state.interfaces_of(bridge) if self.state and bridge else ():
@@ -142,7 +143,12 @@ class OvsProbe:
                 patches[by_patch[iface.name]] = iface.ofport
             elif iface.name == METADATA_INTERFACE:
                 metadata = iface.ofport
-        return BridgePorts(ofports, tunnels, patches, metadata)
+            elif (external := snat_bridge(iface.name, iface.type)) and self.state:
+                snat = iface.ofport
+                ext = self.state.bridge(external)  # its own internal interface's MAC
+                own = self.state.interfaces_of(ext) if ext else []
+                bridge_mac = next((i.mac for _, i in own if i.name == external), None)
+        return BridgePorts(ofports, tunnels, patches, metadata, snat, bridge_mac)
 
     # -- tasks --------------------------------------------------------------------------------
     async def run(self) -> None:

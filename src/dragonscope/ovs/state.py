@@ -20,17 +20,31 @@ METADATA_INTERFACE = "tap-metadata"  # Dragonflow's [df_metadata] metadata_inter
 
 class BridgePorts(NamedTuple):
     """The OpenFlow ports Dragonflow's rules name: VM interfaces (by iface-id), tunnel ports
-    (by type), patch ports to physical networks (by physnet) and the metadata service's tap."""
+    (by type), patch ports to physical networks (by physnet), the metadata service's tap,
+    and chassis SNAT's patch port with the MAC of the external bridge it leads to."""
 
     ofports: dict[str, int]
     tunnels: dict[str, int]
     patches: dict[str, int]
     metadata: int | None
+    snat: int | None = None
+    snat_bridge_mac: str | None = None
 
 
 def patch_name(bridge: str) -> str:
     """Dragonflow's provider app names br-int's patch port to a physical bridge so."""
     return f"{bridge}-patch"
+
+
+# chassis_snat's patch pair: patch-snat-<external bridge> on br-int, patch-snat-int facing it.
+SNAT_PATCH, SNAT_PEER = "patch-snat-", "patch-snat-int"
+
+
+def snat_bridge(name: str, kind: str) -> str | None:
+    """The external bridge br-int's chassis SNAT patch port leads to, or None."""
+    if kind != "patch" or not name.startswith(SNAT_PATCH) or name == SNAT_PEER:
+        return None
+    return name[len(SNAT_PATCH) :] or None
 
 
 @dataclass(frozen=True, slots=True)

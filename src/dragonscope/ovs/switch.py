@@ -17,7 +17,13 @@ from pathlib import Path
 from dragonscope.config import DF_BRIDGE_MAPPINGS
 from dragonscope.ovs.flows import Flow, FlowDumpError, dump, parse
 from dragonscope.ovs.probe import DEFAULT_OVSDB, ProbeSettings
-from dragonscope.ovs.state import METADATA_INTERFACE, BridgePorts, patch_name, tunnel_kind
+from dragonscope.ovs.state import (
+    METADATA_INTERFACE,
+    BridgePorts,
+    patch_name,
+    snat_bridge,
+    tunnel_kind,
+)
 
 APPCTL, VSCTL = "ovs-appctl", "ovs-vsctl"
 
@@ -78,7 +84,7 @@ class Switch:
         and metadata tap, by their OpenFlow ports."""
         out = await _run(
             VSCTL, f"--db={self.ovsdb}", "--timeout=10", "--format=json", "--data=json",
-            "--", "--columns=name,ofport,type,external_ids", "list", "Interface",
+            "--", "--columns=name,ofport,type,external_ids,mac_in_use", "list", "Interface",
         )  # fmt: skip
         try:
             table = json.loads(out)
@@ -87,9 +93,13 @@ class Switch:
         ofports: dict[str, int] = {}
         tunnels: dict[str, int] = {}
         patches: dict[str, int] = {}
-        metadata = None
+        metadata = snat = None
+        macs: dict[str, str] = {}
         by_patch = {patch_name(bridge): physnet for physnet, bridge in self.mappings}
-        for name, ofport, kind, external in table.get("data", []):
+        external_bridge = None
+        for name, ofport, kind, external, mac in table.get("data", []):
+            if isinstance(name, str) and isinstance(mac, str):
+                macs[name] = mac
             if not isinstance(ofport, int) or ofport <= 0:
                 continue
             ids = dict(external[1]) if isinstance(external, list) and len(external) == 2 else {}
@@ -101,7 +111,10 @@ class Switch:
                 patches[by_patch[name]] = ofport
             elif name == METADATA_INTERFACE:
                 metadata = ofport
-        return BridgePorts(ofports, tunnels, patches, metadata)
+            elif isinstance(name, str) and (bridge := snat_bridge(name, kind)):
+                snat, external_bridge = ofport, bridge
+        bridge_mac = macs.get(external_bridge) if external_bridge else None
+        return BridgePorts(ofports, tunnels, patches, metadata, snat, bridge_mac)
 
     async def rules(self) -> list[Flow]:
         target = ProbeSettings(self.chassis, self.ovsdb, self.bridge).flow_target
@@ -111,8 +124,9 @@ class Switch:
             raise SwitchError(str(exc)) from None
 
     async def trace(self, args: list[str], timeout: float = 30.0) -> str:
-        """``ovs-appctl ofproto/trace ...`` (``args`` from ``trace.real.Probe.args``)."""
-        if not args or args[0] != "ofproto/trace":
+        """``ovs-appctl ofproto/trace ...`` or its ``trace-packet-out`` form, which goes on
+        from a table (``args`` from ``trace.real.Probe.args``)."""
+        if not args or args[0] not in ("ofproto/trace", "ofproto/trace-packet-out"):
             raise SwitchError("only ofproto/trace is run through a switch")
         target = ["-t", self.appctl] if self.appctl else []
         return await _run(APPCTL, *target, *args, timeout=timeout)

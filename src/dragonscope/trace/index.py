@@ -34,6 +34,7 @@ from dragonscope.nb.tables import (
     SERVICE,
     SFC_FLOWCLASSIFIER,
     SFC_PORTCHAIN,
+    SFC_PORTPAIR,
     UNIQUE_KEY,
 )
 from dragonscope.topology import node_id, router_port_id
@@ -130,6 +131,7 @@ class NbIndex:
         self.classifiers_by_src: dict[str, list[dict[str, Any]]] = defaultdict(list)
         self.classifiers_by_dst: dict[str, list[dict[str, Any]]] = defaultdict(list)
         self.chain_by_classifier: dict[str, dict[str, Any]] = {}
+        self.pair_by_ingress: dict[str, dict[str, Any]] = {}  # a port pair by its ingress port
         self.controller_seen: dict[str, float] = {}
         self.newest_heartbeat: float | None = None
         self._build()
@@ -222,6 +224,9 @@ class NbIndex:
                 self.classifiers_by_src[d["source_port"]].append(d)
             if isinstance(d.get("dest_port"), str):
                 self.classifiers_by_dst[d["dest_port"]].append(d)
+        for obj in by_table[SFC_PORTPAIR]:
+            if isinstance(obj.data.get("ingress_port"), str):
+                self.pair_by_ingress[obj.data["ingress_port"]] = {**obj.data, "id": obj.id}
         for obj in by_table[SFC_PORTCHAIN]:
             chain = obj.data.get("flow_classifiers")
             for fc in chain if isinstance(chain, list) else []:

@@ -71,21 +71,28 @@ def classifier_matches(fc: dict[str, Any], pkt: Packet) -> bool:
     )
 
 
-def plan(index: NbIndex, fc: dict[str, Any], chain: dict[str, Any]) -> ChainPlan | ChainBroken:
-    """Resolve the chain's groups, pairs and ports, or say which link is broken."""
-    chain_ref = index.ref(SFC_PORTCHAIN, str(chain.get("id")), str(chain.get("name") or ""))
-    fc_ref = index.ref(SFC_FLOWCLASSIFIER, str(fc.get("id")), str(fc.get("name") or ""))
+def label_base(fc: dict[str, Any], chain: dict[str, Any]) -> int:
+    """The label bits a classifier's packets carry in ``chain`` (``fc_index << 8 |
+    chain_id << 11``); group *i* adds *i*."""
     classifiers = chain.get("flow_classifiers")
     classifiers = classifiers if isinstance(classifiers, list) else []
     fc_index = classifiers.index(fc.get("id")) if fc.get("id") in classifiers else 0
     stored_id = chain.get("chain_id")
     chain_id = stored_id if isinstance(stored_id, int) else 0
+    return (fc_index << 8) | (chain_id << 11)
+
+
+def plan(index: NbIndex, fc: dict[str, Any], chain: dict[str, Any]) -> ChainPlan | ChainBroken:
+    """Resolve the chain's groups, pairs and ports, or say which link is broken."""
+    chain_ref = index.ref(SFC_PORTCHAIN, str(chain.get("id")), str(chain.get("name") or ""))
+    fc_ref = index.ref(SFC_FLOWCLASSIFIER, str(fc.get("id")), str(fc.get("name") or ""))
+    base = label_base(fc, chain)
     groups = chain.get("port_pair_groups")
     if not isinstance(groups, list) or not groups:
         return ChainBroken("the port chain has no port pair group", chain_ref)
     hops = []
     for i, group_id in enumerate(groups):
-        label = i | (fc_index << 8) | (chain_id << 11)
+        label = i | base
         group = index.get(SFC_PORTPAIRGROUP, str(group_id))
         if group is None:
             return ChainBroken(f"port pair group {group_id} does not exist", chain_ref)
@@ -111,7 +118,7 @@ def plan(index: NbIndex, fc: dict[str, Any], chain: dict[str, Any]) -> ChainPlan
             ends.append(port)
         mpls = pair.get("correlation_mechanism") == "mpls"
         hops.append(ChainHop(label, group_ref, pair_ref, ends[0], ends[1], mpls))
-    return ChainPlan(chain_ref, fc_ref, hops, len(groups) | (fc_index << 8) | (chain_id << 11))
+    return ChainPlan(chain_ref, fc_ref, hops, len(groups) | base)
 
 
 def find(index: NbIndex, port: Port, pkt: Packet, by_source: bool) -> dict[str, Any] | None:

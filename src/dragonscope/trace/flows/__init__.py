@@ -9,13 +9,14 @@ model, and how they compare with the rules a switch really holds.
 from dragonscope.trace.flows.builder import ChassisOvs
 from dragonscope.trace.flows.drift import Drift, drift
 from dragonscope.trace.flows.generate import GENERATED_APPS, FlowSet, expected_flows
-from dragonscope.trace.flows.rule import ExpectedFlow, RuleLike, table_name
+from dragonscope.trace.flows.rule import ExpectedFlow, ExpectedGroup, RuleLike, table_name
 
 __all__ = [
     "GENERATED_APPS",
     "ChassisOvs",
     "Drift",
     "ExpectedFlow",
+    "ExpectedGroup",
     "FlowSet",
     "RuleLike",
     "drift",

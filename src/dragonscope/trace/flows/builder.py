@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from dragonscope.trace.flows.rule import ExpectedFlow, Key
+from dragonscope.trace.flows.rule import ExpectedFlow, ExpectedGroup, Key
 from dragonscope.trace.index import NbIndex
 from dragonscope.trace.model import ObjRef
 from dragonscope.trace.objects import Port
@@ -26,12 +26,15 @@ MULTICAST = "01:00:00:00:00:00/01:00:00:00:00:00"
 class ChassisOvs:
     """What the chassis's Open vSwitch adds to the NB: the OpenFlow port of each VM
     interface (by its ``iface-id``), of each ``<type>-vtp`` tunnel port and of the patch
-    port to each physical network's bridge (by physnet), and of the metadata service's tap."""
+    port to each physical network's bridge (by physnet), of the metadata service's tap, and
+    of chassis SNAT's patch port with its bridge's MAC."""
 
     ofports: Mapping[str, int] = field(default_factory=dict)
     tunnels: Mapping[str, int] = field(default_factory=dict)
     patches: Mapping[str, int] = field(default_factory=dict)
     metadata: int | None = None  # the metadata service's tap (``tap-metadata``)
+    snat: int | None = None  # chassis_snat's patch port to the external bridge
+    snat_bridge_mac: str | None = None  # that bridge's own MAC (its ``mac_in_use``)
 
 
 @dataclass(slots=True)
@@ -41,6 +44,7 @@ class Builder:
     apps: frozenset[str]
     ovs: ChassisOvs
     flows: list[ExpectedFlow] = field(default_factory=list)
+    groups: dict[int, ExpectedGroup] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     _seen: set[Key] = field(default_factory=set)
 
@@ -69,6 +73,13 @@ class Builder:
                     lport.id if lport is not None else None,
                 )
             )  # fmt: skip
+
+    def add_group(
+        self, app: str, group_id: int, buckets: list[str], owner: ObjRef | None = None
+    ) -> None:
+        """A select group; the rules that use it name it by ``group:<id>``. The switch
+        keeps one group per ID, so the first asker owns it."""
+        self.groups.setdefault(group_id, ExpectedGroup(group_id, tuple(buckets), app, owner))
 
     def local(self, port: Port) -> bool:
         return port.bound and port.chassis == self.chassis

@@ -2,8 +2,10 @@
 
 Built from the simulator's own model: the NB index it walks, the table numbers of
 ``trace.model`` and the decisions its stages share (port-security pairs, security-group
-rule shapes, who answers ARP). Apps whose rules are not written yet are listed in
-``FlowSet.missing_apps``, so a comparison can say what it cannot check.
+rule shapes, who answers ARP, the labels of a service chain). The sfc app's select groups
+are ``FlowSet.groups``, to add before the rules that name them. Apps whose rules are not
+written (those the simulator does not model) are listed in ``FlowSet.missing_apps``, so a
+comparison can say what it cannot check.
 """
 
 from __future__ import annotations
@@ -12,9 +14,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from dragonscope.trace.flows import dnat, metadata, provider, routing, secgroups, switching
+from dragonscope.trace.flows import (
+    chains,
+    dnat,
+    metadata,
+    provider,
+    routing,
+    secgroups,
+    snat,
+    switching,
+)
 from dragonscope.trace.flows.builder import Builder, ChassisOvs
-from dragonscope.trace.flows.rule import ExpectedFlow, Key
+from dragonscope.trace.flows.rule import ExpectedFlow, ExpectedGroup, Key
 from dragonscope.trace.index import NbIndex
 from dragonscope.trace.model import TraceError
 
@@ -30,7 +41,12 @@ WRITERS: dict[str, Callable[[Builder], None]] = {
     "metadata_service": metadata.metadata_service,
     "sg": secgroups.sg,
     "l3_proactive": routing.l3_proactive,
+    "l3_reactive": routing.l3_reactive,
+    "legacy_snat": routing.legacy_snat,
     "dhcp": routing.dhcp,
+    "fc": chains.fc,
+    "sfc": chains.sfc,
+    "chassis_snat": snat.chassis_snat,
 }
 GENERATED_APPS = frozenset(WRITERS)
 # Apps that install no OpenFlow rules at all.
@@ -44,6 +60,7 @@ class FlowSet:
     apps: frozenset[str]
     missing_apps: frozenset[str]
     notes: list[str] = field(default_factory=list)
+    groups: list[ExpectedGroup] = field(default_factory=list)
     _keyed: dict[Key, ExpectedFlow] | None = field(default=None, repr=False, compare=False)
 
     def keyed(self) -> dict[Key, ExpectedFlow]:
@@ -61,6 +78,7 @@ class FlowSet:
             "notes": self.notes,
             "count": len(self.flows),
             "flows": [f.to_json() for f in self.flows],
+            "groups": [g.to_json() for g in self.groups],
         }
 
 
@@ -85,4 +103,5 @@ def expected_flows(
         apps & GENERATED_APPS,
         apps - GENERATED_APPS - RULELESS_APPS,
         sorted(set(builder.notes)),
+        list(builder.groups.values()),
     )

@@ -9,7 +9,15 @@ from __future__ import annotations
 
 from dragonscope.nb.tables import LROUTER
 from dragonscope.trace import model as t
-from dragonscope.trace.flows.builder import CONTROLLER, DEFAULT, HIGH, MEDIUM, VERY_HIGH, Builder
+from dragonscope.trace.flows.builder import (
+    CONTROLLER,
+    DEFAULT,
+    HIGH,
+    MEDIUM,
+    VERY_HIGH,
+    VERY_LOW,
+    Builder,
+)
 from dragonscope.trace.objects import IpAddr, Network
 from dragonscope.trace.responders import arp_answer, nd_answer
 
@@ -37,7 +45,7 @@ def _echo_match(addr: IpAddr) -> str:
     return f"icmp6,ipv6_dst={addr},icmp_type=128"
 
 
-def _arp_reply(mac: str, addr: IpAddr) -> str:
+def arp_reply(mac: str, addr: IpAddr) -> str:
     return (
         f"move:NXM_OF_ETH_SRC[]->NXM_OF_ETH_DST[],set_field:{mac}->eth_src,set_field:2->arp_op,"
         f"move:NXM_NX_ARP_SHA[]->NXM_NX_ARP_THA[],move:NXM_OF_ARP_SPA[]->NXM_OF_ARP_TPA[],"
@@ -93,7 +101,7 @@ def responders(b: Builder) -> None:
         if answer is None:
             continue
         mac, owner = answer
-        app = "l3_proactive" if owner.table == LROUTER else "dhcp" if owner.id in dhcp_ids else "l2"
+        app = l3_app(b) if owner.table == LROUTER else "dhcp" if owner.id in dhcp_ids else "l2"
         if app not in b.apps:
             continue
         b.add(
@@ -101,12 +109,63 @@ def responders(b: Builder) -> None:
             t.ARP_TABLE,
             MEDIUM,
             f"arp,metadata={network.key:#x},arp_tpa={addr},arp_op=1",
-            _arp_reply(mac, addr),
+            arp_reply(mac, addr),
             owner,
         )
 
 
+def l3_app(b: Builder) -> str:
+    """The L3 app whose router rules (l3_base's) the chassis has: proactive unless only
+    the reactive one is loaded."""
+    return "l3_reactive" if "l3_reactive" in b.apps and "l3_proactive" not in b.apps else (
+        "l3_proactive"
+    )  # fmt: skip
+
+
+def l3_reactive(b: Builder) -> None:
+    """The router rules, with a routed packet's first packet sent to the local controller,
+    which installs the rewrite per destination (with an idle timeout, not generated)."""
+    if "l3_proactive" not in b.apps:
+        _routers(b, "l3_reactive")
+
+
 def l3_proactive(b: Builder) -> None:
+    _routers(b, "l3_proactive")
+    for (net_id, addr), (port, mac) in b.index.l3_by_ip.items():
+        network = b.index.networks.get(net_id)
+        if network is None:
+            continue
+        ipm = "ip,nw_dst" if addr.version == 4 else "ipv6,ipv6_dst"
+        b.add(
+            "l3_proactive",
+            t.L3_PROACTIVE,
+            HIGH,
+            f"{ipm}={addr},metadata={network.key:#x}",
+            f"set_field:{mac}->eth_dst,set_field:{port.key:#x}->reg7,goto_table:{t.EGRESS}",
+            b.index.port_ref(port),
+            port,
+        )
+
+
+def legacy_snat(b: Builder) -> None:
+    """Traffic no other L3 rule takes goes to the router interface's own lport, bound where
+    the Neutron L3 agent routes and SNATs it."""
+    for router in b.index.routers.values():
+        for rp in router.ports:
+            network = b.index.networks.get(rp.net_id)
+            if network is None:
+                continue
+            b.add(
+                "legacy_snat",
+                t.L3_LOOKUP,
+                VERY_LOW,
+                f"metadata={network.key:#x},dl_dst={rp.mac}",
+                f"set_field:{rp.key:#x}->reg7,goto_table:{t.EGRESS}",
+                b.index.router_port_ref(rp),
+            )
+
+
+def _routers(b: Builder, app: str) -> None:
     idx = b.index
     for router in idx.routers.values():
         reg5 = f"reg5={router.key:#x}"
@@ -116,7 +175,7 @@ def l3_proactive(b: Builder) -> None:
                 continue
             rpref = idx.router_port_ref(rp)
             b.add(
-                "l3_proactive",
+                app,
                 t.L2_LOOKUP,
                 HIGH,
                 f"metadata={network.key:#x},dl_dst={rp.mac}",
@@ -125,7 +184,7 @@ def l3_proactive(b: Builder) -> None:
             )
             if rp.ip is not None:
                 b.add(
-                    "l3_proactive",
+                    app,
                     t.L3_LOOKUP,
                     VERY_HIGH,
                     f"{reg5},{_echo_match(rp.ip)}",
@@ -135,7 +194,7 @@ def l3_proactive(b: Builder) -> None:
                 lport = idx.ports.get(rp.id)
                 ipm = "ip,nw_dst" if rp.ip.version == 4 else "ipv6,ipv6_dst"
                 b.add(
-                    "l3_proactive",
+                    app,
                     t.L3_LOOKUP,
                     HIGH,
                     f"{ipm}={rp.ip},{reg5}",
@@ -147,12 +206,14 @@ def l3_proactive(b: Builder) -> None:
             if rp.network is not None:
                 ipm = "ip,nw_dst" if rp.network.version == 4 else "ipv6,ipv6_dst"
                 b.add(
-                    "l3_proactive",
+                    app,
                     t.L3_LOOKUP,
                     MEDIUM,
                     f"{ipm}={rp.network},{reg5}",
                     f"dec_ttl,set_field:{network.key:#x}->metadata,set_field:{rp.mac}->eth_src,"
-                    f"goto_table:{t.L3_PROACTIVE}",
+                    f"goto_table:{t.L3_PROACTIVE}"
+                    if app == "l3_proactive"
+                    else CONTROLLER,
                     rpref,
                 )
         for dest, hop in router.routes:
@@ -172,7 +233,7 @@ def l3_proactive(b: Builder) -> None:
             nh = nexthops[0]
             ipm = "ip,nw_dst" if dest.version == 4 else "ipv6,ipv6_dst"
             b.add(
-                "l3_proactive",
+                app,
                 t.L3_LOOKUP,
                 VERY_HIGH,
                 f"{ipm}={dest},{reg5},dl_dst={via.mac}",
@@ -180,20 +241,6 @@ def l3_proactive(b: Builder) -> None:
                 f"set_field:{nh.key:#x}->reg7,goto_table:{t.EGRESS}",
                 idx.router_ref(router, f"route {dest} via {hop}"),
             )
-    for (net_id, addr), (port, mac) in idx.l3_by_ip.items():
-        network = idx.networks.get(net_id)
-        if network is None:
-            continue
-        ipm = "ip,nw_dst" if addr.version == 4 else "ipv6,ipv6_dst"
-        b.add(
-            "l3_proactive",
-            t.L3_PROACTIVE,
-            HIGH,
-            f"{ipm}={addr},metadata={network.key:#x}",
-            f"set_field:{mac}->eth_dst,set_field:{port.key:#x}->reg7,goto_table:{t.EGRESS}",
-            idx.port_ref(port),
-            port,
-        )
 
 
 def dhcp(b: Builder) -> None:

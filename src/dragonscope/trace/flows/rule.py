@@ -75,6 +75,28 @@ class ExpectedFlow:
 Key = tuple[int, int, frozenset[tuple[str, str]]]
 
 
+@dataclass(frozen=True, slots=True)
+class ExpectedGroup:
+    """An OpenFlow select group ``app`` installs (the sfc app's dispatch over a port pair
+    group's pairs); each bucket is its list of actions, all of weight 1."""
+
+    group_id: int
+    buckets: tuple[str, ...]
+    app: str
+    owner: ObjRef | None = None
+
+    def text(self) -> str:
+        """The group in ``ovs-ofctl add-group`` syntax."""
+        buckets = ",".join(f"bucket=weight:1,actions={b}" for b in self.buckets)
+        return f"group_id={self.group_id},type=select,{buckets}"
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"group": self.text(), "group_id": self.group_id, "app": self.app}
+        if self.owner is not None:
+            out["owner"] = self.owner.to_json()
+        return out
+
+
 def table_name(table: int) -> str:
     entry = TABLES.get(table)
     return entry[0] if entry else f"TABLE_{table}"

@@ -132,20 +132,29 @@ def l2(b: Builder) -> None:
         b.add("l2", table, DEFAULT, "", f"goto_table:{target}")
     b.add("l2", t.SERVICES, MEDIUM, "arp", f"goto_table:{t.ARP_TABLE}")
     b.add("l2", t.SERVICES, MEDIUM, "icmp6", f"goto_table:{t.ND_TABLE}")
-    for (net_id, mac), port in b.index.l2_by_mac.items():
+    # A bound router interface (the Neutron L3 agent's) has no L2 lookup rule, only the
+    # dispatch of a local port.
+    agents = [
+        (p.net_id, p.mac, p)
+        for p in b.index.ports.values()
+        if b.local(p) and b.index.is_router_port(p) and not p.runtime_binding
+    ]
+    lookups = [(net_id, mac, port) for (net_id, mac), port in b.index.l2_by_mac.items()]
+    for net_id, mac, port in lookups + agents:
         network = b.index.networks.get(net_id)
         if network is None or (port.vtep is None and port.chassis not in b.index.chassis):
             continue
         ref, match = b.index.port_ref(port), f"metadata={network.key:#x},dl_dst={mac}"
-        b.add(
-            "l2",
-            t.L2_LOOKUP,
-            MEDIUM,
-            match,
-            f"set_field:{port.key:#x}->reg7,goto_table:{t.EGRESS}",
-            ref,
-            port,
-        )
+        if not b.index.is_router_port(port):
+            b.add(
+                "l2",
+                t.L2_LOOKUP,
+                MEDIUM,
+                match,
+                f"set_field:{port.key:#x}->reg7,goto_table:{t.EGRESS}",
+                ref,
+                port,
+            )
         if b.local(port):
             b.add(
                 "l2",

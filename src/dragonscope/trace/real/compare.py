@@ -4,8 +4,9 @@ agreement verdict.
 
 Agreement statuses: ``agree`` (the same ports receive the packet, or neither delivers it),
 ``disagree``, ``controller`` (the answer comes from the local controller, which
-``ofproto/trace`` cannot model: DHCP offers, ICMP errors) and ``not-comparable`` (the
-simulated path uses an app whose rules are not generated, or the trace could not start).
+``ofproto/trace`` cannot model: DHCP offers, ICMP errors, the route l3_reactive installs) and
+``not-comparable`` (the simulated path uses an app whose rules are not generated, or the
+trace could not start).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 from dragonscope.nb.tables import CHILD_PORT_SEGMENTATION, FLOATINGIP
 from dragonscope.trace.flows import FlowSet
 from dragonscope.trace.model import TABLES, Hop
-from dragonscope.trace.real.decode import RealHop
+from dragonscope.trace.real.decode import SNAT, RealHop
 from dragonscope.trace.real.follow import ChassisTrace
 
 CONTROLLER_RESPONDERS = frozenset({"dhcp", "icmp-unreachable"})
@@ -78,6 +79,16 @@ def agreement(
             "status": "disagree",
             "why": "the simulation expects the controller to answer; the switch never asks it",
         }
+    if any(
+        h.owner is not None and h.owner.app == "l3_reactive" and h.outcome == "controller"
+        for t in traces
+        for h in t.hops
+    ):
+        return {
+            "status": "controller",
+            "why": "the switch hands the routed packet to the local controller (l3_reactive), "
+            "which installs the route for it; ofproto/trace cannot model that",
+        }
     if sim.verdict == "replied" and responder == "metadata":
         if replied:
             return {"status": "agree", "why": "both hand it to the local metadata proxy"}
@@ -91,6 +102,22 @@ def agreement(
         return {
             "status": "disagree",
             "why": f"the simulation answers with the {responder} responder; no installed rule does",
+        }
+    bridge = final.detail.get("bridge") if sim.verdict == "external" else None
+    if bridge:  # chassis SNAT
+        if any(f"{SNAT}{bridge}" in t.external for t in traces):
+            return {"status": "agree", "why": f"both SNAT it out to {bridge}"}
+        return {
+            "status": "disagree",
+            "why": f"the simulation SNATs it out to {bridge}; the switch does not",
+        }
+    agent = final.port if sim.verdict == "external" and final.detail.get("l3_agent") else None
+    if agent is not None:  # legacy_snat: the Neutron L3 agent's router interface port
+        if (final.chassis, agent.id) in real_ports:
+            return {"status": "agree", "why": f"both hand it to the L3 agent's {agent.name}"}
+        return {
+            "status": "disagree",
+            "why": f"the simulation hands it to the L3 agent's {agent.name}; the switch does not",
         }
     physnet = final.detail.get("physnet") if sim.verdict == "external" else None
     if physnet:
@@ -136,9 +163,15 @@ def side_by_side(
     first: dict[str, Any] | None = None
     cursor = 0
     for hop in hops:
-        if hop.table is None:
+        # The guest's own decisions and a service function's work happen outside the switch.
+        if hop.table is None or hop.decision == "service":
             rows.append(
-                {"chassis": hop.chassis, "table": None, "simulated": hop.to_json(), "real": None}
+                {
+                    "chassis": hop.chassis,
+                    "table": hop.table,
+                    "simulated": hop.to_json(),
+                    "real": None,
+                }
             )
             continue
         found = next(

@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from dragonscope.nb.tables import CHASSIS
+from dragonscope.nb.tables import CHASSIS, SFC_FLOWCLASSIFIER
 from dragonscope.trace.flows import ExpectedFlow, FlowSet, table_name
 from dragonscope.trace.flows.rule import Key, normal_key
 from dragonscope.trace.index import NbIndex
@@ -25,6 +25,7 @@ _CT_ZONE = re.compile(r"zone=(\w+(?:\[[^\]]*\])?)")
 
 PHYSNET = "physnet:"  # how a patch port to a physical network's bridge is named in ofports
 METADATA_TAP = "tap-metadata"  # and the metadata service's tap
+SNAT = "snat:"  # and chassis SNAT's patch port to the external bridge (snat:<bridge>)
 
 
 @dataclass(slots=True)
@@ -94,6 +95,12 @@ class Decoder:
         self.groups = {
             g.get("unique_key"): sg for sg, g in index.secgroups.items() if isinstance(g, dict)
         }
+        self.classifiers = {
+            fc.get("unique_key"): fc
+            for table in (index.classifiers_by_src, index.classifiers_by_dst)
+            for fcs in table.values()
+            for fc in fcs
+        }
 
     def _port(self, key: int | None, role: str, hop: RealHop) -> Port | None:
         port = self.ports.get(key) if key is not None else None
@@ -142,6 +149,18 @@ class Decoder:
             )
             if group:
                 hop.objects.append(self.index.sg_ref(group))
+        elif name == "reg2" and number:
+            fc = self.classifiers.get(number)
+            hop.meaning.append(
+                f"{verb}flow classifier (reg2) = {fc.get('name') or fc.get('id') if fc else number}"
+            )
+            if fc is not None:
+                hop.objects.append(self.index.ref(SFC_FLOWCLASSIFIER, str(fc.get("id"))))
+        elif name == "mpls_label" and number is not None:
+            hop.meaning.append(
+                f"{verb}MPLS label {number}: chain {number >> 11}, its classifier "
+                f"#{number >> 8 & 0x7}, port pair group #{number & 0xFF}"
+            )
         elif name == "in_port" and number is not None and not written:
             owner = self.ofports.get(number)
             hop.meaning.append(
@@ -198,6 +217,9 @@ class Decoder:
                 hop.outcome = "physnet"
                 physnet = owner[len(PHYSNET) :]
                 hop.meaning.append(f"out by the patch port to physical network {physnet}")
+            elif owner.startswith(SNAT):
+                hop.outcome = "snat"
+                hop.meaning.append(f"out by chassis SNAT's patch port to {owner[len(SNAT) :]}")
             elif owner and not owner.endswith("-vtp"):
                 port = self.index.ports.get(owner)
                 hop.meaning.append(f"output to {self._name(owner)}")
@@ -207,6 +229,12 @@ class Decoder:
                 hop.meaning.append(f"output to tunnel port {owner}")
             else:
                 hop.meaning.append(f"output to OpenFlow port {found.group(1)}, no known interface")
+        elif action.startswith("group:") and (group := _int(action[6:])) is not None:
+            pairs = "the pairs on this chassis" if group & 0xFF == 2 else "all its pairs"
+            hop.meaning.append(
+                f"select group {group}: the port pair group of MPLS label {group >> 8}, "
+                f"one of {pairs}"
+            )
         elif action.startswith(("CONTROLLER", "controller")) or (
             action == "dec_ttl" and any("TTL" in n for n in hop.notes)
         ):

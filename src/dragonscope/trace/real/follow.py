@@ -19,11 +19,21 @@ from dragonscope.graph import Json
 from dragonscope.trace.engine import Tracer, TraceResult
 from dragonscope.trace.flows import ChassisOvs, FlowSet, expected_flows
 from dragonscope.trace.index import NbIndex
-from dragonscope.trace.real.decode import METADATA_TAP, PHYSNET, Decoder, RealHop
-from dragonscope.trace.real.ofproto import fields, inner_flow, packet_flow, parse
+from dragonscope.trace.nat import SNAT_BRIDGE
+from dragonscope.trace.real.decode import METADATA_TAP, PHYSNET, SNAT, Decoder, RealHop
+from dragonscope.trace.real.ofproto import (
+    Section,
+    Step,
+    fields,
+    inner_flow,
+    packet_flow,
+    parse,
+    resume_flow,
+    thawed_flow,
+)
 from dragonscope.trace.request import TraceRequest
 
-MAX_PROBES = 8
+MAX_PROBES = 16
 CT_ESTABLISHED = ("trk,est",) * 4
 # A rule that turns the packet into an answer: back to its sender, or an ARP reply (the
 # floating IP's goes back to the physical network it came from).
@@ -33,6 +43,12 @@ _VLAN = re.compile(r"set_field:(0x[0-9a-f]+|\d+)->vlan_vid")
 MAX_FLOW, MAX_CT_NEXT = 2000, 8
 _FLOW = re.compile(rf"[A-Za-z0-9_=,:./+-]{{1,{MAX_FLOW}}}")
 _CT_STATE = re.compile(r"[a-z+,-]{1,64}")
+# A pass ofproto/trace froze and does not follow: the datapath must hash the packet for a
+# select group, or parse it again after an MPLS pop, before the next table.
+_FROZEN = re.compile(r"recirc\(0x[0-9a-f]+\)$")
+_RESUMED = re.compile(r"resumed at table (\d+)")
+_JUMP = re.compile(r"^(?:resubmit\(,(\d+)\)|goto_table:(\d+))$")
+MAX_TABLE = 254
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,9 +59,16 @@ class Probe:
     flow: str
     ct_next: tuple[str, ...] = ()
     bridge: str = "br-int"
+    resume: int | None = None  # go on from this table (a pass ofproto/trace froze)
 
     def args(self) -> list[str]:
         extra = [arg for state in self.ct_next for arg in ("--ct-next", state)]
+        if self.resume is not None:
+            # The same trace, starting with the packet at that table, state in the flow.
+            return [
+                "ofproto/trace-packet-out", self.bridge, self.flow, *extra,
+                f"resubmit(,{self.resume})",
+            ]  # fmt: skip
         return ["ofproto/trace", self.bridge, self.flow, *extra]
 
     def to_json(self) -> dict[str, Any]:
@@ -53,7 +76,10 @@ class Probe:
 
     def request(self) -> dict[str, Json]:
         """The probe as the analyzer asks a chassis's collector for it."""
-        return {"Op": "trace", "Flow": self.flow, "CtNext": list(self.ct_next)}
+        out: dict[str, Json] = {"Op": "trace", "Flow": self.flow, "CtNext": list(self.ct_next)}
+        if self.resume is not None:
+            out["Resume"] = self.resume
+        return out
 
     @classmethod
     def from_request(cls, chassis: str, bridge: str, obj: Json) -> Probe:
@@ -70,7 +96,12 @@ class Probe:
             or not all(isinstance(c, str) and _CT_STATE.fullmatch(c) for c in ct_next)
         ):
             raise ValueError(f"CtNext must be at most {MAX_CT_NEXT} conntrack states")
-        return cls(chassis, flow, tuple(str(c) for c in ct_next), bridge)
+        resume = obj.get("Resume")
+        if resume is not None and (
+            not isinstance(resume, int) or isinstance(resume, bool) or not 0 <= resume <= MAX_TABLE
+        ):
+            raise ValueError(f"Resume must be a table number, 0 to {MAX_TABLE}")
+        return cls(chassis, flow, tuple(str(c) for c in ct_next), bridge, resume)
 
 
 @dataclass(slots=True)
@@ -79,7 +110,8 @@ class ChassisTrace:
     probe: Probe
     hops: list[RealHop] = field(default_factory=list)
     delivered: list[str] = field(default_factory=list)  # lport ids
-    external: list[str] = field(default_factory=list)  # physical networks it left to
+    # physical networks it left to, or snat:<bridge> for chassis SNAT's external bridge
+    external: list[str] = field(default_factory=list)
     controller: bool = False
     replied: bool = False
 
@@ -97,6 +129,18 @@ class ChassisTrace:
 
 
 ExpectedCache = dict[str, tuple[ChassisOvs | None, FlowSet]]
+SFC_DISPATCH = frozenset({121, 122})  # where a chain hands the packet to a port pair
+
+
+def split_actions(actions: str) -> list[str]:
+    """A rule's actions one by one (commas inside parentheses belong to the action)."""
+    out, depth, start = [], 0, 0
+    for i, char in enumerate(actions):
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if char == "," and depth == 0:
+            out.append(actions[start:i])
+            start = i + 1
+    return [*out, actions[start:]] if actions else out
 
 
 class RealTracer:
@@ -149,6 +193,8 @@ class RealRun:
         self.notes: list[str] = []
         self._legs: list[Leg] = []
         self._seq = 0
+        self._inner: dict[str, str] = {}  # the last unlabelled headers (MPLS hides them)
+        self._chained = False  # a service chain dispatched the packet
         self._start()
 
     @property
@@ -227,20 +273,28 @@ class RealRun:
         ofports.update({n: f"{PHYSNET}{name}" for name, n in switch.patches.items()})
         if switch.metadata is not None:
             ofports[switch.metadata] = METADATA_TAP
+        if switch.snat is not None:
+            ofports[switch.snat] = f"{SNAT}{SNAT_BRIDGE}"
         decoder = Decoder(self.index, probe.chassis, self.real.expected(probe.chassis), ofports)
         trace = ChassisTrace(probe.chassis, probe)
         responder = False
         sections = parse(text)
         if not sections:
             self.notes.append(f"ofproto/trace on {probe.chassis} answered: {text.strip()[:300]}")
+        last: tuple[Step, RealHop] | None = None  # the last step of the last pass
         for section in sections:
+            if "mpls" not in fields(section.flow):
+                self._inner = fields(section.flow)
             vlan = None  # the tag a trunk child's dispatch pushed, if any
+            last = None
             for step in section.steps:
                 if step.bridge and step.bridge != probe.bridge:
                     continue  # behind a patch port: the physical network's own bridge
                 self._seq += 1
                 hop = decoder.decode(self._seq, step)
                 trace.hops.append(hop)
+                last = (step, hop)
+                self._chained = self._chained or step.table in SFC_DISPATCH
                 responder = responder or any(a in REPLIES for a in step.actions)
                 trace.controller = trace.controller or hop.outcome == "controller"
                 for action in step.actions:
@@ -256,8 +310,47 @@ class RealRun:
                         self._output(
                             trace, port, ofports, step.actions, section.final_flow, responder
                         )
+        conflict = next((i for i, x in enumerate(sections) if x.conflict and i), None)
+        if conflict is not None:
+            self._thaw(trace, sections[conflict - 1], sections[conflict])
+        elif last is not None and _FROZEN.search(sections[-1].datapath):
+            self._resume(trace, sections[-1], *last)
         self.traces.append(trace)
         return trace
+
+    def _thaw(self, trace: ChassisTrace, forked: Section, thawed: Section) -> None:
+        """A resumed trace (``trace-packet-out``) cannot resume its own conntrack passes;
+        trace the pass again from the table the conntrack action resumes at."""
+        notes = [n for step in forked.steps for n in step.notes]
+        tables = [int(m.group(1)) for n in notes if (m := _RESUMED.search(n))]
+        if not tables:
+            self.notes.append(f"ofproto/trace could not resume a conntrack pass on {trace.chassis}")
+            return
+        probe = Probe(
+            trace.chassis, thawed_flow(thawed), trace.probe.ct_next, trace.probe.bridge, tables[-1]
+        )
+        self._legs.insert(0, (trace.chassis, lambda _switch: probe))
+
+    def _resume(self, trace: ChassisTrace, section: Section, step: Step, hop: RealHop) -> None:
+        """Go on where ``ofproto/trace`` froze the packet and stopped: at the select group
+        it could not hash (again, with a hash), or after the MPLS pop it could not parse
+        (the rest of the rule, from the rule dragonscope expects there)."""
+        popped = any(a.startswith("pop_mpls") for a in step.actions)
+        hashing = bool(step.actions) and step.actions[-1].startswith("group:")
+        table = step.table if hashing else None
+        if table is None and popped and hop.owner is not None:
+            rest = split_actions(hop.owner.actions)[len(step.actions) :]
+            jumps = [_JUMP.match(a) for a in rest]
+            table = next((int(j.group(1) or j.group(2)) for j in jumps if j), None)
+        if table is None:
+            self.notes.append(
+                f"ofproto/trace stops on {trace.chassis} at table {step.table}, where the switch "
+                "recirculates the packet, and the rule there is not one dragonscope expects"
+            )
+            return
+        flow = resume_flow(section, self._inner, popped)
+        probe = Probe(trace.chassis, flow, trace.probe.ct_next, trace.probe.bridge, table)
+        self._legs.insert(0, (trace.chassis, lambda _switch: probe))
 
     def _output(
         self, trace: ChassisTrace, ofport: int, ofports: dict[int, str], actions: list[str],
@@ -272,6 +365,16 @@ class RealRun:
                 trace.replied = True  # the answer goes back where the question came from
                 return
             self._physnet(trace, owner[len(PHYSNET) :], final_flow)
+            return
+        if owner.startswith(SNAT):
+            if responder:
+                trace.replied = True  # an ARP answer for the chassis's external IP
+            else:
+                trace.external.append(owner)  # out to the external bridge, SNATed
+            return
+        pair = self.index.pair_by_ingress.get(owner) if self._chained else None
+        if pair is not None:
+            self._service_function(trace, owner, pair, final_flow)
             return
         if not owner.endswith("-vtp"):
             if owner:
@@ -304,6 +407,26 @@ class RealRun:
             return Probe(remote, inner_flow(final_flow, far.tunnels[kind], tunnel), ct_next)
 
         self._legs.append((remote, arrive))
+
+    def _service_function(
+        self, trace: ChassisTrace, ingress: str, pair: dict[str, Any], final_flow: str
+    ) -> None:
+        """Into a port pair's ingress port: its service function sends the frame back, as
+        it received it, by the pair's egress port (the simulation's assumption too)."""
+        egress = self.index.ports.get(str(pair.get("egress_port")))
+        name = self.index.ports[ingress].name if ingress in self.index.ports else ingress
+        if egress is None or egress.chassis is None:
+            self.notes.append(f"service function behind {name}: its egress port is not bound")
+            return
+        chassis, ct_next = egress.chassis, trace.probe.ct_next
+
+        def back(switch: ChassisOvs) -> Probe | str:
+            ofport = switch.ofports.get(egress.id)
+            if ofport is None:
+                return f"no interface carries iface-id={egress.id} ({egress.name}) on {chassis}"
+            return Probe(chassis, inner_flow(final_flow, ofport, ""), ct_next)
+
+        self._legs.insert(0, (chassis, back))
 
     def _physnet(self, trace: ChassisTrace, physnet: str, final_flow: str) -> None:
         """Out by the patch port: the physical network carries the frame to the chassis of

@@ -43,6 +43,9 @@ class Section:
     steps: list[Step] = field(default_factory=list)
     final_flow: str = ""
     datapath: str = ""
+    # A conntrack pass ofproto/trace-packet-out could not resume (it replays the packet-out's
+    # actions instead of the frozen ones): "Recirculation conflict".
+    conflict: bool = False
 
 
 def parse(text: str) -> list[Section]:
@@ -59,8 +62,11 @@ def parse(text: str) -> list[Section]:
         if on := _BRIDGE.match(line):
             bridge = on.group(1)
             continue
+        if "Recirculation conflict" in line:
+            current.conflict = True
         if line.startswith("Final flow: "):
-            current.final_flow = line[12:].strip()
+            final = line[12:].strip()
+            current.final_flow = current.flow if final == "unchanged" else final
         elif line.startswith("Datapath actions: "):
             current.datapath = line[18:].strip()
         elif miss := _MISS.match(line):
@@ -86,7 +92,9 @@ def parse(text: str) -> list[Section]:
             text_ = line.strip()
             if text_.startswith(("->", ">>")):
                 current.steps[-1].notes.append(text_[2:].strip())
-            elif not text_.startswith(("bridge(", "----", "thaw", "Resuming", "Megaflow")):
+            elif not text_.startswith(
+                ("bridge(", "----", "thaw", "Resuming", "Megaflow", "bucket ")
+            ):
                 current.steps[-1].actions.append(text_)
     return sections
 
@@ -145,9 +153,9 @@ def packet_flow(pkt: Packet, in_port: int, extra: str = "") -> str:
 PACKET_FIELDS = (
     "dl_src", "dl_dst", "dl_vlan", "nw_src", "nw_dst", "ipv6_src", "ipv6_dst", "nw_ttl",
     "tp_src", "tp_dst", "icmp_type", "icmp_code", "icmpv6_type", "icmpv6_code", "arp_op",
-    "arp_spa", "arp_tpa", "arp_sha", "arp_tha",
+    "arp_spa", "arp_tpa", "arp_sha", "arp_tha", "mpls_label", "mpls_tc", "mpls_ttl", "mpls_bos",
 )  # fmt: skip
-PROTOCOLS = ("tcp", "udp", "icmp", "tcp6", "udp6", "icmp6", "arp", "ipv6", "ip")
+PROTOCOLS = ("mpls", "tcp", "udp", "icmp", "tcp6", "udp6", "icmp6", "arp", "ipv6", "ip")
 
 
 def inner_flow(final_flow: str, in_port: int, tunnel: str) -> str:
@@ -166,3 +174,48 @@ def inner_flow(final_flow: str, in_port: int, tunnel: str) -> str:
             spelled = name.replace("tp_", f"{rename[0]}_").replace("icmp_", f"{rename[1]}_")
             parts.append(f"{spelled}={got[name]}")
     return ",".join(parts)
+
+
+# What a rule's set_field writes, in the names a printed flow uses.
+_SET_FIELD = re.compile(r"^set_field:([^-]+)->(\w+)$")
+_FLOW_NAMES = {"eth_src": "dl_src", "eth_dst": "dl_dst", "ip_src": "nw_src", "ip_dst": "nw_dst"}
+# Registers a resumed pass carries on (the rest of the pipeline's state is the packet's own).
+_STATE = ("metadata", *(f"reg{n}" for n in range(8)))
+_L3 = ("nw_src", "nw_dst", "ipv6_src", "ipv6_dst", "nw_ttl", "tp_src", "tp_dst", "icmp_type",
+       "icmp_code", "icmpv6_type", "icmpv6_code")  # fmt: skip
+_MPLS = ("mpls_label", "mpls_tc", "mpls_ttl", "mpls_bos")
+
+
+def resume_flow(section: Section, inner: dict[str, str], popped: bool) -> str:
+    """The flow of a pass ``ofproto/trace`` froze and did not follow (the datapath must
+    hash or re-parse the packet first): the registers and headers as the section left them
+    (its final flow, then every field its rules set, in order), with ``dp_hash`` set so a
+    select group picks its bucket. After an MPLS pop the packet's own L3/L4 headers, which
+    the label hid, come from ``inner`` (the last unlabelled flow of the trip)."""
+    got = fields(section.final_flow or section.flow)
+    for step in section.steps:
+        for action in step.actions:
+            if found := _SET_FIELD.match(action):
+                got[_FLOW_NAMES.get(found.group(2), found.group(2))] = found.group(1)
+    if popped:
+        proto = next((p for p in PROTOCOLS if p in inner), "ip")
+        packet = {k: v for k, v in inner.items() if k in _L3}
+    else:
+        proto = next((p for p in PROTOCOLS if p in got), "ip")
+        packet = {k: got[k] for k in (*_L3, *_MPLS) if got.get(k)}
+    parts = ["dp_hash=0x1", proto]
+    parts += [f"{k}={got[k]}" for k in (*_STATE, "dl_src", "dl_dst") if got.get(k)]
+    if proto.startswith("udp"):
+        packet = {k.replace("tp_", "udp_"): v for k, v in packet.items()}
+    elif proto == "icmp6":
+        packet = {k.replace("icmp_", "icmpv6_"): v for k, v in packet.items()}
+    parts += [f"{k}={v}" for k, v in packet.items()]
+    return ",".join(parts)
+
+
+def thawed_flow(section: Section) -> str:
+    """The flow of a conntrack pass (``section.flow``: registers, conntrack state and
+    headers as ofproto/trace resumed it), to trace again from the table it resumes at."""
+    drop = ("recirc_id", "in_port", "eth", "dp_hash")
+    kept = [t for t in section.flow.split(",") if t and t.partition("=")[0] not in drop]
+    return ",".join(["dp_hash=0x1", *kept])

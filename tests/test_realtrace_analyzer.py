@@ -24,6 +24,7 @@ from dragonscope.analyzer.users import add_user
 from dragonscope.cli import main
 from dragonscope.collector import Collector, CollectorSettings
 from dragonscope.nb import dump_json
+from dragonscope.trace import DEFAULT_APPS
 from realtrace_support import Chassis, start_cloud, stop_cloud
 from trace_cloud import build
 
@@ -72,7 +73,8 @@ async def analyzer_and_collectors(cloud: dict[str, Any]) -> AsyncIterator[Analyz
         ]  # fmt: skip
         tasks = [asyncio.create_task(collector.run()) for collector in collectors]
         try:
-            await eventually(lambda: analyzer.chassis_calls.chassis() == CHASSIS, timeout=30)
+            answering = sorted(switches)
+            await eventually(lambda: analyzer.chassis_calls.chassis() == answering, timeout=30)
             await eventually(lambda: all(c.synced for c in collectors), timeout=30)
             yield analyzer
         finally:
@@ -129,6 +131,24 @@ async def test_a_service_chain_resumed_through_the_collectors(running: Analyzer)
     hops = [h for c in out["real"]["chassis"] for h in c["hops"]]
     assert (125, "fc") in [(h["table"], h["app"]) for h in hops]  # back from the function
     assert hops[-1]["table"] == 75 and hops[-1]["outcome"] == "tunnel"  # on to compute-3
+
+
+async def test_chassis_snat_through_the_analyzer(cloud: dict[str, Any]) -> None:
+    """The chassis's collector says which port leads to the external bridge, and that
+    bridge's MAC: the analyzer's expected rules then hold chassis SNAT's, and agree."""
+    apps = DEFAULT_APPS | {"chassis_snat"}
+    snat = start_cloud(["compute-2"], apps=apps)
+    try:
+        async with analyzer_and_collectors({**cloud, "switches": snat}) as analyzer:
+            body = {"source": "web-2", "destination": "8.8.8.8", "dport": 443}
+            status, out = await post(analyzer, "root", "rootpw", {**body, "apps": "+chassis_snat"})
+    finally:
+        stop_cloud(snat)
+    assert status == 200, out
+    assert out["simulated"]["verdict"] == "external"
+    assert out["agreement"] == {"status": "agree", "why": "both SNAT it out to br-ex"}
+    leave = next(h for c in out["real"]["chassis"] for h in c["hops"] if h["table"] == 71)
+    assert leave["app"] == "chassis_snat" and leave["outcome"] == "snat"
 
 
 async def test_a_deleted_rule_seen_through_the_analyzer(

@@ -94,6 +94,8 @@ class ChassisDesk:
                     "Tunnels": dict[str, Json](found.tunnels),
                     "Patches": dict[str, Json](found.patches),
                     "Metadata": found.metadata,
+                    "Snat": found.snat,
+                    "SnatBridgeMac": found.snat_bridge_mac,
                 }
                 return ports, 200
             if op == "trace":

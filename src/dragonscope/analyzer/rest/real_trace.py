@@ -12,6 +12,7 @@ chassis: only admins may ask (403 otherwise), a user at most ``PER_MINUTE`` time
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections import deque
 
@@ -29,6 +30,8 @@ ADMIN = "admin"
 PER_MINUTE = 10
 AT_ONCE = 2
 DEADLINE = 120.0
+
+_MAC = re.compile(r"[0-9a-fA-F]{2}(?::[0-9a-fA-F]{2}){5}")
 
 
 class RateLimit:
@@ -77,9 +80,15 @@ class RealTraces:
             mapping = value if isinstance(value, dict) else {}
             found.append({str(k): v for k, v in mapping.items() if isinstance(v, int)})
         ofports, tunnels, patches = found
-        metadata = answer.get("Metadata")
-        tap = metadata if isinstance(metadata, int) else None
-        return ChassisOvs(ofports, tunnels, patches, tap)
+        metadata, snat, mac = (answer.get(k) for k in ("Metadata", "Snat", "SnatBridgeMac"))
+        return ChassisOvs(
+            ofports,
+            tunnels,
+            patches,
+            metadata if isinstance(metadata, int) else None,
+            snat if isinstance(snat, int) else None,
+            mac if isinstance(mac, str) and _MAC.fullmatch(mac) else None,
+        )
 
     async def trace(self, probe: Probe) -> str:
         answer = await self.calls.call(probe.chassis, probe.request())

@@ -13,6 +13,7 @@ leaves. Engine and history errors become :class:`QueryError`, the user's mistake
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from typing import TypeVar
 
 from aiohttp import web
 
+from dragonscope.analyzer.chunked import PACER
 from dragonscope.analyzer.past import NeedPast, Past, PastKey
 from dragonscope.graph import GraphView, HistoryError, now_ms
 from dragonscope.gremlin import AS_VIEW, CompiledQuery, Form, GremlinError, RunOptions
@@ -74,6 +76,7 @@ async def run_query(
     until ``cancelled()`` says its client left."""
     fetched: dict[PastKey, GraphView] = {}
     now = now_ms()  # "-1h" means the same in every run of this query
+    pace = functools.partial(PACER.share, object())  # this run's share of the loop
     while True:
         options = RunOptions() if past is None else past.run_options(fetched, now)
         options = dataclasses.replace(
@@ -81,6 +84,7 @@ async def run_query(
             max_elements=budget.max_elements,
             seconds=budget.seconds,
             cancelled=cancelled,
+            pace=pace,
         )
         try:
             return await compiled.run_async(view, options, form=form)

@@ -60,6 +60,9 @@ from dragonscope.graph import (
 log = logging.getLogger(__name__)
 
 CLOSE_TIMEOUT_S = 2.0  # how long a closing handshake may take
+# Frames applied at most before subscribers' writers get a turn (their queues are
+# bounded in frames); with many publishers, their time share is the tighter bound.
+YIELD_EVERY = 32
 # A JSON number with a fraction or exponent: it follows ':', '[' or ',' (a false
 # positive inside a string only costs a normalization pass).
 FLOAT_TOKEN = re.compile(r"[:\[,]\s*-?\d+(?:\.\d|[eE][-+]?\d)")
@@ -326,13 +329,14 @@ class PublisherEndpoint:
             log.info(
                 "publisher %s connected from %s (%s)", conn.origin, conn.addr, conn.persistence
             )
-            deadline = 0.0
+            deadline, applied = 0.0, 0
             async for frame in ws:
-                if time.monotonic() >= deadline:
+                applied += 1
+                if applied >= YIELD_EVERY or time.monotonic() >= deadline:
                     await asyncio.sleep(0)  # a burst must not starve everyone else
                     if self.backpressure is not None:
                         await self.backpressure()
-                    deadline = time.monotonic() + PACER.share(session)
+                    deadline, applied = time.monotonic() + PACER.share(session), 0
                 if frame.type == WSMsgType.TEXT:
                     replies = session.handle_frame(frame.data)
                 elif frame.type == WSMsgType.BINARY:

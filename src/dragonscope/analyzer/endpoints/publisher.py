@@ -7,8 +7,12 @@ and answered on the same connection with a reply carrying the request's UUID,
 rest of the graph carry on. Frames are decoded under the input bounds
 (``bounds``): depth, finite numbers, metadata keys and depth, element size (also
 after a partial update); a frame over ``max-frame-bytes`` closes the connection
-with a reason naming it. A ``SyncRequest`` is answered from the graph's JSON
-encoded in slices, shared by the requests in flight.
+with a reason naming it. A ``SyncRequest`` is answered with the graph as it was
+when the request came (``SharedGraphJson``: encoded in slices, shared by the
+requests in flight, bounded in memory), sent by a task of its own while the
+connection goes on reading; replies to later frames may overtake it (each
+carries its request's UUID). Publishers take the event loop in turns
+(``chunked.PACER``), so a storm of them leaves it free to serve everyone else.
 """
 
 from __future__ import annotations

@@ -17,6 +17,7 @@ import aiohttp
 from analyzer_support import edge, msg, node, publisher_headers, settings
 from dragonscope.analyzer import Analyzer
 from dragonscope.demo import generate
+from dragonscope.graph import Node
 from dragonscope.nb import parse
 from dragonscope.topology import translate
 
@@ -25,6 +26,10 @@ PER_USER = 30
 SYNC_REQUESTS = 10
 BASE = 2_000
 HEALTHZ_MAX_S = 5.0  # generous: the suite runs on busy machines
+
+
+def _node(node_id: str, padding: str) -> Node:
+    return Node(node_id, {"Name": node_id, "Type": "lport", "Pad": padding})
 
 
 def _cloud() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -162,3 +167,29 @@ async def test_a_publisher_storm_is_exact_bounded_and_refusals_are_clear() -> No
         asked = [p for p in accepted if p < SYNC_REQUESTS]
         assert asked
         assert sum(o["reply"] is not None for o in outcomes if "reply" in o) == len(asked)
+
+
+async def test_a_publisher_writing_behind_a_big_sync_reply_is_not_dropped() -> None:
+    """The reply takes longer to go out than a pong may take to come back: the
+    connection must not be dropped while the publisher's frames keep coming."""
+    async with (
+        Analyzer(settings(ping_interval=0.2)) as analyzer,
+        aiohttp.ClientSession() as http,
+    ):
+        padding = "x" * 1000
+        for i in range(40_000):  # a reply of 45 MB: more than the sockets' buffers hold
+            analyzer.store.add_node(_node(f"b{i}", padding), "o")
+        ws = await http.ws_connect(
+            analyzer.url + "/ws/publisher", headers=publisher_headers("p"), max_msg_size=0
+        )
+        await ws.send_str(msg("SyncRequest", None, uuid="big"))
+        for i in range(3_000):
+            await ws.send_str(msg("NodeAdded", node(f"p{i}", Pad=padding)))
+        await asyncio.sleep(1.0)  # several pings go unanswered meanwhile: we do not read
+        while True:
+            frame = await ws.receive(timeout=30)
+            assert frame.type == aiohttp.WSMsgType.TEXT, (frame.type, frame.data, frame.extra)
+            if json.loads(frame.data[:200].split(',"Obj"', 1)[0] + "}").get("UUID") == "big":
+                break
+        await ws.close()
+        assert analyzer.graph.node(f"p{2_999}") is not None

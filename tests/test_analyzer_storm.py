@@ -193,3 +193,23 @@ async def test_a_publisher_writing_behind_a_big_sync_reply_is_not_dropped() -> N
                 break
         await ws.close()
         assert analyzer.graph.node(f"p{2_999}") is not None
+
+
+async def test_subscribers_past_their_bound_are_told_which() -> None:
+    async with (
+        Analyzer(settings(max_subscribers_per_user=2, max_subscribers=3)) as analyzer,
+        aiohttp.ClientSession() as http,
+    ):
+        url = analyzer.url + "/ws/subscriber"
+        held = [await http.ws_connect(url, headers={"X-Client-Type": "t"}) for _ in range(2)]
+        try:
+            await http.ws_connect(url, headers={"X-Client-Type": "t"})
+        except aiohttp.WSServerHandshakeError as exc:
+            assert exc.status == 429
+            assert exc.headers is not None
+            assert exc.headers["X-Refused"] == "max-subscribers-per-user"
+            assert int(exc.headers["Retry-After"]) > 0
+        else:
+            raise AssertionError("a third subscriber of one user was accepted")
+        for ws in held:
+            await ws.close()

@@ -151,6 +151,7 @@ class BoundedSocket(web.WebSocketResponse):
         self._unsent = (0.0, 0)  # when the last missing pong was seen, bytes unsent then
 
     def _pong_not_received(self) -> None:
+        # aiohttp's own hook (tests/test_analyzer_storm.py notices if it goes away).
         request = self._req
         transport = request.transport if request is not None else None
         unsent = transport.get_write_buffer_size() if transport is not None else 0

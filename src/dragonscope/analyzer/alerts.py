@@ -5,7 +5,9 @@ while non-empty (not on every graph change, which would flood the receiver).
 Firing posts ``{"UUID", "Timestamp", "ReasonData"}`` to the ``Action`` webhook
 (http/https) and sends the same object to subscribers in namespace ``Alert``.
 ``file://`` actions (Skydive runs a local script) are refused: a REST client
-must not be able to execute programs on the analyzer host.
+must not be able to execute programs on the analyzer host. Expressions run
+under the analyzer's Gremlin budget; one that fails (past the budget, say) does
+not fire, and says why in its ``Error`` field and once in the log.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from typing import Any
 
 import aiohttp
 
-from dragonscope.analyzer.query import QueryError, compile_query, run_query
+from dragonscope.analyzer.query import ALERT, QueryBudget, QueryError, compile_query, run_query
 from dragonscope.analyzer.services import Live
 from dragonscope.analyzer.subscribers import SubscriberHub
 from dragonscope.graph import now_ms
@@ -48,9 +50,10 @@ class Alert:
     compiled: Any = None
     last: Any = None
     fired: int = 0
+    error: str = ""  # why the expression last failed
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        obj = {
             "UUID": self.uuid,
             "Name": self.name,
             "Description": self.description,
@@ -59,6 +62,9 @@ class Alert:
             "Trigger": self.trigger,
             "CreateTime": self.create_time,
         }
+        if self.error:
+            obj["Error"] = self.error
+        return obj
 
     @classmethod
     def from_body(cls, body: Any) -> Alert:
@@ -111,8 +117,10 @@ def _non_empty(result: Any) -> bool:
 class AlertManager:
     """The alerts in force; firing tells subscribers and the alert's webhook."""
 
-    def __init__(self, live: Live, hub: SubscriberHub, counters: Counter[str]) -> None:
-        self.live, self.hub, self.counters = live, hub, counters
+    def __init__(
+        self, live: Live, hub: SubscriberHub, counters: Counter[str], budget: QueryBudget
+    ) -> None:
+        self.live, self.hub, self.counters, self.budget = live, hub, counters, budget
         self.alerts: dict[str, Alert] = {}
         self._session: aiohttp.ClientSession | None = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -122,8 +130,15 @@ class AlertManager:
         expression runs in slices."""
         for alert in list(self.alerts.values()):
             try:
-                result = await run_query(alert.compiled, self.live.graph, self.live.past, AS_JSON)
-            except QueryError:
+                result = await run_query(
+                    alert.compiled, self.live.graph, self.live.past, AS_JSON, self.budget,
+                    where=ALERT,
+                )  # fmt: skip
+                alert.error = ""
+            except QueryError as exc:
+                if str(exc) != alert.error:
+                    log.warning("alert %s (%s): %s", alert.uuid, alert.name, exc)
+                alert.error = str(exc)
                 result = None
             if not _non_empty(result):
                 alert.last = None

@@ -129,8 +129,8 @@ class Analyzer:
         self.counters: Counter[str] = Counter()
         self.sockets: Sockets = set()
         self.chassis_calls = ChassisCalls()  # chassis collectors that answer real traces
-        self.rules = RuleBook(self.live, f"analyzer.{self.settings.host_id}")
-        self.alerts = AlertManager(self.live, self.hub, self.counters)
+        self.rules = RuleBook(self.live, f"analyzer.{self.settings.host_id}", self.query_budget)
+        self.alerts = AlertManager(self.live, self.hub, self.counters, self.query_budget)
         self.reactor = Reactor(self.graph, self._react, self._has_reactions)
         self.monitor = Monitor(
             self.live,
@@ -141,6 +141,7 @@ class Analyzer:
             self.counters,
             self.auth,
             self.settings.limits(),
+            self.query_budget.exceeded,
         )
         self.port = self.settings.port
         self._runner: web.AppRunner | None = None
@@ -284,7 +285,14 @@ class Analyzer:
             None if self.recorder is None else self.recorder.room,
         ).mount(router)
         SubscriberEndpoint(
-            guard, settings, self.live, self.hub, self.subscriber_pool, self.sockets, self.counters
+            guard,
+            settings,
+            self.live,
+            self.hub,
+            self.subscriber_pool,
+            self.sockets,
+            self.counters,
+            self.query_budget,
         ).mount(router)
         TopologyApi(self.live, self.counters, guard, self.query_budget).mount(router)
         mount_elements(router, self.live, self.api_origin, guard, settings)
@@ -295,7 +303,7 @@ class Analyzer:
         mount_openapi(router)
         mount_changes(router, self.past, guard)
         mount_ui(router)
-        mount_views(router, self.live, guard)
+        mount_views(router, self.live, guard, self.query_budget)
         traces = mount_trace(router, self.live, guard, self.projects)
         mount_real_trace(router, traces, self.chassis_calls, guard)
         mount_problems(router, traces, guard)

@@ -59,9 +59,16 @@ def loads(data: str | bytes, max_depth: int) -> Any:
         raise InputRefused(DEPTH, f"JSON nested deeper than {max_depth} levels") from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise InputRefused(JSON_SYNTAX, f"invalid JSON: {exc}") from None
-    if depth_over(value, max_depth):
+    # A text with no more brackets than the bound cannot nest deeper (most frames).
+    if _openers(data) > max_depth and depth_over(value, max_depth):
         raise InputRefused(DEPTH, f"JSON nested deeper than {max_depth} levels")
     return value
+
+
+def _openers(data: str | bytes) -> int:
+    if isinstance(data, str):
+        return data.count("{") + data.count("[")
+    return data.count(b"{") + data.count(b"[")
 
 
 def dumps(value: Any) -> str:

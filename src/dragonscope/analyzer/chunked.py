@@ -13,7 +13,8 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Awaitable, Callable, Generator, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from dragonscope.graph import Graph, Node
@@ -26,6 +27,10 @@ from dragonscope.skydive import (
 )
 
 SLICE_SECONDS = 0.005
+# What the analyzer's sliced work together (publishers' frames, Gremlin runs) may
+# take before the event loop gets a turn.
+TURN_SECONDS = 0.02
+_BUSY_WINDOW_S = 0.25
 _CHUNK = 256
 _JOIN_IN_THREAD_OVER = 4 << 20  # bytes
 
@@ -43,6 +48,34 @@ class Slicer:
         if time.monotonic() >= self.deadline:
             await asyncio.sleep(0)
             self.deadline = time.monotonic() + self.budget
+
+
+class Pacer:
+    """Shares the event loop among the workers that take it in slices: each gives
+    the loop a turn after its share of ``TURN_SECONDS``, divided among the workers
+    busy lately. A fixed slice each would let 200 publishers writing at once, or
+    200 queries, hold the loop for 200 slices (seconds) between two turns, and
+    /healthz, subscribers and everyone else would wait that long."""
+
+    def __init__(self, turn: float = TURN_SECONDS) -> None:
+        self.turn = turn
+        self._busy = 1
+        self._seen: set[int] = set()
+        self._window_end = 0.0
+
+    def share(self, worker: object) -> float:
+        """How long ``worker`` may work before yielding; counts it as busy."""
+        now = time.monotonic()
+        self._seen.add(id(worker))
+        if now >= self._window_end:
+            self._busy = max(1, len(self._seen))
+            self._seen.clear()
+            self._window_end = now + _BUSY_WINDOW_S
+        return self.turn / self._busy
+
+
+# One event loop per analyzer process: its workers share one pacer.
+PACER = Pacer()
 
 
 async def drive(steps: Generator[None, None, T], slicer: Slicer | None = None) -> T:
@@ -153,37 +186,117 @@ async def _encode(value: Any, out: list[bytes], slicer: Slicer) -> None:
         await slicer.maybe_yield()
 
 
+class ElementTexts:
+    """The JSON of each element as last encoded, reused while the element is the same
+    object (stored elements are never changed in place: an update stores a new one),
+    so encoding the whole graph again after a few changes costs a lookup per element
+    and the encoding of what changed. Holds about the graph's JSON in memory."""
+
+    def __init__(self) -> None:
+        self._nodes: dict[str, tuple[Node, bytes]] = {}
+        self._edges: dict[str, tuple[Node, bytes]] = {}
+
+    def clear(self) -> None:
+        self._nodes, self._edges = {}, {}
+
+    async def graph(self, nodes: Sequence[Node], edges: Sequence[Node]) -> list[bytes]:
+        """``{"Nodes": [...], "Edges": [...]}`` as pieces, like ``graph_bytes``."""
+        slicer = Slicer()
+        node_pieces = await self._array(nodes, self._nodes, slicer)
+        edge_pieces = await self._array(edges, self._edges, slicer)
+        if len(self._nodes) + len(self._edges) > 2 * (len(nodes) + len(edges)) + _CHUNK:
+            # Deleted elements pile up: keep only what this encoding used.
+            self._nodes = {e.id: t for e in nodes if (t := self._nodes.get(e.id)) is not None}
+            self._edges = {e.id: t for e in edges if (t := self._edges.get(e.id)) is not None}
+        return [b'{"Nodes":', *node_pieces, b',"Edges":', *edge_pieces, b"}"]
+
+    @staticmethod
+    async def _array(
+        elements: Sequence[Node], texts: dict[str, tuple[Node, bytes]], slicer: Slicer
+    ) -> list[bytes]:
+        if not elements:
+            return [b"[]"]
+        pieces = [b"["]
+        for start in range(0, len(elements), _CHUNK):
+            for element in elements[start : start + _CHUNK]:
+                known = texts.get(element.id)
+                if known is not None and known[0] is element:
+                    text = known[1]
+                else:
+                    text = _dumps(element.to_json()).encode()
+                    texts[element.id] = (element, text)
+                pieces += (text, b",")
+            await slicer.maybe_yield()
+        pieces[-1] = b"]"
+        return pieces
+
+
+@dataclass(frozen=True, slots=True)
+class GraphCapture:
+    """The graph's elements at one version, captured in one step to be encoded later."""
+
+    version: int
+    nodes: list[Node]
+    edges: list[Node]
+
+
 class SharedGraphJson:
-    """The whole graph's JSON for concurrent requests of it (publishers' SyncRequests):
-    encoded in slices once per graph version and shared by the requests in flight,
-    with at most ``slots`` replies assembled at once so memory stays bounded. The
-    shared text is dropped when the last request using it is done."""
+    """The whole graph's JSON for concurrent requests of it (publishers' SyncRequests).
+
+    A request captures the graph when it arrives (references, not copies); its
+    reply is encoded in slices, once per graph version for the requests in flight,
+    reusing the text of every element unchanged since the last encoding
+    (``ElementTexts``, dropped after ``KEEP_TEXTS_S`` without requests). At most
+    ``slots`` replies are encoded and sent at once, so memory stays bounded
+    however many ask (a reply waiting in a socket's buffer costs its size)."""
+
+    KEEP_TEXTS_S = 60.0
 
     def __init__(self, graph: Graph, version: Callable[[], int], slots: int) -> None:
         self._graph = graph
         self._version = version
         self._slots = asyncio.Semaphore(slots)
-        self._shared: tuple[int, asyncio.Future[list[bytes]]] | None = None
-        self._users = 0
+        self._last: GraphCapture | None = None
+        self._encoding: dict[int, tuple[asyncio.Future[list[bytes]], list[int]]] = {}
+        self._texts = ElementTexts()
+        self._forget: asyncio.TimerHandle | None = None
         self.encodings = 0
 
-    async def message(self, type_: str, namespace: str, uuid: str) -> bytes:
-        """A whole message whose ``Obj`` is the graph as it is now."""
-        async with self._slots:
-            self._users += 1
-            try:
-                pieces = await self._pieces()
-                return await envelope(type_, pieces, namespace, uuid=uuid)
-            finally:
-                self._users -= 1
-                if not self._users:
-                    self._shared = None
-
-    def _pieces(self) -> asyncio.Future[list[bytes]]:
+    def capture(self) -> GraphCapture:
+        """The graph as it is now (shared with the other captures of this version)."""
         version = self._version()
-        if self._shared is None or self._shared[0] != version:
+        if self._last is None or self._last.version != version:
             nodes, edges = self._graph.snapshot()
-            self.encodings += 1
-            task = asyncio.ensure_future(graph_bytes(list(nodes.values()), list(edges.values())))
-            self._shared = (version, task)
-        return asyncio.shield(self._shared[1])
+            self._last = GraphCapture(version, list(nodes.values()), list(edges.values()))
+        return self._last
+
+    async def send(
+        self,
+        capture: GraphCapture,
+        type_: str,
+        namespace: str,
+        uuid: str,
+        deliver: Callable[[bytes], Awaitable[None]],
+    ) -> None:
+        """Build a whole message whose ``Obj`` is the captured graph, and hand it to
+        ``deliver``, which returns once the message has left (or failed)."""
+        async with self._slots:
+            shared = self._encoding.get(capture.version)
+            if shared is None:
+                self.encodings += 1
+                task = asyncio.ensure_future(self._texts.graph(capture.nodes, capture.edges))
+                shared = self._encoding[capture.version] = (task, [0])
+            shared[1][0] += 1
+            try:
+                pieces = await asyncio.shield(shared[0])
+                await deliver(await envelope(type_, pieces, namespace, uuid=uuid))
+            finally:
+                shared[1][0] -= 1
+                if not shared[1][0]:
+                    del self._encoding[capture.version]
+                if self._last is capture and not self._encoding:
+                    self._last = None
+                if self._forget is not None:
+                    self._forget.cancel()
+                loop = asyncio.get_running_loop()
+                self._forget = loop.call_later(self.KEEP_TEXTS_S, self._texts.clear)

@@ -31,6 +31,7 @@ class Monitor:
     counters: Counter[str]
     auth: Authenticator
     limits: Mapping[str, float] = field(default_factory=dict)
+    budget_exceeded: Mapping[str, int] = field(default_factory=dict)  # Gremlin, by where
     started_at: float = field(default_factory=time.monotonic)
 
     def uptime(self) -> float:
@@ -147,6 +148,14 @@ class Monitor:
             "Input bounds in force (AnalyzerSettings; bytes, levels, counts or seconds).",
             label="limit",
             samples=[({"limit": name}, value) for name, value in sorted(self.limits.items())],
+        )
+        scrape.counter(
+            "gremlin_budget_exceeded",
+            "Gremlin runs stopped by gremlin-max-elements or gremlin-timeout, by where they "
+            "ran (rest, subscriber-filter, view, rule, alert).",
+            label="where",
+            samples=[({"where": w}, n) for w, n in sorted(self.budget_exceeded.items())]
+            or [({"where": "none"}, 0)],
         )
         scrape.counter(
             "connections_refused",

@@ -4,7 +4,9 @@ A ``create`` node rule makes a node (ID = UUIDv5(OID, "Type/Name")); an
 ``update`` node rule adds its metadata to the nodes its query selects; an edge
 rule links the first node of ``Src`` to the first node of ``Dst``. Rules are
 applied when created and again after graph changes (nodes a rule targets may
-appear later); deleting a rule undoes what it did.
+appear later); deleting a rule undoes what it did. Rule queries run under the
+analyzer's Gremlin budget; a rule whose query fails (past the budget, say) does
+nothing, and says why in its ``Error`` field and once in the log.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from dragonscope.analyzer.query import QueryError, compile_query, run_query
+from dragonscope.analyzer.query import RULE, QueryBudget, QueryError, compile_query, run_query
 from dragonscope.analyzer.services import Live
 from dragonscope.graph import (
     OP_DELETE,
@@ -56,8 +58,8 @@ def _metadata(body: dict[str, Any]) -> dict[str, Any]:
     return metadata
 
 
-async def _first_node_id(live: Live, compiled: Any) -> str | None:
-    result = await run_query(compiled, live.graph, live.past, AS_JSON)
+async def _first_node_id(live: Live, compiled: Any, budget: QueryBudget) -> str | None:
+    result = await run_query(compiled, live.graph, live.past, AS_JSON, budget, where=RULE)
     if isinstance(result, list):
         for item in result:
             if not isinstance(item, dict):
@@ -66,6 +68,20 @@ async def _first_node_id(live: Live, compiled: Any) -> str | None:
             if isinstance(node_id, str) and "Parent" not in item:
                 return node_id
     return None
+
+
+def _with_error(obj: dict[str, Any], error: str) -> dict[str, Any]:
+    """Skydive's shape, with ``Error`` added while the rule's query fails."""
+    if error:
+        obj["Error"] = error
+    return obj
+
+
+def _failed(rule: NodeRule | EdgeRule, error: str) -> None:
+    """Remember why a rule's query failed (or that it works again); log the change once."""
+    if error and error != rule.error:
+        log.warning("rule %s (%s): %s", rule.uuid, rule.name, error)
+    rule.error = error
 
 
 @dataclass(eq=False)
@@ -78,16 +94,20 @@ class NodeRule:
     query: str
     compiled: Any = None
     touched: set[str] = field(default_factory=set)  # nodes this rule created or changed
+    error: str = ""  # why its query last failed
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "UUID": self.uuid,
-            "Name": self.name,
-            "Description": self.description,
-            "Metadata": self.metadata,
-            "Action": self.action,
-            "Query": self.query,
-        }
+        return _with_error(
+            {
+                "UUID": self.uuid,
+                "Name": self.name,
+                "Description": self.description,
+                "Metadata": self.metadata,
+                "Action": self.action,
+                "Query": self.query,
+            },
+            self.error,
+        )
 
     @classmethod
     def from_body(cls, body: Any) -> NodeRule:
@@ -135,16 +155,20 @@ class EdgeRule:
     src_compiled: Any = None
     dst_compiled: Any = None
     edge_id: str | None = None
+    error: str = ""  # why its queries last failed
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "UUID": self.uuid,
-            "Name": self.name,
-            "Description": self.description,
-            "Src": self.src,
-            "Dst": self.dst,
-            "Metadata": self.metadata,
-        }
+        return _with_error(
+            {
+                "UUID": self.uuid,
+                "Name": self.name,
+                "Description": self.description,
+                "Src": self.src,
+                "Dst": self.dst,
+                "Metadata": self.metadata,
+            },
+            self.error,
+        )
 
     @classmethod
     def from_body(cls, body: Any) -> EdgeRule:
@@ -170,9 +194,10 @@ class EdgeRule:
 class RuleBook:
     """The rules in force; what they make is written under ``origin``."""
 
-    def __init__(self, live: Live, origin: str) -> None:
+    def __init__(self, live: Live, origin: str, budget: QueryBudget) -> None:
         self.live = live
         self.origin = origin
+        self.budget = budget
         self.node_rules: dict[str, NodeRule] = {}
         self.edge_rules: dict[str, EdgeRule] = {}
 
@@ -200,10 +225,13 @@ class RuleBook:
         if rule.compiled is None:
             return
         try:
-            result = await run_query(rule.compiled, self.live.graph, self.live.past, AS_JSON)
+            result = await run_query(
+                rule.compiled, self.live.graph, self.live.past, AS_JSON, self.budget, where=RULE
+            )
         except QueryError as exc:
-            log.debug("node rule %s: %s", rule.uuid, exc)
+            _failed(rule, str(exc))
             return
+        _failed(rule, "")
         ops = [{"Type": OP_SET, "Key": k, "Value": v} for k, v in rule.metadata.items()]
         for item in result if isinstance(result, list) else []:
             if not isinstance(item, dict) or "Parent" in item:
@@ -218,11 +246,12 @@ class RuleBook:
         if rule.edge_id is not None and graph.edge(rule.edge_id) is not None:
             return
         try:
-            src = await _first_node_id(self.live, rule.src_compiled)
-            dst = await _first_node_id(self.live, rule.dst_compiled)
+            src = await _first_node_id(self.live, rule.src_compiled, self.budget)
+            dst = await _first_node_id(self.live, rule.dst_compiled, self.budget)
         except QueryError as exc:
-            log.debug("edge rule %s: %s", rule.uuid, exc)
+            _failed(rule, str(exc))
             return
+        _failed(rule, "")
         if src is None or dst is None or graph.node(src) is None or graph.node(dst) is None:
             return
         relation = rule.metadata["RelationType"]

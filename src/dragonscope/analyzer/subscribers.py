@@ -10,7 +10,9 @@ waits for it.
 
 Filtered subscribers do not take events one by one: a change marks them dirty
 and their writer re-runs the filter and sends the difference (added nodes,
-removed nodes, added edges, removed edges, then updates), as Skydive does.
+removed nodes, added edges, removed edges, then updates), as Skydive does. A
+filter that fails (past a Gremlin budget) empties the view, and the subscriber
+is told why once, in an ``Error`` message with ``Status: 400``.
 
 Big answers (a ``SyncReply`` or ``Sync`` of 100k nodes, a large difference)
 are encoded in slices so the event loop keeps serving everyone else. Their
@@ -45,6 +47,9 @@ PARTIAL = "partial"
 _OVERFLOWS_BEFORE_DISCONNECT = 3
 _OVERFLOW_WINDOW_S = 60.0
 REFRESH_INTERVAL_S = 0.05
+# The message telling a filtered subscriber that its filter failed (its view is
+# then empty): over a Gremlin budget, say.
+FILTER_ERROR = "Error"
 
 
 def encode(
@@ -97,6 +102,7 @@ class Subscriber:
     connected_at: float = field(default_factory=time.time)
     view_filter: ViewFilter | None = None
     filter_text: str = ""
+    filter_error: str = ""  # why the filter last failed, as the subscriber was told
     # Filtered view: what the subscriber was last told, by ID (element objects
     # are never mutated in place, so identity tells whether one changed).
     view_nodes: dict[str, Node] = field(default_factory=dict)
@@ -281,9 +287,13 @@ class SubscriberHub(GraphListener):
         version = self.version
         try:
             node_ids, edge_ids = await sub.view_filter(self.graph)
-        except ValueError as exc:  # the filter stopped working (e.g. a node it names is gone)
+            sub.filter_error = ""
+        except ValueError as exc:  # the filter stopped working (a budget, a node gone)
             log.debug("subscriber %s filter failed: %s", sub.host_id, exc)
             node_ids, edge_ids = set(), set()
+            if str(exc) != sub.filter_error:  # said once, not at every refresh
+                sub.filter_error = str(exc)
+                sub.push(encode(FILTER_ERROR, f"{m.HDR_GREMLIN_FILTER}: {exc}", status=400))
         self.adopt_view(sub, node_ids, edge_ids, version)
 
     def adopt_view(

@@ -15,7 +15,10 @@ from typing import Any
 from dragonscope.graph.keys import MISSING, getter, normalize_key, to_int
 from dragonscope.graph.model import Edge, Graph, GraphListener, Node
 
+# "@Origin": every collector asks for what it published when it (re)connects; with
+# hundreds of per-chassis collectors those scans would be most of the analyzer's work.
 NODE_KEYS = (
+    "@Origin",
     "Type",
     "Name",
     "Manager",
@@ -26,7 +29,7 @@ NODE_KEYS = (
     "Tenant",
     "Chassis",
 )
-EDGE_KEYS = ("RelationType",)
+EDGE_KEYS = ("@Origin", "RelationType")
 
 Term = tuple[str, Any]
 # Where an element is indexed, flat: (key, term, key, term, ...). One tuple per

@@ -39,7 +39,9 @@ class RunOptions:
     Budgets, for queries from clients: ``max_elements`` bounds the elements the
     steps produce and the result holds; ``seconds`` bounds the time of an
     ``run_async``; ``cancelled`` is asked between slices (the client left).
-    Past any of them the run stops with a GremlinError naming the budget."""
+    Past any of them the run stops with a GremlinError naming the budget.
+    ``pace`` gives the length of each slice of a ``run_async`` (default
+    ``SLICE_SECONDS``): a server running many queries at once shares its loop."""
 
     at: AtFn | None = None
     window: WindowFn | None = None
@@ -47,6 +49,7 @@ class RunOptions:
     max_elements: int | None = None
     seconds: float | None = None
     cancelled: Callable[[], bool] | None = None
+    pace: Callable[[], float] | None = None
 
 
 NOW = RunOptions()
@@ -146,8 +149,9 @@ def _drive(gen: Generator[None, None, T]) -> T:
 async def _drive_async(gen: Generator[None, None, T], options: RunOptions) -> T:
     started = time.monotonic()
     budget = math.inf if options.seconds is None else options.seconds
+    pace = options.pace or (lambda: SLICE_SECONDS)
     try:
-        while not (done := _advance(gen, time.monotonic() + SLICE_SECONDS)):
+        while not (done := _advance(gen, time.monotonic() + pace())):
             if time.monotonic() - started > budget:
                 raise GremlinError(
                     f"the query ran for more than {budget:g} s (gremlin-timeout); narrow it"

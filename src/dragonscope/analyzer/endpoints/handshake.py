@@ -30,12 +30,20 @@ T = TypeVar("T")
 _WATCH = web.RequestKey("dragonscope.watch", tuple)
 
 
-class HandshakeError(Exception):
-    """An upgrade request that must be refused; ``status`` is the HTTP answer."""
+# The response header naming the bound a refused handshake hit: WebSocket client
+# libraries often report only the status of a failed upgrade, not its text.
+HDR_REFUSED = "X-Refused"
+RETRY_AFTER_S = 5
 
-    def __init__(self, status: int, message: str) -> None:
+
+class HandshakeError(Exception):
+    """An upgrade request that must be refused; ``status`` is the HTTP answer and
+    ``bound`` the connection bound it hit, if any."""
+
+    def __init__(self, status: int, message: str, bound: str = "") -> None:
         super().__init__(message)
         self.status = status
+        self.bound = bound
 
 
 def header(request: web.Request, name: str, *, query: bool = True) -> str | None:
@@ -68,8 +76,13 @@ def refuse(request: web.Request, auth: Authenticator, action: str) -> web.Respon
 
 
 def refused(exc: HandshakeError) -> web.Response:
-    """The HTTP answer to a handshake that cannot go on."""
-    return web.Response(status=exc.status, text=str(exc), headers={"Connection": "close"})
+    """The HTTP answer to a handshake that cannot go on; a bound is also named in
+    ``X-Refused``, with ``Retry-After``."""
+    headers = {"Connection": "close"}
+    if exc.bound:
+        headers[HDR_REFUSED] = exc.bound
+        headers["Retry-After"] = str(RETRY_AFTER_S)
+    return web.Response(status=exc.status, text=str(exc), headers=headers)
 
 
 async def accept(ws: web.WebSocketResponse, request: web.Request, host_id: str) -> None:
@@ -125,11 +138,35 @@ def identify(request: web.Request) -> Connection:
 
 class BoundedSocket(web.WebSocketResponse):
     """A WebSocket whose close for an oversized frame says which bound it broke
-    (aiohttp closes with code 1009 and no text)."""
+    (aiohttp closes with code 1009 and no text), and whose heartbeat does not
+    drop a peer still reading what we sent before the ping: a pong cannot come
+    back before the peer has read a SyncReply of 50 MB queued ahead of the ping
+    (seconds on a slow link or a busy host), nor while we leave the peer's own
+    frames unread (flow control paused reading: its pong waits behind them). Then
+    the ping is renewed; a peer that reads nothing is dropped as usual."""
 
     def __init__(self, *, max_msg_size: int, **kwargs: Any) -> None:
         super().__init__(max_msg_size=max_msg_size, **kwargs)
         self._too_big = f"frame over {max_msg_size} bytes ({FRAME})".encode()
+        self._unsent = (0.0, 0)  # when the last missing pong was seen, bytes unsent then
+
+    def _pong_not_received(self) -> None:
+        # aiohttp's own hook (tests/test_analyzer_storm.py notices if it goes away).
+        request = self._req
+        transport = request.transport if request is not None else None
+        unsent = transport.get_write_buffer_size() if transport is not None else 0
+        now = time.monotonic()
+        seen_at, before = self._unsent
+        fresh = now - seen_at > 2 * (self._heartbeat or 0.0)  # not the same episode
+        draining = unsent > 0 and (fresh or unsent < before)
+        self._unsent = (now, unsent)
+        # Reading paused by flow control: we have not read the peer's frames yet
+        # (a publisher writing faster than we apply), so not its pong either.
+        unread = transport is not None and not transport.is_reading()
+        if draining or unread:
+            self._reset_heartbeat()
+            return
+        super()._pong_not_received()
 
     async def close(
         self, *, code: int = WSCloseCode.OK, message: bytes = b"", drain: bool = True
@@ -150,14 +187,16 @@ class Admission:
     def enter(self, user: str) -> None:
         """Count one more connection of ``user``; HandshakeError (503/429) past a bound."""
         if sum(self.by_user.values()) >= self.total:
-            self.refused[f"max-{self.what}s"] += 1
+            bound = f"max-{self.what}s"
+            self.refused[bound] += 1
             raise HandshakeError(
-                503, f"{self.total} {self.what}s are connected (max-{self.what}s); try later"
+                503, f"{self.total} {self.what}s are connected ({bound}); try later", bound
             )
         if self.by_user.get(user, 0) >= self.per_user:
-            self.refused[f"max-{self.what}s-per-user"] += 1
+            bound = f"max-{self.what}s-per-user"
+            self.refused[bound] += 1
             raise HandshakeError(
-                429, f"user {user!r} has {self.per_user} {self.what}s (max-{self.what}s-per-user)"
+                429, f"user {user!r} has {self.per_user} {self.what}s ({bound})", bound
             )
         self.by_user[user] = self.by_user.get(user, 0) + 1
 

@@ -7,15 +7,21 @@ and answered on the same connection with a reply carrying the request's UUID,
 rest of the graph carry on. Frames are decoded under the input bounds
 (``bounds``): depth, finite numbers, metadata keys and depth, element size (also
 after a partial update); a frame over ``max-frame-bytes`` closes the connection
-with a reason naming it. A ``SyncRequest`` is answered from the graph's JSON
-encoded in slices, shared by the requests in flight.
+with a reason naming it. A ``SyncRequest`` is answered with the graph as it was
+when the request came (``SharedGraphJson``: encoded in slices, shared by the
+requests in flight, bounded in memory), sent by a task of its own while the
+connection goes on reading; replies to later frames may overtake it (each
+carries its request's UUID). Publishers take the event loop in turns
+(``chunked.PACER``), so a storm of them leaves it free to serve everyone else.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
+import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -27,7 +33,7 @@ from dragonscope.analyzer import auth, bounds
 from dragonscope.analyzer.auth import Authenticator
 from dragonscope.analyzer.bounds import InputRefused
 from dragonscope.analyzer.chassis_calls import ChassisCalls
-from dragonscope.analyzer.chunked import SharedGraphJson
+from dragonscope.analyzer.chunked import PACER, GraphCapture, SharedGraphJson
 from dragonscope.analyzer.endpoints.handshake import (
     Admission,
     BoundedSocket,
@@ -58,7 +64,9 @@ from dragonscope.graph import (
 log = logging.getLogger(__name__)
 
 CLOSE_TIMEOUT_S = 2.0  # how long a closing handshake may take
-YIELD_EVERY = 32  # frames applied before other tasks get a turn
+# Frames applied at most before subscribers' writers get a turn (their queues are
+# bounded in frames); with many publishers, their time share is the tighter bound.
+YIELD_EVERY = 32
 # A JSON number with a fraction or exponent: it follows ':', '[' or ',' (a false
 # positive inside a string only costs a normalization pass).
 FLOAT_TOKEN = re.compile(r"[:\[,]\s*-?\d+(?:\.\d|[eE][-+]?\d)")
@@ -276,6 +284,14 @@ class PublisherEndpoint:
     def mount(self, router: web.UrlDispatcher) -> None:
         router.add_get("/ws/publisher", self.handle)
 
+    async def _sync_reply(
+        self, capture: GraphCapture, uuid: str, deliver: Callable[[bytes], Awaitable[None]]
+    ) -> None:
+        """Answer a SyncRequest with the graph captured when it arrived."""
+        with contextlib.suppress(ConnectionResetError):  # the publisher left meanwhile
+            await self.graph_json.send(capture, m.SYNC_REPLY, m.GRAPH, uuid, deliver)
+            self.counters["messages_out"] += 1
+
     async def handle(self, request: web.Request) -> web.StreamResponse:
         principal = refuse(request, self.auth, auth.PUBLISH)
         if isinstance(principal, web.Response):
@@ -299,6 +315,17 @@ class PublisherEndpoint:
             timeout=CLOSE_TIMEOUT_S,
         )
         session.side = self.calls.listener(ws, conn.origin)
+
+        async def deliver(text: bytes) -> None:
+            # send_frame returns once the transport has taken the frame down to its
+            # high-water mark: the reply's memory is held until then, not longer.
+            await ws.send_frame(memoryview(text), WSMsgType.TEXT)  # type: ignore[arg-type]
+
+        # A SyncReply is sent while the connection goes on reading: a publisher
+        # that keeps writing behind its SyncRequest is not left unread (and its
+        # pongs with it) while a reply of many megabytes makes its way.
+        replying: asyncio.Task[None] | None = None
+
         try:
             await accept(ws, request, self.settings.host_id)
             self.sockets.add(ws)
@@ -306,11 +333,14 @@ class PublisherEndpoint:
             log.info(
                 "publisher %s connected from %s (%s)", conn.origin, conn.addr, conn.persistence
             )
+            deadline, applied = 0.0, 0
             async for frame in ws:
-                if conn.messages_in % YIELD_EVERY == 0:
-                    await asyncio.sleep(0)  # a burst must not starve subscribers' writers
+                applied += 1
+                if applied >= YIELD_EVERY or time.monotonic() >= deadline:
+                    await asyncio.sleep(0)  # a burst must not starve everyone else
                     if self.backpressure is not None:
                         await self.backpressure()
+                    deadline, applied = time.monotonic() + PACER.share(session), 0
                 if frame.type == WSMsgType.TEXT:
                     replies = session.handle_frame(frame.data)
                 elif frame.type == WSMsgType.BINARY:
@@ -324,11 +354,15 @@ class PublisherEndpoint:
                     self.counters["messages_out"] += 1
                 while session.sync_requests:
                     uuid = session.sync_requests.pop(0)
-                    text = await self.graph_json.message(m.SYNC_REPLY, m.GRAPH, uuid)
-                    await ws.send_frame(memoryview(text), WSMsgType.TEXT)  # type: ignore[arg-type]
-                    self.counters["messages_out"] += 1
+                    if replying is not None:
+                        await replying  # one reply in flight per publisher
+                    replying = asyncio.create_task(
+                        self._sync_reply(self.graph_json.capture(), uuid, deliver)
+                    )
             return ws
         finally:
+            if replying is not None:
+                replying.cancel()
             self.calls.forget(ws)
             self.admission.leave(principal.name)
             self.sockets.discard(ws)

@@ -39,7 +39,13 @@ from dragonscope.analyzer.endpoints.handshake import (
 )
 from dragonscope.analyzer.endpoints.publisher import CLOSE_TIMEOUT_S
 from dragonscope.analyzer.past import Past
-from dragonscope.analyzer.query import QueryError, compile_query, graph_ids_async
+from dragonscope.analyzer.query import (
+    FILTER,
+    QueryBudget,
+    QueryError,
+    compile_query,
+    graph_ids_async,
+)
 from dragonscope.analyzer.services import Live, Sockets
 from dragonscope.analyzer.settings import AnalyzerSettings
 from dragonscope.analyzer.subscribers import (
@@ -68,14 +74,18 @@ class Views(Protocol):
     @property
     def hub(self) -> SubscriberHub: ...
 
+    @property
+    def query_budget(self) -> QueryBudget: ...
+
 
 @dataclass(frozen=True, slots=True)
 class LiveViews:
-    """The live services behind subscribers' views."""
+    """The live services behind subscribers' views, and what a filter run may cost."""
 
     graph: Graph
     past: Past
     hub: SubscriberHub
+    query_budget: QueryBudget
 
 
 async def make_filter(views: Views, text: str) -> tuple[ViewFilter, tuple[set[str], set[str]]]:
@@ -85,7 +95,7 @@ async def make_filter(views: Views, text: str) -> tuple[ViewFilter, tuple[set[st
     past = views.past
 
     async def view_filter(graph: Graph) -> tuple[set[str], set[str]]:
-        return await graph_ids_async(compiled, graph, past)
+        return await graph_ids_async(compiled, graph, past, views.query_budget, FILTER)
 
     return view_filter, await view_filter(views.graph)
 
@@ -140,9 +150,10 @@ class SubscriberEndpoint:
         pool: Pool[tuple[Connection, Subscriber]],
         sockets: Sockets,
         refused: Counter[str],
+        budget: QueryBudget,
     ) -> None:
         self.auth, self.settings = auth, settings
-        self.views = LiveViews(live.graph, live.past, hub)
+        self.views = LiveViews(live.graph, live.past, hub, budget)
         self.pool, self.sockets = pool, sockets
         self.admission = Admission(
             "subscriber", settings.max_subscribers, settings.max_subscribers_per_user, refused

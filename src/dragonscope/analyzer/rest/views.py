@@ -12,7 +12,9 @@ from aiohttp import web
 from dragonscope.analyzer import auth
 from dragonscope.analyzer.auth import Authenticator
 from dragonscope.analyzer.query import (
+    VIEW,
     HistoryUnavailable,
+    QueryBudget,
     QueryError,
     compile_query,
     graph_ids_async,
@@ -24,7 +26,10 @@ from dragonscope.gremlin import SAVED_QUERIES, GremlinError, expand
 from dragonscope.history import StoreUnavailable
 
 
-def mount_views(router: web.UrlDispatcher, live: Live, guard: Authenticator) -> None:
+def mount_views(
+    router: web.UrlDispatcher, live: Live, guard: Authenticator, budget: QueryBudget
+) -> None:
+    """Views run under the Gremlin budget; one stops when its client leaves."""
     catalogue = [q.to_json() for q in SAVED_QUERIES.values()]
 
     async def list_views(request: web.Request) -> web.Response:
@@ -48,7 +53,14 @@ def mount_views(router: web.UrlDispatcher, live: Live, guard: Authenticator) -> 
             view: GraphView = live.graph
             if at is not None:
                 view = await live.past.view_at(at)
-            nodes, edges = await graph_ids_async(compiled, view, live.past)
+            nodes, edges = await graph_ids_async(
+                compiled,
+                view,
+                live.past,
+                budget,
+                VIEW,
+                cancelled=lambda: request.transport is None or request.transport.is_closing(),
+            )
         except (GremlinError, QueryError, HistoryError) as exc:
             return json_error(400, str(exc))
         except StoreUnavailable as exc:

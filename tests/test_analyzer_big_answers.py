@@ -120,13 +120,13 @@ async def test_events_during_a_sliced_reply_queue_behind_it(thin_slices: None) -
     sub = _subscriber()
     hub.add(sub)
     before = graph.node("n5")
-    task = asyncio.create_task(hub.send_graph(sub, m.SYNC_REPLY, *hub.view_lists(sub), uuid="r"))
+    await hub.send_graph(sub, m.SYNC_REPLY, *hub.view_lists(sub), uuid="r")
     await asyncio.sleep(0)  # the reply has taken its place and is being encoded
     assert isinstance(sub.queue[0], Pending) and not sub.queue[0].ready.is_set()
     graph.add_node(Node("late", {"Name": "late", "Type": "port"}))
     graph.replace_node(Node("n5", {"Name": "n5", "Type": "port", "State": "DOWN"}))
     graph.delete_node("n7")
-    await task
+    await sub.queue[0].ready.wait()
     reply, *events = list(sub.queue)
     assert isinstance(reply, Pending) and len(reply.frames) == 1
     obj = json.loads(reply.frames[0])["Obj"]

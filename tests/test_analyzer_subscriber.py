@@ -154,3 +154,39 @@ async def test_stop_says_goodbye_to_connected_peers():
         for ws in (sub, pub):
             closing = await ws.receive(timeout=3)
             assert (closing.type, closing.data) == (aiohttp.WSMsgType.CLOSE, 1001)
+
+
+async def test_concurrent_sync_requests_hold_at_most_their_slots():
+    """Many subscribers asking for the whole graph at once: at most ``sync_encodings``
+    answers are held (encoding or unsent) at a time, and every one is complete."""
+    async with (
+        Analyzer(settings(sync_encodings=2)) as analyzer,
+        aiohttp.ClientSession() as http,
+    ):
+        pub = await http.ws_connect(analyzer.url + "/ws/publisher", headers=publisher_headers("p"))
+        for i in range(3000):
+            await pub.send_str(msg("NodeAdded", node(f"n{i}", Pad="x" * 200)))
+        await eventually(lambda: analyzer.graph.node_count() == 3000, timeout=30)
+        subs = [await subscribe(http, analyzer, f"s{i}") for i in range(12)]
+
+        async def sync(ws, i):
+            await ws.send_str(msg("SyncRequest", {}, uuid=f"r{i}"))
+            while True:
+                reply = json.loads(await ws.receive_str(timeout=60))
+                if reply["Type"] == "SyncReply":
+                    return reply
+
+        replies = await asyncio.gather(*(sync(ws, i) for i, ws in enumerate(subs)))
+        assert [r["UUID"] for r in replies] == [f"r{i}" for i in range(12)]
+        assert all(len(r["Obj"]["Nodes"]) == 3000 for r in replies)
+        assert 1 <= analyzer.hub.graphs_held_max <= 2
+        # A subscriber that leaves while its answer waits gives its slot back.
+        await subs[0].send_str(msg("SyncRequest", {}, uuid="gone"))
+        await subs[0].close()
+        replies = await asyncio.gather(*(sync(ws, i) for i, ws in enumerate(subs[1:4])))
+        assert all(len(r["Obj"]["Nodes"]) == 3000 for r in replies)
+        await eventually(lambda: analyzer.hub.graphs_held == 0)
+        async with http.get(analyzer.url + "/metrics") as reply:
+            assert "dragonscope_subscriber_graph_answers_held 0.0" in await reply.text()
+        for ws in [pub, *subs]:
+            await ws.close()

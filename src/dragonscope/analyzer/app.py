@@ -111,7 +111,7 @@ class Analyzer:
         durable = None if self.recorder is None else DurableHistory(self.recorder.store)
         self.past = Past(self.history, durable, self.recorder)
         self.live = Live(self.graph, self.store, self.history, self.past)
-        self.hub = SubscriberHub(self.graph)
+        self.hub = SubscriberHub(self.graph, self.settings.sync_encodings)
         self.query_budget = QueryBudget(
             self.settings.gremlin_max_elements, self.settings.gremlin_timeout
         )
@@ -244,6 +244,7 @@ class Analyzer:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
         await self.reactor.stop()
+        await self.hub.close()
         await self.alerts.close()
         await self.auth.close()
         if self._runner is not None:

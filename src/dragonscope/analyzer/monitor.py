@@ -115,6 +115,11 @@ class Monitor:
         scrape.gauge(
             "subscriber_queue_depth_total", "Frames queued for all subscribers.", sum(depths)
         )
+        scrape.gauge(
+            "subscriber_graph_answers_held",
+            f"Whole-graph subscriber answers encoding or unsent (at most {hub.slots}).",
+            hub.graphs_held,
+        )
         scrape.counter(
             "subscriber_frames_dropped",
             "Frames dropped for slow subscribers (replaced by a resync).",

@@ -20,7 +20,10 @@ order is fixed before encoding starts: the elements are captured and a
 ``Pending`` placeholder takes its place in the queue in the same step, so every
 event that happens later is queued behind it, and every event before it is
 already in what it will send. Stored elements are never changed in place, so
-the captured ones keep describing that moment.
+the captured ones keep describing that moment. At most ``slots`` whole-graph
+answers (``SyncReply``, ``Sync``) are held at once, from the start of their
+encoding until their writer has sent them: however many subscribers ask at once,
+memory stays bounded, and the others wait their turn in their own queues.
 """
 
 from __future__ import annotations
@@ -73,17 +76,26 @@ ViewFilter = Callable[[Graph], Awaitable[tuple[set[str], set[str]]]]
 
 
 class Pending:
-    """A place in a subscriber's queue for frames still being encoded."""
+    """A place in a subscriber's queue for frames still being encoded; ``done`` gives
+    back the slot those frames held once they are sent (or will never be)."""
 
-    __slots__ = ("frames", "ready")
+    __slots__ = ("_release", "frames", "ready")
 
     def __init__(self) -> None:
         self.frames: list[bytes | str] = []
         self.ready = asyncio.Event()
+        self._release: Callable[[], None] | None = None
 
-    def fill(self, frames: list[bytes | str]) -> None:
+    def fill(self, frames: list[bytes | str], release: Callable[[], None] | None = None) -> None:
         self.frames = frames
+        self._release = release
         self.ready.set()
+
+    def done(self) -> None:
+        release, self._release = self._release, None
+        self.frames = []
+        if release is not None:
+            release()
 
 
 Frame = str | Pending
@@ -180,11 +192,16 @@ class Subscriber:
 
 
 class SubscriberHub(GraphListener):
-    def __init__(self, graph: Graph) -> None:
+    def __init__(self, graph: Graph, slots: int = 4) -> None:
         self.graph = graph
         self.subscribers: set[Subscriber] = set()
         self.frames_out = 0
         self.version = 0  # counts graph events: tells whether a slow filter run saw them all
+        self.slots = slots
+        self._slots = asyncio.Semaphore(slots)
+        self.graphs_held = 0  # whole-graph answers encoding or waiting to be sent
+        self.graphs_held_max = 0
+        self._encodings: set[asyncio.Task[None]] = set()
         graph.add_listener(self)
 
     # -- registry --------------------------------------------------------------
@@ -269,14 +286,53 @@ class SubscriberHub(GraphListener):
         uuid: str = "",
     ) -> None:
         """Queue a ``SyncReply``/``Sync`` of these elements at the current place in
-        the subscriber's queue, and encode it without holding the loop."""
+        the subscriber's queue; it is encoded, without holding the loop, once one of
+        the hub's slots is free (the writer goes on sending what is ahead of it)."""
         pending = sub.reserve()
-        try:
-            obj = await graph_bytes(nodes, edges)
-            pending.fill([await envelope(type_, obj, m.GRAPH, uuid=uuid)])
-        except BaseException:
-            pending.fill([encode(type_, "the graph could not be encoded", uuid=uuid, status=500)])
-            raise
+        task = asyncio.create_task(self._encode_graph(sub, pending, type_, nodes, edges, uuid))
+        self._encodings.add(task)
+        task.add_done_callback(self._encodings.discard)
+
+    async def _encode_graph(
+        self,
+        sub: Subscriber,
+        pending: Pending,
+        type_: str,
+        nodes: Sequence[Node],
+        edges: Sequence[Edge],
+        uuid: str,
+    ) -> None:
+        await self._slots.acquire()
+        with contextlib.ExitStack() as slot:
+            slot.callback(self._slots.release)
+            if sub.closed:
+                pending.fill([])
+                return
+            self.graphs_held += 1
+            self.graphs_held_max = max(self.graphs_held_max, self.graphs_held)
+            slot.callback(self._let_go)
+            try:
+                obj = await graph_bytes(nodes, edges)
+                frames: list[bytes | str] = [await envelope(type_, obj, m.GRAPH, uuid=uuid)]
+            except asyncio.CancelledError:  # the analyzer stops
+                pending.fill([])
+                raise
+            except Exception:
+                log.exception("subscriber %s: the graph could not be encoded", sub.host_id)
+                frames = [encode(type_, "the graph could not be encoded", uuid=uuid, status=500)]
+            # From here the writer gives the slot back, once it has sent the frames.
+            pending.fill(frames, slot.pop_all().close)
+            if sub.closed:
+                pending.done()
+
+    def _let_go(self) -> None:
+        self.graphs_held -= 1
+
+    async def close(self) -> None:
+        """Stop the answers still being encoded (the analyzer stops)."""
+        for task in list(self._encodings):
+            task.cancel()
+        await asyncio.gather(*self._encodings, return_exceptions=True)
 
     async def compute_view(self, sub: Subscriber) -> None:
         """Run a filtered subscriber's filter and make its result the view. Events
@@ -346,6 +402,15 @@ class SubscriberHub(GraphListener):
 
     async def writer(self, sub: Subscriber) -> None:
         """Drain one subscriber's queue until it closes; the only task that sends to it."""
+        try:
+            await self._drain(sub)
+        finally:
+            sub.closed = True  # an answer still being encoded gives its slot back at once
+            for frame in sub.queue:
+                if isinstance(frame, Pending):
+                    frame.done()
+
+    async def _drain(self, sub: Subscriber) -> None:
         ws = sub.ws
         while not sub.closed and not ws.closed:
             await sub.wake.wait()
@@ -382,13 +447,21 @@ class SubscriberHub(GraphListener):
                     sub.queue.popleft()
                     if isinstance(head, str):
                         sub.queued_bytes -= len(head)
-                for frame in frames:
-                    with contextlib.suppress(ConnectionResetError):
-                        if isinstance(frame, bytes):
-                            # A view, not a slice copy, is what the transport buffers
-                            # of a message too big to go out at once.
-                            await ws.send_frame(memoryview(frame), WSMsgType.TEXT)  # type: ignore[arg-type]
-                        else:
-                            await ws.send_str(frame)
-                    sub.sent += 1
-                    self.frames_out += 1
+                try:
+                    await self._send(sub, frames)
+                finally:
+                    if isinstance(head, Pending):
+                        head.done()  # sent: its slot is free for another answer
+
+    async def _send(self, sub: Subscriber, frames: list[bytes | str]) -> None:
+        ws = sub.ws
+        for frame in frames:
+            with contextlib.suppress(ConnectionResetError):
+                if isinstance(frame, bytes):
+                    # A view, not a slice copy, is what the transport buffers
+                    # of a message too big to go out at once.
+                    await ws.send_frame(memoryview(frame), WSMsgType.TEXT)  # type: ignore[arg-type]
+                else:
+                    await ws.send_str(frame)
+            sub.sent += 1
+            self.frames_out += 1

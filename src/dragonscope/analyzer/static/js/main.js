@@ -308,6 +308,7 @@ function fillSelect(sel, choices, current) {
 
 let pickerTimer = null;
 let shownPortNames = null;
+let portNamesStale = true;
 const pickerChoices = new Map(); // view -> Map(value -> choice), kept while a filter hides some
 function refreshPickersSoon() { clearTimeout(pickerTimer); pickerTimer = setTimeout(refreshPickers, 500); }
 function refreshPickers() {
@@ -322,13 +323,23 @@ function refreshPickers() {
   }
   const current = argSelect(state.view);
   if (current && !state.arg && current.value) { state.arg = current.value; writeHash(state); queueRender(); }
-  const names = [...model.nodes.values()].filter((n) => n.Metadata.Type === "lport").map(portRef).sort().slice(0, 2000);
   reach.refreshChoices();
+  portNamesStale = true;
+  if ([$("trace-from"), $("trace-to")].includes(document.activeElement)) fillPortNames();
+}
+
+// The trace's port suggestions (thousands of options) are built when a trace field is entered,
+// not on every live change of the ports.
+function fillPortNames() {
+  if (!portNamesStale) return;
+  portNamesStale = false;
+  const names = [...model.nodes.values()].filter((n) => n.Metadata.Type === "lport").map(portRef).sort().slice(0, 2000);
   const key = names.join("\n");
-  if (key === shownPortNames) return; // live churn mostly leaves the list as it was
+  if (key === shownPortNames) return;
   shownPortNames = key;
   $("port-names").replaceChildren(...names.map((v) => { const o = document.createElement("option"); o.value = v; return o; }));
 }
+for (const id of ["trace-from", "trace-to"]) $(id).addEventListener("focus", fillPortNames);
 
 function syncControls() {
   for (const b of document.querySelectorAll("[data-view]")) b.classList.toggle("active", b.dataset.view === state.view);

@@ -22,7 +22,8 @@ function edgeStyles() {
 
 // Level of detail: below this zoom an edge is under a quarter of a pixel wide, so it is not
 // drawn at all (stroking thousands of invisible lines was most of a frame's cost); edges that
-// carry a highlight (selection, trace path, history diff) stay.
+// carry a highlight (selection, trace path, history diff) stay. No label is legible there either
+// (each type's min-zoomed-font-size is above its font size times this zoom), so none is measured.
 export const EDGE_MIN_ZOOM = 0.2;
 const OVERLAY_SETTLE_MS = 2000;
 const OVERLAY_MAX = 400;
@@ -62,27 +63,27 @@ const BASE_STYLE = [
     "curve-style": "haystack", "haystack-radius": 0, "target-arrow-shape": "none", "min-zoomed-font-size": 6,
   } },
 ];
-const FAR_EDGES = { selector: "edge", style: { visibility: "hidden" } };
+const FAR = [{ selector: "edge", style: { display: "none" } }, { selector: "node", style: { label: "" } }];
 const HIGHLIGHT_STYLE = [
   { selector: ".match", style: { "overlay-color": "#f59e0b", "overlay-opacity": 0.35, "overlay-padding": 8 } },
   { selector: "node:selected", style: { "overlay-color": "#155e75", "overlay-opacity": 0.25, "overlay-padding": 8 } },
-  { selector: "edge:selected", style: { visibility: "visible", "line-color": "#155e75", width: 4 } },
+  { selector: "edge:selected", style: { display: "element", "line-color": "#155e75", width: 4 } },
   { selector: ".flash-added", style: { "overlay-color": "#16a34a", "overlay-opacity": 0.45, "overlay-padding": 10 } },
   { selector: ".flash-updated", style: { "overlay-color": "#2563eb", "overlay-opacity": 0.35, "overlay-padding": 10 } },
   { selector: ".flash-deleted", style: { "overlay-color": "#dc2626", "overlay-opacity": 0.55, "overlay-padding": 10, opacity: 0.5 } },
   { selector: ".dim", style: { opacity: 0.18 } },
   { selector: "node.on-path", style: { "overlay-color": "#f59e0b", "overlay-opacity": 0.4, "overlay-padding": 9 } },
-  { selector: "edge.on-path", style: { visibility: "visible", "line-color": "#f59e0b", width: 5, opacity: 1, "z-index": 9 } },
+  { selector: "edge.on-path", style: { display: "element", "line-color": "#f59e0b", width: 5, opacity: 1, "z-index": 9 } },
   { selector: "node.hop-current", style: { "overlay-color": "#7c3aed", "overlay-opacity": 0.5, "overlay-padding": 12 } },
   { selector: "node.drop-point", style: { "overlay-color": "#dc2626", "overlay-opacity": 0.6, "overlay-padding": 12, "border-width": 3, "border-color": "#dc2626" } },
   { selector: "node.diff-added", style: { "overlay-color": "#16a34a", "overlay-opacity": 0.4, "overlay-padding": 8 } },
   { selector: "node.diff-removed", style: { "overlay-color": "#dc2626", "overlay-opacity": 0.4, "overlay-padding": 8, opacity: 0.55 } },
   { selector: "node.diff-changed", style: { "overlay-color": "#d97706", "overlay-opacity": 0.4, "overlay-padding": 8 } },
-  { selector: "edge.diff-added", style: { visibility: "visible", "line-color": "#16a34a", width: 3, opacity: 1 } },
-  { selector: "edge.diff-removed", style: { visibility: "visible", "line-color": "#dc2626", "line-style": "dashed", width: 3, opacity: 0.8 } },
-  { selector: "edge.diff-changed", style: { visibility: "visible", "line-color": "#d97706", width: 3, opacity: 1 } },
+  { selector: "edge.diff-added", style: { display: "element", "line-color": "#16a34a", width: 3, opacity: 1 } },
+  { selector: "edge.diff-removed", style: { display: "element", "line-color": "#dc2626", "line-style": "dashed", width: 3, opacity: 0.8 } },
+  { selector: "edge.diff-changed", style: { display: "element", "line-color": "#d97706", width: 3, opacity: 1 } },
 ];
-const styleFor = (far) => [...BASE_STYLE, ...(far ? [FAR_EDGES] : []), ...HIGHLIGHT_STYLE];
+const styleFor = (far) => [...BASE_STYLE, ...(far ? FAR : []), ...HIGHLIGHT_STYLE];
 
 function nodeData(n) {
   const data = { id: n.id, label: n.label, type: n.type, kind: n.kind, fill: colourFor(n.type) };
@@ -93,7 +94,9 @@ function nodeData(n) {
 }
 
 function nodeClasses(n) {
-  return [n.kind === "group" ? "group" : "", n.kind === "collapsed" ? "collapsed" : "", ...(n.classes || [])].filter(Boolean).join(" ");
+  const kind = n.kind === "group" || n.kind === "collapsed" ? n.kind : "";
+  const own = n.classes && n.classes.length ? n.classes.join(" ") : "";
+  return kind && own ? `${kind} ${own}` : kind || own;
 }
 
 function edgeData(e) {
@@ -119,16 +122,23 @@ export class GraphCanvas {
     this.onTop = new Set(); // elements drawn over the cached picture (see overlay)
     this.settleTimer = null;
     this.shown = { nodes: new Map(), edges: new Map() }; // id -> what it was drawn as
+    this.marked = new Map(); // class -> ids that carry it (see setClass)
     this.cy.on("zoom", () => this.levelOfDetail());
+    keepLayersOnTopChanges(this.cy);
   }
 
-  // Swap the stylesheet when the zoom crosses EDGE_MIN_ZOOM (one restyle per crossing).
+  // The stylesheet follows the zoom shown (one restyle when it crosses EDGE_MIN_ZOOM). A render
+  // that is about to fit the view passes the zoom it will show, so that the elements it adds are
+  // styled once.
   levelOfDetail(zoom = this.cy.zoom()) {
     const far = zoom < EDGE_MIN_ZOOM;
     if (far === this.far) return;
     this.far = far;
     this.cy.style(styleFor(far));
   }
+
+  // What a test asks of the level of detail: how many edges are drawn at the zoom shown.
+  drawnEdgeCount() { return this.cy.edges().filter((e) => e.visible()).length; }
 
   // Make the canvas show exactly `scene`. With relayout, every leaf gets a fresh position;
   // otherwise only new leaves are placed. Returns the ids of nodes added.
@@ -159,20 +169,21 @@ export class GraphCanvas {
       // makes Cytoscape restyle the element.
       const fresh = [];
       for (const n of scene.nodes.values()) {
-        const data = nodeData(n), classes = nodeClasses(n);
-        if (n.kind === "group") data.z = depth.get(n.id);  // inner boxes over outer ones
-        const look = `${data.label}|${data.type}|${classes}|${data.z}`;
+        const classes = nodeClasses(n);
+        const z = n.kind === "group" ? depth.get(n.id) : undefined; // inner boxes over outer ones
+        const look = `${n.label}|${n.type}|${classes}|${z}`;
         const p = positions && positions.get(n.id);
         const was = shown.nodes.get(n.id);
+        if (was && was.look === look && !p) continue;
+        const data = nodeData(n);
+        if (z !== undefined) data.z = z;
         if (was) {
-          if (was.look !== look || p) {
-            const el = cy.getElementById(n.id);
-            if (was.look !== look) { el.data(data); el.classes(classes); was.look = look; }
-            if (p) { el.position({ x: p.x, y: p.y }); if (p.w) el.data({ w: p.w, h: p.h }); }
-          }
+          const el = cy.getElementById(n.id);
+          if (was.look !== look) { el.data(data); el.classes(this.withMarks(n.id, classes)); was.look = look; }
+          if (p) { el.position({ x: p.x, y: p.y }); if (p.w) el.data({ w: p.w, h: p.h }); }
         } else {
           if (n.kind === "group") Object.assign(data, p ? { w: p.w, h: p.h } : { w: CELL * 2, h: CELL * 2 });
-          const def = { group: "nodes", data, classes };
+          const def = { group: "nodes", data, classes: this.withMarks(n.id, classes) };
           if (p) def.position = { x: p.x, y: p.y };
           fresh.push(def);
           added.push(n.id);
@@ -183,7 +194,7 @@ export class GraphCanvas {
       for (const e of scene.edges.values()) {
         const look = `${e.relation}|${e.count}`;
         const was = shown.edges.get(e.id);
-        if (was === undefined) fresh.push({ group: "edges", data: edgeData(e), classes: e.real ? "" : "aggregate" });
+        if (was === undefined) fresh.push({ group: "edges", data: edgeData(e), classes: this.withMarks(e.id, e.real ? "" : "aggregate") });
         else if (was !== look) cy.getElementById(e.id).data(edgeData(e));
         shown.edges.set(e.id, look);
       }
@@ -238,9 +249,20 @@ export class GraphCanvas {
     setTimeout(() => el.removeClass(`flash-${kind}`), 1600);
   }
 
+  // `classes` and the marks (setClass) that `id` carries: an element added again keeps them.
+  withMarks(id, classes) {
+    let out = classes;
+    for (const [cls, ids] of this.marked) if (ids.has(id)) out += ` ${cls}`;
+    return out.trim();
+  }
+
+  // Give `cls` to exactly `ids`. The ids that have it are remembered: asking Cytoscape which
+  // elements have a class walks every element, on every render.
   setClass(cls, ids) {
-    this.cy.elements(`.${cls}`).removeClass(cls);
-    for (const id of ids) this.cy.getElementById(id).addClass(cls);
+    const had = this.marked.get(cls) || new Set(), want = new Set(ids);
+    for (const id of had) if (!want.has(id)) this.cy.getElementById(id).removeClass(cls);
+    for (const id of want) if (!had.has(id)) this.cy.getElementById(id).addClass(cls);
+    this.marked.set(cls, want);
   }
 
   // Fit `ids` in the view, never closer than `maxZoom`: one small object must not fill the
@@ -265,14 +287,30 @@ export class GraphCanvas {
     return els.length;
   }
 
+  // Every render re-asserts the selection: when it holds already, nothing walks the elements.
   select(id) {
+    const el = id ? this.cy.getElementById(id) : null;
+    if (el && id === this.selected && el.selected()) return;
     this.cy.elements(":selected").unselect();
-    if (id) this.cy.getElementById(id).select();
+    if (el) el.select();
+    this.selected = id;
   }
 
   drawnNodeCount() { return this.cy.nodes('[kind != "group"]').length; }
 
   png() { return this.cy.png({ full: true, bg: "#ffffff", scale: 2 }); }
+}
+
+// Cytoscape draws the elements from a cached picture in layers; any element change marks that
+// picture stale for a quarter second, even a change to an element the picture does not hold (one
+// on the top layer, see overlay), and meanwhile every element is drawn one by one: each live
+// NodeAdded then cost frames of 100 ms and more at 5k nodes. Changes to elements that are in no
+// layer leave the picture as it is. (A renderer internal: see vendor/README.md.)
+function keepLayersOnTopChanges(cy) {
+  const layers = cy.renderer().data.lyrTxrCache;
+  const invalidate = layers.invalidateElements.bind(layers);
+  const inLayers = (el) => Object.values(el._private.rscratch.imgLayerCaches || {}).some(Boolean);
+  layers.invalidateElements = (eles) => invalidate(Array.from(eles).filter(inLayers));
 }
 
 // Where a scene node sits: its kind and its box; a change of either means remove and add again.

@@ -4,7 +4,7 @@
 import { GraphModel } from "./model.js";
 import { Subscriber } from "./subscriber.js";
 import { GraphCanvas } from "./render.js";
-import { buildScene } from "./scene.js";
+import { buildScene, growScene } from "./scene.js";
 import { legendEntries, EDGE_STYLES } from "./icons.js";
 import { Views } from "./views.js";
 import { search } from "./search.js";
@@ -30,6 +30,7 @@ let selection = state.sel ? { kind: "node", id: state.sel } : null;
 let needsLayout = true;
 let renderQueued = false;
 let graphMoved = false; // since the last render: the view is asked again
+let changes = []; // model events since the last render; null: the scene must be built again
 let searchPending = Boolean(state.q); // a search from a shared link is focused once drawn
 const flashes = [];
 const errors = [];
@@ -59,7 +60,7 @@ const historyCtl = new HistoryControl({
 
 const freshness = new Freshness();
 const problems = new Problems({
-  onChange: () => queueRender(),
+  onChange: () => { changes = null; queueRender(); },
   onPick: (id) => { select({ kind: "node", id }); canvas.focus([id]); },
   onError: reportError,
 });
@@ -115,9 +116,10 @@ function setConnection(status) {
 
 model.onChange((ev) => {
   graphMoved = true;
-  if (ev.kind === "reset") { needsLayout = true; refreshPickers(); }
+  if (ev.kind === "reset") { needsLayout = true; changes = null; refreshPickers(); }
   else {
     flashes.push(ev);
+    if (changes) changes.push(ev);
     if (ev.kind === "node" && ev.op !== "updated") refreshPickersSoon();
   }
   if (state.time === "live") problems.refreshSoon();
@@ -147,15 +149,22 @@ function doRender() {
   const t0 = performance.now();
   views.update(state, graphMoved);
   graphMoved = false;
-  freshness.update(model);
+  if (freshness.update(model)) changes = null;
   const byNode = problems.collect(model);
-  let view = views.visible(model);
-  if (PROBLEM_VIEWS.has(state.view)) {
-    const nodes = new Set(view.nodes);
-    for (const id of byNode.keys()) nodes.add(id);
-    view = { ...view, nodes };
+  const marks = { staleOrigins: freshness.staleOrigins, problems: byNode };
+  // A live change to the whole graph extends the scene; anything else builds it again.
+  const grown = !needsLayout && changes !== null && scene !== null && views.ids === null && !PROBLEM_VIEWS.has(state.view)
+    && views.settled(state) && growScene(scene, model, state, changes, marks);
+  changes = [];
+  if (!grown) {
+    let view = views.visible(model);
+    if (PROBLEM_VIEWS.has(state.view)) {
+      const nodes = new Set(view.nodes);
+      for (const id of byNode.keys()) nodes.add(id);
+      view = { ...view, nodes };
+    }
+    scene = buildScene(model, state, view, marks);
   }
-  scene = buildScene(model, state, view, { staleOrigins: freshness.staleOrigins, problems: byNode });
   const relayout = needsLayout;
   needsLayout = false;
   const added = canvas.render(scene, { relayout });
@@ -392,6 +401,7 @@ for (const b of document.querySelectorAll("[data-export]")) {
   b.addEventListener("click", () => {
     $("export-menu").hidden = true;
     const stamp = new Date().toISOString().replace(/[:.]/g, "-");
+    canvas.materialise([...canvas.pending.keys()]); // an image has every edge, at any zoom
     if (b.dataset.export === "png") download(`dragonscope-${stamp}.png`, canvas.cy.png({ full: true, bg: "#ffffff", scale: 2, output: "blob" }));
     else if (b.dataset.export === "svg") download(`dragonscope-${stamp}.svg`, toSvg(canvas.cy), "image/svg+xml");
     else download(`dragonscope-${stamp}.json`, toJson(model, scene), "application/json");

@@ -24,6 +24,8 @@ function edgeStyles() {
 // drawn at all (stroking thousands of invisible lines was most of a frame's cost); edges that
 // carry a highlight (selection, trace path, history diff) stay. No label is legible there either
 // (each type's min-zoomed-font-size is above its font size times this zoom), so none is measured.
+// An edge first met far out is not even given to Cytoscape (see `pending`): four in five
+// elements of a large view are edges, and each costs style, sorting and bounds on every change.
 export const EDGE_MIN_ZOOM = 0.2;
 const OVERLAY_SETTLE_MS = 2000;
 const OVERLAY_MAX = 400;
@@ -123,6 +125,7 @@ export class GraphCanvas {
     this.settleTimer = null;
     this.shown = { nodes: new Map(), edges: new Map() }; // id -> what it was drawn as
     this.marked = new Map(); // class -> ids that carry it (see setClass)
+    this.pending = new Map(); // edge id -> its definition, kept out of Cytoscape while far
     this.cy.on("zoom", () => this.levelOfDetail());
     keepLayersOnTopChanges(this.cy);
   }
@@ -135,6 +138,17 @@ export class GraphCanvas {
     if (far === this.far) return;
     this.far = far;
     this.cy.style(styleFor(far));
+    if (!far) this.materialise([...this.pending.keys()]);
+  }
+
+  // Give Cytoscape the pending edges among `ids` (they are about to be drawn or exported).
+  materialise(ids) {
+    const defs = [];
+    for (const id of ids) {
+      const def = this.pending.get(id);
+      if (def) { defs.push({ ...def, classes: this.withMarks(id, def.classes) }); this.pending.delete(id); }
+    }
+    if (defs.length) this.cy.add(defs);
   }
 
   // What a test asks of the level of detail: how many edges are drawn at the zoom shown.
@@ -155,7 +169,13 @@ export class GraphCanvas {
     const shown = this.shown;
     const depth = depthsOf(scene);
     cy.batch(() => {
-      for (const id of shown.edges.keys()) if (!scene.edges.has(id)) { cy.getElementById(id).remove(); shown.edges.delete(id); }
+      const pending = this.pending;
+      for (const id of shown.edges.keys()) {
+        if (scene.edges.has(id)) continue;
+        if (!pending.delete(id)) cy.getElementById(id).remove();
+        shown.edges.delete(id);
+      }
+      const gone = new Set();
       for (const [id, sig] of shown.nodes) {
         const s = scene.nodes.get(id);
         if (s && sig.place === placeOf(s)) continue;
@@ -163,6 +183,12 @@ export class GraphCanvas {
         el.connectedEdges().forEach((e) => shown.edges.delete(e.id()));
         el.remove();
         shown.nodes.delete(id);
+        gone.add(id);
+      }
+      if (gone.size) {
+        for (const [id, def] of pending) {
+          if (gone.has(def.data.source) || gone.has(def.data.target)) { pending.delete(id); shown.edges.delete(id); }
+        }
       }
       // New elements go in with one add() call, parents before children and with their
       // positions; existing ones are touched only when they changed, since every data() call
@@ -194,8 +220,14 @@ export class GraphCanvas {
       for (const e of scene.edges.values()) {
         const look = `${e.relation}|${e.count}`;
         const was = shown.edges.get(e.id);
-        if (was === undefined) fresh.push({ group: "edges", data: edgeData(e), classes: this.withMarks(e.id, e.real ? "" : "aggregate") });
-        else if (was !== look) cy.getElementById(e.id).data(edgeData(e));
+        if (was === undefined) {
+          const def = { group: "edges", data: edgeData(e), classes: e.real ? "" : "aggregate" };
+          if (this.far && !this.isMarked(e.id)) pending.set(e.id, def);
+          else fresh.push({ ...def, classes: this.withMarks(e.id, def.classes) });
+        } else if (was !== look) {
+          if (pending.has(e.id)) pending.get(e.id).data = edgeData(e);
+          else cy.getElementById(e.id).data(edgeData(e));
+        }
         shown.edges.set(e.id, look);
       }
       if (fresh.length) {
@@ -256,10 +288,16 @@ export class GraphCanvas {
     return out.trim();
   }
 
+  isMarked(id) {
+    for (const ids of this.marked.values()) if (ids.has(id)) return true;
+    return false;
+  }
+
   // Give `cls` to exactly `ids`. The ids that have it are remembered: asking Cytoscape which
   // elements have a class walks every element, on every render.
   setClass(cls, ids) {
     const had = this.marked.get(cls) || new Set(), want = new Set(ids);
+    this.materialise(want);
     for (const id of had) if (!want.has(id)) this.cy.getElementById(id).removeClass(cls);
     for (const id of want) if (!had.has(id)) this.cy.getElementById(id).addClass(cls);
     this.marked.set(cls, want);
@@ -289,6 +327,7 @@ export class GraphCanvas {
 
   // Every render re-asserts the selection: when it holds already, nothing walks the elements.
   select(id) {
+    if (id) this.materialise([id]);
     const el = id ? this.cy.getElementById(id) : null;
     if (el && id === this.selected && el.selected()) return;
     this.cy.elements(":selected").unselect();
@@ -298,7 +337,10 @@ export class GraphCanvas {
 
   drawnNodeCount() { return this.cy.nodes('[kind != "group"]').length; }
 
-  png() { return this.cy.png({ full: true, bg: "#ffffff", scale: 2 }); }
+  png() {
+    this.materialise([...this.pending.keys()]);
+    return this.cy.png({ full: true, bg: "#ffffff", scale: 2 });
+  }
 }
 
 // Cytoscape draws the elements from a cached picture in layers; any element change marks that

@@ -215,7 +215,35 @@ def test_labels_never_overlap(ui: UI) -> None:
     at_06 = {label["type"] for label in ui.js(SHOWN_LABELS, 0.6)}
     assert "lrouter" in at_06 and "lport" not in at_06
     assert "lport" in {label["type"] for label in ui.js(SHOWN_LABELS, 1.0)}
-    # Far out, edges thinner than a quarter pixel are not drawn; a selected one still is.
+
+
+# Zoom to each level in turn and count the edges drawn there, in one synchronous call: no
+# render of the page can come between a zoom and its count. Returns nothing Cytoscape owns.
+EDGES_DRAWN_AT = """(steps) => {
+  const canvas = window.dragonscope.canvas, cy = canvas.cy;
+  const middle = {x: cy.width() / 2, y: cy.height() / 2};
+  const counts = [];
+  for (const [zoom, select] of steps) {
+    cy.zoom({level: zoom, renderedPosition: middle});
+    cy.edges(':selected').unselect();
+    if (select) cy.edges()[0].select();
+    counts.push(canvas.drawnEdgeCount());
+  }
+  cy.edges(':selected').unselect();
+  return counts;
+}"""
+
+
+def test_far_edges_are_not_drawn(ui: UI) -> None:
+    ui.open()
+    # Far out, edges thinner than a quarter pixel are not drawn; a selected one still is; back
+    # in, every edge is drawn again. The level of detail follows the zoom shown, nothing else.
+    default = ui.js("window.dragonscope.canvas.cy.zoom()")
+    steps = [[default, False], [0.1, False], [0.1, True], [1.0, False], [default, False]]
+    shown, far, far_selected, near, back = ui.js(EDGES_DRAWN_AT, steps)
+    assert shown > 10 and near == back == shown
+    assert far == 0
+    assert far_selected == 1
 
 
 def test_search_by_ip_focuses_the_right_port(ui: UI) -> None:

@@ -151,8 +151,11 @@ export class GraphCanvas {
     if (defs.length) this.cy.add(defs);
   }
 
-  // What a test asks of the level of detail: how many edges are drawn at the zoom shown.
-  drawnEdgeCount() { return this.cy.edges().filter((e) => e.visible()).length; }
+  // What a test asks of the level of detail: how many edges are drawn at the zoom shown (read
+  // from each edge's style: Cytoscape's visible() may answer from before a restyle).
+  drawnEdgeCount() {
+    return this.cy.edges().filter((e) => e.pstyle("display").value !== "none" && e.pstyle("visibility").value === "visible").length;
+  }
 
   // Make the canvas show exactly `scene`. With relayout, every leaf gets a fresh position;
   // otherwise only new leaves are placed. Returns the ids of nodes added.

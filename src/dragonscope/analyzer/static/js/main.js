@@ -31,6 +31,7 @@ let needsLayout = true;
 let renderQueued = false;
 let graphMoved = false; // since the last render: the view is asked again
 let changes = []; // model events since the last render; null: the scene must be built again
+let booted = false; // the views and tenant names are known: the page may draw
 let searchPending = Boolean(state.q); // a search from a shared link is focused once drawn
 const flashes = [];
 const errors = [];
@@ -128,7 +129,7 @@ model.onChange((ev) => {
 
 // ---- rendering ----------------------------------------------------------------------------------
 function queueRender() {
-  if (renderQueued) return;
+  if (renderQueued || !booted) return;
   renderQueued = true;
   requestAnimationFrame(() => { renderQueued = false; render(); });
 }
@@ -471,13 +472,20 @@ async function start() {
   let status;
   try { status = await fetch("/api/status", { credentials: "same-origin" }); } catch { status = null; }
   if (status && status.status === 401) { showLogin(); return; }
-  try { await views.load(); } catch (err) { reportError(`views: ${err.message}`); }
-  try { setTenantNames((await api.getJson("/api/tenants")).Tenants); } catch (err) { if (err.status !== 404) reportError(`tenant names: ${err.message}`); }
-  problems.fetch();
-  buildPicker();
+  // The graph is asked for first: the analyzer builds its answer (megabytes, at 5k nodes and
+  // more) while the page loads the views and the tenant names, which must be known before
+  // anything is drawn.
   subscriber.filter = state.gremlin;
   if (state.time === "live") subscriber.start();
-  else historyCtl.restore();
+  await Promise.all([
+    views.load().catch((err) => reportError(`views: ${err.message}`)),
+    api.getJson("/api/tenants").then((t) => setTenantNames(t.Tenants), (err) => { if (err.status !== 404) reportError(`tenant names: ${err.message}`); }),
+  ]);
+  booted = true;
+  queueRender();
+  problems.fetch();
+  buildPicker();
+  if (state.time !== "live") historyCtl.restore();
   if (state.trace) { trace.setParams(state.trace); openTab("trace"); }
 }
 

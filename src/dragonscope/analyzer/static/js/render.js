@@ -65,7 +65,12 @@ const BASE_STYLE = [
     "curve-style": "haystack", "haystack-radius": 0, "target-arrow-shape": "none", "min-zoomed-font-size": 6,
   } },
 ];
-const FAR = [{ selector: "edge", style: { display: "none" } }, { selector: "node", style: { label: "" } }];
+const FAR = [
+  { selector: "edge", style: { display: "none" } },
+  // A node is a few pixels wide: a dot of its type's colour, not an icon drawn from its SVG.
+  { selector: "node", style: { label: "", "background-image": "none", "background-opacity": 1, "background-color": "data(fill)" } },
+  { selector: "node.group", style: { "background-opacity": 0.08 } },
+];
 const HIGHLIGHT_STYLE = [
   { selector: ".match", style: { "overlay-color": "#f59e0b", "overlay-opacity": 0.35, "overlay-padding": 8 } },
   { selector: "node:selected", style: { "overlay-color": "#155e75", "overlay-opacity": 0.25, "overlay-padding": 8 } },

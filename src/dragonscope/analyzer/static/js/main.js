@@ -31,6 +31,7 @@ let needsLayout = true;
 let renderQueued = false;
 let graphMoved = false; // since the last render: the view is asked again
 let changes = []; // model events since the last render; null: the scene must be built again
+const CHANGES_MAX = 1000;
 let booted = false; // the views and tenant names are known: the page may draw
 let searchPending = Boolean(state.q); // a search from a shared link is focused once drawn
 const flashes = [];
@@ -120,7 +121,7 @@ model.onChange((ev) => {
   if (ev.kind === "reset") { needsLayout = true; changes = null; refreshPickers(); }
   else {
     flashes.push(ev);
-    if (changes) changes.push(ev);
+    if (changes && changes.push(ev) > CHANGES_MAX) changes = null; // a backlog: build the scene again
     if (ev.kind === "node" && ev.op !== "updated") refreshPickersSoon();
   }
   if (state.time === "live") problems.refreshSoon();

@@ -127,6 +127,7 @@ export class GraphCanvas {
     this.cy.on("tap", (ev) => { if (ev.target === this.cy) onSelect(null); });
     this.far = false;
     this.onTop = new Set(); // elements drawn over the cached picture (see overlay)
+    this.toHold = new Set(); // new elements whose boxes grow to hold them at settle
     this.settleTimer = null;
     this.shown = { nodes: new Map(), edges: new Map() }; // id -> what it was drawn as
     this.marked = new Map(); // class -> ids that carry it (see setClass)
@@ -253,18 +254,30 @@ export class GraphCanvas {
           const neighbours = el.connectedEdges().map((e) => (e.source().id() === id ? e.target().id() : e.source().id()));
           const p = placeNew(cy, scene.nodes.get(id), neighbours, siblings.get(id));
           el.position(p);
-          const half = el.data("kind") === "group" ? el.data("w") / 2 : CELL / 2;
-          if (el.data("box")) growToHold(cy, el.data("box"), { x1: p.x - half, y1: p.y - half, x2: p.x + half, y2: p.y + half });
+          if (el.data("box")) this.toHold.add(el);
         }
+        if (!this.onTop.size) this.growBoxes(); // they joined the picture at once (see overlay)
       });
     }
     return added;
   }
 
+  // Grow the boxes of the elements in `toHold` so that they hold them. It waits for settle:
+  // a box is part of the cached picture, and changing it repaints every element.
+  growBoxes() {
+    for (const el of this.toHold) {
+      if (el.removed() || !el.data("box")) continue;
+      const p = el.position(), half = el.data("kind") === "group" ? el.data("w") / 2 : CELL / 2;
+      growToHold(this.cy, el.data("box"), { x1: p.x - half, y1: p.y - half, x2: p.x + half, y2: p.y + half });
+    }
+    this.toHold.clear();
+  }
+
   // Live additions go on Cytoscape's top ("drag") layer, over its cached picture of everything
   // else: a NodeAdded then repaints a few elements, not thousands (a change in the cached
-  // picture makes the next frames draw every element one by one). They join the picture
-  // when the changes pause, or when the top layer gets crowded: one full repaint.
+  // picture makes the next frames draw every element one by one). They join the picture, and
+  // their boxes grow to hold them, when the changes pause or when the top layer gets crowded:
+  // one full repaint.
   overlay(els) {
     const r = this.cy.renderer();
     els.forEach((el) => { el._private.rscratch.inDragLayer = true; this.onTop.add(el); });
@@ -276,6 +289,7 @@ export class GraphCanvas {
 
   settle() {
     const r = this.cy.renderer();
+    this.cy.batch(() => this.growBoxes());
     for (const el of this.onTop) if (!el.removed()) el._private.rscratch.inDragLayer = false;
     this.onTop.clear();
     r.updateCachedGrabbedEles();

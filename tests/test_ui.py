@@ -160,6 +160,20 @@ def test_page_loads_the_demo_topology(ui: UI) -> None:
     assert ui.page.inner_text("#counts").startswith(f"{total} nodes")
 
 
+# Whether the page's scene equals one built from scratch from its model (same view, marks).
+SCENE_AS_BUILT = """async () => {
+  const { buildScene } = await import('/static/js/scene.js');
+  const d = window.dragonscope;
+  const view = { nodes: new Set(d.model.nodes.keys()), edgeOk: () => true };
+  const marks = { staleOrigins: d.freshness.staleOrigins, problems: d.problems.byNode };
+  const built = buildScene(d.model, d.state, view, marks);
+  const byKey = (a, b) => (a[0] < b[0] ? -1 : 1);
+  const canon = (s) => JSON.stringify([[...s.nodes.entries()].sort(byKey),
+    [...s.edges.entries()].sort(byKey), s.drawn, s.visibleCount]);
+  return canon(built) === canon(d.scene);
+}"""
+
+
 def test_a_port_created_in_the_nb_appears_live_and_goes_away(ui: UI, nb: EtcdServer) -> None:
     ui.open()
     renders = ui.js("window.dragonscope.renders")
@@ -170,6 +184,8 @@ def test_a_port_created_in_the_nb_appears_live_and_goes_away(ui: UI, nb: EtcdSer
     found = wait_until(lambda: ui.node_for(port["id"]))
     wait_until(lambda: ui.on_canvas(found["id"]), timeout=10)
     assert ui.js("window.dragonscope.renders") > renders  # the same page, re-rendered: no reload
+    # The scene, extended in place by the live events, is the one a full build gives.
+    assert ui.js(SCENE_AS_BUILT)
     # Drawn over the cached picture first, then part of it once the changes pause.
     wait_until(lambda: ui.js("window.dragonscope.canvas.onTop.size") == 0, timeout=10)
     assert ui.on_canvas(found["id"])

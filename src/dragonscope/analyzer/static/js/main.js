@@ -33,6 +33,8 @@ let graphMoved = false; // since the last render: the view is asked again
 let changes = []; // model events since the last render; null: the scene must be built again
 const CHANGES_MAX = 1000;
 let booted = false; // the views and tenant names are known: the page may draw
+let renderWanted = false; // a render was asked for before the page could draw
+let problemsAsked = false; // since start: the analyzer's problems were asked for
 let searchPending = Boolean(state.q); // a search from a shared link is focused once drawn
 const flashes = [];
 const errors = [];
@@ -130,7 +132,8 @@ model.onChange((ev) => {
 
 // ---- rendering ----------------------------------------------------------------------------------
 function queueRender() {
-  if (renderQueued || !booted) return;
+  if (!booted) { renderWanted = true; return; }
+  if (renderQueued) return;
   renderQueued = true;
   requestAnimationFrame(() => { renderQueued = false; render(); });
 }
@@ -187,6 +190,9 @@ function doRender() {
   debug.lastRender = performance.now();
   debug.renderMs = debug.lastRender - t0; // the page's own share of a frame (the scene, not the paint)
   if (views.settled(state)) debug.ready = true; // what is drawn is the view asked for
+  // The analyzer is asked for its problems once the graph is drawn: computing them (half a
+  // second at 5k nodes) delayed its answer to the page's first question, the graph.
+  if (debug.ready && !problemsAsked) { problemsAsked = true; problems.fetch(); }
 }
 
 function updateCounts() {
@@ -483,8 +489,8 @@ async function start() {
     api.getJson("/api/tenants").then((t) => setTenantNames(t.Tenants), (err) => { if (err.status !== 404) reportError(`tenant names: ${err.message}`); }),
   ]);
   booted = true;
-  queueRender();
-  problems.fetch();
+  problemsAsked = false;
+  if (renderWanted) queueRender();
   buildPicker();
   if (state.time !== "live") historyCtl.restore();
   if (state.trace) { trace.setParams(state.trace); openTab("trace"); }

@@ -34,7 +34,6 @@ let changes = []; // model events since the last render; null: the scene must be
 const CHANGES_MAX = 1000;
 let booted = false; // the views and tenant names are known: the page may draw
 let renderWanted = false; // a render was asked for before the page could draw
-let problemsAsked = false; // since start: the analyzer's problems were asked for
 let searchPending = Boolean(state.q); // a search from a shared link is focused once drawn
 const flashes = [];
 const errors = [];
@@ -190,9 +189,6 @@ function doRender() {
   debug.lastRender = performance.now();
   debug.renderMs = debug.lastRender - t0; // the page's own share of a frame (the scene, not the paint)
   if (views.settled(state)) debug.ready = true; // what is drawn is the view asked for
-  // The analyzer is asked for its problems once the graph is drawn: computing them (half a
-  // second at 5k nodes) delayed its answer to the page's first question, the graph.
-  if (debug.ready && !problemsAsked) { problemsAsked = true; problems.fetch(); }
 }
 
 function updateCounts() {
@@ -489,8 +485,8 @@ async function start() {
     api.getJson("/api/tenants").then((t) => setTenantNames(t.Tenants), (err) => { if (err.status !== 404) reportError(`tenant names: ${err.message}`); }),
   ]);
   booted = true;
-  problemsAsked = false;
   if (renderWanted) queueRender();
+  problems.fetch();
   buildPicker();
   if (state.time !== "live") historyCtl.restore();
   if (state.trace) { trace.setParams(state.trace); openTab("trace"); }

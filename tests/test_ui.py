@@ -160,6 +160,20 @@ def test_page_loads_the_demo_topology(ui: UI) -> None:
     assert ui.page.inner_text("#counts").startswith(f"{total} nodes")
 
 
+# Whether the page's scene equals one built from scratch from its model (same view, marks).
+SCENE_AS_BUILT = """async () => {
+  const { buildScene } = await import('/static/js/scene.js');
+  const d = window.dragonscope;
+  const view = { nodes: new Set(d.model.nodes.keys()), edgeOk: () => true };
+  const marks = { staleOrigins: d.freshness.staleOrigins, problems: d.problems.byNode };
+  const built = buildScene(d.model, d.state, view, marks);
+  const byKey = (a, b) => (a[0] < b[0] ? -1 : 1);
+  const canon = (s) => JSON.stringify([[...s.nodes.entries()].sort(byKey),
+    [...s.edges.entries()].sort(byKey), s.drawn, s.visibleCount]);
+  return canon(built) === canon(d.scene);
+}"""
+
+
 def test_a_port_created_in_the_nb_appears_live_and_goes_away(ui: UI, nb: EtcdServer) -> None:
     ui.open()
     renders = ui.js("window.dragonscope.renders")
@@ -170,6 +184,8 @@ def test_a_port_created_in_the_nb_appears_live_and_goes_away(ui: UI, nb: EtcdSer
     found = wait_until(lambda: ui.node_for(port["id"]))
     wait_until(lambda: ui.on_canvas(found["id"]), timeout=10)
     assert ui.js("window.dragonscope.renders") > renders  # the same page, re-rendered: no reload
+    # The scene, extended in place by the live events, is the one a full build gives.
+    assert ui.js(SCENE_AS_BUILT)
     # Drawn over the cached picture first, then part of it once the changes pause.
     wait_until(lambda: ui.js("window.dragonscope.canvas.onTop.size") == 0, timeout=10)
     assert ui.on_canvas(found["id"])
@@ -215,7 +231,35 @@ def test_labels_never_overlap(ui: UI) -> None:
     at_06 = {label["type"] for label in ui.js(SHOWN_LABELS, 0.6)}
     assert "lrouter" in at_06 and "lport" not in at_06
     assert "lport" in {label["type"] for label in ui.js(SHOWN_LABELS, 1.0)}
-    # Far out, edges thinner than a quarter pixel are not drawn; a selected one still is.
+
+
+# Zoom to each level in turn and count the edges drawn there, in one synchronous call: no
+# render of the page can come between a zoom and its count. Returns nothing Cytoscape owns.
+EDGES_DRAWN_AT = """(steps) => {
+  const canvas = window.dragonscope.canvas, cy = canvas.cy;
+  const middle = {x: cy.width() / 2, y: cy.height() / 2};
+  const counts = [];
+  for (const [zoom, select] of steps) {
+    cy.zoom({level: zoom, renderedPosition: middle});
+    cy.edges(':selected').unselect();
+    if (select) cy.edges()[0].select();
+    counts.push(canvas.drawnEdgeCount());
+  }
+  cy.edges(':selected').unselect();
+  return counts;
+}"""
+
+
+def test_far_edges_are_not_drawn(ui: UI) -> None:
+    ui.open()
+    # Far out, edges thinner than a quarter pixel are not drawn; a selected one still is; back
+    # in, every edge is drawn again. The level of detail follows the zoom shown, nothing else.
+    default = ui.js("window.dragonscope.canvas.cy.zoom()")
+    steps = [[default, False], [0.1, False], [0.1, True], [1.0, False], [default, False]]
+    shown, far, far_selected, near, back = ui.js(EDGES_DRAWN_AT, steps)
+    assert shown > 10 and near == back == shown
+    assert far == 0
+    assert far_selected == 1
 
 
 def test_search_by_ip_focuses_the_right_port(ui: UI) -> None:

@@ -4,7 +4,8 @@
 //              Open vSwitch, each bridge inside its chassis and each VM interface, with its
 //              OVS port, inside a box of the logical port it carries
 //   router   – networks (with their ports) around the router they attach to
-// Returns {parentOf: Map(nodeId -> groupId), groups: Map(groupId -> {id, label, type, parent, owner})}.
+// Returns {parentOf: Map(nodeId -> groupId), groups: Map(groupId -> {id, label, type, parent, owner}),
+// tenantNodes: Map(tenant -> id of its tenant node)}.
 
 import { labelOf as label, tenantName, shortId } from "./labels.js";
 
@@ -17,15 +18,16 @@ export function computeGroups(model, visible, mode) {
     if (!groups.has(id)) groups.set(id, { id, parent: null, owner: null, ...props });
     return groups.get(id);
   };
-  const ownerOf = (id) => {
-    const o = model.owner(id);
-    return o && visible.has(o) ? o : null;
-  };
+  // Each visible node's visible owner, asked of the model once per node.
+  const owners = new Map();
   const owns = new Map(); // owner id -> count of visible owned children
   for (const id of visible) {
-    const o = ownerOf(id);
-    if (o) owns.set(o, (owns.get(o) || 0) + 1);
+    const o = model.owner(id);
+    if (o === null || !visible.has(o)) continue;
+    owners.set(id, o);
+    owns.set(o, (owns.get(o) || 0) + 1);
   }
+  const ownerOf = (id) => owners.get(id) || null;
   // Objects with no owner go in their tenant's box: the tenant node's own box when the
   // topology has one, else a box of our own.
   const tenantNodes = new Map();
@@ -54,7 +56,7 @@ export function computeGroups(model, visible, mode) {
 
   if (mode === "physical") {
     physicalGroups(model, visible, ensure, parentOf);
-    return { parentOf, groups };
+    return { parentOf, groups, tenantNodes };
   }
 
   // logical and router: nesting on ownership.
@@ -95,7 +97,7 @@ export function computeGroups(model, visible, mode) {
     for (const [id, p] of parentOf) if (p.startsWith("tenant:")) parentOf.delete(id);
     for (const g of groups.values()) if (g.parent && g.parent.startsWith("tenant:")) g.parent = null;
   }
-  return { parentOf, groups };
+  return { parentOf, groups, tenantNodes };
 }
 
 const OVS_TYPES = new Set(["ovsbridge", "ovsport", "ofrule"]);

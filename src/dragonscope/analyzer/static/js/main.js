@@ -4,7 +4,7 @@
 import { GraphModel } from "./model.js";
 import { Subscriber } from "./subscriber.js";
 import { GraphCanvas } from "./render.js";
-import { buildScene } from "./scene.js";
+import { buildScene, growScene } from "./scene.js";
 import { legendEntries, EDGE_STYLES } from "./icons.js";
 import { Views } from "./views.js";
 import { search } from "./search.js";
@@ -30,6 +30,10 @@ let selection = state.sel ? { kind: "node", id: state.sel } : null;
 let needsLayout = true;
 let renderQueued = false;
 let graphMoved = false; // since the last render: the view is asked again
+let changes = []; // model events since the last render; null: the scene must be built again
+const CHANGES_MAX = 1000;
+let booted = false; // the views and tenant names are known: the page may draw
+let renderWanted = false; // a render was asked for before the page could draw
 let searchPending = Boolean(state.q); // a search from a shared link is focused once drawn
 const flashes = [];
 const errors = [];
@@ -59,7 +63,7 @@ const historyCtl = new HistoryControl({
 
 const freshness = new Freshness();
 const problems = new Problems({
-  onChange: () => queueRender(),
+  onChange: () => { changes = null; queueRender(); },
   onPick: (id) => { select({ kind: "node", id }); canvas.focus([id]); },
   onError: reportError,
 });
@@ -115,9 +119,10 @@ function setConnection(status) {
 
 model.onChange((ev) => {
   graphMoved = true;
-  if (ev.kind === "reset") { needsLayout = true; refreshPickers(); }
+  if (ev.kind === "reset") { needsLayout = true; changes = null; refreshPickers(); }
   else {
     flashes.push(ev);
+    if (changes && changes.push(ev) > CHANGES_MAX) changes = null; // a backlog: build the scene again
     if (ev.kind === "node" && ev.op !== "updated") refreshPickersSoon();
   }
   if (state.time === "live") problems.refreshSoon();
@@ -126,6 +131,7 @@ model.onChange((ev) => {
 
 // ---- rendering ----------------------------------------------------------------------------------
 function queueRender() {
+  if (!booted) { renderWanted = true; return; }
   if (renderQueued) return;
   renderQueued = true;
   requestAnimationFrame(() => { renderQueued = false; render(); });
@@ -147,15 +153,22 @@ function doRender() {
   const t0 = performance.now();
   views.update(state, graphMoved);
   graphMoved = false;
-  freshness.update(model);
+  if (freshness.update(model)) changes = null;
   const byNode = problems.collect(model);
-  let view = views.visible(model);
-  if (PROBLEM_VIEWS.has(state.view)) {
-    const nodes = new Set(view.nodes);
-    for (const id of byNode.keys()) nodes.add(id);
-    view = { ...view, nodes };
+  const marks = { staleOrigins: freshness.staleOrigins, problems: byNode };
+  // A live change to the whole graph extends the scene; anything else builds it again.
+  const grown = !needsLayout && changes !== null && scene !== null && views.ids === null && !PROBLEM_VIEWS.has(state.view)
+    && views.settled(state) && growScene(scene, model, state, changes, marks);
+  changes = [];
+  if (!grown) {
+    let view = views.visible(model);
+    if (PROBLEM_VIEWS.has(state.view)) {
+      const nodes = new Set(view.nodes);
+      for (const id of byNode.keys()) nodes.add(id);
+      view = { ...view, nodes };
+    }
+    scene = buildScene(model, state, view, marks);
   }
-  scene = buildScene(model, state, view, { staleOrigins: freshness.staleOrigins, problems: byNode });
   const relayout = needsLayout;
   needsLayout = false;
   const added = canvas.render(scene, { relayout });
@@ -308,6 +321,7 @@ function fillSelect(sel, choices, current) {
 
 let pickerTimer = null;
 let shownPortNames = null;
+let portNamesStale = true;
 const pickerChoices = new Map(); // view -> Map(value -> choice), kept while a filter hides some
 function refreshPickersSoon() { clearTimeout(pickerTimer); pickerTimer = setTimeout(refreshPickers, 500); }
 function refreshPickers() {
@@ -322,13 +336,23 @@ function refreshPickers() {
   }
   const current = argSelect(state.view);
   if (current && !state.arg && current.value) { state.arg = current.value; writeHash(state); queueRender(); }
-  const names = [...model.nodes.values()].filter((n) => n.Metadata.Type === "lport").map(portRef).sort().slice(0, 2000);
   reach.refreshChoices();
+  portNamesStale = true;
+  if ([$("trace-from"), $("trace-to")].includes(document.activeElement)) fillPortNames();
+}
+
+// The trace's port suggestions (thousands of options) are built when a trace field is entered,
+// not on every live change of the ports.
+function fillPortNames() {
+  if (!portNamesStale) return;
+  portNamesStale = false;
+  const names = [...model.nodes.values()].filter((n) => n.Metadata.Type === "lport").map(portRef).sort().slice(0, 2000);
   const key = names.join("\n");
-  if (key === shownPortNames) return; // live churn mostly leaves the list as it was
+  if (key === shownPortNames) return;
   shownPortNames = key;
   $("port-names").replaceChildren(...names.map((v) => { const o = document.createElement("option"); o.value = v; return o; }));
 }
+for (const id of ["trace-from", "trace-to"]) $(id).addEventListener("focus", fillPortNames);
 
 function syncControls() {
   for (const b of document.querySelectorAll("[data-view]")) b.classList.toggle("active", b.dataset.view === state.view);
@@ -381,6 +405,7 @@ for (const b of document.querySelectorAll("[data-export]")) {
   b.addEventListener("click", () => {
     $("export-menu").hidden = true;
     const stamp = new Date().toISOString().replace(/[:.]/g, "-");
+    canvas.materialise([...canvas.pending.keys()]); // an image has every edge, at any zoom
     if (b.dataset.export === "png") download(`dragonscope-${stamp}.png`, canvas.cy.png({ full: true, bg: "#ffffff", scale: 2, output: "blob" }));
     else if (b.dataset.export === "svg") download(`dragonscope-${stamp}.svg`, toSvg(canvas.cy), "image/svg+xml");
     else download(`dragonscope-${stamp}.json`, toJson(model, scene), "application/json");
@@ -450,13 +475,20 @@ async function start() {
   let status;
   try { status = await fetch("/api/status", { credentials: "same-origin" }); } catch { status = null; }
   if (status && status.status === 401) { showLogin(); return; }
-  try { await views.load(); } catch (err) { reportError(`views: ${err.message}`); }
-  try { setTenantNames((await api.getJson("/api/tenants")).Tenants); } catch (err) { if (err.status !== 404) reportError(`tenant names: ${err.message}`); }
-  problems.fetch();
-  buildPicker();
+  // The graph is asked for first: the analyzer builds its answer (megabytes, at 5k nodes and
+  // more) while the page loads the views and the tenant names, which must be known before
+  // anything is drawn.
   subscriber.filter = state.gremlin;
   if (state.time === "live") subscriber.start();
-  else historyCtl.restore();
+  await Promise.all([
+    views.load().catch((err) => reportError(`views: ${err.message}`)),
+    api.getJson("/api/tenants").then((t) => setTenantNames(t.Tenants), (err) => { if (err.status !== 404) reportError(`tenant names: ${err.message}`); }),
+  ]);
+  booted = true;
+  if (renderWanted) queueRender();
+  problems.fetch();
+  buildPicker();
+  if (state.time !== "live") historyCtl.restore();
   if (state.trace) { trace.setParams(state.trace); openTab("trace"); }
 }
 

@@ -44,6 +44,7 @@ export class GraphModel {
     this.edges = new Map();
     this.out = new Map();   // node id -> Set(edge id)
     this.in = new Map();
+    this.owners = new Map(); // node id -> id of its ownership edge (asked for every node, every render)
     this.listeners = [];
   }
 
@@ -52,7 +53,7 @@ export class GraphModel {
   emit(event) { for (const fn of this.listeners) fn(event); }
 
   reset(graph) {
-    this.nodes.clear(); this.edges.clear(); this.out.clear(); this.in.clear();
+    this.nodes.clear(); this.edges.clear(); this.out.clear(); this.in.clear(); this.owners.clear();
     for (const n of graph.Nodes || []) this._addNode(n);
     for (const e of graph.Edges || []) this._addEdge(e);
     this.emit({ kind: "reset" });
@@ -73,6 +74,7 @@ export class GraphModel {
     this.edges.set(e.ID, e);
     this.out.get(e.Parent).add(e.ID);
     this.in.get(e.Child).add(e.ID);
+    if (e.Metadata.RelationType === "ownership" && !this.owners.has(e.Child)) this.owners.set(e.Child, e.ID);
     return true;
   }
 
@@ -82,6 +84,7 @@ export class GraphModel {
     this.edges.delete(id);
     this.out.get(e.Parent)?.delete(id);
     this.in.get(e.Child)?.delete(id);
+    if (this.owners.get(e.Child) === id) this._findOwner(e.Child);
     return true;
   }
 
@@ -109,6 +112,7 @@ export class GraphModel {
           else if (op.Type === wire.OP_DELETE) deletePath(el.Metadata, op.Key);
         }
         el.Revision = o.Revision; el.UpdatedAt = o.UpdatedAt;
+        if (!isNode) this._findOwner(el.Child);
         this.emit({ kind: isNode ? "node" : "edge", op: "updated", id: o.ID });
         break;
       }
@@ -128,6 +132,7 @@ export class GraphModel {
         const e = this.edges.get(o.ID);
         if (!e) { if (this._addEdge(o)) this.emit({ kind: "edge", op: "added", id: o.ID }); break; }
         e.Metadata = o.Metadata || {}; e.UpdatedAt = o.UpdatedAt;
+        this._findOwner(e.Child);
         this.emit({ kind: "edge", op: "updated", id: o.ID });
         break;
       }
@@ -149,10 +154,15 @@ export class GraphModel {
 
   // The ownership parent of a node (a node has at most one, as in Skydive).
   owner(id) {
+    const eid = this.owners.get(id);
+    return eid === undefined ? null : this.edges.get(eid).Parent;
+  }
+
+  // Look again for the ownership edge of `id`, after one of its edges went or changed relation.
+  _findOwner(id) {
+    this.owners.delete(id);
     for (const eid of this.in.get(id) || []) {
-      const e = this.edges.get(eid);
-      if (e.Metadata.RelationType === "ownership") return e.Parent;
+      if (this.edges.get(eid).Metadata.RelationType === "ownership") { this.owners.set(id, eid); return; }
     }
-    return null;
   }
 }

@@ -22,7 +22,10 @@ function edgeStyles() {
 
 // Level of detail: below this zoom an edge is under a quarter of a pixel wide, so it is not
 // drawn at all (stroking thousands of invisible lines was most of a frame's cost); edges that
-// carry a highlight (selection, trace path, history diff) stay.
+// carry a highlight (selection, trace path, history diff) stay. No label is legible there either
+// (each type's min-zoomed-font-size is above its font size times this zoom), so none is measured.
+// An edge first met far out is not even given to Cytoscape (see `pending`): four in five
+// elements of a large view are edges, and each costs style, sorting and bounds on every change.
 export const EDGE_MIN_ZOOM = 0.2;
 const OVERLAY_SETTLE_MS = 2000;
 const OVERLAY_MAX = 400;
@@ -62,27 +65,32 @@ const BASE_STYLE = [
     "curve-style": "haystack", "haystack-radius": 0, "target-arrow-shape": "none", "min-zoomed-font-size": 6,
   } },
 ];
-const FAR_EDGES = { selector: "edge", style: { visibility: "hidden" } };
+const FAR = [
+  { selector: "edge", style: { display: "none" } },
+  // A node is a few pixels wide: a dot of its type's colour, not an icon drawn from its SVG.
+  { selector: "node", style: { label: "", "background-image": "none", "background-opacity": 1, "background-color": "data(fill)" } },
+  { selector: "node.group", style: { "background-opacity": 0.08 } },
+];
 const HIGHLIGHT_STYLE = [
   { selector: ".match", style: { "overlay-color": "#f59e0b", "overlay-opacity": 0.35, "overlay-padding": 8 } },
   { selector: "node:selected", style: { "overlay-color": "#155e75", "overlay-opacity": 0.25, "overlay-padding": 8 } },
-  { selector: "edge:selected", style: { visibility: "visible", "line-color": "#155e75", width: 4 } },
+  { selector: "edge:selected", style: { display: "element", "line-color": "#155e75", width: 4 } },
   { selector: ".flash-added", style: { "overlay-color": "#16a34a", "overlay-opacity": 0.45, "overlay-padding": 10 } },
   { selector: ".flash-updated", style: { "overlay-color": "#2563eb", "overlay-opacity": 0.35, "overlay-padding": 10 } },
   { selector: ".flash-deleted", style: { "overlay-color": "#dc2626", "overlay-opacity": 0.55, "overlay-padding": 10, opacity: 0.5 } },
   { selector: ".dim", style: { opacity: 0.18 } },
   { selector: "node.on-path", style: { "overlay-color": "#f59e0b", "overlay-opacity": 0.4, "overlay-padding": 9 } },
-  { selector: "edge.on-path", style: { visibility: "visible", "line-color": "#f59e0b", width: 5, opacity: 1, "z-index": 9 } },
+  { selector: "edge.on-path", style: { display: "element", "line-color": "#f59e0b", width: 5, opacity: 1, "z-index": 9 } },
   { selector: "node.hop-current", style: { "overlay-color": "#7c3aed", "overlay-opacity": 0.5, "overlay-padding": 12 } },
   { selector: "node.drop-point", style: { "overlay-color": "#dc2626", "overlay-opacity": 0.6, "overlay-padding": 12, "border-width": 3, "border-color": "#dc2626" } },
   { selector: "node.diff-added", style: { "overlay-color": "#16a34a", "overlay-opacity": 0.4, "overlay-padding": 8 } },
   { selector: "node.diff-removed", style: { "overlay-color": "#dc2626", "overlay-opacity": 0.4, "overlay-padding": 8, opacity: 0.55 } },
   { selector: "node.diff-changed", style: { "overlay-color": "#d97706", "overlay-opacity": 0.4, "overlay-padding": 8 } },
-  { selector: "edge.diff-added", style: { visibility: "visible", "line-color": "#16a34a", width: 3, opacity: 1 } },
-  { selector: "edge.diff-removed", style: { visibility: "visible", "line-color": "#dc2626", "line-style": "dashed", width: 3, opacity: 0.8 } },
-  { selector: "edge.diff-changed", style: { visibility: "visible", "line-color": "#d97706", width: 3, opacity: 1 } },
+  { selector: "edge.diff-added", style: { display: "element", "line-color": "#16a34a", width: 3, opacity: 1 } },
+  { selector: "edge.diff-removed", style: { display: "element", "line-color": "#dc2626", "line-style": "dashed", width: 3, opacity: 0.8 } },
+  { selector: "edge.diff-changed", style: { display: "element", "line-color": "#d97706", width: 3, opacity: 1 } },
 ];
-const styleFor = (far) => [...BASE_STYLE, ...(far ? [FAR_EDGES] : []), ...HIGHLIGHT_STYLE];
+const styleFor = (far) => [...BASE_STYLE, ...(far ? FAR : []), ...HIGHLIGHT_STYLE];
 
 function nodeData(n) {
   const data = { id: n.id, label: n.label, type: n.type, kind: n.kind, fill: colourFor(n.type) };
@@ -93,7 +101,9 @@ function nodeData(n) {
 }
 
 function nodeClasses(n) {
-  return [n.kind === "group" ? "group" : "", n.kind === "collapsed" ? "collapsed" : "", ...(n.classes || [])].filter(Boolean).join(" ");
+  const kind = n.kind === "group" || n.kind === "collapsed" ? n.kind : "";
+  const own = n.classes && n.classes.length ? n.classes.join(" ") : "";
+  return kind && own ? `${kind} ${own}` : kind || own;
 }
 
 function edgeData(e) {
@@ -117,17 +127,40 @@ export class GraphCanvas {
     this.cy.on("tap", (ev) => { if (ev.target === this.cy) onSelect(null); });
     this.far = false;
     this.onTop = new Set(); // elements drawn over the cached picture (see overlay)
+    this.toHold = new Set(); // new elements whose boxes grow to hold them at settle
     this.settleTimer = null;
     this.shown = { nodes: new Map(), edges: new Map() }; // id -> what it was drawn as
+    this.marked = new Map(); // class -> ids that carry it (see setClass)
+    this.pending = new Map(); // edge id -> its definition, kept out of Cytoscape while far
     this.cy.on("zoom", () => this.levelOfDetail());
+    keepLayersOnTopChanges(this.cy);
   }
 
-  // Swap the stylesheet when the zoom crosses EDGE_MIN_ZOOM (one restyle per crossing).
+  // The stylesheet follows the zoom shown (one restyle when it crosses EDGE_MIN_ZOOM). A render
+  // that is about to fit the view passes the zoom it will show, so that the elements it adds are
+  // styled once.
   levelOfDetail(zoom = this.cy.zoom()) {
     const far = zoom < EDGE_MIN_ZOOM;
     if (far === this.far) return;
     this.far = far;
     this.cy.style(styleFor(far));
+    if (!far) this.materialise([...this.pending.keys()]);
+  }
+
+  // Give Cytoscape the pending edges among `ids` (they are about to be drawn or exported).
+  materialise(ids) {
+    const defs = [];
+    for (const id of ids) {
+      const def = this.pending.get(id);
+      if (def) { defs.push({ ...def, classes: this.withMarks(id, def.classes) }); this.pending.delete(id); }
+    }
+    if (defs.length) this.cy.add(defs);
+  }
+
+  // What a test asks of the level of detail: how many edges are drawn at the zoom shown (read
+  // from each edge's style: Cytoscape's visible() may answer from before a restyle).
+  drawnEdgeCount() {
+    return this.cy.edges().filter((e) => e.pstyle("display").value !== "none" && e.pstyle("visibility").value === "visible").length;
   }
 
   // Make the canvas show exactly `scene`. With relayout, every leaf gets a fresh position;
@@ -145,7 +178,13 @@ export class GraphCanvas {
     const shown = this.shown;
     const depth = depthsOf(scene);
     cy.batch(() => {
-      for (const id of shown.edges.keys()) if (!scene.edges.has(id)) { cy.getElementById(id).remove(); shown.edges.delete(id); }
+      const pending = this.pending;
+      for (const id of shown.edges.keys()) {
+        if (scene.edges.has(id)) continue;
+        if (!pending.delete(id)) cy.getElementById(id).remove();
+        shown.edges.delete(id);
+      }
+      const gone = new Set();
       for (const [id, sig] of shown.nodes) {
         const s = scene.nodes.get(id);
         if (s && sig.place === placeOf(s)) continue;
@@ -153,26 +192,33 @@ export class GraphCanvas {
         el.connectedEdges().forEach((e) => shown.edges.delete(e.id()));
         el.remove();
         shown.nodes.delete(id);
+        gone.add(id);
+      }
+      if (gone.size) {
+        for (const [id, def] of pending) {
+          if (gone.has(def.data.source) || gone.has(def.data.target)) { pending.delete(id); shown.edges.delete(id); }
+        }
       }
       // New elements go in with one add() call, parents before children and with their
       // positions; existing ones are touched only when they changed, since every data() call
       // makes Cytoscape restyle the element.
       const fresh = [];
       for (const n of scene.nodes.values()) {
-        const data = nodeData(n), classes = nodeClasses(n);
-        if (n.kind === "group") data.z = depth.get(n.id);  // inner boxes over outer ones
-        const look = `${data.label}|${data.type}|${classes}|${data.z}`;
+        const classes = nodeClasses(n);
+        const z = n.kind === "group" ? depth.get(n.id) : undefined; // inner boxes over outer ones
+        const look = `${n.label}|${n.type}|${classes}|${z}`;
         const p = positions && positions.get(n.id);
         const was = shown.nodes.get(n.id);
+        if (was && was.look === look && !p) continue;
+        const data = nodeData(n);
+        if (z !== undefined) data.z = z;
         if (was) {
-          if (was.look !== look || p) {
-            const el = cy.getElementById(n.id);
-            if (was.look !== look) { el.data(data); el.classes(classes); was.look = look; }
-            if (p) { el.position({ x: p.x, y: p.y }); if (p.w) el.data({ w: p.w, h: p.h }); }
-          }
+          const el = cy.getElementById(n.id);
+          if (was.look !== look) { el.data(data); el.classes(this.withMarks(n.id, classes)); was.look = look; }
+          if (p) { el.position({ x: p.x, y: p.y }); if (p.w) el.data({ w: p.w, h: p.h }); }
         } else {
           if (n.kind === "group") Object.assign(data, p ? { w: p.w, h: p.h } : { w: CELL * 2, h: CELL * 2 });
-          const def = { group: "nodes", data, classes };
+          const def = { group: "nodes", data, classes: this.withMarks(n.id, classes) };
           if (p) def.position = { x: p.x, y: p.y };
           fresh.push(def);
           added.push(n.id);
@@ -183,8 +229,14 @@ export class GraphCanvas {
       for (const e of scene.edges.values()) {
         const look = `${e.relation}|${e.count}`;
         const was = shown.edges.get(e.id);
-        if (was === undefined) fresh.push({ group: "edges", data: edgeData(e), classes: e.real ? "" : "aggregate" });
-        else if (was !== look) cy.getElementById(e.id).data(edgeData(e));
+        if (was === undefined) {
+          const def = { group: "edges", data: edgeData(e), classes: e.real ? "" : "aggregate" };
+          if (this.far && !this.isMarked(e.id)) pending.set(e.id, def);
+          else fresh.push({ ...def, classes: this.withMarks(e.id, def.classes) });
+        } else if (was !== look) {
+          if (pending.has(e.id)) pending.get(e.id).data = edgeData(e);
+          else cy.getElementById(e.id).data(edgeData(e));
+        }
         shown.edges.set(e.id, look);
       }
       if (fresh.length) {
@@ -202,18 +254,30 @@ export class GraphCanvas {
           const neighbours = el.connectedEdges().map((e) => (e.source().id() === id ? e.target().id() : e.source().id()));
           const p = placeNew(cy, scene.nodes.get(id), neighbours, siblings.get(id));
           el.position(p);
-          const half = el.data("kind") === "group" ? el.data("w") / 2 : CELL / 2;
-          if (el.data("box")) growToHold(cy, el.data("box"), { x1: p.x - half, y1: p.y - half, x2: p.x + half, y2: p.y + half });
+          if (el.data("box")) this.toHold.add(el);
         }
+        if (!this.onTop.size) this.growBoxes(); // they joined the picture at once (see overlay)
       });
     }
     return added;
   }
 
+  // Grow the boxes of the elements in `toHold` so that they hold them. It waits for settle:
+  // a box is part of the cached picture, and changing it repaints every element.
+  growBoxes() {
+    for (const el of this.toHold) {
+      if (el.removed() || !el.data("box")) continue;
+      const p = el.position(), half = el.data("kind") === "group" ? el.data("w") / 2 : CELL / 2;
+      growToHold(this.cy, el.data("box"), { x1: p.x - half, y1: p.y - half, x2: p.x + half, y2: p.y + half });
+    }
+    this.toHold.clear();
+  }
+
   // Live additions go on Cytoscape's top ("drag") layer, over its cached picture of everything
   // else: a NodeAdded then repaints a few elements, not thousands (a change in the cached
-  // picture makes the next frames draw every element one by one). They join the picture
-  // when the changes pause, or when the top layer gets crowded: one full repaint.
+  // picture makes the next frames draw every element one by one). They join the picture, and
+  // their boxes grow to hold them, when the changes pause or when the top layer gets crowded:
+  // one full repaint.
   overlay(els) {
     const r = this.cy.renderer();
     els.forEach((el) => { el._private.rscratch.inDragLayer = true; this.onTop.add(el); });
@@ -225,6 +289,7 @@ export class GraphCanvas {
 
   settle() {
     const r = this.cy.renderer();
+    this.cy.batch(() => this.growBoxes());
     for (const el of this.onTop) if (!el.removed()) el._private.rscratch.inDragLayer = false;
     this.onTop.clear();
     r.updateCachedGrabbedEles();
@@ -238,9 +303,26 @@ export class GraphCanvas {
     setTimeout(() => el.removeClass(`flash-${kind}`), 1600);
   }
 
+  // `classes` and the marks (setClass) that `id` carries: an element added again keeps them.
+  withMarks(id, classes) {
+    let out = classes;
+    for (const [cls, ids] of this.marked) if (ids.has(id)) out += ` ${cls}`;
+    return out.trim();
+  }
+
+  isMarked(id) {
+    for (const ids of this.marked.values()) if (ids.has(id)) return true;
+    return false;
+  }
+
+  // Give `cls` to exactly `ids`. The ids that have it are remembered: asking Cytoscape which
+  // elements have a class walks every element, on every render.
   setClass(cls, ids) {
-    this.cy.elements(`.${cls}`).removeClass(cls);
-    for (const id of ids) this.cy.getElementById(id).addClass(cls);
+    const had = this.marked.get(cls) || new Set(), want = new Set(ids);
+    this.materialise(want);
+    for (const id of had) if (!want.has(id)) this.cy.getElementById(id).removeClass(cls);
+    for (const id of want) if (!had.has(id)) this.cy.getElementById(id).addClass(cls);
+    this.marked.set(cls, want);
   }
 
   // Fit `ids` in the view, never closer than `maxZoom`: one small object must not fill the
@@ -265,14 +347,34 @@ export class GraphCanvas {
     return els.length;
   }
 
+  // Every render re-asserts the selection: when it holds already, nothing walks the elements.
   select(id) {
+    if (id) this.materialise([id]);
+    const el = id ? this.cy.getElementById(id) : null;
+    if (el && id === this.selected && el.selected()) return;
     this.cy.elements(":selected").unselect();
-    if (id) this.cy.getElementById(id).select();
+    if (el) el.select();
+    this.selected = id;
   }
 
   drawnNodeCount() { return this.cy.nodes('[kind != "group"]').length; }
 
-  png() { return this.cy.png({ full: true, bg: "#ffffff", scale: 2 }); }
+  png() {
+    this.materialise([...this.pending.keys()]);
+    return this.cy.png({ full: true, bg: "#ffffff", scale: 2 });
+  }
+}
+
+// Cytoscape draws the elements from a cached picture in layers; any element change marks that
+// picture stale for a quarter second, even a change to an element the picture does not hold (one
+// on the top layer, see overlay), and meanwhile every element is drawn one by one: each live
+// NodeAdded then cost frames of 100 ms and more at 5k nodes. Changes to elements that are in no
+// layer leave the picture as it is. (A renderer internal: see vendor/README.md.)
+function keepLayersOnTopChanges(cy) {
+  const layers = cy.renderer().data.lyrTxrCache;
+  const invalidate = layers.invalidateElements.bind(layers);
+  const inLayers = (el) => Object.values(el._private.rscratch.imgLayerCaches || {}).some(Boolean);
+  layers.invalidateElements = (eles) => invalidate(Array.from(eles).filter(inLayers));
 }
 
 // Where a scene node sits: its kind and its box; a change of either means remove and add again.

@@ -17,6 +17,8 @@ from collections.abc import Awaitable, Callable, Generator, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+import orjson
+
 from dragonscope.graph import Graph, Node
 from dragonscope.skydive import (
     FIELD_NAMESPACE,
@@ -94,6 +96,15 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), allow_nan=False)
 
 
+def _dumps_bytes(value: Any) -> bytes:
+    """Compact JSON as UTF-8, through orjson (several times faster on the whole graph);
+    what it refuses (an integer past 64 bits, a lone surrogate) goes through ``json``."""
+    try:
+        return orjson.dumps(value)
+    except (orjson.JSONEncodeError, TypeError):
+        return _dumps(value).encode()
+
+
 async def elements_bytes(
     elements: Sequence[Node], slicer: Slicer, empty: bytes = b"[]"
 ) -> list[bytes]:
@@ -106,7 +117,7 @@ async def elements_bytes(
         if start:
             pieces.append(b",")
         chunk = elements[start : start + _CHUNK]
-        pieces.append(_dumps([e.to_json() for e in chunk])[1:-1].encode())
+        pieces.append(_dumps_bytes([e.to_json() for e in chunk])[1:-1])
         await slicer.maybe_yield()
     pieces.append(b"]")
     return pieces
@@ -136,7 +147,7 @@ async def by_id_bytes(
         if start:
             pieces.append(b",")
         chunk = zip(keys[start : start + _CHUNK], items[start : start + _CHUNK], strict=True)
-        pieces.append(_dumps({k: to_json(i) for k, i in chunk})[1:-1].encode())
+        pieces.append(_dumps_bytes({k: to_json(i) for k, i in chunk})[1:-1])
         await slicer.maybe_yield()
     pieces.append(b"}")
     return pieces
@@ -178,11 +189,11 @@ async def _encode(value: Any, out: list[bytes], slicer: Slicer) -> None:
         for start in range(0, len(value), _CHUNK):
             if start:
                 out.append(b",")
-            out.append(_dumps(value[start : start + _CHUNK])[1:-1].encode())
+            out.append(_dumps_bytes(value[start : start + _CHUNK])[1:-1])
             await slicer.maybe_yield()
         out.append(b"]")
     else:
-        out.append(_dumps(value).encode())
+        out.append(_dumps_bytes(value))
         await slicer.maybe_yield()
 
 
@@ -223,7 +234,7 @@ class ElementTexts:
                 if known is not None and known[0] is element:
                     text = known[1]
                 else:
-                    text = _dumps(element.to_json()).encode()
+                    text = _dumps_bytes(element.to_json())
                     texts[element.id] = (element, text)
                 pieces += (text, b",")
             await slicer.maybe_yield()

@@ -12,6 +12,7 @@ import inspect
 import os
 import platform
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -35,6 +36,14 @@ def run_area(name: str) -> list[Figure]:
 
 
 def main(argv: list[str]) -> int:
+    with tempfile.TemporaryDirectory(prefix="dragonscope-bench-") as state:
+        # An analyzer a benchmark starts without --history keeps it in a file of this run,
+        # as a deployed one does (durable by default), never in the machine's data directory.
+        os.environ.setdefault("DRAGONSCOPE_HISTORY", f"sqlite://{state}/history.db")
+        return run(argv)
+
+
+def run(argv: list[str]) -> int:
     areas = argv or sorted(p.stem.removeprefix("bench_") for p in HERE.glob("bench_*.py"))
     figures: list[Figure] = []
     started = time.monotonic()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,6 +12,10 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 
 from servers import EtcdServer, RedisServer
+
+# An analyzer the tests start without --history keeps its history in memory, never in the
+# machine's data directory (the tests that are about durable history name their own file).
+os.environ.setdefault("DRAGONSCOPE_HISTORY", "memory")
 
 
 @pytest.fixture

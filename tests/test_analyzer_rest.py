@@ -280,3 +280,20 @@ def test_cli_adduser_and_serve(tmp_path):
     finally:
         server.send_signal(signal.SIGTERM)
         assert server.wait(10) == 0
+
+
+def test_history_from_the_flag_the_environment_or_the_data_directory(monkeypatch, tmp_path):
+    from dragonscope.cli import build_parser
+    from dragonscope.cli.analyzer import default_history, settings_from_args
+
+    def history(*argv: str) -> str | None:
+        return settings_from_args(build_parser().parse_args(["analyzer", *argv])).history
+
+    monkeypatch.delenv("DRAGONSCOPE_HISTORY", raising=False)
+    assert history() == default_history() and default_history().endswith("dragonscope/history.db")
+    assert history("--history", "memory") is None
+    monkeypatch.setenv("DRAGONSCOPE_HISTORY", f"sqlite://{tmp_path}/h.db")
+    assert history() == f"sqlite://{tmp_path}/h.db"
+    assert history("--history", "memory") is None
+    monkeypatch.setenv("DRAGONSCOPE_HISTORY", "memory")
+    assert history() is None

@@ -71,6 +71,9 @@ def parse_size(value: str) -> int:
     return int(number * _SIZE_UNITS[unit])
 
 
+HISTORY_ENV = "DRAGONSCOPE_HISTORY"
+
+
 def default_history() -> str:
     """The history file under the analyzer's data directory: /var/lib/dragonscope for
     root, the user's state directory otherwise."""
@@ -125,11 +128,11 @@ def register(subparsers: Subparsers) -> None:
     parser.add_argument(
         "--history",
         type=parse_history,
-        default=None,
+        default=os.environ.get(HISTORY_ENV) or None,
         metavar="URL",
         help="where history is kept: sqlite:///path/history.db, postgresql://user@host/db "
-        "(shared by several analyzers), or memory (default: a file under "
-        "/var/lib/dragonscope, or ~/.local/state/dragonscope when not root)",
+        f"(shared by several analyzers), or memory (env {HISTORY_ENV}; default: a file "
+        "under /var/lib/dragonscope, or ~/.local/state/dragonscope when not root)",
     )
     parser.add_argument(
         "--history-max-size",

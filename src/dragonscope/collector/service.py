@@ -20,13 +20,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Coroutine
+from typing import TYPE_CHECKING
 
-from dragonscope.collector.chassis_desk import attach_desk
 from dragonscope.collector.desired import DesiredGraph, Source
 from dragonscope.collector.health import HealthServer
 from dragonscope.collector.nb_feed import NbFeed, opened
 from dragonscope.collector.nb_probe import nb_endpoints
-from dragonscope.collector.ovs_source import attach_ovs
 from dragonscope.collector.publish import AnalyzerLink
 from dragonscope.collector.reconcile import Reconciler
 from dragonscope.collector.settings import CollectorSettings
@@ -38,6 +37,10 @@ from dragonscope.config import parse_host_port
 from dragonscope.nb import NbReader
 from dragonscope.skydive import analyzer_base_url
 from dragonscope.topology import Topology
+
+if TYPE_CHECKING:
+    from dragonscope.collector.chassis_desk import ChassisDesk
+    from dragonscope.collector.ovs_source import OvsSource
 
 # A connection that dies sooner than this is not "stable": keep backing off.
 _STABLE_AFTER = 5.0
@@ -81,10 +84,18 @@ class Collector:
             ))  # fmt: skip
         self.link = self.links[0]
         self.reconciler = self.link.reconciler
-        self.ovs = attach_ovs(self)  # a chassis collector also shows its Open vSwitch
-        # Each analyzer may ask this chassis's switch, on its own link.
-        probe = self.ovs.probe.settings if self.ovs else None
-        self.desks = [attach_desk(link, probe) for link in self.links] if probe else []
+        self.ovs: OvsSource | None = None
+        self.desks: list[ChassisDesk] = []
+        if settings.ovsdb_remote is not None:
+            # A chassis collector also shows its Open vSwitch; the probe's modules (and the
+            # simulator's, for drift and real traces) are imported only then.
+            from dragonscope.collector.chassis_desk import attach_desk
+            from dragonscope.collector.ovs_source import attach_ovs
+
+            self.ovs = attach_ovs(self)
+            # Each analyzer may ask this chassis's switch, on its own link.
+            probe = self.ovs.probe.settings if self.ovs else None
+            self.desks = [attach_desk(link, probe) for link in self.links] if probe else []
 
     def add_source(
         self, source: Source, loop: Callable[[], Task] | None = None, name: str = "source"

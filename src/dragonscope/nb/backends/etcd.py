@@ -379,9 +379,7 @@ class EtcdBackend:
                 delay = min(delay * 2, self.max_retry_delay)
         raise BackendError(f"{self.url}: backend closed")
 
-    async def _watch(
-        self, conn: Connection, position: _Position
-    ) -> AsyncIterator[WatchResponse]:
+    async def _watch(self, conn: Connection, position: _Position) -> AsyncIterator[WatchResponse]:
         """Responses of one watch stream from after ``position.last``; raises Compacted,
         Unreachable, or Rewound when a silent watch finds the store's history changed."""
         call: WatchCall | None = None

@@ -16,7 +16,7 @@ import asyncio
 import base64
 import json
 import weakref
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -238,7 +238,9 @@ class Connection:
         if status != 200 or "error" in message:
             raise refusal(message)
         return RangeResponse(
-            _header(message), [_kv(kv) for kv in message.get("kvs") or ()], bool(message.get("more"))
+            _header(message),
+            [_kv(kv) for kv in message.get("kvs") or ()],
+            bool(message.get("more")),
         )
 
     async def watch(self, key: bytes, range_end: bytes, start_revision: int) -> WatchCall:
@@ -253,9 +255,7 @@ class Connection:
                 "/v3/watch",
                 json={"create_request": create},
                 headers=WATCH_HEADERS,
-                timeout=aiohttp.ClientTimeout(
-                    sock_connect=CONNECT_TIMEOUT, connect=self.timeout
-                ),
+                timeout=aiohttp.ClientTimeout(sock_connect=CONNECT_TIMEOUT, connect=self.timeout),
             )
         except TRANSPORT_ERRORS as exc:
             raise _failure(exc) from exc

@@ -53,7 +53,7 @@ class Host(Protocol):
 def probe_settings(settings: CollectorSettings) -> ProbeSettings | None:
     """The probe a collector runs (see ``CollectorSettings.ovsdb_remote``)."""
     remote = settings.ovsdb_remote
-    if remote is None:
+    if remote is None or settings.chassis is None:
         return None
     probe = ProbeSettings(
         chassis=settings.chassis,

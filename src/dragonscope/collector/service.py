@@ -191,10 +191,8 @@ class Collector:
                     health = HealthServer(lambda: self.stats, host, port)
                     await health.start()
                 self.nb.prepare(reader)
-                # A global graph is translated whole before anything is published or
-                # compared; a compact slice is published while read.
-                loaded = None if self.nb.streamed else await self.nb.load(reader)
-                tasks: list[tuple[str, Task]] = [("nb", self._feed(reader, loaded))]
+                # The graph is published while the NB is read.
+                tasks: list[tuple[str, Task]] = [("nb", self._feed(reader))]
                 for i, link in enumerate(self.links):
                     suffix = f"-{i}" if i else ""
                     tasks.append((f"publish{suffix}", link.run()))
@@ -214,13 +212,11 @@ class Collector:
             if health is not None:
                 await health.stop()
 
-    async def _feed(self, reader: NbReader, revision: int | None) -> None:
-        """Load the NB (published while read, for a streamed slice) unless already
-        loaded, then follow it."""
-        if revision is None:
-            revision = await self.nb.load(reader)
-            for link in self.links:
-                link.reconciler.mark_unwanted(link.sync.held)
+    async def _feed(self, reader: NbReader) -> None:
+        """Load the NB (published while read), then follow it."""
+        revision = await self.nb.load(reader)
+        for link in self.links:
+            link.reconciler.mark_unwanted(link.sync.held)
         await self.nb.follow(reader, revision)
 
 

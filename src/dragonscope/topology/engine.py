@@ -106,7 +106,8 @@ class Topology:
         self._store_ = ObjectStore(compact and chassis is not None)
         self._objects = self._store_.objects
         self._loading = False
-        self._index: dict[str, dict[str, set[str]]] = {name: {} for name in INDEXES}
+        # Most values are held by one object (a floating IP's port): its ID alone, not a set.
+        self._index: dict[str, dict[str, str | set[str]]] = {name: {} for name in INDEXES}
         self._index_by_table: dict[str, list[str]] = {}
         for name, (table, _values) in INDEXES.items():
             self._index_by_table.setdefault(table, []).append(name)
@@ -215,7 +216,10 @@ class Topology:
         return self._objects.get((table, object_id))
 
     def _lookup(self, index: str, value: str) -> frozenset[str]:
-        return frozenset(self._index[index].get(value, ()))
+        found = self._index[index].get(value)
+        if found is None:
+            return frozenset()
+        return frozenset((found,) if isinstance(found, str) else found)
 
     def _store(self, key: Key, obj: NbObject | None, dirty: dict[Key, None]) -> None:
         """Record the new state of one object and mark everything that read it."""
@@ -229,11 +233,9 @@ class Topology:
                 continue
             entries = self._index[name]
             for value in before - after:
-                entries[value].discard(key[1])
-                if not entries[value]:
-                    del entries[value]
+                _unindex(entries, value, key[1])
             for value in after - before:
-                entries.setdefault(value, set()).add(key[1])
+                _index(entries, value, key[1])
             for value in before ^ after:
                 dirty.update(dict.fromkeys(self._deps.readers(("idx", name, value))))
         dirty[key] = None
@@ -450,6 +452,26 @@ class Topology:
             *(GraphOp(Action.ADD, e) for e in edge_added),
             *(GraphOp(Action.UPDATE, e) for e in edge_updated),
         ]
+
+
+def _index(entries: dict[str, str | set[str]], value: str, object_id: str) -> None:
+    found = entries.get(value)
+    if found is None:
+        entries[value] = object_id
+    elif isinstance(found, set):
+        found.add(object_id)
+    elif found != object_id:
+        entries[value] = {found, object_id}
+
+
+def _unindex(entries: dict[str, str | set[str]], value: str, object_id: str) -> None:
+    found = entries.get(value)
+    if isinstance(found, set):
+        found.discard(object_id)
+        if len(found) == 1:
+            entries[value] = next(iter(found))
+    elif found == object_id:
+        del entries[value]
 
 
 def _count(

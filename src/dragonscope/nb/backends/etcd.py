@@ -29,7 +29,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,13 +52,51 @@ PAGE_SIZE = 2000
 FETCH_CONCURRENCY = 64
 
 
+class Revisions:
+    """The revision of every key, by table then id: kept for the whole NB as long as the
+    backend follows it, so without a (table, id) tuple per key."""
+
+    __slots__ = ("_tables",)
+
+    def __init__(self) -> None:
+        self._tables: dict[str, dict[str, int]] = {}
+
+    def get(self, key: tuple[str, str]) -> int | None:
+        ids = self._tables.get(key[0])
+        return None if ids is None else ids.get(key[1])
+
+    def __setitem__(self, key: tuple[str, str], revision: int) -> None:
+        ids = self._tables.get(key[0])
+        if ids is None:
+            ids = self._tables[key[0]] = {}
+        ids[key[1]] = revision
+
+    def pop(self, key: tuple[str, str]) -> None:
+        ids = self._tables.get(key[0])
+        if ids is not None:
+            ids.pop(key[1], None)
+
+    def items(self) -> Iterator[tuple[tuple[str, str], int]]:
+        for table, ids in self._tables.items():
+            for id_, revision in ids.items():
+                yield (table, id_), revision
+
+    def missing_from(self, other: Revisions) -> list[tuple[str, str]]:
+        """Keys held here and not in ``other``, sorted."""
+        gone: list[tuple[str, str]] = []
+        for table, ids in self._tables.items():
+            there = other._tables.get(table, {})
+            gone.extend((table, id_) for id_ in ids.keys() - there.keys())
+        return sorted(gone)
+
+
 @dataclass
 class _Read:
     """One consistent read of the NB keys."""
 
     revision: int
     entries: list[RawEntry] = field(default_factory=list)
-    mod_revisions: dict[tuple[str, str], int] = field(default_factory=dict)
+    mod_revisions: Revisions = field(default_factory=Revisions)
     cluster_id: int = 0
 
 
@@ -72,7 +110,7 @@ class _Position:
 
     yielded: int
     last: int
-    known: dict[tuple[str, str], int]
+    known: Revisions
 
 
 class EtcdBackend:
@@ -173,7 +211,7 @@ class EtcdBackend:
     async def changes(self, since: int) -> AsyncIterator[RawChange]:
         conn = Connection(self._endpoints, self.timeout)
         self._watch_conns.add(conn)
-        position = _Position(since, since, {})
+        position = _Position(since, since, Revisions())
         try:
             with contextlib.suppress(Rewound):  # the first check of _follow resyncs
                 position.known = await self._revisions_at(conn, since)
@@ -246,10 +284,10 @@ class EtcdBackend:
             key, ETCD_PREFIX_END, limit=self.page_size, revision=revision, keys_only=keys_only
         )
 
-    async def _revisions_at(self, conn: Connection, since: int) -> dict[tuple[str, str], int]:
+    async def _revisions_at(self, conn: Connection, since: int) -> Revisions:
         """Per-key revisions at ``since``: the base for a diff after compaction."""
         if since <= 0:
-            return {}
+            return Revisions()
         resume = self._resume
         if resume is not None and resume.yielded <= since <= resume.last:
             # Moved to the new stream, which hands its own state back when it ends.
@@ -294,7 +332,7 @@ class EtcdBackend:
                             continue
                         position.yielded = revision
                         if event.deleted:
-                            position.known.pop(where, None)
+                            position.known.pop(where)
                             yield RawChange(where[0], where[1], None, revision)
                         else:
                             position.known[where] = revision
@@ -338,28 +376,31 @@ class EtcdBackend:
     async def _check_history(self, conn: Connection, position: _Position, verify: bool) -> None:
         """Raise Rewound unless the store still holds the history followed so far.
         ``verify`` also compares every key's revision up to the last one seen (a
-        keys-only read: done on a new stream and after a reconnect)."""
-        if verify and position.last > 0:
-            read: _Read | None = await self._read(conn, 0, keys_only=True)
-            assert read is not None
-            revision, cluster_id = read.revision, read.cluster_id
-        else:
-            read = None
-            revision, cluster_id = await self._header(conn)
+        keys-only read, page by page: done on a new stream and after a reconnect)."""
+        revision, cluster_id = await self._header(conn)
         if self._cluster_id and cluster_id and cluster_id != self._cluster_id:
             raise Rewound(f"cluster ID {self._cluster_id:x} became {cluster_id:x}")
         if cluster_id:
             self._cluster_id = cluster_id
         if revision < position.last:
             raise Rewound(f"revision went back from {position.last} to {revision}")
-        if read is None:
+        if not verify or position.last <= 0:
             return
-        for key, mod_revision in read.mod_revisions.items():
-            if mod_revision <= position.last and position.known.get(key) != mod_revision:
-                raise Rewound(
-                    f"{key[0]}/{key[1]} is at revision {mod_revision}, "
-                    f"not {position.known.get(key, 'absent')} as followed"
-                )
+        key = ETCD_PREFIX
+        while True:
+            response = await self._range(conn, key, revision, keys_only=True)
+            for kv in response.kvs:
+                where = split_etcd_key(kv.key)
+                if where is None or kv.mod_revision > position.last:
+                    continue
+                if position.known.get(where) != kv.mod_revision:
+                    raise Rewound(
+                        f"{where[0]}/{where[1]} is at revision {kv.mod_revision}, "
+                        f"not {position.known.get(where) or 'absent'} as followed"
+                    )
+            if not response.more or not response.kvs:
+                return
+            key = response.kvs[-1].key + b"\0"
 
     async def _header(self, conn: Connection) -> tuple[int, int]:
         """The store's current revision and cluster ID, from the read of one key
@@ -413,7 +454,7 @@ class EtcdBackend:
 
 
 def _difference(
-    known: dict[tuple[str, str], int], read: _Read, *, everything: bool = False
+    known: Revisions, read: _Read, *, everything: bool = False
 ) -> list[RawChange]:
     """Changes turning the state described by ``known`` into ``read``, all at its revision;
     ``everything`` yields every object read (revisions of another history prove nothing)."""
@@ -421,10 +462,10 @@ def _difference(
         RawChange(entry.table, entry.id, entry.value, read.revision)
         for entry in read.entries
         if everything
-        or known.get((entry.table, entry.id)) != read.mod_revisions[(entry.table, entry.id)]
+        or known.get((entry.table, entry.id)) != read.mod_revisions.get((entry.table, entry.id))
     ]
     changes.extend(
         RawChange(table, id_, None, read.revision)
-        for (table, id_) in sorted(known.keys() - read.mod_revisions.keys())
+        for (table, id_) in known.missing_from(read.mod_revisions)
     )
     return changes

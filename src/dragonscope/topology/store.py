@@ -47,7 +47,50 @@ def _frozen(value: object) -> object:
     return value
 
 
-def _object(key: Key, held: NbObject | dict[str, Any]) -> NbObject:
+Held = NbObject | dict[str, Any]
+"""A whole object, or the fields of a skeleton."""
+
+
+class _Held:
+    """What the store holds, by table then ID: no (table, id) tuple per object."""
+
+    __slots__ = ("_count", "_tables")
+
+    def __init__(self) -> None:
+        self._tables: dict[str, dict[str, Held]] = {}
+        self._count = 0
+
+    def get(self, key: Key) -> Held | None:
+        ids = self._tables.get(key[0])
+        return None if ids is None else ids.get(key[1])
+
+    def __setitem__(self, key: Key, held: Held) -> None:
+        ids = self._tables.get(key[0])
+        if ids is None:
+            ids = self._tables[key[0]] = {}
+        if key[1] not in ids:
+            self._count += 1
+        ids[key[1]] = held
+
+    def pop(self, key: Key) -> None:
+        ids = self._tables.get(key[0])
+        if ids is not None and ids.pop(key[1], None) is not None:
+            self._count -= 1
+
+    def __contains__(self, key: Key) -> bool:
+        ids = self._tables.get(key[0])
+        return ids is not None and key[1] in ids
+
+    def __iter__(self) -> Iterator[Key]:
+        for table, ids in self._tables.items():
+            for object_id in ids:
+                yield table, object_id
+
+    def __len__(self) -> int:
+        return self._count
+
+
+def _object(key: Key, held: Held) -> NbObject:
     return Skeleton(key[0], key[1], held) if isinstance(held, dict) else held
 
 
@@ -56,18 +99,21 @@ class _Objects(Mapping[Key, NbObject]):
 
     __slots__ = ("_held",)
 
-    def __init__(self, held: dict[Key, NbObject | dict[str, Any]]) -> None:
+    def __init__(self, held: _Held) -> None:
         self._held = held
 
     def __getitem__(self, key: Key) -> NbObject:
-        return _object(key, self._held[key])
+        held = self._held.get(key)
+        if held is None:
+            raise KeyError(key)
+        return _object(key, held)
 
     def get(self, key: Key, default: NbObject | None = None) -> NbObject | None:  # type: ignore[override]
         held = self._held.get(key)
         return default if held is None else _object(key, held)
 
     def __contains__(self, key: object) -> bool:
-        return key in self._held
+        return isinstance(key, tuple) and key in self._held
 
     def __iter__(self) -> Iterator[Key]:
         return iter(self._held)
@@ -81,8 +127,7 @@ class ObjectStore:
 
     def __init__(self, compact: bool) -> None:
         self.compact = compact
-        # A whole object, or the fields of a skeleton.
-        self._held: dict[Key, NbObject | dict[str, Any]] = {}
+        self._held = _Held()
         self.objects: Mapping[Key, NbObject] = _Objects(self._held)
         self.wanted: set[Key] = set()
         self._need: dict[Key, int] = {}
@@ -118,7 +163,7 @@ class ObjectStore:
 
     def put(self, key: Key, obj: NbObject | None) -> None:
         if obj is None:
-            self._held.pop(key, None)
+            self._held.pop(key)
             self.wanted.discard(key)
             return
         self._held[key] = obj.data if isinstance(obj, Skeleton) else obj

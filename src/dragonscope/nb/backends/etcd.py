@@ -155,35 +155,47 @@ class EtcdBackend:
 
     async def snapshot_pages(self) -> AsyncIterator[tuple[list[RawEntry], int]]:
         """The snapshot one page at a time (each with the snapshot's revision), so that a
-        reader can translate and publish while reading, never holding the store whole."""
-        read = _Read(0)
-        key, failures = ETCD_PREFIX, 0
+        reader can translate and publish while reading, never holding the store whole.
+        The next page is asked for before this one is handed over: etcd serves it while
+        the reader works (two pages at most are held)."""
+        response = await self._page(ETCD_PREFIX, 0)
+        read = _Read(response.header.revision)
+        ahead: asyncio.Future[RangeResponse] | None = None
+        try:
+            while True:
+                if response.more and response.kvs:
+                    following = response.kvs[-1].key + b"\0"
+                    ahead = asyncio.ensure_future(self._page(following, read.revision))
+                page = []
+                for kv in response.kvs:
+                    where = split_etcd_key(kv.key)
+                    if where is not None:
+                        read.mod_revisions[where] = kv.mod_revision
+                        page.append(RawEntry(where[0], where[1], kv.value))
+                del response
+                yield page, read.revision
+                if ahead is None:
+                    break
+                response, ahead = await ahead, None
+        finally:
+            if ahead is not None and not ahead.cancel() and not ahead.cancelled():
+                ahead.exception()  # the reader stopped: what the next page met is moot
+        self._resume = _Position(read.revision, read.revision, read.mod_revisions)
+
+    async def _page(self, key: bytes, revision: int) -> RangeResponse:
+        """One page of a snapshot, from another endpoint if this one fails."""
+        failures = 0
         while True:
             try:
-                response = await self._range(self._conn, key, read.revision, keys_only=False)
+                return await self._range(self._conn, key, revision, keys_only=False)
             except Unreachable as exc:
                 failures += 1
                 if failures >= 3 * len(self._endpoints):
                     raise BackendError(f"etcd unreachable while reading the NB: {exc}") from None
                 await self._conn.rotate()
                 await asyncio.sleep(0.2 * failures / len(self._endpoints))
-                continue
             except Compacted:
                 raise BackendError("etcd compacted the revision being read; read again") from None
-            failures = 0
-            if read.revision == 0:
-                read.revision = response.header.revision
-            page = []
-            for kv in response.kvs:
-                where = split_etcd_key(kv.key)
-                if where is not None:
-                    read.mod_revisions[where] = kv.mod_revision
-                    page.append(RawEntry(where[0], where[1], kv.value))
-            yield page, read.revision
-            if not response.more or not response.kvs:
-                break
-            key = response.kvs[-1].key + b"\0"
-        self._resume = _Position(read.revision, read.revision, read.mod_revisions)
 
     async def fetch(
         self, keys: list[tuple[str, str]], revision: int = 0
@@ -453,9 +465,7 @@ class EtcdBackend:
                 call.cancel()
 
 
-def _difference(
-    known: Revisions, read: _Read, *, everything: bool = False
-) -> list[RawChange]:
+def _difference(known: Revisions, read: _Read, *, everything: bool = False) -> list[RawChange]:
     """Changes turning the state described by ``known`` into ``read``, all at its revision;
     ``everything`` yields every object read (revisions of another history prove nothing)."""
     changes = [

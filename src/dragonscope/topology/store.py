@@ -166,8 +166,16 @@ class ObjectStore:
             self._held.pop(key)
             self.wanted.discard(key)
             return
-        self._held[key] = obj.data if isinstance(obj, Skeleton) else obj
-        self.wanted.discard(key)
+        if isinstance(obj, Skeleton):
+            self._held[key] = obj.data
+            # Judged a skeleton before a render came to need it (earlier in the same page).
+            if key in self._need:
+                self.wanted.add(key)
+            else:
+                self.wanted.discard(key)
+        else:
+            self._held[key] = obj
+            self.wanted.discard(key)
         if self.compact and key not in self._need and key[0] not in self._whole:
             self._candidates.add(key)
 

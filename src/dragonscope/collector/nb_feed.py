@@ -104,23 +104,24 @@ class NbFeed:
         stats.nb_objects.clear()
         topology.begin_load()
         revision = count = 0
-        with _collector_paused():
-            async for page, revision in reader.snapshot_pages():
-                batch = self._read(reader, page)
-                for obj in batch:
-                    stats.nb_objects[obj.table] += 1
-                    if retried is not None:
-                        retried.discard(obj.key)
-                count += len(batch)
-                # In slices, so that translating a page never holds the loop for long.
-                for start in range(0, len(batch), _SLICE):
-                    self._mark(topology.load_batch(batch[start : start + _SLICE]))
-                    await asyncio.sleep(0)
-                del batch
-                if topology.wanted:
-                    values = {(entry.table, entry.id): entry.value for entry in page}
-                    self._mark(await self._hydrate(reader, revision, values))
-                stats.nb_revision = revision
+        async for page, revision in reader.snapshot_pages():
+            batch = self._read(reader, page)
+            for obj in batch:
+                stats.nb_objects[obj.table] += 1
+                if retried is not None:
+                    retried.discard(obj.key)
+            count += len(batch)
+            # In slices, so that translating a page never holds the loop for long.
+            for start in range(0, len(batch), _SLICE):
+                with _collector_paused():
+                    ops = topology.load_batch(batch[start : start + _SLICE])
+                self._mark(ops)
+                await asyncio.sleep(0)
+            del batch
+            if topology.wanted:
+                values = {(entry.table, entry.id): entry.value for entry in page}
+                self._mark(await self._hydrate(reader, revision, values))
+            stats.nb_revision = revision
         ops = topology.end_load()
         if retried:
             ops += topology.apply_all(Change(t, i, None, revision) for t, i in retried)
@@ -271,9 +272,10 @@ class NbFeed:
 
 @contextlib.contextmanager
 def _collector_paused() -> Iterator[None]:
-    """No cyclic garbage collection while the initial load builds the graph: its
-    hundreds of thousands of acyclic objects would be rescanned again and again
-    (``freeze_heap`` moves them out of the collector's sight once loaded)."""
+    """No cyclic garbage collection while a slice of the initial load is translated: the
+    graph's hundreds of thousands of acyclic objects would be rescanned again and again
+    (``freeze_heap`` moves them out of the collector's sight once loaded). Only while
+    translating: what the publisher does meanwhile leaves cycles to collect."""
     enabled = gc.isenabled()
     gc.disable()
     try:

@@ -103,25 +103,8 @@ class NbFeed:
         self.prepare(reader)
         stats.nb_objects.clear()
         topology.begin_load()
-        revision = count = 0
-        async for page, revision in reader.snapshot_pages():
-            batch = self._read(reader, page)
-            for obj in batch:
-                stats.nb_objects[obj.table] += 1
-                if retried is not None:
-                    retried.discard(obj.key)
-            count += len(batch)
-            # In slices, so that translating a page never holds the loop for long.
-            for start in range(0, len(batch), _SLICE):
-                with _collector_paused():
-                    ops = topology.load_batch(batch[start : start + _SLICE])
-                self._mark(ops)
-                await asyncio.sleep(0)
-            del batch
-            if topology.wanted:
-                values = {(entry.table, entry.id): entry.value for entry in page}
-                self._mark(await self._hydrate(reader, revision, values))
-            stats.nb_revision = revision
+        with _old_generation_paused():
+            revision, count = await self._read_pages(reader, retried)
         ops = topology.end_load()
         if retried:
             ops += topology.apply_all(Change(t, i, None, revision) for t, i in retried)
@@ -138,6 +121,30 @@ class NbFeed:
             time.monotonic() - started,
         )  # fmt: skip
         return revision
+
+    async def _read_pages(
+        self, reader: NbReader, retried: set[tuple[str, str]] | None
+    ) -> tuple[int, int]:
+        """Translate and mark the snapshot page by page; its revision and object count."""
+        topology, stats = self.topology, self._stats
+        revision = count = 0
+        async for page, revision in reader.snapshot_pages():
+            batch = self._read(reader, page)
+            for obj in batch:
+                stats.nb_objects[obj.table] += 1
+                if retried is not None:
+                    retried.discard(obj.key)
+            count += len(batch)
+            # In slices, so that translating a page never holds the loop for long.
+            for start in range(0, len(batch), _SLICE):
+                self._mark(topology.load_batch(batch[start : start + _SLICE]))
+                await asyncio.sleep(0)
+            del batch
+            if topology.wanted:
+                values = {(entry.table, entry.id): entry.value for entry in page}
+                self._mark(await self._hydrate(reader, revision, values))
+            stats.nb_revision = revision
+        return revision, count
 
     def _read(self, reader: NbReader, page: list[RawEntry]) -> list[NbObject]:
         """A page's objects, parsed whole; or, where a compact slice keeps only a skeleton,
@@ -271,15 +278,15 @@ class NbFeed:
 
 
 @contextlib.contextmanager
-def _collector_paused() -> Iterator[None]:
-    """No cyclic garbage collection while a slice of the initial load is translated: the
-    graph's hundreds of thousands of acyclic objects would be rescanned again and again
-    (``freeze_heap`` moves them out of the collector's sight once loaded). Only while
-    translating: what the publisher does meanwhile leaves cycles to collect."""
-    enabled = gc.isenabled()
-    gc.disable()
+def _old_generation_paused() -> Iterator[None]:
+    """No full garbage collection while the initial load builds the graph: each would
+    rescan its hundreds of thousands of acyclic objects, for seconds on a large NB, while
+    the publisher waits (``freeze_heap`` then moves them out of the collector's sight).
+    The young generations are still collected: what the publisher does meanwhile leaves
+    cycles there."""
+    young, middle, old = gc.get_threshold()
+    gc.set_threshold(young, middle, 2**30)
     try:
         yield
     finally:
-        if enabled:
-            gc.enable()
+        gc.set_threshold(young, middle, old)

@@ -2,9 +2,14 @@
 
 Each service (a per-chassis collector for a chassis with about 200 ports, the
 global collector, then the baseline) runs as its own process against a fresh
-analyzer process; a subscriber on the analyzer observes the result:
+analyzer process, with a history file of its own (the analyzer's default file is
+shared by every analyzer of the machine and grows from run to run: an ingest
+slowed by it measured that file, not the collector); a subscriber on the
+analyzer observes the result:
 
-* initial sync: process start → the subscriber has seen every node and edge;
+* initial sync: process start → the subscriber has seen every node and edge,
+  and the CPU time the service spent until then (a loaded machine stretches the
+  first, hardly the second);
 * propagation latency: etcd put → subscriber event, at 500 changes/s;
 * idle: messages sent and CPU time of the service over 60 s with no change;
 * memory: RSS after the sync, its peak during the sync, and after the idle minute.
@@ -170,9 +175,12 @@ async def _measure(
 
     port = free_port()
     analyzer = Service(
-        [DRAGONSCOPE, "analyzer", "--listen", f"127.0.0.1:{port}"],
+        [
+            DRAGONSCOPE, "analyzer", "--listen", f"127.0.0.1:{port}",
+            "--history", f"sqlite://{tmp / f'history-{mode}.db'}",
+        ],
         tmp / f"analyzer-{mode}.log",
-    )
+    )  # fmt: skip
     wait_port(port, 60)
     subscriber = Subscriber(port)
     await subscriber.start()
@@ -202,7 +210,9 @@ async def _measure(
                 raise RuntimeError(f"{mode}: initial sync incomplete ({subscriber.added})")
             await asyncio.sleep(0.05)
         sync_seconds = time.monotonic() - started
+        sync_cpu = service.cpu()
         figures.append(Figure(f"{label}: initial sync", sync_seconds, "s", size))
+        figures.append(Figure(f"{label}: CPU until synced", sync_cpu, "CPU s", size))
         figures.append(
             Figure(f"{label}: RSS after sync", service.ps.memory_info().rss / 2**20, "MiB", size)
         )
@@ -387,14 +397,32 @@ def _floor(url: str, tmp: Path) -> list[Figure]:
 
 
 async def floor(nb_url: str, out: str) -> None:
-    from dragonscope.nb.backends import open_backend
+    """Over gRPC, the fastest wire etcd speaks (the collector reads through etcd's
+    HTTP/JSON gateway, which spares it the gRPC runtime's memory)."""
+    import grpc
+    from aetcd import rpc
 
-    backend = open_backend(nb_url)
+    from dragonscope.nb.backends import EtcdUrl, parse_url, split_etcd_key
+
+    url = parse_url(nb_url)
+    assert isinstance(url, EtcdUrl)
+    host, port = url.endpoints[0]
+    channel = grpc.aio.insecure_channel(
+        f"{host}:{port}", options=[("grpc.max_receive_message_length", 256 * 2**20)]
+    )
+    kv = rpc.KVStub(channel)
     started = time.monotonic()
-    entries, _ = await backend.snapshot()
-    parsed = [json.loads(entry.value) for entry in entries]
+    key, revision, parsed = b"/", 0, []
+    while True:
+        request = rpc.RangeRequest(key=key, range_end=b"0", limit=2000, revision=revision)
+        response = await kv.Range(request, timeout=60)
+        revision = revision or response.header.revision
+        parsed.extend(json.loads(i.value) for i in response.kvs if split_etcd_key(i.key))
+        if not response.more or not response.kvs:
+            break
+        key = response.kvs[-1].key + b"\0"
     seconds = time.monotonic() - started
-    await backend.close()
+    await channel.close()
     peak = int(Path("/proc/self/status").read_text().split("VmHWM:")[1].split()[0]) / 1024
     Path(out).write_text(json.dumps({"seconds": seconds, "peak_mib": peak, "objects": len(parsed)}))
 

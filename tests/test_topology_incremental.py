@@ -286,13 +286,16 @@ def settle_compact(topology: Topology, state: dict, ops: list) -> list:
 
 
 @settings(SETTINGS, max_examples=max(1, SETTINGS.max_examples // 3))
-@given(journeys(), st.sampled_from(["c1", "c2"]), st.integers(1, 7), st.booleans())
+@given(
+    journeys(), st.sampled_from(["c1", "c2"]), st.integers(1, 7), st.booleans(), st.integers(1, 3)
+)
 def test_compact_chassis_slice_equals_translation(
-    journey: tuple, chassis: str, batch: int, glance: bool
+    journey: tuple, chassis: str, batch: int, glance: bool, slices: int
 ) -> None:
     """A compact slice, loaded in batches and keeping skeletons of what it does not draw
-    (made from the stored fields alone when ``glance``, as a collector reads a snapshot),
-    publishes exactly the slice a full topology does."""
+    (made from the stored fields alone when ``glance``, as a collector reads a snapshot:
+    a page is glanced at once, then loaded in ``slices``), publishes exactly the slice a
+    full topology does."""
     s1, s2, changes = journey
     topology = Topology(extensions=[ActivePortExtension()], chassis=chassis, compact=True)
     graph = Graph()
@@ -303,7 +306,9 @@ def test_compact_chassis_slice_equals_translation(
         page = objects[start : start + batch]
         if glance:
             page = [topology.skeleton(o.table, o.id, lambda o=o: o.data) or o for o in page]
-        ops += topology.load_batch(page)
+        step = -(-len(page) // slices)
+        for first in range(0, len(page), step):
+            ops += topology.load_batch(page[first : first + step])
     ops += topology.end_load()
     apply_ops(graph, settle_compact(topology, s1, ops))
     assert graph_shape(graph) == shape(*translate(s1, chassis, [ActivePortExtension()]))
@@ -430,3 +435,23 @@ def test_ill_typed_values_never_break_the_translation(objects: list[NbObject]) -
     assert fallbacks == []
     assert topology.extension_errors == []
     assert graph.node_count() == 0
+
+
+def test_a_skeleton_glanced_before_a_render_needs_it_is_read_again() -> None:
+    """A page is glanced at before it is loaded in slices: a network judged a skeleton,
+    then needed whole by a port drawn in an earlier slice, is asked for again (``wanted``)."""
+    binding = {"type": "chassis", "chassis": "c1"}
+    port = NbObject("lport", "p1", {"id": "p1", "topic": "t", "lswitch": "n1", "binding": binding})
+    network = NbObject("lswitch", "n1", {"id": "n1", "topic": "t", "name": "net"})
+    whole = {o.key: o for o in (port, network)}
+    topology = Topology(extensions=[], chassis="c1", compact=True)
+    topology.begin_load()
+    glanced = topology.skeleton("lswitch", "n1", lambda: network.data)
+    assert glanced is not None
+    topology.load_batch([port])  # read whole (a change, or a page read again)
+    topology.load_batch([glanced])
+    assert ("lswitch", "n1") in topology.wanted
+    while topology.wanted:
+        topology.apply_all([Change(t, i, whole[(t, i)], 1) for t, i in topology.wanted])
+    topology.end_load()
+    assert shape(dict(topology.nodes), dict(topology.edges)) == shape(*translate(whole, "c1", []))

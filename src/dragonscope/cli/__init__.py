@@ -10,38 +10,56 @@ the operator can fix becomes that error) and ``stop_on_signals``. This file comp
 commands and turns errors into one clear line and a non-zero exit code. It reaches every
 other package through its surface only; nothing imports this package but the
 ``dragonscope`` entry point.
+
+A command imports only its own module: the collector runs on every compute node, and the
+analyzer's, the simulator's and the demo's modules would cost it tens of MiB for nothing.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import sys
+from collections.abc import Sequence
 
-from dragonscope.cli import analyzer, collector, demo, flows, nb, query, trace
 from dragonscope.cli.common import CliError, ScrubbingFormatter
 from dragonscope.nb import scrub
 
 # Modules that contribute sub-commands, in the order ``--help`` lists them.
-COMMAND_MODULES = (demo, analyzer, collector, query, trace, flows, nb)
+COMMAND_MODULES = ("demo", "analyzer", "collector", "query", "trace", "flows", "nb")
+# The module of each top-level command.
+COMMANDS = {name: name for name in COMMAND_MODULES} | {"reach": "trace"}
 
 __all__ = ["CliError", "build_parser", "main"]
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """Every command's parser; with ``command`` (a top-level command), only the module
+    that registers it is imported."""
     parser = argparse.ArgumentParser(
         prog="dragonscope",
         description="See a Dragonflow cloud's network as Dragonflow sees it.",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in COMMAND_MODULES:
-        module.register(subparsers)
+    names = (COMMANDS[command],) if command in COMMANDS else COMMAND_MODULES
+    for name in names:
+        importlib.import_module(f"dragonscope.cli.{name}").register(subparsers)
     return parser
 
 
+def _command(argv: Sequence[str]) -> str | None:
+    """The top-level command named by ``argv``, if the words before it are all options."""
+    for word in argv:
+        if word in ("-v", "--verbose"):
+            continue
+        return word if word in COMMANDS else None
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    parser = build_parser(_command(sys.argv[1:] if argv is None else argv))
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO)
     for handler in logging.getLogger().handlers:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import argparse
 
-from dragonscope import config, demo
+from dragonscope import config
 from dragonscope.cli.common import operator_errors
 from dragonscope.graph import Edge, Graph, GraphError, Indexer, Node
 from dragonscope.nb import NbReader, ProjectNames, Snapshot
@@ -31,6 +31,8 @@ NB_URLS = "etcd://H:P[,H:P], redis://H:P[/DB], file:///dump.json or memory://sam
 
 def open_nb(url: str) -> NbReader:
     """A reader for any NB URL; ``memory://sample`` is the demo's small cloud."""
+    from dragonscope import demo  # for memory://sample only: a collector does without it
+
     with operator_errors(BackendError, what=f"cannot read {url}"):
         return demo.open_nb(url)
 

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from functools import partial
 
 from dragonscope.collector.desired import freeze_heap
@@ -30,6 +31,9 @@ from dragonscope.skydive import Backoff
 from dragonscope.topology import GraphOp, Topology
 
 log = logging.getLogger("dragonscope.collector")
+
+# NB objects translated between two yields to the event loop during the initial load.
+_SLICE = 500
 
 
 @contextlib.asynccontextmanager
@@ -80,15 +84,10 @@ class NbFeed:
         if not self.topology.snapshot:
             self.topology.compact = self.topology.chassis is not None and reader.can_fetch
 
-    @property
-    def streamed(self) -> bool:
-        """Whether the snapshot is published while read (a compact slice), rather than
-        translated in one go before anything is published (the global graph)."""
-        return self.topology.compact
-
     async def load(self, reader: NbReader) -> int:
-        """Initial snapshot (retried while the NB is unreachable), translated and marked,
-        batch by batch as it is read when ``streamed``; returns the snapshot's revision."""
+        """Initial snapshot (retried while the NB is unreachable), translated and marked
+        batch by batch as it is read, so that the analyzer receives the graph while the
+        rest is still read; returns the snapshot's revision."""
         backoff = self._backoff()
         while True:
             try:
@@ -102,31 +101,10 @@ class NbFeed:
         # A retried load must also drop what disappeared since the failed attempt.
         retried = set(topology.snapshot) if topology.snapshot else None
         self.prepare(reader)
-        held_back: list[NbObject] | None = None if self.streamed else []
         stats.nb_objects.clear()
         topology.begin_load()
-        revision = count = 0
-        async for page, revision in reader.snapshot_pages():
-            batch = self._read(reader, page)
-            for obj in batch:
-                stats.nb_objects[obj.table] += 1
-                if retried is not None:
-                    retried.discard(obj.key)
-            count += len(batch)
-            if held_back is not None:
-                held_back.extend(batch)
-            else:
-                ops = topology.load_batch(batch)
-                del batch
-                values = {(entry.table, entry.id): entry.value for entry in page}
-                self._mark(ops + await self._hydrate(reader, revision, values))
-            stats.nb_revision = revision
-            await asyncio.sleep(0)
-        if held_back is not None:
-            # The whole graph in one go, in a thread that keeps the loop answering /healthz
-            # (nothing else reads the topology until the load is done).
-            self._mark(await asyncio.to_thread(topology.load_batch, held_back))
-            del held_back
+        with _old_generation_paused():
+            revision, count = await self._read_pages(reader, retried)
         ops = topology.end_load()
         if retried:
             ops += topology.apply_all(Change(t, i, None, revision) for t, i in retried)
@@ -143,6 +121,30 @@ class NbFeed:
             time.monotonic() - started,
         )  # fmt: skip
         return revision
+
+    async def _read_pages(
+        self, reader: NbReader, retried: set[tuple[str, str]] | None
+    ) -> tuple[int, int]:
+        """Translate and mark the snapshot page by page; its revision and object count."""
+        topology, stats = self.topology, self._stats
+        revision = count = 0
+        async for page, revision in reader.snapshot_pages():
+            batch = self._read(reader, page)
+            for obj in batch:
+                stats.nb_objects[obj.table] += 1
+                if retried is not None:
+                    retried.discard(obj.key)
+            count += len(batch)
+            # In slices, so that translating a page never holds the loop for long.
+            for start in range(0, len(batch), _SLICE):
+                self._mark(topology.load_batch(batch[start : start + _SLICE]))
+                await asyncio.sleep(0)
+            del batch
+            if topology.wanted:
+                values = {(entry.table, entry.id): entry.value for entry in page}
+                self._mark(await self._hydrate(reader, revision, values))
+            stats.nb_revision = revision
+        return revision, count
 
     def _read(self, reader: NbReader, page: list[RawEntry]) -> list[NbObject]:
         """A page's objects, parsed whole; or, where a compact slice keeps only a skeleton,
@@ -273,3 +275,18 @@ class NbFeed:
             log.info("NB resync done; following from revision %s", stats.nb_revision)
         if self.ready:
             self._status.resynced(resyncs.count, resyncs.active, resyncs.reason, resyncs.at)
+
+
+@contextlib.contextmanager
+def _old_generation_paused() -> Iterator[None]:
+    """No full garbage collection while the initial load builds the graph: each would
+    rescan its hundreds of thousands of acyclic objects, for seconds on a large NB, while
+    the publisher waits (``freeze_heap`` then moves them out of the collector's sight).
+    The young generations are still collected: what the publisher does meanwhile leaves
+    cycles there."""
+    young, middle, old = gc.get_threshold()
+    gc.set_threshold(young, middle, 2**30)
+    try:
+        yield
+    finally:
+        gc.set_threshold(young, middle, old)

@@ -17,7 +17,6 @@ copies the other's graph. Two kinds of probe edges end outside the probe's own n
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import Callable, Coroutine, Mapping
 from typing import Any, Protocol
 
@@ -28,7 +27,7 @@ from dragonscope.collector.settings import CollectorSettings
 from dragonscope.collector.sync import SyncState
 from dragonscope.graph import Edge, Node
 from dragonscope.nb import Change, tables
-from dragonscope.ovs import DEFAULT_OVSDB, NB_FIELDS, OvsProbe, ProbeSettings
+from dragonscope.ovs import NB_FIELDS, OvsProbe, ProbeSettings
 from dragonscope.topology import Topology, node_id
 
 # The NB tables the probe checks the switch against (see dragonscope.ovs.nbview).
@@ -52,15 +51,10 @@ class Host(Protocol):
 
 
 def probe_settings(settings: CollectorSettings) -> ProbeSettings | None:
-    """The probe a collector runs: none globally, with ``--no-ovs``, or when no OVSDB is
-    named and the default socket does not exist."""
-    if not settings.chassis or not settings.ovs:
+    """The probe a collector runs (see ``CollectorSettings.ovsdb_remote``)."""
+    remote = settings.ovsdb_remote
+    if remote is None or settings.chassis is None:
         return None
-    remote = settings.ovsdb
-    if remote is None:
-        if not os.path.exists(DEFAULT_OVSDB.removeprefix("unix:")):
-            return None
-        remote = DEFAULT_OVSDB
     probe = ProbeSettings(
         chassis=settings.chassis,
         ovsdb=remote,

@@ -47,9 +47,11 @@ class Reconciler:
         no CPU)."""
         sync = self._sync
         held = sync.held
-        if held is None or sync.flushing:
+        if held is None or sync.flushing or not sync.loaded:
             # A flush in progress has taken its dirty IDs out of the set: comparing
-            # now would count them as surprises. The next period will look.
+            # now would count them as surprises. The next period will look. While the
+            # NB snapshot is still read, everything it brings is marked anyway: scanning
+            # the growing graph every period would only cost CPU.
             return 0
         if sync.resync_requested:
             sync.wake.set()

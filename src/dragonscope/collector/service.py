@@ -20,13 +20,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Coroutine
+from typing import TYPE_CHECKING
 
-from dragonscope.collector.chassis_desk import attach_desk
 from dragonscope.collector.desired import DesiredGraph, Source
 from dragonscope.collector.health import HealthServer
 from dragonscope.collector.nb_feed import NbFeed, opened
 from dragonscope.collector.nb_probe import nb_endpoints
-from dragonscope.collector.ovs_source import attach_ovs
 from dragonscope.collector.publish import AnalyzerLink
 from dragonscope.collector.reconcile import Reconciler
 from dragonscope.collector.settings import CollectorSettings
@@ -38,6 +37,10 @@ from dragonscope.config import parse_host_port
 from dragonscope.nb import NbReader
 from dragonscope.skydive import analyzer_base_url
 from dragonscope.topology import Topology
+
+if TYPE_CHECKING:
+    from dragonscope.collector.chassis_desk import ChassisDesk
+    from dragonscope.collector.ovs_source import OvsSource
 
 # A connection that dies sooner than this is not "stable": keep backing off.
 _STABLE_AFTER = 5.0
@@ -81,10 +84,18 @@ class Collector:
             ))  # fmt: skip
         self.link = self.links[0]
         self.reconciler = self.link.reconciler
-        self.ovs = attach_ovs(self)  # a chassis collector also shows its Open vSwitch
-        # Each analyzer may ask this chassis's switch, on its own link.
-        probe = self.ovs.probe.settings if self.ovs else None
-        self.desks = [attach_desk(link, probe) for link in self.links] if probe else []
+        self.ovs: OvsSource | None = None
+        self.desks: list[ChassisDesk] = []
+        if settings.ovsdb_remote is not None:
+            # A chassis collector also shows its Open vSwitch; the probe's modules (and the
+            # simulator's, for drift and real traces) are imported only then.
+            from dragonscope.collector.chassis_desk import attach_desk
+            from dragonscope.collector.ovs_source import attach_ovs
+
+            self.ovs = attach_ovs(self)
+            # Each analyzer may ask this chassis's switch, on its own link.
+            probe = self.ovs.probe.settings if self.ovs else None
+            self.desks = [attach_desk(link, probe) for link in self.links] if probe else []
 
     def add_source(
         self, source: Source, loop: Callable[[], Task] | None = None, name: str = "source"
@@ -180,10 +191,8 @@ class Collector:
                     health = HealthServer(lambda: self.stats, host, port)
                     await health.start()
                 self.nb.prepare(reader)
-                # A global graph is translated whole before anything is published or
-                # compared; a compact slice is published while read.
-                loaded = None if self.nb.streamed else await self.nb.load(reader)
-                tasks: list[tuple[str, Task]] = [("nb", self._feed(reader, loaded))]
+                # The graph is published while the NB is read.
+                tasks: list[tuple[str, Task]] = [("nb", self._feed(reader))]
                 for i, link in enumerate(self.links):
                     suffix = f"-{i}" if i else ""
                     tasks.append((f"publish{suffix}", link.run()))
@@ -203,13 +212,11 @@ class Collector:
             if health is not None:
                 await health.stop()
 
-    async def _feed(self, reader: NbReader, revision: int | None) -> None:
-        """Load the NB (published while read, for a streamed slice) unless already
-        loaded, then follow it."""
-        if revision is None:
-            revision = await self.nb.load(reader)
-            for link in self.links:
-                link.reconciler.mark_unwanted(link.sync.held)
+    async def _feed(self, reader: NbReader) -> None:
+        """Load the NB (published while read), then follow it."""
+        revision = await self.nb.load(reader)
+        for link in self.links:
+            link.reconciler.mark_unwanted(link.sync.held)
         await self.nb.follow(reader, revision)
 
 

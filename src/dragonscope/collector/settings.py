@@ -5,6 +5,7 @@ over the ini file, the ini file over Dragonflow's defaults)."""
 from __future__ import annotations
 
 import argparse
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -21,6 +22,9 @@ from dragonscope.topology import Extension
 NbSource = str | NbReader | Backend
 
 GLOBAL_HOST = "dragonflow"
+# Where Open vSwitch listens by default (``dragonscope.ovs.DEFAULT_OVSDB``, spelled again here
+# so that a collector without a probe never imports the probe; a test keeps them equal).
+DEFAULT_OVSDB = "unix:/var/run/openvswitch/db.sock"
 _OVSDB = re.compile(r"unix:/\S+|tcp:[\w.:\[\]-]+:\d+")
 _HOST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@-]{0,253}")
 
@@ -73,6 +77,16 @@ class CollectorSettings:
     # Dragonflow's bridge mappings (physnet -> its bridge, patched to br-int): where the
     # expected provider rules and real traces find each physical network.
     bridge_mappings: tuple[tuple[str, str], ...] = config.DF_BRIDGE_MAPPINGS
+
+    @property
+    def ovsdb_remote(self) -> str | None:
+        """The OVSDB the chassis probe reads: none globally, with ``--no-ovs``, or when no
+        OVSDB is named and the default socket does not exist."""
+        if not self.chassis or not self.ovs:
+            return None
+        if self.ovsdb is not None:
+            return self.ovsdb
+        return DEFAULT_OVSDB if os.path.exists(DEFAULT_OVSDB.removeprefix("unix:")) else None
 
     def __post_init__(self) -> None:
         if isinstance(self.nb, str):

@@ -51,6 +51,24 @@ MEMBER = "member"
 """Slice claim: the object is shown because a slice member points at it; it pulls in little."""
 
 
+# Edge metadata without extra fields, one dict per relation and role (read-only, like every
+# element the topology returns): most of a large graph's edges share a handful of them.
+_PLAIN: dict[tuple[str, str | None], dict[str, Any]] = {}
+_PLAIN_MAX = 1024
+
+
+def _plain_metadata(relation: str, role: str | None) -> dict[str, Any]:
+    shared = _PLAIN.get((relation, role))
+    if shared is not None:
+        return shared
+    metadata: dict[str, Any] = {"RelationType": relation}
+    if role is not None:
+        metadata["Role"] = role
+    if len(_PLAIN) < _PLAIN_MAX:
+        _PLAIN[(relation, role)] = metadata
+    return metadata
+
+
 class RenderContext:
     """Read access to the NB for one renderer, plus the builders of its contribution."""
 
@@ -117,15 +135,14 @@ class RenderContext:
         discriminator: str = "",
     ) -> str:
         """Draw an edge; ``role`` and ``discriminator`` tell apart edges with the same ends."""
-        metadata: dict[str, Any] = {"RelationType": relation}
-        key = relation
-        if role is not None:
-            metadata["Role"] = role
-            key = f"{relation}/{role}"
+        key = relation if role is None else f"{relation}/{role}"
         if discriminator:
             key = f"{key}#{discriminator}"
         if extra:
+            metadata = {"RelationType": relation, **({} if role is None else {"Role": role})}
             metadata.update(extra)
+        else:
+            metadata = _plain_metadata(relation, role)
         eid = ids.edge_id(parent, key, child)
         self.contribution.edges[eid] = EdgeSpec(parent, child, metadata)
         return eid

@@ -40,6 +40,9 @@ NO_KINDS: frozenset[str] = frozenset()
 
 _V = TypeVar("_V")
 
+Claimed = tuple[Key, _V] | dict[Key, _V]
+"""The objects drawing one element, with what each draws: one pair, or a dict of several."""
+
 
 class Action(StrEnum):
     """What a ``GraphOp`` does to its element."""
@@ -106,19 +109,21 @@ class Topology:
         self._store_ = ObjectStore(compact and chassis is not None)
         self._objects = self._store_.objects
         self._loading = False
-        self._index: dict[str, dict[str, set[str]]] = {name: {} for name in INDEXES}
+        # Most values are held by one object (a floating IP's port): its ID alone, not a set.
+        self._index: dict[str, dict[str, str | set[str]]] = {name: {} for name in INDEXES}
         self._index_by_table: dict[str, list[str]] = {}
         for name, (table, _values) in INDEXES.items():
             self._index_by_table.setdefault(table, []).append(name)
         self._contrib: dict[Key, Contribution] = {}
         self._deps = Dependencies()
-        self._node_claims: dict[str, dict[Key, dict[str, Any]]] = {}
+        # Who draws each element (nearly always one object: a (key, value) pair, not a dict).
+        self._node_claims: dict[str, Claimed[dict[str, Any]]] = {}
         self._refs: Counter[str] = Counter()
         self._ref_target: dict[str, Key] = {}
         self._ref_node: dict[Key, str] = {}  # the inverse of _ref_target
         self._tenants: Counter[str] = Counter()
         self._tenant_topic: dict[str, str] = {}
-        self._edge_claims: dict[str, dict[Key, EdgeSpec]] = {}
+        self._edge_claims: dict[str, Claimed[EdgeSpec]] = {}
         self._edges_at: dict[str, set[str]] = {}
         self._slice_claims: dict[Key, Counter[str]] = {}
         self._nodes: dict[str, Node] = {}
@@ -215,7 +220,10 @@ class Topology:
         return self._objects.get((table, object_id))
 
     def _lookup(self, index: str, value: str) -> frozenset[str]:
-        return frozenset(self._index[index].get(value, ()))
+        found = self._index[index].get(value)
+        if found is None:
+            return frozenset()
+        return frozenset((found,) if isinstance(found, str) else found)
 
     def _store(self, key: Key, obj: NbObject | None, dirty: dict[Key, None]) -> None:
         """Record the new state of one object and mark everything that read it."""
@@ -229,11 +237,9 @@ class Topology:
                 continue
             entries = self._index[name]
             for value in before - after:
-                entries[value].discard(key[1])
-                if not entries[value]:
-                    del entries[value]
+                _unindex(entries, value, key[1])
             for value in after - before:
-                entries.setdefault(value, set()).add(key[1])
+                _index(entries, value, key[1])
             for value in before ^ after:
                 dirty.update(dict.fromkeys(self._deps.readers(("idx", name, value))))
         dirty[key] = None
@@ -278,33 +284,24 @@ class Topology:
             self._contrib[key] = new
         self._extensions.track(key, old, new)
         for nid in old.nodes.keys() - new.nodes.keys():
-            node_claims = self._node_claims[nid]
-            del node_claims[key]
-            if not node_claims:
-                del self._node_claims[nid]
+            _unclaim(self._node_claims, nid, key)
             touched_nodes[nid] = None
         for nid, metadata in new.nodes.items():
             if old.nodes.get(nid) != metadata or nid not in old.nodes:
-                self._node_claims.setdefault(nid, {})[key] = metadata
+                _claim(self._node_claims, nid, key, metadata)
                 touched_nodes[nid] = None
         _count(self._refs, self._ref_target, old.refs, new.refs, touched_nodes, self._ref_node)
         _count(self._tenants, self._tenant_topic, old.tenants, new.tenants, touched_nodes)
         for eid in old.edges.keys() - new.edges.keys():
-            spec = old.edges[eid]
-            claims = self._edge_claims[eid]
-            del claims[key]
-            if not claims:
-                del self._edge_claims[eid]
-                self._unlink_edge(eid, spec)
+            if _unclaim(self._edge_claims, eid, key):
+                self._unlink_edge(eid, old.edges[eid])
             touched_edges[eid] = None
         for eid, spec in new.edges.items():
             previous = old.edges.get(eid)
             if previous is None or previous.metadata != spec.metadata:
-                claims = self._edge_claims.setdefault(eid, {})
-                if not claims:
+                if _claim(self._edge_claims, eid, key, spec):
                     self._edges_at.setdefault(spec.parent, set()).add(eid)
                     self._edges_at.setdefault(spec.child, set()).add(eid)
-                claims[key] = spec
                 touched_edges[eid] = None
         return self._update_slice_claims(old.claims, new.claims)
 
@@ -338,10 +335,8 @@ class Topology:
     # -- resolution: what the graph holds now -----------------------------------------------------
     def _resolve_node(self, nid: str) -> dict[str, Any] | None:
         claims = self._node_claims.get(nid)
-        if claims:
-            if len(claims) == 1:
-                return next(iter(claims.values()))
-            return claims[min(claims)]
+        if claims is not None:
+            return _winner(claims)
         if nid in self._tenants:
             return tenant_metadata(self._tenant_topic[nid])
         if nid in self._refs:
@@ -355,9 +350,9 @@ class Topology:
 
     def _resolve_edge(self, eid: str) -> EdgeSpec | None:
         claims = self._edge_claims.get(eid)
-        if not claims:
+        if claims is None:
             return None
-        spec = next(iter(claims.values())) if len(claims) == 1 else claims[min(claims)]
+        spec = _winner(claims)
         if spec.parent in self._nodes and spec.child in self._nodes:
             return spec
         return None
@@ -450,6 +445,56 @@ class Topology:
             *(GraphOp(Action.ADD, e) for e in edge_added),
             *(GraphOp(Action.UPDATE, e) for e in edge_updated),
         ]
+
+
+def _index(entries: dict[str, str | set[str]], value: str, object_id: str) -> None:
+    found = entries.get(value)
+    if found is None:
+        entries[value] = object_id
+    elif isinstance(found, set):
+        found.add(object_id)
+    elif found != object_id:
+        entries[value] = {found, object_id}
+
+
+def _unindex(entries: dict[str, str | set[str]], value: str, object_id: str) -> None:
+    found = entries.get(value)
+    if isinstance(found, set):
+        found.discard(object_id)
+        if len(found) == 1:
+            entries[value] = next(iter(found))
+    elif found == object_id:
+        del entries[value]
+
+
+def _claim(claims: dict[str, Claimed[_V]], element: str, key: Key, value: _V) -> bool:
+    """Record what ``key`` draws of ``element``; True if nothing drew it before."""
+    held = claims.get(element)
+    if held is None:
+        claims[element] = (key, value)
+        return True
+    if isinstance(held, tuple):
+        claims[element] = (key, value) if held[0] == key else {held[0]: held[1], key: value}
+    else:
+        held[key] = value
+    return False
+
+
+def _unclaim(claims: dict[str, Claimed[_V]], element: str, key: Key) -> bool:
+    """``key`` no longer draws ``element``; True if nothing draws it any more."""
+    held = claims[element]
+    if isinstance(held, tuple):
+        del claims[element]
+        return True
+    del held[key]
+    if len(held) == 1:
+        claims[element] = next(iter(held.items()))
+    return False
+
+
+def _winner(held: Claimed[_V]) -> _V:
+    """What the element is: the lowest key's drawing, when several objects draw it."""
+    return held[1] if isinstance(held, tuple) else held[min(held)]
 
 
 def _count(

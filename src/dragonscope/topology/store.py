@@ -12,11 +12,15 @@ as ordinary changes.
 An object that arrives whole (a change, a snapshot batch) stays whole until the
 end of the batch that brought it, so that an object entering the slice with its
 own change needs no fetch.
+
+A skeleton is held as its fields alone (often one dict shared by many objects) and made
+an ``NbObject`` only when read: a hundred thousand skeleton records would cost some
+6 MiB for a table name and an ID the store's key already holds.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,12 +47,88 @@ def _frozen(value: object) -> object:
     return value
 
 
+Held = NbObject | dict[str, Any]
+"""A whole object, or the fields of a skeleton."""
+
+
+class _Held:
+    """What the store holds, by table then ID: no (table, id) tuple per object."""
+
+    __slots__ = ("_count", "_tables")
+
+    def __init__(self) -> None:
+        self._tables: dict[str, dict[str, Held]] = {}
+        self._count = 0
+
+    def get(self, key: Key) -> Held | None:
+        ids = self._tables.get(key[0])
+        return None if ids is None else ids.get(key[1])
+
+    def __setitem__(self, key: Key, held: Held) -> None:
+        ids = self._tables.get(key[0])
+        if ids is None:
+            ids = self._tables[key[0]] = {}
+        if key[1] not in ids:
+            self._count += 1
+        ids[key[1]] = held
+
+    def pop(self, key: Key) -> None:
+        ids = self._tables.get(key[0])
+        if ids is not None and ids.pop(key[1], None) is not None:
+            self._count -= 1
+
+    def __contains__(self, key: Key) -> bool:
+        ids = self._tables.get(key[0])
+        return ids is not None and key[1] in ids
+
+    def __iter__(self) -> Iterator[Key]:
+        for table, ids in self._tables.items():
+            for object_id in ids:
+                yield table, object_id
+
+    def __len__(self) -> int:
+        return self._count
+
+
+def _object(key: Key, held: Held) -> NbObject:
+    return Skeleton(key[0], key[1], held) if isinstance(held, dict) else held
+
+
+class _Objects(Mapping[Key, NbObject]):
+    """The store's objects as ``NbObject``s, skeletons included."""
+
+    __slots__ = ("_held",)
+
+    def __init__(self, held: _Held) -> None:
+        self._held = held
+
+    def __getitem__(self, key: Key) -> NbObject:
+        held = self._held.get(key)
+        if held is None:
+            raise KeyError(key)
+        return _object(key, held)
+
+    def get(self, key: Key, default: NbObject | None = None) -> NbObject | None:  # type: ignore[override]
+        held = self._held.get(key)
+        return default if held is None else _object(key, held)
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, tuple) and key in self._held
+
+    def __iter__(self) -> Iterator[Key]:
+        return iter(self._held)
+
+    def __len__(self) -> int:
+        return len(self._held)
+
+
 class ObjectStore:
     """NB state by key; in a compact store, whole objects only where needed."""
 
     def __init__(self, compact: bool) -> None:
         self.compact = compact
-        self.objects: dict[Key, NbObject] = {}
+        self._held = _Held()
+        self.objects: Mapping[Key, NbObject] = _Objects(self._held)
         self.wanted: set[Key] = set()
         self._need: dict[Key, int] = {}
         self._needs_of: dict[Key, tuple[Key, ...]] = {}
@@ -72,23 +152,30 @@ class ObjectStore:
 
     def unchanged(self, key: Key, obj: NbObject | None) -> bool:
         """Whether storing ``obj`` would change nothing anyone reads."""
-        current = self.objects.get(key)
-        if current == obj:
-            return True
-        return (
-            obj is not None
-            and isinstance(current, Skeleton)
-            and key not in self._need
-            and self._skeleton_data(obj.table, obj.data) == current.data
-        )
+        current = self._held.get(key)
+        if obj is None or current is None:
+            return obj is current
+        if current.__class__ is not dict:
+            return current == obj
+        if isinstance(obj, Skeleton):
+            return obj.data == current
+        return key not in self._need and self._skeleton_data(obj.table, obj.data) == current
 
     def put(self, key: Key, obj: NbObject | None) -> None:
         if obj is None:
-            self.objects.pop(key, None)
+            self._held.pop(key)
             self.wanted.discard(key)
             return
-        self.objects[key] = obj
-        self.wanted.discard(key)
+        if isinstance(obj, Skeleton):
+            self._held[key] = obj.data
+            # Judged a skeleton before a render came to need it (earlier in the same page).
+            if key in self._need:
+                self.wanted.add(key)
+            else:
+                self.wanted.discard(key)
+        else:
+            self._held[key] = obj
+            self.wanted.discard(key)
         if self.compact and key not in self._need and key[0] not in self._whole:
             self._candidates.add(key)
 
@@ -107,7 +194,7 @@ class ObjectStore:
         for needed in new:
             count = self._need.get(needed, 0)
             self._need[needed] = count + 1
-            if not count and isinstance(self.objects.get(needed), Skeleton):
+            if not count and self._held.get(needed).__class__ is dict:
                 self.wanted.add(needed)
         for released in old:
             count = self._need[released] - 1
@@ -122,9 +209,9 @@ class ObjectStore:
     def settled(self) -> None:
         """End of a batch: objects no drawn render needs shrink to their skeleton."""
         for key in self._candidates:
-            obj = self.objects.get(key)
-            if key not in self._need and obj is not None and not isinstance(obj, Skeleton):
-                self.objects[key] = Skeleton(key[0], key[1], self._skeleton_data(key[0], obj.data))
+            obj = self._held.get(key)
+            if key not in self._need and isinstance(obj, NbObject):
+                self._held[key] = self._skeleton_data(key[0], obj.data)
         self._candidates.clear()
 
     def skeleton(self, key: Key, stored: Callable[[], Mapping[str, Any] | None]) -> Skeleton | None:

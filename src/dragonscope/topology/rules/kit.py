@@ -104,8 +104,10 @@ def _keep(*names: str) -> Callable[[Mapping[str, Any]], dict[str, Any]]:
 
 def _lport_skeleton(data: Mapping[str, Any]) -> dict[str, Any]:
     kept = {"binding": data["binding"]} if "binding" in data else {}
-    if data.get("device_owner") in (GATEWAY_OWNER, FLOATINGIP_OWNER):
-        kept["device_owner"] = data["device_owner"]
+    owner = data.get("device_owner")
+    if owner in (GATEWAY_OWNER, FLOATINGIP_OWNER):
+        # The constant, not the decoded copy: ten thousand floating IP ports share it.
+        kept["device_owner"] = GATEWAY_OWNER if owner == GATEWAY_OWNER else FLOATINGIP_OWNER
         kept["device_id"] = data.get("device_id")
     return kept
 

@@ -135,7 +135,7 @@ async def _record(rec: Recording, rng: random.Random, steps: int) -> list[int]:
     return sorted({*times, *await rec.store.checkpoint_times()})
 
 
-async def _probe_times(rec: Recording, times: list[int]) -> list[int]:
+def _probe_times(times: list[int]) -> list[int]:
     """Each time of interest, a millisecond before it and one after."""
     return sorted({t + d for t in times for d in (-1, 0, 1) if t + d >= START})
 
@@ -146,7 +146,7 @@ async def test_every_time_rebuilds_as_the_memory_has_it(url: str) -> None:
     times = await _record(rec, rng, 400)
     try:
         assert rec.recorder.stats.checkpoints >= 20
-        probes = await _probe_times(rec, times)
+        probes = _probe_times(times)
         forward = DurableHistory(rec.store)
         for t in probes:  # in order: each from the state rebuilt before it
             assert _elements(await forward.view_at(t)) == _elements(rec.memory.view_at(t)), t

@@ -112,12 +112,11 @@ def decode_checkpoint(body: bytes) -> Elements:
     nodes: dict[str, Node] = {}
     edges: dict[str, Edge] = {}
     with _no_collection():
-        for fields in json.loads(zlib.decompress(body)):
-            element = _element(fields)
-            if isinstance(element, Edge):
-                edges[element.id] = element
+        for f in json.loads(zlib.decompress(body)):
+            if len(f) == _NODE_FIELDS:
+                nodes[f[0]] = Node(f[0], f[1] or {}, f[2], f[3], f[4], f[5], None, f[6])
             else:
-                nodes[element.id] = element
+                edges[f[0]] = Edge(f[0], f[1] or {}, f[2], f[3], f[4], f[5], None, f[6], f[7], f[8])
     return nodes, edges
 
 

@@ -2,19 +2,20 @@
 
 The database hands over only the last change of each element after the
 checkpoint (an element updated a thousand times since costs one row), and
-checkpoints are close enough (``RecorderSettings.checkpoint_changes``) that
-those rows stay few. Decoding runs in a worker thread so the event loop keeps
-turning.
+checkpoints are close enough (a fifth of the graph's size in changes, see
+``RecorderSettings``) that those rows stay few. Decoding runs in a worker
+thread so the event loop keeps turning.
 
-Two caches make the next question cheaper. A few decoded checkpoints are kept,
-and per checkpoint the last state rebuilt from it: a later time after the same
-checkpoint starts from that state and reads only the changes in between (an
-operator stepping forward through the past). Elements are never changed in
-place, so cached states share them with the views built from them. A state is
-kept only for a time before the newest checkpoint: no change can still arrive
-there (a late one is stored at the newest checkpoint's time), so it is final.
-Retention cannot make one wrong either: it removes whole checkpoints with the
-changes before them, and a state is found through its checkpoint.
+Two caches make the next question cheaper: the last decoded checkpoint, and for
+the last two checkpoints used, the last state rebuilt from each. A later time
+after the same checkpoint starts from that state and reads only the changes in
+between (an operator stepping forward through the past, or asking for the
+nodes and then the edges of one time). Elements are never changed in place, so
+cached states share them with the views built from them. A state is kept only
+for a time before the newest checkpoint: no change can still arrive there (a
+late one is stored at the newest checkpoint's time), so it is final. Retention
+cannot make one wrong either: it removes whole checkpoints with the changes
+before them, and a state is found through its checkpoint.
 
 Decoded elements live long (in the caches) and hold no cycles, like the live
 graph's. In a process that freezes its survivors out of the cyclic collector's
@@ -41,8 +42,10 @@ from dragonscope.graph import KIND_NODE, Edge, HistoryError, NetChanges, Node, S
 from dragonscope.history.codec import apply_rows, decode_checkpoint, decode_rows
 from dragonscope.history.store import Checkpoint, Gap, HistoryStore, Row
 
-CACHED_CHECKPOINTS = 2
-CACHED_STATES = 4
+# A decoded 100k-node checkpoint is about 115 MiB: the caches hold at most three
+# graphs' worth (less when, as usual, a state shares its checkpoint's elements).
+CACHED_CHECKPOINTS = 1
+CACHED_STATES = 2
 
 
 @dataclass(frozen=True, slots=True)

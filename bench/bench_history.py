@@ -11,12 +11,13 @@
 * ``G.At(t)`` for t uniformly spread over that history (the store rebuilds
   each from its nearest checkpoint; all but a few are cache misses, so the
   figure is the cold cost), ``/api/changes`` over one hour of it (net changes
-  and gaps, without the JSON), bytes on disk per change, and an analyzer's
-  start with that full history behind it. The reader freezes what it decodes
-  out of the cyclic collector's sight, as in the analyzer's process (its
-  ``gc_freeze``). Beside each wall time, the CPU time the process spent on it
-  (all threads): on a machine shared with other work, the wall time is the
-  CPU time plus the waits for a core.
+  and gaps, without the JSON; then the whole HTTP answer from an analyzer),
+  bytes on disk per change, and an analyzer's start with that full history
+  behind it. The reader freezes what it decodes out of the cyclic collector's
+  sight, as in the analyzer's process (its ``gc_freeze``). Beside each wall
+  time, the CPU time the process spent on it (all threads): on a machine
+  shared with other work, the wall time is the CPU time plus the waits for a
+  core.
 
 ``BENCH_HISTORY_CHANGES`` / ``BENCH_HISTORY_NODES`` make it smaller.
 """
@@ -30,7 +31,10 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+
+import aiohttp
 
 from bench.report import Figure
 from dragonscope.analyzer import Analyzer, AnalyzerSettings
@@ -182,10 +186,14 @@ async def _store_figures(live_url: str, url: str) -> list[Figure]:
     per_change = await store.size_bytes() / count
     await store.close()
     t0 = time.perf_counter()
-    analyzer = Analyzer(AnalyzerSettings(host="127.0.0.1", port=0, history=url))
+    # As the analyzer's process runs (gc_freeze: its reader freezes what it decodes).
+    analyzer = Analyzer(AnalyzerSettings(host="127.0.0.1", port=0, history=url, gc_freeze=True))
     await analyzer.start()
     restart_ms = (time.perf_counter() - t0) * 1000
-    await analyzer.stop()
+    try:
+        http = await _http_changes(analyzer.url, hour, hour + 3600_000)
+    finally:
+        await analyzer.stop()
     return [
         *figures,
         Figure("history fill (simulated clock)", count / fill_s, "changes/s", size, kind),
@@ -210,9 +218,39 @@ async def _store_figures(live_url: str, url: str) -> list[Figure]:
             size,
             f"{kind}; {CHANGES // SPAN_HOURS:,} changes in the hour; CPU {changes_cpu:,.0f} ms",
         ),
+        Figure(
+            "GET /api/changes over 1 h",
+            http.total_ms,
+            "ms",
+            size,
+            f"{kind}; the same hour from a freshly started analyzer, {http.bytes / 2**20:.0f} MiB "
+            f"of JSON, first byte after {http.first_ms:,.0f} ms",
+        ),
         Figure("history bytes per change", per_change, "B", size, f"{kind}; with checkpoints"),
         Figure("analyzer start with full history", restart_ms, "ms", size, kind),
     ]
+
+
+@dataclass(frozen=True, slots=True)
+class _Download:
+    first_ms: float
+    total_ms: float
+    bytes: int
+
+
+async def _http_changes(base: str, start: int, end: int) -> _Download:
+    """The whole answer of ``/api/changes`` over HTTP (client and server in this process)."""
+    window = {"from": str(start), "to": str(end)}
+    async with aiohttp.ClientSession() as http:
+        started = time.perf_counter()
+        first, size = 0.0, 0
+        async with http.get(base + "/api/changes", params=window) as response:
+            assert response.status == 200, await response.text()
+            async for chunk in response.content.iter_any():
+                first = first or time.perf_counter()
+                size += len(chunk)
+        done = time.perf_counter()
+    return _Download((first - started) * 1000, (done - started) * 1000, size)
 
 
 def _kind(url: str) -> str:

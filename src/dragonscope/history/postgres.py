@@ -32,6 +32,7 @@ DAY_MS = 24 * 3600 * 1000
 WRITER_STALE_MS = 15_000
 _LOCK = 0x6472_6167_6F6E  # the advisory lock every writer of a history takes
 _FETCH_BATCH = 5000
+_SORT_MEMORY = "128MB"
 
 _SCHEMA = """
 CREATE SEQUENCE IF NOT EXISTS history_seq;
@@ -285,9 +286,12 @@ class PostgresStore(HistoryStore):
 
     async def _fetch_rows(self, sql: str, params: Sequence[Any]) -> list[Row]:
         """Changes in binary form (a body is not spelled out in hex), converted a batch
-        at a time with turns of the event loop in between."""
+        at a time with turns of the event loop in between. The sort that picks each
+        element's last change gets the memory for an hour of changes (some 50 MB),
+        so it does not spill to disk."""
 
         async def fetch(cur: Any) -> list[Row]:
+            await cur.execute(f"SET LOCAL work_mem = '{_SORT_MEMORY}'")
             await cur.execute(sql, params, binary=True)
             rows: list[Row] = []
             while batch := await cur.fetchmany(_FETCH_BATCH):

@@ -59,7 +59,7 @@ class _CollectorHold:
                     gc.enable()
 
 
-_no_collection = _CollectorHold()
+collector_held = _CollectorHold()
 
 
 def digest(kind: int, element: Node, deleted: bool) -> bytes:
@@ -111,7 +111,7 @@ def _element(f: list[Any]) -> Node:
 def decode_checkpoint(body: bytes) -> Elements:
     nodes: dict[str, Node] = {}
     edges: dict[str, Edge] = {}
-    with _no_collection():
+    with collector_held():
         for f in json.loads(zlib.decompress(body)):
             if len(f) == _NODE_FIELDS:
                 nodes[f[0]] = Node(f[0], f[1] or {}, f[2], f[3], f[4], f[5], None, f[6])
@@ -138,7 +138,7 @@ def apply_rows(
             applied[key] = row.seq
         last[key] = row
     alive = [(row.kind, row.id, row.body) for row in last.values() if row.body is not None]
-    with _no_collection():
+    with collector_held():
         fields = json.loads(b"[" + b",".join(body for _, _, body in alive) + b"]")
         for (kind, element_id, _), element in zip(alive, fields, strict=True):
             target: dict[str, Any] = nodes if kind == KIND_NODE else edges
@@ -150,7 +150,7 @@ def apply_rows(
 
 def checkpoint_lines(body: bytes) -> dict[tuple[int, str], bytes]:
     """A checkpoint's encoded elements by (kind, ID), as a recorder keeps its graph."""
-    with _no_collection():
+    with collector_held():
         return {
             (KIND_NODE if len(f) == _NODE_FIELDS else KIND_EDGE, f[0]): _dumps(f)
             for f in json.loads(zlib.decompress(body))
@@ -159,7 +159,7 @@ def checkpoint_lines(body: bytes) -> dict[tuple[int, str], bytes]:
 
 def decode_rows(rows: Sequence[Row]) -> list[Node | None]:
     """Each change's element after it (None: deleted)."""
-    with _no_collection():
+    with collector_held():
         bodies = [r.body for r in rows if r.body is not None]
         fields = iter(json.loads(b"[" + b",".join(bodies) + b"]"))
         return [None if row.body is None else _element(next(fields)) for row in rows]

@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from dragonscope.graph import KIND_NODE, Edge, HistoryError, NetChanges, Node, SnapshotView
-from dragonscope.history.codec import apply_rows, decode_checkpoint, decode_rows
+from dragonscope.history.codec import apply_rows, collector_held, decode_checkpoint, decode_rows
 from dragonscope.history.store import Checkpoint, Gap, HistoryStore, Row
 
 # A decoded 100k-node checkpoint is about 115 MiB: the caches hold at most three
@@ -81,10 +81,12 @@ class DurableHistory:
         self._states: OrderedDict[_Key, _State] = OrderedDict()
 
     async def _decode(self, job: Callable[[], T]) -> T:
-        """Run a decoding job in a worker thread (then freeze what it made, if asked)."""
+        """Run a decoding job in a worker thread, the cyclic collector held off (then
+        freeze what it made, if asked: what is not kept is still freed when dropped)."""
 
         def run() -> T:
-            result = job()
+            with collector_held():
+                result = job()
             if self.freeze:
                 gc.freeze()
             return result
@@ -148,7 +150,7 @@ class DurableHistory:
         state = await self._state_at(start)
         nodes, edges = dict(state.nodes), dict(state.edges)
         rows = await self.store.latest_rows(0, start, end, alive=True)
-        await asyncio.to_thread(apply_rows, nodes, edges, rows)
+        await self._decode(lambda: apply_rows(nodes, edges, rows))
         return SnapshotView(nodes, edges)
 
     async def changes_between(self, start: int, end: int) -> DurableChanges:
@@ -156,7 +158,7 @@ class DurableHistory:
         before = await self._state_at(start)
         rows = await self.store.latest_rows(0, start, end)
         gaps = await self.store.gaps(start, end)
-        return await asyncio.to_thread(_net, before, rows, gaps)
+        return await self._decode(lambda: _net(before, rows, gaps))
 
 
 def _net(before: _State, rows: Sequence[Row], gaps: list[Gap]) -> DurableChanges:

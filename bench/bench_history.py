@@ -186,8 +186,12 @@ async def _store_figures(live_url: str, url: str) -> list[Figure]:
     per_change = await store.size_bytes() / count
     await store.close()
     t0 = time.perf_counter()
-    # As the analyzer's process runs (gc_freeze: its reader freezes what it decodes).
-    analyzer = Analyzer(AnalyzerSettings(host="127.0.0.1", port=0, history=url, gc_freeze=True))
+    # As the analyzer's process runs (gc_freeze: its reader freezes what it decodes),
+    # keeping everything: the simulated history lies years back, and the default
+    # retention would start deleting it under the request.
+    analyzer = Analyzer(
+        AnalyzerSettings(host="127.0.0.1", port=0, history=url, history_retention=0, gc_freeze=True)
+    )
     await analyzer.start()
     restart_ms = (time.perf_counter() - t0) * 1000
     try:

@@ -108,7 +108,11 @@ class Analyzer:
             self.settings.history_max_changes,
             on_change=None if self.recorder is None else self.recorder.push,
         )
-        durable = None if self.recorder is None else DurableHistory(self.recorder.store)
+        durable = (
+            None
+            if self.recorder is None
+            else DurableHistory(self.recorder.store, freeze=self.settings.gc_freeze)
+        )
         self.past = Past(self.history, durable, self.recorder)
         self.live = Live(self.graph, self.store, self.history, self.past)
         self.hub = SubscriberHub(self.graph, self.settings.sync_encodings)

@@ -31,6 +31,8 @@ T = TypeVar("T")
 DAY_MS = 24 * 3600 * 1000
 WRITER_STALE_MS = 15_000
 _LOCK = 0x6472_6167_6F6E  # the advisory lock every writer of a history takes
+_FETCH_BATCH = 5000
+_SORT_MEMORY = "128MB"
 
 _SCHEMA = """
 CREATE SEQUENCE IF NOT EXISTS history_seq;
@@ -282,15 +284,37 @@ class PostgresStore(HistoryStore):
 
         return await self._run("read", fetch)
 
+    async def _fetch_rows(self, sql: str, params: Sequence[Any]) -> list[Row]:
+        """Changes in binary form (a body is not spelled out in hex), converted a batch
+        at a time with turns of the event loop in between. The sort that picks each
+        element's last change gets the memory for an hour of changes (some 50 MB),
+        so it does not spill to disk."""
+
+        async def fetch(cur: Any) -> list[Row]:
+            await cur.execute(f"SET LOCAL work_mem = '{_SORT_MEMORY}'")
+            await cur.execute(sql, params, binary=True)
+            rows: list[Row] = []
+            while batch := await cur.fetchmany(_FETCH_BATCH):
+                rows.extend(_row(r) for r in batch)
+                await asyncio.sleep(0)
+            return rows
+
+        return await self._run("read", fetch)
+
     async def checkpoint_before(self, at: int) -> Checkpoint | None:
-        rows = await self._fetch(
-            "(SELECT at, seq, body, 0 AS o FROM history_checkpoints WHERE at <= %s "
-            " ORDER BY at DESC, seq DESC LIMIT 1) UNION ALL "
-            "(SELECT at, seq, body, 1 FROM history_checkpoints ORDER BY at, seq LIMIT 1) "
-            "ORDER BY o LIMIT 1",
-            (at,),
-        )
-        return Checkpoint(rows[0][0], rows[0][1], bytes(rows[0][2])) if rows else None
+        async def fetch(cur: Any) -> Checkpoint | None:
+            await cur.execute(
+                "(SELECT at, seq, body, 0 AS o FROM history_checkpoints WHERE at <= %s "
+                " ORDER BY at DESC, seq DESC LIMIT 1) UNION ALL "
+                "(SELECT at, seq, body, 1 FROM history_checkpoints ORDER BY at, seq LIMIT 1) "
+                "ORDER BY o LIMIT 1",
+                (at,),
+                binary=True,
+            )
+            row = await cur.fetchone()
+            return None if row is None else Checkpoint(row[0], row[1], bytes(row[2]))
+
+        return await self._run("read", fetch)
 
     async def latest_checkpoint_at(self) -> int | None:
         return _opt_int((await self._fetch("SELECT max(at) FROM history_checkpoints"))[0][0])
@@ -299,20 +323,22 @@ class PostgresStore(HistoryStore):
         return [r[0] for r in await self._fetch("SELECT at FROM history_checkpoints ORDER BY at")]
 
     async def rows_after(self, checkpoint: Checkpoint, upto: int) -> list[Row]:
-        rows = await self._fetch(
+        return await self._fetch_rows(
             "SELECT at, kind, id, digest, body, seq FROM history_changes "
             "WHERE at BETWEEN %s AND %s AND seq > %s ORDER BY seq",
             (checkpoint.at, upto, checkpoint.seq),
         )
-        return [_row(r) for r in rows]
 
-    async def rows_between(self, start: int, end: int) -> list[Row]:
-        rows = await self._fetch(
-            "SELECT at, kind, id, digest, body, seq FROM history_changes "
-            "WHERE at > %s AND at <= %s ORDER BY seq",
-            (start, end),
+    async def latest_rows(
+        self, after_seq: int, start: int, end: int, alive: bool = False
+    ) -> list[Row]:
+        present = "AND body IS NOT NULL" if alive else ""
+        return await self._fetch_rows(
+            "SELECT * FROM (SELECT DISTINCT ON (kind, id) at, kind, id, digest, body, seq "
+            f"FROM history_changes WHERE at > %s AND at <= %s AND seq > %s {present} "
+            "ORDER BY kind, id, seq DESC) AS latest ORDER BY seq",
+            (start, end, after_seq),
         )
-        return [_row(r) for r in rows]
 
     async def gaps(self, start: int, end: int) -> list[Gap]:
         rows = await self._fetch(

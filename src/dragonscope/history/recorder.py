@@ -3,7 +3,7 @@
 The in-memory history hands every change to :meth:`Recorder.push` (a deque
 append: nothing is encoded or written on the publishers' path). The recorder's
 task takes batches, encodes them in a worker thread and writes them. It keeps
-the encoded current graph (one line per element) so that a checkpoint is a
+the encoded current graph (each element as stored) so that a checkpoint is a
 join and a compression, not a re-encoding of 100k elements.
 
 When the database is unreachable the live graph keeps working and changes wait
@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 from dragonscope.graph import KIND_EDGE, KIND_NODE, Change, Edge, Graph, Node, now_ms
 from dragonscope.history.codec import (
-    decode_checkpoint,
+    checkpoint_lines,
     encode_change,
     encode_checkpoint,
     encode_element,
@@ -41,10 +41,10 @@ from dragonscope.history.store import (
 
 log = logging.getLogger("dragonscope.history")
 
-_TAG = {KIND_NODE: b"N", KIND_EDGE: b"E"}
 DEFAULT_BATCH = 5000
 DEFAULT_MAX_BUFFER = 500_000
-DEFAULT_CHECKPOINT_CHANGES = 50_000
+DEFAULT_CHECKPOINT_CHANGES = 10_000
+DEFAULT_CHECKPOINT_SHARE = 0.2
 DEFAULT_CHECKPOINT_INTERVAL_MS = 3600 * 1000
 HEARTBEAT_MS = 5000
 RETAIN_EVERY_MS = 60_000
@@ -57,7 +57,12 @@ class RecorderSettings:
     max_bytes: int | None = None
     batch: int = DEFAULT_BATCH
     max_buffer: int = DEFAULT_MAX_BUFFER
+    # A checkpoint after this many changes, or after ``checkpoint_share`` of the graph's
+    # size in changes when that is more: rebuilding a past state then reads at most a
+    # fifth of a checkpoint's worth of changes beside it, and checkpoints take the
+    # same bytes per change whatever the graph's size.
     checkpoint_changes: int = DEFAULT_CHECKPOINT_CHANGES
+    checkpoint_share: float = DEFAULT_CHECKPOINT_SHARE
     checkpoint_interval_ms: int = DEFAULT_CHECKPOINT_INTERVAL_MS
 
     @property
@@ -252,7 +257,7 @@ class Recorder:
         if cp is None:
             return
         rows = await self.store.rows_after(cp, 2**62)
-        self._lines = await asyncio.to_thread(_checkpoint_lines, cp.body)
+        self._lines = await asyncio.to_thread(checkpoint_lines, cp.body)
         self._seq, self._max_at, self._last_checkpoint = cp.seq, cp.at, cp.at
         self._apply(rows)
 
@@ -322,13 +327,16 @@ class Recorder:
             if row.body is None:
                 self._lines.pop(key, None)
             else:
-                self._lines[key] = _TAG[row.kind] + row.body
+                self._lines[key] = row.body
             self._seq = max(self._seq, row.seq)
             self._max_at = max(self._max_at, row.at)
 
     async def _checkpoint_if_due(self) -> None:
         at = self._max_at
-        due = self._since_checkpoint >= self.settings.checkpoint_changes or (
+        every = max(
+            self.settings.checkpoint_changes, int(len(self._lines) * self.settings.checkpoint_share)
+        )
+        due = self._since_checkpoint >= every or (
             self._since_checkpoint
             and at - self._last_checkpoint >= self.settings.checkpoint_interval_ms
         )
@@ -381,12 +389,7 @@ def _encode(batch: Sequence[Change]) -> list[Row]:
     return [encode_change(change) for change in batch]
 
 
-def _checkpoint_lines(body: bytes) -> dict[tuple[int, str], bytes]:
-    nodes, edges = decode_checkpoint(body)
-    return _encode_graph(list(nodes.values()), list(edges.values()))
-
-
 def _encode_graph(nodes: list[Node], edges: list[Edge]) -> dict[tuple[int, str], bytes]:
-    lines = {(KIND_NODE, n.id): encode_element(KIND_NODE, n) for n in nodes}
-    lines.update({(KIND_EDGE, e.id): encode_element(KIND_EDGE, e) for e in edges})
+    lines = {(KIND_NODE, n.id): encode_element(n) for n in nodes}
+    lines.update({(KIND_EDGE, e.id): encode_element(e) for e in edges})
     return lines

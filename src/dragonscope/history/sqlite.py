@@ -210,12 +210,18 @@ class SqliteStore(HistoryStore):
 
         return await self._read(fetch)
 
-    async def rows_between(self, start: int, end: int) -> list[Row]:
+    async def latest_rows(
+        self, after_seq: int, start: int, end: int, alive: bool = False
+    ) -> list[Row]:
+        present = "AND body IS NOT NULL" if alive else ""
+
         def fetch(conn: sqlite3.Connection) -> list[Row]:
             cursor = conn.execute(
-                "SELECT at, kind, id, digest, body, seq FROM changes INDEXED BY changes_at "
-                "WHERE at > ? AND at <= ? ORDER BY seq",
-                (start, end),
+                "SELECT at, kind, id, digest, body, seq FROM changes WHERE seq IN ("
+                "SELECT max(seq) FROM changes INDEXED BY changes_at "
+                f"WHERE at > ? AND at <= ? AND seq > ? {present} GROUP BY kind, id) "
+                "ORDER BY seq",
+                (start, end, after_seq),
             )
             return [Row(*r) for r in cursor]
 

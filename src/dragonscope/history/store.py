@@ -106,8 +106,13 @@ class HistoryStore(ABC):
         """Changes after ``checkpoint`` with times up to ``upto`` (inclusive), in order."""
 
     @abstractmethod
-    async def rows_between(self, start: int, end: int) -> list[Row]:
-        """Changes with times in (start, end], in order."""
+    async def latest_rows(
+        self, after_seq: int, start: int, end: int, alive: bool = False
+    ) -> list[Row]:
+        """Per element, its last change (by seq) among the changes after ``after_seq``
+        with times in (start, end], in seq order; ``alive``: its last one that left it
+        present. The database picks them, so an element changed a thousand times in
+        the window costs one row, read and decoded."""
 
     @abstractmethod
     async def add_gap(self, gap: Gap) -> None: ...

@@ -11,6 +11,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+from postgres_server import PostgresServer
 from servers import EtcdServer, RedisServer
 
 # An analyzer the tests start without --history keeps its history in memory, never in the
@@ -31,6 +32,17 @@ def etcd_server() -> Iterator[EtcdServer]:
 @pytest.fixture
 def redis_server() -> Iterator[RedisServer]:
     server = RedisServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.cleanup()
+
+
+@pytest.fixture(scope="module")
+def postgres() -> Iterator[PostgresServer]:
+    """A PostgreSQL server for one test module (each module gets its own)."""
+    server = PostgresServer()
     server.start()
     try:
         yield server

@@ -18,9 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from system_deps import PROGRAMS, which
 
-from servers import free_port, wait_port
+from servers import PROGRAMS, free_port, wait_port, which  # servers puts scripts/ on the path
 
 PATHS = {"initdb": which("initdb"), "postgres": which("postgres")}
 

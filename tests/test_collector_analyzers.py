@@ -5,7 +5,6 @@ back), each change is stored once, and both answer the same past."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -20,16 +19,6 @@ from postgres_server import PostgresServer
 from servers import free_port
 
 pytestmark = pytest.mark.timeout(120)
-
-
-@pytest.fixture(scope="module")
-def postgres() -> Iterator[PostgresServer]:
-    server = PostgresServer()
-    server.start()
-    try:
-        yield server
-    finally:
-        server.cleanup()
 
 
 async def until(predicate: Any, timeout: float = 20.0) -> None:

@@ -268,8 +268,8 @@ async def collect() -> list[Figure]:
     server = PostgresServer()
     server.start()
     try:
-        server.psql("CREATE DATABASE live")
-        server.psql("CREATE DATABASE bench")
+        server.execute("CREATE DATABASE live")
+        server.execute("CREATE DATABASE bench")
         figures += await _store_figures(server.url("live"), server.url("bench"))
     finally:
         await asyncio.to_thread(server.cleanup)

@@ -10,6 +10,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import aiohttp
+
 from dragonscope.analyzer import Analyzer, AnalyzerSettings
 
 
@@ -85,3 +87,13 @@ class ThreadedAnalyzer:
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)
         self._loop.close()
+
+
+async def reply_to(ws: Any, uuid: str) -> dict[str, Any]:
+    """The next text frame answering ``uuid`` (frames before it are skipped)."""
+    while True:
+        frame = await ws.receive(timeout=10)
+        assert frame.type == aiohttp.WSMsgType.TEXT, frame
+        body = json.loads(frame.data)
+        if body.get("UUID") == uuid:
+            return body

@@ -89,7 +89,8 @@ class PostgresServer:
                 self.proc.wait()
             self.proc = None
 
-    def psql(self, sql: str, database: str = "postgres") -> None:
+    def execute(self, sql: str, database: str = "postgres") -> None:
+        """Run one statement (through psycopg: no client program needed)."""
         import psycopg
 
         with psycopg.connect(self.url(database), autocommit=True) as conn:

@@ -7,8 +7,11 @@ physical network's bridge, the metadata tap, and the rules
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
-from dragonscope.nb import Snapshot
+from dragonscope.analyzer.users import add_user
+from dragonscope.nb import Snapshot, dump_json
 from dragonscope.trace import DEFAULT_APPS
 from dragonscope.trace.flows import ChassisOvs, FlowSet, expected_flows
 from dragonscope.trace.index import NbIndex
@@ -132,3 +135,18 @@ def start_cloud(
 def stop_cloud(cloud: dict[str, Chassis]) -> None:
     for chassis in cloud.values():
         chassis.switch.cleanup()
+
+
+def users_and_nb(base: Path) -> tuple[Path, Path]:
+    """A users file (root: admin, pub: publisher, ro: reader; each password is the name
+    followed by "pw") and the scenario cloud as an NB dump file, in ``base``."""
+    users = base / "users"
+    add_user(users, "root", "admin", "rootpw")
+    add_user(users, "pub", "publisher", "pubpw")
+    add_user(users, "ro", "reader", "ropw")
+    dump: dict[str, list[dict[str, Any]]] = {}
+    for (table, _), obj in build().items():
+        dump.setdefault(table, []).append(obj.data)
+    nb = base / "nb.json"
+    nb.write_bytes(dump_json(dump))
+    return users, nb

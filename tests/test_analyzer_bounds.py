@@ -12,7 +12,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from analyzer_support import edge, msg, node, publisher_headers, settings
+from analyzer_support import edge, msg, node, publisher_headers, reply_to, settings
 from dragonscope.analyzer import Analyzer
 
 SUBSCRIBER = {"X-Client-Type": "test"}
@@ -45,15 +45,6 @@ async def _publisher(http: aiohttp.ClientSession, url: str, host: str) -> Any:
     return await http.ws_connect(url + "/ws/publisher", headers=publisher_headers(host))
 
 
-async def _reply(ws: Any, uuid: str) -> dict[str, Any]:
-    while True:
-        frame = await ws.receive(timeout=10)
-        assert frame.type == aiohttp.WSMsgType.TEXT, frame
-        body = json.loads(frame.data)
-        if body.get("UUID") == uuid:
-            return body
-
-
 async def _dense_graph(http: aiohttp.ClientSession, url: str, size: int = 60) -> None:
     ws = await _publisher(http, url, "dense")
     ids = [f"d{i}" for i in range(size)]
@@ -63,7 +54,7 @@ async def _dense_graph(http: aiohttp.ClientSession, url: str, size: int = 60) ->
         for b in range(a + 1, min(size, a + 6)):
             await ws.send_str(msg("EdgeAdded", edge(f"e{a}-{b}", ids[a], ids[b])))
     await ws.send_str(msg("SyncRequest", None, uuid="done"))
-    await _reply(ws, "done")
+    await reply_to(ws, "done")
     await ws.close()
 
 
@@ -94,7 +85,7 @@ async def test_rejections_are_bounded_and_cut(analyzer, http):
     for i in range(200):
         await ws.send_str(json.dumps({"Namespace": "Graph", "Type": huge_type, "UUID": str(i)}))
     await ws.send_str(msg("SyncRequest", None, uuid="end"))
-    await _reply(ws, "end")
+    await reply_to(ws, "end")
     log = analyzer.rejections
     assert log.bytes <= 64 * 1024
     assert len(log.recent("test.rejected")) <= 50
@@ -109,7 +100,7 @@ async def test_sync_requests_share_one_sliced_encoding(analyzer, http):
     sockets = [await _publisher(http, analyzer.url, f"sync{i}") for i in range(3)]
     for i, ws in enumerate(sockets):
         await ws.send_str(msg("SyncRequest", None, uuid=f"s{i}"))
-    replies = [await _reply(ws, f"s{i}") for i, ws in enumerate(sockets)]
+    replies = [await reply_to(ws, f"s{i}") for i, ws in enumerate(sockets)]
     assert all(len(r["Obj"]["Nodes"]) == 200 for r in replies)
     assert analyzer.graph_json.encodings <= 2  # one, unless the graph moved meanwhile
     for ws in sockets:
@@ -125,7 +116,7 @@ async def test_json_patch_copy_cannot_amplify(analyzer, http):
         assert "bytes" in await r.text()
     ws = await _publisher(http, analyzer.url, "big")
     await ws.send_str(msg("NodeAdded", node("big", Blob="y" * 100_000), uuid="b"))
-    reply = await _reply(ws, "b")
+    reply = await reply_to(ws, "b")
     assert reply["Status"] == 400 and reply["Obj"]["Rule"] == "max-element-bytes"
     await ws.close()
 
@@ -145,14 +136,14 @@ async def test_deep_nesting_and_non_finite_numbers_on_websockets(analyzer, http)
     ws = await _publisher(http, analyzer.url, "deep")
     deep = '{"Namespace":"Graph","Type":"NodeAdded","UUID":"d","Obj":' + "[" * 50_000
     await ws.send_str(deep + "]" * 50_000 + "}")
-    assert (await _reply(ws, ""))["Obj"]["Rule"] == "max-json-depth"
+    assert (await reply_to(ws, ""))["Obj"]["Rule"] == "max-json-depth"
     for token in ("NaN", "Infinity", "-Infinity", "1e999"):
         text = msg("NodeAdded", node("nan"), uuid=token).replace('"Name": "nan"', f'"X": {token}')
         await ws.send_str(text)
-        reply = await _reply(ws, "")  # the frame was not decoded: no UUID to answer with
+        reply = await reply_to(ws, "")  # the frame was not decoded: no UUID to answer with
         assert reply["Obj"]["Rule"] == "finite-numbers", token
     await ws.send_str(msg("SyncRequest", None, uuid="sync"))
-    reply = await _reply(ws, "sync")  # json.loads above would accept NaN: check the text
+    reply = await reply_to(ws, "sync")  # json.loads above would accept NaN: check the text
     assert "NaN" not in json.dumps(reply) and "Infinity" not in json.dumps(reply)
     sub = await http.ws_connect(analyzer.url + "/ws/subscriber", headers=SUBSCRIBER)
     await sub.send_str("[" * 10_000 + "]" * 10_000)

@@ -12,7 +12,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from analyzer_support import edge, eventually, msg, node, publisher_headers, settings
+from analyzer_support import edge, eventually, msg, node, publisher_headers, reply_to, settings
 from dragonscope.analyzer import Analyzer
 
 MAX_ELEMENTS = 50
@@ -32,15 +32,6 @@ async def http():  # type: ignore[no-untyped-def]
         yield session
 
 
-async def _reply(ws: Any, uuid: str) -> dict[str, Any]:
-    while True:
-        frame = await ws.receive(timeout=10)
-        assert frame.type == aiohttp.WSMsgType.TEXT, frame
-        body = json.loads(frame.data)
-        if body.get("UUID") == uuid:
-            return body
-
-
 async def _graph(http: aiohttp.ClientSession, url: str, size: int = 40) -> Any:
     """A ring with chords: every node has a few neighbours, so moves multiply."""
     ws = await http.ws_connect(url + "/ws/publisher", headers=publisher_headers("g"))
@@ -51,7 +42,7 @@ async def _graph(http: aiohttp.ClientSession, url: str, size: int = 40) -> Any:
             j = (i + step) % size
             await ws.send_str(msg("EdgeAdded", edge(f"e{i}-{j}", f"n{i}", f"n{j}")))
     await ws.send_str(msg("SyncRequest", None, uuid="done"))
-    await _reply(ws, "done")
+    await reply_to(ws, "done")
     return ws
 
 
@@ -88,10 +79,10 @@ async def test_subscriber_filters(analyzer, http):
         analyzer.url + "/ws/subscriber", headers={**SUBSCRIBER, "X-Host-ID": "s1"}
     )
     await ws.send_str(msg("SyncRequest", {"GremlinFilter": heavy}, uuid="heavy"))
-    reply = await _reply(ws, "heavy")
+    reply = await reply_to(ws, "heavy")
     assert reply["Status"] == 400 and "gremlin-max-elements" in reply["Obj"]
     await ws.send_str(msg("SyncRequest", {"GremlinFilter": growing}, uuid="ok"))
-    assert (await _reply(ws, "ok"))["Status"] == 200
+    assert (await reply_to(ws, "ok"))["Status"] == 200
     for i in range(MAX_ELEMENTS):
         await publisher.send_str(msg("NodeAdded", node(f"vm{i}", type_="vm")))
         await publisher.send_str(msg("EdgeAdded", edge(f"vm-e{i}", "n0", f"vm{i}")))
@@ -113,7 +104,7 @@ async def test_views(analyzer, http):
     for i in range(MAX_ELEMENTS + 10):
         await ws.send_str(msg("EdgeAdded", edge(f"ref{i}", f"n{i}", "m", "reference")))
     await ws.send_str(msg("SyncRequest", None, uuid="refs"))
-    await _reply(ws, "refs")
+    await reply_to(ws, "refs")
     async with http.get(analyzer.url + "/api/views/broken-references") as r:
         assert r.status == 400
         assert "gremlin-max-elements" in await r.text()

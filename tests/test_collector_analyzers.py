@@ -58,7 +58,7 @@ def first_port(collector: Collector) -> dict[str, Any]:
 
 
 async def test_two_analyzers_kept_in_sync_and_one_history(postgres: PostgresServer) -> None:
-    postgres.psql("CREATE DATABASE collected")
+    postgres.execute("CREATE DATABASE collected")
     url = postgres.url("collected")
     ports = [free_port(), free_port()]
 

@@ -40,7 +40,7 @@ def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         return f"sqlite://{tmp_path}/history.db"
     server: PostgresServer = request.getfixturevalue("postgres")
     name = f"r{next(_databases)}"
-    server.psql(f"CREATE DATABASE {name}")
+    server.execute(f"CREATE DATABASE {name}")
     return server.url(name)
 
 
@@ -253,7 +253,7 @@ async def test_a_state_follows_the_stores_order_not_the_clocks(postgres: Postgre
     """Two analyzers' clocks disagree: the change stored last is the element's state
     once both times are past, also in a state rebuilt forward from a cached one."""
     name = f"r{next(_databases)}"
-    postgres.psql(f"CREATE DATABASE {name}")
+    postgres.execute(f"CREATE DATABASE {name}")
     first = Recording(postgres.url(name), RecorderSettings(checkpoint_changes=10**6))
     await first.recorder.start()
     second = Recording(postgres.url(name), RecorderSettings())

@@ -62,7 +62,7 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
         return Backend("sqlite", f"sqlite://{tmp_path}/history.db", None)
     server: PostgresServer = request.getfixturevalue("postgres")
     name = f"h{next(_databases)}"
-    server.psql(f"CREATE DATABASE {name}")
+    server.execute(f"CREATE DATABASE {name}")
     return Backend("postgresql", server.url(name), server)
 
 
@@ -232,7 +232,7 @@ async def test_outage_keeps_the_live_graph_and_reports_the_gap(backend: Backend)
 
 async def test_two_analyzers_share_postgres(postgres: PostgresServer) -> None:
     name = f"h{next(_databases)}"
-    postgres.psql(f"CREATE DATABASE {name}")
+    postgres.execute(f"CREATE DATABASE {name}")
     url = postgres.url(name)
     async with aiohttp.ClientSession() as http, analyzer_for(url) as a1, analyzer_for(url) as a2:
         pubs = [
@@ -276,7 +276,7 @@ async def test_checkpoints_include_what_another_analyzer_stored(postgres: Postgr
     """The checkpoint writer's own graph lacks a change only the other analyzer got;
     its checkpoint still holds it, and the past after the checkpoint is exact."""
     name = f"h{next(_databases)}"
-    postgres.psql(f"CREATE DATABASE {name}")
+    postgres.execute(f"CREATE DATABASE {name}")
     url = postgres.url(name)
     async with analyzer_for(url) as a1, analyzer_for(url) as a2:
         assert a1.recorder is not None and a2.recorder is not None

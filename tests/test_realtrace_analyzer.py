@@ -20,13 +20,10 @@ import pytest
 from analyzer_support import eventually, settings
 from dragonscope.analyzer import Analyzer
 from dragonscope.analyzer.rest import real_trace
-from dragonscope.analyzer.users import add_user
 from dragonscope.cli import main
 from dragonscope.collector import Collector, CollectorSettings
-from dragonscope.nb import dump_json
 from dragonscope.trace import DEFAULT_APPS
-from realtrace_support import Chassis, start_cloud, stop_cloud
-from trace_cloud import build
+from realtrace_support import Chassis, start_cloud, stop_cloud, users_and_nb
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -37,15 +34,7 @@ WEB = {"source": "web-1", "destination": "web-2", "dport": 80}
 @pytest.fixture(scope="module")
 def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     base = tmp_path_factory.mktemp("realtrace")
-    users = base / "users"
-    add_user(users, "root", "admin", "rootpw")
-    add_user(users, "pub", "publisher", "pubpw")
-    add_user(users, "ro", "reader", "ropw")
-    dump: dict[str, list[dict[str, Any]]] = {}
-    for (table, _), obj in build().items():
-        dump.setdefault(table, []).append(obj.data)
-    nb = base / "nb.json"
-    nb.write_bytes(dump_json(dump))
+    users, nb = users_and_nb(base)
     switches = start_cloud(CHASSIS)
     try:
         yield {"switches": switches, "users": users, "nb": f"file://{nb}"}

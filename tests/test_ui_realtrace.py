@@ -15,11 +15,9 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from dragonscope.analyzer.users import add_user
-from dragonscope.nb import dump_json, tables
+from dragonscope.nb import tables
 from dragonscope.topology import node_id
-from realtrace_support import Chassis, start_cloud, stop_cloud
-from trace_cloud import build
+from realtrace_support import Chassis, start_cloud, stop_cloud, users_and_nb
 from ui_support import CHROMIUM, CHROMIUM_ARGS, DRAGONSCOPE, dragonscope_process, wait_until
 
 pytestmark = pytest.mark.browser
@@ -31,15 +29,7 @@ ROWS = "[...document.querySelectorAll('#trace-real-box .real-side tr')].slice(1)
 @pytest.fixture(scope="module")
 def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     base = tmp_path_factory.mktemp("ui-realtrace")
-    users = base / "users"
-    add_user(users, "root", "admin", "rootpw")
-    add_user(users, "pub", "publisher", "pubpw")
-    add_user(users, "ro", "reader", "ropw")
-    dump: dict[str, list[dict[str, Any]]] = {}
-    for (table, _), obj in build().items():
-        dump.setdefault(table, []).append(obj.data)
-    nb = base / "nb.json"
-    nb.write_bytes(dump_json(dump))
+    users, nb = users_and_nb(base)
     password = base / "password"
     password.write_text("pubpw\n")
     switches: dict[str, Chassis] = {}

@@ -15,7 +15,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from analyzer_support import eventually, node, settings
+from analyzer_support import edge, eventually, node, settings
 from dragonscope.analyzer import Analyzer, auth
 from servers import self_signed_cert
 
@@ -52,6 +52,49 @@ async def test_topology_shapes_and_errors(analyzer, http):
     assert await response.json() == [{"Nodes": None, "Edges": None}]
     whole = await (await http.get(url)).json()
     assert whole == {"Nodes": None, "Edges": None}
+
+
+async def test_topology_in_the_ui_projection(analyzer, http):
+    base = analyzer.url + "/api"
+    nb = {"ID": "df-1", "name": "web-1", "ips": ["10.0.0.5"], "version": 3, "Stale": True}
+    await http.post(base + "/node", json=node("a", "web-1", "lport", Dragonflow=nb, MAC="m"))
+    await http.post(base + "/node", json=node("b", "net", "lswitch", Dragonflow="not an object"))
+    await http.post(base + "/edge", json=edge("e", "b", "a", "ownership", Join="iface-id"))
+    url = base + "/topology?projection=ui"
+    got = await (await http.get(url)).json()
+    origin = "api.analyzer-test"
+    # The raw NB object keeps only what the UI reads; the rest of the metadata is whole.
+    assert sorted(got["Nodes"], key=lambda n: n["ID"]) == [
+        {
+            "ID": "a",
+            "Origin": origin,
+            "Metadata": {
+                "Name": "web-1",
+                "Type": "lport",
+                "MAC": "m",
+                "Dragonflow": {"ID": "df-1", "name": "web-1", "Stale": True},
+            },
+        },
+        {
+            "ID": "b",
+            "Origin": origin,
+            "Metadata": {"Name": "net", "Type": "lswitch", "Dragonflow": "not an object"},
+        },
+    ]
+    assert got["Edges"] == [
+        {
+            "ID": "e",
+            "Origin": origin,
+            "Parent": "b",
+            "Child": "a",
+            "Metadata": {"RelationType": "ownership", "Join": "iface-id"},
+        }
+    ]
+    # The whole node is still there for the asking.
+    whole = await (await http.get(base + "/node/a")).json()
+    assert whole["Metadata"]["Dragonflow"] == nb
+    response = await http.get(base + "/topology?projection=everything")
+    assert response.status == 400 and "'ui'" in await response.text()
 
 
 async def test_node_edge_rest_semantics(analyzer, http):

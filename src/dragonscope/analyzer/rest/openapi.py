@@ -188,7 +188,19 @@ def document() -> dict[str, Any]:
                 "requestBody": {"content": {"application/json": {"schema": _ref("GremlinQuery")}}},
                 "responses": {"200": _json({}), "204": {"description": "empty query"}, **_ERRORS},
             },
-            "get": {"summary": "the whole live graph", "responses": {"200": _json(_ref("Graph"))}},
+            "get": {
+                "summary": "the whole live graph",
+                "parameters": [
+                    {
+                        "name": "projection",
+                        "in": "query",
+                        "description": "ui: each element as the web UI draws it (metadata"
+                        " without most of the raw NB object, no times or revision)",
+                        "schema": {"type": "string", "enum": ["ui"]},
+                    }
+                ],
+                "responses": {"200": _json(_ref("Graph")), **_ERRORS},
+            },
         },
         "/api/changes": {
             "get": {

@@ -90,8 +90,8 @@ function reportError(message) {
 
 // ---- live subscription -----------------------------------------------------------------------
 const subscriber = new Subscriber({
-  onSync: (graph) => {
-    model.reset(graph);
+  onSync: (graph, how) => {
+    model.reset(graph, how);
     $("gremlin-error").textContent = "";
     state.goodGremlin = subscriber.filter;
   },
@@ -119,7 +119,7 @@ function setConnection(status) {
 
 model.onChange((ev) => {
   graphMoved = true;
-  if (ev.kind === "reset") { needsLayout = true; changes = null; refreshPickers(); }
+  if (ev.kind === "reset") { needsLayout = true; changes = null; afterPaint(refreshPickers); }
   else {
     flashes.push(ev);
     if (changes && changes.push(ev) > CHANGES_MAX) changes = null; // a backlog: build the scene again
@@ -130,6 +130,10 @@ model.onChange((ev) => {
 });
 
 // ---- rendering ----------------------------------------------------------------------------------
+// Work the first picture of a graph need not wait for (the pickers: a pass over every node for
+// each) runs once the frame after the next one, which draws it, is painted.
+function afterPaint(fn) { requestAnimationFrame(() => requestAnimationFrame(() => setTimeout(fn, 0))); }
+
 function queueRender() {
   if (!booted) { renderWanted = true; return; }
   if (renderQueued) return;
@@ -181,6 +185,7 @@ function doRender() {
   if (searchPending && views.settled(state) && debug.matches?.length) searchPending = false;
   if (selection) canvas.select(selection.id);
   details.show(model, selection, byNode);
+  completeSelection();
   problems.render(model, labelOf);
   updateCounts();
   updateTable();
@@ -239,6 +244,22 @@ function select(sel) {
   writeHash(state);
   canvas.select(sel ? sel.id : null);
   details.show(model, selection, problems.byNode);
+  completeSelection();
+}
+
+// The model may hold only the projection of what is drawn: the element opened in the details
+// panel is asked for whole, once, and shown again when it comes.
+const asking = new Set();
+function completeSelection() {
+  const sel = selection;
+  if (!sel || model.isComplete(sel.id) || asking.has(sel.id)) return;
+  const isEdge = sel.kind === "edge";
+  if (!(isEdge ? model.edges : model.nodes).has(sel.id)) return;
+  asking.add(sel.id);
+  api.getJson(`/api/${isEdge ? "edge" : "node"}/${encodeURIComponent(sel.id)}`)
+    .then((whole) => { if (model.fill(whole, isEdge) && selection?.id === sel.id) details.show(model, selection, problems.byNode); },
+      (err) => { if (err.status !== 404) reportError(`details: ${err.message}`); })
+    .finally(() => asking.delete(sel.id));
 }
 
 function applySearch(focus) {
@@ -408,8 +429,21 @@ for (const b of document.querySelectorAll("[data-export]")) {
     canvas.materialise([...canvas.pending.keys()]); // an image has every edge, at any zoom
     if (b.dataset.export === "png") download(`dragonscope-${stamp}.png`, canvas.cy.png({ full: true, bg: "#ffffff", scale: 2, output: "blob" }));
     else if (b.dataset.export === "svg") download(`dragonscope-${stamp}.svg`, toSvg(canvas.cy), "image/svg+xml");
-    else download(`dragonscope-${stamp}.json`, toJson(model, scene), "application/json");
+    else exportJson(`dragonscope-${stamp}.json`);
   });
+}
+
+// The JSON export holds each element whole: asked of the analyzer when the model holds only
+// the projection drawn.
+async function exportJson(name) {
+  let source = model;
+  if (model.projected) {
+    try {
+      const whole = await api.getJson("/api/topology");
+      source = { nodes: new Map((whole.Nodes || []).map((n) => [n.ID, n])), edges: new Map((whole.Edges || []).map((e) => [e.ID, e])) };
+    } catch (err) { reportError(`export: ${err.message}`); return; }
+  }
+  download(name, toJson(source, scene), "application/json");
 }
 
 function fillLegend() {

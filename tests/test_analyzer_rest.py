@@ -57,14 +57,17 @@ async def test_topology_shapes_and_errors(analyzer, http):
 async def test_topology_in_the_ui_projection(analyzer, http):
     base = analyzer.url + "/api"
     nb = {"ID": "df-1", "name": "web-1", "ips": ["10.0.0.5"], "version": 3, "Stale": True}
-    await http.post(base + "/node", json=node("a", "web-1", "lport", Dragonflow=nb, MAC="m"))
+    neutron = {"PortID": "df-1", "NetworkName": "web", "VNI": 7}
+    await http.post(
+        base + "/node", json=node("a", "web-1", "lport", Dragonflow=nb, Neutron=neutron, MAC="m")
+    )
     await http.post(base + "/node", json=node("b", "net", "lswitch", Dragonflow="not an object"))
     await http.post(base + "/edge", json=edge("e", "b", "a", "ownership", Join="iface-id"))
     url = base + "/topology?projection=ui"
     got = await (await http.get(url)).json()
     origin = "api.analyzer-test"
     # The raw NB object keeps only what the UI reads; the rest of the metadata is whole.
-    assert sorted(got["Nodes"], key=lambda n: n["ID"]) == [
+    assert sorted(got["Nodes"], key=lambda n: n["ID"]) == [  # the NB and Neutron objects trimmed
         {
             "ID": "a",
             "Origin": origin,
@@ -73,6 +76,7 @@ async def test_topology_in_the_ui_projection(analyzer, http):
                 "Type": "lport",
                 "MAC": "m",
                 "Dragonflow": {"ID": "df-1", "name": "web-1", "Stale": True},
+                "Neutron": {"PortID": "df-1"},
             },
         },
         {
@@ -81,15 +85,10 @@ async def test_topology_in_the_ui_projection(analyzer, http):
             "Metadata": {"Name": "net", "Type": "lswitch", "Dragonflow": "not an object"},
         },
     ]
-    assert got["Edges"] == [
-        {
-            "ID": "e",
-            "Origin": origin,
-            "Parent": "b",
-            "Child": "a",
-            "Metadata": {"RelationType": "ownership", "Join": "iface-id"},
-        }
-    ]
+    # An edge is [ID, parent, child, metadata], its ends by their place in the nodes' list.
+    [(edge_id, parent, child, metadata)] = got["Edges"]
+    assert (edge_id, got["Nodes"][parent]["ID"], got["Nodes"][child]["ID"]) == ("e", "b", "a")
+    assert metadata == {"RelationType": "ownership", "Join": "iface-id"}
     # The whole node is still there for the asking.
     whole = await (await http.get(base + "/node/a")).json()
     assert whole["Metadata"]["Dragonflow"] == nb

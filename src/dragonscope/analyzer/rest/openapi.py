@@ -194,8 +194,9 @@ def document() -> dict[str, Any]:
                     {
                         "name": "projection",
                         "in": "query",
-                        "description": "ui: each element as the web UI draws it (metadata"
-                        " without most of the raw NB object, no times or revision)",
+                        "description": "ui: the graph as the web UI draws it: nodes without"
+                        " most of the raw NB and Neutron objects, times or revision; each edge"
+                        " as [ID, parent, child, metadata], its ends by their index in Nodes",
                         "schema": {"type": "string", "enum": ["ui"]},
                     }
                 ],

@@ -1,8 +1,9 @@
 // Live connection to the analyzer's /ws/subscriber: sync, events, reconnect with backoff, resync.
 // The protocol's names come from wire.js, which the analyzer serves from its own constants.
 //
-// The whole graph, unfiltered, is read from /api/topology in the UI's projection (half the
-// bytes; an element's other fields are asked for when it is opened) rather than as a SyncReply.
+// The whole graph, unfiltered, is read from /api/topology in the UI's projection (a third of
+// the bytes; an element's other fields are asked for when it is opened) rather than as a
+// SyncReply.
 // Events flow from the handshake on and wait until it is read; applied after it, those that it
 // already holds change nothing (each event states what an element is, or sets or deletes a key).
 
@@ -102,7 +103,7 @@ export class Subscriber {
     }
     if (this.ws !== ws || this.lastRequest !== uuid || this.synced) return;
     this.synced = true;
-    this.onSync(graph || { Nodes: [], Edges: [] }, { projected: true });
+    this.onSync(unproject(graph), { projected: true });
     this.onStatus("live");
     const pending = this.pending; this.pending = [];
     for (const m of pending) this.onEvent(m);
@@ -141,6 +142,14 @@ export class Subscriber {
     if (!this.synced) { this.pending.push(msg); return; }
     this.onEvent(msg);
   }
+}
+
+// The projection's graph in the shape of a SyncReply's: an edge comes as [ID, parent, child,
+// metadata], its ends given by their place in the list of nodes.
+function unproject(graph) {
+  const nodes = graph.Nodes || [];
+  const edges = (graph.Edges || []).map(([ID, p, c, Metadata]) => ({ ID, Parent: nodes[p].ID, Child: nodes[c].ID, Metadata }));
+  return { Nodes: nodes, Edges: edges };
 }
 
 // A message of the envelope, and back: {namespace, type, uuid, status, obj}.

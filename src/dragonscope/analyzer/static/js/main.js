@@ -5,7 +5,7 @@ import { GraphModel } from "./model.js";
 import { Subscriber } from "./subscriber.js";
 import { GraphCanvas } from "./render.js";
 import { buildScene, growScene } from "./scene.js";
-import { legendEntries, EDGE_STYLES } from "./icons.js";
+import { legendEntries, makeBitmaps, EDGE_STYLES } from "./icons.js";
 import { Views } from "./views.js";
 import { search } from "./search.js";
 import { DetailsPanel } from "./details.js";
@@ -131,8 +131,9 @@ model.onChange((ev) => {
 
 // ---- rendering ----------------------------------------------------------------------------------
 // Work the first picture of a graph need not wait for (the pickers: a pass over every node for
-// each) runs once the frame after the next one, which draws it, is painted.
-function afterPaint(fn) { requestAnimationFrame(() => requestAnimationFrame(() => setTimeout(fn, 0))); }
+// each, then their options) runs a moment after the frame that draws it.
+const AFTER_PAINT_MS = 200;
+function afterPaint(fn) { requestAnimationFrame(() => requestAnimationFrame(() => setTimeout(fn, AFTER_PAINT_MS))); }
 
 function queueRender() {
   if (!booted) { renderWanted = true; return; }
@@ -515,6 +516,7 @@ async function start() {
   subscriber.filter = state.gremlin;
   if (state.time === "live") subscriber.start();
   await Promise.all([
+    makeBitmaps().catch((err) => reportError(`icons: ${err.message}`)),
     views.load().catch((err) => reportError(`views: ${err.message}`)),
     api.getJson("/api/tenants").then((t) => setTenantNames(t.Tenants), (err) => { if (err.status !== 404) reportError(`tenant names: ${err.message}`); }),
   ]);

@@ -2,7 +2,7 @@
 // update in place), so live changes never redraw or re-layout the whole picture.
 
 import cytoscape from "../vendor/cytoscape.esm.min.js";
-import { iconFor, colourFor, EDGE_STYLES, DEFAULT_EDGE } from "./icons.js";
+import { bitmapFor, colourFor, EDGE_STYLES, DEFAULT_EDGE } from "./icons.js";
 import { layoutScene, placeNew, fitViewport, growToHold, CELL, PAD } from "./layout.js";
 
 function edgeStyles() {
@@ -106,7 +106,7 @@ const styleFor = (far) => [...(far ? FAR : BASE_STYLE), ...HIGHLIGHT_STYLE];
 
 function nodeData(n) {
   const data = { id: n.id, label: n.label, type: n.type, kind: n.kind, fill: colourFor(n.type) };
-  if (n.kind !== "group") data.icon = iconFor(n.kind === "collapsed" ? n.type || "group" : n.type);
+  if (n.kind !== "group") data.icon = bitmapFor(n.kind === "collapsed" ? n.type || "group" : n.type);
   if (n.parent) data.box = n.parent;
   if (n.group) data.group = n.group;
   return data;

@@ -89,6 +89,16 @@ async def test_topology_in_the_ui_projection(analyzer, http):
     [(edge_id, parent, child, metadata)] = got["Edges"]
     assert (edge_id, got["Nodes"][parent]["ID"], got["Nodes"][child]["ID"]) == ("e", "b", "a")
     assert metadata == {"RelationType": "ownership", "Join": "iface-id"}
+    # Asked again after changes: what changed is new, and every edge's ends are right.
+    patch = [{"op": "add", "path": "/Metadata/Color", "value": "red"}]
+    assert (await http.patch(base + "/node/a", json=patch)).status == 200
+    assert (await http.delete(base + "/node/b")).status == 200
+    await http.post(base + "/node", json=node("c", "c", "lswitch"))
+    await http.post(base + "/edge", json=edge("f", "c", "a"))
+    again = await (await http.get(url)).json()
+    assert {n["ID"]: n["Metadata"].get("Color") for n in again["Nodes"]} == {"a": "red", "c": None}
+    ends = [(e[0], again["Nodes"][e[1]]["ID"], again["Nodes"][e[2]]["ID"]) for e in again["Edges"]]
+    assert ends == [("f", "c", "a")]
     # The whole node is still there for the asking.
     whole = await (await http.get(base + "/node/a")).json()
     assert whole["Metadata"]["Dragonflow"] == nb

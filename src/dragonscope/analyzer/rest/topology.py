@@ -10,15 +10,18 @@ positions in the list of nodes (three UUIDs were most of an edge's text).
 
 from __future__ import annotations
 
+import asyncio
+import json
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
+import orjson
 from aiohttp import web
 
 from dragonscope.analyzer import auth
 from dragonscope.analyzer.auth import Authenticator
-from dragonscope.analyzer.chunked import Slicer, graph_bytes, json_bytes
+from dragonscope.analyzer.chunked import Slicer, graph_bytes
 from dragonscope.analyzer.query import QueryBudget, QueryError, compile_query, run_query
 from dragonscope.analyzer.responses import JSON_TYPE, pieces_response, read_json, text_error
 from dragonscope.analyzer.services import Live
@@ -60,23 +63,72 @@ def ui_node(node: Node) -> dict[str, Any]:
     return out
 
 
-async def ui_graph_bytes(nodes: Sequence[Node], edges: Sequence[Edge]) -> list[bytes]:
-    """``{"Nodes": [...], "Edges": [...]}`` of the UI's projection, built and encoded in slices."""
-    slicer = Slicer()
-    node_list: list[dict[str, Any]] = []
-    edge_list: list[list[Any]] = []
-    at = {n.id: i for i, n in enumerate(nodes)}
-    for start in range(0, len(nodes), _CHUNK):
-        node_list.extend(ui_node(n) for n in nodes[start : start + _CHUNK])
-        await slicer.maybe_yield()
-    for start in range(0, len(edges), _CHUNK):
-        edge_list.extend(
-            [e.id, at[e.parent], at[e.child], e.metadata]
-            for e in edges[start : start + _CHUNK]
-            if e.parent in at and e.child in at  # always, in a snapshot taken in one step
-        )
-        await slicer.maybe_yield()
-    return await json_bytes({"Nodes": node_list, "Edges": edge_list}, slicer)
+def _text(value: Any) -> bytes:
+    """Compact JSON, through orjson unless it refuses the value (an integer past 64 bits)."""
+    try:
+        return orjson.dumps(value)
+    except (orjson.JSONEncodeError, TypeError):
+        return json.dumps(value, separators=(",", ":"), allow_nan=False).encode()
+
+
+class UiProjection:
+    """The UI's projection of the graph, as pieces of JSON. The text of each element is kept
+    while the element is the same object (stored elements are never changed in place), so a
+    page opened again costs the encoding of what changed since, not of 100k elements; the
+    texts are dropped after ``KEEP_S`` without a request."""
+
+    KEEP_S = 60.0
+
+    def __init__(self) -> None:
+        self._nodes: dict[str, tuple[Node, bytes]] = {}
+        self._edges: dict[str, tuple[Edge, bytes, bytes]] = {}  # [ID, ... and ..., metadata]
+        self._forget: asyncio.TimerHandle | None = None
+
+    async def pieces(self, nodes: Sequence[Node], edges: Sequence[Edge]) -> list[bytes]:
+        """``{"Nodes": [...], "Edges": [...]}``, built in slices."""
+        slicer = Slicer()
+        old_nodes, old_edges = self._nodes, self._edges
+        new_nodes: dict[str, tuple[Node, bytes]] = {}
+        new_edges: dict[str, tuple[Edge, bytes, bytes]] = {}
+        at: dict[str, int] = {}
+        pieces = [b'{"Nodes":[']
+        for start in range(0, len(nodes), _CHUNK):
+            texts = []
+            for i, node in enumerate(nodes[start : start + _CHUNK], start):
+                known = old_nodes.get(node.id)
+                if known is None or known[0] is not node:
+                    known = (node, _text(ui_node(node)))
+                new_nodes[node.id] = known
+                at[node.id] = i
+                texts.append(known[1])
+            pieces.append((b"," if start else b"") + b",".join(texts))
+            await slicer.maybe_yield()
+        pieces.append(b'],"Edges":[')
+        first = True
+        for start in range(0, len(edges), _CHUNK):
+            texts = []
+            for edge in edges[start : start + _CHUNK]:
+                if edge.parent not in at or edge.child not in at:
+                    continue  # never, in a snapshot taken in one step
+                seen = old_edges.get(edge.id)
+                if seen is None or seen[0] is not edge:
+                    head, tail = _text(edge.id), _text(edge.metadata)
+                    seen = (edge, b"[" + head + b",", b"," + tail + b"]")
+                new_edges[edge.id] = seen
+                texts.append(b"%s%d,%d%s" % (seen[1], at[edge.parent], at[edge.child], seen[2]))
+            if texts:
+                pieces.append((b"" if first else b",") + b",".join(texts))
+                first = False
+            await slicer.maybe_yield()
+        pieces.append(b"]}")
+        self._nodes, self._edges = new_nodes, new_edges
+        if self._forget is not None:
+            self._forget.cancel()
+        self._forget = asyncio.get_running_loop().call_later(self.KEEP_S, self._drop)
+        return pieces
+
+    def _drop(self) -> None:
+        self._nodes, self._edges = {}, {}
 
 
 def _content_type(request: web.Request) -> str:
@@ -95,6 +147,7 @@ class TopologyApi:
     ) -> None:
         self.live, self.counters, self.guard = live, counters, guard
         self.budget = budget
+        self.ui = UiProjection()
 
     async def post(self, request: web.Request) -> web.Response:
         self.guard.require(request, auth.READ)
@@ -131,7 +184,7 @@ class TopologyApi:
             return text_error(400, f"projection {shown!r}: the only one is {UI_PROJECTION!r}")
         nodes, edges = self.live.graph.snapshot()
         if projection == UI_PROJECTION:
-            pieces = await ui_graph_bytes(list(nodes.values()), list(edges.values()))
+            pieces = await self.ui.pieces(list(nodes.values()), list(edges.values()))
         else:
             pieces = await graph_bytes(list(nodes.values()), list(edges.values()), empty=b"null")
         return pieces_response([*pieces, b"\n"])

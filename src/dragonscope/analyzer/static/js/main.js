@@ -24,6 +24,8 @@ const $ = (id) => document.getElementById(id);
 // What the tracer knows a port by: its NB name, else its NB id (labels may be derived).
 const portRef = (n) => n.Metadata.Dragonflow?.name || n.Metadata.Dragonflow?.ID || n.ID;
 const state = readHash();
+// Whether the analyzer wants a login is asked at once, while the page sets itself up.
+let statusAnswer = fetch("/api/status", { credentials: "same-origin" });
 const model = new GraphModel();
 let scene = null;
 let selection = state.sel ? { kind: "node", id: state.sel } : null;
@@ -508,7 +510,8 @@ $("logout-btn").addEventListener("click", async () => { await api.logout(); logg
 // ---- start -----------------------------------------------------------------------------------------------------
 async function start() {
   let status;
-  try { status = await fetch("/api/status", { credentials: "same-origin" }); } catch { status = null; }
+  try { status = await (statusAnswer || fetch("/api/status", { credentials: "same-origin" })); } catch { status = null; }
+  statusAnswer = null;
   if (status && status.status === 401) { showLogin(); return; }
   // The graph is asked for first: the analyzer builds its answer (megabytes, at 5k nodes and
   // more) while the page loads the views and the tenant names, which must be known before

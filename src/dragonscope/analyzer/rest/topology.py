@@ -81,7 +81,9 @@ class UiProjection:
 
     def __init__(self) -> None:
         self._nodes: dict[str, tuple[Node, bytes]] = {}
-        self._edges: dict[str, tuple[Edge, bytes, bytes]] = {}  # [ID, ... and ..., metadata]
+        # An edge's text, and the positions of its ends it was made with (they move only when
+        # nodes before them go).
+        self._edges: dict[str, tuple[Edge, int, int, bytes]] = {}
         self._forget: asyncio.TimerHandle | None = None
 
     async def pieces(self, nodes: Sequence[Node], edges: Sequence[Edge]) -> list[bytes]:
@@ -89,7 +91,7 @@ class UiProjection:
         slicer = Slicer()
         old_nodes, old_edges = self._nodes, self._edges
         new_nodes: dict[str, tuple[Node, bytes]] = {}
-        new_edges: dict[str, tuple[Edge, bytes, bytes]] = {}
+        new_edges: dict[str, tuple[Edge, int, int, bytes]] = {}
         at: dict[str, int] = {}
         pieces = [b'{"Nodes":[']
         for start in range(0, len(nodes), _CHUNK):
@@ -110,12 +112,14 @@ class UiProjection:
             for edge in edges[start : start + _CHUNK]:
                 if edge.parent not in at or edge.child not in at:
                     continue  # never, in a snapshot taken in one step
+                parent, child = at[edge.parent], at[edge.child]
                 seen = old_edges.get(edge.id)
-                if seen is None or seen[0] is not edge:
-                    head, tail = _text(edge.id), _text(edge.metadata)
-                    seen = (edge, b"[" + head + b",", b"," + tail + b"]")
+                if seen is None or seen[0] is not edge or seen[1] != parent or seen[2] != child:
+                    ends = b"%d,%d," % (parent, child)
+                    text = b"[" + _text(edge.id) + b"," + ends + _text(edge.metadata) + b"]"
+                    seen = (edge, parent, child, text)
                 new_edges[edge.id] = seen
-                texts.append(b"%s%d,%d%s" % (seen[1], at[edge.parent], at[edge.child], seen[2]))
+                texts.append(seen[3])
             if texts:
                 pieces.append((b"" if first else b",") + b",".join(texts))
                 first = False

@@ -15,7 +15,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from analyzer_support import eventually, node, settings
+from analyzer_support import edge, eventually, node, settings
 from dragonscope.analyzer import Analyzer, auth
 from servers import self_signed_cert
 
@@ -52,6 +52,58 @@ async def test_topology_shapes_and_errors(analyzer, http):
     assert await response.json() == [{"Nodes": None, "Edges": None}]
     whole = await (await http.get(url)).json()
     assert whole == {"Nodes": None, "Edges": None}
+
+
+async def test_topology_in_the_ui_projection(analyzer, http):
+    base = analyzer.url + "/api"
+    nb = {"ID": "df-1", "name": "web-1", "ips": ["10.0.0.5"], "version": 3, "Stale": True}
+    neutron = {"PortID": "df-1", "NetworkName": "web", "VNI": 7}
+    await http.post(
+        base + "/node", json=node("a", "web-1", "lport", Dragonflow=nb, Neutron=neutron, MAC="m")
+    )
+    await http.post(base + "/node", json=node("b", "net", "lswitch", Dragonflow="not an object"))
+    await http.post(base + "/edge", json=edge("e", "b", "a", "ownership", Join="iface-id"))
+    url = base + "/topology?projection=ui"
+    got = await (await http.get(url)).json()
+    origin = "api.analyzer-test"
+    # The raw NB object keeps only what the UI reads; the rest of the metadata is whole.
+    assert sorted(got["Nodes"], key=lambda n: n["ID"]) == [  # the NB and Neutron objects trimmed
+        {
+            "ID": "a",
+            "Origin": origin,
+            "Metadata": {
+                "Name": "web-1",
+                "Type": "lport",
+                "MAC": "m",
+                "Dragonflow": {"ID": "df-1", "name": "web-1", "Stale": True},
+                "Neutron": {"PortID": "df-1"},
+            },
+        },
+        {
+            "ID": "b",
+            "Origin": origin,
+            "Metadata": {"Name": "net", "Type": "lswitch", "Dragonflow": "not an object"},
+        },
+    ]
+    # An edge is [ID, parent, child, metadata], its ends by their place in the nodes' list.
+    [(edge_id, parent, child, metadata)] = got["Edges"]
+    assert (edge_id, got["Nodes"][parent]["ID"], got["Nodes"][child]["ID"]) == ("e", "b", "a")
+    assert metadata == {"RelationType": "ownership", "Join": "iface-id"}
+    # Asked again after changes: what changed is new, and every edge's ends are right.
+    patch = [{"op": "add", "path": "/Metadata/Color", "value": "red"}]
+    assert (await http.patch(base + "/node/a", json=patch)).status == 200
+    assert (await http.delete(base + "/node/b")).status == 200
+    await http.post(base + "/node", json=node("c", "c", "lswitch"))
+    await http.post(base + "/edge", json=edge("f", "c", "a"))
+    again = await (await http.get(url)).json()
+    assert {n["ID"]: n["Metadata"].get("Color") for n in again["Nodes"]} == {"a": "red", "c": None}
+    ends = [(e[0], again["Nodes"][e[1]]["ID"], again["Nodes"][e[2]]["ID"]) for e in again["Edges"]]
+    assert ends == [("f", "c", "a")]
+    # The whole node is still there for the asking.
+    whole = await (await http.get(base + "/node/a")).json()
+    assert whole["Metadata"]["Dragonflow"] == nb
+    response = await http.get(base + "/topology?projection=everything")
+    assert response.status == 400 and "'ui'" in await response.text()
 
 
 async def test_node_edge_rest_semantics(analyzer, http):

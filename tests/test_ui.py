@@ -432,6 +432,22 @@ def test_a_link_reproduces_what_a_colleague_saw(ui: UI) -> None:
     assert ui.has_class(ui.node_for(target["id"])["id"], "match")
 
 
+def test_the_details_show_every_field_of_what_is_opened(ui: UI) -> None:
+    ui.open()
+    # The page draws from the analyzer's projection: a port's NB object is there only in part,
+    # until the port is opened.
+    port = ui.js(
+        """() => [...window.dragonscope.model.nodes.values()]
+          .find((n) => n.Metadata.Type === 'lport' && n.Metadata.Neutron).ID"""
+    )
+    nb_keys = "(id) => Object.keys(window.dragonscope.model.nodes.get(id).Metadata.Dragonflow)"
+    assert "macs" not in ui.js(nb_keys, port)
+    ui.tap(port)
+    wait_until(lambda: "macs" in ui.js(nb_keys, port))
+    wait_until(lambda: "NetworkName" in ui.page.inner_text("#details-meta"))
+    assert "macs" in ui.page.inner_text("#details-meta")
+
+
 def test_export_gives_the_drawn_view_as_json(ui: UI) -> None:
     ui.open("#view=l3&expand=all")
     ui.page.click("#export-btn")
@@ -439,6 +455,9 @@ def test_export_gives_the_drawn_view_as_json(ui: UI) -> None:
         ui.page.click("[data-export=json]")
     graph = json.loads(Path(download.value.path()).read_text())
     assert len(graph["Nodes"]) == ui.drawn()
+    # Each element whole, though the page drew from the analyzer's projection.
+    assert all("Revision" in n for n in graph["Nodes"])
+    assert any(len(n["Metadata"].get("Dragonflow", {})) > 6 for n in graph["Nodes"])
     assert {n["Metadata"]["Type"] for n in graph["Nodes"]} <= {
         "lrouter", "lrouter_port", "lswitch", "lsubnet", "floatingip", "lport", "tenant",
     }  # fmt: skip

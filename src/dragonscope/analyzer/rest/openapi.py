@@ -188,7 +188,20 @@ def document() -> dict[str, Any]:
                 "requestBody": {"content": {"application/json": {"schema": _ref("GremlinQuery")}}},
                 "responses": {"200": _json({}), "204": {"description": "empty query"}, **_ERRORS},
             },
-            "get": {"summary": "the whole live graph", "responses": {"200": _json(_ref("Graph"))}},
+            "get": {
+                "summary": "the whole live graph",
+                "parameters": [
+                    {
+                        "name": "projection",
+                        "in": "query",
+                        "description": "ui: the graph as the web UI draws it: nodes without"
+                        " most of the raw NB and Neutron objects, times or revision; each edge"
+                        " as [ID, parent, child, metadata], its ends by their index in Nodes",
+                        "schema": {"type": "string", "enum": ["ui"]},
+                    }
+                ],
+                "responses": {"200": _json(_ref("Graph")), **_ERRORS},
+            },
         },
         "/api/changes": {
             "get": {

@@ -39,7 +39,8 @@ export function computeGroups(model, visible, mode) {
     const t = md(n).Tenant;
     if (!t || md(n).Type === "tenant") return null;
     if (tenantNodes.has(t)) return boxOf(tenantNodes.get(t));
-    return ensure(`tenant:${t}`, { label: `tenant ${tenantName(t) || shortId(t)}`, type: "tenant" }).id;
+    const key = `tenant:${t}`;
+    return groups.has(key) ? key : ensure(key, { label: `tenant ${tenantName(t) || shortId(t)}`, type: "tenant" }).id;
   };
   // The box a node (or the box it owns) sits in, following ownership upwards.
   const containerOf = (id) => {
@@ -48,10 +49,12 @@ export function computeGroups(model, visible, mode) {
     if (mode === "logical") return tenantGroup(model.nodes.get(id));
     return null;
   };
+  // Asked for every member of a box: the box's label is made once.
   const boxOf = (id) => {
+    const key = `grp:${id}`;
+    if (groups.has(key)) return key;
     const n = model.nodes.get(id);
-    const g = ensure(`grp:${id}`, { label: label(n), type: md(n).Type, owner: id });
-    return g.id;
+    return ensure(key, { label: label(n), type: md(n).Type, owner: id }).id;
   };
 
   if (mode === "physical") {

@@ -5,7 +5,7 @@ import { GraphModel } from "./model.js";
 import { Subscriber } from "./subscriber.js";
 import { GraphCanvas } from "./render.js";
 import { buildScene, growScene } from "./scene.js";
-import { legendEntries, EDGE_STYLES } from "./icons.js";
+import { legendEntries, makeBitmaps, EDGE_STYLES } from "./icons.js";
 import { Views } from "./views.js";
 import { search } from "./search.js";
 import { DetailsPanel } from "./details.js";
@@ -24,6 +24,8 @@ const $ = (id) => document.getElementById(id);
 // What the tracer knows a port by: its NB name, else its NB id (labels may be derived).
 const portRef = (n) => n.Metadata.Dragonflow?.name || n.Metadata.Dragonflow?.ID || n.ID;
 const state = readHash();
+// Whether the analyzer wants a login is asked at once, while the page sets itself up.
+let statusAnswer = fetch("/api/status", { credentials: "same-origin" });
 const model = new GraphModel();
 let scene = null;
 let selection = state.sel ? { kind: "node", id: state.sel } : null;
@@ -90,8 +92,8 @@ function reportError(message) {
 
 // ---- live subscription -----------------------------------------------------------------------
 const subscriber = new Subscriber({
-  onSync: (graph) => {
-    model.reset(graph);
+  onSync: (graph, how) => {
+    model.reset(graph, how);
     $("gremlin-error").textContent = "";
     state.goodGremlin = subscriber.filter;
   },
@@ -119,7 +121,7 @@ function setConnection(status) {
 
 model.onChange((ev) => {
   graphMoved = true;
-  if (ev.kind === "reset") { needsLayout = true; changes = null; refreshPickers(); }
+  if (ev.kind === "reset") { needsLayout = true; changes = null; afterPaint(refreshPickers); }
   else {
     flashes.push(ev);
     if (changes && changes.push(ev) > CHANGES_MAX) changes = null; // a backlog: build the scene again
@@ -130,6 +132,11 @@ model.onChange((ev) => {
 });
 
 // ---- rendering ----------------------------------------------------------------------------------
+// Work the first picture of a graph need not wait for (the pickers: a pass over every node for
+// each, then their options) runs a moment after the frame that draws it.
+const AFTER_PAINT_MS = 200;
+function afterPaint(fn) { requestAnimationFrame(() => requestAnimationFrame(() => setTimeout(fn, AFTER_PAINT_MS))); }
+
 function queueRender() {
   if (!booted) { renderWanted = true; return; }
   if (renderQueued) return;
@@ -181,6 +188,7 @@ function doRender() {
   if (searchPending && views.settled(state) && debug.matches?.length) searchPending = false;
   if (selection) canvas.select(selection.id);
   details.show(model, selection, byNode);
+  completeSelection();
   problems.render(model, labelOf);
   updateCounts();
   updateTable();
@@ -239,6 +247,22 @@ function select(sel) {
   writeHash(state);
   canvas.select(sel ? sel.id : null);
   details.show(model, selection, problems.byNode);
+  completeSelection();
+}
+
+// The model may hold only the projection of what is drawn: the element opened in the details
+// panel is asked for whole, once, and shown again when it comes.
+const asking = new Set();
+function completeSelection() {
+  const sel = selection;
+  if (!sel || model.isComplete(sel.id) || asking.has(sel.id)) return;
+  const isEdge = sel.kind === "edge";
+  if (!(isEdge ? model.edges : model.nodes).has(sel.id)) return;
+  asking.add(sel.id);
+  api.getJson(`/api/${isEdge ? "edge" : "node"}/${encodeURIComponent(sel.id)}`)
+    .then((whole) => { if (model.fill(whole, isEdge) && selection?.id === sel.id) details.show(model, selection, problems.byNode); },
+      (err) => { if (err.status !== 404) reportError(`details: ${err.message}`); })
+    .finally(() => asking.delete(sel.id));
 }
 
 function applySearch(focus) {
@@ -408,8 +432,21 @@ for (const b of document.querySelectorAll("[data-export]")) {
     canvas.materialise([...canvas.pending.keys()]); // an image has every edge, at any zoom
     if (b.dataset.export === "png") download(`dragonscope-${stamp}.png`, canvas.cy.png({ full: true, bg: "#ffffff", scale: 2, output: "blob" }));
     else if (b.dataset.export === "svg") download(`dragonscope-${stamp}.svg`, toSvg(canvas.cy), "image/svg+xml");
-    else download(`dragonscope-${stamp}.json`, toJson(model, scene), "application/json");
+    else exportJson(`dragonscope-${stamp}.json`);
   });
+}
+
+// The JSON export holds each element whole: asked of the analyzer when the model holds only
+// the projection drawn.
+async function exportJson(name) {
+  let source = model;
+  if (model.projected) {
+    try {
+      const whole = await api.getJson("/api/topology");
+      source = { nodes: new Map((whole.Nodes || []).map((n) => [n.ID, n])), edges: new Map((whole.Edges || []).map((e) => [e.ID, e])) };
+    } catch (err) { reportError(`export: ${err.message}`); return; }
+  }
+  download(name, toJson(source, scene), "application/json");
 }
 
 function fillLegend() {
@@ -473,7 +510,8 @@ $("logout-btn").addEventListener("click", async () => { await api.logout(); logg
 // ---- start -----------------------------------------------------------------------------------------------------
 async function start() {
   let status;
-  try { status = await fetch("/api/status", { credentials: "same-origin" }); } catch { status = null; }
+  try { status = await (statusAnswer || fetch("/api/status", { credentials: "same-origin" })); } catch { status = null; }
+  statusAnswer = null;
   if (status && status.status === 401) { showLogin(); return; }
   // The graph is asked for first: the analyzer builds its answer (megabytes, at 5k nodes and
   // more) while the page loads the views and the tenant names, which must be known before
@@ -481,6 +519,7 @@ async function start() {
   subscriber.filter = state.gremlin;
   if (state.time === "live") subscriber.start();
   await Promise.all([
+    makeBitmaps().catch((err) => reportError(`icons: ${err.message}`)),
     views.load().catch((err) => reportError(`views: ${err.message}`)),
     api.getJson("/api/tenants").then((t) => setTenantNames(t.Tenants), (err) => { if (err.status !== 404) reportError(`tenant names: ${err.message}`); }),
   ]);

@@ -46,14 +46,18 @@ export class GraphModel {
     this.in = new Map();
     this.owners = new Map(); // node id -> id of its ownership edge (asked for every node, every render)
     this.listeners = [];
+    this.projected = false; // the elements are the analyzer's projection for the UI (see subscriber.js)
+    this.complete = new Set(); // ids known in full anyway: from an event, or asked for
   }
 
   onChange(fn) { this.listeners.push(fn); }
 
   emit(event) { for (const fn of this.listeners) fn(event); }
 
-  reset(graph) {
+  reset(graph, { projected = false } = {}) {
     this.nodes.clear(); this.edges.clear(); this.out.clear(); this.in.clear(); this.owners.clear();
+    this.projected = projected;
+    this.complete.clear();
     for (const n of graph.Nodes || []) this._addNode(n);
     for (const e of graph.Edges || []) this._addEdge(e);
     this.emit({ kind: "reset" });
@@ -91,6 +95,7 @@ export class GraphModel {
   // Apply one Graph-namespace message ({type, obj}, see subscriber.js); unknown types are
   // ignored, as Skydive's UI does.
   apply({ type, obj: o }) {
+    if (this.projected) this._noteWhole(type, o.ID);
     switch (type) {
       case wire.NODE_ADDED:
         if (this._addNode(o)) this.emit({ kind: "node", op: "added", id: o.ID });
@@ -142,6 +147,27 @@ export class GraphModel {
       default:
         break;
     }
+  }
+
+  // An event that gives an element whole (added anew, or updated) makes it complete.
+  _noteWhole(type, id) {
+    if (type === wire.NODE_UPDATED || type === wire.EDGE_UPDATED) this.complete.add(id);
+    else if (type === wire.NODE_ADDED && !this.nodes.has(id)) this.complete.add(id);
+    else if (type === wire.EDGE_ADDED && !this.edges.has(id)) this.complete.add(id);
+    else if (type === wire.NODE_DELETED || type === wire.EDGE_DELETED) this.complete.delete(id);
+  }
+
+  // True when every field of element `id` is known (not only the projection's).
+  isComplete(id) { return !this.projected || this.complete.has(id); }
+
+  // Take the whole of an element asked for (a node, or an edge when `isEdge`) in place of its
+  // projection; false when the model no longer holds it.
+  fill(full, isEdge = false) {
+    const el = (isEdge ? this.edges : this.nodes).get(full?.ID);
+    if (!el) return false;
+    Object.assign(el, full, { Metadata: full.Metadata || {} });
+    this.complete.add(full.ID);
+    return true;
   }
 
   edgesOf(id) {

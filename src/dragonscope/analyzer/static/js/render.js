@@ -2,7 +2,7 @@
 // update in place), so live changes never redraw or re-layout the whole picture.
 
 import cytoscape from "../vendor/cytoscape.esm.min.js";
-import { iconFor, colourFor, EDGE_STYLES, DEFAULT_EDGE } from "./icons.js";
+import { bitmapFor, colourFor, EDGE_STYLES, DEFAULT_EDGE } from "./icons.js";
 import { layoutScene, placeNew, fitViewport, growToHold, CELL, PAD } from "./layout.js";
 
 function edgeStyles() {
@@ -32,6 +32,7 @@ const OVERLAY_MAX = 400;
 const MINOR_TYPES = ["lport", "switch_port", "ovsport", "ofrule", "device", "tap", "internal", "dummy", "service", "publisher", "listener", "activeport"];
 const BOX_FONT_MAX = Math.floor((PAD - 3) / 1.25); // the title's line fits the padding
 
+const MARK_CLASSES = ["node.down", "node.stale", "node.missing", "node.problem"];
 const BASE_STYLE = [
   { selector: "node", style: {
     "z-index-compare": "manual", "z-index": 20,
@@ -65,11 +66,23 @@ const BASE_STYLE = [
     "curve-style": "haystack", "haystack-radius": 0, "target-arrow-shape": "none", "min-zoomed-font-size": 6,
   } },
 ];
+// Far out a node is a few pixels wide: a dot of its type's colour, not an icon drawn from its
+// SVG, and no label. The far stylesheet says only that (it replaces the near one rather than
+// overriding it): every rule is tried on every element and each property it sets costs every
+// element matching it, and the first picture of a large view styles thousands of nodes (at
+// 5k nodes, the near rules under the far ones took half of its first frame).
 const FAR = [
-  { selector: "edge", style: { display: "none" } },
-  // A node is a few pixels wide: a dot of its type's colour, not an icon drawn from its SVG.
-  { selector: "node", style: { label: "", "background-image": "none", "background-opacity": 1, "background-color": "data(fill)" } },
-  { selector: "node.group", style: { "background-opacity": 0.08 } },
+  { selector: "node", style: {
+    "z-index": 20, "background-color": "data(fill)", width: 34, height: 34,
+  } },
+  ...BASE_STYLE.filter((r) => MARK_CLASSES.includes(r.selector)),
+  { selector: "node.group", style: {
+    "background-opacity": 0.08, "border-width": 1, "border-color": "data(fill)", "border-opacity": 0.5, shape: "round-rectangle",
+    width: "data(w)", height: "data(h)", "z-index": "data(z)",
+  } },
+  BASE_STYLE.find((r) => r.selector === "node.collapsed"),
+  // Edges are not drawn (a highlighted one is, in its highlight's colour).
+  { selector: "edge", style: { display: "none", "z-index-compare": "manual", "z-index": 10, width: 1.2, "curve-style": "haystack", "haystack-radius": 0 } },
 ];
 const HIGHLIGHT_STYLE = [
   { selector: ".match", style: { "overlay-color": "#f59e0b", "overlay-opacity": 0.35, "overlay-padding": 8 } },
@@ -90,11 +103,11 @@ const HIGHLIGHT_STYLE = [
   { selector: "edge.diff-removed", style: { display: "element", "line-color": "#dc2626", "line-style": "dashed", width: 3, opacity: 0.8 } },
   { selector: "edge.diff-changed", style: { display: "element", "line-color": "#d97706", width: 3, opacity: 1 } },
 ];
-const styleFor = (far) => [...BASE_STYLE, ...(far ? FAR : []), ...HIGHLIGHT_STYLE];
+const styleFor = (far) => [...(far ? FAR : BASE_STYLE), ...HIGHLIGHT_STYLE];
 
 function nodeData(n) {
   const data = { id: n.id, label: n.label, type: n.type, kind: n.kind, fill: colourFor(n.type) };
-  if (n.kind !== "group") data.icon = iconFor(n.kind === "collapsed" ? n.type || "group" : n.type);
+  if (n.kind !== "group") data.icon = bitmapFor(n.kind === "collapsed" ? n.type || "group" : n.type);
   if (n.parent) data.box = n.parent;
   if (n.group) data.group = n.group;
   return data;

@@ -1,7 +1,16 @@
 // Live connection to the analyzer's /ws/subscriber: sync, events, reconnect with backoff, resync.
 // The protocol's names come from wire.js, which the analyzer serves from its own constants.
+//
+// The whole graph, unfiltered, is read from /api/topology in the UI's projection (a third of
+// the bytes; an element's other fields are asked for when it is opened) rather than as a
+// SyncReply.
+// Events flow from the handshake on and wait until it is read; applied after it, those that it
+// already holds change nothing (each event states what an element is, or sets or deletes a key).
 
 import * as wire from "./wire.js";
+import { getJson } from "./api.js";
+
+const PROJECTED_GRAPH = "/api/topology?projection=ui";
 
 export class Subscriber {
   constructor({ onSync, onEvent, onStatus, onFilterError, onAuthRequired }) {
@@ -45,7 +54,8 @@ export class Subscriber {
     this.pending = [];
     ws.onopen = () => {
       this.delay = 500;
-      this.sync();
+      if (this.filter) this.sync();
+      else this.load(ws);
     };
     ws.onmessage = (ev) => this.handle(ev.data);
     ws.onclose = () => {
@@ -77,6 +87,26 @@ export class Subscriber {
     this.lastRequest = uuid;
     const filter = this.filter ? withSubGraph(this.filter) : "";
     this.ws.send(JSON.stringify(encode(wire.SYNC_REQUEST, { [wire.SYNC_FILTER]: filter }, uuid)));
+  }
+
+  // The whole graph from REST, as the answer to a request of this connection.
+  async load(ws) {
+    this.synced = false;
+    const uuid = `ui-${++this.requestSeq}`;
+    this.lastRequest = uuid;
+    let graph;
+    try {
+      graph = await getJson(PROJECTED_GRAPH);
+    } catch (err) {
+      if (this.ws === ws && err.status !== 401) ws.close(); // reconnect, and read it again
+      return;
+    }
+    if (this.ws !== ws || this.lastRequest !== uuid || this.synced) return;
+    this.synced = true;
+    this.onSync(unproject(graph), { projected: true });
+    this.onStatus("live");
+    const pending = this.pending; this.pending = [];
+    for (const m of pending) this.onEvent(m);
   }
 
   setFilter(filter) {
@@ -112,6 +142,14 @@ export class Subscriber {
     if (!this.synced) { this.pending.push(msg); return; }
     this.onEvent(msg);
   }
+}
+
+// The projection's graph in the shape of a SyncReply's: an edge comes as [ID, parent, child,
+// metadata], its ends given by their place in the list of nodes.
+function unproject(graph) {
+  const nodes = graph.Nodes || [];
+  const edges = (graph.Edges || []).map(([ID, p, c, Metadata]) => ({ ID, Parent: nodes[p].ID, Child: nodes[c].ID, Metadata }));
+  return { Nodes: nodes, Edges: edges };
 }
 
 // A message of the envelope, and back: {namespace, type, uuid, status, obj}.

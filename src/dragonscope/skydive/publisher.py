@@ -44,8 +44,10 @@ log = logging.getLogger(__name__)
 
 DEFAULT_CLIENT_TYPE = "dragonscope-collector"
 # The most bytes of one Batch frame: large enough that the per-frame costs vanish (a few
-# hundred elements), small enough that the analyzer applies one between two turns of its loop.
-BATCH_BYTES = 256 * 2**10
+# hundred elements), small enough that the analyzer applies one between two turns of its
+# loop, and that it knows from the frame's length alone that no element in it is over its
+# default element bound (1 MiB).
+BATCH_BYTES = 192 * 2**10
 
 
 class PublisherDisconnected(ConnectionError):

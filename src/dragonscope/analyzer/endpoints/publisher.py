@@ -71,6 +71,8 @@ YIELD_EVERY = 32
 # positive inside a string only costs a normalization pass).
 FLOAT_TOKEN = re.compile(r"[:\[,]\s*-?\d+(?:\.\d|[eE][-+]?\d)")
 FLOAT_TOKEN_BYTES = re.compile(FLOAT_TOKEN.pattern.encode())
+# bounds.size_over counts 8 for a number, which takes 2 characters of text at least ("0,").
+SIZE_PER_CHAR = 5
 
 
 class PublisherSession:
@@ -93,6 +95,7 @@ class PublisherSession:
         self.origin = conn.origin
         self.authored = False
         self.last_count = 1  # messages the last frame carried (a Batch carries many)
+        self._small_frame = False
         # dragonscope's own messages (not Graph): a chassis collector's (analyzer.chassis_calls).
         self.side: Callable[[m.Message], None] | None = None
         self._floats = True
@@ -113,6 +116,9 @@ class PublisherSession:
     def handle_frame(self, frame: str | bytes) -> list[str]:
         """Apply one frame; returns the frames to send back (replies, rejections)."""
         self.last_count = 1
+        # What ``size_over`` counts is at most SIZE_PER_CHAR times the text it was decoded
+        # from: in a frame that short, no element can be over the bound (most frames).
+        self._small_frame = SIZE_PER_CHAR * len(frame) + 64 <= self.settings.max_element_bytes
         # Integral floats in metadata become integers (Skydive does); most frames
         # carry no float token at all, and then there is nothing to walk.
         if isinstance(frame, str):
@@ -185,7 +191,9 @@ class PublisherSession:
                             s.max_metadata_key_length,
                             s.max_metadata_depth,
                         )
-            if bounds.size_over([obj, before], s.max_element_bytes):
+            if (before is not None or not self._small_frame) and bounds.size_over(
+                [obj, before], s.max_element_bytes
+            ):
                 raise InputRefused(bounds.ELEMENT, f"element over {s.max_element_bytes} bytes")
         except InputRefused as exc:
             element_id = obj.get("ID") if isinstance(obj, dict) else None

@@ -211,7 +211,18 @@ async def _measure(
             await asyncio.sleep(0.05)
         sync_seconds = time.monotonic() - started
         sync_cpu = service.cpu()
-        figures.append(Figure(f"{label}: initial sync", sync_seconds, "s", size))
+        # A connection lost during the sync (the analyzer saw no pong while the service's
+        # loop was held) costs a resync: say so beside the time it stretched.
+        lost = await _reconnects(mode, metrics_port)
+        figures.append(
+            Figure(
+                f"{label}: initial sync",
+                sync_seconds,
+                "s",
+                size,
+                f"{lost} reconnection(s) to the analyzer" if lost else "",
+            )
+        )
         figures.append(Figure(f"{label}: CPU until synced", sync_cpu, "CPU s", size))
         figures.append(
             Figure(f"{label}: RSS after sync", service.ps.memory_info().rss / 2**20, "MiB", size)
@@ -302,6 +313,13 @@ async def _settle(subscriber: Subscriber, sent: dict[str, float], ports: int, mo
     while time.monotonic() < deadline and not all(n in subscriber.seen_names for n in last):
         await asyncio.sleep(0.2)
     await asyncio.sleep(1)
+
+
+async def _reconnects(mode: str, metrics_port: int) -> int:
+    if mode == "baseline":
+        return 0
+    metrics = await _metrics(metrics_port)
+    return int(metrics.get("dragonscope_collector_analyzer_reconnects_total", 0))
 
 
 async def _sent(mode: str, metrics_port: int, tmp: Path) -> float:

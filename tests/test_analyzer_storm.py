@@ -195,6 +195,32 @@ async def test_a_publisher_writing_behind_a_big_sync_reply_is_not_dropped() -> N
         assert analyzer.graph.node(f"p{2_999}") is not None
 
 
+async def test_one_late_pong_is_forgiven_two_in_a_row_are_not() -> None:
+    """A publisher whose loop was busy through one ping stays connected; one that
+    answers no ping at all is dropped after the second."""
+    async with (
+        Analyzer(settings(ping_interval=0.2)) as analyzer,
+        aiohttp.ClientSession() as http,
+    ):
+        url = analyzer.url + "/ws/publisher"
+        late = await http.ws_connect(url, headers=publisher_headers("late"), autoping=False)
+        mute = await http.ws_connect(url, headers=publisher_headers("mute"), autoping=False)
+        pings = 0
+        started = time.monotonic()
+        while time.monotonic() - started < 1.5:
+            frame = await late.receive(timeout=5)
+            assert frame.type == aiohttp.WSMsgType.PING, frame
+            pings += 1
+            if pings > 1:  # the first one goes unanswered
+                await late.pong(frame.data)
+        assert not late.closed
+        while (frame := await mute.receive(timeout=5)).type == aiohttp.WSMsgType.PING:
+            pass
+        assert frame.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED), frame
+        assert time.monotonic() - started < 3
+        await late.close()
+
+
 async def test_subscribers_past_their_bound_are_told_which() -> None:
     async with (
         Analyzer(settings(max_subscribers_per_user=2, max_subscribers=3)) as analyzer,

@@ -60,7 +60,8 @@ class GcPolicy:
         gc.collect(1)
         gc.freeze()
         self.freezes += 1
-        log.debug("GC: %d objects frozen", gc.get_freeze_count())
+        if log.isEnabledFor(logging.DEBUG):  # counting walks every frozen object
+            log.debug("GC: %d objects frozen", gc.get_freeze_count())
         return True
 
     async def run(self) -> None:

@@ -277,11 +277,13 @@ class AnalyzerLink:
         progress: Progress | None = None,
     ) -> None:
         """One phase of a flush, ``_CHUNK`` elements at a time."""
+        messages = self._stats.messages
         for start in range(0, len(ids), _CHUNK):
             chunk = ids[start : start + _CHUNK]
-            for message in plan(chunk):
-                await self.publisher.send(message)
-                self._stats.messages[message.type] += 1
+            planned = plan(chunk)
+            await self.publisher.send_many(planned)
+            for message in planned:
+                messages[message.type] += 1
             if progress is not None:
                 progress.advance(len(chunk))
             await asyncio.sleep(0)

@@ -11,7 +11,7 @@ import asyncio
 import logging
 
 from dragonscope.collector.desired import DesiredGraph
-from dragonscope.collector.state import HeldState, same
+from dragonscope.collector.state import HeldState, adopt, same
 from dragonscope.collector.stats import CollectorStats
 from dragonscope.collector.sync import SyncState
 
@@ -90,9 +90,10 @@ class Reconciler:
                 for element_id in keys[start : start + _SCAN_SLICE]:
                     element = get_desired(element_id)
                     have = get_held(element_id)
-                    if element is None or (
-                        have is not None and (have.source is element or same(have, element, host))
-                    ):
+                    if element is None or (have is not None and have.source is element):
+                        continue
+                    if have is not None and same(have, element, host):
+                        adopt(have, element)
                         continue
                     count += sync.mark_new(element_id, is_node)
                 await asyncio.sleep(0)

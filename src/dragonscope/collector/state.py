@@ -127,6 +127,13 @@ def same(held: Held, element: Node, host: str) -> bool:
     return held.metadata is element.metadata or held.metadata == element.metadata
 
 
+def adopt(held: Held, element: Node) -> None:
+    """``held`` says what ``element`` says: point it at the element and its metadata, so
+    the next comparison is one identity check and a copy read from the analyzer is freed."""
+    held.source = element
+    held.metadata = element.metadata
+
+
 class Planner:
     """Turns dirty IDs into messages and records what the analyzer will hold
     once they are applied.
@@ -226,13 +233,14 @@ class Planner:
         deferred: set[str] | None = None,
     ) -> list[Message]:
         out = []
+        at: int | None = None  # one time for the chunk: one int object shared by its elements
         for element_id in ids:
             want = desired.get(element_id)
             if want is None:
                 continue
             have = held.get(element_id)
             if have is not None and same(have, want, self.host):
-                have.source = want
+                adopt(have, want)
                 continue
             is_edge = isinstance(want, Edge)
             parent, child = (want.parent, want.child) if isinstance(want, Edge) else ("", "")
@@ -242,7 +250,7 @@ class Planner:
                 continue
             revision = self.clock.next()
             if have is None:
-                at = self.now()
+                at = self.now() if at is None else at
                 now = Held(want.metadata, revision, self.host, parent, child, want, at)
                 out.append(_message(added, self._wire(element_id, now, is_edge, at)))
             else:

@@ -10,6 +10,7 @@ graph model, the NB, topology or anything above.
 """
 
 from dragonscope.skydive.messages import (
+    BATCH,
     CHASSIS_NAMESPACE,
     CHASSIS_READY,
     CHASSIS_REPLY,
@@ -26,6 +27,7 @@ from dragonscope.skydive.messages import (
     FIELD_TYPE,
     FIELD_UUID,
     GRAPH,
+    HDR_BATCH,
     HDR_CLIENT_TYPE,
     HDR_GREMLIN_FILTER,
     HDR_HOST_ID,
@@ -49,9 +51,11 @@ from dragonscope.skydive.messages import (
     SYNC_TIME,
     Message,
     MessageError,
+    batch_frame,
     decode,
     from_json,
     new_message,
+    unbatch,
     wire_constants,
 )
 from dragonscope.skydive.publisher import Backoff, Publisher, PublisherDisconnected
@@ -66,6 +70,7 @@ from dragonscope.skydive.rest import (
 )
 
 __all__ = [
+    "BATCH",
     "CHASSIS_NAMESPACE",
     "CHASSIS_READY",
     "CHASSIS_REPLY",
@@ -82,6 +87,7 @@ __all__ = [
     "FIELD_TYPE",
     "FIELD_UUID",
     "GRAPH",
+    "HDR_BATCH",
     "HDR_CLIENT_TYPE",
     "HDR_GREMLIN_FILTER",
     "HDR_HOST_ID",
@@ -114,9 +120,11 @@ __all__ = [
     "Publisher",
     "PublisherDisconnected",
     "analyzer_base_url",
+    "batch_frame",
     "decode",
     "from_json",
     "make_ssl_context",
     "new_message",
+    "unbatch",
     "wire_constants",
 ]

@@ -143,12 +143,18 @@ class BoundedSocket(web.WebSocketResponse):
     back before the peer has read a SyncReply of 50 MB queued ahead of the ping
     (seconds on a slow link or a busy host), nor while we leave the peer's own
     frames unread (flow control paused reading: its pong waits behind them). Then
-    the ping is renewed; a peer that reads nothing is dropped as usual."""
+    the ping is renewed; a peer that reads nothing is dropped as usual.
+
+    One missing pong is forgiven, not two in a row: a peer whose event loop was held
+    for a few seconds (a collector translating a slice of a large NB between two turns)
+    answers late, and dropping it then would cost it a resync of its whole graph (Skydive
+    itself waits 7 s for a pong)."""
 
     def __init__(self, *, max_msg_size: int, **kwargs: Any) -> None:
         super().__init__(max_msg_size=max_msg_size, **kwargs)
         self._too_big = f"frame over {max_msg_size} bytes ({FRAME})".encode()
         self._unsent = (0.0, 0)  # when the last missing pong was seen, bytes unsent then
+        self._forgiven_at = 0.0  # when a missing pong was last forgiven
 
     def _pong_not_received(self) -> None:
         # aiohttp's own hook (tests/test_analyzer_storm.py notices if it goes away).
@@ -163,7 +169,10 @@ class BoundedSocket(web.WebSocketResponse):
         # Reading paused by flow control: we have not read the peer's frames yet
         # (a publisher writing faster than we apply), so not its pong either.
         unread = transport is not None and not transport.is_reading()
-        if draining or unread:
+        late = now - self._forgiven_at > 2 * (self._heartbeat or 0.0)  # not twice in a row
+        if late:
+            self._forgiven_at = now
+        if draining or unread or late:
             self._reset_heartbeat()
             return
         super()._pong_not_received()

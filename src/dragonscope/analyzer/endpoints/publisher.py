@@ -70,6 +70,9 @@ YIELD_EVERY = 32
 # A JSON number with a fraction or exponent: it follows ':', '[' or ',' (a false
 # positive inside a string only costs a normalization pass).
 FLOAT_TOKEN = re.compile(r"[:\[,]\s*-?\d+(?:\.\d|[eE][-+]?\d)")
+FLOAT_TOKEN_BYTES = re.compile(FLOAT_TOKEN.pattern.encode())
+# bounds.size_over counts 8 for a number, which takes 2 characters of text at least ("0,").
+SIZE_PER_CHAR = 5
 
 
 class PublisherSession:
@@ -91,6 +94,8 @@ class PublisherSession:
         self.conn = conn
         self.origin = conn.origin
         self.authored = False
+        self.last_count = 1  # messages the last frame carried (a Batch carries many)
+        self._small_frame = False
         # dragonscope's own messages (not Graph): a chassis collector's (analyzer.chassis_calls).
         self.side: Callable[[m.Message], None] | None = None
         self._floats = True
@@ -110,23 +115,51 @@ class PublisherSession:
 
     def handle_frame(self, frame: str | bytes) -> list[str]:
         """Apply one frame; returns the frames to send back (replies, rejections)."""
-        self.conn.messages_in += 1
-        self.counters["messages_in"] += 1
+        self.last_count = 1
+        # What ``size_over`` counts is at most SIZE_PER_CHAR times the text it was decoded
+        # from: in a frame that short, no element can be over the bound (most frames).
+        self._small_frame = SIZE_PER_CHAR * len(frame) + 64 <= self.settings.max_element_bytes
         # Integral floats in metadata become integers (Skydive does); most frames
         # carry no float token at all, and then there is nothing to walk.
-        text = frame if isinstance(frame, str) else frame.decode("utf-8", "replace")
-        self._floats = FLOAT_TOKEN.search(text) is not None
+        if isinstance(frame, str):
+            self._floats = FLOAT_TOKEN.search(frame) is not None
+        else:
+            self._floats = FLOAT_TOKEN_BYTES.search(frame) is not None
         try:
             msg = m.from_json(bounds.loads(frame, self.settings.max_json_depth))
         except InputRefused as exc:
+            self._count(1)
             return [self.reject(None, Rejected(exc.bound, exc.detail))]
         except m.MessageError as exc:
+            self._count(1)
             return [self.reject(None, Rejected("decode", str(exc)))]
         if msg.namespace != m.GRAPH:
+            self._count(1)
             if self.side is not None:
                 self.side(msg)
             return []  # other namespaces are not for the graph (Skydive ignores them)
         self.authored = True
+        if msg.type != m.BATCH:
+            self._count(1)
+            return self._apply(msg)
+        try:
+            messages = m.unbatch(msg)
+        except m.MessageError as exc:
+            self._count(1)
+            return [self.reject(msg, Rejected("decode", str(exc)))]
+        # Each message of a batch counts, and is applied and answered, as if it came alone.
+        self._count(len(messages))
+        self.last_count = len(messages)
+        replies: list[str] = []
+        for item in messages:
+            replies += self._apply(item)
+        return replies
+
+    def _count(self, messages: int) -> None:
+        self.conn.messages_in += messages
+        self.counters["messages_in"] += messages
+
+    def _apply(self, msg: m.Message) -> list[str]:
         handler = self._handlers.get(msg.type)
         if handler is None:
             return [
@@ -158,7 +191,9 @@ class PublisherSession:
                             s.max_metadata_key_length,
                             s.max_metadata_depth,
                         )
-            if bounds.size_over([obj, before], s.max_element_bytes):
+            if (before is not None or not self._small_frame) and bounds.size_over(
+                [obj, before], s.max_element_bytes
+            ):
                 raise InputRefused(bounds.ELEMENT, f"element over {s.max_element_bytes} bytes")
         except InputRefused as exc:
             element_id = obj.get("ID") if isinstance(obj, dict) else None
@@ -326,6 +361,8 @@ class PublisherEndpoint:
         # pongs with it) while a reply of many megabytes makes its way.
         replying: asyncio.Task[None] | None = None
 
+        # This analyzer takes many messages in one frame (skydive.BATCH), up to its frame bound.
+        ws.headers[m.HDR_BATCH] = str(self.settings.max_frame_bytes)
         try:
             await accept(ws, request, self.settings.host_id)
             self.sockets.add(ws)
@@ -335,7 +372,7 @@ class PublisherEndpoint:
             )
             deadline, applied = 0.0, 0
             async for frame in ws:
-                applied += 1
+                applied += session.last_count
                 if applied >= YIELD_EVERY or time.monotonic() >= deadline:
                     await asyncio.sleep(0)  # a burst must not starve everyone else
                     if self.backpressure is not None:

@@ -18,6 +18,8 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+import orjson
+
 from dragonscope.nb.check import find_problems
 from dragonscope.nb.fields import (
     Field,
@@ -521,6 +523,10 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
+# One decoder for every value (json.loads with an option builds a new one per call).
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+
+
 def _load(raw: Any) -> tuple[dict[str, Any] | None, tuple[str, str] | None]:
     """The stored value as a dict, or (None, (kind, message))."""
     if isinstance(raw, dict):
@@ -539,7 +545,7 @@ def _load(raw: Any) -> tuple[dict[str, Any] | None, tuple[str, str] | None]:
     if not raw.strip():
         return None, (INVALID_JSON, "expected a JSON object, found an empty value")
     try:
-        value = json.loads(raw, parse_constant=_reject_constant)
+        value = _DECODER.decode(raw)
     except json.JSONDecodeError as exc:
         start = max(0, exc.pos - 20)
         near = ("..." if start else "") + quote(exc.doc[start : exc.pos + 20])
@@ -561,8 +567,14 @@ def _load(raw: Any) -> tuple[dict[str, Any] | None, tuple[str, str] | None]:
 
 def stored_object(raw: bytes | str) -> dict[str, Any] | None:
     """The stored JSON object, unjudged (None when the value is not one): for a reader that
-    only glances at a few fields of an object it does not keep."""
-    return _load(raw)[0]
+    only glances at a few fields of an object it does not keep. Through orjson, several
+    times faster than json, which a chassis collector pays on every object of the NB (it
+    reads integers beyond 64 bits as floats: no field a glance reads is one)."""
+    try:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return _load(raw)[0]
+    return value if isinstance(value, dict) else None
 
 
 def parse(table: str, id: str, raw: bytes | str | dict[str, Any]) -> NbObject:

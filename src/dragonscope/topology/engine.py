@@ -270,7 +270,8 @@ class Topology:
         self._deps.record(key, ctx.deps)
         reads = [(dep[1], dep[2]) for dep in ctx.deps if dep[0] == "obj"] if shown else ()
         self._store_.set_needs(key, shown, reads)
-        return ctx.contribution
+        # Outside the slice: nothing drawn (most of a chassis's NB).
+        return ctx.contribution if shown else EMPTY
 
     def _rerender(
         self, key: Key, touched_nodes: dict[str, None], touched_edges: dict[str, None]
@@ -278,6 +279,8 @@ class Topology:
         """Re-render one object, update the claims; returns objects whose slice status moved."""
         old = self._contrib.get(key, EMPTY)
         new = self._render(key)
+        if new is EMPTY and old is EMPTY:  # was and stays outside the slice
+            return []
         if new is EMPTY or not (new.nodes or new.edges or new.refs or new.tenants or new.claims):
             self._contrib.pop(key, None)
         else:

@@ -27,6 +27,7 @@ from dragonscope.topology.deps import Dependencies
 from dragonscope.topology.extensions import Extension, ExtensionFailure, ExtensionRunner
 from dragonscope.topology.rules import (
     INDEXES,
+    elsewhere,
     missing_label,
     render,
     render_plain,
@@ -257,6 +258,10 @@ class Topology:
             self._store_.set_needs(key, False, ())
             return EMPTY
         claims = self._slice_claims.get(key)
+        if not claims and self.chassis is not None and elsewhere(obj, self.chassis):
+            self._deps.record(key, set())
+            self._store_.set_needs(key, False, ())
+            return EMPTY
         kinds = frozenset(k for k, n in claims.items() if n > 0) if claims else NO_KINDS
         ctx = RenderContext(obj, self._get, self._lookup, self.chassis, kinds)
         try:

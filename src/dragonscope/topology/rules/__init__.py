@@ -16,6 +16,7 @@ from dragonscope.topology.rules.labels import missing_label, tenant_label
 from dragonscope.topology.rules.registry import (
     GENERIC,
     RULES,
+    elsewhere,
     render,
     render_plain,
     unhandled_references,
@@ -28,6 +29,7 @@ __all__ = [
     "SKELETONS",
     "Rule",
     "draw_generic",
+    "elsewhere",
     "missing_label",
     "render",
     "render_plain",

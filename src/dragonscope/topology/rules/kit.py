@@ -44,12 +44,15 @@ class Rule:
     """How one table is drawn: ``draw`` renders the object (explicit references, implicit
     relations, derived metadata); ``handled`` names the schema references ``draw`` turns
     into edges itself; ``anchor`` says whether the object belongs to a chassis slice on
-    its own; ``pull`` names the objects it brings into the slice when it is in it."""
+    its own; ``pull`` names the objects it brings into the slice when it is in it;
+    ``elsewhere`` (object, chassis) says, reading nothing else, that ``anchor`` is False
+    (most of a chassis's NB is decided that way, without a render)."""
 
     draw: Callable[[RenderContext], None]
     handled: frozenset[str] = field(default_factory=frozenset)
     anchor: Callable[[RenderContext], bool] = _no_anchor
     pull: Callable[[RenderContext, bool], None] = _no_pull
+    elsewhere: Callable[[NbObject, str], bool] | None = None
 
 
 def handled(*fields: str) -> frozenset[str]:
@@ -153,6 +156,12 @@ def binding_chassis(port: NbObject) -> str | None:
     if isinstance(binding, dict) and binding.get("type", "chassis") == "chassis":
         return text(binding.get("chassis"))
     return None
+
+
+def bound_elsewhere(port: NbObject, chassis: str) -> bool:
+    """A port bound to another chassis: placed there whatever else the NB says."""
+    placed = binding_chassis(port)
+    return placed is not None and placed != chassis
 
 
 def placement(ctx: RenderContext, port: NbObject) -> str | None:

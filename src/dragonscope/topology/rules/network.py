@@ -14,6 +14,7 @@ from dragonscope.topology.rules.kit import (
     OWNERSHIP,
     Rule,
     binding_chassis,
+    bound_elsewhere,
     draw_generic,
     gateway_router,
     handled,
@@ -246,6 +247,7 @@ NETWORK_RULES: dict[str, Rule] = {
         handled("lswitch", "subnets", "binding.chassis", "security_groups", "qos_policy"),
         anchor_lport,
         pull_lport,
+        bound_elsewhere,
     ),
     tables.CHILD_PORT_SEGMENTATION: Rule(
         draw_child_port_segmentation, handled("parent", "port"), anchor_child_port_segmentation

@@ -27,6 +27,7 @@ from dragonscope.topology.deps import Dependencies
 from dragonscope.topology.extensions import Extension, ExtensionFailure, ExtensionRunner
 from dragonscope.topology.rules import (
     INDEXES,
+    PLACING,
     elsewhere,
     missing_label,
     render,
@@ -241,8 +242,12 @@ class Topology:
                 _unindex(entries, value, key[1])
             for value in after - before:
                 _index(entries, value, key[1])
+            placed = PLACING.get(name)
             for value in before ^ after:
                 dirty.update(dict.fromkeys(self._deps.readers(("idx", name, value))))
+                if placed is not None:
+                    dirty[(placed, value)] = None
+                    dirty.update(dict.fromkeys(self._deps.readers(("obj", placed, value))))
         dirty[key] = None
         dirty.update(dict.fromkeys(self._deps.readers(("obj", *key))))
         # A placeholder for this key resolves differently once the object exists (or not).

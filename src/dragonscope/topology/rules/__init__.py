@@ -11,7 +11,7 @@ Rules import only ``dragonscope.nb`` and the topology's own modules (metadata, I
 render context): not the graph engine, not the wire, nothing above.
 """
 
-from dragonscope.topology.rules.kit import INDEXES, SKELETONS, Rule, draw_generic
+from dragonscope.topology.rules.kit import INDEXES, PLACING, SKELETONS, Rule, draw_generic
 from dragonscope.topology.rules.labels import missing_label, tenant_label
 from dragonscope.topology.rules.registry import (
     GENERIC,
@@ -25,6 +25,7 @@ from dragonscope.topology.rules.registry import (
 __all__ = [
     "GENERIC",
     "INDEXES",
+    "PLACING",
     "RULES",
     "SKELETONS",
     "Rule",

@@ -94,6 +94,12 @@ INDEXES: dict[str, tuple[str, Callable[[NbObject], list[str]]]] = {
 }
 """Reverse indexes rules may consult: name -> (table indexed, values of one object)."""
 
+PLACING: dict[str, str] = {"cps_by_port": tables.LPORT}
+"""Indexes whose values name the objects they place (a trunk segmentation places its child
+port): a change of such a value re-renders that object and every object that read it, so
+``placement`` reads them unrecorded (every unbound port of the NB would otherwise hold a
+read of its own, most of a chassis slice's dependencies)."""
+
 
 # --- skeletons -----------------------------------------------------------------------------------
 
@@ -171,7 +177,7 @@ def placement(ctx: RenderContext, port: NbObject) -> str | None:
     chassis = binding_chassis(port)
     if chassis:
         return chassis
-    for cps_id in ctx.lookup("cps_by_port", port.id):
+    for cps_id in ctx.lookup("cps_by_port", port.id, recorded=False):
         cps = ctx.get(tables.CHILD_PORT_SEGMENTATION, cps_id)
         parent = ctx.get(tables.LPORT, cps.data.get("parent")) if cps else None
         if parent is not None and (chassis := binding_chassis(parent)):

@@ -673,6 +673,16 @@ def redact(obj: NbObject) -> dict[str, Any]:
     return spec.without_secrets(obj.data) if spec.has_secret(obj.data) else obj.data
 
 
+def redacted_field(obj: NbObject, name: str) -> object:
+    """One field of ``redact(obj)`` (None when absent or a secret), judging that field alone:
+    a label needs a name, not the whole object searched for secrets at every change."""
+    if name not in obj.data:
+        return None
+    spec = TABLES.get(obj.table)
+    one = {name: obj.data[name]}
+    return (spec.without_secrets(one) if spec is not None else without_secrets(one)).get(name)
+
+
 def field_value(obj: NbObject, path: str) -> object:
     """A field as Python objects: ``ipaddress`` addresses/interfaces, ``(min, max)`` ranges.
 

@@ -18,17 +18,15 @@ from dragonscope import config
 # The collector's TLS options; argparse accepts any unambiguous prefix of them.
 _TLS_FLAGS = ("--tls", "--tls-insecure", "--ca")
 _TLS_ENV = ("TLS", "CA")
-# Addresses that speak TLS: the analyzer's https/wss, an OVSDB ssl: remote.
-_TLS_MARKS = ("https:", "wss:", "ssl:")
+# Addresses that speak TLS: the analyzer's https and wss.
+_TLS_MARKS = ("https:", "wss:")
 
 
-def spare_openssl(words: Sequence[str], environ: Mapping[str, str]) -> bool:
-    """Make ``ssl`` unimportable for a collector started with ``words`` that uses no TLS;
-    says whether it did. Nothing changes once ``ssl`` is loaded."""
-    if "ssl" in sys.modules or _needs_openssl(words, environ):
-        return False
-    sys.modules["ssl"] = None  # type: ignore[assignment]
-    return True
+def spare_openssl(words: Sequence[str], environ: Mapping[str, str]) -> None:
+    """Make ``ssl`` unimportable for a collector started with ``words`` that uses no TLS.
+    Nothing changes once ``ssl`` is loaded."""
+    if "ssl" not in sys.modules and not _needs_openssl(words, environ):
+        sys.modules["ssl"] = None  # type: ignore[assignment]
 
 
 def _needs_openssl(words: Sequence[str], environ: Mapping[str, str]) -> bool:

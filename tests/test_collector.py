@@ -190,6 +190,31 @@ async def test_a_burst_costs_a_few_messages(analyzer: Analyzer, running) -> None
     assert sent <= 2 + burst / window and sent < 25, (sent, burst)
 
 
+async def test_a_long_burst_costs_one_message_per_window(analyzer: Analyzer, running) -> None:  # type: ignore[no-untyped-def]
+    """Changes that arrive while a flush is under way wait for the next window too: a
+    burst spanning many windows costs one message per window, however slow each flush."""
+    backend = sample_backend("memory://sample")
+    window = 0.1
+    collector = await running(settings(analyzer, backend, coalesce_window=window)).synced()
+    port = await first_port(collector)
+    before = collector.stats["messages_out_total"]
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    changes = 0
+    while loop.time() - started < 5 * window:  # as many changes as the loop takes, back to back
+        port = dict(port, name=f"long-{changes}")
+        backend.put("lport", port["id"], port)
+        changes += 1
+        await asyncio.sleep(0)
+    burst = loop.time() - started
+    last = f"long-{changes - 1}"
+    await until(lambda: any(n.metadata.get("Name") == last for n in analyzer.graph.nodes()))
+    await until(lambda: collector.stats["pending"] == 0)
+    assert changes >= 20 and collector.stats["nb_events"] >= changes * 0.9, changes
+    sent = collector.stats["messages_out_total"] - before
+    assert sent <= 2 + burst / window, (sent, burst, changes)
+
+
 async def test_idle_means_silent(analyzer: Analyzer, running) -> None:  # type: ignore[no-untyped-def]
     backend = sample_backend("memory://sample")
     collector = await running(settings(analyzer, backend, update_interval=0.05)).synced()

@@ -312,6 +312,26 @@ async def test_compacted_start_revision_is_reported(etcd_server: EtcdServer) -> 
     await client.close()
 
 
+async def test_fetch_reads_many_keys_at_a_revision_in_a_few_transactions(
+    etcd_server: EtcdServer,
+) -> None:
+    client = writer(etcd_server)
+    for n in range(250):
+        await client.put(f"/lport/p{n}".encode(), f"old{n}".encode())
+    before = (await client.put(b"/lport/p0", b"new0")).header.revision - 1
+    keys = [("lport", f"p{n}") for n in range(250)] + [("lport", "absent")]
+    backend = open_backend(etcd_server.url)
+    then = await backend.fetch(keys, before)  # type: ignore[attr-defined]
+    assert then == {**{("lport", f"p{n}"): f"old{n}".encode() for n in range(250)},
+                    ("lport", "absent"): None}  # fmt: skip
+    # A compacted revision reads the present instead.
+    await client.compact(before + 1)
+    now = await backend.fetch(keys[:2], before)  # type: ignore[attr-defined]
+    assert now == {("lport", "p0"): b"new0", ("lport", "p1"): b"old1"}
+    await backend.close()
+    await client.close()
+
+
 async def test_closing_the_backend_ends_its_change_streams(etcd_server: EtcdServer) -> None:
     backend = open_backend(etcd_server.url)
     _, revision = await backend.snapshot()

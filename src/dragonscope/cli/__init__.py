@@ -20,11 +20,12 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
-from dragonscope.cli.common import CliError, ScrubbingFormatter
-from dragonscope.nb import scrub
+from dragonscope.cli.errors import CliError
+from dragonscope.cli.tls import spare_openssl
 
 # Modules that contribute sub-commands, in the order ``--help`` lists them.
 COMMAND_MODULES = ("demo", "analyzer", "collector", "query", "trace", "flows", "nb")
@@ -59,7 +60,15 @@ def _command(argv: Sequence[str]) -> str | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser(_command(sys.argv[1:] if argv is None else argv))
+    words = sys.argv[1:] if argv is None else argv
+    command = _command(words)
+    if command == "collector":
+        spare_openssl(words, os.environ)
+    # Imported only now: they load asyncio, which loads ssl unless it was spared.
+    from dragonscope.cli.common import ScrubbingFormatter
+    from dragonscope.nb import scrub
+
+    parser = build_parser(command)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO)
     for handler in logging.getLogger().handlers:

@@ -1,6 +1,6 @@
-"""What every command module shares: the operator's error type, how errors the operator
-can fix become one, how a service stops on a signal, the sub-parsers type, and the log
-format that never shows a secret."""
+"""What every command module shares: the operator's error type (from ``errors``), how
+errors the operator can fix become one, how a service stops on a signal, the sub-parsers
+type, and the log format that never shows a secret."""
 
 import argparse
 import asyncio
@@ -10,14 +10,11 @@ import signal
 from collections.abc import Callable, Iterator
 from typing import TypeAlias
 
+from dragonscope.cli.errors import CliError as CliError
 from dragonscope.nb import scrub
 
 Subparsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 """What ``register(subparsers)`` of each command module receives."""
-
-
-class CliError(Exception):
-    """An error for the operator: printed as one line, exit code 2."""
 
 
 @contextlib.contextmanager

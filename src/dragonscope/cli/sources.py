@@ -14,8 +14,8 @@ import argparse
 from dragonscope import config
 from dragonscope.cli.common import operator_errors
 from dragonscope.graph import Edge, Graph, GraphError, Indexer, Node
-from dragonscope.nb import NbReader, ProjectNames, Snapshot
-from dragonscope.nb.backends import BackendError
+from dragonscope.nb import NbReader, ProjectNames, Snapshot, open_reader
+from dragonscope.nb.backends import BackendError, MemoryUrl, parse_url
 from dragonscope.skydive import (
     AnalyzerError,
     AnalyzerHttp,
@@ -26,14 +26,20 @@ from dragonscope.skydive import (
 from dragonscope.topology import snapshot_from_graph, translate
 
 DEFAULT_ANALYZER = "127.0.0.1:8082"
+# memory://sample: the demo's small cloud.
+SAMPLE = "sample"
 NB_URLS = "etcd://H:P[,H:P], redis://H:P[/DB], file:///dump.json or memory://sample"
 
 
 def open_nb(url: str) -> NbReader:
-    """A reader for any NB URL; ``memory://sample`` is the demo's small cloud."""
-    from dragonscope import demo  # for memory://sample only: a collector does without it
-
+    """A reader for any NB URL; ``memory://sample`` is the demo's small cloud (the demo's
+    modules are imported for it only: a collector does without them)."""
     with operator_errors(BackendError, what=f"cannot read {url}"):
+        target = parse_url(url)
+        if not isinstance(target, MemoryUrl) or target.name != SAMPLE:
+            return open_reader(url)
+        from dragonscope import demo
+
         return demo.open_nb(url)
 
 

@@ -187,9 +187,16 @@ class AnalyzerLink:
     async def _flush_forever(self) -> None:
         sync = self._sync
         closed = asyncio.create_task(self.publisher.wait_closed())
+        flushed_at = time.monotonic() - self.settings.coalesce_window
         try:
             while True:
-                if not sync.dirty:
+                if sync.dirty:
+                    # Changes that came during the last flush: still one flush per window,
+                    # or a burst longer than a window costs one message per change.
+                    await asyncio.sleep(
+                        flushed_at + self.settings.coalesce_window - time.monotonic()
+                    )
+                else:
                     sync.caught_up(self._stats.nb_revision)
                     self._stats.last_sync = time.time()
                     sync.wake.clear()
@@ -202,6 +209,7 @@ class AnalyzerLink:
                         raise PublisherDisconnected("analyzer connection closed")
                     # Let a burst finish: every change within the window costs one message.
                     await asyncio.sleep(self.settings.coalesce_window)
+                flushed_at = time.monotonic()
                 await self.flush()
                 if (
                     sync.resync_requested

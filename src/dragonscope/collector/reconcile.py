@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from dragonscope.collector.desired import DesiredGraph
+from dragonscope.collector.desired import DesiredGraph, trim_heap
 from dragonscope.collector.state import HeldState, adopt, same
 from dragonscope.collector.stats import CollectorStats
 from dragonscope.collector.sync import SyncState
@@ -65,6 +65,7 @@ class Reconciler:
             return 0
         if count == 0:
             self._clean_at = activity
+            trim_heap()  # once after each burst of activity, never while idle
         else:
             self._stats.reconcile_fixes += count
             log.warning("reconciliation found %d element(s) out of step; resending them", count)

@@ -59,7 +59,9 @@ class CollectorSettings:
     tls_insecure: bool = False
     backoff_initial: float = 0.5
     backoff_max: float = 30.0
-    coalesce_window: float = 0.005
+    # How long a flush waits for the rest of a burst: a change's whole budget is 10 ms
+    # from etcd to the analyzer's subscribers (the changes of one NB read are always merged).
+    coalesce_window: float = 0.001
     nb_probe_interval: float = 2.0
     progress: bool | None = None
     extensions: list[Extension] | None = None

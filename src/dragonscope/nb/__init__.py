@@ -41,6 +41,7 @@ from dragonscope.nb.schema import (
     field_value,
     parse,
     redact,
+    redacted_field,
     serialize,
     stored_object,
 )
@@ -74,6 +75,7 @@ __all__ = [
     "read_dump",
     "read_project_names",
     "redact",
+    "redacted_field",
     "scrub",
     "serialize",
     "stored_object",

@@ -10,17 +10,19 @@ the ``authtoken`` cookie, ``GET /api/topology`` (the whole graph) and
 from __future__ import annotations
 
 import logging
-import ssl
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import aiohttp
 
 from dragonscope.config import ConfigError, Secret, read_secret_file
 from dragonscope.graph import Json
+
+if TYPE_CHECKING:
+    import ssl  # loaded when a context is made: a process without TLS can go without OpenSSL
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +72,8 @@ def analyzer_base_url(endpoint: str, tls: bool = False) -> str:
 
 
 def make_ssl_context(ca_file: str | None, insecure: bool = False) -> ssl.SSLContext:
+    import ssl
+
     try:
         context = ssl.create_default_context(cafile=ca_file)
     except (OSError, ssl.SSLError) as exc:

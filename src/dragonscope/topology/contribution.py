@@ -97,11 +97,13 @@ class RenderContext:
         self.deps.add(("obj", table, object_id))
         return self._get(table, object_id)
 
-    def lookup(self, index: str, value: object) -> list[str]:
-        """Ids of the objects whose ``index`` holds ``value``, sorted for determinism."""
+    def lookup(self, index: str, value: object, recorded: bool = True) -> list[str]:
+        """Ids of the objects whose ``index`` holds ``value``, sorted for determinism;
+        not ``recorded`` only for an index the engine follows itself (``rules.PLACING``)."""
         if not isinstance(value, str) or not value:
             return []
-        self.deps.add(("idx", index, value))
+        if recorded:
+            self.deps.add(("idx", index, value))
         return sorted(self._index(index, value))
 
     # -- building ------------------------------------------------------------

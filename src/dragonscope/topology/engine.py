@@ -27,6 +27,8 @@ from dragonscope.topology.deps import Dependencies
 from dragonscope.topology.extensions import Extension, ExtensionFailure, ExtensionRunner
 from dragonscope.topology.rules import (
     INDEXES,
+    PLACING,
+    elsewhere,
     missing_label,
     render,
     render_plain,
@@ -240,8 +242,12 @@ class Topology:
                 _unindex(entries, value, key[1])
             for value in after - before:
                 _index(entries, value, key[1])
+            placed = PLACING.get(name)
             for value in before ^ after:
                 dirty.update(dict.fromkeys(self._deps.readers(("idx", name, value))))
+                if placed is not None:
+                    dirty[(placed, value)] = None
+                    dirty.update(dict.fromkeys(self._deps.readers(("obj", placed, value))))
         dirty[key] = None
         dirty.update(dict.fromkeys(self._deps.readers(("obj", *key))))
         # A placeholder for this key resolves differently once the object exists (or not).
@@ -257,6 +263,10 @@ class Topology:
             self._store_.set_needs(key, False, ())
             return EMPTY
         claims = self._slice_claims.get(key)
+        if not claims and self.chassis is not None and elsewhere(obj, self.chassis):
+            self._deps.record(key, set())
+            self._store_.set_needs(key, False, ())
+            return EMPTY
         kinds = frozenset(k for k, n in claims.items() if n > 0) if claims else NO_KINDS
         ctx = RenderContext(obj, self._get, self._lookup, self.chassis, kinds)
         try:
@@ -270,7 +280,8 @@ class Topology:
         self._deps.record(key, ctx.deps)
         reads = [(dep[1], dep[2]) for dep in ctx.deps if dep[0] == "obj"] if shown else ()
         self._store_.set_needs(key, shown, reads)
-        return ctx.contribution
+        # Outside the slice: nothing drawn (most of a chassis's NB).
+        return ctx.contribution if shown else EMPTY
 
     def _rerender(
         self, key: Key, touched_nodes: dict[str, None], touched_edges: dict[str, None]
@@ -278,6 +289,8 @@ class Topology:
         """Re-render one object, update the claims; returns objects whose slice status moved."""
         old = self._contrib.get(key, EMPTY)
         new = self._render(key)
+        if new is EMPTY and old is EMPTY:  # was and stays outside the slice
+            return []
         if new is EMPTY or not (new.nodes or new.edges or new.refs or new.tenants or new.claims):
             self._contrib.pop(key, None)
         else:

@@ -24,6 +24,8 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 from dragonscope.nb import NbObject
 from dragonscope.topology.contribution import Key
 from dragonscope.topology.rules import SKELETONS
@@ -37,14 +39,6 @@ _SHARED_MAX = 1024
 @dataclass(frozen=True, slots=True)
 class Skeleton(NbObject):
     """What a compact slice keeps of an object it does not draw (read-only, shared)."""
-
-
-def _frozen(value: object) -> object:
-    if isinstance(value, dict):
-        return ("d", *((k, _frozen(v)) for k, v in sorted(value.items())))
-    if isinstance(value, list):
-        return ("l", *(_frozen(v) for v in value))
-    return value
 
 
 Held = NbObject | dict[str, Any]
@@ -133,7 +127,7 @@ class ObjectStore:
         self._need: dict[Key, int] = {}
         self._needs_of: dict[Key, tuple[Key, ...]] = {}
         self._candidates: set[Key] = set()
-        self._shared: dict[str, dict[object, dict[str, Any]]] = {}
+        self._shared: dict[str, dict[str, dict[str, Any]]] = {}
         self._also: dict[str, tuple[str, ...]] = {}
         self._whole: set[str] = set()
 
@@ -238,12 +232,12 @@ class ObjectStore:
             return _NOTHING
         if len(data) > 1:
             return data
-        frozen = _frozen(data)
-        shared_of_table = self._shared.setdefault(table, {})
-        try:
-            shared = shared_of_table.get(frozen)
-        except TypeError:  # an unhashable oddity in a field: keep it unshared
+        try:  # the canonical JSON text (decoded: orjson's bytes keep kilobytes of slack)
+            frozen = orjson.dumps(data, option=orjson.OPT_SORT_KEYS).decode()
+        except (orjson.JSONEncodeError, TypeError):  # an oddity in a field: keep it unshared
             return data
+        shared_of_table = self._shared.setdefault(table, {})
+        shared = shared_of_table.get(frozen)
         if shared is not None:
             return shared
         if len(shared_of_table) < _SHARED_MAX:

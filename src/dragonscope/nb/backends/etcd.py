@@ -48,8 +48,8 @@ from dragonscope.nb.backends.keys import ETCD_PREFIX, ETCD_PREFIX_END, etcd_key,
 log = logging.getLogger(__name__)
 
 PAGE_SIZE = 2000
-# Keys read at once by ``fetch``.
-FETCH_CONCURRENCY = 64
+# Keys read in one Txn by ``fetch`` (etcd's default limit is 128 operations).
+FETCH_BATCH = 100
 
 
 class Revisions:
@@ -111,6 +111,8 @@ class _Position:
     yielded: int
     last: int
     known: Revisions
+    # Read from the store in one consistent cut (a snapshot just taken): nothing to verify.
+    read: bool = False
 
 
 class EtcdBackend:
@@ -150,7 +152,7 @@ class EtcdBackend:
     async def snapshot(self) -> tuple[list[RawEntry], int]:
         read = await self._read_any_endpoint(self._conn, revision=0, keys_only=False)
         self._cluster_id = read.cluster_id
-        self._resume = _Position(read.revision, read.revision, read.mod_revisions)
+        self._resume = _Position(read.revision, read.revision, read.mod_revisions, read=True)
         return read.entries, read.revision
 
     async def snapshot_pages(self) -> AsyncIterator[tuple[list[RawEntry], int]]:
@@ -180,7 +182,7 @@ class EtcdBackend:
         finally:
             if ahead is not None and not ahead.cancel() and not ahead.cancelled():
                 ahead.exception()  # the reader stopped: what the next page met is moot
-        self._resume = _Position(read.revision, read.revision, read.mod_revisions)
+        self._resume = _Position(read.revision, read.revision, read.mod_revisions, read=True)
 
     async def _page(self, key: bytes, revision: int) -> RangeResponse:
         """One page of a snapshot, from another endpoint if this one fails."""
@@ -203,22 +205,25 @@ class EtcdBackend:
         """The values of ``keys`` at ``revision`` (now if 0, or if it was compacted);
         None for a key that does not exist."""
         out: dict[tuple[str, str], bytes | None] = {}
-        for start in range(0, len(keys), FETCH_CONCURRENCY):
-            chunk = keys[start : start + FETCH_CONCURRENCY]
-            values = await asyncio.gather(*(self._get(key, revision) for key in chunk))
+        for start in range(0, len(keys), FETCH_BATCH):
+            chunk = keys[start : start + FETCH_BATCH]
+            values = await self._get_many(chunk, revision)
             out.update(zip(chunk, values, strict=True))
         return out
 
-    async def _get(self, key: tuple[str, str], revision: int) -> bytes | None:
+    async def _get_many(self, keys: list[tuple[str, str]], revision: int) -> list[bytes | None]:
         try:
-            response = await self._conn.range(etcd_key(*key), revision=revision)
+            return await self._conn.get_many([etcd_key(*key) for key in keys], revision)
         except Compacted:
             if revision:
-                return await self._get(key, 0)
-            raise BackendError(f"etcd {self._conn.target}: cannot read {key}: compacted") from None
+                return await self._get_many(keys, 0)
+            raise BackendError(
+                f"etcd {self._conn.target}: cannot read {keys[0]}...: compacted"
+            ) from None
         except (Unreachable, Rewound) as exc:
-            raise BackendError(f"etcd {self._conn.target}: cannot read {key}: {exc}") from exc
-        return response.kvs[0].value if response.kvs else None
+            raise BackendError(
+                f"etcd {self._conn.target}: cannot read {keys[0]}...: {exc}"
+            ) from exc
 
     async def changes(self, since: int) -> AsyncIterator[RawChange]:
         conn = Connection(self._endpoints, self.timeout)
@@ -226,7 +231,7 @@ class EtcdBackend:
         position = _Position(since, since, Revisions())
         try:
             with contextlib.suppress(Rewound):  # the first check of _follow resyncs
-                position.known = await self._revisions_at(conn, since)
+                position.known, position.read = await self._revisions_at(conn, since)
             async for change in self._follow(conn, position):
                 yield change
         finally:
@@ -296,19 +301,20 @@ class EtcdBackend:
             key, ETCD_PREFIX_END, limit=self.page_size, revision=revision, keys_only=keys_only
         )
 
-    async def _revisions_at(self, conn: Connection, since: int) -> Revisions:
-        """Per-key revisions at ``since``: the base for a diff after compaction."""
+    async def _revisions_at(self, conn: Connection, since: int) -> tuple[Revisions, bool]:
+        """Per-key revisions at ``since``: the base for a diff after compaction; and
+        whether they are those of the snapshot just read at ``since``."""
         if since <= 0:
-            return Revisions()
+            return Revisions(), False
         resume = self._resume
         if resume is not None and resume.yielded <= since <= resume.last:
             # Moved to the new stream, which hands its own state back when it ends.
             self._resume = None
-            return resume.known
+            return resume.known, resume.read and since == resume.last
         delay = self.retry_delay
         while True:
             try:
-                return (await self._read(conn, since, keys_only=True)).mod_revisions
+                return (await self._read(conn, since, keys_only=True)).mod_revisions, False
             except Compacted:
                 raise BackendError(
                     f"etcd revision {since} is compacted; take a new snapshot"
@@ -324,7 +330,9 @@ class EtcdBackend:
     async def _follow(self, conn: Connection, position: _Position) -> AsyncIterator[RawChange]:
         delay = self.retry_delay
         outage_logged = False
-        verify = True  # a new stream or a reconnect: compare the per-key revisions too
+        # A new stream or a reconnect: compare the per-key revisions too, unless they were
+        # just read from the store (a 100k-key read the snapshot already made).
+        verify, position.read = not position.read, False
         while not self._closed:
             try:
                 await self._check_history(conn, position, verify)

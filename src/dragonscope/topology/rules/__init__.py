@@ -11,11 +11,12 @@ Rules import only ``dragonscope.nb`` and the topology's own modules (metadata, I
 render context): not the graph engine, not the wire, nothing above.
 """
 
-from dragonscope.topology.rules.kit import INDEXES, SKELETONS, Rule, draw_generic
+from dragonscope.topology.rules.kit import INDEXES, PLACING, SKELETONS, Rule, draw_generic
 from dragonscope.topology.rules.labels import missing_label, tenant_label
 from dragonscope.topology.rules.registry import (
     GENERIC,
     RULES,
+    elsewhere,
     render,
     render_plain,
     unhandled_references,
@@ -24,10 +25,12 @@ from dragonscope.topology.rules.registry import (
 __all__ = [
     "GENERIC",
     "INDEXES",
+    "PLACING",
     "RULES",
     "SKELETONS",
     "Rule",
     "draw_generic",
+    "elsewhere",
     "missing_label",
     "render",
     "render_plain",

@@ -44,12 +44,15 @@ class Rule:
     """How one table is drawn: ``draw`` renders the object (explicit references, implicit
     relations, derived metadata); ``handled`` names the schema references ``draw`` turns
     into edges itself; ``anchor`` says whether the object belongs to a chassis slice on
-    its own; ``pull`` names the objects it brings into the slice when it is in it."""
+    its own; ``pull`` names the objects it brings into the slice when it is in it;
+    ``elsewhere`` (object, chassis) says, reading nothing else, that ``anchor`` is False
+    (most of a chassis's NB is decided that way, without a render)."""
 
     draw: Callable[[RenderContext], None]
     handled: frozenset[str] = field(default_factory=frozenset)
     anchor: Callable[[RenderContext], bool] = _no_anchor
     pull: Callable[[RenderContext, bool], None] = _no_pull
+    elsewhere: Callable[[NbObject, str], bool] | None = None
 
 
 def handled(*fields: str) -> frozenset[str]:
@@ -90,6 +93,12 @@ INDEXES: dict[str, tuple[str, Callable[[NbObject], list[str]]]] = {
     "fips_by_lport": (tables.FLOATINGIP, _field("lport")),
 }
 """Reverse indexes rules may consult: name -> (table indexed, values of one object)."""
+
+PLACING: dict[str, str] = {"cps_by_port": tables.LPORT}
+"""Indexes whose values name the objects they place (a trunk segmentation places its child
+port): a change of such a value re-renders that object and every object that read it, so
+``placement`` reads them unrecorded (every unbound port of the NB would otherwise hold a
+read of its own, most of a chassis slice's dependencies)."""
 
 
 # --- skeletons -----------------------------------------------------------------------------------
@@ -155,6 +164,12 @@ def binding_chassis(port: NbObject) -> str | None:
     return None
 
 
+def bound_elsewhere(port: NbObject, chassis: str) -> bool:
+    """A port bound to another chassis: placed there whatever else the NB says."""
+    placed = binding_chassis(port)
+    return placed is not None and placed != chassis
+
+
 def placement(ctx: RenderContext, port: NbObject) -> str | None:
     """The chassis a port lives on at run time: its binding, else its trunk parent's
     (children are placed with their parent), else, for a floating IP's port, the
@@ -162,7 +177,7 @@ def placement(ctx: RenderContext, port: NbObject) -> str | None:
     chassis = binding_chassis(port)
     if chassis:
         return chassis
-    for cps_id in ctx.lookup("cps_by_port", port.id):
+    for cps_id in ctx.lookup("cps_by_port", port.id, recorded=False):
         cps = ctx.get(tables.CHILD_PORT_SEGMENTATION, cps_id)
         parent = ctx.get(tables.LPORT, cps.data.get("parent")) if cps else None
         if parent is not None and (chassis := binding_chassis(parent)):

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from dragonscope.nb import NbObject, redact, tables
+from dragonscope.nb import NbObject, redacted_field, tables
 from dragonscope.topology import metadata as md
 from dragonscope.topology.contribution import RenderContext
 from dragonscope.topology.rules.kit import FLOATINGIP_OWNER, GATEWAY_OWNER, text
@@ -24,7 +24,7 @@ INTERFACE_OWNER = "network:router_interface"
 
 def _name(obj: NbObject | None) -> str | None:
     """The object's name from its redacted fields: a name shaped like a secret is not shown."""
-    return text(redact(obj).get("name")) if obj is not None else None
+    return text(redacted_field(obj, "name")) if obj is not None else None
 
 
 def _short(object_id: str) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dragonscope.nb import NbObject, redact, tables
+from dragonscope.nb import NbObject, redacted_field, tables
 from dragonscope.topology import metadata as md
 from dragonscope.topology.contribution import LOCAL, MEMBER, RenderContext
 from dragonscope.topology.rules import labels
@@ -14,6 +14,7 @@ from dragonscope.topology.rules.kit import (
     OWNERSHIP,
     Rule,
     binding_chassis,
+    bound_elsewhere,
     draw_generic,
     gateway_router,
     handled,
@@ -94,7 +95,7 @@ def neutron_metadata(
     neutron: dict[str, Any] = {"PortID": port_id}
     if network_id:
         neutron["NetworkID"] = network_id
-    name = text(redact(network).get("name")) if network is not None else None
+    name = text(redacted_field(network, "name")) if network is not None else None
     if name:  # from the redacted fields: a name shaped like a secret is not shown
         neutron["NetworkName"] = name
     if topic:
@@ -246,6 +247,7 @@ NETWORK_RULES: dict[str, Rule] = {
         handled("lswitch", "subnets", "binding.chassis", "security_groups", "qos_policy"),
         anchor_lport,
         pull_lport,
+        bound_elsewhere,
     ),
     tables.CHILD_PORT_SEGMENTATION: Rule(
         draw_child_port_segmentation, handled("parent", "port"), anchor_child_port_segmentation

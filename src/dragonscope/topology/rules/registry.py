@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import cache
 
-from dragonscope.nb import TABLES, Reference
+from dragonscope.nb import TABLES, NbObject, Reference
 from dragonscope.topology.contribution import RenderContext
 from dragonscope.topology.rules.control import CONTROL_RULES
 from dragonscope.topology.rules.kit import Rule, draw_generic
@@ -36,6 +36,13 @@ def _generic_references(ctx: RenderContext) -> None:
         relation = reference.field.replace("[]", "")
         for _path, target in reference.locate(ctx.obj.data):
             ctx.edge(ctx.own_id, relation, ctx.ref(reference.target, target))
+
+
+def elsewhere(obj: NbObject, chassis: str) -> bool:
+    """Whether ``obj`` is outside ``chassis``'s slice on its own, known without a render
+    (it may still be pulled in by another object)."""
+    rule = RULES.get(obj.table)
+    return rule is not None and rule.elsewhere is not None and rule.elsewhere(obj, chassis)
 
 
 def render(ctx: RenderContext) -> bool:

@@ -101,6 +101,37 @@ async def test_snapshot_skips_control_keys_and_reads_one_revision(etcd_server: E
     await client.close()
 
 
+async def test_a_paged_snapshot_reads_tables_in_the_order_asked_at_one_revision(
+    etcd_server: EtcdServer,
+) -> None:
+    """Referenced tables first (a port read after its network is translated once); every
+    other key still read once, extension tables included, and all at one revision."""
+    client = writer(etcd_server)
+    for table in ("aaa_ext", "floatingip", "lport", "lrouter", "lswitch", "lsubnet", "zzz_ext"):
+        for n in range(3):
+            await client.put(f"/{table}/{n}".encode(), f'{{"id": "{n}"}}'.encode())
+    await client.put(b"/lport_x/0", b'{"id": "0"}')  # a table whose name starts like lport's
+    backend = open_backend(etcd_server.url)
+    backend.page_size = 2  # tables span pages and pages never span tables
+    pages = backend.snapshot_pages(("lswitch", "lsubnet", "lport"))
+    seen: list[tuple[str, str]] = []
+    revisions = set()
+    async for page, revision in pages:
+        if not seen:
+            await client.put(b"/lswitch/late", b'{"id": "late"}')  # after the snapshot's cut
+        seen += [(entry.table, entry.id) for entry in page]
+        revisions.add(revision)
+    tables = [table for table, _ in seen]
+    assert tables[:9] == ["lswitch"] * 3 + ["lsubnet"] * 3 + ["lport"] * 3
+    rest = ["aaa_ext"] * 3 + ["floatingip"] * 3 + ["lport_x"] + ["lrouter"] * 3 + ["zzz_ext"] * 3
+    assert tables[9:] == rest  # the other tables in key order
+    assert len(seen) == len(set(seen)) == 22
+    assert ("lswitch", "late") not in seen
+    assert len(revisions) == 1
+    await backend.close()
+    await client.close()
+
+
 async def test_changes_are_ordered_puts_and_deletes(etcd_server: EtcdServer) -> None:
     client = writer(etcd_server)
     await client.put(b"/lport/a", b"1")

@@ -91,6 +91,7 @@ from dragonscope.nb.tables import (
 )
 
 __all__ = [
+    "LOAD_ORDER",
     "NON_OBJECT_TABLES",
     "PROBLEM_KINDS",
     "TABLES",
@@ -515,6 +516,31 @@ _DECLARED = (
 
 TABLES: dict[str, Table] = {table.name: table for table in _DECLARED}
 """Every table dragonscope understands, by Dragonflow's table name."""
+
+
+def _load_order() -> tuple[str, ...]:
+    """Stored tables, each after the tables it references (declaration order otherwise;
+    a reference cycle, such as a security group's rules naming groups, is cut where it closes)."""
+    order: list[str] = []
+    placed: set[str] = set()
+
+    def place(name: str, path: frozenset[str]) -> None:
+        if name in placed or name in path or name not in TABLES or not TABLES[name].stored:
+            return
+        for reference in TABLES[name].references:
+            place(reference.target, path | {name})
+        placed.add(name)
+        order.append(name)
+
+    for name in TABLES:
+        place(name, frozenset())
+    return tuple(order)
+
+
+LOAD_ORDER: tuple[str, ...] = _load_order()
+"""The order a snapshot is best read in: an object read after what it references is
+translated once, not again when each of them arrives (a port before its network and
+subnets was rendered three times over)."""
 
 
 # --- parsing ----------------------------------------------------------------------------------

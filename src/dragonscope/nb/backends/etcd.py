@@ -29,7 +29,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,7 +43,13 @@ from dragonscope.nb.backends.etcd_wire import (
     WatchCall,
     WatchResponse,
 )
-from dragonscope.nb.backends.keys import ETCD_PREFIX, ETCD_PREFIX_END, etcd_key, split_etcd_key
+from dragonscope.nb.backends.keys import (
+    ETCD_PREFIX,
+    ETCD_PREFIX_END,
+    etcd_key,
+    etcd_table_range,
+    split_etcd_key,
+)
 
 log = logging.getLogger(__name__)
 
@@ -155,19 +161,31 @@ class EtcdBackend:
         self._resume = _Position(read.revision, read.revision, read.mod_revisions, read=True)
         return read.entries, read.revision
 
-    async def snapshot_pages(self) -> AsyncIterator[tuple[list[RawEntry], int]]:
+    async def snapshot_pages(
+        self, first: Sequence[str] = ()
+    ) -> AsyncIterator[tuple[list[RawEntry], int]]:
         """The snapshot one page at a time (each with the snapshot's revision), so that a
         reader can translate and publish while reading, never holding the store whole.
-        The next page is asked for before this one is handed over: etcd serves it while
-        the reader works (two pages at most are held)."""
-        response = await self._page(ETCD_PREFIX, 0)
-        read = _Read(response.header.revision)
+        The tables in ``first`` come first, in that order, then every other key, all at
+        the revision of the first page read."""
+        read = _Read(0)
+        for start, end in _ranges_in_order(first):
+            async for page in self._pages_of(start, end, read):
+                yield page, read.revision
+        self._resume = _Position(read.revision, read.revision, read.mod_revisions, read=True)
+
+    async def _pages_of(self, start: bytes, end: bytes, read: _Read) -> AsyncIterator[list[RawEntry]]:
+        """The keys in [start, end) page by page, at ``read.revision`` (set by the first
+        page read when 0). The next page is asked for before this one is handed over:
+        etcd serves it while the reader works (two pages at most are held)."""
+        response = await self._page(start, end, read.revision)
+        read.revision = read.revision or response.header.revision
         ahead: asyncio.Future[RangeResponse] | None = None
         try:
             while True:
                 if response.more and response.kvs:
                     following = response.kvs[-1].key + b"\0"
-                    ahead = asyncio.ensure_future(self._page(following, read.revision))
+                    ahead = asyncio.ensure_future(self._page(following, end, read.revision))
                 page = []
                 for kv in response.kvs:
                     where = split_etcd_key(kv.key)
@@ -175,21 +193,21 @@ class EtcdBackend:
                         read.mod_revisions[where] = kv.mod_revision
                         page.append(RawEntry(where[0], where[1], kv.value))
                 del response
-                yield page, read.revision
+                if page:
+                    yield page
                 if ahead is None:
                     break
                 response, ahead = await ahead, None
         finally:
             if ahead is not None and not ahead.cancel() and not ahead.cancelled():
                 ahead.exception()  # the reader stopped: what the next page met is moot
-        self._resume = _Position(read.revision, read.revision, read.mod_revisions, read=True)
 
-    async def _page(self, key: bytes, revision: int) -> RangeResponse:
+    async def _page(self, key: bytes, end: bytes, revision: int) -> RangeResponse:
         """One page of a snapshot, from another endpoint if this one fails."""
         failures = 0
         while True:
             try:
-                return await self._range(self._conn, key, revision, keys_only=False)
+                return await self._range(self._conn, key, revision, keys_only=False, end=end)
             except Unreachable as exc:
                 failures += 1
                 if failures >= 3 * len(self._endpoints):
@@ -294,11 +312,16 @@ class EtcdBackend:
             key = response.kvs[-1].key + b"\0"
 
     async def _range(
-        self, conn: Connection, key: bytes, revision: int, keys_only: bool
+        self,
+        conn: Connection,
+        key: bytes,
+        revision: int,
+        keys_only: bool,
+        end: bytes = ETCD_PREFIX_END,
     ) -> RangeResponse:
-        """One page of NB keys from ``key`` on, at ``revision`` (0 = now)."""
+        """One page of NB keys from ``key`` on (up to ``end``), at ``revision`` (0 = now)."""
         return await conn.range(
-            key, ETCD_PREFIX_END, limit=self.page_size, revision=revision, keys_only=keys_only
+            key, end, limit=self.page_size, revision=revision, keys_only=keys_only
         )
 
     async def _revisions_at(self, conn: Connection, since: int) -> tuple[Revisions, bool]:
@@ -487,3 +510,17 @@ def _difference(known: Revisions, read: _Read, *, everything: bool = False) -> l
         for (table, id_) in known.missing_from(read.mod_revisions)
     )
     return changes
+
+
+def _ranges_in_order(first: Sequence[str]) -> list[tuple[bytes, bytes]]:
+    """Key ranges covering every NB key once: each table of ``first`` in turn, then the
+    gaps between them (the other tables, in key order)."""
+    tables = [etcd_table_range(table) for table in dict.fromkeys(first)]
+    ranges, at = list(tables), ETCD_PREFIX
+    for start, end in sorted(tables):
+        if at < start:
+            ranges.append((at, start))
+        at = max(at, end)
+    if at < ETCD_PREFIX_END:
+        ranges.append((at, ETCD_PREFIX_END))
+    return ranges

@@ -30,6 +30,11 @@ def etcd_counter_key(table: str) -> bytes:
     return etcd_key(UNIQUE_KEY, table)
 
 
+def etcd_table_range(table: str) -> tuple[bytes, bytes]:
+    """The key range holding exactly one table's objects: ``/<table>/`` up to ``/<table>0``."""
+    return f"/{table}/".encode(), f"/{table}0".encode()
+
+
 def split_etcd_key(key: bytes) -> tuple[str, str] | None:
     """``/lport/<id>`` -> ("lport", id); None for keys that are not NB objects."""
     if not key.startswith(ETCD_PREFIX):

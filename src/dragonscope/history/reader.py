@@ -39,7 +39,13 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from dragonscope.graph import KIND_NODE, Edge, HistoryError, NetChanges, Node, SnapshotView
-from dragonscope.history.codec import apply_rows, collector_held, decode_checkpoint, decode_rows
+from dragonscope.history.codec import (
+    apply_rows,
+    collector_held,
+    decode_checkpoint,
+    decode_rows,
+    materialize,
+)
 from dragonscope.history.store import Checkpoint, Gap, HistoryStore, Row
 
 # A decoded 100k-node checkpoint is about 115 MiB: the caches hold at most three
@@ -163,7 +169,12 @@ class DurableHistory:
 
 def _net(before: _State, rows: Sequence[Row], gaps: list[Gap]) -> DurableChanges:
     net: tuple[NetChanges, NetChanges] = ({}, {})
-    for row, after in zip(rows, decode_rows(rows), strict=True):
-        was = before.nodes.get(row.id) if row.kind == KIND_NODE else before.edges.get(row.id)
+    afters = decode_rows(rows)
+    befores = [
+        before.nodes.get(row.id) if row.kind == KIND_NODE else before.edges.get(row.id)
+        for row in rows
+    ]
+    materialize(was for was in befores if was is not None)  # every one is answered in full
+    for row, was, after in zip(rows, befores, afters, strict=True):
         net[row.kind][row.id] = (was, after)
     return DurableChanges(net[KIND_NODE], net[1 - KIND_NODE], gaps)

@@ -80,16 +80,52 @@ collector_held = _CollectorHold()
 
 
 # -- elements whose metadata is decoded when first read --------------------------------
+_CHUNK = 1024  # elements whose metadata lines are kept together
+_SCAN_READS = 8  # reads in one chunk after which the rest of it is decoded at once
+
+
+class _Chunk:
+    """The metadata lines of elements decoded together, in their order. Once several
+    of them are read, a step is likely scanning them all: the chunk is then decoded
+    in one ``json.loads``, a good part cheaper than one call per element, and short
+    enough not to hold the event loop. It holds no element (no reference cycle)."""
+
+    __slots__ = ("raws", "reads", "values")
+
+    def __init__(self, raws: list[bytes]) -> None:
+        self.raws = raws
+        self.reads = 0
+        self.values: list[Any] | None = None
+
+    def value(self, index: int) -> dict[str, Any]:
+        self.reads += 1
+        values = self.values
+        if values is None and self.reads >= _SCAN_READS:
+            values = self.values = json.loads(b"[" + b",".join(self.raws) + b"]")
+        if values is not None:
+            return values[index] or {}
+        return json.loads(self.raws[index]) or {}
+
+
 def _metadata(element: Node) -> dict[str, Any]:
     value = _SLOT.__get__(element)
-    if value.__class__ is bytes:
-        value = json.loads(value) or {}
+    if value.__class__ is tuple:
+        chunk, index = value
+        value = chunk.value(index)
         _SLOT.__set__(element, value)
     return value  # type: ignore[no-any-return]
 
 
 def _set_metadata(element: Node, value: dict[str, Any]) -> None:
     _SLOT.__set__(element, value)
+
+
+def _chunked(raws: list[bytes]) -> Iterator[tuple[_Chunk, int]]:
+    """Where each metadata line is kept: (its chunk, its place in it)."""
+    for start in range(0, len(raws), _CHUNK):
+        chunk = _Chunk(raws[start : start + _CHUNK])
+        for index in range(len(chunk.raws)):
+            yield chunk, index
 
 
 def _fields(element: Node) -> tuple[Any, ...]:
@@ -131,9 +167,10 @@ class LazyEdge(Edge):
 def materialize(elements: Iterable[Node]) -> None:
     """Decode now, in one go, the metadata of elements not read yet: for many
     elements about to be read in full, a good part cheaper than one at a time."""
-    pending = [e for e in elements if _SLOT.__get__(e).__class__ is bytes]
+    pending = [e for e in elements if _SLOT.__get__(e).__class__ is tuple]
     if pending:
-        values = json.loads(b"[" + b",".join(_SLOT.__get__(e) for e in pending) + b"]")
+        raws = (chunk.raws[index] for chunk, index in map(_SLOT.__get__, pending))
+        values = json.loads(b"[" + b",".join(raws) + b"]")
         for element, value in zip(pending, values, strict=True):
             _SLOT.__set__(element, value or {})
 
@@ -195,7 +232,7 @@ def encode_checkpoint(elements: Iterable[bytes]) -> bytes:
 
 
 # -- decoding --------------------------------------------------------------------------
-def _lazy(head: list[Any], metadata: bytes) -> Node:
+def _lazy(head: list[Any], metadata: tuple[_Chunk, int]) -> Node:
     if len(head) == _NODE_HEAD:
         return LazyNode(head[0], metadata, head[1], head[2], head[3], head[4], None, head[5])  # type: ignore[arg-type]
     return LazyEdge(head[0], metadata, head[1], head[2], head[3], head[4], None, head[5],  # type: ignore[arg-type]
@@ -240,7 +277,7 @@ def decode_checkpoint(body: bytes) -> Elements:
                     nodes[element.id] = element
             return nodes, edges
         heads, metadata = parts
-        for head, meta in zip(heads, metadata, strict=True):
+        for head, meta in zip(heads, _chunked(metadata), strict=True):
             if len(head) == _NODE_HEAD:
                 nodes[head[0]] = LazyNode(head[0], meta, head[1], head[2], head[3], head[4],  # type: ignore[arg-type]
                                           None, head[5])  # fmt: skip
@@ -275,17 +312,19 @@ def decode_bodies(bodies: Sequence[bytes], lazy: bool = True) -> list[Node]:
     parts = [body.partition(b"\n") for body in bodies]
     with collector_held():
         heads = json.loads(b"[" + b",".join(head for head, _, _ in parts) + b"]")
-        metadata = iter(())
-        if not lazy:
-            metadata = iter(json.loads(b"[" + b",".join(m for _, n, m in parts if n) + b"]"))
+        raws = [meta for _, newline, meta in parts if newline]
+        if lazy:
+            kept: Iterator[Any] = _chunked(raws)
+        else:
+            kept = iter(json.loads(b"[" + b",".join(raws) + b"]"))
         out: list[Node] = []
-        for head, (_, newline, meta) in zip(heads, parts, strict=True):
+        for head, (_, newline, _) in zip(heads, parts, strict=True):
             if not newline:
                 out.append(_old(head))
             elif lazy:
-                out.append(_lazy(head, meta))
+                out.append(_lazy(head, next(kept)))
             else:
-                out.append(_plain(head, next(metadata) or {}))
+                out.append(_plain(head, next(kept) or {}))
     return out
 
 

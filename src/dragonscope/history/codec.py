@@ -12,7 +12,10 @@ metadata line as it is: the metadata of an element is decoded the first time
 something reads it (:class:`LazyNode`, :class:`LazyEdge`). Most of a
 checkpoint's cost is its metadata (some ten objects per element): a question
 about one time rarely reads all of it, and a view of 100k elements is built
-in a fraction of the time a full decoding takes. What is known to be read in
+in a fraction of the time a full decoding takes. Lines are kept in chunks of
+1,024 elements; a step that reads several elements of a chunk (a scan) has
+the rest of the chunk decoded in one call, so reading every element costs
+little more than decoding them all at once did. What is known to be read in
 full (the net changes of a window) is decoded in bulk (:func:`materialize`).
 Decoding builds elements without re-validating them: they were validated when
 they entered the live graph.

@@ -4,7 +4,9 @@ The database hands over only the last change of each element after the
 checkpoint (an element updated a thousand times since costs one row), and
 checkpoints are close enough (a fifth of the graph's size in changes, see
 ``RecorderSettings``) that those rows stay few. Decoding runs in a worker
-thread so the event loop keeps turning.
+thread so the event loop keeps turning; it leaves each element's metadata as
+stored, decoded by whatever reads it first (see ``codec``), except for the net
+changes of a window, which are all answered and so decoded in bulk here.
 
 Two caches make the next question cheaper: the last decoded checkpoint, and for
 the last two checkpoints used, the last state rebuilt from each. A later time

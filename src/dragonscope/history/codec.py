@@ -93,10 +93,11 @@ class _Chunk:
     in one ``json.loads``, a good part cheaper than one call per element, and short
     enough not to hold the event loop. It holds no element (no reference cycle)."""
 
-    __slots__ = ("raws", "reads", "values")
+    __slots__ = ("freeze", "raws", "reads", "values")
 
-    def __init__(self, raws: list[bytes]) -> None:
+    def __init__(self, raws: list[bytes], freeze: bool) -> None:
         self.raws = raws
+        self.freeze = freeze
         self.reads = 0
         self.values: list[Any] | None = None
 
@@ -104,7 +105,12 @@ class _Chunk:
         self.reads += 1
         values = self.values
         if values is None and self.reads >= _SCAN_READS:
-            values = self.values = json.loads(b"[" + b",".join(self.raws) + b"]")
+            # As a checkpoint's decoding: the collector held off, what it made frozen
+            # when the reader freezes (a scan decodes a million long-lived objects).
+            with collector_held():
+                values = self.values = json.loads(b"[" + b",".join(self.raws) + b"]")
+            if self.freeze:
+                gc.freeze()
         if values is not None:
             return values[index] or {}
         return json.loads(self.raws[index]) or {}
@@ -123,10 +129,10 @@ def _set_metadata(element: Node, value: dict[str, Any]) -> None:
     _SLOT.__set__(element, value)
 
 
-def _chunked(raws: list[bytes]) -> Iterator[tuple[_Chunk, int]]:
+def _chunked(raws: list[bytes], freeze: bool) -> Iterator[tuple[_Chunk, int]]:
     """Where each metadata line is kept: (its chunk, its place in it)."""
     for start in range(0, len(raws), _CHUNK):
-        chunk = _Chunk(raws[start : start + _CHUNK])
+        chunk = _Chunk(raws[start : start + _CHUNK], freeze)
         for index in range(len(chunk.raws)):
             yield chunk, index
 
@@ -266,7 +272,8 @@ def _checkpoint_parts(body: bytes) -> tuple[list[list[Any]], list[bytes]] | list
     return heads, (data[cut + 1 :].split(b"\n") if heads else [])
 
 
-def decode_checkpoint(body: bytes) -> Elements:
+def decode_checkpoint(body: bytes, freeze: bool = False) -> Elements:
+    """A checkpoint's elements; ``freeze``: what a scan decodes later is frozen."""
     nodes: dict[str, Node] = {}
     edges: dict[str, Edge] = {}
     with collector_held():
@@ -280,7 +287,7 @@ def decode_checkpoint(body: bytes) -> Elements:
                     nodes[element.id] = element
             return nodes, edges
         heads, metadata = parts
-        for head, meta in zip(heads, _chunked(metadata), strict=True):
+        for head, meta in zip(heads, _chunked(metadata, freeze), strict=True):
             if len(head) == _NODE_HEAD:
                 nodes[head[0]] = LazyNode(head[0], meta, head[1], head[2], head[3], head[4],  # type: ignore[arg-type]
                                           None, head[5])  # fmt: skip
@@ -310,14 +317,14 @@ def checkpoint_lines(body: bytes) -> dict[tuple[int, str], bytes]:
         }
 
 
-def decode_bodies(bodies: Sequence[bytes], lazy: bool = True) -> list[Node]:
+def decode_bodies(bodies: Sequence[bytes], lazy: bool = True, freeze: bool = False) -> list[Node]:
     """Changes' elements; ``lazy``: their metadata decoded when read (else now, in bulk)."""
     parts = [body.partition(b"\n") for body in bodies]
     with collector_held():
         heads = json.loads(b"[" + b",".join(head for head, _, _ in parts) + b"]")
         raws = [meta for _, newline, meta in parts if newline]
         if lazy:
-            kept: Iterator[Any] = _chunked(raws)
+            kept: Iterator[Any] = _chunked(raws, freeze)
         else:
             kept = iter(json.loads(b"[" + b",".join(raws) + b"]"))
         out: list[Node] = []
@@ -336,6 +343,7 @@ def apply_rows(
     edges: dict[str, Edge],
     rows: Sequence[Row],
     applied: dict[tuple[int, str], int] | None = None,
+    freeze: bool = False,
 ) -> None:
     """Apply changes, in seq order, to elements (changed in place). ``applied`` maps
     an element to the seq of the change that set it: an older change is skipped,
@@ -349,7 +357,7 @@ def apply_rows(
             applied[key] = row.seq
         last[key] = row
     alive = [row for row in last.values() if row.body is not None]
-    elements = decode_bodies([row.body for row in alive if row.body is not None])
+    elements = decode_bodies([row.body for row in alive if row.body is not None], freeze=freeze)
     for row, element in zip(alive, elements, strict=True):
         target: dict[str, Any] = nodes if row.kind == KIND_NODE else edges
         target[row.id] = element

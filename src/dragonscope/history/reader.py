@@ -104,7 +104,8 @@ class DurableHistory:
     async def _decoded(self, cp: Checkpoint) -> tuple[dict[str, Node], dict[str, Edge]]:
         key = (cp.at, cp.seq)
         if key not in self._checkpoints:
-            self._checkpoints[key] = await self._decode(lambda: decode_checkpoint(cp.body))
+            decoded = await self._decode(lambda: decode_checkpoint(cp.body, self.freeze))
+            self._checkpoints[key] = decoded
             while len(self._checkpoints) > CACHED_CHECKPOINTS:
                 self._checkpoints.popitem(last=False)
         self._checkpoints.move_to_end(key)
@@ -140,7 +141,9 @@ class DurableHistory:
             nodes, edges = await self._decoded(cp)
             state = _State(upto, dict(nodes), dict(edges))
         rows = await self.store.latest_rows(cp.seq, since, upto)
-        await self._decode(lambda: apply_rows(state.nodes, state.edges, rows, state.applied))
+        await self._decode(
+            lambda: apply_rows(state.nodes, state.edges, rows, state.applied, self.freeze)
+        )
         newest = await self.store.latest_checkpoint_at()
         if newest is not None and upto < newest:
             self._states[key] = state
@@ -158,7 +161,7 @@ class DurableHistory:
         state = await self._state_at(start)
         nodes, edges = dict(state.nodes), dict(state.edges)
         rows = await self.store.latest_rows(0, start, end, alive=True)
-        await self._decode(lambda: apply_rows(nodes, edges, rows))
+        await self._decode(lambda: apply_rows(nodes, edges, rows, freeze=self.freeze))
         return SnapshotView(nodes, edges)
 
     async def changes_between(self, start: int, end: int) -> DurableChanges:

@@ -10,8 +10,11 @@
   in changes, here 20k);
 * ``G.At(t)`` for t uniformly spread over that history (the store rebuilds
   each from its nearest checkpoint; all but a few are cache misses, so the
-  figure is the cold cost), ``/api/changes`` over one hour of it (net changes
-  and gaps, without the JSON; then the whole HTTP answer from an analyzer),
+  figure is the cold cost; an element's metadata is decoded only when read,
+  so a Gremlin query reading every node's, ``G.At(t).V().Has('Type',
+  'lport').Count()``, is timed too, through an analyzer's HTTP API),
+  ``/api/changes`` over one hour of it (net changes and gaps, without the
+  JSON; then the whole HTTP answer from an analyzer),
   bytes on disk per change, and an analyzer's start with that full history
   behind it. The reader freezes what it decodes out of the cyclic collector's
   sight, as in the analyzer's process (its ``gc_freeze``). Beside each wall
@@ -51,6 +54,7 @@ SPAN_HOURS = 10
 LIVE_RATE = 2000  # changes/s
 LIVE_SECONDS = 15
 AT_SAMPLES = 100
+QUERY_SAMPLES = 20
 START_MS = 1_700_000_000_000
 
 
@@ -196,6 +200,8 @@ async def _store_figures(live_url: str, url: str) -> list[Figure]:
     restart_ms = (time.perf_counter() - t0) * 1000
     try:
         http = await _http_changes(analyzer.url, hour, hour + 3600_000)
+        queried = [await _http_query(analyzer.url, t) for t in times[:QUERY_SAMPLES]]
+        q_walls, q_cpus = [w for w, _ in queried], [c for _, c in queried]
     finally:
         await analyzer.stop()
     return [
@@ -214,6 +220,21 @@ async def _store_figures(live_url: str, url: str) -> list[Figure]:
             "ms",
             size,
             f"{kind}; goal <= 1000; CPU p99 {_p(cpus, 0.99):,.0f} ms",
+        ),
+        Figure(
+            "G.At(t).V().Has('Type', 'lport').Count() p50",
+            _p(q_walls, 0.5),
+            "ms",
+            size,
+            f"{kind}; {QUERY_SAMPLES} t uniform, over HTTP; every node's metadata read; "
+            f"CPU {_p(q_cpus, 0.5):,.0f} ms",
+        ),
+        Figure(
+            "G.At(t).V().Has('Type', 'lport').Count() max",
+            max(q_walls),
+            "ms",
+            size,
+            f"{kind}; the same {QUERY_SAMPLES} queries; CPU max {max(q_cpus):,.0f} ms",
         ),
         Figure(
             "/api/changes over 1 h",
@@ -255,6 +276,22 @@ async def _http_changes(base: str, start: int, end: int) -> _Download:
                 size += len(chunk)
         done = time.perf_counter()
     return _Download((first - started) * 1000, (done - started) * 1000, size)
+
+
+async def _http_query(base: str, at: int) -> tuple[float, float]:
+    """Wall and CPU milliseconds (client and analyzer: one process) of one Gremlin
+    query at ``at`` that reads every node's metadata."""
+    gremlin = f"G.At({at}).V().Has('Type', 'lport').Count()"
+
+    async def ask() -> None:
+        async with (
+            aiohttp.ClientSession() as http,
+            http.post(base + "/api/topology", json={"GremlinQuery": gremlin}) as response,
+        ):
+            assert response.status == 200, await response.text()
+            assert await response.json() == NODES
+
+    return await _timed(ask)
 
 
 def _kind(url: str) -> str:

@@ -13,20 +13,25 @@ from __future__ import annotations
 import asyncio
 import gc
 import itertools
+import json
 import random
+import zlib
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from dragonscope.graph import Edge, Graph, History, NetChanges, Node, SnapshotView
+from dragonscope.graph import KIND_NODE, Edge, Graph, History, NetChanges, Node, SnapshotView
+from dragonscope.gremlin import run
 from dragonscope.history import (
     DurableHistory,
     HistoryStore,
     Recorder,
     RecorderSettings,
+    Row,
     open_store,
 )
+from dragonscope.history.codec import checkpoint_lines, encode_checkpoint, encode_element
 from postgres_server import PostgresServer
 
 pytestmark = pytest.mark.timeout(120)
@@ -280,3 +285,107 @@ async def test_a_state_follows_the_stores_order_not_the_clocks(postgres: Postgre
     finally:
         await second.recorder.stop()
         await first.recorder.stop()
+
+
+def _answer(query: str, view: SnapshotView) -> Any:
+    """A query's answer, in an order that does not depend on the view's."""
+    found = run(query, view)
+    if not isinstance(found, list):
+        return found
+    return sorted(json.dumps(x, sort_keys=True) for x in found)
+
+
+def _stored_metadata(element: Node) -> Any:
+    """What the element holds as its metadata: a dict once something has read it."""
+    return Node.__dict__["metadata"].__get__(element)
+
+
+async def test_metadata_is_decoded_when_a_step_reads_it(url: str) -> None:
+    rec = Recording(url, RecorderSettings(checkpoint_changes=13, checkpoint_share=0))
+    await _record(rec, random.Random(5), 200)
+    try:
+        checkpoints = await rec.store.checkpoint_times()
+        queries = (
+            "G.V().Has('Name', 'port-3')",
+            "G.V().Has('Name', Regex('port-1.*')).Values('Rev')",
+            "G.V().Has('IPs', '10.0.0.7').Count()",
+            "G.V().Has('Name', 'port-4').Out().Values('Name')",
+        )
+        for t in [c + d for c in checkpoints[2:8] for d in (-1, 0, 1)]:  # replay boundaries
+            view = await DurableHistory(rec.store).view_at(t)
+            memory = rec.memory.view_at(t)
+            assert not any(isinstance(_stored_metadata(n), dict) for n in view.nodes()), t
+            for query in queries:
+                assert _answer(query, view) == _answer(query, memory), (query, t)
+            assert all(isinstance(_stored_metadata(n), dict) for n in view.nodes()), t
+            assert sorted(view.nodes(), key=lambda n: n.id) == sorted(
+                memory.nodes(), key=lambda n: n.id
+            )
+            assert _elements(view) == _elements(memory), t
+    finally:
+        await rec.recorder.stop()
+
+
+def _first_layout(node: Node) -> bytes:
+    """A node as histories stored it before the head and metadata were split."""
+    fields = [node.id, node.metadata, node.host, node.origin, node.created_at,
+              node.updated_at, node.revision]  # fmt: skip
+    return json.dumps(fields, separators=(",", ":")).encode()
+
+
+async def test_a_history_of_the_first_layout_is_still_read(url: str) -> None:
+    """Checkpoints and changes stored before the split layout, then in it (a recorder
+    taking up such a history writes its next checkpoint in the new layout)."""
+    store = open_store(url)
+    await store.open()
+    try:
+        first = {f"n{i}": _node(i, 1) for i in range(5)}
+        old_checkpoint = zlib.compress(b"[" + b",".join(map(_first_layout, first.values())) + b"]")
+        await store.write_checkpoint(START, old_checkpoint)
+        digests = (bytes([i]) * 16 for i in itertools.count(1))
+        old_rows = [
+            Row(START + 10, KIND_NODE, "n1", next(digests), _first_layout(_node(1, 2))),
+            Row(START + 20, KIND_NODE, "n2", next(digests), None),
+            Row(START + 30, KIND_NODE, "n3", next(digests), encode_element(_node(3, 3))),
+        ]
+        written = await store.write(old_rows, 0, [0] * len(old_rows))
+        lines = checkpoint_lines(old_checkpoint)
+        for row in written.mine:
+            if row.body is None:
+                lines.pop((row.kind, row.id))
+            else:
+                lines[(row.kind, row.id)] = row.body
+        await store.write_checkpoint(
+            START + 40, encode_checkpoint(lines.values()), written.mine[-1].seq
+        )
+        new_rows = [
+            Row(START + 50, KIND_NODE, "n4", next(digests), _first_layout(_node(4, 5))),
+            Row(START + 50, KIND_NODE, "n0", next(digests), encode_element(_node(0, 5))),
+        ]
+        await store.write(new_rows, 0, [0] * len(new_rows))
+        expected = dict(first)
+        states = {START + 5: dict(expected)}
+        expected["n1"] = _node(1, 2)
+        states[START + 15] = dict(expected)
+        del expected["n2"]
+        states[START + 25] = dict(expected)
+        expected["n3"] = _node(3, 3)
+        states[START + 35] = states[START + 45] = dict(expected)
+        expected.update(n4=_node(4, 5), n0=_node(0, 5))
+        states[START + 55] = dict(expected)
+        for t, nodes in states.items():
+            view = await DurableHistory(store).view_at(t)
+            assert {n.id: n for n in view.nodes()} == nodes, t
+            assert run("G.V().Has('Rev', 5).Count()", view) == sum(
+                n.metadata["Rev"] == 5 for n in nodes.values()
+            )
+        net = (await DurableHistory(store).changes_between(START + 5, START + 55)).nodes
+        assert {k: (a, b) for k, (a, b) in net.items() if a != b} == {
+            "n0": (first["n0"], _node(0, 5)),
+            "n1": (first["n1"], _node(1, 2)),
+            "n2": (first["n2"], None),
+            "n3": (first["n3"], _node(3, 3)),
+            "n4": (first["n4"], _node(4, 5)),
+        }
+    finally:
+        await store.close()

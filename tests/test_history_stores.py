@@ -135,6 +135,13 @@ async def test_restart_keeps_the_past_exact(backend: Backend) -> None:
             assert await answers(http, second, queries) == before
             again = await (await http.get(second.url + "/api/changes", params=window)).json()
             assert again == changes
+            # Streamed as it is encoded, with the headers the middleware gives the others.
+            streamed = await http.get(
+                second.url + "/api/changes", params=window, headers={"Origin": "http://ui.example"}
+            )
+            assert streamed.headers["Transfer-Encoding"] == "chunked"
+            assert streamed.headers["Access-Control-Allow-Origin"] == "*"
+            assert await streamed.json() == changes
             assert [n["ID"] for n in changes["Removed"]["Nodes"]] == ["b"]
             assert changes["Changed"]["Nodes"][0]["After"]["Metadata"]["Name"] == "A"
             # The restart is a hole: the analyzer was not recording while it was down.

@@ -4,7 +4,9 @@ The database hands over only the last change of each element after the
 checkpoint (an element updated a thousand times since costs one row), and
 checkpoints are close enough (a fifth of the graph's size in changes, see
 ``RecorderSettings``) that those rows stay few. Decoding runs in a worker
-thread so the event loop keeps turning.
+thread so the event loop keeps turning; it leaves each element's metadata as
+stored, decoded by whatever reads it first (see ``codec``), except for the net
+changes of a window, which are all answered and so decoded in bulk here.
 
 Two caches make the next question cheaper: the last decoded checkpoint, and for
 the last two checkpoints used, the last state rebuilt from each. A later time
@@ -39,7 +41,13 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from dragonscope.graph import KIND_NODE, Edge, HistoryError, NetChanges, Node, SnapshotView
-from dragonscope.history.codec import apply_rows, collector_held, decode_checkpoint, decode_rows
+from dragonscope.history.codec import (
+    apply_rows,
+    collector_held,
+    decode_checkpoint,
+    decode_rows,
+    materialize,
+)
 from dragonscope.history.store import Checkpoint, Gap, HistoryStore, Row
 
 # A decoded 100k-node checkpoint is about 115 MiB: the caches hold at most three
@@ -96,7 +104,8 @@ class DurableHistory:
     async def _decoded(self, cp: Checkpoint) -> tuple[dict[str, Node], dict[str, Edge]]:
         key = (cp.at, cp.seq)
         if key not in self._checkpoints:
-            self._checkpoints[key] = await self._decode(lambda: decode_checkpoint(cp.body))
+            decoded = await self._decode(lambda: decode_checkpoint(cp.body, self.freeze))
+            self._checkpoints[key] = decoded
             while len(self._checkpoints) > CACHED_CHECKPOINTS:
                 self._checkpoints.popitem(last=False)
         self._checkpoints.move_to_end(key)
@@ -132,7 +141,9 @@ class DurableHistory:
             nodes, edges = await self._decoded(cp)
             state = _State(upto, dict(nodes), dict(edges))
         rows = await self.store.latest_rows(cp.seq, since, upto)
-        await self._decode(lambda: apply_rows(state.nodes, state.edges, rows, state.applied))
+        await self._decode(
+            lambda: apply_rows(state.nodes, state.edges, rows, state.applied, self.freeze)
+        )
         newest = await self.store.latest_checkpoint_at()
         if newest is not None and upto < newest:
             self._states[key] = state
@@ -150,7 +161,7 @@ class DurableHistory:
         state = await self._state_at(start)
         nodes, edges = dict(state.nodes), dict(state.edges)
         rows = await self.store.latest_rows(0, start, end, alive=True)
-        await self._decode(lambda: apply_rows(nodes, edges, rows))
+        await self._decode(lambda: apply_rows(nodes, edges, rows, freeze=self.freeze))
         return SnapshotView(nodes, edges)
 
     async def changes_between(self, start: int, end: int) -> DurableChanges:
@@ -163,7 +174,12 @@ class DurableHistory:
 
 def _net(before: _State, rows: Sequence[Row], gaps: list[Gap]) -> DurableChanges:
     net: tuple[NetChanges, NetChanges] = ({}, {})
-    for row, after in zip(rows, decode_rows(rows), strict=True):
-        was = before.nodes.get(row.id) if row.kind == KIND_NODE else before.edges.get(row.id)
+    afters = decode_rows(rows)
+    befores = [
+        before.nodes.get(row.id) if row.kind == KIND_NODE else before.edges.get(row.id)
+        for row in rows
+    ]
+    materialize(was for was in befores if was is not None)  # every one is answered in full
+    for row, was, after in zip(rows, befores, afters, strict=True):
         net[row.kind][row.id] = (was, after)
     return DurableChanges(net[KIND_NODE], net[1 - KIND_NODE], gaps)

@@ -24,7 +24,8 @@ class StoreUnavailable(RuntimeError):
 
 @dataclass(frozen=True, slots=True)
 class Row:
-    """One change: ``body`` is the element's JSON after the change (None: deleted).
+    """One change: ``body`` is the element after the change, as ``codec`` encodes it
+    (None: deleted).
     ``digest`` names the change itself, so analyzers sharing a store write it once;
     ``seq`` is its place in the store's order (0 until stored)."""
 

@@ -10,13 +10,22 @@ are listed. Times before the history began count from the earliest state known.
 Older than the analyzer's memory, the answer comes from the durable store, and
 ``Gaps`` lists the periods inside the window the history does not know.
 
-Over a long window this is tens of thousands of changes and megabytes of JSON:
-the net changes, the filter, the sections and the text are all computed in
-slices that give the event loop turns in between.
+Over a long window this is tens of thousands of changes and megabytes of JSON.
+Everything that can refuse the request (the times, the filter, the store) is
+settled first, so a refusal is still a 4xx or 503 with a body of its own; the
+answer is then streamed (chunked), each section encoded and written a slice
+of elements at a time, so its first bytes leave as soon as the net changes
+are known and the whole text is never held at once. Should anything fail
+once the first byte is out, the connection is closed before the chunked
+body's end: the client sees an incomplete answer (its JSON does not parse),
+never a shorter one that looks whole.
 """
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
@@ -31,7 +40,8 @@ from dragonscope.analyzer.query import (
     compile_query,
     graph_ids_async,
 )
-from dragonscope.analyzer.responses import json_error, pieces_response
+from dragonscope.analyzer.responses import JSON_TYPE, json_error
+from dragonscope.analyzer.rest.middleware import CORS_HEADERS
 from dragonscope.graph import Edge, HistoryError, Node, now_ms, parse_time
 from dragonscope.history import StoreUnavailable
 
@@ -46,6 +56,21 @@ def _differs(before: Node, after: Node) -> bool:
     )
 
 
+log = logging.getLogger("dragonscope.analyzer")
+_SECTIONS = ("Added", "Removed", "Changed")
+_SLICE = 1024  # elements encoded and written at a time
+
+
+@dataclass(slots=True)
+class Diff:
+    """What changed, per section and kind, as elements (encoded only when written)."""
+
+    start: int
+    end: int
+    sections: dict[str, dict[str, list[Any]]]
+    gaps: list[Any]
+
+
 async def _section(
     net: dict[str, Any], keep: set[str] | None, slicer: Slicer
 ) -> dict[str, list[Any]]:
@@ -58,15 +83,15 @@ async def _section(
         if keep is not None and element_id not in keep:
             continue
         if before is None and after is not None:
-            added.append(after.to_json())
+            added.append(after)
         elif before is not None and after is None:
-            removed.append(before.to_json())
+            removed.append(before)
         elif before is not None and after is not None and _differs(before, after):
-            changed.append({"Before": before.to_json(), "After": after.to_json()})
+            changed.append((before, after))
     return {"Added": added, "Removed": removed, "Changed": changed}
 
 
-async def diff(past: Past, start: int, end: int, gremlin: str | None) -> dict[str, Any]:
+async def changes(past: Past, start: int, end: int, gremlin: str | None) -> Diff:
     compiled = compile_query(gremlin) if gremlin else None
     if compiled is not None and not compiled.returns_graph:
         raise QueryError("the filter must return a graph: end it with .SubGraph() or use G")
@@ -82,15 +107,34 @@ async def diff(past: Past, start: int, end: int, gremlin: str | None) -> dict[st
             keep_edges |= edge_ids
     nodes = await _section(nodes_net, keep_nodes, slicer)
     edges = await _section(edges_net, keep_edges, slicer)
-    out: dict[str, Any] = {"From": start, "To": end}
-    for what in ("Added", "Removed", "Changed"):
-        out[what] = {"Nodes": nodes[what], "Edges": edges[what]}
-    out["Gaps"] = [gap.to_json() for gap in gaps]
-    return out
+    sections = {what: {"Nodes": nodes[what], "Edges": edges[what]} for what in _SECTIONS}
+    return Diff(start, end, sections, [gap.to_json() for gap in gaps])
+
+
+def _json(entry: Any) -> Any:
+    if isinstance(entry, tuple):
+        return {"Before": entry[0].to_json(), "After": entry[1].to_json()}
+    return entry.to_json()
+
+
+async def _write_answer(write: Callable[[bytes], Any], found: Diff) -> None:
+    """The answer's text, ``{"From", "To", "Added", "Removed", "Changed", "Gaps"}``,
+    a slice of elements at a time (each write waits while the client is behind)."""
+    slicer = Slicer()
+    await write(f'{{"From":{found.start},"To":{found.end}'.encode())
+    for what in _SECTIONS:
+        for i, kind in enumerate(("Nodes", "Edges")):
+            entries = found.sections[what][kind]
+            await write((f',"{what}":{{' if not i else ",").encode() + f'"{kind}":['.encode())
+            for at in range(0, len(entries), _SLICE):
+                texts = await json_bytes([_json(e) for e in entries[at : at + _SLICE]], slicer)
+                await write((b"," if at else b"") + b"".join(texts)[1:-1])
+            await write(b"]" + (b"}" if i else b""))
+    await write(b',"Gaps":' + b"".join(await json_bytes(found.gaps, slicer)) + b"}\n")
 
 
 def mount_changes(router: web.UrlDispatcher, past: Past, guard: Authenticator) -> None:
-    async def get_changes(request: web.Request) -> web.Response:
+    async def get_changes(request: web.Request) -> web.StreamResponse:
         guard.require(request, auth.READ)
         now = now_ms()
         try:
@@ -103,11 +147,27 @@ def mount_changes(router: web.UrlDispatcher, past: Past, guard: Authenticator) -
         if start > end:
             return json_error(400, f"from ({start}) is after to ({end})")
         try:
-            answer = await diff(past, start, end, request.query.get("filter"))
+            found = await changes(past, start, end, request.query.get("filter"))
         except (HistoryError, QueryError) as exc:
             return json_error(400, str(exc))
         except StoreUnavailable as exc:
             raise HistoryUnavailable(str(exc)) from None
-        return pieces_response([*(await json_bytes(answer)), b"\n"])
+        response = web.StreamResponse(headers={"Content-Type": JSON_TYPE})
+        if "Origin" in request.headers:  # the middleware cannot add them once it is sent
+            response.headers.update(CORS_HEADERS)
+        if "gzip" in request.headers.get("Accept-Encoding", ""):
+            response.enable_compression()
+        await response.prepare(request)
+        try:
+            await _write_answer(response.write, found)
+        except ConnectionResetError:
+            raise
+        except Exception:
+            log.exception("GET /api/changes failed while streaming its answer")
+            if request.transport is not None:
+                request.transport.close()  # before the body's end: the client sees it cut
+            return response
+        await response.write_eof()
+        return response
 
     router.add_get("/api/changes", get_changes)

@@ -174,7 +174,9 @@ class EtcdBackend:
                 yield page, read.revision
         self._resume = _Position(read.revision, read.revision, read.mod_revisions, read=True)
 
-    async def _pages_of(self, start: bytes, end: bytes, read: _Read) -> AsyncIterator[list[RawEntry]]:
+    async def _pages_of(
+        self, start: bytes, end: bytes, read: _Read
+    ) -> AsyncIterator[list[RawEntry]]:
         """The keys in [start, end) page by page, at ``read.revision`` (set by the first
         page read when 0). The next page is asked for before this one is handed over:
         etcd serves it while the reader works (two pages at most are held)."""

@@ -71,6 +71,9 @@ class NbFeed:
         self._stats = stats
         # Called after each change is folded in (another source that reads the NB, say).
         self.listeners: list[Callable[[Change], None]] = []
+        # Called once a snapshot is wholly loaded: what such a source read of the NB while
+        # the snapshot was still arriving (published while it is read) lacked the rest.
+        self.loaded: list[Callable[[], None]] = []
 
     def _backoff(self) -> Backoff:
         return Backoff(self.settings.backoff_initial, self.settings.backoff_max)
@@ -114,6 +117,8 @@ class NbFeed:
         self._status.refresh(self.stale, self.stale_since)
         self.ready = True
         self._sync.complete()
+        for listener in self.loaded:
+            listener()
         freeze_heap()
         log.info(
             "NB snapshot read objects=%d revision=%s nodes=%d edges=%d elapsed=%.2fs",

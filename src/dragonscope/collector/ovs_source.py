@@ -78,6 +78,7 @@ def attach_ovs(host: Host) -> OvsSource | None:
     host.add_source(source, source.run, "ovs")
     host.desired.layers.append(source)
     host.nb.listeners.append(source.nb_changed)
+    host.nb.loaded.append(source.nb_loaded)
     # The probe reads every port, network and chassis, local or not.
     host.nb.topology.keep_fields(NB_FIELDS)
     return source
@@ -127,6 +128,13 @@ class OvsSource:
         a port may have entered or left the slice, so the edges to it are looked at again."""
         if change.table in _PROBE_TABLES:
             self.probe.nb_changed()
+        self.drift.nb_changed()
+        self._publish(set(), set(), False)
+
+    def nb_loaded(self) -> None:
+        """A snapshot is wholly loaded: the probe's joins and the drift checks made while it
+        was still arriving (ports come after the networks they use) are made again."""
+        self.probe.nb_changed()
         self.drift.nb_changed()
         self._publish(set(), set(), False)
 

@@ -7,7 +7,7 @@ import asyncio
 import io
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -169,50 +169,48 @@ async def test_skydive_times_and_partial_updates(analyzer: Analyzer, running) ->
     assert collector.stats["messages_out"].get("NodePartiallyUpdated", 0) >= 1
 
 
-async def test_a_burst_costs_a_few_messages(analyzer: Analyzer, running) -> None:  # type: ignore[no-untyped-def]
+async def burst(  # type: ignore[no-untyped-def]
+    analyzer: Analyzer, running, window: float, going: Callable[[int, float], bool]
+) -> tuple[Collector, int, float, int]:
+    """Rename one port back to back, each change seen by the collector on its own, while
+    ``going(changes so far, seconds so far)``; once the analyzer shows the last name and
+    nothing is pending: the collector, the changes, the burst's seconds, the messages sent."""
     backend = sample_backend("memory://sample")
-    window = 0.1
-    collector = await running(settings(analyzer, backend, coalesce_window=window)).synced()
-    port = await first_port(collector)
-    before = collector.stats["messages_out_total"]
-    loop = asyncio.get_running_loop()
-    started = loop.time()
-    for i in range(100):  # 100 changes of one port, each seen by the collector on its own
-        port = dict(port, name=f"burst-{i}")
-        backend.put("lport", port["id"], port)
-        await asyncio.sleep(0)
-    burst = loop.time() - started
-    await until(lambda: any(n.metadata.get("Name") == "burst-99" for n in analyzer.graph.nodes()))
-    await until(lambda: collector.stats["pending"] == 0)
-    assert collector.stats["nb_events"] >= 90, "the changes should arrive one by one"
-    # One message per flush window, not one per change.
-    sent = collector.stats["messages_out_total"] - before
-    assert sent <= 2 + burst / window and sent < 25, (sent, burst)
-
-
-async def test_a_long_burst_costs_one_message_per_window(analyzer: Analyzer, running) -> None:  # type: ignore[no-untyped-def]
-    """Changes that arrive while a flush is under way wait for the next window too: a
-    burst spanning many windows costs one message per window, however slow each flush."""
-    backend = sample_backend("memory://sample")
-    window = 0.1
     collector = await running(settings(analyzer, backend, coalesce_window=window)).synced()
     port = await first_port(collector)
     before = collector.stats["messages_out_total"]
     loop = asyncio.get_running_loop()
     started = loop.time()
     changes = 0
-    while loop.time() - started < 5 * window:  # as many changes as the loop takes, back to back
-        port = dict(port, name=f"long-{changes}")
+    while going(changes, loop.time() - started):
+        port = dict(port, name=f"burst-{changes}")
         backend.put("lport", port["id"], port)
         changes += 1
         await asyncio.sleep(0)
-    burst = loop.time() - started
-    last = f"long-{changes - 1}"
+    seconds = loop.time() - started
+    last = f"burst-{changes - 1}"
     await until(lambda: any(n.metadata.get("Name") == last for n in analyzer.graph.nodes()))
     await until(lambda: collector.stats["pending"] == 0)
+    return collector, changes, seconds, collector.stats["messages_out_total"] - before
+
+
+async def test_a_burst_costs_a_few_messages(analyzer: Analyzer, running) -> None:  # type: ignore[no-untyped-def]
+    window = 0.1
+    collector, _, seconds, sent = await burst(analyzer, running, window, lambda n, _: n < 100)
+    assert collector.stats["nb_events"] >= 90, "the changes should arrive one by one"
+    # One message per flush window, not one per change.
+    assert sent <= 2 + seconds / window and sent < 25, (sent, seconds)
+
+
+async def test_a_long_burst_costs_one_message_per_window(analyzer: Analyzer, running) -> None:  # type: ignore[no-untyped-def]
+    """Changes that arrive while a flush is under way wait for the next window too: a
+    burst spanning many windows costs one message per window, however slow each flush."""
+    window = 0.1
+    collector, changes, seconds, sent = await burst(
+        analyzer, running, window, lambda _, elapsed: elapsed < 5 * window
+    )
     assert changes >= 20 and collector.stats["nb_events"] >= changes * 0.9, changes
-    sent = collector.stats["messages_out_total"] - before
-    assert sent <= 2 + burst / window, (sent, burst, changes)
+    assert sent <= 2 + seconds / window, (sent, seconds, changes)
 
 
 async def test_idle_means_silent(analyzer: Analyzer, running) -> None:  # type: ignore[no-untyped-def]

@@ -151,26 +151,28 @@ def _same(element: Node, other: object) -> bool | None:
     return bool(_fields(element) == _fields(other))
 
 
-class LazyNode(Node):
-    """A node read from the history: its metadata is kept as stored until read."""
+class _Lazy:
+    """Metadata kept as stored until read, for a node or an edge read from the history;
+    equal to an element with the same fields, lazy or not."""
 
     __slots__ = ()
     metadata = property(_metadata, _set_metadata)
 
     def __eq__(self, other: object) -> bool:
-        same = _same(self, other)
+        same = _same(self, other)  # type: ignore[arg-type]
         return NotImplemented if same is None else same
 
 
-class LazyEdge(Edge):
-    """An edge read from the history: its metadata is kept as stored until read."""
+class LazyNode(_Lazy, Node):
+    """A node read from the history."""
 
     __slots__ = ()
-    metadata = property(_metadata, _set_metadata)
 
-    def __eq__(self, other: object) -> bool:
-        same = _same(self, other)
-        return NotImplemented if same is None else same
+
+class LazyEdge(_Lazy, Edge):
+    """An edge read from the history."""
+
+    __slots__ = ()
 
 
 def materialize(elements: Iterable[Node]) -> None:

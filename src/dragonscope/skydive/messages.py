@@ -78,18 +78,19 @@ class MessageError(ValueError):
     """A frame that is not a usable Skydive message; the text says why."""
 
 
-def _dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), allow_nan=False)  # never NaN on the wire
+def compact_json(value: Json) -> str:
+    """Compact JSON, never NaN on the wire."""
+    return json.dumps(value, separators=(",", ":"), allow_nan=False)
 
 
-def _dumps_bytes(value: Any) -> bytes:
+def compact_json_bytes(value: Json) -> bytes:
     """Compact JSON as UTF-8 through orjson, several times faster than ``json`` (it writes
     ``null`` for a non-finite number); what it refuses (an integer past 64 bits, a lone
     surrogate) goes through ``json``."""
     try:
         return orjson.dumps(value)
     except (orjson.JSONEncodeError, TypeError):
-        return _dumps(value).encode()
+        return compact_json(value).encode()
 
 
 @dataclass(slots=True)
@@ -117,11 +118,13 @@ class Message:
 
     def encode_bytes(self) -> bytes:
         """``encode`` as UTF-8, the form a WebSocket frame carries."""
-        return _dumps_bytes(self.to_json())
+        return compact_json_bytes(self.to_json())
 
     def batch_item(self) -> bytes:
         """This message as one item of a ``Batch``'s ``Obj`` (compact JSON, UTF-8)."""
-        return _dumps_bytes({BATCH_TYPE: self.type, BATCH_UUID: self.uuid, BATCH_OBJ: self.obj})
+        return compact_json_bytes(
+            {BATCH_TYPE: self.type, BATCH_UUID: self.uuid, BATCH_OBJ: self.obj}
+        )
 
     def encode_around(self, obj_json: Iterable[bytes]) -> list[bytes]:
         """The frame as UTF-8 pieces around an ``Obj`` already encoded as compact
@@ -132,7 +135,7 @@ class Message:
     def _head(self) -> str:
         """The text up to the ``Obj`` value: the fields in ``to_json``'s order."""
         fields = {FIELD_NAMESPACE: self.namespace, FIELD_TYPE: self.type, FIELD_UUID: self.uuid}
-        return _dumps({**fields, FIELD_STATUS: self.status})[:-1] + f',"{FIELD_OBJ}":'
+        return compact_json({**fields, FIELD_STATUS: self.status})[:-1] + f',"{FIELD_OBJ}":'
 
     def reply(self, obj: Json, status: int = 200, type_: str | None = None) -> Message:
         """A reply reuses the request's UUID, as Skydive clients expect."""

@@ -11,12 +11,10 @@ positions in the list of nodes (three UUIDs were most of an edge's text).
 from __future__ import annotations
 
 import asyncio
-import json
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
-import orjson
 from aiohttp import web
 
 from dragonscope.analyzer import auth
@@ -27,6 +25,7 @@ from dragonscope.analyzer.responses import JSON_TYPE, pieces_response, read_json
 from dragonscope.analyzer.services import Live
 from dragonscope.graph import Edge, Node
 from dragonscope.gremlin import AS_BYTES
+from dragonscope.skydive import compact_json_bytes
 
 UI_PROJECTION = "ui"
 # What the UI reads of the objects a node describes: ids and names (search, pickers, trace), a
@@ -63,14 +62,6 @@ def ui_node(node: Node) -> dict[str, Any]:
     return out
 
 
-def _text(value: Any) -> bytes:
-    """Compact JSON, through orjson unless it refuses the value (an integer past 64 bits)."""
-    try:
-        return orjson.dumps(value)
-    except (orjson.JSONEncodeError, TypeError):
-        return json.dumps(value, separators=(",", ":"), allow_nan=False).encode()
-
-
 class UiProjection:
     """The UI's projection of the graph, as pieces of JSON. The text of each element is kept
     while the element is the same object (stored elements are never changed in place), so a
@@ -99,7 +90,7 @@ class UiProjection:
             for i, node in enumerate(nodes[start : start + _CHUNK], start):
                 known = old_nodes.get(node.id)
                 if known is None or known[0] is not node:
-                    known = (node, _text(ui_node(node)))
+                    known = (node, compact_json_bytes(ui_node(node)))
                 new_nodes[node.id] = known
                 at[node.id] = i
                 texts.append(known[1])
@@ -116,7 +107,14 @@ class UiProjection:
                 seen = old_edges.get(edge.id)
                 if seen is None or seen[0] is not edge or seen[1] != parent or seen[2] != child:
                     ends = b"%d,%d," % (parent, child)
-                    text = b"[" + _text(edge.id) + b"," + ends + _text(edge.metadata) + b"]"
+                    text = (
+                        b"["
+                        + compact_json_bytes(edge.id)
+                        + b","
+                        + ends
+                        + compact_json_bytes(edge.metadata)
+                        + b"]"
+                    )
                     seen = (edge, parent, child, text)
                 new_edges[edge.id] = seen
                 texts.append(seen[3])

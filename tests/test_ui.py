@@ -63,7 +63,12 @@ class UI:
         )
 
     def tap(self, node_id: str) -> None:
-        """Click a node the way Cytoscape reports a click (it draws on a canvas, not in the DOM)."""
+        """Click a node the way Cytoscape reports a click (it draws on a canvas, not in the DOM).
+
+        The model takes an event at once but the canvas draws it on the next animation frame,
+        so wait for the node to be drawn: a tap on an element not yet drawn reaches nothing.
+        """
+        wait_until(lambda: self.on_canvas(node_id))
         self.js("(id) => { window.dragonscope.canvas.cy.getElementById(id).emit('tap'); }", node_id)
 
     def in_model(self, node_id: str) -> bool:

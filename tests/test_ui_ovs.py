@@ -87,6 +87,9 @@ def port(name: str) -> str:
 def select(page: Page, node_id: str) -> None:
     # Returns nothing: handing Playwright the Cytoscape collection would serialise the whole
     # graph library, gigabytes of it, until the renderer dies.
+    # The canvas draws an event on the next animation frame; a tap before that reaches nothing.
+    drawn = "(id) => window.dragonscope.canvas.cy.getElementById(id).nonempty()"
+    page.wait_for_function(drawn, arg=node_id)
     tap = "(id) => { window.dragonscope.canvas.cy.getElementById(id).emit('tap'); }"
     page.evaluate(tap, node_id)
 

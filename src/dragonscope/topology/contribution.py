@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from dragonscope.graph import Edge
 from dragonscope.nb import NbObject
 from dragonscope.topology import ids
 
@@ -27,16 +28,9 @@ Dep = tuple[str, str, str]
 
 
 @dataclass(slots=True)
-class EdgeSpec:
-    parent: str
-    child: str
-    metadata: dict[str, Any]
-
-
-@dataclass(slots=True)
 class Contribution:
     nodes: dict[str, dict[str, Any]] = field(default_factory=dict)
-    edges: dict[str, EdgeSpec] = field(default_factory=dict)
+    edges: dict[str, Edge] = field(default_factory=dict)
     refs: dict[str, Key] = field(default_factory=dict)
     tenants: dict[str, str] = field(default_factory=dict)
     claims: dict[Key, str] = field(default_factory=dict)
@@ -146,7 +140,8 @@ class RenderContext:
         else:
             metadata = _plain_metadata(relation, role)
         eid = ids.edge_id(parent, key, child)
-        self.contribution.edges[eid] = EdgeSpec(parent, child, metadata)
+        # The graph's element itself: the topology publishes it as drawn, holding it once.
+        self.contribution.edges[eid] = Edge(eid, metadata, parent=parent, child=child)
         return eid
 
     def claim(self, table: str, object_id: object, kind: str) -> None:

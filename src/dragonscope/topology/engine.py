@@ -22,7 +22,8 @@ from typing import Any, TypeVar
 from dragonscope.graph import Edge, Node
 from dragonscope.nb import Change, NbObject, Snapshot
 from dragonscope.topology import metadata as md
-from dragonscope.topology.contribution import EMPTY, Contribution, EdgeSpec, Key, RenderContext
+from dragonscope.topology import multimap
+from dragonscope.topology.contribution import EMPTY, Contribution, Key, RenderContext
 from dragonscope.topology.deps import Dependencies
 from dragonscope.topology.extensions import Extension, ExtensionFailure, ExtensionRunner
 from dragonscope.topology.rules import (
@@ -41,9 +42,6 @@ log = logging.getLogger(__name__)
 NO_KINDS: frozenset[str] = frozenset()
 
 _V = TypeVar("_V")
-
-Claimed = tuple[Key, _V] | dict[Key, _V]
-"""The objects drawing one element, with what each draws: one pair, or a dict of several."""
 
 
 class Action(StrEnum):
@@ -112,21 +110,22 @@ class Topology:
         self._objects = self._store_.objects
         self._loading = False
         # Most values are held by one object (a floating IP's port): its ID alone, not a set.
-        self._index: dict[str, dict[str, str | set[str]]] = {name: {} for name in INDEXES}
+        self._index: dict[str, dict[str, multimap.Entry[str]]] = {name: {} for name in INDEXES}
         self._index_by_table: dict[str, list[str]] = {}
         for name, (table, _values) in INDEXES.items():
             self._index_by_table.setdefault(table, []).append(name)
         self._contrib: dict[Key, Contribution] = {}
         self._deps = Dependencies()
-        # Who draws each element (nearly always one object: a (key, value) pair, not a dict).
-        self._node_claims: dict[str, Claimed[dict[str, Any]]] = {}
+        # Which objects draw each element (nearly always one); what each draws is in its
+        # contribution, so the graph holds every element once.
+        self._node_claims: dict[str, multimap.Entry[Key]] = {}
         self._refs: Counter[str] = Counter()
         self._ref_target: dict[str, Key] = {}
         self._ref_node: dict[Key, str] = {}  # the inverse of _ref_target
         self._tenants: Counter[str] = Counter()
         self._tenant_topic: dict[str, str] = {}
-        self._edge_claims: dict[str, Claimed[EdgeSpec]] = {}
-        self._edges_at: dict[str, set[str]] = {}
+        self._edge_claims: dict[str, multimap.Entry[Key]] = {}
+        self._edges_at: dict[str, multimap.Entry[str]] = {}
         self._slice_claims: dict[Key, Counter[str]] = {}
         self._nodes: dict[str, Node] = {}
         self._edges: dict[str, Edge] = {}
@@ -222,10 +221,7 @@ class Topology:
         return self._objects.get((table, object_id))
 
     def _lookup(self, index: str, value: str) -> frozenset[str]:
-        found = self._index[index].get(value)
-        if found is None:
-            return frozenset()
-        return frozenset((found,) if isinstance(found, str) else found)
+        return frozenset(multimap.members(self._index[index].get(value)))
 
     def _store(self, key: Key, obj: NbObject | None, dirty: dict[Key, None]) -> None:
         """Record the new state of one object and mark everything that read it."""
@@ -239,9 +235,9 @@ class Topology:
                 continue
             entries = self._index[name]
             for value in before - after:
-                _unindex(entries, value, key[1])
+                multimap.discard(entries, value, key[1])
             for value in after - before:
-                _index(entries, value, key[1])
+                multimap.add(entries, value, key[1])
             placed = PLACING.get(name)
             for value in before ^ after:
                 dirty.update(dict.fromkeys(self._deps.readers(("idx", name, value))))
@@ -297,34 +293,35 @@ class Topology:
             self._contrib[key] = new
         self._extensions.track(key, old, new)
         for nid in old.nodes.keys() - new.nodes.keys():
-            _unclaim(self._node_claims, nid, key)
+            multimap.discard(self._node_claims, nid, key)
             touched_nodes[nid] = None
         for nid, metadata in new.nodes.items():
-            if old.nodes.get(nid) != metadata or nid not in old.nodes:
-                _claim(self._node_claims, nid, key, metadata)
+            previous = old.nodes.get(nid)
+            if previous is None:
+                multimap.add(self._node_claims, nid, key)
+                touched_nodes[nid] = None
+            elif previous != metadata:
                 touched_nodes[nid] = None
         _count(self._refs, self._ref_target, old.refs, new.refs, touched_nodes, self._ref_node)
         _count(self._tenants, self._tenant_topic, old.tenants, new.tenants, touched_nodes)
         for eid in old.edges.keys() - new.edges.keys():
-            if _unclaim(self._edge_claims, eid, key):
-                self._unlink_edge(eid, old.edges[eid])
+            if multimap.discard(self._edge_claims, eid, key):
+                self._unlink_edge(old.edges[eid])
             touched_edges[eid] = None
-        for eid, spec in new.edges.items():
-            previous = old.edges.get(eid)
-            if previous is None or previous.metadata != spec.metadata:
-                if _claim(self._edge_claims, eid, key, spec):
-                    self._edges_at.setdefault(spec.parent, set()).add(eid)
-                    self._edges_at.setdefault(spec.child, set()).add(eid)
+        for eid, edge in new.edges.items():
+            previous_edge = old.edges.get(eid)
+            if previous_edge is None:
+                if multimap.add(self._edge_claims, eid, key):
+                    multimap.add(self._edges_at, edge.parent, eid)
+                    multimap.add(self._edges_at, edge.child, eid)
+                touched_edges[eid] = None
+            elif previous_edge.metadata != edge.metadata:
                 touched_edges[eid] = None
         return self._update_slice_claims(old.claims, new.claims)
 
-    def _unlink_edge(self, eid: str, spec: EdgeSpec) -> None:
-        for end in (spec.parent, spec.child):
-            at = self._edges_at.get(end)
-            if at is not None:
-                at.discard(eid)
-                if not at:
-                    del self._edges_at[end]
+    def _unlink_edge(self, edge: Edge) -> None:
+        multimap.discard(self._edges_at, edge.parent, edge.id)
+        multimap.discard(self._edges_at, edge.child, edge.id)
 
     def _update_slice_claims(self, old: dict[Key, str], new: dict[Key, str]) -> list[Key]:
         moved: list[Key] = []
@@ -349,7 +346,7 @@ class Topology:
     def _resolve_node(self, nid: str) -> dict[str, Any] | None:
         claims = self._node_claims.get(nid)
         if claims is not None:
-            return _winner(claims)
+            return self._contrib[multimap.lowest(claims)].nodes[nid]
         if nid in self._tenants:
             return tenant_metadata(self._tenant_topic[nid])
         if nid in self._refs:
@@ -361,13 +358,13 @@ class Topology:
             return missing_metadata(table, object_id)
         return None
 
-    def _resolve_edge(self, eid: str) -> EdgeSpec | None:
+    def _resolve_edge(self, eid: str) -> Edge | None:
         claims = self._edge_claims.get(eid)
         if claims is None:
             return None
-        spec = _winner(claims)
-        if spec.parent in self._nodes and spec.child in self._nodes:
-            return spec
+        edge = self._contrib[multimap.lowest(claims)].edges[eid]
+        if edge.parent in self._nodes and edge.child in self._nodes:
+            return edge
         return None
 
     # -- batches --------------------------------------------------------------------------------
@@ -421,10 +418,10 @@ class Topology:
             if metadata is None:
                 if current is not None:
                     deleted.append(current)
-                    touched_edges.update(dict.fromkeys(self._edges_at.get(nid, ())))
+                    touched_edges.update(dict.fromkeys(multimap.members(self._edges_at.get(nid))))
             elif current is None:
                 added.append(Node(nid, metadata))
-                touched_edges.update(dict.fromkeys(self._edges_at.get(nid, ())))
+                touched_edges.update(dict.fromkeys(multimap.members(self._edges_at.get(nid))))
             elif current.metadata != metadata:
                 updated.append(Node(nid, metadata))
         # Edges of deleted nodes are resolved against the graph without those nodes.
@@ -436,20 +433,19 @@ class Topology:
         edge_updated: list[Edge] = []
         edge_deleted: list[Edge] = []
         for eid in touched_edges:
-            spec = self._resolve_edge(eid)
+            edge = self._resolve_edge(eid)
             current = self._edges.get(eid)
-            if spec is None:
+            if edge is None:
                 if current is not None:
                     edge_deleted.append(current)
                     del self._edges[eid]
             elif current is None:
-                edge = Edge(eid, spec.metadata, parent=spec.parent, child=spec.child)
                 edge_added.append(edge)
                 self._edges[eid] = edge
-            elif current.metadata != spec.metadata:
-                edge = Edge(eid, spec.metadata, parent=spec.parent, child=spec.child)
-                edge_updated.append(edge)
-                self._edges[eid] = edge
+            elif current is not edge:
+                if current.metadata != edge.metadata:
+                    edge_updated.append(edge)
+                self._edges[eid] = edge  # the contribution's copy: each edge held once
         return [
             *(GraphOp(Action.DELETE, e) for e in edge_deleted),
             *(GraphOp(Action.DELETE, n) for n in deleted),
@@ -458,56 +454,6 @@ class Topology:
             *(GraphOp(Action.ADD, e) for e in edge_added),
             *(GraphOp(Action.UPDATE, e) for e in edge_updated),
         ]
-
-
-def _index(entries: dict[str, str | set[str]], value: str, object_id: str) -> None:
-    found = entries.get(value)
-    if found is None:
-        entries[value] = object_id
-    elif isinstance(found, set):
-        found.add(object_id)
-    elif found != object_id:
-        entries[value] = {found, object_id}
-
-
-def _unindex(entries: dict[str, str | set[str]], value: str, object_id: str) -> None:
-    found = entries.get(value)
-    if isinstance(found, set):
-        found.discard(object_id)
-        if len(found) == 1:
-            entries[value] = next(iter(found))
-    elif found == object_id:
-        del entries[value]
-
-
-def _claim(claims: dict[str, Claimed[_V]], element: str, key: Key, value: _V) -> bool:
-    """Record what ``key`` draws of ``element``; True if nothing drew it before."""
-    held = claims.get(element)
-    if held is None:
-        claims[element] = (key, value)
-        return True
-    if isinstance(held, tuple):
-        claims[element] = (key, value) if held[0] == key else {held[0]: held[1], key: value}
-    else:
-        held[key] = value
-    return False
-
-
-def _unclaim(claims: dict[str, Claimed[_V]], element: str, key: Key) -> bool:
-    """``key`` no longer draws ``element``; True if nothing draws it any more."""
-    held = claims[element]
-    if isinstance(held, tuple):
-        del claims[element]
-        return True
-    del held[key]
-    if len(held) == 1:
-        claims[element] = next(iter(held.items()))
-    return False
-
-
-def _winner(held: Claimed[_V]) -> _V:
-    """What the element is: the lowest key's drawing, when several objects draw it."""
-    return held[1] if isinstance(held, tuple) else held[min(held)]
 
 
 def _count(

@@ -22,9 +22,10 @@ from dataclasses import dataclass
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from dragonscope.graph import Edge
 from dragonscope.nb import NbObject
 from dragonscope.topology import ids
-from dragonscope.topology.contribution import Contribution, EdgeSpec, Key
+from dragonscope.topology.contribution import Contribution, Key
 
 if TYPE_CHECKING:
     from dragonscope.topology.contribution import RenderContext
@@ -82,7 +83,7 @@ class ExtensionContext:
         self._name = name
         self._render = render
         self._nodes: dict[str, dict[str, Any]] = {}
-        self._edges: dict[str, EdgeSpec] = {}
+        self._edges: dict[str, Edge] = {}
         self._refs: dict[str, Key] = {}
         self._metadata: dict[str, Any] = {}
 
@@ -135,7 +136,7 @@ class ExtensionContext:
         eid = ids.edge_id(parent, f"{self._name}:{relation}", child)
         body = {"RelationType": relation, **(metadata or {}), EXTENSION_KEY: self._name}
         body["RelationType"] = relation
-        self._edges[eid] = EdgeSpec(parent, child, body)
+        self._edges[eid] = Edge(eid, body, parent=parent, child=child)
         return eid
 
     def add_metadata(self, metadata: Mapping[str, Any]) -> None:

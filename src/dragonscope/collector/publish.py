@@ -66,6 +66,7 @@ class AnalyzerLink:
         self._clock = RevisionClock()
         self._last_resync = 0.0
         self._initial_done = False
+        self._first_flush_at: float | None = None
         credentials = (
             Credentials(
                 settings.user,
@@ -197,7 +198,10 @@ class AnalyzerLink:
                         flushed_at + self.settings.coalesce_window - time.monotonic()
                     )
                 else:
+                    was_synced = sync.synced
                     sync.caught_up(self._stats.nb_revision)
+                    if sync.synced and not was_synced:
+                        self._in_sync()
                     self._stats.last_sync = time.time()
                     sync.wake.clear()
                     woke = asyncio.create_task(sync.wake.wait())
@@ -244,7 +248,8 @@ class AnalyzerLink:
         progress = None
         if not self._initial_done and len(taken) > _PROGRESS_FROM:
             progress = Progress("initial sync", len(taken), tty=self.settings.progress)
-        started = time.monotonic()
+        if self._first_flush_at is None:
+            self._first_flush_at = time.monotonic()
         deferred: set[str] = set()
         try:
             await self._send(edges, lambda c: planner.edge_removals(c, desired_edges, held))
@@ -271,12 +276,21 @@ class AnalyzerLink:
             sync.mark(edge_id, False)
         if progress is not None:
             progress.finish()
-        if not self._initial_done:
-            self._initial_done = True
-            self._stats.initial_sync_seconds = time.monotonic() - started
-            freeze_heap()
         if sync.dirty and sync.dirty_since is None:
             sync.dirty_since = time.monotonic()
+
+    def _in_sync(self) -> None:
+        """The analyzer holds the whole NB (first, or again after a reconnection). The
+        graph and what the analyzer holds now live as long as the process: move them out
+        of the garbage collector's sight. Frozen any earlier (at the end of the first
+        flush, which a sync published while read reaches long before its last element),
+        most of the held state stayed in the old generation and each full collection
+        walked it: 0.2 s pauses in the change latency of a 500k-element graph."""
+        if not self._initial_done:
+            self._initial_done = True
+            started = self._first_flush_at or time.monotonic()
+            self._stats.initial_sync_seconds = time.monotonic() - started
+        freeze_heap()
 
     async def _send(
         self,

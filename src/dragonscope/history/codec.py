@@ -41,8 +41,11 @@ import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
+import orjson
+
 from dragonscope.graph import KIND_EDGE, KIND_NODE, Change, Edge, Node
 from dragonscope.history.store import Row
+from dragonscope.skydive import compact_json_bytes
 
 Elements = tuple[dict[str, Node], dict[str, Edge]]
 _NODE_HEAD = 6  # fields in a node's head; an edge's has Parent and Child too
@@ -52,7 +55,7 @@ _SLOT: Any = Node.__dict__["metadata"]  # the metadata slot itself, under any pr
 
 
 def _dumps(obj: Any) -> bytes:
-    return json.dumps(obj, separators=(",", ":")).encode()
+    return compact_json_bytes(obj)
 
 
 class _CollectorHold:
@@ -195,9 +198,11 @@ def digest(kind: int, element: Node, deleted: bool) -> bytes:
     child = element.child if isinstance(element, Edge) else ""
     key = [kind, deleted, element.id, element.origin, element.host, parent, child,
            element.metadata]  # fmt: skip
-    return hashlib.blake2b(
-        json.dumps(key, sort_keys=True, separators=(",", ":")).encode(), digest_size=16
-    ).digest()
+    try:
+        text = orjson.dumps(key, option=orjson.OPT_SORT_KEYS)
+    except (orjson.JSONEncodeError, TypeError):  # an integer past 64 bits
+        text = json.dumps(key, sort_keys=True, separators=(",", ":")).encode()
+    return hashlib.blake2b(text, digest_size=16).digest()
 
 
 def encode_element(element: Node) -> bytes:

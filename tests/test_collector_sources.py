@@ -51,7 +51,8 @@ def test_a_view_over_the_sources() -> None:
     assert [(dict(m), is_node) for m, is_node in desired.parts()] == [
         ({"a": a}, True), ({"b": b}, True), ({}, False), ({"e": edge}, False),
     ]  # fmt: skip
-    assert desired.unwanted({"a": 1, "gone": 1}, {"e": 1, "old": 1}) == ({"gone"}, {"old"})
+    assert desired.unwanted(["a", "gone"], True) == ["gone"]
+    assert desired.unwanted(["e", "old"], False) == ["old"]
 
     desired.layers.append(Tag())
     patched = desired.nodes["a"]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import ctypes
 import gc
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Protocol, TypeVar
 
 from dragonscope.graph import Edge, Node
@@ -68,16 +68,13 @@ class DesiredGraph:
         for source in self.sources:
             yield source.edges, False
 
-    def unwanted(
-        self, held_nodes: Mapping[str, object], held_edges: Mapping[str, object]
-    ) -> tuple[set[str], set[str]]:
-        """IDs held by the analyzer that no source wants any more (set differences run in C)."""
-        nodes = set(held_nodes.keys())
-        edges = set(held_edges.keys())
+    def unwanted(self, ids: Iterable[str], is_node: bool) -> list[str]:
+        """Of ``ids`` (held by an analyzer), those no source wants any more."""
+        left = list(ids)
         for source in self.sources:
-            nodes -= source.nodes.keys()
-            edges -= source.edges.keys()
-        return nodes, edges
+            wanted = source.nodes if is_node else source.edges
+            left = [element_id for element_id in left if element_id not in wanted]
+        return left
 
     def _patch(self, node: Node) -> Node:
         for layer in self.layers:

@@ -216,7 +216,7 @@ class Collector:
         """Load the NB (published while read), then follow it."""
         revision = await self.nb.load(reader)
         for link in self.links:
-            link.reconciler.mark_unwanted(link.sync.held)
+            await link.reconciler.mark_unwanted(link.sync.held)
         await self.nb.follow(reader, revision)
 
 

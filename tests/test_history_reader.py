@@ -31,7 +31,12 @@ from dragonscope.history import (
     Row,
     open_store,
 )
-from dragonscope.history.codec import checkpoint_lines, encode_checkpoint, encode_element
+from dragonscope.history.codec import (
+    checkpoint_lines,
+    encode_checkpoint,
+    encode_element,
+    split_element,
+)
 from postgres_server import PostgresServer
 
 pytestmark = pytest.mark.timeout(120)
@@ -354,9 +359,9 @@ async def test_a_history_of_the_first_layout_is_still_read(url: str) -> None:
             if row.body is None:
                 lines.pop((row.kind, row.id))
             else:
-                lines[(row.kind, row.id)] = row.body
+                lines[(row.kind, row.id)] = split_element(row.body)
         await store.write_checkpoint(
-            START + 40, encode_checkpoint(lines.values()), written.mine[-1].seq
+            START + 40, encode_checkpoint(list(lines.values())), written.mine[-1].seq
         )
         new_rows = [
             Row(START + 50, KIND_NODE, "n4", next(digests), _first_layout(_node(4, 5))),

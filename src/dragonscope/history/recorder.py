@@ -26,10 +26,12 @@ from dataclasses import dataclass
 
 from dragonscope.graph import KIND_EDGE, KIND_NODE, Change, Edge, Graph, Node, now_ms
 from dragonscope.history.codec import (
+    Encoded,
     checkpoint_lines,
     encode_change,
     encode_checkpoint,
-    encode_element,
+    encode_parts,
+    split_element,
 )
 from dragonscope.history.store import (
     SAME_CHANGE_WINDOW_MS,
@@ -103,7 +105,7 @@ class Recorder:
         self._wake = asyncio.Event()
         self._drained = asyncio.Event()
         self._drained.set()
-        self._lines: dict[tuple[int, str], bytes] = {}  # the encoded graph, for checkpoints
+        self._lines: dict[tuple[int, str], Encoded] = {}  # the encoded graph, for checkpoints
         self._lost_since: int | None = None
         self._leader = False
         self._began = False
@@ -332,7 +334,7 @@ class Recorder:
             if row.body is None:
                 self._lines.pop(key, None)
             else:
-                self._lines[key] = row.body
+                self._lines[key] = split_element(row.body)
             self._seq = max(self._seq, row.seq)
             self._max_at = max(self._max_at, row.at)
 
@@ -404,7 +406,7 @@ def _encode(batch: Sequence[Change]) -> list[Row]:
     return [encode_change(change) for change in batch]
 
 
-def _encode_graph(nodes: list[Node], edges: list[Edge]) -> dict[tuple[int, str], bytes]:
-    lines = {(KIND_NODE, n.id): encode_element(n) for n in nodes}
-    lines.update({(KIND_EDGE, e.id): encode_element(e) for e in edges})
+def _encode_graph(nodes: list[Node], edges: list[Edge]) -> dict[tuple[int, str], Encoded]:
+    lines = {(KIND_NODE, n.id): encode_parts(n) for n in nodes}
+    lines.update({(KIND_EDGE, e.id): encode_parts(e) for e in edges})
     return lines

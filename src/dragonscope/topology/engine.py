@@ -442,10 +442,11 @@ class Topology:
             elif current is None:
                 edge_added.append(edge)
                 self._edges[eid] = edge
-            elif current is not edge:
-                if current.metadata != edge.metadata:
-                    edge_updated.append(edge)
-                self._edges[eid] = edge  # the contribution's copy: each edge held once
+            elif current.metadata != edge.metadata:
+                edge_updated.append(edge)
+                self._edges[eid] = edge
+            # Otherwise drawn again alike: the element already published stays, so that
+            # consumers still recognise it by identity.
         return [
             *(GraphOp(Action.DELETE, e) for e in edge_deleted),
             *(GraphOp(Action.DELETE, n) for n in deleted),

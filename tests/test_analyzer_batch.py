@@ -8,7 +8,6 @@ sends one frame per message.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import Any
 
@@ -16,7 +15,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from analyzer_support import edge, node, publisher_headers, reply_to, settings
+from analyzer_support import edge, eventually, node, publisher_headers, reply_to, settings
 from dragonscope import skydive as m
 from dragonscope.analyzer import Analyzer
 from dragonscope.skydive import AnalyzerHttp, Message, Publisher
@@ -72,7 +71,7 @@ async def test_the_publisher_batches_for_dragonscope_and_not_for_skydive(analyze
         await publisher.connect()
         assert publisher.batch_bytes > 0
         await publisher.send_many(messages)
-        await _until(lambda: analyzer.graph.edge("e") is not None)
+        await eventually(lambda: analyzer.graph.edge("e") is not None, 10.0)
         assert analyzer.graph.node_count() == 300
         assert publisher.messages_out == 301
         assert analyzer.counters["messages_in"] == 301
@@ -105,18 +104,10 @@ async def test_the_publisher_batches_for_dragonscope_and_not_for_skydive(analyze
         await publisher.connect()
         assert publisher.batch_bytes == 0
         await publisher.send_many(messages[:3])
-        await _until(lambda: len(frames) == 3)
+        await eventually(lambda: len(frames) == 3, 10.0)
         assert [json.loads(f)["Type"] for f in frames] == ["NodeAdded"] * 3
         assert [json.loads(f)["UUID"] for f in frames] == ["u0", "u1", "u2"]
     finally:
         await publisher.disconnect()
         await http.close()
         await runner.cleanup()
-
-
-async def _until(check: Any, timeout: float = 10.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not check():
-        assert loop.time() < deadline, "condition not met"
-        await asyncio.sleep(0.02)

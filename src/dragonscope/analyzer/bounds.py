@@ -1,12 +1,13 @@
-"""The one place the analyzer decodes what clients send, and the strict encoder it writes with.
+"""The one place the analyzer decodes what clients send.
 
 Every JSON input (REST bodies, both WebSocket endpoints) is decoded by
 ``loads``: it refuses ``NaN``/``Infinity`` and numbers that overflow to them,
 nesting deeper than the configured depth (also what would exhaust the C
-decoder's recursion), and says which bound was hit. ``dumps`` never writes
-non-standard JSON. ``size_over`` and ``check_metadata`` measure what a decoded
-element would cost, stopping as soon as the bound is passed, so that measuring a
-hostile value is as cheap as the bound.
+decoder's recursion), and says which bound was hit. ``size_over`` and
+``check_metadata`` measure what a decoded element would cost, stopping as soon
+as the bound is passed, so that measuring a hostile value is as cheap as the
+bound. Answers are written with ``skydive.compact_json``, which never writes
+non-standard JSON.
 """
 
 from __future__ import annotations
@@ -97,11 +98,6 @@ def _openers(data: str | bytes) -> int:
     if isinstance(data, str):
         return data.count("{") + data.count("[")
     return data.count(b"{") + data.count(b"[")
-
-
-def dumps(value: Any) -> str:
-    """Compact, strict JSON: a non-finite number is a bug here, never a token on the wire."""
-    return json.dumps(value, separators=(",", ":"), allow_nan=False)
 
 
 def depth_over(value: Any, limit: int) -> bool:

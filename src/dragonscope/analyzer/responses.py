@@ -13,6 +13,7 @@ from aiohttp import payload, web
 from aiohttp.abc import AbstractStreamWriter
 
 from dragonscope.analyzer import bounds
+from dragonscope.skydive import compact_json
 
 JSON_TYPE = "application/json; charset=UTF-8"
 JSON_DEPTH = web.AppKey("max_json_depth", int)
@@ -32,7 +33,7 @@ class BodyError(Exception):
 def json_response(
     obj: Any, status: int = 200, headers: dict[str, str] | None = None
 ) -> web.Response:
-    body = bounds.dumps(obj) + "\n"
+    body = compact_json(obj) + "\n"
     response = web.Response(text=body, status=status, headers=headers)
     response.headers["Content-Type"] = JSON_TYPE
     return response

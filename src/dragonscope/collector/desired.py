@@ -95,16 +95,12 @@ def freeze_heap() -> None:
     connection for a missing pong) and found nothing to free, the graph being acyclic."""
     gc.collect(1)
     gc.freeze()
-    _trim()
+    trim_heap()
 
 
 def trim_heap() -> None:
     """Give back to the system the memory a burst of changes freed: glibc's allocator keeps
     it in the process, and a chassis collector's budget is counted in resident memory."""
-    _trim()
-
-
-def _trim() -> None:
     try:
         libc = ctypes.CDLL(None)
         trim = libc.malloc_trim

@@ -58,10 +58,6 @@ Encoded = tuple[bytes, bytes]
 _SLOT: Any = Node.__dict__["metadata"]  # the metadata slot itself, under any property
 
 
-def _dumps(obj: Any) -> bytes:
-    return compact_json_bytes(obj)
-
-
 class _CollectorHold:
     """Holds the cyclic collector off while any thread decodes a batch."""
 
@@ -211,11 +207,11 @@ def digest(kind: int, element: Node, deleted: bool) -> bytes:
 
 def encode_parts(element: Node) -> Encoded:
     """An element's head and metadata lines, as a recorder keeps its graph."""
-    head = [element.id, element.host, element.origin, element.created_at,
-            element.updated_at, element.revision]  # fmt: skip
+    head: list[Any] = [element.id, element.host, element.origin, element.created_at,
+                      element.updated_at, element.revision]  # fmt: skip
     if isinstance(element, Edge):
         head += [element.parent, element.child]
-    return _dumps(head), _dumps(element.metadata)
+    return compact_json_bytes(head), compact_json_bytes(element.metadata)
 
 
 def encode_element(element: Node) -> bytes:
@@ -242,7 +238,7 @@ def split_element(line: bytes) -> Encoded:
     if newline:
         return head, metadata
     fields = json.loads(line)
-    return _dumps([fields[0], *fields[2:]]), _dumps(fields[1] or {})
+    return compact_json_bytes([fields[0], *fields[2:]]), compact_json_bytes(fields[1] or {})
 
 
 def encode_checkpoint(elements: Sequence[Encoded]) -> bytes:
@@ -339,7 +335,10 @@ def checkpoint_lines(body: bytes) -> dict[tuple[int, str], Encoded]:
             }
         heads, metadata = parts
         return {
-            (KIND_NODE if len(head) == _NODE_HEAD else KIND_EDGE, head[0]): (_dumps(head), meta)
+            (KIND_NODE if len(head) == _NODE_HEAD else KIND_EDGE, head[0]): (
+                compact_json_bytes(head),
+                meta,
+            )
             for head, meta in zip(heads, metadata, strict=True)
         }
 

@@ -29,6 +29,8 @@ Dep = tuple[str, str, str]
 
 @dataclass(slots=True)
 class Contribution:
+    """A render's output, as the renderer builds it."""
+
     nodes: dict[str, dict[str, Any]] = field(default_factory=dict)
     edges: dict[str, Edge] = field(default_factory=dict)
     refs: dict[str, Key] = field(default_factory=dict)
@@ -38,6 +40,60 @@ class Contribution:
 
 
 EMPTY = Contribution()
+
+_NO_EXTENSIONS: frozenset[str] = frozenset()
+_SCANNED = 16
+"""Edges a ``Drawn`` finds by scanning its tuple; beyond, it keeps an index by ID."""
+
+
+class Drawn:
+    """What the topology keeps of a contribution until the object is rendered again.
+
+    A 100k-object NB keeps one per object. As a ``Contribution`` each costs six dicts
+    and a set, some 1.3 kB of which nearly all is empty hash table; here it is a few
+    tuples: the nodes and edges it draws, and only the IDs of the placeholders and
+    tenants it points at (those are counted by ID; what they stand for is kept once,
+    by the topology).
+    """
+
+    __slots__ = ("_edge_index", "claims", "edges", "extensions", "metadata", "node_ids", "refs",
+                 "tenants")  # fmt: skip
+
+    def __init__(self, contribution: Contribution) -> None:
+        self.node_ids: tuple[str, ...] = tuple(contribution.nodes)
+        self.metadata: tuple[dict[str, Any], ...] = tuple(contribution.nodes.values())
+        self.edges: tuple[Edge, ...] = tuple(contribution.edges.values())
+        self._edge_index = contribution.edges if len(self.edges) > _SCANNED else None
+        self.refs: tuple[str, ...] = tuple(contribution.refs)
+        self.tenants: tuple[str, ...] = tuple(contribution.tenants)
+        self.claims: tuple[tuple[Key, str], ...] = tuple(contribution.claims.items())
+        self.extensions = (
+            frozenset(contribution.extensions) if contribution.extensions else _NO_EXTENSIONS
+        )
+
+    def node(self, node_id: str) -> dict[str, Any] | None:
+        """The metadata this object draws for ``node_id``."""
+        for index, drawn in enumerate(self.node_ids):
+            if drawn == node_id:
+                return self.metadata[index]
+        return None
+
+    def edge(self, edge_id: str) -> Edge | None:
+        if self._edge_index is not None:
+            return self._edge_index.get(edge_id)
+        for edge in self.edges:
+            if edge.id == edge_id:
+                return edge
+        return None
+
+    def nodes(self) -> dict[str, dict[str, Any]]:
+        return dict(zip(self.node_ids, self.metadata, strict=True))
+
+    def edges_by_id(self) -> dict[str, Edge]:
+        return self._edge_index or {edge.id: edge for edge in self.edges}
+
+
+NOTHING_DRAWN = Drawn(EMPTY)
 
 LOCAL = "local"
 """Slice claim: the object serves a port placed on the chassis (pulls in routers, subnets...)."""

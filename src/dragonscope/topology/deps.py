@@ -1,9 +1,9 @@
 """Who read what: the objects to render again when something they read changes.
 
-A 100k-object NB records tens of thousands of reads, most of them the only read
-of their target (a floating IP's port, a port's trunk segmentation). They are
-kept in bytes per read rather than objects: an object's reads are one tuple, and
-its readers are a ``multimap`` entry.
+A 100k-object NB records hundreds of thousands of reads. They are kept in bytes
+per read rather than objects: an object's reads are one tuple of the one shared
+copy of each read (every port of a network reads that network: one ``Dep`` for
+all of them, not one each), and a read's readers are a ``multimap`` entry.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ class Dependencies:
     def __init__(self) -> None:
         self._reads: dict[Key, tuple[Dep, ...]] = {}
         self._readers: dict[Dep, multimap.Entry[Key]] = {}
+        self._shared: dict[Dep, Dep] = {}  # the copy of each read that _reads holds
 
     def readers(self, dep: Dep) -> Iterable[Key]:
         """The objects whose last render read ``dep``."""
@@ -31,11 +32,14 @@ class Dependencies:
         if len(old) == len(reads) and reads.issuperset(old):
             return
         before = set(old)
+        shared = self._shared
         for dep in before - reads:
-            multimap.discard(self._readers, dep, key)
+            if multimap.discard(self._readers, dep, key):
+                shared.pop(dep, None)
         for dep in reads - before:
-            multimap.add(self._readers, dep, key)
+            if multimap.add(self._readers, dep, key):
+                shared[dep] = dep
         if reads:
-            self._reads[key] = tuple(reads)
+            self._reads[key] = tuple([shared[dep] for dep in reads])
         else:
             self._reads.pop(key, None)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import gc
 import logging
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, TypeVar
@@ -23,7 +23,14 @@ from dragonscope.graph import Edge, Node
 from dragonscope.nb import Change, NbObject, Snapshot
 from dragonscope.topology import metadata as md
 from dragonscope.topology import multimap
-from dragonscope.topology.contribution import EMPTY, Contribution, Key, RenderContext
+from dragonscope.topology.contribution import (
+    EMPTY,
+    NOTHING_DRAWN,
+    Contribution,
+    Drawn,
+    Key,
+    RenderContext,
+)
 from dragonscope.topology.deps import Dependencies
 from dragonscope.topology.extensions import Extension, ExtensionFailure, ExtensionRunner
 from dragonscope.topology.rules import (
@@ -114,7 +121,7 @@ class Topology:
         self._index_by_table: dict[str, list[str]] = {}
         for name, (table, _values) in INDEXES.items():
             self._index_by_table.setdefault(table, []).append(name)
-        self._contrib: dict[Key, Contribution] = {}
+        self._drawn: dict[Key, Drawn] = {}
         self._deps = Dependencies()
         # Which objects draw each element (nearly always one); what each draws is in its
         # contribution, so the graph holds every element once.
@@ -283,20 +290,21 @@ class Topology:
         self, key: Key, touched_nodes: dict[str, None], touched_edges: dict[str, None]
     ) -> list[Key]:
         """Re-render one object, update the claims; returns objects whose slice status moved."""
-        old = self._contrib.get(key, EMPTY)
+        old = self._drawn.get(key, NOTHING_DRAWN)
         new = self._render(key)
-        if new is EMPTY and old is EMPTY:  # was and stays outside the slice
+        if new is EMPTY and old is NOTHING_DRAWN:  # was and stays outside the slice
             return []
         if new is EMPTY or not (new.nodes or new.edges or new.refs or new.tenants or new.claims):
-            self._contrib.pop(key, None)
+            self._drawn.pop(key, None)
         else:
-            self._contrib[key] = new
-        self._extensions.track(key, old, new)
-        for nid in old.nodes.keys() - new.nodes.keys():
+            self._drawn[key] = Drawn(new)
+        self._extensions.track(key, old.extensions, new.extensions)
+        old_nodes = old.nodes()
+        for nid in old_nodes.keys() - new.nodes.keys():
             multimap.discard(self._node_claims, nid, key)
             touched_nodes[nid] = None
         for nid, metadata in new.nodes.items():
-            previous = old.nodes.get(nid)
+            previous = old_nodes.get(nid)
             if previous is None:
                 multimap.add(self._node_claims, nid, key)
                 touched_nodes[nid] = None
@@ -304,12 +312,13 @@ class Topology:
                 touched_nodes[nid] = None
         _count(self._refs, self._ref_target, old.refs, new.refs, touched_nodes, self._ref_node)
         _count(self._tenants, self._tenant_topic, old.tenants, new.tenants, touched_nodes)
-        for eid in old.edges.keys() - new.edges.keys():
+        old_edges = old.edges_by_id()
+        for eid in old_edges.keys() - new.edges.keys():
             if multimap.discard(self._edge_claims, eid, key):
-                self._unlink_edge(old.edges[eid])
+                self._unlink_edge(old_edges[eid])
             touched_edges[eid] = None
         for eid, edge in new.edges.items():
-            previous_edge = old.edges.get(eid)
+            previous_edge = old_edges.get(eid)
             if previous_edge is None:
                 if multimap.add(self._edge_claims, eid, key):
                     multimap.add(self._edges_at, edge.parent, eid)
@@ -317,7 +326,7 @@ class Topology:
                 touched_edges[eid] = None
             elif previous_edge.metadata != edge.metadata:
                 touched_edges[eid] = None
-        return self._update_slice_claims(old.claims, new.claims)
+        return self._update_slice_claims(dict(old.claims), new.claims)
 
     def _unlink_edge(self, edge: Edge) -> None:
         multimap.discard(self._edges_at, edge.parent, edge.id)
@@ -346,7 +355,7 @@ class Topology:
     def _resolve_node(self, nid: str) -> dict[str, Any] | None:
         claims = self._node_claims.get(nid)
         if claims is not None:
-            return self._contrib[multimap.lowest(claims)].nodes[nid]
+            return self._drawn[multimap.lowest(claims)].node(nid)
         if nid in self._tenants:
             return tenant_metadata(self._tenant_topic[nid])
         if nid in self._refs:
@@ -362,8 +371,8 @@ class Topology:
         claims = self._edge_claims.get(eid)
         if claims is None:
             return None
-        edge = self._contrib[multimap.lowest(claims)].edges[eid]
-        if edge.parent in self._nodes and edge.child in self._nodes:
+        edge = self._drawn[multimap.lowest(claims)].edge(eid)
+        if edge is not None and edge.parent in self._nodes and edge.child in self._nodes:
             return edge
         return None
 
@@ -460,13 +469,14 @@ class Topology:
 def _count(
     counts: Counter[str],
     values: dict[str, _V],
-    old: Mapping[str, _V],
+    old: Collection[str],
     new: Mapping[str, _V],
     touched: dict[str, None],
     inverse: dict[_V, str] | None = None,
 ) -> None:
-    """Nodes several objects may point at (placeholders, tenants) exist while counted."""
-    for nid in old.keys() - new.keys():
+    """Nodes several objects may point at (placeholders, tenants) exist while counted;
+    ``old`` names those the object pointed at, ``new`` what it points at now."""
+    for nid in [nid for nid in old if nid not in new]:
         counts[nid] -= 1
         if not counts[nid]:
             del counts[nid]
@@ -474,7 +484,7 @@ def _count(
             if inverse is not None:
                 del inverse[value]
         touched[nid] = None
-    for nid in new.keys() - old.keys():
+    for nid in new.keys() - old:
         counts[nid] += 1
         values[nid] = new[nid]
         if inverse is not None:

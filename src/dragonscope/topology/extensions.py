@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
@@ -252,10 +252,12 @@ class ExtensionRunner:
             except Exception as exc:  # isolation is the point: report, disable, go on
                 self._disable(name, ExtensionFailure(name, obj.table, obj.id, _describe(exc)))
 
-    def track(self, key: Key, old: Contribution, new: Contribution) -> None:
-        for name in old.extensions - new.extensions:
-            self._sources.get(name, set()).discard(key)
-        for name in new.extensions:
+    def track(self, key: Key, old: Collection[str], new: Collection[str]) -> None:
+        """The extensions whose output the object's render carried before, and now."""
+        for name in old:
+            if name not in new:
+                self._sources.get(name, set()).discard(key)
+        for name in new:
             if name in self._enabled:
                 self._sources.setdefault(name, set()).add(key)
 

@@ -27,9 +27,13 @@ def _uuid(text: str) -> str:
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
-@lru_cache(maxsize=1 << 18)
+@lru_cache(maxsize=1 << 14)
 def node_id(table: str, object_id: str) -> str:
-    """The node of NB object ``table/object_id`` (also its ``missing`` placeholder's ID)."""
+    """The node of NB object ``table/object_id`` (also its ``missing`` placeholder's ID).
+
+    Renderers ask again and again for the few objects many point at (networks, subnets,
+    security groups, chassis): a small cache keeps nearly every hit. One entry per NB
+    object would hold some 20 MiB in a 100k-object NB for no measurable CPU."""
     return _uuid(f"{table}/{object_id}")
 
 

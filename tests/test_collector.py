@@ -23,7 +23,7 @@ from dragonscope.nb import parse
 from dragonscope.skydive.messages import NODE_ADDED, new_message
 from dragonscope.skydive.publisher import Publisher
 from dragonscope.skydive.rest import AnalyzerHttp
-from dragonscope.topology import translate
+from dragonscope.topology import translate, unpack
 from servers import EtcdServer, free_port, self_signed_cert
 
 
@@ -233,7 +233,7 @@ async def test_reconciliation_repairs_a_drift(analyzer: Analyzer, running) -> No
     before = collector.stats["messages_out_total"]
     assert await collector.reconcile() == 1
     await until(lambda: collector.stats["messages_out_total"] == before + 1)
-    assert held.nodes[node_id].metadata == collector.topology.nodes[node_id].metadata
+    assert unpack(held.nodes[node_id].metadata) == collector.topology.nodes[node_id].metadata
 
 
 async def test_rejection_leads_to_a_resync(

@@ -23,6 +23,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 from dragonscope.collector.revisions import RevisionClock
 from dragonscope.graph import Edge, Node, diff_ops, now_ms
 from dragonscope.skydive import (
@@ -37,6 +39,7 @@ from dragonscope.skydive import (
     NODE_UPDATED,
     Message,
 )
+from dragonscope.topology import Metadata, held_form, same_metadata, unpack
 
 # Message UUIDs only correlate an analyzer's error reply with what we sent: a
 # per-process prefix and a counter are unique enough and far cheaper than uuid4
@@ -53,9 +56,10 @@ def _message(type_: str, obj: dict[str, Any]) -> Message:
 class Held:
     """What the analyzer holds for one element we publish. ``source`` is the
     desired element it was sent from (None when learned from the analyzer), so
-    an unchanged element is recognised by identity, without comparing metadata."""
+    an unchanged element is recognised by identity, without comparing metadata.
+    ``metadata`` is the element's own, packed when the element's is."""
 
-    metadata: dict[str, Any]
+    metadata: Metadata
     revision: int
     host: str
     parent: str = ""
@@ -124,14 +128,19 @@ def same(held: Held, element: Node, host: str) -> bool:
         return False
     if isinstance(element, Edge) and (held.parent, held.child) != (element.parent, element.child):
         return False
-    return held.metadata is element.metadata or held.metadata == element.metadata
+    return same_metadata(held.metadata, held_form(element))
 
 
 def adopt(held: Held, element: Node) -> None:
     """``held`` says what ``element`` says: point it at the element and its metadata, so
     the next comparison is one identity check and a copy read from the analyzer is freed."""
     held.source = element
-    held.metadata = element.metadata
+    held.metadata = held_form(element)
+
+
+def _wire_metadata(metadata: Metadata) -> object:
+    """Packed metadata go into the message as they are."""
+    return orjson.Fragment(metadata) if isinstance(metadata, str) else metadata
 
 
 class Planner:
@@ -165,7 +174,7 @@ class Planner:
         """The element as sent at time ``at``: what the analyzer will hold once it applies it."""
         obj: dict[str, Any] = {
             "ID": element_id,
-            "Metadata": held.metadata,
+            "Metadata": _wire_metadata(held.metadata),
             "Host": held.host,
             "Origin": self.origin,
             "Revision": held.revision,
@@ -182,7 +191,7 @@ class Planner:
         """A partial update with the ops from what the analyzer holds to what we want;
         a full update when the host changed or an op's key could not say it (Skydive
         reads a dot in a key as a path)."""
-        ops, at = diff_ops(have.metadata, now.metadata), self.now()
+        ops, at = diff_ops(unpack(have.metadata), unpack(now.metadata)), self.now()
         if have.host != now.host or any("." in op["Key"] for op in ops):
             kind = EDGE_UPDATED if is_edge else NODE_UPDATED
             return _message(kind, self._wire(element_id, now, is_edge, at))
@@ -251,10 +260,12 @@ class Planner:
             revision = self.clock.next()
             if have is None:
                 at = self.now() if at is None else at
-                now = Held(want.metadata, revision, self.host, parent, child, want, at)
+                now = Held(held_form(want), revision, self.host, parent, child, want, at)
                 out.append(_message(added, self._wire(element_id, now, is_edge, at)))
             else:
-                now = Held(want.metadata, revision, self.host, parent, child, want, have.created_at)
+                now = Held(
+                    held_form(want), revision, self.host, parent, child, want, have.created_at
+                )
                 out.append(self._update(element_id, have, now, is_edge))
             held[element_id] = now
         return out

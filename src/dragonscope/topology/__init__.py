@@ -20,6 +20,7 @@ from dragonscope.topology.extensions import (
     discover,
 )
 from dragonscope.topology.ids import chassis_node_id, edge_id, node_id, router_port_id
+from dragonscope.topology.packed import Metadata, PackedNode, held_form, same_metadata, unpack
 from dragonscope.topology.snapshot import snapshot_from_graph
 
 __all__ = [
@@ -29,12 +30,17 @@ __all__ = [
     "ExtensionContext",
     "ExtensionFailure",
     "GraphOp",
+    "Metadata",
+    "PackedNode",
     "Topology",
     "chassis_node_id",
     "discover",
     "edge_id",
+    "held_form",
     "node_id",
     "router_port_id",
+    "same_metadata",
     "snapshot_from_graph",
     "translate",
+    "unpack",
 ]

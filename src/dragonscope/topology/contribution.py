@@ -19,6 +19,7 @@ from typing import Any
 from dragonscope.graph import Edge
 from dragonscope.nb import NbObject
 from dragonscope.topology import ids
+from dragonscope.topology.packed import Metadata, pack
 
 Key = tuple[str, str]
 """(table, id) of an NB object."""
@@ -51,9 +52,9 @@ class Drawn:
 
     A 100k-object NB keeps one per object. As a ``Contribution`` each costs six dicts
     and a set, some 1.3 kB of which nearly all is empty hash table; here it is a few
-    tuples: the nodes and edges it draws, and only the IDs of the placeholders and
-    tenants it points at (those are counted by ID; what they stand for is kept once,
-    by the topology).
+    tuples: the nodes it draws, packed (see ``packed``), its edges, and only the IDs of
+    the placeholders and tenants it points at (those are counted by ID; what they stand
+    for is kept once, by the topology).
     """
 
     __slots__ = ("_edge_index", "claims", "edges", "extensions", "metadata", "node_ids", "refs",
@@ -61,7 +62,7 @@ class Drawn:
 
     def __init__(self, contribution: Contribution) -> None:
         self.node_ids: tuple[str, ...] = tuple(contribution.nodes)
-        self.metadata: tuple[dict[str, Any], ...] = tuple(contribution.nodes.values())
+        self.metadata: tuple[Metadata, ...] = tuple(map(pack, contribution.nodes.values()))
         self.edges: tuple[Edge, ...] = tuple(contribution.edges.values())
         self._edge_index = contribution.edges if len(self.edges) > _SCANNED else None
         self.refs: tuple[str, ...] = tuple(contribution.refs)
@@ -71,8 +72,8 @@ class Drawn:
             frozenset(contribution.extensions) if contribution.extensions else _NO_EXTENSIONS
         )
 
-    def node(self, node_id: str) -> dict[str, Any] | None:
-        """The metadata this object draws for ``node_id``."""
+    def node(self, node_id: str) -> Metadata | None:
+        """The metadata this object draws for ``node_id``, packed."""
         for index, drawn in enumerate(self.node_ids):
             if drawn == node_id:
                 return self.metadata[index]
@@ -86,7 +87,7 @@ class Drawn:
                 return edge
         return None
 
-    def nodes(self) -> dict[str, dict[str, Any]]:
+    def nodes(self) -> dict[str, Metadata]:
         return dict(zip(self.node_ids, self.metadata, strict=True))
 
     def edges_by_id(self) -> dict[str, Edge]:

@@ -33,6 +33,14 @@ from dragonscope.topology.contribution import (
 )
 from dragonscope.topology.deps import Dependencies
 from dragonscope.topology.extensions import Extension, ExtensionFailure, ExtensionRunner
+from dragonscope.topology.packed import (
+    Metadata,
+    PackedNode,
+    held_form,
+    make_node,
+    pack,
+    same_metadata,
+)
 from dragonscope.topology.rules import (
     INDEXES,
     PLACING,
@@ -141,6 +149,7 @@ class Topology:
     # -- public --------------------------------------------------------------------------------
     @property
     def nodes(self) -> Mapping[str, Node]:
+        """The nodes, most of them packed (``packed.PackedNode``: read a node's metadata once)."""
         return self._nodes
 
     @property
@@ -295,20 +304,21 @@ class Topology:
         if new is EMPTY and old is NOTHING_DRAWN:  # was and stays outside the slice
             return []
         if new is EMPTY or not (new.nodes or new.edges or new.refs or new.tenants or new.claims):
+            drawn = NOTHING_DRAWN
             self._drawn.pop(key, None)
         else:
-            self._drawn[key] = Drawn(new)
+            drawn = self._drawn[key] = Drawn(new)
         self._extensions.track(key, old.extensions, new.extensions)
-        old_nodes = old.nodes()
-        for nid in old_nodes.keys() - new.nodes.keys():
+        old_nodes, new_nodes = old.nodes(), drawn.nodes()
+        for nid in old_nodes.keys() - new_nodes.keys():
             multimap.discard(self._node_claims, nid, key)
             touched_nodes[nid] = None
-        for nid, metadata in new.nodes.items():
+        for nid, metadata in new_nodes.items():
             previous = old_nodes.get(nid)
             if previous is None:
                 multimap.add(self._node_claims, nid, key)
                 touched_nodes[nid] = None
-            elif previous != metadata:
+            elif not same_metadata(previous, metadata):
                 touched_nodes[nid] = None
         _count(self._refs, self._ref_target, old.refs, new.refs, touched_nodes, self._ref_node)
         _count(self._tenants, self._tenant_topic, old.tenants, new.tenants, touched_nodes)
@@ -352,19 +362,19 @@ class Topology:
         return moved
 
     # -- resolution: what the graph holds now -----------------------------------------------------
-    def _resolve_node(self, nid: str) -> dict[str, Any] | None:
+    def _resolve_node(self, nid: str) -> Metadata | None:
         claims = self._node_claims.get(nid)
         if claims is not None:
             return self._drawn[multimap.lowest(claims)].node(nid)
         if nid in self._tenants:
-            return tenant_metadata(self._tenant_topic[nid])
+            return pack(tenant_metadata(self._tenant_topic[nid]))
         if nid in self._refs:
             table, object_id = self._ref_target[nid]
             if (table, object_id) in self._objects or self._loading:
                 # Exists but outside this slice (or may still come in the snapshot
                 # being loaded): the edge is simply not shown.
                 return None
-            return missing_metadata(table, object_id)
+            return pack(missing_metadata(table, object_id))
         return None
 
     def _resolve_edge(self, eid: str) -> Edge | None:
@@ -429,10 +439,10 @@ class Topology:
                     deleted.append(current)
                     touched_edges.update(dict.fromkeys(multimap.members(self._edges_at.get(nid))))
             elif current is None:
-                added.append(Node(nid, metadata))
+                added.append(make_node(nid, metadata))
                 touched_edges.update(dict.fromkeys(multimap.members(self._edges_at.get(nid))))
-            elif current.metadata != metadata:
-                updated.append(Node(nid, metadata))
+            elif not same_metadata(held_form(current), metadata):
+                updated.append(make_node(nid, metadata))
         # Edges of deleted nodes are resolved against the graph without those nodes.
         for node in deleted:
             del self._nodes[node.id]
@@ -497,7 +507,12 @@ def translate(
     chassis: str | None = None,
     extensions: list[Extension] | None = None,
 ) -> tuple[dict[str, Node], dict[str, Edge]]:
-    """The graph of a whole snapshot (or of one chassis' slice), in one call."""
+    """The graph of a whole snapshot (or of one chassis' slice), in one call, its nodes
+    unpacked: a one-off graph is read (queried, compared, shown), not kept."""
     topology = Topology(extensions=extensions, chassis=chassis)
     topology.load(snapshot)
-    return dict(topology.nodes), dict(topology.edges)
+    nodes = {
+        nid: Node(nid, node.metadata) if isinstance(node, PackedNode) else node
+        for nid, node in topology.nodes.items()
+    }
+    return nodes, dict(topology.edges)

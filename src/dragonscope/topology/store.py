@@ -16,6 +16,12 @@ own change needs no fetch.
 A skeleton is held as its fields alone (often one dict shared by many objects) and made
 an ``NbObject`` only when read: a hundred thousand skeleton records would cost some
 6 MiB for a table name and an ID the store's key already holds.
+
+A whole object is held packed, as orjson's compact JSON text (``str``: orjson's bytes
+each hold a 4 KiB buffer), and decoded when read (the few objects many renders read in
+a row, a network or a chassis, from a small cache): parsed, a 100k-object NB costs some
+150 MiB of dicts and lists; packed, a sixth. An object with problems, or with a value
+orjson cannot encode, is kept as it is.
 """
 
 from __future__ import annotations
@@ -41,8 +47,11 @@ class Skeleton(NbObject):
     """What a compact slice keeps of an object it does not draw (read-only, shared)."""
 
 
-Held = NbObject | dict[str, Any]
-"""A whole object, or the fields of a skeleton."""
+Held = NbObject | dict[str, Any] | str
+"""A whole object (packed, or as it is), or the fields of a skeleton."""
+
+_DECODED_MAX = 4096
+"""Whole objects kept decoded between reads, at most (the cache lasts one batch)."""
 
 
 class _Held:
@@ -84,27 +93,57 @@ class _Held:
         return self._count
 
 
-def _object(key: Key, held: Held) -> NbObject:
-    return Skeleton(key[0], key[1], held) if isinstance(held, dict) else held
+def _pack(obj: NbObject) -> Held:
+    if obj.problems:
+        return obj
+    try:
+        return orjson.dumps(obj.data).decode()
+    except (orjson.JSONEncodeError, TypeError):
+        return obj
 
 
 class _Objects(Mapping[Key, NbObject]):
     """The store's objects as ``NbObject``s, skeletons included."""
 
-    __slots__ = ("_held",)
+    __slots__ = ("_decoded", "_held")
 
     def __init__(self, held: _Held) -> None:
         self._held = held
+        self._decoded: dict[Key, NbObject] = {}
 
     def __getitem__(self, key: Key) -> NbObject:
-        held = self._held.get(key)
-        if held is None:
+        obj = self.get(key)
+        if obj is None:
             raise KeyError(key)
-        return _object(key, held)
+        return obj
 
     def get(self, key: Key, default: NbObject | None = None) -> NbObject | None:  # type: ignore[override]
         held = self._held.get(key)
-        return default if held is None else _object(key, held)
+        if held is None:
+            return default
+        if isinstance(held, dict):
+            return Skeleton(key[0], key[1], held)
+        if not isinstance(held, str):
+            return held
+        obj = self._decoded.get(key)
+        if obj is None:
+            if len(self._decoded) >= _DECODED_MAX:
+                self._decoded.clear()
+            obj = self._decoded[key] = NbObject(key[0], key[1], orjson.loads(held))
+        return obj
+
+    def forget(self, key: Key) -> None:
+        """The object changed: a decoded copy is stale."""
+        self._decoded.pop(key, None)
+
+    def forget_all(self) -> None:
+        self._decoded.clear()
+
+    def remember(self, key: Key, obj: NbObject) -> None:
+        """``obj`` was just packed: its render, in the same batch, needs no decoding."""
+        if len(self._decoded) >= _DECODED_MAX:
+            self._decoded.clear()
+        self._decoded[key] = obj
 
     def __contains__(self, key: object) -> bool:
         return isinstance(key, tuple) and key in self._held
@@ -122,7 +161,8 @@ class ObjectStore:
     def __init__(self, compact: bool) -> None:
         self.compact = compact
         self._held = _Held()
-        self.objects: Mapping[Key, NbObject] = _Objects(self._held)
+        self._objects = _Objects(self._held)
+        self.objects: Mapping[Key, NbObject] = self._objects
         self.wanted: set[Key] = set()
         self._need: dict[Key, int] = {}
         self._needs_of: dict[Key, tuple[Key, ...]] = {}
@@ -149,6 +189,8 @@ class ObjectStore:
         current = self._held.get(key)
         if obj is None or current is None:
             return obj is current
+        if current.__class__ is str:
+            return not isinstance(obj, Skeleton) and _pack(obj) == current
         if current.__class__ is not dict:
             return current == obj
         if isinstance(obj, Skeleton):
@@ -156,6 +198,7 @@ class ObjectStore:
         return key not in self._need and self._skeleton_data(obj.table, obj.data) == current
 
     def put(self, key: Key, obj: NbObject | None) -> None:
+        self._objects.forget(key)
         if obj is None:
             self._held.pop(key)
             self.wanted.discard(key)
@@ -168,7 +211,8 @@ class ObjectStore:
             else:
                 self.wanted.discard(key)
         else:
-            self._held[key] = obj
+            self._held[key] = _pack(obj)
+            self._objects.remember(key, obj)
             self.wanted.discard(key)
         if self.compact and key not in self._need and key[0] not in self._whole:
             self._candidates.add(key)
@@ -203,10 +247,14 @@ class ObjectStore:
     def settled(self) -> None:
         """End of a batch: objects no drawn render needs shrink to their skeleton."""
         for key in self._candidates:
-            obj = self._held.get(key)
-            if key not in self._need and isinstance(obj, NbObject):
+            held = self._held.get(key)
+            if key not in self._need and held is not None and held.__class__ is not dict:
+                obj = self._objects.get(key)
+                assert obj is not None
+                self._objects.forget(key)
                 self._held[key] = self._skeleton_data(key[0], obj.data)
         self._candidates.clear()
+        self._objects.forget_all()
 
     def skeleton(self, key: Key, stored: Callable[[], Mapping[str, Any] | None]) -> Skeleton | None:
         """What a compact store keeps of an object read from the NB, made without judging

@@ -15,6 +15,7 @@ import gc
 import itertools
 import json
 import random
+import tracemalloc
 import zlib
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,7 @@ from dragonscope.history.codec import (
     checkpoint_lines,
     encode_checkpoint,
     encode_element,
+    encode_parts,
     split_element,
 )
 from postgres_server import PostgresServer
@@ -257,6 +259,25 @@ async def test_decoding_leaves_the_collector_as_it_found_it(tmp_path: Path) -> N
             gc.unfreeze()
     finally:
         await rec.recorder.stop()
+
+
+def test_the_lines_a_recorder_keeps_hold_their_length() -> None:
+    """A recorder keeps two lines per element of its graph for as long as it runs. Each
+    bytes object orjson returns holds a 4 KiB buffer: kept as such, a 500k-element graph
+    took gigabytes. Read back from a checkpoint or encoded afresh, a line holds its text."""
+    elements = [Node(f"n{i}", {"Name": f"port {i}", "Type": "lport"}) for i in range(1000)]
+    body = encode_checkpoint([encode_parts(e) for e in elements])
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        encoded = [encode_parts(e) for e in elements]
+        read_back = checkpoint_lines(body)
+        used = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert len(encoded) == len(read_back) == 1000
+    assert sorted(read_back.values()) == sorted(encoded)
+    assert used < 1000 * 1024, f"{used / 1000:.0f} B per element"
 
 
 async def test_a_state_follows_the_stores_order_not_the_clocks(postgres: PostgresServer) -> None:

@@ -46,7 +46,7 @@ import orjson
 
 from dragonscope.graph import KIND_EDGE, KIND_NODE, Change, Edge, Node
 from dragonscope.history.store import Row
-from dragonscope.skydive import compact_json_bytes
+from dragonscope.skydive import kept_json_bytes
 
 Elements = tuple[dict[str, Node], dict[str, Edge]]
 _NODE_HEAD = 6  # fields in a node's head; an edge's has Parent and Child too
@@ -211,7 +211,7 @@ def encode_parts(element: Node) -> Encoded:
                       element.updated_at, element.revision]  # fmt: skip
     if isinstance(element, Edge):
         head += [element.parent, element.child]
-    return compact_json_bytes(head), compact_json_bytes(element.metadata)
+    return kept_json_bytes(head), kept_json_bytes(element.metadata)
 
 
 def encode_element(element: Node) -> bytes:
@@ -238,7 +238,7 @@ def split_element(line: bytes) -> Encoded:
     if newline:
         return head, metadata
     fields = json.loads(line)
-    return compact_json_bytes([fields[0], *fields[2:]]), compact_json_bytes(fields[1] or {})
+    return kept_json_bytes([fields[0], *fields[2:]]), kept_json_bytes(fields[1] or {})
 
 
 def encode_checkpoint(elements: Sequence[Encoded]) -> bytes:
@@ -336,7 +336,7 @@ def checkpoint_lines(body: bytes) -> dict[tuple[int, str], Encoded]:
         heads, metadata = parts
         return {
             (KIND_NODE if len(head) == _NODE_HEAD else KIND_EDGE, head[0]): (
-                compact_json_bytes(head),
+                kept_json_bytes(head),
                 meta,
             )
             for head, meta in zip(heads, metadata, strict=True)

@@ -25,7 +25,7 @@ from dragonscope.analyzer.responses import JSON_TYPE, pieces_response, read_json
 from dragonscope.analyzer.services import Live
 from dragonscope.graph import Edge, Node
 from dragonscope.gremlin import AS_BYTES
-from dragonscope.skydive import compact_json_bytes
+from dragonscope.skydive import compact_json_bytes, kept_json_bytes
 
 UI_PROJECTION = "ui"
 # What the UI reads of the objects a node describes: ids and names (search, pickers, trace), a
@@ -90,7 +90,7 @@ class UiProjection:
             for i, node in enumerate(nodes[start : start + _CHUNK], start):
                 known = old_nodes.get(node.id)
                 if known is None or known[0] is not node:
-                    known = (node, compact_json_bytes(ui_node(node)))
+                    known = (node, kept_json_bytes(ui_node(node)))
                 new_nodes[node.id] = known
                 at[node.id] = i
                 texts.append(known[1])

@@ -60,7 +60,9 @@ class Drawn:
     __slots__ = ("_edge_index", "claims", "edges", "extensions", "metadata", "node_ids", "refs",
                  "tenants")  # fmt: skip
 
-    def __init__(self, contribution: Contribution) -> None:
+    def __init__(
+        self, contribution: Contribution, pack: Callable[[dict[str, Any]], Metadata] = pack
+    ) -> None:
         self.node_ids: tuple[str, ...] = tuple(contribution.nodes)
         self.metadata: tuple[Metadata, ...] = tuple(map(pack, contribution.nodes.values()))
         self.edges: tuple[Edge, ...] = tuple(contribution.edges.values())

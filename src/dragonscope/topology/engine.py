@@ -33,14 +33,7 @@ from dragonscope.topology.contribution import (
 )
 from dragonscope.topology.deps import Dependencies
 from dragonscope.topology.extensions import Extension, ExtensionFailure, ExtensionRunner
-from dragonscope.topology.packed import (
-    Metadata,
-    PackedNode,
-    held_form,
-    make_node,
-    pack,
-    same_metadata,
-)
+from dragonscope.topology.packed import Metadata, held_form, keep, make_node, pack, same_metadata
 from dragonscope.topology.rules import (
     INDEXES,
     PLACING,
@@ -111,6 +104,9 @@ class Topology:
     given in batches, ``begin_load``, ``load_batch``..., ``end_load``, so that it is
     never held whole; until ``end_load`` a reference to an object not seen yet is not
     drawn as missing.
+
+    A ``packed`` topology (the default, for one that lives long) keeps its node metadata
+    and NB objects as compact JSON (see ``packed``); a one-off graph skips the packing.
     """
 
     def __init__(
@@ -118,10 +114,12 @@ class Topology:
         extensions: list[Extension] | None = None,
         chassis: str | None = None,
         compact: bool = False,
+        packed: bool = True,
     ) -> None:
         self.chassis = chassis
         self._extensions = ExtensionRunner(extensions)
-        self._store_ = ObjectStore(compact and chassis is not None)
+        self._store_ = ObjectStore(compact and chassis is not None, packed)
+        self._pack = pack if packed else keep
         self._objects = self._store_.objects
         self._loading = False
         # Most values are held by one object (a floating IP's port): its ID alone, not a set.
@@ -307,7 +305,7 @@ class Topology:
             drawn = NOTHING_DRAWN
             self._drawn.pop(key, None)
         else:
-            drawn = self._drawn[key] = Drawn(new)
+            drawn = self._drawn[key] = Drawn(new, self._pack)
         self._extensions.track(key, old.extensions, new.extensions)
         old_nodes, new_nodes = old.nodes(), drawn.nodes()
         for nid in old_nodes.keys() - new_nodes.keys():
@@ -367,14 +365,14 @@ class Topology:
         if claims is not None:
             return self._drawn[multimap.lowest(claims)].node(nid)
         if nid in self._tenants:
-            return pack(tenant_metadata(self._tenant_topic[nid]))
+            return self._pack(tenant_metadata(self._tenant_topic[nid]))
         if nid in self._refs:
             table, object_id = self._ref_target[nid]
             if (table, object_id) in self._objects or self._loading:
                 # Exists but outside this slice (or may still come in the snapshot
                 # being loaded): the edge is simply not shown.
                 return None
-            return pack(missing_metadata(table, object_id))
+            return self._pack(missing_metadata(table, object_id))
         return None
 
     def _resolve_edge(self, eid: str) -> Edge | None:
@@ -507,12 +505,8 @@ def translate(
     chassis: str | None = None,
     extensions: list[Extension] | None = None,
 ) -> tuple[dict[str, Node], dict[str, Edge]]:
-    """The graph of a whole snapshot (or of one chassis' slice), in one call, its nodes
-    unpacked: a one-off graph is read (queried, compared, shown), not kept."""
-    topology = Topology(extensions=extensions, chassis=chassis)
+    """The graph of a whole snapshot (or of one chassis' slice), in one call: nothing
+    packed, a one-off graph is read (queried, compared, shown), not kept."""
+    topology = Topology(extensions=extensions, chassis=chassis, packed=False)
     topology.load(snapshot)
-    nodes = {
-        nid: Node(nid, node.metadata) if isinstance(node, PackedNode) else node
-        for nid, node in topology.nodes.items()
-    }
-    return nodes, dict(topology.edges)
+    return dict(topology.nodes), dict(topology.edges)

@@ -30,6 +30,11 @@ def pack(metadata: dict[str, Any]) -> Metadata:
         return metadata
 
 
+def keep(metadata: dict[str, Any]) -> Metadata:
+    """``pack``'s stand-in where nothing is kept for long."""
+    return metadata
+
+
 def unpack(metadata: Metadata) -> dict[str, Any]:
     if metadata.__class__ is str:
         return orjson.loads(metadata)  # type: ignore[no-any-return]

@@ -158,8 +158,9 @@ class _Objects(Mapping[Key, NbObject]):
 class ObjectStore:
     """NB state by key; in a compact store, whole objects only where needed."""
 
-    def __init__(self, compact: bool) -> None:
+    def __init__(self, compact: bool, packed: bool = True) -> None:
         self.compact = compact
+        self._packed = packed
         self._held = _Held()
         self._objects = _Objects(self._held)
         self.objects: Mapping[Key, NbObject] = self._objects
@@ -211,8 +212,9 @@ class ObjectStore:
             else:
                 self.wanted.discard(key)
         else:
-            self._held[key] = _pack(obj)
-            self._objects.remember(key, obj)
+            held = self._held[key] = _pack(obj) if self._packed else obj
+            if held is not obj:
+                self._objects.remember(key, obj)
             self.wanted.discard(key)
         if self.compact and key not in self._need and key[0] not in self._whole:
             self._candidates.add(key)

@@ -46,7 +46,7 @@ import orjson
 
 from dragonscope.graph import KIND_EDGE, KIND_NODE, Change, Edge, Node
 from dragonscope.history.store import Row
-from dragonscope.skydive import kept_json_bytes
+from dragonscope.skydive import compact_json_bytes, kept_json_bytes
 
 Elements = tuple[dict[str, Node], dict[str, Edge]]
 _NODE_HEAD = 6  # fields in a node's head; an edge's has Parent and Child too
@@ -205,18 +205,22 @@ def digest(kind: int, element: Node, deleted: bool) -> bytes:
     return hashlib.blake2b(text, digest_size=16).digest()
 
 
-def encode_parts(element: Node) -> Encoded:
-    """An element's head and metadata lines, as a recorder keeps its graph."""
+def _head(element: Node) -> list[Any]:
     head: list[Any] = [element.id, element.host, element.origin, element.created_at,
-                      element.updated_at, element.revision]  # fmt: skip
+                       element.updated_at, element.revision]  # fmt: skip
     if isinstance(element, Edge):
         head += [element.parent, element.child]
-    return kept_json_bytes(head), kept_json_bytes(element.metadata)
+    return head
+
+
+def encode_parts(element: Node) -> Encoded:
+    """An element's head and metadata lines, as a recorder keeps its graph."""
+    return kept_json_bytes(_head(element)), kept_json_bytes(element.metadata)
 
 
 def encode_element(element: Node) -> bytes:
     """An element as stored: a change's body (its head line, then its metadata line)."""
-    return b"\n".join(encode_parts(element))
+    return compact_json_bytes(_head(element)) + b"\n" + compact_json_bytes(element.metadata)
 
 
 def encode_change(change: Change) -> Row:

@@ -36,9 +36,9 @@ def keep(metadata: dict[str, Any]) -> Metadata:
 
 
 def unpack(metadata: Metadata) -> dict[str, Any]:
-    if metadata.__class__ is str:
+    if isinstance(metadata, str):
         return orjson.loads(metadata)  # type: ignore[no-any-return]
-    return metadata  # type: ignore[return-value]
+    return metadata
 
 
 class PackedNode(Node):
@@ -80,6 +80,6 @@ def held_form(node: Node) -> Metadata:
 def same_metadata(a: Metadata, b: Metadata) -> bool:
     if a is b:
         return True
-    if a.__class__ is str and b.__class__ is str:
+    if isinstance(a, str) and isinstance(b, str):
         return a == b
     return unpack(a) == unpack(b)

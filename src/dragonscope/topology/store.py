@@ -34,6 +34,7 @@ import orjson
 
 from dragonscope.nb import NbObject
 from dragonscope.topology.contribution import Key
+from dragonscope.topology.packed import pack
 from dragonscope.topology.rules import SKELETONS
 
 _NOTHING: dict[str, Any] = {}
@@ -94,12 +95,11 @@ class _Held:
 
 
 def _pack(obj: NbObject) -> Held:
+    """The object's text; the object itself when it has problems or orjson refuses it."""
     if obj.problems:
         return obj
-    try:
-        return orjson.dumps(obj.data).decode()
-    except (orjson.JSONEncodeError, TypeError):
-        return obj
+    text = pack(obj.data)
+    return text if isinstance(text, str) else obj
 
 
 class _Objects(Mapping[Key, NbObject]):
@@ -127,9 +127,8 @@ class _Objects(Mapping[Key, NbObject]):
             return held
         obj = self._decoded.get(key)
         if obj is None:
-            if len(self._decoded) >= _DECODED_MAX:
-                self._decoded.clear()
-            obj = self._decoded[key] = NbObject(key[0], key[1], orjson.loads(held))
+            obj = NbObject(key[0], key[1], orjson.loads(held))
+            self.remember(key, obj)
         return obj
 
     def forget(self, key: Key) -> None:
@@ -140,7 +139,7 @@ class _Objects(Mapping[Key, NbObject]):
         self._decoded.clear()
 
     def remember(self, key: Key, obj: NbObject) -> None:
-        """``obj`` was just packed: its render, in the same batch, needs no decoding."""
+        """``obj`` is decoded (or was just packed): reads in the same batch reuse it."""
         if len(self._decoded) >= _DECODED_MAX:
             self._decoded.clear()
         self._decoded[key] = obj
@@ -253,7 +252,6 @@ class ObjectStore:
             if key not in self._need and held is not None and held.__class__ is not dict:
                 obj = self._objects.get(key)
                 assert obj is not None
-                self._objects.forget(key)
                 self._held[key] = self._skeleton_data(key[0], obj.data)
         self._candidates.clear()
         self._objects.forget_all()

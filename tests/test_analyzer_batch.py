@@ -111,3 +111,44 @@ async def test_the_publisher_batches_for_dragonscope_and_not_for_skydive(analyze
         await publisher.disconnect()
         await http.close()
         await runner.cleanup()
+
+
+async def test_integral_floats_in_metadata_are_stored_as_integers(analyzer):
+    """As Skydive stores them, at any depth; other floats, and strings that look like
+    numbers, are kept as they are. Only the elements holding a float are normalized."""
+    floaty = node("f")
+    floaty["Metadata"] = {
+        "Name": "f",
+        "Type": "device",
+        "MTU": 1500.0,
+        "Ratio": 0.5,
+        "Nested": {"Values": [2.0, 3, {"Deep": -4e0}], "Text": "7.0"},
+    }
+    plain = node("p")
+    plain["Metadata"] = {"Name": "p", "Type": "device", "MTU": 1500, "Address": "10.0.0.1"}
+    wide = edge("w", "f", "p")
+    wide["Metadata"] = {"RelationType": "layer2", "Weight": 1e3}
+    async with aiohttp.ClientSession() as http:
+        ws = await http.ws_connect(
+            analyzer.url + "/ws/publisher", headers=publisher_headers("floats")
+        )
+        await ws.send_str(
+            _batch(
+                "b",
+                ("NodeAdded", floaty, "u1"),
+                ("NodeAdded", plain, "u2"),
+                ("EdgeAdded", wide, "u3"),
+            )
+        )
+        await eventually(lambda: analyzer.graph.edge("w") is not None, 10.0)
+        stored = analyzer.graph.node("f").metadata
+        assert stored["MTU"] == 1500 and type(stored["MTU"]) is int
+        assert stored["Ratio"] == 0.5
+        values = stored["Nested"]["Values"]
+        assert values[:2] == [2, 3] and type(values[0]) is int
+        assert values[2]["Deep"] == -4 and type(values[2]["Deep"]) is int
+        assert stored["Nested"]["Text"] == "7.0"
+        assert analyzer.graph.node("p").metadata == plain["Metadata"]
+        weight = analyzer.graph.edge("w").metadata["Weight"]
+        assert weight == 1000 and type(weight) is int
+        await ws.close()

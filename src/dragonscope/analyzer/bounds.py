@@ -120,21 +120,34 @@ def size_over(value: Any, limit: int) -> bool:
     return json_size(value, limit) > limit
 
 
-def check_metadata(metadata: Any, max_key: int, max_depth: int) -> None:
-    """Refuse metadata keys longer than ``max_key`` or nesting deeper than ``max_depth``."""
+def check_metadata(metadata: Any, max_key: int, max_depth: int) -> bool:
+    """Refuse metadata keys longer than ``max_key`` or nesting deeper than ``max_depth``.
+
+    Returns whether the metadata hold a float: Skydive stores integral ones as integers,
+    and metadata without any (nearly all) need no normalizing pass. Told here, by the walk
+    the bounds take anyway, rather than by a second scan of the whole frame."""
+    if not isinstance(metadata, (dict, list)):
+        return isinstance(metadata, float)
+    floats = False
     stack: list[tuple[Any, int]] = [(metadata, 1)]
     while stack:
         item, depth = stack.pop()
+        if depth > max_depth:
+            raise InputRefused(METADATA_DEPTH, f"metadata nested deeper than {max_depth}")
         if isinstance(item, dict):
-            if depth > max_depth:
-                raise InputRefused(METADATA_DEPTH, f"metadata nested deeper than {max_depth}")
             for key, child in item.items():
                 if isinstance(key, str) and len(key) > max_key:
                     raise InputRefused(
                         KEY, f"metadata key {key[:40]!r}... longer than {max_key} characters"
                     )
-                stack.append((child, depth + 1))
-        elif isinstance(item, list):
-            if depth > max_depth:
-                raise InputRefused(METADATA_DEPTH, f"metadata nested deeper than {max_depth}")
-            stack.extend((child, depth + 1) for child in item)
+                if isinstance(child, (dict, list)):
+                    stack.append((child, depth + 1))
+                elif isinstance(child, float):
+                    floats = True
+        else:
+            for child in item:
+                if isinstance(child, (dict, list)):
+                    stack.append((child, depth + 1))
+                elif isinstance(child, float):
+                    floats = True
+    return floats

@@ -32,8 +32,10 @@ from dragonscope.topology import GraphOp, Topology
 
 log = logging.getLogger("dragonscope.collector")
 
-# NB objects translated between two yields to the event loop during the initial load.
-_SLICE = 500
+# NB objects translated between two yields to the event loop during the initial load:
+# about 15 ms, so that the flush publishing them takes its turns often enough to keep
+# the analyzer busy while the NB is still being read.
+_SLICE = 100
 
 
 @contextlib.asynccontextmanager

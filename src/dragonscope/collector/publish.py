@@ -37,8 +37,10 @@ from dragonscope.skydive import (
 
 log = logging.getLogger("dragonscope.collector")
 
-# Elements planned (and sent) between two yields to the event loop.
+# Elements planned (and sent) at a time.
 _CHUNK = 500
+# A flush holds the loop this long at most between two turns of the other tasks.
+_TURN = 0.01
 # An initial sync this big reports its progress.
 _PROGRESS_FROM = 5000
 
@@ -298,17 +300,25 @@ class AnalyzerLink:
         plan: Callable[[list[str]], list[Message]],
         progress: Progress | None = None,
     ) -> None:
-        """One phase of a flush, ``_CHUNK`` elements at a time."""
+        """One phase of a flush, ``_CHUNK`` elements at a time, giving the loop a turn every
+        ``_TURN`` seconds. Not after every chunk: while the initial load translates, the
+        feed takes a turn as long as it likes between two of ours, and a phase with nothing
+        to send (no edge to remove at a first sync) would walk its 400k IDs at one chunk
+        per turn of the feed's, with the analyzer left idle for seconds."""
         messages = self._stats.messages
+        turn_from = time.monotonic()
         for start in range(0, len(ids), _CHUNK):
             chunk = ids[start : start + _CHUNK]
             planned = plan(chunk)
-            await self.publisher.send_many(planned)
+            if planned:
+                await self.publisher.send_many(planned)
             for message in planned:
                 messages[message.type] += 1
             if progress is not None:
                 progress.advance(len(chunk))
-            await asyncio.sleep(0)
+            if time.monotonic() - turn_from >= _TURN:
+                await asyncio.sleep(0)
+                turn_from = time.monotonic()
 
 
 def _elements(result: object) -> list[dict[str, Any]]:

@@ -13,6 +13,7 @@ It imports nothing of dragonscope but ``config``: named sample stores such as
 """
 
 from dragonscope.nb import tables
+from dragonscope.nb.checkers import is_canonical_ipv4
 from dragonscope.nb.dump import (
     COUNTER_VALUE,
     Dump,
@@ -67,6 +68,7 @@ __all__ = [
     "dump_json",
     "encode",
     "field_value",
+    "is_canonical_ipv4",
     "keystone_project_names",
     "object_count",
     "open_reader",

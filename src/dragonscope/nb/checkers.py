@@ -30,6 +30,13 @@ _OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
 _IPV4 = re.compile(rf"{_OCTET}(?:\.{_OCTET}){{3}}")
 _IPV4_NET = re.compile(rf"{_OCTET}(?:\.{_OCTET}){{3}}/(?:3[0-2]|[12]?[0-9])")
 
+
+def is_canonical_ipv4(text: str) -> bool:
+    """Whether ``text`` is an IPv4 address as ``ipaddress`` would write it (no leading
+    zeros): then it needs no parsing to be shown or checked."""
+    return _IPV4.fullmatch(text) is not None
+
+
 Verdict = tuple[str, str] | None
 
 
@@ -125,7 +132,7 @@ def _canonical_address(text: str) -> str:
 def _check_ip(f: Spec, value: Any) -> Verdict:
     if not isinstance(value, str):
         return WRONG_TYPE, f"expected an IP address string, found {describe(value)}"
-    if _IPV4.fullmatch(value):
+    if is_canonical_ipv4(value):
         return None
     try:
         canonical = _canonical_address(value)

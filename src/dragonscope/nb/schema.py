@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -570,7 +569,6 @@ def _load(raw: Any) -> tuple[dict[str, Any] | None, tuple[str, str] | None]:
         except orjson.JSONDecodeError:
             value = None
         if isinstance(value, dict):
-            _share_strings(value)
             return value, None
     if isinstance(raw, bytes | bytearray | memoryview):
         try:
@@ -604,30 +602,6 @@ def _load(raw: Any) -> tuple[dict[str, Any] | None, tuple[str, str] | None]:
     if not isinstance(value, dict):
         return None, (NOT_AN_OBJECT, f"expected a JSON object, found {describe(value)}")
     return value, None
-
-
-def _share_strings(data: dict[str, Any], depth: int = 8) -> None:
-    """Make every string value of a freshly decoded object the one shared copy of its text.
-
-    An NB repeats a few texts across its objects: the network, project and chassis ids
-    every port names, ``compute:nova``, ``normal``, ``IPv4``. Decoded, each occurrence is a
-    string of its own: 84 MiB of strings for a 100k-object NB, 30 MiB of distinct text.
-    Shared, a collector that keeps every object saves the difference for about 0.4 s of
-    CPU per 100k objects. Dragonflow's objects nest two levels deep; deeper ones (an
-    odd row, JSON nested to the decoder's limit) keep their own strings below ``depth``."""
-    intern = sys.intern
-    for key, value in data.items():
-        kind = value.__class__
-        if kind is str:
-            data[key] = intern(value)
-        elif kind is dict and depth:
-            _share_strings(value, depth - 1)
-        elif kind is list:
-            for index, item in enumerate(value):
-                if item.__class__ is str:
-                    value[index] = intern(item)
-                elif item.__class__ is dict and depth:
-                    _share_strings(item, depth - 1)
 
 
 def stored_object(raw: bytes | str) -> dict[str, Any] | None:

@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import re
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
@@ -67,10 +66,6 @@ CLOSE_TIMEOUT_S = 2.0  # how long a closing handshake may take
 # Frames applied at most before subscribers' writers get a turn (their queues are
 # bounded in frames); with many publishers, their time share is the tighter bound.
 YIELD_EVERY = 32
-# A JSON number with a fraction or exponent: it follows ':', '[' or ',' (a false
-# positive inside a string only costs a normalization pass).
-FLOAT_TOKEN = re.compile(r"[:\[,]\s*-?\d+(?:\.\d|[eE][-+]?\d)")
-FLOAT_TOKEN_BYTES = re.compile(FLOAT_TOKEN.pattern.encode())
 # bounds.size_over counts 8 for a number, which takes 2 characters of text at least ("0,").
 SIZE_PER_CHAR = 5
 
@@ -98,7 +93,6 @@ class PublisherSession:
         self._small_frame = False
         # dragonscope's own messages (not Graph): a chassis collector's (analyzer.chassis_calls).
         self.side: Callable[[m.Message], None] | None = None
-        self._floats = True
         self._handlers: dict[str, Callable[[m.Message], str | None]] = {
             m.NODE_ADDED: lambda msg: self._node(msg, self.store.add_node),
             m.NODE_UPDATED: lambda msg: self._node(msg, self.store.update_node),
@@ -119,12 +113,6 @@ class PublisherSession:
         # What ``size_over`` counts is at most SIZE_PER_CHAR times the text it was decoded
         # from: in a frame that short, no element can be over the bound (most frames).
         self._small_frame = SIZE_PER_CHAR * len(frame) + 64 <= self.settings.max_element_bytes
-        # Integral floats in metadata become integers (Skydive does); most frames
-        # carry no float token at all, and then there is nothing to walk.
-        if isinstance(frame, str):
-            self._floats = FLOAT_TOKEN.search(frame) is not None
-        else:
-            self._floats = FLOAT_TOKEN_BYTES.search(frame) is not None
         try:
             msg = m.from_json(bounds.loads(frame, self.settings.max_json_depth))
         except InputRefused as exc:
@@ -174,13 +162,14 @@ class PublisherSession:
         return [reply] if reply is not None else []
 
     # -- bounds --------------------------------------------------------------------
-    def _bounded(self, obj: Any, before: Any = None) -> None:
+    def _bounded(self, obj: Any, before: Any = None) -> bool:
         """Refuse an element (or partial update, with the element it applies to)
-        past the metadata or size bounds."""
+        past the metadata or size bounds; returns whether its metadata hold a float."""
         s = self.settings
+        floats = False
         try:
             if isinstance(obj, dict):
-                bounds.check_metadata(
+                floats = bounds.check_metadata(
                     obj.get("Metadata"), s.max_metadata_key_length, s.max_metadata_depth
                 )
                 ops = obj.get("Ops")
@@ -200,15 +189,16 @@ class PublisherSession:
             raise Rejected(
                 exc.bound, exc.detail, element_id if isinstance(element_id, str) else None
             ) from None
+        return floats
 
     # -- handlers ----------------------------------------------------------------
     def _node(self, msg: m.Message, apply: Callable[..., bool]) -> None:
-        self._bounded(msg.obj)
-        apply(decode_node(msg.obj, floats=self._floats), self.origin)
+        floats = self._bounded(msg.obj)
+        apply(decode_node(msg.obj, floats=floats), self.origin)
 
     def _edge(self, msg: m.Message, apply: Callable[..., bool]) -> None:
-        self._bounded(msg.obj)
-        apply(decode_edge(msg.obj, floats=self._floats), self.origin)
+        floats = self._bounded(msg.obj)
+        apply(decode_edge(msg.obj, floats=floats), self.origin)
 
     def _node_deleted(self, msg: m.Message) -> None:
         node = decode_node(msg.obj)

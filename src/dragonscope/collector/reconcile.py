@@ -17,8 +17,9 @@ from dragonscope.collector.sync import SyncState
 
 log = logging.getLogger("dragonscope.collector")
 
-# Elements compared between two yields during a scan.
-_SCAN_SLICE = 10000
+# Elements compared between two yields during a scan: about a millisecond, since an NB
+# change waits for a slice at each of its hops through the loop (watch, apply, flush).
+_SCAN_SLICE = 1000
 
 
 class Reconciler:

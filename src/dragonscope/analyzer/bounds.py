@@ -134,20 +134,17 @@ def check_metadata(metadata: Any, max_key: int, max_depth: int) -> bool:
         item, depth = stack.pop()
         if depth > max_depth:
             raise InputRefused(METADATA_DEPTH, f"metadata nested deeper than {max_depth}")
+        children = item
         if isinstance(item, dict):
-            for key, child in item.items():
+            for key in item:
                 if isinstance(key, str) and len(key) > max_key:
                     raise InputRefused(
                         KEY, f"metadata key {key[:40]!r}... longer than {max_key} characters"
                     )
-                if isinstance(child, (dict, list)):
-                    stack.append((child, depth + 1))
-                elif isinstance(child, float):
-                    floats = True
-        else:
-            for child in item:
-                if isinstance(child, (dict, list)):
-                    stack.append((child, depth + 1))
-                elif isinstance(child, float):
-                    floats = True
+            children = item.values()
+        for child in children:
+            if isinstance(child, (dict, list)):
+                stack.append((child, depth + 1))
+            elif isinstance(child, float):
+                floats = True
     return floats

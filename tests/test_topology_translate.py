@@ -4,12 +4,22 @@ from __future__ import annotations
 
 import json
 
+import orjson
 import pytest
 
 from dragonscope.graph.model import Edge, Graph, Node
 from dragonscope.nb.model import Change
-from dragonscope.topology import Action, Topology, node_id, snapshot_from_graph, translate
+from dragonscope.topology import (
+    Action,
+    Topology,
+    held_form,
+    node_id,
+    packed_text,
+    snapshot_from_graph,
+    translate,
+)
 from dragonscope.topology.ids import router_port_id, tenant_id
+from dragonscope.topology.packed import Split
 from topology_cloud import (
     ACME,
     APP_1,
@@ -277,6 +287,39 @@ def test_snapshot_round_trips_through_the_graph_except_secrets() -> None:
     assert snapshot.keys() - without_edges.keys() == {
         key for key in snapshot if key[0] == "child_port_segmentation"
     }
+
+
+def test_a_kept_node_shares_the_text_of_its_objects_fields() -> None:
+    """A long-lived topology keeps each node's ``Dragonflow`` fields once: the node's text
+    reuses the NB object's own compact text, and reads as the one-off translation does,
+    before and after a change. A node whose fields lost a secret keeps a text of its own."""
+    snapshot = cloud()
+    topology = Topology(extensions=[])
+    topology.load(snapshot)
+
+    def check(expected: dict[str, Node]) -> int:
+        shared = 0
+        for key, obj in topology.snapshot.items():
+            node = topology.nodes.get(node_id(*key))
+            if node is None:
+                continue
+            assert node.metadata == expected[node.id].metadata, key
+            kept = held_form(node)
+            assert orjson.loads(packed_text(kept)) == node.metadata
+            if isinstance(kept, Split):
+                shared += 1
+                assert kept.fields == orjson.dumps(obj.data).decode()
+        return shared
+
+    assert check(translate(snapshot)[0]) >= len(snapshot) // 2
+    peer = held_form(topology.nodes[node_id("bgp_peer", BGP_PEER)])
+    assert not isinstance(peer, Split) and PEER_PASSWORD not in packed_text(peer)
+    port = snapshot[("lport", WEB_1)]
+    changed = type(port)("lport", WEB_1, {**port.data, "name": "web-1-renamed"})
+    topology.apply(Change("lport", WEB_1, changed, 1))
+    kept = held_form(topology.nodes[lport(WEB_1)])
+    assert isinstance(kept, Split) and '"web-1-renamed"' in kept.fields
+    check(translate({**snapshot, changed.key: changed})[0])
 
 
 def test_chassis_slice_contents() -> None:

@@ -39,7 +39,7 @@ from dragonscope.skydive import (
     NODE_UPDATED,
     Message,
 )
-from dragonscope.topology import Metadata, held_form, same_metadata, unpack
+from dragonscope.topology import Metadata, held_form, packed_text, same_metadata, unpack
 
 # Message UUIDs only correlate an analyzer's error reply with what we sent: a
 # per-process prefix and a counter are unique enough and far cheaper than uuid4
@@ -140,7 +140,7 @@ def adopt(held: Held, element: Node) -> None:
 
 def _wire_metadata(metadata: Metadata) -> object:
     """Packed metadata go into the message as they are."""
-    return orjson.Fragment(metadata) if isinstance(metadata, str) else metadata
+    return metadata if isinstance(metadata, dict) else orjson.Fragment(packed_text(metadata))
 
 
 class Planner:

@@ -20,7 +20,14 @@ from dragonscope.topology.extensions import (
     discover,
 )
 from dragonscope.topology.ids import chassis_node_id, edge_id, node_id, router_port_id
-from dragonscope.topology.packed import Metadata, PackedNode, held_form, same_metadata, unpack
+from dragonscope.topology.packed import (
+    Metadata,
+    PackedNode,
+    held_form,
+    same_metadata,
+    unpack,
+)
+from dragonscope.topology.packed import text as packed_text
 from dragonscope.topology.snapshot import snapshot_from_graph
 
 __all__ = [
@@ -38,6 +45,7 @@ __all__ = [
     "edge_id",
     "held_form",
     "node_id",
+    "packed_text",
     "router_port_id",
     "same_metadata",
     "snapshot_from_graph",

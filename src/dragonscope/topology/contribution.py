@@ -19,7 +19,7 @@ from typing import Any
 from dragonscope.graph import Edge
 from dragonscope.nb import NbObject
 from dragonscope.topology import ids
-from dragonscope.topology.packed import Metadata, pack
+from dragonscope.topology.packed import Metadata, pack, pack_sharing
 
 Key = tuple[str, str]
 """(table, id) of an NB object."""
@@ -61,10 +61,18 @@ class Drawn:
                  "tenants")  # fmt: skip
 
     def __init__(
-        self, contribution: Contribution, pack: Callable[[dict[str, Any]], Metadata] = pack
+        self,
+        contribution: Contribution,
+        pack: Callable[[dict[str, Any]], Metadata] = pack,
+        own: tuple[str, str] | None = None,
     ) -> None:
+        """``own``: the object's own node ID and its stored fields' text, shared with that
+        node's text when it shows them (``packed.Split``)."""
         self.node_ids: tuple[str, ...] = tuple(contribution.nodes)
-        self.metadata: tuple[Metadata, ...] = tuple(map(pack, contribution.nodes.values()))
+        self.metadata: tuple[Metadata, ...] = tuple(
+            pack(metadata) if own is None or node_id != own[0] else pack_sharing(metadata, own[1])
+            for node_id, metadata in contribution.nodes.items()
+        )
         self.edges: tuple[Edge, ...] = tuple(contribution.edges.values())
         self._edge_index = contribution.edges if len(self.edges) > _SCANNED else None
         self.refs: tuple[str, ...] = tuple(contribution.refs)

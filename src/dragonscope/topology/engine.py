@@ -21,8 +21,8 @@ from typing import Any, TypeVar
 
 from dragonscope.graph import Edge, Node
 from dragonscope.nb import Change, NbObject, Snapshot
+from dragonscope.topology import ids, multimap
 from dragonscope.topology import metadata as md
-from dragonscope.topology import multimap
 from dragonscope.topology.contribution import (
     EMPTY,
     NOTHING_DRAWN,
@@ -305,7 +305,7 @@ class Topology:
             drawn = NOTHING_DRAWN
             self._drawn.pop(key, None)
         else:
-            drawn = self._drawn[key] = Drawn(new, self._pack)
+            drawn = self._drawn[key] = Drawn(new, self._pack, self._own_text(key))
         self._extensions.track(key, old.extensions, new.extensions)
         old_nodes, new_nodes = old.nodes(), drawn.nodes()
         for nid in old_nodes.keys() - new_nodes.keys():
@@ -335,6 +335,13 @@ class Topology:
             elif previous_edge.metadata != edge.metadata:
                 touched_edges[eid] = None
         return self._update_slice_claims(dict(old.claims), new.claims)
+
+    def _own_text(self, key: Key) -> tuple[str, str] | None:
+        """The object's node ID and the text the store keeps of it, for its node to share."""
+        if self._pack is keep:
+            return None
+        fields = self._store_.text(key)
+        return None if fields is None else (ids.node_id(*key), fields)
 
     def _unlink_edge(self, edge: Edge) -> None:
         multimap.discard(self._edges_at, edge.parent, edge.id)

@@ -32,8 +32,13 @@ def display_name(value: object, fallback: str) -> str:
 
 
 def stored_fields(obj: NbObject) -> dict[str, Any]:
-    """The object's fields as stored, secrets removed by schema, plus ``Table`` and ``ID``."""
-    return {**redact(obj), "Table": obj.table, "ID": obj.id}
+    """The object's fields as stored, secrets removed by schema, after ``Table`` and ``ID``
+    (first: the node's text can then share the fields' own, see ``packed.Split``)."""
+    shown = redact(obj)
+    fields = {"Table": obj.table, "ID": obj.id, **shown}
+    if "Table" in shown or "ID" in shown:  # the node's own say wins over a field so named
+        fields["Table"], fields["ID"] = obj.table, obj.id
+    return fields
 
 
 def base(obj: NbObject) -> dict[str, Any]:

@@ -8,19 +8,37 @@ JSON, a fifth of that. A packed node is compared by its text, and the publisher
 embeds it in its messages as it is; reading its ``metadata`` decodes it.
 
 The text is kept as ``str``: the bytes orjson returns each hold a 4 KiB buffer.
+
+A node shows its NB object's stored fields under ``Dragonflow``, and the topology
+keeps those fields' text already (see ``store``): kept twice, they were a third of
+a large graph's node text. A node that shows them unchanged (nothing redacted) is
+kept ``Split``: its own text without them, and the very text the store holds.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
 from dragonscope.graph import Node
 
-Metadata = str | dict[str, Any]
-"""Node metadata as the topology keeps it: packed, or a dict when orjson cannot encode it
-(an integer past 64 bits in an NB field)."""
+DRAGONFLOW = "Dragonflow"
+"""The metadata key of an NB object's stored fields."""
+
+
+class Split(NamedTuple):
+    """Packed metadata whose ``Dragonflow`` fields are shared with the NB object's own text
+    (``fields``, a non-empty JSON object): the whole text is ``head + fields[1:] + "}"``,
+    ``head`` ending with the opening of ``Dragonflow`` and its ``Table`` and ``ID``."""
+
+    head: str
+    fields: str
+
+
+Metadata = str | Split | dict[str, Any]
+"""Node metadata as the topology keeps it: packed (whole or split), or a dict when orjson
+cannot encode it (an integer past 64 bits in an NB field)."""
 
 
 def pack(metadata: dict[str, Any]) -> Metadata:
@@ -30,24 +48,53 @@ def pack(metadata: dict[str, Any]) -> Metadata:
         return metadata
 
 
+def pack_sharing(metadata: dict[str, Any], fields: str) -> Metadata:
+    """``pack``, sharing ``fields`` (the compact text of the drawn object's stored fields)
+    when the metadata show exactly those under ``Dragonflow``, ``Table`` and ``ID`` first
+    (``metadata.stored_fields``). Told by the text itself, so that a rule or an extension
+    that changed the fields only costs the sharing."""
+    shown = metadata.get(DRAGONFLOW)
+    if shown.__class__ is not dict or len(fields) < 3 or fields[0] != "{":
+        return pack(metadata)
+    try:
+        shown_text = orjson.dumps(shown).decode()
+        opening = orjson.dumps({"Table": shown["Table"], "ID": shown["ID"]}).decode()[:-1] + ","
+    except (orjson.JSONEncodeError, TypeError, KeyError):
+        return pack(metadata)
+    if not (shown_text.startswith(opening) and shown_text.endswith(fields[1:])):
+        return pack(metadata)
+    if len(shown_text) != len(opening) + len(fields) - 1:
+        return pack(metadata)
+    rest = orjson.dumps({k: v for k, v in metadata.items() if k != DRAGONFLOW}).decode()
+    return Split(f'{rest[:-1]}{"," if len(rest) > 2 else ""}"{DRAGONFLOW}":{opening}', fields)
+
+
+def text(metadata: str | Split) -> str:
+    """The compact JSON text of packed metadata."""
+    if metadata.__class__ is Split:
+        head, fields = metadata
+        return f"{head}{fields[1:]}}}"
+    return metadata  # type: ignore[return-value]
+
+
 def keep(metadata: dict[str, Any]) -> Metadata:
     """``pack``'s stand-in where nothing is kept for long."""
     return metadata
 
 
 def unpack(metadata: Metadata) -> dict[str, Any]:
-    if isinstance(metadata, str):
-        return orjson.loads(metadata)  # type: ignore[no-any-return]
-    return metadata
+    if isinstance(metadata, dict):
+        return metadata
+    return orjson.loads(text(metadata))  # type: ignore[no-any-return]
 
 
 class PackedNode(Node):
     """A node whose metadata is held packed: ``metadata`` decodes it at each read (a fresh
-    dict each time: read it once), ``packed`` is the compact JSON itself."""
+    dict each time: read it once), ``packed`` is the compact JSON itself, maybe split."""
 
     __slots__ = ("packed",)
 
-    def __init__(self, id: str, packed: str) -> None:
+    def __init__(self, id: str, packed: str | Split) -> None:
         self.id = id
         self.packed = packed
         self.host = ""
@@ -59,7 +106,7 @@ class PackedNode(Node):
 
     @property
     def metadata(self) -> dict[str, Any]:
-        return orjson.loads(self.packed)  # type: ignore[no-any-return]
+        return orjson.loads(text(self.packed))  # type: ignore[no-any-return]
 
     @metadata.setter
     def metadata(self, value: dict[str, Any]) -> None:
@@ -67,9 +114,9 @@ class PackedNode(Node):
 
 
 def make_node(node_id: str, metadata: Metadata) -> Node:
-    if isinstance(metadata, str):
-        return PackedNode(node_id, metadata)
-    return Node(node_id, metadata)
+    if isinstance(metadata, dict):
+        return Node(node_id, metadata)
+    return PackedNode(node_id, metadata)
 
 
 def held_form(node: Node) -> Metadata:
@@ -80,6 +127,8 @@ def held_form(node: Node) -> Metadata:
 def same_metadata(a: Metadata, b: Metadata) -> bool:
     if a is b:
         return True
-    if isinstance(a, str) and isinstance(b, str):
-        return a == b
-    return unpack(a) == unpack(b)
+    if a.__class__ is b.__class__ and not isinstance(a, dict):
+        return a == b  # texts, or split texts part by part (fields shared: by identity)
+    if isinstance(a, dict) or isinstance(b, dict):
+        return unpack(a) == unpack(b)
+    return text(a) == text(b)

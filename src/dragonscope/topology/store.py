@@ -184,6 +184,11 @@ class ObjectStore:
     def get(self, key: Key) -> NbObject | None:
         return self.objects.get(key)
 
+    def text(self, key: Key) -> str | None:
+        """The compact JSON text of a whole object's fields, if it is held packed."""
+        held = self._held.get(key)
+        return held if held.__class__ is str else None
+
     def unchanged(self, key: Key, obj: NbObject | None) -> bool:
         """Whether storing ``obj`` would change nothing anyone reads."""
         current = self._held.get(key)

@@ -292,7 +292,8 @@ def test_snapshot_round_trips_through_the_graph_except_secrets() -> None:
 def test_a_kept_node_shares_the_text_of_its_objects_fields() -> None:
     """A long-lived topology keeps each node's ``Dragonflow`` fields once: the node's text
     reuses the NB object's own compact text, and reads as the one-off translation does,
-    before and after a change. A node whose fields lost a secret keeps a text of its own."""
+    before and after a change. A node whose fields lost a secret keeps a text of its own.
+    An edge with metadata of its own keeps them packed."""
     snapshot = cloud()
     topology = Topology(extensions=[])
     topology.load(snapshot)
@@ -311,7 +312,13 @@ def test_a_kept_node_shares_the_text_of_its_objects_fields() -> None:
                 assert kept.fields == orjson.dumps(obj.data).decode()
         return shared
 
-    assert check(translate(snapshot)[0]) >= len(snapshot) // 2
+    expected_nodes, expected_edges = translate(snapshot)
+    assert check(expected_nodes) >= len(snapshot) // 2
+    # Edges with metadata of their own are kept packed too; the others share one dict.
+    own = [edge for edge in topology.edges.values() if isinstance(held_form(edge), str)]
+    assert any("IPs" in edge.metadata for edge in own)
+    for edge in topology.edges.values():
+        assert edge.metadata == expected_edges[edge.id].metadata
     peer = held_form(topology.nodes[node_id("bgp_peer", BGP_PEER)])
     assert not isinstance(peer, Split) and PEER_PASSWORD not in packed_text(peer)
     port = snapshot[("lport", WEB_1)]

@@ -19,7 +19,7 @@ from typing import Any
 from dragonscope.graph import Edge
 from dragonscope.nb import NbObject
 from dragonscope.topology import ids
-from dragonscope.topology.packed import Metadata, pack, pack_sharing
+from dragonscope.topology.packed import Metadata, pack, pack_edge, pack_sharing
 
 Key = tuple[str, str]
 """(table, id) of an NB object."""
@@ -73,8 +73,13 @@ class Drawn:
             pack(metadata) if own is None or node_id != own[0] else pack_sharing(metadata, own[1])
             for node_id, metadata in contribution.nodes.items()
         )
-        self.edges: tuple[Edge, ...] = tuple(contribution.edges.values())
-        self._edge_index = contribution.edges if len(self.edges) > _SCANNED else None
+        self.edges: tuple[Edge, ...] = tuple(
+            edge if _is_plain(edge.metadata) else pack_edge(edge, pack)
+            for edge in contribution.edges.values()
+        )
+        self._edge_index = (
+            {edge.id: edge for edge in self.edges} if len(self.edges) > _SCANNED else None
+        )
         self.refs: tuple[str, ...] = tuple(contribution.refs)
         self.tenants: tuple[str, ...] = tuple(contribution.tenants)
         self.claims: tuple[tuple[Key, str], ...] = tuple(contribution.claims.items())
@@ -128,6 +133,12 @@ def _plain_metadata(relation: str, role: str | None) -> dict[str, Any]:
     if len(_PLAIN) < _PLAIN_MAX:
         _PLAIN[(relation, role)] = metadata
     return metadata
+
+
+def _is_plain(metadata: dict[str, Any]) -> bool:
+    """Whether edge metadata are the shared dict of their relation and role."""
+    relation, role = metadata.get("RelationType"), metadata.get("Role")
+    return isinstance(relation, str) and _PLAIN.get((relation, role)) is metadata
 
 
 class RenderContext:

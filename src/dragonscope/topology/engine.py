@@ -332,7 +332,7 @@ class Topology:
                     multimap.add(self._edges_at, edge.parent, eid)
                     multimap.add(self._edges_at, edge.child, eid)
                 touched_edges[eid] = None
-            elif previous_edge.metadata != edge.metadata:
+            elif not same_metadata(held_form(previous_edge), held_form(edge)):
                 touched_edges[eid] = None
         return self._update_slice_claims(dict(old.claims), new.claims)
 
@@ -466,7 +466,7 @@ class Topology:
             elif current is None:
                 edge_added.append(edge)
                 self._edges[eid] = edge
-            elif current.metadata != edge.metadata:
+            elif not same_metadata(held_form(current), held_form(edge)):
                 edge_updated.append(edge)
                 self._edges[eid] = edge
             # Otherwise drawn again alike: the element already published stays, so that

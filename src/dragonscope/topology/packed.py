@@ -17,11 +17,12 @@ kept ``Split``: its own text without them, and the very text the store holds.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import orjson
 
-from dragonscope.graph import Node
+from dragonscope.graph import Edge, Node
 
 DRAGONFLOW = "Dragonflow"
 """The metadata key of an NB object's stored fields."""
@@ -113,6 +114,42 @@ class PackedNode(Node):
         self.packed = orjson.dumps(value).decode()
 
 
+class PackedEdge(Edge):
+    """An edge whose metadata is held packed, as ``PackedNode``'s: only edges with metadata
+    of their own (a port's subnet edge names its addresses); most share one dict per
+    relation and are kept as they are."""
+
+    __slots__ = ("packed",)
+
+    def __init__(self, id: str, packed: str, parent: str, child: str) -> None:
+        self.id = id
+        self.packed = packed
+        self.parent = parent
+        self.child = child
+        self.host = ""
+        self.origin = ""
+        self.created_at = None
+        self.updated_at = None
+        self.deleted_at = None
+        self.revision = 0
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        return orjson.loads(self.packed)  # type: ignore[no-any-return]
+
+    @metadata.setter
+    def metadata(self, value: dict[str, Any]) -> None:
+        self.packed = orjson.dumps(value).decode()
+
+
+def pack_edge(edge: Edge, pack: Callable[[dict[str, Any]], Metadata]) -> Edge:
+    """``edge`` with its own metadata packed by ``pack`` (it may keep them as they are)."""
+    packed = pack(edge.metadata)
+    if isinstance(packed, str):
+        return PackedEdge(edge.id, packed, edge.parent, edge.child)
+    return edge
+
+
 def make_node(node_id: str, metadata: Metadata) -> Node:
     if isinstance(metadata, dict):
         return Node(node_id, metadata)
@@ -120,8 +157,10 @@ def make_node(node_id: str, metadata: Metadata) -> Node:
 
 
 def held_form(node: Node) -> Metadata:
-    """What the topology keeps of ``node``'s metadata: its text when it is packed."""
-    return node.packed if isinstance(node, PackedNode) else node.metadata
+    """What the topology keeps of an element's metadata: its text when it is packed."""
+    if isinstance(node, PackedNode | PackedEdge):
+        return node.packed
+    return node.metadata
 
 
 def same_metadata(a: Metadata, b: Metadata) -> bool:

@@ -18,6 +18,7 @@ from dragonscope.analyzer.app import Analyzer
 from dragonscope.analyzer.settings import AnalyzerSettings
 from dragonscope.collector import STATUS_NODE_TYPE, Collector, CollectorSettings
 from dragonscope.collector.progress import Progress
+from dragonscope.collector.state import Learned
 from dragonscope.demo import sample_backend
 from dragonscope.nb import parse
 from dragonscope.skydive.messages import NODE_ADDED, new_message
@@ -228,8 +229,8 @@ async def test_reconciliation_repairs_a_drift(analyzer: Analyzer, running) -> No
     node_id = next(iter(collector.topology.nodes))
     held = collector.held
     assert held is not None
-    held.nodes[node_id].metadata = {"Name": "drifted", "Type": "lport"}
-    held.nodes[node_id].source = None
+    have = held.nodes[node_id]
+    held.nodes[node_id] = Learned({"Name": "drifted", "Type": "lport"}, have.revision, have.host)
     before = collector.stats["messages_out_total"]
     assert await collector.reconcile() == 1
     await until(lambda: collector.stats["messages_out_total"] == before + 1)

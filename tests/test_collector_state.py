@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dragonscope.collector.revisions import RevisionClock
-from dragonscope.collector.state import Dirty, Held, HeldState, Planner, same
+from dragonscope.collector.state import Dirty, Held, HeldState, Learned, Planner, same
 from dragonscope.graph.model import Edge, Node
 from dragonscope.skydive.publisher import Backoff
 
@@ -171,7 +171,7 @@ def test_wire_carries_skydive_times_and_partial_updates() -> None:
 
 
 def test_host_change_is_an_update() -> None:
-    held = HeldState({"a": Held({"Name": "a", "Type": "lport"}, 1, "other")})
+    held = HeldState({"a": Learned({"Name": "a", "Type": "lport"}, 1, "other")})
     assert list(diff_ids({"a": node("a")}, held.nodes, "dragonflow")) == ["a"]
 
 

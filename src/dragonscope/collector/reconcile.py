@@ -86,7 +86,8 @@ class Reconciler:
         self._scan_complete = True
         for desired, is_node in self._desired.parts():
             get_desired = desired.get
-            get_held = (held.nodes if is_node else held.edges).get
+            held_part = held.nodes if is_node else held.edges
+            get_held = held_part.get
             keys = list(desired)
             for start in range(0, len(keys), _SCAN_SLICE):
                 for element_id in keys[start : start + _SCAN_SLICE]:
@@ -95,7 +96,7 @@ class Reconciler:
                     if element is None or (have is not None and have.source is element):
                         continue
                     if have is not None and same(have, element, host):
-                        adopt(have, element)
+                        adopt(held_part, element_id, element)
                         continue
                     count += sync.mark_new(element_id, is_node)
                 await asyncio.sleep(0)

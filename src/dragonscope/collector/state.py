@@ -52,24 +52,59 @@ def _message(type_: str, obj: dict[str, Any]) -> Message:
     return Message(GRAPH, type_, obj, f"{_UUID_PREFIX}-{next(_uuid_counter)}")
 
 
-@dataclass(slots=True)
 class Held:
-    """What the analyzer holds for one element we publish. ``source`` is the
-    desired element it was sent from (None when learned from the analyzer), so
-    an unchanged element is recognised by identity, without comparing metadata.
-    ``metadata`` is the element's own, packed when the element's is."""
+    """What the analyzer holds of one element we sent: the desired element it was sent from
+    (``source``: an unchanged element is recognised by identity, without comparing metadata),
+    with the revision, host and creation time it went with. A large graph keeps one per
+    element, hence four slots; what it says of the element is read from ``source``."""
 
-    metadata: Metadata
-    revision: int
-    host: str
-    parent: str = ""
-    child: str = ""
-    source: Node | None = None
-    created_at: int | None = None
+    __slots__ = ("created_at", "host", "revision", "source")
+
+    def __init__(self, source: Node, revision: int, host: str, created_at: int | None) -> None:
+        self.source: Node | None = source
+        self.revision = revision
+        self.host = host
+        self.created_at = created_at
+
+    @property
+    def metadata(self) -> Metadata:
+        """The element's own, packed when the element's is."""
+        assert self.source is not None
+        return held_form(self.source)
+
+    @property
+    def parent(self) -> str:
+        return self.source.parent if isinstance(self.source, Edge) else ""
+
+    @property
+    def child(self) -> str:
+        return self.source.child if isinstance(self.source, Edge) else ""
+
+
+class Learned(Held):
+    """An element as the analyzer returned it (a node has no ends): no desired element yet."""
+
+    __slots__ = ("_child", "_metadata", "_parent")
+
+    def __init__(
+        self,
+        metadata: Metadata,
+        revision: int,
+        host: str,
+        parent: str = "",
+        child: str = "",
+        created_at: int | None = None,
+    ) -> None:
+        self.source = None
+        self.revision = revision
+        self.host = host
+        self.created_at = created_at
+        self._metadata = metadata
+        self._parent = parent
+        self._child = child
 
     @classmethod
-    def from_json(cls, obj: dict[str, Any]) -> Held:
-        """From an element as the analyzer returns it (a node has no ends)."""
+    def from_json(cls, obj: dict[str, Any]) -> Learned:
         created_at = obj.get("CreatedAt")
         return cls(
             obj.get("Metadata") or {},
@@ -77,8 +112,20 @@ class Held:
             obj.get("Host") or "",
             obj.get("Parent") or "",
             obj.get("Child") or "",
-            created_at=created_at if isinstance(created_at, int) else None,
+            created_at if isinstance(created_at, int) else None,
         )
+
+    @property
+    def metadata(self) -> Metadata:
+        return self._metadata
+
+    @property
+    def parent(self) -> str:
+        return self._parent
+
+    @property
+    def child(self) -> str:
+        return self._child
 
 
 @dataclass(slots=True)
@@ -110,8 +157,8 @@ class HeldState:
     ) -> HeldState:
         """Build from ``/api/topology`` JSON elements (already filtered to our origin)."""
         return cls(
-            {obj["ID"]: Held.from_json(obj) for obj in nodes},
-            {obj["ID"]: Held.from_json(obj) for obj in edges},
+            {obj["ID"]: Learned.from_json(obj) for obj in nodes},
+            {obj["ID"]: Learned.from_json(obj) for obj in edges},
         )
 
     def max_revision(self) -> int:
@@ -131,11 +178,15 @@ def same(held: Held, element: Node, host: str) -> bool:
     return same_metadata(held.metadata, held_form(element))
 
 
-def adopt(held: Held, element: Node) -> None:
-    """``held`` says what ``element`` says: point it at the element and its metadata, so
-    the next comparison is one identity check and a copy read from the analyzer is freed."""
-    held.source = element
-    held.metadata = held_form(element)
+def adopt(held: dict[str, Held], element_id: str, element: Node) -> None:
+    """What ``held`` holds for ``element_id`` says what ``element`` says: point it at the
+    element, so that the next comparison is one identity check and a copy read from the
+    analyzer is freed."""
+    have = held[element_id]
+    if have.__class__ is Held:
+        have.source = element
+    else:
+        held[element_id] = Held(element, have.revision, have.host, have.created_at)
 
 
 def _wire_metadata(metadata: Metadata) -> object:
@@ -243,29 +294,33 @@ class Planner:
     ) -> list[Message]:
         out = []
         at: int | None = None  # one time for the chunk: one int object shared by its elements
+        revision: int | None = None
         for element_id in ids:
             want = desired.get(element_id)
             if want is None:
                 continue
             have = held.get(element_id)
             if have is not None and same(have, want, self.host):
-                adopt(have, want)
+                adopt(held, element_id, want)
                 continue
             is_edge = isinstance(want, Edge)
-            parent, child = (want.parent, want.child) if isinstance(want, Edge) else ("", "")
-            if ends is not None and (parent not in ends or child not in ends):
+            if (
+                ends is not None
+                and isinstance(want, Edge)
+                and (want.parent not in ends or want.child not in ends)
+            ):
                 if deferred is not None:
                     deferred.add(element_id)
                 continue
-            revision = self.clock.next()
+            # One revision for the chunk, as one time: later than any sent before, and
+            # one int object for all its elements rather than one each.
+            revision = self.clock.next() if revision is None else revision
             if have is None:
                 at = self.now() if at is None else at
-                now = Held(held_form(want), revision, self.host, parent, child, want, at)
+                now = Held(want, revision, self.host, at)
                 out.append(_message(added, self._wire(element_id, now, is_edge, at)))
             else:
-                now = Held(
-                    held_form(want), revision, self.host, parent, child, want, have.created_at
-                )
+                now = Held(want, revision, self.host, have.created_at)
                 out.append(self._update(element_id, have, now, is_edge))
             held[element_id] = now
         return out

@@ -19,7 +19,7 @@ from dragonscope.topology import (
     translate,
 )
 from dragonscope.topology.ids import router_port_id, tenant_id
-from dragonscope.topology.packed import Split
+from dragonscope.topology.packed import Split, pack_sharing
 from topology_cloud import (
     ACME,
     APP_1,
@@ -327,6 +327,28 @@ def test_a_kept_node_shares_the_text_of_its_objects_fields() -> None:
     kept = held_form(topology.nodes[lport(WEB_1)])
     assert isinstance(kept, Split) and '"web-1-renamed"' in kept.fields
     check(translate({**snapshot, changed.key: changed})[0])
+
+
+def test_a_node_shares_its_fields_text_only_when_it_shows_them_as_they_are() -> None:
+    fields = orjson.dumps({"name": "web", "unique_key": 7}).decode()
+    shown = {"Table": "lport", "ID": "p1", "name": "web", "unique_key": 7}
+    split = pack_sharing({"Name": "web", "Dragonflow": shown, "State": "UP"}, fields)
+    assert isinstance(split, Split) and split.fields is fields
+    assert orjson.loads(packed_text(split)) == {"Name": "web", "Dragonflow": shown, "State": "UP"}
+    assert (
+        packed_text(pack_sharing({"Dragonflow": shown}, fields))
+        == orjson.dumps({"Dragonflow": shown}).decode()
+    )
+    # Fields changed, redacted or reordered by the rules, or a value orjson refuses: whole.
+    for changed in (
+        {**shown, "name": "other"},
+        {k: v for k, v in shown.items() if k != "unique_key"},
+        {"ID": "p1", "Table": "lport", "name": "web", "unique_key": 7},
+    ):
+        assert isinstance(pack_sharing({"Name": "web", "Dragonflow": changed}, fields), str)
+    huge = {"Name": "web", "Dragonflow": shown, "VNI": 1 << 70}
+    assert pack_sharing(huge, fields) == huge
+    assert isinstance(pack_sharing({"Name": "web", "Dragonflow": shown}, "{}"), str)
 
 
 def test_chassis_slice_contents() -> None:

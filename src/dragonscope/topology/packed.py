@@ -60,13 +60,11 @@ def pack_sharing(metadata: dict[str, Any], fields: str) -> Metadata:
     try:
         shown_text = orjson.dumps(shown).decode()
         opening = orjson.dumps({"Table": shown["Table"], "ID": shown["ID"]}).decode()[:-1] + ","
+        rest = orjson.dumps({k: v for k, v in metadata.items() if k != DRAGONFLOW}).decode()
     except (orjson.JSONEncodeError, TypeError, KeyError):
         return pack(metadata)
-    if not (shown_text.startswith(opening) and shown_text.endswith(fields[1:])):
+    if shown_text != f"{opening}{fields[1:]}":
         return pack(metadata)
-    if len(shown_text) != len(opening) + len(fields) - 1:
-        return pack(metadata)
-    rest = orjson.dumps({k: v for k, v in metadata.items() if k != DRAGONFLOW}).decode()
     return Split(f'{rest[:-1]}{"," if len(rest) > 2 else ""}"{DRAGONFLOW}":{opening}', fields)
 
 

@@ -12,7 +12,10 @@ analyzer observes the result:
   first, hardly the second);
 * propagation latency: etcd put → subscriber event, at 500 changes/s;
 * idle: messages sent and CPU time of the service over 60 s with no change;
-* memory: RSS after the sync, its peak during the sync, and after the idle minute.
+* memory: RSS after the sync, its peak during the sync, and after the idle minute;
+* restart: the collector started again against the analyzer that holds its whole
+  graph, until it knows the analyzer holds exactly what it wants (it must learn
+  what the analyzer holds, and send nothing again), with its CPU and peak RSS.
 
 The floor, a bare etcd range read and ``json.loads`` of every value in a
 process of its own, is measured in the same run: no reader of this NB can do
@@ -304,11 +307,44 @@ async def _measure(
         figures.append(
             Figure(f"{label}: steady RSS", service.ps.memory_info().rss / 2**20, "MiB", size, idle)
         )
+        if mode != "baseline":
+            service.stop()
+            service = Service(args, tmp / f"{mode}-restart.log")
+            figures += await _restarted(service, mode, metrics_port, tmp, label, size)
     finally:
         service.stop()
         await subscriber.stop()
         analyzer.stop()
     return figures, expected
+
+
+async def _restarted(
+    service: Service, mode: str, metrics_port: int, tmp: Path, label: str, size: str
+) -> list[Figure]:
+    """A collector restarted against an analyzer that holds its whole graph: until it knows
+    the analyzer holds exactly what it wants, what that costs, and what it sends again."""
+    started = time.monotonic()
+    while True:
+        if service.proc.poll() is not None:
+            log = (tmp / f"{mode}-restart.log").read_text()[-2000:]
+            raise RuntimeError(f"{mode} exited after its restart:\n{log}")
+        if time.monotonic() - started > 600:
+            raise RuntimeError(f"{mode}: not in sync 600 s after its restart")
+        try:
+            metrics = await _metrics(metrics_port)
+        except aiohttp.ClientError:  # not listening yet
+            metrics = {}
+        if "dragonscope_collector_last_sync_timestamp_seconds" in metrics:
+            break
+        await asyncio.sleep(0.1)
+    seconds, cpu = time.monotonic() - started, service.cpu()
+    sent = await _sent(mode, metrics_port, tmp)
+    note = f"{sent:,.0f} messages sent again"
+    return [
+        Figure(f"{label}: restart, until in sync", seconds, "s", size, note),
+        Figure(f"{label}: restart, CPU until in sync", cpu, "CPU s", size),
+        Figure(f"{label}: restart, peak RSS", service.peak_rss(), "MiB", size),
+    ]
 
 
 async def _settle(subscriber: Subscriber, sent: dict[str, float], ports: int, mode: str) -> None:

@@ -280,6 +280,25 @@ async def test_leftovers_of_our_origin_are_removed(analyzer: Analyzer, running) 
     await until(lambda: graph_shape(analyzer) == translated(collector))
 
 
+async def test_a_restarted_collector_resends_nothing_the_analyzer_holds(  # type: ignore[no-untyped-def]
+    analyzer: Analyzer, running
+) -> None:
+    """What the analyzer holds is asked a part of the ID space at a time (each answer a
+    fraction of the graph), and every element found as desired is taken as sent."""
+    backend = sample_backend("memory://sample")
+    first = running(settings(analyzer, backend))
+    published = (await first.synced()).stats["messages_out_total"]
+    await first.stop()
+    second = await running(settings(analyzer, backend)).synced()
+    held = second.held
+    assert held is not None
+    assert len(held.nodes) + len(held.edges) > 0.9 * published
+    assert all(have.source is not None for have in [*held.nodes.values(), *held.edges.values()])
+    assert second.stats["messages_out_total"] <= 2  # the status node's, at most
+    assert second.stats["reconcile_fixes"] == 0
+    assert graph_shape(analyzer) == translated(second)
+
+
 async def test_chassis_mode(analyzer: Analyzer, running) -> None:  # type: ignore[no-untyped-def]
     backend = sample_backend("memory://sample")
     snapshot = backend._store.snapshot()[0]

@@ -6,6 +6,7 @@ from dragonscope.collector.revisions import RevisionClock
 from dragonscope.collector.state import Dirty, Held, HeldState, Learned, Planner, same
 from dragonscope.graph.model import Edge, Node
 from dragonscope.skydive.publisher import Backoff
+from dragonscope.topology import PackedNode, pack
 
 ORIGIN = "dragonscope-collector.dragonflow"
 
@@ -106,7 +107,8 @@ def test_resync_from_analyzer_state() -> None:
     analyzer_nodes = [
         {
             "ID": "a",
-            "Metadata": {"Name": "a", "Type": "lport"},
+            # An analyzer may order keys its own way (Skydive sorts them): still the same.
+            "Metadata": {"Type": "lport", "Name": "a"},
             "Host": "dragonflow",
             "Revision": 7,
         },
@@ -126,6 +128,18 @@ def test_resync_from_analyzer_state() -> None:
     assert by_id["new"].type == "NodeAdded"
     assert by_id["b"].type == "NodePartiallyUpdated" and by_id["b"].obj["Revision"] > 9
     assert by_id["b"].obj["Ops"] == [{"Type": 1, "Key": "Type", "Value": "lport"}]
+
+
+def test_an_analyzers_order_of_keys_is_no_difference() -> None:
+    """What the analyzer returned is kept as compact text in its own order of keys; a
+    desired node kept packed in ours is still the same element."""
+    analyzer_nodes = [
+        {"ID": "a", "Metadata": {"Type": "lport", "Name": "a"}, "Host": "dragonflow"},
+        {"ID": "b", "Metadata": {"Type": "lport", "Name": "old"}, "Host": "dragonflow"},
+    ]
+    held = HeldState.from_analyzer(analyzer_nodes, [])
+    desired = {i: PackedNode(i, pack({"Name": i, "Type": "lport"})) for i in ("a", "b")}
+    assert diff_ids(desired, held.nodes, "dragonflow") == ["b"]
 
 
 def test_wire_carries_skydive_times_and_partial_updates() -> None:

@@ -39,7 +39,7 @@ from dragonscope.skydive import (
     NODE_UPDATED,
     Message,
 )
-from dragonscope.topology import Metadata, held_form, packed_text, same_metadata, unpack
+from dragonscope.topology import Metadata, held_form, pack, packed_text, same_metadata, unpack
 
 # Message UUIDs only correlate an analyzer's error reply with what we sent: a
 # per-process prefix and a counter are unique enough and far cheaper than uuid4
@@ -82,7 +82,8 @@ class Held:
 
 
 class Learned(Held):
-    """An element as the analyzer returned it (a node has no ends): no desired element yet."""
+    """An element as the analyzer returned it (a node has no ends): no desired element yet.
+    Its metadata are kept as compact JSON, in the analyzer's order of keys."""
 
     __slots__ = ("_child", "_metadata", "_parent")
 
@@ -106,8 +107,9 @@ class Learned(Held):
     @classmethod
     def from_json(cls, obj: dict[str, Any]) -> Learned:
         created_at = obj.get("CreatedAt")
+        metadata = obj.get("Metadata")
         return cls(
-            obj.get("Metadata") or {},
+            pack(metadata) if isinstance(metadata, dict) else {},
             int(obj.get("Revision") or 0),
             obj.get("Host") or "",
             obj.get("Parent") or "",
@@ -175,7 +177,11 @@ def same(held: Held, element: Node, host: str) -> bool:
         return False
     if isinstance(element, Edge) and (held.parent, held.child) != (element.parent, element.child):
         return False
-    return same_metadata(held.metadata, held_form(element))
+    want = held_form(element)
+    if same_metadata(held.metadata, want):
+        return True
+    # What the analyzer returned may order keys its own way (Skydive's sorts them).
+    return held.source is None and unpack(held.metadata) == unpack(want)
 
 
 def adopt(held: dict[str, Held], element_id: str, element: Node) -> None:

@@ -24,6 +24,7 @@ from dragonscope.topology.packed import (
     Metadata,
     PackedNode,
     held_form,
+    pack,
     same_metadata,
     unpack,
 )
@@ -45,6 +46,7 @@ __all__ = [
     "edge_id",
     "held_form",
     "node_id",
+    "pack",
     "packed_text",
     "router_port_id",
     "same_metadata",

@@ -20,7 +20,7 @@ from dragonscope.collector.progress import Progress
 from dragonscope.collector.reconcile import Reconciler
 from dragonscope.collector.revisions import RevisionClock
 from dragonscope.collector.settings import CollectorSettings
-from dragonscope.collector.state import HeldState, Learned, Planner
+from dragonscope.collector.state import HeldState, Learned, Planner, adopt, same
 from dragonscope.collector.stats import CollectorStats
 from dragonscope.collector.sync import SyncState
 from dragonscope.skydive import (
@@ -170,19 +170,27 @@ class AnalyzerLink:
         )  # fmt: skip
 
     async def _held_by_analyzer(self) -> HeldState:
-        """What the analyzer holds for our origin, asked a part of the IDs at a time and
-        kept compactly (``Learned``): decoded whole, the answers for a 530k-element graph
-        took some 900 MiB, twice the collector's own graph."""
+        """What the analyzer holds for our origin, asked a part of the IDs at a time: decoded
+        whole, the answers for a 530k-element graph took some 900 MiB, twice the collector's
+        own graph. An element found as desired is taken as sent at once; the others are kept
+        compactly (``Learned``) until compared."""
         quoted = self.origin.replace("\\", "\\\\").replace("'", "\\'")
-        held = HeldState()
+        held, host = HeldState(), self.settings.host
         try:
-            for step, into in (("V", held.nodes), ("E", held.edges)):
+            for step, into, desired in (
+                ("V", held.nodes, self._desired.nodes),
+                ("E", held.edges, self._desired.edges),
+            ):
                 for part in ID_PARTS:
                     answer = await self.http.gremlin(
                         f"G.{step}().Has('@Origin', '{quoted}').Has('@ID', Regex('{part}'))"
                     )
                     for obj in _elements(answer):
-                        into[obj["ID"]] = Learned.from_json(obj)
+                        element_id = obj["ID"]
+                        into[element_id] = learned = Learned.from_json(obj)
+                        want = desired.get(element_id)
+                        if want is not None and same(learned, want, host):
+                            adopt(into, element_id, want)
         except AnalyzerError as exc:
             if exc.status != 400:
                 raise

@@ -334,7 +334,7 @@ async def _restarted(
             metrics = await _metrics(metrics_port)
         except aiohttp.ClientError:  # not listening yet
             metrics = {}
-        if "dragonscope_collector_last_sync_timestamp_seconds" in metrics:
+        if metrics.get("dragonscope_collector_synced") == 1:
             break
         await asyncio.sleep(0.1)
     seconds, cpu = time.monotonic() - started, service.cpu()

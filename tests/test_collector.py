@@ -378,8 +378,24 @@ async def test_metrics_text(analyzer: Analyzer, running) -> None:  # type: ignor
         "dragonscope_collector_analyzer_reconnects_total",
         "dragonscope_collector_analyzer_rejections_total",
         "dragonscope_collector_last_sync_timestamp_seconds",
+        "dragonscope_collector_synced 1",
     ):
         assert name in text, name
+
+
+async def test_no_sync_is_reported_before_the_nb_is_read(  # type: ignore[no-untyped-def]
+    analyzer: Analyzer, running
+) -> None:
+    """Connected to the analyzer with nothing to send, but the NB unread: not in sync."""
+    metrics = free_port()
+    unreachable = f"etcd://127.0.0.1:{free_port()}"
+    collector = running(settings(analyzer, unreachable, metrics_listen=f"127.0.0.1:{metrics}"))
+    await until(lambda: collector.collector.stats["analyzer_connected"])
+    await asyncio.sleep(0.5)
+    _, text = await _get(metrics, "/metrics")
+    assert "dragonscope_collector_analyzer_connected 1" in text
+    assert "dragonscope_collector_synced 0" in text
+    assert "last_sync_timestamp_seconds" not in text
 
 
 async def test_analyzer_outage_then_resync(running) -> None:  # type: ignore[no-untyped-def]

@@ -33,6 +33,7 @@ _FAMILIES: tuple[tuple[str, str, str], ...] = (
     ("gauge", "pending", "Elements waiting to be sent."),
     ("gauge", "lag_seconds", "Age of the oldest change not yet sent."),
     ("gauge", "analyzer_connected", "1 while connected to the analyzer."),
+    ("gauge", "synced", "1 once the analyzer held the graph of the whole NB, until disconnected."),
     ("counter", "analyzer_reconnects", "Analyzer connections lost."),
     ("counter", "analyzer_connect_failures", "Failed connection attempts."),
     ("counter", "analyzer_rejections", "Messages the analyzer reported as rejected."),

@@ -222,7 +222,8 @@ class AnalyzerLink:
                     sync.caught_up(self._stats.nb_revision)
                     if sync.synced and not was_synced:
                         self._in_sync()
-                    self._stats.last_sync = time.time()
+                    if sync.synced:  # not before the whole NB is in the desired graph
+                        self._stats.last_sync = time.time()
                     sync.wake.clear()
                     woke = asyncio.create_task(sync.wake.wait())
                     done, _ = await asyncio.wait(

@@ -138,7 +138,9 @@ def _plain_metadata(relation: str, role: str | None) -> dict[str, Any]:
 def _is_plain(metadata: dict[str, Any]) -> bool:
     """Whether edge metadata are the shared dict of their relation and role."""
     relation, role = metadata.get("RelationType"), metadata.get("Role")
-    return isinstance(relation, str) and _PLAIN.get((relation, role)) is metadata
+    if not isinstance(relation, str) or not isinstance(role, str | None):
+        return False
+    return _PLAIN.get((relation, role)) is metadata
 
 
 class RenderContext:

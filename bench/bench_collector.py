@@ -13,9 +13,11 @@ analyzer observes the result:
 * propagation latency: etcd put → subscriber event, at 500 changes/s;
 * idle: messages sent and CPU time of the service over 60 s with no change;
 * memory: RSS after the sync, its peak during the sync, and after the idle minute;
-* restart: the collector started again against the analyzer that holds its whole
-  graph, until it knows the analyzer holds exactly what it wants (it must learn
-  what the analyzer holds, and send nothing again), with its CPU and peak RSS.
+* restart: the collector started again against the analyzer that held its graph,
+  until in sync, with its CPU and peak RSS. The global collector's graph outlives
+  its connection: it must learn what the analyzer holds and send nothing again. A
+  chassis collector's slice goes with its connection (``DeleteOnDisconnect``, as a
+  Skydive agent's): its restart is a first sync again.
 
 The floor, a bare etcd range read and ``json.loads`` of every value in a
 process of its own, is measured in the same run: no reader of this NB can do

@@ -87,6 +87,13 @@ def unpack(metadata: Metadata) -> dict[str, Any]:
     return orjson.loads(text(metadata))  # type: ignore[no-any-return]
 
 
+def _unstamped(element: Node) -> None:
+    """A topology's element carries no host, origin, times or revision: its publisher's do."""
+    element.host = element.origin = ""
+    element.created_at = element.updated_at = element.deleted_at = None
+    element.revision = 0
+
+
 class PackedNode(Node):
     """A node whose metadata is held packed: ``metadata`` decodes it at each read (a fresh
     dict each time: read it once), ``packed`` is the compact JSON itself, maybe split."""
@@ -96,12 +103,7 @@ class PackedNode(Node):
     def __init__(self, id: str, packed: str | Split) -> None:
         self.id = id
         self.packed = packed
-        self.host = ""
-        self.origin = ""
-        self.created_at = None
-        self.updated_at = None
-        self.deleted_at = None
-        self.revision = 0
+        _unstamped(self)
 
     @property
     def metadata(self) -> dict[str, Any]:
@@ -124,12 +126,7 @@ class PackedEdge(Edge):
         self.packed = packed
         self.parent = parent
         self.child = child
-        self.host = ""
-        self.origin = ""
-        self.created_at = None
-        self.updated_at = None
-        self.deleted_at = None
-        self.revision = 0
+        _unstamped(self)
 
     @property
     def metadata(self) -> dict[str, Any]:

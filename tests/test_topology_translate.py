@@ -8,7 +8,7 @@ import orjson
 import pytest
 
 from dragonscope.graph.model import Edge, Graph, Node
-from dragonscope.nb.model import Change
+from dragonscope.nb.model import Change, NbObject
 from dragonscope.topology import (
     Action,
     Topology,
@@ -18,6 +18,7 @@ from dragonscope.topology import (
     snapshot_from_graph,
     translate,
 )
+from dragonscope.topology.contribution import Drawn, RenderContext
 from dragonscope.topology.ids import router_port_id, tenant_id
 from dragonscope.topology.packed import Split, pack_sharing
 from topology_cloud import (
@@ -349,6 +350,16 @@ def test_a_node_shares_its_fields_text_only_when_it_shows_them_as_they_are() -> 
     huge = {"Name": "web", "Dragonflow": shown, "VNI": 1 << 70}
     assert pack_sharing(huge, fields) == huge
     assert isinstance(pack_sharing({"Name": "web", "Dragonflow": shown}, "{}"), str)
+
+
+def test_an_edge_with_odd_metadata_of_its_own_is_kept_packed() -> None:
+    """Metadata an extension may give an edge (a ``Role`` that is not a string) are its own."""
+    obj = NbObject("lport", "p1", {})
+    ctx = RenderContext(obj, lambda t, i: None, lambda i, v: frozenset(), None, frozenset())
+    ctx.edge("a", "custom", "b", {"Role": ["not", "a", "string"]})
+    (edge,) = Drawn(ctx.contribution).edges
+    assert isinstance(held_form(edge), str)
+    assert edge.metadata == {"RelationType": "custom", "Role": ["not", "a", "string"]}
 
 
 def test_chassis_slice_contents() -> None:

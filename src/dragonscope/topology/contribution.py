@@ -121,6 +121,8 @@ MEMBER = "member"
 # element the topology returns): most of a large graph's edges share a handful of them.
 _PLAIN: dict[tuple[str, str | None], dict[str, Any]] = {}
 _PLAIN_MAX = 1024
+_SHARED: set[int] = set()
+"""The identities of ``_PLAIN``'s dicts, which live as long as the process."""
 
 
 def _plain_metadata(relation: str, role: str | None) -> dict[str, Any]:
@@ -132,15 +134,13 @@ def _plain_metadata(relation: str, role: str | None) -> dict[str, Any]:
         metadata["Role"] = role
     if len(_PLAIN) < _PLAIN_MAX:
         _PLAIN[(relation, role)] = metadata
+        _SHARED.add(id(metadata))
     return metadata
 
 
 def _is_plain(metadata: dict[str, Any]) -> bool:
-    """Whether edge metadata are the shared dict of their relation and role."""
-    relation, role = metadata.get("RelationType"), metadata.get("Role")
-    if not isinstance(relation, str) or not isinstance(role, str | None):
-        return False
-    return _PLAIN.get((relation, role)) is metadata
+    """Whether edge metadata are one of the shared dicts of a relation and role."""
+    return id(metadata) in _SHARED
 
 
 class RenderContext:

@@ -337,9 +337,8 @@ class Topology:
         return self._update_slice_claims(dict(old.claims), new.claims)
 
     def _own_text(self, key: Key) -> tuple[str, str] | None:
-        """The object's node ID and the text the store keeps of it, for its node to share."""
-        if self._pack is keep:
-            return None
+        """The object's node ID and the text the store keeps of it (none in a topology that
+        packs nothing), for its node to share."""
         fields = self._store_.text(key)
         return None if fields is None else (ids.node_id(*key), fields)
 

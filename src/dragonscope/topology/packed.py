@@ -161,8 +161,8 @@ def held_form(node: Node) -> Metadata:
 def same_metadata(a: Metadata, b: Metadata) -> bool:
     if a is b:
         return True
-    if a.__class__ is b.__class__ and not isinstance(a, dict):
-        return a == b  # texts, or split texts part by part (fields shared: by identity)
     if isinstance(a, dict) or isinstance(b, dict):
         return unpack(a) == unpack(b)
+    if a.__class__ is b.__class__:
+        return a == b  # texts, or split texts part by part (fields shared: by identity)
     return text(a) == text(b)

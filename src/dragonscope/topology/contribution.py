@@ -51,14 +51,14 @@ class Drawn:
     """What the topology keeps of a contribution until the object is rendered again.
 
     A 100k-object NB keeps one per object. As a ``Contribution`` each costs six dicts
-    and a set, some 1.3 kB of which nearly all is empty hash table; here it is a few
-    tuples: the nodes it draws, packed (see ``packed``), its edges, and only the IDs of
-    the placeholders and tenants it points at (those are counted by ID; what they stand
-    for is kept once, by the topology).
+    and a set, some 1.3 kB of which nearly all is empty hash table. Here it is one tuple:
+    the IDs of the nodes it draws, their metadata packed (see ``packed``), its edges, and
+    only the IDs of the placeholders and tenants it points at (those are counted by ID;
+    what they stand for is kept once, by the topology). Five tuples, one per part, cost
+    some 18 MiB more in such an NB: most parts hold one or a few items.
     """
 
-    __slots__ = ("_edge_index", "claims", "edges", "extensions", "metadata", "node_ids", "refs",
-                 "tenants")  # fmt: skip
+    __slots__ = ("_edge_index", "_ends", "_parts", "claims", "extensions")
 
     def __init__(
         self,
@@ -68,30 +68,50 @@ class Drawn:
     ) -> None:
         """``own``: the object's own node ID and its stored fields' text, shared with that
         node's text when it shows them (``packed.Split``)."""
-        self.node_ids: tuple[str, ...] = tuple(contribution.nodes)
-        self.metadata: tuple[Metadata, ...] = tuple(
+        nodes = contribution.nodes
+        metadata = [
             pack(metadata) if own is None or node_id != own[0] else pack_sharing(metadata, own[1])
-            for node_id, metadata in contribution.nodes.items()
-        )
-        self.edges: tuple[Edge, ...] = tuple(
+            for node_id, metadata in nodes.items()
+        ]
+        edges = [
             edge if _is_plain(edge.metadata) else pack_edge(edge, pack)
             for edge in contribution.edges.values()
+        ]
+        self._parts: tuple[Any, ...] = (
+            *nodes,
+            *metadata,
+            *edges,
+            *contribution.refs,
+            *contribution.tenants,
         )
-        self._edge_index = (
-            {edge.id: edge for edge in self.edges} if len(self.edges) > _SCANNED else None
-        )
-        self.refs: tuple[str, ...] = tuple(contribution.refs)
-        self.tenants: tuple[str, ...] = tuple(contribution.tenants)
+        n = len(nodes)
+        self._ends = _layout(n, 2 * n + len(edges), 2 * n + len(edges) + len(contribution.refs))
+        self._edge_index = {edge.id: edge for edge in edges} if len(edges) > _SCANNED else None
         self.claims: tuple[tuple[Key, str], ...] = tuple(contribution.claims.items())
         self.extensions = (
             frozenset(contribution.extensions) if contribution.extensions else _NO_EXTENSIONS
         )
 
+    @property
+    def edges(self) -> tuple[Edge, ...]:
+        n, edges_end, _ = self._ends
+        return self._parts[2 * n : edges_end]
+
+    @property
+    def refs(self) -> tuple[str, ...]:
+        _, edges_end, refs_end = self._ends
+        return self._parts[edges_end:refs_end]
+
+    @property
+    def tenants(self) -> tuple[str, ...]:
+        return self._parts[self._ends[2] :]
+
     def node(self, node_id: str) -> Metadata | None:
         """The metadata this object draws for ``node_id``, packed."""
-        for index, drawn in enumerate(self.node_ids):
-            if drawn == node_id:
-                return self.metadata[index]
+        parts, n = self._parts, self._ends[0]
+        for index in range(n):
+            if parts[index] == node_id:
+                return parts[n + index]  # type: ignore[no-any-return]
         return None
 
     def edge(self, edge_id: str) -> Edge | None:
@@ -103,10 +123,26 @@ class Drawn:
         return None
 
     def nodes(self) -> dict[str, Metadata]:
-        return dict(zip(self.node_ids, self.metadata, strict=True))
+        n = self._ends[0]
+        return dict(zip(self._parts[:n], self._parts[n : 2 * n], strict=True))
 
     def edges_by_id(self) -> dict[str, Edge]:
         return self._edge_index or {edge.id: edge for edge in self.edges}
+
+
+_LAYOUTS: dict[tuple[int, int, int], tuple[int, int, int]] = {}
+_LAYOUTS_MAX = 4096
+
+
+def _layout(nodes: int, edges_end: int, refs_end: int) -> tuple[int, int, int]:
+    """Where a ``Drawn``'s parts end: one tuple shared by the many objects drawn alike."""
+    ends = (nodes, edges_end, refs_end)
+    shared = _LAYOUTS.get(ends)
+    if shared is not None:
+        return shared
+    if len(_LAYOUTS) < _LAYOUTS_MAX:
+        _LAYOUTS[ends] = ends
+    return ends
 
 
 NOTHING_DRAWN = Drawn(EMPTY)

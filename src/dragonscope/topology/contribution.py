@@ -55,7 +55,7 @@ class Drawn:
     the IDs of the nodes it draws, their metadata packed (see ``packed``), its edges, and
     only the IDs of the placeholders and tenants it points at (those are counted by ID;
     what they stand for is kept once, by the topology). Five tuples, one per part, cost
-    some 18 MiB more in such an NB: most parts hold one or a few items.
+    some 14 MiB more in such an NB: most parts hold one or a few items.
     """
 
     __slots__ = ("_edge_index", "_ends", "_parts", "claims", "extensions")

@@ -28,7 +28,7 @@ from dragonscope.collector.sync import SyncState
 from dragonscope.nb import Change, NbObject, NbReader, open_reader, stored_object
 from dragonscope.nb.backends import RawEntry, Resyncs
 from dragonscope.skydive import Backoff
-from dragonscope.topology import GraphOp, Topology
+from dragonscope.topology import SNAPSHOT_ORDER, GraphOp, Topology
 
 log = logging.getLogger("dragonscope.collector")
 
@@ -135,7 +135,7 @@ class NbFeed:
         """Translate and mark the snapshot page by page; its revision and object count."""
         topology, stats = self.topology, self._stats
         revision = count = 0
-        async for page, revision in reader.snapshot_pages():
+        async for page, revision in reader.snapshot_pages(SNAPSHOT_ORDER):
             batch = self._read(reader, page)
             for obj in batch:
                 stats.nb_objects[obj.table] += 1

@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import gc
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Any
 
 from dragonscope.nb import schema
@@ -53,20 +53,22 @@ class NbReader:
                     await asyncio.sleep(0)
         return snapshot, revision
 
-    async def snapshot_pages(self) -> AsyncIterator[tuple[list[RawEntry], int]]:
+    async def snapshot_pages(
+        self, order: Sequence[str] = schema.LOAD_ORDER
+    ) -> AsyncIterator[tuple[list[RawEntry], int]]:
         """The snapshot's stored values a page at a time, each with the snapshot's
         revision, unparsed: for a reader that parses only some objects whole. Tables come
-        in ``schema.LOAD_ORDER`` (what an object references before it). A backend that reads page
-        by page (etcd) is never held whole."""
+        in ``order`` (by default what an object references before it), then any other. A
+        backend that reads page by page (etcd) is never held whole."""
         pages = getattr(self.backend, "snapshot_pages", None)
         if pages is None:
             entries, revision = await self.backend.snapshot()
-            rank = {table: i for i, table in enumerate(schema.LOAD_ORDER)}
+            rank = {table: i for i, table in enumerate(order)}
             entries.sort(key=lambda entry: rank.get(entry.table, len(rank)))
             for start in range(0, max(len(entries), 1), CHUNK):
                 yield entries[start : start + CHUNK], revision
             return
-        async for page, revision in pages(schema.LOAD_ORDER):
+        async for page, revision in pages(order):
             yield page, revision
 
     async def snapshot_batches(self) -> AsyncIterator[tuple[list[NbObject], int]]:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
 import orjson
@@ -101,6 +101,7 @@ __all__ = [
     "Table",
     "check",
     "field_value",
+    "load_order",
     "parse",
     "redact",
     "serialize",
@@ -518,17 +519,27 @@ TABLES: dict[str, Table] = {table.name: table for table in _DECLARED}
 """Every table dragonscope understands, by Dragonflow's table name."""
 
 
-def _load_order() -> tuple[str, ...]:
+def load_order(read_first: Mapping[str, Collection[str]] | None = None) -> tuple[str, ...]:
     """Stored tables, each after the tables it references (declaration order otherwise;
-    a reference cycle, such as a security group's rules naming groups, is cut where it closes)."""
+    a reference cycle, such as a security group's rules naming groups, is cut where it closes).
+
+    ``read_first`` maps a table to tables its readers consult before drawing one of its
+    objects although they reference it (the floating IPs at a port): those come first."""
+    first = read_first or {}
     order: list[str] = []
     placed: set[str] = set()
 
     def place(name: str, path: frozenset[str]) -> None:
         if name in placed or name in path or name not in TABLES or not TABLES[name].stored:
             return
-        for reference in TABLES[name].references:
-            place(reference.target, path | {name})
+        targets = [*first.get(name, ())]
+        targets += [
+            reference.target
+            for reference in TABLES[name].references
+            if name not in first.get(reference.target, ())
+        ]
+        for target in targets:
+            place(target, path | {name})
         placed.add(name)
         order.append(name)
 
@@ -537,7 +548,7 @@ def _load_order() -> tuple[str, ...]:
     return tuple(order)
 
 
-LOAD_ORDER: tuple[str, ...] = _load_order()
+LOAD_ORDER: tuple[str, ...] = load_order()
 """The order a snapshot is best read in: an object read after what it references is
 translated once, not again when each of them arrives (a port before its network and
 subnets was rendered three times over)."""

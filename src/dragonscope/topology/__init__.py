@@ -29,10 +29,12 @@ from dragonscope.topology.packed import (
     unpack,
 )
 from dragonscope.topology.packed import text as packed_text
+from dragonscope.topology.rules import SNAPSHOT_ORDER
 from dragonscope.topology.snapshot import snapshot_from_graph
 
 __all__ = [
     "ENTRY_POINT_GROUP",
+    "SNAPSHOT_ORDER",
     "Action",
     "Extension",
     "ExtensionContext",

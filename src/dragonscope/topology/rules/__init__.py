@@ -11,7 +11,14 @@ Rules import only ``dragonscope.nb`` and the topology's own modules (metadata, I
 render context): not the graph engine, not the wire, nothing above.
 """
 
-from dragonscope.topology.rules.kit import INDEXES, PLACING, SKELETONS, Rule, draw_generic
+from dragonscope.topology.rules.kit import (
+    INDEXES,
+    PLACING,
+    SKELETONS,
+    SNAPSHOT_ORDER,
+    Rule,
+    draw_generic,
+)
 from dragonscope.topology.rules.labels import missing_label, tenant_label
 from dragonscope.topology.rules.registry import (
     GENERIC,
@@ -28,6 +35,7 @@ __all__ = [
     "PLACING",
     "RULES",
     "SKELETONS",
+    "SNAPSHOT_ORDER",
     "Rule",
     "draw_generic",
     "elsewhere",

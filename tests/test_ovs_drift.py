@@ -97,3 +97,31 @@ async def test_drift_is_published_per_port_and_per_chassis(
     await eventually(lambda: drift_of(analyzer, web1) is None, timeout=30)
     assert "Problems" not in analyzer.graph.node(web1).metadata
     assert drift_of(analyzer, chassis_id)["Missing"] == 0  # type: ignore[index]
+
+
+async def test_a_changed_action_is_checked_though_the_ovs_graph_stays(
+    running: tuple[Analyzer, Collector], chassis: tuple[Chassis, str]
+) -> None:
+    """A rule whose actions change keeps its place in the per-table counts of the OVS graph,
+    so the probe's graph does not move: the new dump must be checked all the same."""
+    analyzer, collector = running
+    here, _ = chassis
+    chassis_id, web1 = node_id(tables.CHASSIS, NAME), node_id(tables.LPORT, "web-1")
+    await eventually(lambda: drift_of(analyzer, chassis_id), timeout=30)
+    assert collector.ovs is not None
+    nodes, rebuilds = dict(collector.ovs.probe.nodes), collector.ovs.probe.stats["rebuilds"]
+    rule = next(f for f in here.flows.flows if f.table == 115 and f.lport == "web-1")
+    match = ",".join(f"{k}={v}" for k, v in rule.match)
+    here.switch.ofctl(
+        "mod-flows", "br-int", "--strict", f"table=115,priority=100,{match},actions=drop"
+    )
+    try:
+        port = await eventually(lambda: drift_of(analyzer, web1), timeout=10)
+        assert port["Differ"] == 1 and port["Missing"] == port["Unexpected"] == 0
+        assert port["Rules"] == [{"Kind": "differ", "Rule": rule.text(), "App": "classifier"}]
+        # The case at hand: the probe saw the new dump, and its graph stayed as it was.
+        assert collector.ovs.probe.stats["rebuilds"] > rebuilds
+        assert collector.ovs.probe.nodes == nodes
+    finally:
+        here.switch.add_flows("br-int", [rule.text()])
+    await eventually(lambda: drift_of(analyzer, web1) is None, timeout=30)

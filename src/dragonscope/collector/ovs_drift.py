@@ -59,7 +59,8 @@ class DriftWatch:
         self._wake.set()
 
     def poke(self) -> None:
-        """The probe rebuilt: its flows or ports may have moved."""
+        """The probe rebuilt: its flows or ports may have moved, even when its graph did not
+        (a rule whose actions changed keeps its place in the per-table counts)."""
         self._wake.set()
 
     async def run(self) -> None:

@@ -16,7 +16,9 @@ import pytest
 from analyzer_support import eventually, settings
 from dragonscope.analyzer import Analyzer
 from dragonscope.collector import Collector, CollectorSettings
-from dragonscope.nb import dump_json, tables
+from dragonscope.collector.ovs_drift import DriftWatch
+from dragonscope.nb import Snapshot, dump_json, tables
+from dragonscope.ovs import OvsProbe, ProbeSettings
 from dragonscope.topology import node_id
 from realtrace_support import Chassis, start_cloud, stop_cloud
 from trace_cloud import build
@@ -97,3 +99,66 @@ async def test_drift_is_published_per_port_and_per_chassis(
     await eventually(lambda: drift_of(analyzer, web1) is None, timeout=30)
     assert "Problems" not in analyzer.graph.node(web1).metadata
     assert drift_of(analyzer, chassis_id)["Missing"] == 0  # type: ignore[index]
+
+
+async def test_a_changed_action_is_checked_though_the_ovs_graph_stays(
+    running: tuple[Analyzer, Collector], chassis: tuple[Chassis, str]
+) -> None:
+    """A rule whose actions change keeps its place in the per-table counts of the OVS graph,
+    so the probe's graph does not move: the new dump must be checked all the same."""
+    analyzer, collector = running
+    here, _ = chassis
+    chassis_id, web1 = node_id(tables.CHASSIS, NAME), node_id(tables.LPORT, "web-1")
+    await eventually(lambda: drift_of(analyzer, chassis_id), timeout=30)
+    assert collector.ovs is not None
+    nodes, rebuilds = dict(collector.ovs.probe.nodes), collector.ovs.probe.stats["rebuilds"]
+    rule = next(f for f in here.flows.flows if f.table == 115 and f.lport == "web-1")
+    match = ",".join(f"{k}={v}" for k, v in rule.match)
+    here.switch.ofctl(
+        "mod-flows", "br-int", "--strict", f"table=115,priority=100,{match},actions=drop"
+    )
+    try:
+        port = await eventually(lambda: drift_of(analyzer, web1), timeout=10)
+        assert port["Differ"] == 1 and port["Missing"] == port["Unexpected"] == 0
+        assert port["Rules"] == [{"Kind": "differ", "Rule": rule.text(), "App": "classifier"}]
+        # The case at hand: the probe saw the new dump, and its graph stayed as it was.
+        assert collector.ovs.probe.stats["rebuilds"] > rebuilds
+        assert collector.ovs.probe.nodes == nodes
+    finally:
+        here.switch.add_flows("br-int", [rule.text()])
+    await eventually(lambda: drift_of(analyzer, web1) is None, timeout=30)
+
+
+async def test_an_nb_change_while_the_rules_are_generated_is_not_lost(
+    chassis: tuple[Chassis, str],
+) -> None:
+    """The expected rules are generated in a thread, and the NB may move meanwhile: the rules
+    of the NB as it was must not be kept as those of the NB as it is now."""
+    here, _ = chassis
+    whole, web1 = build(), (tables.LPORT, "web-1")
+    nb: dict[str, Snapshot] = {"now": {k: o for k, o in whole.items() if k != web1}}
+    taken: list[Snapshot] = []
+
+    def snapshot() -> Snapshot:
+        taken.append(nb["now"])
+        return nb["now"]
+
+    settings = ProbeSettings(NAME, here.switch.remote, bridge_mappings=here.mappings)
+    probe = OvsProbe(settings, lambda: nb["now"], lambda nodes, edges: None)
+    probing = asyncio.create_task(probe.run())
+    try:
+        await eventually(lambda: probe.flows and probe.ports().ofports, timeout=30)
+        watch = DriftWatch(probe, snapshot, lambda ids: None)
+        checking = asyncio.create_task(watch.check())
+        while not taken:  # one step at a time: the check must not get past its generation
+            await asyncio.sleep(0)
+        nb["now"] = whole  # web-1 arrives while the rules of the NB without it are made
+        watch.nb_changed()
+        assert not checking.done()
+        await checking
+        await watch.check()  # the one nb_changed asked for
+        assert watch.last is not None and watch.last.clean, watch.last.to_json()["counts"]
+        assert len(taken) == 2
+    finally:
+        probing.cancel()
+        await asyncio.gather(probing, return_exceptions=True)

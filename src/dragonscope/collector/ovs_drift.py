@@ -49,6 +49,7 @@ class DriftWatch:
         self.checks = 0
         # The expected rules, what they were made for, and lport unique_key -> id.
         self._expected: tuple[ChassisOvs, FlowSet, dict[int, str]] | None = None
+        self._nb_changes = 0  # NB changes so far: tells a generation the NB moved under it
         # The dump and the expected rules last compared (kept: compared by identity).
         self._checked: tuple[list[Flow], FlowSet] | None = None
         self._wake = asyncio.Event()
@@ -56,10 +57,12 @@ class DriftWatch:
 
     def nb_changed(self) -> None:
         self._expected = None
+        self._nb_changes += 1
         self._wake.set()
 
     def poke(self) -> None:
-        """The probe rebuilt: its flows or ports may have moved."""
+        """The probe rebuilt: its flows or ports may have moved, even when its graph did not
+        (a rule whose actions changed keeps its place in the per-table counts)."""
         self._wake.set()
 
     async def run(self) -> None:
@@ -85,12 +88,18 @@ class DriftWatch:
             return
         ovs = ChassisOvs(*self.probe.ports())
         chassis = self.probe.settings.chassis
-        if self._expected is None or self._expected[0] != ovs:
+        current = self._expected
+        if current is None or current[0] != ovs:
             snapshot = dict(self._snapshot())
             if (tables.CHASSIS, chassis) not in snapshot:
                 return
-            self._expected = await asyncio.to_thread(self._generate, snapshot, chassis, ovs)
-        _, expected, ports = self._expected
+            changes = self._nb_changes
+            current = await asyncio.to_thread(self._generate, snapshot, chassis, ovs)
+            # The NB moved while the rules were made: they serve this check, but are not kept
+            # as the NB's, so the check that change woke makes them again.
+            if self._nb_changes == changes:
+                self._expected = current
+        _, expected, ports = current
         last = self._checked
         if last is not None and last[0] is installed and last[1] is expected:
             return  # nothing moved since the last check

@@ -97,6 +97,7 @@ class OvsSource:
             lambda ids: host.sync.mark_many(ids, set()),
             min_interval=settings.flow_interval,
         )
+        self.probe.rebuilt.append(self.drift.poke)
         # The far ends of the tunnel mesh, drawn by the NB's rules as the global graph has them.
         self._far = Topology(extensions=host.settings.extensions)
         self._far_nodes: dict[str, Node] = {}
@@ -140,7 +141,6 @@ class OvsSource:
 
     def _probe_changed(self, nodes: set[str], edges: set[str]) -> None:
         probe = self.probe
-        self.drift.poke()
         self._foreign = {
             eid: edge
             for eid, edge in probe.edges.items()

@@ -83,7 +83,8 @@ def moved_enough(old: dict[str, int] | None, new: dict[str, int], threshold: flo
 class OvsProbe:
     """``nodes``/``edges``/``patches`` are the current OVS graph and ``remote_chassis`` the
     chassis at the far end of its tunnel edges; ``on_change(nodes, edges)`` gets the IDs
-    (patched NB node IDs included) that differ after each rebuild."""
+    (patched NB node IDs included) that differ after each rebuild, and each of ``rebuilt``
+    is called after every rebuild, changed graph or not."""
 
     def __init__(
         self,
@@ -110,6 +111,9 @@ class OvsProbe:
         # The last attribution and what it was computed from: most OVSDB changes touch
         # neither the flows, the NB nor the OpenFlow ports, so 20k flows are not re-read.
         self._summary: tuple[Any, attribution.FlowSummary] | None = None
+        # A new dump or new OpenFlow ports need not move the graph (a rule's actions are not
+        # drawn), yet a reader of ``flows`` or ``ports()`` must look again: it listens here.
+        self.rebuilt: list[Callable[[], None]] = []
         self._wake = asyncio.Event()
         self.stats = {"ovsdb_updates": 0, "flow_scans": 0, "flow_parses": 0, "rebuilds": 0}
 
@@ -257,6 +261,8 @@ class OvsProbe:
             s.chassis, s.bridge, state, nb, summary, findings, self.tables, self._metrics, rules
         )
         self._swap(built)
+        for listener in self.rebuilt:
+            listener()
 
     def _swap(self, built: graph.OvsGraph) -> None:
         changed_nodes: set[str] = set(self.nodes.keys() - built.nodes.keys())

@@ -162,3 +162,35 @@ async def test_an_nb_change_while_the_rules_are_generated_is_not_lost(
     finally:
         probing.cancel()
         await asyncio.gather(probing, return_exceptions=True)
+
+
+async def test_a_wake_that_finds_nothing_moved_is_no_check(chassis: tuple[Chassis, str]) -> None:
+    """Most probe rebuilds (counters, OVSDB statistics) move neither the rules nor the ports:
+    such a wake is answered by an identity check, which must not count as a check (the next
+    real one would wait a whole interval for it)."""
+    here, _ = chassis
+    whole = build()
+    settings = ProbeSettings(NAME, here.switch.remote, bridge_mappings=here.mappings)
+    probe = OvsProbe(settings, lambda: whole, lambda nodes, edges: None)
+    probing = asyncio.create_task(probe.run())
+    try:
+        await eventually(lambda: probe.flows and probe.ports().ofports, timeout=30)
+        watch = DriftWatch(probe, lambda: whole, lambda ids: None)
+        assert await watch.check() is True
+        assert await watch.check() is False
+        assert watch.checks == 1
+        dumped = probe.flows
+        rule = next(f for f in here.flows.flows if f.table == 115 and f.lport == "web-1")
+        match = ",".join(f"{k}={v}" for k, v in rule.match)
+        here.switch.ofctl(
+            "mod-flows", "br-int", "--strict", f"table=115,priority=100,{match},actions=drop"
+        )
+        try:
+            await eventually(lambda: probe.flows is not dumped, timeout=30)
+            assert await watch.check() is True
+            assert watch.last is not None and len(watch.last.differ) == 1
+        finally:
+            here.switch.add_flows("br-int", [rule.text()])
+    finally:
+        probing.cancel()
+        await asyncio.gather(probing, return_exceptions=True)

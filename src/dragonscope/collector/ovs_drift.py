@@ -68,7 +68,9 @@ class DriftWatch:
     async def run(self) -> None:
         """Check when woken, at most once every ``min_interval`` and never busier than one
         part in ``IDLE_RATIO + 1``: under a stream of NB changes a large chassis, whose rules
-        take seconds to generate, checks less often instead of using a core for it."""
+        take seconds to generate, checks less often instead of using a core for it. A wake
+        that finds nothing moved (most probe rebuilds: counters, OVSDB statistics) costs an
+        identity check and does not hold back the next real check."""
         ready = 0.0
         while True:
             await self._wake.wait()
@@ -76,23 +78,27 @@ class DriftWatch:
             self._wake.clear()
             started = time.monotonic()
             try:
-                await self.check()
+                worked = await self.check()
             except Exception:  # a bug here must not stop the collector: say it, go on
                 log.exception("flow drift check failed")
-            took = time.monotonic() - started
-            ready = started + max(self.min_interval, took * (IDLE_RATIO + 1))
+                worked = True
+            if worked:
+                took = time.monotonic() - started
+                ready = started + max(self.min_interval, took * (IDLE_RATIO + 1))
 
-    async def check(self) -> None:
+    async def check(self) -> bool:
+        """Compare the installed rules with the expected ones if either moved; whether it did
+        (or had to make the expected rules again)."""
         installed = self.probe.flows
         if installed is None or self.probe.state is None:
-            return
+            return False
         ovs = ChassisOvs(*self.probe.ports())
         chassis = self.probe.settings.chassis
         current = self._expected
         if current is None or current[0] != ovs:
             snapshot = dict(self._snapshot())
             if (tables.CHASSIS, chassis) not in snapshot:
-                return
+                return False
             changes = self._nb_changes
             current = await asyncio.to_thread(self._generate, snapshot, chassis, ovs)
             # The NB moved while the rules were made: they serve this check, but are not kept
@@ -102,12 +108,13 @@ class DriftWatch:
         _, expected, ports = current
         last = self._checked
         if last is not None and last[0] is installed and last[1] is expected:
-            return  # nothing moved since the last check
+            return False  # nothing moved since the last check
         self.checks += 1
         report = await asyncio.to_thread(drift, expected, installed, ports)
         self._checked = (installed, expected)
         self.last = report
         self._publish(report)
+        return True
 
     def _generate(
         self, snapshot: Snapshot, chassis: str, ovs: ChassisOvs

@@ -11,8 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from dragonscope.nb import NbObject, tables
-from dragonscope.nb.schema import load_order
+from dragonscope.nb import NbObject, load_order, tables
 from dragonscope.topology import metadata as md
 from dragonscope.topology.contribution import RenderContext
 

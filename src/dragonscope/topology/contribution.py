@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from dragonscope.graph import Edge
 from dragonscope.nb import NbObject
@@ -23,6 +23,9 @@ from dragonscope.topology.packed import Metadata, pack, pack_edge, pack_sharing
 
 Key = tuple[str, str]
 """(table, id) of an NB object."""
+
+_K = TypeVar("_K")
+_V = TypeVar("_V")
 
 Dep = tuple[str, str, str]
 """("obj", table, id) or ("idx", index name, value): something a renderer read."""
@@ -130,6 +133,18 @@ class Drawn:
         return self._edge_index or {edge.id: edge for edge in self.edges}
 
 
+def one_copy(copies: dict[_K, _V], key: _K, value: _V, limit: int) -> _V:
+    """The copy ``copies`` keeps for ``key``, else ``value``, kept as that copy while there
+    are fewer than ``limit``: the many objects with equal values share one, and an odd NB
+    cannot grow ``copies`` without bound."""
+    kept = copies.get(key)
+    if kept is not None:
+        return kept
+    if len(copies) < limit:
+        copies[key] = value
+    return value
+
+
 _LAYOUTS: dict[tuple[int, int, int], tuple[int, int, int]] = {}
 _LAYOUTS_MAX = 4096
 
@@ -137,12 +152,7 @@ _LAYOUTS_MAX = 4096
 def _layout(nodes: int, edges_end: int, refs_end: int) -> tuple[int, int, int]:
     """Where a ``Drawn``'s parts end: one tuple shared by the many objects drawn alike."""
     ends = (nodes, edges_end, refs_end)
-    shared = _LAYOUTS.get(ends)
-    if shared is not None:
-        return shared
-    if len(_LAYOUTS) < _LAYOUTS_MAX:
-        _LAYOUTS[ends] = ends
-    return ends
+    return one_copy(_LAYOUTS, ends, ends, _LAYOUTS_MAX)
 
 
 NOTHING_DRAWN = Drawn(EMPTY)

@@ -33,7 +33,7 @@ from typing import Any
 import orjson
 
 from dragonscope.nb import NbObject
-from dragonscope.topology.contribution import Key
+from dragonscope.topology.contribution import Key, one_copy
 from dragonscope.topology.packed import pack
 from dragonscope.topology.rules import SKELETONS
 
@@ -289,10 +289,4 @@ class ObjectStore:
             frozen = orjson.dumps(data, option=orjson.OPT_SORT_KEYS).decode()
         except (orjson.JSONEncodeError, TypeError):  # an oddity in a field: keep it unshared
             return data
-        shared_of_table = self._shared.setdefault(table, {})
-        shared = shared_of_table.get(frozen)
-        if shared is not None:
-            return shared
-        if len(shared_of_table) < _SHARED_MAX:
-            shared_of_table[frozen] = data
-        return data
+        return one_copy(self._shared.setdefault(table, {}), frozen, data, _SHARED_MAX)

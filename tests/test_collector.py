@@ -26,6 +26,7 @@ from dragonscope.skydive.publisher import Publisher
 from dragonscope.skydive.rest import AnalyzerHttp
 from dragonscope.topology import translate, unpack
 from servers import EtcdServer, free_port, self_signed_cert
+from stopping import stop_tasks
 
 
 @pytest.fixture
@@ -60,8 +61,7 @@ class Running:
         return self.collector
 
     async def stop(self) -> None:
-        self.task.cancel()
-        await asyncio.gather(self.task, return_exceptions=True)
+        await stop_tasks(self.task)
 
 
 @pytest.fixture
@@ -482,8 +482,7 @@ async def test_tls_with_a_private_ca(tmp_path: Path, running) -> None:  # type: 
         task = asyncio.create_task(refused.run())
         await until(lambda: "certificate" in refused.stats["analyzer_last_error"].lower())
         assert not refused.stats["analyzer_connected"]
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
+        await stop_tasks(task)
     finally:
         await server.stop()
 

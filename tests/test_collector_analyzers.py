@@ -17,6 +17,7 @@ from dragonscope.graph import now_ms
 from dragonscope.topology import translate
 from postgres_server import PostgresServer
 from servers import free_port
+from stopping import stop_tasks
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -118,7 +119,6 @@ async def test_two_analyzers_kept_in_sync_and_one_history(postgres: PostgresServ
         names = [sorted(str(n.metadata.get("Name")) for n in view.nodes()) for view in past]
         assert names[0] == names[1] and "renamed-port" in names[0]
     finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
+        await stop_tasks(task)
         await a1.stop()
         await a2.stop()

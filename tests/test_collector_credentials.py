@@ -16,6 +16,7 @@ from dragonscope.analyzer.users import add_user
 from dragonscope.collector import Collector, CollectorSettings
 from dragonscope.demo import sample_backend
 from servers import free_port
+from stopping import stop_tasks
 
 
 async def until(predicate: Any, timeout: float = 15.0) -> None:
@@ -68,6 +69,5 @@ async def test_a_rotated_password_is_read_again_from_its_file(
         assert f"password file {password_file} changed" in caplog.text
         assert "second-password" not in caplog.text and "first-password" not in caplog.text
     finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
+        await stop_tasks(task)
         await analyzer.stop()

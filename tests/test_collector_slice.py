@@ -21,6 +21,7 @@ from dragonscope.collector import STATUS_NODE_TYPE, Collector, CollectorSettings
 from dragonscope.nb import open_reader
 from dragonscope.topology import node_id, translate
 from servers import EtcdServer
+from stopping import stop_tasks
 
 HERE = "compute-1"
 ELSEWHERE = "compute-2"
@@ -156,5 +157,4 @@ async def test_a_port_moving_onto_the_chassis_brings_its_world_and_takes_it_away
             assert not held_whole(collector, key), key
         assert collector.stats["reconcile_fixes"] == 0
     finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
+        await stop_tasks(task)

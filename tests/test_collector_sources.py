@@ -13,6 +13,7 @@ from dragonscope.collector import Collector, CollectorSettings, DesiredGraph
 from dragonscope.demo import generate
 from dragonscope.graph import Edge, Node
 from dragonscope.nb.backends import MemoryBackend
+from stopping import stop_tasks
 
 
 class Static:
@@ -126,5 +127,4 @@ async def test_an_added_source_is_published_and_followed(analyzer: Analyzer) -> 
         assert analyzer.graph.node("probe-br") is not None
         assert await collector.reconcile() == 0
     finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
+        await stop_tasks(task)

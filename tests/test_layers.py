@@ -25,7 +25,7 @@ PACKAGE = SRC / "dragonscope"
 
 # Lowest floor first. A package may import its own modules and any package on a lower floor.
 FLOORS: tuple[tuple[str, ...], ...] = (
-    ("config", "metrics"),  # settings sources, the Secret type, Prometheus exposition
+    ("config", "metrics", "tasks"),  # settings, the Secret type, Prometheus, task stopping
     ("nb", "graph"),  # the NB schema, parser and readers; the graph model and engine
     ("skydive", "topology"),  # the wire protocol; NB objects to graph elements
     ("gremlin", "trace", "ovs", "history"),  # queries, simulation, datapath, durable past
@@ -36,7 +36,13 @@ FLOORS: tuple[tuple[str, ...], ...] = (
 FLOOR = {name: level for level, names in enumerate(FLOORS) for name in names}
 ENTRY_MODULES = {"dragonscope.__main__"}  # ``python -m dragonscope``: the command line
 # Modules that are a surface of their own: root modules, and the NB's table-name vocabulary.
-ROOT_MODULES = {"dragonscope", "dragonscope.config", "dragonscope.metrics", "dragonscope.nb.tables"}
+ROOT_MODULES = {
+    "dragonscope",
+    "dragonscope.config",
+    "dragonscope.metrics",
+    "dragonscope.tasks",
+    "dragonscope.nb.tables",
+}
 NB_WRITERS = {"dragonscope.demo.writers"}
 MAY_WRITE_NB = {"cli", "demo"}
 

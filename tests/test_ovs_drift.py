@@ -21,6 +21,7 @@ from dragonscope.nb import Snapshot, dump_json, tables
 from dragonscope.ovs import OvsProbe, ProbeSettings
 from dragonscope.topology import node_id
 from realtrace_support import Chassis, start_cloud, stop_cloud
+from stopping import stop_tasks
 from trace_cloud import build
 
 pytestmark = pytest.mark.timeout(120)
@@ -57,8 +58,7 @@ async def running(chassis: tuple[Chassis, str]) -> AsyncIterator[tuple[Analyzer,
         try:
             yield analyzer, collector
         finally:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+            await stop_tasks(task)
 
 
 def drift_of(analyzer: Analyzer, nid: str) -> dict[str, Any] | None:
@@ -160,8 +160,7 @@ async def test_an_nb_change_while_the_rules_are_generated_is_not_lost(
         assert watch.last is not None and watch.last.clean, watch.last.to_json()["counts"]
         assert len(taken) == 2
     finally:
-        probing.cancel()
-        await asyncio.gather(probing, return_exceptions=True)
+        await stop_tasks(probing)
 
 
 async def test_a_wake_that_finds_nothing_moved_is_no_check(chassis: tuple[Chassis, str]) -> None:
@@ -192,5 +191,4 @@ async def test_a_wake_that_finds_nothing_moved_is_no_check(chassis: tuple[Chassi
         finally:
             here.switch.add_flows("br-int", [rule.text()])
     finally:
-        probing.cancel()
-        await asyncio.gather(probing, return_exceptions=True)
+        await stop_tasks(probing)

@@ -22,6 +22,7 @@ from dragonscope.ovs import OvsdbMonitor
 from dragonscope.topology import ids
 from ovs_support import CHASSIS, PORTS, OvsSwitch, remote_flow, switch_for, write_nb
 from servers import EtcdServer
+from stopping import stop_tasks
 
 
 @pytest.fixture(scope="module")
@@ -53,9 +54,7 @@ async def cloud(etcd: EtcdServer, tmp_path: Any) -> AsyncIterator[dict[str, Any]
             tasks.append(asyncio.create_task(collector.run()))
         yield {"analyzer": analyzer, "switches": switches}
     finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await stop_tasks(*tasks)
         await analyzer.stop()
         for switch in switches.values():
             switch.cleanup()

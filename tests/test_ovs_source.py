@@ -28,6 +28,7 @@ from dragonscope.ovs.probe import moved_enough
 from dragonscope.topology import ids
 from ovs_support import OvsSwitch, remote_flow, switch_for, write_nb
 from servers import EtcdServer
+from stopping import stop_tasks
 
 C3_IP = "10.0.1.3"
 C3_PORT_KEY = 20
@@ -132,9 +133,7 @@ async def cloud(etcd: EtcdServer) -> AsyncIterator[dict[str, Any]]:
     try:
         yield {"analyzer": analyzer, "switches": switches, "tasks": tasks}
     finally:
-        for task in tasks.values():
-            task.cancel()
-        await asyncio.gather(*tasks.values(), return_exceptions=True)
+        await stop_tasks(*tasks.values())
         await analyzer.stop()
         for switch in switches.values():
             switch.cleanup()
@@ -255,5 +254,4 @@ async def test_a_global_collector_beside_never_hides_the_ovs_side(
             assert (node(analyzer, port_id) or {})["OVS"]["Interface"] == "tap-p1"
             await asyncio.sleep(0.05)
     finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
+        await stop_tasks(task)

@@ -24,6 +24,7 @@ from dragonscope.cli import main
 from dragonscope.collector import Collector, CollectorSettings
 from dragonscope.trace import DEFAULT_APPS
 from realtrace_support import Chassis, start_cloud, stop_cloud, users_and_nb
+from stopping import stop_tasks
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -67,9 +68,7 @@ async def analyzer_and_collectors(cloud: dict[str, Any]) -> AsyncIterator[Analyz
             await eventually(lambda: all(c.synced for c in collectors), timeout=30)
             yield analyzer
         finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await stop_tasks(*tasks)
 
 
 @pytest.fixture

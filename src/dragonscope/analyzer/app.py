@@ -7,7 +7,6 @@ wires them together and owns the server's lifecycle.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import ssl
 from collections import Counter
@@ -60,6 +59,7 @@ from dragonscope.analyzer.users import load_users
 from dragonscope.config import ConfigError
 from dragonscope.graph import Graph, GraphStore, History, Indexer
 from dragonscope.history import DurableHistory, Recorder, RecorderSettings, open_store
+from dragonscope.tasks import cancel_and_wait
 
 log = logging.getLogger("dragonscope.analyzer")
 
@@ -243,10 +243,7 @@ class Analyzer:
 
     async def stop(self) -> None:
         for task in (self._gc_task, self._pruner):
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            await cancel_and_wait(task)
         await self.reactor.stop()
         await self.hub.close()
         await self.alerts.close()

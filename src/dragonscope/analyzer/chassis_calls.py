@@ -92,7 +92,8 @@ class ChassisCalls:
         self.calls += 1
         try:
             await peer.ws.send_str(request.encode())
-            reply = await asyncio.wait_for(future, timeout)
+            async with asyncio.timeout(timeout):
+                reply = await future
         except TimeoutError:
             raise ChassisUnavailable(
                 f"the collector of chassis {chassis} did not answer within {timeout:g} s"

@@ -13,6 +13,7 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from dragonscope.graph import Edge, Graph, GraphListener, Node
+from dragonscope.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -59,15 +60,13 @@ class Reactor(GraphListener):
         self._task = asyncio.get_running_loop().create_task(self._run())
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel_and_wait(self._task)
 
     async def _run(self) -> None:
         while True:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), TICK_S)
+                async with asyncio.timeout(TICK_S):
+                    await self._wake.wait()
             await asyncio.sleep(DEBOUNCE_S)
             self._wake.clear()
             if not self._active():

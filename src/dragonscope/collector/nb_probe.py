@@ -33,7 +33,8 @@ async def reachable(endpoints: list[tuple[str, int]], timeout: float = 2.0) -> b
         return True
     for host, port in endpoints:
         try:
-            _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout)
+            async with asyncio.timeout(timeout):
+                _, writer = await asyncio.open_connection(host, port)
         except (OSError, TimeoutError):
             continue
         writer.close()

@@ -40,6 +40,7 @@ from dragonscope.history.store import (
     Row,
     StoreUnavailable,
 )
+from dragonscope.tasks import cancel_and_wait
 
 log = logging.getLogger("dragonscope.history")
 
@@ -149,7 +150,8 @@ class Recorder:
             return
         started = asyncio.get_running_loop().time()
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._drained.wait(), 1.0)
+            async with asyncio.timeout(1.0):
+                await self._drained.wait()
         self.stats.backpressure_seconds += asyncio.get_running_loop().time() - started
 
     @property
@@ -171,7 +173,8 @@ class Recorder:
         """Open the store (an unreachable one is retried in the background: the
         analyzer starts anyway) and start writing."""
         try:
-            await asyncio.wait_for(self._join(), 5.0)
+            async with asyncio.timeout(5.0):
+                await self._join()
         except (StoreUnavailable, TimeoutError) as exc:
             log.error("history database unreachable at start, will retry: %s", exc)
         self._task = asyncio.get_running_loop().create_task(self._run())
@@ -181,9 +184,7 @@ class Recorder:
         if self._task is not None:
             with contextlib.suppress(TimeoutError):
                 await self.caught_up(self.clock(), flush_timeout)
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_and_wait(self._task)
         with contextlib.suppress(StoreUnavailable):
             if self._began:
                 await self.store.leave(self.writer_id, self.clock())
@@ -210,7 +211,8 @@ class Recorder:
                 else:
                     self._wake.clear()
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._wake.wait(), HEARTBEAT_MS / 1000)
+                        async with asyncio.timeout(HEARTBEAT_MS / 1000):
+                            await self._wake.wait()
                 await self._retain()
                 if self.stats.down_since is not None:
                     log.warning("history database reachable again: %s", self.store.url)

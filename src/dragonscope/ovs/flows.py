@@ -121,7 +121,8 @@ async def dump(target: str, timeout: float = 30.0) -> str:
     except OSError as exc:
         raise FlowDumpError(f"cannot run {OFCTL}: {exc}") from None
     try:
-        out, err = await asyncio.wait_for(proc.communicate(), timeout)
+        async with asyncio.timeout(timeout):
+            out, err = await proc.communicate()
     except TimeoutError:
         proc.kill()
         await proc.wait()

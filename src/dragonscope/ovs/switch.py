@@ -140,7 +140,8 @@ async def _run(program: str, *args: str, timeout: float = 30.0) -> str:
     except OSError as exc:
         raise SwitchError(f"cannot run {program}: {exc}") from None
     try:
-        out, err = await asyncio.wait_for(proc.communicate(), timeout)
+        async with asyncio.timeout(timeout):
+            out, err = await proc.communicate()
     except TimeoutError:
         proc.kill()
         await proc.wait()

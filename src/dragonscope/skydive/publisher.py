@@ -39,6 +39,7 @@ from dragonscope.skydive.rest import (
     AuthenticationError,
     connection_reason,
 )
+from dragonscope.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -268,11 +269,11 @@ class Publisher:
         ws, self._ws = self._ws, None
         if ws is not None and not ws.closed:
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(ws.close(), 2.0)
+                async with asyncio.timeout(2.0):
+                    await ws.close()
         if self._reader is not None:
-            self._reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._reader
+            with contextlib.suppress(Exception):
+                await cancel_and_wait(self._reader)
             self._reader = None
         self._closed.set()
 

@@ -58,6 +58,7 @@ from dragonscope.analyzer.subscribers import (
 )
 from dragonscope.graph import Graph, HistoryError
 from dragonscope.history import StoreUnavailable
+from dragonscope.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -249,10 +250,7 @@ class SubscriberEndpoint:
             self.sockets.discard(sub.ws)
             hub.remove(sub)
             self.pool.release(conn.host_id, entry)
-            if writer is not None:
-                writer.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await writer
+            await cancel_and_wait(writer)
 
 
 _cutting: set[asyncio.Task[None]] = set()
@@ -264,9 +262,8 @@ def _cut_off(ws: web.WebSocketResponse, transport: asyncio.BaseTransport, reason
 
     async def cut() -> None:
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(
-                ws.close(code=WSCloseCode.POLICY_VIOLATION, message=reason.encode()[:120]), 1.0
-            )
+            async with asyncio.timeout(1.0):
+                await ws.close(code=WSCloseCode.POLICY_VIOLATION, message=reason.encode()[:120])
         transport.close()
 
     task = asyncio.get_running_loop().create_task(cut())

@@ -146,7 +146,8 @@ def mount_real_trace(
             return response
         service.running += 1
         try:
-            result = await asyncio.wait_for(service.run(trace_request, apps), DEADLINE)
+            async with asyncio.timeout(DEADLINE):
+                result = await service.run(trace_request, apps)
         except TimeoutError:
             return json_error(504, f"the real trace did not finish within {DEADLINE:g} s")
         except ChassisRefused as exc:

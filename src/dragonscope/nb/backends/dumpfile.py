@@ -9,7 +9,6 @@ A half-written or broken file is reported once and the last good content kept.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 from collections.abc import AsyncIterator
@@ -19,6 +18,7 @@ from dragonscope.nb.backends.base import BackendError, RawChange, RawEntry
 from dragonscope.nb.backends.store import LocalStore, flatten_dump
 from dragonscope.nb.backends.urls import FILE_INTERVAL
 from dragonscope.nb.dump import DumpError, read_dump
+from dragonscope.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -51,10 +51,7 @@ class DumpFileBackend:
             yield change
 
     async def close(self) -> None:
-        if self._poller is not None:
-            self._poller.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._poller
+        await cancel_and_wait(self._poller)
         self._store.close()
 
     async def _poll(self) -> None:

@@ -27,7 +27,6 @@ keys by Dragonflow (the old one is left behind); the value with the highest
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator, Iterable
 
@@ -42,6 +41,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from dragonscope.nb.backends.base import BackendError, RawChange, RawEntry, Resyncs
 from dragonscope.nb.backends.keys import REDIS_SCAN_PATTERN, split_redis_key
 from dragonscope.nb.backends.store import LocalStore, pick
+from dragonscope.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -135,10 +135,7 @@ class RedisBackend:
             yield change
 
     async def close(self) -> None:
-        if self._follower is not None:
-            self._follower.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._follower
+        await cancel_and_wait(self._follower)
         if self._client is not None:
             await self._client.aclose()
             self._client = None

@@ -21,6 +21,7 @@ from dragonscope.nb import Snapshot, dump_json, tables
 from dragonscope.ovs import OvsProbe, ProbeSettings
 from dragonscope.topology import node_id
 from realtrace_support import Chassis, start_cloud, stop_cloud
+from servers import EtcdServer
 from stopping import stop_tasks
 from trace_cloud import build
 
@@ -192,3 +193,55 @@ async def test_a_wake_that_finds_nothing_moved_is_no_check(chassis: tuple[Chassi
             here.switch.add_flows("br-int", [rule.text()])
     finally:
         await stop_tasks(probing)
+
+
+async def test_a_slice_read_from_etcd_checks_what_it_knows_and_no_more(
+    chassis: tuple[Chassis, str], etcd_server: EtcdServer
+) -> None:
+    """A chassis collector on etcd keeps only skeletons of the ports bound elsewhere: the
+    rules Dragonflow installs for them cannot be told right or wrong from a skeleton, so
+    they are counted as not checked, never as missing or unexpected. No check is made before
+    the NB is wholly read. The local ports' rules are still checked: a deleted one is
+    missing, a stray one naming a key no port has is unexpected."""
+    here, _ = chassis
+    for (table, object_id), obj in build().items():
+        etcd_server.put(f"/{table}/{object_id}", json.dumps(obj.data))
+    async with Analyzer(settings()) as analyzer:
+        collector = Collector(
+            CollectorSettings(
+                nb=etcd_server.url, analyzer=f"127.0.0.1:{analyzer.port}", chassis=NAME,
+                extensions=[], ovsdb=here.switch.remote, ovs_flow_interval=0.2,
+                bridge_mappings=here.mappings,
+            )
+        )  # fmt: skip
+        task = asyncio.create_task(collector.run())
+        try:
+            chassis_id, web1 = node_id(tables.CHASSIS, NAME), node_id(tables.LPORT, "web-1")
+            first = await eventually(lambda: drift_of(analyzer, chassis_id), timeout=30)
+            assert first["Missing"] == first["Unexpected"] == first["Differ"] == 0, first
+            assert first["Unchecked"] > 0
+            assert first["Expected"] < len(here.flows.flows)  # the remote ports' are not
+            assert "Problems" not in analyzer.graph.node(chassis_id).metadata
+
+            local = next(f for f in here.flows.flows if f.table == 115 and f.lport == "web-1")
+            match = ",".join(f"{k}={v}" for k, v in local.match)
+            here.switch.ofctl("del-flows", "br-int", "--strict", f"table=115,priority=100,{match}")
+            stray = "table=75,priority=100,reg7=0x7ff actions=drop"  # no port has key 0x7ff
+            here.switch.add_flows("br-int", [stray])
+            try:
+                port = await eventually(lambda: drift_of(analyzer, web1), timeout=30)
+                assert port["Missing"] == 1 and port["Rules"][0]["Rule"] == local.text()
+                total = await eventually(
+                    lambda: (d := drift_of(analyzer, chassis_id)) and d["Unexpected"] and d,
+                    timeout=30,
+                )
+                assert total["Missing"] == 1 and total["Unexpected"] == 1
+                assert total["Unchecked"] == first["Unchecked"]
+            finally:
+                here.switch.add_flows("br-int", [local.text()])
+                here.switch.ofctl(
+                    "del-flows", "br-int", "--strict", "table=75,priority=100,reg7=0x7ff"
+                )
+            await eventually(lambda: drift_of(analyzer, web1) is None, timeout=30)
+        finally:
+            await stop_tasks(task)

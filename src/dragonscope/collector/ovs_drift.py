@@ -20,19 +20,24 @@ from typing import Any
 
 from dragonscope.nb import NbObject, Snapshot, tables
 from dragonscope.ovs import Flow, OvsProbe
-from dragonscope.topology import node_id
+from dragonscope.topology import Skeleton, node_id
 from dragonscope.trace import DEFAULT_APPS, Tracer
-from dragonscope.trace.flows import ChassisOvs, Drift, FlowSet, drift, expected_flows
+from dragonscope.trace.flows import ChassisOvs, Drift, FlowSet, Unknown, drift, expected_flows
 
 log = logging.getLogger("dragonscope.collector")
 
 RULES_SHOWN = 20  # drifting rules listed in a node's details
+
+Generated = tuple[ChassisOvs, FlowSet, dict[int, str], Unknown]
+"""The expected rules, what they were made for, lport unique_key -> id, and the ports the
+NB view holds only as skeletons."""
 IDLE_RATIO = 5  # seconds idle for each second a check takes
 
 
 class DriftWatch:
     """``patches`` (node ID -> metadata to add) after each check; ``on_change(ids)`` gets the
-    node IDs whose patch changed."""
+    node IDs whose patch changed. ``ready()`` says the NB is wholly read: a check against
+    part of it would report every rule of what is still to come as unexpected."""
 
     def __init__(
         self,
@@ -41,14 +46,16 @@ class DriftWatch:
         on_change: Callable[[set[str]], None],
         apps: frozenset[str] = DEFAULT_APPS,
         min_interval: float = 5.0,
+        ready: Callable[[], bool] = lambda: True,
     ) -> None:
         self.probe, self._snapshot, self._on_change = probe, snapshot, on_change
+        self._ready = ready
         self.apps, self.min_interval = apps, min_interval
         self.patches: dict[str, dict[str, Any]] = {}
         self.last: Drift | None = None
         self.checks = 0
         # The expected rules, what they were made for, and lport unique_key -> id.
-        self._expected: tuple[ChassisOvs, FlowSet, dict[int, str]] | None = None
+        self._expected: Generated | None = None
         self._nb_changes = 0  # NB changes so far: tells a generation the NB moved under it
         # The dump and the expected rules last compared (kept: compared by identity).
         self._checked: tuple[list[Flow], FlowSet] | None = None
@@ -90,7 +97,7 @@ class DriftWatch:
         """Compare the installed rules with the expected ones if either moved; whether it did
         (or had to make the expected rules again)."""
         installed = self.probe.flows
-        if installed is None or self.probe.state is None:
+        if installed is None or self.probe.state is None or not self._ready():
             return False
         ovs = ChassisOvs(*self.probe.ports())
         chassis = self.probe.settings.chassis
@@ -105,23 +112,27 @@ class DriftWatch:
             # as the NB's, so the check that change woke makes them again.
             if self._nb_changes == changes:
                 self._expected = current
-        _, expected, ports = current
+        _, expected, ports, unknown = current
         last = self._checked
         if last is not None and last[0] is installed and last[1] is expected:
             return False  # nothing moved since the last check
         self.checks += 1
-        report = await asyncio.to_thread(drift, expected, installed, ports)
+        report = await asyncio.to_thread(drift, expected, installed, ports, unknown)
         self._checked = (installed, expected)
         self.last = report
         self._publish(report)
         return True
 
-    def _generate(
-        self, snapshot: Snapshot, chassis: str, ovs: ChassisOvs
-    ) -> tuple[ChassisOvs, FlowSet, dict[int, str]]:
+    def _generate(self, snapshot: Snapshot, chassis: str, ovs: ChassisOvs) -> Generated:
         index = Tracer(snapshot, self.apps).index
         ports = {p.key: p.id for p in index.ports.values()}
-        return ovs, expected_flows(index, chassis, self.apps, ovs), ports
+        skeletons = [
+            object_id
+            for (table, object_id), obj in snapshot.items()
+            if table == tables.LPORT and isinstance(obj, Skeleton)
+        ]
+        unknown = Unknown.of(index, skeletons)
+        return ovs, expected_flows(index, chassis, self.apps, ovs), ports, unknown
 
     def _publish(self, report: Drift) -> None:
         patches: dict[str, dict[str, Any]] = {}
@@ -138,6 +149,8 @@ class DriftWatch:
             ],
             "NotChecked": report.not_generated,
         }
+        if report.unchecked:
+            section["Unchecked"] = report.unchecked
         patches[chassis] = {"Drift": section}
         if not report.clean:
             patches[chassis]["Problems"] = [_problem(counts)]

@@ -31,6 +31,7 @@ from dragonscope.topology.packed import (
 from dragonscope.topology.packed import text as packed_text
 from dragonscope.topology.rules import SNAPSHOT_ORDER
 from dragonscope.topology.snapshot import snapshot_from_graph
+from dragonscope.topology.store import Skeleton
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -42,6 +43,7 @@ __all__ = [
     "GraphOp",
     "Metadata",
     "PackedNode",
+    "Skeleton",
     "Topology",
     "chassis_node_id",
     "discover",

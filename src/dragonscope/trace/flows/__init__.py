@@ -7,7 +7,7 @@ model, and how they compare with the rules a switch really holds.
 """
 
 from dragonscope.trace.flows.builder import ChassisOvs
-from dragonscope.trace.flows.drift import Drift, drift
+from dragonscope.trace.flows.drift import Drift, Unknown, drift
 from dragonscope.trace.flows.generate import GENERATED_APPS, FlowSet, expected_flows
 from dragonscope.trace.flows.rule import ExpectedFlow, ExpectedGroup, RuleLike, table_name
 
@@ -19,6 +19,7 @@ __all__ = [
     "ExpectedGroup",
     "FlowSet",
     "RuleLike",
+    "Unknown",
     "drift",
     "expected_flows",
     "table_name",

@@ -4,25 +4,81 @@ Both sides are compared in normal form (``rule.normal_key``: table, priority, ca
 match; ``normal_actions``), so field order, number bases and ``/32`` masks never count as
 drift. Rules Open vSwitch makes by itself or that come and go (learned, with a timeout)
 are left out, and so are installed rules in tables only ungenerated apps write.
+
+A reader that knows some ports only by a skeleton (a chassis slice on etcd keeps the ports
+bound elsewhere so: their key, network and binding, not their MAC or addresses) cannot
+tell the rules made from them right or wrong. Those rules are counted as not checked
+(``Unknown``), never as missing or unexpected: the expected rules of such a port, and an
+installed rule that names its key (``reg6``/``reg7``), the network it is on (``metadata``:
+responders, DHCP, broadcast) or, in the security-group tables, an address a remote group's
+member may hold. Every other rule, those of the local ports first, is checked as usual.
 """
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from dragonscope.trace import model as t
 from dragonscope.trace.flows.generate import FlowSet
 from dragonscope.trace.flows.rule import (
     ExpectedFlow,
+    Key,
     RuleLike,
     installed_key,
     normal_actions,
 )
+from dragonscope.trace.index import NbIndex
 
 SAMPLES = 50
 LEARNED_TABLE = 40
+_SG_TABLES = frozenset({t.EGRESS_SG, t.INGRESS_SG})
+_ADDRESS_FIELDS = ("nw_src", "nw_dst", "ipv6_src", "ipv6_dst")
+_PORT_REGISTERS = ("reg6", "reg7")
+_SET_PORT = re.compile(r"(?:set_field:|load:)(0x[0-9a-f]+|\d+)->(?:reg[67]\b|NXM_NX_REG[67]\[)")
+
+
+@dataclass(frozen=True, slots=True)
+class Unknown:
+    """The ports a reader knows only by their skeleton, by ID and by key, and the keys of
+    the networks they are on."""
+
+    ports: frozenset[str] = frozenset()
+    port_keys: frozenset[int] = frozenset()
+    networks: frozenset[int] = frozenset()
+
+    @classmethod
+    def of(cls, index: NbIndex, port_ids: Iterable[str]) -> Unknown:
+        ports = [index.ports[i] for i in port_ids if i in index.ports]
+        nets = (index.networks.get(p.net_id) for p in ports)
+        return cls(
+            frozenset(p.id for p in ports),
+            frozenset(p.key for p in ports),
+            frozenset(n.key for n in nets if n is not None),
+        )
+
+    def names(self, rule: RuleLike) -> bool:
+        """Whether ``rule`` may be one made from what is unknown (see the module's doc)."""
+        keys = [rule.match.get(r) for r in _PORT_REGISTERS]
+        named = {_int(k) for k in keys if k and "/" not in k}
+        named |= {_int(k) for k in _SET_PORT.findall(rule.actions)}
+        if named:
+            return bool(named & self.port_keys)
+        metadata = rule.match.get("metadata")
+        if metadata and "/" not in metadata:
+            return _int(metadata) in self.networks
+        return (
+            bool(self.ports)
+            and rule.table in _SG_TABLES
+            and any(name in rule.match for name in _ADDRESS_FIELDS)
+        )
+
+
+def _int(value: str) -> int:
+    return int(value, 0)
 
 
 def _text(rule: RuleLike) -> str:
@@ -42,6 +98,7 @@ class Drift:
     per_lport: dict[str, Counter[str]] = field(default_factory=dict)
     per_app: dict[str, Counter[str]] = field(default_factory=dict)
     not_generated: list[str] = field(default_factory=list)
+    unchecked: int = 0  # rules made from what is known only by a skeleton (``Unknown``)
 
     @property
     def clean(self) -> bool:
@@ -92,18 +149,26 @@ class Drift:
             "per_lport": {k: dict(v) for k, v in sorted(self.per_lport.items())},
             "per_app": {k: dict(v) for k, v in sorted(self.per_app.items())},
             "not_generated": self.not_generated,
+            "unchecked": self.unchecked,
         }
 
 
 def drift(
-    expected: FlowSet, installed: Iterable[RuleLike], port_keys: dict[int, str] | None = None
+    expected: FlowSet,
+    installed: Iterable[RuleLike],
+    port_keys: dict[int, str] | None = None,
+    unknown: Unknown | None = None,
 ) -> Drift:
     """Compare; ``port_keys`` (lport unique_key -> id) attributes unexpected rules to ports
-    by the ``reg6``/``reg7`` they match."""
-    report = Drift(
-        expected.chassis, expected=len(expected.flows), not_generated=sorted(expected.missing_apps)
-    )
+    by the ``reg6``/``reg7`` they match; the rules ``unknown`` may have made are not checked."""
+    report = Drift(expected.chassis, not_generated=sorted(expected.missing_apps))
     wanted = expected.keyed()
+    report.expected = len(expected.flows)
+    unsure: set[Key] = set()  # expected rules of unknown ports: neither missing nor installed
+    if unknown is not None and unknown.ports:
+        unsure = {k for k, f in wanted.items() if f.lport in unknown.ports}
+        wanted = {k: f for k, f in wanted.items() if k not in unsure}
+        report.expected -= sum(f.lport in unknown.ports for f in expected.flows)
     tables = {flow.table for flow in expected.flows}
     seen = set()
     for rule in installed:
@@ -113,6 +178,12 @@ def drift(
         key = installed_key(rule)
         flow = wanted.get(key)
         if flow is None:
+            if key in unsure or (
+                rule.table in tables and unknown is not None and unknown.names(rule)
+            ):
+                unsure.discard(key)
+                report.unchecked += 1
+                continue
             if rule.table not in tables:
                 continue
             lport = None
@@ -131,4 +202,5 @@ def drift(
         if key not in seen:
             report.missing.append(flow)
             report._count("missing", flow)
+    report.unchecked += len(unsure)  # expected of unknown ports, and not installed
     return report

@@ -140,6 +140,9 @@ function driftSection(d) {
   const rules = d.Rules || [];
   if (rules.length) out.push(table(["", "app", "rule"], rules.map((r) => [r.Kind, r.App || "", r.Rule]), "ovs-drift"));
   if ((d.NotChecked || []).length) out.push(el("div", `not checked: ${d.NotChecked.join(", ")}`, "muted small"));
+  if (d.Unchecked) {
+    out.push(el("div", `${d.Unchecked} rules of ports bound elsewhere not checked (this collector holds only their skeleton)`, "muted small"));
+  }
   return out;
 }
 

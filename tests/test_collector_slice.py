@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections import Counter
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -156,5 +157,40 @@ async def test_a_port_moving_onto_the_chassis_brings_its_world_and_takes_it_away
         for key in [("lport", "vm-b"), *BROUGHT]:
             assert not held_whole(collector, key), key
         assert collector.stats["reconcile_fixes"] == 0
+    finally:
+        await stop_tasks(task)
+
+
+async def test_a_slice_read_from_etcd_publishes_each_element_once(
+    analyzer: Analyzer, etcd_server: EtcdServer
+) -> None:
+    """Published while read, a compact slice sends each element once, as it finally is:
+    what a slice of the snapshot draws is published only once the objects it reads, held
+    as skeletons until then (its networks, read pages earlier), are read whole (published
+    first, this slice of 3,666 elements took 261 messages more)."""
+    from dragonscope.demo import generate
+    from dragonscope.demo.writers import write
+
+    dump = generate("medium", seed=2)
+    await write(dump, etcd_server.url)
+    bound = Counter(
+        port["binding"]["chassis"]
+        for port in dump["lport"]
+        if isinstance(port.get("binding"), dict) and port["binding"].get("chassis")
+    )
+    busiest = bound.most_common(1)[0][0]
+    collector = Collector(
+        CollectorSettings(
+            nb=etcd_server.url, analyzer=f"127.0.0.1:{analyzer.port}", chassis=busiest,
+            extensions=[], update_interval=0.05,
+        )
+    )  # fmt: skip
+    task = asyncio.create_task(collector.run())
+    try:
+        await until(lambda: collector.synced or task.done())
+        assert collector.topology.compact
+        elements = len(collector.topology.nodes) + len(collector.topology.edges)
+        assert elements > 3000
+        assert collector.stats["messages_out_total"] == elements + 1  # and the status node
     finally:
         await stop_tasks(task)

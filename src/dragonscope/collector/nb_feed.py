@@ -142,14 +142,20 @@ class NbFeed:
                 if retried is not None:
                     retried.discard(obj.key)
             count += len(batch)
+            values: dict[tuple[str, str], bytes] | None = None
             # In slices, so that translating a page never holds the loop for long.
             for start in range(0, len(batch), _SLICE):
-                self._mark(topology.load_batch(batch[start : start + _SLICE]))
+                ops = topology.load_batch(batch[start : start + _SLICE])
+                if topology.wanted:
+                    # What the slice drew reads objects held as skeletons: they are read
+                    # whole before it is published, so that each element goes out once,
+                    # as it finally is (published first, 5 to 7 % of a chassis slice's
+                    # elements went out twice).
+                    values = values or {(entry.table, entry.id): entry.value for entry in page}
+                    ops += await self._hydrate(reader, revision, values)
+                self._mark(ops)
                 await asyncio.sleep(0)
             del batch
-            if topology.wanted:
-                values = {(entry.table, entry.id): entry.value for entry in page}
-                self._mark(await self._hydrate(reader, revision, values))
             stats.nb_revision = revision
         return revision, count
 

@@ -124,15 +124,7 @@ class DriftWatch:
         return True
 
     def _generate(self, snapshot: Snapshot, chassis: str, ovs: ChassisOvs) -> Generated:
-        index = Tracer(snapshot, self.apps).index
-        ports = {p.key: p.id for p in index.ports.values()}
-        skeletons = [
-            object_id
-            for (table, object_id), obj in snapshot.items()
-            if table == tables.LPORT and isinstance(obj, Skeleton)
-        ]
-        unknown = Unknown.of(index, skeletons)
-        return ovs, expected_flows(index, chassis, self.apps, ovs), ports, unknown
+        return generate(snapshot, chassis, self.apps, ovs)
 
     def _publish(self, report: Drift) -> None:
         patches: dict[str, dict[str, Any]] = {}
@@ -173,6 +165,20 @@ class DriftWatch:
         self.patches = patches
         if changed:
             self._on_change(changed)
+
+
+def generate(snapshot: Snapshot, chassis: str, apps: frozenset[str], ovs: ChassisOvs) -> Generated:
+    """The rules to check on ``chassis``: those of the ports held only as skeletons (a slice
+    read from etcd) could not be checked, so they are not made at all, nor kept."""
+    index = Tracer(snapshot, apps).index
+    ports = {p.key: p.id for p in index.ports.values()}
+    skeletons = frozenset(
+        object_id
+        for (table, object_id), obj in snapshot.items()
+        if table == tables.LPORT and isinstance(obj, Skeleton)
+    )
+    expected = expected_flows(index, chassis, apps, ovs, skip=skeletons)
+    return ovs, expected, ports, Unknown.of(index, skeletons)
 
 
 def _counts(missing: list[Any], unexpected: list[Any], differ: list[Any]) -> dict[str, int]:

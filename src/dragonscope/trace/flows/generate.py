@@ -83,13 +83,18 @@ class FlowSet:
 
 
 def expected_flows(
-    index: NbIndex, chassis: str, apps: frozenset[str], ovs: ChassisOvs | None = None
+    index: NbIndex,
+    chassis: str,
+    apps: frozenset[str],
+    ovs: ChassisOvs | None = None,
+    skip: frozenset[str] = frozenset(),
 ) -> FlowSet:
     """Every rule ``apps`` install on ``chassis``; ``ovs`` gives the OpenFlow ports that
-    only the chassis's switch knows (without it, per-interface rules are left out)."""
+    only the chassis's switch knows (without it, per-interface rules are left out); the
+    rules of the ports in ``skip`` are left out."""
     if chassis not in index.chassis:
         raise TraceError(f"no chassis {chassis!r} in the NB")
-    builder = Builder(index, chassis, apps, ovs or ChassisOvs())
+    builder = Builder(index, chassis, apps, ovs or ChassisOvs(), skip=skip)
     switching.layout(builder)
     for app, write in WRITERS.items():
         if app in apps:

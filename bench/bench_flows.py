@@ -18,7 +18,7 @@ from typing import Any
 
 from bench.bench_trace import _snapshot
 from bench.report import Figure
-from dragonscope.collector.ovs_drift import generate
+from dragonscope.collector.ovs_drift import KEPT_FIELDS, generate
 from dragonscope.nb import Change, Snapshot
 from dragonscope.ovs.flows import parse
 from dragonscope.ovs.nbview import NB_FIELDS
@@ -99,7 +99,7 @@ def _held_by_chassis_collector(snapshot: Snapshot, chassis: str) -> Snapshot:
     """The NB as a chassis collector reading etcd holds it (with the OVS probe on): whole
     what its slice draws, the rest as skeletons with the fields the probe reads."""
     topology = Topology(extensions=[], chassis=chassis, compact=True)
-    topology.keep_fields(NB_FIELDS)
+    topology.keep_fields({**NB_FIELDS, **KEPT_FIELDS})
     rank = {table: n for n, table in enumerate(SNAPSHOT_ORDER)}
     ordered = sorted(snapshot.values(), key=lambda obj: rank.get(obj.table, len(rank)))
     topology.begin_load()

@@ -27,6 +27,9 @@ from dragonscope.trace.flows import ChassisOvs, Drift, FlowSet, Unknown, drift, 
 log = logging.getLogger("dragonscope.collector")
 
 RULES_SHOWN = 20  # drifting rules listed in a node's details
+KEPT_FIELDS = {tables.LROUTER: ("unique_key",)}
+"""What a compact slice keeps of routers it does not draw, for the drift: the rules that
+name such a router's key are told from the rest (counted as not checked)."""
 
 Generated = tuple[ChassisOvs, FlowSet, dict[int, str], Unknown]
 """The expected rules, what they were made for, lport unique_key -> id, and the ports the
@@ -172,13 +175,14 @@ def generate(snapshot: Snapshot, chassis: str, apps: frozenset[str], ovs: Chassi
     read from etcd) could not be checked, so they are not made at all, nor kept."""
     index = Tracer(snapshot, apps).index
     ports = {p.key: p.id for p in index.ports.values()}
-    skeletons = frozenset(
-        object_id
-        for (table, object_id), obj in snapshot.items()
-        if table == tables.LPORT and isinstance(obj, Skeleton)
-    )
-    expected = expected_flows(index, chassis, apps, ovs, skip=skeletons)
-    return ovs, expected, ports, Unknown.of(index, skeletons)
+    skeletons = {tables.LPORT: set[str](), tables.LROUTER: set[str]()}
+    for (table, object_id), obj in snapshot.items():
+        if table in skeletons and isinstance(obj, Skeleton):
+            skeletons[table].add(object_id)
+    # A router port is an lport too: the rules of one held as a skeleton are not made.
+    skip = frozenset(skeletons[tables.LPORT])
+    expected = expected_flows(index, chassis, apps, ovs, skip=skip)
+    return ovs, expected, ports, Unknown.of(index, skip, skeletons[tables.LROUTER])
 
 
 def _counts(missing: list[Any], unexpected: list[Any], differ: list[Any]) -> dict[str, int]:

@@ -22,7 +22,7 @@ from typing import Any, Protocol
 
 from dragonscope.collector.desired import DesiredGraph, Source
 from dragonscope.collector.nb_feed import NbFeed
-from dragonscope.collector.ovs_drift import DriftWatch
+from dragonscope.collector.ovs_drift import KEPT_FIELDS, DriftWatch
 from dragonscope.collector.settings import CollectorSettings
 from dragonscope.collector.sync import SyncState
 from dragonscope.graph import Edge, Node
@@ -81,6 +81,7 @@ def attach_ovs(host: Host) -> OvsSource | None:
     host.nb.loaded.append(source.nb_loaded)
     # The probe reads every port, network and chassis, local or not.
     host.nb.topology.keep_fields(NB_FIELDS)
+    host.nb.topology.keep_fields(KEPT_FIELDS)
     return source
 
 

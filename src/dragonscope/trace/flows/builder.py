@@ -46,8 +46,8 @@ class Builder:
     flows: list[ExpectedFlow] = field(default_factory=list)
     groups: dict[int, ExpectedGroup] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
-    # Ports whose own rules are not wanted (a reader that knows them only by a skeleton
-    # could not check those rules: made, they took 70 % of a large cloud's chassis rules).
+    # Ports (and router ports) whose own rules are not wanted: a reader that knows them
+    # only by a skeleton could not check those rules.
     skip: frozenset[str] = frozenset()
     _seen: set[Key] = field(default_factory=set)
 
@@ -61,7 +61,9 @@ class Builder:
         owner: ObjRef | None = None,
         lport: Port | None = None,
     ) -> None:
-        if lport is not None and lport.id in self.skip:
+        if (lport is not None and lport.id in self.skip) or (
+            owner is not None and owner.id in self.skip
+        ):
             return
         pairs = tuple(
             (name, value)

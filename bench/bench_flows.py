@@ -10,21 +10,24 @@ the rules made from that same view would keep."""
 from __future__ import annotations
 
 import gc
+import sys
 import time
 import tracemalloc
 from collections import Counter
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from bench.bench_trace import _snapshot
 from bench.report import Figure
-from dragonscope.collector.ovs_drift import KEPT_FIELDS, generate
-from dragonscope.nb import Change, Snapshot
+from dragonscope.collector.ovs_drift import generate
+from dragonscope.nb import Snapshot
 from dragonscope.ovs.flows import parse
-from dragonscope.ovs.nbview import NB_FIELDS
-from dragonscope.topology import SNAPSHOT_ORDER, Topology
 from dragonscope.trace import DEFAULT_APPS, Tracer
 from dragonscope.trace.flows import ChassisOvs, drift, expected_flows
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from ovs_support import held_by_chassis_collector
 
 INSTALLED = 20_000
 PORTS = 200  # the chassis whose port count is the nearest to this
@@ -64,7 +67,7 @@ def collect() -> list[Figure]:
 
 
 def _chassis_collector(snapshot: Snapshot, chassis: str, ovs: ChassisOvs) -> list[Figure]:
-    view = _held_by_chassis_collector(snapshot, chassis)
+    view = held_by_chassis_collector(snapshot, chassis)
     size = f"{sum(t == 'lport' for t, _ in view):,} lports, remote ones as skeletons"
     started = time.process_time()
     _, flows, _, _ = generate(view, chassis, DEFAULT_APPS, ovs)
@@ -93,22 +96,3 @@ def _kept(make: Callable[[], Any]) -> tuple[float, int]:
     finally:
         tracemalloc.stop()
     return kept / 2**20, len(flows.flows)
-
-
-def _held_by_chassis_collector(snapshot: Snapshot, chassis: str) -> Snapshot:
-    """The NB as a chassis collector reading etcd holds it (with the OVS probe on): whole
-    what its slice draws, the rest as skeletons with the fields the probe reads."""
-    topology = Topology(extensions=[], chassis=chassis, compact=True)
-    topology.keep_fields({**NB_FIELDS, **KEPT_FIELDS})
-    rank = {table: n for n, table in enumerate(SNAPSHOT_ORDER)}
-    ordered = sorted(snapshot.values(), key=lambda obj: rank.get(obj.table, len(rank)))
-    topology.begin_load()
-    for start in range(0, len(ordered), 1000):
-        page = ordered[start : start + 1000]
-        glanced = [topology.skeleton(o.table, o.id, lambda o=o: o.data) or o for o in page]
-        topology.load_batch(glanced)
-        while topology.wanted:
-            wanted = sorted(topology.wanted)
-            topology.apply_all(Change(t, i, snapshot.get((t, i)), 0) for t, i in wanted)
-    topology.end_load()
-    return dict(topology.snapshot)

@@ -16,6 +16,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from dragonscope.collector.ovs_drift import KEPT_FIELDS
+from dragonscope.nb import Change, Snapshot
+from dragonscope.ovs.nbview import NB_FIELDS
+from dragonscope.topology import SNAPSHOT_ORDER, Topology
 from servers import EtcdServer, require
 
 SCHEMA = Path("/usr/share/openvswitch/vswitch.ovsschema")
@@ -236,3 +240,22 @@ def switch_for(chassis: str) -> OvsSwitch:
             flows.append(remote_flow(key, CHASSIS[where]))
     switch.add_flows("br-int", flows)
     return switch
+
+
+def held_by_chassis_collector(snapshot: Snapshot, chassis: str) -> Snapshot:
+    """The NB as a chassis collector reading etcd holds it (with the OVS probe on): whole
+    what its slice draws, the rest as skeletons with the fields the probe reads."""
+    topology = Topology(extensions=[], chassis=chassis, compact=True)
+    topology.keep_fields({**NB_FIELDS, **KEPT_FIELDS})
+    rank = {table: n for n, table in enumerate(SNAPSHOT_ORDER)}
+    ordered = sorted(snapshot.values(), key=lambda obj: rank.get(obj.table, len(rank)))
+    topology.begin_load()
+    for start in range(0, len(ordered), 1000):
+        page = ordered[start : start + 1000]
+        glanced = [topology.skeleton(o.table, o.id, lambda o=o: o.data) or o for o in page]
+        topology.load_batch(glanced)
+        while topology.wanted:
+            wanted = sorted(topology.wanted)
+            topology.apply_all(Change(t, i, snapshot.get((t, i)), 0) for t, i in wanted)
+    topology.end_load()
+    return dict(topology.snapshot)

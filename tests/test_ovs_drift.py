@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -16,10 +17,15 @@ import pytest
 from analyzer_support import eventually, settings
 from dragonscope.analyzer import Analyzer
 from dragonscope.collector import Collector, CollectorSettings
-from dragonscope.collector.ovs_drift import DriftWatch
-from dragonscope.nb import Snapshot, dump_json, tables
+from dragonscope.collector.ovs_drift import DriftWatch, generate
+from dragonscope.demo import generate as generate_cloud
+from dragonscope.nb import NbObject, Snapshot, dump_json, tables
 from dragonscope.ovs import OvsProbe, ProbeSettings
+from dragonscope.ovs.flows import parse as parse_flows
 from dragonscope.topology import node_id
+from dragonscope.trace import DEFAULT_APPS, Tracer
+from dragonscope.trace.flows import ChassisOvs, drift, expected_flows
+from ovs_support import held_by_chassis_collector
 from realtrace_support import Chassis, start_cloud, stop_cloud
 from servers import EtcdServer
 from stopping import stop_tasks
@@ -245,3 +251,43 @@ async def test_a_slice_read_from_etcd_checks_what_it_knows_and_no_more(
             await eventually(lambda: drift_of(analyzer, web1) is None, timeout=30)
         finally:
             await stop_tasks(task)
+
+
+SERVICE_CHAIN_TABLES = {100, 120, 121, 201}  # MPLS dispatch, encapsulation, port security
+"""Where the rules of a service chain whose classifier names a local port live: a slice
+holds such a chain as a skeleton, so its rules are a known gap (unexpected)."""
+
+
+@pytest.mark.parametrize("chassis_rank", [0, 1, 2])
+def test_a_slices_view_finds_no_drift_in_the_rules_the_whole_nb_asks_for(
+    chassis_rank: int,
+) -> None:
+    """The rules the whole NB asks for, installed, against what the drift watch of a chassis
+    collector reading etcd makes of its view: nothing missing or differing, nothing
+    unexpected but the service-chain gap; the remote ports' rules, and those of routers the
+    slice holds as skeletons, not checked."""
+    dump = generate_cloud("medium", seed=0)
+    snapshot: Snapshot = {
+        (table, obj["id"]): NbObject(table, obj["id"], obj)
+        for table, objs in dump.items()
+        for obj in objs
+        if isinstance(obj, dict) and isinstance(obj.get("id"), str)
+    }
+    index = Tracer(snapshot).index
+    busiest = Counter(p.chassis for p in index.ports.values() if p.bound and p.chassis)
+    name = busiest.most_common(3)[chassis_rank][0]
+    local = (p for p in index.ports.values() if p.chassis == name)
+    ovs = ChassisOvs({p.id: 10 + n for n, p in enumerate(local)}, {"vxlan": 4, "geneve": 5})
+    whole = expected_flows(index, name, DEFAULT_APPS, ovs)
+    installed = parse_flows("\n".join(f" cookie=0x0, {f.text()}" for f in whole.flows))
+
+    _, expected, ports, unknown = generate(
+        held_by_chassis_collector(snapshot, name), name, DEFAULT_APPS, ovs
+    )
+    report = drift(expected, installed, ports, unknown)
+    assert report.missing == [] and report.differ == []
+    for text, _ in report.unexpected:  # the chain's rules, and its classifier's
+        table = int(text.split(",")[0].removeprefix("table="))
+        assert table in SERVICE_CHAIN_TABLES or "goto_table:120" in text, text
+    assert report.unchecked > len(installed) // 2  # the remote ports' rules, mostly
+    assert len(expected.flows) < len(whole.flows) // 2  # and not even made

@@ -7,12 +7,13 @@ are left out, and so are installed rules in tables only ungenerated apps write.
 
 A reader that knows some ports only by a skeleton (a chassis slice on etcd keeps the ports
 bound elsewhere so: their key, network and binding, not their MAC or addresses) cannot
-tell the rules made from them right or wrong. Those rules are counted as not checked
-(``Unknown``), never as missing or unexpected: the expected rules of such a port, and an
-installed rule that names its key (``reg6``/``reg7``), the key of a router known only so
-(``reg5``), the network such a port is on (``metadata``: responders, DHCP, broadcast) or, in
-the security-group tables, an address a remote group's member may hold. Every other rule,
-those of the local ports first, is checked as usual.
+tell the rules made from them right or wrong: its expected rules are made without them
+(``expected_flows(skip=...)``), and the installed rules that may be theirs are counted as
+not checked (``Unknown``), never as unexpected: a rule that names such a port's key
+(``reg6``/``reg7``), the key of a router known only so (``reg5``), the network such a port
+is on (``metadata``: responders, DHCP, broadcast) or, in the security-group tables, an
+address a remote group's member may hold. Every other rule, those of the local ports first,
+is checked as usual.
 """
 
 from __future__ import annotations
@@ -27,7 +28,6 @@ from dragonscope.trace import model as t
 from dragonscope.trace.flows.generate import FlowSet
 from dragonscope.trace.flows.rule import (
     ExpectedFlow,
-    Key,
     RuleLike,
     installed_key,
     normal_actions,
@@ -86,7 +86,6 @@ class Unknown:
             and any(name in rule.match for name in _ADDRESS_FIELDS)
         )
 
-
     def sends_to(self, rule: RuleLike) -> bool:
         """Whether ``rule`` hands packets to a port known only by its skeleton."""
         return any(_int(k) in self.port_keys for k in _SET_PORT.findall(rule.actions))
@@ -113,7 +112,7 @@ class Drift:
     per_lport: dict[str, Counter[str]] = field(default_factory=dict)
     per_app: dict[str, Counter[str]] = field(default_factory=dict)
     not_generated: list[str] = field(default_factory=list)
-    unchecked: int = 0  # rules made from what is known only by a skeleton (``Unknown``)
+    unchecked: int = 0  # installed rules made from what is known only by a skeleton
 
     @property
     def clean(self) -> bool:
@@ -175,15 +174,12 @@ def drift(
     unknown: Unknown | None = None,
 ) -> Drift:
     """Compare; ``port_keys`` (lport unique_key -> id) attributes unexpected rules to ports
-    by the ``reg6``/``reg7`` they match; the rules ``unknown`` may have made are not checked."""
-    report = Drift(expected.chassis, not_generated=sorted(expected.missing_apps))
+    by the ``reg6``/``reg7`` they match; the installed rules ``unknown`` may have made are not
+    checked (``expected`` was made without its ports': ``expected_flows(skip=...)``)."""
+    report = Drift(
+        expected.chassis, expected=len(expected.flows), not_generated=sorted(expected.missing_apps)
+    )
     wanted = expected.keyed()
-    report.expected = len(expected.flows)
-    unsure: set[Key] = set()  # expected rules of unknown ports: neither missing nor installed
-    if unknown is not None and unknown.ports:
-        unsure = {k for k, f in wanted.items() if f.lport in unknown.ports}
-        wanted = {k: f for k, f in wanted.items() if k not in unsure}
-        report.expected -= sum(f.lport in unknown.ports for f in expected.flows)
     tables = {flow.table for flow in expected.flows}
     seen = set()
     for rule in installed:
@@ -193,10 +189,7 @@ def drift(
         key = installed_key(rule)
         flow = wanted.get(key)
         if flow is None:
-            if key in unsure or (
-                rule.table in tables and unknown is not None and unknown.names(rule)
-            ):
-                unsure.discard(key)
+            if rule.table in tables and unknown is not None and unknown.names(rule):
                 report.unchecked += 1
                 continue
             if rule.table not in tables:
@@ -220,5 +213,4 @@ def drift(
         if key not in seen:
             report.missing.append(flow)
             report._count("missing", flow)
-    report.unchecked += len(unsure)  # expected of unknown ports, and not installed
     return report

@@ -77,6 +77,12 @@ class NbFeed:
         # the snapshot was still arriving (published while it is read) lacked the rest.
         self.loaded: list[Callable[[], None]] = []
 
+    @property
+    def settled(self) -> bool:
+        """The NB wholly read, no resync under way and the slice complete: what a reader of
+        the whole topology (the flow-drift watch) can take as the NB."""
+        return self.ready and not self._stats.nb_resyncing and not self.topology.wanted
+
     def _backoff(self) -> Backoff:
         return Backoff(self.settings.backoff_initial, self.settings.backoff_max)
 

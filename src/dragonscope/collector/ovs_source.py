@@ -97,7 +97,7 @@ class OvsSource:
             lambda: topology.snapshot,
             lambda ids: host.sync.mark_many(ids, set()),
             min_interval=settings.flow_interval,
-            ready=lambda: host.nb.ready and not topology.wanted,
+            ready=lambda: host.nb.settled,
         )
         self.probe.rebuilt.append(self.drift.poke)
         # The far ends of the tunnel mesh, drawn by the NB's rules as the global graph has them.

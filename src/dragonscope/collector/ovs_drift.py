@@ -27,6 +27,7 @@ from dragonscope.trace.flows import ChassisOvs, Drift, FlowSet, Unknown, drift, 
 log = logging.getLogger("dragonscope.collector")
 
 RULES_SHOWN = 20  # drifting rules listed in a node's details
+IDLE_RATIO = 5  # seconds idle for each second a check takes
 KEPT_FIELDS = {tables.LROUTER: ("unique_key",)}
 """What a compact slice keeps of routers it does not draw, for the drift: the rules that
 name such a router's key are told from the rest (counted as not checked)."""
@@ -34,13 +35,13 @@ name such a router's key are told from the rest (counted as not checked)."""
 Generated = tuple[ChassisOvs, FlowSet, dict[int, str], Unknown]
 """The expected rules, what they were made for, lport unique_key -> id, and the ports the
 NB view holds only as skeletons."""
-IDLE_RATIO = 5  # seconds idle for each second a check takes
 
 
 class DriftWatch:
     """``patches`` (node ID -> metadata to add) after each check; ``on_change(ids)`` gets the
-    node IDs whose patch changed. ``ready()`` says the NB is wholly read: a check against
-    part of it would report every rule of what is still to come as unexpected."""
+    node IDs whose patch changed. ``ready()`` says the NB is wholly read (and not being read
+    again): a check against part of it would report the rules of what is to come as
+    unexpected."""
 
     def __init__(
         self,
@@ -110,7 +111,7 @@ class DriftWatch:
             if (tables.CHASSIS, chassis) not in snapshot:
                 return False
             changes = self._nb_changes
-            current = await asyncio.to_thread(self._generate, snapshot, chassis, ovs)
+            current = await asyncio.to_thread(generate, snapshot, chassis, self.apps, ovs)
             # The NB moved while the rules were made: they serve this check, but are not kept
             # as the NB's, so the check that change woke makes them again.
             if self._nb_changes == changes:
@@ -125,9 +126,6 @@ class DriftWatch:
         self.last = report
         self._publish(report)
         return True
-
-    def _generate(self, snapshot: Snapshot, chassis: str, ovs: ChassisOvs) -> Generated:
-        return generate(snapshot, chassis, self.apps, ovs)
 
     def _publish(self, report: Drift) -> None:
         patches: dict[str, dict[str, Any]] = {}

@@ -39,17 +39,24 @@ LEARNED_TABLE = 40
 _SG_TABLES = frozenset({t.EGRESS_SG, t.INGRESS_SG})
 _ADDRESS_FIELDS = ("nw_src", "nw_dst", "ipv6_src", "ipv6_dst")
 _PORT_REGISTERS = ("reg6", "reg7")
-_SET_PORT = re.compile(r"(?:set_field:|load:)(0x[0-9a-f]+|\d+)->(?:reg[67]\b|NXM_NX_REG[67]\[)")
-_SET_ROUTER = re.compile(r"(?:set_field:|load:)(0x[0-9a-f]+|\d+)->(?:reg5\b|NXM_NX_REG5\[)")
+
+
+def _setting(registers: str) -> re.Pattern[str]:
+    """The values an action list writes into the registers ``registers`` names (``67``)."""
+    where = rf"(?:reg[{registers}]\b|NXM_NX_REG[{registers}]\[)"
+    return re.compile(rf"(?:set_field:|load:)(0x[0-9a-f]+|\d+)->{where}")
+
+
+_SET_PORT = _setting("67")
+_SET_ROUTER = _setting("5")
 
 
 @dataclass(frozen=True, slots=True)
 class Unknown:
-    """The ports a reader knows only by their skeleton, by ID and by key, the keys of the
-    networks they are on, and the keys of the routers it knows only so."""
+    """The keys of the ports a reader knows only by their skeleton, of the networks they
+    are on, and of the routers it knows only so."""
 
-    ports: frozenset[str] = frozenset()
-    port_keys: frozenset[int] = frozenset()
+    ports: frozenset[int] = frozenset()
     networks: frozenset[int] = frozenset()
     routers: frozenset[int] = frozenset()
 
@@ -59,7 +66,6 @@ class Unknown:
         nets = (index.networks.get(p.net_id) for p in ports)
         routers = (index.routers.get(i) for i in router_ids)
         return cls(
-            frozenset(p.id for p in ports),
             frozenset(p.key for p in ports),
             frozenset(n.key for n in nets if n is not None),
             frozenset(r.key for r in routers if r is not None and r.key),
@@ -67,19 +73,16 @@ class Unknown:
 
     def names(self, rule: RuleLike) -> bool:
         """Whether ``rule`` may be one made from what is unknown (see the module's doc)."""
-        keys = [rule.match.get(r) for r in _PORT_REGISTERS]
-        named = {_int(k) for k in keys if k and "/" not in k}
-        named |= {_int(k) for k in _SET_PORT.findall(rule.actions)}
-        if named:
-            return bool(named & self.port_keys)
-        router = rule.match.get("reg5")
-        routers = {_int(router)} if router and "/" not in router else set()
-        routers |= {_int(k) for k in _SET_ROUTER.findall(rule.actions)}
-        if routers:
-            return bool(routers & self.routers)
-        metadata = rule.match.get("metadata")
-        if metadata and "/" not in metadata:
-            return _int(metadata) in self.networks
+        named = {v for r in _PORT_REGISTERS if (v := _matched(rule, r)) is not None}
+        if named or _SET_PORT.search(rule.actions):
+            return bool(named & self.ports) or self.sends_to(rule)
+        router = _matched(rule, "reg5")
+        routers = {_int(k) for k in _SET_ROUTER.findall(rule.actions)}
+        if router is not None or routers:
+            return router in self.routers or bool(routers & self.routers)
+        metadata = _matched(rule, "metadata")
+        if metadata is not None:
+            return metadata in self.networks
         return (
             bool(self.ports)
             and rule.table in _SG_TABLES
@@ -88,7 +91,13 @@ class Unknown:
 
     def sends_to(self, rule: RuleLike) -> bool:
         """Whether ``rule`` hands packets to a port known only by its skeleton."""
-        return any(_int(k) in self.port_keys for k in _SET_PORT.findall(rule.actions))
+        return any(_int(k) in self.ports for k in _SET_PORT.findall(rule.actions))
+
+
+def _matched(rule: RuleLike, name: str) -> int | None:
+    """The one value ``rule`` matches in the field ``name`` (None: unmatched, or masked)."""
+    value = rule.match.get(name)
+    return _int(value) if value and "/" not in value else None
 
 
 def _int(value: str) -> int:
@@ -189,16 +198,16 @@ def drift(
         key = installed_key(rule)
         flow = wanted.get(key)
         if flow is None:
-            if rule.table in tables and unknown is not None and unknown.names(rule):
-                report.unchecked += 1
-                continue
             if rule.table not in tables:
                 continue
+            if unknown is not None and unknown.names(rule):
+                report.unchecked += 1
+                continue
             lport = None
-            for register in ("reg6", "reg7"):
-                value = rule.match.get(register)
-                if value and "/" not in value and port_keys:
-                    lport = port_keys.get(int(value, 0)) or lport
+            for register in _PORT_REGISTERS:
+                value = _matched(rule, register)
+                if value is not None and port_keys:
+                    lport = port_keys.get(value) or lport
             report.unexpected.append((_text(rule), lport))
             report._count("unexpected", None, lport)
             continue

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 from dragonscope.graph import Edge
 from dragonscope.nb import NbObject
 from dragonscope.topology import ids
-from dragonscope.topology.packed import Metadata, pack, pack_edge, pack_sharing
+from dragonscope.topology.packed import Metadata, PackedEdge, pack, pack_edge, pack_sharing
 
 Key = tuple[str, str]
 """(table, id) of an NB object."""
@@ -77,7 +77,9 @@ class Drawn:
             for node_id, metadata in nodes.items()
         ]
         edges = [
-            edge if _is_plain(edge.metadata) else pack_edge(edge, pack)
+            edge
+            if edge.__class__ is PackedEdge or is_plain(edge.metadata)
+            else pack_edge(edge, pack)
             for edge in contribution.edges.values()
         ]
         self._parts: tuple[Any, ...] = (
@@ -184,7 +186,7 @@ def _plain_metadata(relation: str, role: str | None) -> dict[str, Any]:
     return metadata
 
 
-def _is_plain(metadata: dict[str, Any]) -> bool:
+def is_plain(metadata: dict[str, Any]) -> bool:
     """Whether edge metadata are one of the shared dicts of a relation and role."""
     return id(metadata) in _SHARED
 

@@ -19,7 +19,14 @@ from typing import Any, TypeVar
 from dragonscope.graph import Edge
 from dragonscope.nb import NbObject
 from dragonscope.topology import ids
-from dragonscope.topology.packed import Metadata, PackedEdge, pack, pack_edge, pack_sharing
+from dragonscope.topology.packed import (
+    Metadata,
+    PackedEdge,
+    Packer,
+    pack,
+    pack_edge,
+    pack_sharing,
+)
 
 Key = tuple[str, str]
 """(table, id) of an NB object."""
@@ -66,20 +73,24 @@ class Drawn:
     def __init__(
         self,
         contribution: Contribution,
-        pack: Callable[[dict[str, Any]], Metadata] = pack,
-        own: tuple[str, str] | None = None,
+        pack: Packer = pack,
+        own: tuple[str, str | bytes] | None = None,
+        table: str | None = None,
     ) -> None:
         """``own``: the object's own node ID and its stored fields' text, shared with that
-        node's text when it shows them (``packed.Split``)."""
+        node's text when it shows them (``packed.Split``); ``table``: the object's, whose
+        dictionary compresses what it draws (see ``squeeze``)."""
         nodes = contribution.nodes
         metadata = [
-            pack(metadata) if own is None or node_id != own[0] else pack_sharing(metadata, own[1])
+            pack(metadata, table)
+            if own is None or node_id != own[0]
+            else pack_sharing(metadata, own[1], table)
             for node_id, metadata in nodes.items()
         ]
         edges = [
             edge
             if edge.__class__ is PackedEdge or is_plain(edge.metadata)
-            else pack_edge(edge, pack)
+            else pack_edge(edge, pack, table)
             for edge in contribution.edges.values()
         ]
         self._parts: tuple[Any, ...] = (

@@ -14,14 +14,14 @@ from __future__ import annotations
 import gc
 import logging
 from collections import Counter
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, TypeVar
 
 from dragonscope.graph import Edge, Node
 from dragonscope.nb import Change, NbObject, Snapshot
-from dragonscope.topology import ids, multimap
+from dragonscope.topology import ids, multimap, squeeze
 from dragonscope.topology import metadata as md
 from dragonscope.topology.contribution import (
     EMPTY,
@@ -34,7 +34,15 @@ from dragonscope.topology.contribution import (
 )
 from dragonscope.topology.deps import Dependencies
 from dragonscope.topology.extensions import Extension, ExtensionFailure, ExtensionRunner
-from dragonscope.topology.packed import Metadata, held_form, keep, make_node, pack, same_metadata
+from dragonscope.topology.packed import (
+    Metadata,
+    Split,
+    held_form,
+    keep,
+    make_node,
+    pack,
+    same_metadata,
+)
 from dragonscope.topology.rules import (
     INDEXES,
     PLACING,
@@ -306,8 +314,8 @@ class Topology:
             drawn = NOTHING_DRAWN
             self._drawn.pop(key, None)
         else:
-            self._reuse_published(new.edges)
-            drawn = self._drawn[key] = Drawn(new, self._pack, self._own_text(key))
+            self._reuse_published(new.edges, key[0])
+            drawn = self._drawn[key] = Drawn(new, self._pack, self._own_text(key), key[0])
         self._extensions.track(key, old.extensions, new.extensions)
         old_nodes, new_nodes = old.nodes(), drawn.nodes()
         for nid in old_nodes.keys() - new_nodes.keys():
@@ -338,7 +346,7 @@ class Topology:
                 touched_edges[eid] = None
         return self._update_slice_claims(dict(old.claims), new.claims)
 
-    def _reuse_published(self, edges: dict[str, Edge]) -> None:
+    def _reuse_published(self, edges: dict[str, Edge], table: str) -> None:
         """An edge drawn again as the graph holds it: keep the graph's element, not an equal
         copy (an object rendered again while the NB loads drew a second copy of most edges,
         some 13 MiB in a 100k-object NB)."""
@@ -351,12 +359,12 @@ class Topology:
                 and (
                     current.metadata is edge.metadata
                     if is_plain(edge.metadata)
-                    else same_metadata(held_form(current), self._pack(edge.metadata))
+                    else same_metadata(held_form(current), self._pack(edge.metadata, table))
                 )
             ):
                 edges[eid] = current
 
-    def _own_text(self, key: Key) -> tuple[str, str] | None:
+    def _own_text(self, key: Key) -> tuple[str, str | bytes] | None:
         """The object's node ID and the text the store keeps of it (none in a topology that
         packs nothing), for its node to share."""
         fields = self._store_.text(key)
@@ -447,7 +455,24 @@ class Topology:
                 for retry in self._extensions.take_disabled_sources():
                     dirty[retry] = None
         self._store_.settled()
+        self._learn()
         return self._emit(touched_nodes, touched_edges)
+
+    def _learn(self) -> None:
+        """A table a global topology holds many objects of learns its dictionary (see
+        ``squeeze``) from the texts of its first objects and of their nodes."""
+        if self._pack is not pack or self._store_.compact:
+            return
+        for table, count in self._store_.counts():
+            if count >= squeeze.LEARN_AT and not squeeze.learned(table):
+                squeeze.learn(table, self._samples(table))
+
+    def _samples(self, table: str) -> Iterator[object]:
+        for object_id, text in self._store_.texts(table, squeeze.LEARN_AT):
+            yield text
+            drawn = self._drawn.get((table, object_id))
+            node = None if drawn is None else drawn.node(ids.node_id(table, object_id))
+            yield node.head if isinstance(node, Split) else node
 
     def _emit(
         self, touched_nodes: dict[str, None], touched_edges: dict[str, None]

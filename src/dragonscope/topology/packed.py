@@ -7,7 +7,8 @@ with every field of the NB object again under ``Dragonflow``); as orjson's compa
 JSON, a fifth of that. A packed node is compared by its text, and the publisher
 embeds it in its messages as it is; reading its ``metadata`` decodes it.
 
-The text is kept as ``str``: the bytes orjson returns each hold a 4 KiB buffer.
+The text is kept as ``str`` (the bytes orjson returns each hold a 4 KiB buffer), or
+compressed once its table has learned a dictionary (``bytes``, see ``squeeze``).
 
 A node shows its NB object's stored fields under ``Dragonflow``, and the topology
 keeps those fields' text already (see ``store``): kept twice, they were a third of
@@ -23,6 +24,7 @@ from typing import Any, NamedTuple
 import orjson
 
 from dragonscope.graph import Edge, Node
+from dragonscope.topology.squeeze import expand, squeeze
 
 DRAGONFLOW = "Dragonflow"
 """The metadata key of an NB object's stored fields."""
@@ -31,52 +33,61 @@ DRAGONFLOW = "Dragonflow"
 class Split(NamedTuple):
     """Packed metadata whose ``Dragonflow`` fields are shared with the NB object's own text
     (``fields``, a non-empty JSON object): the whole text is ``head + fields[1:] + "}"``,
-    ``head`` ending with the opening of ``Dragonflow`` and its ``Table`` and ``ID``."""
+    ``head`` ending with the opening of ``Dragonflow`` and its ``Table`` and ``ID``; either
+    part may be compressed (see ``squeeze``)."""
 
-    head: str
-    fields: str
-
-
-Metadata = str | Split | dict[str, Any]
-"""Node metadata as the topology keeps it: packed (whole or split), or a dict when orjson
-cannot encode it (an integer past 64 bits in an NB field)."""
+    head: str | bytes
+    fields: str | bytes
 
 
-def pack(metadata: dict[str, Any]) -> Metadata:
+Metadata = str | bytes | Split | dict[str, Any]
+"""Node metadata as the topology keeps it: packed (whole or split, maybe compressed), or
+a dict when orjson cannot encode it (an integer past 64 bits in an NB field)."""
+
+Packer = Callable[[dict[str, Any], str | None], Metadata]
+"""``pack`` or ``keep``: metadata, and the table of the object that draws them."""
+
+
+def pack(metadata: dict[str, Any], table: str | None = None) -> Metadata:
+    """``metadata`` packed, compressed with ``table``'s dictionary if it has one."""
     try:
-        return orjson.dumps(metadata).decode()
+        return squeeze(table, orjson.dumps(metadata))
     except (orjson.JSONEncodeError, TypeError):
         return metadata
 
 
-def pack_sharing(metadata: dict[str, Any], fields: str) -> Metadata:
-    """``pack``, sharing ``fields`` (the compact text of the drawn object's stored fields)
+def pack_sharing(
+    metadata: dict[str, Any], fields: str | bytes, table: str | None = None
+) -> Metadata:
+    """``pack``, sharing ``fields`` (the kept text of the drawn object's stored fields)
     when the metadata show exactly those under ``Dragonflow``, ``Table`` and ``ID`` first
     (``metadata.stored_fields``). Told by the text itself, so that a rule or an extension
     that changed the fields only costs the sharing."""
     shown = metadata.get(DRAGONFLOW)
-    if shown.__class__ is not dict or len(fields) < 3 or fields[0] != "{":
-        return pack(metadata)
+    plain = expand(fields)
+    if shown.__class__ is not dict or len(plain) < 3 or plain[0] != "{":
+        return pack(metadata, table)
     try:
         shown_text = orjson.dumps(shown).decode()
         opening = orjson.dumps({"Table": shown["Table"], "ID": shown["ID"]}).decode()[:-1] + ","
         rest = orjson.dumps({k: v for k, v in metadata.items() if k != DRAGONFLOW}).decode()
     except (orjson.JSONEncodeError, TypeError, KeyError):
-        return pack(metadata)
-    if shown_text != f"{opening}{fields[1:]}":
-        return pack(metadata)
-    return Split(f'{rest[:-1]}{"," if len(rest) > 2 else ""}"{DRAGONFLOW}":{opening}', fields)
+        return pack(metadata, table)
+    if shown_text != f"{opening}{plain[1:]}":
+        return pack(metadata, table)
+    head = f'{rest[:-1]}{"," if len(rest) > 2 else ""}"{DRAGONFLOW}":{opening}'
+    return Split(squeeze(table, head.encode()), fields)
 
 
-def text(metadata: str | Split) -> str:
+def text(metadata: str | bytes | Split) -> str:
     """The compact JSON text of packed metadata."""
     if metadata.__class__ is Split:
         head, fields = metadata
-        return f"{head}{fields[1:]}}}"
-    return metadata  # type: ignore[return-value]
+        return f"{expand(head)}{expand(fields)[1:]}}}"
+    return expand(metadata)  # type: ignore[arg-type]
 
 
-def keep(metadata: dict[str, Any]) -> Metadata:
+def keep(metadata: dict[str, Any], table: str | None = None) -> Metadata:
     """``pack``'s stand-in where nothing is kept for long."""
     return metadata
 
@@ -100,7 +111,7 @@ class PackedNode(Node):
 
     __slots__ = ("packed",)
 
-    def __init__(self, id: str, packed: str | Split) -> None:
+    def __init__(self, id: str, packed: str | bytes | Split) -> None:
         self.id = id
         self.packed = packed
         _unstamped(self)
@@ -121,7 +132,7 @@ class PackedEdge(Edge):
 
     __slots__ = ("packed",)
 
-    def __init__(self, id: str, packed: str, parent: str, child: str) -> None:
+    def __init__(self, id: str, packed: str | bytes, parent: str, child: str) -> None:
         self.id = id
         self.packed = packed
         self.parent = parent
@@ -130,17 +141,17 @@ class PackedEdge(Edge):
 
     @property
     def metadata(self) -> dict[str, Any]:
-        return orjson.loads(self.packed)  # type: ignore[no-any-return]
+        return orjson.loads(expand(self.packed))  # type: ignore[no-any-return]
 
     @metadata.setter
     def metadata(self, value: dict[str, Any]) -> None:
         self.packed = orjson.dumps(value).decode()
 
 
-def pack_edge(edge: Edge, pack: Callable[[dict[str, Any]], Metadata]) -> Edge:
+def pack_edge(edge: Edge, pack: Packer, table: str | None = None) -> Edge:
     """``edge`` with its own metadata packed by ``pack`` (it may keep them as they are)."""
-    packed = pack(edge.metadata)
-    if isinstance(packed, str):
+    packed = pack(edge.metadata, table)
+    if isinstance(packed, str | bytes):
         return PackedEdge(edge.id, packed, edge.parent, edge.child)
     return edge
 
@@ -164,5 +175,10 @@ def same_metadata(a: Metadata, b: Metadata) -> bool:
     if isinstance(a, dict) or isinstance(b, dict):
         return unpack(a) == unpack(b)
     if a.__class__ is b.__class__:
-        return a == b  # texts, or split texts part by part (fields shared: by identity)
+        if a == b:  # texts, or split texts part by part (fields shared: by identity)
+            return True
+        if a.__class__ is str:
+            return False
+    # A plain text and a compressed one (packed before and after the table learned its
+    # dictionary), or split texts whose parts differ that way.
     return text(a) == text(b)

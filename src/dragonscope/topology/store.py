@@ -18,7 +18,8 @@ an ``NbObject`` only when read: a hundred thousand skeleton records would cost s
 6 MiB for a table name and an ID the store's key already holds.
 
 A whole object is held packed, as orjson's compact JSON text (``str``: orjson's bytes
-each hold a 4 KiB buffer), and decoded when read (the few objects many renders read in
+each hold a 4 KiB buffer; compressed ``bytes`` once its table has learned a dictionary,
+see ``squeeze``), and decoded when read (the few objects many renders read in
 a row, a network or a chassis, from a small cache): parsed, a 100k-object NB costs some
 150 MiB of dicts and lists; packed, a sixth. An object with problems, or with a value
 orjson cannot encode, is kept as it is.
@@ -26,6 +27,7 @@ orjson cannot encode, is kept as it is.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -34,8 +36,9 @@ import orjson
 
 from dragonscope.nb import NbObject
 from dragonscope.topology.contribution import Key, one_copy
-from dragonscope.topology.packed import pack
+from dragonscope.topology.packed import pack, same_metadata
 from dragonscope.topology.rules import SKELETONS
+from dragonscope.topology.squeeze import expand
 
 _NOTHING: dict[str, Any] = {}
 # One-field skeletons are shared between objects with the same one (every port of a
@@ -48,7 +51,7 @@ class Skeleton(NbObject):
     """What a compact slice keeps of an object it does not draw (read-only, shared)."""
 
 
-Held = NbObject | dict[str, Any] | str
+Held = NbObject | dict[str, Any] | str | bytes
 """A whole object (packed, or as it is), or the fields of a skeleton."""
 
 _DECODED_MAX = 4096
@@ -93,13 +96,21 @@ class _Held:
     def __len__(self) -> int:
         return self._count
 
+    def tables(self) -> Iterator[tuple[str, dict[str, Held]]]:
+        return iter(self._tables.items())
+
+
+def _texts(held: object) -> bool:
+    """Whether ``held`` is a packed text (plain or compressed)."""
+    return held.__class__ is str or held.__class__ is bytes
+
 
 def _pack(obj: NbObject) -> Held:
     """The object's text; the object itself when it has problems or orjson refuses it."""
     if obj.problems:
         return obj
-    text = pack(obj.data)
-    return text if isinstance(text, str) else obj
+    text = pack(obj.data, obj.table)
+    return text if isinstance(text, str | bytes) else obj
 
 
 class _Objects(Mapping[Key, NbObject]):
@@ -123,11 +134,11 @@ class _Objects(Mapping[Key, NbObject]):
             return default
         if isinstance(held, dict):
             return Skeleton(key[0], key[1], held)
-        if not isinstance(held, str):
-            return held
+        if not _texts(held):
+            return held  # type: ignore[return-value]
         obj = self._decoded.get(key)
         if obj is None:
-            obj = NbObject(key[0], key[1], orjson.loads(held))
+            obj = NbObject(key[0], key[1], orjson.loads(expand(held)))  # type: ignore[arg-type]
             self.remember(key, obj)
         return obj
 
@@ -184,18 +195,30 @@ class ObjectStore:
     def get(self, key: Key) -> NbObject | None:
         return self.objects.get(key)
 
-    def text(self, key: Key) -> str | None:
-        """The compact JSON text of a whole object's fields, if it is held packed."""
+    def text(self, key: Key) -> str | bytes | None:
+        """The kept text of a whole object's fields (maybe compressed), if it is packed."""
         held = self._held.get(key)
-        return held if held.__class__ is str else None
+        return held if _texts(held) else None  # type: ignore[return-value]
+
+    def counts(self) -> Iterator[tuple[str, int]]:
+        """Objects held, by table."""
+        return ((table, len(ids)) for table, ids in self._held.tables())
+
+    def texts(self, table: str, limit: int) -> list[tuple[str, str | bytes]]:
+        """The first ``limit`` packed texts of ``table``'s objects, by ID."""
+        ids = dict(self._held.tables()).get(table, {})
+        return [(i, held) for i, held in itertools.islice(ids.items(), limit) if _texts(held)]  # type: ignore[misc]
 
     def unchanged(self, key: Key, obj: NbObject | None) -> bool:
         """Whether storing ``obj`` would change nothing anyone reads."""
         current = self._held.get(key)
         if obj is None or current is None:
             return obj is current
-        if current.__class__ is str:
-            return not isinstance(obj, Skeleton) and _pack(obj) == current
+        if _texts(current):
+            if isinstance(obj, Skeleton):
+                return False
+            packed = _pack(obj)
+            return packed is not obj and same_metadata(packed, current)  # type: ignore[arg-type]
         if current.__class__ is not dict:
             return current == obj
         if isinstance(obj, Skeleton):

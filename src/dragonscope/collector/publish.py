@@ -20,7 +20,7 @@ from dragonscope.collector.progress import Progress
 from dragonscope.collector.reconcile import Reconciler
 from dragonscope.collector.revisions import RevisionClock
 from dragonscope.collector.settings import CollectorSettings
-from dragonscope.collector.state import HeldState, Learned, Planner, adopt, same
+from dragonscope.collector.state import HeldState, Learned, Planner, Stamp, adopt, same
 from dragonscope.collector.stats import CollectorStats
 from dragonscope.collector.sync import SyncState
 from dragonscope.skydive import (
@@ -176,6 +176,7 @@ class AnalyzerLink:
         compactly (``Learned``) until compared."""
         quoted = self.origin.replace("\\", "\\\\").replace("'", "\\'")
         held, host = HeldState(), self.settings.host
+        stamps: dict[Stamp, Stamp] = {}  # one tuple for the elements a chunk sent alike
         try:
             for step, into, desired in (
                 ("V", held.nodes, self._desired.nodes),
@@ -187,7 +188,7 @@ class AnalyzerLink:
                     )
                     for obj in _elements(answer):
                         element_id = obj["ID"]
-                        into[element_id] = learned = Learned.from_json(obj)
+                        into[element_id] = learned = Learned.from_json(obj, stamps)
                         want = desired.get(element_id)
                         if want is not None and same(learned, want, host):
                             adopt(into, element_id, want)

@@ -39,7 +39,15 @@ from dragonscope.skydive import (
     NODE_UPDATED,
     Message,
 )
-from dragonscope.topology import Metadata, held_form, pack, packed_text, same_metadata, unpack
+from dragonscope.topology import (
+    Metadata,
+    held_form,
+    one_copy,
+    pack,
+    packed_text,
+    same_metadata,
+    unpack,
+)
 
 # Message UUIDs only correlate an analyzer's error reply with what we sent: a
 # per-process prefix and a counter are unique enough and far cheaper than uuid4
@@ -52,19 +60,38 @@ def _message(type_: str, obj: dict[str, Any]) -> Message:
     return Message(GRAPH, type_, obj, f"{_UUID_PREFIX}-{next(_uuid_counter)}")
 
 
+Stamp = tuple[int, str, int | None]
+"""The revision, host and creation time an element went with: one tuple shared by the
+elements sent in one flush chunk (or learned alike from the analyzer)."""
+
+_STAMPS_MAX = 65536
+"""Distinct stamps shared while learning from an analyzer, at most (an analyzer that
+returns a stamp per element costs one tuple each, not an ever-growing map)."""
+
+
 class Held:
     """What the analyzer holds of one element we sent: the desired element it was sent from
-    (``source``: an unchanged element is recognised by identity, without comparing metadata),
-    with the revision, host and creation time it went with. A large graph keeps one per
-    element, hence four slots; what it says of the element is read from ``source``."""
+    (``source``: an unchanged element is recognised by identity, without comparing metadata)
+    and its ``stamp``. A large graph keeps one per element, hence two slots; what it says of
+    the element is read from ``source``."""
 
-    __slots__ = ("created_at", "host", "revision", "source")
+    __slots__ = ("source", "stamp")
 
-    def __init__(self, source: Node, revision: int, host: str, created_at: int | None) -> None:
+    def __init__(self, source: Node, stamp: Stamp) -> None:
         self.source: Node | None = source
-        self.revision = revision
-        self.host = host
-        self.created_at = created_at
+        self.stamp = stamp
+
+    @property
+    def revision(self) -> int:
+        return self.stamp[0]
+
+    @property
+    def host(self) -> str:
+        return self.stamp[1]
+
+    @property
+    def created_at(self) -> int | None:
+        return self.stamp[2]
 
     @property
     def metadata(self) -> Metadata:
@@ -95,17 +122,18 @@ class Learned(Held):
         parent: str = "",
         child: str = "",
         created_at: int | None = None,
+        stamps: dict[Stamp, Stamp] | None = None,
     ) -> None:
+        """``stamps``: those learned so far, to share one tuple between elements alike."""
+        stamp = (revision, host, created_at)
         self.source = None
-        self.revision = revision
-        self.host = host
-        self.created_at = created_at
+        self.stamp = stamp if stamps is None else one_copy(stamps, stamp, stamp, _STAMPS_MAX)
         self._metadata = metadata
         self._parent = parent
         self._child = child
 
     @classmethod
-    def from_json(cls, obj: dict[str, Any]) -> Learned:
+    def from_json(cls, obj: dict[str, Any], stamps: dict[Stamp, Stamp] | None = None) -> Learned:
         created_at = obj.get("CreatedAt")
         metadata = obj.get("Metadata")
         return cls(
@@ -115,6 +143,7 @@ class Learned(Held):
             obj.get("Parent") or "",
             obj.get("Child") or "",
             created_at if isinstance(created_at, int) else None,
+            stamps,
         )
 
     @property
@@ -158,9 +187,10 @@ class HeldState:
         cls, nodes: Iterable[dict[str, Any]], edges: Iterable[dict[str, Any]]
     ) -> HeldState:
         """Build from ``/api/topology`` JSON elements (already filtered to our origin)."""
+        stamps: dict[Stamp, Stamp] = {}
         return cls(
-            {obj["ID"]: Learned.from_json(obj) for obj in nodes},
-            {obj["ID"]: Learned.from_json(obj) for obj in edges},
+            {obj["ID"]: Learned.from_json(obj, stamps) for obj in nodes},
+            {obj["ID"]: Learned.from_json(obj, stamps) for obj in edges},
         )
 
     def max_revision(self) -> int:
@@ -192,7 +222,7 @@ def adopt(held: dict[str, Held], element_id: str, element: Node) -> None:
     if have.__class__ is Held:
         have.source = element
     else:
-        held[element_id] = Held(element, have.revision, have.host, have.created_at)
+        held[element_id] = Held(element, have.stamp)
 
 
 def _wire_metadata(metadata: Metadata) -> object:
@@ -294,13 +324,14 @@ class Planner:
         ids: Iterable[str],
         desired: Mapping[str, Node],
         held: dict[str, Held],
-        added: str,
+        kind: str,
         ends: Mapping[str, Held] | None = None,
         deferred: set[str] | None = None,
     ) -> list[Message]:
         out = []
         at: int | None = None  # one time for the chunk: one int object shared by its elements
         revision: int | None = None
+        added: Stamp | None = None  # one stamp for the elements the chunk adds
         for element_id in ids:
             want = desired.get(element_id)
             if want is None:
@@ -323,10 +354,11 @@ class Planner:
             revision = self.clock.next() if revision is None else revision
             if have is None:
                 at = self.now() if at is None else at
-                now = Held(want, revision, self.host, at)
-                out.append(_message(added, self._wire(element_id, now, is_edge, at)))
+                added = (revision, self.host, at) if added is None else added
+                now = Held(want, added)
+                out.append(_message(kind, self._wire(element_id, now, is_edge, at)))
             else:
-                now = Held(want, revision, self.host, have.created_at)
+                now = Held(want, (revision, self.host, have.created_at))
                 out.append(self._update(element_id, have, now, is_edge))
             held[element_id] = now
         return out

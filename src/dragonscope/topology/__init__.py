@@ -11,6 +11,7 @@ wire protocol (``skydive``) or anything above. ``docs/graph-model.md`` describes
 node type, metadata key and relation.
 """
 
+from dragonscope.topology.contribution import one_copy
 from dragonscope.topology.engine import Action, GraphOp, Topology, translate
 from dragonscope.topology.extensions import (
     ENTRY_POINT_GROUP,
@@ -50,6 +51,7 @@ __all__ = [
     "edge_id",
     "held_form",
     "node_id",
+    "one_copy",
     "pack",
     "packed_text",
     "router_port_id",

@@ -36,6 +36,7 @@ from dragonscope.topology.deps import Dependencies
 from dragonscope.topology.extensions import Extension, ExtensionFailure, ExtensionRunner
 from dragonscope.topology.packed import (
     Metadata,
+    PackedEdge,
     Split,
     held_form,
     keep,
@@ -468,11 +469,15 @@ class Topology:
                 squeeze.learn(table, self._samples(table))
 
     def _samples(self, table: str) -> Iterator[object]:
+        """The texts of the table's first objects, of their nodes and of their edges."""
         for object_id, text in self._store_.texts(table, squeeze.LEARN_AT):
             yield text
             drawn = self._drawn.get((table, object_id))
-            node = None if drawn is None else drawn.node(ids.node_id(table, object_id))
+            if drawn is None:
+                continue
+            node = drawn.node(ids.node_id(table, object_id))
             yield node.head if isinstance(node, Split) else node
+            yield from (edge.packed for edge in drawn.edges if isinstance(edge, PackedEdge))
 
     def _emit(
         self, touched_nodes: dict[str, None], touched_edges: dict[str, None]

@@ -30,8 +30,14 @@ LEARN_AT = 500
 texts it learns from): a chassis slice or a small cloud never pays for one."""
 _DICTIONARY_BYTES = 16 * 1024
 _LEVEL = 1
-_SHORTEST = 64
+_SHORTEST = 32
 """Texts shorter than this gain too little to pay for the call: kept plain."""
+_FORMAT = zstandard.FORMAT_ZSTD1_MAGICLESS
+_FRAME = zstandard.ZstdCompressionParameters.from_level(
+    _LEVEL, format=_FORMAT, write_content_size=True, write_checksum=False, write_dict_id=False
+)
+"""The smallest frame that still says its size: no magic number, checksum or dictionary ID
+(the first byte names the dictionary). A port's subnet edge, 45 bytes, takes 18."""
 _MAX_DICTIONARIES = 256
 """A compressed text names its dictionary in one byte."""
 
@@ -45,10 +51,8 @@ class _Codec:
 
     def __init__(self, tag: int, dictionary: zstandard.ZstdCompressionDict) -> None:
         self.tag = bytes((tag,))
-        self._compressor = zstandard.ZstdCompressor(
-            level=_LEVEL, dict_data=dictionary, write_checksum=False, write_dict_id=False
-        )
-        self._decompressor = zstandard.ZstdDecompressor(dict_data=dictionary)
+        self._compressor = zstandard.ZstdCompressor(dict_data=dictionary, compression_params=_FRAME)
+        self._decompressor = zstandard.ZstdDecompressor(dict_data=dictionary, format=_FORMAT)
         self._lock = threading.Lock()
 
     def compress(self, text: bytes) -> bytes:

@@ -57,26 +57,33 @@ _SCANNED = 16
 """Edges a ``Drawn`` finds by scanning its tuple; beyond, it keeps an index by ID."""
 
 
-class Drawn:
+_HEAD = 4
+"""A ``Drawn``'s items before its parts: layout, edge index, claims, extensions."""
+
+
+class Drawn(tuple[Any, ...]):
     """What the topology keeps of a contribution until the object is rendered again.
 
     A 100k-object NB keeps one per object. As a ``Contribution`` each costs six dicts
     and a set, some 1.3 kB of which nearly all is empty hash table. Here it is one tuple:
-    the IDs of the nodes it draws, their metadata packed (see ``packed``), its edges, and
-    only the IDs of the placeholders and tenants it points at (those are counted by ID;
-    what they stand for is kept once, by the topology). Five tuples, one per part, cost
-    some 14 MiB more in such an NB: most parts hold one or a few items.
+    where its parts end (a layout shared by the objects drawn alike), an index of its edges
+    by ID when it draws many, the objects it pulls into a slice, the extensions that drew
+    into it, then the IDs of the nodes it draws, their metadata packed (see ``packed``),
+    its edges, and only the IDs of the placeholders and tenants it points at (those are
+    counted by ID; what they stand for is kept once, by the topology). Five tuples, one
+    per part, cost some 14 MiB more in such an NB, and an object holding the tuple 4 MiB:
+    most parts hold one or a few items. Compared and hashed by identity, as an object.
     """
 
-    __slots__ = ("_edge_index", "_ends", "_parts", "claims", "extensions")
+    __slots__ = ()
 
-    def __init__(
-        self,
+    def __new__(
+        cls,
         contribution: Contribution,
         pack: Packer = pack,
         own: tuple[str, str | bytes] | None = None,
         table: str | None = None,
-    ) -> None:
+    ) -> Drawn:
         """``own``: the object's own node ID and its stored fields' text, shared with that
         node's text when it shows them (``packed.Split``); ``table``: the object's, whose
         dictionary compresses what it draws (see ``squeeze``)."""
@@ -93,57 +100,75 @@ class Drawn:
             else pack_edge(edge, pack, table)
             for edge in contribution.edges.values()
         ]
-        self._parts: tuple[Any, ...] = (
-            *nodes,
-            *metadata,
-            *edges,
-            *contribution.refs,
-            *contribution.tenants,
-        )
         n = len(nodes)
-        self._ends = _layout(n, 2 * n + len(edges), 2 * n + len(edges) + len(contribution.refs))
-        self._edge_index = {edge.id: edge for edge in edges} if len(edges) > _SCANNED else None
-        self.claims: tuple[tuple[Key, str], ...] = tuple(contribution.claims.items())
-        self.extensions = (
+        ends = _layout(n, 2 * n + len(edges), 2 * n + len(edges) + len(contribution.refs))
+        claims = tuple(contribution.claims.items()) if contribution.claims else ()
+        extensions = (
             frozenset(contribution.extensions) if contribution.extensions else _NO_EXTENSIONS
         )
+        return super().__new__(
+            cls,
+            (
+                ends,
+                {edge.id: edge for edge in edges} if len(edges) > _SCANNED else None,
+                claims,
+                extensions,
+                *nodes,
+                *metadata,
+                *edges,
+                *contribution.refs,
+                *contribution.tenants,
+            ),
+        )
+
+    __eq__ = object.__eq__
+    __hash__ = object.__hash__
+
+    @property
+    def claims(self) -> tuple[tuple[Key, str], ...]:
+        return self[2]  # type: ignore[no-any-return]
+
+    @property
+    def extensions(self) -> frozenset[str]:
+        return self[3]  # type: ignore[no-any-return]
 
     @property
     def edges(self) -> tuple[Edge, ...]:
-        n, edges_end, _ = self._ends
-        return self._parts[2 * n : edges_end]
+        n, edges_end, _ = self[0]
+        return self[_HEAD + 2 * n : _HEAD + edges_end]
 
     @property
     def refs(self) -> tuple[str, ...]:
-        _, edges_end, refs_end = self._ends
-        return self._parts[edges_end:refs_end]
+        _, edges_end, refs_end = self[0]
+        return self[_HEAD + edges_end : _HEAD + refs_end]
 
     @property
     def tenants(self) -> tuple[str, ...]:
-        return self._parts[self._ends[2] :]
+        return self[_HEAD + self[0][2] :]
 
     def node(self, node_id: str) -> Metadata | None:
         """The metadata this object draws for ``node_id``, packed."""
-        parts, n = self._parts, self._ends[0]
-        for index in range(n):
-            if parts[index] == node_id:
-                return parts[n + index]  # type: ignore[no-any-return]
+        n = self[0][0]
+        for index in range(_HEAD, _HEAD + n):
+            if self[index] == node_id:
+                return self[index + n]  # type: ignore[no-any-return]
         return None
 
     def edge(self, edge_id: str) -> Edge | None:
-        if self._edge_index is not None:
-            return self._edge_index.get(edge_id)
+        index = self[1]
+        if index is not None:
+            return index.get(edge_id)  # type: ignore[no-any-return]
         for edge in self.edges:
             if edge.id == edge_id:
                 return edge
         return None
 
     def nodes(self) -> dict[str, Metadata]:
-        n = self._ends[0]
-        return dict(zip(self._parts[:n], self._parts[n : 2 * n], strict=True))
+        n = self[0][0]
+        return dict(zip(self[_HEAD : _HEAD + n], self[_HEAD + n : _HEAD + 2 * n], strict=True))
 
     def edges_by_id(self) -> dict[str, Edge]:
-        return self._edge_index or {edge.id: edge for edge in self.edges}
+        return self[1] or {edge.id: edge for edge in self.edges}
 
 
 def one_copy(copies: dict[_K, _V], key: _K, value: _V, limit: int) -> _V:

@@ -15,10 +15,9 @@ from typing import Any
 import aiohttp
 
 from analyzer_support import edge, msg, node, publisher_headers, settings
+from demo_snapshot import demo_snapshot
 from dragonscope.analyzer import Analyzer
-from dragonscope.demo import generate
 from dragonscope.graph import Node
-from dragonscope.nb import parse
 from dragonscope.topology import translate
 
 PUBLISHERS = 40
@@ -33,13 +32,7 @@ def _node(node_id: str, padding: str) -> Node:
 
 
 def _cloud() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    dump = generate("small", seed=0)
-    snapshot = {
-        (table, obj["id"]): parse(table, obj["id"], obj)
-        for table, rows in dump.items()
-        if table != "unique_key"
-        for obj in rows
-    }
+    snapshot = demo_snapshot("small", seed=0)
     nodes, edges = translate(snapshot, extensions=[])
     return (
         [{"ID": n.id, "Metadata": n.metadata} for n in nodes.values()],

@@ -8,11 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from demo_snapshot import demo_snapshot
 from dragonscope.cli import build_parser
-from dragonscope.demo.generate import generate
 from dragonscope.graph import Graph
 from dragonscope.gremlin import run
-from dragonscope.nb.schema import parse
 from dragonscope.topology import translate
 
 DOCS = Path(__file__).parent.parent / "docs"
@@ -31,13 +30,7 @@ def doc_queries() -> list[tuple[str, str]]:
 
 @pytest.fixture(scope="module")
 def sample_graph() -> Graph:
-    dump = generate("small", seed=0)
-    snapshot = {
-        (table, obj["id"]): parse(table, obj["id"], obj)
-        for table, rows in dump.items()
-        if table != "unique_key"
-        for obj in rows
-    }
+    snapshot = demo_snapshot("small", seed=0)
     nodes, edges = translate(snapshot)
     graph = Graph()
     for node in nodes.values():

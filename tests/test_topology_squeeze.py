@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import orjson
 
-from dragonscope.demo import generate
+from demo_snapshot import demo_snapshot
 from dragonscope.nb import Change
-from dragonscope.nb.schema import parse
 from dragonscope.topology import (
     Action,
     Topology,
@@ -86,13 +85,7 @@ def test_a_plain_and_a_compressed_text_of_the_same_metadata_are_the_same() -> No
 
 
 def test_a_global_topology_loaded_in_pages_keeps_texts_compressed_and_reads_them_exactly() -> None:
-    dump = generate("medium", seed=3)
-    snapshot = {
-        (table, obj["id"]): parse(table, obj["id"], obj)
-        for table, rows in dump.items()
-        if table != "unique_key"
-        for obj in rows
-    }
+    snapshot = demo_snapshot("medium", seed=3)
     objects = list(snapshot.values())
     topology = Topology(extensions=[])
     topology.begin_load()

@@ -99,6 +99,9 @@ class _Held:
     def tables(self) -> Iterator[tuple[str, dict[str, Held]]]:
         return iter(self._tables.items())
 
+    def table(self, table: str) -> Mapping[str, Held]:
+        return self._tables.get(table) or {}
+
 
 def _texts(held: object) -> bool:
     """Whether ``held`` is a packed text (plain or compressed)."""
@@ -206,7 +209,7 @@ class ObjectStore:
 
     def texts(self, table: str, limit: int) -> list[tuple[str, str | bytes]]:
         """The first ``limit`` packed texts of ``table``'s objects, by ID."""
-        ids = dict(self._held.tables()).get(table, {})
+        ids = self._held.table(table)
         return [(i, held) for i, held in itertools.islice(ids.items(), limit) if _texts(held)]  # type: ignore[misc]
 
     def unchanged(self, key: Key, obj: NbObject | None) -> bool:

@@ -72,17 +72,41 @@ class _Server:
         raise NotImplementedError
 
     def start(self) -> None:
-        require(self.command()[0])
-        with open(self.log, "ab") as log:
-            self.proc = subprocess.Popen(
-                self.command(), stdout=log, stderr=subprocess.STDOUT, cwd=self.dir
-            )
-        try:
-            wait_port(self.port)
-        except TimeoutError:
-            self.stop()
-            tail = self.log.read_text()[-2000:]
-            raise RuntimeError(f"{self.binary} did not start:\n{tail}") from None
+        """Start the server; on its first start, on other ports if one was taken meanwhile
+        (the port ``free_port`` found can become a client's ephemeral port before the
+        server binds it). A restart keeps its ports: its clients reconnect there."""
+        first = self.proc is None and not self.log.exists()
+        for attempt in range(3):
+            with open(self.log, "ab") as log:
+                self.proc = subprocess.Popen(
+                    self.command(), stdout=log, stderr=subprocess.STDOUT, cwd=self.dir
+                )
+            try:
+                self._wait_listening()
+                return
+            except TimeoutError:
+                self.stop()
+                tail = self.log.read_text()[-2000:]
+                if not (first and attempt < 2 and "address already in use" in tail.lower()):
+                    raise RuntimeError(f"{self.binary} did not start:\n{tail}") from None
+                self.log.unlink()
+                self.choose_ports()
+
+    def choose_ports(self) -> None:
+        self.port = free_port()
+
+    def _wait_listening(self, timeout: float = 15.0) -> None:
+        """Until the server accepts connections; TimeoutError at once if it exited."""
+        deadline = time.monotonic() + timeout
+        while self.proc is not None and self.proc.poll() is None:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                    return
+            except OSError:
+                if time.monotonic() > deadline:
+                    break
+                time.sleep(0.05)
+        raise TimeoutError(f"{self.binary} does not listen on 127.0.0.1:{self.port}")
 
     def kill(self) -> None:
         """Simulate a crash: SIGKILL, no clean shutdown."""
@@ -115,6 +139,10 @@ class EtcdServer(_Server):
 
     def __init__(self) -> None:
         super().__init__()
+        self.peer_port = free_port()
+
+    def choose_ports(self) -> None:
+        super().choose_ports()
         self.peer_port = free_port()
 
     @property

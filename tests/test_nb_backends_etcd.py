@@ -7,6 +7,7 @@ import asyncio
 import json
 import random
 import time
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import aetcd
@@ -127,6 +128,36 @@ async def test_a_paged_snapshot_reads_tables_in_the_order_asked_at_one_revision(
     assert tables[9:] == rest  # the other tables in key order
     assert len(seen) == len(set(seen)) == 22
     assert ("lswitch", "late") not in seen
+    assert len(revisions) == 1
+    await backend.close()
+    await client.close()
+
+
+async def test_a_table_longer_than_a_page_is_read_in_parts_each_key_once(
+    etcd_server: EtcdServer,
+) -> None:
+    """A large table is read in parts at once (cut at hexadecimal digits, as UUIDs are):
+    IDs of any shape are each read once, all at the snapshot's revision, and the table's
+    pages still come before the next table's."""
+    client = writer(etcd_server)
+    ids = [str(uuid.UUID(int=n * 0x0123456789ABCDEF0123456789ABCDEF % 2**128)) for n in range(60)]
+    ids += ["", "-", "4", "8", "c", "cz", "zz", "ZZ", "Ä", "port 1"]
+    ids = [i for i in ids if i]
+    for object_id in ids:
+        await client.put(f"/lport/{object_id}".encode(), b"{}")
+    for n in range(5):
+        await client.put(f"/lswitch/{n}".encode(), b"{}")
+    backend = open_backend(etcd_server.url)
+    backend.page_size = 7
+    seen: list[tuple[str, str]] = []
+    revisions = set()
+    async for page, revision in backend.snapshot_pages(("lport", "lswitch")):
+        if not seen:
+            await client.put(b"/lport/late", b"{}")  # after the snapshot's cut
+        seen += [(entry.table, entry.id) for entry in page]
+        revisions.add(revision)
+    assert [t for t, _ in seen] == ["lport"] * len(ids) + ["lswitch"] * 5
+    assert sorted(i for t, i in seen if t == "lport") == sorted(ids)
     assert len(revisions) == 1
     await backend.close()
     await client.close()

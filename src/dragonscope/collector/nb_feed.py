@@ -138,32 +138,76 @@ class NbFeed:
     async def _read_pages(
         self, reader: NbReader, retried: set[tuple[str, str]] | None
     ) -> tuple[int, int]:
-        """Translate and mark the snapshot page by page; its revision and object count."""
+        """Translate and mark the snapshot page by page; its revision and object count.
+
+        What a page drew may read objects a compact slice holds as skeletons (a port's
+        network, read pages earlier): they are read whole before the page is published,
+        so that each element goes out once, as it finally is (published first, 5 to 7 %
+        of a chassis slice's elements went out twice). Those in the page are taken from
+        it; the others are fetched from the NB while the next page is translated, and
+        the page is published once they are in (awaited page by page, the round trips
+        to a store busy serving the snapshot took a sixth of a chassis slice's sync)."""
         topology, stats = self.topology, self._stats
         revision = count = 0
-        async for page, revision in reader.snapshot_pages(SNAPSHOT_ORDER):
-            batch = self._read(reader, page)
-            for obj in batch:
-                stats.nb_objects[obj.table] += 1
-                if retried is not None:
-                    retried.discard(obj.key)
-            count += len(batch)
-            values: dict[tuple[str, str], bytes] | None = None
-            # In slices, so that translating a page never holds the loop for long.
-            for start in range(0, len(batch), _SLICE):
-                ops = topology.load_batch(batch[start : start + _SLICE])
+        fetching: asyncio.Task[list[Change]] | None = None
+        waiting: list[GraphOp] = []  # the previous page's, until its fetch is in
+        try:
+            async for page, revision in reader.snapshot_pages(SNAPSHOT_ORDER):
+                batch = self._read(reader, page)
+                for obj in batch:
+                    stats.nb_objects[obj.table] += 1
+                    if retried is not None:
+                        retried.discard(obj.key)
+                count += len(batch)
+                ops: list[GraphOp] = []
+                values: dict[tuple[str, str], bytes] = {}
+                # In slices, so that translating a page never holds the loop for long.
+                for start in range(0, len(batch), _SLICE):
+                    ops += topology.load_batch(batch[start : start + _SLICE])
+                    if topology.wanted:
+                        values = values or {(e.table, e.id): e.value for e in page}
+                        ops += self._take_wanted(reader, revision, values)
+                    await asyncio.sleep(0)
+                del batch
+                if fetching is not None:
+                    ops += topology.apply_all(await fetching)
+                    fetching = None
+                self._mark(waiting)
+                waiting = []
                 if topology.wanted:
-                    # What the slice drew reads objects held as skeletons: they are read
-                    # whole before it is published, so that each element goes out once,
-                    # as it finally is (published first, 5 to 7 % of a chassis slice's
-                    # elements went out twice).
-                    values = values or {(entry.table, entry.id): entry.value for entry in page}
-                    ops += await self._hydrate(reader, revision, values)
-                self._mark(ops)
-                await asyncio.sleep(0)
-            del batch
-            stats.nb_revision = revision
+                    keys = sorted(topology.wanted)
+                    fetching = asyncio.ensure_future(self._fetch(reader, keys, revision))
+                    waiting = ops
+                else:
+                    self._mark(ops)
+                stats.nb_revision = revision
+            if fetching is not None:
+                waiting += topology.apply_all(await fetching)
+                fetching = None
+            self._mark(waiting + await self._hydrate(reader, revision))
+        finally:
+            if fetching is not None and not fetching.cancel() and not fetching.cancelled():
+                fetching.exception()  # the read failed meanwhile: what this fetch met is moot
         return revision, count
+
+    def _take_wanted(
+        self, reader: NbReader, revision: int, values: Mapping[tuple[str, str], bytes]
+    ) -> list[GraphOp]:
+        """The wanted objects ``values`` (a page's) holds, read whole from it, and those
+        they bring."""
+        ops: list[GraphOp] = []
+        while True:
+            found = sorted(key for key in self.topology.wanted if key in values)
+            if not found:
+                return ops
+            ops += self.topology.apply_all(
+                Change(t, i, reader.parse(t, i, values[t, i]), revision) for t, i in found
+            )
+
+    @staticmethod
+    async def _fetch(reader: NbReader, keys: list[tuple[str, str]], revision: int) -> list[Change]:
+        found = await reader.fetch(keys, revision)
+        return [Change(t, i, found.get((t, i)), revision) for t, i in keys]
 
     def _read(self, reader: NbReader, page: list[RawEntry]) -> list[NbObject]:
         """A page's objects, parsed whole; or, where a compact slice keeps only a skeleton,
@@ -178,27 +222,15 @@ class NbFeed:
             out.append(obj if obj is not None else reader.parse(entry.table, entry.id, entry.value))
         return out
 
-    async def _hydrate(
-        self, reader: NbReader, revision: int, read: Mapping[tuple[str, str], bytes] | None = None
-    ) -> list[GraphOp]:
+    async def _hydrate(self, reader: NbReader, revision: int) -> list[GraphOp]:
         """Read again, whole, the objects a compact slice now needs (it holds only their
-        skeletons): from ``read`` (values just read) if there, else from the NB at
-        ``revision`` where the store keeps history, so that they agree with the rest of
-        the slice."""
+        skeletons), from the NB at ``revision`` where the store keeps history, so that
+        they agree with the rest of the slice."""
         ops: list[GraphOp] = []
         asked: frozenset[tuple[str, str]] = frozenset()
-        read = read or {}
         while self.topology.wanted and self.topology.wanted != asked:
             asked = self.topology.wanted
-            keys = sorted(asked)
-            found: dict[tuple[str, str], NbObject | None] = {
-                key: reader.parse(key[0], key[1], read[key]) for key in keys if key in read
-            }
-            elsewhere = [key for key in keys if key not in found]
-            if elsewhere:
-                found.update(await reader.fetch(elsewhere, revision))
-            changes = [Change(t, i, found.get((t, i)), revision) for t, i in keys]
-            ops += self.topology.apply_all(changes)
+            ops += self.topology.apply_all(await self._fetch(reader, sorted(asked), revision))
         return ops
 
     def _mark(self, ops: list[GraphOp]) -> None:

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -56,6 +57,9 @@ log = logging.getLogger(__name__)
 PAGE_SIZE = 2000
 # Keys read in one Txn by ``fetch`` (etcd's default limit is 128 operations).
 FETCH_BATCH = 100
+# A table larger than a page is read in this many parts at once (see ``_range_pages``).
+READERS = 4
+_CUTS = [b"%x" % (16 * i // READERS) for i in range(1, READERS)]
 
 
 class Revisions:
@@ -170,36 +174,96 @@ class EtcdBackend:
         the revision of the first page read."""
         read = _Read(0)
         for start, end in _ranges_in_order(first):
-            async for page in self._pages_of(start, end, read):
+            async for page in self._range_pages(start, end, read):
                 yield page, read.revision
         self._resume = _Position(read.revision, read.revision, read.mod_revisions, read=True)
 
-    async def _pages_of(
+    async def _range_pages(
         self, start: bytes, end: bytes, read: _Read
     ) -> AsyncIterator[list[RawEntry]]:
-        """The keys in [start, end) page by page, at ``read.revision`` (set by the first
-        page read when 0). The next page is asked for before this one is handed over:
-        etcd serves it while the reader works (two pages at most are held)."""
+        """The keys in [start, end) page by page, in no particular order within the range.
+        The rest of a range longer than a page (a table of thousands of ports) is read in
+        ``READERS`` parts at once: etcd serves one read at a time on one core, so a single
+        sequence of pages took 2.8 s to read a 100k-object NB, four parts 1.7 s. A part
+        asks for its next page only once this one is taken (the parts keep etcd busy):
+        ``READERS`` + 1 pages are held at most, besides the one being translated."""
         response = await self._page(start, end, read.revision)
         read.revision = read.revision or response.header.revision
+        parts = _parts(response.kvs[-1].key + b"\0", end) if response.more and response.kvs else []
+        if len(parts) <= 1:
+            async for page in self._pages_of(start, end, read, response):
+                yield page
+            return
+        page = self._entries(response, read)
+        del response
+        if page:
+            yield page
+        queue: asyncio.Queue[list[RawEntry] | BaseException | None] = asyncio.Queue(1)
+
+        async def part(part_start: bytes, part_end: bytes) -> None:
+            try:
+                async for page in self._pages_of(part_start, part_end, read, ahead_too=False):
+                    await queue.put(page)
+                await queue.put(None)
+            except Exception as exc:
+                await queue.put(exc)
+
+        tasks = [asyncio.ensure_future(part(*bounds)) for bounds in parts]
+        try:
+            running = len(tasks)
+            while running:
+                item = await queue.get()
+                if item is None:
+                    running -= 1
+                elif isinstance(item, BaseException):
+                    raise item
+                else:
+                    yield item
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    def _entries(self, response: RangeResponse, read: _Read) -> list[RawEntry]:
+        """A page's NB objects, their revisions noted in ``read``."""
+        page = []
+        for kv in response.kvs:
+            where = split_etcd_key(kv.key)
+            if where is not None:
+                read.mod_revisions[where] = kv.mod_revision
+                page.append(RawEntry(where[0], where[1], kv.value))
+        return page
+
+    async def _pages_of(
+        self,
+        start: bytes,
+        end: bytes,
+        read: _Read,
+        response: RangeResponse | None = None,
+        ahead_too: bool = True,
+    ) -> AsyncIterator[list[RawEntry]]:
+        """The keys in [start, end) page by page (from ``response``, its first page, if
+        already read), at ``read.revision``. With ``ahead_too``, the next page is asked for
+        before this one is handed over: etcd serves it while the reader works (two pages
+        at most are held)."""
+        if response is None:
+            response = await self._page(start, end, read.revision)
         ahead: asyncio.Future[RangeResponse] | None = None
         try:
             while True:
-                if response.more and response.kvs:
-                    following = response.kvs[-1].key + b"\0"
+                following = response.kvs[-1].key + b"\0" if response.more and response.kvs else None
+                if following is not None and ahead_too:
                     ahead = asyncio.ensure_future(self._page(following, end, read.revision))
-                page = []
-                for kv in response.kvs:
-                    where = split_etcd_key(kv.key)
-                    if where is not None:
-                        read.mod_revisions[where] = kv.mod_revision
-                        page.append(RawEntry(where[0], where[1], kv.value))
+                page = self._entries(response, read)
                 del response
                 if page:
                     yield page
-                if ahead is None:
+                if following is None:
                     break
-                response, ahead = await ahead, None
+                if ahead is None:
+                    response = await self._page(following, end, read.revision)
+                else:
+                    response, ahead = await ahead, None
         finally:
             if ahead is not None and not ahead.cancel() and not ahead.cancelled():
                 ahead.exception()  # the reader stopped: what the next page met is moot
@@ -512,6 +576,16 @@ def _difference(known: Revisions, read: _Read, *, everything: bool = False) -> l
         for (table, id_) in known.missing_from(read.mod_revisions)
     )
     return changes
+
+
+def _parts(start: bytes, end: bytes) -> list[tuple[bytes, bytes]]:
+    """[start, end) cut in up to ``READERS`` consecutive parts covering it exactly, at the
+    first hexadecimal digit after the table's prefix: Dragonflow's IDs are UUIDs, so the
+    parts are even; any other ID is still read once, only less evenly."""
+    prefix = end[:-1] + b"/"  # the table's ``/<table>/``
+    cuts = [prefix + digit for digit in _CUTS if start < prefix + digit < end]
+    bounds = [start, *cuts, end]
+    return list(itertools.pairwise(bounds))
 
 
 def _ranges_in_order(first: Sequence[str]) -> list[tuple[bytes, bytes]]:

@@ -331,6 +331,39 @@ async def test_fails_over_to_the_next_endpoint(etcd_server: EtcdServer) -> None:
     await client.close()
 
 
+async def test_a_snapshot_read_in_parts_fails_over_once_when_its_endpoint_goes_away(
+    etcd_server: EtcdServer,
+) -> None:
+    """The parts of a table read at once fail together when their endpoint goes: they move
+    to the next one together (one move, not one each, which would lead some back to the
+    endpoint that is gone), and every key is still read once, at one revision."""
+    client = writer(etcd_server)
+    ids = [str(uuid.UUID(int=n * 0x0123456789ABCDEF0123456789ABCDEF % 2**128)) for n in range(200)]
+    for object_id in ids:
+        await client.put(f"/lport/{object_id}".encode(), b"{}")
+    proxies = [CuttableProxy(etcd_server.port) for _ in range(5)]
+    for proxy in proxies:
+        await proxy.start()
+    first = proxies[0]
+    ports = ",".join(f"127.0.0.1:{proxy.port}" for proxy in proxies)
+    backend = open_backend(f"etcd://{ports}")
+    backend.page_size = 5
+    seen: list[str] = []
+    revisions = set()
+    async for page, revision in backend.snapshot_pages(("lport",)):
+        if len(seen) == 10:
+            await first.cut()  # gone for good, with the parts' next pages on their way
+        seen += [entry.id for entry in page]
+        revisions.add(revision)
+    assert sorted(seen) == sorted(ids)
+    assert len(revisions) == 1
+    assert backend._conn.index == 1  # moved once, to the next endpoint
+    await backend.close()
+    for proxy in proxies[1:]:
+        await proxy.cut()
+    await client.close()
+
+
 async def test_watch_fails_over_when_its_endpoint_goes_away(etcd_server: EtcdServer) -> None:
     """Two endpoints to one cluster; the one in use disappears mid-stream."""
     client = writer(etcd_server)

@@ -269,16 +269,19 @@ class EtcdBackend:
                 ahead.exception()  # the reader stopped: what the next page met is moot
 
     async def _page(self, key: bytes, end: bytes, revision: int) -> RangeResponse:
-        """One page of a snapshot, from another endpoint if this one fails."""
+        """One page of a snapshot, from another endpoint if this one fails (the parts of a
+        table read at once fail together: the first to fail moves them all, once)."""
         failures = 0
         while True:
+            endpoint = self._conn.index
             try:
                 return await self._range(self._conn, key, revision, keys_only=False, end=end)
             except Unreachable as exc:
                 failures += 1
                 if failures >= 3 * len(self._endpoints):
                     raise BackendError(f"etcd unreachable while reading the NB: {exc}") from None
-                await self._conn.rotate()
+                if self._conn.index == endpoint:
+                    await self._conn.rotate()
                 await asyncio.sleep(0.2 * failures / len(self._endpoints))
             except Compacted:
                 raise BackendError("etcd compacted the revision being read; read again") from None

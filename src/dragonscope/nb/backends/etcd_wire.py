@@ -296,8 +296,10 @@ class Connection:
         return call
 
     async def rotate(self) -> None:
-        await self.close()
+        # The next endpoint is chosen before the first await: a reader that failed on the
+        # same endpoint meanwhile sees that it has moved already.
         self.index = (self.index + 1) % len(self.endpoints)
+        await self.close()
 
     async def close(self) -> None:
         for call in list(self._calls):

@@ -54,10 +54,7 @@ from dragonscope.nb.backends.keys import (
 
 log = logging.getLogger(__name__)
 
-# Keys per page of a snapshot: a page of ports is some 3 MiB in transit (base64 JSON, then
-# decoded), and ``READERS`` + 2 of them can be held at once; pages of 2,000 raised a chassis
-# collector's peak RSS by 8 MiB for no faster read.
-PAGE_SIZE = 1000
+PAGE_SIZE = 2000
 # Keys read in one Txn by ``fetch`` (etcd's default limit is 128 operations).
 FETCH_BATCH = 100
 # A table larger than a page is read in this many parts at once (see ``_range_pages``).

@@ -48,9 +48,15 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_port(port: int, timeout: float = 15.0, host: str = "127.0.0.1") -> None:
+def wait_port(
+    port: int,
+    timeout: float = 15.0,
+    host: str = "127.0.0.1",
+    server: subprocess.Popen[bytes] | None = None,
+) -> None:
+    """Until something listens on ``port``; TimeoutError, at once if ``server`` exited."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and (server is None or server.poll() is None):
         try:
             with socket.create_connection((host, port), timeout=0.2):
                 return
@@ -82,7 +88,7 @@ class _Server:
                     self.command(), stdout=log, stderr=subprocess.STDOUT, cwd=self.dir
                 )
             try:
-                self._wait_listening()
+                wait_port(self.port, server=self.proc)
                 return
             except TimeoutError:
                 self.stop()
@@ -94,19 +100,6 @@ class _Server:
 
     def choose_ports(self) -> None:
         self.port = free_port()
-
-    def _wait_listening(self, timeout: float = 15.0) -> None:
-        """Until the server accepts connections; TimeoutError at once if it exited."""
-        deadline = time.monotonic() + timeout
-        while self.proc is not None and self.proc.poll() is None:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                    return
-            except OSError:
-                if time.monotonic() > deadline:
-                    break
-                time.sleep(0.05)
-        raise TimeoutError(f"{self.binary} does not listen on 127.0.0.1:{self.port}")
 
     def kill(self) -> None:
         """Simulate a crash: SIGKILL, no clean shutdown."""

@@ -181,34 +181,33 @@ class EtcdBackend:
     async def _range_pages(
         self, start: bytes, end: bytes, read: _Read
     ) -> AsyncIterator[list[RawEntry]]:
-        """The keys in [start, end) page by page, in no particular order within the range.
-        The rest of a range longer than a page (a table of thousands of ports) is read in
-        ``READERS`` parts at once: etcd serves one read at a time on one core, so a single
-        sequence of pages took 2.8 s to read a 100k-object NB, four parts 1.7 s. A part
-        asks for its next page only once this one is taken (the parts keep etcd busy):
-        ``READERS`` + 1 pages are held at most, besides the one being translated."""
+        """The keys in [start, end) page by page, at ``read.revision`` (set by the first page
+        read when 0), in no particular order after the first page. The rest of a range
+        longer than a page (a table of thousands of ports) is read in ``READERS`` parts at
+        once: etcd serves one read at a time on one core, so a single sequence of pages
+        took 2.8 s to read a 100k-object NB, four parts 1.7 s. The parts read on while the
+        reader works on a page already read, up to one page each waiting to be taken: at
+        most ``READERS`` + 1 pages are held besides the one being translated."""
         response = await self._page(start, end, read.revision)
         read.revision = read.revision or response.header.revision
-        parts = _parts(response.kvs[-1].key + b"\0", end) if response.more and response.kvs else []
-        if len(parts) <= 1:
-            async for page in self._pages_of(start, end, read, response):
-                yield page
-            return
+        rest = response.kvs[-1].key + b"\0" if response.more and response.kvs else None
         page = self._entries(response, read)
         del response
         if page:
             yield page
+        if rest is None:
+            return
         queue: asyncio.Queue[list[RawEntry] | BaseException | None] = asyncio.Queue(1)
 
         async def part(part_start: bytes, part_end: bytes) -> None:
             try:
-                async for page in self._pages_of(part_start, part_end, read, ahead_too=False):
+                async for page in self._pages_of(part_start, part_end, read):
                     await queue.put(page)
                 await queue.put(None)
             except Exception as exc:
                 await queue.put(exc)
 
-        tasks = [asyncio.ensure_future(part(*bounds)) for bounds in parts]
+        tasks = [asyncio.ensure_future(part(*bounds)) for bounds in _parts(rest, end)]
         try:
             running = len(tasks)
             while running:
@@ -235,38 +234,17 @@ class EtcdBackend:
         return page
 
     async def _pages_of(
-        self,
-        start: bytes,
-        end: bytes,
-        read: _Read,
-        response: RangeResponse | None = None,
-        ahead_too: bool = True,
+        self, start: bytes, end: bytes, read: _Read
     ) -> AsyncIterator[list[RawEntry]]:
-        """The keys in [start, end) page by page (from ``response``, its first page, if
-        already read), at ``read.revision``. With ``ahead_too``, the next page is asked for
-        before this one is handed over: etcd serves it while the reader works (two pages
-        at most are held)."""
-        if response is None:
-            response = await self._page(start, end, read.revision)
-        ahead: asyncio.Future[RangeResponse] | None = None
-        try:
-            while True:
-                following = response.kvs[-1].key + b"\0" if response.more and response.kvs else None
-                if following is not None and ahead_too:
-                    ahead = asyncio.ensure_future(self._page(following, end, read.revision))
-                page = self._entries(response, read)
-                del response
-                if page:
-                    yield page
-                if following is None:
-                    break
-                if ahead is None:
-                    response = await self._page(following, end, read.revision)
-                else:
-                    response, ahead = await ahead, None
-        finally:
-            if ahead is not None and not ahead.cancel() and not ahead.cancelled():
-                ahead.exception()  # the reader stopped: what the next page met is moot
+        """The keys in [start, end) page by page, at ``read.revision``."""
+        key: bytes | None = start
+        while key is not None:
+            response = await self._page(key, end, read.revision)
+            key = response.kvs[-1].key + b"\0" if response.more and response.kvs else None
+            page = self._entries(response, read)
+            del response
+            if page:
+                yield page
 
     async def _page(self, key: bytes, end: bytes, revision: int) -> RangeResponse:
         """One page of a snapshot, from another endpoint if this one fails (the parts of a

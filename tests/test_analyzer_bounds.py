@@ -13,7 +13,7 @@ import aiohttp
 import pytest
 
 from analyzer_support import edge, msg, node, publisher_headers, reply_to, settings
-from dragonscope.analyzer import Analyzer
+from dragonscope.analyzer import Analyzer, bounds
 
 SUBSCRIBER = {"X-Client-Type": "test"}
 
@@ -211,3 +211,36 @@ async def test_a_subscriber_that_does_not_read_is_closed_with_a_reason():
         assert frame.type == aiohttp.WSMsgType.CLOSE
         assert "subscriber-queue" in (frame.extra or "")
         await ws.close()
+
+
+def _nested(levels: int, leaf: Any = 1) -> Any:
+    value = leaf
+    for level in range(levels):
+        value = [value] if level % 2 else {"k": value}
+    return value
+
+
+@pytest.mark.parametrize("levels", [1, 2, 63, 64, 65, 200])
+def test_the_depth_walk_counts_levels_exactly(levels: int) -> None:
+    """The top container is level 1; the bound itself is allowed, one more is not.
+    Siblings of every depth sit beside the deep branch, as in a batch frame."""
+    wide = {"Obj": [_nested(3), _nested(levels), [], {}, "x", 2.5]}
+    assert bounds.depth_over(_nested(levels), 64) is (levels > 64)
+    assert bounds.depth_over(wide, 64) is (levels + 2 > 64)
+    assert bounds.depth_over("scalar", 0) is False
+    assert bounds.depth_over([], 0) is True
+
+
+def test_the_metadata_walk_finds_long_keys_deep_levels_and_floats() -> None:
+    limit_key, limit_depth = 8, 4
+    check = lambda value: bounds.check_metadata(value, limit_key, limit_depth)  # noqa: E731
+    assert check({"a" * 8: {"b": [1, "x", {"c": True}]}}) is False
+    assert check({"a": [[{"b": 1.5}]]}) is True  # a float four levels down
+    assert check(2.5) is True and check("2.5") is False and check(None) is False
+    assert check(_nested(4)) is False
+    with pytest.raises(bounds.InputRefused) as deep:
+        check(_nested(5))
+    assert deep.value.bound == bounds.METADATA_DEPTH
+    with pytest.raises(bounds.InputRefused) as long_key:
+        check({"ok": [{"fine": 1, "b" * 9: 2}]})
+    assert long_key.value.bound == bounds.KEY and "bbbbbbbbb" in long_key.value.detail

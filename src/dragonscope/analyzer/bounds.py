@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+from collections.abc import Iterable
 from typing import Any
 
 import orjson
@@ -101,17 +102,24 @@ def _openers(data: str | bytes) -> int:
 
 
 def depth_over(value: Any, limit: int) -> bool:
-    """Whether ``value`` nests containers deeper than ``limit`` (the top one is level 1)."""
-    if not isinstance(value, (dict, list)):
-        return False
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
+    """Whether decoded JSON ``value`` nests containers deeper than ``limit`` (the top one
+    is level 1). Level by level: a frame is wide and shallow, and a list of the next
+    level costs far less per container than a stack of (container, depth) pairs."""
+    level = _containers((value,))
+    depth = 0
+    while level:
+        depth += 1
         if depth > limit:
             return True
-        children = item.values() if isinstance(item, dict) else item
-        stack.extend((c, depth + 1) for c in children if isinstance(c, (dict, list)))
+        below: list[Any] = []
+        for item in level:
+            below += _containers(item.values() if type(item) is dict else item)
+        level = below
     return False
+
+
+def _containers(values: Iterable[Any]) -> list[Any]:
+    return [v for v in values if type(v) is dict or type(v) is list]
 
 
 def size_over(value: Any, limit: int) -> bool:
@@ -125,26 +133,33 @@ def check_metadata(metadata: Any, max_key: int, max_depth: int) -> bool:
 
     Returns whether the metadata hold a float: Skydive stores integral ones as integers,
     and metadata without any (nearly all) need no normalizing pass. Told here, by the walk
-    the bounds take anyway, rather than by a second scan of the whole frame."""
-    if not isinstance(metadata, (dict, list)):
-        return isinstance(metadata, float)
+    the bounds take anyway, rather than by a second scan of the whole frame. ``metadata``
+    is decoded JSON (string keys, plain dicts and lists), walked level by level as in
+    ``depth_over``."""
+    if type(metadata) is not dict and type(metadata) is not list:
+        return type(metadata) is float
     floats = False
-    stack: list[tuple[Any, int]] = [(metadata, 1)]
-    while stack:
-        item, depth = stack.pop()
+    level = [metadata]
+    depth = 0
+    while level:
+        depth += 1
         if depth > max_depth:
             raise InputRefused(METADATA_DEPTH, f"metadata nested deeper than {max_depth}")
-        children = item
-        if isinstance(item, dict):
-            for key in item:
-                if isinstance(key, str) and len(key) > max_key:
+        below: list[Any] = []
+        for item in level:
+            children = item
+            if type(item) is dict:
+                if item and max(map(len, item)) > max_key:
+                    key = next(k for k in item if len(k) > max_key)
                     raise InputRefused(
                         KEY, f"metadata key {key[:40]!r}... longer than {max_key} characters"
                     )
-            children = item.values()
-        for child in children:
-            if isinstance(child, (dict, list)):
-                stack.append((child, depth + 1))
-            elif isinstance(child, float):
-                floats = True
+                children = item.values()
+            for child in children:
+                kind = type(child)
+                if kind is dict or kind is list:
+                    below.append(child)
+                elif kind is float:
+                    floats = True
+        level = below
     return floats

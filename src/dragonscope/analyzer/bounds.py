@@ -147,7 +147,7 @@ def check_metadata(metadata: Any, max_key: int, max_depth: int) -> bool:
             raise InputRefused(METADATA_DEPTH, f"metadata nested deeper than {max_depth}")
         below: list[Any] = []
         for item in level:
-            children = item
+            children: Iterable[Any] = item
             if type(item) is dict:
                 if item and max(map(len, item)) > max_key:
                     key = next(k for k in item if len(k) > max_key)

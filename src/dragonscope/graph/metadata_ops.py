@@ -1,12 +1,13 @@
 """Metadata edits: Skydive's partial-update ops and RFC 6902 JSON Patch.
 
-Both work on copies so that elements already stored (and referenced by history)
-are never mutated.
+Neither changes what it is given, so that elements already stored (and
+referenced by history) are never mutated.
 """
 
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from typing import Any
 
 OP_SET = 1
@@ -17,13 +18,23 @@ class OpError(ValueError):
     """A partial update or patch that cannot be applied; the text says why."""
 
 
-def apply_ops(metadata: dict[str, Any], ops: object) -> dict[str, Any]:
-    """Return a copy of ``metadata`` with Skydive partial-update ops applied."""
+def apply_ops(
+    metadata: dict[str, Any],
+    ops: object,
+    copy_value: Callable[[Any], Any] = copy.deepcopy,
+) -> dict[str, Any]:
+    """Return ``metadata`` with Skydive partial-update ops applied, as a new dict.
+
+    Only the dicts along each op's path are copied; the rest is shared with
+    ``metadata``, which stays as it was (stored metadata is never changed in place).
+    A deep copy of a port's whole metadata cost more than the rest of its update.
+    ``copy_value`` makes the copy of each op's value that goes in."""
     if ops is None:
         return metadata
     if not isinstance(ops, list):
         raise OpError("Ops must be a list")
-    result = copy.deepcopy(metadata)
+    result = dict(metadata)
+    owned = {id(result)}  # the dicts this call made: only those are changed in place
     for op in ops:
         if not isinstance(op, dict):
             raise OpError("each op must be an object")
@@ -31,30 +42,44 @@ def apply_ops(metadata: dict[str, Any], ops: object) -> dict[str, Any]:
         if not isinstance(key, str) or not key:
             raise OpError("op Key must be a non-empty string")
         if kind == OP_SET:
-            _set_path(result, key.split("."), copy.deepcopy(op.get("Value")))
+            _set_path(result, key.split("."), copy_value(op.get("Value")), owned)
         elif kind == OP_DELETE:
-            _delete_path(result, key.split("."))
+            _delete_path(result, key.split("."), owned)
         else:
             raise OpError(f"unknown op Type {kind!r} (1 = set, 2 = delete)")
     return result
 
 
-def _set_path(obj: dict[str, Any], path: list[str], value: Any) -> None:
+def _own(parent: dict[str, Any], part: str, owned: set[int]) -> dict[str, Any]:
+    """``parent[part]``, a dict, as one this call made (copied the first time)."""
+    child: dict[str, Any] = parent[part]
+    if id(child) not in owned:
+        child = parent[part] = dict(child)
+        owned.add(id(child))
+    return child
+
+
+def _set_path(obj: dict[str, Any], path: list[str], value: Any, owned: set[int]) -> None:
     for part in path[:-1]:
-        nxt = obj.setdefault(part, {})
-        if not isinstance(nxt, dict):
+        if part not in obj:
+            nxt: dict[str, Any] = {}
+            obj[part] = nxt
+            owned.add(id(nxt))
+        elif not isinstance(obj[part], dict):
             return
-        obj = nxt
+        obj = _own(obj, part, owned)
     obj[path[-1]] = value
 
 
-def _delete_path(obj: dict[str, Any], path: list[str]) -> None:
+def _delete_path(obj: dict[str, Any], path: list[str], owned: set[int]) -> None:
+    reached: Any = obj
+    for part in path[:-1]:  # a path through something else than dicts deletes nothing
+        reached = reached.get(part)
+        if not isinstance(reached, dict):
+            return
     chain = [obj]
     for part in path[:-1]:
-        nxt = chain[-1].get(part)
-        if not isinstance(nxt, dict):
-            return
-        chain.append(nxt)
+        chain.append(_own(chain[-1], part, owned))
     chain[-1].pop(path[-1], None)
     for depth in range(len(chain) - 1, 0, -1):
         if chain[depth]:

@@ -28,6 +28,7 @@ from dragonscope.graph.validation import (
     check_edge,
     check_node,
     normalize,
+    normalize_value,
 )
 
 # A held revision of -1 means "this origin reconnected: accept any revision".
@@ -483,6 +484,8 @@ def _partial(obj: Any) -> tuple[str, int, int | None, Any]:
 
 def _apply(metadata: dict[str, Any], ops: Any, element_id: str) -> dict[str, Any]:
     try:
-        return normalize(apply_ops(metadata, ops))
+        # What is stored is normalized already (every way in normalizes): only the
+        # values the ops bring need it, and their normalized copy is the copy they need.
+        return apply_ops(metadata, ops, copy_value=normalize_value)
     except OpError as exc:
         raise Rejected("ops", str(exc), element_id) from None

@@ -55,14 +55,15 @@ def check_edge(edge: Edge) -> None:
 
 def normalize(metadata: dict[str, Any]) -> dict[str, Any]:
     """Integral floats become integers, as Skydive stores them (at any depth)."""
-    return {key: _normalized(value) for key, value in metadata.items()}
+    return {key: normalize_value(value) for key, value in metadata.items()}
 
 
-def _normalized(value: object) -> object:
+def normalize_value(value: object) -> object:
+    """A copy of a JSON value with integral floats as integers (containers are new)."""
     if isinstance(value, float):
         return int(value) if value.is_integer() and abs(value) < 2**63 else value
     if isinstance(value, dict):
-        return {k: _normalized(v) for k, v in value.items()}
+        return {k: normalize_value(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_normalized(v) for v in value]
+        return [normalize_value(v) for v in value]
     return value

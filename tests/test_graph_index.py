@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dragonscope.graph.index import Indexer
-from dragonscope.graph.model import Edge, Graph, Node
+from dragonscope.graph.model import Edge, Graph, GraphError, Node
 from dragonscope.gremlin import run
 from dragonscope.gremlin.subgraph import SubGraphView
 
@@ -47,15 +47,24 @@ def test_lookup_follows_mutations() -> None:
     assert list(g.lookup_edges("RelationType", "layer2") or ()) == []
 
 
-def test_in_place_metadata_change_is_reindexed_on_replace() -> None:
+def test_a_renamed_node_moves_in_the_index_and_the_stored_one_cannot_change_in_place() -> None:
+    """The index tells where a replaced element was from the element the graph held, so
+    that element must be left as it was (the history keeps it as the past, too)."""
     g = make_graph()
     Indexer.attach(g)
     node = g.node("p2")
     assert node is not None
-    node.metadata["Name"] = "renamed"
-    g.replace_node(node)
+    with pytest.raises(GraphError, match="new object"):
+        g.replace_node(node)
+    edge = g.edge("e1")
+    assert edge is not None
+    with pytest.raises(GraphError, match="new object"):
+        g.replace_edge(edge)
+    g.replace_node(Node("p2", {**node.metadata, "Name": "renamed"}))
     assert list(g.lookup("Name", "web-2") or ()) == []
     assert list(g.lookup("Name", "renamed") or ()) == ["p2"]
+    assert list(g.lookup("Neutron.PortID", "u-2") or ()) == ["p2"]
+    assert sorted(g.lookup("Type", "lport") or ()) == ["d1", "p1", "p2"]
 
 
 def test_detach_stops_lookups() -> None:

@@ -266,10 +266,15 @@ class Graph:
         self._notify("on_node_added", node)
 
     def replace_node(self, node: Node) -> Node:
-        """Store ``node`` in place of the node with the same ID; returns the old one."""
+        """Store ``node`` in place of the node with the same ID; returns the old one.
+
+        ``node`` is a new object: a stored element never changes in place, since the
+        history keeps it as the past and the index tells from it where it is indexed."""
         old = self._nodes.get(node.id)
         if old is None:
             raise GraphError(f"node {node.id} not found")
+        if old is node:
+            raise GraphError(f"node {node.id} is the stored one: replace it with a new object")
         self._nodes[node.id] = node
         self._notify("on_node_updated", node, old)
         return old
@@ -305,6 +310,8 @@ class Graph:
         old = self._edges.get(edge.id)
         if old is None:
             raise GraphError(f"edge {edge.id} not found")
+        if old is edge:
+            raise GraphError(f"edge {edge.id} is the stored one: replace it with a new object")
         if (old.parent, old.child) != (edge.parent, edge.child):
             raise GraphError(f"edge {edge.id} cannot change its ends")
         self._edges[edge.id] = edge

@@ -107,7 +107,7 @@ class _Table:
     Where an element is indexed is not kept: it is told again from the element itself
     when it is replaced or deleted (stored elements never change in place, and the graph
     hands listeners the element that was stored). Kept, it took a tuple per element and a
-    term per key, some 200 bytes per element, for 530k elements."""
+    term per key: about 290 bytes per element, 150 MiB of an analyzer holding 530k."""
 
     def __init__(self, keys: Iterable[str], *, lists: bool) -> None:
         self.lists = lists

@@ -100,7 +100,7 @@ class Reconciler:
         sync, host = self._sync, self._host
         count = 0
         self._scan_complete = True
-        slice_ends = time.perf_counter() + _SLICE_SECONDS
+        turns = _Turns()
         for desired, is_node in self._desired.parts():
             get_desired = desired.get
             held_part = held.nodes if is_node else held.edges
@@ -118,11 +118,7 @@ class Reconciler:
                         adopt(held_part, element_id, element)
                         continue
                     count += sync.mark_new(element_id, is_node)
-                if time.perf_counter() < slice_ends:
-                    continue
-                await asyncio.sleep(0)
-                slice_ends = time.perf_counter() + _SLICE_SECONDS
-                if sync.held is not held or sync.flushing:
+                if await turns.gave() and (sync.held is not held or sync.flushing):
                     # Reconnected, or a flush took dirty IDs out of the set: stop
                     # here rather than count in-flight elements as surprises.
                     self._scan_complete = False
@@ -141,7 +137,7 @@ class Reconciler:
         if held is None or not sync.loaded:
             return 0
         count = 0
-        slice_ends = time.perf_counter() + _SLICE_SECONDS
+        turns = _Turns()
         for held_part, is_node in ((held.nodes, True), (held.edges, False)):
             for batch in _batches(held_part, copy_if_moved=not periodic):
                 if batch is _MOVED:
@@ -150,14 +146,28 @@ class Reconciler:
                 for element_id in self._desired.unwanted(batch, is_node):
                     if element_id in held_part:  # not removed by a flush since a copy
                         count += sync.mark_new(element_id, is_node)
-                if time.perf_counter() < slice_ends:
-                    continue
-                await asyncio.sleep(0)
-                slice_ends = time.perf_counter() + _SLICE_SECONDS
-                if sync.held is not held or (during_scan and sync.flushing):
+                if await turns.gave() and (
+                    sync.held is not held or (during_scan and sync.flushing)
+                ):
                     self._scan_complete = False
                     return count
         return count
+
+
+class _Turns:
+    """A walk's turns on the loop: it gives the loop a turn once _SLICE_SECONDS passed."""
+
+    def __init__(self) -> None:
+        self._ends = time.perf_counter() + _SLICE_SECONDS
+
+    async def gave(self) -> bool:
+        """Give the loop a turn if this slice is over; whether it did (the walk then looks
+        at what the loop changed)."""
+        if time.perf_counter() < self._ends:
+            return False
+        await asyncio.sleep(0)
+        self._ends = time.perf_counter() + _SLICE_SECONDS
+        return True
 
 
 # The batch that ends the walk of a mapping that changed size under it (not copied).

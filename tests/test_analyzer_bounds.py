@@ -121,6 +121,26 @@ async def test_json_patch_copy_cannot_amplify(analyzer, http):
     await ws.close()
 
 
+async def test_partial_updates_cannot_grow_an_element_past_the_bound(analyzer, http):
+    ws = await _publisher(http, analyzer.url, "grow")
+    # One element measured exactly by orjson, one holding an integer past 64 bits (which
+    # orjson does not write) measured by the walk: both are bound alike.
+    for node_id, extra in (("g1", {}), ("g2", {"Huge": 2**70})):
+        await ws.send_str(msg("NodeAdded", node(node_id, Blob="y" * 40_000, **extra)))
+        more = {"Type": 1, "Key": "More", "Value": "z" * 20_000}
+        grow = {"ID": node_id, "Revision": 1, "Ops": [more]}
+        await ws.send_str(msg("NodePartiallyUpdated", grow, uuid=f"{node_id}-fits"))
+        beyond = {"Type": 1, "Key": "Past", "Value": "w" * 10_000}
+        past = {"ID": node_id, "Revision": 2, "Ops": [beyond]}
+        await ws.send_str(msg("NodePartiallyUpdated", past, uuid=f"{node_id}-past"))
+        reply = await reply_to(ws, f"{node_id}-past")  # the first one was not refused
+        assert reply["Status"] == 400 and reply["Obj"]["Rule"] == "max-element-bytes"
+        async with http.get(f"{analyzer.url}/api/node/{node_id}") as r:
+            metadata = (await r.json())["Metadata"]
+        assert len(metadata["More"]) == 20_000 and "Past" not in metadata
+    await ws.close()
+
+
 @pytest.mark.parametrize(
     "path", ["/api/topology", "/api/node", "/api/edge", "/api/alert", "/api/noderule", "/api/trace"]
 )

@@ -128,6 +128,19 @@ def size_over(value: Any, limit: int) -> bool:
     return json_size(value, limit) > limit
 
 
+def stored_size(metadata: Any, limit: int) -> int:
+    """The compact JSON size of metadata the graph holds, for a partial update's bound.
+
+    Stored metadata passed the bounds when stored and is plain JSON, so orjson measures
+    it exactly in microseconds, where walking it in Python took about a tenth of a
+    millisecond per update of a port. An integer past 64 bits (which orjson does not
+    write) is measured by ``json_size``."""
+    try:
+        return len(orjson.dumps(metadata))
+    except orjson.JSONEncodeError:
+        return json_size(metadata, limit)
+
+
 def check_metadata(metadata: Any, max_key: int, max_depth: int) -> bool:
     """Refuse metadata keys longer than ``max_key`` or nesting deeper than ``max_depth``.
 

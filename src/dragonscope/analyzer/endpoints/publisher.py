@@ -180,8 +180,11 @@ class PublisherSession:
                             s.max_metadata_key_length,
                             s.max_metadata_depth,
                         )
-            if (before is not None or not self._small_frame) and bounds.size_over(
-                [obj, before], s.max_element_bytes
+            room = s.max_element_bytes
+            if before is not None:  # a partial update: the element it applies to counts
+                room -= bounds.stored_size(before, room)
+            if (before is not None or not self._small_frame) and (
+                room < 0 or bounds.size_over(obj, room)
             ):
                 raise InputRefused(bounds.ELEMENT, f"element over {s.max_element_bytes} bytes")
         except InputRefused as exc:

@@ -50,6 +50,11 @@ DEFAULT_CHECKPOINT_CHANGES = 10_000
 DEFAULT_CHECKPOINT_SHARE = 0.2
 DEFAULT_CHECKPOINT_INTERVAL_MS = 3600 * 1000
 HEARTBEAT_MS = 5000
+# A trickle of changes is written this long after its first change, in one batch: each
+# write is two hand-offs to a worker thread and a transaction, which at a few hundred
+# changes a second cost the loop more than the changes themselves. A reader waiting for
+# the history to catch up (``caught_up``) cuts the wait short.
+GATHER_S = 0.05
 RETAIN_EVERY_MS = 60_000
 RETRY_S = 1.0
 
@@ -104,6 +109,7 @@ class Recorder:
         self.stats = RecorderStats()
         self._queue: deque[Change] = deque()
         self._wake = asyncio.Event()
+        self._hurry = asyncio.Event()  # write what is queued without gathering more
         self._drained = asyncio.Event()
         self._drained.set()
         self._lines: dict[tuple[int, str], Encoded] = {}  # the encoded graph, for checkpoints
@@ -140,6 +146,8 @@ class Recorder:
         self._queue.append(change)
         if len(self._queue) > self.settings.high_water:
             self._drained.clear()
+        if len(self._queue) >= self.settings.batch:
+            self._hurry.set()
         self._wake.set()
 
     async def room(self) -> None:
@@ -166,6 +174,7 @@ class Recorder:
         while self._queue and self._queue[0].at <= at and loop.time() < deadline:
             if self.stats.down_since is not None:
                 return
+            self._hurry.set()
             await asyncio.sleep(0.02)
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -207,6 +216,7 @@ class Recorder:
                 if self._lost_since is not None:
                     await self._recover()
                 if self._queue:
+                    await self._gather()
                     await self._flush()
                 else:
                     self._wake.clear()
@@ -305,6 +315,14 @@ class Recorder:
         self._last_checkpoint = now
         self._checkpoint_size = len(lines)
         self._since_checkpoint = 0
+
+    async def _gather(self) -> None:
+        """Let a trickle of changes gather for ``GATHER_S`` (a full batch, or a reader
+        waiting in ``caught_up``, ends it at once)."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(GATHER_S):
+                await self._hurry.wait()
+        self._hurry.clear()
 
     async def _flush(self) -> None:
         batch = [self._queue[i] for i in range(min(self.settings.batch, len(self._queue)))]

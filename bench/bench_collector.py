@@ -10,7 +10,9 @@ analyzer observes the result:
 * initial sync: process start → the subscriber has seen every node and edge,
   and the CPU time the service spent until then (a loaded machine stretches the
   first, hardly the second);
-* propagation latency: etcd put → subscriber event, at 500 changes/s;
+* propagation latency: etcd put → subscriber event, at 500 changes/s, beside the
+  put's own round trip (etcd's share of it) and the CPU each change cost the
+  service and the analyzer;
 * idle: messages sent and CPU time of the service over 60 s with no change;
 * memory: RSS after the sync, its peak during the sync, and after the idle minute;
 * restart: the collector started again against the analyzer that held its graph,
@@ -243,8 +245,9 @@ async def _measure(
         # Propagation latency at RATE changes/s: rename ports, watch the names arrive.
         client = aetcd.Client(host="127.0.0.1", port=etcd.port)
         sent: dict[str, float] = {}
+        commits: list[float] = []  # each put's round trip: etcd's share of the latency
         total = RATE * LATENCY_SECONDS
-        cpu_start = service.cpu()
+        cpu_start, analyzer_cpu_start = service.cpu(), analyzer.cpu()
         begin = time.monotonic()
         for seq in range(total):
             due = begin + seq / RATE
@@ -256,10 +259,12 @@ async def _measure(
             port_obj["name"] = name
             sent[name] = time.monotonic()
             await client.put(f"/lport/{port_obj['id']}".encode(), encode(port_obj))
+            commits.append((time.monotonic() - sent[name]) * 1000)
         achieved = total / (time.monotonic() - begin)
         await client.close()
         await _settle(subscriber, sent, len(ports), mode)
         cpu_per_change = (service.cpu() - cpu_start) / total * 1e6
+        analyzer_per_change = (analyzer.cpu() - analyzer_cpu_start) / total * 1e6
         # Only the last name of each port can still be observed once updates coalesce
         # (by design for us; between rounds for the baseline): measure those that arrived.
         latencies = [
@@ -281,10 +286,23 @@ async def _measure(
             figures.append(
                 Figure(f"{label}: latency p99", _percentile(latencies, 99), "ms", size, note)
             )
+            for pct in (50, 99):
+                figures.append(
+                    Figure(
+                        f"{label}: etcd put round trip p{pct}", _percentile(commits, pct),
+                        "ms", size, "the bench's own put, within the latency above",
+                    )
+                )  # fmt: skip
 
         figures.append(
             Figure(f"{label}: CPU per NB change", cpu_per_change, "µs", size, f"{total:,} changes")
         )
+        figures.append(
+            Figure(
+                f"{label}: analyzer CPU per NB change", analyzer_per_change, "µs", size,
+                f"{total:,} changes, with one subscriber and the history",
+            )
+        )  # fmt: skip
 
         # Idle: no NB change for IDLE_SECONDS.
         await asyncio.sleep(2)

@@ -90,7 +90,7 @@ class PublisherSession:
         self.origin = conn.origin
         self.authored = False
         self.last_count = 1  # messages the last frame carried (a Batch carries many)
-        self._small_frame = False
+        self._frame_bound = 0  # what ``size_over`` can count of any element of the frame
         # dragonscope's own messages (not Graph): a chassis collector's (analyzer.chassis_calls).
         self.side: Callable[[m.Message], None] | None = None
         self._handlers: dict[str, Callable[[m.Message], str | None]] = {
@@ -111,8 +111,8 @@ class PublisherSession:
         """Apply one frame; returns the frames to send back (replies, rejections)."""
         self.last_count = 1
         # What ``size_over`` counts is at most SIZE_PER_CHAR times the text it was decoded
-        # from: in a frame that short, no element can be over the bound (most frames).
-        self._small_frame = SIZE_PER_CHAR * len(frame) + 64 <= self.settings.max_element_bytes
+        # from: no element of a frame that short can be over the bound (most frames).
+        self._frame_bound = SIZE_PER_CHAR * len(frame) + 64
         try:
             msg = m.from_json(bounds.loads(frame, self.settings.max_json_depth))
         except InputRefused as exc:
@@ -183,9 +183,7 @@ class PublisherSession:
             room = s.max_element_bytes
             if before is not None:  # a partial update: the element it applies to counts
                 room -= bounds.stored_size(before, room)
-            if (before is not None or not self._small_frame) and (
-                room < 0 or bounds.size_over(obj, room)
-            ):
+            if room < 0 or (self._frame_bound > room and bounds.size_over(obj, room)):
                 raise InputRefused(bounds.ELEMENT, f"element over {s.max_element_bytes} bytes")
         except InputRefused as exc:
             element_id = obj.get("ID") if isinstance(obj, dict) else None

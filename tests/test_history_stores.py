@@ -158,24 +158,25 @@ async def test_retention_forgets_old_changes_and_keeps_new_ones(backend: Backend
         await flushed(analyzer)
         t_old = await tick()
         await asyncio.sleep(1.1)  # what follows is in later partitions
-        add(analyzer, *(f"mid{i}" for i in range(5)))  # and a checkpoint after them
+        # A checkpoint after them: the graph doubled since the last one.
+        add(analyzer, *(f"mid{i}" for i in range(10)))
         await flushed(analyzer)
         cutoff = await tick()
         add(analyzer, *(f"new{i}" for i in range(10)))
         await flushed(analyzer)
         t_new = await tick()
         store = recorder.store
-        assert await store.count_changes() == 25
+        assert await store.count_changes() == 30
         recorder.settings.retention_ms = now_ms() - cutoff
         await recorder.enforce_retention(now_ms())
-        assert 10 <= await store.count_changes() <= 15  # old gone, new all there
+        assert 10 <= await store.count_changes() <= 20  # old gone, new all there
         assert t_old < (await store.checkpoint_times())[0] < cutoff
         everything = sorted(
-            f"{kind}{i}" for kind, n in (("old", 10), ("mid", 5), ("new", 10)) for i in range(n)
+            f"{kind}{i}" for kind, n in (("old", 10), ("mid", 10), ("new", 10)) for i in range(n)
         )
         assert sorted(await recorder_view(analyzer, t_new)) == everything
         # Before what is kept: the earliest state known (all but the new), not an error.
-        assert len(await recorder_view(analyzer, t_old)) == 15
+        assert len(await recorder_view(analyzer, t_old)) == 20
 
 
 async def recorder_view(analyzer: Analyzer, at: int) -> list[str]:

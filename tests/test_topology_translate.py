@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import random
+import uuid
 
 import orjson
 import pytest
@@ -19,7 +21,7 @@ from dragonscope.topology import (
     translate,
 )
 from dragonscope.topology.contribution import Drawn, RenderContext
-from dragonscope.topology.ids import router_port_id, tenant_id
+from dragonscope.topology.ids import NAMESPACE, edge_id, router_port_id, tenant_id
 from dragonscope.topology.packed import Split, pack_sharing
 from topology_cloud import (
     ACME,
@@ -534,3 +536,12 @@ def test_a_reference_without_a_rule_still_gets_an_edge(monkeypatch) -> None:
     assert relations(edges, node_id("lswitch", WEB_NET), node_id("qospolicy", policy)) == {
         "qos_policy"
     }
+
+
+def test_graph_ids_are_the_uuid5_of_their_name() -> None:
+    """Every published ID depends on it: the fast derivation must stay uuid5 exactly."""
+    rng = random.Random(5)
+    for i in range(3000):
+        a, b = str(uuid.UUID(int=rng.getrandbits(128))), f"p{rng.random()}-é{i}"
+        assert node_id("lport", b) == str(uuid.uuid5(NAMESPACE, f"lport/{b}"))
+        assert edge_id(a, "ownership", b) == str(uuid.uuid5(NAMESPACE, f"{a}|ownership|{b}"))

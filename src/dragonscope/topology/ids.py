@@ -18,13 +18,15 @@ NAMESPACE = uuid.UUID("5b0f3c8e-4f7a-4d35-9a3e-6d2f0c1b7e94")
 _NAMESPACE_BYTES = NAMESPACE.bytes
 
 
+_VARIANT = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}
+"""The RFC 4122 variant's hex digit (``10xx``) for each digit the hash put there."""
+
+
 def _uuid(text: str) -> str:
-    """``str(uuid.uuid5(NAMESPACE, text))``, several times faster (it runs per element)."""
-    digest = bytearray(hashlib.sha1(_NAMESPACE_BYTES + text.encode()).digest()[:16])
-    digest[6] = (digest[6] & 0x0F) | 0x50
-    digest[8] = (digest[8] & 0x3F) | 0x80
-    h = digest.hex()
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+    """``str(uuid.uuid5(NAMESPACE, text))``, several times faster (it runs per element): the
+    version and variant digits are set in the hex text rather than in the bytes."""
+    h = hashlib.sha1(_NAMESPACE_BYTES + text.encode()).hexdigest()
+    return f"{h[:8]}-{h[8:12]}-5{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:32]}"
 
 
 @lru_cache(maxsize=1 << 14)

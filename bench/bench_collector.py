@@ -8,8 +8,9 @@ slowed by it measured that file, not the collector); a subscriber on the
 analyzer observes the result:
 
 * initial sync: process start → the subscriber has seen every node and edge,
-  and the CPU time the service spent until then (a loaded machine stretches the
-  first, hardly the second);
+  and the CPU time the service and the analyzer spent until then (a loaded machine
+  stretches the first, hardly the others; on two cores the sync takes at least half
+  their sum);
 * propagation latency: etcd put → subscriber event, at 500 changes/s, beside the
   put's own round trip (etcd's share of it) and the CPU each change cost the
   service and the analyzer;
@@ -222,7 +223,7 @@ async def _measure(
                 raise RuntimeError(f"{mode}: initial sync incomplete ({subscriber.added})")
             await asyncio.sleep(0.05)
         sync_seconds = time.monotonic() - started
-        sync_cpu = service.cpu()
+        sync_cpu, analyzer_sync_cpu = service.cpu(), analyzer.cpu()
         # A connection lost during the sync (the analyzer saw no pong while the service's
         # loop was held) costs a resync: say so beside the time it stretched.
         lost = await _reconnects(mode, metrics_port)
@@ -236,6 +237,15 @@ async def _measure(
             )
         )
         figures.append(Figure(f"{label}: CPU until synced", sync_cpu, "CPU s", size))
+        figures.append(
+            Figure(
+                f"{label}: analyzer CPU until synced",
+                analyzer_sync_cpu,
+                "CPU s",
+                size,
+                "with one subscriber and the history",
+            )
+        )
         figures.append(
             Figure(f"{label}: RSS after sync", service.ps.memory_info().rss / 2**20, "MiB", size)
         )

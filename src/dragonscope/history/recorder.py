@@ -360,14 +360,11 @@ class Recorder:
 
     async def _checkpoint_if_due(self) -> None:
         """A rebuild reads the newest checkpoint before its time and replays the changes
-        after it. A change that only added an element costs the rebuild about what a
-        checkpoint holding that element would: while the graph only grows (a collector's
-        initial sync), the checkpoint waits for the graph to double, so that a sync costs
-        checkpoints of about twice the graph in all. Written every fifth of the arriving
-        graph, the growing graph took a quarter of the analyzer's time while 500k elements
-        arrived; written whenever the recorder caught up with a sync (between two of the
-        collector's chunks), still 3.3 times the graph, and one more of the whole graph
-        just after the sync, in the middle of the first changes."""
+        after it, and a change that only added an element costs it about what a checkpoint
+        holding that element would. So while the graph only grows (a collector's initial
+        sync), the checkpoint waits for the graph to double: a sync costs checkpoints of
+        about twice the graph in all, and none lands among the changes that follow it
+        (what the earlier rules cost: docs/analyzer.md)."""
         at = self._max_at
         size, since = len(self._lines), self._since_checkpoint
         every = max(self.settings.checkpoint_changes, int(size * self.settings.checkpoint_share))

@@ -24,7 +24,11 @@ analyzer observes the result:
 
 The floor, a bare etcd range read and ``json.loads`` of every value in a
 process of its own, is measured in the same run: no reader of this NB can do
-with less.
+with less. So is the analyzer's own floor for the global graph: the elements the
+global collector publishes, encoded beforehand in the collector's ``Batch``
+frames and sent over one publisher connection as fast as a fresh analyzer (with
+its history and one subscriber, as above) takes them. No collector can sync
+the global graph sooner than that analyzer applies it.
 
 The baseline does what ``df_skydive_service`` did: every ``update_interval``
 (10 s) it reads the whole NB, translates it and re-sends every element. The
@@ -54,6 +58,8 @@ import orjson
 import psutil
 
 from bench.report import Figure
+from dragonscope.graph import Edge, Node
+from dragonscope.skydive import HDR_CLIENT_TYPE, HDR_HOST_ID, Message, batch_frame
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests"))
@@ -68,6 +74,7 @@ IDLE_SECONDS = 60
 # the floor is always measured.
 MODES = os.environ.get("BENCH_COLLECTOR_MODES", "chassis,collector,baseline").split(",")
 INTERVAL = 10.0  # Dragonflow's default update_interval
+PLANNED_AT_A_TIME = 500  # elements a collector plans into one frame (publish._CHUNK)
 CHASSIS_PORTS = 200  # the per-chassis collector watches a chassis with about this many ports
 DRAGONSCOPE = str(Path(sys.executable).with_name("dragonscope"))
 STATUS_TYPE = "dragonscope-collector"
@@ -440,6 +447,11 @@ async def collect() -> list[Figure]:
             for figure in floor:
                 print(f"  {figure.name}: {figure.value:.4g} {figure.unit}", flush=True)
             figures.extend(floor)
+            if "collector" in MODES:
+                alone = await _analyzer_alone(nodes, edges, Path(tmp))
+                for figure in alone:
+                    print(f"  {figure.name}: {figure.value:.4g} {figure.unit}", flush=True)
+                figures.extend(alone)
             runs = [
                 ("chassis", local, len(slice_nodes) + len(slice_edges)),
                 ("collector", ports, expected),
@@ -483,6 +495,67 @@ def _floor(url: str, tmp: Path) -> list[Figure]:
         Figure("floor (etcd read + json.loads): time", result["seconds"], "s", size),
         Figure("floor (etcd read + json.loads): peak RSS", result["peak_mib"], "MiB", size),
     ]
+
+
+async def _analyzer_alone(
+    nodes: dict[str, Node], edges: dict[str, Edge], tmp: Path
+) -> list[Figure]:
+    """The analyzer's floor: the global graph applied from frames encoded beforehand,
+    planned and batched as the collector does, nothing else working but the bench's
+    sender and subscriber."""
+    from dragonscope.collector.revisions import RevisionClock
+    from dragonscope.collector.state import HeldState, Planner
+
+    planner, held = Planner("bench.alone", "bench", RevisionClock()), HeldState()
+    frames: list[bytes] = []
+    node_ids, edge_ids = list(nodes), list(edges)
+    for start in range(0, len(node_ids), PLANNED_AT_A_TIME):
+        chunk = node_ids[start : start + PLANNED_AT_A_TIME]
+        frames.append(_batch(f"alone-{len(frames)}", planner.node_upserts(chunk, nodes, held)))
+    for start in range(0, len(edge_ids), PLANNED_AT_A_TIME):
+        chunk = edge_ids[start : start + PLANNED_AT_A_TIME]
+        frames.append(_batch(f"alone-{len(frames)}", planner.edge_upserts(chunk, edges, held)))
+    expected = len(nodes) + len(edges)
+    port = free_port()
+    analyzer = Service(
+        [
+            DRAGONSCOPE, "analyzer", "--listen", f"127.0.0.1:{port}",
+            "--history", f"sqlite://{tmp / 'history-alone.db'}",
+        ],
+        tmp / "analyzer-alone.log",
+    )  # fmt: skip
+    wait_port(port, 60)
+    subscriber = Subscriber(port)
+    try:
+        await subscriber.start()
+        async with aiohttp.ClientSession() as session:
+            ws = await session.ws_connect(
+                f"http://127.0.0.1:{port}/ws/publisher",
+                headers={HDR_HOST_ID: "alone", HDR_CLIENT_TYPE: "bench"},
+            )
+            cpu, started = analyzer.cpu(), time.monotonic()
+            for frame in frames:
+                await ws.send_frame(frame, aiohttp.WSMsgType.TEXT)
+            while subscriber.added < expected:
+                if analyzer.proc.poll() is not None or time.monotonic() - started > 600:
+                    raise RuntimeError(f"analyzer alone: {subscriber.added} of {expected} applied")
+                await asyncio.sleep(0.05)
+            seconds, cpu = time.monotonic() - started, analyzer.cpu() - cpu
+            await ws.close()
+    finally:
+        await subscriber.stop()
+        analyzer.stop()
+    size = f"{expected:,} graph elements"
+    note = f"{len(frames):,} Batch frames from one publisher, with one subscriber and the history"
+    return [
+        Figure("analyzer alone (global graph): initial sync", seconds, "s", size, note),
+        Figure("analyzer alone (global graph): CPU", cpu, "CPU s", size, note),
+        Figure("analyzer alone (global graph): CPU per element", cpu / expected * 1e6, "µs", size),
+    ]
+
+
+def _batch(uuid: str, messages: list[Message]) -> bytes:
+    return batch_frame(uuid, [message.batch_item() for message in messages])
 
 
 async def floor(nb_url: str, out: str) -> None:

@@ -34,6 +34,7 @@ from dragonscope.history import (
 )
 from dragonscope.history.codec import (
     checkpoint_lines,
+    collector_held,
     encode_checkpoint,
     encode_element,
     encode_parts,
@@ -259,6 +260,30 @@ async def test_decoding_leaves_the_collector_as_it_found_it(tmp_path: Path) -> N
             gc.unfreeze()
     finally:
         await rec.recorder.stop()
+
+
+def test_what_a_decoding_made_is_frozen_before_the_collector_can_visit_it() -> None:
+    """Frozen after the collector is back, a checkpoint's objects were first collected
+    with the young generation (by the first allocation after, whatever it was)."""
+    collections: list[int] = []
+
+    def seen(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            collections.append(info["generation"])
+
+    gc.collect()
+    frozen = gc.get_freeze_count()
+    gc.callbacks.append(seen)
+    try:
+        with collector_held(freeze=True):
+            made = [[i] for i in range(100_000)]  # far past the young generation's threshold
+        after = [[] for _ in range(100)]  # allocations as the caller goes on
+        assert collections == []
+        assert gc.get_freeze_count() >= frozen + len(made)
+        assert gc.isenabled() and after
+    finally:
+        gc.callbacks.remove(seen)
+        gc.unfreeze()
 
 
 def test_the_lines_a_recorder_keeps_hold_their_length() -> None:

@@ -23,9 +23,10 @@ Decoded elements live long (in the caches) and hold no cycles, like the live
 graph's. In a process that freezes its survivors out of the cyclic collector's
 sight (``freeze``, as the analyzer does for its graph), they are frozen as soon
 as they are decoded: otherwise each full collection would visit them all again.
-The young generations are not collected first (a pass over the 400k objects of
-a checkpoint costs a third of its decoding): the few garbage cycles frozen with
-them wait for the process's next unfreeze.
+They are frozen before the collector is back, so the young generations are not
+collected first (a pass over the 400k objects of a checkpoint costs a third of
+its decoding): the few garbage cycles frozen with them wait for the process's
+next unfreeze.
 
 A time inside a recorded gap is refused with the gap's reason: a history with
 a hole says so, it never invents state.
@@ -34,7 +35,6 @@ a hole says so, it never invents state.
 from __future__ import annotations
 
 import asyncio
-import gc
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -93,11 +93,8 @@ class DurableHistory:
         freeze what it made, if asked: what is not kept is still freed when dropped)."""
 
         def run() -> T:
-            with collector_held():
-                result = job()
-            if self.freeze:
-                gc.freeze()
-            return result
+            with collector_held(self.freeze):
+                return job()
 
         return await asyncio.to_thread(run)
 

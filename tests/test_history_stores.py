@@ -11,7 +11,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import logging
+import os
 import sqlite3
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -302,3 +306,38 @@ async def test_checkpoints_include_what_another_analyzer_stored(postgres: Postgr
             view = await analyzer.past.durable.view_at(t)  # type: ignore[union-attr]
             assert sorted(n.id for n in view.nodes()) == ["mine", "only-other"]
         assert leader.graph.node("only-other") is None  # only the store has it
+
+
+async def test_a_slow_driver_is_named_at_open(
+    postgres: PostgresServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """psycopg's pure-Python implementation reads the past several times slower: said
+    at open. The one installed with the package is the C implementation, and is quiet."""
+    name = f"h{next(_databases)}"
+    postgres.execute(f"CREATE DATABASE {name}")
+    url = postgres.url(name)
+    with caplog.at_level(logging.WARNING, logger="dragonscope.history.postgres"):
+        store = PostgresStore(url)
+        await store.open()
+        await store.close()
+    assert not [r for r in caplog.records if "pure-Python" in r.getMessage()]
+    opener = (
+        "import asyncio, logging, sys\n"
+        "from dragonscope.history import PostgresStore\n"
+        "logging.basicConfig()\n"
+        "async def main():\n"
+        "    store = PostgresStore(sys.argv[1])\n"
+        "    await store.open()\n"
+        "    await store.close()\n"
+        "asyncio.run(main())\n"
+    )
+    opened = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-c", opener, url],
+        env={**os.environ, "PSYCOPG_IMPL": "python"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert opened.returncode == 0, opened.stderr
+    assert "psycopg runs its pure-Python implementation" in opened.stderr

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
@@ -28,6 +29,7 @@ from dragonscope.history.store import (
 )
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 DAY_MS = 24 * 3600 * 1000
 WRITER_STALE_MS = 15_000
 _LOCK = 0x6472_6167_6F6E  # the advisory lock every writer of a history takes
@@ -160,6 +162,12 @@ class PostgresStore(HistoryStore):
             await cur.execute(_SCHEMA)
 
         await self._run("write", create)
+        if _driver().pq.__impl__ == "python":
+            log.warning(
+                "psycopg runs its pure-Python implementation: reading the past from "
+                "PostgreSQL takes several times longer; pip install "
+                "'dragonscope[postgresql]' adds its C implementation"
+            )
 
     async def close(self) -> None:
         for conn in self._conns.values():

@@ -59,7 +59,7 @@ import psutil
 
 from bench.report import Figure
 from dragonscope.graph import Edge, Node
-from dragonscope.skydive import HDR_CLIENT_TYPE, HDR_HOST_ID, Message, batch_frame
+from dragonscope.skydive import HDR_CLIENT_TYPE, HDR_HOST_ID, batch_frame
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests"))
@@ -74,7 +74,6 @@ IDLE_SECONDS = 60
 # the floor is always measured.
 MODES = os.environ.get("BENCH_COLLECTOR_MODES", "chassis,collector,baseline").split(",")
 INTERVAL = 10.0  # Dragonflow's default update_interval
-PLANNED_AT_A_TIME = 500  # elements a collector plans into one frame (publish._CHUNK)
 CHASSIS_PORTS = 200  # the per-chassis collector watches a chassis with about this many ports
 DRAGONSCOPE = str(Path(sys.executable).with_name("dragonscope"))
 STATUS_TYPE = "dragonscope-collector"
@@ -193,15 +192,7 @@ async def _measure(
 
     from dragonscope.nb import encode
 
-    port = free_port()
-    analyzer = Service(
-        [
-            DRAGONSCOPE, "analyzer", "--listen", f"127.0.0.1:{port}",
-            "--history", f"sqlite://{tmp / f'history-{mode}.db'}",
-        ],
-        tmp / f"analyzer-{mode}.log",
-    )  # fmt: skip
-    wait_port(port, 60)
+    analyzer, port = _fresh_analyzer(mode, tmp)
     subscriber = Subscriber(port)
     await subscriber.start()
     metrics_port = free_port()
@@ -503,28 +494,25 @@ async def _analyzer_alone(
     """The analyzer's floor: the global graph applied from frames encoded beforehand,
     planned and batched as the collector does, nothing else working but the bench's
     sender and subscriber."""
+    from dragonscope.collector.publish import CHUNK
     from dragonscope.collector.revisions import RevisionClock
     from dragonscope.collector.state import HeldState, Planner
 
     planner, held = Planner("bench.alone", "bench", RevisionClock()), HeldState()
-    frames: list[bytes] = []
     node_ids, edge_ids = list(nodes), list(edges)
-    for start in range(0, len(node_ids), PLANNED_AT_A_TIME):
-        chunk = node_ids[start : start + PLANNED_AT_A_TIME]
-        frames.append(_batch(f"alone-{len(frames)}", planner.node_upserts(chunk, nodes, held)))
-    for start in range(0, len(edge_ids), PLANNED_AT_A_TIME):
-        chunk = edge_ids[start : start + PLANNED_AT_A_TIME]
-        frames.append(_batch(f"alone-{len(frames)}", planner.edge_upserts(chunk, edges, held)))
+    planned = [
+        *(planner.node_upserts(node_ids[i : i + CHUNK], nodes, held)
+          for i in range(0, len(node_ids), CHUNK)),
+        *(planner.edge_upserts(edge_ids[i : i + CHUNK], edges, held)
+          for i in range(0, len(edge_ids), CHUNK)),
+    ]  # fmt: skip
+    frames = [
+        batch_frame(f"alone-{n}", [message.batch_item() for message in messages])
+        for n, messages in enumerate(planned)
+    ]
+    del planned
     expected = len(nodes) + len(edges)
-    port = free_port()
-    analyzer = Service(
-        [
-            DRAGONSCOPE, "analyzer", "--listen", f"127.0.0.1:{port}",
-            "--history", f"sqlite://{tmp / 'history-alone.db'}",
-        ],
-        tmp / "analyzer-alone.log",
-    )  # fmt: skip
-    wait_port(port, 60)
+    analyzer, port = _fresh_analyzer("alone", tmp)
     subscriber = Subscriber(port)
     try:
         await subscriber.start()
@@ -554,8 +542,18 @@ async def _analyzer_alone(
     ]
 
 
-def _batch(uuid: str, messages: list[Message]) -> bytes:
-    return batch_frame(uuid, [message.batch_item() for message in messages])
+def _fresh_analyzer(name: str, tmp: Path) -> tuple[Service, int]:
+    """An analyzer process of its own, with a history file of its own; its port."""
+    port = free_port()
+    analyzer = Service(
+        [
+            DRAGONSCOPE, "analyzer", "--listen", f"127.0.0.1:{port}",
+            "--history", f"sqlite://{tmp / f'history-{name}.db'}",
+        ],
+        tmp / f"analyzer-{name}.log",
+    )  # fmt: skip
+    wait_port(port, 60)
+    return analyzer, port
 
 
 async def floor(nb_url: str, out: str) -> None:

@@ -38,7 +38,7 @@ from dragonscope.skydive import (
 log = logging.getLogger("dragonscope.collector")
 
 # Elements planned (and sent) at a time.
-_CHUNK = 500
+CHUNK = 500
 # A flush with nothing to send holds the loop this long at most between two turns.
 _TURN = 0.01
 # An initial sync this big reports its progress.
@@ -320,7 +320,7 @@ class AnalyzerLink:
         plan: Callable[[list[str]], list[Message]],
         progress: Progress | None = None,
     ) -> None:
-        """One phase of a flush, ``_CHUNK`` elements at a time, giving the loop a turn after
+        """One phase of a flush, ``CHUNK`` elements at a time, giving the loop a turn after
         each chunk that sent something, and every ``_TURN`` seconds while chunks send
         nothing. Not after every chunk: while the initial load translates, the feed takes a
         turn as long as it likes between two of ours, and a phase with nothing to send (no
@@ -331,8 +331,8 @@ class AnalyzerLink:
         a 500k-element graph measured hundreds of milliseconds instead of tens."""
         messages = self._stats.messages
         turn_from = time.monotonic()
-        for start in range(0, len(ids), _CHUNK):
-            chunk = ids[start : start + _CHUNK]
+        for start in range(0, len(ids), CHUNK):
+            chunk = ids[start : start + CHUNK]
             planned = plan(chunk)
             if planned:
                 await self.publisher.send_many(planned)
